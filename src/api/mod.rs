@@ -1,0 +1,88 @@
+//! HTTP: one module per resource, each exporting its routes. Handlers are
+//! thin: extract, call one use-case, map to a response.
+
+pub mod extract;
+mod ops;
+mod programs;
+mod stations;
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pxhub",
+        description = "Program exchange hub for regional radio and television stations.",
+        license(name = "MIT")
+    ),
+    paths(
+        ops::healthz, ops::readyz,
+        stations::list_stations, stations::create_station, stations::issue_token, stations::revoke_token, stations::me,
+        programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
+        programs::delete_program, programs::publish_program, programs::withdraw_program,
+    ),
+    components(schemas(crate::error::Problem, crate::domain::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "stations", description = "Stations, their tokens, and the caller"),
+        (name = "programs", description = "Programs and the catalog search"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of this build.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The OpenAPI document, as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+        + "\n"
+}
+
+/// Every route of the hub.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(ops::routes)
+        .service(
+            web::scope("/api/v1")
+                .configure(stations::routes)
+                .configure(programs::routes),
+        )
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()));
+}
+
+/// What an unknown path gets.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}

@@ -1,0 +1,458 @@
+//! `/api/v1/programs`: create, read, merge-patch, delete, publish, withdraw,
+//! and search.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{if_match, parse_limit, query_pairs, single, Auth, Json};
+use crate::domain::{
+    Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramId, ProgramInput,
+    ProgramKind, ProgramStatus, RightsInput, StationId,
+};
+use crate::error::{ApiError, Problem};
+use crate::exchange::{Facets, Sort};
+use crate::exchange::{Hub, SearchPage, SearchRequest};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/programs")
+            .get(search_programs)
+            .post(create_program),
+    )
+    .service(
+        web::resource("/programs/{id}")
+            .get(get_program)
+            .patch(patch_program)
+            .delete(delete_program),
+    )
+    .service(web::resource("/programs/{id}/publish").post(publish_program))
+    .service(web::resource("/programs/{id}/withdraw").post(withdraw_program));
+}
+
+/// A program as the hub returns it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramView {
+    pub id: String,
+    /// The owner's station id.
+    pub station: String,
+    pub status: ProgramStatus,
+    pub title: String,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub kind: ProgramKind,
+    pub genre: Genre,
+    pub languages: Vec<String>,
+    pub series: Option<String>,
+    pub episode: Option<i64>,
+    pub first_aired_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub credits: Vec<Credit>,
+    pub rights: RightsInput,
+    pub files: Vec<FileRecord>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawal_reason: Option<String>,
+}
+
+impl From<Program> for ProgramView {
+    fn from(p: Program) -> Self {
+        let m = p.meta.to_input();
+        Self {
+            id: p.id.to_string(),
+            station: p.station.to_string(),
+            status: p.status,
+            title: m.title,
+            summary: m.summary,
+            description: m.description,
+            tags: m.tags,
+            kind: m.kind,
+            genre: m.genre,
+            languages: m.languages,
+            series: m.series,
+            episode: m.episode,
+            first_aired_at: m.first_aired_at,
+            duration_seconds: m.duration_seconds,
+            credits: m.credits,
+            rights: m.rights,
+            files: p.files,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            published_at: p.published_at,
+            withdrawn_at: p.withdrawn_at,
+            withdrawal_reason: p.withdrawal_reason,
+        }
+    }
+}
+
+/// The program, with its `ETag`.
+fn program_response(status: StatusCode, p: Program) -> HttpResponse {
+    let etag = p.etag();
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, etag));
+    if status == StatusCode::CREATED {
+        res.insert_header((header::LOCATION, format!("/api/v1/programs/{}", p.id)));
+    }
+    res.json(ProgramView::from(p))
+}
+
+/// An id that is not a program id names nothing.
+fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
+    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    /// Why the program is withdrawn (1 to 1000 characters).
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub items: Vec<ProgramView>,
+    pub next_cursor: Option<String>,
+    /// How many programs match in all.
+    pub total: u64,
+    pub facets: FacetCounts,
+}
+
+/// For each facet, the number of matching programs per value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetCounts {
+    pub station: BTreeMap<String, u64>,
+    pub kind: BTreeMap<String, u64>,
+    pub genre: BTreeMap<String, u64>,
+    pub language: BTreeMap<String, u64>,
+}
+
+impl From<Facets> for FacetCounts {
+    fn from(f: Facets) -> Self {
+        Self {
+            station: f.station,
+            kind: f.kind,
+            genre: f.genre,
+            language: f.language,
+        }
+    }
+}
+
+/// The parameters of a search. Those marked repeatable may be given several
+/// times (`genre=news&genre=report`): a program matches any of the values.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchParams {
+    /// Full text over title, summary, description, tags, series and credits;
+    /// case and Vietnamese diacritics ignored, word prefixes match.
+    q: Option<String>,
+    /// Owner station id (repeatable).
+    station: Option<Vec<String>>,
+    /// `radio` or `tv` (repeatable).
+    kind: Option<Vec<ProgramKind>>,
+    /// Genre (repeatable).
+    genre: Option<Vec<Genre>>,
+    /// BCP 47 language tag (repeatable).
+    language: Option<Vec<String>>,
+    /// First aired at or after (RFC 3339 date-time, or a date).
+    aired_from: Option<String>,
+    /// First aired at or before (RFC 3339 date-time, or a date: the whole day).
+    aired_to: Option<String>,
+    /// Minimum duration in seconds.
+    min_duration: Option<u32>,
+    /// Maximum duration in seconds.
+    max_duration: Option<u32>,
+    /// `now`: only what the caller may download right now.
+    available: Option<String>,
+    /// `draft`, `published` or `withdrawn` (repeatable); drafts and withdrawn
+    /// programs only ever show to their owner. Default `published`.
+    status: Option<Vec<ProgramStatus>>,
+    /// `relevance` (default with `q`), `newest` (default without), `aired`, `title`.
+    sort: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page, with the same other parameters.
+    cursor: Option<String>,
+}
+
+const SEARCH_PARAMS: &[&str] = &[
+    "q",
+    "station",
+    "kind",
+    "genre",
+    "language",
+    "aired_from",
+    "aired_to",
+    "min_duration",
+    "max_duration",
+    "available",
+    "status",
+    "sort",
+    "limit",
+    "cursor",
+];
+
+fn parse_time(
+    field: &str,
+    v: &str,
+    end_of_day: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if end_of_day => d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .map(|t| t.and_utc()),
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
+            ));
+            None
+        }
+    }
+}
+
+/// Every value of a repeatable parameter, parsed.
+fn many<T>(
+    pairs: &[(String, String)],
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+    errors: &mut Vec<FieldError>,
+) -> Vec<T> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .filter_map(|(_, v)| {
+            parse(v)
+                .map_err(|e| errors.push(FieldError::new(name, e)))
+                .ok()
+        })
+        .collect()
+}
+
+fn one_of<T: Copy>(
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+) -> impl Fn(&str) -> Result<T, String> + '_ {
+    move |v| {
+        all.iter()
+            .copied()
+            .find(|x| as_str(*x) == v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|x| as_str(*x)).collect();
+                format!("`{v}` is not one of: {}", names.join(", "))
+            })
+    }
+}
+
+fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
+    let pairs = query_pairs(req, SEARCH_PARAMS)?;
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let duration = |name: &str, e: &mut Vec<FieldError>| {
+        single(&pairs, name, e).and_then(|v| {
+            v.parse::<u32>()
+                .map_err(|_| e.push(FieldError::new(name, "must be a whole number of seconds")))
+                .ok()
+        })
+    };
+    let r = SearchRequest {
+        q: single(&pairs, "q", e).map(str::to_owned),
+        stations: many(&pairs, "station", |v| StationId::parse(v), e),
+        kinds: many(
+            &pairs,
+            "kind",
+            one_of(ProgramKind::ALL, ProgramKind::as_str),
+            e,
+        ),
+        genres: many(&pairs, "genre", one_of(Genre::ALL, Genre::as_str), e),
+        languages: many(&pairs, "language", LanguageTag::parse, e),
+        aired_from: single(&pairs, "aired_from", e)
+            .and_then(|v| parse_time("aired_from", v, false, e)),
+        aired_to: single(&pairs, "aired_to", e).and_then(|v| parse_time("aired_to", v, true, e)),
+        min_duration: duration("min_duration", e),
+        max_duration: duration("max_duration", e),
+        available_now: match single(&pairs, "available", e) {
+            None => false,
+            Some("now") => true,
+            Some(_) => {
+                e.push(FieldError::new("available", "the only value is `now`"));
+                false
+            }
+        },
+        statuses: many(
+            &pairs,
+            "status",
+            one_of(ProgramStatus::ALL, ProgramStatus::as_str),
+            e,
+        ),
+        sort: single(&pairs, "sort", e).and_then(|v| {
+            let sort = match v {
+                "relevance" => Some(Sort::Relevance),
+                "newest" => Some(Sort::Newest),
+                "aired" => Some(Sort::Aired),
+                "title" => Some(Sort::Title),
+                _ => None,
+            };
+            if sort.is_none() {
+                e.push(FieldError::new(
+                    "sort",
+                    "must be relevance, newest, aired or title",
+                ));
+            }
+            sort
+        }),
+        limit: parse_limit(single(&pairs, "limit", e))
+            .map_err(|x| e.push(x))
+            .unwrap_or(0),
+        cursor: single(&pairs, "cursor", e).map(str::to_owned),
+    };
+    if r.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
+        errors.push(FieldError::new("q", "must be at most 500 characters"));
+    }
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(ApiError::invalid(errors))
+    }
+}
+
+/// Search the catalog.
+#[utoipa::path(get, path = "/api/v1/programs", tag = "programs", params(SearchParams),
+    responses((status = 200, body = SearchResults), (status = 401, body = Problem),
+        (status = 422, body = Problem, description = "a parameter is invalid, or the cursor is not one this search returned")),
+    security(("bearer" = [])))]
+pub async fn search_programs(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let page: SearchPage = hub.search(&caller, parse_search(&req)?).await?;
+    Ok(HttpResponse::Ok().json(SearchResults {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+        facets: page.facets.into(),
+    }))
+}
+
+/// Create a draft program.
+#[utoipa::path(post, path = "/api/v1/programs", tag = "programs", request_body = ProgramInput,
+    responses((status = 201, body = ProgramView, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem, description = "malformed JSON"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem, description = "invalid fields, each named")),
+    security(("bearer" = [])))]
+pub async fn create_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    body: Json<ProgramInput>,
+) -> Result<HttpResponse, ApiError> {
+    let p = hub.create_program(&caller, body.0).await?;
+    Ok(program_response(StatusCode::CREATED, p))
+}
+
+/// A program, if the caller may see it.
+#[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "programs",
+    params(("id" = String, Path, description = "program id")),
+    responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 401, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = hub.program(&caller, program_id(&path)?).await?;
+    Ok(program_response(StatusCode::OK, p))
+}
+
+/// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
+#[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programs",
+    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    request_body(content = serde_json::Value, content_type = "application/merge-patch+json",
+        description = "fields of ProgramInput to change; null removes an optional field"),
+    responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn patch_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let p = hub
+        .patch_program(&caller, program_id(&path)?, body.0, if_match(&req))
+        .await?;
+    Ok(program_response(StatusCode::OK, p))
+}
+
+/// Delete a draft.
+#[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "programs",
+    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`"),
+        (status = 412, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    hub.delete_program(&caller, program_id(&path)?, if_match(&req))
+        .await?;
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+/// Publish a draft; it needs a `master` file. Publishing again changes nothing.
+#[utoipa::path(post, path = "/api/v1/programs/{id}/publish", tag = "programs",
+    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`master_required` or `invalid_status`"),
+        (status = 412, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn publish_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let p = hub
+        .publish_program(&caller, program_id(&path)?, if_match(&req))
+        .await?;
+    Ok(program_response(StatusCode::OK, p))
+}
+
+/// Withdraw a published program (owner or admin): hidden from search, downloads answer 410.
+#[utoipa::path(post, path = "/api/v1/programs/{id}/withdraw", tag = "programs", request_body = Withdrawal,
+    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`invalid_status`: a draft"),
+        (status = 412, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn withdraw_program(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: Json<Withdrawal>,
+) -> Result<HttpResponse, ApiError> {
+    let p = hub
+        .withdraw_program(&caller, program_id(&path)?, body.0.reason, if_match(&req))
+        .await?;
+    Ok(program_response(StatusCode::OK, p))
+}

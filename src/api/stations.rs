@@ -1,0 +1,238 @@
+//! `/api/v1/stations`, their tokens, and `/api/v1/me`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{parse_limit, query_pairs, single, Auth, Json};
+use crate::domain::{FieldError, Role, Station, StationId, StationKind};
+use crate::error::ApiError;
+use crate::exchange::{Hub, IssuedToken, NewStation};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/stations")
+            .get(list_stations)
+            .post(create_station),
+    )
+    .service(web::resource("/stations/{id}/tokens").post(issue_token))
+    .service(web::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
+    .service(web::resource("/me").get(me));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationView {
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    pub kind: StationKind,
+}
+
+impl From<Station> for StationView {
+    fn from(s: Station) -> Self {
+        Self {
+            id: s.id.to_string(),
+            name: s.name,
+            province: s.province,
+            kind: s.kind,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationList {
+    pub items: Vec<StationView>,
+    /// Pass as `cursor` for the next page; null at the end.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStation {
+    /// A slug such as `thai-nguyen`.
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    #[serde(default = "provincial")]
+    pub kind: StationKind,
+}
+
+fn provincial() -> StationKind {
+    StationKind::Provincial
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueToken {
+    #[serde(default)]
+    pub label: String,
+    /// `station` or `national`; by default what the station's kind implies.
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenIssued {
+    pub id: String,
+    /// The bearer token. Shown only now: the hub keeps only its hash.
+    pub token: String,
+    pub station: Option<String>,
+    pub role: Role,
+    pub label: String,
+}
+
+impl From<IssuedToken> for TokenIssued {
+    fn from(t: IssuedToken) -> Self {
+        Self {
+            id: t.id,
+            token: t.token,
+            station: t.station.map(|s| s.to_string()),
+            role: t.role,
+            label: t.label,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The caller's station; null for the hub operator.
+    pub station: Option<StationView>,
+    pub role: Role,
+    pub token_id: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[allow(dead_code)]
+pub struct ListParams {
+    /// 1 to 100, default 20.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn station_id(raw: &str) -> Result<StationId, ApiError> {
+    StationId::parse(raw).map_err(|_| ApiError::not_found())
+}
+
+/// List the stations of the hub.
+#[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListParams),
+    responses((status = 200, body = StationList), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_stations(
+    _auth: Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req, &["limit", "cursor"])?;
+    let mut errors = Vec::new();
+    let limit = parse_limit(single(&pairs, "limit", &mut errors))
+        .map_err(|e| errors.push(e))
+        .unwrap_or(0);
+    let after = single(&pairs, "cursor", &mut errors).map(|c| {
+        URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|s| StationId::parse(s).is_ok())
+            .unwrap_or_else(|| {
+                errors.push(FieldError::new("cursor", "not a cursor this list returned"));
+                String::new()
+            })
+    });
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let mut stations = hub.list_stations(after, limit + 1).await?;
+    let next_cursor = (stations.len() > limit).then(|| {
+        stations.truncate(limit);
+        URL_SAFE_NO_PAD.encode(stations[limit - 1].id.as_str())
+    });
+    Ok(HttpResponse::Ok().json(StationList {
+        items: stations.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+/// Add a station (admin).
+#[utoipa::path(post, path = "/api/v1/stations", tag = "stations", request_body = CreateStation,
+    responses((status = 201, body = StationView), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "`station_exists`"),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_station(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    body: Json<CreateStation>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let station = hub
+        .create_station(
+            &caller,
+            NewStation {
+                id: b.id,
+                name: b.name,
+                province: b.province,
+                kind: b.kind,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/stations/{}", station.id)))
+        .json(StationView::from(station)))
+}
+
+/// Issue a token for a station (admin). The token's text is in this response only.
+#[utoipa::path(post, path = "/api/v1/stations/{id}/tokens", tag = "stations", request_body = IssueToken,
+    params(("id" = String, Path, description = "station id")),
+    responses((status = 201, body = TokenIssued), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn issue_token(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    body: Json<IssueToken>,
+) -> Result<HttpResponse, ApiError> {
+    let station = station_id(&path)?;
+    let issued = hub
+        .issue_token(&caller, station, body.0.role, body.0.label)
+        .await?;
+    Ok(HttpResponse::Created().json(TokenIssued::from(issued)))
+}
+
+/// Revoke a token (admin).
+#[utoipa::path(delete, path = "/api/v1/stations/{id}/tokens/{token_id}", tag = "stations",
+    params(("id" = String, Path, description = "station id"), ("token_id" = String, Path)),
+    responses((status = 204), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke_token(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (station, token_id) = path.into_inner();
+    hub.revoke_token(&caller, station_id(&station)?, token_id)
+        .await?;
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+/// The caller's station and role.
+#[utoipa::path(get, path = "/api/v1/me", tag = "stations",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
+    let station = match caller.station.clone() {
+        Some(id) => Some(StationView::from(hub.station(id).await?)),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(Me {
+        station,
+        role: caller.role,
+        token_id: caller.token_id,
+    }))
+}

@@ -1,0 +1,238 @@
+//! Everything SQLite: the connection pool, migrations, and small query
+//! functions per entity that take a connection or a transaction.
+
+pub mod programs;
+pub mod search;
+pub mod stations;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The most idle read connections kept open.
+const MAX_IDLE_READERS: usize = 16;
+
+/// The catalog database: one writer at a time (SQLite's rule), many readers
+/// in parallel (WAL). Every call runs on tokio's blocking pool, never on the
+/// async workers.
+#[derive(Clone)]
+pub struct Catalog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `path` and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let mut writer = open_connection(path, false)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let reader = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let conn = match reader {
+                Some(c) => c,
+                None => open_connection(&inner.path, true)?,
+            };
+            let result = f(&conn);
+            let mut idle = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+    }
+
+    /// Runs `f` in one immediate transaction, committed when `f` returns `Ok`.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || inner.write_now(f)).await
+    }
+
+    /// The same as [`Catalog::write`], for callers that are not async (the
+    /// command line).
+    pub fn write_blocking<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, E>,
+        E: From<rusqlite::Error>,
+    {
+        self.inner.write_now(f)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), rusqlite::Error> {
+        self.read(|c| c.query_row("SELECT count(*) FROM stations", [], |_| Ok(())))
+            .await
+    }
+}
+
+impl Inner {
+    fn write_now<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, E>,
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = f(&tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+}
+
+async fn run_blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite::Error> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 1073741824;",
+    )?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies the embedded migrations that `user_version` says are missing.
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(migration = i + 1, "applied catalog migration");
+    }
+    Ok(())
+}
+
+/// Timestamps are stored as microseconds since the epoch.
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// "Now", truncated to what the catalog stores, so that what a write returns
+/// equals what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    from_micros(to_micros(Utc::now()))
+}
+
+/// Whether `e` is a violation of a UNIQUE or PRIMARY KEY constraint.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let c = Catalog::open(&path).unwrap();
+        c.ping().await.unwrap();
+        drop(c);
+        let c = Catalog::open(&path).unwrap();
+        let v: i64 = c
+            .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let mode: String = c
+            .read(|c| c.pragma_query_value(None, "journal_mode", |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn fts5_folds_like_the_hub() {
+        // The index is fed folded text; check FTS5 itself is there and
+        // prefix queries work on it.
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(&dir.path().join("c.db")).unwrap();
+        let n: i64 = c
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO program_fts (rowid, title, summary, description, tags, series, credits)
+                     VALUES (1, ?1, '', '', '', '', '')",
+                    [crate::domain::text::fold("Phóng sự Đường lên Mẫu Sơn")],
+                )?;
+                tx.query_row(
+                    "SELECT count(*) FROM program_fts WHERE program_fts MATCH '\"phong\"* AND \"duong\"'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}

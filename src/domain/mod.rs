@@ -1,0 +1,28 @@
+//! The nouns of the hub, as types that parse instead of being validated later.
+//! Nothing here does I/O.
+
+mod program;
+mod station;
+pub mod text;
+
+pub use program::{
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput,
+    ProgramKind, ProgramMetadata, ProgramStatus, Rights, RightsInput,
+};
+pub use station::{Role, Station, StationId, StationKind, Viewer};
+
+/// One offending field of a request, named by its JSON path (`rights.stations[1]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The one HTTP error type: a status, a stable `code` and a safe message,
+//! rendered as RFC 9457 problem+json. Internal causes are logged, never sent.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::FieldError;
+use crate::exchange::ExchangeError;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:pxhub:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable and machine-readable: `validation_failed`, `not_found`, …
+    pub code: String,
+    /// For `validation_failed`: each offending field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    /// What went wrong inside, for the log only.
+    cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            cause: None,
+        }
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors
+            .iter()
+            .map(|e| e.field.as_str())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let detail = if fields.is_empty() {
+            errors.first().map_or_else(
+                || "the request is invalid".to_owned(),
+                |e| e.message.clone(),
+            )
+        } else {
+            format!("invalid: {}", fields.join(", "))
+        };
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                detail,
+            )
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the hub could not complete the request; it has been logged",
+            )
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl From<ExchangeError> for ApiError {
+    fn from(e: ExchangeError) -> Self {
+        use ExchangeError as E;
+        match e {
+            E::Unauthorized => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid bearer token is required",
+            ),
+            E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", why),
+            E::NotFound => Self::not_found(),
+            E::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            E::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "If-Match does not match the current version; fetch it again",
+            ),
+            E::Invalid(errors) => Self::invalid(errors),
+            E::BadRequest { code, detail } => Self::new(StatusCode::BAD_REQUEST, code, detail),
+            E::Catalog(e) => Self::internal(e),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(
+                code = self.code,
+                error = format!("{cause:#}"),
+                "request failed"
+            );
+        }
+        let problem = Problem {
+            kind: format!("urn:pxhub:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            errors: self.errors.clone(),
+        };
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pxhub\""));
+        }
+        res.body(serde_json::to_string(&problem).expect("problem serialises"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_keep_their_cause_out_of_the_body() {
+        let e = ApiError::internal(anyhow::anyhow!("SQLITE_CORRUPT at /srv/pxhub/catalog.db"));
+        let res = e.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(res.into_body());
+        let body = futures_util::FutureExt::now_or_never(body)
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("\"code\":\"internal\""), "{text}");
+        assert!(!text.contains("SQLITE") && !text.contains("/srv"), "{text}");
+    }
+}

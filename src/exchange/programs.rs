@@ -1,0 +1,318 @@
+use rusqlite::Transaction;
+use serde_json::{Map, Value};
+
+use super::rights::{may_see, owns};
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog::programs::{self, Stored};
+use crate::catalog::{self, stations};
+use crate::domain::{
+    FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, Viewer,
+};
+
+/// An `If-Match` precondition: the list of entity tags a write accepts.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(pub Option<Vec<String>>);
+
+impl IfMatch {
+    fn check(&self, p: &Program) -> Result<(), ExchangeError> {
+        match &self.0 {
+            Some(tags) if !tags.iter().any(|t| t == "*" || *t == p.etag()) => {
+                Err(ExchangeError::PreconditionFailed)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses metadata and checks what only the catalog knows (the stations a
+/// rights block names exist).
+fn parse_metadata(
+    tx: &Transaction<'_>,
+    input: ProgramInput,
+) -> Result<ProgramMetadata, ExchangeError> {
+    let meta = ProgramMetadata::parse(input).map_err(ExchangeError::Invalid)?;
+    let missing = stations::missing(tx, &meta.rights.stations)?;
+    if missing.is_empty() {
+        return Ok(meta);
+    }
+    Err(ExchangeError::Invalid(
+        meta.rights
+            .stations
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| missing.contains(s))
+            .map(|(i, s)| {
+                FieldError::new(format!("rights.stations[{i}]"), format!("no station `{s}`"))
+            })
+            .collect(),
+    ))
+}
+
+/// The program `id` as `viewer` may see it, or `NotFound`.
+fn visible(
+    conn: &rusqlite::Connection,
+    viewer: &Viewer,
+    id: ProgramId,
+) -> Result<Stored, ExchangeError> {
+    match programs::get(conn, id)? {
+        Some(s) if may_see(viewer, &s.program) => Ok(s),
+        _ => Err(ExchangeError::NotFound),
+    }
+}
+
+/// The program `id` for a change by `viewer`: 404 when it cannot see it, 403
+/// when it can but does not own it, 412 when `if_match` is stale.
+fn owned(
+    tx: &Transaction<'_>,
+    viewer: &Viewer,
+    id: ProgramId,
+    if_match: &IfMatch,
+) -> Result<Stored, ExchangeError> {
+    let s = visible(tx, viewer, id)?;
+    if !owns(viewer, &s.program) {
+        return Err(ExchangeError::Forbidden(
+            "only the station that owns a program may change it",
+        ));
+    }
+    if_match.check(&s.program)?;
+    Ok(s)
+}
+
+fn reload(tx: &Transaction<'_>, id: ProgramId) -> Result<Program, ExchangeError> {
+    Ok(programs::get(tx, id)?
+        .ok_or(ExchangeError::NotFound)?
+        .program)
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(target) = target else {
+        unreachable!()
+    };
+    for (k, v) in patch {
+        if v.is_null() {
+            target.remove(k);
+        } else {
+            merge_patch(target.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
+/// Reads JSON into `T`, naming the offending field on failure.
+pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ExchangeError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        ExchangeError::invalid(field, e.into_inner().to_string())
+    })
+}
+
+impl Hub {
+    pub async fn create_program(
+        &self,
+        caller: &Caller,
+        input: ProgramInput,
+    ) -> Result<Program, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Err(ExchangeError::Forbidden(
+                "programs belong to stations; the hub operator has none",
+            ));
+        };
+        self.catalog
+            .write(move |tx| {
+                let meta = parse_metadata(tx, input)?;
+                let id = ProgramId::generate();
+                programs::insert(tx, id, &station, &meta, catalog::now())?;
+                reload(tx, id)
+            })
+            .await
+    }
+
+    pub async fn program(&self, caller: &Caller, id: ProgramId) -> Result<Program, ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| visible(c, &viewer, id).map(|s| s.program))
+            .await
+    }
+
+    /// Applies a JSON merge patch to the program's metadata.
+    pub async fn patch_program(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        patch: Value,
+        if_match: IfMatch,
+    ) -> Result<Program, ExchangeError> {
+        if !patch.is_object() {
+            return Err(ExchangeError::invalid(
+                "",
+                "a merge patch must be a JSON object",
+            ));
+        }
+        let viewer = caller.viewer();
+        self.catalog
+            .write(move |tx| {
+                let s = owned(tx, &viewer, id, &if_match)?;
+                let mut doc =
+                    serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
+                merge_patch(&mut doc, &patch);
+                let meta = parse_metadata(tx, from_json(doc)?)?;
+                if meta != s.program.meta {
+                    programs::update_metadata(tx, s.seq, &meta, catalog::now())?;
+                }
+                reload(tx, id)
+            })
+            .await
+    }
+
+    /// Deletes a draft.
+    pub async fn delete_program(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        if_match: IfMatch,
+    ) -> Result<(), ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .write(move |tx| {
+                let s = owned(tx, &viewer, id, &if_match)?;
+                if s.program.status != ProgramStatus::Draft {
+                    return Err(ExchangeError::conflict(
+                        "not_a_draft",
+                        "only a draft can be deleted; withdraw a published program instead",
+                    ));
+                }
+                programs::delete(tx, s.seq)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Publishes a draft that has its master file. Publishing a published
+    /// program again changes nothing, so a client may safely retry.
+    pub async fn publish_program(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        if_match: IfMatch,
+    ) -> Result<Program, ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .write(move |tx| {
+                let s = owned(tx, &viewer, id, &if_match)?;
+                match s.program.status {
+                    ProgramStatus::Published => return Ok(s.program),
+                    ProgramStatus::Withdrawn => {
+                        return Err(ExchangeError::conflict(
+                            "invalid_status",
+                            "a withdrawn program cannot be published again",
+                        ))
+                    }
+                    ProgramStatus::Draft => {}
+                }
+                if !s.program.has_master() {
+                    return Err(ExchangeError::conflict(
+                        "master_required",
+                        "upload the program's master file before publishing it",
+                    ));
+                }
+                programs::publish(tx, s.seq, catalog::now())?;
+                reload(tx, id)
+            })
+            .await
+    }
+
+    /// Withdraws a published program: the owner or the admin may.
+    pub async fn withdraw_program(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        reason: String,
+        if_match: IfMatch,
+    ) -> Result<Program, ExchangeError> {
+        let reason = reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(ExchangeError::invalid(
+                "reason",
+                "must be 1 to 1000 characters",
+            ));
+        }
+        let viewer = caller.viewer();
+        self.catalog
+            .write(move |tx| {
+                let s = visible(tx, &viewer, id)?;
+                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
+                    return Err(ExchangeError::Forbidden(
+                        "only the owner or the hub operator may withdraw a program",
+                    ));
+                }
+                if_match.check(&s.program)?;
+                match s.program.status {
+                    ProgramStatus::Withdrawn => return Ok(s.program),
+                    ProgramStatus::Draft => {
+                        return Err(ExchangeError::conflict(
+                            "invalid_status",
+                            "a draft is not published; delete it instead",
+                        ))
+                    }
+                    ProgramStatus::Published => {}
+                }
+                programs::withdraw(tx, s.seq, &reason, catalog::now())?;
+                reload(tx, id)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        // The examples of RFC 7396, appendix A.
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (json!(["a", "b"]), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+        ];
+        for (mut target, patch, expected) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+}

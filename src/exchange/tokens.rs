@@ -1,0 +1,215 @@
+//! API tokens: `pxh_<id>_<secret>`. The id finds the row; only the secret's
+//! SHA-256 is stored, and it is compared in constant time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use rusqlite::Transaction;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{ExchangeError, Hub};
+use crate::catalog::{stations, tokens};
+use crate::domain::{Role, StationId, StationKind, Viewer};
+
+const PREFIX: &str = "pxh_";
+const ID_HEX: usize = 16;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: String,
+    pub role: Role,
+    pub station: Option<StationId>,
+    pub station_kind: Option<StationKind>,
+}
+
+impl Caller {
+    pub fn viewer(&self) -> Viewer {
+        match (&self.station, self.role) {
+            (Some(id), Role::Station | Role::National) => Viewer::Station {
+                id: id.clone(),
+                national: self.station_kind == Some(StationKind::National),
+            },
+            _ => Viewer::Admin,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A freshly issued token: `token` is shown once and never stored.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub id: String,
+    pub token: String,
+    pub station: Option<StationId>,
+    pub role: Role,
+    pub label: String,
+}
+
+fn hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Splits `pxh_<16 hex>_<secret>`.
+fn split(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let (id, secret) = (rest.get(..ID_HEX)?, rest.get(ID_HEX..)?.strip_prefix('_')?);
+    let id_ok = id
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    (id_ok && !secret.is_empty()).then_some((id, secret))
+}
+
+/// Issues a token for `station` (or for the hub operator when `None`).
+/// The role defaults to what the station's kind implies.
+pub fn issue(
+    tx: &Transaction<'_>,
+    station: Option<&StationId>,
+    role: Option<Role>,
+    label: &str,
+) -> Result<IssuedToken, ExchangeError> {
+    let kind = match station {
+        Some(id) => Some(stations::get(tx, id)?.ok_or(ExchangeError::NotFound)?.kind),
+        None => None,
+    };
+    let role = role.unwrap_or(kind.map_or(Role::Admin, StationKind::default_role));
+    role.fits(kind)
+        .map_err(|e| ExchangeError::invalid("role", e))?;
+    let label = label.trim();
+    if label.chars().count() > 200 || label.chars().any(char::is_control) {
+        return Err(ExchangeError::invalid(
+            "label",
+            "must be at most 200 characters, without control characters",
+        ));
+    }
+    let mut id_bytes = [0u8; ID_HEX / 2];
+    let mut secret_bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+    rand::rngs::OsRng.fill_bytes(&mut secret_bytes);
+    let id = hex::encode(id_bytes);
+    let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
+    tokens::insert(
+        tx,
+        &tokens::NewToken {
+            id: &id,
+            station,
+            role,
+            label,
+            secret_sha256: &hash(&secret),
+        },
+    )?;
+    Ok(IssuedToken {
+        token: format!("{PREFIX}{id}_{secret}"),
+        id,
+        station: station.cloned(),
+        role,
+        label: label.to_owned(),
+    })
+}
+
+/// Revokes token `id`; for a station-scoped revocation, only that station's.
+pub fn revoke(
+    tx: &Transaction<'_>,
+    id: &str,
+    station: Option<&StationId>,
+) -> Result<(), ExchangeError> {
+    if tokens::revoke(tx, id, station)? {
+        Ok(())
+    } else {
+        Err(ExchangeError::NotFound)
+    }
+}
+
+impl Hub {
+    /// Who holds `bearer`: a known, unrevoked token.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Caller, ExchangeError> {
+        let Some((id, secret)) = split(bearer) else {
+            return Err(ExchangeError::Unauthorized);
+        };
+        let presented = hash(secret);
+        let id = id.to_owned();
+        let row = self.catalog.read(move |c| tokens::get(c, &id)).await?;
+        // Compare against something even for an unknown id, so that timing
+        // tells nothing.
+        let stored = row
+            .as_ref()
+            .map_or(&[0u8; 32][..], |r| &r.secret_sha256[..]);
+        let matches: bool = stored.ct_eq(&presented).into();
+        match row {
+            Some(r) if matches && !r.revoked => Ok(Caller {
+                token_id: r.id,
+                role: r.role,
+                station: r.station,
+                station_kind: r.station_kind,
+            }),
+            _ => Err(ExchangeError::Unauthorized),
+        }
+    }
+
+    pub async fn issue_token(
+        &self,
+        caller: &Caller,
+        station: StationId,
+        role: Option<Role>,
+        label: String,
+    ) -> Result<IssuedToken, ExchangeError> {
+        require_admin(caller)?;
+        self.catalog
+            .write(move |tx| issue(tx, Some(&station), role, &label))
+            .await
+    }
+
+    pub async fn revoke_token(
+        &self,
+        caller: &Caller,
+        station: StationId,
+        id: String,
+    ) -> Result<(), ExchangeError> {
+        require_admin(caller)?;
+        self.catalog
+            .write(move |tx| revoke(tx, &id, Some(&station)))
+            .await
+    }
+}
+
+pub(super) fn require_admin(caller: &Caller) -> Result<(), ExchangeError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ExchangeError::Forbidden(
+            "only the hub operator may do this",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_only_well_formed_tokens() {
+        assert_eq!(
+            split("pxh_0123456789abcdef_c2VjcmV0"),
+            Some(("0123456789abcdef", "c2VjcmV0"))
+        );
+        assert_eq!(
+            split("pxh_0123456789abcdef_a_b"),
+            Some(("0123456789abcdef", "a_b"))
+        );
+        for bad in [
+            "",
+            "pxh_",
+            "pxh_0123456789abcdef",
+            "pxh_0123456789abcdef_",
+            "pxh_0123456789ABCDEF_x",
+            "xyz_0123456789abcdef_x",
+            "pxh_é123456789abcdef_x",
+        ] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
+    }
+}
