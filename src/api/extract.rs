@@ -44,7 +44,17 @@ impl FromRequest for Auth {
 /// A JSON request body. Too large: 413; not JSON: 415; malformed: 400; of
 /// the wrong shape (types, unknown fields, unknown values): 422 naming the
 /// field.
-pub struct Json<T>(pub T);
+///
+/// Extraction itself never fails: the handler calls [`Json::parsed`] once
+/// the caller is authenticated, so that a request without a valid token
+/// gets 401 whatever its body.
+pub struct Json<T>(Result<T, ApiError>);
+
+impl<T> Json<T> {
+    pub fn parsed(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
@@ -62,35 +72,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             })
             .unwrap_or(false);
         let body = Bytes::from_request(req, payload);
-        Box::pin(async move {
-            if !is_json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send the body as application/json",
-                ));
-            }
-            let bytes = body.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large()
-                } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        "the request body could not be read",
-                    )
-                }
-            })?;
-            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("the body is not valid JSON: {e}"),
-                )
-            })?;
-            Ok(Json(from_json(value)?))
-        })
+        Box::pin(async move { Ok(Json(parse(is_json, body.await).await)) })
     }
+}
+
+async fn parse<T: DeserializeOwned>(
+    is_json: bool,
+    body: Result<Bytes, actix_web::Error>,
+) -> Result<T, ApiError> {
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ));
+    }
+    let bytes = body.map_err(|e| {
+        if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            )
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(from_json(value)?)
 }
 
 fn too_large() -> ApiError {

@@ -359,7 +359,7 @@ pub async fn create_program(
     hub: web::Data<Hub>,
     body: Json<ProgramInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = hub.create_program(&caller, body.0).await?;
+    let p = hub.create_program(&caller, body.parsed()?).await?;
     Ok(program_response(StatusCode::CREATED, p))
 }
 
@@ -395,7 +395,7 @@ pub async fn patch_program(
     body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub
-        .patch_program(&caller, program_id(&path)?, body.0, if_match(&req))
+        .patch_program(&caller, program_id(&path)?, body.parsed()?, if_match(&req))
         .await?;
     Ok(program_response(StatusCode::OK, p))
 }
@@ -452,7 +452,12 @@ pub async fn withdraw_program(
     body: Json<Withdrawal>,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub
-        .withdraw_program(&caller, program_id(&path)?, body.0.reason, if_match(&req))
+        .withdraw_program(
+            &caller,
+            program_id(&path)?,
+            body.parsed()?.reason,
+            if_match(&req),
+        )
         .await?;
     Ok(program_response(StatusCode::OK, p))
 }

@@ -167,7 +167,7 @@ pub async fn create_station(
     hub: web::Data<Hub>,
     body: Json<CreateStation>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    let b = body.parsed()?;
     let station = hub
         .create_station(
             &caller,
@@ -198,8 +198,9 @@ pub async fn issue_token(
     body: Json<IssueToken>,
 ) -> Result<HttpResponse, ApiError> {
     let station = station_id(&path)?;
+    let body = body.parsed()?;
     let issued = hub
-        .issue_token(&caller, station, body.0.role, body.0.label)
+        .issue_token(&caller, station, body.role, body.label)
         .await?;
     Ok(HttpResponse::Created().json(TokenIssued::from(issued)))
 }

@@ -229,8 +229,10 @@ pub fn search(
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut items = Vec::new();
     let mut last_keys = None;
+    let mut more = false;
     while let Some(r) = rows.next()? {
         if items.len() == limit {
+            more = true;
             break;
         }
         let stored = programs::from_row(r)?;
@@ -240,7 +242,6 @@ pub fn search(
         last_keys = Some((stored.seq, title_key, aired, listed));
         items.push(stored);
     }
-    let more = rows.next()?.is_some();
     drop(rows);
     let next = match (more, last_keys) {
         (true, Some((seq, title_key, aired, listed))) => Some(match sort {

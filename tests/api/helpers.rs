@@ -1,0 +1,237 @@
+use std::path::PathBuf;
+
+use pxhub::catalog::{programs, Catalog};
+use pxhub::domain::{FileRecord, FileRole, ProgramId};
+use pxhub::{Application, Settings};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    pub dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            pxhub::init_tracing("info");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("data"),
+            workers: 2,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("the application starts");
+        let address = format!("http://{}", app.address());
+        tokio::spawn(app.run());
+        let catalog = Catalog::open(&dir.path().join("data/catalog.db")).unwrap();
+        let admin = catalog
+            .write_blocking(|tx| pxhub::exchange::tokens::issue(tx, None, None, "test operator"))
+            .unwrap()
+            .token;
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            admin,
+            dir,
+        }
+    }
+
+    pub fn catalog_path(&self) -> PathBuf {
+        self.dir.path().join("data/catalog.db")
+    }
+
+    pub fn request(&self, method: Method, token: Option<&str>, path: &str) -> RequestBuilder {
+        let r = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.request(Method::GET, Some(token), path)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> Response {
+        self.request(method, Some(token), path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, token, path, body).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, Some(token), path)
+            .header("Content-Type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds a station through the API and returns a token for it.
+    pub async fn station(&self, id: &str, kind: &str) -> String {
+        let r = self
+            .post(
+                &self.admin,
+                "/api/v1/stations",
+                &json!({"id": id, "name": format!("Đài {id}"), "province": id, "kind": kind}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        let r = self
+            .post(
+                &self.admin,
+                &format!("/api/v1/stations/{id}/tokens"),
+                &json!({"label": "tests"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a draft and returns it.
+    pub async fn create_program(&self, token: &str, body: &Value) -> Value {
+        let r = self.post(token, "/api/v1/programs", body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+
+    /// Records a master file for the program straight in the catalog (the
+    /// upload endpoints come with the media issue).
+    pub async fn attach_master(&self, program: &Value) {
+        let id = ProgramId::parse(program["id"].as_str().unwrap()).unwrap();
+        let catalog = Catalog::open(&self.catalog_path()).unwrap();
+        catalog
+            .write_blocking(|tx| {
+                let seq = programs::get(tx, id)?.unwrap().seq;
+                programs::put_file(
+                    tx,
+                    seq,
+                    &FileRecord {
+                        role: FileRole::Master,
+                        filename: "bản tin.mp3".into(),
+                        media_type: "audio/mpeg".into(),
+                        size: 3,
+                        sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+                            .into(),
+                    },
+                )
+            })
+            .unwrap();
+    }
+
+    /// Creates a program, gives it a master and publishes it.
+    pub async fn published(&self, token: &str, body: &Value) -> Value {
+        let p = self.create_program(token, body).await;
+        self.attach_master(&p).await;
+        let r = self
+            .post(
+                token,
+                &format!("/api/v1/programs/{}/publish", p["id"].as_str().unwrap()),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// The ids of what `token` finds with `query` (one page of up to 100).
+    pub async fn find(&self, token: &str, query: &str) -> Vec<String> {
+        let body = self.search(token, query).await;
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn search(&self, token: &str, query: &str) -> Value {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let r = self
+            .get(token, &format!("/api/v1/programs?limit=100{sep}{query}"))
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{query}: {}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+}
+
+/// A minimal valid program.
+pub fn program(title: &str) -> Value {
+    json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"]})
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns it.
+pub async fn assert_problem(r: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "expected {status} {code}");
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The fields a 422 names.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn id(p: &Value) -> &str {
+    p["id"].as_str().unwrap()
+}
