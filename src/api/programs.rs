@@ -269,7 +269,7 @@ fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
     };
     let r = SearchRequest {
         q: single(&pairs, "q", e).map(str::to_owned),
-        stations: many(&pairs, "station", |v| StationId::parse(v), e),
+        stations: many(&pairs, "station", StationId::parse, e),
         kinds: many(
             &pairs,
             "kind",

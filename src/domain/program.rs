@@ -76,6 +76,8 @@ string_enum!(
     FileRole { Master = "master", Preview = "preview", Script = "script", Artwork = "artwork", Subtitle = "subtitle" }
 );
 
+// The enum comes from a macro, where `#[default]` cannot be placed.
+#[allow(clippy::derivable_impls)]
 impl Default for Audience {
     fn default() -> Self {
         Self::Cluster
