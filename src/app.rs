@@ -2,38 +2,72 @@
 //! function.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use futures_util::FutureExt;
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
+use crate::api::files::DownloadMode;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::exchange::Hub;
+use crate::media::MediaStore;
 
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    hub: Hub,
+    sweep_interval: Duration,
+    sweep_grace: Duration,
+}
+
+/// Opens the catalog and the media store of `settings`.
+pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
+    let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
+    let media = MediaStore::open(settings).context("opening the media store")?;
+    Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")
 }
 
 impl Application {
-    /// Opens the catalog, binds the listener (port 0 works; see
+    /// Opens the catalog and the store, binds the listener (port 0 works; see
     /// [`Application::address`]) and wires the routes.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
-        let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
-        let hub = web::Data::new(Hub::new(catalog).context("preparing the catalog")?);
+        settings.check()?;
+        let hub = open_hub(&settings)?;
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
         let json_limit = settings.max_json_bytes;
+        let mode = web::Data::new(DownloadMode {
+            presign: settings.presign_downloads,
+        });
+        let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {
+            let metrics = data.clone();
             App::new()
+                .wrap_fn(move |req, srv| {
+                    let (started, method, metrics) =
+                        (Instant::now(), req.method().to_string(), metrics.clone());
+                    srv.call(req).map(move |res| {
+                        if let Ok(r) = &res {
+                            metrics.metrics().record_request(
+                                &method,
+                                r.status().as_u16(),
+                                started.elapsed(),
+                            );
+                        }
+                        res
+                    })
+                })
                 .wrap(TracingLogger::default())
-                .app_data(hub.clone())
+                .app_data(data.clone())
+                .app_data(mode.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))
@@ -46,6 +80,9 @@ impl Application {
         Ok(Self {
             server: server.run(),
             address,
+            hub,
+            sweep_interval: Duration::from_secs(settings.sweep_interval_secs.max(1)),
+            sweep_grace: Duration::from_secs(settings.sweep_grace_secs),
         })
     }
 
@@ -58,8 +95,21 @@ impl Application {
         self.address.port()
     }
 
-    /// Serves until the process is told to stop (Ctrl-C, SIGTERM).
+    /// Sweeps once, then serves until the process is told to stop (Ctrl-C,
+    /// SIGTERM), sweeping every `sweep_interval_secs`.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let hub = self.hub.clone();
+        let (interval, grace) = (self.sweep_interval, self.sweep_grace);
+        let sweeper = tokio::spawn(async move {
+            loop {
+                if let Err(e) = hub.sweep(grace).await {
+                    tracing::error!(error = %e, "sweep failed");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        let result = self.server.await;
+        sweeper.abort();
+        result
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Catalog;
-use crate::config::{self, Overrides, Settings};
+use crate::config::{self, Overrides, Secret, Settings, StorageOverrides};
 use crate::domain::{Role, StationId, StationKind};
 use crate::exchange::{self, ExchangeError, NewStation};
 
@@ -38,6 +38,10 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Re-read every stored object and check its size and SHA-256 against
+    /// the catalog; exits non-zero on any mismatch or missing object.
+    /// It takes the settings of `serve`, to find the store.
+    Scrub(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +52,19 @@ Every setting can also be given in a TOML file (--config), with the same names:
   max_json_bytes = 1048576
   workers = 0
   log = \"info\"
+  max_upload_bytes = 53687091200
+  part_size = 8388608
+  sweep_interval_secs = 3600
+  sweep_grace_secs = 600
+  presign_downloads = false
+  [storage]
+  backend = \"s3\"                 # or \"local\", with path = \"storage/media\"
+  endpoint = \"http://127.0.0.1:3900\"
+  bucket = \"pxhub\"
+  region = \"garage\"
+  access_key_id = \"GK…\"
+  secret_access_key = \"…\"
+  prefix = \"\"
 A flag beats its environment variable, which beats the file, which beats the default.")]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
@@ -65,6 +82,51 @@ pub struct ServeArgs {
     /// Log filter in RUST_LOG syntax [default: info]
     #[arg(long, env = "PXHUB_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Largest file accepted, in bytes [default: 53687091200, 50 GiB]
+    #[arg(long, env = "PXHUB_MAX_UPLOAD_BYTES", value_name = "BYTES")]
+    pub max_upload_bytes: Option<u64>,
+    /// Size of the parts uploads are written in; with S3 at least 5 MiB, and
+    /// 10,000 parts must hold the largest file [default: 8388608]
+    #[arg(long, env = "PXHUB_PART_SIZE", value_name = "BYTES")]
+    pub part_size: Option<usize>,
+    /// Seconds between sweeps for what interrupted uploads left [default: 3600]
+    #[arg(long, env = "PXHUB_SWEEP_INTERVAL_SECS", value_name = "SECS")]
+    pub sweep_interval_secs: Option<u64>,
+    /// Leftovers younger than this many seconds are not swept yet [default: 600]
+    #[arg(long, env = "PXHUB_SWEEP_GRACE_SECS", value_name = "SECS")]
+    pub sweep_grace_secs: Option<u64>,
+    /// With S3, answer downloads with a short-lived presigned redirect [default: false]
+    #[arg(long, env = "PXHUB_PRESIGN_DOWNLOADS", value_name = "BOOL")]
+    pub presign_downloads: Option<bool>,
+    /// Media store: local or s3 [default: local]
+    #[arg(long = "storage", env = "PXHUB_STORAGE", value_name = "BACKEND")]
+    pub storage_backend: Option<String>,
+    /// Local media folder [default: DATA_DIR/media]
+    #[arg(long, env = "PXHUB_STORAGE_PATH", value_name = "DIR")]
+    pub storage_path: Option<PathBuf>,
+    /// S3 endpoint URL, e.g. http://127.0.0.1:3900
+    #[arg(long, env = "PXHUB_STORAGE_ENDPOINT", value_name = "URL")]
+    pub storage_endpoint: Option<String>,
+    /// S3 bucket
+    #[arg(long, env = "PXHUB_STORAGE_BUCKET", value_name = "NAME")]
+    pub storage_bucket: Option<String>,
+    /// S3 region [default: us-east-1]
+    #[arg(long, env = "PXHUB_STORAGE_REGION", value_name = "REGION")]
+    pub storage_region: Option<String>,
+    /// S3 access key id
+    #[arg(long, env = "PXHUB_STORAGE_ACCESS_KEY_ID", value_name = "ID")]
+    pub storage_access_key_id: Option<String>,
+    /// S3 secret access key (prefer the environment variable or the file)
+    #[arg(
+        long,
+        env = "PXHUB_STORAGE_SECRET_ACCESS_KEY",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub storage_secret_access_key: Option<String>,
+    /// Key prefix inside the bucket, so several hubs can share one
+    #[arg(long, env = "PXHUB_STORAGE_PREFIX", value_name = "PREFIX")]
+    pub storage_prefix: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +189,7 @@ fn explain(e: ExchangeError) -> anyhow::Error {
         }
         ExchangeError::NotFound => anyhow::anyhow!("no such station or token"),
         ExchangeError::Catalog(e) => anyhow::Error::new(e).context("catalog error"),
+        ExchangeError::Media(e) => anyhow::Error::new(e).context("media store error"),
         other => anyhow::anyhow!("{other}"),
     }
 }
@@ -141,6 +204,21 @@ pub fn settings_for_serve(
         max_json_bytes: args.max_json_bytes,
         workers: args.workers,
         log: args.log.clone(),
+        max_upload_bytes: args.max_upload_bytes,
+        part_size: args.part_size,
+        sweep_interval_secs: args.sweep_interval_secs,
+        sweep_grace_secs: args.sweep_grace_secs,
+        presign_downloads: args.presign_downloads,
+        storage: StorageOverrides {
+            backend: args.storage_backend.clone(),
+            path: args.storage_path.clone(),
+            endpoint: args.storage_endpoint.clone(),
+            bucket: args.storage_bucket.clone(),
+            region: args.storage_region.clone(),
+            access_key_id: args.storage_access_key_id.clone(),
+            secret_access_key: args.storage_secret_access_key.clone().map(Secret::new),
+            prefix: args.storage_prefix.clone(),
+        },
     };
     Settings::load(args.config.as_deref(), overrides)
 }
@@ -153,6 +231,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::Application::build(settings).await?.run().await?;
         }
         Command::Openapi => print!("{}", crate::api::openapi_json()),
+        Command::Scrub(args) => {
+            let settings = settings_for_serve(cli.data_dir, &args)?;
+            let hub = crate::app::open_hub(&settings)?;
+            let report = hub.scrub().await.map_err(explain)?;
+            for (key, problem) in &report.problems {
+                println!("BAD {key}: {problem}");
+            }
+            eprintln!(
+                "checked {} objects, {} bytes: {} problem(s)",
+                report.checked,
+                report.bytes,
+                report.problems.len()
+            );
+            if !report.problems.is_empty() {
+                std::process::exit(1);
+            }
+        }
         Command::Station(StationCommand::Add {
             id,
             name,

@@ -20,12 +20,70 @@ pub struct Settings {
     pub workers: usize,
     /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `pxhub=debug`).
     pub log: String,
+    /// Where media objects are stored.
+    pub storage: StorageSettings,
+    /// Largest file accepted, in bytes; enforced as bytes arrive.
+    pub max_upload_bytes: u64,
+    /// Size of the parts an upload is written in (an S3 multipart part).
+    pub part_size: usize,
+    /// Seconds between sweeps for what interrupted uploads left behind.
+    pub sweep_interval_secs: u64,
+    /// Leftovers younger than this many seconds are not swept yet.
+    pub sweep_grace_secs: u64,
+    /// With S3: answer downloads with a short-lived presigned redirect
+    /// instead of proxying the bytes.
+    pub presign_downloads: bool,
+}
+
+/// The media store: a local folder, or an S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageSettings {
+    /// A folder; `None`: `<data_dir>/media`.
+    Local { path: Option<PathBuf> },
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: Secret,
+        /// Key prefix inside the bucket, so several hubs can share one.
+        prefix: String,
+    },
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "storage";
 pub const DEFAULT_MAX_JSON_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_LOG: &str = "info";
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024 * 1024;
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 3600;
+pub const DEFAULT_SWEEP_GRACE_SECS: u64 = 600;
+/// S3 allows at most this many parts in one multipart upload…
+const S3_MAX_PARTS: u64 = 10_000;
+/// …each at least this large but for the last.
+const S3_MIN_PART: usize = 5 * 1024 * 1024;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -35,6 +93,12 @@ impl Default for Settings {
             max_json_bytes: DEFAULT_MAX_JSON_BYTES,
             workers: 0,
             log: DEFAULT_LOG.into(),
+            storage: StorageSettings::Local { path: None },
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            part_size: DEFAULT_PART_SIZE,
+            sweep_interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
+            sweep_grace_secs: DEFAULT_SWEEP_GRACE_SECS,
+            presign_downloads: false,
         }
     }
 }
@@ -49,10 +113,95 @@ pub struct Overrides {
     pub max_json_bytes: Option<usize>,
     pub workers: Option<usize>,
     pub log: Option<String>,
+    pub max_upload_bytes: Option<u64>,
+    pub part_size: Option<usize>,
+    pub sweep_interval_secs: Option<u64>,
+    pub sweep_grace_secs: Option<u64>,
+    pub presign_downloads: Option<bool>,
+    #[serde(default)]
+    pub storage: StorageOverrides,
+}
+
+/// The `[storage]` table of the file, and its `PXHUB_STORAGE_…` variables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageOverrides {
+    /// `local` or `s3`.
+    pub backend: Option<String>,
+    /// Local folder; default `<data_dir>/media`.
+    pub path: Option<PathBuf>,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub prefix: Option<String>,
+}
+
+impl StorageOverrides {
+    fn merge(&mut self, other: StorageOverrides) {
+        macro_rules! take {
+            ($($f:ident),*) => { $(if other.$f.is_some() { self.$f = other.$f; })* };
+        }
+        take!(
+            backend,
+            path,
+            endpoint,
+            bucket,
+            region,
+            access_key_id,
+            secret_access_key,
+            prefix
+        );
+    }
+
+    fn resolve(self) -> anyhow::Result<StorageSettings> {
+        match self.backend.as_deref().unwrap_or("local") {
+            "local" => Ok(StorageSettings::Local { path: self.path }),
+            "s3" => {
+                let need = |v: Option<String>, name: &str| {
+                    v.filter(|v| !v.is_empty()).with_context(|| {
+                        format!(
+                            "storage backend s3 needs storage.{name} (PXHUB_STORAGE_{})",
+                            name.to_uppercase()
+                        )
+                    })
+                };
+                Ok(StorageSettings::S3 {
+                    endpoint: need(self.endpoint, "endpoint")?,
+                    bucket: need(self.bucket, "bucket")?,
+                    region: self.region.unwrap_or_else(|| "us-east-1".into()),
+                    access_key_id: need(self.access_key_id, "access_key_id")?,
+                    secret_access_key: Secret(need(
+                        self.secret_access_key.map(|s| s.0),
+                        "secret_access_key",
+                    )?),
+                    prefix: self.prefix.unwrap_or_default(),
+                })
+            }
+            other => anyhow::bail!("storage.backend must be `local` or `s3`, not `{other}`"),
+        }
+    }
 }
 
 impl Overrides {
-    fn apply(self, s: &mut Settings) {
+    fn apply(self, s: &mut Settings, storage: &mut StorageOverrides) {
+        storage.merge(self.storage);
+        if let Some(v) = self.max_upload_bytes {
+            s.max_upload_bytes = v;
+        }
+        if let Some(v) = self.part_size {
+            s.part_size = v;
+        }
+        if let Some(v) = self.sweep_interval_secs {
+            s.sweep_interval_secs = v;
+        }
+        if let Some(v) = self.sweep_grace_secs {
+            s.sweep_grace_secs = v;
+        }
+        if let Some(v) = self.presign_downloads {
+            s.presign_downloads = v;
+        }
         if let Some(v) = self.listen {
             s.listen = v;
         }
@@ -75,22 +224,59 @@ impl Settings {
     /// Defaults, then `file` (if any), then `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
         let mut s = Settings::default();
+        let mut storage = StorageOverrides::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let from_file: Overrides =
                 toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
-            from_file.apply(&mut s);
+            from_file.apply(&mut s, &mut storage);
         }
-        overrides.apply(&mut s);
-        if s.max_json_bytes < 1024 {
+        overrides.apply(&mut s, &mut storage);
+        s.storage = storage.resolve()?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// Refuses settings that cannot work.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.max_json_bytes < 1024 {
             anyhow::bail!("max_json_bytes must be at least 1024");
         }
-        Ok(s)
+        if self.part_size < 64 * 1024 {
+            anyhow::bail!("part_size must be at least 65536 bytes");
+        }
+        if let StorageSettings::S3 { .. } = self.storage {
+            if self.part_size < S3_MIN_PART {
+                anyhow::bail!("with S3, part_size must be at least {S3_MIN_PART} bytes");
+            }
+            if (self.part_size as u64).saturating_mul(S3_MAX_PARTS) < self.max_upload_bytes {
+                anyhow::bail!(
+                    "part_size {} allows files of at most {} bytes on S3 ({S3_MAX_PARTS} parts), less than max_upload_bytes {}",
+                    self.part_size,
+                    self.part_size as u64 * S3_MAX_PARTS,
+                    self.max_upload_bytes
+                );
+            }
+        }
+        if self.presign_downloads && matches!(self.storage, StorageSettings::Local { .. }) {
+            anyhow::bail!("presign_downloads needs the s3 storage backend");
+        }
+        Ok(())
     }
 
     pub fn catalog_path(&self) -> PathBuf {
         catalog_path(&self.data_dir)
+    }
+
+    /// The local media folder, when media are stored locally.
+    pub fn media_path(&self) -> Option<PathBuf> {
+        match &self.storage {
+            StorageSettings::Local { path } => {
+                Some(path.clone().unwrap_or_else(|| self.data_dir.join("media")))
+            }
+            StorageSettings::S3 { .. } => None,
+        }
     }
 }
 
@@ -118,6 +304,57 @@ mod tests {
         assert_eq!(s.listen, "0.0.0.0:9000");
         assert_eq!(s.max_json_bytes, 8192);
         assert_eq!(s.data_dir, PathBuf::from("storage"));
+        assert_eq!(s.storage, StorageSettings::Local { path: None });
+        assert_eq!(s.media_path(), Some(PathBuf::from("storage/media")));
+    }
+
+    #[test]
+    fn s3_settings_come_from_the_storage_table_and_hide_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pxhub.toml");
+        std::fs::write(
+            &file,
+            "[storage]\nbackend = \"s3\"\nendpoint = \"http://127.0.0.1:3900\"\nbucket = \"media\"\naccess_key_id = \"GK1\"\nsecret_access_key = \"hunter2\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), Overrides::default()).unwrap();
+        assert!(matches!(&s.storage, StorageSettings::S3 { bucket, .. } if bucket == "media"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+
+        let missing = Overrides {
+            storage: StorageOverrides {
+                backend: Some("s3".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = Settings::load(None, missing).unwrap_err();
+        assert!(format!("{err:#}").contains("endpoint"), "{err:#}");
+    }
+
+    #[test]
+    fn part_sizes_must_fit_s3_limits() {
+        let s3 = |part_size: usize| Overrides {
+            part_size: Some(part_size),
+            storage: StorageOverrides {
+                backend: Some("s3".into()),
+                endpoint: Some("http://x".into()),
+                bucket: Some("b".into()),
+                access_key_id: Some("k".into()),
+                secret_access_key: Some(Secret::new("s")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(
+            Settings::load(None, s3(1024 * 1024)).is_err(),
+            "below S3's 5 MiB minimum"
+        );
+        assert!(
+            Settings::load(None, s3(5 * 1024 * 1024)).is_err(),
+            "50 GiB needs more than 10,000 parts of 5 MiB"
+        );
+        assert!(Settings::load(None, s3(8 * 1024 * 1024)).is_ok());
     }
 
     #[test]

@@ -115,7 +115,33 @@ impl From<ExchangeError> for ApiError {
             ),
             E::Invalid(errors) => Self::invalid(errors),
             E::BadRequest { code, detail } => Self::new(StatusCode::BAD_REQUEST, code, detail),
+            E::TooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("files may be at most {limit} bytes"),
+            ),
+            E::UnsupportedMediaType(detail) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                detail,
+            ),
+            E::DigestMismatch => Self::new(
+                StatusCode::BAD_REQUEST,
+                "digest_mismatch",
+                "the body's SHA-256 differs from its Content-Digest; nothing was stored",
+            ),
+            E::RightsWindowClosed => Self::new(
+                StatusCode::FORBIDDEN,
+                "rights_window_closed",
+                "the program may not be taken outside its rebroadcast window",
+            ),
+            E::Gone => Self::new(
+                StatusCode::GONE,
+                "withdrawn",
+                "the program was withdrawn and can no longer be downloaded",
+            ),
             E::Catalog(e) => Self::internal(e),
+            E::Media(e) => Self::internal(e),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! pxhub: a program exchange hub for regional radio and television stations.
 //!
 //! Data flows one way: `api` (HTTP) → `exchange` (use-cases) → `catalog`
-//! (SQLite) → `domain` (the nouns).
+//! (SQLite) and `media` (the object store) → `domain` (the nouns).
 
 pub mod api;
 pub mod app;
@@ -11,6 +11,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod exchange;
+pub mod media;
+pub mod metrics;
 
 pub use app::Application;
 pub use config::Settings;

@@ -2,6 +2,8 @@
 //! thin: extract, call one use-case, map to a response.
 
 pub mod extract;
+pub mod files;
+mod http_headers;
 mod ops;
 mod programs;
 mod stations;
@@ -21,17 +23,19 @@ use crate::error::ApiError;
         license(name = "MIT")
     ),
     paths(
-        ops::healthz, ops::readyz,
+        ops::healthz, ops::readyz, ops::metrics,
         stations::list_stations, stations::create_station, stations::issue_token, stations::revoke_token, stations::me,
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
+        files::put_file, files::get_file, files::delete_file,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),
-        (name = "operations", description = "Health and readiness"),
+        (name = "files", description = "A program's files: streamed upload, ranged download"),
+        (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -69,7 +73,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .configure(stations::routes)
-                .configure(programs::routes),
+                .configure(programs::routes)
+                .configure(files::routes),
         )
         .route(
             "/docs",

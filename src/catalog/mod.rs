@@ -1,6 +1,7 @@
 //! Everything SQLite: the connection pool, migrations, and small query
 //! functions per entity that take a connection or a transaction.
 
+pub mod media;
 pub mod programs;
 pub mod search;
 pub mod stations;
@@ -12,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_media.sql"),
+];
 
 /// The most idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;

@@ -285,3 +285,11 @@ pub fn delete(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM programs WHERE seq = ?1", [seq])?;
     Ok(())
 }
+
+pub fn delete_file(conn: &Connection, seq: i64, role: FileRole) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM program_files WHERE program_seq = ?1 AND role = ?2",
+        params![seq, role.as_str()],
+    )?;
+    Ok(())
+}

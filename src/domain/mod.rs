@@ -1,6 +1,7 @@
 //! The nouns of the hub, as types that parse instead of being validated later.
 //! Nothing here does I/O.
 
+pub mod file;
 mod program;
 mod station;
 pub mod text;

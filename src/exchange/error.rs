@@ -1,7 +1,9 @@
 use crate::domain::FieldError;
+use crate::media::MediaError;
 
 /// What a use-case can answer besides success. The HTTP layer maps each to a
-/// status and a stable code; `Catalog` is internal and never shown.
+/// status and a stable code; `Catalog` and `Media` are internal and never
+/// shown.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
     #[error("missing, unknown or revoked token")]
@@ -18,8 +20,20 @@ pub enum ExchangeError {
     Invalid(Vec<FieldError>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the body does not match its Content-Digest")]
+    DigestMismatch,
+    #[error("outside the program's rebroadcast window")]
+    RightsWindowClosed,
+    #[error("the program was withdrawn")]
+    Gone,
     #[error("catalog")]
     Catalog(#[from] rusqlite::Error),
+    #[error("media store")]
+    Media(#[from] MediaError),
 }
 
 impl ExchangeError {
@@ -29,6 +43,13 @@ impl ExchangeError {
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
             code,
             detail: detail.into(),
         }

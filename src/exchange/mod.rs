@@ -2,6 +2,8 @@
 //! the HTTP layer and the catalog.
 
 mod error;
+pub mod files;
+mod maintenance;
 pub mod programs;
 pub mod rights;
 mod search;
@@ -9,30 +11,56 @@ pub mod stations;
 pub mod tokens;
 
 pub use error::ExchangeError;
+pub use files::{Download, IncomingFile};
+pub use maintenance::{ScrubReport, SweepReport};
 pub use search::{Facets, SearchPage, SearchRequest, Sort};
 pub use stations::NewStation;
 pub use tokens::{Caller, IssuedToken};
 
-use crate::catalog::Catalog;
+use std::sync::Arc;
 
-/// The hub's use-cases, over one catalog.
+use crate::catalog::Catalog;
+use crate::media::MediaStore;
+use crate::metrics::Metrics;
+
+/// The hub's use-cases, over one catalog and one media store. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
     catalog: Catalog,
+    media: MediaStore,
     /// Signs search cursors so that a forged one is refused.
     cursor_key: [u8; 32],
+    max_upload_bytes: u64,
+    active: files::ActiveUploads,
+    metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    pub fn new(catalog: Catalog) -> Result<Self, rusqlite::Error> {
+    pub fn new(
+        catalog: Catalog,
+        media: MediaStore,
+        max_upload_bytes: u64,
+    ) -> Result<Self, rusqlite::Error> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
         Ok(Self {
             catalog,
+            media,
             cursor_key,
+            max_upload_bytes,
+            active: Default::default(),
+            metrics: Default::default(),
         })
     }
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn media(&self) -> &MediaStore {
+        &self.media
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }

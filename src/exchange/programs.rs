@@ -5,7 +5,7 @@ use super::rights::{may_see, owns};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::programs::{self, Stored};
-use crate::catalog::{self, stations};
+use crate::catalog::{self, media, stations};
 use crate::domain::{
     FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, Viewer,
 };
@@ -50,7 +50,7 @@ fn parse_metadata(
 }
 
 /// The program `id` as `viewer` may see it, or `NotFound`.
-fn visible(
+pub(super) fn visible(
     conn: &rusqlite::Connection,
     viewer: &Viewer,
     id: ProgramId,
@@ -63,7 +63,7 @@ fn visible(
 
 /// The program `id` for a change by `viewer`: 404 when it cannot see it, 403
 /// when it can but does not own it, 412 when `if_match` is stale.
-fn owned(
+pub(super) fn owned(
     tx: &Transaction<'_>,
     viewer: &Viewer,
     id: ProgramId,
@@ -173,7 +173,7 @@ impl Hub {
             .await
     }
 
-    /// Deletes a draft.
+    /// Deletes a draft, and the objects of its files that no other file shares.
     pub async fn delete_program(
         &self,
         caller: &Caller,
@@ -181,7 +181,8 @@ impl Hub {
         if_match: IfMatch,
     ) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
-        self.catalog
+        let unused = self
+            .catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
                 if s.program.status != ProgramStatus::Draft {
@@ -191,9 +192,15 @@ impl Hub {
                     ));
                 }
                 programs::delete(tx, s.seq)?;
-                Ok(())
+                let mut unused = Vec::new();
+                for f in &s.program.files {
+                    unused.extend(media::release(tx, &f.sha256)?);
+                }
+                Ok(unused)
             })
-            .await
+            .await?;
+        self.delete_objects(unused).await;
+        Ok(())
     }
 
     /// Publishes a draft that has its master file. Publishing a published

@@ -1,7 +1,9 @@
 use std::path::PathBuf;
 
 use pxhub::catalog::{programs, Catalog};
+use pxhub::config::{Secret, StorageSettings};
 use pxhub::domain::{FileRecord, FileRole, ProgramId};
+use pxhub::media::MediaStore;
 use pxhub::{Application, Settings};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -12,6 +14,42 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin: String,
     pub dir: TempDir,
+    pub settings: Settings,
+}
+
+/// The Garage (or other S3) the test command started, from `PXHUB_TEST_S3_*`.
+/// Without it the S3 tests skip, except where `PXHUB_REQUIRE_S3` or `CI` is
+/// set: there a missing S3 fails them.
+pub fn s3_storage() -> Option<StorageSettings> {
+    let var = |name: &str| std::env::var(format!("PXHUB_TEST_S3_{name}")).ok();
+    match (
+        var("ENDPOINT"),
+        var("BUCKET"),
+        var("ACCESS_KEY_ID"),
+        var("SECRET_ACCESS_KEY"),
+    ) {
+        (Some(endpoint), Some(bucket), Some(access_key_id), Some(secret)) => {
+            Some(StorageSettings::S3 {
+                endpoint,
+                bucket,
+                region: var("REGION").unwrap_or_else(|| "garage".into()),
+                access_key_id,
+                secret_access_key: Secret::new(secret),
+                // Each test app in its own corner of the bucket.
+                prefix: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            })
+        }
+        _ => {
+            let required =
+                std::env::var_os("PXHUB_REQUIRE_S3").is_some() || std::env::var_os("CI").is_some();
+            assert!(
+                !required,
+                "the S3 suite must run here: start Garage with scripts/test.sh"
+            );
+            eprintln!("PXHUB_TEST_S3_* not set: skipping an S3 test (scripts/test.sh runs them)");
+            None
+        }
+    }
 }
 
 impl TestApp {
@@ -31,7 +69,7 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let app = Application::build(settings)
+        let app = Application::build(settings.clone())
             .await
             .expect("the application starts");
         let address = format!("http://{}", app.address());
@@ -46,7 +84,41 @@ impl TestApp {
             client: reqwest::Client::new(),
             admin,
             dir,
+            settings,
         }
+    }
+
+    /// The same hub, started again on the same data and store (the old
+    /// server keeps running; tests use the new address).
+    pub async fn restart(&mut self) {
+        let app = Application::build(self.settings.clone())
+            .await
+            .expect("the application restarts");
+        self.address = format!("http://{}", app.address());
+        tokio::spawn(app.run());
+    }
+
+    /// The media store the app writes to, for looking behind its back.
+    pub fn media(&self) -> MediaStore {
+        MediaStore::open(&self.settings).unwrap()
+    }
+
+    /// Keys of every object in the store.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        self.media()
+            .keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Rows in a catalog table.
+    pub fn count(&self, table: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.catalog_path()).unwrap();
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     pub fn catalog_path(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 //! folder, spoken to over HTTP.
 
 mod cli;
+mod files;
 mod helpers;
 mod openapi;
 mod programs;

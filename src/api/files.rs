@@ -1,0 +1,256 @@
+//! `/api/v1/programs/{id}/files/{role}`: streamed upload, ranged download.
+
+use actix_web::body::{BodySize, MessageBody, SizedStream};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use futures_util::StreamExt;
+
+use super::extract::{query_pairs, single, Auth};
+use super::http_headers::{
+    content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged,
+};
+use crate::domain::{FileRecord, FileRole, ProgramId};
+use crate::error::{ApiError, Problem};
+use crate::exchange::{Hub, IncomingFile};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/programs/{id}/files/{role}")
+            .route(web::put().to(put_file))
+            .route(web::get().to(get_file))
+            .route(web::head().to(get_file))
+            .route(web::delete().to(delete_file)),
+    );
+}
+
+/// How downloads are answered, set at start.
+#[derive(Clone, Copy)]
+pub struct DownloadMode {
+    /// Redirect full GETs to a presigned S3 URL instead of proxying.
+    pub presign: bool,
+}
+
+fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
+    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+/// Upload a file, streamed. The body is the file.
+#[utoipa::path(put, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
+    params(
+        ("id" = String, Path, description = "program id"),
+        ("role" = FileRole, Path),
+        ("filename" = Option<String>, Query, description = "the original file name, if not in Content-Disposition"),
+        ("Content-Disposition" = Option<String>, Header, description = "attachment; filename*=UTF-8''…"),
+        ("Content-Digest" = Option<String>, Header, description = "sha-256=:<base64>: (RFC 9530), verified"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file; its Content-Type must suit the role"),
+    responses(
+        (status = 201, body = FileRecord, description = "stored"),
+        (status = 200, body = FileRecord, description = "stored, replacing the earlier file of this role"),
+        (status = 400, body = Problem, description = "`digest_mismatch`, `invalid_digest` or `upload_incomplete`; nothing stored"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`invalid_status`: the program is withdrawn"),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_file(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let id = program_id(&id)?;
+    let role = FileRole::parse(&role).ok_or_else(|| {
+        ApiError::invalid(vec![crate::domain::FieldError::new(
+            "role",
+            "must be master, preview, script, artwork or subtitle",
+        )])
+    })?;
+    let pairs = query_pairs(&req, &["filename"])?;
+    let mut errors = Vec::new();
+    let query_name = single(&pairs, "filename", &mut errors).map(str::to_owned);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let headers = req.headers();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let incoming = IncomingFile {
+        filename: text(header::CONTENT_DISPOSITION)
+            .and_then(filename_from_disposition)
+            .or(query_name),
+        media_type: text(header::CONTENT_TYPE).map(str::to_owned),
+        length: text(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+        sha256: match headers.get("content-digest") {
+            None => None,
+            Some(v) => parse_content_digest(v.to_str().unwrap_or(""))
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_digest", e))?,
+        },
+    };
+    let (record, replaced) = hub.put_file(&caller, id, role, incoming, payload).await?;
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/programs/{id}/files/{}", role.as_str()),
+        ))
+        .json(record))
+}
+
+/// Download a file (also `HEAD`). Single ranges, `If-None-Match` and `If-Range` are honoured.
+#[utoipa::path(get, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
+    params(
+        ("id" = String, Path, description = "program id"),
+        ("role" = FileRole, Path),
+        ("Range" = Option<String>, Header, description = "bytes=first-last, bytes=first- or bytes=-suffix"),
+        ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("ETag" = String, description = "quoted SHA-256 hex"), ("Repr-Digest" = String), ("Content-Disposition" = String), ("Accept-Ranges" = String))),
+        (status = 206, content_type = "application/octet-stream", body = Vec<u8>, headers(("Content-Range" = String))),
+        (status = 304, description = "If-None-Match matched"),
+        (status = 307, description = "with presigned downloads: where to fetch the bytes"),
+        (status = 401, body = Problem), (status = 403, body = Problem, description = "`rights_window_closed`"),
+        (status = 404, body = Problem), (status = 410, body = Problem, description = "the program was withdrawn"),
+        (status = 416, body = Problem, headers(("Content-Range" = String, description = "bytes */size"))),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_file(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    mode: web::Data<DownloadMode>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let id = program_id(&id)?;
+    let role = FileRole::parse(&role).ok_or_else(ApiError::not_found)?;
+    let download = hub.download(&caller, id, role).await?;
+    let file = &download.file;
+    let etag = format!("\"{}\"", file.sha256);
+    let headers = req.headers();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+
+    let mut res = HttpResponse::build(StatusCode::OK);
+    res.insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+
+    if text(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok(res.status(StatusCode::NOT_MODIFIED).finish());
+    }
+    // A Range only counts when If-Range, if sent, names this very file.
+    let range_header =
+        text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
+    let range = match range_header.map(|r| parse_range(r, file.size)) {
+        None | Some(Ranged::Ignored) => None,
+        Some(Ranged::Unsatisfiable) => {
+            let mut err = actix_web::ResponseError::error_response(&ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the file has {} bytes", file.size),
+            ));
+            let value =
+                header::HeaderValue::from_str(&format!("bytes */{}", file.size)).expect("ASCII");
+            err.headers_mut().insert(header::CONTENT_RANGE, value);
+            return Ok(err);
+        }
+        Some(Ranged::Bytes(r)) => Some(r),
+    };
+
+    res.insert_header((header::CONTENT_TYPE, file.media_type.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&file.filename),
+        ));
+    let length = match &range {
+        Some(r) => {
+            res.status(StatusCode::PARTIAL_CONTENT).insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end - 1, file.size),
+            ));
+            r.end - r.start
+        }
+        None => {
+            let digest = STANDARD.encode(hex::decode(&file.sha256).unwrap_or_default());
+            res.insert_header(("Repr-Digest", format!("sha-256=:{digest}:")));
+            file.size
+        }
+    };
+
+    if req.method() == Method::HEAD {
+        return Ok(res.body(Announced(length)));
+    }
+    if mode.presign && range.is_none() {
+        if let Some(url) = hub
+            .media()
+            .presigned_url(&download.key, std::time::Duration::from_secs(300))
+            .await
+            .map_err(ApiError::internal)?
+        {
+            return Ok(HttpResponse::TemporaryRedirect()
+                .insert_header((header::LOCATION, url.to_string()))
+                .finish());
+        }
+    }
+    let stream = hub
+        .media()
+        .read(&download.key, range)
+        .await
+        .map_err(ApiError::internal)?;
+    let hub = hub.clone();
+    let counted = stream.inspect(move |chunk| {
+        if let Ok(c) = chunk {
+            hub.metrics()
+                .bytes_out
+                .fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    Ok(res.body(SizedStream::new(length, counted)))
+}
+
+/// Remove a draft's file.
+#[utoipa::path(delete, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
+    params(("id" = String, Path, description = "program id"), ("role" = FileRole, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`")),
+    security(("bearer" = [])))]
+pub async fn delete_file(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let id = program_id(&id)?;
+    let role = FileRole::parse(&role).ok_or_else(ApiError::not_found)?;
+    hub.delete_file(&caller, id, role).await?;
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+/// The body of a `HEAD` answer: announces the length, sends nothing.
+struct Announced(u64);
+
+impl MessageBody for Announced {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.0)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
+    }
+}

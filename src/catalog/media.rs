@@ -1,0 +1,85 @@
+//! Media objects (content-addressed) and the uploads writing them.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now, to_micros};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaObject {
+    pub sha256: String,
+    pub key: String,
+    pub size: u64,
+}
+
+pub fn object(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaObject>> {
+    conn.prepare_cached("SELECT sha256, key, size FROM media_objects WHERE sha256 = ?1")?
+        .query_row([sha256], |r| {
+            Ok(MediaObject {
+                sha256: r.get(0)?,
+                key: r.get(1)?,
+                size: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+pub fn insert_object(conn: &Connection, o: &MediaObject) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO media_objects (sha256, key, size, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![o.sha256, o.key, o.size, to_micros(now())])?;
+    Ok(())
+}
+
+/// Forgets the object `sha256` if no program file refers to it any more, and
+/// returns its key so the caller can remove it from the store after commit.
+pub fn release(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<String>> {
+    let used: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM program_files WHERE sha256 = ?1)")?
+        .query_row([sha256], |r| r.get(0))?;
+    if used {
+        return Ok(None);
+    }
+    conn.prepare_cached("DELETE FROM media_objects WHERE sha256 = ?1 RETURNING key")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()
+}
+
+/// Every object, in key order (for `pxhub scrub`).
+pub fn all_objects(conn: &Connection) -> rusqlite::Result<Vec<MediaObject>> {
+    conn.prepare("SELECT sha256, key, size FROM media_objects ORDER BY key")?
+        .query_map([], |r| {
+            Ok(MediaObject {
+                sha256: r.get(0)?,
+                key: r.get(1)?,
+                size: r.get(2)?,
+            })
+        })?
+        .collect()
+}
+
+pub fn is_known_key(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM media_objects WHERE key = ?1)
+             OR EXISTS (SELECT 1 FROM media_uploads WHERE key = ?1)",
+    )?
+    .query_row([key], |r| r.get(0))
+}
+
+pub fn begin_upload(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO media_uploads (key, started_at) VALUES (?1, ?2)")?
+        .execute(params![key, to_micros(now())])?;
+    Ok(())
+}
+
+pub fn end_upload(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM media_uploads WHERE key = ?1")?
+        .execute([key])?;
+    Ok(())
+}
+
+pub fn uploads(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT key FROM media_uploads ORDER BY key")?
+        .query_map([], |r| r.get(0))?
+        .collect()
+}

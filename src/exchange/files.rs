@@ -1,0 +1,380 @@
+//! A program's files: ingest (hash while streaming, verify, commit the
+//! object, then record it), download, removal.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{Stream, StreamExt};
+
+use super::programs::{owned, visible, IfMatch};
+use super::rights::owns;
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog::{media, programs};
+use crate::domain::file::{parse_filename, parse_media_type};
+use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Viewer};
+use crate::media::{MediaStore, StoredObject};
+
+/// What a request says about the file it carries.
+#[derive(Debug, Clone, Default)]
+pub struct IncomingFile {
+    pub filename: Option<String>,
+    pub media_type: Option<String>,
+    /// `Content-Length`, when announced.
+    pub length: Option<u64>,
+    /// The SHA-256 a `Content-Digest` announced.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// A checked upload, before any byte is read.
+struct Accepted {
+    filename: String,
+    media_type: String,
+    sha256: Option<[u8; 32]>,
+}
+
+/// The object keys being written by this process, which sweeps leave alone.
+#[derive(Clone, Default)]
+pub struct ActiveUploads(Arc<Mutex<HashSet<String>>>);
+
+impl ActiveUploads {
+    pub fn contains(&self, key: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+}
+
+/// Marks a key as being written; dropped before [`UploadGuard::done`], it
+/// removes the object and its catalog row, so a failed or interrupted upload
+/// leaves nothing behind.
+struct UploadGuard {
+    hub: Hub,
+    key: String,
+    done: bool,
+}
+
+impl UploadGuard {
+    async fn start(hub: &Hub) -> Result<Self, ExchangeError> {
+        let key = MediaStore::new_key();
+        hub.active
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone());
+        hub.metrics
+            .uploads_in_progress
+            .fetch_add(1, Ordering::Relaxed);
+        let guard = Self {
+            hub: hub.clone(),
+            key: key.clone(),
+            done: false,
+        };
+        hub.catalog
+            .write(move |tx| media::begin_upload(tx, &key))
+            .await?;
+        Ok(guard)
+    }
+
+    fn done(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        self.hub
+            .metrics
+            .uploads_in_progress
+            .fetch_sub(1, Ordering::Relaxed);
+        let key = std::mem::take(&mut self.key);
+        if self.done {
+            self.hub
+                .active
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            return;
+        }
+        let hub = self.hub.clone();
+        let what = key.clone();
+        let cleanup = async move {
+            if let Err(e) = hub.media.delete(&key).await {
+                tracing::warn!(%key, error = %e, "could not remove an interrupted upload; the sweeper will");
+            }
+            let k = key.clone();
+            if let Err(e) = hub.catalog.write(move |tx| media::end_upload(tx, &k)).await {
+                tracing::warn!(%key, error = %e, "could not forget an interrupted upload");
+            }
+            hub.active
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(cleanup)),
+            Err(_) => {
+                tracing::warn!(key = %what, "no runtime to clean an interrupted upload; the sweeper will")
+            }
+        }
+    }
+}
+
+/// A file the caller may download, and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub file: FileRecord,
+    pub key: String,
+}
+
+impl Hub {
+    fn accept(&self, role: FileRole, incoming: &IncomingFile) -> Result<Accepted, ExchangeError> {
+        if incoming.length.is_some_and(|n| n > self.max_upload_bytes) {
+            return Err(ExchangeError::TooLarge {
+                limit: self.max_upload_bytes,
+            });
+        }
+        let media_type = incoming
+            .media_type
+            .as_deref()
+            .and_then(parse_media_type)
+            .filter(|m| role.accepts(m))
+            .ok_or_else(|| {
+                ExchangeError::UnsupportedMediaType(format!(
+                    "a {} file's Content-Type must be {}",
+                    role.as_str(),
+                    role.expects()
+                ))
+            })?;
+        let filename = match incoming.filename.as_deref() {
+            Some(raw) => parse_filename(raw).map_err(|e| ExchangeError::invalid("filename", e))?,
+            None => {
+                return Err(ExchangeError::invalid(
+                    "filename",
+                    "name the file in Content-Disposition (filename*=UTF-8''…) or ?filename=",
+                ))
+            }
+        };
+        Ok(Accepted {
+            filename,
+            media_type,
+            sha256: incoming.sha256,
+        })
+    }
+
+    /// Stores the body as the program's `role` file. Returns the record and
+    /// whether it replaced an earlier file.
+    pub async fn put_file<S, E>(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        role: FileRole,
+        incoming: IncomingFile,
+        mut body: S,
+    ) -> Result<(FileRecord, bool), ExchangeError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let viewer = caller.viewer();
+        let v = viewer.clone();
+        self.catalog
+            .read(move |c| writable(c, &v, id).map(drop))
+            .await?;
+        let accepted = self.accept(role, &incoming)?;
+
+        let guard = UploadGuard::start(self).await?;
+        let mut writer = self.media.writer(&guard.key).await?;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(key = %guard.key, error = %e, received = writer.size(), "upload interrupted");
+                    writer.abort().await;
+                    return Err(ExchangeError::bad_request(
+                        "upload_incomplete",
+                        "the upload ended before its last byte",
+                    ));
+                }
+            };
+            if writer.size() + chunk.len() as u64 > self.max_upload_bytes {
+                writer.abort().await;
+                return Err(ExchangeError::TooLarge {
+                    limit: self.max_upload_bytes,
+                });
+            }
+            self.metrics
+                .bytes_in
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            writer.write(chunk).await?;
+        }
+        if writer.size() == 0 {
+            writer.abort().await;
+            return Err(ExchangeError::invalid("body", "the file is empty"));
+        }
+        let stored = writer.finish().await?;
+        if accepted.sha256.is_some_and(|want| want != stored.sha256) {
+            return Err(ExchangeError::DigestMismatch);
+        }
+        let (record, replaced, unused) = self.record(viewer, id, role, accepted, stored).await?;
+        guard.done();
+        self.delete_objects(unused).await;
+        Ok((record, replaced))
+    }
+
+    /// Records a stored, verified object as the program's file, in one
+    /// transaction. Returns the keys no longer needed.
+    async fn record(
+        &self,
+        viewer: Viewer,
+        id: ProgramId,
+        role: FileRole,
+        accepted: Accepted,
+        stored: StoredObject,
+    ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
+        self.catalog
+            .write(move |tx| {
+                let seq = writable(tx, &viewer, id)?;
+                let sha256 = hex::encode(stored.sha256);
+                let mut unused = Vec::new();
+                match media::object(tx, &sha256)? {
+                    // The same bytes are stored already: keep one copy.
+                    Some(_) => unused.push(stored.key.clone()),
+                    None => media::insert_object(
+                        tx,
+                        &media::MediaObject {
+                            sha256: sha256.clone(),
+                            key: stored.key.clone(),
+                            size: stored.size,
+                        },
+                    )?,
+                }
+                media::end_upload(tx, &stored.key)?;
+                let previous = programs::files(tx, seq)?
+                    .into_iter()
+                    .find(|f| f.role == role);
+                let record = FileRecord {
+                    role,
+                    filename: accepted.filename,
+                    media_type: accepted.media_type,
+                    size: stored.size,
+                    sha256,
+                };
+                programs::put_file(tx, seq, &record)?;
+                if let Some(old) = &previous {
+                    unused.extend(media::release(tx, &old.sha256)?);
+                }
+                Ok((record, previous.is_some(), unused))
+            })
+            .await
+    }
+
+    pub(super) async fn delete_objects(&self, keys: Vec<String>) {
+        for key in keys {
+            if let Err(e) = self.media.delete(&key).await {
+                tracing::warn!(%key, error = %e, "could not remove an unused object; the sweeper will");
+            }
+        }
+    }
+
+    /// Removes a draft's file; its object goes too unless another file shares it.
+    pub async fn delete_file(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        role: FileRole,
+    ) -> Result<(), ExchangeError> {
+        let viewer = caller.viewer();
+        let unused = self
+            .catalog
+            .write(move |tx| {
+                let s = owned(tx, &viewer, id, &IfMatch::default())?;
+                if s.program.status != ProgramStatus::Draft {
+                    return Err(ExchangeError::conflict(
+                        "not_a_draft",
+                        "files of a published program cannot be removed",
+                    ));
+                }
+                let file = s
+                    .program
+                    .files
+                    .iter()
+                    .find(|f| f.role == role)
+                    .ok_or(ExchangeError::NotFound)?;
+                programs::delete_file(tx, s.seq, role)?;
+                Ok(media::release(tx, &file.sha256)?.into_iter().collect())
+            })
+            .await?;
+        self.delete_objects(unused).await;
+        Ok(())
+    }
+
+    /// The file `role` of program `id`, if the caller may take it now.
+    pub async fn download(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        role: FileRole,
+    ) -> Result<Download, ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| {
+                let s = visible(c, &viewer, id)?;
+                let file = s
+                    .program
+                    .files
+                    .iter()
+                    .find(|f| f.role == role)
+                    .cloned()
+                    .ok_or(ExchangeError::NotFound)?;
+                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
+                    if s.program.status == ProgramStatus::Withdrawn {
+                        return Err(ExchangeError::Gone);
+                    }
+                    let now = Utc::now();
+                    let rights = &s.program.meta.rights;
+                    let opened = rights.available_from.is_none_or(|from| from <= now);
+                    let closed = rights.available_until.is_some_and(|until| until <= now);
+                    if !opened || closed {
+                        return Err(ExchangeError::RightsWindowClosed);
+                    }
+                }
+                // A file row always has its object (same transaction).
+                let object =
+                    media::object(c, &file.sha256)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                Ok(Download {
+                    file,
+                    key: object.key,
+                })
+            })
+            .await
+    }
+}
+
+/// The rowid of a program the viewer may add files to: its own, not withdrawn.
+fn writable(
+    c: &rusqlite::Connection,
+    viewer: &Viewer,
+    id: ProgramId,
+) -> Result<i64, ExchangeError> {
+    let s = visible(c, viewer, id)?;
+    if !owns(viewer, &s.program) {
+        return Err(ExchangeError::Forbidden(
+            "only the station that owns a program may change its files",
+        ));
+    }
+    if s.program.status == ProgramStatus::Withdrawn {
+        return Err(ExchangeError::conflict(
+            "invalid_status",
+            "a withdrawn program takes no new files",
+        ));
+    }
+    Ok(s.seq)
+}

@@ -1,0 +1,104 @@
+//! Keeping the store and the catalog in step: the sweeper removes what
+//! interrupted uploads left, `scrub` proves every object is intact.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{ExchangeError, Hub};
+use crate::catalog::media;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Uploads a dead process left half-written.
+    pub stale_uploads: usize,
+    /// Staging files of the local store.
+    pub staging_files: usize,
+    /// Objects no record points to.
+    pub orphans: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct ScrubReport {
+    pub checked: usize,
+    pub bytes: u64,
+    /// `(key, what is wrong)`.
+    pub problems: Vec<(String, String)>,
+}
+
+impl Hub {
+    /// Removes what no upload of this process is writing and no record points
+    /// to, once it is older than `grace`.
+    #[tracing::instrument(skip(self))]
+    pub async fn sweep(&self, grace: Duration) -> Result<SweepReport, ExchangeError> {
+        let mut report = SweepReport::default();
+        let uploads = self.catalog.read(|c| media::uploads(c)).await?;
+        for key in uploads.into_iter().filter(|k| !self.active.contains(k)) {
+            self.media.delete(&key).await?;
+            let k = key.clone();
+            self.catalog
+                .write(move |tx| media::end_upload(tx, &k))
+                .await?;
+            report.stale_uploads += 1;
+        }
+        report.staging_files = self.media.sweep_local_staging(grace).await?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+        for (key, modified) in self.media.keys().await? {
+            if modified > cutoff || self.active.contains(&key) {
+                continue;
+            }
+            let k = key.clone();
+            if !self
+                .catalog
+                .read(move |c| media::is_known_key(c, &k))
+                .await?
+            {
+                self.media.delete(&key).await?;
+                report.orphans += 1;
+            }
+        }
+        if report != SweepReport::default() {
+            tracing::info!(?report, "swept the media store");
+        }
+        Ok(report)
+    }
+
+    /// Re-reads every object and checks its size and SHA-256 against the catalog.
+    pub async fn scrub(&self) -> Result<ScrubReport, ExchangeError> {
+        let objects = self.catalog.read(|c| media::all_objects(c)).await?;
+        let mut report = ScrubReport::default();
+        for o in objects {
+            report.checked += 1;
+            let mut stream = match self.media.read(&o.key, None).await {
+                Ok(s) => s,
+                Err(crate::media::MediaError::NotFound) => {
+                    report
+                        .problems
+                        .push((o.key, "missing from the store".into()));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let (mut hasher, mut size) = (Sha256::new(), 0u64);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+            }
+            report.bytes += size;
+            let sha256 = hex::encode(hasher.finalize());
+            if size != o.size {
+                report
+                    .problems
+                    .push((o.key, format!("size {size}, catalog says {}", o.size)));
+            } else if sha256 != o.sha256 {
+                report.problems.push((
+                    o.key,
+                    format!("SHA-256 {sha256}, catalog says {}", o.sha256),
+                ));
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,262 @@
+//! The object store behind the hub: a local folder by default, any
+//! S3-compatible store by configuration. `Arc<dyn ObjectStore>` is the
+//! abstraction; `MediaStore` adds what the hub needs of it: streaming writes
+//! that hash as they go, durable commits, ranged reads in large blocks.
+
+mod writer;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::chunked::ChunkedStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use crate::config::{Settings, StorageSettings};
+pub use writer::{ObjectWriter, StoredObject};
+
+/// Local reads go out in blocks of this size, not object_store's 8 KiB.
+const LOCAL_READ_BLOCK: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("local file system: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("object not found")]
+    NotFound,
+}
+
+impl MediaError {
+    fn from_store(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => Self::NotFound,
+            e => Self::Store(e),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        signer: Arc<AmazonS3>,
+        prefix: String,
+    },
+}
+
+/// The media store. Cheap to clone.
+#[derive(Clone)]
+pub struct MediaStore {
+    store: Arc<dyn ObjectStore>,
+    backend: Backend,
+    part_size: usize,
+}
+
+impl MediaStore {
+    pub fn open(settings: &Settings) -> Result<Self, MediaError> {
+        let part_size = settings.part_size;
+        match &settings.storage {
+            StorageSettings::Local { .. } => {
+                let path = settings.media_path().expect("a local store has a folder");
+                std::fs::create_dir_all(&path)?;
+                let root = std::fs::canonicalize(&path)?;
+                let local = LocalFileSystem::new_with_prefix(&root)?;
+                Ok(Self {
+                    store: Arc::new(ChunkedStore::new(Arc::new(local), LOCAL_READ_BLOCK)),
+                    backend: Backend::Local { root },
+                    part_size,
+                })
+            }
+            StorageSettings::S3 {
+                endpoint,
+                bucket,
+                region,
+                access_key_id,
+                secret_access_key,
+                prefix,
+                ..
+            } => {
+                let s3 = Arc::new(
+                    AmazonS3Builder::new()
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_bucket_name(bucket)
+                        .with_region(region)
+                        .with_access_key_id(access_key_id)
+                        .with_secret_access_key(secret_access_key.expose())
+                        .build()?,
+                );
+                let prefix = prefix.trim_matches('/').to_owned();
+                let whole: Arc<dyn ObjectStore> = s3.clone();
+                let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    whole
+                } else {
+                    Arc::new(PrefixStore::new(whole, prefix.as_str()))
+                };
+                Ok(Self {
+                    store,
+                    backend: Backend::S3 { signer: s3, prefix },
+                    part_size,
+                })
+            }
+        }
+    }
+
+    /// A fresh key for a new object. Never derived from anything a client sent.
+    pub fn new_key() -> String {
+        format!("blobs/{}", uuid::Uuid::new_v4().simple())
+    }
+
+    fn path(key: &str) -> ObjectPath {
+        ObjectPath::from(key)
+    }
+
+    /// Starts writing a new object at `key`; nothing is visible there until
+    /// [`ObjectWriter::finish`].
+    pub async fn writer(&self, key: &str) -> Result<ObjectWriter, MediaError> {
+        let upload = self.store.put_multipart(&Self::path(key)).await?;
+        let durable_path = match &self.backend {
+            Backend::Local { root } => Some(root.join(key)),
+            Backend::S3 { .. } => None,
+        };
+        Ok(ObjectWriter::new(
+            key.to_owned(),
+            upload,
+            self.part_size,
+            durable_path,
+        ))
+    }
+
+    /// The bytes of `key` in `range` (all of it when `None`), streamed.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let result = self
+            .store
+            .get_opts(&Self::path(key), options)
+            .await
+            .map_err(MediaError::from_store)?;
+        Ok(result.into_stream().map_err(MediaError::from_store).boxed())
+    }
+
+    /// The size of `key`, or `NotFound`.
+    pub async fn size(&self, key: &str) -> Result<u64, MediaError> {
+        Ok(self
+            .store
+            .head(&Self::path(key))
+            .await
+            .map_err(MediaError::from_store)?
+            .size)
+    }
+
+    /// Removes `key`; an object already gone is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), MediaError> {
+        match self.store.delete(&Self::path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object key under `blobs/`, with its age.
+    pub async fn keys(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, MediaError> {
+        let prefix = ObjectPath::from("blobs");
+        let mut out = Vec::new();
+        let mut list = self.store.list(Some(&prefix));
+        while let Some(meta) = list.next().await {
+            let meta = meta?;
+            out.push((meta.location.to_string(), meta.last_modified));
+        }
+        Ok(out)
+    }
+
+    /// Whether the store answers.
+    pub async fn check(&self) -> Result<(), MediaError> {
+        match self.store.head(&Self::path("readyz-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A short-lived URL that serves `key` straight from S3, when the store
+    /// can make one.
+    pub async fn presigned_url(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<url::Url>, MediaError> {
+        match &self.backend {
+            Backend::Local { .. } => Ok(None),
+            Backend::S3 { signer, prefix } => {
+                let full = if prefix.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{prefix}/{key}")
+                };
+                Ok(Some(
+                    signer
+                        .signed_url(reqwest_method_get(), &ObjectPath::from(full), ttl)
+                        .await?,
+                ))
+            }
+        }
+    }
+
+    /// Removes the staging files that uploads of a crashed process left in a
+    /// local store (S3 leaves none of these: its incomplete multipart uploads
+    /// are aborted by the writer, or expire by the bucket's lifecycle).
+    pub async fn sweep_local_staging(&self, older_than: Duration) -> Result<usize, MediaError> {
+        let Backend::Local { root } = &self.backend else {
+            return Ok(0);
+        };
+        let dir = root.join("blobs");
+        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let mut removed = 0;
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let staged = entry.file_name().to_string_lossy().contains('#');
+                let old = entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than;
+                if staged && old {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .expect("the sweep does not panic")?;
+        Ok(removed)
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local { .. })
+    }
+}
+
+/// object_store's signer takes the `http` crate's method type.
+fn reqwest_method_get() -> http::Method {
+    http::Method::GET
+}
