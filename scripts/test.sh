@@ -4,4 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The S3 suite runs against a real Garage; with it started, the tests refuse
+# to skip it.
+source scripts/garage.sh
+garage_start
+trap garage_stop EXIT
+export PXHUB_REQUIRE_S3=1
+
 cargo test --locked "$@"

@@ -40,8 +40,8 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check()?;
         let hub = open_hub(&settings)?;
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("listening on {}", settings.listen))?;
+        let listener =
+            TcpListener::bind(&settings.listen).with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
         let json_limit = settings.max_json_bytes;
         let mode = web::Data::new(DownloadMode {
@@ -52,15 +52,12 @@ impl Application {
             let metrics = data.clone();
             App::new()
                 .wrap_fn(move |req, srv| {
-                    let (started, method, metrics) =
-                        (Instant::now(), req.method().to_string(), metrics.clone());
+                    let (started, method, metrics) = (Instant::now(), req.method().to_string(), metrics.clone());
                     srv.call(req).map(move |res| {
                         if let Ok(r) = &res {
-                            metrics.metrics().record_request(
-                                &method,
-                                r.status().as_u16(),
-                                started.elapsed(),
-                            );
+                            metrics
+                                .metrics()
+                                .record_request(&method, r.status().as_u16(), started.elapsed());
                         }
                         res
                     })

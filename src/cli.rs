@@ -181,10 +181,7 @@ fn open_catalog(dir: &Path) -> anyhow::Result<Catalog> {
 fn explain(e: ExchangeError) -> anyhow::Error {
     match e {
         ExchangeError::Invalid(errors) => {
-            let lines: Vec<String> = errors
-                .iter()
-                .map(|e| format!("  {}: {}", e.field, e.message))
-                .collect();
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
             anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
         }
         ExchangeError::NotFound => anyhow::anyhow!("no such station or token"),
@@ -194,10 +191,7 @@ fn explain(e: ExchangeError) -> anyhow::Error {
     }
 }
 
-pub fn settings_for_serve(
-    data_dir_flag: Option<PathBuf>,
-    args: &ServeArgs,
-) -> anyhow::Result<Settings> {
+pub fn settings_for_serve(data_dir_flag: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
     let overrides = Overrides {
         listen: args.listen.clone(),
         data_dir: data_dir_flag.or_else(|| std::env::var_os("PXHUB_DATA_DIR").map(PathBuf::from)),
@@ -276,15 +270,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 station.kind.as_str()
             );
         }
-        Command::Token(TokenCommand::Issue {
-            station,
-            role,
-            label,
-        }) => {
+        Command::Token(TokenCommand::Issue { station, role, label }) => {
             let station = match (station, role) {
-                (Some(s), _) => {
-                    Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?)
-                }
+                (Some(s), _) => Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
                 (None, Some(Role::Admin)) => None,
                 (None, _) => {
                     anyhow::bail!("give --station ID, or --role admin for the hub operator")

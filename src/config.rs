@@ -172,10 +172,7 @@ impl StorageOverrides {
                     bucket: need(self.bucket, "bucket")?,
                     region: self.region.unwrap_or_else(|| "us-east-1".into()),
                     access_key_id: need(self.access_key_id, "access_key_id")?,
-                    secret_access_key: Secret(need(
-                        self.secret_access_key.map(|s| s.0),
-                        "secret_access_key",
-                    )?),
+                    secret_access_key: Secret(need(self.secret_access_key.map(|s| s.0), "secret_access_key")?),
                     prefix: self.prefix.unwrap_or_default(),
                 })
             }
@@ -226,10 +223,8 @@ impl Settings {
         let mut s = Settings::default();
         let mut storage = StorageOverrides::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let from_file: Overrides =
-                toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let from_file: Overrides = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
             from_file.apply(&mut s, &mut storage);
         }
         overrides.apply(&mut s, &mut storage);
@@ -272,9 +267,7 @@ impl Settings {
     /// The local media folder, when media are stored locally.
     pub fn media_path(&self) -> Option<PathBuf> {
         match &self.storage {
-            StorageSettings::Local { path } => {
-                Some(path.clone().unwrap_or_else(|| self.data_dir.join("media")))
-            }
+            StorageSettings::Local { path } => Some(path.clone().unwrap_or_else(|| self.data_dir.join("media"))),
             StorageSettings::S3 { .. } => None,
         }
     }

@@ -53,20 +53,15 @@ impl ApiError {
             .filter(|f| !f.is_empty())
             .collect();
         let detail = if fields.is_empty() {
-            errors.first().map_or_else(
-                || "the request is invalid".to_owned(),
-                |e| e.message.clone(),
-            )
+            errors
+                .first()
+                .map_or_else(|| "the request is invalid".to_owned(), |e| e.message.clone())
         } else {
             format!("invalid: {}", fields.join(", "))
         };
         Self {
             errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            )
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
         }
     }
 
@@ -120,11 +115,9 @@ impl From<ExchangeError> for ApiError {
                 "payload_too_large",
                 format!("files may be at most {limit} bytes"),
             ),
-            E::UnsupportedMediaType(detail) => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                detail,
-            ),
+            E::UnsupportedMediaType(detail) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
+            }
             E::DigestMismatch => Self::new(
                 StatusCode::BAD_REQUEST,
                 "digest_mismatch",
@@ -153,11 +146,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let Some(cause) = &self.cause {
-            tracing::error!(
-                code = self.code,
-                error = format!("{cause:#}"),
-                "request failed"
-            );
+            tracing::error!(code = self.code, error = format!("{cause:#}"), "request failed");
         }
         let problem = Problem {
             kind: format!("urn:pxhub:problem:{}", self.code),
@@ -186,9 +175,7 @@ mod tests {
         let res = e.error_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = actix_web::body::to_bytes(res.into_body());
-        let body = futures_util::FutureExt::now_or_never(body)
-            .unwrap()
-            .unwrap();
+        let body = futures_util::FutureExt::now_or_never(body).unwrap().unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(text.contains("\"code\":\"internal\""), "{text}");
         assert!(!text.contains("SQLITE") && !text.contains("/srv"), "{text}");

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the request latency histogram.
-const BUCKETS: &[f64] = &[
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0,
-];
+const BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 300.0];
 
 #[derive(Default)]
 pub struct Metrics {
@@ -49,10 +47,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
         counter(
             &mut out,
@@ -75,13 +70,11 @@ impl Metrics {
             "gauge",
             self.uploads_in_progress.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# HELP pxhub_http_requests_total HTTP requests answered.\n# TYPE pxhub_http_requests_total counter");
-        for ((method, status), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        let _ = writeln!(
+            out,
+            "# HELP pxhub_http_requests_total HTTP requests answered.\n# TYPE pxhub_http_requests_total counter"
+        );
+        for ((method, status), n) in self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(
                 out,
                 "pxhub_http_requests_total{{method=\"{method}\",status=\"{status}\"}} {n}"
@@ -90,17 +83,18 @@ impl Metrics {
         let h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "# HELP pxhub_http_request_duration_seconds Time to answer a request (to the response head).\n# TYPE pxhub_http_request_duration_seconds histogram");
         for (bound, n) in BUCKETS.iter().zip(h.counts) {
-            let _ = writeln!(
-                out,
-                "pxhub_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
-            );
+            let _ = writeln!(out, "pxhub_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
         }
         let _ = writeln!(
             out,
             "pxhub_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
             h.count
         );
-        let _ = writeln!(out, "pxhub_http_request_duration_seconds_sum {}\npxhub_http_request_duration_seconds_count {}", h.sum, h.count);
+        let _ = writeln!(
+            out,
+            "pxhub_http_request_duration_seconds_sum {}\npxhub_http_request_duration_seconds_count {}",
+            h.sum, h.count
+        );
         out
     }
 }

@@ -33,8 +33,7 @@ impl FromRequest for Auth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim().to_owned());
         Box::pin(async move {
-            let hub = hub
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("hub missing from app data")))?;
+            let hub = hub.ok_or_else(|| ApiError::internal(anyhow::anyhow!("hub missing from app data")))?;
             let bearer = bearer.ok_or(ExchangeError::Unauthorized)?;
             Ok(Auth(hub.authenticate(&bearer).await?))
         })
@@ -76,10 +75,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-async fn parse<T: DeserializeOwned>(
-    is_json: bool,
-    body: Result<Bytes, actix_web::Error>,
-) -> Result<T, ApiError> {
+async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web::Error>) -> Result<T, ApiError> {
     if !is_json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -169,15 +165,8 @@ pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, Str
 }
 
 /// The single value of parameter `name`; repeating it is an error.
-pub fn single<'a>(
-    pairs: &'a [(String, String)],
-    name: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a str> {
-    let mut values = pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str());
+pub fn single<'a>(pairs: &'a [(String, String)], name: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
+    let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let first = values.next();
     if values.next().is_some() {
         errors.push(FieldError::new(name, "may be given only once"));

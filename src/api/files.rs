@@ -8,9 +8,7 @@ use base64::Engine;
 use futures_util::StreamExt;
 
 use super::extract::{query_pairs, single, Auth};
-use super::http_headers::{
-    content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged,
-};
+use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
 use crate::domain::{FileRecord, FileRole, ProgramId};
 use crate::error::{ApiError, Problem};
 use crate::exchange::{Hub, IncomingFile};
@@ -91,11 +89,7 @@ pub async fn put_file(
         },
     };
     let (record, replaced) = hub.put_file(&caller, id, role, incoming, payload).await?;
-    let status = if replaced {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = if replaced { StatusCode::OK } else { StatusCode::CREATED };
     Ok(HttpResponse::build(status)
         .insert_header((
             header::LOCATION,
@@ -144,14 +138,11 @@ pub async fn get_file(
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"));
 
-    if text(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
+    if text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
         return Ok(res.status(StatusCode::NOT_MODIFIED).finish());
     }
     // A Range only counts when If-Range, if sent, names this very file.
-    let range_header =
-        text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
+    let range_header = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
     let range = match range_header.map(|r| parse_range(r, file.size)) {
         None | Some(Ranged::Ignored) => None,
         Some(Ranged::Unsatisfiable) => {
@@ -160,8 +151,7 @@ pub async fn get_file(
                 "range_not_satisfiable",
                 format!("the file has {} bytes", file.size),
             ));
-            let value =
-                header::HeaderValue::from_str(&format!("bytes */{}", file.size)).expect("ASCII");
+            let value = header::HeaderValue::from_str(&format!("bytes */{}", file.size)).expect("ASCII");
             err.headers_mut().insert(header::CONTENT_RANGE, value);
             return Ok(err);
         }
@@ -169,10 +159,7 @@ pub async fn get_file(
     };
 
     res.insert_header((header::CONTENT_TYPE, file.media_type.clone()))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&file.filename),
-        ));
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.filename)));
     let length = match &range {
         Some(r) => {
             res.status(StatusCode::PARTIAL_CONTENT).insert_header((

@@ -50,26 +50,15 @@ fn parameters(value: &str) -> Vec<(String, String)> {
 /// when present and valid, else `filename`.
 pub fn filename_from_disposition(value: &str) -> Option<String> {
     let params = parameters(value);
-    let extended = params
-        .iter()
-        .find(|(n, _)| n == "filename*")
-        .and_then(|(_, v)| {
-            let (charset, rest) = v.split_once('\'')?;
-            let (_language, encoded) = rest.split_once('\'')?;
-            if !charset.eq_ignore_ascii_case("utf-8") {
-                return None;
-            }
-            percent_decode_str(encoded)
-                .decode_utf8()
-                .ok()
-                .map(|s| s.into_owned())
-        });
-    extended.or_else(|| {
-        params
-            .into_iter()
-            .find(|(n, _)| n == "filename")
-            .map(|(_, v)| v)
-    })
+    let extended = params.iter().find(|(n, _)| n == "filename*").and_then(|(_, v)| {
+        let (charset, rest) = v.split_once('\'')?;
+        let (_language, encoded) = rest.split_once('\'')?;
+        if !charset.eq_ignore_ascii_case("utf-8") {
+            return None;
+        }
+        percent_decode_str(encoded).decode_utf8().ok().map(|s| s.into_owned())
+    });
+    extended.or_else(|| params.into_iter().find(|(n, _)| n == "filename").map(|(_, v)| v))
 }
 
 /// RFC 8187 attr-char: what may stay unencoded in `filename*`.
@@ -119,9 +108,7 @@ pub fn parse_content_digest(value: &str) -> Result<Option<[u8; 32]>, String> {
         let bytes = b64.and_then(|b| STANDARD.decode(b).ok());
         return match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
             Some(d) => Ok(Some(d)),
-            None => {
-                Err("Content-Digest sha-256 must be a byte sequence of 32 bytes, :base64:".into())
-            }
+            None => Err("Content-Digest sha-256 must be a byte sequence of 32 bytes, :base64:".into()),
         };
     }
     Ok(None)
@@ -183,8 +170,7 @@ mod tests {
 
     #[test]
     fn reads_utf8_and_plain_file_names() {
-        let v =
-            "attachment; filename=\"Thoi su.mp4\"; filename*=UTF-8''Th%E1%BB%9Di%20s%E1%BB%B1.mp4";
+        let v = "attachment; filename=\"Thoi su.mp4\"; filename*=UTF-8''Th%E1%BB%9Di%20s%E1%BB%B1.mp4";
         assert_eq!(filename_from_disposition(v).as_deref(), Some("Thời sự.mp4"));
         assert_eq!(
             filename_from_disposition("attachment; filename=\"a \\\"b\\\"; c.mp3\"").as_deref(),
@@ -195,14 +181,12 @@ mod tests {
             Some("plain.wav")
         );
         assert_eq!(
-            filename_from_disposition("attachment; filename*=utf-8'vi'%C4%90%C3%A0i.mp3")
-                .as_deref(),
+            filename_from_disposition("attachment; filename*=utf-8'vi'%C4%90%C3%A0i.mp3").as_deref(),
             Some("Đài.mp3")
         );
         // A bad extended value falls back to the plain one.
         assert_eq!(
-            filename_from_disposition("attachment; filename*=UTF-8''%FF; filename=x.mp3")
-                .as_deref(),
+            filename_from_disposition("attachment; filename*=UTF-8''%FF; filename=x.mp3").as_deref(),
             Some("x.mp3")
         );
         assert_eq!(filename_from_disposition("attachment"), None);
@@ -215,10 +199,7 @@ mod tests {
             "attachment; filename=\"Duong len Mau Son _tap 1_.mp4\"; filename*=UTF-8''%C4%90%C6%B0%E1%BB%9Dng%20l%C3%AAn%20M%E1%BA%ABu%20S%C6%A1n%20%22t%E1%BA%ADp%201%22.mp4"
         );
         let v = content_disposition("Thời sự.mp4");
-        assert_eq!(
-            filename_from_disposition(&v).as_deref(),
-            Some("Thời sự.mp4")
-        );
+        assert_eq!(filename_from_disposition(&v).as_deref(), Some("Thời sự.mp4"));
     }
 
     #[test]
@@ -229,9 +210,7 @@ mod tests {
             Some("5f8f04f6a3a892aaabbddb6cf273894493773960d4a325b105fee46eef4304f1")
         );
         assert_eq!(
-            parse_content_digest(&format!("sha-512=:AAAA:, {d}"))
-                .unwrap()
-                .is_some(),
+            parse_content_digest(&format!("sha-512=:AAAA:, {d}")).unwrap().is_some(),
             true
         );
         assert_eq!(parse_content_digest("sha-512=:AAAA:").unwrap(), None);

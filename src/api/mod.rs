@@ -61,10 +61,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
-        + "\n"
+    document().to_pretty_json().expect("the OpenAPI document serialises") + "\n"
 }
 
 /// Every route of the hub.

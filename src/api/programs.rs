@@ -11,27 +11,23 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{if_match, parse_limit, query_pairs, single, Auth, Json};
 use crate::domain::{
-    Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramId, ProgramInput,
-    ProgramKind, ProgramStatus, RightsInput, StationId,
+    Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind, ProgramStatus,
+    RightsInput, StationId,
 };
 use crate::error::{ApiError, Problem};
 use crate::exchange::{Facets, Sort};
 use crate::exchange::{Hub, SearchPage, SearchRequest};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/programs")
-            .get(search_programs)
-            .post(create_program),
-    )
-    .service(
-        web::resource("/programs/{id}")
-            .get(get_program)
-            .patch(patch_program)
-            .delete(delete_program),
-    )
-    .service(web::resource("/programs/{id}/publish").post(publish_program))
-    .service(web::resource("/programs/{id}/withdraw").post(withdraw_program));
+    cfg.service(web::resource("/programs").get(search_programs).post(create_program))
+        .service(
+            web::resource("/programs/{id}")
+                .get(get_program)
+                .patch(patch_program)
+                .delete(delete_program),
+        )
+        .service(web::resource("/programs/{id}/publish").post(publish_program))
+        .service(web::resource("/programs/{id}/withdraw").post(withdraw_program));
 }
 
 /// A program as the hub returns it.
@@ -199,19 +195,12 @@ const SEARCH_PARAMS: &[&str] = &[
     "cursor",
 ];
 
-fn parse_time(
-    field: &str,
-    v: &str,
-    end_of_day: bool,
-    errors: &mut Vec<FieldError>,
-) -> Option<DateTime<Utc>> {
+fn parse_time(field: &str, v: &str, end_of_day: bool, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }
     match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) if end_of_day => d
-            .and_hms_micro_opt(23, 59, 59, 999_999)
-            .map(|t| t.and_utc()),
+        Ok(d) if end_of_day => d.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc()),
         Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
         Err(_) => {
             errors.push(FieldError::new(
@@ -233,26 +222,16 @@ fn many<T>(
     pairs
         .iter()
         .filter(|(k, _)| k == name)
-        .filter_map(|(_, v)| {
-            parse(v)
-                .map_err(|e| errors.push(FieldError::new(name, e)))
-                .ok()
-        })
+        .filter_map(|(_, v)| parse(v).map_err(|e| errors.push(FieldError::new(name, e))).ok())
         .collect()
 }
 
-fn one_of<T: Copy>(
-    all: &[T],
-    as_str: fn(T) -> &'static str,
-) -> impl Fn(&str) -> Result<T, String> + '_ {
+fn one_of<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> impl Fn(&str) -> Result<T, String> + '_ {
     move |v| {
-        all.iter()
-            .copied()
-            .find(|x| as_str(*x) == v)
-            .ok_or_else(|| {
-                let names: Vec<&str> = all.iter().map(|x| as_str(*x)).collect();
-                format!("`{v}` is not one of: {}", names.join(", "))
-            })
+        all.iter().copied().find(|x| as_str(*x) == v).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|x| as_str(*x)).collect();
+            format!("`{v}` is not one of: {}", names.join(", "))
+        })
     }
 }
 
@@ -270,16 +249,10 @@ fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
     let r = SearchRequest {
         q: single(&pairs, "q", e).map(str::to_owned),
         stations: many(&pairs, "station", StationId::parse, e),
-        kinds: many(
-            &pairs,
-            "kind",
-            one_of(ProgramKind::ALL, ProgramKind::as_str),
-            e,
-        ),
+        kinds: many(&pairs, "kind", one_of(ProgramKind::ALL, ProgramKind::as_str), e),
         genres: many(&pairs, "genre", one_of(Genre::ALL, Genre::as_str), e),
         languages: many(&pairs, "language", LanguageTag::parse, e),
-        aired_from: single(&pairs, "aired_from", e)
-            .and_then(|v| parse_time("aired_from", v, false, e)),
+        aired_from: single(&pairs, "aired_from", e).and_then(|v| parse_time("aired_from", v, false, e)),
         aired_to: single(&pairs, "aired_to", e).and_then(|v| parse_time("aired_to", v, true, e)),
         min_duration: duration("min_duration", e),
         max_duration: duration("max_duration", e),
@@ -291,12 +264,7 @@ fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
                 false
             }
         },
-        statuses: many(
-            &pairs,
-            "status",
-            one_of(ProgramStatus::ALL, ProgramStatus::as_str),
-            e,
-        ),
+        statuses: many(&pairs, "status", one_of(ProgramStatus::ALL, ProgramStatus::as_str), e),
         sort: single(&pairs, "sort", e).and_then(|v| {
             let sort = match v {
                 "relevance" => Some(Sort::Relevance),
@@ -306,10 +274,7 @@ fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
                 _ => None,
             };
             if sort.is_none() {
-                e.push(FieldError::new(
-                    "sort",
-                    "must be relevance, newest, aired or title",
-                ));
+                e.push(FieldError::new("sort", "must be relevance, newest, aired or title"));
             }
             sort
         }),
@@ -413,8 +378,7 @@ pub async fn delete_program(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    hub.delete_program(&caller, program_id(&path)?, if_match(&req))
-        .await?;
+    hub.delete_program(&caller, program_id(&path)?, if_match(&req)).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }
 
@@ -431,9 +395,7 @@ pub async fn publish_program(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let p = hub
-        .publish_program(&caller, program_id(&path)?, if_match(&req))
-        .await?;
+    let p = hub.publish_program(&caller, program_id(&path)?, if_match(&req)).await?;
     Ok(program_response(StatusCode::OK, p))
 }
 
@@ -452,12 +414,7 @@ pub async fn withdraw_program(
     body: Json<Withdrawal>,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub
-        .withdraw_program(
-            &caller,
-            program_id(&path)?,
-            body.parsed()?.reason,
-            if_match(&req),
-        )
+        .withdraw_program(&caller, program_id(&path)?, body.parsed()?.reason, if_match(&req))
         .await?;
     Ok(program_response(StatusCode::OK, p))
 }

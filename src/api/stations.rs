@@ -13,14 +13,10 @@ use crate::error::ApiError;
 use crate::exchange::{Hub, IssuedToken, NewStation};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/stations")
-            .get(list_stations)
-            .post(create_station),
-    )
-    .service(web::resource("/stations/{id}/tokens").post(issue_token))
-    .service(web::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
-    .service(web::resource("/me").get(me));
+    cfg.service(web::resource("/stations").get(list_stations).post(create_station))
+        .service(web::resource("/stations/{id}/tokens").post(issue_token))
+        .service(web::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
+        .service(web::resource("/me").get(me));
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,11 +117,7 @@ fn station_id(raw: &str) -> Result<StationId, ApiError> {
 #[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListParams),
     responses((status = 200, body = StationList), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
-pub async fn list_stations(
-    _auth: Auth,
-    hub: web::Data<Hub>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_stations(_auth: Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req, &["limit", "cursor"])?;
     let mut errors = Vec::new();
     let limit = parse_limit(single(&pairs, "limit", &mut errors))
@@ -199,9 +191,7 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, ApiError> {
     let station = station_id(&path)?;
     let body = body.parsed()?;
-    let issued = hub
-        .issue_token(&caller, station, body.role, body.label)
-        .await?;
+    let issued = hub.issue_token(&caller, station, body.role, body.label).await?;
     Ok(HttpResponse::Created().json(TokenIssued::from(issued)))
 }
 
@@ -217,8 +207,7 @@ pub async fn revoke_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (station, token_id) = path.into_inner();
-    hub.revoke_token(&caller, station_id(&station)?, token_id)
-        .await?;
+    hub.revoke_token(&caller, station_id(&station)?, token_id).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }
 

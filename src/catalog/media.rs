@@ -24,10 +24,8 @@ pub fn object(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaO
 }
 
 pub fn insert_object(conn: &Connection, o: &MediaObject) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO media_objects (sha256, key, size, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![o.sha256, o.key, o.size, to_micros(now())])?;
+    conn.prepare_cached("INSERT INTO media_objects (sha256, key, size, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![o.sha256, o.key, o.size, to_micros(now())])?;
     Ok(())
 }
 

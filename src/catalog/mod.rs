@@ -59,11 +59,7 @@ impl Catalog {
     {
         let inner = self.inner.clone();
         run_blocking(move || {
-            let reader = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop();
+            let reader = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match reader {
                 Some(c) => c,
                 None => open_connection(&inner.path, true)?,
@@ -129,9 +125,7 @@ async fn run_blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static)
 
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite::Error> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE

@@ -7,8 +7,8 @@ use super::stations::bad_column;
 use super::{from_micros, to_micros};
 use crate::domain::text::fold;
 use crate::domain::{
-    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramKind,
-    ProgramMetadata, ProgramStatus, Rights, StationId,
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramKind, ProgramMetadata,
+    ProgramStatus, Rights, StationId,
 };
 
 /// A program with its rowid, which the index and child tables refer to.
@@ -173,12 +173,7 @@ pub fn update_metadata(
     write_metadata(conn, seq, meta, to_micros(now))
 }
 
-fn write_metadata(
-    conn: &Connection,
-    seq: i64,
-    m: &ProgramMetadata,
-    now: i64,
-) -> rusqlite::Result<()> {
+fn write_metadata(conn: &Connection, seq: i64, m: &ProgramMetadata, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE programs SET title = ?2, title_key = ?3, summary = ?4, description = ?5, tags = ?6,
              kind = ?7, genre = ?8, series = ?9, episode = ?10, first_aired_at = ?11,
@@ -211,17 +206,16 @@ fn write_metadata(
 
     conn.prepare_cached("DELETE FROM program_languages WHERE program_seq = ?1")?
         .execute([seq])?;
-    let mut add_lang = conn.prepare_cached(
-        "INSERT INTO program_languages (lang, program_seq, position) VALUES (?1, ?2, ?3)",
-    )?;
+    let mut add_lang =
+        conn.prepare_cached("INSERT INTO program_languages (lang, program_seq, position) VALUES (?1, ?2, ?3)")?;
     for (i, l) in m.languages.iter().enumerate() {
         add_lang.execute(params![l.as_str(), seq, i as i64])?;
     }
 
     conn.prepare_cached("DELETE FROM program_audience WHERE program_seq = ?1")?
         .execute([seq])?;
-    let mut add_station = conn
-        .prepare_cached("INSERT INTO program_audience (program_seq, station_id) VALUES (?1, ?2)")?;
+    let mut add_station =
+        conn.prepare_cached("INSERT INTO program_audience (program_seq, station_id) VALUES (?1, ?2)")?;
     for s in &m.rights.stations {
         add_station.execute(params![seq, s.as_str()])?;
     }
@@ -263,12 +257,7 @@ pub fn publish(conn: &Connection, seq: i64, now: DateTime<Utc>) -> rusqlite::Res
     Ok(())
 }
 
-pub fn withdraw(
-    conn: &Connection,
-    seq: i64,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+pub fn withdraw(conn: &Connection, seq: i64, reason: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
     let now = to_micros(now);
     conn.execute(
         "UPDATE programs SET status = 'withdrawn', withdrawn_at = ?2, withdrawal_reason = ?3,

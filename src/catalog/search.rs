@@ -102,10 +102,7 @@ fn clause(viewer: &Viewer, f: &Filters) -> Clause {
     } else {
         f.statuses.clone()
     };
-    c.and_in(
-        "p.status",
-        statuses.iter().map(|s| text(s.as_str())).collect(),
-    );
+    c.and_in("p.status", statuses.iter().map(|s| text(s.as_str())).collect());
     if let Viewer::Station { id, national } = viewer {
         // Own programs in any asked status; others' only when published to an
         // audience that includes the viewer.
@@ -114,11 +111,7 @@ fn clause(viewer: &Viewer, f: &Filters) -> Clause {
                 OR (p.audience = 'national' AND ?)
                 OR (p.audience = 'stations' AND EXISTS (SELECT 1 FROM program_audience a
                     WHERE a.program_seq = p.seq AND a.station_id = ?)))))",
-            [
-                text(id.as_str()),
-                Value::Integer(*national as i64),
-                text(id.as_str()),
-            ],
+            [text(id.as_str()), Value::Integer(*national as i64), text(id.as_str())],
         );
         if let Some(at) = f.available_at {
             let at = to_micros(at);
@@ -135,15 +128,9 @@ fn clause(viewer: &Viewer, f: &Filters) -> Clause {
             [text(m)],
         );
     }
-    c.and_in(
-        "p.station_id",
-        f.stations.iter().map(|s| text(s.as_str())).collect(),
-    );
+    c.and_in("p.station_id", f.stations.iter().map(|s| text(s.as_str())).collect());
     c.and_in("p.kind", f.kinds.iter().map(|k| text(k.as_str())).collect());
-    c.and_in(
-        "p.genre",
-        f.genres.iter().map(|g| text(g.as_str())).collect(),
-    );
+    c.and_in("p.genre", f.genres.iter().map(|g| text(g.as_str())).collect());
     if !f.languages.is_empty() {
         let marks = vec!["?"; f.languages.len()].join(", ");
         c.and(
@@ -192,7 +179,11 @@ pub fn search(
             None,
         ),
         Sort::Relevance | Sort::Newest => ("programs p", "p.listed_at DESC, p.seq DESC".into(), Some("p.listed_at")),
-        Sort::Aired => ("programs p", format!("{aired_key} DESC, p.seq DESC"), Some(aired_key.as_str())),
+        Sort::Aired => (
+            "programs p",
+            format!("{aired_key} DESC, p.seq DESC"),
+            Some(aired_key.as_str()),
+        ),
         Sort::Title => ("programs p", "p.title_key, p.seq".into(), Some("p.title_key")),
     };
     let mut params = Vec::new();
@@ -204,11 +195,7 @@ pub fn search(
         (Some(Position::Offset { n }), None) => offset = *n,
         (Some(Position::AfterInt { key, seq }), Some(k)) => page.and(
             &format!("({k} < ? OR ({k} = ? AND p.seq < ?))"),
-            [
-                Value::Integer(*key),
-                Value::Integer(*key),
-                Value::Integer(*seq),
-            ],
+            [Value::Integer(*key), Value::Integer(*key), Value::Integer(*seq)],
         ),
         (Some(Position::AfterText { key, seq }), Some(k)) => page.and(
             &format!("({k} > ? OR ({k} = ? AND p.seq > ?))"),
@@ -248,10 +235,7 @@ pub fn search(
             _ if key_sql.is_none() => Position::Offset {
                 n: offset + limit as u64,
             },
-            Sort::Title => Position::AfterText {
-                key: title_key,
-                seq,
-            },
+            Sort::Title => Position::AfterText { key: title_key, seq },
             Sort::Aired => Position::AfterInt { key: aired, seq },
             _ => Position::AfterInt { key: listed, seq },
         }),

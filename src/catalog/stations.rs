@@ -44,16 +44,10 @@ pub fn get(conn: &Connection, id: &StationId) -> rusqlite::Result<Option<Station
 }
 
 /// Stations in id order, after `after` (keyset pagination).
-pub fn list(
-    conn: &Connection,
-    after: Option<&str>,
-    limit: usize,
-) -> rusqlite::Result<Vec<Station>> {
-    conn.prepare_cached(
-        "SELECT id, name, province, kind FROM stations WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?
-    .query_map(params![after.unwrap_or(""), limit as i64], from_row)?
-    .collect()
+pub fn list(conn: &Connection, after: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Station>> {
+    conn.prepare_cached("SELECT id, name, province, kind FROM stations WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(params![after.unwrap_or(""), limit as i64], from_row)?
+        .collect()
 }
 
 /// Which of `ids` are not stations.

@@ -66,11 +66,7 @@ pub fn revoke(conn: &Connection, id: &str, station: Option<&StationId>) -> rusql
     let n = conn.execute(
         "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2)
          WHERE id = ?1 AND (?3 IS NULL OR station_id = ?3)",
-        params![
-            id,
-            super::to_micros(super::now()),
-            station.map(StationId::as_str)
-        ],
+        params![id, super::to_micros(super::now()), station.map(StationId::as_str)],
     )?;
     Ok(n == 1)
 }

@@ -8,13 +8,7 @@ use super::FileRole;
 /// the last path component only, no control characters, at most 255 bytes.
 /// It is only ever stored in the catalog; it never reaches a key or a path.
 pub fn parse_filename(raw: &str) -> Result<String, String> {
-    let name: String = raw
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .trim()
-        .nfc()
-        .collect();
+    let name: String = raw.rsplit(['/', '\\']).next().unwrap_or("").trim().nfc().collect();
     if name.is_empty() || name == "." || name == ".." {
         return Err("must name a file".into());
     }
@@ -62,9 +56,7 @@ impl FileRole {
     pub fn accepts(self, media_type: &str) -> bool {
         let top = media_type.split('/').next().unwrap_or("");
         match self {
-            FileRole::Master | FileRole::Preview => {
-                matches!(top, "audio" | "video") || media_type == "application/mxf"
-            }
+            FileRole::Master | FileRole::Preview => matches!(top, "audio" | "video") || media_type == "application/mxf",
             FileRole::Artwork => top == "image",
             FileRole::Script => DOCUMENTS.contains(&media_type),
             FileRole::Subtitle => SUBTITLES.contains(&media_type),
@@ -77,9 +69,7 @@ impl FileRole {
             FileRole::Master | FileRole::Preview => "audio/*, video/* or application/mxf",
             FileRole::Artwork => "image/*",
             FileRole::Script => "text/plain, text/markdown, PDF, RTF, Word or OpenDocument text",
-            FileRole::Subtitle => {
-                "text/vtt, application/x-subrip, application/ttml+xml or text/plain"
-            }
+            FileRole::Subtitle => "text/vtt, application/x-subrip, application/ttml+xml or text/plain",
         }
     }
 }
@@ -90,15 +80,9 @@ mod tests {
 
     #[test]
     fn file_names_keep_vietnamese_and_lose_paths() {
-        assert_eq!(
-            parse_filename("Thời sự tối 12-3.mp4").unwrap(),
-            "Thời sự tối 12-3.mp4"
-        );
+        assert_eq!(parse_filename("Thời sự tối 12-3.mp4").unwrap(), "Thời sự tối 12-3.mp4");
         assert_eq!(parse_filename("../../etc/passwd").unwrap(), "passwd");
-        assert_eq!(
-            parse_filename("C:\\Users\\Đài\\bản tin.mp3").unwrap(),
-            "bản tin.mp3"
-        );
+        assert_eq!(parse_filename("C:\\Users\\Đài\\bản tin.mp3").unwrap(), "bản tin.mp3");
         for bad in ["", "  ", "a/", "..", "a\u{0}b", "x\ny"] {
             assert!(parse_filename(bad).is_err(), "{bad:?}");
         }
@@ -107,10 +91,7 @@ mod tests {
 
     #[test]
     fn roles_take_their_kinds_of_media() {
-        assert_eq!(
-            parse_media_type("Video/MP4; codecs=avc1").as_deref(),
-            Some("video/mp4")
-        );
+        assert_eq!(parse_media_type("Video/MP4; codecs=avc1").as_deref(), Some("video/mp4"));
         assert_eq!(parse_media_type("nonsense"), None);
         assert!(FileRole::Master.accepts("audio/mpeg"));
         assert!(FileRole::Master.accepts("application/mxf"));

@@ -7,8 +7,8 @@ mod station;
 pub mod text;
 
 pub use program::{
-    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput,
-    ProgramKind, ProgramMetadata, ProgramStatus, Rights, RightsInput,
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
+    ProgramMetadata, ProgramStatus, Rights, RightsInput,
 };
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 

@@ -106,9 +106,7 @@ impl LanguageTag {
                 return Err(err());
             }
             out.push(match (i, sub.len()) {
-                (1.., 2) if sub.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                    sub.to_ascii_uppercase()
-                }
+                (1.., 2) if sub.bytes().all(|b| b.is_ascii_alphabetic()) => sub.to_ascii_uppercase(),
                 (1.., 4) if sub.bytes().all(|b| b.is_ascii_alphabetic()) => {
                     let lower = sub.to_ascii_lowercase();
                     lower[..1].to_ascii_uppercase() + &lower[1..]
@@ -322,13 +320,7 @@ impl Checker {
         s
     }
 
-    fn optional_text(
-        &mut self,
-        field: &str,
-        s: Option<&str>,
-        max: usize,
-        multiline: bool,
-    ) -> Option<String> {
+    fn optional_text(&mut self, field: &str, s: Option<&str>, max: usize, multiline: bool) -> Option<String> {
         let s = self.text(field, s?, 0, max, multiline);
         (!s.is_empty()).then_some(s)
     }
@@ -349,12 +341,7 @@ impl ProgramMetadata {
         let mut c = Checker::default();
         let title = c.text("title", &input.title, 1, TITLE_MAX, false);
         let summary = c.optional_text("summary", input.summary.as_deref(), SUMMARY_MAX, true);
-        let description = c.optional_text(
-            "description",
-            input.description.as_deref(),
-            DESCRIPTION_MAX,
-            true,
-        );
+        let description = c.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX, true);
         if input.tags.len() > TAGS_MAX {
             c.fail("tags", format!("at most {TAGS_MAX} tags"));
         }
@@ -390,13 +377,7 @@ impl ProgramMetadata {
             .enumerate()
             .map(|(i, cr)| Credit {
                 role: c.text(&format!("credits[{i}].role"), &cr.role, 1, 100, false),
-                name: c.text(
-                    &format!("credits[{i}].name"),
-                    &cr.name,
-                    1,
-                    SHORT_TEXT_MAX,
-                    false,
-                ),
+                name: c.text(&format!("credits[{i}].name"), &cr.name, 1, SHORT_TEXT_MAX, false),
             })
             .collect();
         let rights = parse_rights(&mut c, input.rights);
@@ -429,11 +410,7 @@ impl ProgramMetadata {
             tags: self.tags.clone(),
             kind: self.kind,
             genre: self.genre,
-            languages: self
-                .languages
-                .iter()
-                .map(|l| l.as_str().to_owned())
-                .collect(),
+            languages: self.languages.iter().map(|l| l.as_str().to_owned()).collect(),
             series: self.series.clone(),
             episode: self.episode.map(i64::from),
             first_aired_at: self.first_aired_at,
@@ -441,12 +418,7 @@ impl ProgramMetadata {
             credits: self.credits.clone(),
             rights: RightsInput {
                 audience: self.rights.audience,
-                stations: self
-                    .rights
-                    .stations
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
+                stations: self.rights.stations.iter().map(|s| s.as_str().to_owned()).collect(),
                 available_from: self.rights.available_from,
                 available_until: self.rights.available_until,
                 credit_required: self.rights.credit_required,
@@ -470,10 +442,9 @@ fn parse_rights(c: &mut Checker, r: RightsInput) -> Rights {
             "rights.stations",
             "must name at least one station when audience is `stations`",
         ),
-        Audience::Cluster | Audience::National if !r.stations.is_empty() => c.fail(
-            "rights.stations",
-            "must be empty unless audience is `stations`",
-        ),
+        Audience::Cluster | Audience::National if !r.stations.is_empty() => {
+            c.fail("rights.stations", "must be empty unless audience is `stations`")
+        }
         _ => {}
     }
     if let (Some(from), Some(until)) = (r.available_from, r.available_until) {
@@ -507,10 +478,7 @@ mod tests {
         let m = ProgramMetadata::parse(input()).unwrap();
         assert_eq!(m.title, "Thời sự tối 12/3");
         assert_eq!(
-            m.languages
-                .iter()
-                .map(LanguageTag::as_str)
-                .collect::<Vec<_>>(),
+            m.languages.iter().map(LanguageTag::as_str).collect::<Vec<_>>(),
             ["vi", "tyz"]
         );
         assert_eq!(m.rights.audience, Audience::Cluster);
@@ -542,10 +510,7 @@ mod tests {
 
     #[test]
     fn language_tags_canonicalise() {
-        assert_eq!(
-            LanguageTag::parse("zh-hant-tw").unwrap().as_str(),
-            "zh-Hant-TW"
-        );
+        assert_eq!(LanguageTag::parse("zh-hant-tw").unwrap().as_str(), "zh-Hant-TW");
         assert_eq!(LanguageTag::parse("HNJ").unwrap().as_str(), "hnj");
         for bad in ["", "v", "vietnamese", "vi_VN", "vi-", "12"] {
             assert!(LanguageTag::parse(bad).is_err(), "{bad}");

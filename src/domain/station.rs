@@ -15,9 +15,7 @@ impl StationId {
         let ok_chars = s
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        let ok_shape = s.starts_with(|c: char| c.is_ascii_lowercase())
-            && !s.ends_with('-')
-            && !s.contains("--");
+        let ok_shape = s.starts_with(|c: char| c.is_ascii_lowercase()) && !s.ends_with('-') && !s.contains("--");
         if ok_len && ok_chars && ok_shape {
             Ok(Self(s.to_owned()))
         } else {
@@ -36,9 +34,7 @@ impl fmt::Display for StationId {
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum StationKind {
     Provincial,
@@ -71,9 +67,7 @@ impl StationKind {
 }
 
 /// What a token may do (see DOMAIN.md, "Users and roles").
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Station,
@@ -104,13 +98,9 @@ impl Role {
     pub fn fits(self, kind: Option<StationKind>) -> Result<(), &'static str> {
         match (self, kind) {
             (Role::Admin, None) => Ok(()),
-            (Role::Admin, Some(_)) => {
-                Err("an admin token belongs to the hub operator, not to a station")
-            }
+            (Role::Admin, Some(_)) => Err("an admin token belongs to the hub operator, not to a station"),
             (_, None) => Err("a station or national token needs a station"),
-            (Role::National, Some(StationKind::Provincial)) => {
-                Err("only a national station can hold a national token")
-            }
+            (Role::National, Some(StationKind::Provincial)) => Err("only a national station can hold a national token"),
             (Role::Station | Role::National, Some(_)) => Ok(()),
         }
     }

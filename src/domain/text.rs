@@ -31,9 +31,7 @@ pub fn fold(s: &str) -> String {
 
 /// The words of a folded text, as FTS5's unicode61 tokenizer sees them.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
-    folded
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]

@@ -43,10 +43,7 @@ pub struct ActiveUploads(Arc<Mutex<HashSet<String>>>);
 
 impl ActiveUploads {
     pub fn contains(&self, key: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
     }
 }
 
@@ -67,17 +64,13 @@ impl UploadGuard {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone());
-        hub.metrics
-            .uploads_in_progress
-            .fetch_add(1, Ordering::Relaxed);
+        hub.metrics.uploads_in_progress.fetch_add(1, Ordering::Relaxed);
         let guard = Self {
             hub: hub.clone(),
             key: key.clone(),
             done: false,
         };
-        hub.catalog
-            .write(move |tx| media::begin_upload(tx, &key))
-            .await?;
+        hub.catalog.write(move |tx| media::begin_upload(tx, &key)).await?;
         Ok(guard)
     }
 
@@ -88,18 +81,10 @@ impl UploadGuard {
 
 impl Drop for UploadGuard {
     fn drop(&mut self) {
-        self.hub
-            .metrics
-            .uploads_in_progress
-            .fetch_sub(1, Ordering::Relaxed);
+        self.hub.metrics.uploads_in_progress.fetch_sub(1, Ordering::Relaxed);
         let key = std::mem::take(&mut self.key);
         if self.done {
-            self.hub
-                .active
-                .0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            self.hub.active.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
             return;
         }
         let hub = self.hub.clone();
@@ -112,11 +97,7 @@ impl Drop for UploadGuard {
             if let Err(e) = hub.catalog.write(move |tx| media::end_upload(tx, &k)).await {
                 tracing::warn!(%key, error = %e, "could not forget an interrupted upload");
             }
-            hub.active
-                .0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            hub.active.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => drop(rt.spawn(cleanup)),
@@ -185,9 +166,7 @@ impl Hub {
     {
         let viewer = caller.viewer();
         let v = viewer.clone();
-        self.catalog
-            .read(move |c| writable(c, &v, id).map(drop))
-            .await?;
+        self.catalog.read(move |c| writable(c, &v, id).map(drop)).await?;
         let accepted = self.accept(role, &incoming)?;
 
         let guard = UploadGuard::start(self).await?;
@@ -210,9 +189,7 @@ impl Hub {
                     limit: self.max_upload_bytes,
                 });
             }
-            self.metrics
-                .bytes_in
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.metrics.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             writer.write(chunk).await?;
         }
         if writer.size() == 0 {
@@ -257,9 +234,7 @@ impl Hub {
                     )?,
                 }
                 media::end_upload(tx, &stored.key)?;
-                let previous = programs::files(tx, seq)?
-                    .into_iter()
-                    .find(|f| f.role == role);
+                let previous = programs::files(tx, seq)?.into_iter().find(|f| f.role == role);
                 let record = FileRecord {
                     role,
                     filename: accepted.filename,
@@ -285,12 +260,7 @@ impl Hub {
     }
 
     /// Removes a draft's file; its object goes too unless another file shares it.
-    pub async fn delete_file(
-        &self,
-        caller: &Caller,
-        id: ProgramId,
-        role: FileRole,
-    ) -> Result<(), ExchangeError> {
+    pub async fn delete_file(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
         let unused = self
             .catalog
@@ -317,12 +287,7 @@ impl Hub {
     }
 
     /// The file `role` of program `id`, if the caller may take it now.
-    pub async fn download(
-        &self,
-        caller: &Caller,
-        id: ProgramId,
-        role: FileRole,
-    ) -> Result<Download, ExchangeError> {
+    pub async fn download(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<Download, ExchangeError> {
         let viewer = caller.viewer();
         self.catalog
             .read(move |c| {
@@ -347,23 +312,15 @@ impl Hub {
                     }
                 }
                 // A file row always has its object (same transaction).
-                let object =
-                    media::object(c, &file.sha256)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-                Ok(Download {
-                    file,
-                    key: object.key,
-                })
+                let object = media::object(c, &file.sha256)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                Ok(Download { file, key: object.key })
             })
             .await
     }
 }
 
 /// The rowid of a program the viewer may add files to: its own, not withdrawn.
-fn writable(
-    c: &rusqlite::Connection,
-    viewer: &Viewer,
-    id: ProgramId,
-) -> Result<i64, ExchangeError> {
+fn writable(c: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<i64, ExchangeError> {
     let s = visible(c, viewer, id)?;
     if !owns(viewer, &s.program) {
         return Err(ExchangeError::Forbidden(

@@ -37,9 +37,7 @@ impl Hub {
         for key in uploads.into_iter().filter(|k| !self.active.contains(k)) {
             self.media.delete(&key).await?;
             let k = key.clone();
-            self.catalog
-                .write(move |tx| media::end_upload(tx, &k))
-                .await?;
+            self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;
             report.stale_uploads += 1;
         }
         report.staging_files = self.media.sweep_local_staging(grace).await?;
@@ -49,11 +47,7 @@ impl Hub {
                 continue;
             }
             let k = key.clone();
-            if !self
-                .catalog
-                .read(move |c| media::is_known_key(c, &k))
-                .await?
-            {
+            if !self.catalog.read(move |c| media::is_known_key(c, &k)).await? {
                 self.media.delete(&key).await?;
                 report.orphans += 1;
             }
@@ -73,9 +67,7 @@ impl Hub {
             let mut stream = match self.media.read(&o.key, None).await {
                 Ok(s) => s,
                 Err(crate::media::MediaError::NotFound) => {
-                    report
-                        .problems
-                        .push((o.key, "missing from the store".into()));
+                    report.problems.push((o.key, "missing from the store".into()));
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -93,10 +85,9 @@ impl Hub {
                     .problems
                     .push((o.key, format!("size {size}, catalog says {}", o.size)));
             } else if sha256 != o.sha256 {
-                report.problems.push((
-                    o.key,
-                    format!("SHA-256 {sha256}, catalog says {}", o.sha256),
-                ));
+                report
+                    .problems
+                    .push((o.key, format!("SHA-256 {sha256}, catalog says {}", o.sha256)));
             }
         }
         Ok(report)

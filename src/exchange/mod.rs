@@ -36,11 +36,7 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(
-        catalog: Catalog,
-        media: MediaStore,
-        max_upload_bytes: u64,
-    ) -> Result<Self, rusqlite::Error> {
+    pub fn new(catalog: Catalog, media: MediaStore, max_upload_bytes: u64) -> Result<Self, rusqlite::Error> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
         Ok(Self {
             catalog,

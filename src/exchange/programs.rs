@@ -6,9 +6,7 @@ use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
-use crate::domain::{
-    FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, Viewer,
-};
+use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, Viewer};
 
 /// An `If-Match` precondition: the list of entity tags a write accepts.
 #[derive(Debug, Clone, Default)]
@@ -17,9 +15,7 @@ pub struct IfMatch(pub Option<Vec<String>>);
 impl IfMatch {
     fn check(&self, p: &Program) -> Result<(), ExchangeError> {
         match &self.0 {
-            Some(tags) if !tags.iter().any(|t| t == "*" || *t == p.etag()) => {
-                Err(ExchangeError::PreconditionFailed)
-            }
+            Some(tags) if !tags.iter().any(|t| t == "*" || *t == p.etag()) => Err(ExchangeError::PreconditionFailed),
             _ => Ok(()),
         }
     }
@@ -27,10 +23,7 @@ impl IfMatch {
 
 /// Parses metadata and checks what only the catalog knows (the stations a
 /// rights block names exist).
-fn parse_metadata(
-    tx: &Transaction<'_>,
-    input: ProgramInput,
-) -> Result<ProgramMetadata, ExchangeError> {
+fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMetadata, ExchangeError> {
     let meta = ProgramMetadata::parse(input).map_err(ExchangeError::Invalid)?;
     let missing = stations::missing(tx, &meta.rights.stations)?;
     if missing.is_empty() {
@@ -42,19 +35,13 @@ fn parse_metadata(
             .iter()
             .enumerate()
             .filter(|(_, s)| missing.contains(s))
-            .map(|(i, s)| {
-                FieldError::new(format!("rights.stations[{i}]"), format!("no station `{s}`"))
-            })
+            .map(|(i, s)| FieldError::new(format!("rights.stations[{i}]"), format!("no station `{s}`")))
             .collect(),
     ))
 }
 
 /// The program `id` as `viewer` may see it, or `NotFound`.
-pub(super) fn visible(
-    conn: &rusqlite::Connection,
-    viewer: &Viewer,
-    id: ProgramId,
-) -> Result<Stored, ExchangeError> {
+pub(super) fn visible(conn: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<Stored, ExchangeError> {
     match programs::get(conn, id)? {
         Some(s) if may_see(viewer, &s.program) => Ok(s),
         _ => Err(ExchangeError::NotFound),
@@ -80,9 +67,7 @@ pub(super) fn owned(
 }
 
 fn reload(tx: &Transaction<'_>, id: ProgramId) -> Result<Program, ExchangeError> {
-    Ok(programs::get(tx, id)?
-        .ok_or(ExchangeError::NotFound)?
-        .program)
+    Ok(programs::get(tx, id)?.ok_or(ExchangeError::NotFound)?.program)
 }
 
 /// RFC 7396 JSON merge patch.
@@ -94,9 +79,7 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Value::Object(target) = target else {
-        unreachable!()
-    };
+    let Value::Object(target) = target else { unreachable!() };
     for (k, v) in patch {
         if v.is_null() {
             target.remove(k);
@@ -116,11 +99,7 @@ pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Exchange
 }
 
 impl Hub {
-    pub async fn create_program(
-        &self,
-        caller: &Caller,
-        input: ProgramInput,
-    ) -> Result<Program, ExchangeError> {
+    pub async fn create_program(&self, caller: &Caller, input: ProgramInput) -> Result<Program, ExchangeError> {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden(
                 "programs belong to stations; the hub operator has none",
@@ -152,17 +131,13 @@ impl Hub {
         if_match: IfMatch,
     ) -> Result<Program, ExchangeError> {
         if !patch.is_object() {
-            return Err(ExchangeError::invalid(
-                "",
-                "a merge patch must be a JSON object",
-            ));
+            return Err(ExchangeError::invalid("", "a merge patch must be a JSON object"));
         }
         let viewer = caller.viewer();
         self.catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
-                let mut doc =
-                    serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
+                let mut doc = serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
                 merge_patch(&mut doc, &patch);
                 let meta = parse_metadata(tx, from_json(doc)?)?;
                 if meta != s.program.meta {
@@ -174,12 +149,7 @@ impl Hub {
     }
 
     /// Deletes a draft, and the objects of its files that no other file shares.
-    pub async fn delete_program(
-        &self,
-        caller: &Caller,
-        id: ProgramId,
-        if_match: IfMatch,
-    ) -> Result<(), ExchangeError> {
+    pub async fn delete_program(&self, caller: &Caller, id: ProgramId, if_match: IfMatch) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
         let unused = self
             .catalog
@@ -247,10 +217,7 @@ impl Hub {
     ) -> Result<Program, ExchangeError> {
         let reason = reason.trim().to_owned();
         if reason.is_empty() || reason.chars().count() > 1000 {
-            return Err(ExchangeError::invalid(
-                "reason",
-                "must be 1 to 1000 characters",
-            ));
+            return Err(ExchangeError::invalid("reason", "must be 1 to 1000 characters"));
         }
         let viewer = caller.viewer();
         self.catalog
@@ -289,33 +256,17 @@ mod tests {
         // The examples of RFC 7396, appendix A.
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (
-                json!({"a": "b"}),
-                json!({"b": "c"}),
-                json!({"a": "b", "b": "c"}),
-            ),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
             (
                 json!({"a": {"b": "c"}}),
                 json!({"a": {"b": "d", "c": null}}),
                 json!({"a": {"b": "d"}}),
             ),
-            (
-                json!({"a": [{"b": "c"}]}),
-                json!({"a": [1]}),
-                json!({"a": [1]}),
-            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
             (json!(["a", "b"]), json!({"a": "c"}), json!({"a": "c"})),
-            (
-                json!({"e": null}),
-                json!({"a": 1}),
-                json!({"e": null, "a": 1}),
-            ),
-            (
-                json!({}),
-                json!({"a": {"bb": {"ccc": null}}}),
-                json!({"a": {"bb": {}}}),
-            ),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
         ];
         for (mut target, patch, expected) in cases {
             merge_patch(&mut target, &patch);

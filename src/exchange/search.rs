@@ -51,10 +51,7 @@ pub struct SearchPage {
 /// runs of letters and digits, so nothing of FTS5's syntax gets through.
 fn fts_query(q: &str) -> Option<String> {
     let folded = fold(q);
-    let terms: Vec<String> = words(&folded)
-        .take(MAX_WORDS)
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
+    let terms: Vec<String> = words(&folded).take(MAX_WORDS).map(|w| format!("\"{w}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
@@ -71,11 +68,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// The catalog's cursor-signing key, made on first use.
 pub(super) fn cursor_key(tx: &Transaction<'_>) -> rusqlite::Result<[u8; 32]> {
     let stored: Option<Vec<u8>> = tx
-        .query_row(
-            "SELECT value FROM hub_settings WHERE key = 'cursor_key'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT value FROM hub_settings WHERE key = 'cursor_key'", [], |r| {
+            r.get(0)
+        })
         .optional()?;
     if let Some(k) = stored.and_then(|k| <[u8; 32]>::try_from(k).ok()) {
         return Ok(k);
@@ -121,16 +116,12 @@ impl Hub {
         Ok(body.p)
     }
 
-    pub async fn search(
-        &self,
-        caller: &Caller,
-        req: SearchRequest,
-    ) -> Result<SearchPage, ExchangeError> {
+    pub async fn search(&self, caller: &Caller, req: SearchRequest) -> Result<SearchPage, ExchangeError> {
         let matching = match req.q.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(q) => Some(fts_query(q).ok_or_else(|| {
-                ExchangeError::invalid("q", "must contain at least one letter or digit")
-            })?),
+            Some(q) => Some(
+                fts_query(q).ok_or_else(|| ExchangeError::invalid("q", "must contain at least one letter or digit"))?,
+            ),
         };
         let sort = req.sort.unwrap_or(if matching.is_some() {
             Sort::Relevance
@@ -173,9 +164,7 @@ impl Hub {
             .await?;
         Ok(SearchPage {
             items: page.items.into_iter().map(|s| s.program).collect(),
-            next_cursor: page
-                .next
-                .map(|p| self.sign_cursor(&CursorBody { p, s: fingerprint })),
+            next_cursor: page.next.map(|p| self.sign_cursor(&CursorBody { p, s: fingerprint })),
             total: page.total,
             facets: page.facets,
         })

@@ -57,21 +57,13 @@ pub fn add(tx: &Transaction<'_>, new: NewStation) -> Result<Station, ExchangeErr
 }
 
 impl Hub {
-    pub async fn create_station(
-        &self,
-        caller: &Caller,
-        new: NewStation,
-    ) -> Result<Station, ExchangeError> {
+    pub async fn create_station(&self, caller: &Caller, new: NewStation) -> Result<Station, ExchangeError> {
         require_admin(caller)?;
         self.catalog.write(move |tx| add(tx, new)).await
     }
 
     /// Stations in id order; `after` is the last id of the previous page.
-    pub async fn list_stations(
-        &self,
-        after: Option<String>,
-        limit: usize,
-    ) -> Result<Vec<Station>, ExchangeError> {
+    pub async fn list_stations(&self, after: Option<String>, limit: usize) -> Result<Vec<Station>, ExchangeError> {
         self.catalog
             .read(move |c| stations::list(c, after.as_deref(), limit).map_err(ExchangeError::from))
             .await

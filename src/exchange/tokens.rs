@@ -58,9 +58,7 @@ fn hash(secret: &str) -> [u8; 32] {
 fn split(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = (rest.get(..ID_HEX)?, rest.get(ID_HEX..)?.strip_prefix('_')?);
-    let id_ok = id
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let id_ok = id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     (id_ok && !secret.is_empty()).then_some((id, secret))
 }
 
@@ -77,8 +75,7 @@ pub fn issue(
         None => None,
     };
     let role = role.unwrap_or(kind.map_or(Role::Admin, StationKind::default_role));
-    role.fits(kind)
-        .map_err(|e| ExchangeError::invalid("role", e))?;
+    role.fits(kind).map_err(|e| ExchangeError::invalid("role", e))?;
     let label = label.trim();
     if label.chars().count() > 200 || label.chars().any(char::is_control) {
         return Err(ExchangeError::invalid(
@@ -112,11 +109,7 @@ pub fn issue(
 }
 
 /// Revokes token `id`; for a station-scoped revocation, only that station's.
-pub fn revoke(
-    tx: &Transaction<'_>,
-    id: &str,
-    station: Option<&StationId>,
-) -> Result<(), ExchangeError> {
+pub fn revoke(tx: &Transaction<'_>, id: &str, station: Option<&StationId>) -> Result<(), ExchangeError> {
     if tokens::revoke(tx, id, station)? {
         Ok(())
     } else {
@@ -135,9 +128,7 @@ impl Hub {
         let row = self.catalog.read(move |c| tokens::get(c, &id)).await?;
         // Compare against something even for an unknown id, so that timing
         // tells nothing.
-        let stored = row
-            .as_ref()
-            .map_or(&[0u8; 32][..], |r| &r.secret_sha256[..]);
+        let stored = row.as_ref().map_or(&[0u8; 32][..], |r| &r.secret_sha256[..]);
         let matches: bool = stored.ct_eq(&presented).into();
         match row {
             Some(r) if matches && !r.revoked => Ok(Caller {
@@ -163,16 +154,9 @@ impl Hub {
             .await
     }
 
-    pub async fn revoke_token(
-        &self,
-        caller: &Caller,
-        station: StationId,
-        id: String,
-    ) -> Result<(), ExchangeError> {
+    pub async fn revoke_token(&self, caller: &Caller, station: StationId, id: String) -> Result<(), ExchangeError> {
         require_admin(caller)?;
-        self.catalog
-            .write(move |tx| revoke(tx, &id, Some(&station)))
-            .await
+        self.catalog.write(move |tx| revoke(tx, &id, Some(&station))).await
     }
 }
 
@@ -180,9 +164,7 @@ pub(super) fn require_admin(caller: &Caller) -> Result<(), ExchangeError> {
     if caller.is_admin() {
         Ok(())
     } else {
-        Err(ExchangeError::Forbidden(
-            "only the hub operator may do this",
-        ))
+        Err(ExchangeError::Forbidden("only the hub operator may do this"))
     }
 }
 
@@ -196,10 +178,7 @@ mod tests {
             split("pxh_0123456789abcdef_c2VjcmV0"),
             Some(("0123456789abcdef", "c2VjcmV0"))
         );
-        assert_eq!(
-            split("pxh_0123456789abcdef_a_b"),
-            Some(("0123456789abcdef", "a_b"))
-        );
+        assert_eq!(split("pxh_0123456789abcdef_a_b"), Some(("0123456789abcdef", "a_b")));
         for bad in [
             "",
             "pxh_",

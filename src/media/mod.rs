@@ -26,6 +26,9 @@ pub use writer::{ObjectWriter, StoredObject};
 
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
 const LOCAL_READ_BLOCK: usize = 1024 * 1024;
+/// Local writes go to disk in batches of this size: large enough for full
+/// disk speed, small enough that many parallel uploads stay light.
+const LOCAL_WRITE_BATCH: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -48,13 +51,8 @@ impl MediaError {
 
 #[derive(Clone)]
 enum Backend {
-    Local {
-        root: PathBuf,
-    },
-    S3 {
-        signer: Arc<AmazonS3>,
-        prefix: String,
-    },
+    Local { root: PathBuf },
+    S3 { signer: Arc<AmazonS3>, prefix: String },
 }
 
 /// The media store. Cheap to clone.
@@ -128,16 +126,11 @@ impl MediaStore {
     /// [`ObjectWriter::finish`].
     pub async fn writer(&self, key: &str) -> Result<ObjectWriter, MediaError> {
         let upload = self.store.put_multipart(&Self::path(key)).await?;
-        let durable_path = match &self.backend {
-            Backend::Local { root } => Some(root.join(key)),
-            Backend::S3 { .. } => None,
+        let (part_size, durable_path) = match &self.backend {
+            Backend::Local { root } => (LOCAL_WRITE_BATCH, Some(root.join(key))),
+            Backend::S3 { .. } => (self.part_size, None),
         };
-        Ok(ObjectWriter::new(
-            key.to_owned(),
-            upload,
-            self.part_size,
-            durable_path,
-        ))
+        Ok(ObjectWriter::new(key.to_owned(), upload, part_size, durable_path))
     }
 
     /// The bytes of `key` in `range` (all of it when `None`), streamed.
@@ -198,11 +191,7 @@ impl MediaStore {
 
     /// A short-lived URL that serves `key` straight from S3, when the store
     /// can make one.
-    pub async fn presigned_url(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> Result<Option<url::Url>, MediaError> {
+    pub async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<Option<url::Url>, MediaError> {
         match &self.backend {
             Backend::Local { .. } => Ok(None),
             Backend::S3 { signer, prefix } => {

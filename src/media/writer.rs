@@ -77,10 +77,7 @@ impl ObjectWriter {
             previous.await?;
         }
         let part = std::mem::take(&mut self.part).freeze();
-        let upload = self
-            .upload
-            .as_mut()
-            .expect("a writer is used only until finished");
+        let upload = self.upload.as_mut().expect("a writer is used only until finished");
         self.in_flight = Some(upload.put_part(part));
         Ok(())
     }

@@ -55,29 +55,15 @@ async fn a_fresh_install_is_bootstrapped_from_the_command_line() {
 
     let o = pxhub(
         &data,
-        &[
-            "token",
-            "issue",
-            "--station",
-            "thai-nguyen",
-            "--label",
-            "playout",
-        ],
+        &["token", "issue", "--station", "thai-nguyen", "--label", "playout"],
     );
     assert!(o.status.success(), "{o:?}");
     let token = stdout(&o);
-    assert_eq!(
-        token.lines().count(),
-        1,
-        "only the token goes to stdout: {token}"
-    );
+    assert_eq!(token.lines().count(), 1, "only the token goes to stdout: {token}");
     let token = token.trim().to_owned();
     let stderr = String::from_utf8(o.stderr).unwrap();
     let token_id = stderr.split_whitespace().nth(2).unwrap().to_owned();
-    assert!(
-        token.contains(&token_id),
-        "stderr names the token id: {stderr}"
-    );
+    assert!(token.contains(&token_id), "stderr names the token id: {stderr}");
 
     let national = pxhub(&data, &["token", "issue", "--station", "vtv"]);
     let national = stdout(&national).trim().to_owned();
@@ -143,16 +129,7 @@ fn operator_mistakes_fail_with_a_message_and_change_nothing() {
             "--province",
             "x",
         ][..],
-        &[
-            "station",
-            "add",
-            "--id",
-            "Cao Bang",
-            "--name",
-            "x",
-            "--province",
-            "x",
-        ],
+        &["station", "add", "--id", "Cao Bang", "--name", "x", "--province", "x"],
         &[
             "station",
             "add",
@@ -167,14 +144,7 @@ fn operator_mistakes_fail_with_a_message_and_change_nothing() {
         ],
         &["token", "issue"],
         &["token", "issue", "--station", "nowhere"],
-        &[
-            "token",
-            "issue",
-            "--station",
-            "cao-bang",
-            "--role",
-            "national",
-        ],
+        &["token", "issue", "--station", "cao-bang", "--role", "national"],
         &["token", "issue", "--station", "cao-bang", "--role", "admin"],
         &["token", "revoke", "0000000000000000"],
     ] {
@@ -187,9 +157,7 @@ fn operator_mistakes_fail_with_a_message_and_change_nothing() {
     let stations: i64 = conn
         .query_row("SELECT count(*) FROM stations", [], |r| r.get(0))
         .unwrap();
-    let tokens: i64 = conn
-        .query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))
-        .unwrap();
+    let tokens: i64 = conn.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0)).unwrap();
     assert_eq!((stations, tokens), (1, 0));
 }
 

@@ -106,10 +106,7 @@ impl TestApp {
             &format!("/api/v1/programs/{program_id}/files/{role}"),
         )
         .header("Content-Type", media_type)
-        .header(
-            "Content-Disposition",
-            format!("attachment; filename*=UTF-8''{encoded}"),
-        )
+        .header("Content-Disposition", format!("attachment; filename*=UTF-8''{encoded}"))
         .body(body)
         .send()
         .await
@@ -118,26 +115,13 @@ impl TestApp {
 
     async fn upload_master(&self, token: &str, program_id: &str, body: Vec<u8>) -> Value {
         let r = self
-            .upload(
-                token,
-                program_id,
-                "master",
-                "video/mp4",
-                "Thời sự tối.mp4",
-                body,
-            )
+            .upload(token, program_id, "master", "video/mp4", "Thời sự tối.mp4", body)
             .await;
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
 
-    async fn download(
-        &self,
-        token: &str,
-        program_id: &str,
-        role: &str,
-        headers: &[(&str, &str)],
-    ) -> reqwest::Response {
+    async fn download(&self, token: &str, program_id: &str, role: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         let mut r = self.request(
             Method::GET,
             Some(token),
@@ -172,9 +156,16 @@ async fn round_trip_across_several_parts(app: TestApp) {
     let body = bytes(2 * PART + 12_345, 1);
     let sha = hex::encode(Sha256::digest(&body));
     let r = app
-        .request(Method::PUT, Some(&tn), &format!("/api/v1/programs/{}/files/master", id(&p)))
+        .request(
+            Method::PUT,
+            Some(&tn),
+            &format!("/api/v1/programs/{}/files/master", id(&p)),
+        )
         .header("Content-Type", "video/mp4")
-        .header("Content-Disposition", "attachment; filename=\"Thoi su toi.mp4\"; filename*=UTF-8''Th%E1%BB%9Di%20s%E1%BB%B1%20t%E1%BB%91i.mp4")
+        .header(
+            "Content-Disposition",
+            "attachment; filename=\"Thoi su toi.mp4\"; filename*=UTF-8''Th%E1%BB%9Di%20s%E1%BB%B1%20t%E1%BB%91i.mp4",
+        )
         .header("Content-Digest", digest_header(&body))
         .body(body.clone())
         .send()
@@ -196,11 +187,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
 
     let cb = app.station("cao-bang", "provincial").await;
     let r = app
-        .post(
-            &tn,
-            &format!("/api/v1/programs/{}/publish", id(&p)),
-            &json!({}),
-        )
+        .post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = app.download(&cb, id(&p), "master", &[]).await;
@@ -215,10 +202,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
         h["content-disposition"],
         "attachment; filename=\"Thoi su toi.mp4\"; filename*=UTF-8''Th%E1%BB%9Di%20s%E1%BB%B1%20t%E1%BB%91i.mp4"
     );
-    assert!(
-        r.bytes().await.unwrap() == body,
-        "the bytes come back exactly"
-    );
+    assert!(r.bytes().await.unwrap() == body, "the bytes come back exactly");
 
     let r = app
         .request(
@@ -230,10 +214,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.headers()["content-length"],
-        body.len().to_string().as_str()
-    );
+    assert_eq!(r.headers()["content-length"], body.len().to_string().as_str());
     assert_eq!(r.headers()["etag"], format!("\"{sha}\"").as_str());
     assert!(r.bytes().await.unwrap().is_empty());
 
@@ -259,12 +240,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
         metrics.contains("pxhub_http_requests_total{method=\"PUT\",status=\"201\"} 1"),
         "{metrics}"
     );
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 }
 
@@ -276,59 +252,36 @@ async fn byte_ranges_are_exact(app: TestApp) {
     app.upload_master(&tn, id(&p), body.clone()).await;
     let cases: Vec<(String, std::ops::Range<usize>)> = vec![
         ("bytes=0-99".into(), 0..100),
-        (
-            format!("bytes={}-{}", PART - 10, PART + 9),
-            PART - 10..PART + 10,
-        ),
+        (format!("bytes={}-{}", PART - 10, PART + 9), PART - 10..PART + 10),
         (format!("bytes={}-", n - 300), n - 300..n),
         ("bytes=-500".into(), n - 500..n),
         (format!("bytes={}-{}", n - 1, n + 5000), n - 1..n),
         ("bytes=0-0".into(), 0..1),
     ];
     for (range, expected) in cases {
-        let r = app
-            .download(&tn, id(&p), "master", &[("Range", &range)])
-            .await;
+        let r = app.download(&tn, id(&p), "master", &[("Range", &range)]).await;
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{range}");
         assert_eq!(
             r.headers()["content-range"],
             format!("bytes {}-{}/{n}", expected.start, expected.end - 1).as_str(),
             "{range}"
         );
-        assert_eq!(
-            r.headers()["content-length"],
-            expected.len().to_string().as_str()
-        );
+        assert_eq!(r.headers()["content-length"], expected.len().to_string().as_str());
         assert!(r.headers().get("repr-digest").is_none());
-        assert!(
-            r.bytes().await.unwrap() == body[expected.clone()],
-            "{range}"
-        );
+        assert!(r.bytes().await.unwrap() == body[expected.clone()], "{range}");
     }
     for range in [
         format!("bytes={n}-"),
         format!("bytes={}-{}", n + 10, n + 20),
         "bytes=-0".into(),
     ] {
-        let r = app
-            .download(&tn, id(&p), "master", &[("Range", &range)])
-            .await;
-        assert_eq!(
-            r.headers()["content-range"],
-            format!("bytes */{n}").as_str()
-        );
-        assert_problem(
-            r,
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            "range_not_satisfiable",
-        )
-        .await;
+        let r = app.download(&tn, id(&p), "master", &[("Range", &range)]).await;
+        assert_eq!(r.headers()["content-range"], format!("bytes */{n}").as_str());
+        assert_problem(r, StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable").await;
     }
     // Several ranges, or nonsense: the whole file.
     for range in ["bytes=0-1,5-9", "lines=1-2", "bytes=9-1"] {
-        let r = app
-            .download(&tn, id(&p), "master", &[("Range", range)])
-            .await;
+        let r = app.download(&tn, id(&p), "master", &[("Range", range)]).await;
         assert_eq!(r.status(), StatusCode::OK, "{range}");
         assert_eq!(r.bytes().await.unwrap().len(), n);
     }
@@ -340,28 +293,16 @@ async fn conditional_requests(app: TestApp) {
     let body = bytes(100_000, 3);
     let record = app.upload_master(&tn, id(&p), body.clone()).await;
     let etag = format!("\"{}\"", record["sha256"].as_str().unwrap());
-    let r = app
-        .download(&tn, id(&p), "master", &[("If-None-Match", &etag)])
-        .await;
+    let r = app.download(&tn, id(&p), "master", &[("If-None-Match", &etag)]).await;
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(r.headers()["etag"], etag.as_str());
     let r = app
-        .download(
-            &tn,
-            id(&p),
-            "master",
-            &[("If-None-Match", "\"something-else\"")],
-        )
+        .download(&tn, id(&p), "master", &[("If-None-Match", "\"something-else\"")])
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     // If-Range: the range only while the file is the same.
     let r = app
-        .download(
-            &tn,
-            id(&p),
-            "master",
-            &[("Range", "bytes=10-19"), ("If-Range", &etag)],
-        )
+        .download(&tn, id(&p), "master", &[("Range", "bytes=10-19"), ("If-Range", &etag)])
         .await;
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert!(r.bytes().await.unwrap() == body[10..20]);
@@ -381,17 +322,21 @@ async fn file_names_come_from_the_query_too(app: TestApp) {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Bìa")).await;
     let r = app
-        .request(Method::PUT, Some(&tn), &format!("/api/v1/programs/{}/files/artwork?filename=%E1%BA%A2nh%20b%C3%ACa%20%C4%90%C3%A0i.png", id(&p)))
+        .request(
+            Method::PUT,
+            Some(&tn),
+            &format!(
+                "/api/v1/programs/{}/files/artwork?filename=%E1%BA%A2nh%20b%C3%ACa%20%C4%90%C3%A0i.png",
+                id(&p)
+            ),
+        )
         .header("Content-Type", "image/png")
         .body(bytes(5000, 4))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["filename"],
-        "Ảnh bìa Đài.png"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["filename"], "Ảnh bìa Đài.png");
     let r = app.download(&tn, id(&p), "artwork", &[]).await;
     assert_eq!(
         r.headers()["content-disposition"],
@@ -461,20 +406,12 @@ async fn oversized_uploads_store_nothing(app: TestApp) {
     let limit = app.settings.max_upload_bytes as usize;
     // Announced too large: refused before a byte is stored.
     let r = app
-        .upload(
-            &tn,
-            id(&p),
-            "master",
-            "video/mp4",
-            "big.mp4",
-            bytes(limit + 1, 7),
-        )
+        .upload(&tn, id(&p), "master", "video/mp4", "big.mp4", bytes(limit + 1, 7))
         .await;
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Not announced (chunked): refused as the bytes arrive.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..(limit / MIB + 2))
-        .map(|i| Ok(bytes(MIB, i as u8)))
-        .collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..(limit / MIB + 2)).map(|i| Ok(bytes(MIB, i as u8))).collect();
     let r = app
         .request(
             Method::PUT,
@@ -482,9 +419,7 @@ async fn oversized_uploads_store_nothing(app: TestApp) {
             &format!("/api/v1/programs/{}/files/master?filename=big.mp4", id(&p)),
         )
         .header("Content-Type", "video/mp4")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
         .send()
         .await;
     // The hub may answer before the client has sent everything and close.
@@ -536,27 +471,13 @@ async fn the_same_bytes_are_stored_once(app: TestApp) {
     assert_eq!(ra["sha256"], rb["sha256"]);
     // Also the same bytes in another role of the same program.
     let r = app
-        .upload(
-            &tn,
-            id(&a),
-            "preview",
-            "video/mp4",
-            "xem thử.mp4",
-            body.clone(),
-        )
+        .upload(&tn, id(&a), "preview", "video/mp4", "xem thử.mp4", body.clone())
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.settle_to(1).await.len(), 1);
     assert_eq!(app.count("media_objects"), 1);
     for (t, p) in [(&tn, &a), (&cb, &b)] {
-        assert!(
-            app.download(t, id(p), "master", &[])
-                .await
-                .bytes()
-                .await
-                .unwrap()
-                == body
-        );
+        assert!(app.download(t, id(p), "master", &[]).await.bytes().await.unwrap() == body);
     }
 }
 
@@ -584,14 +505,7 @@ async fn shared_objects_outlive_one_of_their_files(app: TestApp) {
     )
     .await;
     app.settle_to(1).await;
-    assert!(
-        app.download(&tn, id(&b), "master", &[])
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            == body
-    );
+    assert!(app.download(&tn, id(&b), "master", &[]).await.bytes().await.unwrap() == body);
     let r = app
         .request(
             Method::DELETE,
@@ -622,33 +536,15 @@ async fn replacing_a_file_releases_the_old_object(app: TestApp) {
     app.upload_master(&tn, id(&p), bytes(10_000, 11)).await;
     let newer = bytes(12_000, 12);
     let r = app
-        .upload(
-            &tn,
-            id(&p),
-            "master",
-            "audio/mpeg",
-            "bản mới.mp3",
-            newer.clone(),
-        )
+        .upload(&tn, id(&p), "master", "audio/mpeg", "bản mới.mp3", newer.clone())
         .await;
     assert_eq!(r.status(), StatusCode::OK, "a replacement answers 200");
     assert_eq!(r.json::<Value>().await.unwrap()["filename"], "bản mới.mp3");
     app.settle_to(1).await;
-    assert!(
-        app.download(&tn, id(&p), "master", &[])
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            == newer
-    );
+    assert!(app.download(&tn, id(&p), "master", &[]).await.bytes().await.unwrap() == newer);
     // Published programs take new files too; only drafts lose them.
     let r = app
-        .post(
-            &tn,
-            &format!("/api/v1/programs/{}/publish", id(&p)),
-            &json!({}),
-        )
+        .post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = app
@@ -662,14 +558,7 @@ async fn replacing_a_file_releases_the_old_object(app: TestApp) {
         .unwrap();
     assert_problem(r, StatusCode::CONFLICT, "not_a_draft").await;
     let r = app
-        .upload(
-            &tn,
-            id(&p),
-            "master",
-            "audio/mpeg",
-            "bản sửa.mp3",
-            bytes(13_000, 13),
-        )
+        .upload(&tn, id(&p), "master", "audio/mpeg", "bản sửa.mp3", bytes(13_000, 13))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     app.settle_to(1).await;
@@ -685,18 +574,12 @@ async fn deleting_a_draft_removes_its_objects(app: TestApp) {
         "subtitle",
         "text/vtt",
         "phụ đề.vtt",
-        "WEBVTT\n\n00:00.000 --> 00:01.000\nXin chào\n"
-            .as_bytes()
-            .to_vec(),
+        "WEBVTT\n\n00:00.000 --> 00:01.000\nXin chào\n".as_bytes().to_vec(),
     )
     .await;
     app.settle_to(2).await;
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&tn),
-            &format!("/api/v1/programs/{}", id(&p)),
-        )
+        .request(Method::DELETE, Some(&tn), &format!("/api/v1/programs/{}", id(&p)))
         .send()
         .await
         .unwrap();
@@ -712,10 +595,7 @@ async fn the_sweeper_removes_leftovers(mut app: TestApp) {
     app.upload_master(&tn, id(&p), kept.clone()).await;
     let media = app.media();
     // An object no record points to, and one a crashed upload left.
-    let mut orphan = media
-        .writer(&pxhub::media::MediaStore::new_key())
-        .await
-        .unwrap();
+    let mut orphan = media.writer(&pxhub::media::MediaStore::new_key()).await.unwrap();
     orphan.write(bytes(1000, 16).into()).await.unwrap();
     orphan.finish().await.unwrap();
     let crashed = pxhub::media::MediaStore::new_key();
@@ -724,10 +604,7 @@ async fn the_sweeper_removes_leftovers(mut app: TestApp) {
     w.finish().await.unwrap();
     rusqlite::Connection::open(app.catalog_path())
         .unwrap()
-        .execute(
-            "INSERT INTO media_uploads (key, started_at) VALUES (?1, 0)",
-            [&crashed],
-        )
+        .execute("INSERT INTO media_uploads (key, started_at) VALUES (?1, 0)", [&crashed])
         .unwrap();
     // A local staging file of a write that never completed.
     let staging = app.settings.media_path().map(|root| {
@@ -748,14 +625,7 @@ async fn the_sweeper_removes_leftovers(mut app: TestApp) {
         }
         assert!(!path.exists(), "the staging file is swept");
     }
-    assert!(
-        app.download(&tn, id(&p), "master", &[])
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            == kept
-    );
+    assert!(app.download(&tn, id(&p), "master", &[]).await.bytes().await.unwrap() == kept);
 }
 
 async fn scrub_finds_a_corrupted_object(app: TestApp) {
@@ -765,9 +635,7 @@ async fn scrub_finds_a_corrupted_object(app: TestApp) {
     app.upload_master(&tn, id(&p), body.clone()).await;
     let scrub = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
-        cmd.arg("--data-dir")
-            .arg(&app.settings.data_dir)
-            .arg("scrub");
+        cmd.arg("--data-dir").arg(&app.settings.data_dir).arg("scrub");
         if let pxhub::config::StorageSettings::S3 {
             endpoint,
             bucket,
@@ -787,16 +655,8 @@ async fn scrub_finds_a_corrupted_object(app: TestApp) {
                 "--storage-region",
                 region,
             ])
-            .args([
-                "--storage-access-key-id",
-                access_key_id,
-                "--storage-prefix",
-                prefix,
-            ])
-            .env(
-                "PXHUB_STORAGE_SECRET_ACCESS_KEY",
-                secret_access_key.expose(),
-            );
+            .args(["--storage-access-key-id", access_key_id, "--storage-prefix", prefix])
+            .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", secret_access_key.expose());
         }
         cmd.output().unwrap()
     };
@@ -828,9 +688,7 @@ async fn uploads_are_checked_before_a_byte_is_stored(app: TestApp) {
     let p = app.create_program(&tn, &program("Kiểm tra")).await;
     let path = format!("/api/v1/programs/{}/files/master", id(&p));
     let put = |token: &str, path: &str, media_type: Option<&str>, disposition: Option<&str>| {
-        let mut r = app
-            .request(Method::PUT, Some(token), path)
-            .body(bytes(1000, 19));
+        let mut r = app.request(Method::PUT, Some(token), path).body(bytes(1000, 19));
         if let Some(m) = media_type {
             r = r.header("Content-Type", m);
         }
@@ -847,12 +705,7 @@ async fn uploads_are_checked_before_a_byte_is_stored(app: TestApp) {
         Some("nonsense"),
     ] {
         let r = put(&tn, &path, media_type, named).await.unwrap();
-        assert_problem(
-            r,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        )
-        .await;
+        assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     }
     let r = put(&tn, &path, Some("video/mp4"), None).await.unwrap();
     let prob = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
@@ -872,11 +725,7 @@ async fn uploads_are_checked_before_a_byte_is_stored(app: TestApp) {
         .unwrap();
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let r = app
-        .request(
-            Method::PUT,
-            Some(&tn),
-            &format!("{path}?filename=empty.mp4"),
-        )
+        .request(Method::PUT, Some(&tn), &format!("{path}?filename=empty.mp4"))
         .header("Content-Type", "video/mp4")
         .body(Vec::new())
         .send()
@@ -895,20 +744,11 @@ async fn uploads_are_checked_before_a_byte_is_stored(app: TestApp) {
     .await
     .unwrap();
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = app
-        .request(Method::PUT, None, &path)
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = app.request(Method::PUT, None, &path).body("x").send().await.unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     app.upload_master(&tn, id(&p), bytes(1000, 20)).await;
-    app.post(
-        &tn,
-        &format!("/api/v1/programs/{}/publish", id(&p)),
-        &json!({}),
-    )
-    .await;
+    app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
+        .await;
     let r = put(&cb, &path, Some("video/mp4"), named).await.unwrap();
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = app
@@ -941,12 +781,8 @@ async fn downloads_follow_the_rights(app: TestApp) {
     ] {
         let p = app.create_program(&tn, &p).await;
         app.upload_master(&tn, id(&p), body.clone()).await;
-        app.post(
-            &tn,
-            &format!("/api/v1/programs/{}/publish", id(&p)),
-            &json!({}),
-        )
-        .await;
+        app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
+            .await;
         ids.push(id(&p).to_owned());
     }
     for p in &ids {
@@ -957,14 +793,7 @@ async fn downloads_follow_the_rights(app: TestApp) {
         )
         .await;
         // The origin station and the admin always may.
-        assert!(
-            app.download(&tn, p, "master", &[])
-                .await
-                .bytes()
-                .await
-                .unwrap()
-                == body
-        );
+        assert!(app.download(&tn, p, "master", &[]).await.bytes().await.unwrap() == body);
         assert_eq!(
             app.download(&app.admin, p, "master", &[]).await.status(),
             StatusCode::OK
@@ -979,12 +808,8 @@ async fn downloads_follow_the_rights(app: TestApp) {
         "not_found",
     )
     .await;
-    app.post(
-        &tn,
-        &format!("/api/v1/programs/{}/publish", id(&open)),
-        &json!({}),
-    )
-    .await;
+    app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&open)), &json!({}))
+        .await;
     assert_eq!(
         app.download(&cb, id(&open), "master", &[]).await.status(),
         StatusCode::OK

@@ -40,8 +40,7 @@ pub fn s3_storage() -> Option<StorageSettings> {
             })
         }
         _ => {
-            let required =
-                std::env::var_os("PXHUB_REQUIRE_S3").is_some() || std::env::var_os("CI").is_some();
+            let required = std::env::var_os("PXHUB_REQUIRE_S3").is_some() || std::env::var_os("CI").is_some();
             assert!(
                 !required,
                 "the S3 suite must run here: start Garage with scripts/test.sh"
@@ -105,13 +104,7 @@ impl TestApp {
 
     /// Keys of every object in the store.
     pub async fn stored_keys(&self) -> Vec<String> {
-        self.media()
-            .keys()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect()
+        self.media().keys().await.unwrap().into_iter().map(|(k, _)| k).collect()
     }
 
     /// Rows in a catalog table.
@@ -126,9 +119,7 @@ impl TestApp {
     }
 
     pub fn request(&self, method: Method, token: Option<&str>, path: &str) -> RequestBuilder {
-        let r = self
-            .client
-            .request(method, format!("{}{}", self.address, path));
+        let r = self.client.request(method, format!("{}{}", self.address, path));
         match token {
             Some(t) => r.bearer_auth(t),
             None => r,
@@ -136,24 +127,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.request(Method::GET, Some(token), path)
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::GET, Some(token), path).send().await.unwrap()
     }
 
-    pub async fn send_json(
-        &self,
-        method: Method,
-        token: &str,
-        path: &str,
-        body: &Value,
-    ) -> Response {
-        self.request(method, Some(token), path)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+    pub async fn send_json(&self, method: Method, token: &str, path: &str, body: &Value) -> Response {
+        self.request(method, Some(token), path).json(body).send().await.unwrap()
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
@@ -178,12 +156,7 @@ impl TestApp {
                 &json!({"id": id, "name": format!("Đài {id}"), "province": id, "kind": kind}),
             )
             .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         let r = self
             .post(
                 &self.admin,
@@ -192,21 +165,13 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
     /// Creates a draft and returns it.
     pub async fn create_program(&self, token: &str, body: &Value) -> Value {
         let r = self.post(token, "/api/v1/programs", body).await;
-        assert_eq!(
-            r.status(),
-            StatusCode::CREATED,
-            "{}",
-            r.text().await.unwrap()
-        );
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
 
@@ -226,8 +191,7 @@ impl TestApp {
                         filename: "bản tin.mp3".into(),
                         media_type: "audio/mpeg".into(),
                         size: 3,
-                        sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-                            .into(),
+                        sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
                     },
                 )
             })
@@ -265,12 +229,7 @@ impl TestApp {
         let r = self
             .get(token, &format!("/api/v1/programs?limit=100{sep}{query}"))
             .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::OK,
-            "{query}: {}",
-            r.text().await.unwrap()
-        );
+        assert_eq!(r.status(), StatusCode::OK, "{query}: {}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
 }

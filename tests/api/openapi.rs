@@ -5,9 +5,8 @@ use crate::helpers::TestApp;
 
 #[test]
 fn the_committed_openapi_document_is_what_the_code_generates() {
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
-            .expect("openapi/openapi.json is committed");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+        .expect("openapi/openapi.json is committed");
     assert!(
         committed == pxhub::api::openapi_json(),
         "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
@@ -37,12 +36,7 @@ async fn the_document_and_its_page_are_served_without_a_token() {
         assert!(served["paths"][path].is_object(), "{path}");
     }
 
-    let r = app
-        .client
-        .get(format!("{}/docs", app.address))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/docs", app.address)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "/docs redirects to the page");
     let page = r.text().await.unwrap();
     assert!(page.contains("swagger-ui"), "{page}");
@@ -63,12 +57,7 @@ async fn the_document_and_its_page_are_served_without_a_token() {
 async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
-        let r = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .send()
-            .await
-            .unwrap();
+        let r = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.json::<Value>().await.unwrap()["status"], status);
     }

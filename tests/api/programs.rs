@@ -93,33 +93,18 @@ async fn bad_programs_get_a_clear_error_naming_each_field_and_change_nothing() {
         (with(json!({"title": 42})), vec!["title"]),
         (with(json!({"genre": "opera"})), vec!["genre"]),
         (with(json!({"kind": "podcast"})), vec!["kind"]),
-        (
-            with(json!({"languages": ["vietnamese"]})),
-            vec!["languages[0]"],
-        ),
+        (with(json!({"languages": ["vietnamese"]})), vec!["languages[0]"]),
         (with(json!({"languages": []})), vec!["languages"]),
-        (
-            with(json!({"duration_seconds": -5})),
-            vec!["duration_seconds"],
-        ),
-        (
-            with(json!({"duration_seconds": "long"})),
-            vec!["duration_seconds"],
-        ),
+        (with(json!({"duration_seconds": -5})), vec!["duration_seconds"]),
+        (with(json!({"duration_seconds": "long"})), vec!["duration_seconds"]),
         (with(json!({"episode": 0})), vec!["episode"]),
-        (
-            with(json!({"first_aired_at": "yesterday"})),
-            vec!["first_aired_at"],
-        ),
+        (with(json!({"first_aired_at": "yesterday"})), vec!["first_aired_at"]),
         (with(json!({"colour": "red"})), vec!["colour"]),
         (
             with(json!({"rights": {"audience": "everyone"}})),
             vec!["rights.audience"],
         ),
-        (
-            with(json!({"rights": {"licence": "cc"}})),
-            vec!["rights.licence"],
-        ),
+        (with(json!({"rights": {"licence": "cc"}})), vec!["rights.licence"]),
         (
             with(
                 json!({"rights": {"available_from": "2024-03-12T00:00:00Z", "available_until": "2024-03-01T00:00:00Z"}}),
@@ -142,18 +127,12 @@ async fn bad_programs_get_a_clear_error_naming_each_field_and_change_nothing() {
             with(json!({"rights": {"audience": "cluster", "stations": ["cao-bang"]}})),
             vec!["rights.stations"],
         ),
-        (
-            with(json!({"credits": [{"role": "producer"}]})),
-            vec!["credits[0]"],
-        ),
+        (with(json!({"credits": [{"role": "producer"}]})), vec!["credits[0]"]),
         (
             with(json!({"tags": ["ok", ""], "summary": "x".repeat(1001)})),
             vec!["summary", "tags[1]"],
         ),
-        (
-            json!({"kind": "tv", "genre": "news", "languages": ["vi"]}),
-            vec![""],
-        ),
+        (json!({"kind": "tv", "genre": "news", "languages": ["vi"]}), vec![""]),
         (json!([1, 2]), vec!["[0]"]),
     ];
     for (body, expected) in cases {
@@ -177,12 +156,7 @@ async fn bad_programs_get_a_clear_error_naming_each_field_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_problem(
-        r,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let mut huge = program("x");
     huge["description"] = json!("y".repeat(2 * 1024 * 1024));
     let r = app.post(&tn, "/api/v1/programs", &huge).await;
@@ -195,9 +169,7 @@ async fn bad_programs_get_a_clear_error_naming_each_field_and_change_nothing() {
 #[tokio::test]
 async fn the_admin_owns_no_programs() {
     let app = TestApp::spawn().await;
-    let r = app
-        .post(&app.admin, "/api/v1/programs", &program("x"))
-        .await;
+    let r = app.post(&app.admin, "/api/v1/programs", &program("x")).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
@@ -208,12 +180,7 @@ async fn others_drafts_are_not_found_and_bad_ids_name_nothing() {
     let cb = app.station("cao-bang", "provincial").await;
     let draft = app.create_program(&tn, &program("Bản nháp")).await;
     let path = format!("/api/v1/programs/{}", id(&draft));
-    assert_problem(
-        app.get(&cb, &path).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&cb, &path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.get(&app.admin, &path).await.status(), StatusCode::OK);
     for bad in [
         "nope",
@@ -231,11 +198,7 @@ async fn others_drafts_are_not_found_and_bad_ids_name_nothing() {
     // Other stations cannot change what they cannot see: 404, not 403.
     let r = app.patch(&cb, &path, &json!({"title": "mine now"})).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = app
-        .request(Method::DELETE, Some(&cb), &path)
-        .send()
-        .await
-        .unwrap();
+    let r = app.request(Method::DELETE, Some(&cb), &path).send().await.unwrap();
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     let r = app.post(&cb, &format!("{path}/publish"), &json!({})).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
@@ -249,10 +212,7 @@ async fn merge_patch_changes_metadata_and_honours_if_match() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &full_program()).await;
     let path = format!("/api/v1/programs/{}", id(&p));
-    let etag0 = app.get(&tn, &path).await.headers()["etag"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let etag0 = app.get(&tn, &path).await.headers()["etag"].to_str().unwrap().to_owned();
 
     let r = app
         .patch(
@@ -333,19 +293,13 @@ async fn only_the_owner_changes_a_visible_program() {
     assert_eq!(app.get(&cb, &path).await.status(), StatusCode::OK);
     let r = app.patch(&cb, &path, &json!({"title": "mine"})).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = app
-        .request(Method::DELETE, Some(&cb), &path)
-        .send()
-        .await
-        .unwrap();
+    let r = app.request(Method::DELETE, Some(&cb), &path).send().await.unwrap();
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = app
         .post(&cb, &format!("{path}/withdraw"), &json!({"reason": "x"}))
         .await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = app
-        .patch(&app.admin, &path, &json!({"title": "admin's"}))
-        .await;
+    let r = app.patch(&app.admin, &path, &json!({"title": "admin's"})).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let got: Value = app.get(&tn, &path).await.json().await.unwrap();
     assert_eq!(got["title"], "Phóng sự");
@@ -357,11 +311,7 @@ async fn only_drafts_are_deleted() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let published = app.published(&tn, &program("Đã phát hành")).await;
     let path = format!("/api/v1/programs/{}", id(&published));
-    let r = app
-        .request(Method::DELETE, Some(&tn), &path)
-        .send()
-        .await
-        .unwrap();
+    let r = app.request(Method::DELETE, Some(&tn), &path).send().await.unwrap();
     assert_problem(r, StatusCode::CONFLICT, "not_a_draft").await;
     assert_eq!(app.get(&tn, &path).await.status(), StatusCode::OK);
 
@@ -374,18 +324,9 @@ async fn only_drafts_are_deleted() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
-    let r = app
-        .request(Method::DELETE, Some(&tn), &path)
-        .send()
-        .await
-        .unwrap();
+    let r = app.request(Method::DELETE, Some(&tn), &path).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.get(&tn, &path).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&tn, &path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert!(app.find(&tn, "q=xoa&status=draft").await.is_empty());
 }
 
@@ -398,12 +339,7 @@ async fn publishing_needs_a_master_file() {
     let path = format!("/api/v1/programs/{}", id(&p));
     let r = app.post(&tn, &format!("{path}/publish"), &json!({})).await;
     assert_problem(r, StatusCode::CONFLICT, "master_required").await;
-    assert_problem(
-        app.get(&cb, &path).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.get(&cb, &path).await, StatusCode::NOT_FOUND, "not_found").await;
 
     app.attach_master(&p).await;
     let r = app.post(&tn, &format!("{path}/publish"), &json!({})).await;
@@ -442,20 +378,12 @@ async fn withdrawal_hides_a_program_from_others_search() {
     let p = app.published(&tn, &program("Sai thông tin")).await;
     let path = format!("/api/v1/programs/{}", id(&p));
     assert_eq!(app.find(&cb, "q=sai").await, [id(&p)]);
-    for body in [
-        json!({}),
-        json!({"reason": ""}),
-        json!({"reason": "x", "why": "y"}),
-    ] {
+    for body in [json!({}), json!({"reason": ""}), json!({"reason": "x", "why": "y"})] {
         let r = app.post(&tn, &format!("{path}/withdraw"), &body).await;
         assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     }
     let r = app
-        .post(
-            &tn,
-            &format!("{path}/withdraw"),
-            &json!({"reason": "Sai số liệu"}),
-        )
+        .post(&tn, &format!("{path}/withdraw"), &json!({"reason": "Sai số liệu"}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let w: Value = r.json().await.unwrap();

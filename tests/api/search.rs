@@ -7,8 +7,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::helpers::{assert_problem, fields, id, program, TestApp};
 
 /// Every letter of the Vietnamese alphabet with every tone mark, lower case.
-const LETTERS: &str =
-    "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ";
+const LETTERS: &str = "aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ";
 
 fn base(c: char) -> char {
     let s: String = c.to_string().nfd().take(1).collect();
@@ -26,13 +25,8 @@ async fn full_text_ignores_case_and_every_vietnamese_mark_both_ways() {
     let mut by_base: std::collections::BTreeMap<char, BTreeSet<String>> = Default::default();
     let mut programs = Vec::new();
     for c in LETTERS.chars().chain(LETTERS.to_uppercase().chars()) {
-        let p = app
-            .published(&tn, &program(&format!("K{c}M tiết mục")))
-            .await;
-        by_base
-            .entry(base(c))
-            .or_default()
-            .insert(id(&p).to_owned());
+        let p = app.published(&tn, &program(&format!("K{c}M tiết mục"))).await;
+        by_base.entry(base(c)).or_default().insert(id(&p).to_owned());
         programs.push((c, id(&p).to_owned()));
     }
     assert_eq!(programs.len(), 2 * 89);
@@ -108,10 +102,7 @@ async fn relevance_ranks_title_matches_first() {
         json!("Có nhắc đến lễ hội Lồng Tồng ở cuối bản tin, cùng nhiều tin tức khác trong ngày");
     let in_description = app.published(&tn, &in_description).await;
     let in_title = app.published(&tn, &program("Lễ hội Lồng Tồng")).await;
-    assert_eq!(
-        app.find(&tn, "q=long+tong").await,
-        [id(&in_title), id(&in_description)]
-    );
+    assert_eq!(app.find(&tn, "q=long+tong").await, [id(&in_title), id(&in_description)]);
 }
 
 async fn seed(app: &TestApp) -> (String, String, Vec<Value>) {
@@ -177,10 +168,8 @@ async fn seed(app: &TestApp) -> (String, String, Vec<Value>) {
 async fn filters_narrow_the_match_and_facets_count_it() {
     let app = TestApp::spawn().await;
     let (tn, cb, p) = seed(&app).await;
-    app.create_program(&cb, &program("Bản nháp của Cao Bằng"))
-        .await;
-    let ids =
-        |v: &[usize]| -> BTreeSet<String> { v.iter().map(|i| id(&p[*i]).to_owned()).collect() };
+    app.create_program(&cb, &program("Bản nháp của Cao Bằng")).await;
+    let ids = |v: &[usize]| -> BTreeSet<String> { v.iter().map(|i| id(&p[*i]).to_owned()).collect() };
     let cases: &[(&str, &[usize])] = &[
         ("", &[0, 1, 2, 3, 4]),
         ("station=cao-bang", &[2, 3, 4]),
@@ -225,11 +214,7 @@ async fn sorts_order_the_results() {
     let app = TestApp::spawn().await;
     let (tn, _, p) = seed(&app).await;
     let order = |v: &[usize]| -> Vec<String> { v.iter().map(|i| id(&p[*i]).to_owned()).collect() };
-    assert_eq!(
-        app.find(&tn, "").await,
-        order(&[4, 3, 2, 1, 0]),
-        "newest by default"
-    );
+    assert_eq!(app.find(&tn, "").await, order(&[4, 3, 2, 1, 0]), "newest by default");
     assert_eq!(app.find(&tn, "sort=newest").await, order(&[4, 3, 2, 1, 0]));
     assert_eq!(app.find(&tn, "sort=aired").await, order(&[4, 2, 1, 0, 3]));
     // Vietnamese titles sort by their letters, marks aside: Ấm, Bản tin sáng, Bản tin tối, Chợ, Zô.
@@ -240,34 +225,17 @@ async fn sorts_order_the_results() {
 async fn cursors_page_through_every_sort_without_gaps_or_repeats() {
     let app = TestApp::spawn().await;
     let (tn, _, _) = seed(&app).await;
-    for query in [
-        "sort=newest",
-        "sort=aired",
-        "sort=title",
-        "q=b",
-        "q=b&sort=title",
-    ] {
+    for query in ["sort=newest", "sort=aired", "sort=title", "q=b", "q=b&sort=title"] {
         let everything = app.find(&tn, query).await;
         let mut paged = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let c = cursor
-                .as_deref()
-                .map(|c| format!("&cursor={c}"))
-                .unwrap_or_default();
-            let r = app
-                .get(&tn, &format!("/api/v1/programs?{query}&limit=2{c}"))
-                .await;
+            let c = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+            let r = app.get(&tn, &format!("/api/v1/programs?{query}&limit=2{c}")).await;
             assert_eq!(r.status(), StatusCode::OK);
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["total"].as_u64().unwrap() as usize, everything.len());
-            paged.extend(
-                body["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| id(p).to_owned()),
-            );
+            paged.extend(body["items"].as_array().unwrap().iter().map(|p| id(p).to_owned()));
             match body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
@@ -281,12 +249,7 @@ async fn cursors_page_through_every_sort_without_gaps_or_repeats() {
 async fn bad_search_parameters_are_named() {
     let app = TestApp::spawn().await;
     let (tn, _, _) = seed(&app).await;
-    let body: Value = app
-        .get(&tn, "/api/v1/programs?limit=1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get(&tn, "/api/v1/programs?limit=1").await.json().await.unwrap();
     let cursor = body["next_cursor"].as_str().unwrap().to_owned();
     let (payload, _) = cursor.split_once('.').unwrap();
     let cases = [
@@ -314,9 +277,7 @@ async fn bad_search_parameters_are_named() {
         let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(fields(&p), [field], "{query}");
     }
-    let r = app
-        .get(&tn, &format!("/api/v1/programs?limit=1&cursor={cursor}"))
-        .await;
+    let r = app.get(&tn, &format!("/api/v1/programs?limit=1&cursor={cursor}")).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -325,9 +286,7 @@ async fn drafts_show_only_to_their_owner() {
     let app = TestApp::spawn().await;
     let tn = app.station("thai-nguyen", "provincial").await;
     let cb = app.station("cao-bang", "provincial").await;
-    let mine = app
-        .create_program(&tn, &program("Bản nháp Thái Nguyên"))
-        .await;
+    let mine = app.create_program(&tn, &program("Bản nháp Thái Nguyên")).await;
     let theirs = app.create_program(&cb, &program("Bản nháp Cao Bằng")).await;
     assert!(
         app.find(&tn, "q=ban+nhap").await.is_empty(),
@@ -335,11 +294,7 @@ async fn drafts_show_only_to_their_owner() {
     );
     assert_eq!(app.find(&tn, "q=ban+nhap&status=draft").await, [id(&mine)]);
     assert_eq!(app.find(&cb, "status=draft").await, [id(&theirs)]);
-    let all: BTreeSet<String> = app
-        .find(&app.admin, "status=draft")
-        .await
-        .into_iter()
-        .collect();
+    let all: BTreeSet<String> = app.find(&app.admin, "status=draft").await.into_iter().collect();
     assert_eq!(all.len(), 2);
 }
 
@@ -353,18 +308,11 @@ async fn available_now_follows_the_rights_window() {
         p["rights"] = json!({"available_from": from, "available_until": until});
         p
     };
-    let open = app
-        .published(&tn, &window("2020-01-01T00:00:00Z", None))
-        .await;
+    let open = app.published(&tn, &window("2020-01-01T00:00:00Z", None)).await;
     let closed = app
-        .published(
-            &tn,
-            &window("2020-01-01T00:00:00Z", Some("2021-01-01T00:00:00Z")),
-        )
+        .published(&tn, &window("2020-01-01T00:00:00Z", Some("2021-01-01T00:00:00Z")))
         .await;
-    let future = app
-        .published(&tn, &window("2999-01-01T00:00:00Z", None))
-        .await;
+    let future = app.published(&tn, &window("2999-01-01T00:00:00Z", None)).await;
     assert_eq!(app.find(&cb, "q=cua+so").await.len(), 3);
     assert_eq!(app.find(&cb, "q=cua+so&available=now").await, [id(&open)]);
     // The owner may always take its own.

@@ -13,24 +13,13 @@ async fn every_api_path_needs_a_known_token() {
         (Method::GET, "/api/v1/me"),
         (Method::GET, "/api/v1/programs"),
         (Method::POST, "/api/v1/programs"),
-        (
-            Method::GET,
-            "/api/v1/programs/6f9619ff-8b86-4011-b42d-00c04fc964ff",
-        ),
+        (Method::GET, "/api/v1/programs/6f9619ff-8b86-4011-b42d-00c04fc964ff"),
     ] {
-        let r = app
-            .request(method.clone(), None, path)
-            .send()
-            .await
-            .unwrap();
+        let r = app.request(method.clone(), None, path).send().await.unwrap();
         assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"pxhub\"");
         assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
         for bad in ["nope", "pxh_0123456789abcdef_forged", ""] {
-            let r = app
-                .request(method.clone(), Some(bad), path)
-                .send()
-                .await
-                .unwrap();
+            let r = app.request(method.clone(), Some(bad), path).send().await.unwrap();
             assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
         }
         let r = app
@@ -88,10 +77,7 @@ async fn station_lists_are_paged_by_cursor() {
             None => break,
         }
     }
-    assert_eq!(
-        seen,
-        ["bac-kan", "cao-bang", "ha-giang", "lang-son", "phu-tho"]
-    );
+    assert_eq!(seen, ["bac-kan", "cao-bang", "ha-giang", "lang-son", "phu-tho"]);
 
     for (query, field) in [
         ("limit=101", "limit"),
@@ -100,9 +86,7 @@ async fn station_lists_are_paged_by_cursor() {
         ("cursor=forged!", "cursor"),
         ("colour=red", "colour"),
     ] {
-        let r = app
-            .get(&app.admin, &format!("/api/v1/stations?{query}"))
-            .await;
+        let r = app.get(&app.admin, &format!("/api/v1/stations?{query}")).await;
         let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(fields(&p), [field], "{query}");
     }
@@ -113,14 +97,8 @@ async fn bad_stations_are_refused_and_nothing_is_added() {
     let app = TestApp::spawn().await;
     let tn = app.station("thai-nguyen", "provincial").await;
     let cases = [
-        (
-            json!({"id": "Thai Nguyen", "name": "x", "province": "y"}),
-            vec!["id"],
-        ),
-        (
-            json!({"id": "../../etc", "name": "x", "province": "y"}),
-            vec!["id"],
-        ),
+        (json!({"id": "Thai Nguyen", "name": "x", "province": "y"}), vec!["id"]),
+        (json!({"id": "../../etc", "name": "x", "province": "y"}), vec!["id"]),
         (
             json!({"id": "ok-id", "name": "", "province": "   "}),
             vec!["name", "province"],
@@ -133,10 +111,7 @@ async fn bad_stations_are_refused_and_nothing_is_added() {
             json!({"id": "ok-id", "name": "x", "province": "y", "colour": "red"}),
             vec!["colour"],
         ),
-        (
-            json!({"id": "ok-id", "name": 5, "province": "y"}),
-            vec!["name"],
-        ),
+        (json!({"id": "ok-id", "name": 5, "province": "y"}), vec!["name"]),
         (json!({"name": "x", "province": "y"}), vec![""]),
     ];
     for (body, expected) in cases {
@@ -167,12 +142,7 @@ async fn bad_stations_are_refused_and_nothing_is_added() {
         .send()
         .await
         .unwrap();
-    assert_problem(
-        r,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     // A station may not add stations.
     let r = app
         .post(
@@ -183,12 +153,7 @@ async fn bad_stations_are_refused_and_nothing_is_added() {
         .await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let body: Value = app
-        .get(&app.admin, "/api/v1/stations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get(&app.admin, "/api/v1/stations").await.json().await.unwrap();
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["name"], "Đài thai-nguyen");
@@ -221,11 +186,9 @@ async fn tokens_are_issued_once_stored_hashed_and_revocable() {
     let secret = token.rsplit_once(&format!("{token_id}_")).unwrap().1;
     let conn = rusqlite::Connection::open(app.catalog_path()).unwrap();
     let stored: Vec<u8> = conn
-        .query_row(
-            "SELECT secret_sha256 FROM tokens WHERE id = ?1",
-            [token_id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT secret_sha256 FROM tokens WHERE id = ?1", [token_id], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(stored, Sha256::digest(secret.as_bytes()).to_vec());
     let dump: String = conn
@@ -309,11 +272,7 @@ async fn token_roles_follow_the_station_kind() {
     assert_eq!(me["role"], "national");
     assert_eq!(me["station"]["kind"], "national");
 
-    for (station, role) in [
-        ("thai-nguyen", "national"),
-        ("thai-nguyen", "admin"),
-        ("vov", "admin"),
-    ] {
+    for (station, role) in [("thai-nguyen", "national"), ("thai-nguyen", "admin"), ("vov", "admin")] {
         let r = app
             .post(
                 &app.admin,
@@ -337,21 +296,14 @@ async fn token_roles_follow_the_station_kind() {
         .post(&app.admin, "/api/v1/stations/nowhere/tokens", &json!({}))
         .await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = app
-        .post(&tn, "/api/v1/stations/thai-nguyen/tokens", &json!({}))
-        .await;
+    let r = app.post(&tn, "/api/v1/stations/thai-nguyen/tokens", &json!({})).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 #[tokio::test]
 async fn the_admin_has_no_station() {
     let app = TestApp::spawn().await;
-    let me: Value = app
-        .get(&app.admin, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get(&app.admin, "/api/v1/me").await.json().await.unwrap();
     assert_eq!(me["role"], "admin");
     assert_eq!(me["station"], Value::Null);
 }
@@ -363,8 +315,7 @@ async fn oversized_json_bodies_get_413() {
     let r = app.post(&app.admin, "/api/v1/stations", &big).await;
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Also when the length is not announced up front.
-    let chunks =
-        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(big.to_string().into_bytes())]);
+    let chunks = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(big.to_string().into_bytes())]);
     let r = app
         .request(Method::POST, Some(&app.admin), "/api/v1/stations")
         .header("Content-Type", "application/json")
@@ -373,11 +324,6 @@ async fn oversized_json_bodies_get_413() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    let body: Value = app
-        .get(&app.admin, "/api/v1/stations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get(&app.admin, "/api/v1/stations").await.json().await.unwrap();
     assert_eq!(body["items"], json!([]));
 }
