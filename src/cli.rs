@@ -42,6 +42,27 @@ pub enum Command {
     /// the catalog; exits non-zero on any mismatch or missing object.
     /// It takes the settings of `serve`, to find the store.
     Scrub(ServeArgs),
+    /// Reports from the ledger.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The exchange report of one year: per station, and station by station.
+    Exchange {
+        /// The year, e.g. 2024 (1 January to 31 December, UTC)
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ReportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +185,17 @@ pub enum TokenCommand {
         #[arg(value_name = "TOKEN_ID")]
         token_id: String,
     },
+}
+
+/// The settings of `serve` as the environment gives them, for commands that
+/// open the whole hub without taking every flag.
+fn settings_from_env() -> ServeArgs {
+    #[derive(Parser)]
+    struct FromEnv {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    FromEnv::parse_from(["pxhub"]).serve
 }
 
 /// `--data-dir`, else `PXHUB_DATA_DIR`, else `storage`.
@@ -289,6 +321,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 issued.station.as_ref().map_or("none", StationId::as_str)
             );
             println!("{}", issued.token);
+        }
+        Command::Report(ReportCommand::Exchange { year, format }) => {
+            let (Some(from), Some(to)) = (
+                crate::api::ledger::year_start(year),
+                crate::api::ledger::year_start(year + 1),
+            ) else {
+                anyhow::bail!("--year {year} is out of range");
+            };
+            let hub = crate::app::open_hub(&settings_for_serve(cli.data_dir, &settings_from_env())?)?;
+            let report = hub.exchange_report(None, from, to).await.map_err(explain)?;
+            match format {
+                ReportFormat::Csv => print!("{}", report.to_csv()),
+                ReportFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::api::ledger::ExchangeReportView::from(&report))?
+                ),
+            }
         }
         Command::Token(TokenCommand::Revoke { token_id }) => {
             let catalog = open_catalog(&data_dir(cli.data_dir))?;

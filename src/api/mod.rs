@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod files;
 mod http_headers;
+pub mod ledger;
 mod ops;
 mod programs;
 mod stations;
@@ -28,6 +29,7 @@ use crate::error::ApiError;
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::delete_file,
+        ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
     modifiers(&BearerAuth),
@@ -35,6 +37,7 @@ use crate::error::ApiError;
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),
         (name = "files", description = "A program's files: streamed upload, ranged download"),
+        (name = "ledger", description = "Takes, rebroadcasts and the exchange report"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -71,7 +74,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .configure(stations::routes)
                 .configure(programs::routes)
-                .configure(files::routes),
+                .configure(files::routes)
+                .configure(ledger::routes),
         )
         .route(
             "/docs",

@@ -12,11 +12,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{if_match, parse_limit, query_pairs, single, Auth, Json};
 use crate::domain::{
     Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind, ProgramStatus,
-    RightsInput, StationId,
+    RightsInput, StationId, Viewer,
 };
 use crate::error::{ApiError, Problem};
+use crate::exchange::rights::may_take;
+use crate::exchange::{Caller, Hub, SearchPage, SearchRequest};
 use crate::exchange::{Facets, Sort};
-use crate::exchange::{Hub, SearchPage, SearchRequest};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/programs").get(search_programs).post(create_program))
@@ -56,10 +57,17 @@ pub struct ProgramView {
     pub published_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawal_reason: Option<String>,
+    /// Whether the rights let the caller download it now (the owner and the
+    /// admin always may).
+    pub can_download: bool,
+    /// Why not: `withdrawn`, `not_yet_available` or `no_longer_available`.
+    pub unavailable_reason: Option<String>,
 }
 
-impl From<Program> for ProgramView {
-    fn from(p: Program) -> Self {
+impl ProgramView {
+    /// The program as `viewer` sees it now.
+    pub fn new(p: Program, viewer: &Viewer) -> Self {
+        let access = may_take(viewer, &p, Utc::now());
         let m = p.meta.to_input();
         Self {
             id: p.id.to_string(),
@@ -84,19 +92,21 @@ impl From<Program> for ProgramView {
             published_at: p.published_at,
             withdrawn_at: p.withdrawn_at,
             withdrawal_reason: p.withdrawal_reason,
+            can_download: access.is_ok(),
+            unavailable_reason: access.err().map(|why| why.as_str().to_owned()),
         }
     }
 }
 
-/// The program, with its `ETag`.
-fn program_response(status: StatusCode, p: Program) -> HttpResponse {
+/// The program as `caller` sees it, with its `ETag`.
+fn program_response(status: StatusCode, p: Program, caller: &Caller) -> HttpResponse {
     let etag = p.etag();
     let mut res = HttpResponse::build(status);
     res.insert_header((header::ETAG, etag));
     if status == StatusCode::CREATED {
         res.insert_header((header::LOCATION, format!("/api/v1/programs/{}", p.id)));
     }
-    res.json(ProgramView::from(p))
+    res.json(ProgramView::new(p, &caller.viewer()))
 }
 
 /// An id that is not a program id names nothing.
@@ -304,8 +314,9 @@ pub async fn search_programs(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page: SearchPage = hub.search(&caller, parse_search(&req)?).await?;
+    let viewer = caller.viewer();
     Ok(HttpResponse::Ok().json(SearchResults {
-        items: page.items.into_iter().map(Into::into).collect(),
+        items: page.items.into_iter().map(|p| ProgramView::new(p, &viewer)).collect(),
         next_cursor: page.next_cursor,
         total: page.total,
         facets: page.facets.into(),
@@ -325,7 +336,7 @@ pub async fn create_program(
     body: Json<ProgramInput>,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub.create_program(&caller, body.parsed()?).await?;
-    Ok(program_response(StatusCode::CREATED, p))
+    Ok(program_response(StatusCode::CREATED, p, &caller))
 }
 
 /// A program, if the caller may see it.
@@ -340,7 +351,7 @@ pub async fn get_program(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub.program(&caller, program_id(&path)?).await?;
-    Ok(program_response(StatusCode::OK, p))
+    Ok(program_response(StatusCode::OK, p, &caller))
 }
 
 /// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
@@ -362,7 +373,7 @@ pub async fn patch_program(
     let p = hub
         .patch_program(&caller, program_id(&path)?, body.parsed()?, if_match(&req))
         .await?;
-    Ok(program_response(StatusCode::OK, p))
+    Ok(program_response(StatusCode::OK, p, &caller))
 }
 
 /// Delete a draft.
@@ -396,7 +407,7 @@ pub async fn publish_program(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let p = hub.publish_program(&caller, program_id(&path)?, if_match(&req)).await?;
-    Ok(program_response(StatusCode::OK, p))
+    Ok(program_response(StatusCode::OK, p, &caller))
 }
 
 /// Withdraw a published program (owner or admin): hidden from search, downloads answer 410.
@@ -416,5 +427,5 @@ pub async fn withdraw_program(
     let p = hub
         .withdraw_program(&caller, program_id(&path)?, body.parsed()?.reason, if_match(&req))
         .await?;
-    Ok(program_response(StatusCode::OK, p))
+    Ok(program_response(StatusCode::OK, p, &caller))
 }

@@ -1,6 +1,7 @@
 //! Everything SQLite: the connection pool, migrations, and small query
 //! functions per entity that take a connection or a transaction.
 
+pub mod ledger;
 pub mod media;
 pub mod programs;
 pub mod search;
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_media.sql"),
+    include_str!("migrations/0003_ledger.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -282,3 +282,10 @@ pub fn delete_file(conn: &Connection, seq: i64, role: FileRole) -> rusqlite::Res
     )?;
     Ok(())
 }
+
+/// The rowid of program `id`.
+pub fn seq(conn: &Connection, id: ProgramId) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT seq FROM programs WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+}

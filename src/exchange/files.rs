@@ -11,12 +11,12 @@ use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 
 use super::programs::{owned, visible, IfMatch};
-use super::rights::owns;
+use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::{media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
-use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Viewer};
+use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, StationId, Viewer};
 use crate::media::{MediaStore, StoredObject};
 
 /// What a request says about the file it carries.
@@ -113,6 +113,10 @@ impl Drop for UploadGuard {
 pub struct Download {
     pub file: FileRecord,
     pub key: String,
+    pub program: ProgramId,
+    /// The station whose download counts in the ledger (not the owner's,
+    /// not the admin's).
+    pub taker: Option<StationId>,
 }
 
 impl Hub {
@@ -299,21 +303,26 @@ impl Hub {
                     .find(|f| f.role == role)
                     .cloned()
                     .ok_or(ExchangeError::NotFound)?;
-                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
-                    if s.program.status == ProgramStatus::Withdrawn {
-                        return Err(ExchangeError::Gone);
-                    }
-                    let now = Utc::now();
-                    let rights = &s.program.meta.rights;
-                    let opened = rights.available_from.is_none_or(|from| from <= now);
-                    let closed = rights.available_until.is_some_and(|until| until <= now);
-                    if !opened || closed {
-                        return Err(ExchangeError::RightsWindowClosed);
+                match may_take(&viewer, &s.program, Utc::now()) {
+                    Ok(()) => {}
+                    Err(NotNow::Withdrawn) => return Err(ExchangeError::Gone),
+                    Err(NotNow::NotYetAvailable | NotNow::NoLongerAvailable) => {
+                        return Err(ExchangeError::RightsWindowClosed)
                     }
                 }
                 // A file row always has its object (same transaction).
                 let object = media::object(c, &file.sha256)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
-                Ok(Download { file, key: object.key })
+                // Downloads by other stations go to the ledger.
+                let taker = match viewer {
+                    Viewer::Station { id, .. } if id != s.program.station => Some(id),
+                    _ => None,
+                };
+                Ok(Download {
+                    file,
+                    key: object.key,
+                    program: id,
+                    taker,
+                })
             })
             .await
     }

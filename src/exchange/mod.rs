@@ -3,8 +3,10 @@
 
 mod error;
 pub mod files;
+mod ledger;
 mod maintenance;
 pub mod programs;
+mod report;
 pub mod rights;
 mod search;
 pub mod stations;
@@ -12,7 +14,9 @@ pub mod tokens;
 
 pub use error::ExchangeError;
 pub use files::{Download, IncomingFile};
+pub use ledger::{NewRebroadcast, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
+pub use report::{ExchangeReport, StationRow};
 pub use search::{Facets, SearchPage, SearchRequest, Sort};
 pub use stations::NewStation;
 pub use tokens::{Caller, IssuedToken};

@@ -1,0 +1,300 @@
+//! The ledger: rebroadcasts, takes, and the exchange report.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{query_pairs, single, Auth, Json};
+use crate::catalog::ledger::{Rebroadcast, StationNumbers, Take};
+use crate::domain::{FieldError, ProgramId};
+use crate::error::{ApiError, Problem};
+use crate::exchange::{ExchangeReport, Hub, NewRebroadcast};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
+        .service(web::resource("/programs/{id}/takes").get(takes))
+        .service(web::resource("/reports/exchange").get(exchange_report));
+}
+
+fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
+    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebroadcastInput {
+    /// When it aired (RFC 3339).
+    pub aired_at: DateTime<Utc>,
+    /// The channel it aired on, e.g. `TNTV1`, `FM 97.5`.
+    pub channel: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RebroadcastView {
+    pub id: String,
+    /// The station that aired it.
+    pub station: String,
+    pub program_id: String,
+    pub aired_at: DateTime<Utc>,
+    pub channel: String,
+    pub note: Option<String>,
+    pub reported_at: DateTime<Utc>,
+}
+
+impl From<Rebroadcast> for RebroadcastView {
+    fn from(r: Rebroadcast) -> Self {
+        Self {
+            id: r.id,
+            station: r.station,
+            program_id: r.program_id,
+            aired_at: r.aired_at,
+            channel: r.channel,
+            note: r.note,
+            reported_at: r.reported_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TakeView {
+    /// The station that downloaded it.
+    pub station: String,
+    /// Which file: `master`, `preview`, …
+    pub role: String,
+    pub sha256: String,
+    pub size: u64,
+    /// When its last byte reached the station.
+    pub taken_at: DateTime<Utc>,
+}
+
+impl From<Take> for TakeView {
+    fn from(t: Take) -> Self {
+        Self {
+            station: t.station,
+            role: t.role,
+            sha256: t.sha256,
+            size: t.size,
+            taken_at: t.taken_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TakesView {
+    pub takes: Vec<TakeView>,
+    pub rebroadcasts: Vec<RebroadcastView>,
+}
+
+/// Report a rebroadcast of a program the caller's station has downloaded.
+#[utoipa::path(post, path = "/api/v1/programs/{id}/rebroadcasts", tag = "ledger", request_body = RebroadcastInput,
+    params(("id" = String, Path, description = "program id")),
+    responses((status = 201, body = RebroadcastView), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the station has not downloaded the program"),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn report_rebroadcast(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    body: Json<RebroadcastInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = program_id(&path)?;
+    let b = body.parsed()?;
+    let r = hub
+        .report_rebroadcast(
+            &caller,
+            id,
+            NewRebroadcast {
+                aired_at: b.aired_at,
+                channel: b.channel,
+                note: b.note,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(RebroadcastView::from(r)))
+}
+
+/// Who downloaded the program and who rebroadcast it (owner, admin).
+#[utoipa::path(get, path = "/api/v1/programs/{id}/takes", tag = "ledger",
+    params(("id" = String, Path, description = "program id")),
+    responses((status = 200, body = TakesView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn takes(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = hub.takes(&caller, program_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(TakesView {
+        takes: t.takes.into_iter().map(Into::into).collect(),
+        rebroadcasts: t.rebroadcasts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Numbers {
+    /// Programs registered in the period.
+    pub contributed: u64,
+    /// Programs published in the period.
+    pub published: u64,
+    /// Its programs taken by other stations (one per taking station and program).
+    pub taken_by_others: u64,
+    /// Programs of other stations it took.
+    pub taken_from_others: u64,
+    /// Rebroadcasts of its programs by other stations.
+    pub rebroadcasts_of_its_programs: u64,
+    /// Rebroadcasts it reported.
+    pub rebroadcasts_made: u64,
+}
+
+impl From<&StationNumbers> for Numbers {
+    fn from(n: &StationNumbers) -> Self {
+        Self {
+            contributed: n.contributed,
+            published: n.published,
+            taken_by_others: n.taken_by_others,
+            taken_from_others: n.taken_from_others,
+            rebroadcasts_of_its_programs: n.rebroadcasts_of_its_programs,
+            rebroadcasts_made: n.rebroadcasts_made,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationReport {
+    pub station: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub numbers: Numbers,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatrixCell {
+    /// The station whose programs were taken.
+    pub origin: String,
+    /// The station that took them.
+    pub taker: String,
+    /// How many programs.
+    pub programs: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExchangeReportView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Every station for the admin; the caller's own row for a station.
+    pub stations: Vec<StationReport>,
+    /// Sums over all stations.
+    pub totals: Numbers,
+    /// Programs taken, station by station (a station sees the cells it is in).
+    pub matrix: Vec<MatrixCell>,
+}
+
+impl From<&ExchangeReport> for ExchangeReportView {
+    fn from(r: &ExchangeReport) -> Self {
+        Self {
+            from: r.from,
+            to: r.to,
+            stations: r
+                .stations
+                .iter()
+                .map(|s| StationReport {
+                    station: s.station.clone(),
+                    name: s.name.clone(),
+                    numbers: (&s.numbers).into(),
+                })
+                .collect(),
+            totals: (&r.totals).into(),
+            matrix: r
+                .matrix
+                .iter()
+                .map(|((origin, taker), n)| MatrixCell {
+                    origin: origin.clone(),
+                    taker: taker.clone(),
+                    programs: *n,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ReportParams {
+    /// Start, inclusive: a date (YYYY-MM-DD) or an RFC 3339 date-time. Default: 1 January of this year.
+    from: Option<String>,
+    /// End, exclusive: a date or a date-time. Default: 1 January of next year.
+    to: Option<String>,
+    /// `json` (default) or `csv` (UTF-8 with BOM, for spreadsheets).
+    format: Option<String>,
+}
+
+fn parse_instant(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) => Some(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be a YYYY-MM-DD date or an RFC 3339 date-time",
+            ));
+            None
+        }
+    }
+}
+
+/// The start of `year`, UTC.
+pub fn year_start(year: i32) -> Option<DateTime<Utc>> {
+    Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single()
+}
+
+/// The exchange report: per station, and the station-by-station matrix of takes.
+#[utoipa::path(get, path = "/api/v1/reports/exchange", tag = "ledger", params(ReportParams),
+    responses((status = 200, body = ExchangeReportView),
+        (status = 200, content_type = "text/csv", body = String, description = "with format=csv"),
+        (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn exchange_report(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req, &["from", "to", "format"])?;
+    let mut errors = Vec::new();
+    let this_year = Utc::now().year();
+    let from = match single(&pairs, "from", &mut errors) {
+        Some(v) => parse_instant("from", v, &mut errors),
+        None => year_start(this_year),
+    };
+    let to = match single(&pairs, "to", &mut errors) {
+        Some(v) => parse_instant("to", v, &mut errors),
+        None => year_start(this_year + 1),
+    };
+    let csv = match single(&pairs, "format", &mut errors) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            errors.push(FieldError::new("format", "must be json or csv"));
+            false
+        }
+    };
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(ApiError::invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let report = hub.exchange_report(Some(&caller), from, to).await?;
+    if csv {
+        let name = format!("exchange-{}-{}.csv", from.format("%Y%m%d"), to.format("%Y%m%d"));
+        return Ok(HttpResponse::build(StatusCode::OK)
+            .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+            .body(report.to_csv()));
+    }
+    Ok(HttpResponse::Ok().json(ExchangeReportView::from(&report)))
+}

@@ -1,0 +1,236 @@
+//! The ledger: takes, partial downloads, rebroadcasts, and the numbers of
+//! the exchange report.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+
+use super::{from_micros, to_micros};
+use crate::domain::{FileRecord, StationId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    pub station: String,
+    pub role: String,
+    pub sha256: String,
+    pub size: u64,
+    pub taken_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebroadcast {
+    pub id: String,
+    pub station: String,
+    pub program_id: String,
+    pub aired_at: DateTime<Utc>,
+    pub channel: String,
+    pub note: Option<String>,
+    pub reported_at: DateTime<Utc>,
+}
+
+/// Records that `station` received `first..last` of `file`; returns true
+/// when that completes the file and a take was recorded now.
+pub fn receive(
+    conn: &Connection,
+    station: &StationId,
+    seq: i64,
+    file: &FileRecord,
+    first: u64,
+    last: u64,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let key = params![station.as_str(), seq, file.role.as_str(), file.sha256];
+    let taken: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM takes WHERE station_id = ?1 AND program_seq = ?2 AND role = ?3 AND sha256 = ?4)",
+        )?
+        .query_row(key, |r| r.get(0))?;
+    if taken || first >= last {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "INSERT INTO download_ranges (station_id, program_seq, role, sha256, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![station.as_str(), seq, file.role.as_str(), file.sha256, first, last])?;
+    let mut ranges: Vec<(u64, u64)> = conn
+        .prepare_cached(
+            "SELECT first, last FROM download_ranges
+             WHERE station_id = ?1 AND program_seq = ?2 AND role = ?3 AND sha256 = ?4 ORDER BY first",
+        )?
+        .query_map(key, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    conn.prepare_cached(
+        "DELETE FROM download_ranges WHERE station_id = ?1 AND program_seq = ?2 AND role = ?3 AND sha256 = ?4",
+    )?
+    .execute(key)?;
+    if !matches!(merged.as_slice(), [(0, end)] if *end >= file.size) {
+        // Not all of it yet: keep what was received, merged.
+        let mut add = conn.prepare_cached(
+            "INSERT INTO download_ranges (station_id, program_seq, role, sha256, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for (a, b) in merged {
+            add.execute(params![station.as_str(), seq, file.role.as_str(), file.sha256, a, b])?;
+        }
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "INSERT INTO takes (station_id, program_seq, role, sha256, size, taken_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        station.as_str(),
+        seq,
+        file.role.as_str(),
+        file.sha256,
+        file.size,
+        to_micros(now)
+    ])?;
+    Ok(true)
+}
+
+/// Whether `station` has taken any file of the program.
+pub fn has_taken(conn: &Connection, station: &StationId, seq: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM takes WHERE station_id = ?1 AND program_seq = ?2)")?
+        .query_row(params![station.as_str(), seq], |r| r.get(0))
+}
+
+pub fn takes(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Take>> {
+    conn.prepare_cached(
+        "SELECT station_id, role, sha256, size, taken_at FROM takes WHERE program_seq = ?1 ORDER BY taken_at, station_id",
+    )?
+    .query_map([seq], |r| {
+        Ok(Take {
+            station: r.get(0)?,
+            role: r.get(1)?,
+            sha256: r.get(2)?,
+            size: r.get(3)?,
+            taken_at: from_micros(r.get(4)?),
+        })
+    })?
+    .collect()
+}
+
+pub fn insert_rebroadcast(conn: &Connection, seq: i64, r: &Rebroadcast) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO rebroadcasts (id, station_id, program_seq, aired_at, channel, note, reported_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.id,
+        r.station,
+        seq,
+        to_micros(r.aired_at),
+        r.channel,
+        r.note,
+        to_micros(r.reported_at)
+    ])?;
+    Ok(())
+}
+
+pub fn rebroadcasts(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Rebroadcast>> {
+    conn.prepare_cached(
+        "SELECT r.id, r.station_id, p.id, r.aired_at, r.channel, r.note, r.reported_at
+         FROM rebroadcasts r JOIN programs p ON p.seq = r.program_seq
+         WHERE r.program_seq = ?1 ORDER BY r.aired_at, r.id",
+    )?
+    .query_map([seq], |r| {
+        Ok(Rebroadcast {
+            id: r.get(0)?,
+            station: r.get(1)?,
+            program_id: r.get(2)?,
+            aired_at: from_micros(r.get(3)?),
+            channel: r.get(4)?,
+            note: r.get(5)?,
+            reported_at: from_micros(r.get(6)?),
+        })
+    })?
+    .collect()
+}
+
+/// One station's numbers over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StationNumbers {
+    /// Programs it registered (created) in the period.
+    pub contributed: u64,
+    /// Programs it published in the period.
+    pub published: u64,
+    /// (Taker, program) pairs: its programs that other stations took.
+    pub taken_by_others: u64,
+    /// Programs of other stations it took.
+    pub taken_from_others: u64,
+    /// Rebroadcasts of its programs by other stations.
+    pub rebroadcasts_of_its_programs: u64,
+    /// Rebroadcasts it reported.
+    pub rebroadcasts_made: u64,
+}
+
+/// The numbers of every station, and `(origin, taker) → programs taken`.
+pub fn report(
+    conn: &Connection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> rusqlite::Result<(BTreeMap<String, StationNumbers>, BTreeMap<(String, String), u64>)> {
+    let (from, to) = (to_micros(from), to_micros(to));
+    let mut numbers: BTreeMap<String, StationNumbers> = conn
+        .prepare("SELECT id FROM stations ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .map(|id| id.map(|id| (id, StationNumbers::default())))
+        .collect::<Result<_, _>>()?;
+    let mut count = |sql: &str, set: fn(&mut StationNumbers, u64)| -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query(params![from, to])?;
+        while let Some(r) = rows.next()? {
+            let station: String = r.get(0)?;
+            set(numbers.entry(station).or_default(), r.get(1)?);
+        }
+        Ok(())
+    };
+    count(
+        "SELECT station_id, count(*) FROM programs WHERE created_at >= ?1 AND created_at < ?2 GROUP BY 1",
+        |n, v| n.contributed = v,
+    )?;
+    count(
+        "SELECT station_id, count(*) FROM programs WHERE published_at >= ?1 AND published_at < ?2 GROUP BY 1",
+        |n, v| n.published = v,
+    )?;
+    // A take in the period: the first completed download of any file of the
+    // program by that station falls in it.
+    const FIRST_TAKES: &str =
+        "SELECT t.station_id AS taker, p.station_id AS origin, t.program_seq AS seq, min(t.taken_at) AS at
+         FROM takes t JOIN programs p ON p.seq = t.program_seq
+         WHERE t.station_id <> p.station_id GROUP BY 1, 2, 3";
+    count(
+        &format!("SELECT origin, count(*) FROM ({FIRST_TAKES}) WHERE at >= ?1 AND at < ?2 GROUP BY 1"),
+        |n, v| n.taken_by_others = v,
+    )?;
+    count(
+        &format!("SELECT taker, count(*) FROM ({FIRST_TAKES}) WHERE at >= ?1 AND at < ?2 GROUP BY 1"),
+        |n, v| n.taken_from_others = v,
+    )?;
+    count(
+        "SELECT p.station_id, count(*) FROM rebroadcasts r JOIN programs p ON p.seq = r.program_seq
+         WHERE r.aired_at >= ?1 AND r.aired_at < ?2 AND r.station_id <> p.station_id GROUP BY 1",
+        |n, v| n.rebroadcasts_of_its_programs = v,
+    )?;
+    count(
+        "SELECT station_id, count(*) FROM rebroadcasts WHERE aired_at >= ?1 AND aired_at < ?2 GROUP BY 1",
+        |n, v| n.rebroadcasts_made = v,
+    )?;
+    let mut matrix = BTreeMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT origin, taker, count(*) FROM ({FIRST_TAKES}) WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2"
+    ))?;
+    let mut rows = stmt.query(params![from, to])?;
+    while let Some(r) = rows.next()? {
+        matrix.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+    }
+    Ok((numbers, matrix))
+}

@@ -1,0 +1,197 @@
+//! The ledger: downloads that complete become takes; stations that took a
+//! program report its rebroadcasts; owners see both.
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use unicode_normalization::UnicodeNormalization;
+
+use super::files::Download;
+use super::programs::visible;
+use super::rights::owns;
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog::ledger::{self, Rebroadcast, Take};
+use crate::catalog::{self, programs};
+use crate::domain::{FieldError, ProgramId, Viewer};
+use crate::media::MediaError;
+
+/// A rebroadcast as a station reports it.
+#[derive(Debug, Clone)]
+pub struct NewRebroadcast {
+    pub aired_at: DateTime<Utc>,
+    pub channel: String,
+    pub note: Option<String>,
+}
+
+/// Who took a program, and who rebroadcast it.
+#[derive(Debug, Clone)]
+pub struct Takes {
+    pub takes: Vec<Take>,
+    pub rebroadcasts: Vec<Rebroadcast>,
+}
+
+impl Hub {
+    /// The bytes of `download` in `range`, streamed. What the caller receives
+    /// is counted; once a station has received every byte of a file, in one
+    /// request or several ranged ones, the ledger records one take.
+    pub async fn open(
+        &self,
+        download: &Download,
+        range: Option<Range<u64>>,
+    ) -> Result<impl Stream<Item = Result<Bytes, MediaError>> + 'static, ExchangeError> {
+        let start = range.as_ref().map_or(0, |r| r.start);
+        let inner = self.media.read(&download.key, range).await?;
+        Ok(Counted {
+            inner,
+            hub: self.clone(),
+            download: download.clone(),
+            start,
+            sent: 0,
+        })
+    }
+
+    /// Records that `download.taker` received `range` of the file.
+    pub async fn record_received(&self, download: Download, range: Range<u64>) -> Result<(), ExchangeError> {
+        let Some(taker) = download.taker.clone() else {
+            return Ok(());
+        };
+        let (program, file) = (download.program, download.file.clone());
+        let taken = self
+            .catalog
+            .write(move |tx| {
+                let Some(seq) = programs::seq(tx, program)? else {
+                    return Ok(false);
+                };
+                ledger::receive(tx, &taker, seq, &file, range.start, range.end, catalog::now())
+            })
+            .await?;
+        if taken {
+            tracing::info!(program = %download.program, role = download.file.role.as_str(), "take recorded");
+        }
+        Ok(())
+    }
+
+    /// Records a rebroadcast by a station that took the program.
+    pub async fn report_rebroadcast(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        new: NewRebroadcast,
+    ) -> Result<Rebroadcast, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Err(ExchangeError::Forbidden("rebroadcasts are reported by stations"));
+        };
+        let mut errors = Vec::new();
+        let channel: String = new.channel.trim().nfc().collect();
+        if channel.is_empty() || channel.chars().count() > 200 || channel.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "channel",
+                "must be 1 to 200 characters, without control characters",
+            ));
+        }
+        let note: Option<String> = new
+            .note
+            .map(|n| n.trim().nfc().collect::<String>())
+            .filter(|n| !n.is_empty());
+        if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+            errors.push(FieldError::new("note", "must be at most 2000 characters"));
+        }
+        if new.aired_at > Utc::now() + chrono::Duration::days(1) {
+            errors.push(FieldError::new(
+                "aired_at",
+                "a rebroadcast is reported once it has aired",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ExchangeError::Invalid(errors));
+        }
+        let viewer = caller.viewer();
+        self.catalog
+            .write(move |tx| {
+                let s = visible(tx, &viewer, id)?;
+                if !ledger::has_taken(tx, &station, s.seq)? {
+                    return Err(ExchangeError::Forbidden(
+                        "a station reports rebroadcasts of programs it has downloaded",
+                    ));
+                }
+                let r = Rebroadcast {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    station: station.to_string(),
+                    program_id: id.to_string(),
+                    aired_at: catalog::from_micros(catalog::to_micros(new.aired_at)),
+                    channel,
+                    note,
+                    reported_at: catalog::now(),
+                };
+                ledger::insert_rebroadcast(tx, s.seq, &r)?;
+                Ok(r)
+            })
+            .await
+    }
+
+    /// Who took the program and who rebroadcast it: for its owner and the admin.
+    pub async fn takes(&self, caller: &Caller, id: ProgramId) -> Result<Takes, ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| {
+                let s = visible(c, &viewer, id)?;
+                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
+                    return Err(ExchangeError::Forbidden(
+                        "only the owner and the hub operator see who took a program",
+                    ));
+                }
+                Ok(Takes {
+                    takes: ledger::takes(c, s.seq)?,
+                    rebroadcasts: ledger::rebroadcasts(c, s.seq)?,
+                })
+            })
+            .await
+    }
+}
+
+/// A download stream that counts what it hands out and tells the ledger
+/// when it ends, completed or not.
+struct Counted<S> {
+    inner: S,
+    hub: Hub,
+    download: Download,
+    start: u64,
+    sent: u64,
+}
+
+impl<S: Stream<Item = Result<Bytes, MediaError>> + Unpin> Stream for Counted<S> {
+    type Item = Result<Bytes, MediaError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            let n = chunk.len() as u64;
+            self.sent += n;
+            self.hub.metrics.bytes_out.fetch_add(n, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        if self.download.taker.is_none() || self.sent == 0 {
+            return;
+        }
+        let (hub, download) = (self.hub.clone(), self.download.clone());
+        let range = self.start..self.start + self.sent;
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = hub.record_received(download, range).await {
+                    tracing::error!(error = %e, "could not record a download in the ledger");
+                }
+            });
+        }
+    }
+}
