@@ -2,6 +2,7 @@
 //! folder, spoken to over HTTP.
 
 mod cli;
+mod exchange;
 mod files;
 mod helpers;
 mod openapi;
