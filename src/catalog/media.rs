@@ -56,10 +56,12 @@ pub fn all_objects(conn: &Connection) -> rusqlite::Result<Vec<MediaObject>> {
         .collect()
 }
 
+/// Whether a record, an upload in progress or a resumable upload owns `key`.
 pub fn is_known_key(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM media_objects WHERE key = ?1)
-             OR EXISTS (SELECT 1 FROM media_uploads WHERE key = ?1)",
+             OR EXISTS (SELECT 1 FROM media_uploads WHERE key = ?1)
+             OR EXISTS (SELECT 1 FROM tus_uploads WHERE json_extract(sink, '$.key') = ?1)",
     )?
     .query_row([key], |r| r.get(0))
 }
@@ -70,14 +72,22 @@ pub fn begin_upload(conn: &Connection, key: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Remembers the S3 multipart upload writing `key`.
+pub fn set_multipart_id(conn: &Connection, key: &str, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE media_uploads SET multipart_id = ?2 WHERE key = ?1")?
+        .execute([key, id])?;
+    Ok(())
+}
+
 pub fn end_upload(conn: &Connection, key: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM media_uploads WHERE key = ?1")?
         .execute([key])?;
     Ok(())
 }
 
-pub fn uploads(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare("SELECT key FROM media_uploads ORDER BY key")?
-        .query_map([], |r| r.get(0))?
+/// Uploads in progress: key and S3 multipart upload id.
+pub fn uploads(conn: &Connection) -> rusqlite::Result<Vec<(String, Option<String>)>> {
+    conn.prepare("SELECT key, multipart_id FROM media_uploads ORDER BY key")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_media.sql"),
     include_str!("migrations/0003_ledger.sql"),
+    include_str!("migrations/0004_resumable.sql"),
 ];
 
 /// The most idle read connections kept open.

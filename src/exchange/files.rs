@@ -175,6 +175,12 @@ impl Hub {
 
         let guard = UploadGuard::start(self).await?;
         let mut writer = self.media.writer(&guard.key).await?;
+        if let Some(id) = writer.multipart_id().map(str::to_owned) {
+            let key = guard.key.clone();
+            self.catalog
+                .write(move |tx| media::set_multipart_id(tx, &key, &id))
+                .await?;
+        }
         while let Some(chunk) = body.next().await {
             let chunk = match chunk {
                 Ok(c) => c,

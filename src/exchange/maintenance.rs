@@ -34,7 +34,10 @@ impl Hub {
     pub async fn sweep(&self, grace: Duration) -> Result<SweepReport, ExchangeError> {
         let mut report = SweepReport::default();
         let uploads = self.catalog.read(|c| media::uploads(c)).await?;
-        for key in uploads.into_iter().filter(|k| !self.active.contains(k)) {
+        for (key, multipart) in uploads.into_iter().filter(|(k, _)| !self.active.contains(k)) {
+            if let Some(id) = multipart {
+                self.media.abort_multipart(&key, &id).await?;
+            }
             self.media.delete(&key).await?;
             let k = key.clone();
             self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;

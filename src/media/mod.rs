@@ -3,6 +3,7 @@
 //! abstraction; `MediaStore` adds what the hub needs of it: streaming writes
 //! that hash as they go, durable commits, ranged reads in large blocks.
 
+pub mod sha256;
 mod writer;
 
 use std::ops::Range;
@@ -16,12 +17,14 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use crate::config::{Settings, StorageSettings};
+use writer::Target;
 pub use writer::{ObjectWriter, StoredObject};
 
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
@@ -125,12 +128,48 @@ impl MediaStore {
     /// Starts writing a new object at `key`; nothing is visible there until
     /// [`ObjectWriter::finish`].
     pub async fn writer(&self, key: &str) -> Result<ObjectWriter, MediaError> {
-        let upload = self.store.put_multipart(&Self::path(key)).await?;
-        let (part_size, durable_path) = match &self.backend {
-            Backend::Local { root } => (LOCAL_WRITE_BATCH, Some(root.join(key))),
-            Backend::S3 { .. } => (self.part_size, None),
+        Ok(match &self.backend {
+            Backend::Local { root } => {
+                let upload = self.store.put_multipart(&Self::path(key)).await?;
+                ObjectWriter::new(
+                    key.to_owned(),
+                    Target::Local(upload),
+                    LOCAL_WRITE_BATCH,
+                    Some(root.join(key)),
+                )
+            }
+            Backend::S3 { signer, .. } => {
+                let path = self.full_path(key);
+                let id = signer.create_multipart(&path).await?;
+                let target = Target::S3 {
+                    store: signer.clone(),
+                    path,
+                    id,
+                    parts: Vec::new(),
+                };
+                ObjectWriter::new(key.to_owned(), target, self.part_size, None)
+            }
+        })
+    }
+
+    /// Aborts the S3 multipart upload `id` of `key` that a crashed process
+    /// left behind.
+    pub async fn abort_multipart(&self, key: &str, id: &str) -> Result<(), MediaError> {
+        let Backend::S3 { signer, .. } = &self.backend else {
+            return Ok(());
         };
-        Ok(ObjectWriter::new(key.to_owned(), upload, part_size, durable_path))
+        match signer.abort_multipart(&self.full_path(key), &id.to_owned()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The path of `key` in the whole bucket (the prefix included).
+    fn full_path(&self, key: &str) -> ObjectPath {
+        match &self.backend {
+            Backend::S3 { prefix, .. } if !prefix.is_empty() => ObjectPath::from(format!("{prefix}/{key}")),
+            _ => ObjectPath::from(key),
+        }
     }
 
     /// The bytes of `key` in `range` (all of it when `None`), streamed.
@@ -194,18 +233,9 @@ impl MediaStore {
     pub async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<Option<url::Url>, MediaError> {
         match &self.backend {
             Backend::Local { .. } => Ok(None),
-            Backend::S3 { signer, prefix } => {
-                let full = if prefix.is_empty() {
-                    key.to_owned()
-                } else {
-                    format!("{prefix}/{key}")
-                };
-                Ok(Some(
-                    signer
-                        .signed_url(reqwest_method_get(), &ObjectPath::from(full), ttl)
-                        .await?,
-                ))
-            }
+            Backend::S3 { signer, .. } => Ok(Some(
+                signer.signed_url(http::Method::GET, &self.full_path(key), ttl).await?,
+            )),
         }
     }
 
@@ -243,9 +273,4 @@ impl MediaStore {
     pub fn is_local(&self) -> bool {
         matches!(self.backend, Backend::Local { .. })
     }
-}
-
-/// object_store's signer takes the `http` crate's method type.
-fn reqwest_method_get() -> http::Method {
-    http::Method::GET
 }

@@ -2,9 +2,15 @@
 //! finished, gone when aborted.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use object_store::{MultipartUpload, PutPayloadMut, UploadPart};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use object_store::aws::AmazonS3;
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as ObjectPath;
+use object_store::{MultipartUpload, PutPayloadMut};
 use sha2::{Digest, Sha256};
 
 use super::MediaError;
@@ -17,6 +23,22 @@ pub struct StoredObject {
     pub size: u64,
 }
 
+/// Where the parts go.
+pub(super) enum Target {
+    /// object_store's local upload: a staging file renamed on completion.
+    Local(Box<dyn MultipartUpload>),
+    /// An S3 multipart upload whose id the catalog keeps, so that a crashed
+    /// process's upload can still be aborted.
+    S3 {
+        store: Arc<AmazonS3>,
+        path: ObjectPath,
+        id: String,
+        parts: Vec<PartId>,
+    },
+}
+
+type PartFuture = BoxFuture<'static, Result<Option<PartId>, object_store::Error>>;
+
 /// A write in progress. Chunks are hashed as they arrive and gathered into
 /// parts of `part_size`; at most one part is in flight while the next fills,
 /// so memory stays at about two parts and a slow store slows the writer down.
@@ -24,9 +46,9 @@ pub struct StoredObject {
 /// (local staging file) or its multipart upload aborted (S3).
 pub struct ObjectWriter {
     key: String,
-    upload: Option<Box<dyn MultipartUpload>>,
+    target: Option<Target>,
     part: PutPayloadMut,
-    in_flight: Option<UploadPart>,
+    in_flight: Option<PartFuture>,
     part_size: usize,
     hasher: Sha256,
     size: u64,
@@ -35,15 +57,10 @@ pub struct ObjectWriter {
 }
 
 impl ObjectWriter {
-    pub(super) fn new(
-        key: String,
-        upload: Box<dyn MultipartUpload>,
-        part_size: usize,
-        durable_path: Option<PathBuf>,
-    ) -> Self {
+    pub(super) fn new(key: String, target: Target, part_size: usize, durable_path: Option<PathBuf>) -> Self {
         Self {
             key,
-            upload: Some(upload),
+            target: Some(target),
             part: PutPayloadMut::new(),
             in_flight: None,
             part_size,
@@ -55,6 +72,14 @@ impl ObjectWriter {
 
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The S3 multipart upload id, to keep until the write ends.
+    pub fn multipart_id(&self) -> Option<&str> {
+        match &self.target {
+            Some(Target::S3 { id, .. }) => Some(id),
+            _ => None,
+        }
     }
 
     /// Bytes written so far.
@@ -72,13 +97,28 @@ impl ObjectWriter {
         Ok(())
     }
 
-    async fn send_part(&mut self) -> Result<(), MediaError> {
+    async fn settle(&mut self) -> Result<(), MediaError> {
         if let Some(previous) = self.in_flight.take() {
-            previous.await?;
+            let done = previous.await?;
+            if let (Some(part), Some(Target::S3 { parts, .. })) = (done, self.target.as_mut()) {
+                parts.push(part);
+            }
         }
-        let part = std::mem::take(&mut self.part).freeze();
-        let upload = self.upload.as_mut().expect("a writer is used only until finished");
-        self.in_flight = Some(upload.put_part(part));
+        Ok(())
+    }
+
+    async fn send_part(&mut self) -> Result<(), MediaError> {
+        self.settle().await?;
+        let payload = std::mem::take(&mut self.part).freeze();
+        self.in_flight = Some(
+            match self.target.as_mut().expect("a writer is used only until finished") {
+                Target::Local(upload) => upload.put_part(payload).map(|r| r.map(|()| None)).boxed(),
+                Target::S3 { store, path, id, parts } => {
+                    let (store, path, id, idx) = (store.clone(), path.clone(), id.clone(), parts.len());
+                    async move { store.put_part(&path, &id, idx, payload).await.map(Some) }.boxed()
+                }
+            },
+        );
         Ok(())
     }
 
@@ -87,25 +127,26 @@ impl ObjectWriter {
         if self.part.content_length() > 0 || self.size == 0 {
             self.send_part().await?;
         }
-        if let Some(last) = self.in_flight.take() {
-            last.await?;
-        }
-        let mut upload = self.upload.take().expect("finished once");
-        if let Err(e) = upload.complete().await {
-            let _ = upload.abort().await;
-            return Err(e.into());
-        }
-        if let Some(path) = self.durable_path.take() {
-            // The data, then the directory entry that names it.
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                std::fs::File::open(&path)?.sync_all()?;
-                if let Some(dir) = path.parent() {
-                    std::fs::File::open(dir)?.sync_all()?;
+        self.settle().await?;
+        let completed = match self.target.take().expect("finished once") {
+            Target::Local(mut upload) => match upload.complete().await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    Err(e)
                 }
-                Ok(())
-            })
-            .await
-            .expect("fsync does not panic")?;
+            },
+            Target::S3 { store, path, id, parts } => match store.complete_multipart(&path, &id, parts).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = store.abort_multipart(&path, &id).await;
+                    Err(e)
+                }
+            },
+        };
+        completed?;
+        if let Some(path) = self.durable_path.take() {
+            sync_file_and_dir(path).await?;
         }
         Ok(StoredObject {
             key: std::mem::take(&mut self.key),
@@ -117,12 +158,33 @@ impl ObjectWriter {
     /// Gives up the write and removes what it stored so far.
     pub async fn abort(mut self) {
         self.in_flight = None;
-        if let Some(mut upload) = self.upload.take() {
-            if let Err(e) = upload.abort().await {
+        if let Some(target) = self.target.take() {
+            if let Err(e) = abort(target).await {
                 tracing::warn!(key = %self.key, error = %e, "could not abort an upload; the sweeper will");
             }
         }
     }
+}
+
+async fn abort(target: Target) -> Result<(), object_store::Error> {
+    match target {
+        Target::Local(mut upload) => upload.abort().await,
+        Target::S3 { store, path, id, .. } => store.abort_multipart(&path, &id).await,
+    }
+}
+
+/// The data, then the directory entry that names it.
+pub(super) async fn sync_file_and_dir(path: PathBuf) -> Result<(), MediaError> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        std::fs::File::open(&path)?.sync_all()?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("fsync does not panic")?;
+    Ok(())
 }
 
 impl Drop for ObjectWriter {
@@ -130,12 +192,12 @@ impl Drop for ObjectWriter {
         // Dropped mid-stream (the client went away and the request with it):
         // abort in the background. A local upload also removes its own
         // staging file on drop.
-        if let Some(mut upload) = self.upload.take() {
+        if let Some(target) = self.target.take() {
             self.in_flight = None;
             let key = std::mem::take(&mut self.key);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
-                    if let Err(e) = upload.abort().await {
+                    if let Err(e) = abort(target).await {
                         tracing::debug!(%key, error = %e, "abort after drop");
                     }
                 });
