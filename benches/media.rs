@@ -1,0 +1,1108 @@
+//! Media benchmark: uploads and downloads through a running `pxhub serve`,
+//! each against a baseline measured in the same run on the same machine.
+//!
+//! ```text
+//! cargo bench --bench media -- [--size-mib 1024] [--parallel-mib 2048] [--quick]
+//!                              [--reps 3] [--only 1,3,5] [--s3-concurrency 8] [--keep]
+//! ```
+//!
+//! The release binary (`CARGO_BIN_EXE_pxhub`) runs as a separate server
+//! process with its own data folder under `target/bench-media/` (the disk the
+//! baselines write to), bootstrapped with `pxhub station add` and
+//! `pxhub token issue`. The hub and the HTTP baseline (nginx) are driven by the
+//! same client, `curl`; the S3 baselines use `object_store` from this process
+//! against the same Garage (started with `scripts/garage.sh` on ports of its
+//! own, so a running test Garage is left alone).
+//!
+//! 1. upload, local store, vs `dd bs=8M conv=fdatasync` (the hub fsyncs too);
+//! 2. upload, S3 store (Garage), vs an object_store multipart PUT, same part size;
+//! 3. download, local store, vs nginx serving the same file on loopback;
+//! 4. download, S3 store, vs an object_store GET of the hub's very object;
+//! 5. four parallel uploads, local store, vs four parallel `dd`; and the
+//!    server's peak resident memory (`VmHWM` of a fresh server process).
+//!
+//! Every figure is the median of `--reps` runs, hub and baseline interleaved
+//! (order alternating). MB/s are decimal (10^6 bytes per second). Every upload
+//! is checked against the SHA-256 the hub reports, every hub download is
+//! hashed once, and the store must be empty once the files are deleted.
+//! `--quick` runs everything at 32 MiB (4 × 16 MiB in parallel) in seconds.
+//!
+//! The table goes to stdout, progress to stderr. Every process started here
+//! (servers, nginx, Garage) is stopped on the way out, also on a panic or
+//! Ctrl-C, and `target/bench-media/` is removed unless `--keep`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, WriteMultipart};
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+const MIB: u64 = 1024 * 1024;
+/// The hub's part size (its default), and the S3 baseline's.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+const HUB_PREFIX: &str = "bench-hub";
+const DIRECT_PREFIX: &str = "bench-direct";
+/// Garage ports of the bench's own, away from the test suite's 39900-39903.
+const GARAGE_PORTS: (u16, u16, u16) = (39910, 39911, 39913);
+
+// ---------------------------------------------------------------------------
+// Options
+
+struct Opts {
+    size: u64,
+    parallel: u64,
+    reps: usize,
+    only: Option<Vec<u32>>,
+    s3_concurrency: usize,
+    keep: bool,
+    quick: bool,
+}
+
+impl Opts {
+    fn parse() -> Self {
+        let mut o = Opts {
+            size: 1024 * MIB,
+            parallel: 2048 * MIB,
+            reps: 3,
+            only: None,
+            s3_concurrency: 8,
+            keep: false,
+            quick: false,
+        };
+        let (mut size, mut parallel, mut reps) = (None, None, None);
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            let mut value = |name: &str| args.next().unwrap_or_else(|| panic!("{name} needs a value"));
+            match a.as_str() {
+                "--size-mib" => size = Some(value(&a).parse::<u64>().expect("--size-mib N")),
+                "--parallel-mib" => parallel = Some(value(&a).parse::<u64>().expect("--parallel-mib N")),
+                "--reps" => reps = Some(value(&a).parse::<usize>().expect("--reps N").max(1)),
+                "--only" => {
+                    o.only = Some(
+                        value(&a)
+                            .split(',')
+                            .map(|s| s.trim().parse().expect("--only 1,2,…"))
+                            .collect(),
+                    )
+                }
+                "--s3-concurrency" => o.s3_concurrency = value(&a).parse().expect("--s3-concurrency N"),
+                "--quick" => o.quick = true,
+                "--keep" => o.keep = true,
+                // cargo bench passes --bench to harness = false targets.
+                "--bench" => {}
+                other => panic!("unknown argument {other}; see the top of benches/media.rs"),
+            }
+        }
+        if o.quick {
+            o.size = 32 * MIB;
+            o.parallel = 16 * MIB;
+            o.reps = 1;
+        }
+        o.size = size.map_or(o.size, |m| m * MIB);
+        o.parallel = parallel.map_or(o.parallel, |m| m * MIB);
+        o.reps = reps.unwrap_or(o.reps);
+        o
+    }
+
+    fn runs(&self, scenario: u32) -> bool {
+        self.only.as_ref().is_none_or(|v| v.contains(&scenario))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Processes: every one started is registered, and stopped on the way out.
+
+static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn register(pid: u32) {
+    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie (exited, not yet reaped by us) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// SIGTERM, up to 10 s of grace, then SIGKILL.
+fn stop_pid(pid: u32) {
+    PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+    if !alive(pid) {
+        return;
+    }
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    for _ in 0..100 {
+        if !alive(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("process {pid} ignored SIGTERM; killing it");
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+}
+
+fn stop_all_registered() {
+    let pids = PIDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for pid in pids {
+        stop_pid(pid);
+    }
+}
+
+/// A child process, stopped on drop.
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Proc {
+    fn spawn(name: &str, cmd: &mut Command) -> Self {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
+        register(child.id());
+        Proc {
+            name: name.into(),
+            child,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn check_running(&mut self, log: &Path) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{} exited early ({status}); its log:\n{log}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        stop_pid(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+/// The bench's folder, removed on drop unless kept.
+struct WorkDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("kept {}", self.path.display());
+        } else if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            eprintln!("could not remove {}: {e}", self.path.display());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Flushes dirty pages left by the previous step, so it is not billed to the next.
+fn sync() {
+    run(&mut Command::new("sync"));
+}
+
+/// Reads `path` once, so it is in the page cache.
+fn warm(path: &Path) {
+    let mut f = std::fs::File::open(path).expect("open to warm");
+    let mut buf = vec![0u8; 8 << 20];
+    while f.read(&mut buf).expect("read to warm") > 0 {}
+}
+
+/// Random bytes in `path`; returns their SHA-256 (hex).
+fn generate(path: &Path, size: u64, seed: u64) -> String {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).expect("create source"));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 8 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        rng.fill_bytes(&mut buf[..n]);
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).expect("write source");
+        left -= n as u64;
+    }
+    out.flush().expect("flush source");
+    hex::encode(hasher.finalize())
+}
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn vm_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Runs `f` for each rep, baseline and hub interleaved, alternating which goes first.
+fn interleaved(reps: usize, mut baseline: impl FnMut() -> f64, mut hub: impl FnMut() -> f64) -> (Vec<f64>, Vec<f64>) {
+    let (mut h, mut b) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        if rep % 2 == 0 {
+            b.push(baseline());
+            h.push(hub());
+        } else {
+            h.push(hub());
+            b.push(baseline());
+        }
+        eprintln!("  rep {}: hub {:.1} MB/s, baseline {:.1} MB/s", rep + 1, h[rep], b[rep]);
+    }
+    (h, b)
+}
+
+// ---------------------------------------------------------------------------
+// The hub, driven with curl
+
+struct Hub {
+    proc: Proc,
+    base: String,
+    token: String,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+/// What the S3 store is.
+#[derive(Clone)]
+struct S3Env {
+    endpoint: String,
+    bucket: String,
+    region: String,
+    key_id: String,
+    secret: String,
+}
+
+impl S3Env {
+    fn store(&self) -> AmazonS3 {
+        AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_bucket_name(&self.bucket)
+            .with_region(&self.region)
+            .with_access_key_id(&self.key_id)
+            .with_secret_access_key(&self.secret)
+            .build()
+            .expect("an S3 client")
+    }
+}
+
+fn pxhub(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PXHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--data-dir").arg(dir);
+    cmd
+}
+
+impl Hub {
+    fn start(dir: &Path, s3: Option<&S3Env>) -> Self {
+        std::fs::create_dir_all(dir).expect("hub folder");
+        run(pxhub(dir)
+            .args([
+                "station",
+                "add",
+                "--id",
+                "bench",
+                "--name",
+                "Bench",
+                "--province",
+                "Hà Nội",
+            ])
+            .stderr(Stdio::null()));
+        let token = run(pxhub(dir)
+            .args(["token", "issue", "--station", "bench"])
+            .stderr(Stdio::null()))
+        .trim()
+        .to_owned();
+        let port = free_port();
+        let log = dir.join("server.log");
+        let mut cmd = pxhub(dir);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
+            .env("PXHUB_PART_SIZE", PART_SIZE.to_string())
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("server log"))
+            .stderr(std::fs::File::options().append(true).open(&log).expect("server log"));
+        if let Some(s3) = s3 {
+            cmd.env("PXHUB_STORAGE", "s3")
+                .env("PXHUB_STORAGE_ENDPOINT", &s3.endpoint)
+                .env("PXHUB_STORAGE_BUCKET", &s3.bucket)
+                .env("PXHUB_STORAGE_REGION", &s3.region)
+                .env("PXHUB_STORAGE_ACCESS_KEY_ID", &s3.key_id)
+                .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", &s3.secret)
+                .env("PXHUB_STORAGE_PREFIX", HUB_PREFIX);
+        }
+        let mut hub = Hub {
+            proc: Proc::spawn("pxhub serve", &mut cmd),
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+            dir: dir.to_owned(),
+            log,
+        };
+        for _ in 0..200 {
+            hub.proc.check_running(&hub.log);
+            let ok = Command::new("curl")
+                .args(["-sf", "-o", "/dev/null", &format!("{}/readyz", hub.base)])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return hub;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("pxhub serve did not answer on {}", hub.base);
+    }
+
+    fn curl(&self) -> Command {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-H", &format!("Authorization: Bearer {}", self.token)]);
+        cmd
+    }
+
+    fn file_url(&self, program: &str) -> String {
+        format!("{}/api/v1/programs/{program}/files/master", self.base)
+    }
+
+    /// Splits curl's output of `-w '\n%{http_code}'` into body and status.
+    fn answer(out: &str) -> (serde_json::Value, u16) {
+        let (body, code) = out.rsplit_once('\n').expect("a status line");
+        let code = code.trim().parse().expect("an HTTP status");
+        (serde_json::from_str(body).unwrap_or(serde_json::Value::Null), code)
+    }
+
+    fn new_program(&self, title: &str) -> String {
+        let body = serde_json::json!({"title": title, "kind": "tv", "genre": "news", "languages": ["vi"]});
+        let out = run(self.curl().args([
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &body.to_string(),
+            "-w",
+            "\n%{http_code}",
+            &format!("{}/api/v1/programs", self.base),
+        ]));
+        let (json, code) = Self::answer(&out);
+        assert_eq!(code, 201, "creating a program: {out}");
+        json["id"].as_str().expect("a program id").to_owned()
+    }
+
+    /// The command that uploads `file` as the program's master.
+    fn upload_cmd(&self, program: &str, file: &Path) -> Command {
+        let mut cmd = self.curl();
+        cmd.args(["-T"])
+            .arg(file)
+            .args([
+                "-H",
+                "Content-Type: video/mp4",
+                "-w",
+                "\n%{http_code}",
+                &format!("{}?filename=bench.mp4", self.file_url(program)),
+            ])
+            .stdout(Stdio::piped());
+        cmd
+    }
+
+    /// Checks an upload's answer against the file's size and digest.
+    fn check_upload(&self, out: &str, size: u64, sha256: &str) {
+        let (json, code) = Self::answer(out);
+        assert!(code == 201 || code == 200, "upload answered {code}: {out}");
+        assert_eq!(json["size"].as_u64(), Some(size), "size the hub stored: {out}");
+        assert_eq!(json["sha256"].as_str(), Some(sha256), "digest the hub computed: {out}");
+    }
+
+    /// Uploads, timed; returns MB/s.
+    fn upload(&self, program: &str, file: &Path, size: u64, sha256: &str) -> f64 {
+        let started = Instant::now();
+        let out = run(&mut self.upload_cmd(program, file));
+        let mbs = mb_per_s(size, started.elapsed());
+        self.check_upload(&out, size, sha256);
+        mbs
+    }
+
+    fn delete(&self, program: &str) {
+        let out = run(self.curl().args([
+            "-X",
+            "DELETE",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &self.file_url(program),
+        ]));
+        assert_eq!(out.trim(), "204", "deleting the file of {program}");
+    }
+
+    /// Downloads to /dev/null, timed; returns MB/s.
+    fn download(&self, program: &str, size: u64) -> f64 {
+        download_timed(self.curl().arg(self.file_url(program)), size)
+    }
+
+    /// Downloads once and checks the bytes against the digest.
+    fn verify_download(&self, program: &str, size: u64, sha256: &str) {
+        let mut child = self
+            .curl()
+            .args(["-f", &self.file_url(program)])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let mut out = child.stdout.take().expect("stdout");
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0u64;
+        loop {
+            let n = out.read(&mut buf).expect("reading the download");
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            got += n as u64;
+        }
+        assert!(child.wait().expect("curl").success(), "the download failed");
+        assert_eq!(got, size, "bytes downloaded");
+        assert_eq!(hex::encode(hasher.finalize()), sha256, "digest of the download");
+    }
+
+    /// Objects (and staging files) left in the local store.
+    fn local_objects(&self) -> usize {
+        match std::fs::read_dir(self.dir.join("media/blobs")) {
+            Ok(entries) => entries.count(),
+            Err(_) => 0,
+        }
+    }
+}
+
+fn download_timed(cmd: &mut Command, size: u64) -> f64 {
+    let started = Instant::now();
+    let out = run(cmd.args(["-o", "/dev/null", "-w", "%{http_code} %{size_download}"]));
+    let mbs = mb_per_s(size, started.elapsed());
+    assert_eq!(out.trim(), format!("200 {size}"), "download status and size");
+    mbs
+}
+
+fn dd_cmd(src: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new("dd");
+    cmd.arg(format!("if={}", src.display()))
+        .arg(format!("of={}", out.display()))
+        .args(["bs=8M", "conv=fdatasync", "status=none"]);
+    cmd
+}
+
+// ---------------------------------------------------------------------------
+// Garage and nginx
+
+struct Garage {
+    dir: PathBuf,
+    env: S3Env,
+}
+
+impl Garage {
+    fn start(dir: &Path) -> Result<Self, String> {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (s3, rpc, admin) = GARAGE_PORTS;
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                "source scripts/garage.sh && garage_start >&2 && env | grep '^PXHUB_TEST_S3_'",
+            ])
+            .current_dir(manifest)
+            .env("GARAGE_DIR", dir)
+            .env("GARAGE_S3_PORT", s3.to_string())
+            .env("GARAGE_RPC_PORT", rpc.to_string())
+            .env("GARAGE_ADMIN_PORT", admin.to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("bash: {e}"))?;
+        // Whatever happened, a started server is ours to stop.
+        if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
+            if let Ok(pid) = pid.trim().parse() {
+                register(pid);
+            }
+        }
+        let garage = |env: S3Env| Garage {
+            dir: dir.to_owned(),
+            env,
+        };
+        if !out.status.success() {
+            drop(garage(S3Env {
+                endpoint: String::new(),
+                bucket: String::new(),
+                region: String::new(),
+                key_id: String::new(),
+                secret: String::new(),
+            }));
+            return Err(format!("scripts/garage.sh: garage_start failed ({})", out.status));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("PXHUB_TEST_S3_{name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("garage_start did not export PXHUB_TEST_S3_{name}"))
+        };
+        Ok(garage(S3Env {
+            endpoint: var("ENDPOINT")?,
+            bucket: var("BUCKET")?,
+            region: var("REGION")?,
+            key_id: var("ACCESS_KEY_ID")?,
+            secret: var("SECRET_ACCESS_KEY")?,
+        }))
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
+            if let Ok(pid) = pid.trim().parse() {
+                stop_pid(pid);
+            }
+            let _ = std::fs::remove_file(self.dir.join("pid"));
+        }
+    }
+}
+
+fn start_nginx(dir: &Path, root: &Path) -> Result<(Proc, String), String> {
+    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("nginx is not installed (apt-get install -y nginx)")?;
+    std::fs::create_dir_all(dir.join("tmp")).map_err(|e| e.to_string())?;
+    let port = free_port();
+    let root_user = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    let d = dir.display();
+    let conf = format!(
+        "{user}worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  default_type application/octet-stream;\n\
+         \x20 client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n\
+         \x20 uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
+         \x20 server {{ listen 127.0.0.1:{port}; root {root}; }}\n}}\n",
+        user = if root_user { "user root;\n" } else { "" },
+        root = root.display(),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut p = Proc::spawn("nginx", &mut cmd);
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        p.check_running(&dir.join("error.log"));
+        let ok = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", &base])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok((p, base));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err("nginx did not answer".into())
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+struct Row {
+    scenario: String,
+    hub: String,
+    baseline: String,
+    ratio: f64,
+    target: String,
+    pass: bool,
+}
+
+fn ratio_row(scenario: String, hub: f64, baseline: f64, min: f64) -> Row {
+    let ratio = hub / baseline;
+    Row {
+        scenario,
+        hub: format!("{hub:.0} MB/s"),
+        baseline: format!("{baseline:.0} MB/s"),
+        ratio,
+        target: format!("≥ {min:.2}"),
+        pass: ratio >= min,
+    }
+}
+
+struct Source {
+    path: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() {
+    let opts = Opts::parse();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-media");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).expect("clearing target/bench-media");
+    }
+    std::fs::create_dir_all(root.join("src")).expect("target/bench-media");
+    let work = WorkDir {
+        path: root.clone(),
+        keep: opts.keep,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: stopping what the bench started");
+            stop_all_registered();
+            std::process::exit(130);
+        }
+    });
+
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench(&opts, &root, &rt)));
+    stop_all_registered();
+    drop(work);
+    match result {
+        Ok(problems) if problems.is_empty() => {}
+        Ok(problems) => {
+            for p in &problems {
+                eprintln!("PROBLEM: {p}");
+            }
+            std::process::exit(1);
+        }
+        Err(_) => std::process::exit(101),
+    }
+}
+
+/// Runs the scenarios; returns the correctness problems seen.
+fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut rows = Vec::new();
+    let mib = |b: u64| b / MIB;
+
+    eprintln!("generating sources…");
+    let source = |size: u64, seed: u64| {
+        let path = root.join(format!("src/media-{}.bin", mib(size)));
+        let sha256 = generate(&path, size, seed);
+        Source { path, size, sha256 }
+    };
+    let single = opts.runs(1) || opts.runs(2) || opts.runs(3) || opts.runs(4);
+    let one = single.then(|| source(opts.size, 1));
+    let par = opts.runs(5).then(|| match &one {
+        Some(s) if s.size == opts.parallel => Source {
+            path: s.path.clone(),
+            size: s.size,
+            sha256: s.sha256.clone(),
+        },
+        _ => source(opts.parallel, 2),
+    });
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).expect("out folder");
+
+    // ---- 1 and 3: local store
+    if opts.runs(1) || opts.runs(3) {
+        let src = one.as_ref().expect("source");
+        let hub = Hub::start(&root.join("hub-local"), None);
+        if opts.runs(1) {
+            eprintln!("1. upload {} MiB, local store, vs dd conv=fdatasync", mib(src.size));
+            warm(&src.path);
+            let dd_out = out.join("dd.bin");
+            let (h, b) = interleaved(
+                opts.reps,
+                || {
+                    sync();
+                    let started = Instant::now();
+                    run(&mut dd_cmd(&src.path, &dd_out));
+                    let mbs = mb_per_s(src.size, started.elapsed());
+                    std::fs::remove_file(&dd_out).expect("remove dd output");
+                    mbs
+                },
+                || {
+                    let program = hub.new_program("upload");
+                    sync();
+                    let mbs = hub.upload(&program, &src.path, src.size, &src.sha256);
+                    hub.delete(&program);
+                    mbs
+                },
+            );
+            rows.push(ratio_row(
+                format!(
+                    "1. Upload {} MiB, local store (vs `dd bs=8M conv=fdatasync`)",
+                    mib(src.size)
+                ),
+                median(h),
+                median(b),
+                0.8,
+            ));
+        }
+        if opts.runs(3) {
+            eprintln!("3. download {} MiB, local store, vs nginx", mib(src.size));
+            let (_nginx, nginx_base) = start_nginx(&root.join("nginx"), &root.join("src")).expect("nginx");
+            let program = hub.new_program("download");
+            hub.upload(&program, &src.path, src.size, &src.sha256);
+            hub.verify_download(&program, src.size, &src.sha256);
+            let url = format!("{nginx_base}/{}", src.path.file_name().expect("name").to_string_lossy());
+            // Warm both once more; both files are in the page cache from here on.
+            download_timed(Command::new("curl").args(["-sS", &url]), src.size);
+            let (h, b) = interleaved(
+                opts.reps,
+                || download_timed(Command::new("curl").args(["-sS", &url]), src.size),
+                || hub.download(&program, src.size),
+            );
+            hub.delete(&program);
+            rows.push(ratio_row(
+                format!(
+                    "3. Download {} MiB, local store (vs nginx, sendfile, loopback)",
+                    mib(src.size)
+                ),
+                median(h),
+                median(b),
+                0.8,
+            ));
+        }
+        let left = hub.local_objects();
+        if left != 0 {
+            problems.push(format!(
+                "local store: {left} object(s) left after every file was deleted"
+            ));
+        }
+    }
+
+    // ---- 2 and 4: S3 store (Garage)
+    if opts.runs(2) || opts.runs(4) {
+        let src = one.as_ref().expect("source");
+        match Garage::start(&root.join("garage")) {
+            Err(e) => {
+                eprintln!("S3 scenarios skipped: {e}");
+                problems.push(format!("S3 scenarios skipped: {e}"));
+            }
+            Ok(garage) => {
+                let store = garage.env.store();
+                let hub = Hub::start(&root.join("hub-s3"), Some(&garage.env));
+                let hub_objects = || {
+                    rt.block_on(async {
+                        let mut list = store.list(Some(&ObjectPath::from(format!("{HUB_PREFIX}/blobs"))));
+                        let mut v = Vec::new();
+                        while let Some(m) = list.next().await {
+                            v.push(m.expect("listing the bucket"));
+                        }
+                        v
+                    })
+                };
+                if opts.runs(2) {
+                    eprintln!(
+                        "2. upload {} MiB, S3 store, vs object_store multipart PUT ({} MiB parts, {} in flight)",
+                        mib(src.size),
+                        PART_SIZE as u64 / MIB,
+                        opts.s3_concurrency
+                    );
+                    warm(&src.path);
+                    let mut rep = 0;
+                    let (h, b) = interleaved(
+                        opts.reps,
+                        || {
+                            rep += 1;
+                            let path = ObjectPath::from(format!("{DIRECT_PREFIX}/upload-{rep}"));
+                            sync();
+                            let started = Instant::now();
+                            rt.block_on(s3_put(&store, &path, &src.path, opts.s3_concurrency));
+                            let mbs = mb_per_s(src.size, started.elapsed());
+                            rt.block_on(store.delete(&path)).expect("deleting the direct upload");
+                            mbs
+                        },
+                        || {
+                            let program = hub.new_program("upload");
+                            sync();
+                            let mbs = hub.upload(&program, &src.path, src.size, &src.sha256);
+                            hub.delete(&program);
+                            mbs
+                        },
+                    );
+                    rows.push(ratio_row(
+                        format!(
+                            "2. Upload {} MiB, S3 store on Garage (vs object_store multipart PUT, {} MiB parts, {} in flight)",
+                            mib(src.size),
+                            PART_SIZE as u64 / MIB,
+                            opts.s3_concurrency
+                        ),
+                        median(h),
+                        median(b),
+                        0.8,
+                    ));
+                }
+                if opts.runs(4) {
+                    eprintln!("4. download {} MiB, S3 store, vs object_store GET", mib(src.size));
+                    let program = hub.new_program("download");
+                    hub.upload(&program, &src.path, src.size, &src.sha256);
+                    let objects = hub_objects();
+                    assert_eq!(objects.len(), 1, "the hub's prefix should hold one object: {objects:?}");
+                    let path = objects[0].location.clone();
+                    hub.verify_download(&program, src.size, &src.sha256);
+                    let (h, b) = interleaved(
+                        opts.reps,
+                        || {
+                            let started = Instant::now();
+                            let got = rt.block_on(s3_get(&store, &path));
+                            assert_eq!(got, src.size, "bytes of the direct GET");
+                            mb_per_s(src.size, started.elapsed())
+                        },
+                        || hub.download(&program, src.size),
+                    );
+                    hub.delete(&program);
+                    rows.push(ratio_row(
+                        format!(
+                            "4. Download {} MiB, S3 store on Garage (vs object_store GET)",
+                            mib(src.size)
+                        ),
+                        median(h),
+                        median(b),
+                        0.8,
+                    ));
+                }
+                // The hub deletes an unused object before it answers DELETE.
+                let left = hub_objects();
+                if !left.is_empty() {
+                    problems.push(format!(
+                        "S3 store: {} object(s) left after every file was deleted: {:?}",
+                        left.len(),
+                        left.iter().map(|m| m.location.to_string()).collect::<Vec<_>>()
+                    ));
+                }
+                drop(hub);
+                drop(garage);
+            }
+        }
+    }
+
+    // ---- 5: four parallel uploads, local store, fresh server
+    if let Some(src) = &par {
+        eprintln!(
+            "5. four parallel uploads of {} MiB, local store, vs four dd",
+            mib(src.size)
+        );
+        let hub = Hub::start(&root.join("hub-parallel"), None);
+        let programs: Vec<String> = (0..4).map(|i| hub.new_program(&format!("parallel {i}"))).collect();
+        let startup_kib = vm_kib(hub.proc.pid(), "VmHWM:");
+        warm(&src.path);
+        let total = 4 * src.size;
+        let mut peak_during = 0u64;
+        let (h, b) = interleaved(
+            opts.reps,
+            || {
+                sync();
+                let outs: Vec<PathBuf> = (0..4).map(|i| out.join(format!("dd-{i}.bin"))).collect();
+                let started = Instant::now();
+                let children: Vec<Child> = outs.iter().map(|o| dd_cmd(&src.path, o).spawn().expect("dd")).collect();
+                for mut c in children {
+                    assert!(c.wait().expect("dd").success(), "dd failed");
+                }
+                let mbs = mb_per_s(total, started.elapsed());
+                for o in outs {
+                    std::fs::remove_file(o).expect("remove dd output");
+                }
+                mbs
+            },
+            || {
+                sync();
+                let started = Instant::now();
+                let children: Vec<Child> = programs
+                    .iter()
+                    .map(|p| hub.upload_cmd(p, &src.path).spawn().expect("curl"))
+                    .collect();
+                // Sample the resident size while the uploads run.
+                let sampler = {
+                    let pid = hub.proc.pid();
+                    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let s = stop.clone();
+                    let t = std::thread::spawn(move || {
+                        let mut max = 0;
+                        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                            max = max.max(vm_kib(pid, "VmRSS:"));
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        max
+                    });
+                    (stop, t)
+                };
+                let outs: Vec<String> = children
+                    .into_iter()
+                    .map(|c| {
+                        let o = c.wait_with_output().expect("curl");
+                        assert!(o.status.success(), "curl failed");
+                        String::from_utf8(o.stdout).expect("UTF-8")
+                    })
+                    .collect();
+                let mbs = mb_per_s(total, started.elapsed());
+                sampler.0.store(true, std::sync::atomic::Ordering::Relaxed);
+                peak_during = peak_during.max(sampler.1.join().expect("sampler"));
+                for (p, o) in programs.iter().zip(&outs) {
+                    hub.check_upload(o, src.size, &src.sha256);
+                    hub.delete(p);
+                }
+                mbs
+            },
+        );
+        let peak_kib = vm_kib(hub.proc.pid(), "VmHWM:");
+        eprintln!(
+            "  VmHWM after start-up {} KiB, after the runs {} KiB (largest VmRSS sampled during uploads {} KiB)",
+            startup_kib, peak_kib, peak_during
+        );
+        rows.push(ratio_row(
+            format!(
+                "5a. Four parallel uploads of {} MiB, local store, aggregate (vs four parallel dd)",
+                mib(src.size)
+            ),
+            median(h),
+            median(b),
+            0.8,
+        ));
+        let peak = peak_kib as f64 / 1024.0;
+        let start = startup_kib as f64 / 1024.0;
+        rows.push(Row {
+            scenario: "5b. Server peak resident memory, VmHWM (baseline: VmHWM after start-up)".into(),
+            hub: format!("{peak:.1} MiB"),
+            baseline: format!("{start:.1} MiB"),
+            ratio: peak / start,
+            target: "peak < 100 MiB".into(),
+            pass: peak < 100.0,
+        });
+        let left = hub.local_objects();
+        if left != 0 {
+            problems.push(format!(
+                "local store (parallel): {left} object(s) left after every file was deleted"
+            ));
+        }
+    }
+
+    println!(
+        "Media benchmark: {} MiB single transfers, 4 × {} MiB parallel, median of {} run(s) each, hub and baseline interleaved; MB/s = 10^6 bytes/s.\n",
+        mib(opts.size),
+        mib(opts.parallel),
+        opts.reps
+    );
+    println!("| Scenario | Hub | Baseline | Hub / baseline | Target | Result |");
+    println!("|---|---:|---:|---:|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.2} | {} | {} |",
+            r.scenario,
+            r.hub,
+            r.baseline,
+            r.ratio,
+            r.target,
+            if r.pass { "PASS" } else { "MISS" }
+        );
+    }
+    if !problems.is_empty() {
+        println!("\nCorrectness problems:");
+        for p in &problems {
+            println!("- {p}");
+        }
+    }
+    // Logs of the servers, when they said anything at warn or above.
+    for name in ["hub-local", "hub-s3", "hub-parallel"] {
+        let log = root.join(name).join("server.log");
+        if let Ok(f) = std::fs::File::open(&log) {
+            let lines: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
+            if !lines.is_empty() {
+                eprintln!("{name} server log ({} lines):", lines.len());
+                for l in lines.iter().take(20) {
+                    eprintln!("  {l}");
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// A multipart PUT of `file`, in the hub's part size, as object_store's
+/// `WriteMultipart` does it with `concurrency` parts in flight.
+async fn s3_put(store: &AmazonS3, path: &ObjectPath, file: &Path, concurrency: usize) {
+    let upload = store.put_multipart(path).await.expect("starting a multipart upload");
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    let mut f = tokio::fs::File::open(file).await.expect("open the source");
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).await.expect("read the source");
+        if n == 0 {
+            break;
+        }
+        writer.wait_for_capacity(concurrency).await.expect("uploading a part");
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.expect("completing the upload");
+}
+
+/// A GET of the whole object, streamed to nowhere; returns the bytes seen.
+async fn s3_get(store: &AmazonS3, path: &ObjectPath) -> u64 {
+    let mut stream = store.get(path).await.expect("GET").into_stream();
+    let mut n = 0u64;
+    while let Some(chunk) = stream.next().await {
+        n += chunk.expect("a chunk of the GET").len() as u64;
+    }
+    n
+}
