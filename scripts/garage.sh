@@ -20,7 +20,8 @@ GARAGE_SECRET=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
 garage_bin() {
     local bin
-    bin=$(command -v garage || true)
+    # type -P: the executable on PATH, never the `garage` function below.
+    bin=$(type -P garage || true)
     [ -n "$bin" ] || bin="${CARGO_HOME:-$HOME/.cargo}/bin/garage"
     echo "$bin"
 }
