@@ -9,6 +9,15 @@ cd "$(dirname "$0")/.."
 source scripts/garage.sh
 garage_start
 trap garage_stop EXIT
-export PXHUB_REQUIRE_S3=1
+export PXHUB_TEST_STRICT=1
+
+# The tus interop test drives the hub with tuspy, the Python tus client.
+TUSPY_VERSION=1.1.0
+PY_ENV=target/pyenv
+if ! "$PY_ENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('tuspy') != '$TUSPY_VERSION')" 2>/dev/null; then
+    python3 -m venv "$PY_ENV"
+    "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check "tuspy==$TUSPY_VERSION"
+fi
+export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
 
 cargo test --locked "$@"

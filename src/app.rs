@@ -12,6 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api;
 use crate::api::files::DownloadMode;
+use crate::api::uploads::TusLimits;
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::exchange::Hub;
@@ -47,6 +48,9 @@ impl Application {
         let mode = web::Data::new(DownloadMode {
             presign: settings.presign_downloads,
         });
+        let tus = web::Data::new(TusLimits {
+            max_size: settings.max_upload_bytes,
+        });
         let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {
             let metrics = data.clone();
@@ -65,6 +69,7 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(mode.clone())
+                .app_data(tus.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))

@@ -133,6 +133,21 @@ impl From<ExchangeError> for ApiError {
                 "withdrawn",
                 "the program was withdrawn and can no longer be downloaded",
             ),
+            E::Expired => Self::new(
+                StatusCode::GONE,
+                "upload_expired",
+                "the upload expired; start a new one",
+            ),
+            E::Locked => Self::new(
+                StatusCode::LOCKED,
+                "locked",
+                "another request is writing this upload; retry later",
+            ),
+            E::ChecksumMismatch => Self::new(
+                StatusCode::from_u16(460).expect("460 is a valid status"),
+                "checksum_mismatch",
+                "the chunk does not match its Upload-Checksum; it was discarded and the offset did not move",
+            ),
             E::Catalog(e) => Self::internal(e),
             E::Media(e) => Self::internal(e),
         }

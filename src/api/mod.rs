@@ -8,6 +8,7 @@ pub mod ledger;
 mod ops;
 mod programs;
 mod stations;
+pub mod uploads;
 
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,6 +31,7 @@ use crate::error::ApiError;
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::delete_file,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
+        uploads::options, uploads::create, uploads::status, uploads::append, uploads::terminate,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
     modifiers(&BearerAuth),
@@ -38,6 +40,7 @@ use crate::error::ApiError;
         (name = "programs", description = "Programs and the catalog search"),
         (name = "files", description = "A program's files: streamed upload, ranged download"),
         (name = "ledger", description = "Takes, rebroadcasts and the exchange report"),
+        (name = "uploads", description = "Resumable uploads: the tus 1.0.0 protocol"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -75,7 +78,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(stations::routes)
                 .configure(programs::routes)
                 .configure(files::routes)
-                .configure(ledger::routes),
+                .configure(ledger::routes)
+                .configure(uploads::routes),
         )
         .route(
             "/docs",

@@ -7,6 +7,7 @@ pub mod programs;
 pub mod search;
 pub mod stations;
 pub mod tokens;
+pub mod tus;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

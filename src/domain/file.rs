@@ -33,6 +33,41 @@ pub fn parse_media_type(raw: &str) -> Option<String> {
     (token(kind) && token(sub)).then_some(essence)
 }
 
+/// A media type for a file name's extension, for clients that send none.
+pub fn guess_media_type(filename: &str) -> Option<&'static str> {
+    let ext = filename.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
+        "aac" => "audio/aac",
+        "ogg" | "oga" => "audio/ogg",
+        "flac" => "audio/flac",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "ts" => "video/mp2t",
+        "mpg" | "mpeg" => "video/mpeg",
+        "avi" => "video/x-msvideo",
+        "mxf" => "application/mxf",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "md" => "text/markdown",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "rtf" => "application/rtf",
+        "srt" => "application/x-subrip",
+        "vtt" => "text/vtt",
+        "ttml" => "application/ttml+xml",
+        _ => return None,
+    })
+}
+
 const DOCUMENTS: &[&str] = &[
     "text/plain",
     "text/markdown",

@@ -30,6 +30,12 @@ pub enum ExchangeError {
     RightsWindowClosed,
     #[error("the program was withdrawn")]
     Gone,
+    #[error("the upload expired")]
+    Expired,
+    #[error("another request is writing this upload")]
+    Locked,
+    #[error("the chunk does not match its Upload-Checksum")]
+    ChecksumMismatch,
     #[error("catalog")]
     Catalog(#[from] rusqlite::Error),
     #[error("media store")]

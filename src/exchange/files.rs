@@ -31,10 +31,10 @@ pub struct IncomingFile {
 }
 
 /// A checked upload, before any byte is read.
-struct Accepted {
-    filename: String,
-    media_type: String,
-    sha256: Option<[u8; 32]>,
+pub(super) struct Accepted {
+    pub(super) filename: String,
+    pub(super) media_type: String,
+    pub(super) sha256: Option<[u8; 32]>,
 }
 
 /// The object keys being written by this process, which sweeps leave alone.
@@ -120,7 +120,7 @@ pub struct Download {
 }
 
 impl Hub {
-    fn accept(&self, role: FileRole, incoming: &IncomingFile) -> Result<Accepted, ExchangeError> {
+    pub(super) fn accept(&self, role: FileRole, incoming: &IncomingFile) -> Result<Accepted, ExchangeError> {
         if incoming.length.is_some_and(|n| n > self.max_upload_bytes) {
             return Err(ExchangeError::TooLarge {
                 limit: self.max_upload_bytes,
@@ -218,7 +218,7 @@ impl Hub {
 
     /// Records a stored, verified object as the program's file, in one
     /// transaction. Returns the keys no longer needed.
-    async fn record(
+    pub(super) async fn record(
         &self,
         viewer: Viewer,
         id: ProgramId,
@@ -335,7 +335,7 @@ impl Hub {
 }
 
 /// The rowid of a program the viewer may add files to: its own, not withdrawn.
-fn writable(c: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<i64, ExchangeError> {
+pub(super) fn writable(c: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<i64, ExchangeError> {
     let s = visible(c, viewer, id)?;
     if !owns(viewer, &s.program) {
         return Err(ExchangeError::Forbidden(

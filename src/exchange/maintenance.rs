@@ -17,6 +17,8 @@ pub struct SweepReport {
     pub staging_files: usize,
     /// Objects no record points to.
     pub orphans: usize,
+    /// Resumable uploads past their expiry.
+    pub expired_uploads: usize,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,7 @@ impl Hub {
             report.stale_uploads += 1;
         }
         report.staging_files = self.media.sweep_local_staging(grace).await?;
+        report.expired_uploads = self.sweep_tus(grace).await?;
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
         for (key, modified) in self.media.keys().await? {
             if modified > cutoff || self.active.contains(&key) {

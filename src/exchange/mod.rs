@@ -11,6 +11,7 @@ pub mod rights;
 mod search;
 pub mod stations;
 pub mod tokens;
+pub mod tus;
 
 pub use error::ExchangeError;
 pub use files::{Download, IncomingFile};
@@ -36,6 +37,7 @@ pub struct Hub {
     cursor_key: [u8; 32],
     max_upload_bytes: u64,
     active: files::ActiveUploads,
+    tus_locks: tus::Locks,
     metrics: Arc<Metrics>,
 }
 
@@ -48,6 +50,7 @@ impl Hub {
             cursor_key,
             max_upload_bytes,
             active: Default::default(),
+            tus_locks: Default::default(),
             metrics: Default::default(),
         })
     }

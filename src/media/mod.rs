@@ -3,6 +3,7 @@
 //! abstraction; `MediaStore` adds what the hub needs of it: streaming writes
 //! that hash as they go, durable commits, ranged reads in large blocks.
 
+mod resumable;
 pub mod sha256;
 mod writer;
 
@@ -24,6 +25,7 @@ use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use crate::config::{Settings, StorageSettings};
+pub use resumable::{SinkState, SinkWriter};
 use writer::Target;
 pub use writer::{ObjectWriter, StoredObject};
 
@@ -64,6 +66,8 @@ pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
     part_size: usize,
+    /// Where the tails of resumable uploads to S3 wait.
+    spool_root: PathBuf,
 }
 
 impl MediaStore {
@@ -79,6 +83,7 @@ impl MediaStore {
                     store: Arc::new(ChunkedStore::new(Arc::new(local), LOCAL_READ_BLOCK)),
                     backend: Backend::Local { root },
                     part_size,
+                    spool_root: settings.data_dir.join("uploads"),
                 })
             }
             StorageSettings::S3 {
@@ -111,6 +116,7 @@ impl MediaStore {
                     store,
                     backend: Backend::S3 { signer: s3, prefix },
                     part_size,
+                    spool_root: settings.data_dir.join("uploads"),
                 })
             }
         }

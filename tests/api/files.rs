@@ -10,47 +10,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{assert_problem, fields, id, program, s3_storage, TestApp};
+use crate::helpers::{assert_problem, fields, id, program, TestApp, PART};
 
 const MIB: usize = 1024 * 1024;
-/// Parts as small as S3 allows, so that test files span several.
-const PART: usize = 5 * MIB;
-
-async fn local_app() -> Option<TestApp> {
-    Some(
-        TestApp::spawn_with(|s| {
-            s.part_size = PART;
-            s.max_upload_bytes = 64 * MIB as u64;
-            s.sweep_grace_secs = 0;
-        })
-        .await,
-    )
-}
-
-async fn s3_app() -> Option<TestApp> {
-    let storage = s3_storage()?;
-    Some(
-        TestApp::spawn_with(|s| {
-            s.storage = storage;
-            s.part_size = PART;
-            s.max_upload_bytes = 64 * MIB as u64;
-            s.sweep_grace_secs = 0;
-        })
-        .await,
-    )
-}
-
-/// Runs each named test against both stores.
-macro_rules! storage_suite {
-    ($($name:ident),* $(,)?) => {
-        mod local {
-            $(#[tokio::test] async fn $name() { if let Some(app) = super::local_app().await { super::$name(app).await } })*
-        }
-        mod s3 {
-            $(#[tokio::test] async fn $name() { if let Some(app) = super::s3_app().await { super::$name(app).await } })*
-        }
-    };
-}
 
 storage_suite!(
     round_trip_across_several_parts,

@@ -17,9 +17,14 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
+/// Whether every suite must run (the test command and CI say so): then a
+/// missing S3 server or tus client fails the tests instead of skipping them.
+pub fn strict() -> bool {
+    std::env::var_os("PXHUB_TEST_STRICT").is_some() || std::env::var_os("CI").is_some()
+}
+
 /// The Garage (or other S3) the test command started, from `PXHUB_TEST_S3_*`.
-/// Without it the S3 tests skip, except where `PXHUB_REQUIRE_S3` or `CI` is
-/// set: there a missing S3 fails them.
+/// Without it the S3 tests skip, unless [`strict`].
 pub fn s3_storage() -> Option<StorageSettings> {
     let var = |name: &str| std::env::var(format!("PXHUB_TEST_S3_{name}")).ok();
     match (
@@ -40,9 +45,8 @@ pub fn s3_storage() -> Option<StorageSettings> {
             })
         }
         _ => {
-            let required = std::env::var_os("PXHUB_REQUIRE_S3").is_some() || std::env::var_os("CI").is_some();
             assert!(
-                !required,
+                !strict(),
                 "the S3 suite must run here: start Garage with scripts/test.sh"
             );
             eprintln!("PXHUB_TEST_S3_* not set: skipping an S3 test (scripts/test.sh runs them)");
@@ -80,7 +84,12 @@ impl TestApp {
             .token;
         Self {
             address,
-            client: reqwest::Client::new(),
+            // Idle connections are dropped before the server's keep-alive (5 s) closes
+            // them, so a request never races a closing connection.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .unwrap(),
             admin,
             dir,
             settings,
@@ -265,4 +274,50 @@ pub fn fields(problem: &Value) -> Vec<String> {
 
 pub fn id(p: &Value) -> &str {
     p["id"].as_str().unwrap()
+}
+
+/// Parts as small as S3 allows, so that test files span several.
+pub const PART: usize = 5 * 1024 * 1024;
+
+/// An app on the local store, with small parts and an eager sweeper.
+pub async fn local_app() -> Option<TestApp> {
+    Some(
+        TestApp::spawn_with(|s| {
+            s.part_size = PART;
+            s.max_upload_bytes = 64 * 1024 * 1024;
+            s.sweep_grace_secs = 0;
+        })
+        .await,
+    )
+}
+
+/// The same on the S3 server the test command started.
+pub async fn s3_app() -> Option<TestApp> {
+    let storage = s3_storage()?;
+    Some(
+        TestApp::spawn_with(|s| {
+            s.storage = storage;
+            s.part_size = PART;
+            s.max_upload_bytes = 64 * 1024 * 1024;
+            s.sweep_grace_secs = 0;
+        })
+        .await,
+    )
+}
+
+/// Runs each named test (an `async fn(TestApp)` of the calling module)
+/// against the local store and against S3.
+macro_rules! storage_suite {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = crate::helpers::local_app().await { super::$name(app).await }
+            })*
+        }
+        mod s3 {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = crate::helpers::s3_app().await { super::$name(app).await }
+            })*
+        }
+    };
 }

@@ -1,0 +1,351 @@
+//! `/api/v1/uploads`: the tus 1.0.0 resumable upload protocol (core, with
+//! creation, creation-with-upload, creation-defer-length, expiration,
+//! checksum and termination), so tus-js-client, Uppy and tuspy work as is.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+
+use super::extract::Auth;
+use crate::error::{ApiError, Problem};
+use crate::exchange::tus::{Append, Checksum, NewUpload, Upload};
+use crate::exchange::Hub;
+
+const TUS_VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,expiration,checksum,termination";
+const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+/// What browsers may read of the answers (CORS).
+const EXPOSED: &str = "Location, Upload-Offset, Upload-Length, Upload-Defer-Length, Upload-Metadata, Upload-Expires, \
+     Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm";
+/// What browsers may send (CORS pre-flight).
+const ALLOWED: &str =
+    "Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Defer-Length, Upload-Metadata, \
+     Upload-Offset, Upload-Checksum, X-Requested-With, X-HTTP-Method-Override";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/uploads")
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Tus-Resumable", TUS_VERSION))
+                    .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                    .add((header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED)),
+            )
+            .service(
+                web::resource("")
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
+                    .post(create),
+            )
+            .service(
+                web::resource("/{id}")
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
+                    .route(web::head().to(status))
+                    .route(web::patch().to(append))
+                    .route(web::delete().to(terminate)),
+            ),
+    );
+}
+
+/// How large an upload may be, set at start.
+#[derive(Clone, Copy)]
+pub struct TusLimits {
+    pub max_size: u64,
+}
+
+/// The server's tus capabilities, and the CORS pre-flight answer. No token needed.
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads",
+    responses((status = 204, headers(("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64),
+        ("Tus-Checksum-Algorithm" = String)))))]
+pub async fn options(limits: web::Data<TusLimits>) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Tus-Version", TUS_VERSION))
+        .insert_header(("Tus-Extension", EXTENSIONS))
+        .insert_header(("Tus-Max-Size", limits.max_size.to_string()))
+        .insert_header(("Tus-Checksum-Algorithm", "sha256,sha1"))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "POST, HEAD, PATCH, DELETE, OPTIONS",
+        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
+        .finish()
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+}
+
+/// Every request but OPTIONS names the protocol version it speaks.
+fn check_version(headers: &HeaderMap) -> Result<(), HttpResponse> {
+    if text(headers, "Tus-Resumable") == Some(TUS_VERSION) {
+        return Ok(());
+    }
+    let mut res = actix_web::ResponseError::error_response(&ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "unsupported_tus_version",
+        "send Tus-Resumable: 1.0.0",
+    ));
+    res.headers_mut().insert(
+        header::HeaderName::from_static("tus-version"),
+        HeaderValue::from_static(TUS_VERSION),
+    );
+    Err(res)
+}
+
+fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, ApiError> {
+    match text(headers, name) {
+        None => Ok(None),
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| bad("invalid_header", format!("{name} is too large"))),
+        Some(_) => Err(bad("invalid_header", format!("{name} must be a non-negative integer"))),
+    }
+}
+
+/// `key base64,key base64,key` (values may be absent).
+fn parse_metadata(raw: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        let decoded = STANDARD
+            .decode(value.trim())
+            .ok()
+            .and_then(|v| String::from_utf8(v).ok())
+            .ok_or_else(|| {
+                bad(
+                    "invalid_metadata",
+                    format!("Upload-Metadata: the value of `{key}` is not base64 of UTF-8"),
+                )
+            })?;
+        out.insert(key.to_owned(), decoded);
+    }
+    Ok(out)
+}
+
+fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, ApiError> {
+    let Some(v) = text(headers, "Upload-Checksum") else {
+        return Ok(None);
+    };
+    let (alg, b64) = v
+        .split_once(' ')
+        .ok_or_else(|| bad("invalid_checksum", "Upload-Checksum is `<algorithm> <base64>`"))?;
+    let digest = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad("invalid_checksum", "Upload-Checksum's digest is not base64"))?;
+    let wrong = || bad("invalid_checksum", "Upload-Checksum's digest has the wrong length");
+    match alg {
+        "sha1" => Ok(Some(Checksum::Sha1(digest.try_into().map_err(|_| wrong())?))),
+        "sha256" => Ok(Some(Checksum::Sha256(digest.try_into().map_err(|_| wrong())?))),
+        _ => Err(bad(
+            "checksum_algorithm_unsupported",
+            "Upload-Checksum supports sha256 and sha1",
+        )),
+    }
+}
+
+/// RFC 9110 HTTP-date.
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn upload_headers(res: &mut actix_web::HttpResponseBuilder, u: &Upload) {
+    res.insert_header(("Upload-Offset", u.offset.to_string()));
+    res.insert_header(("Upload-Expires", http_date(u.expires_at)));
+    match u.length {
+        Some(l) => res.insert_header(("Upload-Length", l.to_string())),
+        None => res.insert_header(("Upload-Defer-Length", "1")),
+    };
+}
+
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    text(headers, "Content-Type").is_some_and(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case(OFFSET_OCTET_STREAM)
+    })
+}
+
+/// Create an upload (`Upload-Length` or `Upload-Defer-Length: 1`;
+/// `Upload-Metadata` with `program`, `role`, `filename`, optional `filetype`).
+/// With a body of type application/offset+octet-stream, its first bytes too.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
+    params(("Tus-Resumable" = String, Header), ("Upload-Length" = Option<u64>, Header),
+        ("Upload-Defer-Length" = Option<u8>, Header),
+        ("Upload-Metadata" = String, Header, description = "program <base64 id>,role <base64>,filename <base64>[,filetype <base64>]")),
+    responses((status = 201, headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let headers = req.headers();
+    if let Err(res) = check_version(headers) {
+        return Ok(res);
+    }
+    let length = number(headers, "Upload-Length")?;
+    let deferred = text(headers, "Upload-Defer-Length");
+    match (length, deferred) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "invalid_header",
+                "send Upload-Length or Upload-Defer-Length, not both",
+            ))
+        }
+        (None, None) => return Err(bad("invalid_header", "send Upload-Length, or Upload-Defer-Length: 1")),
+        (None, Some(d)) if d != "1" => return Err(bad("invalid_header", "Upload-Defer-Length must be 1")),
+        _ => {}
+    }
+    let metadata_raw = text(headers, "Upload-Metadata").unwrap_or("").to_owned();
+    let metadata = parse_metadata(&metadata_raw)?;
+    let mut upload = hub
+        .tus_create(
+            &caller,
+            NewUpload {
+                length,
+                metadata_raw,
+                metadata,
+            },
+        )
+        .await?;
+    let with_data =
+        number(headers, "Content-Length")?.unwrap_or(0) > 0 || headers.contains_key(header::TRANSFER_ENCODING);
+    if with_data && is_octet_stream(headers) {
+        let append = Append {
+            offset: 0,
+            length: None,
+            checksum: parse_checksum(headers)?,
+        };
+        upload = hub.tus_append(&caller, &upload.id, append, body).await?;
+    }
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/v1/uploads/{}", upload.id)));
+    upload_headers(&mut res, &upload);
+    Ok(res.finish())
+}
+
+/// Where an upload stands: `Upload-Offset` is where to resume.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
+    responses((status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Metadata" = String),
+        ("Upload-Expires" = String))), (status = 401), (status = 404), (status = 410, description = "expired"), (status = 412)),
+    security(("bearer" = [])))]
+pub async fn status(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if let Err(res) = check_version(req.headers()) {
+        return Ok(res);
+    }
+    let upload = hub.tus_status(&caller, &path).await?;
+    let mut res = HttpResponse::Ok();
+    upload_headers(&mut res, &upload);
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    if !upload.metadata.is_empty() {
+        res.insert_header(("Upload-Metadata", upload.metadata.clone()));
+    }
+    Ok(res.finish())
+}
+
+/// Append bytes at `Upload-Offset`. A chunk that does not match its
+/// `Upload-Checksum` is discarded (460). One writer at a time (423).
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
+        ("Upload-Length" = Option<u64>, Header, description = "once, for a deferred length"),
+        ("Upload-Checksum" = Option<String>, Header, description = "sha256 <base64> or sha1 <base64>")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses((status = 204, headers(("Upload-Offset" = u64), ("Upload-Expires" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`offset_mismatch`"), (status = 410, body = Problem),
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 423, body = Problem), (status = 460, body = Problem, description = "`checksum_mismatch`")),
+    security(("bearer" = [])))]
+pub async fn append(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let headers = req.headers();
+    if let Err(res) = check_version(headers) {
+        return Ok(res);
+    }
+    if !is_octet_stream(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a PATCH body is Content-Type: application/offset+octet-stream",
+        ));
+    }
+    let offset = number(headers, "Upload-Offset")?.ok_or_else(|| bad("invalid_header", "send Upload-Offset"))?;
+    let append = Append {
+        offset,
+        length: number(headers, "Upload-Length")?,
+        checksum: parse_checksum(headers)?,
+    };
+    let upload = hub.tus_append(&caller, &path, append, body).await?;
+    let mut res = HttpResponse::NoContent();
+    upload_headers(&mut res, &upload);
+    Ok(res.finish())
+}
+
+/// Terminate an upload: what it received is removed.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem),
+        (status = 423, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn terminate(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if let Err(res) = check_version(req.headers()) {
+        return Ok(res);
+    }
+    hub.tus_terminate(&caller, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_upload_metadata() {
+        let m = parse_metadata("program NmY5NjE5ZmY=,filename VGjhu51pIHPhu7EubXA0,is_confidential").unwrap();
+        assert_eq!(m["program"], "6f9619ff");
+        assert_eq!(m["filename"], "Thời sự.mp4");
+        assert_eq!(m["is_confidential"], "");
+        assert!(parse_metadata("filename !!!").is_err());
+    }
+
+    #[test]
+    fn writes_http_dates() {
+        let t = DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

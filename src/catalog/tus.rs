@@ -1,0 +1,113 @@
+//! Resumable uploads' state.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{from_micros, to_micros};
+use crate::media::SinkState;
+
+#[derive(Debug, Clone)]
+pub struct TusRow {
+    pub id: String,
+    pub station: String,
+    pub program_id: String,
+    pub role: String,
+    pub filename: String,
+    pub media_type: String,
+    pub metadata: String,
+    pub length: Option<u64>,
+    pub received: u64,
+    pub sink: SinkState,
+    pub sha256_state: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub completed: bool,
+}
+
+const COLUMNS: &str = "id, station_id, program_id, role, filename, media_type, metadata, length, received, sink,
+    sha256_state, expires_at, completed_at IS NOT NULL";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<TusRow> {
+    let sink: String = r.get(9)?;
+    Ok(TusRow {
+        id: r.get(0)?,
+        station: r.get(1)?,
+        program_id: r.get(2)?,
+        role: r.get(3)?,
+        filename: r.get(4)?,
+        media_type: r.get(5)?,
+        metadata: r.get(6)?,
+        length: r.get(7)?,
+        received: r.get(8)?,
+        sink: serde_json::from_str(&sink).map_err(|e| super::stations::bad_column(9, e.to_string()))?,
+        sha256_state: r.get(10)?,
+        expires_at: from_micros(r.get(11)?),
+        completed: r.get(12)?,
+    })
+}
+
+pub fn insert(conn: &Connection, t: &TusRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO tus_uploads (id, station_id, program_id, role, filename, media_type, metadata, length, received,
+             sink, sha256_state, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            t.id,
+            t.station,
+            t.program_id,
+            t.role,
+            t.filename,
+            t.media_type,
+            t.metadata,
+            t.length,
+            t.received,
+            serde_json::to_string(&t.sink).expect("sink state serialises"),
+            t.sha256_state,
+            to_micros(super::now()),
+            to_micros(t.expires_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<TusRow>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tus_uploads WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
+}
+
+/// Records progress: what was received, where it is, the hash so far.
+pub fn advance(conn: &Connection, t: &TusRow, completed: bool) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE tus_uploads SET length = ?2, received = ?3, sink = ?4, sha256_state = ?5, expires_at = ?6,
+             completed_at = CASE WHEN ?7 THEN ?8 ELSE completed_at END
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        t.id,
+        t.length,
+        t.received,
+        serde_json::to_string(&t.sink).expect("sink state serialises"),
+        t.sha256_state,
+        to_micros(t.expires_at),
+        completed,
+        to_micros(super::now())
+    ])?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM tus_uploads WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Uploads past their expiry.
+pub fn expired(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<TusRow>> {
+    conn.prepare(&format!("SELECT {COLUMNS} FROM tus_uploads WHERE expires_at <= ?1"))?
+        .query_map([to_micros(now)], from_row)?
+        .collect()
+}
+
+pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM tus_uploads WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))
+}

@@ -1,0 +1,405 @@
+//! Resumable uploads (the tus 1.0.0 protocol's use-cases): create, resume,
+//! append, terminate. On the last byte the file is attached to its program
+//! exactly as a single-request upload would be.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Display;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::files::{writable, IncomingFile};
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog;
+use crate::catalog::tus::{self, TusRow};
+use crate::domain::file::guess_media_type;
+use crate::domain::{FileRecord, FileRole, ProgramId};
+use crate::media::sha256::ResumableSha256;
+use crate::media::{SinkWriter, StoredObject};
+
+/// How long an unfinished upload waits for its next byte.
+pub const EXPIRY: chrono::Duration = chrono::Duration::hours(24);
+
+/// An upload as a client asks to create it.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// `None`: deferred (creation-defer-length).
+    pub length: Option<u64>,
+    /// `Upload-Metadata` as sent, echoed back by HEAD.
+    pub metadata_raw: String,
+    /// The decoded metadata: `program`, `role`, `filename`, optional `filetype`.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The state of an upload, as the protocol's headers show it.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    pub offset: u64,
+    pub length: Option<u64>,
+    pub metadata: String,
+    pub expires_at: DateTime<Utc>,
+    /// The file record, once the last byte arrived.
+    pub file: Option<FileRecord>,
+}
+
+/// A chunk's announced digest (`Upload-Checksum`).
+#[derive(Debug, Clone)]
+pub enum Checksum {
+    Sha1([u8; 20]),
+    Sha256([u8; 32]),
+}
+
+/// One PATCH's request.
+pub struct Append {
+    pub offset: u64,
+    /// `Upload-Length`, for an upload whose length was deferred.
+    pub length: Option<u64>,
+    pub checksum: Option<Checksum>,
+}
+
+/// Uploads being written now: one writer at a time.
+#[derive(Clone, Default)]
+pub struct Locks(Arc<Mutex<HashSet<String>>>);
+
+struct Lock {
+    locks: Locks,
+    id: String,
+}
+
+impl Locks {
+    fn take(&self, id: &str) -> Result<Lock, ExchangeError> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !held.insert(id.to_owned()) {
+            return Err(ExchangeError::Locked);
+        }
+        Ok(Lock {
+            locks: self.clone(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.locks.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
+fn view(row: &TusRow, file: Option<FileRecord>) -> Upload {
+    Upload {
+        id: row.id.clone(),
+        offset: row.received,
+        length: row.length,
+        metadata: row.metadata.clone(),
+        expires_at: row.expires_at,
+        file,
+    }
+}
+
+/// Feeds one chunk's checksum.
+enum ChunkHasher {
+    None,
+    Sha1(Sha1, [u8; 20]),
+    Sha256(Sha256, [u8; 32]),
+}
+
+impl ChunkHasher {
+    fn new(c: Option<Checksum>) -> Self {
+        match c {
+            None => Self::None,
+            Some(Checksum::Sha1(want)) => Self::Sha1(Sha1::new(), want),
+            Some(Checksum::Sha256(want)) => Self::Sha256(Sha256::new(), want),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::None => {}
+            Self::Sha1(h, _) => h.update(data),
+            Self::Sha256(h, _) => h.update(data),
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        !matches!(self, Self::None)
+    }
+
+    fn matches(self) -> bool {
+        match self {
+            Self::None => true,
+            Self::Sha1(h, want) => h.finalize()[..] == want[..],
+            Self::Sha256(h, want) => h.finalize()[..] == want[..],
+        }
+    }
+}
+
+impl Hub {
+    /// The upload `id`, if it belongs to the caller's station.
+    async fn tus_row(&self, caller: &Caller, id: &str) -> Result<TusRow, ExchangeError> {
+        let station = caller.station.clone().ok_or(ExchangeError::NotFound)?;
+        let id = id.to_owned();
+        let row = self.catalog.read(move |c| tus::get(c, &id)).await?;
+        match row {
+            Some(r) if r.station == station.as_str() => {
+                if !r.completed && r.expires_at <= Utc::now() {
+                    return Err(ExchangeError::Expired);
+                }
+                Ok(r)
+            }
+            _ => Err(ExchangeError::NotFound),
+        }
+    }
+
+    pub async fn tus_create(&self, caller: &Caller, new: NewUpload) -> Result<Upload, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Err(ExchangeError::Forbidden("uploads are made by stations"));
+        };
+        let meta = |k: &str| new.metadata.get(k).filter(|v| !v.is_empty()).cloned();
+        let program = meta("program")
+            .ok_or_else(|| ExchangeError::invalid("Upload-Metadata.program", "name the program (its id)"))?;
+        let program_id = ProgramId::parse(&program).ok_or(ExchangeError::NotFound)?;
+        let role = meta("role").and_then(|r| FileRole::parse(&r)).ok_or_else(|| {
+            ExchangeError::invalid(
+                "Upload-Metadata.role",
+                "must be master, preview, script, artwork or subtitle",
+            )
+        })?;
+        let filename = meta("filename");
+        let media_type = meta("filetype").or_else(|| filename.as_deref().and_then(guess_media_type).map(str::to_owned));
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| writable(c, &viewer, program_id).map(drop))
+            .await?;
+        let accepted = self.accept(
+            role,
+            &IncomingFile {
+                filename,
+                media_type,
+                length: new.length,
+                sha256: None,
+            },
+        )?;
+        if new.length == Some(0) {
+            return Err(ExchangeError::invalid("Upload-Length", "the file is empty"));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let sink = self.media.sink_create(&id).await?;
+        let row = TusRow {
+            id: id.clone(),
+            station: station.to_string(),
+            program_id: program_id.to_string(),
+            role: role.as_str().to_owned(),
+            filename: accepted.filename,
+            media_type: accepted.media_type,
+            metadata: new.metadata_raw,
+            length: new.length,
+            received: 0,
+            sink,
+            sha256_state: ResumableSha256::default().save(),
+            expires_at: catalog::now() + EXPIRY,
+            completed: false,
+        };
+        let stored = row.clone();
+        self.catalog.write(move |tx| tus::insert(tx, &stored)).await?;
+        Ok(view(&row, None))
+    }
+
+    pub async fn tus_status(&self, caller: &Caller, id: &str) -> Result<Upload, ExchangeError> {
+        Ok(view(&self.tus_row(caller, id).await?, None))
+    }
+
+    /// Appends a PATCH's body at `append.offset`. A body cut short counts up
+    /// to where it stopped, unless it carried a checksum, which only a whole
+    /// chunk can match: then, as on a mismatch, the chunk is discarded.
+    pub async fn tus_append<S, E>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        append: Append,
+        mut body: S,
+    ) -> Result<Upload, ExchangeError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let _lock = self.tus_locks.take(id)?;
+        let mut row = self.tus_row(caller, id).await?;
+        if let Some(length) = append.length {
+            match row.length {
+                Some(known) if known != length => {
+                    return Err(ExchangeError::bad_request(
+                        "length_mismatch",
+                        "Upload-Length cannot change",
+                    ))
+                }
+                Some(_) => {}
+                None if length < row.received => {
+                    return Err(ExchangeError::bad_request(
+                        "length_mismatch",
+                        "Upload-Length is below the offset",
+                    ))
+                }
+                None if length > self.max_upload_bytes => {
+                    return Err(ExchangeError::TooLarge {
+                        limit: self.max_upload_bytes,
+                    })
+                }
+                None => row.length = Some(length),
+            }
+        }
+        if append.offset != row.received || row.completed {
+            return Err(ExchangeError::conflict(
+                "offset_mismatch",
+                format!("the upload is at offset {}; send from there", row.received),
+            ));
+        }
+        let limit = row.length.unwrap_or(self.max_upload_bytes);
+        let mut hash = ResumableSha256::restore(&row.sha256_state)
+            .ok_or_else(|| ExchangeError::Catalog(rusqlite::Error::InvalidQuery))?;
+        let mut chunk_hash = ChunkHasher::new(append.checksum);
+        let mut sink = self.media.sink_open(id, &row.sink).await?;
+        let mut received = row.received;
+        let mut cut_short = false;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(upload = id, error = %e, received, "tus chunk interrupted");
+                    cut_short = true;
+                    break;
+                }
+            };
+            if received + chunk.len() as u64 > limit {
+                return Err(match row.length {
+                    Some(_) => ExchangeError::bad_request("length_exceeded", "the body goes past Upload-Length"),
+                    None => ExchangeError::TooLarge { limit },
+                });
+            }
+            hash.update(&chunk);
+            chunk_hash.update(&chunk);
+            received += chunk.len() as u64;
+            self.metrics
+                .bytes_in
+                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            sink.write(chunk).await?;
+        }
+        if chunk_hash.is_some() && (cut_short || !chunk_hash.matches()) {
+            // Nothing of this chunk is recorded; the next writer truncates it.
+            return Err(ExchangeError::ChecksumMismatch);
+        }
+        let sink_state = sink.commit().await?;
+        row.received = received;
+        row.sink = sink_state;
+        row.sha256_state = hash.save();
+        row.expires_at = catalog::now() + EXPIRY;
+        if row.length == Some(received) {
+            let file = self.tus_finish(caller, &row, hash).await?;
+            return Ok(view(&row, Some(file)));
+        }
+        let saved = row.clone();
+        self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
+        SinkWriter::tidy(&self.media, id, &row.sink).await;
+        Ok(view(&row, None))
+    }
+
+    /// The last byte arrived: make the object, attach it, mark the upload done.
+    async fn tus_finish(
+        &self,
+        caller: &Caller,
+        row: &TusRow,
+        hash: ResumableSha256,
+    ) -> Result<FileRecord, ExchangeError> {
+        let fail = |hub: &Hub, row: &TusRow| {
+            let (hub, id, sink) = (hub.clone(), row.id.clone(), row.sink.clone());
+            async move {
+                let _ = hub.media.sink_abort(&id, &sink).await;
+                let _ = hub.media.delete(&sink.key).await;
+                let _ = hub.catalog.write(move |tx| tus::delete(tx, &id)).await;
+            }
+        };
+        if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone()).await {
+            fail(self, row).await;
+            return Err(e.into());
+        }
+        let stored = StoredObject {
+            key: row.sink.key.clone(),
+            sha256: hash.finalize(),
+            size: row.received,
+        };
+        let program = ProgramId::parse(&row.program_id).ok_or(ExchangeError::NotFound)?;
+        let role = FileRole::parse(&row.role).ok_or(ExchangeError::NotFound)?;
+        let accepted = super::files::Accepted {
+            filename: row.filename.clone(),
+            media_type: row.media_type.clone(),
+            sha256: None,
+        };
+        let recorded = self.record(caller.viewer(), program, role, accepted, stored).await;
+        let (file, _, unused) = match recorded {
+            Ok(r) => r,
+            Err(e) => {
+                fail(self, row).await;
+                return Err(e);
+            }
+        };
+        let done = row.clone();
+        self.catalog.write(move |tx| tus::advance(tx, &done, true)).await?;
+        self.delete_objects(unused).await;
+        tracing::info!(upload = %row.id, program = %row.program_id, role = %row.role, size = row.received, "resumable upload complete");
+        Ok(file)
+    }
+
+    /// Terminates an upload: what it stored goes.
+    pub async fn tus_terminate(&self, caller: &Caller, id: &str) -> Result<(), ExchangeError> {
+        let _lock = self.tus_locks.take(id)?;
+        let row = match self.tus_row(caller, id).await {
+            Err(ExchangeError::Expired) => return Err(ExchangeError::NotFound),
+            other => other?,
+        };
+        if !row.completed {
+            self.media.sink_abort(id, &row.sink).await?;
+        }
+        let id = id.to_owned();
+        self.catalog.write(move |tx| tus::delete(tx, &id)).await?;
+        Ok(())
+    }
+
+    /// Removes expired uploads, and spool files no upload owns once older
+    /// than `grace` (an upload being created has its spool before its row).
+    pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<usize, ExchangeError> {
+        let now = Utc::now();
+        let expired = self.catalog.read(move |c| tus::expired(c, now)).await?;
+        let mut removed = 0;
+        for row in expired {
+            let Ok(_lock) = self.tus_locks.take(&row.id) else {
+                continue;
+            };
+            if !row.completed {
+                self.media.sink_abort(&row.id, &row.sink).await?;
+            }
+            let id = row.id.clone();
+            self.catalog.write(move |tx| tus::delete(tx, &id)).await?;
+            removed += 1;
+        }
+        for (id, path) in self.media.spooled_ids().await? {
+            let age = tokio::fs::metadata(&path)
+                .await
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if age.is_none_or(|a| a < grace.max(std::time::Duration::from_secs(60))) {
+                continue;
+            }
+            let i = id.clone();
+            if !self.catalog.read(move |c| tus::exists(c, &i)).await? {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+        }
+        Ok(removed)
+    }
+}

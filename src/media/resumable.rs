@@ -1,0 +1,254 @@
+//! Where a resumable (tus) upload's bytes wait between requests, durably.
+//!
+//! Local store: one spool file per upload, beside the objects (same file
+//! system), appended to and renamed into place at the end. S3: the bytes go
+//! into a multipart upload part by part as they come; only the tail short of
+//! a part waits in a small local file, one per generation (number of parts
+//! sent), so that a crash between writing a tail and recording it in the
+//! catalog never leaves the catalog pointing at the wrong bytes.
+
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::PutPayload;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::writer::sync_file_and_dir;
+use super::{Backend, MediaError, MediaStore};
+
+/// What the catalog keeps of a sink between requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkState {
+    /// The object the upload becomes.
+    pub key: String,
+    /// S3: the multipart upload, and the ETags of the parts sent.
+    pub multipart_id: Option<String>,
+    pub parts: Vec<String>,
+    /// Bytes in the local spool: the whole upload so far (local), or the
+    /// tail not yet sent as a part (S3).
+    pub spooled: u64,
+}
+
+/// Appends to a sink during one request. Nothing it wrote counts until
+/// [`SinkWriter::commit`] returns the new state and the caller records it.
+pub struct SinkWriter {
+    store: MediaStore,
+    id: String,
+    state: SinkState,
+    local: Option<BufWriter<tokio::fs::File>>,
+    tail: BytesMut,
+}
+
+impl MediaStore {
+    fn spool_dir(&self) -> PathBuf {
+        match &self.backend {
+            Backend::Local { root } => root.join("uploads"),
+            Backend::S3 { .. } => self.spool_root.clone(),
+        }
+    }
+
+    fn spool(&self, id: &str) -> PathBuf {
+        self.spool_dir().join(id)
+    }
+
+    fn tail_file(&self, id: &str, generation: usize) -> PathBuf {
+        self.spool_dir().join(format!("{id}.tail.{generation}"))
+    }
+
+    /// Starts the sink of upload `id` (an id the hub generated).
+    pub async fn sink_create(&self, id: &str) -> Result<SinkState, MediaError> {
+        tokio::fs::create_dir_all(self.spool_dir()).await?;
+        let key = MediaStore::new_key();
+        let multipart_id = match &self.backend {
+            Backend::Local { .. } => {
+                tokio::fs::File::create(self.spool(id)).await?.sync_all().await?;
+                None
+            }
+            Backend::S3 { signer, .. } => Some(signer.create_multipart(&self.full_path(&key)).await?),
+        };
+        Ok(SinkState {
+            key,
+            multipart_id,
+            parts: Vec::new(),
+            spooled: 0,
+        })
+    }
+
+    /// Opens the sink to append, dropping whatever a request that was not
+    /// committed left after the recorded bytes.
+    pub async fn sink_open(&self, id: &str, state: &SinkState) -> Result<SinkWriter, MediaError> {
+        let mut writer = SinkWriter {
+            store: self.clone(),
+            id: id.to_owned(),
+            state: state.clone(),
+            local: None,
+            tail: BytesMut::new(),
+        };
+        match &self.backend {
+            Backend::Local { .. } => {
+                let mut file = tokio::fs::OpenOptions::new().write(true).open(self.spool(id)).await?;
+                file.set_len(state.spooled).await?;
+                file.seek(std::io::SeekFrom::Start(state.spooled)).await?;
+                writer.local = Some(BufWriter::with_capacity(super::LOCAL_WRITE_BATCH, file));
+            }
+            Backend::S3 { .. } => writer.tail = self.read_tail(id, state).await?,
+        }
+        Ok(writer)
+    }
+
+    async fn read_tail(&self, id: &str, state: &SinkState) -> Result<BytesMut, MediaError> {
+        if state.spooled == 0 {
+            return Ok(BytesMut::new());
+        }
+        let bytes = tokio::fs::read(self.tail_file(id, state.parts.len())).await?;
+        let spooled = state.spooled as usize;
+        if bytes.len() < spooled {
+            return Err(MediaError::Io(std::io::Error::other(
+                "a resumable upload's tail is shorter than recorded",
+            )));
+        }
+        Ok(BytesMut::from(&bytes[..spooled]))
+    }
+
+    /// Turns a complete sink into its object, durable.
+    pub async fn sink_finish(&self, id: &str, state: SinkState) -> Result<(), MediaError> {
+        match &self.backend {
+            Backend::Local { root } => {
+                let target = root.join(&state.key);
+                if let Some(dir) = target.parent() {
+                    tokio::fs::create_dir_all(dir).await?;
+                }
+                let spool = self.spool(id);
+                tokio::fs::File::open(&spool).await?.sync_all().await?;
+                tokio::fs::rename(&spool, &target).await?;
+                sync_file_and_dir(target).await?;
+            }
+            Backend::S3 { signer, .. } => {
+                let path = self.full_path(&state.key);
+                let upload = state.multipart_id.clone().unwrap_or_default();
+                let mut parts: Vec<PartId> = state.parts.iter().map(|p| PartId { content_id: p.clone() }).collect();
+                let tail = self.read_tail(id, &state).await?;
+                if !tail.is_empty() || parts.is_empty() {
+                    parts.push(
+                        signer
+                            .put_part(&path, &upload, parts.len(), PutPayload::from(tail.freeze()))
+                            .await?,
+                    );
+                }
+                signer.complete_multipart(&path, &upload, parts).await?;
+                self.remove_tails(id, None).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives up the sink: its spool and its multipart upload.
+    pub async fn sink_abort(&self, id: &str, state: &SinkState) -> Result<(), MediaError> {
+        if let Some(upload) = &state.multipart_id {
+            self.abort_multipart(&state.key, upload).await?;
+        }
+        match tokio::fs::remove_file(self.spool(id)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.remove_tails(id, None).await;
+        Ok(())
+    }
+
+    /// Removes the tail files of `id` but generation `keep`.
+    async fn remove_tails(&self, id: &str, keep: Option<usize>) {
+        let Ok(mut dir) = tokio::fs::read_dir(self.spool_dir()).await else {
+            return;
+        };
+        let prefix = format!("{id}.tail.");
+        while let Ok(Some(entry)) = dir.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(generation) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if keep.is_none_or(|k| generation != k.to_string()) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+    }
+
+    /// Spool files (and tails) whose upload id `known` does not recognise.
+    pub async fn spooled_ids(&self) -> Result<Vec<(String, PathBuf)>, MediaError> {
+        let mut out = Vec::new();
+        let mut dir = match tokio::fs::read_dir(self.spool_dir()).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = dir.next_entry().await? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let id = name.split('.').next().unwrap_or_default().to_owned();
+            out.push((id, entry.path()));
+        }
+        Ok(out)
+    }
+}
+
+impl SinkWriter {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), MediaError> {
+        if let Some(file) = &mut self.local {
+            file.write_all(&chunk).await?;
+            self.state.spooled += chunk.len() as u64;
+            return Ok(());
+        }
+        self.tail.extend_from_slice(&chunk);
+        if self.tail.len() >= self.store.part_size {
+            let Backend::S3 { signer, .. } = &self.store.backend else {
+                unreachable!("only S3 keeps a tail")
+            };
+            let part = std::mem::take(&mut self.tail).freeze();
+            let path = self.store.full_path(&self.state.key);
+            let upload = self.state.multipart_id.clone().unwrap_or_default();
+            let id = signer
+                .put_part(&path, &upload, self.state.parts.len(), PutPayload::from(part))
+                .await?;
+            self.state.parts.push(id.content_id);
+        }
+        Ok(())
+    }
+
+    /// Bytes appended by this writer and the ones before it, in all.
+    pub fn state(&self) -> &SinkState {
+        &self.state
+    }
+
+    /// Makes what was written durable and returns the state to record.
+    pub async fn commit(mut self) -> Result<SinkState, MediaError> {
+        if let Some(mut file) = self.local.take() {
+            file.flush().await?;
+            file.get_mut().sync_data().await?;
+            return Ok(self.state);
+        }
+        let generation = self.state.parts.len();
+        let path = self.store.tail_file(&self.id, generation);
+        write_durably(&path, &self.tail).await?;
+        self.state.spooled = self.tail.len() as u64;
+        Ok(self.state)
+    }
+
+    /// Removes tail files of earlier generations, once the new state is
+    /// recorded.
+    pub async fn tidy(store: &MediaStore, id: &str, state: &SinkState) {
+        if state.multipart_id.is_some() {
+            store.remove_tails(id, Some(state.parts.len())).await;
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, fsynced.
+async fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = tokio::fs::File::create(&tmp).await?;
+    f.write_all(bytes).await?;
+    f.sync_all().await?;
+    tokio::fs::rename(&tmp, path).await?;
+    sync_file_and_dir(path.to_owned()).await
+}
