@@ -741,3 +741,189 @@ async fn tuspy_killed_and_resumed(app: TestApp) {
     assert_eq!(got["files"][0]["filename"], "Thời sự tối.mp4");
     assert!(app.master(&tn, id(&p)).await == body);
 }
+
+/// A `pxhub serve` process of its own, to be killed like a crashing server.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    async fn start(data_dir: &std::path::Path, storage: &Option<pxhub::config::StorageSettings>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
+        cmd.arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        let log = data_dir.with_extension(format!("{port}.log"));
+        cmd.args([
+            "--part-size",
+            &PART.to_string(),
+            "--max-upload-bytes",
+            "1073741824",
+            "--log",
+            "warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(pxhub::config::StorageSettings::S3 {
+            endpoint,
+            bucket,
+            region,
+            access_key_id,
+            secret_access_key,
+            prefix,
+        }) = storage
+        {
+            cmd.env("PXHUB_STORAGE", "s3")
+                .env("PXHUB_STORAGE_ENDPOINT", endpoint)
+                .env("PXHUB_STORAGE_BUCKET", bucket)
+                .env("PXHUB_STORAGE_REGION", region)
+                .env("PXHUB_STORAGE_ACCESS_KEY_ID", access_key_id)
+                .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", secret_access_key.expose())
+                .env("PXHUB_STORAGE_PREFIX", prefix);
+        }
+        let child = cmd.spawn().expect("pxhub serve starts");
+        let address = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if reqwest::get(format!("{address}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, address };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "pxhub serve did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn survives_a_server_killed_mid_upload(storage: Option<pxhub::config::StorageSettings>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pxhub"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    cli(&[
+        "station",
+        "add",
+        "--id",
+        "thai-nguyen",
+        "--name",
+        "Đài Thái Nguyên",
+        "--province",
+        "Thái Nguyên",
+    ]);
+    let token = cli(&["token", "issue", "--station", "thai-nguyen"]);
+    let client = reqwest::Client::new();
+    let body = bytes(2 * PART + 123_456, 10);
+    let half = PART + 1000;
+
+    let server = Server::start(&data, &storage).await;
+    let p: Value = client
+        .post(format!("{}/api/v1/programs", server.address))
+        .bearer_auth(&token)
+        .json(&program("Khởi động lại"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tus = |method: Method, url: String| {
+        client
+            .request(method, url)
+            .bearer_auth(&token)
+            .header("Tus-Resumable", "1.0.0")
+    };
+    let r = tus(Method::POST, format!("{}/api/v1/uploads", server.address))
+        .header("Upload-Length", body.len().to_string())
+        .header("Upload-Metadata", metadata(id(&p), "master", "khởi động.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let upload = r.headers()["location"].to_str().unwrap().to_owned();
+    let patch = |address: &str, offset: usize, chunk: &[u8]| {
+        tus(Method::PATCH, format!("{address}{upload}"))
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(chunk.to_vec())
+            .send()
+    };
+    assert_eq!(
+        patch(&server.address, 0, &body[..half]).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    server.kill();
+
+    let server = Server::start(&data, &storage).await;
+    let r = tus(Method::HEAD, format!("{}{upload}", server.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(offset_of(&r), half, "what was acknowledged survived the crash");
+    assert_eq!(
+        patch(&server.address, half, &body[half..]).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let got: Value = client
+        .get(format!("{}/api/v1/programs/{}", server.address, id(&p)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["files"][0]["sha256"], hex::encode(Sha256::digest(&body)));
+    let downloaded = client
+        .get(format!("{}/api/v1/programs/{}/files/master", server.address, id(&p)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(downloaded == body, "byte-identical after a restart");
+    server.kill();
+}
+
+#[tokio::test]
+async fn local_survives_a_server_killed_mid_upload() {
+    survives_a_server_killed_mid_upload(None).await;
+}
+
+#[tokio::test]
+async fn s3_survives_a_server_killed_mid_upload() {
+    if let Some(storage) = crate::helpers::s3_storage() {
+        survives_a_server_killed_mid_upload(Some(storage)).await;
+    }
+}
