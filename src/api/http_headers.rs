@@ -209,10 +209,7 @@ mod tests {
             parse_content_digest(d).unwrap().map(hex::encode).as_deref(),
             Some("5f8f04f6a3a892aaabbddb6cf273894493773960d4a325b105fee46eef4304f1")
         );
-        assert_eq!(
-            parse_content_digest(&format!("sha-512=:AAAA:, {d}")).unwrap().is_some(),
-            true
-        );
+        assert!(parse_content_digest(&format!("sha-512=:AAAA:, {d}")).unwrap().is_some());
         assert_eq!(parse_content_digest("sha-512=:AAAA:").unwrap(), None);
         assert!(parse_content_digest("sha-256=:AAAA:").is_err());
         assert!(parse_content_digest("sha-256=abc").is_err());

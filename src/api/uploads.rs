@@ -86,7 +86,7 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
 }
 
 /// Every request but OPTIONS names the protocol version it speaks.
-fn check_version(headers: &HeaderMap) -> Result<(), HttpResponse> {
+fn check_version(headers: &HeaderMap) -> Result<(), Box<HttpResponse>> {
     if text(headers, "Tus-Resumable") == Some(TUS_VERSION) {
         return Ok(());
     }
@@ -99,7 +99,7 @@ fn check_version(headers: &HeaderMap) -> Result<(), HttpResponse> {
         header::HeaderName::from_static("tus-version"),
         HeaderValue::from_static(TUS_VERSION),
     );
-    Err(res)
+    Err(Box::new(res))
 }
 
 fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, ApiError> {
@@ -198,7 +198,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
     if let Err(res) = check_version(headers) {
-        return Ok(res);
+        return Ok(*res);
     }
     let length = number(headers, "Upload-Length")?;
     let deferred = text(headers, "Upload-Defer-Length");
@@ -254,7 +254,7 @@ pub async fn status(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if let Err(res) = check_version(req.headers()) {
-        return Ok(res);
+        return Ok(*res);
     }
     let upload = hub.tus_status(&caller, &path).await?;
     let mut res = HttpResponse::Ok();
@@ -288,7 +288,7 @@ pub async fn append(
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
     if let Err(res) = check_version(headers) {
-        return Ok(res);
+        return Ok(*res);
     }
     if !is_octet_stream(headers) {
         return Err(ApiError::new(
@@ -322,7 +322,7 @@ pub async fn terminate(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if let Err(res) = check_version(req.headers()) {
-        return Ok(res);
+        return Ok(*res);
     }
     hub.tus_terminate(&caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())

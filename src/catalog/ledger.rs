@@ -172,12 +172,15 @@ pub struct StationNumbers {
     pub rebroadcasts_made: u64,
 }
 
-/// The numbers of every station, and `(origin, taker) → programs taken`.
+/// `(origin, taker) → programs taken`.
+pub type Matrix = BTreeMap<(String, String), u64>;
+
+/// The numbers of every station, and the matrix of takes.
 pub fn report(
     conn: &Connection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> rusqlite::Result<(BTreeMap<String, StationNumbers>, BTreeMap<(String, String), u64>)> {
+) -> rusqlite::Result<(BTreeMap<String, StationNumbers>, Matrix)> {
     let (from, to) = (to_micros(from), to_micros(to));
     let mut numbers: BTreeMap<String, StationNumbers> = conn
         .prepare("SELECT id FROM stations ORDER BY id")?

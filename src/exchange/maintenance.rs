@@ -35,7 +35,7 @@ impl Hub {
     #[tracing::instrument(skip(self))]
     pub async fn sweep(&self, grace: Duration) -> Result<SweepReport, ExchangeError> {
         let mut report = SweepReport::default();
-        let uploads = self.catalog.read(|c| media::uploads(c)).await?;
+        let uploads = self.catalog.read(media::uploads).await?;
         for (key, multipart) in uploads.into_iter().filter(|(k, _)| !self.active.contains(k)) {
             if let Some(id) = multipart {
                 self.media.abort_multipart(&key, &id).await?;
@@ -66,7 +66,7 @@ impl Hub {
 
     /// Re-reads every object and checks its size and SHA-256 against the catalog.
     pub async fn scrub(&self) -> Result<ScrubReport, ExchangeError> {
-        let objects = self.catalog.read(|c| media::all_objects(c)).await?;
+        let objects = self.catalog.read(media::all_objects).await?;
         let mut report = ScrubReport::default();
         for o in objects {
             report.checked += 1;

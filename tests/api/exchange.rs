@@ -78,11 +78,10 @@ async fn one_rights_rule_decides_every_endpoint() {
             body["rights"] = rights;
             let p = publish_with_master(&app, &owner, &body, b"abc".to_vec()).await;
             for (who, token) in &viewers {
-                let sees = match (*who, *audience) {
-                    ("owner" | "admin", _) | (_, "cluster") => true,
-                    ("national", "national") | ("listed", "stations") => true,
-                    _ => false,
-                };
+                let sees = matches!(
+                    (*who, *audience),
+                    ("owner" | "admin", _) | (_, "cluster") | ("national", "national") | ("listed", "stations")
+                );
                 let takes = sees && (matches!(*who, "owner" | "admin") || *window == "inside");
                 let case = format!("{who} on {audience}/{window}");
 

@@ -227,7 +227,8 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
         r.send()
     };
     let meta = metadata(id(&p), "master", "a.mp3");
-    let cases: Vec<(Vec<(&'static str, String)>, StatusCode, &str)> = vec![
+    type Case = (Vec<(&'static str, String)>, StatusCode, &'static str);
+    let cases: Vec<Case> = vec![
         (
             vec![("Upload-Metadata", meta.clone())],
             StatusCode::BAD_REQUEST,
@@ -787,32 +788,36 @@ impl Server {
                 .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", secret_access_key.expose())
                 .env("PXHUB_STORAGE_PREFIX", prefix);
         }
-        let child = cmd.spawn().expect("pxhub serve starts");
-        let address = format!("http://127.0.0.1:{port}");
+        let server = Self {
+            child: cmd.spawn().expect("pxhub serve starts"),
+            address: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..200 {
-            if reqwest::get(format!("{address}/healthz"))
+            if reqwest::get(format!("{}/healthz", server.address))
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child, address };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        drop(server);
         panic!(
             "pxhub serve did not start: {}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }
 
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    /// Kills the server at once (SIGKILL), as a crash or a power cut would.
+    fn kill(self) {
+        drop(self);
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
