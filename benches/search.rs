@@ -1,1 +1,1218 @@
-fn main() {}
+//! Search benchmark: catalog search with facets at 100k and 1M programs.
+//!
+//! ```text
+//! cargo bench --bench search -- [--sizes 100000,1000000] [--queries 200] [--fresh]
+//! ```
+//!
+//! Generates a catalog of realistic Vietnamese program metadata (cached under
+//! `target/bench-catalog-<N>-…` and reused while the generator and the schema
+//! are unchanged; `--fresh` builds a throw-away one in a temporary directory),
+//! then times `Hub::search` for a few query shapes against a baseline measured
+//! in the same run: `Hub::program` (one program by id through the same
+//! use-case layer). Prints a Markdown table on stdout; progress goes to
+//! stderr.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use pxhub::catalog::{programs, stations, Catalog};
+use pxhub::domain::{
+    Audience, Credit, Genre, ProgramId, ProgramInput, ProgramKind, ProgramMetadata, RightsInput, Role, Station,
+    StationId, StationKind,
+};
+use pxhub::exchange::{Caller, Hub, SearchRequest};
+use rand::distributions::{Distribution, WeightedIndex};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Bump when the generator changes, so cached catalogs are rebuilt.
+const GENERATOR_VERSION: u32 = 1;
+/// The schema the cached catalog was built with is part of its key too.
+const SCHEMA: &str = include_str!("../src/catalog/migrations/0001_init.sql");
+const SEED: u64 = 0x5eed_2026;
+const BATCH: usize = 10_000;
+
+/// Page size of every measured search.
+const LIMIT: usize = 20;
+
+// ---------------------------------------------------------------------------
+// Vocabulary
+
+/// (id, name, province, kind, share of the catalog)
+const STATIONS: &[(&str, &str, &str, StationKind, u32)] = &[
+    (
+        "thai-nguyen",
+        "Đài PT-TH Thái Nguyên",
+        "Thái Nguyên",
+        StationKind::Provincial,
+        14,
+    ),
+    (
+        "cao-bang",
+        "Đài PT-TH Cao Bằng",
+        "Cao Bằng",
+        StationKind::Provincial,
+        10,
+    ),
+    (
+        "quang-ninh",
+        "Trung tâm Truyền thông Quảng Ninh",
+        "Quảng Ninh",
+        StationKind::Provincial,
+        13,
+    ),
+    ("bac-kan", "Đài PT-TH Bắc Kạn", "Bắc Kạn", StationKind::Provincial, 7),
+    (
+        "lang-son",
+        "Đài PT-TH Lạng Sơn",
+        "Lạng Sơn",
+        StationKind::Provincial,
+        10,
+    ),
+    ("ha-giang", "Đài PT-TH Hà Giang", "Hà Giang", StationKind::Provincial, 9),
+    (
+        "tuyen-quang",
+        "Đài PT-TH Tuyên Quang",
+        "Tuyên Quang",
+        StationKind::Provincial,
+        8,
+    ),
+    (
+        "bac-giang",
+        "Đài PT-TH Bắc Giang",
+        "Bắc Giang",
+        StationKind::Provincial,
+        10,
+    ),
+    ("phu-tho", "Đài PT-TH Phú Thọ", "Phú Thọ", StationKind::Provincial, 9),
+    ("vtv", "Đài Truyền hình Việt Nam", "Hà Nội", StationKind::National, 5),
+    ("vov", "Đài Tiếng nói Việt Nam", "Hà Nội", StationKind::National, 5),
+];
+
+/// Words of summaries and descriptions, most frequent first (sampled with a
+/// Zipf-like law, so the first few are everywhere and the tail is rare).
+const WORDS: &[&str] = &[
+    "người dân",
+    "của",
+    "và",
+    "trong",
+    "các",
+    "những",
+    "được",
+    "với",
+    "cho",
+    "đã",
+    "phát triển",
+    "năm",
+    "địa phương",
+    "xã",
+    "huyện",
+    "về",
+    "kinh tế",
+    "thực hiện",
+    "cùng",
+    "đồng bào",
+    "tỉnh",
+    "nhiều",
+    "hộ",
+    "bản",
+    "cuộc sống",
+    "vùng cao",
+    "sản xuất",
+    "mới",
+    "chính quyền",
+    "hiệu quả",
+    "nông thôn",
+    "mô hình",
+    "giúp",
+    "thôn",
+    "gia đình",
+    "công tác",
+    "trồng",
+    "thu nhập",
+    "tuyên truyền",
+    "đời sống",
+    "thanh niên",
+    "cây",
+    "bà con",
+    "tham gia",
+    "dân tộc",
+    "vận động",
+    "truyền thống",
+    "giảm nghèo",
+    "xây dựng",
+    "hỗ trợ",
+    "chăn nuôi",
+    "rừng",
+    "nâng cao",
+    "hợp tác xã",
+    "sản phẩm",
+    "giá trị",
+    "trẻ em",
+    "học sinh",
+    "trường",
+    "biên giới",
+    "du lịch",
+    "văn hóa",
+    "lễ hội",
+    "phụ nữ",
+    "chè",
+    "lúa",
+    "ngô",
+    "giống",
+    "thị trường",
+    "tiêu thụ",
+    "khó khăn",
+    "vượt qua",
+    "ý chí",
+    "tình hình",
+    "an ninh",
+    "trật tự",
+    "bộ đội",
+    "đồn",
+    "mùa",
+    "vụ",
+    "thu hoạch",
+    "nước sạch",
+    "đường",
+    "điện",
+    "cầu",
+    "trạm y tế",
+    "bác sĩ",
+    "khám bệnh",
+    "tiêm chủng",
+    "phòng chống",
+    "dịch bệnh",
+    "thiên tai",
+    "mưa lũ",
+    "sạt lở",
+    "khắc phục",
+    "cứu trợ",
+    "chỉ đạo",
+    "cán bộ",
+    "đảng viên",
+    "chi bộ",
+    "nghị quyết",
+    "đại hội",
+    "bầu cử",
+    "pháp luật",
+    "phổ biến",
+    "tòa án",
+    "công an",
+    "phong trào",
+    "thi đua",
+    "khen thưởng",
+    "gương",
+    "điển hình",
+    "tiên tiến",
+    "sáng tạo",
+    "khởi nghiệp",
+    "doanh nghiệp",
+    "đầu tư",
+    "dự án",
+    "hạ tầng",
+    "giao thông",
+    "cao tốc",
+    "cửa khẩu",
+    "xuất khẩu",
+    "nhập khẩu",
+    "hàng hóa",
+    "thương mại",
+    "chợ phiên",
+    "ẩm thực",
+    "đặc sản",
+    "thương hiệu",
+    "chất lượng",
+    "an toàn",
+    "thực phẩm",
+    "hữu cơ",
+    "VietGAP",
+    "OCOP",
+    "chuyển đổi số",
+    "công nghệ",
+    "internet",
+    "điện thoại",
+    "mạng xã hội",
+    "thông tin",
+    "báo chí",
+    "phát thanh",
+    "truyền hình",
+    "phóng viên",
+    "nghệ nhân",
+    "di sản",
+    "bảo tồn",
+    "phong tục",
+    "tập quán",
+    "trang phục",
+    "nhà sàn",
+    "làng nghề",
+    "dệt",
+    "thổ cẩm",
+    "rèn",
+    "mây tre",
+    "đan",
+    "hát then",
+    "đàn tính",
+    "múa",
+    "khèn",
+    "sáo",
+    "dân ca",
+    "trò chơi",
+    "thể thao",
+    "bóng đá",
+    "bóng chuyền",
+    "võ thuật",
+    "đua thuyền",
+    "kéo co",
+    "ném còn",
+    "giáo viên",
+    "điểm trường",
+    "bán trú",
+    "khai giảng",
+    "tốt nghiệp",
+    "thi cử",
+    "học bổng",
+    "khuyến học",
+    "thư viện",
+    "sách",
+    "đọc",
+    "ngôn ngữ",
+    "chữ viết",
+    "tiếng Tày",
+    "tiếng Nùng",
+    "tiếng Mông",
+    "tiếng Dao",
+    "song ngữ",
+    "môi trường",
+    "rác thải",
+    "ô nhiễm",
+    "khí hậu",
+    "biến đổi",
+    "hạn hán",
+    "nắng nóng",
+    "rét đậm",
+    "băng giá",
+    "tuyết",
+    "sương muối",
+    "gia súc",
+    "trâu",
+    "bò",
+    "lợn",
+    "gà",
+    "vịt",
+    "cá",
+    "ao",
+    "hồ",
+    "sông",
+    "suối",
+    "thác",
+    "núi",
+    "đèo",
+    "hang động",
+    "cao nguyên",
+    "đá",
+    "ruộng bậc thang",
+    "nương",
+    "vườn",
+    "cam",
+    "quýt",
+    "hồng",
+    "mận",
+    "lê",
+    "na",
+    "vải thiều",
+    "hồi",
+    "quế",
+    "dược liệu",
+    "thuốc nam",
+    "lương y",
+    "người cao tuổi",
+    "cựu chiến binh",
+    "thương binh",
+    "liệt sĩ",
+    "tri ân",
+    "kỷ niệm",
+    "lịch sử",
+    "cách mạng",
+    "chiến khu",
+    "an toàn khu",
+    "di tích",
+    "tượng đài",
+    "bảo tàng",
+    "hiện vật",
+    "tư liệu",
+    "ký ức",
+    "câu chuyện",
+    "nhân vật",
+    "số phận",
+    "tình yêu",
+    "quê hương",
+    "đất nước",
+    "Tổ quốc",
+    "chủ quyền",
+    "hòa bình",
+    "hữu nghị",
+    "hợp tác",
+    "láng giềng",
+    "Trung Quốc",
+    "Lào",
+    "tết",
+    "xuân",
+    "hè",
+    "thu",
+    "đông",
+    "sáng",
+    "tối",
+    "đêm",
+    "chợ",
+    "hàng rong",
+    "bánh chưng",
+    "bánh giầy",
+    "xôi ngũ sắc",
+    "lợn quay",
+    "vịt quay",
+    "măng",
+    "nấm",
+    "mộc nhĩ",
+    "mật ong",
+    "rượu ngô",
+    "men lá",
+    "tảo",
+    "hải sản",
+    "ngao",
+    "sá sùng",
+    "đảo",
+    "biển",
+    "ngư dân",
+    "tàu cá",
+    "cảng",
+    "than",
+    "mỏ",
+    "khoáng sản",
+    "công nhân",
+    "nhà máy",
+    "thủy điện",
+    "điện gió",
+    "năng lượng",
+    "tiết kiệm",
+];
+
+/// Words a few programs use: a rare word appears in a sentence now and then.
+const RARE_WORDS: &[&str] = &[
+    "chè Shan tuyết",
+    "hát sli",
+    "hát lượn",
+    "khau nhục",
+    "mắc khén",
+    "hạt dổi",
+    "tam thất",
+    "ba kích",
+    "đẳng sâm",
+    "sa nhân",
+    "trâu ngố",
+    "lợn đen",
+    "dê núi",
+    "cá tầm",
+    "ngựa bạch",
+    "bò u",
+    "gà đen",
+    "khẩu sli",
+    "pá pỉnh tộp",
+    "khâu nhục",
+    "lẩu thắng cố",
+    "cháo ấu tẩu",
+    "bánh cuốn trứng",
+    "phở chua",
+    "vịt Bầu",
+    "hồng không hạt",
+    "quýt Bắc Sơn",
+    "na Chi Lăng",
+    "chè Tân Cương",
+    "gạo Bao Thai",
+    "miến dong",
+    "thạch đen",
+    "tương Bần",
+    "rượu Tà Xùa",
+    "đàn môi",
+    "trống đồng",
+    "nhạc cụ tính tẩu",
+    "lễ cấp sắc",
+    "lễ Lồng Tồng",
+    "lễ hội Gầu Tào",
+    "chợ tình Khâu Vai",
+    "hoa tam giác mạch",
+    "cột cờ Lũng Cú",
+    "dốc Thẩm Mã",
+    "Mã Pí Lèng",
+    "Pác Bó",
+    "Bản Giốc",
+    "Ba Bể",
+    "Na Hang",
+    "Hồ Núi Cốc",
+    "Yên Tử",
+    "Cô Tô",
+    "Quan Lạn",
+    "Mẫu Sơn",
+    "Tân Trào",
+    "đền Hùng",
+    "Xuân Sơn",
+    "Tây Yên Tử",
+    "Khuổi Nặm",
+    "Thác Mơ",
+];
+
+const PLACES: &[&str] = &[
+    "Định Hóa",
+    "Đại Từ",
+    "Phú Lương",
+    "Võ Nhai",
+    "Đồng Hỷ",
+    "Tân Cương",
+    "Trùng Khánh",
+    "Hà Quảng",
+    "Bảo Lạc",
+    "Nguyên Bình",
+    "Quảng Hòa",
+    "Hạ Long",
+    "Vân Đồn",
+    "Móng Cái",
+    "Bình Liêu",
+    "Tiên Yên",
+    "Ba Chẽ",
+    "Cô Tô",
+    "Ba Bể",
+    "Chợ Đồn",
+    "Na Rì",
+    "Pác Nặm",
+    "Ngân Sơn",
+    "Cao Lộc",
+    "Văn Quan",
+    "Bắc Sơn",
+    "Chi Lăng",
+    "Đình Lập",
+    "Mẫu Sơn",
+    "Đồng Văn",
+    "Mèo Vạc",
+    "Yên Minh",
+    "Hoàng Su Phì",
+    "Xín Mần",
+    "Quản Bạ",
+    "Na Hang",
+    "Lâm Bình",
+    "Chiêm Hóa",
+    "Hàm Yên",
+    "Sơn Dương",
+    "Yên Thế",
+    "Lục Ngạn",
+    "Sơn Động",
+    "Lục Nam",
+    "Tân Sơn",
+    "Thanh Sơn",
+    "Đoan Hùng",
+    "Yên Lập",
+    "Cẩm Khê",
+    "Hạ Hòa",
+];
+
+const FIRST_NAMES: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hà", "Nông", "Lương", "Ma", "Triệu", "Lý",
+    "Lò", "Vi", "Hứa", "Đàm", "Sầm", "Giàng", "Sùng", "Bàn",
+];
+const MIDDLE_NAMES: &[&str] = &[
+    "Văn", "Thị", "Đức", "Minh", "Thu", "Ngọc", "Hồng", "Quang", "Thanh", "Xuân", "Mạnh", "Kim", "Hải", "Thế", "Bích",
+    "A", "Seo", "Mí",
+];
+const GIVEN_NAMES: &[&str] = &[
+    "An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hoa", "Hùng", "Huyền", "Khánh", "Lan", "Linh",
+    "Long", "Mai", "Nam", "Nga", "Phương", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Tùng", "Vân", "Yến", "Chiến",
+    "Lâm", "Thắng", "Páo", "Chứ", "Sính", "Tâm",
+];
+const CREDIT_ROLES: &[&str] = &[
+    "producer",
+    "editor",
+    "reporter",
+    "camera",
+    "presenter",
+    "sound",
+    "translator",
+];
+
+const SERIES: &[&str] = &[
+    "Bản tin tiếng Tày",
+    "Bản tin tiếng Nùng",
+    "Bản tin tiếng Mông",
+    "Bản tin tiếng Dao",
+    "Chuyện làng",
+    "Nông thôn mới",
+    "Sức khỏe cho mọi nhà",
+    "Vì an ninh Tổ quốc",
+    "Dân tộc và phát triển",
+    "Khám phá Việt Bắc",
+    "Bạn nhà nông",
+    "Vườn cổ tích",
+    "Ký sự biên cương",
+    "Sắc màu văn hóa",
+    "Thể thao tuần qua",
+    "Gương sáng vùng cao",
+];
+
+const TAGS: &[&str] = &[
+    "nông nghiệp",
+    "văn hóa",
+    "dân tộc",
+    "biên giới",
+    "du lịch",
+    "giáo dục",
+    "y tế",
+    "môi trường",
+    "giảm nghèo",
+    "nông thôn mới",
+    "lễ hội",
+    "ẩm thực",
+    "thể thao",
+    "an ninh",
+    "thiên tai",
+    "chuyển đổi số",
+    "phụ nữ",
+    "thanh niên",
+    "trẻ em",
+    "OCOP",
+    "di sản",
+    "tiếng Tày",
+    "tiếng Mông",
+    "Việt Bắc",
+    "vùng cao",
+];
+
+const CROPS: &[&str] = &[
+    "lúa mới",
+    "chè xuân",
+    "thu hoạch hồi",
+    "ngô đông",
+    "cam chín",
+    "vải thiều",
+    "mận hậu",
+    "quế",
+    "na",
+    "khoai môn",
+    "thạch đen",
+    "dong riềng",
+];
+const FESTIVALS: &[&str] = &[
+    "Lồng Tồng",
+    "Gầu Tào",
+    "Nàng Hai",
+    "Kỳ Yên",
+    "chợ tình Khâu Vai",
+    "đền Hùng",
+    "Yên Tử",
+    "Tết nhảy",
+    "cấp sắc",
+    "hoa đào",
+];
+const HEALTH: &[&str] = &[
+    "phòng chống sốt xuất huyết",
+    "dinh dưỡng cho trẻ",
+    "tiêm chủng mở rộng",
+    "chăm sóc người cao tuổi",
+    "phòng bệnh mùa rét",
+    "an toàn thực phẩm",
+    "thuốc nam",
+];
+const STORIES: &[&str] = &[
+    "Sự tích hồ Ba Bể",
+    "Cây tre trăm đốt",
+    "Sọ Dừa",
+    "Tấm Cám",
+    "Chàng Lía",
+    "Nàng Ngải",
+    "Pú Lương Quân",
+];
+
+/// Genres with their share, and a title shape for each.
+const GENRES: &[(Genre, u32)] = &[
+    (Genre::News, 22),
+    (Genre::Report, 14),
+    (Genre::Documentary, 8),
+    (Genre::Culture, 10),
+    (Genre::Agriculture, 10),
+    (Genre::EthnicAffairs, 8),
+    (Genre::Education, 5),
+    (Genre::Health, 5),
+    (Genre::Sports, 5),
+    (Genre::Entertainment, 5),
+    (Genre::Children, 4),
+    (Genre::Other, 4),
+];
+
+// ---------------------------------------------------------------------------
+// Generator
+
+struct Generator {
+    rng: StdRng,
+    words: WeightedIndex<f64>,
+    rare: WeightedIndex<f64>,
+    places: WeightedIndex<f64>,
+    stations: WeightedIndex<u32>,
+    genres: WeightedIndex<u32>,
+    aired_from: i64,
+    aired_to: i64,
+}
+
+fn zipf(n: usize, s: f64) -> WeightedIndex<f64> {
+    WeightedIndex::new((1..=n).map(|r| 1.0 / (r as f64).powf(s))).expect("weights")
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+impl Generator {
+    fn new() -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(SEED),
+            words: zipf(WORDS.len(), 1.0),
+            rare: zipf(RARE_WORDS.len(), 1.0),
+            places: zipf(PLACES.len(), 0.8),
+            stations: WeightedIndex::new(STATIONS.iter().map(|s| s.4)).expect("weights"),
+            genres: WeightedIndex::new(GENRES.iter().map(|g| g.1)).expect("weights"),
+            aired_from: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap().timestamp(),
+            aired_to: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap().timestamp(),
+        }
+    }
+
+    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
+        list[self.rng.gen_range(0..list.len())]
+    }
+
+    fn place(&mut self) -> &'static str {
+        PLACES[self.places.sample(&mut self.rng)]
+    }
+
+    fn sentence(&mut self) -> String {
+        let n = self.rng.gen_range(6..=14);
+        let mut words: Vec<&str> = (0..n).map(|_| WORDS[self.words.sample(&mut self.rng)]).collect();
+        if self.rng.gen_bool(0.03) {
+            let at = self.rng.gen_range(0..=words.len());
+            words.insert(at, RARE_WORDS[self.rare.sample(&mut self.rng)]);
+        }
+        if self.rng.gen_bool(0.3) {
+            let at = self.rng.gen_range(0..=words.len());
+            let place = self.place();
+            words.insert(at, place);
+        }
+        format!("{}.", capitalise(&words.join(" ")))
+    }
+
+    fn sentences(&mut self, min: usize, max: usize) -> String {
+        let n = self.rng.gen_range(min..=max);
+        (0..n).map(|_| self.sentence()).collect::<Vec<_>>().join(" ")
+    }
+
+    fn name(&mut self) -> String {
+        let first = if self.rng.gen_bool(0.35) {
+            "Nguyễn"
+        } else {
+            self.pick(FIRST_NAMES)
+        };
+        format!("{first} {} {}", self.pick(MIDDLE_NAMES), self.pick(GIVEN_NAMES))
+    }
+
+    fn title(&mut self, genre: Genre, province: &str, aired: DateTime<Utc>) -> String {
+        let day = aired.format("%-d/%-m");
+        let place = self.place();
+        match genre {
+            Genre::News => match self.rng.gen_range(0..4) {
+                0 => format!("Thời sự sáng {day}"),
+                1 => format!("Thời sự trưa {day}"),
+                2 => format!("Thời sự tối {day}"),
+                _ => format!("Bản tin {province} {day}"),
+            },
+            Genre::Report => match self.rng.gen_range(0..4) {
+                0 => format!("Phóng sự: Đường lên {place}"),
+                1 => format!("Phóng sự: Người giữ rừng {place}"),
+                2 => format!("Phóng sự: Những cô giáo cắm bản ở {place}"),
+                _ => format!("Phóng sự: Mùa {} ở {place}", self.pick(CROPS)),
+            },
+            Genre::Documentary => match self.rng.gen_range(0..3) {
+                0 => format!("Ký sự {place}"),
+                1 => format!("{place} – miền đất huyền thoại"),
+                _ => format!("Phim tài liệu: Dấu chân trên đá {place}"),
+            },
+            Genre::Culture => match self.rng.gen_range(0..3) {
+                0 => format!("Lễ hội {} {place}", self.pick(FESTIVALS)),
+                1 => format!("Hát then ở {place}"),
+                _ => format!("Sắc màu văn hóa {province}"),
+            },
+            Genre::Agriculture => match self.rng.gen_range(0..2) {
+                0 => format!("Nông nghiệp {place} mùa {}", self.pick(CROPS)),
+                _ => format!("Bạn nhà nông: Vụ {} ở {place}", self.pick(CROPS)),
+            },
+            Genre::EthnicAffairs => match self.rng.gen_range(0..2) {
+                0 => format!("Dân tộc và phát triển: {place}"),
+                _ => format!("Bản tin tiếng {} {day}", self.pick(&["Tày", "Nùng", "Mông", "Dao"])),
+            },
+            Genre::Education => format!("Điểm trường {place} ngày khai giảng"),
+            Genre::Health => format!("Sức khỏe cho mọi nhà: {}", capitalise(self.pick(HEALTH))),
+            Genre::Sports => match self.rng.gen_range(0..2) {
+                0 => format!("Thể thao {province} tuần qua"),
+                _ => format!("Giải bóng chuyền {place} {}", aired.format("%Y")),
+            },
+            Genre::Entertainment => match self.rng.gen_range(0..2) {
+                0 => format!("Ca nhạc: Về {place}"),
+                _ => "Sân khấu cuối tuần".to_string(),
+            },
+            Genre::Children => match self.rng.gen_range(0..2) {
+                0 => format!("Vườn cổ tích: {}", self.pick(STORIES)),
+                _ => format!("Góc thiếu nhi {day}"),
+            },
+            Genre::Other => match self.rng.gen_range(0..2) {
+                0 => format!("Chuyện làng {place}"),
+                _ => format!("Tạp chí {province} {day}"),
+            },
+        }
+    }
+
+    /// One program: its station, metadata, creation time, and what becomes
+    /// of it (draft, published, withdrawn).
+    fn program(&mut self) -> (StationId, ProgramMetadata, DateTime<Utc>, Fate) {
+        let (station, _, province, kind, _) = STATIONS[self.stations.sample(&mut self.rng)];
+        let genre = GENRES[self.genres.sample(&mut self.rng)].0;
+        let aired_secs = self.rng.gen_range(self.aired_from..self.aired_to);
+        let aired = Utc.timestamp_opt(aired_secs, 0).unwrap();
+        let title = self.title(genre, province, aired);
+        let program_kind = match (station, kind) {
+            ("vtv", _) => ProgramKind::Tv,
+            ("vov", _) => ProgramKind::Radio,
+            _ if self.rng.gen_bool(0.55) => ProgramKind::Tv,
+            _ => ProgramKind::Radio,
+        };
+        let summary = self.rng.gen_bool(0.9).then(|| self.sentences(1, 2));
+        let description = self.rng.gen_bool(0.6).then(|| self.sentences(1, 3));
+        let tags = (0..self.rng.gen_range(0..=4))
+            .map(|_| {
+                if self.rng.gen_bool(0.3) {
+                    self.place().to_string()
+                } else {
+                    self.pick(TAGS).to_string()
+                }
+            })
+            .collect();
+        let languages: Vec<String> = match self.rng.gen_range(0..100) {
+            0..=79 => vec!["vi"],
+            80..=87 => vec!["vi", "tyz"],
+            88..=91 => vec!["tyz"],
+            92..=94 => vec!["nut"],
+            95..=97 => vec!["hnj"],
+            _ => vec!["ium", "vi"],
+        }
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let (series, episode) = if self.rng.gen_bool(0.5) {
+            (Some(self.pick(SERIES).to_string()), Some(self.rng.gen_range(1..=500)))
+        } else {
+            (None, None)
+        };
+        let credits = (0..self.rng.gen_range(0..=4))
+            .map(|_| Credit {
+                role: self.pick(CREDIT_ROLES).to_string(),
+                name: self.name(),
+            })
+            .collect();
+        let created = aired + chrono::Duration::seconds(self.rng.gen_range(3_600..5 * 86_400));
+        let mut rights = RightsInput::default();
+        match self.rng.gen_range(0..100) {
+            0..=87 => {}
+            88..=94 => rights.audience = Audience::National,
+            _ => {
+                rights.audience = Audience::Stations;
+                for _ in 0..self.rng.gen_range(1..=3) {
+                    let s = STATIONS[self.rng.gen_range(0..STATIONS.len())].0;
+                    rights.stations.push(s.to_string());
+                }
+            }
+        }
+        if self.rng.gen_bool(0.08) {
+            rights.available_until = Some(created + chrono::Duration::days(self.rng.gen_range(90..1_500)));
+        }
+        if self.rng.gen_bool(0.3) {
+            rights.terms = Some("Ghi rõ nguồn khi phát lại".into());
+        }
+        let input = ProgramInput {
+            title,
+            summary,
+            description,
+            tags,
+            kind: program_kind,
+            genre,
+            languages,
+            series,
+            episode,
+            first_aired_at: (!self.rng.gen_bool(0.03)).then_some(aired),
+            duration_seconds: Some(self.rng.gen_range(60..=7_200)),
+            credits,
+            rights,
+        };
+        let meta = ProgramMetadata::parse(input).expect("generated metadata is valid");
+        let fate = match self.rng.gen_range(0..100) {
+            0..=5 => Fate::Draft,
+            6..=96 => Fate::Published,
+            _ => Fate::Withdrawn,
+        };
+        (StationId::parse(station).unwrap(), meta, created, fate)
+    }
+}
+
+enum Fate {
+    Draft,
+    Published,
+    Withdrawn,
+}
+
+fn generate(catalog: &Catalog, n: usize) -> rusqlite::Result<()> {
+    catalog.write_blocking(|tx| {
+        for &(id, name, province, kind, _) in STATIONS {
+            stations::insert(
+                tx,
+                &Station {
+                    id: StationId::parse(id).unwrap(),
+                    name: name.into(),
+                    province: province.into(),
+                    kind,
+                },
+            )?;
+        }
+        Ok::<_, rusqlite::Error>(())
+    })?;
+    let mut g = Generator::new();
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let batch = BATCH.min(n - done);
+        catalog.write_blocking(|tx| {
+            for _ in 0..batch {
+                let (station, meta, created, fate) = g.program();
+                let seq = programs::insert(tx, ProgramId::generate(), &station, &meta, created)?;
+                if matches!(fate, Fate::Published | Fate::Withdrawn) {
+                    let published = created + chrono::Duration::minutes(g.rng.gen_range(5..600));
+                    programs::publish(tx, seq, published)?;
+                    if matches!(fate, Fate::Withdrawn) {
+                        let at = published + chrono::Duration::days(g.rng.gen_range(1..60));
+                        programs::withdraw(tx, seq, "Hết quyền phát lại", at)?;
+                    }
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })?;
+        done += batch;
+        if done % 100_000 == 0 || done == n {
+            eprintln!("  {done}/{n} programs ({:.0} s)", started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(())
+}
+
+/// Where the catalog of `n` programs is cached, keyed by the generator
+/// version and the schema.
+fn cache_dir(n: usize) -> PathBuf {
+    let mut h = DefaultHasher::new();
+    SCHEMA.hash(&mut h);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join(format!(
+        "bench-catalog-{n}-g{GENERATOR_VERSION}-s{:08x}",
+        h.finish() as u32
+    ))
+}
+
+/// Opens the catalog of `n` programs, generating it when it is not cached.
+/// The temporary directory (with `--fresh`) must outlive the catalog.
+fn catalog(n: usize, fresh: bool) -> (Catalog, PathBuf, Option<tempfile::TempDir>) {
+    let (dir, tmp) = if fresh {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        (tmp.path().to_owned(), Some(tmp))
+    } else {
+        (cache_dir(n), None)
+    };
+    let db = dir.join("catalog.db");
+    let marker = dir.join("complete");
+    if let Ok(secs) = std::fs::read_to_string(&marker) {
+        eprintln!(
+            "catalog of {n}: reusing {} (generated in {} s)",
+            dir.display(),
+            secs.trim()
+        );
+        return (Catalog::open(&db).expect("open catalog"), db, tmp);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("catalog directory");
+    eprintln!("catalog of {n}: generating into {}", dir.display());
+    let started = Instant::now();
+    let catalog = Catalog::open(&db).expect("open catalog");
+    generate(&catalog, n).expect("generate catalog");
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("catalog of {n}: generated in {secs:.1} s");
+    std::fs::write(&marker, format!("{secs:.1}")).expect("marker");
+    (catalog, db, tmp)
+}
+
+// ---------------------------------------------------------------------------
+// Measurement
+
+struct Stats {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+}
+
+fn stats(samples: &[Duration]) -> Stats {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    Stats {
+        p50: at(0.50),
+        p95: at(0.95),
+        p99: at(0.99),
+    }
+}
+
+struct Query {
+    name: &'static str,
+    shows: String,
+    request: SearchRequest,
+}
+
+fn queries() -> Vec<Query> {
+    let q = |name, text: &str| Query {
+        name,
+        shows: format!("q=`{text}`"),
+        request: SearchRequest {
+            q: Some(text.into()),
+            limit: LIMIT,
+            ..Default::default()
+        },
+    };
+    vec![
+        q("common word", "tỉnh"),
+        q("common word, no diacritics", "tinh"),
+        q("rare word", "sli"),
+        q("prefix", "phon"),
+        Query {
+            name: "filter only",
+            shows: "genre=documentary, kind=tv".into(),
+            request: SearchRequest {
+                genres: vec![Genre::Documentary],
+                kinds: vec![ProgramKind::Tv],
+                limit: LIMIT,
+                ..Default::default()
+            },
+        },
+    ]
+}
+
+struct Row {
+    n: usize,
+    name: String,
+    shows: String,
+    matches: Option<u64>,
+    stats: Stats,
+}
+
+/// `count` calls of `f`, after a few unmeasured ones.
+fn time<F, Fut>(rt: &tokio::runtime::Runtime, count: usize, mut f: F) -> Vec<Duration>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for i in 0..(count / 10).max(3) {
+        rt.block_on(f(i));
+    }
+    (0..count)
+        .map(|i| {
+            let t = Instant::now();
+            rt.block_on(f(i));
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
+    let (catalog, db, _tmp) = catalog(n, fresh);
+    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    eprintln!("catalog of {n}: {:.0} MiB", size as f64 / (1 << 20) as f64);
+    let media_dir = tempfile::tempdir().expect("a media folder");
+    let settings = pxhub::Settings {
+        data_dir: media_dir.path().to_owned(),
+        ..Default::default()
+    };
+    let media = pxhub::media::MediaStore::open(&settings).expect("media store");
+    let hub = Hub::new(catalog, media, u64::MAX).expect("hub");
+    let caller = Caller {
+        token_id: "bench".into(),
+        role: Role::Station,
+        station: Some(StationId::parse("cao-bang").unwrap()),
+        station_kind: Some(StationKind::Provincial),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // Programs the caller may see, spread over the catalog, for the baseline.
+    let ids: Vec<ProgramId> = {
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
+        let step = (n / 2_000).max(1) as i64;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id FROM programs WHERE seq % ?1 = 0 AND status = 'published'
+                 AND audience = 'cluster'",
+            )
+            .expect("prepare");
+        let ids = stmt
+            .query_map([step], |r| r.get::<_, String>(0))
+            .expect("ids")
+            .map(|id| ProgramId::parse(&id.expect("id")).expect("program id"))
+            .collect();
+        ids
+    };
+    assert!(!ids.is_empty());
+
+    let baseline = |rt: &tokio::runtime::Runtime, offset: usize| {
+        time(rt, count, |i| {
+            let id = ids[(offset + i * 7) % ids.len()];
+            let hub = &hub;
+            let caller = &caller;
+            async move {
+                hub.program(caller, id).await.expect("program");
+            }
+        })
+    };
+
+    // The baseline is sampled between every query, so drift on a noisy
+    // machine touches both alike.
+    let mut base_samples = baseline(&rt, 0);
+    let mut measured = Vec::new();
+    for (k, query) in queries().into_iter().enumerate() {
+        let page = rt.block_on(hub.search(&caller, query.request.clone())).expect("search");
+        let matches = page.total;
+        eprintln!(
+            "  {n} {}: {matches} matches ({:.2}% of the catalog), first page {} items",
+            query.name,
+            matches as f64 * 100.0 / n as f64,
+            page.items.len()
+        );
+        let samples = time(&rt, count, |_| {
+            let req = query.request.clone();
+            let hub = &hub;
+            let caller = &caller;
+            async move {
+                let page = hub.search(caller, req).await.expect("search");
+                assert_eq!(page.total, matches);
+            }
+        });
+        base_samples.extend(baseline(&rt, (k + 1) * 131));
+        measured.push((query, matches, stats(&samples)));
+    }
+    rows.push(Row {
+        n,
+        name: "baseline: `Hub::program` by id".into(),
+        shows: "one visible program".into(),
+        matches: None,
+        stats: stats(&base_samples),
+    });
+    for (query, matches, stats) in measured {
+        rows.push(Row {
+            n,
+            name: query.name.into(),
+            shows: query.shows,
+            matches: Some(matches),
+            stats,
+        });
+    }
+}
+
+fn target_ms(n: usize) -> f64 {
+    if n <= 100_000 {
+        20.0
+    } else {
+        100.0
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "| N | query | matches | p50 ms | p95 ms | p99 ms | p50 ÷ base p50 | p95 ÷ base p95 | target p95 | result |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut base = None;
+    for r in rows {
+        let s = &r.stats;
+        if r.matches.is_none() {
+            base = Some((s.p50, s.p95));
+            println!(
+                "| {} | {} ({}) | – | {:.3} | {:.3} | {:.3} | 1 | 1 | – | – |",
+                r.n, r.name, r.shows, s.p50, s.p95, s.p99
+            );
+            continue;
+        }
+        let (b50, b95) = base.expect("baseline first");
+        let target = target_ms(r.n);
+        println!(
+            "| {} | {} ({}) | {} ({:.2}%) | {:.2} | {:.2} | {:.2} | {:.0}× | {:.0}× | < {target:.0} ms | {} |",
+            r.n,
+            r.name,
+            r.shows,
+            r.matches.unwrap(),
+            r.matches.unwrap() as f64 * 100.0 / r.n as f64,
+            s.p50,
+            s.p95,
+            s.p99,
+            s.p50 / b50,
+            s.p95 / b95,
+            if s.p95 < target { "PASS" } else { "MISS" }
+        );
+    }
+}
+
+fn main() {
+    let mut sizes = vec![100_000, 1_000_000];
+    let mut count = 200;
+    let mut fresh = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--sizes" => {
+                sizes = args
+                    .next()
+                    .expect("--sizes N,N")
+                    .split(',')
+                    .map(|s| s.trim().replace('_', "").parse().expect("a size"))
+                    .collect()
+            }
+            "--queries" => count = args.next().expect("--queries N").parse().expect("N"),
+            "--fresh" => fresh = true,
+            // cargo bench passes --bench; ignore what is not ours.
+            _ => {}
+        }
+    }
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        run(n, count, fresh, &mut rows);
+    }
+    println!(
+        "\nSearch, {count} timed calls per query (page of {LIMIT}, with total and facets), caller: station cao-bang."
+    );
+    print_table(&rows);
+}
