@@ -98,7 +98,7 @@ impl Application {
     }
 
     /// Sweeps once, then serves until the process is told to stop (Ctrl-C,
-    /// SIGTERM), sweeping every `sweep_interval_secs`.
+    /// SIGTERM), sweeping every `sweep_interval_secs` and delivering webhooks.
     pub async fn run(self) -> std::io::Result<()> {
         let hub = self.hub.clone();
         let (interval, grace) = (self.sweep_interval, self.sweep_grace);
@@ -110,8 +110,10 @@ impl Application {
                 tokio::time::sleep(interval).await;
             }
         });
+        let deliveries = tokio::spawn(self.hub.clone().run_deliveries(api::webhooks::render));
         let result = self.server.await;
         sweeper.abort();
+        deliveries.abort();
         result
     }
 }

@@ -1,7 +1,9 @@
 //! HTTP: one module per resource, each exporting its routes. Handlers are
 //! thin: extract, call one use-case, map to a response.
 
+pub mod ebucore;
 pub mod extract;
+pub mod feed;
 pub mod files;
 mod http_headers;
 pub mod ledger;
@@ -9,6 +11,8 @@ mod ops;
 mod programs;
 mod stations;
 pub mod uploads;
+pub mod webhooks;
+mod xml;
 
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -32,6 +36,8 @@ use crate::error::ApiError;
         files::put_file, files::get_file, files::delete_file,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::create, uploads::status, uploads::append, uploads::terminate,
+        feed::feed, feed::atom, webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
+        ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
     modifiers(&BearerAuth),
@@ -41,6 +47,7 @@ use crate::error::ApiError;
         (name = "files", description = "A program's files: streamed upload, ranged download"),
         (name = "ledger", description = "Takes, rebroadcasts and the exchange report"),
         (name = "uploads", description = "Resumable uploads: the tus 1.0.0 protocol"),
+        (name = "feed", description = "For the national broadcasters: change feed, Atom, webhooks"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -79,7 +86,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(programs::routes)
                 .configure(files::routes)
                 .configure(ledger::routes)
-                .configure(uploads::routes),
+                .configure(uploads::routes)
+                .configure(feed::routes)
+                .configure(webhooks::routes)
+                .configure(ebucore::routes),
         )
         .route(
             "/docs",

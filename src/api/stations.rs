@@ -98,6 +98,9 @@ pub struct Me {
     pub station: Option<StationView>,
     pub role: Role,
     pub token_id: String,
+    /// For national broadcasters and the operator: the Atom feed's URL with
+    /// this token's key, for feed readers that cannot send headers.
+    pub feed_url: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -220,9 +223,12 @@ pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse,
         Some(id) => Some(StationView::from(hub.station(id).await?)),
         None => None,
     };
+    let feed_url = matches!(caller.role, Role::National | Role::Admin)
+        .then(|| format!("/api/v1/feed.atom?key={}", hub.feed_key(&caller.token_id)));
     Ok(HttpResponse::Ok().json(Me {
         station,
         role: caller.role,
         token_id: caller.token_id,
+        feed_url,
     }))
 }

@@ -1,6 +1,7 @@
 //! Everything SQLite: the connection pool, migrations, and small query
 //! functions per entity that take a connection or a transaction.
 
+pub mod events;
 pub mod ledger;
 pub mod media;
 pub mod programs;
@@ -8,6 +9,7 @@ pub mod search;
 pub mod stations;
 pub mod tokens;
 pub mod tus;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_media.sql"),
     include_str!("migrations/0003_ledger.sql"),
     include_str!("migrations/0004_resumable.sql"),
+    include_str!("migrations/0005_feed.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 
+use super::feed::{emit, EventType};
 use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
@@ -229,6 +230,7 @@ impl Hub {
         self.catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
+                let published = programs::get(tx, id)?.is_some_and(|s| s.program.status == ProgramStatus::Published);
                 let sha256 = hex::encode(stored.sha256);
                 let mut unused = Vec::new();
                 match media::object(tx, &sha256)? {
@@ -253,12 +255,16 @@ impl Hub {
                     sha256,
                 };
                 programs::put_file(tx, seq, &record)?;
+                if published {
+                    emit(tx, EventType::FileReplaced, id)?;
+                }
                 if let Some(old) = &previous {
                     unused.extend(media::release(tx, &old.sha256)?);
                 }
                 Ok((record, previous.is_some(), unused))
             })
             .await
+            .inspect(|_| self.wake_deliveries())
     }
 
     pub(super) async fn delete_objects(&self, keys: Vec<String>) {

@@ -2,6 +2,7 @@
 //! the HTTP layer and the catalog.
 
 mod error;
+pub mod feed;
 pub mod files;
 mod ledger;
 mod maintenance;
@@ -12,6 +13,7 @@ mod search;
 pub mod stations;
 pub mod tokens;
 pub mod tus;
+pub mod webhooks;
 
 pub use error::ExchangeError;
 pub use files::{Download, IncomingFile};
@@ -38,6 +40,7 @@ pub struct Hub {
     max_upload_bytes: u64,
     active: files::ActiveUploads,
     tus_locks: tus::Locks,
+    dispatch: webhooks::Dispatch,
     metrics: Arc<Metrics>,
 }
 
@@ -51,6 +54,7 @@ impl Hub {
             max_upload_bytes,
             active: Default::default(),
             tus_locks: Default::default(),
+            dispatch: Default::default(),
             metrics: Default::default(),
         })
     }

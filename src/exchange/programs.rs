@@ -1,6 +1,7 @@
 use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
+use super::feed::{emit, EventType};
 use super::rights::{may_see, owns};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
@@ -142,10 +143,14 @@ impl Hub {
                 let meta = parse_metadata(tx, from_json(doc)?)?;
                 if meta != s.program.meta {
                     programs::update_metadata(tx, s.seq, &meta, catalog::now())?;
+                    if s.program.status != ProgramStatus::Draft {
+                        emit(tx, EventType::Updated, id)?;
+                    }
                 }
                 reload(tx, id)
             })
             .await
+            .inspect(|_| self.wake_deliveries())
     }
 
     /// Deletes a draft, and the objects of its files that no other file shares.
@@ -202,9 +207,11 @@ impl Hub {
                     ));
                 }
                 programs::publish(tx, s.seq, catalog::now())?;
+                emit(tx, EventType::Published, id)?;
                 reload(tx, id)
             })
             .await
+            .inspect(|_| self.wake_deliveries())
     }
 
     /// Withdraws a published program: the owner or the admin may.
@@ -240,9 +247,11 @@ impl Hub {
                     ProgramStatus::Published => {}
                 }
                 programs::withdraw(tx, s.seq, &reason, catalog::now())?;
+                emit(tx, EventType::Withdrawn, id)?;
                 reload(tx, id)
             })
             .await
+            .inspect(|_| self.wake_deliveries())
     }
 }
 

@@ -141,6 +141,41 @@ impl Hub {
         }
     }
 
+    /// A key that stands for `token_id` in a feed URL, for feed readers
+    /// that cannot send headers: `<token id>.<MAC>`. It dies with the token.
+    pub fn feed_key(&self, token_id: &str) -> String {
+        format!("{token_id}.{}", self.feed_mac(token_id))
+    }
+
+    fn feed_mac(&self, token_id: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.cursor_key).expect("any key length");
+        mac.update(b"feed:");
+        mac.update(token_id.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// Who a feed key stands for.
+    pub async fn authenticate_feed_key(&self, key: &str) -> Result<Caller, ExchangeError> {
+        let Some((id, mac)) = key.split_once('.') else {
+            return Err(ExchangeError::Unauthorized);
+        };
+        let expected = self.feed_mac(id);
+        if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+            return Err(ExchangeError::Unauthorized);
+        }
+        let id = id.to_owned();
+        match self.catalog.read(move |c| tokens::get(c, &id)).await? {
+            Some(r) if !r.revoked => Ok(Caller {
+                token_id: r.id,
+                role: r.role,
+                station: r.station,
+                station_kind: r.station_kind,
+            }),
+            _ => Err(ExchangeError::Unauthorized),
+        }
+    }
+
     pub async fn issue_token(
         &self,
         caller: &Caller,

@@ -1,0 +1,188 @@
+//! `/api/v1/feed` and `/api/v1/feed.atom`: the change feed, for the national
+//! broadcasters.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{parse_limit, query_pairs, single, Auth};
+use super::programs::ProgramView;
+use super::xml::esc;
+use crate::catalog::events::Event;
+use crate::domain::{FieldError, Program, Viewer};
+use crate::error::{ApiError, Problem};
+use crate::exchange::{Caller, Hub};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/feed").get(feed))
+        .service(web::resource("/feed.atom").get(atom));
+}
+
+/// One event of the feed, with the program as it is now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedEvent {
+    /// The event's place in the one total order.
+    pub seq: i64,
+    /// `program.published`, `program.updated`, `program.withdrawn` or `file.replaced`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub program_id: String,
+    pub program: ProgramView,
+}
+
+impl FeedEvent {
+    pub fn new(e: &Event, p: Program, viewer: &Viewer) -> Self {
+        Self {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            at: e.at,
+            program_id: e.program_id.clone(),
+            program: ProgramView::new(p, viewer),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedPageView {
+    pub items: Vec<FeedEvent>,
+    /// Where to ask next (`after`), also when the page is empty.
+    pub next_cursor: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct FeedParams {
+    /// `next_cursor` of the previous page; from the beginning when absent.
+    after: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<usize>,
+}
+
+/// Events since the cursor, in order: every one exactly once.
+#[utoipa::path(get, path = "/api/v1/feed", tag = "feed", params(FeedParams),
+    responses((status = 200, body = FeedPageView), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "not a national broadcaster"), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn feed(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req, &["after", "limit"])?;
+    let mut errors = Vec::new();
+    let after = single(&pairs, "after", &mut errors).map(str::to_owned);
+    let limit = parse_limit(single(&pairs, "limit", &mut errors))
+        .map_err(|e| errors.push(e))
+        .unwrap_or(0);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let page = hub.feed(&caller, after, limit).await?;
+    let viewer = caller.viewer();
+    Ok(HttpResponse::Ok().json(FeedPageView {
+        items: page
+            .items
+            .into_iter()
+            .map(|(e, p)| FeedEvent::new(&e, p, &viewer))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// How many entries the Atom feed carries.
+const ATOM_ENTRIES: usize = 50;
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The caller: by header, or by the per-token `key` of a feed URL for readers
+/// that cannot send headers.
+async fn atom_caller(req: &HttpRequest, hub: &Hub) -> Result<Caller, ApiError> {
+    let pairs = query_pairs(req, &["key"])?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    if let Some(key) = single(&pairs, "key", &mut errors) {
+        return Ok(hub.authenticate_feed_key(key).await?);
+    }
+    let mut payload = actix_web::dev::Payload::None;
+    let Auth(caller) = <Auth as actix_web::FromRequest>::from_request(req, &mut payload).await?;
+    Ok(caller)
+}
+
+/// The same events as an Atom 1.0 feed, newest first, with a file enclosure
+/// per file. Token by header, or `?key=` (see `feed_url` in `/api/v1/me`).
+#[utoipa::path(get, path = "/api/v1/feed.atom", tag = "feed",
+    params(("key" = Option<String>, Query, description = "the caller's feed key, instead of a header"),
+        ("If-None-Match" = Option<String>, Header)),
+    responses((status = 200, content_type = "application/atom+xml", body = String, headers(("ETag" = String))),
+        (status = 304), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security((), ("bearer" = [])))]
+pub async fn atom(hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let caller = atom_caller(&req, &hub).await?;
+    let entries = hub.recent(&caller, ATOM_ENTRIES).await?;
+    let newest = entries.first().map(|(e, _)| e.seq).unwrap_or(0);
+    // Same caller, same newest event, same programs: the same document.
+    let mut h = Sha256::new();
+    h.update(format!("{}|{newest}", caller.token_id));
+    for (_, p) in &entries {
+        h.update(format!("|{}:{}", p.id, p.version));
+    }
+    let etag = format!("\"{}\"", hex::encode(&h.finalize()[..16]));
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+    }
+    let info = req.connection_info();
+    let base = format!("{}://{}", info.scheme(), info.host());
+    let who = caller.station.as_ref().map_or("operator".to_owned(), |s| s.to_string());
+    let updated = entries.first().map_or_else(Utc::now, |(e, _)| e.at);
+    let mut xml =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    xml += &format!("  <id>urn:pxhub:feed:{}</id>\n", esc(&who));
+    xml += &format!("  <title>pxhub: programs for {}</title>\n", esc(&who));
+    xml += &format!("  <updated>{}</updated>\n", rfc3339(updated));
+    xml += &format!("  <link rel=\"self\" href=\"{}/api/v1/feed.atom\"/>\n", esc(&base));
+    xml += "  <author><name>pxhub</name></author>\n  <generator>pxhub</generator>\n";
+    for (e, p) in &entries {
+        let link = format!("{base}/api/v1/programs/{}", p.id);
+        xml += "  <entry>\n";
+        xml += &format!("    <id>urn:pxhub:event:{}</id>\n", e.seq);
+        xml += &format!("    <title>{}</title>\n", esc(&p.meta.title));
+        xml += &format!("    <updated>{}</updated>\n", rfc3339(e.at));
+        if let Some(published) = p.published_at {
+            xml += &format!("    <published>{}</published>\n", rfc3339(published));
+        }
+        xml += &format!("    <author><name>{}</name></author>\n", esc(p.station.as_str()));
+        xml += &format!("    <category term=\"{}\"/>\n", esc(&e.kind));
+        xml += &format!("    <category term=\"{}\" label=\"genre\"/>\n", p.meta.genre.as_str());
+        xml += &format!(
+            "    <summary>{}</summary>\n",
+            esc(p.meta.summary.as_deref().unwrap_or(&p.meta.title))
+        );
+        xml += &format!(
+            "    <link rel=\"alternate\" type=\"application/json\" href=\"{}\"/>\n",
+            esc(&link)
+        );
+        for f in &p.files {
+            xml += &format!(
+                "    <link rel=\"enclosure\" href=\"{}/files/{}\" type=\"{}\" length=\"{}\" title=\"{}\"/>\n",
+                esc(&link),
+                f.role.as_str(),
+                esc(&f.media_type),
+                f.size,
+                esc(&f.filename)
+            );
+        }
+        xml += "  </entry>\n";
+    }
+    xml += "</feed>\n";
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"))
+        .insert_header((header::ETAG, etag))
+        .body(xml))
+}

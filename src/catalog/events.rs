@@ -1,0 +1,58 @@
+//! The change feed's events.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+
+use super::{from_micros, to_micros};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: i64,
+    pub kind: String,
+    pub program_id: String,
+    pub at: DateTime<Utc>,
+}
+
+pub fn append(conn: &Connection, kind: &str, program_seq: i64, at: DateTime<Utc>) -> rusqlite::Result<i64> {
+    conn.prepare_cached("INSERT INTO events (type, program_seq, at) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, program_seq, to_micros(at)])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: r.get(0)?,
+        kind: r.get(1)?,
+        program_id: r.get(2)?,
+        at: from_micros(r.get(3)?),
+    })
+}
+
+/// Events after `seq`, oldest first.
+pub fn after(conn: &Connection, seq: i64, limit: usize) -> rusqlite::Result<Vec<Event>> {
+    conn.prepare_cached(
+        "SELECT e.seq, e.type, p.id, e.at FROM events e JOIN programs p ON p.seq = e.program_seq
+         WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+    )?
+    .query_map(params![seq, limit as i64], from_row)?
+    .collect()
+}
+
+/// Events before `seq` (all when `None`), newest first.
+pub fn before(conn: &Connection, seq: Option<i64>, limit: usize) -> rusqlite::Result<Vec<Event>> {
+    conn.prepare_cached(
+        "SELECT e.seq, e.type, p.id, e.at FROM events e JOIN programs p ON p.seq = e.program_seq
+         WHERE e.seq < ?1 ORDER BY e.seq DESC LIMIT ?2",
+    )?
+    .query_map(params![seq.unwrap_or(i64::MAX), limit as i64], from_row)?
+    .collect()
+}
+
+pub fn get(conn: &Connection, seq: i64) -> rusqlite::Result<Option<Event>> {
+    use rusqlite::OptionalExtension;
+    conn.prepare_cached(
+        "SELECT e.seq, e.type, p.id, e.at FROM events e JOIN programs p ON p.seq = e.program_seq WHERE e.seq = ?1",
+    )?
+    .query_row([seq], from_row)
+    .optional()
+}

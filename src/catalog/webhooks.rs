@@ -1,0 +1,185 @@
+//! Webhook subscriptions and their deliveries.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{from_micros, to_micros};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    /// The subscriber; `None`: the hub operator.
+    pub station: Option<String>,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_seq: i64,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn webhook(r: &Row<'_>) -> rusqlite::Result<Webhook> {
+    let events: String = r.get(3)?;
+    Ok(Webhook {
+        id: r.get(0)?,
+        station: r.get(1)?,
+        url: r.get(2)?,
+        events: serde_json::from_str(&events).map_err(|e| super::stations::bad_column(3, e.to_string()))?,
+        secret: r.get(4)?,
+        created_at: from_micros(r.get(5)?),
+    })
+}
+
+const WEBHOOK: &str = "SELECT id, station_id, url, events, secret, created_at FROM webhooks";
+
+pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO webhooks (id, station_id, url, events, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            w.id,
+            w.station,
+            w.url,
+            serde_json::to_string(&w.events).expect("strings"),
+            w.secret,
+            to_micros(w.created_at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The live subscriptions of `station` (`None`: the operator's).
+pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<Webhook>> {
+    conn.prepare_cached(&format!(
+        "{WEBHOOK} WHERE deleted_at IS NULL AND station_id IS ?1 ORDER BY created_at, id"
+    ))?
+    .query_map([station], webhook)?
+    .collect()
+}
+
+/// Every live subscription.
+pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Webhook>> {
+    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL"))?
+        .query_map([], webhook)?
+        .collect()
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Webhook>> {
+    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL AND id = ?1"))?
+        .query_row([id], webhook)
+        .optional()
+}
+
+/// Ends a subscription; its pending deliveries are dropped (the log stays).
+pub fn delete(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE webhooks SET deleted_at = ?2 WHERE id = ?1",
+        params![id, to_micros(now)],
+    )?;
+    conn.execute(
+        "UPDATE deliveries SET state = 'failed', last_error = 'subscription deleted' WHERE webhook_id = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    Ok(())
+}
+
+pub fn enqueue(
+    conn: &Connection,
+    id: &str,
+    webhook_id: &str,
+    event_seq: i64,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO deliveries (id, webhook_id, event_seq, state, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+    )?
+    .execute(params![id, webhook_id, event_seq, to_micros(now)])?;
+    Ok(())
+}
+
+fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: r.get(0)?,
+        webhook_id: r.get(1)?,
+        event_seq: r.get(2)?,
+        state: r.get(3)?,
+        attempts: r.get(4)?,
+        next_attempt_at: from_micros(r.get(5)?),
+        last_status: r.get(6)?,
+        last_error: r.get(7)?,
+        created_at: from_micros(r.get(8)?),
+        delivered_at: r.get::<_, Option<i64>>(9)?.map(from_micros),
+    })
+}
+
+const DELIVERY: &str = "SELECT id, webhook_id, event_seq, state, attempts, next_attempt_at, last_status, last_error,
+    created_at, delivered_at FROM deliveries";
+
+/// Pending deliveries whose time has come, oldest first.
+pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
+    conn.prepare_cached(&format!(
+        "{DELIVERY} WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, event_seq LIMIT ?2"
+    ))?
+    .query_map(params![to_micros(now), limit as i64], delivery)?
+    .collect()
+}
+
+/// When the next pending delivery is due, if any.
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    conn.query_row(
+        "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'",
+        [],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map(|t| t.map(from_micros))
+}
+
+pub fn log(conn: &Connection, webhook_id: &str, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
+    conn.prepare_cached(&format!(
+        "{DELIVERY} WHERE webhook_id = ?1 ORDER BY event_seq DESC LIMIT ?2"
+    ))?
+    .query_map(params![webhook_id, limit as i64], delivery)?
+    .collect()
+}
+
+/// Records an attempt: delivered, or another try at `retry_at`, or given up.
+pub fn attempted(
+    conn: &Connection,
+    id: &str,
+    status: Option<u16>,
+    error: Option<&str>,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let (state, next, delivered) = match outcome {
+        Outcome::Delivered => ("delivered", now, Some(to_micros(now))),
+        Outcome::RetryAt(at) => ("pending", at, None),
+        Outcome::GaveUp => ("failed", now, None),
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
+             last_error = ?5, delivered_at = ?6
+         WHERE id = ?1 AND state = 'pending'",
+    )?
+    .execute(params![id, state, to_micros(next), status, error, delivered])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    Delivered,
+    RetryAt(DateTime<Utc>),
+    GaveUp,
+}

@@ -1,0 +1,195 @@
+//! The change feed: events written with the changes they describe, read in
+//! one total order by the national broadcasters.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rusqlite::Transaction;
+
+use super::rights::may_see;
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog::events::{self, Event};
+use crate::catalog::programs::{self, Stored};
+use crate::catalog::{self, stations, webhooks};
+use crate::domain::{Program, Role, StationId, StationKind, Viewer};
+
+/// What happened to a published program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Published,
+    Updated,
+    Withdrawn,
+    FileReplaced,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 4] = [Self::Published, Self::Updated, Self::Withdrawn, Self::FileReplaced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Published => "program.published",
+            Self::Updated => "program.updated",
+            Self::Withdrawn => "program.withdrawn",
+            Self::FileReplaced => "file.replaced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Records `kind` for the program (as the transaction has it now), and a
+/// delivery for every webhook subscribed to it whose owner may see it.
+pub(super) fn emit(
+    tx: &Transaction<'_>,
+    kind: EventType,
+    program_id: crate::domain::ProgramId,
+) -> rusqlite::Result<()> {
+    let Some(stored) = programs::get(tx, program_id)? else {
+        return Ok(());
+    };
+    let now = catalog::now();
+    let seq = events::append(tx, kind.as_str(), stored.seq, now)?;
+    for hook in webhooks::all(tx)? {
+        if !hook.events.iter().any(|e| e == kind.as_str()) {
+            continue;
+        }
+        if may_see(&subscriber(tx, hook.station.as_deref())?, &stored.program) {
+            webhooks::enqueue(tx, &uuid::Uuid::new_v4().to_string(), &hook.id, seq, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Who a webhook's owner is, for the rights rule.
+pub(super) fn subscriber(conn: &rusqlite::Connection, station: Option<&str>) -> rusqlite::Result<Viewer> {
+    let Some(id) = station.and_then(|s| StationId::parse(s).ok()) else {
+        return Ok(Viewer::Admin);
+    };
+    let national = stations::get(conn, &id)?.is_some_and(|s| s.kind == StationKind::National);
+    Ok(Viewer::Station { id, national })
+}
+
+/// A page of the feed.
+pub struct FeedPage {
+    pub items: Vec<(Event, Program)>,
+    /// Where to ask next, also when the page is empty.
+    pub next_cursor: String,
+}
+
+fn encode(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("e{seq}"))
+}
+
+fn decode(cursor: &str) -> Option<i64> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    raw.strip_prefix('e')?.parse().ok().filter(|s: &i64| *s >= 0)
+}
+
+/// The feed is for the national broadcasters and the operator.
+pub(super) fn require_feed_reader(caller: &Caller) -> Result<(), ExchangeError> {
+    match caller.role {
+        Role::National | Role::Admin => Ok(()),
+        Role::Station => Err(ExchangeError::Forbidden("the feed is for national broadcasters")),
+    }
+}
+
+/// How many events one request looks at, at most, for the ones the caller
+/// may see.
+const SCAN: usize = 5_000;
+
+impl Hub {
+    /// Events after `after`, oldest first, of programs the caller may see.
+    pub async fn feed(&self, caller: &Caller, after: Option<String>, limit: usize) -> Result<FeedPage, ExchangeError> {
+        require_feed_reader(caller)?;
+        let mut seq = match after.as_deref() {
+            None => 0,
+            Some(c) => decode(c).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?,
+        };
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| {
+                let mut items = Vec::new();
+                let mut scanned = 0;
+                'scan: while scanned < SCAN {
+                    let batch = events::after(c, seq, 200)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for e in batch {
+                        scanned += 1;
+                        seq = e.seq;
+                        let program = crate::domain::ProgramId::parse(&e.program_id)
+                            .and_then(|id| programs::get(c, id).transpose());
+                        if let Some(Stored { program, .. }) = program.transpose()? {
+                            if may_see(&viewer, &program) {
+                                items.push((e, program));
+                                if items.len() == limit {
+                                    break 'scan;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(FeedPage {
+                    items,
+                    next_cursor: encode(seq),
+                })
+            })
+            .await
+    }
+
+    /// The newest `limit` events the caller may see, newest first (Atom).
+    pub async fn recent(&self, caller: &Caller, limit: usize) -> Result<Vec<(Event, Program)>, ExchangeError> {
+        require_feed_reader(caller)?;
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| {
+                let mut items = Vec::new();
+                let mut before = None;
+                let mut scanned = 0;
+                while items.len() < limit && scanned < SCAN {
+                    let batch = events::before(c, before, 200)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for e in batch {
+                        scanned += 1;
+                        before = Some(e.seq);
+                        let Some(id) = crate::domain::ProgramId::parse(&e.program_id) else {
+                            continue;
+                        };
+                        if let Some(s) = programs::get(c, id)? {
+                            if may_see(&viewer, &s.program) && items.len() < limit {
+                                items.push((e, s.program));
+                            }
+                        }
+                    }
+                }
+                Ok(items)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        assert_eq!(decode(&encode(0)), Some(0));
+        assert_eq!(decode(&encode(12345)), Some(12345));
+        for bad in [
+            "",
+            "12",
+            "ZQ",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("e-1"),
+            &URL_SAFE_NO_PAD.encode("x5"),
+        ] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+}

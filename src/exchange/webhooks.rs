@@ -1,0 +1,306 @@
+//! Webhooks: subscriptions, and the dispatcher that delivers their events,
+//! signed, at least once, with backoff, from state kept in the catalog.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use tokio::sync::Notify;
+
+use super::feed::{require_feed_reader, subscriber, EventType};
+use super::rights::may_see;
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::catalog::events::{self, Event};
+use crate::catalog::webhooks::{self, Delivery, Outcome, Webhook};
+use crate::catalog::{self, programs};
+use crate::domain::{FieldError, Program, ProgramId};
+
+/// Attempts before a delivery is given up.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries sent at once.
+const BATCH: usize = 16;
+
+/// Renders a delivery's body: the HTTP layer owns the JSON shape.
+pub type Render = fn(&str, &Event, &Program, &crate::domain::Viewer) -> Vec<u8>;
+
+/// Wakes the dispatcher when deliveries are enqueued.
+#[derive(Clone, Default)]
+pub struct Dispatch(Arc<Notify>);
+
+/// A subscription as a broadcaster asks for it.
+#[derive(Debug, Clone)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    /// Given by the subscriber, or made by the hub when absent.
+    pub secret: Option<String>,
+}
+
+/// Waits after the `attempts`-th failure: 5 s, 10 s, 20 s, … at most an hour.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(5u64.saturating_mul(1 << attempts.min(10)).min(3600))
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn check_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute http or https URL".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an absolute http or https URL".into());
+    }
+    if raw.len() > 2000 || !url.username().is_empty() || url.password().is_some() {
+        return Err("must be at most 2000 characters, without credentials".into());
+    }
+    Ok(url.to_string())
+}
+
+impl Hub {
+    pub(super) fn wake_deliveries(&self) {
+        self.dispatch.0.notify_one();
+    }
+
+    pub async fn subscribe(&self, caller: &Caller, new: NewWebhook) -> Result<Webhook, ExchangeError> {
+        require_feed_reader(caller)?;
+        let mut errors = Vec::new();
+        let url = check_url(&new.url)
+            .map_err(|e| errors.push(FieldError::new("url", e)))
+            .unwrap_or_default();
+        if new.events.is_empty() {
+            errors.push(FieldError::new("events", "name at least one event type"));
+        }
+        for (i, e) in new.events.iter().enumerate() {
+            if EventType::parse(e).is_none() {
+                let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                errors.push(FieldError::new(
+                    format!("events[{i}]"),
+                    format!("must be one of {}", all.join(", ")),
+                ));
+            }
+        }
+        let secret = match new.secret {
+            Some(s) if (16..=256).contains(&s.len()) && !s.chars().any(char::is_control) => s,
+            Some(_) => {
+                errors.push(FieldError::new("secret", "must be 16 to 256 characters"));
+                String::new()
+            }
+            None => {
+                let mut b = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut b);
+                hex::encode(b)
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ExchangeError::Invalid(errors));
+        }
+        let mut events = new.events;
+        events.dedup();
+        let hook = Webhook {
+            id: uuid::Uuid::new_v4().to_string(),
+            station: caller.station.as_ref().map(|s| s.to_string()),
+            url,
+            events,
+            secret,
+            created_at: catalog::now(),
+        };
+        let stored = hook.clone();
+        self.catalog.write(move |tx| webhooks::insert(tx, &stored)).await?;
+        Ok(hook)
+    }
+
+    pub async fn webhooks(&self, caller: &Caller) -> Result<Vec<Webhook>, ExchangeError> {
+        require_feed_reader(caller)?;
+        let station = caller.station.as_ref().map(|s| s.to_string());
+        Ok(self
+            .catalog
+            .read(move |c| webhooks::list(c, station.as_deref()))
+            .await?)
+    }
+
+    /// The caller's subscription `id`.
+    async fn own_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
+        require_feed_reader(caller)?;
+        let hook = self.catalog.read(move |c| webhooks::get(c, &id)).await?;
+        let station = caller.station.as_ref().map(|s| s.to_string());
+        hook.filter(|h| h.station == station).ok_or(ExchangeError::NotFound)
+    }
+
+    pub async fn unsubscribe(&self, caller: &Caller, id: String) -> Result<(), ExchangeError> {
+        let hook = self.own_webhook(caller, id).await?;
+        self.catalog
+            .write(move |tx| webhooks::delete(tx, &hook.id, catalog::now()))
+            .await?;
+        Ok(())
+    }
+
+    /// The subscription and its delivery log, newest first.
+    pub async fn deliveries(&self, caller: &Caller, id: String) -> Result<(Webhook, Vec<Delivery>), ExchangeError> {
+        let hook = self.own_webhook(caller, id).await?;
+        let hook_id = hook.id.clone();
+        let log = self.catalog.read(move |c| webhooks::log(c, &hook_id, 100)).await?;
+        Ok((hook, log))
+    }
+
+    /// Delivers what is due, forever: woken when deliveries are enqueued,
+    /// and when the next retry is due.
+    pub async fn run_deliveries(self, render: Render) {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("pxhub/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client");
+        loop {
+            match self.deliver_due(&client, render).await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(e) => tracing::error!(error = %e, "webhook deliveries failed"),
+            }
+            let next = self.catalog.read(webhooks::next_due).await.ok().flatten();
+            let wait = next.map_or(Duration::from_secs(60), |t| {
+                (t - Utc::now()).to_std().unwrap_or_default()
+            });
+            tokio::select! {
+                _ = self.dispatch.0.notified() => {}
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+            }
+        }
+    }
+
+    /// Sends the deliveries due now; returns how many.
+    async fn deliver_due(&self, client: &reqwest::Client, render: Render) -> Result<usize, ExchangeError> {
+        let due = self.catalog.read(|c| webhooks::due(c, Utc::now(), BATCH)).await?;
+        let n = due.len();
+        let sends = due.into_iter().map(|d| self.deliver(client, render, d));
+        futures_util::future::join_all(sends).await;
+        Ok(n)
+    }
+
+    async fn deliver(&self, client: &reqwest::Client, render: Render, d: Delivery) {
+        let (hook_id, seq) = (d.webhook_id.clone(), d.event_seq);
+        let loaded = self
+            .catalog
+            .read(move |c| {
+                let Some(hook) = webhooks::get(c, &hook_id)? else {
+                    return Ok(None);
+                };
+                let Some(event) = events::get(c, seq)? else {
+                    return Ok(None);
+                };
+                let program = ProgramId::parse(&event.program_id)
+                    .map(|id| programs::get(c, id))
+                    .transpose()?
+                    .flatten();
+                let viewer = subscriber(c, hook.station.as_deref())?;
+                Ok::<_, ExchangeError>(program.map(|p| (hook, event, p.program, viewer)))
+            })
+            .await;
+        let now = Utc::now();
+        let (status, error, outcome) = match loaded {
+            Ok(Some((hook, event, program, viewer))) if may_see(&viewer, &program) => {
+                let body = render(&d.id, &event, &program, &viewer);
+                let sent = client
+                    .post(&hook.url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Hub-Signature-256", sign(&hook.secret, &body))
+                    .header("X-Hub-Delivery", &d.id)
+                    .header("X-Hub-Event", &event.kind)
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None, Outcome::Delivered),
+                    Ok(r) => (
+                        Some(r.status().as_u16()),
+                        Some(format!("answered {}", r.status())),
+                        retry(&d, now),
+                    ),
+                    Err(e) => (None, Some(describe(&e)), retry(&d, now)),
+                }
+            }
+            Ok(_) => (
+                None,
+                Some("the program or subscription is gone, or no longer visible".to_owned()),
+                Outcome::GaveUp,
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, delivery = %d.id, "could not prepare a delivery");
+                return;
+            }
+        };
+        let id = d.id.clone();
+        let recorded = self
+            .catalog
+            .write(move |tx| webhooks::attempted(tx, &id, status, error.as_deref(), outcome, Utc::now()))
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, delivery = %d.id, "could not record a delivery attempt");
+        }
+    }
+}
+
+fn retry(d: &Delivery, now: DateTime<Utc>) -> Outcome {
+    if d.attempts + 1 >= MAX_ATTEMPTS {
+        Outcome::GaveUp
+    } else {
+        Outcome::RetryAt(now + chrono::Duration::from_std(backoff(d.attempts)).unwrap_or_default())
+    }
+}
+
+/// A transport error in words, without internals beyond its kind.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_like_github() {
+        // The example of GitHub's webhook documentation.
+        assert_eq!(
+            sign("It's a Secret to Everybody", b"Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
+    #[test]
+    fn backs_off_exponentially_up_to_an_hour() {
+        assert_eq!(backoff(0), Duration::from_secs(5));
+        assert_eq!(backoff(1), Duration::from_secs(10));
+        assert_eq!(backoff(3), Duration::from_secs(40));
+        assert_eq!(backoff(30), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn only_http_urls() {
+        assert!(check_url("https://ingest.vtv.vn/hooks/pxhub").is_ok());
+        assert!(check_url("http://127.0.0.1:9000/x").is_ok());
+        for bad in [
+            "ftp://x/y",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "/relative",
+            "https://user:pw@x/",
+            "",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+}
