@@ -32,7 +32,8 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
         .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
     let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
     let media = MediaStore::open(settings).context("opening the media store")?;
-    Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")
+    let hub = Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")?;
+    Ok(hub.with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms)))
 }
 
 impl Application {

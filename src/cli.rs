@@ -78,6 +78,7 @@ Every setting can also be given in a TOML file (--config), with the same names:
   sweep_interval_secs = 3600
   sweep_grace_secs = 600
   presign_downloads = false
+  webhook_retry_ms = 5000
   [storage]
   backend = \"s3\"                 # or \"local\", with path = \"storage/media\"
   endpoint = \"http://127.0.0.1:3900\"
@@ -119,6 +120,9 @@ pub struct ServeArgs {
     /// With S3, answer downloads with a short-lived presigned redirect [default: false]
     #[arg(long, env = "PXHUB_PRESIGN_DOWNLOADS", value_name = "BOOL")]
     pub presign_downloads: Option<bool>,
+    /// Milliseconds before a failed webhook delivery is retried, doubled at each failure [default: 5000]
+    #[arg(long, env = "PXHUB_WEBHOOK_RETRY_MS", value_name = "MS")]
+    pub webhook_retry_ms: Option<u64>,
     /// Media store: local or s3 [default: local]
     #[arg(long = "storage", env = "PXHUB_STORAGE", value_name = "BACKEND")]
     pub storage_backend: Option<String>,
@@ -235,6 +239,7 @@ pub fn settings_for_serve(data_dir_flag: Option<PathBuf>, args: &ServeArgs) -> a
         sweep_interval_secs: args.sweep_interval_secs,
         sweep_grace_secs: args.sweep_grace_secs,
         presign_downloads: args.presign_downloads,
+        webhook_retry_ms: args.webhook_retry_ms,
         storage: StorageOverrides {
             backend: args.storage_backend.clone(),
             path: args.storage_path.clone(),

@@ -33,6 +33,9 @@ pub struct Settings {
     /// With S3: answer downloads with a short-lived presigned redirect
     /// instead of proxying the bytes.
     pub presign_downloads: bool,
+    /// Milliseconds before a failed webhook delivery is tried again; doubled
+    /// at each failure, up to an hour.
+    pub webhook_retry_ms: u64,
 }
 
 /// The media store: a local folder, or an S3-compatible bucket.
@@ -80,6 +83,7 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024 * 1024;
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 3600;
 pub const DEFAULT_SWEEP_GRACE_SECS: u64 = 600;
+pub const DEFAULT_WEBHOOK_RETRY_MS: u64 = 5_000;
 /// S3 allows at most this many parts in one multipart upload…
 const S3_MAX_PARTS: u64 = 10_000;
 /// …each at least this large but for the last.
@@ -99,6 +103,7 @@ impl Default for Settings {
             sweep_interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
             sweep_grace_secs: DEFAULT_SWEEP_GRACE_SECS,
             presign_downloads: false,
+            webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_MS,
         }
     }
 }
@@ -118,6 +123,7 @@ pub struct Overrides {
     pub sweep_interval_secs: Option<u64>,
     pub sweep_grace_secs: Option<u64>,
     pub presign_downloads: Option<bool>,
+    pub webhook_retry_ms: Option<u64>,
     #[serde(default)]
     pub storage: StorageOverrides,
 }
@@ -198,6 +204,9 @@ impl Overrides {
         }
         if let Some(v) = self.presign_downloads {
             s.presign_downloads = v;
+        }
+        if let Some(v) = self.webhook_retry_ms {
+            s.webhook_retry_ms = v;
         }
         if let Some(v) = self.listen {
             s.listen = v;

@@ -154,6 +154,18 @@ pub fn log(conn: &Connection, webhook_id: &str, limit: usize) -> rusqlite::Resul
     .collect()
 }
 
+/// Takes delivery `id` for one attempt: pushes its due time past the attempt,
+/// so that no other dispatcher sends it meanwhile. False when it was not due
+/// (another took it).
+pub fn claim(conn: &Connection, id: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE deliveries SET next_attempt_at = ?3 WHERE id = ?1 AND state = 'pending' AND next_attempt_at <= ?2",
+        )?
+        .execute(params![id, to_micros(now), to_micros(until)])?;
+    Ok(n == 1)
+}
+
 /// Records an attempt: delivered, or another try at `retry_at`, or given up.
 pub fn attempted(
     conn: &Connection,

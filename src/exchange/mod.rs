@@ -41,6 +41,8 @@ pub struct Hub {
     active: files::ActiveUploads,
     tus_locks: tus::Locks,
     dispatch: webhooks::Dispatch,
+    /// The first wait before a failed webhook delivery is retried.
+    webhook_retry: std::time::Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -55,8 +57,15 @@ impl Hub {
             active: Default::default(),
             tus_locks: Default::default(),
             dispatch: Default::default(),
+            webhook_retry: std::time::Duration::from_millis(crate::config::DEFAULT_WEBHOOK_RETRY_MS),
             metrics: Default::default(),
         })
+    }
+
+    /// Sets the first wait before a failed webhook delivery is retried.
+    pub fn with_webhook_retry(mut self, wait: std::time::Duration) -> Self {
+        self.webhook_retry = wait;
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {

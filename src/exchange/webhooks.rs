@@ -42,9 +42,11 @@ pub struct NewWebhook {
     pub secret: Option<String>,
 }
 
-/// Waits after the `attempts`-th failure: 5 s, 10 s, 20 s, … at most an hour.
-pub fn backoff(attempts: u32) -> Duration {
-    Duration::from_secs(5u64.saturating_mul(1 << attempts.min(10)).min(3600))
+/// Waits after the `attempts`-th failure: base, twice that, four times, …
+/// at most an hour.
+pub fn backoff(attempts: u32, base: Duration) -> Duration {
+    base.saturating_mul(1 << attempts.min(20))
+        .min(Duration::from_secs(3600))
 }
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
@@ -186,6 +188,16 @@ impl Hub {
     }
 
     async fn deliver(&self, client: &reqwest::Client, render: Render, d: Delivery) {
+        let (id, now) = (d.id.clone(), Utc::now());
+        let lease = now + chrono::Duration::from_std(TIMEOUT * 2).unwrap_or_default();
+        match self.catalog.write(move |tx| webhooks::claim(tx, &id, now, lease)).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim a delivery");
+                return;
+            }
+        }
         let (hook_id, seq) = (d.webhook_id.clone(), d.event_seq);
         let loaded = self
             .catalog
@@ -222,9 +234,9 @@ impl Hub {
                     Ok(r) => (
                         Some(r.status().as_u16()),
                         Some(format!("answered {}", r.status())),
-                        retry(&d, now),
+                        self.retry(&d, now),
                     ),
-                    Err(e) => (None, Some(describe(&e)), retry(&d, now)),
+                    Err(e) => (None, Some(describe(&e)), self.retry(&d, now)),
                 }
             }
             Ok(_) => (
@@ -248,11 +260,14 @@ impl Hub {
     }
 }
 
-fn retry(d: &Delivery, now: DateTime<Utc>) -> Outcome {
-    if d.attempts + 1 >= MAX_ATTEMPTS {
-        Outcome::GaveUp
-    } else {
-        Outcome::RetryAt(now + chrono::Duration::from_std(backoff(d.attempts)).unwrap_or_default())
+impl Hub {
+    fn retry(&self, d: &Delivery, now: DateTime<Utc>) -> Outcome {
+        if d.attempts + 1 >= MAX_ATTEMPTS {
+            Outcome::GaveUp
+        } else {
+            let wait = backoff(d.attempts, self.webhook_retry);
+            Outcome::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or_default())
+        }
     }
 }
 
@@ -282,10 +297,11 @@ mod tests {
 
     #[test]
     fn backs_off_exponentially_up_to_an_hour() {
-        assert_eq!(backoff(0), Duration::from_secs(5));
-        assert_eq!(backoff(1), Duration::from_secs(10));
-        assert_eq!(backoff(3), Duration::from_secs(40));
-        assert_eq!(backoff(30), Duration::from_secs(3600));
+        let base = Duration::from_secs(5);
+        assert_eq!(backoff(0, base), Duration::from_secs(5));
+        assert_eq!(backoff(1, base), Duration::from_secs(10));
+        assert_eq!(backoff(3, base), Duration::from_secs(40));
+        assert_eq!(backoff(30, base), Duration::from_secs(3600));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod helpers;
 mod cli;
 mod exchange;
+mod feed;
 mod files;
 mod openapi;
 mod programs;
