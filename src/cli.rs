@@ -45,6 +45,31 @@ pub enum Command {
     /// Reports from the ledger.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Take exchanged programs into a folder, following the change feed
+    /// (national broadcasters' agent).
+    Pull(PullArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The hub's address, e.g. https://hub.example.vn
+    #[arg(long, env = "PXHUB_HUB", value_name = "URL")]
+    pub hub: String,
+    /// A national broadcaster's token
+    #[arg(long, env = "PXHUB_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Where programs go: DIR/<station>/<program id>/
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    /// Keep following the feed instead of stopping when caught up
+    #[arg(long)]
+    pub follow: bool,
+    /// Download at most this many bytes per second
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub limit_rate: Option<u64>,
+    /// Seconds between polls of the feed when following [default: 30]
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub interval: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -343,6 +368,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     serde_json::to_string_pretty(&crate::api::ledger::ExchangeReportView::from(&report))?
                 ),
             }
+        }
+        Command::Pull(args) => {
+            crate::pull::run(crate::pull::PullOptions {
+                hub: args.hub,
+                token: args.token,
+                into: args.into,
+                follow: args.follow,
+                limit_rate: args.limit_rate,
+                interval: std::time::Duration::from_secs(args.interval.max(1)),
+            })
+            .await?
         }
         Command::Token(TokenCommand::Revoke { token_id }) => {
             let catalog = open_catalog(&data_dir(cli.data_dir))?;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod exchange;
 pub mod media;
 pub mod metrics;
+pub mod pull;
 
 pub use app::Application;
 pub use config::Settings;

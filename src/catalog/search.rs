@@ -1,10 +1,11 @@
 //! The catalog search: one WHERE clause built from the filters and the
 //! viewer's visibility, used for the page, the total and the facets.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params_from_iter, Connection};
 
 use super::programs::{self, Stored, COLUMNS};
@@ -92,7 +93,9 @@ fn text(s: &str) -> Value {
 /// Never-aired programs sort last under `aired`.
 const NEVER_AIRED: i64 = i64::MIN;
 
-fn clause(viewer: &Viewer, f: &Filters) -> Clause {
+/// The WHERE clause of `f` for `viewer`. `fts_in_where` puts the full-text
+/// match in it as a rowid set; without it the caller joins `program_fts`.
+fn clause(viewer: &Viewer, f: &Filters, fts_in_where: bool) -> Clause {
     let mut c = Clause {
         sql: "1".into(),
         params: Vec::new(),
@@ -122,7 +125,7 @@ fn clause(viewer: &Viewer, f: &Filters) -> Clause {
             );
         }
     }
-    if let Some(m) = &f.matching {
+    if let Some(m) = f.matching.as_ref().filter(|_| fts_in_where) {
         c.and(
             "p.seq IN (SELECT rowid FROM program_fts WHERE program_fts MATCH ?)",
             [text(m)],
@@ -153,8 +156,18 @@ fn clause(viewer: &Viewer, f: &Filters) -> Clause {
     c
 }
 
+/// The weights of bm25 over program_fts's columns: title, summary,
+/// description, tags, series, credits.
+const BM25: &str = "bm25(program_fts, 10.0, 4.0, 1.0, 5.0, 3.0, 2.0)";
+
 /// One page of what `viewer` may see of the programs matching `f`, with the
 /// total and the facets of the whole match.
+///
+/// The whole match is visited once (`scan`) for the total and the facets.
+/// With a query, that visit also collects every row's sort key, and the page
+/// is the first rows of it in the sort's order (after `from`): the match is
+/// not joined and sorted a second time. Without a query, the page walks an
+/// index in the sort's order instead.
 pub fn search(
     conn: &Connection,
     viewer: &Viewer,
@@ -163,53 +176,140 @@ pub fn search(
     from: Option<&Position>,
     limit: usize,
 ) -> rusqlite::Result<Page> {
-    let base = clause(viewer, f);
-    let (total, facets) = facets(conn, &base)?;
-
-    let mut page = Clause {
-        sql: base.sql.clone(),
-        params: base.params.clone(),
+    let keyed = f.matching.is_some();
+    let scan = scan(conn, viewer, f, keyed.then_some(sort))?;
+    let mut page = if keyed {
+        page_of_keys(conn, scan.keys, sort, from, limit)?
+    } else {
+        ordered_page(conn, viewer, f, sort, from, limit)?
     };
-    let aired_key = format!("coalesce(p.first_aired_at, {NEVER_AIRED})");
-    let (from_sql, order, key_sql) = match sort {
-        Sort::Relevance if f.matching.is_some() => (
-            "programs p JOIN (SELECT rowid AS fseq, bm25(program_fts, 10.0, 4.0, 1.0, 5.0, 3.0, 2.0) AS score
-                FROM program_fts WHERE program_fts MATCH ?) f ON f.fseq = p.seq",
-            "f.score, p.seq".to_string(),
-            None,
-        ),
-        Sort::Relevance | Sort::Newest => ("programs p", "p.listed_at DESC, p.seq DESC".into(), Some("p.listed_at")),
-        Sort::Aired => (
-            "programs p",
-            format!("{aired_key} DESC, p.seq DESC"),
-            Some(aired_key.as_str()),
-        ),
-        Sort::Title => ("programs p", "p.title_key, p.seq".into(), Some("p.title_key")),
-    };
-    let mut params = Vec::new();
-    if key_sql.is_none() {
-        params.push(text(f.matching.as_deref().unwrap_or_default()));
+    for s in &mut page.items {
+        s.program.files = programs::files(conn, s.seq)?;
     }
+    page.total = scan.total;
+    page.facets = scan.facets;
+    Ok(page)
+}
+
+/// A row's place in a sort with a query: its bm25 (relevance), listing or
+/// airing time (newest, aired), or folded title.
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    Score(f64),
+    Int(i64),
+    Text(String),
+}
+
+/// SQLite's order of the sort's `ORDER BY`, over (key, seq).
+fn key_order(sort: Sort, a: &(Key, i64), b: &(Key, i64)) -> Ordering {
+    let by_key = match (&a.0, &b.0) {
+        // REALs compare by value (so -0.0 = 0.0), as in SQLite.
+        (Key::Score(x), Key::Score(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Key::Int(x), Key::Int(y)) => x.cmp(y),
+        // BINARY collation: bytes, as Rust orders strings.
+        (Key::Text(x), Key::Text(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    };
+    match sort {
+        // score, seq / title_key, seq
+        Sort::Relevance | Sort::Title => by_key.then(a.1.cmp(&b.1)),
+        // key DESC, seq DESC
+        Sort::Newest | Sort::Aired => by_key.then(a.1.cmp(&b.1)).reverse(),
+    }
+}
+
+/// The page of the keyed rows of a scan in the sort's order, after `from`.
+fn page_of_keys(
+    conn: &Connection,
+    mut keys: Vec<(Key, i64)>,
+    sort: Sort,
+    from: Option<&Position>,
+    limit: usize,
+) -> rusqlite::Result<Page> {
     let mut offset = 0;
-    match (from, key_sql) {
-        (Some(Position::Offset { n }), None) => offset = *n,
-        (Some(Position::AfterInt { key, seq }), Some(k)) => page.and(
-            &format!("({k} < ? OR ({k} = ? AND p.seq < ?))"),
+    match (sort, from) {
+        (Sort::Relevance, Some(Position::Offset { n })) => offset = usize::try_from(*n).unwrap_or(usize::MAX),
+        (Sort::Newest | Sort::Aired, Some(Position::AfterInt { key, seq })) => {
+            keys.retain(|(k, s)| matches!(k, Key::Int(k) if *k < *key || (*k == *key && *s < *seq)))
+        }
+        (Sort::Title, Some(Position::AfterText { key, seq })) => {
+            keys.retain(|(k, s)| matches!(k, Key::Text(k) if *k > *key || (*k == *key && *s > *seq)))
+        }
+        // A position from another sort: the caller checks cursors, so this
+        // only starts from the top.
+        _ => {}
+    }
+    let want = offset.saturating_add(limit).saturating_add(1);
+    let order = |a: &(Key, i64), b: &(Key, i64)| key_order(sort, a, b);
+    if keys.len() > want {
+        keys.select_nth_unstable_by(want - 1, order);
+        keys.truncate(want);
+    }
+    keys.sort_unstable_by(order);
+    let rows: Vec<(Key, i64)> = keys.into_iter().skip(offset).collect();
+    let more = rows.len() > limit;
+    let sql = format!("SELECT {COLUMNS} FROM programs p WHERE p.seq = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut items = Vec::with_capacity(limit.min(rows.len()));
+    for (_, seq) in rows.iter().take(limit) {
+        items.push(stmt.query_row([seq], programs::from_row)?);
+    }
+    let next = match (more, rows.get(limit.wrapping_sub(1))) {
+        (true, Some((key, seq))) if limit > 0 => Some(match (sort, key) {
+            (Sort::Relevance, _) => Position::Offset {
+                n: (offset + limit) as u64,
+            },
+            (_, Key::Text(key)) => Position::AfterText {
+                key: key.clone(),
+                seq: *seq,
+            },
+            (_, Key::Int(key)) => Position::AfterInt { key: *key, seq: *seq },
+            (_, Key::Score(_)) => unreachable!("only relevance is scored"),
+        }),
+        _ => None,
+    };
+    Ok(Page {
+        items,
+        next,
+        total: 0,
+        facets: Facets::default(),
+    })
+}
+
+/// A page in the order of a column (or by relevance without a query, which
+/// is by newest), after `from`.
+fn ordered_page(
+    conn: &Connection,
+    viewer: &Viewer,
+    f: &Filters,
+    sort: Sort,
+    from: Option<&Position>,
+    limit: usize,
+) -> rusqlite::Result<Page> {
+    let mut page = clause(viewer, f, true);
+    let aired_key = format!("coalesce(p.first_aired_at, {NEVER_AIRED})");
+    let (order, key_sql) = match sort {
+        Sort::Relevance | Sort::Newest => ("p.listed_at DESC, p.seq DESC".into(), "p.listed_at"),
+        Sort::Aired => (format!("{aired_key} DESC, p.seq DESC"), aired_key.as_str()),
+        Sort::Title => ("p.title_key, p.seq".to_string(), "p.title_key"),
+    };
+    match from {
+        Some(Position::AfterInt { key, seq }) if sort != Sort::Title => page.and(
+            &format!("({key_sql} < ? OR ({key_sql} = ? AND p.seq < ?))"),
             [Value::Integer(*key), Value::Integer(*key), Value::Integer(*seq)],
         ),
-        (Some(Position::AfterText { key, seq }), Some(k)) => page.and(
-            &format!("({k} > ? OR ({k} = ? AND p.seq > ?))"),
+        Some(Position::AfterText { key, seq }) if sort == Sort::Title => page.and(
+            &format!("({key_sql} > ? OR ({key_sql} = ? AND p.seq > ?))"),
             [text(key), text(key), Value::Integer(*seq)],
         ),
         // A position from another sort: the caller checks cursors, so this
         // only starts from the top.
         _ => {}
     }
-    params.extend(page.params);
+    let mut params = page.params;
     params.push(Value::Integer(limit as i64 + 1));
-    params.push(Value::Integer(offset as i64));
     let sql = format!(
-        "SELECT {COLUMNS}, p.title_key, {aired_key}, p.listed_at FROM {from_sql} WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+        "SELECT {COLUMNS}, p.title_key, {aired_key}, p.listed_at FROM programs p WHERE {} ORDER BY {order} LIMIT ?",
         page.sql
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -232,51 +332,132 @@ pub fn search(
     drop(rows);
     let next = match (more, last_keys) {
         (true, Some((seq, title_key, aired, listed))) => Some(match sort {
-            _ if key_sql.is_none() => Position::Offset {
-                n: offset + limit as u64,
-            },
             Sort::Title => Position::AfterText { key: title_key, seq },
             Sort::Aired => Position::AfterInt { key: aired, seq },
             _ => Position::AfterInt { key: listed, seq },
         }),
         _ => None,
     };
-    for s in &mut items {
-        s.program.files = programs::files(conn, s.seq)?;
-    }
     Ok(Page {
         items,
         next,
-        total,
-        facets,
+        total: 0,
+        facets: Facets::default(),
     })
 }
 
-fn facets(conn: &Connection, c: &Clause) -> rusqlite::Result<(u64, Facets)> {
-    let mut facets = Facets::default();
+/// What one visit of the whole match collects.
+struct Scan {
+    total: u64,
+    facets: Facets,
+    /// Every row's sort key and seq, when asked for.
+    keys: Vec<(Key, i64)>,
+}
+
+/// Counts by name, without allocating for names seen before.
+#[derive(Default)]
+struct Counts(HashMap<String, u64>);
+
+impl Counts {
+    fn bump(&mut self, key: &str) {
+        match self.0.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                self.0.insert(key.to_owned(), 1);
+            }
+        }
+    }
+
+    fn into_map(self) -> BTreeMap<String, u64> {
+        self.0.into_iter().collect()
+    }
+}
+
+fn str_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(Into::into)
+}
+
+/// Visits every row the viewer may see of the match once: the total, the
+/// facets, and with `scores` each row's bm25.
+///
+/// With a query, the visit is driven by the full-text index (its rowids,
+/// ascending) and looks each row up in `programs_search`, which holds every
+/// column the filters read, so the wide table rows are never touched. The
+/// languages come from a LEFT JOIN, so a program's rows are adjacent: it is
+/// counted once, its languages once each.
+fn scan(conn: &Connection, viewer: &Viewer, f: &Filters, keyed: Option<Sort>) -> rusqlite::Result<Scan> {
+    let (sql, params) = match &f.matching {
+        Some(m) => {
+            let c = clause(viewer, f, false);
+            let aired_key = format!("coalesce(p.first_aired_at, {NEVER_AIRED})");
+            let (score_col, score_sql) = match keyed {
+                Some(Sort::Relevance) => ("f.score", format!(", {BM25} AS score")),
+                Some(Sort::Newest) => ("p.listed_at", String::new()),
+                Some(Sort::Aired) => (aired_key.as_str(), String::new()),
+                Some(Sort::Title) => ("p.title_key", String::new()),
+                None => ("NULL", String::new()),
+            };
+            let sql = format!(
+                "SELECT p.seq, p.station_id, p.kind, p.genre, pl.lang, {score_col}
+                 FROM (SELECT rowid AS fseq{score_sql} FROM program_fts WHERE program_fts MATCH ?) f
+                 CROSS JOIN programs p INDEXED BY programs_search ON p.seq = f.fseq
+                 LEFT JOIN program_languages pl INDEXED BY program_languages_by_program
+                     ON pl.program_seq = p.seq
+                 WHERE {}",
+                c.sql
+            );
+            let mut params = vec![text(m)];
+            params.extend(c.params);
+            (sql, params)
+        }
+        None => {
+            let c = clause(viewer, f, true);
+            let sql = format!(
+                "SELECT p.seq, p.station_id, p.kind, p.genre, pl.lang, NULL
+                 FROM programs p
+                 LEFT JOIN program_languages pl INDEXED BY program_languages_by_program
+                     ON pl.program_seq = p.seq
+                 WHERE {}",
+                c.sql
+            );
+            (sql, c.params)
+        }
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let (mut station, mut kind, mut genre, mut language) = Default::default();
     let mut total = 0;
-    let sql = format!(
-        "SELECT p.station_id, p.kind, p.genre, count(*) FROM programs p WHERE {} GROUP BY 1, 2, 3",
-        c.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(&c.params))?;
+    let mut keys = Vec::new();
+    let mut last = None;
     while let Some(r) = rows.next()? {
-        let n: u64 = r.get(3)?;
-        total += n;
-        *facets.station.entry(r.get(0)?).or_default() += n;
-        *facets.kind.entry(r.get(1)?).or_default() += n;
-        *facets.genre.entry(r.get(2)?).or_default() += n;
+        let seq: i64 = r.get(0)?;
+        if last != Some(seq) {
+            last = Some(seq);
+            total += 1;
+            Counts::bump(&mut station, str_at(r, 1)?);
+            Counts::bump(&mut kind, str_at(r, 2)?);
+            Counts::bump(&mut genre, str_at(r, 3)?);
+            let key = match (keyed, r.get_ref(5)?) {
+                (None, _) => None,
+                (Some(_), ValueRef::Real(x)) => Some(Key::Score(x)),
+                (Some(_), ValueRef::Integer(x)) => Some(Key::Int(x)),
+                (Some(_), ValueRef::Text(x)) => Some(Key::Text(String::from_utf8_lossy(x).into_owned())),
+                (Some(_), _) => return Err(super::stations::bad_column(5, "a sort key".into())),
+            };
+            keys.extend(key.map(|k| (k, seq)));
+        }
+        if let Some(lang) = r.get_ref(4)?.as_str_or_null()? {
+            Counts::bump(&mut language, lang);
+        }
     }
-    let sql = format!(
-        "SELECT l.lang, count(*) FROM programs p JOIN program_languages l ON l.program_seq = p.seq
-         WHERE {} GROUP BY 1",
-        c.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(&c.params))?;
-    while let Some(r) = rows.next()? {
-        facets.language.insert(r.get(0)?, r.get(1)?);
-    }
-    Ok((total, facets))
+    Ok(Scan {
+        total,
+        facets: Facets {
+            station: Counts::into_map(station),
+            kind: Counts::into_map(kind),
+            genre: Counts::into_map(genre),
+            language: Counts::into_map(language),
+        },
+        keys,
+    })
 }

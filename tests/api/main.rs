@@ -9,6 +9,7 @@ mod feed;
 mod files;
 mod openapi;
 mod programs;
+mod pull;
 mod search;
 mod stations;
 mod tus;

@@ -59,6 +59,15 @@ CREATE INDEX programs_by_kind ON programs (kind, status, listed_at DESC);
 CREATE INDEX programs_by_aired ON programs (status, first_aired_at DESC);
 CREATE INDEX programs_by_title ON programs (status, title_key, seq);
 CREATE INDEX programs_by_duration ON programs (status, duration_seconds);
+-- Search visits the whole match for its total and facets. These two hold
+-- every column its filters read, so that visit never reads the wide rows:
+-- by seq, for a search driven by the full-text index (catalog::search asks
+-- for it by name; with listed_at and first_aired_at, the keys of the newest
+-- and aired sorts); by status and the facet columns, for one driven by filters.
+CREATE INDEX programs_search ON programs (seq, status, station_id, audience, kind, genre,
+    first_aired_at, duration_seconds, available_from, available_until, listed_at);
+CREATE INDEX programs_facets ON programs (status, genre, kind, station_id, audience,
+    first_aired_at, duration_seconds, available_from, available_until);
 
 CREATE TABLE program_languages (
     lang         TEXT NOT NULL,

@@ -1,0 +1,203 @@
+//! `pxhub pull` against a live hub.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{id, program, TestApp};
+
+fn pull(app: &TestApp, token: &str, into: &std::path::Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    cmd.args(["pull", "--hub", &app.address, "--into"])
+        .arg(into)
+        .args(extra)
+        .env("PXHUB_TOKEN", token);
+    cmd
+}
+
+async fn upload(app: &TestApp, token: &str, program_id: &str, name: &str, body: Vec<u8>) {
+    let r = app
+        .request(
+            Method::PUT,
+            Some(token),
+            &format!("/api/v1/programs/{program_id}/files/master"),
+        )
+        .header("Content-Type", "video/mp4")
+        .header(
+            "Content-Disposition",
+            format!(
+                "attachment; filename*=UTF-8''{}",
+                url::form_urlencoded::byte_serialize(name.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            ),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| ((i * 31 + seed as usize) % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn the_pull_agent_takes_replaces_and_withdraws() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("ingest");
+
+    let a = app.create_program(&tn, &program("Thời sự tối")).await;
+    let first = bytes(300_000, 1);
+    upload(&app, &tn, id(&a), "Thời sự tối.mp4", first.clone()).await;
+    app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&a)), &json!({}))
+        .await;
+    let mut closed = program("Chưa tới giờ");
+    closed["rights"] = json!({"available_from": "2999-01-01T00:00:00Z"});
+    let b = app.create_program(&tn, &closed).await;
+    upload(&app, &tn, id(&b), "sau.mp4", bytes(1000, 2)).await;
+    app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&b)), &json!({}))
+        .await;
+
+    let o = pull(&app, &vtv, &into, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let home = into.join("thai-nguyen").join(id(&a));
+    assert!(std::fs::read(home.join("Thời sự tối.mp4")).unwrap() == first);
+    let sidecar: Value = serde_json::from_slice(&std::fs::read(home.join("program.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["id"], a["id"]);
+    assert!(std::fs::read_to_string(home.join("ebucore.xml"))
+        .unwrap()
+        .contains("Thời sự tối"));
+    assert!(
+        !into.join("thai-nguyen").join(id(&b)).join("sau.mp4").exists(),
+        "outside its window: not taken"
+    );
+
+    // Nothing new: nothing downloaded again.
+    let sent = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("pxhub_bytes_sent_total "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let metrics = || async {
+        app.client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = sent(&metrics().await);
+    assert!(pull(&app, &vtv, &into, &[]).status().unwrap().success());
+    assert_eq!(sent(&metrics().await), before);
+
+    // A replaced master replaces the file; a withdrawal moves the folder.
+    let second = bytes(200_000, 3);
+    upload(&app, &tn, id(&a), "Thời sự tối (sửa).mp4", second.clone()).await;
+    assert!(pull(&app, &vtv, &into, &[]).status().unwrap().success());
+    assert!(std::fs::read(home.join("Thời sự tối (sửa).mp4")).unwrap() == second);
+    assert!(!home.join("Thời sự tối.mp4").exists());
+    app.post(
+        &tn,
+        &format!("/api/v1/programs/{}/withdraw", id(&a)),
+        &json!({"reason": "sai"}),
+    )
+    .await;
+    assert!(pull(&app, &vtv, &into, &[]).status().unwrap().success());
+    assert!(!home.exists());
+    assert!(into
+        .join("withdrawn/thai-nguyen")
+        .join(id(&a))
+        .join("Thời sự tối (sửa).mp4")
+        .exists());
+
+    // The feed is for national broadcasters: a station's token is refused.
+    let o = pull(&app, &tn, &dir.path().join("other"), &[]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("403"));
+}
+
+#[tokio::test]
+async fn a_killed_pull_resumes_its_download_and_finishes() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("ingest");
+    let p = app.create_program(&tn, &program("Phim tài liệu dài")).await;
+    let body = bytes(6 * 1024 * 1024, 4);
+    upload(&app, &tn, id(&p), "phim.mp4", body.clone()).await;
+    let p: Value = app
+        .post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Slowed to 2 MB/s and killed after a second: a partial download is left.
+    let mut child = pull(&app, &vtv, &into, &["--limit-rate", "2000000"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = into
+        .join(".pxhub/partial")
+        .join(p["files"][0]["sha256"].as_str().unwrap());
+    let got = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    assert!(got > 0 && got < body.len() as u64, "killed mid-way with {got} bytes");
+
+    let sent = || async {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("pxhub_bytes_sent_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = sent().await;
+
+    let o = pull(&app, &vtv, &into, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = into.join("thai-nguyen").join(id(&p)).join("phim.mp4");
+    let taken = std::fs::read(&file).unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(&taken)),
+        p["files"][0]["sha256"].as_str().unwrap()
+    );
+    assert!(taken == body);
+    // It resumed: the second run asked only for what was missing.
+    assert_eq!(sent().await - before, body.len() as u64 - got);
+    // And the ledger counts one take.
+    let t: Value = app
+        .get(&tn, &format!("/api/v1/programs/{}/takes", id(&p)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["takes"].as_array().unwrap().len(), 1);
+    let r = app.get(&vtv, "/api/v1/feed").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
