@@ -137,6 +137,7 @@ fn alive(pid: u32) -> bool {
 
 /// SIGTERM, up to 10 s of grace, then SIGKILL.
 fn stop_pid(pid: u32) {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
     if !alive(pid) {
         return;
@@ -148,7 +149,10 @@ fn stop_pid(pid: u32) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("process {pid} ignored SIGTERM; killing it");
+    eprintln!(
+        "process {pid} ({}) still running 10 s after SIGTERM; killing it",
+        name.trim()
+    );
     let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
 }
 
@@ -932,7 +936,10 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         left.iter().map(|m| m.location.to_string()).collect::<Vec<_>>()
                     ));
                 }
+                // Garage waits up to 10 s for open connections before it exits:
+                // close the bench's pooled ones first.
                 drop(hub);
+                drop(store);
                 drop(garage);
             }
         }
