@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
+use std::collections::VecDeque;
+
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartUpload, PutPayloadMut};
 use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
 
 use super::MediaError;
 
@@ -37,18 +38,27 @@ pub(super) enum Target {
     },
 }
 
-type PartFuture = BoxFuture<'static, Result<Option<PartId>, object_store::Error>>;
+type PartTask = JoinHandle<Result<Option<PartId>, object_store::Error>>;
+
+/// S3 parts uploading at once per write: enough to keep the link to the
+/// store busy while the next part fills, few enough to bound memory to
+/// (this + 1) parts per upload.
+const S3_PARTS_IN_FLIGHT: usize = 3;
 
 /// A write in progress. Chunks are hashed as they arrive and gathered into
-/// parts of `part_size`; at most one part is in flight while the next fills,
-/// so memory stays at about two parts and a slow store slows the writer down.
+/// parts of `part_size`; a few parts upload in the background while the next
+/// fills (one for the local store, whose writes are quick), so memory stays
+/// bounded and a slow store slows the writer down.
 /// Dropped without [`ObjectWriter::finish`], the partial object is removed
 /// (local staging file) or its multipart upload aborted (S3).
 pub struct ObjectWriter {
     key: String,
     target: Option<Target>,
     part: PutPayloadMut,
-    in_flight: Option<PartFuture>,
+    /// Parts being sent, oldest first (each is its own task, so it makes
+    /// progress while the writer reads the next one).
+    in_flight: VecDeque<PartTask>,
+    max_in_flight: usize,
     part_size: usize,
     hasher: Sha256,
     size: u64,
@@ -60,10 +70,14 @@ impl ObjectWriter {
     pub(super) fn new(key: String, target: Target, part_size: usize, durable_path: Option<PathBuf>) -> Self {
         Self {
             key,
-            target: Some(target),
             part: PutPayloadMut::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            max_in_flight: match target {
+                Target::Local(_) => 1,
+                Target::S3 { .. } => S3_PARTS_IN_FLIGHT,
+            },
             part_size,
+            target: Some(target),
             hasher: Sha256::new(),
             size: 0,
             durable_path,
@@ -97,9 +111,10 @@ impl ObjectWriter {
         Ok(())
     }
 
-    async fn settle(&mut self) -> Result<(), MediaError> {
-        if let Some(previous) = self.in_flight.take() {
-            let done = previous.await?;
+    /// Waits for the oldest part in flight; S3 parts are kept in order.
+    async fn settle_one(&mut self) -> Result<(), MediaError> {
+        if let Some(oldest) = self.in_flight.pop_front() {
+            let done = oldest.await.map_err(|e| MediaError::Io(std::io::Error::other(e)))??;
             if let (Some(part), Some(Target::S3 { parts, .. })) = (done, self.target.as_mut()) {
                 parts.push(part);
             }
@@ -107,18 +122,31 @@ impl ObjectWriter {
         Ok(())
     }
 
+    async fn settle(&mut self) -> Result<(), MediaError> {
+        while !self.in_flight.is_empty() {
+            self.settle_one().await?;
+        }
+        Ok(())
+    }
+
     async fn send_part(&mut self) -> Result<(), MediaError> {
-        self.settle().await?;
+        while self.in_flight.len() >= self.max_in_flight {
+            self.settle_one().await?;
+        }
         let payload = std::mem::take(&mut self.part).freeze();
-        self.in_flight = Some(
-            match self.target.as_mut().expect("a writer is used only until finished") {
-                Target::Local(upload) => upload.put_part(payload).map(|r| r.map(|()| None)).boxed(),
-                Target::S3 { store, path, id, parts } => {
-                    let (store, path, id, idx) = (store.clone(), path.clone(), id.clone(), parts.len());
-                    async move { store.put_part(&path, &id, idx, payload).await.map(Some) }.boxed()
-                }
-            },
-        );
+        let queued = self.in_flight.len();
+        let task: PartTask = match self.target.as_mut().expect("a writer is used only until finished") {
+            Target::Local(upload) => {
+                let part = upload.put_part(payload);
+                tokio::spawn(async move { part.await.map(|()| None) })
+            }
+            Target::S3 { store, path, id, parts } => {
+                // Its number: the parts done, plus those still in flight.
+                let (store, path, id, idx) = (store.clone(), path.clone(), id.clone(), parts.len() + queued);
+                tokio::spawn(async move { store.put_part(&path, &id, idx, payload).await.map(Some) })
+            }
+        };
+        self.in_flight.push_back(task);
         Ok(())
     }
 
@@ -157,11 +185,20 @@ impl ObjectWriter {
 
     /// Gives up the write and removes what it stored so far.
     pub async fn abort(mut self) {
-        self.in_flight = None;
+        self.stop_parts();
         if let Some(target) = self.target.take() {
             if let Err(e) = abort(target).await {
                 tracing::warn!(key = %self.key, error = %e, "could not abort an upload; the sweeper will");
             }
+        }
+    }
+}
+
+impl ObjectWriter {
+    /// Cancels the parts still in flight.
+    fn stop_parts(&mut self) {
+        for task in self.in_flight.drain(..) {
+            task.abort();
         }
     }
 }
@@ -193,7 +230,7 @@ impl Drop for ObjectWriter {
         // abort in the background. A local upload also removes its own
         // staging file on drop.
         if let Some(target) = self.target.take() {
-            self.in_flight = None;
+            self.stop_parts();
             let key = std::mem::take(&mut self.key);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
