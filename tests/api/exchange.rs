@@ -9,29 +9,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, fields, id, program, TestApp};
 
-async fn upload_master(app: &TestApp, token: &str, program_id: &str, body: Vec<u8>) {
-    let r = app
-        .request(
-            Method::PUT,
-            Some(token),
-            &format!("/api/v1/programs/{program_id}/files/master?filename=a.mp3"),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
 async fn publish_with_master(app: &TestApp, token: &str, body: &Value, bytes: Vec<u8>) -> Value {
-    let p = app.create_program(token, body).await;
-    upload_master(app, token, id(&p), bytes).await;
-    let r = app
-        .post(token, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
+    app.publish_with_master(token, body, bytes).await
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ async fn the_feed_gives_every_event_once_in_order_while_stations_write() {
             };
             tokio::spawn(async move {
                 for i in 0..6 {
-                    let p = published_via(&app, &token, &program(&format!("Tin {i}"))).await;
+                    let p = app.published(&token, &program(&format!("Tin {i}"))).await;
                     let path = format!("/api/v1/programs/{}", id(&p));
                     assert_eq!(
                         app.patch(&token, &path, &json!({"summary": format!("sửa {i}")}))
@@ -108,28 +108,6 @@ async fn the_feed_gives_every_event_once_in_order_while_stations_write() {
         assert_eq!(e["program"]["id"], e["program_id"]);
         assert!(e["at"].is_string());
     }
-}
-
-/// Publishes through a copy of the app (so a spawned task can own it).
-async fn published_via(app: &TestApp, token: &str, body: &Value) -> Value {
-    let p = app.create_program(token, body).await;
-    let r = app
-        .request(
-            Method::PUT,
-            Some(token),
-            &format!("/api/v1/programs/{}/files/master?filename=a.mp3", id(&p)),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .body(format!("bytes of {}", id(&p)))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-    let r = app
-        .post(token, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
 }
 
 #[tokio::test]

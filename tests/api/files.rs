@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{assert_problem, fields, id, program, TestApp, PART};
+use crate::helpers::{assert_problem, bytes, fields, id, program, TestApp, PART};
 
 const MIB: usize = 1024 * 1024;
 
@@ -31,19 +31,6 @@ storage_suite!(
     uploads_are_checked_before_a_byte_is_stored,
     downloads_follow_the_rights,
 );
-
-/// Deterministic, incompressible-looking bytes.
-fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
 
 fn digest_header(body: &[u8]) -> String {
     format!("sha-256=:{}:", STANDARD.encode(Sha256::digest(body)))
@@ -373,7 +360,7 @@ async fn oversized_uploads_store_nothing(app: TestApp) {
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Not announced (chunked): refused as the bytes arrive.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        (0..(limit / MIB + 2)).map(|i| Ok(bytes(MIB, i as u8))).collect();
+        (0..(limit / MIB + 2)).map(|i| Ok(bytes(MIB, i as u32))).collect();
     let r = app
         .request(
             Method::PUT,

@@ -1,8 +1,7 @@
 use std::path::PathBuf;
 
-use pxhub::catalog::{programs, Catalog};
+use pxhub::catalog::Catalog;
 use pxhub::config::{Secret, StorageSettings};
-use pxhub::domain::{FileRecord, FileRole, ProgramId};
 use pxhub::media::MediaStore;
 use pxhub::{Application, Settings};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -184,33 +183,31 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    /// Records a master file for the program straight in the catalog (the
-    /// upload endpoints come with the media issue).
-    pub async fn attach_master(&self, program: &Value) {
-        let id = ProgramId::parse(program["id"].as_str().unwrap()).unwrap();
-        let catalog = Catalog::open(&self.catalog_path()).unwrap();
-        catalog
-            .write_blocking(|tx| {
-                let seq = programs::get(tx, id)?.unwrap().seq;
-                programs::put_file(
-                    tx,
-                    seq,
-                    &FileRecord {
-                        role: FileRole::Master,
-                        filename: "bản tin.mp3".into(),
-                        media_type: "audio/mpeg".into(),
-                        size: 3,
-                        sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
-                    },
-                )
-            })
-            .unwrap();
+    /// Uploads `body` as the program's master (single request).
+    pub async fn put_master(&self, token: &str, program_id: &str, filename: &str, body: Vec<u8>) -> Response {
+        let encoded: String = url::form_urlencoded::byte_serialize(filename.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
+        self.request(
+            Method::PUT,
+            Some(token),
+            &format!("/api/v1/programs/{program_id}/files/master"),
+        )
+        .header("Content-Type", "audio/mpeg")
+        .header("Content-Disposition", format!("attachment; filename*=UTF-8''{encoded}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
     }
 
-    /// Creates a program, gives it a master and publishes it.
-    pub async fn published(&self, token: &str, body: &Value) -> Value {
+    /// Creates a program, uploads `master` as its master and publishes it.
+    pub async fn publish_with_master(&self, token: &str, body: &Value, master: Vec<u8>) -> Value {
         let p = self.create_program(token, body).await;
-        self.attach_master(&p).await;
+        let r = self
+            .put_master(token, p["id"].as_str().unwrap(), "bản tin.mp3", master)
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         let r = self
             .post(
                 token,
@@ -220,6 +217,11 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
+    }
+
+    /// Creates a program with a small master and publishes it.
+    pub async fn published(&self, token: &str, body: &Value) -> Value {
+        self.publish_with_master(token, body, b"abc".to_vec()).await
     }
 
     /// The ids of what `token` finds with `query` (one page of up to 100).
@@ -241,6 +243,19 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::OK, "{query}: {}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
+}
+
+/// Deterministic bytes that do not compress or repeat in short runs.
+pub fn bytes(n: usize, seed: u32) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9 ^ seed.wrapping_mul(0x85eb_ca6b);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 7) as u8
+        })
+        .collect()
 }
 
 /// A minimal valid program.

@@ -341,7 +341,8 @@ async fn publishing_needs_a_master_file() {
     assert_problem(r, StatusCode::CONFLICT, "master_required").await;
     assert_problem(app.get(&cb, &path).await, StatusCode::NOT_FOUND, "not_found").await;
 
-    app.attach_master(&p).await;
+    let r = app.put_master(&tn, id(&p), "bản tin.mp3", b"abc".to_vec()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
     let r = app.post(&tn, &format!("{path}/publish"), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let published: Value = r.json().await.unwrap();

@@ -3,11 +3,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{id, program, TestApp};
+use crate::helpers::{bytes, id, program, TestApp};
 
 fn pull(app: &TestApp, token: &str, into: &std::path::Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
@@ -19,31 +19,8 @@ fn pull(app: &TestApp, token: &str, into: &std::path::Path, extra: &[&str]) -> C
 }
 
 async fn upload(app: &TestApp, token: &str, program_id: &str, name: &str, body: Vec<u8>) {
-    let r = app
-        .request(
-            Method::PUT,
-            Some(token),
-            &format!("/api/v1/programs/{program_id}/files/master"),
-        )
-        .header("Content-Type", "video/mp4")
-        .header(
-            "Content-Disposition",
-            format!(
-                "attachment; filename*=UTF-8''{}",
-                url::form_urlencoded::byte_serialize(name.as_bytes())
-                    .collect::<String>()
-                    .replace('+', "%20")
-            ),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.put_master(token, program_id, name, body).await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-}
-
-fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| ((i * 31 + seed as usize) % 251) as u8).collect()
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{assert_problem, id, program, strict, TestApp, PART};
+use crate::helpers::{assert_problem, bytes, id, program, strict, TestApp, PART};
 
 storage_suite!(
     a_file_arrives_in_chunks_across_parts,
@@ -33,18 +33,6 @@ fn b64(s: &str) -> String {
 
 fn metadata(program: &str, role: &str, filename: &str) -> String {
     format!("program {},role {},filename {}", b64(program), b64(role), b64(filename))
-}
-
-fn bytes(n: usize, seed: u32) -> Vec<u8> {
-    let mut x: u32 = 0x2545_f491 ^ seed;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 3) as u8
-        })
-        .collect()
 }
 
 impl TestApp {
