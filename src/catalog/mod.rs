@@ -2,6 +2,7 @@
 //! functions per entity that take a connection or a transaction.
 
 pub mod events;
+pub mod index;
 pub mod ledger;
 pub mod media;
 pub mod programs;

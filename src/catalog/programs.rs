@@ -289,3 +289,17 @@ pub fn seq(conn: &Connection, id: ProgramId) -> rusqlite::Result<Option<i64>> {
         .query_row([id.to_string()], |r| r.get(0))
         .optional()
 }
+
+/// The programs `seqs`, in that order, with their files.
+pub fn get_many(conn: &Connection, seqs: &[i64]) -> rusqlite::Result<Vec<Stored>> {
+    let sql = format!("SELECT {COLUMNS} FROM programs p WHERE p.seq = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    seqs.iter()
+        .filter_map(|seq| stmt.query_row([seq], from_row).optional().transpose())
+        .map(|stored| {
+            let mut s = stored?;
+            s.program.files = files(conn, s.seq)?;
+            Ok(s)
+        })
+        .collect()
+}

@@ -1,16 +1,18 @@
-//! The catalog search: one WHERE clause built from the filters and the
-//! viewer's visibility, used for the page, the total and the facets.
+//! The catalog search. SQLite's full-text index finds the programs that
+//! have the words; the in-memory [`SearchIndex`] decides, in one pass, which
+//! of them the viewer may see and the filters keep, counts the facets and
+//! picks the page; SQLite then reads just the page's programs.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::{Value, ValueRef};
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::Connection;
 
-use super::programs::{self, Stored, COLUMNS};
+use super::index::{Entry, SearchIndex, Tables};
+use super::programs::{self, Stored};
 use super::to_micros;
-use crate::domain::{Genre, LanguageTag, ProgramKind, ProgramStatus, StationId, Viewer};
+use crate::domain::{Audience, Genre, LanguageTag, ProgramKind, ProgramStatus, StationId, Viewer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
@@ -64,400 +66,254 @@ pub struct Page {
     pub facets: Facets,
 }
 
-/// A WHERE clause with its parameters.
-struct Clause {
-    sql: String,
-    params: Vec<Value>,
+/// The rowids of the programs whose folded text matches `expr`, ascending.
+fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
+    let mut ids: Vec<i64> = conn
+        .prepare_cached("SELECT rowid FROM program_fts WHERE program_fts MATCH ?1")?
+        .query_map([expr], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
-impl Clause {
-    fn and(&mut self, sql: &str, params: impl IntoIterator<Item = Value>) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(sql);
-        self.params.extend(params);
-    }
-
-    fn and_in(&mut self, column: &str, values: Vec<Value>) {
-        if values.is_empty() {
-            return;
-        }
-        let marks = vec!["?"; values.len()].join(", ");
-        self.and(&format!("{column} IN ({marks})"), values);
-    }
+/// The filters, as ids of the index.
+struct Resolved<'a> {
+    f: &'a Filters,
+    me: Option<(Option<u16>, bool)>,
+    statuses: Vec<ProgramStatus>,
+    stations: Option<Vec<u16>>,
+    languages: Option<Vec<u16>>,
+    available_at: Option<i64>,
+    aired_from: Option<i64>,
+    aired_to: Option<i64>,
 }
 
-fn text(s: &str) -> Value {
-    Value::Text(s.to_owned())
-}
-
-/// Never-aired programs sort last under `aired`.
-const NEVER_AIRED: i64 = i64::MIN;
-
-/// The WHERE clause of `f` for `viewer`. `fts_in_where` puts the full-text
-/// match in it as a rowid set; without it the caller joins `program_fts`.
-fn clause(viewer: &Viewer, f: &Filters, fts_in_where: bool) -> Clause {
-    let mut c = Clause {
-        sql: "1".into(),
-        params: Vec::new(),
-    };
-    let statuses = if f.statuses.is_empty() {
-        vec![ProgramStatus::Published]
-    } else {
-        f.statuses.clone()
-    };
-    c.and_in("p.status", statuses.iter().map(|s| text(s.as_str())).collect());
-    if let Viewer::Station { id, national } = viewer {
-        // Own programs in any asked status; others' only when published to an
-        // audience that includes the viewer.
-        c.and(
-            "(p.station_id = ? OR (p.status = 'published' AND (p.audience = 'cluster'
-                OR (p.audience = 'national' AND ?)
-                OR (p.audience = 'stations' AND EXISTS (SELECT 1 FROM program_audience a
-                    WHERE a.program_seq = p.seq AND a.station_id = ?)))))",
-            [text(id.as_str()), Value::Integer(*national as i64), text(id.as_str())],
-        );
-        if let Some(at) = f.available_at {
-            let at = to_micros(at);
-            c.and(
-                "(p.station_id = ? OR ((p.available_from IS NULL OR p.available_from <= ?)
-                    AND (p.available_until IS NULL OR p.available_until > ?)))",
-                [text(id.as_str()), Value::Integer(at), Value::Integer(at)],
-            );
+impl<'a> Resolved<'a> {
+    fn new(t: &Tables, viewer: &Viewer, f: &'a Filters) -> Self {
+        let ids = |names: &mut dyn Iterator<Item = Option<u16>>| names.flatten().collect::<Vec<u16>>();
+        Self {
+            f,
+            me: match viewer {
+                Viewer::Admin => None,
+                Viewer::Station { id, national } => Some((t.stations.get(id.as_str()), *national)),
+            },
+            statuses: if f.statuses.is_empty() {
+                vec![ProgramStatus::Published]
+            } else {
+                f.statuses.clone()
+            },
+            stations: (!f.stations.is_empty()).then(|| ids(&mut f.stations.iter().map(|s| t.stations.get(s.as_str())))),
+            languages: (!f.languages.is_empty())
+                .then(|| ids(&mut f.languages.iter().map(|l| t.languages.get(l.as_str())))),
+            available_at: f.available_at.map(to_micros),
+            aired_from: f.aired_from.map(to_micros),
+            aired_to: f.aired_to.map(to_micros),
         }
     }
-    if let Some(m) = f.matching.as_ref().filter(|_| fts_in_where) {
-        c.and(
-            "p.seq IN (SELECT rowid FROM program_fts WHERE program_fts MATCH ?)",
-            [text(m)],
-        );
+
+    /// The rights rule of `exchange::rights`, and the filters.
+    fn keeps(&self, e: &Entry) -> bool {
+        if !self.statuses.contains(&e.status) {
+            return false;
+        }
+        if let Some((me, national)) = self.me {
+            let own = me == Some(e.station);
+            let audience = match e.audience {
+                Audience::Cluster => true,
+                Audience::National => national,
+                Audience::Stations => me.is_some_and(|m| e.audience_stations.contains(&m)),
+            };
+            if !(own || (e.status == ProgramStatus::Published && audience)) {
+                return false;
+            }
+            if let Some(at) = self.available_at {
+                let open = e.available_from.is_none_or(|from| from <= at) && e.available_until.is_none_or(|u| u > at);
+                if !(own || open) {
+                    return false;
+                }
+            }
+        }
+        let f = self.f;
+        self.stations.as_ref().is_none_or(|s| s.contains(&e.station))
+            && (f.kinds.is_empty() || f.kinds.contains(&e.kind))
+            && (f.genres.is_empty() || f.genres.contains(&e.genre))
+            && self
+                .languages
+                .as_ref()
+                .is_none_or(|ls| e.languages.iter().any(|l| ls.contains(l)))
+            && self
+                .aired_from
+                .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired >= t)
+            && self
+                .aired_to
+                .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired <= t)
+            && f.min_duration.is_none_or(|d| e.duration.is_some_and(|x| x >= d))
+            && f.max_duration.is_none_or(|d| e.duration.is_some_and(|x| x <= d))
     }
-    c.and_in("p.station_id", f.stations.iter().map(|s| text(s.as_str())).collect());
-    c.and_in("p.kind", f.kinds.iter().map(|k| text(k.as_str())).collect());
-    c.and_in("p.genre", f.genres.iter().map(|g| text(g.as_str())).collect());
-    if !f.languages.is_empty() {
-        let marks = vec!["?"; f.languages.len()].join(", ");
-        c.and(
-            &format!("EXISTS (SELECT 1 FROM program_languages l WHERE l.program_seq = p.seq AND l.lang IN ({marks}))"),
-            f.languages.iter().map(|l| text(l.as_str())),
-        );
-    }
-    if let Some(t) = f.aired_from {
-        c.and("p.first_aired_at >= ?", [Value::Integer(to_micros(t))]);
-    }
-    if let Some(t) = f.aired_to {
-        c.and("p.first_aired_at <= ?", [Value::Integer(to_micros(t))]);
-    }
-    if let Some(d) = f.min_duration {
-        c.and("p.duration_seconds >= ?", [Value::Integer(d.into())]);
-    }
-    if let Some(d) = f.max_duration {
-        c.and("p.duration_seconds <= ?", [Value::Integer(d.into())]);
-    }
-    c
 }
 
-/// The weights of bm25 over program_fts's columns: title, summary,
-/// description, tags, series, credits.
-const BM25: &str = "bm25(program_fts, 10.0, 4.0, 1.0, 5.0, 3.0, 2.0)";
+/// A sort key; the order is given by the sort.
+#[derive(Debug, Clone, Copy)]
+enum Key<'a> {
+    /// Newest, aired: larger first.
+    Desc(i64),
+    /// Title: smaller first.
+    Text(&'a str),
+    /// Relevance: title matches first, then the newest.
+    Tiered(u8, i64),
+}
+
+fn order(a: &(Key<'_>, i64), b: &(Key<'_>, i64)) -> Ordering {
+    match (a.0, b.0) {
+        (Key::Desc(x), Key::Desc(y)) => y.cmp(&x).then(b.1.cmp(&a.1)),
+        (Key::Text(x), Key::Text(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+        (Key::Tiered(t, x), Key::Tiered(u, y)) => t.cmp(&u).then(y.cmp(&x)).then(b.1.cmp(&a.1)),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Whether `k` comes after the cursor `from`.
+fn after(k: &(Key<'_>, i64), from: &Position) -> bool {
+    match (k.0, from) {
+        (Key::Desc(x), Position::AfterInt { key, seq }) => x < *key || (x == *key && k.1 < *seq),
+        (Key::Text(x), Position::AfterText { key, seq }) => x > key.as_str() || (x == key.as_str() && k.1 > *seq),
+        _ => true,
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    station: Vec<u64>,
+    kind: [u64; 2],
+    genre: [u64; 12],
+    language: Vec<u64>,
+}
+
+impl Counts {
+    fn add(&mut self, e: &Entry) {
+        let s = e.station as usize;
+        if self.station.len() <= s {
+            self.station.resize(s + 1, 0);
+        }
+        self.station[s] += 1;
+        self.kind[ProgramKind::ALL.iter().position(|k| *k == e.kind).unwrap_or(0)] += 1;
+        self.genre[Genre::ALL.iter().position(|g| *g == e.genre).unwrap_or(0)] += 1;
+        for l in e.languages.iter() {
+            let l = *l as usize;
+            if self.language.len() <= l {
+                self.language.resize(l + 1, 0);
+            }
+            self.language[l] += 1;
+        }
+    }
+
+    fn facets(&self, t: &Tables) -> Facets {
+        let named = |counts: &[u64], name: &dyn Fn(usize) -> String| -> BTreeMap<String, u64> {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (name(i), *n))
+                .collect()
+        };
+        Facets {
+            station: named(&self.station, &|i| t.stations.name(i as u16).to_owned()),
+            kind: named(&self.kind, &|i| ProgramKind::ALL[i].as_str().to_owned()),
+            genre: named(&self.genre, &|i| Genre::ALL[i].as_str().to_owned()),
+            language: named(&self.language, &|i| t.languages.name(i as u16).to_owned()),
+        }
+    }
+}
 
 /// One page of what `viewer` may see of the programs matching `f`, with the
 /// total and the facets of the whole match.
-///
-/// The whole match is visited once (`scan`) for the total and the facets.
-/// With a query, that visit also collects every row's sort key, and the page
-/// is the first rows of it in the sort's order (after `from`): the match is
-/// not joined and sorted a second time. Without a query, the page walks an
-/// index in the sort's order instead.
 pub fn search(
     conn: &Connection,
+    index: &SearchIndex,
     viewer: &Viewer,
     f: &Filters,
     sort: Sort,
     from: Option<&Position>,
     limit: usize,
 ) -> rusqlite::Result<Page> {
-    let keyed = f.matching.is_some();
-    let scan = scan(conn, viewer, f, keyed.then_some(sort))?;
-    let mut page = if keyed {
-        page_of_keys(conn, scan.keys, sort, from, limit)?
+    let matched = f.matching.as_deref().map(|m| fts_rowids(conn, m)).transpose()?;
+    let sort = if sort == Sort::Relevance && matched.is_none() {
+        Sort::Newest
     } else {
-        ordered_page(conn, viewer, f, sort, from, limit)?
+        sort
     };
-    for s in &mut page.items {
-        s.program.files = programs::files(conn, s.seq)?;
-    }
-    page.total = scan.total;
-    page.facets = scan.facets;
-    Ok(page)
-}
-
-/// A row's place in a sort with a query: its bm25 (relevance), listing or
-/// airing time (newest, aired), or folded title.
-#[derive(Debug, Clone, PartialEq)]
-enum Key {
-    Score(f64),
-    Int(i64),
-    Text(String),
-}
-
-/// SQLite's order of the sort's `ORDER BY`, over (key, seq).
-fn key_order(sort: Sort, a: &(Key, i64), b: &(Key, i64)) -> Ordering {
-    let by_key = match (&a.0, &b.0) {
-        // REALs compare by value (so -0.0 = 0.0), as in SQLite.
-        (Key::Score(x), Key::Score(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
-        (Key::Int(x), Key::Int(y)) => x.cmp(y),
-        // BINARY collation: bytes, as Rust orders strings.
-        (Key::Text(x), Key::Text(y)) => x.cmp(y),
-        _ => Ordering::Equal,
-    };
-    match sort {
-        // score, seq / title_key, seq
-        Sort::Relevance | Sort::Title => by_key.then(a.1.cmp(&b.1)),
-        // key DESC, seq DESC
-        Sort::Newest | Sort::Aired => by_key.then(a.1.cmp(&b.1)).reverse(),
-    }
-}
-
-/// The page of the keyed rows of a scan in the sort's order, after `from`.
-fn page_of_keys(
-    conn: &Connection,
-    mut keys: Vec<(Key, i64)>,
-    sort: Sort,
-    from: Option<&Position>,
-    limit: usize,
-) -> rusqlite::Result<Page> {
-    let mut offset = 0;
-    match (sort, from) {
-        (Sort::Relevance, Some(Position::Offset { n })) => offset = usize::try_from(*n).unwrap_or(usize::MAX),
-        (Sort::Newest | Sort::Aired, Some(Position::AfterInt { key, seq })) => {
-            keys.retain(|(k, s)| matches!(k, Key::Int(k) if *k < *key || (*k == *key && *s < *seq)))
-        }
-        (Sort::Title, Some(Position::AfterText { key, seq })) => {
-            keys.retain(|(k, s)| matches!(k, Key::Text(k) if *k > *key || (*k == *key && *s > *seq)))
-        }
-        // A position from another sort: the caller checks cursors, so this
-        // only starts from the top.
-        _ => {}
-    }
-    let want = offset.saturating_add(limit).saturating_add(1);
-    let order = |a: &(Key, i64), b: &(Key, i64)| key_order(sort, a, b);
-    if keys.len() > want {
-        keys.select_nth_unstable_by(want - 1, order);
-        keys.truncate(want);
-    }
-    keys.sort_unstable_by(order);
-    let rows: Vec<(Key, i64)> = keys.into_iter().skip(offset).collect();
-    let more = rows.len() > limit;
-    let sql = format!("SELECT {COLUMNS} FROM programs p WHERE p.seq = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut items = Vec::with_capacity(limit.min(rows.len()));
-    for (_, seq) in rows.iter().take(limit) {
-        items.push(stmt.query_row([seq], programs::from_row)?);
-    }
-    let next = match (more, rows.get(limit.wrapping_sub(1))) {
-        (true, Some((key, seq))) if limit > 0 => Some(match (sort, key) {
-            (Sort::Relevance, _) => Position::Offset {
-                n: (offset + limit) as u64,
-            },
-            (_, Key::Text(key)) => Position::AfterText {
-                key: key.clone(),
-                seq: *seq,
-            },
-            (_, Key::Int(key)) => Position::AfterInt { key: *key, seq: *seq },
-            (_, Key::Score(_)) => unreachable!("only relevance is scored"),
-        }),
+    let in_title = match (&f.matching, sort) {
+        (Some(m), Sort::Relevance) => Some(fts_rowids(conn, &format!("title : ({m})"))?),
         _ => None,
     };
-    Ok(Page {
-        items,
-        next,
-        total: 0,
-        facets: Facets::default(),
-    })
-}
-
-/// A page in the order of a column (or by relevance without a query, which
-/// is by newest), after `from`.
-fn ordered_page(
-    conn: &Connection,
-    viewer: &Viewer,
-    f: &Filters,
-    sort: Sort,
-    from: Option<&Position>,
-    limit: usize,
-) -> rusqlite::Result<Page> {
-    let mut page = clause(viewer, f, true);
-    let aired_key = format!("coalesce(p.first_aired_at, {NEVER_AIRED})");
-    let (order, key_sql) = match sort {
-        Sort::Relevance | Sort::Newest => ("p.listed_at DESC, p.seq DESC".into(), "p.listed_at"),
-        Sort::Aired => (format!("{aired_key} DESC, p.seq DESC"), aired_key.as_str()),
-        Sort::Title => ("p.title_key, p.seq".to_string(), "p.title_key"),
+    let offset = match from {
+        Some(Position::Offset { n }) if sort == Sort::Relevance => *n as usize,
+        _ => 0,
     };
-    match from {
-        Some(Position::AfterInt { key, seq }) if sort != Sort::Title => page.and(
-            &format!("({key_sql} < ? OR ({key_sql} = ? AND p.seq < ?))"),
-            [Value::Integer(*key), Value::Integer(*key), Value::Integer(*seq)],
-        ),
-        Some(Position::AfterText { key, seq }) if sort == Sort::Title => page.and(
-            &format!("({key_sql} > ? OR ({key_sql} = ? AND p.seq > ?))"),
-            [text(key), text(key), Value::Integer(*seq)],
-        ),
-        // A position from another sort: the caller checks cursors, so this
-        // only starts from the top.
-        _ => {}
-    }
-    let mut params = page.params;
-    params.push(Value::Integer(limit as i64 + 1));
-    let sql = format!(
-        "SELECT {COLUMNS}, p.title_key, {aired_key}, p.listed_at FROM programs p WHERE {} ORDER BY {order} LIMIT ?",
-        page.sql
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let mut items = Vec::new();
-    let mut last_keys = None;
-    let mut more = false;
-    while let Some(r) = rows.next()? {
-        if items.len() == limit {
-            more = true;
-            break;
-        }
-        let stored = programs::from_row(r)?;
-        let title_key: String = r.get(28)?;
-        let aired: i64 = r.get(29)?;
-        let listed: i64 = r.get(30)?;
-        last_keys = Some((stored.seq, title_key, aired, listed));
-        items.push(stored);
-    }
-    drop(rows);
-    let next = match (more, last_keys) {
-        (true, Some((seq, title_key, aired, listed))) => Some(match sort {
-            Sort::Title => Position::AfterText { key: title_key, seq },
-            Sort::Aired => Position::AfterInt { key: aired, seq },
-            _ => Position::AfterInt { key: listed, seq },
-        }),
-        _ => None,
-    };
-    Ok(Page {
-        items,
-        next,
-        total: 0,
-        facets: Facets::default(),
-    })
-}
-
-/// What one visit of the whole match collects.
-struct Scan {
-    total: u64,
-    facets: Facets,
-    /// Every row's sort key and seq, when asked for.
-    keys: Vec<(Key, i64)>,
-}
-
-/// Counts by name, without allocating for names seen before.
-#[derive(Default)]
-struct Counts(HashMap<String, u64>);
-
-impl Counts {
-    fn bump(&mut self, key: &str) {
-        match self.0.get_mut(key) {
-            Some(n) => *n += 1,
-            None => {
-                self.0.insert(key.to_owned(), 1);
+    let (total, facets, chosen, next) = index.with(|t| {
+        let r = Resolved::new(t, viewer, f);
+        let mut counts = Counts::default();
+        let mut keys: Vec<(Key<'_>, i64)> = Vec::new();
+        let mut total = 0u64;
+        let candidates: Box<dyn Iterator<Item = i64>> = match &matched {
+            Some(ids) => Box::new(ids.iter().copied()),
+            None => Box::new(0..t.entries.len() as i64),
+        };
+        for seq in candidates {
+            let Some(Some(e)) = t.entries.get(seq as usize) else {
+                continue;
+            };
+            if !r.keeps(e) {
+                continue;
+            }
+            total += 1;
+            counts.add(e);
+            let key = match sort {
+                Sort::Newest | Sort::Relevance if in_title.is_none() => Key::Desc(e.listed_at),
+                Sort::Relevance => {
+                    let tier = u8::from(in_title.as_ref().is_some_and(|ids| ids.binary_search(&seq).is_err()));
+                    Key::Tiered(tier, e.listed_at)
+                }
+                Sort::Newest => Key::Desc(e.listed_at),
+                Sort::Aired => Key::Desc(e.aired),
+                Sort::Title => Key::Text(&e.title_key),
+            };
+            let k = (key, seq);
+            if from.is_none_or(|p| after(&k, p)) {
+                keys.push(k);
             }
         }
-    }
-
-    fn into_map(self) -> BTreeMap<String, u64> {
-        self.0.into_iter().collect()
-    }
-}
-
-fn str_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
-    r.get_ref(i)?.as_str().map_err(Into::into)
-}
-
-/// Visits every row the viewer may see of the match once: the total, the
-/// facets, and with `scores` each row's bm25.
-///
-/// With a query, the visit is driven by the full-text index (its rowids,
-/// ascending) and looks each row up in `programs_search`, which holds every
-/// column the filters read, so the wide table rows are never touched. The
-/// languages come from a LEFT JOIN, so a program's rows are adjacent: it is
-/// counted once, its languages once each.
-fn scan(conn: &Connection, viewer: &Viewer, f: &Filters, keyed: Option<Sort>) -> rusqlite::Result<Scan> {
-    let (sql, params) = match &f.matching {
-        Some(m) => {
-            let c = clause(viewer, f, false);
-            let aired_key = format!("coalesce(p.first_aired_at, {NEVER_AIRED})");
-            let (score_col, score_sql) = match keyed {
-                Some(Sort::Relevance) => ("f.score", format!(", {BM25} AS score")),
-                Some(Sort::Newest) => ("p.listed_at", String::new()),
-                Some(Sort::Aired) => (aired_key.as_str(), String::new()),
-                Some(Sort::Title) => ("p.title_key", String::new()),
-                None => ("NULL", String::new()),
-            };
-            let sql = format!(
-                "SELECT p.seq, p.station_id, p.kind, p.genre, pl.lang, {score_col}
-                 FROM (SELECT rowid AS fseq{score_sql} FROM program_fts WHERE program_fts MATCH ?) f
-                 CROSS JOIN programs p INDEXED BY programs_search ON p.seq = f.fseq
-                 LEFT JOIN program_languages pl INDEXED BY program_languages_by_program
-                     ON pl.program_seq = p.seq
-                 WHERE {}",
-                c.sql
-            );
-            let mut params = vec![text(m)];
-            params.extend(c.params);
-            (sql, params)
+        // The first offset + limit + 1 in order, without sorting them all.
+        let want = offset + limit + 1;
+        if keys.len() > want {
+            keys.select_nth_unstable_by(want - 1, order);
+            keys.truncate(want);
         }
-        None => {
-            let c = clause(viewer, f, true);
-            let sql = format!(
-                "SELECT p.seq, p.station_id, p.kind, p.genre, pl.lang, NULL
-                 FROM programs p
-                 LEFT JOIN program_languages pl INDEXED BY program_languages_by_program
-                     ON pl.program_seq = p.seq
-                 WHERE {}",
-                c.sql
-            );
-            (sql, c.params)
-        }
-    };
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    let (mut station, mut kind, mut genre, mut language) = Default::default();
-    let mut total = 0;
-    let mut keys = Vec::new();
-    let mut last = None;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        if last != Some(seq) {
-            last = Some(seq);
-            total += 1;
-            Counts::bump(&mut station, str_at(r, 1)?);
-            Counts::bump(&mut kind, str_at(r, 2)?);
-            Counts::bump(&mut genre, str_at(r, 3)?);
-            let key = match (keyed, r.get_ref(5)?) {
-                (None, _) => None,
-                (Some(_), ValueRef::Real(x)) => Some(Key::Score(x)),
-                (Some(_), ValueRef::Integer(x)) => Some(Key::Int(x)),
-                (Some(_), ValueRef::Text(x)) => Some(Key::Text(String::from_utf8_lossy(x).into_owned())),
-                (Some(_), _) => return Err(super::stations::bad_column(5, "a sort key".into())),
-            };
-            keys.extend(key.map(|k| (k, seq)));
-        }
-        if let Some(lang) = r.get_ref(4)?.as_str_or_null()? {
-            Counts::bump(&mut language, lang);
-        }
-    }
-    Ok(Scan {
+        keys.sort_unstable_by(order);
+        let more = keys.len() > offset + limit;
+        let page: Vec<(Key<'_>, i64)> = keys.into_iter().skip(offset).take(limit).collect();
+        let next = match (more, page.last()) {
+            (true, Some(&(key, seq))) => Some(match key {
+                Key::Tiered(..) => Position::Offset {
+                    n: (offset + limit) as u64,
+                },
+                Key::Desc(k) => Position::AfterInt { key: k, seq },
+                Key::Text(k) => Position::AfterText { key: k.to_owned(), seq },
+            }),
+            _ => None,
+        };
+        (
+            total,
+            counts.facets(t),
+            page.into_iter().map(|(_, seq)| seq).collect::<Vec<i64>>(),
+            next,
+        )
+    });
+    let items = programs::get_many(conn, &chosen)?;
+    Ok(Page {
+        items,
+        next,
         total,
-        facets: Facets {
-            station: Counts::into_map(station),
-            kind: Counts::into_map(kind),
-            genre: Counts::into_map(genre),
-            language: Counts::into_map(language),
-        },
-        keys,
+        facets,
     })
 }

@@ -26,6 +26,7 @@ pub use tokens::{Caller, IssuedToken};
 
 use std::sync::Arc;
 
+use crate::catalog::index::SearchIndex;
 use crate::catalog::Catalog;
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
@@ -34,6 +35,8 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct Hub {
     catalog: Catalog,
+    /// What search filters, counts and sorts on, in memory.
+    index: Arc<SearchIndex>,
     media: MediaStore,
     /// Signs search cursors so that a forged one is refused.
     cursor_key: [u8; 32],
@@ -49,8 +52,10 @@ pub struct Hub {
 impl Hub {
     pub fn new(catalog: Catalog, media: MediaStore, max_upload_bytes: u64) -> Result<Self, rusqlite::Error> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
+        let index = Arc::new(catalog.write_blocking(|tx| SearchIndex::load(tx))?);
         Ok(Self {
             catalog,
+            index,
             media,
             cursor_key,
             max_upload_bytes,

@@ -106,11 +106,13 @@ impl Hub {
                 "programs belong to stations; the hub operator has none",
             ));
         };
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let meta = parse_metadata(tx, input)?;
                 let id = ProgramId::generate();
-                programs::insert(tx, id, &station, &meta, catalog::now())?;
+                let seq = programs::insert(tx, id, &station, &meta, catalog::now())?;
+                index.refresh(tx, seq)?;
                 reload(tx, id)
             })
             .await
@@ -135,6 +137,7 @@ impl Hub {
             return Err(ExchangeError::invalid("", "a merge patch must be a JSON object"));
         }
         let viewer = caller.viewer();
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
@@ -143,6 +146,7 @@ impl Hub {
                 let meta = parse_metadata(tx, from_json(doc)?)?;
                 if meta != s.program.meta {
                     programs::update_metadata(tx, s.seq, &meta, catalog::now())?;
+                    index.refresh(tx, s.seq)?;
                     if s.program.status != ProgramStatus::Draft {
                         emit(tx, EventType::Updated, id)?;
                     }
@@ -156,6 +160,7 @@ impl Hub {
     /// Deletes a draft, and the objects of its files that no other file shares.
     pub async fn delete_program(&self, caller: &Caller, id: ProgramId, if_match: IfMatch) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
+        let index = self.index.clone();
         let unused = self
             .catalog
             .write(move |tx| {
@@ -167,6 +172,7 @@ impl Hub {
                     ));
                 }
                 programs::delete(tx, s.seq)?;
+                index.refresh(tx, s.seq)?;
                 let mut unused = Vec::new();
                 for f in &s.program.files {
                     unused.extend(media::release(tx, &f.sha256)?);
@@ -187,6 +193,7 @@ impl Hub {
         if_match: IfMatch,
     ) -> Result<Program, ExchangeError> {
         let viewer = caller.viewer();
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
@@ -207,6 +214,7 @@ impl Hub {
                     ));
                 }
                 programs::publish(tx, s.seq, catalog::now())?;
+                index.refresh(tx, s.seq)?;
                 emit(tx, EventType::Published, id)?;
                 reload(tx, id)
             })
@@ -227,6 +235,7 @@ impl Hub {
             return Err(ExchangeError::invalid("reason", "must be 1 to 1000 characters"));
         }
         let viewer = caller.viewer();
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let s = visible(tx, &viewer, id)?;
@@ -247,6 +256,7 @@ impl Hub {
                     ProgramStatus::Published => {}
                 }
                 programs::withdraw(tx, s.seq, &reason, catalog::now())?;
+                index.refresh(tx, s.seq)?;
                 emit(tx, EventType::Withdrawn, id)?;
                 reload(tx, id)
             })

@@ -158,9 +158,10 @@ impl Hub {
             .transpose()?;
         let viewer = caller.viewer();
         let limit = req.limit;
+        let index = self.index.clone();
         let page = self
             .catalog
-            .read(move |c| catalog_search::search(c, &viewer, &filters, sort, from.as_ref(), limit))
+            .read(move |c| catalog_search::search(c, &index, &viewer, &filters, sort, from.as_ref(), limit))
             .await?;
         Ok(SearchPage {
             items: page.items.into_iter().map(|s| s.program).collect(),

@@ -52,22 +52,9 @@ CREATE TABLE programs (
     listed_at          INTEGER NOT NULL,      -- publication time, or creation for drafts: "newest"
     version            INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX programs_newest ON programs (status, listed_at DESC, seq DESC);
-CREATE INDEX programs_by_station ON programs (station_id, status, listed_at DESC);
-CREATE INDEX programs_by_genre ON programs (genre, status, listed_at DESC);
-CREATE INDEX programs_by_kind ON programs (kind, status, listed_at DESC);
-CREATE INDEX programs_by_aired ON programs (status, first_aired_at DESC);
-CREATE INDEX programs_by_title ON programs (status, title_key, seq);
-CREATE INDEX programs_by_duration ON programs (status, duration_seconds);
--- Search visits the whole match for its total and facets. These two hold
--- every column its filters read, so that visit never reads the wide rows:
--- by seq, for a search driven by the full-text index (catalog::search asks
--- for it by name; with listed_at and first_aired_at, the keys of the newest
--- and aired sorts); by status and the facet columns, for one driven by filters.
-CREATE INDEX programs_search ON programs (seq, status, station_id, audience, kind, genre,
-    first_aired_at, duration_seconds, available_from, available_until, listed_at);
-CREATE INDEX programs_facets ON programs (status, genre, kind, station_id, audience,
-    first_aired_at, duration_seconds, available_from, available_until);
+-- Search filters, counts and sorts in memory (catalog::index); the catalog
+-- is read by primary key for a page, and in full at start.
+CREATE INDEX programs_by_station ON programs (station_id, status);
 
 CREATE TABLE program_languages (
     lang         TEXT NOT NULL,
