@@ -180,7 +180,8 @@ pub struct SearchParams {
     /// `draft`, `published` or `withdrawn` (repeatable); drafts and withdrawn
     /// programs only ever show to their owner. Default `published`.
     status: Option<Vec<ProgramStatus>>,
-    /// `relevance` (default with `q`), `newest` (default without), `aired`, `title`.
+    /// `relevance` (default with `q`: programs whose title has the words first, then
+    /// the newest), `newest` (default without), `aired` (latest first), `title`.
     sort: Option<String>,
     /// 1 to 100, default 20.
     limit: Option<usize>,

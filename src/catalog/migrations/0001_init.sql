@@ -88,7 +88,7 @@ CREATE VIRTUAL TABLE program_fts USING fts5 (
     title, summary, description, tags, series, credits,
     content = '', contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '1 2 3'
+    prefix = '1 2 3 4'
 );
 
 -- Hub-wide secrets and settings, e.g. the key that signs search cursors.
