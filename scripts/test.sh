@@ -21,3 +21,11 @@ fi
 export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
 
 cargo test --locked "$@"
+
+# One quick run of every benchmark, so the bench code cannot rot: it checks
+# that each scenario ran, found its files byte-exact, and printed a table
+# that parses (not the timings). Dev profile, to reuse the build above
+# (figures are meaningless there). rustus is not built here (minutes on two
+# cores): its comparison is skipped, and its rows say SKIPPED (--no-rustus).
+# Installs nginx and wrk (apt, pinned) if missing.
+bench/run.sh --quick --dev --no-rustus

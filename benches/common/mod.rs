@@ -1,0 +1,417 @@
+//! What the tus and load benches share: processes stopped on the way out, a
+//! `pxhub serve` bootstrapped with the CLI (as `benches/media.rs` does it),
+//! and the result table every bench prints (parsed by `bench/run.sh`).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+
+pub const MIB: u64 = 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Processes: every one started is registered, and stopped on the way out.
+
+static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+pub fn register(pid: u32) {
+    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie (exited, not yet reaped) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// SIGTERM, up to 10 s of grace, then SIGKILL.
+pub fn stop_pid(pid: u32) {
+    PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+    if !alive(pid) {
+        return;
+    }
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    for _ in 0..100 {
+        if !alive(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("process {pid} still running 10 s after SIGTERM; killing it");
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+}
+
+pub fn stop_all_registered() {
+    let pids = PIDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for pid in pids {
+        stop_pid(pid);
+    }
+}
+
+/// A child process, stopped on drop.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Self {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
+        register(child.id());
+        Proc {
+            name: name.into(),
+            child,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn check_running(&mut self, log: &Path) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{} exited early ({status}); its log:\n{log}", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        stop_pid(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `body` with a clean folder `target/<name>` and a runtime; stops every
+/// process started, also on a panic or Ctrl-C, removes the folder unless
+/// `keep`, and exits 1 if `body` reported problems (101 on a panic).
+pub fn main_with(name: &str, keep: bool, body: impl FnOnce(&Path, &tokio::runtime::Runtime) -> Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(name);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).unwrap_or_else(|e| panic!("clearing {}: {e}", root.display()));
+    }
+    std::fs::create_dir_all(&root).expect("bench folder");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: stopping what the bench started");
+            stop_all_registered();
+            std::process::exit(130);
+        }
+    });
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&root, &rt)));
+    stop_all_registered();
+    if keep {
+        eprintln!("kept {}", root.display());
+    } else if let Err(e) = std::fs::remove_dir_all(&root) {
+        eprintln!("could not remove {}: {e}", root.display());
+    }
+    match result {
+        Ok(problems) if problems.is_empty() => {}
+        Ok(problems) => {
+            for p in &problems {
+                eprintln!("PROBLEM: {p}");
+            }
+            std::process::exit(1);
+        }
+        Err(_) => std::process::exit(101),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Flushes dirty pages left by the previous step, so it is not billed to the next.
+pub fn sync() {
+    run(&mut Command::new("sync"));
+}
+
+/// Reads `path` once, so it is in the page cache.
+pub fn warm(path: &Path) {
+    let mut f = std::fs::File::open(path).expect("open to warm");
+    let mut buf = vec![0u8; 8 << 20];
+    while f.read(&mut buf).expect("read to warm") > 0 {}
+}
+
+/// Random bytes in `path`; returns their SHA-256 (hex).
+pub fn generate(path: &Path, size: u64, seed: u64) -> String {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).expect("create source"));
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 8 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        rng.fill_bytes(&mut buf[..n]);
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).expect("write source");
+        left -= n as u64;
+    }
+    out.flush().expect("flush source");
+    hex::encode(hasher.finalize())
+}
+
+pub fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The hub: a `pxhub serve` process on the local store
+
+pub struct Hub {
+    pub proc: Proc,
+    pub base: String,
+    pub token: String,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+pub fn pxhub(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PXHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--data-dir").arg(dir);
+    cmd
+}
+
+impl Hub {
+    /// Station `bench` and its token, then `pxhub serve` on a free port.
+    pub fn start(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("hub folder");
+        run(pxhub(dir)
+            .args([
+                "station",
+                "add",
+                "--id",
+                "bench",
+                "--name",
+                "Bench",
+                "--province",
+                "Hà Nội",
+            ])
+            .stderr(Stdio::null()));
+        let token = run(pxhub(dir)
+            .args(["token", "issue", "--station", "bench"])
+            .stderr(Stdio::null()))
+        .trim()
+        .to_owned();
+        let port = free_port();
+        let log = dir.join("server.log");
+        let mut cmd = pxhub(dir);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("server log"))
+            .stderr(std::fs::File::options().append(true).open(&log).expect("server log"));
+        let mut hub = Hub {
+            proc: Proc::spawn("pxhub serve", &mut cmd),
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+            dir: dir.to_owned(),
+            log,
+        };
+        wait_http(&mut hub.proc, &hub.log, &format!("{}/readyz", hub.base));
+        hub
+    }
+
+    pub fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// A draft program of station `bench`; returns its id.
+    pub async fn new_program(&self, client: &reqwest::Client, title: &str, tags: &[&str]) -> String {
+        let body =
+            serde_json::json!({"title": title, "kind": "tv", "genre": "news", "languages": ["vi"], "tags": tags});
+        let r = client
+            .post(format!("{}/api/v1/programs", self.base))
+            .header("Authorization", self.auth())
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /api/v1/programs");
+        let status = r.status();
+        let json: serde_json::Value = r.json().await.expect("a JSON answer");
+        assert_eq!(status.as_u16(), 201, "creating a program: {json}");
+        json["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Gives the program a tiny master file and publishes it.
+    pub async fn publish_small(&self, client: &reqwest::Client, program: &str) {
+        let r = client
+            .put(format!("{}?filename=p.mp3", self.file_url(program)))
+            .header("Authorization", self.auth())
+            .header("Content-Type", "audio/mpeg")
+            .body(format!("ID3 {program}"))
+            .send()
+            .await
+            .expect("PUT a master");
+        assert!(r.status().is_success(), "PUT a master: {}", r.status());
+        let r = client
+            .post(format!("{}/api/v1/programs/{program}/publish", self.base))
+            .header("Authorization", self.auth())
+            .send()
+            .await
+            .expect("POST publish");
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "publishing: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    pub fn file_url(&self, program: &str) -> String {
+        format!("{}/api/v1/programs/{program}/files/master", self.base)
+    }
+
+    /// Downloads the program's master; returns (bytes, SHA-256 hex).
+    pub async fn master_digest(&self, client: &reqwest::Client, program: &str) -> (u64, String) {
+        let mut r = client
+            .get(self.file_url(program))
+            .header("Authorization", self.auth())
+            .send()
+            .await
+            .expect("GET the master");
+        assert_eq!(r.status().as_u16(), 200, "GET the master of {program}");
+        let mut hasher = Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = r.chunk().await.expect("a chunk of the master") {
+            hasher.update(&chunk);
+            n += chunk.len() as u64;
+        }
+        (n, hex::encode(hasher.finalize()))
+    }
+
+    pub async fn delete_master(&self, client: &reqwest::Client, program: &str) {
+        let r = client
+            .delete(self.file_url(program))
+            .header("Authorization", self.auth())
+            .send()
+            .await
+            .expect("DELETE the master");
+        assert_eq!(r.status().as_u16(), 204, "deleting the master of {program}");
+    }
+
+    /// Entries left in a folder of the media store (`blobs`, `uploads`).
+    pub fn media_entries(&self, folder: &str) -> usize {
+        match std::fs::read_dir(self.dir.join("media").join(folder)) {
+            Ok(entries) => entries.count(),
+            Err(_) => 0,
+        }
+    }
+
+    /// The server log's lines (warn and above), for the report.
+    pub fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Waits until `url` answers 2xx (curl), while `proc` runs.
+pub fn wait_http(proc: &mut Proc, log: &Path, url: &str) {
+    for _ in 0..300 {
+        proc.check_running(log);
+        let ok = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", url])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} did not answer on {url}", proc.name);
+}
+
+// ---------------------------------------------------------------------------
+// Results: `| Scenario | Hub | Baseline | Hub / baseline | Target | Result |`
+
+pub struct Row {
+    pub scenario: String,
+    pub hub: String,
+    pub baseline: String,
+    /// `None`: not measured (skipped).
+    pub ratio: Option<f64>,
+    pub target: String,
+    /// PASS, MISS or SKIPPED (why)
+    pub result: String,
+}
+
+impl Row {
+    pub fn ratio(scenario: String, hub: String, baseline: String, ratio: f64, min: f64) -> Row {
+        Row {
+            scenario,
+            hub,
+            baseline,
+            ratio: Some(ratio),
+            target: format!("≥ {min:.2}"),
+            result: if ratio >= min { "PASS" } else { "MISS" }.into(),
+        }
+    }
+}
+
+pub fn print_table(title: &str, rows: &[Row]) {
+    println!("{title}\n");
+    println!("| Scenario | Hub | Baseline | Hub / baseline | Target | Result |");
+    println!("|---|---:|---:|---:|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.scenario,
+            r.hub,
+            r.baseline,
+            r.ratio.map_or("–".to_owned(), |x| format!("{x:.2}")),
+            r.target,
+            r.result
+        );
+    }
+}
