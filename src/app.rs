@@ -33,7 +33,9 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
     let media = MediaStore::open(settings).context("opening the media store")?;
     let hub = Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")?;
-    Ok(hub.with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms)))
+    Ok(hub
+        .with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms))
+        .with_upload_idle(Duration::from_secs(settings.upload_idle_secs.max(1))))
 }
 
 impl Application {

@@ -104,6 +104,7 @@ Every setting can also be given in a TOML file (--config), with the same names:
   sweep_grace_secs = 600
   presign_downloads = false
   webhook_retry_ms = 5000
+  upload_idle_secs = 120
   [storage]
   backend = \"s3\"                 # or \"local\", with path = \"storage/media\"
   endpoint = \"http://127.0.0.1:3900\"
@@ -148,6 +149,9 @@ pub struct ServeArgs {
     /// Milliseconds before a failed webhook delivery is retried, doubled at each failure [default: 5000]
     #[arg(long, env = "PXHUB_WEBHOOK_RETRY_MS", value_name = "MS")]
     pub webhook_retry_ms: Option<u64>,
+    /// Seconds an upload may go without a byte before the hub drops it [default: 120]
+    #[arg(long, env = "PXHUB_UPLOAD_IDLE_SECS", value_name = "SECS")]
+    pub upload_idle_secs: Option<u64>,
     /// Media store: local or s3 [default: local]
     #[arg(long = "storage", env = "PXHUB_STORAGE", value_name = "BACKEND")]
     pub storage_backend: Option<String>,
@@ -265,6 +269,7 @@ pub fn settings_for_serve(data_dir_flag: Option<PathBuf>, args: &ServeArgs) -> a
         sweep_grace_secs: args.sweep_grace_secs,
         presign_downloads: args.presign_downloads,
         webhook_retry_ms: args.webhook_retry_ms,
+        upload_idle_secs: args.upload_idle_secs,
         storage: StorageOverrides {
             backend: args.storage_backend.clone(),
             path: args.storage_path.clone(),

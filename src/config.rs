@@ -36,6 +36,9 @@ pub struct Settings {
     /// Milliseconds before a failed webhook delivery is tried again; doubled
     /// at each failure, up to an hour.
     pub webhook_retry_ms: u64,
+    /// Seconds an upload may go without a byte before the hub gives up on
+    /// it (a resumable upload keeps what it received, and its lock is freed).
+    pub upload_idle_secs: u64,
 }
 
 /// The media store: a local folder, or an S3-compatible bucket.
@@ -84,6 +87,7 @@ pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 3600;
 pub const DEFAULT_SWEEP_GRACE_SECS: u64 = 600;
 pub const DEFAULT_WEBHOOK_RETRY_MS: u64 = 5_000;
+pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 120;
 /// S3 allows at most this many parts in one multipart upload…
 const S3_MAX_PARTS: u64 = 10_000;
 /// …each at least this large but for the last.
@@ -104,6 +108,7 @@ impl Default for Settings {
             sweep_grace_secs: DEFAULT_SWEEP_GRACE_SECS,
             presign_downloads: false,
             webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_MS,
+            upload_idle_secs: DEFAULT_UPLOAD_IDLE_SECS,
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct Overrides {
     pub sweep_grace_secs: Option<u64>,
     pub presign_downloads: Option<bool>,
     pub webhook_retry_ms: Option<u64>,
+    pub upload_idle_secs: Option<u64>,
     #[serde(default)]
     pub storage: StorageOverrides,
 }
@@ -207,6 +213,9 @@ impl Overrides {
         }
         if let Some(v) = self.webhook_retry_ms {
             s.webhook_retry_ms = v;
+        }
+        if let Some(v) = self.upload_idle_secs {
+            s.upload_idle_secs = v;
         }
         if let Some(v) = self.listen {
             s.listen = v;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::Utc;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use super::feed::{emit, EventType};
 use super::programs::{owned, visible, IfMatch};
@@ -182,11 +182,13 @@ impl Hub {
                 .write(move |tx| media::set_multipart_id(tx, &key, &id))
                 .await?;
         }
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::info!(key = %guard.key, error = %e, received = writer.size(), "upload interrupted");
+        loop {
+            let chunk = match self.next_chunk(&mut body).await {
+                Ok(None) => break,
+                Ok(Some(Ok(c))) => c,
+                // Broken off, or a link gone silent for too long.
+                Ok(Some(Err(_))) | Err(()) => {
+                    tracing::info!(key = %guard.key, received = writer.size(), "upload interrupted");
                     writer.abort().await;
                     return Err(ExchangeError::bad_request(
                         "upload_incomplete",

@@ -46,6 +46,8 @@ pub struct Hub {
     dispatch: webhooks::Dispatch,
     /// The first wait before a failed webhook delivery is retried.
     webhook_retry: std::time::Duration,
+    /// How long an upload may go without a byte.
+    upload_idle: std::time::Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -63,8 +65,24 @@ impl Hub {
             tus_locks: Default::default(),
             dispatch: Default::default(),
             webhook_retry: std::time::Duration::from_millis(crate::config::DEFAULT_WEBHOOK_RETRY_MS),
+            upload_idle: std::time::Duration::from_secs(crate::config::DEFAULT_UPLOAD_IDLE_SECS),
             metrics: Default::default(),
         })
+    }
+
+    /// Sets how long an upload may go without a byte.
+    pub fn with_upload_idle(mut self, idle: std::time::Duration) -> Self {
+        self.upload_idle = idle;
+        self
+    }
+
+    /// The next chunk of an upload's body; `Err(())` when none came in time.
+    pub(crate) async fn next_chunk<S: futures_util::Stream + Unpin>(
+        &self,
+        body: &mut S,
+    ) -> Result<Option<S::Item>, ()> {
+        use futures_util::StreamExt;
+        tokio::time::timeout(self.upload_idle, body.next()).await.map_err(drop)
     }
 
     /// Sets the first wait before a failed webhook delivery is retried.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -266,11 +266,18 @@ impl Hub {
         let mut sink = self.media.sink_open(id, &row.sink).await?;
         let mut received = row.received;
         let mut cut_short = false;
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
+        loop {
+            let chunk = match self.next_chunk(&mut body).await {
+                Ok(None) => break,
+                Ok(Some(Ok(c))) => c,
+                Ok(Some(Err(e))) => {
                     tracing::info!(upload = id, error = %e, received, "tus chunk interrupted");
+                    cut_short = true;
+                    break;
+                }
+                // A link gone silent: keep what arrived and free the upload.
+                Err(()) => {
+                    tracing::info!(upload = id, received, "tus chunk idle too long");
                     cut_short = true;
                     break;
                 }

@@ -2,7 +2,12 @@
 //! is hashed once, as its bytes arrive, across requests and restarts.
 //! (`sha2` keeps its state private; its block function is public.)
 
+use sha2::digest::generic_array::typenum::U64;
 use sha2::digest::generic_array::GenericArray;
+
+type Block = GenericArray<u8, U64>;
+/// Blocks handed to the compression function at once.
+const BATCH: usize = 64;
 
 const INITIAL: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
@@ -42,12 +47,14 @@ impl ResumableSha256 {
             self.pending.clear();
         }
         let whole = data.len() / 64 * 64;
-        if whole > 0 {
-            let blocks: Vec<GenericArray<u8, _>> = data[..whole]
-                .chunks_exact(64)
-                .map(GenericArray::clone_from_slice)
-                .collect();
-            sha2::compress256(&mut self.state, &blocks);
+        // Whole blocks, 64 at a time through one buffer on the stack.
+        let mut blocks = [Block::default(); BATCH];
+        for batch in data[..whole].chunks(64 * BATCH) {
+            let n = batch.len() / 64;
+            for (block, bytes) in blocks.iter_mut().zip(batch.chunks_exact(64)) {
+                block.copy_from_slice(bytes);
+            }
+            sha2::compress256(&mut self.state, &blocks[..n]);
         }
         self.pending.extend_from_slice(&data[whole..]);
     }

@@ -920,3 +920,31 @@ async fn s3_survives_a_server_killed_mid_upload() {
         survives_a_server_killed_mid_upload(Some(storage)).await;
     }
 }
+
+/// A link that goes silent (no reset, as behind a NAT that forgot it): the
+/// hub gives up on the request, keeps what arrived and frees the upload.
+#[tokio::test]
+async fn a_silent_link_frees_the_upload() {
+    let app = TestApp::spawn_with(|s| s.upload_idle_secs = 1).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Im lặng")).await;
+    let body = bytes(300_000, 11);
+    let upload = app.tus_create(&tn, id(&p), body.len()).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PATCH {upload} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {tn}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body[..100_000]).await.unwrap();
+    s.flush().await.unwrap();
+    // The connection stays open and says nothing more.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let r = app.tus_offset(&tn, &upload).await;
+    assert_eq!(offset_of(&r), 100_000, "what arrived is kept");
+    let r = app.tus_patch(&tn, &upload, 100_000, body[100_000..].to_vec()).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "not locked by the silent request");
+    assert!(app.master(&tn, id(&p)).await == body);
+    drop(s);
+}
