@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
-use object_store::{MultipartUpload, PutPayloadMut};
+use object_store::{MultipartUpload, PutPayload, PutPayloadMut};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
@@ -22,6 +22,44 @@ pub struct StoredObject {
     pub key: String,
     pub sha256: [u8; 32],
     pub size: u64,
+}
+
+/// Hashes parts in order on its own thread.
+struct Hasher {
+    parts: Option<tokio::sync::mpsc::Sender<PutPayload>>,
+    digest: Option<std::thread::JoinHandle<[u8; 32]>>,
+}
+
+impl Hasher {
+    fn start() -> Self {
+        // A few parts queued at most: memory stays bounded if hashing lags.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<PutPayload>(2);
+        let digest = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            while let Some(part) = rx.blocking_recv() {
+                for chunk in part.iter() {
+                    h.update(chunk);
+                }
+            }
+            h.finalize().into()
+        });
+        Self { parts: Some(tx), digest: Some(digest) }
+    }
+
+    /// Queues a part (its bytes are shared, not copied); waits while the
+    /// hashing thread is a few parts behind.
+    async fn feed(&mut self, part: PutPayload) {
+        if let Some(tx) = &self.parts {
+            // The thread only stops once the sender is dropped.
+            let _ = tx.send(part).await;
+        }
+    }
+
+    fn finish(&mut self) -> Result<[u8; 32], MediaError> {
+        self.parts = None;
+        let thread = self.digest.take().expect("finished once");
+        thread.join().map_err(|_| MediaError::Io(std::io::Error::other("the hashing thread failed")))
+    }
 }
 
 /// Where the parts go.
@@ -60,7 +98,10 @@ pub struct ObjectWriter {
     in_flight: VecDeque<PartTask>,
     max_in_flight: usize,
     part_size: usize,
-    hasher: Sha256,
+    /// SHA-256, computed on a thread of its own as parts are sent, so that
+    /// hashing does not hold up the request's I/O (actix runs each request
+    /// and the tasks it spawns on one thread).
+    hasher: Hasher,
     size: u64,
     /// The local file to fsync once complete.
     durable_path: Option<PathBuf>,
@@ -78,7 +119,7 @@ impl ObjectWriter {
             },
             part_size,
             target: Some(target),
-            hasher: Sha256::new(),
+            hasher: Hasher::start(),
             size: 0,
             durable_path,
         }
@@ -102,7 +143,6 @@ impl ObjectWriter {
     }
 
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), MediaError> {
-        self.hasher.update(&chunk);
         self.size += chunk.len() as u64;
         self.part.push(chunk);
         if self.part.content_length() >= self.part_size {
@@ -134,6 +174,7 @@ impl ObjectWriter {
             self.settle_one().await?;
         }
         let payload = std::mem::take(&mut self.part).freeze();
+        self.hasher.feed(payload.clone()).await;
         let queued = self.in_flight.len();
         let task: PartTask = match self.target.as_mut().expect("a writer is used only until finished") {
             Target::Local(upload) => {
@@ -178,7 +219,7 @@ impl ObjectWriter {
         }
         Ok(StoredObject {
             key: std::mem::take(&mut self.key),
-            sha256: std::mem::take(&mut self.hasher).finalize().into(),
+            sha256: self.hasher.finish()?,
             size: self.size,
         })
     }
