@@ -43,7 +43,10 @@ impl Hasher {
             }
             h.finalize().into()
         });
-        Self { parts: Some(tx), digest: Some(digest) }
+        Self {
+            parts: Some(tx),
+            digest: Some(digest),
+        }
     }
 
     /// Queues a part (its bytes are shared, not copied); waits while the
@@ -58,7 +61,9 @@ impl Hasher {
     fn finish(&mut self) -> Result<[u8; 32], MediaError> {
         self.parts = None;
         let thread = self.digest.take().expect("finished once");
-        thread.join().map_err(|_| MediaError::Io(std::io::Error::other("the hashing thread failed")))
+        thread
+            .join()
+            .map_err(|_| MediaError::Io(std::io::Error::other("the hashing thread failed")))
     }
 }
 
