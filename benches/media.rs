@@ -31,8 +31,10 @@
 //! (servers, nginx, Garage) is stopped on the way out, also on a panic or
 //! Ctrl-C, and `target/bench-media/` is removed unless `--keep`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod common;
+
+use common::{free_port, generate, mb_per_s, median, register, run, stop_all_registered, sync, warm, Proc};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -42,8 +44,6 @@ use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, WriteMultipart};
-use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -124,10 +124,6 @@ impl Opts {
 
 static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-fn register(pid: u32) {
-    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
-}
-
 fn alive(pid: u32) -> bool {
     // A zombie (exited, not yet reaped by us) counts as gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -156,48 +152,6 @@ fn stop_pid(pid: u32) {
     let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
 }
 
-fn stop_all_registered() {
-    let pids = PIDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for pid in pids {
-        stop_pid(pid);
-    }
-}
-
-/// A child process, stopped on drop.
-struct Proc {
-    name: String,
-    child: Child,
-}
-
-impl Proc {
-    fn spawn(name: &str, cmd: &mut Command) -> Self {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name} ({cmd:?}): {e}"));
-        register(child.id());
-        Proc {
-            name: name.into(),
-            child,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn check_running(&mut self, log: &Path) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{} exited early ({status}); its log:\n{log}", self.name);
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        stop_pid(self.child.id());
-        let _ = self.child.wait();
-    }
-}
-
 /// The bench's folder, removed on drop unless kept.
 struct WorkDir {
     path: PathBuf,
@@ -216,70 +170,6 @@ impl Drop for WorkDir {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    if !out.status.success() {
-        panic!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// Flushes dirty pages left by the previous step, so it is not billed to the next.
-fn sync() {
-    run(&mut Command::new("sync"));
-}
-
-/// Reads `path` once, so it is in the page cache.
-fn warm(path: &Path) {
-    let mut f = std::fs::File::open(path).expect("open to warm");
-    let mut buf = vec![0u8; 8 << 20];
-    while f.read(&mut buf).expect("read to warm") > 0 {}
-}
-
-/// Random bytes in `path`; returns their SHA-256 (hex).
-fn generate(path: &Path, size: u64, seed: u64) -> String {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut out = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path).expect("create source"));
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 8 << 20];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        rng.fill_bytes(&mut buf[..n]);
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).expect("write source");
-        left -= n as u64;
-    }
-    out.flush().expect("flush source");
-    hex::encode(hasher.finalize())
-}
-
-fn mb_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 / 1e6 / d.as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 fn vm_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
