@@ -69,7 +69,14 @@ TOML
         node=$(garage node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
         sleep 0.2
     done
-    if [ -z "$node" ]; then
+    # `node id` reads the key from disk; wait until the daemon answers on RPC
+    # too, or the layout commands below race its start.
+    local up=""
+    for i in $(seq 1 150); do
+        [ -n "$node" ] && garage status > /dev/null 2>&1 && up=1 && break
+        sleep 0.2
+    done
+    if [ -z "$up" ]; then
         echo "Garage did not start; its log:" >&2
         cat "$GARAGE_DIR/garage.log" >&2
         return 1
