@@ -5,9 +5,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::extract::Auth;
+use super::extract::{program_id, Auth};
 use super::xml::esc;
-use crate::domain::{Program, ProgramId, Station};
+use crate::domain::{Program, Station};
 use crate::error::{ApiError, Problem};
 use crate::exchange::Hub;
 
@@ -182,7 +182,7 @@ pub async fn ebucore(
     hub: web::Data<Hub>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProgramId::parse(&path).ok_or_else(ApiError::not_found)?;
+    let id = program_id(&path)?;
     let p = hub.program(&caller, id).await?;
     let origin = hub.station(p.station.clone()).await?;
     Ok(HttpResponse::Ok()

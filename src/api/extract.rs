@@ -11,7 +11,9 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::domain::FieldError;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{FieldError, ProgramId};
 use crate::error::ApiError;
 use crate::exchange::programs::{from_json, IfMatch};
 use crate::exchange::{Caller, ExchangeError, Hub};
@@ -172,4 +174,28 @@ pub fn single<'a>(pairs: &'a [(String, String)], name: &str, errors: &mut Vec<Fi
         errors.push(FieldError::new(name, "may be given only once"));
     }
     first
+}
+
+/// A program id from a path; one that is not a program id names nothing.
+pub fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
+    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+/// An RFC 3339 date-time, or a `YYYY-MM-DD` date: its start, or with
+/// `end_of_day` its last microsecond.
+pub fn parse_time(field: &str, v: &str, end_of_day: bool, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        Ok(d) if end_of_day => d.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc()),
+        Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+        Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
+            ));
+            None
+        }
+    }
 }

@@ -6,9 +6,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::extract::{query_pairs, single, Auth};
+use super::extract::{program_id, query_pairs, single, Auth};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
-use crate::domain::{FileRecord, FileRole, ProgramId};
+use crate::domain::{FileRecord, FileRole};
 use crate::error::{ApiError, Problem};
 use crate::exchange::{Hub, IncomingFile};
 
@@ -27,10 +27,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct DownloadMode {
     /// Redirect full GETs to a presigned S3 URL instead of proxying.
     pub presign: bool,
-}
-
-fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
-    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
 }
 
 /// Upload a file, streamed. The body is the file.

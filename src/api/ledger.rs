@@ -2,13 +2,13 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{query_pairs, single, Auth, Json};
+use super::extract::{parse_time, program_id, query_pairs, single, Auth, Json};
 use crate::catalog::ledger::{Rebroadcast, StationNumbers, Take};
-use crate::domain::{FieldError, ProgramId};
+use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::exchange::{ExchangeReport, Hub, NewRebroadcast};
 
@@ -16,10 +16,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
         .service(web::resource("/programs/{id}/takes").get(takes))
         .service(web::resource("/reports/exchange").get(exchange_report));
-}
-
-fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
-    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -231,22 +227,6 @@ pub struct ReportParams {
     format: Option<String>,
 }
 
-fn parse_instant(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&Utc));
-    }
-    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) => Some(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
-        Err(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be a YYYY-MM-DD date or an RFC 3339 date-time",
-            ));
-            None
-        }
-    }
-}
-
 /// The start of `year`, UTC.
 pub fn year_start(year: i32) -> Option<DateTime<Utc>> {
     Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single()
@@ -267,11 +247,11 @@ pub async fn exchange_report(
     let mut errors = Vec::new();
     let this_year = Utc::now().year();
     let from = match single(&pairs, "from", &mut errors) {
-        Some(v) => parse_instant("from", v, &mut errors),
+        Some(v) => parse_time("from", v, false, &mut errors),
         None => year_start(this_year),
     };
     let to = match single(&pairs, "to", &mut errors) {
-        Some(v) => parse_instant("to", v, &mut errors),
+        Some(v) => parse_time("to", v, false, &mut errors),
         None => year_start(this_year + 1),
     };
     let csv = match single(&pairs, "format", &mut errors) {

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{if_match, parse_limit, query_pairs, single, Auth, Json};
+use super::extract::{if_match, parse_limit, parse_time, program_id, query_pairs, single, Auth, Json};
 use crate::domain::{
-    Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind, ProgramStatus,
-    RightsInput, StationId, Viewer,
+    Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramInput, ProgramKind, ProgramStatus, RightsInput,
+    StationId, Viewer,
 };
 use crate::error::{ApiError, Problem};
 use crate::exchange::rights::may_take;
@@ -109,11 +109,6 @@ fn program_response(status: StatusCode, p: Program, caller: &Caller) -> HttpResp
     res.json(ProgramView::new(p, &caller.viewer()))
 }
 
-/// An id that is not a program id names nothing.
-fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
-    ProgramId::parse(raw).ok_or_else(ApiError::not_found)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Withdrawal {
@@ -205,23 +200,6 @@ const SEARCH_PARAMS: &[&str] = &[
     "limit",
     "cursor",
 ];
-
-fn parse_time(field: &str, v: &str, end_of_day: bool, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&Utc));
-    }
-    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) if end_of_day => d.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc()),
-        Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-        Err(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
-            ));
-            None
-        }
-    }
-}
 
 /// Every value of a repeatable parameter, parsed.
 fn many<T>(
