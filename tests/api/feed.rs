@@ -232,14 +232,8 @@ async fn the_atom_feed_parses_and_answers_304() {
     .await;
     // The key dies with its token.
     let token_id = me["token_id"].as_str().unwrap();
-    app.request(
-        Method::DELETE,
-        Some(&app.admin),
-        &format!("/api/v1/stations/vtv/tokens/{token_id}"),
-    )
-    .send()
-    .await
-    .unwrap();
+    app.delete(&app.admin, &format!("/api/v1/stations/vtv/tokens/{token_id}"))
+        .await;
     let r = app.client.get(format!("{}{url}", app.address)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
@@ -416,22 +410,8 @@ async fn webhooks_are_signed_retried_and_survive_a_restart() {
     assert_eq!(back.got.lock().unwrap()[0].2, "program.withdrawn");
 
     // Deleting a subscription stops it, and it is the subscriber's own.
-    assert_eq!(
-        app.request(Method::DELETE, Some(&app.admin), &path)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.request(Method::DELETE, Some(&vtv), &path)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.delete(&app.admin, &path).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.delete(&vtv, &path).await.status(), StatusCode::NO_CONTENT);
     let list: Value = app.get(&vtv, "/api/v1/webhooks").await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }

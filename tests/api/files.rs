@@ -438,14 +438,8 @@ async fn shared_objects_outlive_one_of_their_files(app: TestApp) {
     app.upload_master(&tn, id(&a), body.clone()).await;
     app.upload_master(&tn, id(&b), body.clone()).await;
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&a)),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&tn, &format!("/api/v1/programs/{}/files/master", id(&a)))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_problem(
         app.download(&tn, id(&a), "master", &[]).await,
@@ -456,26 +450,14 @@ async fn shared_objects_outlive_one_of_their_files(app: TestApp) {
     app.settle_to(1).await;
     assert!(app.download(&tn, id(&b), "master", &[]).await.bytes().await.unwrap() == body);
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&b)),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&tn, &format!("/api/v1/programs/{}/files/master", id(&b)))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     app.settle_to(0).await;
     assert_eq!(app.count("media_objects"), 0);
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&b)),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&tn, &format!("/api/v1/programs/{}/files/master", id(&b)))
+        .await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -497,14 +479,8 @@ async fn replacing_a_file_releases_the_old_object(app: TestApp) {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&p)),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&tn, &format!("/api/v1/programs/{}/files/master", id(&p)))
+        .await;
     assert_problem(r, StatusCode::CONFLICT, "not_a_draft").await;
     let r = app
         .upload(&tn, id(&p), "master", "audio/mpeg", "bản sửa.mp3", bytes(13_000, 13))
@@ -527,11 +503,7 @@ async fn deleting_a_draft_removes_its_objects(app: TestApp) {
     )
     .await;
     app.settle_to(2).await;
-    let r = app
-        .request(Method::DELETE, Some(&tn), &format!("/api/v1/programs/{}", id(&p)))
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete(&tn, &format!("/api/v1/programs/{}", id(&p))).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     app.settle_to(0).await;
     assert_eq!(app.count("media_objects"), 0);

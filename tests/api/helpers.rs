@@ -138,6 +138,10 @@ impl TestApp {
         self.request(Method::GET, Some(token), path).send().await.unwrap()
     }
 
+    pub async fn delete(&self, token: &str, path: &str) -> Response {
+        self.request(Method::DELETE, Some(token), path).send().await.unwrap()
+    }
+
     pub async fn send_json(&self, method: Method, token: &str, path: &str, body: &Value) -> Response {
         self.request(method, Some(token), path).json(body).send().await.unwrap()
     }

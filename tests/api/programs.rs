@@ -198,7 +198,7 @@ async fn others_drafts_are_not_found_and_bad_ids_name_nothing() {
     // Other stations cannot change what they cannot see: 404, not 403.
     let r = app.patch(&cb, &path, &json!({"title": "mine now"})).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = app.request(Method::DELETE, Some(&cb), &path).send().await.unwrap();
+    let r = app.delete(&cb, &path).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     let r = app.post(&cb, &format!("{path}/publish"), &json!({})).await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
@@ -293,7 +293,7 @@ async fn only_the_owner_changes_a_visible_program() {
     assert_eq!(app.get(&cb, &path).await.status(), StatusCode::OK);
     let r = app.patch(&cb, &path, &json!({"title": "mine"})).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = app.request(Method::DELETE, Some(&cb), &path).send().await.unwrap();
+    let r = app.delete(&cb, &path).await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = app
         .post(&cb, &format!("{path}/withdraw"), &json!({"reason": "x"}))
@@ -311,7 +311,7 @@ async fn only_drafts_are_deleted() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let published = app.published(&tn, &program("Đã phát hành")).await;
     let path = format!("/api/v1/programs/{}", id(&published));
-    let r = app.request(Method::DELETE, Some(&tn), &path).send().await.unwrap();
+    let r = app.delete(&tn, &path).await;
     assert_problem(r, StatusCode::CONFLICT, "not_a_draft").await;
     assert_eq!(app.get(&tn, &path).await.status(), StatusCode::OK);
 
@@ -324,7 +324,7 @@ async fn only_drafts_are_deleted() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
-    let r = app.request(Method::DELETE, Some(&tn), &path).send().await.unwrap();
+    let r = app.delete(&tn, &path).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&tn, &path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert!(app.find(&tn, "q=xoa&status=draft").await.is_empty());

@@ -202,46 +202,22 @@ async fn tokens_are_issued_once_stored_hashed_and_revocable() {
 
     // A station cannot revoke; a wrong station or unknown id is not found.
     let r = app
-        .request(
-            Method::DELETE,
-            Some(token),
-            &format!("/api/v1/stations/cao-bang/tokens/{token_id}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(token, &format!("/api/v1/stations/cao-bang/tokens/{token_id}"))
+        .await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     app.station("bac-kan", "provincial").await;
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&app.admin),
-            &format!("/api/v1/stations/bac-kan/tokens/{token_id}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&app.admin, &format!("/api/v1/stations/bac-kan/tokens/{token_id}"))
+        .await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&app.admin),
-            "/api/v1/stations/cao-bang/tokens/0000000000000000",
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&app.admin, "/api/v1/stations/cao-bang/tokens/0000000000000000")
+        .await;
     assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
 
     let r = app
-        .request(
-            Method::DELETE,
-            Some(&app.admin),
-            &format!("/api/v1/stations/cao-bang/tokens/{token_id}"),
-        )
-        .send()
-        .await
-        .unwrap();
+        .delete(&app.admin, &format!("/api/v1/stations/cao-bang/tokens/{token_id}"))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_problem(
         app.get(token, "/api/v1/me").await,
