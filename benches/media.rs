@@ -203,7 +203,6 @@ struct Hub {
     base: String,
     token: String,
     dir: PathBuf,
-    log: PathBuf,
 }
 
 /// What the S3 store is.
@@ -231,73 +230,24 @@ impl S3Env {
     }
 }
 
-fn pxhub(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PXHUB_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("--data-dir").arg(dir);
-    cmd
-}
-
 impl Hub {
     fn start(dir: &Path, s3: Option<&S3Env>) -> Self {
-        std::fs::create_dir_all(dir).expect("hub folder");
-        run(pxhub(dir)
-            .args([
-                "station",
-                "add",
-                "--id",
-                "bench",
-                "--name",
-                "Bench",
-                "--province",
-                "Hà Nội",
-            ])
-            .stderr(Stdio::null()));
-        let token = run(pxhub(dir)
-            .args(["token", "issue", "--station", "bench"])
-            .stderr(Stdio::null()))
-        .trim()
-        .to_owned();
-        let port = free_port();
-        let log = dir.join("server.log");
-        let mut cmd = pxhub(dir);
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
-            .env("PXHUB_PART_SIZE", PART_SIZE.to_string())
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("server log"))
-            .stderr(std::fs::File::options().append(true).open(&log).expect("server log"));
+        let mut env = vec![("PXHUB_PART_SIZE", PART_SIZE.to_string())];
         if let Some(s3) = s3 {
-            cmd.env("PXHUB_STORAGE", "s3")
-                .env("PXHUB_STORAGE_ENDPOINT", &s3.endpoint)
-                .env("PXHUB_STORAGE_BUCKET", &s3.bucket)
-                .env("PXHUB_STORAGE_REGION", &s3.region)
-                .env("PXHUB_STORAGE_ACCESS_KEY_ID", &s3.key_id)
-                .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", &s3.secret)
-                .env("PXHUB_STORAGE_PREFIX", HUB_PREFIX);
+            env.extend([
+                ("PXHUB_STORAGE", "s3".to_owned()),
+                ("PXHUB_STORAGE_ENDPOINT", s3.endpoint.clone()),
+                ("PXHUB_STORAGE_BUCKET", s3.bucket.clone()),
+                ("PXHUB_STORAGE_REGION", s3.region.clone()),
+                ("PXHUB_STORAGE_ACCESS_KEY_ID", s3.key_id.clone()),
+                ("PXHUB_STORAGE_SECRET_ACCESS_KEY", s3.secret.clone()),
+                ("PXHUB_STORAGE_PREFIX", HUB_PREFIX.to_owned()),
+            ]);
         }
-        let mut hub = Hub {
-            proc: Proc::spawn("pxhub serve", &mut cmd),
-            base: format!("http://127.0.0.1:{port}"),
-            token,
-            dir: dir.to_owned(),
-            log,
-        };
-        for _ in 0..200 {
-            hub.proc.check_running(&hub.log);
-            let ok = Command::new("curl")
-                .args(["-sf", "-o", "/dev/null", &format!("{}/readyz", hub.base)])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return hub;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("pxhub serve did not answer on {}", hub.base);
+        let common::Hub {
+            proc, base, token, dir, ..
+        } = common::Hub::start_with(dir, &env);
+        Hub { proc, base, token, dir }
     }
 
     fn curl(&self) -> Command {

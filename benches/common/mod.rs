@@ -223,6 +223,11 @@ pub fn pxhub(dir: &Path) -> Command {
 impl Hub {
     /// Station `bench` and its token, then `pxhub serve` on a free port.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// The same, with these environment variables for the server.
+    pub fn start_with(dir: &Path, env: &[(&str, String)]) -> Self {
         std::fs::create_dir_all(dir).expect("hub folder");
         run(pxhub(dir)
             .args([
@@ -248,6 +253,7 @@ impl Hub {
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("server log"))
             .stderr(std::fs::File::options().append(true).open(&log).expect("server log"));
+        cmd.envs(env.iter().map(|(k, v)| (*k, v)));
         let mut hub = Hub {
             proc: Proc::spawn("pxhub serve", &mut cmd),
             base: format!("http://127.0.0.1:{port}"),
