@@ -450,3 +450,33 @@ async fn the_audience_decides_who_sees_a_program() {
     assert!(app.find(&bk, "q=chi").await.is_empty());
     assert_eq!(app.find(&tn, "q=chi").await.len(), 2);
 }
+
+#[tokio::test]
+async fn publish_and_withdraw_honour_if_match() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Điều kiện")).await;
+    let r = app.put_master(&tn, id(&p), "a.mp3", b"abc".to_vec()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let path = format!("/api/v1/programs/{}", id(&p));
+    let post = |action: &str, if_match: &str, body: Value| {
+        app.request(Method::POST, Some(&tn), &format!("{path}/{action}"))
+            .header("If-Match", if_match)
+            .json(&body)
+            .send()
+    };
+    let status = || async { app.get(&tn, &path).await.json::<Value>().await.unwrap()["status"].clone() };
+
+    let r = post("publish", "\"0\"", json!({})).await.unwrap();
+    assert_problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    assert_eq!(status().await, "draft");
+    let etag = app.get(&tn, &path).await.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        post("publish", &etag, json!({})).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    let r = post("withdraw", &etag, json!({"reason": "x"})).await.unwrap();
+    assert_problem(r, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    assert_eq!(status().await, "published");
+}
