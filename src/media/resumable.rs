@@ -15,7 +15,7 @@ use object_store::PutPayload;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::writer::sync_file_and_dir;
+use super::writer::{sync_file_and_dir, PartBuffer};
 use super::{Backend, MediaError, MediaStore};
 
 /// What the catalog keeps of a sink between requests.
@@ -38,7 +38,7 @@ pub struct SinkWriter {
     id: String,
     state: SinkState,
     local: Option<BufWriter<tokio::fs::File>>,
-    tail: BytesMut,
+    tail: PartBuffer,
 }
 
 impl MediaStore {
@@ -84,7 +84,7 @@ impl MediaStore {
             id: id.to_owned(),
             state: state.clone(),
             local: None,
-            tail: BytesMut::new(),
+            tail: PartBuffer::new(self.part_size),
         };
         match &self.backend {
             Backend::Local { .. } => {
@@ -93,7 +93,7 @@ impl MediaStore {
                 file.seek(std::io::SeekFrom::Start(state.spooled)).await?;
                 writer.local = Some(BufWriter::with_capacity(super::LOCAL_WRITE_BATCH, file));
             }
-            Backend::S3 { .. } => writer.tail = self.read_tail(id, state).await?,
+            Backend::S3 { .. } => writer.tail = PartBuffer::resume(self.part_size, self.read_tail(id, state).await?),
         }
         Ok(writer)
     }
@@ -199,18 +199,22 @@ impl SinkWriter {
             self.state.spooled += chunk.len() as u64;
             return Ok(());
         }
-        self.tail.extend_from_slice(&chunk);
-        if self.tail.len() >= self.store.part_size {
-            let Backend::S3 { signer, .. } = &self.store.backend else {
-                unreachable!("only S3 keeps a tail")
-            };
-            let part = std::mem::take(&mut self.tail).freeze();
-            let path = self.store.full_path(&self.state.key);
-            let upload = self.state.multipart_id.clone().unwrap_or_default();
-            let id = signer
-                .put_part(&path, &upload, self.state.parts.len(), PutPayload::from(part))
-                .await?;
-            self.state.parts.push(id.content_id);
+        // Parts of exactly the part size, as `ObjectWriter` sends them.
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            rest = self.tail.fill(rest);
+            if self.tail.is_full() {
+                let Backend::S3 { signer, .. } = &self.store.backend else {
+                    unreachable!("only S3 keeps a tail")
+                };
+                let part = self.tail.take();
+                let path = self.store.full_path(&self.state.key);
+                let upload = self.state.multipart_id.clone().unwrap_or_default();
+                let id = signer
+                    .put_part(&path, &upload, self.state.parts.len(), PutPayload::from(part))
+                    .await?;
+                self.state.parts.push(id.content_id);
+            }
         }
         Ok(())
     }
@@ -229,8 +233,8 @@ impl SinkWriter {
         }
         let generation = self.state.parts.len();
         let path = self.store.tail_file(&self.id, generation);
-        write_durably(&path, &self.tail).await?;
-        self.state.spooled = self.tail.len() as u64;
+        write_durably(&path, self.tail.as_bytes()).await?;
+        self.state.spooled = self.tail.as_bytes().len() as u64;
         Ok(self.state)
     }
 

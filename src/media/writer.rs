@@ -4,17 +4,67 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
-use object_store::{MultipartUpload, PutPayload, PutPayloadMut};
+use object_store::{MultipartUpload, PutPayload};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
 use super::MediaError;
+
+/// Gathers the chunks of a stream, whatever their sizes, into parts of
+/// exactly `size` bytes (the last one shorter), each in one buffer: the same
+/// bytes always make the same parts, so a store that keeps each block once
+/// (Garage does) recognises a file sent again, and each part goes out in a
+/// few large writes rather than thousands of small ones.
+pub(super) struct PartBuffer {
+    size: usize,
+    buf: BytesMut,
+}
+
+impl PartBuffer {
+    pub(super) fn new(size: usize) -> Self {
+        Self::resume(size, BytesMut::new())
+    }
+
+    /// A part begun earlier with `buf`.
+    pub(super) fn resume(size: usize, buf: BytesMut) -> Self {
+        Self { size, buf }
+    }
+
+    /// Copies what fits of `chunk` into the part; returns the rest.
+    pub(super) fn fill<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(self.size);
+        }
+        // (A part resumed under a smaller part size may be over it already.)
+        let (now, rest) = chunk.split_at(chunk.len().min(self.size.saturating_sub(self.buf.len())));
+        self.buf.extend_from_slice(now);
+        rest
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.buf.len() >= self.size
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The part so far.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The part so far; the buffer starts a new one.
+    pub(super) fn take(&mut self) -> Bytes {
+        std::mem::take(&mut self.buf).freeze()
+    }
+}
 
 /// What a finished write stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,21 +138,21 @@ type PartTask = JoinHandle<Result<Option<PartId>, object_store::Error>>;
 /// (this + 1) parts per upload.
 const S3_PARTS_IN_FLIGHT: usize = 3;
 
-/// A write in progress. Chunks are hashed as they arrive and gathered into
-/// parts of `part_size`; a few parts upload in the background while the next
-/// fills (one for the local store, whose writes are quick), so memory stays
-/// bounded and a slow store slows the writer down.
+/// A write in progress. Chunks are gathered into parts of exactly the part
+/// size ([`PartBuffer`]), each hashed on a thread of its own as it is sent; a
+/// few parts upload in the background while the next fills (one for the
+/// local store, whose writes are quick), so memory stays bounded and a slow
+/// store slows the writer down.
 /// Dropped without [`ObjectWriter::finish`], the partial object is removed
 /// (local staging file) or its multipart upload aborted (S3).
 pub struct ObjectWriter {
     key: String,
     target: Option<Target>,
-    part: PutPayloadMut,
+    part: PartBuffer,
     /// Parts being sent, oldest first (each is its own task, so it makes
     /// progress while the writer reads the next one).
     in_flight: VecDeque<PartTask>,
     max_in_flight: usize,
-    part_size: usize,
     /// SHA-256, computed on a thread of its own as parts are sent, so that
     /// hashing does not hold up the request's I/O (actix runs each request
     /// and the tasks it spawns on one thread).
@@ -116,13 +166,12 @@ impl ObjectWriter {
     pub(super) fn new(key: String, target: Target, part_size: usize, durable_path: Option<PathBuf>) -> Self {
         Self {
             key,
-            part: PutPayloadMut::new(),
+            part: PartBuffer::new(part_size),
             in_flight: VecDeque::new(),
             max_in_flight: match target {
                 Target::Local(_) => 1,
                 Target::S3 { .. } => S3_PARTS_IN_FLIGHT,
             },
-            part_size,
             target: Some(target),
             hasher: Hasher::start(),
             size: 0,
@@ -149,9 +198,12 @@ impl ObjectWriter {
 
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), MediaError> {
         self.size += chunk.len() as u64;
-        self.part.push(chunk);
-        if self.part.content_length() >= self.part_size {
-            self.send_part().await?;
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            rest = self.part.fill(rest);
+            if self.part.is_full() {
+                self.send_part().await?;
+            }
         }
         Ok(())
     }
@@ -178,7 +230,7 @@ impl ObjectWriter {
         while self.in_flight.len() >= self.max_in_flight {
             self.settle_one().await?;
         }
-        let payload = std::mem::take(&mut self.part).freeze();
+        let payload = PutPayload::from(self.part.take());
         self.hasher.feed(payload.clone()).await;
         let queued = self.in_flight.len();
         let task: PartTask = match self.target.as_mut().expect("a writer is used only until finished") {
@@ -198,7 +250,7 @@ impl ObjectWriter {
 
     /// Completes the object and makes it durable; returns its digest and size.
     pub async fn finish(mut self) -> Result<StoredObject, MediaError> {
-        if self.part.content_length() > 0 || self.size == 0 {
+        if !self.part.is_empty() || self.size == 0 {
             self.send_part().await?;
         }
         self.settle().await?;
@@ -286,5 +338,60 @@ impl Drop for ObjectWriter {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartBuffer;
+    use rand::{Rng, RngCore, SeedableRng};
+
+    /// Cuts `data`, arriving in chunks of random sizes, into parts.
+    fn parts(data: &[u8], size: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut buf = PartBuffer::new(size);
+        let mut out = Vec::new();
+        let mut left = data;
+        while !left.is_empty() {
+            let (chunk, rest) = left.split_at(rng.gen_range(1..=left.len().min(3 * size)));
+            left = rest;
+            let mut chunk = chunk;
+            while !chunk.is_empty() {
+                chunk = buf.fill(chunk);
+                if buf.is_full() {
+                    out.push(buf.take().to_vec());
+                }
+            }
+        }
+        if !buf.is_empty() {
+            out.push(buf.take().to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn parts_are_cut_at_the_part_size_whatever_the_chunks() {
+        let mut data = vec![0u8; 10_000];
+        rand::rngs::StdRng::seed_from_u64(7).fill_bytes(&mut data);
+        let first = parts(&data, 1024, 1);
+        assert_eq!(first.len(), 10, "9 full parts and a short one");
+        assert!(first[..9].iter().all(|p| p.len() == 1024));
+        assert_eq!(first[9].len(), 10_000 - 9 * 1024);
+        assert_eq!(first.concat(), data, "the bytes, in order, none lost or doubled");
+        for seed in 2..50 {
+            assert_eq!(
+                parts(&data, 1024, seed),
+                first,
+                "other chunk sizes, same parts (seed {seed})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stream_of_whole_parts_leaves_nothing_over() {
+        let data = vec![5u8; 4096];
+        let cut = parts(&data, 1024, 3);
+        assert_eq!(cut.len(), 4);
+        assert!(cut.iter().all(|p| p.len() == 1024));
     }
 }
