@@ -171,6 +171,38 @@ impl Drop for WorkDir {
 // ---------------------------------------------------------------------------
 // Helpers
 
+/// CPU seconds (user + system) a process has used; `self` for this one.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    // Fields after the command's closing parenthesis: utime is the 12th,
+    // stime the 13th, cutime and cstime (reaped children) the 14th and 15th.
+    let f: Vec<u64> = stat
+        .rsplit_once(')')
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|v| v.parse().expect("a tick count"))
+        .collect();
+    let ticks = if pid == "self" {
+        f.iter().sum::<u64>()
+    } else {
+        f[0] + f[1]
+    };
+    ticks as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        run(Command::new("getconf").arg("CLK_TCK"))
+            .trim()
+            .parse()
+            .expect("CLK_TCK")
+    })
+}
+
 fn vm_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
     status
@@ -704,24 +736,49 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         PART_SIZE as u64 / MIB,
                         opts.s3_concurrency
                     );
-                    warm(&src.path);
-                    let mut rep = 0;
+                    // Garage stores each block once: bytes it already holds
+                    // (from an earlier rep, or the other side's upload) cost
+                    // it no write. Every upload here sends bytes of its own.
+                    let fresh_path = root.join("src/s3-upload.bin");
+                    let seed = std::cell::Cell::new(100);
+                    let fresh = || {
+                        seed.set(seed.get() + 1);
+                        let sha256 = generate(&fresh_path, src.size, seed.get());
+                        sync();
+                        sha256
+                    };
+                    // Where the CPU goes: on two cores Garage and its clients share it.
+                    let garage_pid = std::fs::read_to_string(garage.dir.join("pid")).expect("Garage's pid");
+                    let garage_pid = garage_pid.trim().to_owned();
                     let (h, b) = interleaved(
                         opts.reps,
                         || {
-                            rep += 1;
-                            let path = ObjectPath::from(format!("{DIRECT_PREFIX}/upload-{rep}"));
-                            sync();
+                            fresh();
+                            let path = ObjectPath::from(format!("{DIRECT_PREFIX}/upload-{}", seed.get()));
+                            let cpu = (cpu_secs(&garage_pid), cpu_secs("self"));
                             let started = Instant::now();
-                            rt.block_on(s3_put(&store, &path, &src.path, opts.s3_concurrency));
+                            rt.block_on(s3_put(&store, &path, &fresh_path, opts.s3_concurrency));
                             let mbs = mb_per_s(src.size, started.elapsed());
+                            eprintln!(
+                                "    direct PUT {mbs:.0} MB/s; CPU seconds: Garage {:.2}, bench {:.2}",
+                                cpu_secs(&garage_pid) - cpu.0,
+                                cpu_secs("self") - cpu.1
+                            );
                             rt.block_on(store.delete(&path)).expect("deleting the direct upload");
                             mbs
                         },
                         || {
                             let program = hub.new_program("upload");
-                            sync();
-                            let mbs = hub.upload(&program, &src.path, src.size, &src.sha256);
+                            let sha256 = fresh();
+                            let hub_pid = hub.proc.pid().to_string();
+                            let cpu = (cpu_secs(&garage_pid), cpu_secs(&hub_pid), cpu_secs("self"));
+                            let mbs = hub.upload(&program, &fresh_path, src.size, &sha256);
+                            eprintln!(
+                                "    hub {mbs:.0} MB/s; CPU seconds: Garage {:.2}, hub {:.2}, curl {:.2}",
+                                cpu_secs(&garage_pid) - cpu.0,
+                                cpu_secs(&hub_pid) - cpu.1,
+                                cpu_secs("self") - cpu.2
+                            );
                             hub.delete(&program);
                             mbs
                         },
