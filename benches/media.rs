@@ -33,11 +33,10 @@
 
 mod common;
 
-use common::{free_port, generate, mb_per_s, median, register, run, stop_all_registered, sync, warm, Proc};
+use common::{free_port, generate, mb_per_s, median, register, run, stop_all_registered, stop_pid, sync, warm, Proc};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -117,39 +116,6 @@ impl Opts {
     fn runs(&self, scenario: u32) -> bool {
         self.only.as_ref().is_none_or(|v| v.contains(&scenario))
     }
-}
-
-// ---------------------------------------------------------------------------
-// Processes: every one started is registered, and stopped on the way out.
-
-static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-fn alive(pid: u32) -> bool {
-    // A zombie (exited, not yet reaped by us) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
-        .unwrap_or(false)
-}
-
-/// SIGTERM, up to 10 s of grace, then SIGKILL.
-fn stop_pid(pid: u32) {
-    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
-    if !alive(pid) {
-        return;
-    }
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    for _ in 0..100 {
-        if !alive(pid) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    eprintln!(
-        "process {pid} ({}) still running 10 s after SIGTERM; killing it",
-        name.trim()
-    );
-    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
 }
 
 /// The bench's folder, removed on drop unless kept.

@@ -34,6 +34,7 @@ fn alive(pid: u32) -> bool {
 
 /// SIGTERM, up to 10 s of grace, then SIGKILL.
 pub fn stop_pid(pid: u32) {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     PIDS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
     if !alive(pid) {
         return;
@@ -45,7 +46,10 @@ pub fn stop_pid(pid: u32) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("process {pid} still running 10 s after SIGTERM; killing it");
+    eprintln!(
+        "process {pid} ({}) still running 10 s after SIGTERM; killing it",
+        name.trim()
+    );
     let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
 }
 
