@@ -15,7 +15,10 @@
 //! own, so a running test Garage is left alone).
 //!
 //! 1. upload, local store, vs `dd bs=8M conv=fdatasync` (the hub fsyncs too);
-//! 2. upload, S3 store (Garage), vs an object_store multipart PUT, same part size;
+//! 2. upload, S3 store (Garage), vs an object_store multipart PUT, same part
+//!    size; each upload, hub's or baseline's, sends a file of its own (Garage
+//!    stores a block once, so bytes it holds already cost it no write), and
+//!    the CPU seconds of Garage, the hub, curl and this process are printed;
 //! 3. download, local store, vs nginx serving the same file on loopback;
 //! 4. download, S3 store, vs an object_store GET of the hub's very object;
 //! 5. four parallel uploads, local store, vs four parallel `dd`; and the
