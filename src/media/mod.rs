@@ -139,15 +139,11 @@ impl MediaStore {
     /// [`ObjectWriter::finish`].
     pub async fn writer(&self, key: &str) -> Result<ObjectWriter, MediaError> {
         Ok(match &self.backend {
-            Backend::Local { root } => {
-                let upload = self.store.put_multipart(&Self::path(key)).await?;
-                ObjectWriter::new(
-                    key.to_owned(),
-                    Target::Local(upload),
-                    LOCAL_WRITE_BATCH,
-                    Some(root.join(key)),
-                )
-            }
+            Backend::Local { root } => ObjectWriter::new(
+                key.to_owned(),
+                Target::Local(writer::LocalFile::create(root.join(key)).await?),
+                LOCAL_WRITE_BATCH,
+            ),
             Backend::S3 { signer, .. } => {
                 let path = self.full_path(key);
                 let id = signer.create_multipart(&path).await?;
@@ -157,7 +153,7 @@ impl MediaStore {
                     id,
                     parts: Vec::new(),
                 };
-                ObjectWriter::new(key.to_owned(), target, self.part_size, None)
+                ObjectWriter::new(key.to_owned(), target, self.part_size)
             }
         })
     }

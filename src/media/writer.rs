@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use object_store::aws::AmazonS3;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
-use object_store::{MultipartUpload, PutPayload};
+use object_store::PutPayload;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
@@ -76,20 +76,18 @@ pub struct StoredObject {
 
 /// Hashes parts in order on its own thread.
 struct Hasher {
-    parts: Option<tokio::sync::mpsc::Sender<PutPayload>>,
+    parts: Option<tokio::sync::mpsc::Sender<Bytes>>,
     digest: Option<std::thread::JoinHandle<[u8; 32]>>,
 }
 
 impl Hasher {
     fn start() -> Self {
         // A few parts queued at most: memory stays bounded if hashing lags.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<PutPayload>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(2);
         let digest = std::thread::spawn(move || {
             let mut h = Sha256::new();
             while let Some(part) = rx.blocking_recv() {
-                for chunk in part.iter() {
-                    h.update(chunk);
-                }
+                h.update(&part);
             }
             h.finalize().into()
         });
@@ -101,7 +99,7 @@ impl Hasher {
 
     /// Queues a part (its bytes are shared, not copied); waits while the
     /// hashing thread is a few parts behind.
-    async fn feed(&mut self, part: PutPayload) {
+    async fn feed(&mut self, part: Bytes) {
         if let Some(tx) = &self.parts {
             // The thread only stops once the sender is dropped.
             let _ = tx.send(part).await;
@@ -119,8 +117,8 @@ impl Hasher {
 
 /// Where the parts go.
 pub(super) enum Target {
-    /// object_store's local upload: a staging file renamed on completion.
-    Local(Box<dyn MultipartUpload>),
+    /// A staging file, renamed to the object's key once complete and flushed.
+    Local(LocalFile),
     /// An S3 multipart upload whose id the catalog keeps, so that a crashed
     /// process's upload can still be aborted.
     S3 {
@@ -131,7 +129,121 @@ pub(super) enum Target {
     },
 }
 
-type PartTask = JoinHandle<Result<Option<PartId>, object_store::Error>>;
+type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
+
+/// Bytes a local upload may have written but not yet on disk: each part's
+/// writeback starts as soon as it is written, and a part waits for the one
+/// this far behind it. The disk then works while the network delivers
+/// instead of after it (the final fsync finds little left to flush), and a
+/// disk slower than the link slows the client down rather than filling the
+/// page cache.
+const LOCAL_WRITEBACK_LAG: u64 = 32 * 1024 * 1024;
+
+/// A local object being written: `<key>#1` (a name the sweeper knows for a
+/// staging file) until it is complete and flushed, then renamed to `<key>`.
+pub(super) struct LocalFile {
+    file: Arc<std::fs::File>,
+    staging: PathBuf,
+    dest: PathBuf,
+    /// Where the next part goes.
+    offset: u64,
+}
+
+impl LocalFile {
+    pub(super) async fn create(dest: PathBuf) -> Result<Self, MediaError> {
+        blocking(move || {
+            let dir = dest.parent().expect("an object's path has a folder");
+            std::fs::create_dir_all(dir)?;
+            let mut name = dest.file_name().expect("an object's path has a name").to_owned();
+            name.push("#1");
+            let staging = dir.join(name);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&staging)?;
+            Ok(Self {
+                file: Arc::new(file),
+                staging,
+                dest,
+                offset: 0,
+            })
+        })
+        .await
+    }
+
+    /// Writes `part` at the end of what was sent before, on a blocking thread.
+    fn put_part(&mut self, part: Bytes) -> PartTask {
+        let (file, offset) = (self.file.clone(), self.offset);
+        self.offset += part.len() as u64;
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            file.write_all_at(&part, offset)?;
+            // Advisory: the final fsync is what makes the object durable,
+            // and reports any write error; a file system without
+            // sync_file_range just flushes it all then.
+            let _ = write_behind(&file, offset, part.len() as u64);
+            Ok(None)
+        })
+    }
+
+    /// Flushes the file, renames it to its key and flushes the folder.
+    async fn complete(self) -> Result<(), MediaError> {
+        blocking(move || {
+            self.file.sync_all()?;
+            std::fs::rename(&self.staging, &self.dest)?;
+            sync_dir(&self.dest)
+        })
+        .await
+    }
+
+    /// Removes the staging file (a part still being written keeps writing
+    /// into a file that no longer has a name, and is dropped with it).
+    fn remove(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(&self.staging) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts the writeback of the part just written at `offset`, and waits for
+/// the part written [`LOCAL_WRITEBACK_LAG`] bytes before it.
+#[cfg(target_os = "linux")]
+fn write_behind(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let range = |offset: u64, flags| {
+        // SAFETY: a plain system call on a file descriptor `file` owns.
+        let r = unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, len as i64, flags) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    range(offset, libc::SYNC_FILE_RANGE_WRITE)?;
+    if let Some(behind) = offset.checked_sub(LOCAL_WRITEBACK_LAG) {
+        range(
+            behind,
+            libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+        )?;
+    }
+    Ok(())
+}
+
+/// Elsewhere the final fsync flushes everything.
+#[cfg(not(target_os = "linux"))]
+fn write_behind(_file: &std::fs::File, _offset: u64, _len: u64) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, MediaError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
+}
 
 /// S3 parts uploading at once per write: enough to keep the link to the
 /// store busy while the next part fills, few enough to bound memory to
@@ -158,12 +270,10 @@ pub struct ObjectWriter {
     /// and the tasks it spawns on one thread).
     hasher: Hasher,
     size: u64,
-    /// The local file to fsync once complete.
-    durable_path: Option<PathBuf>,
 }
 
 impl ObjectWriter {
-    pub(super) fn new(key: String, target: Target, part_size: usize, durable_path: Option<PathBuf>) -> Self {
+    pub(super) fn new(key: String, target: Target, part_size: usize) -> Self {
         Self {
             key,
             part: PartBuffer::new(part_size),
@@ -175,7 +285,6 @@ impl ObjectWriter {
             target: Some(target),
             hasher: Hasher::start(),
             size: 0,
-            durable_path,
         }
     }
 
@@ -230,18 +339,16 @@ impl ObjectWriter {
         while self.in_flight.len() >= self.max_in_flight {
             self.settle_one().await?;
         }
-        let payload = PutPayload::from(self.part.take());
-        self.hasher.feed(payload.clone()).await;
+        let part = self.part.take();
+        self.hasher.feed(part.clone()).await;
         let queued = self.in_flight.len();
         let task: PartTask = match self.target.as_mut().expect("a writer is used only until finished") {
-            Target::Local(upload) => {
-                let part = upload.put_part(payload);
-                tokio::spawn(async move { part.await.map(|()| None) })
-            }
+            Target::Local(file) => file.put_part(part),
             Target::S3 { store, path, id, parts } => {
                 // Its number: the parts done, plus those still in flight.
                 let (store, path, id, idx) = (store.clone(), path.clone(), id.clone(), parts.len() + queued);
-                tokio::spawn(async move { store.put_part(&path, &id, idx, payload).await.map(Some) })
+                let payload = PutPayload::from(part);
+                tokio::spawn(async move { Ok(Some(store.put_part(&path, &id, idx, payload).await?)) })
             }
         };
         self.in_flight.push_back(task);
@@ -254,25 +361,20 @@ impl ObjectWriter {
             self.send_part().await?;
         }
         self.settle().await?;
-        let completed = match self.target.take().expect("finished once") {
-            Target::Local(mut upload) => match upload.complete().await {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let _ = upload.abort().await;
-                    Err(e)
+        match self.target.take().expect("finished once") {
+            Target::Local(file) => {
+                let staging = file.staging.clone();
+                if let Err(e) = file.complete().await {
+                    let _ = std::fs::remove_file(staging);
+                    return Err(e);
                 }
-            },
-            Target::S3 { store, path, id, parts } => match store.complete_multipart(&path, &id, parts).await {
-                Ok(_) => Ok(()),
-                Err(e) => {
+            }
+            Target::S3 { store, path, id, parts } => {
+                if let Err(e) = store.complete_multipart(&path, &id, parts).await {
                     let _ = store.abort_multipart(&path, &id).await;
-                    Err(e)
+                    return Err(e.into());
                 }
-            },
-        };
-        completed?;
-        if let Some(path) = self.durable_path.take() {
-            sync_file_and_dir(path).await?;
+            }
         }
         Ok(StoredObject {
             key: std::mem::take(&mut self.key),
@@ -301,34 +403,46 @@ impl ObjectWriter {
     }
 }
 
-async fn abort(target: Target) -> Result<(), object_store::Error> {
+async fn abort(target: Target) -> Result<(), MediaError> {
     match target {
-        Target::Local(mut upload) => upload.abort().await,
-        Target::S3 { store, path, id, .. } => store.abort_multipart(&path, &id).await,
+        Target::Local(file) => Ok(file.remove()?),
+        Target::S3 { store, path, id, .. } => Ok(store.abort_multipart(&path, &id).await?),
     }
 }
 
 /// The data, then the directory entry that names it.
 pub(super) async fn sync_file_and_dir(path: PathBuf) -> Result<(), MediaError> {
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    blocking(move || {
         std::fs::File::open(&path)?.sync_all()?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        sync_dir(&path)
     })
     .await
-    .expect("fsync does not panic")?;
+}
+
+/// The folder of `path`, so that a file created or renamed there stays.
+fn sync_dir(path: &std::path::Path) -> Result<(), MediaError> {
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(())
 }
 
 impl Drop for ObjectWriter {
     fn drop(&mut self) {
         // Dropped mid-stream (the client went away and the request with it):
-        // abort in the background. A local upload also removes its own
-        // staging file on drop.
+        // a local staging file goes at once, an S3 upload is aborted in the
+        // background.
         if let Some(target) = self.target.take() {
             self.stop_parts();
+            let target = match target {
+                Target::Local(file) => {
+                    if let Err(e) = file.remove() {
+                        tracing::warn!(key = %self.key, error = %e, "could not remove a staging file; the sweeper will");
+                    }
+                    return;
+                }
+                s3 => s3,
+            };
             let key = std::mem::take(&mut self.key);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
@@ -343,8 +457,10 @@ impl Drop for ObjectWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::PartBuffer;
+    use super::{LocalFile, ObjectWriter, PartBuffer, Target, LOCAL_WRITEBACK_LAG};
+    use bytes::Bytes;
     use rand::{Rng, RngCore, SeedableRng};
+    use sha2::{Digest, Sha256};
 
     /// Cuts `data`, arriving in chunks of random sizes, into parts.
     fn parts(data: &[u8], size: usize, seed: u64) -> Vec<Vec<u8>> {
@@ -393,5 +509,64 @@ mod tests {
         let cut = parts(&data, 1024, 3);
         assert_eq!(cut.len(), 4);
         assert!(cut.iter().all(|p| p.len() == 1024));
+    }
+
+    fn random(len: usize, seed: u64) -> Vec<u8> {
+        let mut data = vec![0u8; len];
+        rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+        data
+    }
+
+    /// Staging files and objects in `dir`.
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn a_local_object_longer_than_the_writeback_lag_is_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("blobs/object");
+        let data = random(LOCAL_WRITEBACK_LAG as usize * 2 + 12_345, 1);
+        let target = Target::Local(LocalFile::create(dest.clone()).await.unwrap());
+        let mut w = ObjectWriter::new("blobs/object".into(), target, 1 << 20);
+        for chunk in data.chunks(100_000) {
+            w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        }
+        assert_eq!(
+            names(dest.parent().unwrap()),
+            ["object#1"],
+            "only a staging file until finished"
+        );
+        let stored = w.finish().await.unwrap();
+        assert_eq!(stored.size, data.len() as u64);
+        assert_eq!(stored.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+        assert_eq!(
+            names(dest.parent().unwrap()),
+            ["object"],
+            "renamed, no staging file left"
+        );
+        assert!(std::fs::read(&dest).unwrap() == data, "the bytes, in order");
+    }
+
+    #[tokio::test]
+    async fn an_aborted_or_dropped_local_write_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, drop_it) in [(0, false), (1, true)] {
+            let dest = dir.path().join(format!("blobs/object-{i}"));
+            let target = Target::Local(LocalFile::create(dest.clone()).await.unwrap());
+            let mut w = ObjectWriter::new(format!("blobs/object-{i}"), target, 1 << 20);
+            w.write(Bytes::from(random(3 << 20, 2))).await.unwrap();
+            if drop_it {
+                drop(w);
+            } else {
+                w.abort().await;
+            }
+            assert!(names(dest.parent().unwrap()).is_empty(), "drop: {drop_it}");
+        }
     }
 }
