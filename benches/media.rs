@@ -25,7 +25,8 @@
 //!    server's peak resident memory (`VmHWM` of a fresh server process).
 //!
 //! Every figure is the median of `--reps` runs, hub and baseline interleaved
-//! (order alternating). MB/s are decimal (10^6 bytes per second). Every upload
+//! (order alternating), after a warm-up round of each that is not counted.
+//! MB/s are decimal (10^6 bytes per second). Every upload
 //! is checked against the SHA-256 the hub reports, every hub download is
 //! hashed once, and the store must be empty once the files are deleted.
 //! `--quick` runs everything at 32 MiB (4 × 16 MiB in parallel) in seconds.
@@ -180,8 +181,13 @@ fn vm_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
-/// Runs `f` for each rep, baseline and hub interleaved, alternating which goes first.
+/// Runs `f` for each rep, baseline and hub interleaved, alternating which goes
+/// first, after one round that is not counted (the first write after the
+/// sources were generated and flushed ran at a third of the speed of the
+/// next ones, and it always fell to the baseline).
 fn interleaved(reps: usize, mut baseline: impl FnMut() -> f64, mut hub: impl FnMut() -> f64) -> (Vec<f64>, Vec<f64>) {
+    let (b, h) = (baseline(), hub());
+    eprintln!("  warm-up (not counted): hub {h:.1} MB/s, baseline {b:.1} MB/s");
     let (mut h, mut b) = (Vec::new(), Vec::new());
     for rep in 0..reps {
         if rep % 2 == 0 {
@@ -614,11 +620,11 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         let hub = Hub::start(&root.join("hub-local"), None);
         if opts.runs(1) {
             eprintln!("1. upload {} MiB, local store, vs dd conv=fdatasync", mib(src.size));
-            warm(&src.path);
             let dd_out = out.join("dd.bin");
             let (h, b) = interleaved(
                 opts.reps,
                 || {
+                    warm(&src.path);
                     sync();
                     let started = Instant::now();
                     run(&mut dd_cmd(&src.path, &dd_out));
@@ -628,6 +634,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 },
                 || {
                     let program = hub.new_program("upload");
+                    warm(&src.path);
                     sync();
                     let mbs = hub.upload(&program, &src.path, src.size, &src.sha256);
                     hub.delete(&program);
