@@ -171,7 +171,8 @@ impl LocalFile {
         .await
     }
 
-    /// Writes `part` at the end of what was sent before, on a blocking thread.
+    /// Writes `part` after the parts sent before it (at its own offset, so
+    /// several may be written at once), on a blocking thread.
     fn put_part(&mut self, part: Bytes) -> PartTask {
         let (file, offset) = (self.file.clone(), self.offset);
         self.offset += part.len() as u64;
@@ -250,11 +251,16 @@ async fn blocking<T: Send + 'static>(
 /// (this + 1) parts per upload.
 const S3_PARTS_IN_FLIGHT: usize = 3;
 
+/// Local parts (1 MiB) being written at once per write, each at its own
+/// offset: the request keeps reading while the disk writes (one at a time
+/// left the request idle during each write: 860-1100 MB/s for 1 GiB here,
+/// against 1050-1175 with four).
+const LOCAL_PARTS_IN_FLIGHT: usize = 4;
+
 /// A write in progress. Chunks are gathered into parts of exactly the part
 /// size ([`PartBuffer`]), each hashed on a thread of its own as it is sent; a
-/// few parts upload in the background while the next fills (one for the
-/// local store, whose writes are quick), so memory stays bounded and a slow
-/// store slows the writer down.
+/// few parts are written in the background while the next fills, so memory
+/// stays bounded and a slow store slows the writer down.
 /// Dropped without [`ObjectWriter::finish`], the partial object is removed
 /// (local staging file) or its multipart upload aborted (S3).
 pub struct ObjectWriter {
@@ -279,7 +285,7 @@ impl ObjectWriter {
             part: PartBuffer::new(part_size),
             in_flight: VecDeque::new(),
             max_in_flight: match target {
-                Target::Local(_) => 1,
+                Target::Local(_) => LOCAL_PARTS_IN_FLIGHT,
                 Target::S3 { .. } => S3_PARTS_IN_FLIGHT,
             },
             target: Some(target),
