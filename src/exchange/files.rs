@@ -182,6 +182,7 @@ impl Hub {
                 .write(move |tx| media::set_multipart_id(tx, &key, &id))
                 .await?;
         }
+        let started = std::time::Instant::now();
         loop {
             let chunk = match self.next_chunk(&mut body).await {
                 Ok(None) => break,
@@ -209,11 +210,20 @@ impl Hub {
             writer.abort().await;
             return Err(ExchangeError::invalid("body", "the file is empty"));
         }
+        let received = started.elapsed();
         let stored = writer.finish().await?;
         if accepted.sha256.is_some_and(|want| want != stored.sha256) {
             return Err(ExchangeError::DigestMismatch);
         }
         let (record, replaced, unused) = self.record(viewer, id, role, accepted, stored).await?;
+        tracing::info!(
+            program = %id,
+            role = role.as_str(),
+            size = record.size,
+            receive_secs = received.as_secs_f64(),
+            total_secs = started.elapsed().as_secs_f64(),
+            "file stored"
+        );
         guard.done();
         self.delete_objects(unused).await;
         Ok((record, replaced))
