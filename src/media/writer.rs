@@ -39,7 +39,7 @@ impl PartBuffer {
     /// Copies what fits of `chunk` into the part; returns the rest.
     pub(super) fn fill<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
         if self.buf.capacity() == 0 {
-            self.buf.reserve(self.size);
+            self.buf = aligned(self.size);
         }
         // (A part resumed under a smaller part size may be over it already.)
         let (now, rest) = chunk.split_at(chunk.len().min(self.size.saturating_sub(self.buf.len())));
@@ -64,6 +64,20 @@ impl PartBuffer {
     pub(super) fn take(&mut self) -> Bytes {
         std::mem::take(&mut self.buf).freeze()
     }
+}
+
+/// Alignment of part buffers: what direct I/O asks of memory, offsets and
+/// lengths (the file system's block size, 4 KiB at most on Linux).
+const ALIGN: usize = 4096;
+
+/// An empty buffer of at least `size` bytes' capacity whose first byte is
+/// [`ALIGN`]ed.
+fn aligned(size: usize) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(size + ALIGN);
+    let pad = buf.as_ptr().align_offset(ALIGN);
+    buf.resize(pad, 0);
+    let _ = buf.split_to(pad);
+    buf
 }
 
 /// What a finished write stored.
@@ -131,7 +145,8 @@ pub(super) enum Target {
 
 type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
 
-/// Bytes a local upload may have written but not yet on disk: each part's
+/// Without direct I/O (a file system that refuses it, or the short last
+/// part), bytes a local upload may have written but not yet on disk: each part's
 /// writeback starts as soon as it is written, and a part waits for the one
 /// this far behind it. The disk then works while the network delivers
 /// instead of after it (the final fsync finds little left to flush), and a
@@ -143,6 +158,10 @@ const LOCAL_WRITEBACK_LAG: u64 = 32 * 1024 * 1024;
 /// staging file) until it is complete and flushed, then renamed to `<key>`.
 pub(super) struct LocalFile {
     file: Arc<std::fs::File>,
+    /// The same file opened for direct I/O (`O_DIRECT`), where the file
+    /// system allows it: whole aligned parts go from the part's buffer to the
+    /// disk, with no copy into the page cache.
+    direct: Option<Arc<std::fs::File>>,
     staging: PathBuf,
     dest: PathBuf,
     /// Where the next part goes.
@@ -163,6 +182,7 @@ impl LocalFile {
                 .open(&staging)?;
             Ok(Self {
                 file: Arc::new(file),
+                direct: open_direct(&staging).map(Arc::new),
                 staging,
                 dest,
                 offset: 0,
@@ -174,15 +194,26 @@ impl LocalFile {
     /// Writes `part` after the parts sent before it (at its own offset, so
     /// several may be written at once), on a blocking thread.
     fn put_part(&mut self, part: Bytes) -> PartTask {
-        let (file, offset) = (self.file.clone(), self.offset);
+        let offset = self.offset;
         self.offset += part.len() as u64;
+        let whole = |n: usize| n.is_multiple_of(ALIGN);
+        let direct = self
+            .direct
+            .clone()
+            .filter(|_| whole(offset as usize) && whole(part.len()) && whole(part.as_ptr() as usize));
+        let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::FileExt;
-            file.write_all_at(&part, offset)?;
-            // Advisory: the final fsync is what makes the object durable,
-            // and reports any write error; a file system without
-            // sync_file_range just flushes it all then.
-            let _ = write_behind(&file, offset, part.len() as u64);
+            match direct {
+                Some(direct) => direct.write_all_at(&part, offset)?,
+                None => {
+                    file.write_all_at(&part, offset)?;
+                    // Advisory: the final fsync is what makes the object
+                    // durable, and reports any write error; a file system
+                    // without sync_file_range just flushes it all then.
+                    let _ = write_behind(&file, offset, part.len() as u64);
+                }
+            }
             Ok(None)
         })
     }
@@ -205,6 +236,22 @@ impl LocalFile {
             _ => Ok(()),
         }
     }
+}
+
+/// `path` opened for direct writes, or `None` where the file system refuses.
+#[cfg(target_os = "linux")]
+fn open_direct(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_path: &std::path::Path) -> Option<std::fs::File> {
+    None
 }
 
 /// Starts the writeback of the part just written at `offset`, and waits for
@@ -534,29 +581,56 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_local_object_longer_than_the_writeback_lag_is_written_whole() {
+    async fn a_local_object_is_written_whole_with_direct_io_or_without() {
         let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("blobs/object");
+        // Longer than the writeback lag, and not a whole number of blocks.
         let data = random(LOCAL_WRITEBACK_LAG as usize * 2 + 12_345, 1);
-        let target = Target::Local(LocalFile::create(dest.clone()).await.unwrap());
-        let mut w = ObjectWriter::new("blobs/object".into(), target, 1 << 20);
-        for chunk in data.chunks(100_000) {
-            w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+        for direct in [true, false] {
+            let dest = dir.path().join(format!("blobs-{direct}/object"));
+            let mut file = LocalFile::create(dest.clone()).await.unwrap();
+            if !direct {
+                // As on a file system that refuses O_DIRECT.
+                file.direct = None;
+            }
+            let mut w = ObjectWriter::new("blobs/object".into(), Target::Local(file), 1 << 20);
+            for chunk in data.chunks(100_000) {
+                w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
+            }
+            assert_eq!(
+                names(dest.parent().unwrap()),
+                ["object#1"],
+                "only a staging file until finished"
+            );
+            let stored = w.finish().await.unwrap();
+            assert_eq!(stored.size, data.len() as u64);
+            assert_eq!(stored.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+            assert_eq!(
+                names(dest.parent().unwrap()),
+                ["object"],
+                "renamed, no staging file left"
+            );
+            assert!(
+                std::fs::read(&dest).unwrap() == data,
+                "the bytes, in order (direct: {direct})"
+            );
         }
-        assert_eq!(
-            names(dest.parent().unwrap()),
-            ["object#1"],
-            "only a staging file until finished"
-        );
-        let stored = w.finish().await.unwrap();
-        assert_eq!(stored.size, data.len() as u64);
-        assert_eq!(stored.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
-        assert_eq!(
-            names(dest.parent().unwrap()),
-            ["object"],
-            "renamed, no staging file left"
-        );
-        assert!(std::fs::read(&dest).unwrap() == data, "the bytes, in order");
+    }
+
+    #[test]
+    fn part_buffers_start_on_a_block_boundary_and_stay_there() {
+        for size in [1, 4096, 1 << 20, (8 << 20) + 3] {
+            let mut part = PartBuffer::new(size);
+            let data = random(size, 4);
+            assert!(part.fill(&data).is_empty());
+            assert!(part.is_full());
+            let bytes = part.take();
+            assert_eq!(
+                bytes.as_ptr() as usize % super::ALIGN,
+                0,
+                "size {size}: not moved by a reallocation"
+            );
+            assert!(bytes == data);
+        }
     }
 
     #[tokio::test]
