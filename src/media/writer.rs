@@ -67,7 +67,7 @@ impl PartBuffer {
 }
 
 /// Alignment of part buffers: what direct I/O asks of memory, offsets and
-/// lengths (the file system's block size, 4 KiB at most on Linux).
+/// lengths (the device's logical block size: 512 bytes or 4 KiB).
 const ALIGN: usize = 4096;
 
 /// An empty buffer of at least `size` bytes' capacity whose first byte is
@@ -204,9 +204,12 @@ impl LocalFile {
         let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::FileExt;
-            match direct {
-                Some(direct) => direct.write_all_at(&part, offset)?,
-                None => {
+            match direct.map(|direct| direct.write_all_at(&part, offset)) {
+                Some(Ok(())) => {}
+                // A device whose blocks are larger than [`ALIGN`] refuses
+                // the direct write: the part goes through the page cache.
+                Some(Err(e)) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e.into()),
+                _ => {
                     file.write_all_at(&part, offset)?;
                     // Advisory: the final fsync is what makes the object
                     // durable, and reports any write error; a file system
