@@ -301,13 +301,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             });
         }
     }
-    let log = hub.log_lines();
-    if !log.is_empty() {
-        eprintln!("hub server log ({} lines):", log.len());
-        for l in log.iter().take(20) {
-            eprintln!("  {l}");
-        }
-    }
+    hub.print_log();
     print_table(
         &format!(
             "Catalog read load: wrk, 2 threads, {} connections, {} s per run; baseline: the hub's /healthz (mean of a run before and after).",

@@ -37,8 +37,8 @@
 
 mod common;
 
-use common::{free_port, generate, mb_per_s, median, register, run, stop_all_registered, stop_pid, sync, warm, Proc};
-use std::io::{BufRead, BufReader, Read};
+use common::{free_port, generate, mb_per_s, median, register, run, stop_pid, sync, warm, Proc};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,22 +119,6 @@ impl Opts {
 
     fn runs(&self, scenario: u32) -> bool {
         self.only.as_ref().is_none_or(|v| v.contains(&scenario))
-    }
-}
-
-/// The bench's folder, removed on drop unless kept.
-struct WorkDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("kept {}", self.path.display());
-        } else if let Err(e) = std::fs::remove_dir_all(&self.path) {
-            eprintln!("could not remove {}: {e}", self.path.display());
-        }
     }
 }
 
@@ -552,41 +536,7 @@ struct Source {
 
 fn main() {
     let opts = Opts::parse();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-media");
-    if root.exists() {
-        std::fs::remove_dir_all(&root).expect("clearing target/bench-media");
-    }
-    std::fs::create_dir_all(root.join("src")).expect("target/bench-media");
-    let work = WorkDir {
-        path: root.clone(),
-        keep: opts.keep,
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: stopping what the bench started");
-            stop_all_registered();
-            std::process::exit(130);
-        }
-    });
-
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench(&opts, &root, &rt)));
-    stop_all_registered();
-    drop(work);
-    match result {
-        Ok(problems) if problems.is_empty() => {}
-        Ok(problems) => {
-            for p in &problems {
-                eprintln!("PROBLEM: {p}");
-            }
-            std::process::exit(1);
-        }
-        Err(_) => std::process::exit(101),
-    }
+    common::main_with("bench-media", opts.keep, |root, rt| bench(&opts, root, rt));
 }
 
 /// Runs the scenarios; returns the correctness problems seen.
@@ -596,6 +546,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     let mib = |b: u64| b / MIB;
 
     eprintln!("generating sources…");
+    std::fs::create_dir_all(root.join("src")).expect("the sources' folder");
     let source = |size: u64, seed: u64| {
         let path = root.join(format!("src/media-{}.bin", mib(size)));
         let sha256 = generate(&path, size, seed);
@@ -945,16 +896,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     }
     // Logs of the servers, when they said anything at warn or above.
     for name in ["hub-local", "hub-s3", "hub-parallel"] {
-        let log = root.join(name).join("server.log");
-        if let Ok(f) = std::fs::File::open(&log) {
-            let lines: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
-            if !lines.is_empty() {
-                eprintln!("{name} server log ({} lines):", lines.len());
-                for l in lines.iter().take(20) {
-                    eprintln!("  {l}");
-                }
-            }
-        }
+        common::print_log(name, &root.join(name).join("server.log"));
     }
     problems
 }

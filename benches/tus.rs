@@ -723,13 +723,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             "local store: {blobs} object(s) and {spool} spool file(s) left after every file was deleted"
         ));
     }
-    let log = hub.log_lines();
-    if !log.is_empty() {
-        eprintln!("hub server log ({} lines):", log.len());
-        for l in log.iter().take(20) {
-            eprintln!("  {l}");
-        }
-    }
+    hub.print_log();
 
     print_table(
         &format!(

@@ -355,14 +355,21 @@ impl Hub {
         }
     }
 
-    /// The server log's lines (warn and above), for the report.
-    pub fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_owned)
-            .collect()
+    /// Prints the server log (warn and above) if it says anything.
+    pub fn print_log(&self) {
+        print_log("hub", &self.log);
+    }
+}
+
+/// Prints the first lines of the server log `path`, if it has any.
+pub fn print_log(name: &str, path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !lines.is_empty() {
+        eprintln!("{name} server log ({} lines):", lines.len());
+        for l in lines.iter().take(20) {
+            eprintln!("  {l}");
+        }
     }
 }
 
