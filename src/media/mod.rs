@@ -253,16 +253,16 @@ impl MediaStore {
             return Ok(0);
         };
         let dir = root.join("blobs");
-        let removed = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+        blocking(move || {
             let mut removed = 0;
             let entries = match std::fs::read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             for entry in entries {
                 let entry = entry?;
-                let staged = entry.file_name().to_string_lossy().contains('#');
+                let staged = writer::is_staging(&entry.file_name().to_string_lossy());
                 let old = entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than;
                 if staged && old {
                     std::fs::remove_file(entry.path())?;
@@ -272,11 +272,18 @@ impl MediaStore {
             Ok(removed)
         })
         .await
-        .expect("the sweep does not panic")?;
-        Ok(removed)
     }
 
     pub fn is_local(&self) -> bool {
         matches!(self.backend, Backend::Local { .. })
     }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, MediaError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
 }

@@ -14,7 +14,7 @@ use object_store::PutPayload;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-use super::MediaError;
+use super::{blocking, MediaError};
 
 /// Gathers the chunks of a stream, whatever their sizes, into parts of
 /// exactly `size` bytes (the last one shorter), each in one buffer: the same
@@ -154,8 +154,16 @@ type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
 /// page cache.
 const LOCAL_WRITEBACK_LAG: u64 = 32 * 1024 * 1024;
 
-/// A local object being written: `<key>#1` (a name the sweeper knows for a
-/// staging file) until it is complete and flushed, then renamed to `<key>`.
+/// What a local object's name carries while it is being written.
+const STAGING_SUFFIX: &str = "#1";
+
+/// Whether `name` is a staging file's (one the sweeper may remove once old).
+pub(super) fn is_staging(name: &str) -> bool {
+    name.contains('#')
+}
+
+/// A local object being written: `<key>#1` until it is complete and flushed,
+/// then renamed to `<key>`.
 pub(super) struct LocalFile {
     file: Arc<std::fs::File>,
     /// The same file opened for direct I/O (`O_DIRECT`), where the file
@@ -174,7 +182,7 @@ impl LocalFile {
             let dir = dest.parent().expect("an object's path has a folder");
             std::fs::create_dir_all(dir)?;
             let mut name = dest.file_name().expect("an object's path has a name").to_owned();
-            name.push("#1");
+            name.push(STAGING_SUFFIX);
             let staging = dir.join(name);
             let file = std::fs::OpenOptions::new()
                 .write(true)
@@ -285,15 +293,6 @@ fn write_behind(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<
 #[cfg(not(target_os = "linux"))]
 fn write_behind(_file: &std::fs::File, _offset: u64, _len: u64) -> std::io::Result<()> {
     Ok(())
-}
-
-/// Runs blocking file work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, MediaError> + Send + 'static,
-) -> Result<T, MediaError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
 }
 
 /// S3 parts uploading at once per write: enough to keep the link to the

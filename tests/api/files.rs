@@ -37,34 +37,9 @@ fn digest_header(body: &[u8]) -> String {
 }
 
 impl TestApp {
-    async fn upload(
-        &self,
-        token: &str,
-        program_id: &str,
-        role: &str,
-        media_type: &str,
-        filename: &str,
-        body: Vec<u8>,
-    ) -> reqwest::Response {
-        let encoded: String = url::form_urlencoded::byte_serialize(filename.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
-        self.request(
-            Method::PUT,
-            Some(token),
-            &format!("/api/v1/programs/{program_id}/files/{role}"),
-        )
-        .header("Content-Type", media_type)
-        .header("Content-Disposition", format!("attachment; filename*=UTF-8''{encoded}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-    }
-
     async fn upload_master(&self, token: &str, program_id: &str, body: Vec<u8>) -> Value {
         let r = self
-            .upload(token, program_id, "master", "video/mp4", "Thời sự tối.mp4", body)
+            .put_file(token, program_id, "master", "video/mp4", "Thời sự tối.mp4", body)
             .await;
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         r.json().await.unwrap()
@@ -126,12 +101,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
         record,
         json!({"role": "master", "filename": "Thời sự tối.mp4", "media_type": "video/mp4", "size": body.len(), "sha256": sha})
     );
-    let got: Value = app
-        .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got = app.program_json(&tn, &p).await;
     assert_eq!(got["files"], json!([record]));
 
     let cb = app.station("cao-bang", "provincial").await;
@@ -293,7 +263,7 @@ async fn file_names_come_from_the_query_too(app: TestApp) {
     );
     // A path in the name keeps only its last part.
     let r = app
-        .upload(
+        .put_file(
             &tn,
             id(&p),
             "script",
@@ -340,12 +310,7 @@ async fn digest_mismatch_stores_nothing(app: TestApp) {
     app.settle_to(0).await;
     assert_eq!(app.count("media_objects"), 0);
     assert_eq!(app.count("program_files"), 0);
-    let got: Value = app
-        .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got = app.program_json(&tn, &p).await;
     assert_eq!(got["files"], json!([]));
 }
 
@@ -355,7 +320,7 @@ async fn oversized_uploads_store_nothing(app: TestApp) {
     let limit = app.settings.max_upload_bytes as usize;
     // Announced too large: refused before a byte is stored.
     let r = app
-        .upload(&tn, id(&p), "master", "video/mp4", "big.mp4", bytes(limit + 1, 7))
+        .put_file(&tn, id(&p), "master", "video/mp4", "big.mp4", bytes(limit + 1, 7))
         .await;
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Not announced (chunked): refused as the bytes arrive.
@@ -420,7 +385,7 @@ async fn the_same_bytes_are_stored_once(app: TestApp) {
     assert_eq!(ra["sha256"], rb["sha256"]);
     // Also the same bytes in another role of the same program.
     let r = app
-        .upload(&tn, id(&a), "preview", "video/mp4", "xem thử.mp4", body.clone())
+        .put_file(&tn, id(&a), "preview", "video/mp4", "xem thử.mp4", body.clone())
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(app.settle_to(1).await.len(), 1);
@@ -467,7 +432,7 @@ async fn replacing_a_file_releases_the_old_object(app: TestApp) {
     app.upload_master(&tn, id(&p), bytes(10_000, 11)).await;
     let newer = bytes(12_000, 12);
     let r = app
-        .upload(&tn, id(&p), "master", "audio/mpeg", "bản mới.mp3", newer.clone())
+        .put_file(&tn, id(&p), "master", "audio/mpeg", "bản mới.mp3", newer.clone())
         .await;
     assert_eq!(r.status(), StatusCode::OK, "a replacement answers 200");
     assert_eq!(r.json::<Value>().await.unwrap()["filename"], "bản mới.mp3");
@@ -483,7 +448,7 @@ async fn replacing_a_file_releases_the_old_object(app: TestApp) {
         .await;
     assert_problem(r, StatusCode::CONFLICT, "not_a_draft").await;
     let r = app
-        .upload(&tn, id(&p), "master", "audio/mpeg", "bản sửa.mp3", bytes(13_000, 13))
+        .put_file(&tn, id(&p), "master", "audio/mpeg", "bản sửa.mp3", bytes(13_000, 13))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     app.settle_to(1).await;
@@ -493,7 +458,7 @@ async fn deleting_a_draft_removes_its_objects(app: TestApp) {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Xoá")).await;
     app.upload_master(&tn, id(&p), bytes(10_000, 14)).await;
-    app.upload(
+    app.put_file(
         &tn,
         id(&p),
         "subtitle",

@@ -187,22 +187,47 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
-    /// Uploads `body` as the program's master (single request).
-    pub async fn put_master(&self, token: &str, program_id: &str, filename: &str, body: Vec<u8>) -> Response {
+    /// Uploads `body` as the program's `role` file (single request), its
+    /// name in `Content-Disposition` (`filename*`, UTF-8).
+    pub async fn put_file(
+        &self,
+        token: &str,
+        program_id: &str,
+        role: &str,
+        media_type: &str,
+        filename: &str,
+        body: Vec<u8>,
+    ) -> Response {
         let encoded: String = url::form_urlencoded::byte_serialize(filename.as_bytes())
             .collect::<String>()
             .replace('+', "%20");
         self.request(
             Method::PUT,
             Some(token),
-            &format!("/api/v1/programs/{program_id}/files/master"),
+            &format!("/api/v1/programs/{program_id}/files/{role}"),
         )
-        .header("Content-Type", "audio/mpeg")
+        .header("Content-Type", media_type)
         .header("Content-Disposition", format!("attachment; filename*=UTF-8''{encoded}"))
         .body(body)
         .send()
         .await
         .unwrap()
+    }
+
+    /// Uploads `body` as the program's master (single request).
+    pub async fn put_master(&self, token: &str, program_id: &str, filename: &str, body: Vec<u8>) -> Response {
+        self.put_file(token, program_id, "master", "audio/mpeg", filename, body)
+            .await
+    }
+
+    /// The program as `token` sees it (`GET /api/v1/programs/{id}`).
+    pub async fn program_json(&self, token: &str, program: &Value) -> Value {
+        let id = program["id"].as_str().expect("a program's id");
+        self.get(token, &format!("/api/v1/programs/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Creates a program, uploads `master` as its master and publishes it.

@@ -112,12 +112,7 @@ async fn a_file_arrives_in_chunks_across_parts(app: TestApp) {
     while offset < body.len() {
         let end = (offset + chunk).min(body.len());
         // Nothing is visible before the last byte.
-        let got: Value = app
-            .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let got = app.program_json(&tn, &p).await;
         assert_eq!(got["files"], json!([]));
         let r = app.tus_patch(&tn, &upload, offset, body[offset..end].to_vec()).await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
@@ -125,12 +120,7 @@ async fn a_file_arrives_in_chunks_across_parts(app: TestApp) {
         offset = end;
         assert_eq!(offset_of(&app.tus_offset(&tn, &upload).await), end);
     }
-    let got: Value = app
-        .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got = app.program_json(&tn, &p).await;
     assert_eq!(
         got["files"],
         json!([{"role": "master", "filename": "Thời sự tối.mp4", "media_type": "video/mp4", "size": body.len(),
@@ -388,12 +378,7 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
     );
     let r = app.tus_patch(&tn, &upload, 0, vec![7; 100]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let got: Value = app
-        .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got = app.program_json(&tn, &p).await;
     assert_eq!(got["files"][0]["filename"], "Thời sự tối.mp4");
     assert_eq!(got["files"][0]["media_type"], "video/mp4", "guessed from the file name");
 }
@@ -720,12 +705,7 @@ async fn tuspy_killed_and_resumed(app: TestApp) {
     .wait_with_output()
     .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: Value = app
-        .get(&tn, &format!("/api/v1/programs/{}", id(&p)))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got = app.program_json(&tn, &p).await;
     assert_eq!(got["files"][0]["sha256"], hex::encode(Sha256::digest(&body)));
     assert_eq!(got["files"][0]["filename"], "Thời sự tối.mp4");
     assert!(app.master(&tn, id(&p)).await == body);
