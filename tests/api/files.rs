@@ -739,3 +739,36 @@ async fn downloads_follow_the_rights(app: TestApp) {
         StatusCode::OK
     );
 }
+
+/// A link that goes silent mid-upload (no reset): the hub gives up after
+/// `upload_idle_secs`, answers `upload_incomplete` and stores nothing.
+#[tokio::test]
+async fn a_silent_upload_is_answered_incomplete_and_stores_nothing() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(|s| s.upload_idle_secs = 1).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Im lặng")).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/programs/{}/files/master?filename=a.mp4 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {tn}\r\nContent-Type: video/mp4\r\nContent-Length: 300000\r\n\r\n",
+        id(&p)
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&bytes(100_000, 12)).await.unwrap();
+    s.flush().await.unwrap();
+    // The connection stays open and says nothing more; the answer comes.
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer))
+        .await
+        .expect("an answer within the idle limit")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"upload_incomplete\""), "{answer}");
+    drop(s);
+    app.settle_to(0).await;
+    assert_eq!(app.count("program_files"), 0);
+    assert_eq!(app.count("media_objects"), 0);
+    assert_eq!(app.program_json(&tn, &p).await["files"], json!([]));
+}

@@ -411,9 +411,14 @@ async fn checksums_guard_each_chunk(app: TestApp) {
         0,
         "a bad chunk does not move the offset"
     );
-    for bad in ["md5 AAAA", "sha256 !!!", "sha256 AAAA", "sha256"] {
+    for (bad, code) in [
+        ("md5 AAAA", "checksum_algorithm_unsupported"),
+        ("sha256 !!!", "invalid_checksum"),
+        ("sha256 AAAA", "invalid_checksum"),
+        ("sha256", "invalid_checksum"),
+    ] {
         let r = patch(0, first.clone(), bad.into()).await.unwrap();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_problem(r, StatusCode::BAD_REQUEST, code).await;
     }
     let r = patch(
         0,
