@@ -615,8 +615,8 @@ fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
         data_dir: db.parent().expect("data dir").to_owned(),
         ..Settings::default()
     };
-    let media = MediaStore::open(&settings).expect("media store");
-    let hub = Hub::new(catalog, media, settings.max_upload_bytes).expect("hub");
+    let media = MediaStore::open(&settings.media()).expect("media store");
+    let hub = Hub::new(catalog, media, settings.exchange()).expect("hub");
     let caller = Caller {
         token_id: "bench".into(),
         role: Role::Station,

@@ -11,7 +11,6 @@ use futures_util::FutureExt;
 use tracing_actix_web::TracingLogger;
 
 use crate::api;
-use crate::api::files::DownloadMode;
 use crate::api::uploads::TusLimits;
 use crate::catalog::Catalog;
 use crate::config::Settings;
@@ -31,11 +30,8 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
     let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
-    let media = MediaStore::open(settings).context("opening the media store")?;
-    let hub = Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")?;
-    Ok(hub
-        .with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms))
-        .with_upload_idle(Duration::from_secs(settings.upload_idle_secs.max(1))))
+    let media = MediaStore::open(&settings.media()).context("opening the media store")?;
+    Hub::new(catalog, media, settings.exchange()).context("preparing the catalog")
 }
 
 impl Application {
@@ -48,12 +44,16 @@ impl Application {
             TcpListener::bind(&settings.listen).with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
         let json_limit = settings.max_json_bytes;
-        let mode = web::Data::new(DownloadMode {
-            presign: settings.presign_downloads,
-        });
         let tus = web::Data::new(TusLimits {
             max_size: settings.max_upload_bytes,
         });
+        let site = web::Data::new(api::Site {
+            public_base: settings.public_base(address),
+            metrics_token: Some(settings.metrics_token.clone()).filter(|t| !t.expose().is_empty()),
+        });
+        if settings.public_url.is_empty() && address.ip().is_unspecified() {
+            tracing::warn!(%address, "listening on every address without public_url: feed links will name {address}; set public_url");
+        }
         let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {
             let metrics = data.clone();
@@ -69,10 +69,17 @@ impl Application {
                         res
                     })
                 })
+                .wrap(actix_web::middleware::from_fn(api::limits::request_head))
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        // Browsers must take every answer for what its
+                        // Content-Type says, never guess at a file's bytes.
+                        .add(("X-Content-Type-Options", "nosniff")),
+                )
                 .wrap(TracingLogger::default())
                 .app_data(data.clone())
-                .app_data(mode.clone())
                 .app_data(tus.clone())
+                .app_data(site.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))

@@ -1,16 +1,16 @@
-//! The command line: `serve`, and the operator's commands that work on the
-//! catalog directly, so a fresh install can be bootstrapped before the server
-//! runs.
+//! The command line: `serve`, and the operator's commands. These call the
+//! same use-cases as the API, as the operator, on the catalog and store of
+//! `--data-dir`, so a fresh install can be bootstrapped before the server
+//! runs. One small function per command; no rule lives here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::catalog::Catalog;
-use crate::config::{self, Overrides, Secret, Settings, StorageOverrides};
+use crate::config::{Overrides, Settings};
 use crate::domain::{Role, StationId, StationKind};
-use crate::exchange::{self, ExchangeError, NewStation};
+use crate::exchange::report::Period;
+use crate::exchange::{Caller, ExchangeError, Hub, NewStation};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,8 +19,8 @@ use crate::exchange::{self, ExchangeError, NewStation};
     about = "Program exchange hub for regional radio and television stations"
 )]
 pub struct Cli {
-    /// Folder of the catalog and local media [env: PXHUB_DATA_DIR] [default: storage]
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Folder of the catalog and local media [default: storage]
+    #[arg(long, global = true, env = "PXHUB_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -90,97 +90,16 @@ pub enum ReportFormat {
     Csv,
 }
 
+/// The settings of `serve` (and of `scrub`, which opens the same store): every
+/// flag comes from the one table in `config`.
 #[derive(Args, Debug)]
-#[command(after_help = "\
-Every setting can also be given in a TOML file (--config), with the same names:
-  listen = \"127.0.0.1:8080\"
-  data_dir = \"storage\"
-  max_json_bytes = 1048576
-  workers = 0
-  log = \"info\"
-  max_upload_bytes = 53687091200
-  part_size = 8388608
-  sweep_interval_secs = 3600
-  sweep_grace_secs = 600
-  presign_downloads = false
-  webhook_retry_ms = 5000
-  upload_idle_secs = 120
-  [storage]
-  backend = \"s3\"                 # or \"local\", with path = \"storage/media\"
-  endpoint = \"http://127.0.0.1:3900\"
-  bucket = \"pxhub\"
-  region = \"garage\"
-  access_key_id = \"GK…\"
-  secret_access_key = \"…\"
-  prefix = \"\"
-A flag beats its environment variable, which beats the file, which beats the default.")]
+#[command(after_help = Settings::toml_example())]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "PXHUB_LISTEN", value_name = "ADDR")]
-    pub listen: Option<String>,
     /// TOML file with settings
     #[arg(long, env = "PXHUB_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Largest JSON request body in bytes [default: 1048576]
-    #[arg(long, env = "PXHUB_MAX_JSON_BYTES", value_name = "BYTES")]
-    pub max_json_bytes: Option<usize>,
-    /// HTTP worker threads, 0 for one per core [default: 0]
-    #[arg(long, env = "PXHUB_WORKERS", value_name = "N")]
-    pub workers: Option<usize>,
-    /// Log filter in RUST_LOG syntax [default: info]
-    #[arg(long, env = "PXHUB_LOG", value_name = "FILTER")]
-    pub log: Option<String>,
-    /// Largest file accepted, in bytes [default: 53687091200, 50 GiB]
-    #[arg(long, env = "PXHUB_MAX_UPLOAD_BYTES", value_name = "BYTES")]
-    pub max_upload_bytes: Option<u64>,
-    /// Size of the parts uploads are written in; with S3 at least 5 MiB, and
-    /// 10,000 parts must hold the largest file [default: 8388608]
-    #[arg(long, env = "PXHUB_PART_SIZE", value_name = "BYTES")]
-    pub part_size: Option<usize>,
-    /// Seconds between sweeps for what interrupted uploads left [default: 3600]
-    #[arg(long, env = "PXHUB_SWEEP_INTERVAL_SECS", value_name = "SECS")]
-    pub sweep_interval_secs: Option<u64>,
-    /// Leftovers younger than this many seconds are not swept yet [default: 600]
-    #[arg(long, env = "PXHUB_SWEEP_GRACE_SECS", value_name = "SECS")]
-    pub sweep_grace_secs: Option<u64>,
-    /// With S3, answer downloads with a short-lived presigned redirect [default: false]
-    #[arg(long, env = "PXHUB_PRESIGN_DOWNLOADS", value_name = "BOOL")]
-    pub presign_downloads: Option<bool>,
-    /// Milliseconds before a failed webhook delivery is retried, doubled at each failure [default: 5000]
-    #[arg(long, env = "PXHUB_WEBHOOK_RETRY_MS", value_name = "MS")]
-    pub webhook_retry_ms: Option<u64>,
-    /// Seconds an upload may go without a byte before the hub drops it [default: 120]
-    #[arg(long, env = "PXHUB_UPLOAD_IDLE_SECS", value_name = "SECS")]
-    pub upload_idle_secs: Option<u64>,
-    /// Media store: local or s3 [default: local]
-    #[arg(long = "storage", env = "PXHUB_STORAGE", value_name = "BACKEND")]
-    pub storage_backend: Option<String>,
-    /// Local media folder [default: DATA_DIR/media]
-    #[arg(long, env = "PXHUB_STORAGE_PATH", value_name = "DIR")]
-    pub storage_path: Option<PathBuf>,
-    /// S3 endpoint URL, e.g. http://127.0.0.1:3900
-    #[arg(long, env = "PXHUB_STORAGE_ENDPOINT", value_name = "URL")]
-    pub storage_endpoint: Option<String>,
-    /// S3 bucket
-    #[arg(long, env = "PXHUB_STORAGE_BUCKET", value_name = "NAME")]
-    pub storage_bucket: Option<String>,
-    /// S3 region [default: us-east-1]
-    #[arg(long, env = "PXHUB_STORAGE_REGION", value_name = "REGION")]
-    pub storage_region: Option<String>,
-    /// S3 access key id
-    #[arg(long, env = "PXHUB_STORAGE_ACCESS_KEY_ID", value_name = "ID")]
-    pub storage_access_key_id: Option<String>,
-    /// S3 secret access key (prefer the environment variable or the file)
-    #[arg(
-        long,
-        env = "PXHUB_STORAGE_SECRET_ACCESS_KEY",
-        value_name = "SECRET",
-        hide_env_values = true
-    )]
-    pub storage_secret_access_key: Option<String>,
-    /// Key prefix inside the bucket, so several hubs can share one
-    #[arg(long, env = "PXHUB_STORAGE_PREFIX", value_name = "PREFIX")]
-    pub storage_prefix: Option<String>,
+    #[command(flatten)]
+    pub settings: Overrides,
 }
 
 #[derive(Subcommand, Debug)]
@@ -231,17 +150,6 @@ fn settings_from_env() -> ServeArgs {
     FromEnv::parse_from(["pxhub"]).serve
 }
 
-/// `--data-dir`, else `PXHUB_DATA_DIR`, else `storage`.
-fn data_dir(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("PXHUB_DATA_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| config::DEFAULT_DATA_DIR.into())
-}
-
-fn open_catalog(dir: &Path) -> anyhow::Result<Catalog> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Catalog::open(&config::catalog_path(dir)).context("opening the catalog")
-}
-
 /// An exchange error as an operator reads it.
 fn explain(e: ExchangeError) -> anyhow::Error {
     match e {
@@ -256,142 +164,151 @@ fn explain(e: ExchangeError) -> anyhow::Error {
     }
 }
 
-pub fn settings_for_serve(data_dir_flag: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
+pub fn settings_for_serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<Settings> {
     let overrides = Overrides {
-        listen: args.listen.clone(),
-        data_dir: data_dir_flag.or_else(|| std::env::var_os("PXHUB_DATA_DIR").map(PathBuf::from)),
-        max_json_bytes: args.max_json_bytes,
-        workers: args.workers,
-        log: args.log.clone(),
-        max_upload_bytes: args.max_upload_bytes,
-        part_size: args.part_size,
-        sweep_interval_secs: args.sweep_interval_secs,
-        sweep_grace_secs: args.sweep_grace_secs,
-        presign_downloads: args.presign_downloads,
-        webhook_retry_ms: args.webhook_retry_ms,
-        upload_idle_secs: args.upload_idle_secs,
-        storage: StorageOverrides {
-            backend: args.storage_backend.clone(),
-            path: args.storage_path.clone(),
-            endpoint: args.storage_endpoint.clone(),
-            bucket: args.storage_bucket.clone(),
-            region: args.storage_region.clone(),
-            access_key_id: args.storage_access_key_id.clone(),
-            secret_access_key: args.storage_secret_access_key.clone().map(Secret::new),
-            prefix: args.storage_prefix.clone(),
-        },
+        data_dir,
+        ..args.settings.clone()
     };
     Settings::load(args.config.as_deref(), overrides)
 }
 
+/// The hub of `data_dir` with the settings the environment gives, for the
+/// operator's commands: they call the same use-cases as the API, as the
+/// operator.
+fn operator_hub(data_dir: Option<PathBuf>) -> anyhow::Result<Hub> {
+    crate::app::open_hub(&settings_for_serve(data_dir, &settings_from_env())?)
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.data_dir;
     match cli.command {
-        Command::Serve(args) => {
-            let settings = settings_for_serve(cli.data_dir, &args)?;
-            crate::init_tracing(&settings.log);
-            crate::Application::build(settings).await?.run().await?;
+        Command::Serve(args) => serve(dir, args).await,
+        Command::Openapi => {
+            print!("{}", crate::api::openapi_json());
+            Ok(())
         }
-        Command::Openapi => print!("{}", crate::api::openapi_json()),
-        Command::Scrub(args) => {
-            let settings = settings_for_serve(cli.data_dir, &args)?;
-            let hub = crate::app::open_hub(&settings)?;
-            let report = hub.scrub().await.map_err(explain)?;
-            for (key, problem) in &report.problems {
-                println!("BAD {key}: {problem}");
-            }
-            eprintln!(
-                "checked {} objects, {} bytes: {} problem(s)",
-                report.checked,
-                report.bytes,
-                report.problems.len()
-            );
-            if !report.problems.is_empty() {
-                std::process::exit(1);
-            }
-        }
+        Command::Scrub(args) => scrub(dir, args).await,
         Command::Station(StationCommand::Add {
             id,
             name,
             province,
             kind,
         }) => {
-            let catalog = open_catalog(&data_dir(cli.data_dir))?;
-            let station = catalog
-                .write_blocking(|tx| {
-                    exchange::stations::add(
-                        tx,
-                        NewStation {
-                            id,
-                            name,
-                            province,
-                            kind,
-                        },
-                    )
-                })
-                .map_err(explain)?;
-            eprintln!(
-                "added station {} ({}, {}, {})",
-                station.id,
-                station.name,
-                station.province,
-                station.kind.as_str()
-            );
+            add_station(
+                dir,
+                NewStation {
+                    id,
+                    name,
+                    province,
+                    kind,
+                },
+            )
+            .await
         }
-        Command::Token(TokenCommand::Issue { station, role, label }) => {
-            let station = match (station, role) {
-                (Some(s), _) => Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
-                (None, Some(Role::Admin)) => None,
-                (None, _) => {
-                    anyhow::bail!("give --station ID, or --role admin for the hub operator")
-                }
-            };
-            let catalog = open_catalog(&data_dir(cli.data_dir))?;
-            let issued = catalog
-                .write_blocking(|tx| exchange::tokens::issue(tx, station.as_ref(), role, &label))
-                .map_err(explain)?;
-            eprintln!(
-                "issued token {} (role {}, station {})",
-                issued.id,
-                issued.role.as_str(),
-                issued.station.as_ref().map_or("none", StationId::as_str)
-            );
-            println!("{}", issued.token);
-        }
-        Command::Report(ReportCommand::Exchange { year, format }) => {
-            let (Some(from), Some(to)) = (
-                crate::api::ledger::year_start(year),
-                crate::api::ledger::year_start(year + 1),
-            ) else {
-                anyhow::bail!("--year {year} is out of range");
-            };
-            let hub = crate::app::open_hub(&settings_for_serve(cli.data_dir, &settings_from_env())?)?;
-            let report = hub.exchange_report(None, from, to).await.map_err(explain)?;
-            match format {
-                ReportFormat::Csv => print!("{}", report.to_csv()),
-                ReportFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&crate::api::ledger::ExchangeReportView::from(&report))?
-                ),
-            }
-        }
-        Command::Pull(args) => {
-            crate::pull::run(crate::pull::PullOptions {
-                hub: args.hub,
-                token: args.token,
-                into: args.into,
-                follow: args.follow,
-                limit_rate: args.limit_rate,
-                interval: std::time::Duration::from_secs(args.interval.max(1)),
-            })
-            .await?
-        }
-        Command::Token(TokenCommand::Revoke { token_id }) => {
-            let catalog = open_catalog(&data_dir(cli.data_dir))?;
-            catalog
-                .write_blocking(|tx| exchange::tokens::revoke(tx, &token_id, None))
-                .map_err(explain)?;
-            eprintln!("revoked token {token_id}");
-        }
+        Command::Token(TokenCommand::Issue { station, role, label }) => issue_token(dir, station, role, label).await,
+        Command::Token(TokenCommand::Revoke { token_id }) => revoke_token(dir, token_id).await,
+        Command::Report(ReportCommand::Exchange { year, format }) => report(dir, year, format).await,
+        Command::Pull(args) => pull(args).await,
+    }
+}
+
+async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = settings_for_serve(dir, &args)?;
+    crate::init_tracing(&settings.log);
+    crate::Application::build(settings).await?.run().await?;
+    Ok(())
+}
+
+async fn scrub(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
+    let hub = crate::app::open_hub(&settings_for_serve(dir, &args)?)?;
+    let report = hub.scrub(&Caller::operator()).await.map_err(explain)?;
+    for (key, problem) in &report.problems {
+        println!("BAD {key}: {problem}");
+    }
+    eprintln!(
+        "checked {} objects, {} bytes: {} problem(s)",
+        report.checked,
+        report.bytes,
+        report.problems.len()
+    );
+    if !report.problems.is_empty() {
+        std::process::exit(1);
     }
     Ok(())
+}
+
+async fn add_station(dir: Option<PathBuf>, new: NewStation) -> anyhow::Result<()> {
+    let hub = operator_hub(dir)?;
+    let station = hub.create_station(&Caller::operator(), new).await.map_err(explain)?;
+    eprintln!(
+        "added station {} ({}, {}, {})",
+        station.id,
+        station.name,
+        station.province,
+        station.kind.as_str()
+    );
+    Ok(())
+}
+
+async fn issue_token(
+    dir: Option<PathBuf>,
+    station: Option<String>,
+    role: Option<Role>,
+    label: String,
+) -> anyhow::Result<()> {
+    let station = match (station, role) {
+        (Some(s), _) => Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
+        (None, Some(Role::Admin)) => None,
+        (None, _) => anyhow::bail!("give --station ID, or --role admin for the hub operator"),
+    };
+    let hub = operator_hub(dir)?;
+    let issued = hub
+        .issue_token(&Caller::operator(), station, role, label)
+        .await
+        .map_err(explain)?;
+    eprintln!(
+        "issued token {} (role {}, station {})",
+        issued.id,
+        issued.role.as_str(),
+        issued.station.as_ref().map_or("none", StationId::as_str)
+    );
+    println!("{}", issued.token);
+    Ok(())
+}
+
+async fn revoke_token(dir: Option<PathBuf>, token_id: String) -> anyhow::Result<()> {
+    let hub = operator_hub(dir)?;
+    hub.revoke_token(&Caller::operator(), None, token_id.clone())
+        .await
+        .map_err(explain)?;
+    eprintln!("revoked token {token_id}");
+    Ok(())
+}
+
+async fn report(dir: Option<PathBuf>, year: i32, format: ReportFormat) -> anyhow::Result<()> {
+    let Some(period) = Period::year(year) else {
+        anyhow::bail!("--year {year} is out of range");
+    };
+    let hub = operator_hub(dir)?;
+    let report = hub
+        .exchange_report(&Caller::operator(), period)
+        .await
+        .map_err(explain)?;
+    match format {
+        ReportFormat::Csv => print!("{}", report.to_csv()),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.view())?),
+    }
+    Ok(())
+}
+
+async fn pull(args: PullArgs) -> anyhow::Result<()> {
+    crate::pull::run(crate::pull::PullOptions {
+        hub: args.hub,
+        token: args.token,
+        into: args.into,
+        follow: args.follow,
+        limit_rate: args.limit_rate,
+        interval: std::time::Duration::from_secs(args.interval.max(1)),
+    })
+    .await
 }

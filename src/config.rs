@@ -1,44 +1,187 @@
-//! One typed settings tree. Precedence: command-line flag, then environment
-//! variable (`PXHUB_…`), then the TOML file (`--config`), then the default.
+//! One typed settings tree. Each setting is written once, in the
+//! [`settings!`] table below: its name (the TOML key and, in kebab case, the
+//! `pxhub serve` flag), its `PXHUB_…` variable, its type, its default and its
+//! help line. The flags, the variables, the TOML file, the defaults, the help
+//! text and the README's table all come from that one row.
+//!
+//! Precedence: command-line flag, then environment variable, then the TOML
+//! file (`--config`), then the default. Nothing here opens a file but the
+//! TOML file; the subsystems take small settings structs of their own
+//! ([`Settings::media`], [`Settings::exchange`]), so none of them reads this
+//! module.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
 
-/// Settings of a running hub. Each field is also a `pxhub serve` flag and a
-/// `PXHUB_…` variable; see `pxhub serve --help`.
+pub use crate::domain::Secret;
+
+/// How a default reads in the help text and the README.
+pub trait ShowDefault {
+    fn show(&self) -> String;
+}
+
+macro_rules! show_by_display {
+    ($($t:ty),*) => { $(impl ShowDefault for $t { fn show(&self) -> String { self.to_string() } })* };
+}
+show_by_display!(String, usize, u64, u32, bool);
+
+impl ShowDefault for Secret {
+    fn show(&self) -> String {
+        String::new()
+    }
+}
+
+impl ShowDefault for PathBuf {
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// One row of the settings table, as the help text and the README show it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Address to listen on; port 0 picks a free port.
-    pub listen: String,
-    /// Folder of the catalog (`catalog.db`) and, by default, the media.
-    pub data_dir: PathBuf,
-    /// Largest JSON request body, in bytes.
-    pub max_json_bytes: usize,
-    /// HTTP worker threads; 0 means one per core.
-    pub workers: usize,
-    /// Log filter, in `RUST_LOG` syntax (e.g. `info`, `pxhub=debug`).
-    pub log: String,
-    /// Where media objects are stored.
-    pub storage: StorageSettings,
-    /// Largest file accepted, in bytes; enforced as bytes arrive.
-    pub max_upload_bytes: u64,
-    /// Size of the parts an upload is written in (an S3 multipart part).
-    pub part_size: usize,
-    /// Seconds between sweeps for what interrupted uploads left behind.
-    pub sweep_interval_secs: u64,
-    /// Leftovers younger than this many seconds are not swept yet.
-    pub sweep_grace_secs: u64,
-    /// With S3: answer downloads with a short-lived presigned redirect
-    /// instead of proxying the bytes.
-    pub presign_downloads: bool,
-    /// Milliseconds before a failed webhook delivery is tried again; doubled
-    /// at each failure, up to an hour.
-    pub webhook_retry_ms: u64,
-    /// Seconds an upload may go without a byte before the hub gives up on
-    /// it (a resumable upload keeps what it received, and its lock is freed).
-    pub upload_idle_secs: u64,
+pub struct SettingDoc {
+    /// The TOML key (`[storage] path` for the storage table's).
+    pub key: String,
+    pub env: &'static str,
+    /// The default as text; empty when there is none.
+    pub default: String,
+    pub help: &'static str,
+}
+
+/// Writes the settings' structs from one table. Each row:
+/// `name: Type = default, "PXHUB_NAME", "VALUE_NAME", "help";`
+macro_rules! settings {
+    ($( $name:ident : $ty:ty = $default:expr, $env:literal, $value:literal, $help:literal; )*) => {
+        /// Settings of a running hub; see the table in this module's source,
+        /// `pxhub serve --help` or the README.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Settings {
+            /// Folder of the catalog and, by default, the media.
+            pub data_dir: PathBuf,
+            $( #[doc = $help] pub $name: $ty, )*
+            /// Where media objects are stored.
+            pub storage: StorageSettings,
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Self {
+                    data_dir: DEFAULT_DATA_DIR.into(),
+                    $( $name: $default, )*
+                    storage: StorageSettings::Local { path: None },
+                }
+            }
+        }
+
+        /// Values that override the defaults: from the file, the environment
+        /// or the flags. Also the shape of the TOML file and the `serve` flags.
+        #[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct Overrides {
+            /// The global `--data-dir` flag (and `PXHUB_DATA_DIR`), which every
+            /// command that opens the catalog takes.
+            #[arg(skip)]
+            pub data_dir: Option<PathBuf>,
+            $(
+                #[arg(long, env = $env, value_name = $value, hide_env_values = true, help = help_line($help, Settings::default().$name.show()))]
+                pub $name: Option<$ty>,
+            )*
+            #[serde(default)]
+            #[command(flatten)]
+            pub storage: StorageOverrides,
+        }
+
+        impl Overrides {
+            /// Takes every value `later` has, keeping ours where it has none.
+            fn merge(&mut self, later: Overrides) {
+                if later.data_dir.is_some() { self.data_dir = later.data_dir; }
+                $( if later.$name.is_some() { self.$name = later.$name; } )*
+                self.storage.merge(later.storage);
+            }
+
+            fn resolve(self) -> anyhow::Result<Settings> {
+                let defaults = Settings::default();
+                Ok(Settings {
+                    data_dir: self.data_dir.unwrap_or(defaults.data_dir),
+                    $( $name: self.$name.unwrap_or(defaults.$name), )*
+                    storage: self.storage.resolve()?,
+                })
+            }
+        }
+
+        impl Settings {
+            /// Every setting's row: key, variable, default, help.
+            pub fn docs() -> Vec<SettingDoc> {
+                let defaults = Settings::default();
+                let mut rows = vec![SettingDoc {
+                    key: "data_dir".to_owned(),
+                    env: "PXHUB_DATA_DIR",
+                    default: DEFAULT_DATA_DIR.to_owned(),
+                    help: "catalog (`catalog.db`) and, by default, the media; `--data-dir` works for every command",
+                }];
+                rows.extend([$( SettingDoc {
+                    key: stringify!($name).to_owned(),
+                    env: $env,
+                    default: defaults.$name.show(),
+                    help: $help,
+                }, )*]);
+                rows.extend(StorageOverrides::docs());
+                rows
+            }
+        }
+    };
+}
+
+/// The catalog's folder when neither `--data-dir` nor `PXHUB_DATA_DIR` is given.
+pub const DEFAULT_DATA_DIR: &str = "storage";
+
+fn help_line(help: &str, default: String) -> String {
+    if default.is_empty() {
+        help.to_owned()
+    } else {
+        format!("{help} [default: {default}]")
+    }
+}
+
+settings! {
+    listen: String = "127.0.0.1:8080".into(), "PXHUB_LISTEN", "ADDR",
+        "address to listen on (port 0: any free port)";
+    max_json_bytes: usize = 1024 * 1024, "PXHUB_MAX_JSON_BYTES", "BYTES",
+        "largest JSON request body";
+    max_upload_bytes: u64 = 50 * 1024 * 1024 * 1024, "PXHUB_MAX_UPLOAD_BYTES", "BYTES",
+        "largest file (50 GiB); enforced as the bytes arrive";
+    part_size: usize = 8 * 1024 * 1024, "PXHUB_PART_SIZE", "BYTES",
+        "S3 multipart part size (8 MiB), at least 5 MiB with S3; 10,000 parts must hold `max_upload_bytes`";
+    sweep_interval_secs: u64 = 3600, "PXHUB_SWEEP_INTERVAL_SECS", "SECS",
+        "how often leftovers of interrupted uploads are swept (also at start)";
+    sweep_grace_secs: u64 = 600, "PXHUB_SWEEP_GRACE_SECS", "SECS",
+        "leftovers younger than this are left alone";
+    presign_downloads: bool = false, "PXHUB_PRESIGN_DOWNLOADS", "BOOL",
+        "with S3: full downloads get a 5-minute presigned redirect instead of being proxied (the ledger then counts the redirect as the take)";
+    upload_idle_secs: u64 = 120, "PXHUB_UPLOAD_IDLE_SECS", "SECS",
+        "an upload that sends no byte for this long is dropped (a resumable one keeps what arrived, and is free to resume at once)";
+    upload_min_rate: u64 = 1024, "PXHUB_UPLOAD_MIN_RATE", "BYTES_PER_S",
+        "after `upload_rate_grace_secs`, an upload slower than this on average is dropped (a resumable one keeps what arrived); 0: no floor";
+    upload_rate_grace_secs: u64 = 60, "PXHUB_UPLOAD_RATE_GRACE_SECS", "SECS",
+        "how long an upload may go below `upload_min_rate` at its start";
+    max_uploads_per_station: usize = 8, "PXHUB_MAX_UPLOADS_PER_STATION", "N",
+        "uploads (single requests and resumable chunks) one station may send at once; more get 429 (0: no cap)";
+    max_open_uploads_per_station: usize = 100, "PXHUB_MAX_OPEN_UPLOADS_PER_STATION", "N",
+        "unfinished resumable uploads one station may hold; more are refused with 409 (0: no cap)";
+    public_url: String = String::new(), "PXHUB_PUBLIC_URL", "URL",
+        "the hub's address as stations reach it (e.g. `https://hub.example.vn`), for links in feeds; empty: `http://` and the listen address";
+    metrics_token: Secret = Secret::default(), "PXHUB_METRICS_TOKEN", "TOKEN",
+        "when set, `/metrics` answers only `Authorization: Bearer <this>`; empty: open to whoever reaches the port";
+    webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
+        "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    workers: usize = 0, "PXHUB_WORKERS", "N",
+        "HTTP worker threads (0: one per core)";
+    log: String = "info".into(), "PXHUB_LOG", "FILTER",
+        "log filter (`RUST_LOG` syntax; `RUST_LOG` itself wins)";
 }
 
 /// The media store: a local folder, or an S3-compatible bucket.
@@ -57,116 +200,62 @@ pub enum StorageSettings {
     },
 }
 
-/// A secret that never shows in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// The `[storage]` table of the file, its `PXHUB_STORAGE_…` variables and
+/// its `--storage…` flags. The table's rows are written once, here.
+macro_rules! storage_settings {
+    ($( $name:ident : $ty:ty, $flag:literal, $env:literal, $value:literal, $default:literal, $help:literal; )*) => {
+        #[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct StorageOverrides {
+            $(
+                #[arg(long = $flag, env = $env, value_name = $value, hide_env_values = true,
+                      help = help_line($help, $default.to_owned()))]
+                pub $name: Option<$ty>,
+            )*
+        }
 
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
+        impl StorageOverrides {
+            fn merge(&mut self, later: StorageOverrides) {
+                $( if later.$name.is_some() { self.$name = later.$name; } )*
+            }
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+            fn docs() -> Vec<SettingDoc> {
+                vec![$( SettingDoc {
+                    key: format!("[storage] {}", stringify!($name)),
+                    env: $env,
+                    default: $default.to_owned(),
+                    help: $help,
+                }, )*]
+            }
+        }
+    };
 }
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
+storage_settings! {
+    backend: String, "storage", "PXHUB_STORAGE", "BACKEND", "local",
+        "`local` or `s3`";
+    path: PathBuf, "storage-path", "PXHUB_STORAGE_PATH", "DIR", "<data_dir>/media",
+        "local media folder";
+    endpoint: String, "storage-endpoint", "PXHUB_STORAGE_ENDPOINT", "URL", "",
+        "S3 endpoint URL";
+    bucket: String, "storage-bucket", "PXHUB_STORAGE_BUCKET", "NAME", "",
+        "S3 bucket";
+    region: String, "storage-region", "PXHUB_STORAGE_REGION", "REGION", "us-east-1",
+        "S3 region (Garage: as in its `s3_region`)";
+    access_key_id: String, "storage-access-key-id", "PXHUB_STORAGE_ACCESS_KEY_ID", "ID", "",
+        "S3 key id";
+    secret_access_key: Secret, "storage-secret-access-key", "PXHUB_STORAGE_SECRET_ACCESS_KEY", "SECRET", "",
+        "S3 secret; never logged (prefer the variable or the file to the flag)";
+    prefix: String, "storage-prefix", "PXHUB_STORAGE_PREFIX", "PREFIX", "",
+        "key prefix, so several hubs can share a bucket";
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_DATA_DIR: &str = "storage";
-pub const DEFAULT_MAX_JSON_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_LOG: &str = "info";
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024 * 1024;
-pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
-pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 3600;
-pub const DEFAULT_SWEEP_GRACE_SECS: u64 = 600;
-pub const DEFAULT_WEBHOOK_RETRY_MS: u64 = 5_000;
-pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 120;
 /// S3 allows at most this many parts in one multipart upload…
 const S3_MAX_PARTS: u64 = 10_000;
 /// …each at least this large but for the last.
 const S3_MIN_PART: usize = 5 * 1024 * 1024;
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            listen: DEFAULT_LISTEN.into(),
-            data_dir: DEFAULT_DATA_DIR.into(),
-            max_json_bytes: DEFAULT_MAX_JSON_BYTES,
-            workers: 0,
-            log: DEFAULT_LOG.into(),
-            storage: StorageSettings::Local { path: None },
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            part_size: DEFAULT_PART_SIZE,
-            sweep_interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
-            sweep_grace_secs: DEFAULT_SWEEP_GRACE_SECS,
-            presign_downloads: false,
-            webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_MS,
-            upload_idle_secs: DEFAULT_UPLOAD_IDLE_SECS,
-        }
-    }
-}
-
-/// Values that override the file: from flags or the environment. Also the
-/// shape of the TOML file, whose keys are the same names.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Overrides {
-    pub listen: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    pub max_json_bytes: Option<usize>,
-    pub workers: Option<usize>,
-    pub log: Option<String>,
-    pub max_upload_bytes: Option<u64>,
-    pub part_size: Option<usize>,
-    pub sweep_interval_secs: Option<u64>,
-    pub sweep_grace_secs: Option<u64>,
-    pub presign_downloads: Option<bool>,
-    pub webhook_retry_ms: Option<u64>,
-    pub upload_idle_secs: Option<u64>,
-    #[serde(default)]
-    pub storage: StorageOverrides,
-}
-
-/// The `[storage]` table of the file, and its `PXHUB_STORAGE_…` variables.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StorageOverrides {
-    /// `local` or `s3`.
-    pub backend: Option<String>,
-    /// Local folder; default `<data_dir>/media`.
-    pub path: Option<PathBuf>,
-    pub endpoint: Option<String>,
-    pub bucket: Option<String>,
-    pub region: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<Secret>,
-    pub prefix: Option<String>,
-}
-
 impl StorageOverrides {
-    fn merge(&mut self, other: StorageOverrides) {
-        macro_rules! take {
-            ($($f:ident),*) => { $(if other.$f.is_some() { self.$f = other.$f; })* };
-        }
-        take!(
-            backend,
-            path,
-            endpoint,
-            bucket,
-            region,
-            access_key_id,
-            secret_access_key,
-            prefix
-        );
-    }
-
     fn resolve(self) -> anyhow::Result<StorageSettings> {
         match self.backend.as_deref().unwrap_or("local") {
             "local" => Ok(StorageSettings::Local { path: self.path }),
@@ -184,7 +273,10 @@ impl StorageOverrides {
                     bucket: need(self.bucket, "bucket")?,
                     region: self.region.unwrap_or_else(|| "us-east-1".into()),
                     access_key_id: need(self.access_key_id, "access_key_id")?,
-                    secret_access_key: Secret(need(self.secret_access_key.map(|s| s.0), "secret_access_key")?),
+                    secret_access_key: Secret::new(need(
+                        self.secret_access_key.map(|s| s.expose().to_owned()),
+                        "secret_access_key",
+                    )?),
                     prefix: self.prefix.unwrap_or_default(),
                 })
             }
@@ -193,60 +285,17 @@ impl StorageOverrides {
     }
 }
 
-impl Overrides {
-    fn apply(self, s: &mut Settings, storage: &mut StorageOverrides) {
-        storage.merge(self.storage);
-        if let Some(v) = self.max_upload_bytes {
-            s.max_upload_bytes = v;
-        }
-        if let Some(v) = self.part_size {
-            s.part_size = v;
-        }
-        if let Some(v) = self.sweep_interval_secs {
-            s.sweep_interval_secs = v;
-        }
-        if let Some(v) = self.sweep_grace_secs {
-            s.sweep_grace_secs = v;
-        }
-        if let Some(v) = self.presign_downloads {
-            s.presign_downloads = v;
-        }
-        if let Some(v) = self.webhook_retry_ms {
-            s.webhook_retry_ms = v;
-        }
-        if let Some(v) = self.upload_idle_secs {
-            s.upload_idle_secs = v;
-        }
-        if let Some(v) = self.listen {
-            s.listen = v;
-        }
-        if let Some(v) = self.data_dir {
-            s.data_dir = v;
-        }
-        if let Some(v) = self.max_json_bytes {
-            s.max_json_bytes = v;
-        }
-        if let Some(v) = self.workers {
-            s.workers = v;
-        }
-        if let Some(v) = self.log {
-            s.log = v;
-        }
-    }
-}
-
 impl Settings {
     /// Defaults, then `file` (if any), then `overrides`.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
-        let mut s = Settings::default();
-        let mut storage = StorageOverrides::default();
+        let mut merged = Overrides::default();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let from_file: Overrides = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
-            from_file.apply(&mut s, &mut storage);
+            merged.merge(from_file);
         }
-        overrides.apply(&mut s, &mut storage);
-        s.storage = storage.resolve()?;
+        merged.merge(overrides);
+        let s = merged.resolve()?;
         s.check()?;
         Ok(s)
     }
@@ -272,10 +321,26 @@ impl Settings {
                 );
             }
         }
+        if !self.public_url.is_empty() {
+            let url =
+                url::Url::parse(&self.public_url).context("public_url must be a URL such as https://hub.example.vn")?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                anyhow::bail!("public_url must be an http or https URL with a host");
+            }
+        }
         if self.presign_downloads && matches!(self.storage, StorageSettings::Local { .. }) {
             anyhow::bail!("presign_downloads needs the s3 storage backend");
         }
         Ok(())
+    }
+
+    /// The hub's address for links: `public_url`, or `http://` and `bound`.
+    pub fn public_base(&self, bound: std::net::SocketAddr) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
     }
 
     pub fn catalog_path(&self) -> PathBuf {
@@ -288,6 +353,96 @@ impl Settings {
             StorageSettings::Local { path } => Some(path.clone().unwrap_or_else(|| self.data_dir.join("media"))),
             StorageSettings::S3 { .. } => None,
         }
+    }
+
+    /// What the media store needs to know.
+    pub fn media(&self) -> crate::media::MediaSettings {
+        use crate::media::{MediaSettings, StoreLocation};
+        let store = match &self.storage {
+            StorageSettings::Local { .. } => StoreLocation::Local {
+                root: self.media_path().unwrap_or_else(|| self.data_dir.join("media")),
+            },
+            StorageSettings::S3 {
+                endpoint,
+                bucket,
+                region,
+                access_key_id,
+                secret_access_key,
+                prefix,
+            } => StoreLocation::S3 {
+                endpoint: endpoint.clone(),
+                bucket: bucket.clone(),
+                region: region.clone(),
+                access_key_id: access_key_id.clone(),
+                secret_access_key: secret_access_key.clone(),
+                prefix: prefix.clone(),
+            },
+        };
+        MediaSettings {
+            store,
+            part_size: self.part_size,
+            spool_root: self.data_dir.join("uploads"),
+        }
+    }
+
+    /// What the use-cases need to know.
+    pub fn exchange(&self) -> crate::exchange::ExchangeSettings {
+        crate::exchange::ExchangeSettings {
+            max_upload_bytes: self.max_upload_bytes,
+            presign_downloads: self.presign_downloads,
+            webhook_retry: Duration::from_millis(self.webhook_retry_ms),
+            upload_idle: Duration::from_secs(self.upload_idle_secs.max(1)),
+            upload_min_rate: self.upload_min_rate,
+            upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),
+            max_uploads_per_station: self.max_uploads_per_station,
+            max_open_uploads_per_station: self.max_open_uploads_per_station,
+        }
+    }
+
+    /// The settings table as the README shows it (Markdown).
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| setting (TOML key) | variable | default | what |\n|---|---|---|---|\n");
+        for row in Self::docs() {
+            let default = if row.default.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("`{}`", row.default)
+            };
+            let _ = writeln!(out, "| `{}` | `{}` | {default} | {} |", row.key, row.env, row.help);
+        }
+        out
+    }
+
+    /// Every setting as a TOML file would hold it, for `pxhub serve --help`.
+    pub fn toml_example() -> String {
+        let mut out = String::from("Every setting can also be given in a TOML file (--config), with the same names:\n");
+        let mut in_storage = false;
+        for row in Self::docs() {
+            let key = match row.key.strip_prefix("[storage] ") {
+                Some(key) => {
+                    if !in_storage {
+                        out.push_str("  [storage]\n");
+                        in_storage = true;
+                    }
+                    key.to_owned()
+                }
+                None => row.key.clone(),
+            };
+            // Settings without a default (or with one that depends on
+            // another) are shown commented out.
+            if row.default.is_empty() || row.default.contains('<') {
+                let _ = writeln!(out, "  # {key} = \"…\"    ({})", row.help);
+                continue;
+            }
+            let value = match row.default.parse::<u64>() {
+                Ok(_) => row.default.clone(),
+                Err(_) if row.default == "true" || row.default == "false" => row.default.clone(),
+                Err(_) => format!("{:?}", row.default),
+            };
+            let _ = writeln!(out, "  {key} = {value}");
+        }
+        out.push_str("A flag beats its environment variable, which beats the file, which beats the default.");
+        out
     }
 }
 
@@ -375,5 +530,67 @@ mod tests {
         std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
         let err = Settings::load(Some(&file), Overrides::default()).unwrap_err();
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+    }
+
+    #[test]
+    fn the_readme_table_is_the_settings_tree() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let table = Settings::markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's settings table differs from the settings tree; it should read:\n{table}"
+        );
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_and_a_variable_with_its_default_in_the_help() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Overrides,
+        }
+        let mut cmd = Serve::command();
+        let help = cmd.render_long_help().to_string();
+        for row in Settings::docs().iter().filter(|r| r.key != "data_dir") {
+            assert!(help.contains(row.env), "{} missing from --help:\n{help}", row.env);
+            if !row.default.is_empty() {
+                assert!(help.contains(&format!("[default: {}]", row.default)), "{row:?}");
+            }
+            let flag = match row.key.strip_prefix("[storage] ") {
+                Some("backend") => "--storage".to_owned(),
+                Some(k) => format!("--storage-{}", k.replace('_', "-")),
+                None => format!("--{}", row.key.replace('_', "-")),
+            };
+            assert!(help.contains(&flag), "{flag} missing from --help");
+        }
+        let example = Settings::toml_example();
+        let parsed: Overrides = toml::from_str(
+            &example
+                .lines()
+                .filter(|l| l.starts_with("  "))
+                .map(|l| l.trim())
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .expect("the help's TOML example parses");
+        assert_eq!(parsed.resolve().unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn a_flag_beats_its_variable() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            settings: Overrides,
+        }
+        // The variable's name comes from the table; clap reads it.
+        let parsed = Serve::try_parse_from(["serve", "--max-json-bytes", "4096", "--storage-region", "garage"])
+            .unwrap()
+            .settings;
+        assert_eq!(parsed.max_json_bytes, Some(4096));
+        assert_eq!(parsed.storage.region.as_deref(), Some("garage"));
     }
 }

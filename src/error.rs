@@ -31,6 +31,9 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    /// Headers the answer carries besides the problem's own (`Allow`,
+    /// `Retry-After`, `Content-Range`, `Tus-Resumable`…).
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
     /// What went wrong inside, for the log only.
     cause: Option<anyhow::Error>,
 }
@@ -42,8 +45,18 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            headers: Vec::new(),
             cause: None,
         }
+    }
+
+    /// The same answer with one more header.
+    pub fn with_header(mut self, name: header::HeaderName, value: impl std::fmt::Display) -> Self {
+        match header::HeaderValue::from_str(&value.to_string()) {
+            Ok(v) => self.headers.push((name, v)),
+            Err(_) => tracing::error!(%name, "a header value that is not a header value"),
+        }
+        self
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
@@ -148,6 +161,12 @@ impl From<ExchangeError> for ApiError {
                 "checksum_mismatch",
                 "the chunk does not match its Upload-Checksum; it was discarded and the offset did not move",
             ),
+            E::TooManyRequests {
+                code,
+                detail,
+                retry_after_secs,
+            } => Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+                .with_header(header::RETRY_AFTER, retry_after_secs),
             E::Catalog(e) => Self::internal(e),
             E::Media(e) => Self::internal(e),
         }
@@ -175,6 +194,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"pxhub\""));
+        }
+        for (name, value) in &self.headers {
+            res.insert_header((name.clone(), value.clone()));
         }
         res.body(serde_json::to_string(&problem).expect("problem serialises"))
     }

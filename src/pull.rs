@@ -43,7 +43,7 @@ struct Agent {
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsync, rename.
 async fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("pxhub-tmp");
+    let tmp = path.with_extension(&TEMP_SUFFIX[1..]);
     let mut f = tokio::fs::File::create(&tmp).await?;
     f.write_all(bytes).await?;
     f.sync_all().await?;
@@ -56,6 +56,24 @@ fn component(raw: &str, fallback: &str) -> String {
     match parse_filename(raw) {
         Ok(name) if name != "." && name != ".." && !name.starts_with('.') => name,
         _ => fallback.to_owned(),
+    }
+}
+
+/// The names the agent writes beside a program's media.
+const SIDECARS: [&str; 2] = ["program.json", "ebucore.xml"];
+/// What a file being written is called until it is renamed into place.
+const TEMP_SUFFIX: &str = ".pxhub-tmp";
+
+/// The name a media file takes in its program's folder: its own name, made a
+/// safe component, and never one the agent uses for a sidecar or a file in
+/// progress (compared without case, for file systems that ignore it).
+fn media_name(raw: &str) -> String {
+    let name = component(raw, "master");
+    let lower = name.to_lowercase();
+    if SIDECARS.contains(&lower.as_str()) || lower.ends_with(TEMP_SUFFIX) {
+        format!("media-{name}")
+    } else {
+        name
     }
 }
 
@@ -167,7 +185,7 @@ impl Agent {
             .context("a master without its SHA-256")?
             .to_owned();
         let size = master["size"].as_u64().context("a master without its size")?;
-        let name = component(master["filename"].as_str().unwrap_or(""), "master");
+        let name = media_name(master["filename"].as_str().unwrap_or(""));
         tokio::fs::create_dir_all(&home).await?;
         let target = home.join(&name);
         // Recorded as taken, or in place from a run killed before it said so.
@@ -193,10 +211,10 @@ impl Agent {
             .send()
             .await?;
         if ebucore.status().is_success() {
-            write_atomically(&home.join("ebucore.xml"), &ebucore.bytes().await?).await?;
+            write_atomically(&home.join(SIDECARS[1]), &ebucore.bytes().await?).await?;
         }
         write_atomically(
-            &home.join("program.json"),
+            &home.join(SIDECARS[0]),
             serde_json::to_string_pretty(program)?.as_bytes(),
         )
         .await?;
@@ -206,7 +224,7 @@ impl Agent {
     /// Whether the master with `sha256` is in place already (its program.json
     /// says so, and it is written only after the master is verified).
     async fn have(&self, home: &Path, sha256: &str) -> anyhow::Result<bool> {
-        let Ok(text) = tokio::fs::read_to_string(home.join("program.json")).await else {
+        let Ok(text) = tokio::fs::read_to_string(home.join(SIDECARS[0])).await else {
             return Ok(false);
         };
         let stored: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -216,7 +234,7 @@ impl Agent {
             .flatten()
             .find(|f| f["role"] == "master");
         let Some(recorded) = recorded else { return Ok(false) };
-        let name = component(recorded["filename"].as_str().unwrap_or(""), "master");
+        let name = media_name(recorded["filename"].as_str().unwrap_or(""));
         Ok(recorded["sha256"] == sha256 && tokio::fs::try_exists(home.join(name)).await?)
     }
 
@@ -226,7 +244,7 @@ impl Agent {
         let mut dir = tokio::fs::read_dir(home).await?;
         while let Some(e) = dir.next_entry().await? {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name != "program.json" && name != "ebucore.xml" && !name.ends_with(".pxhub-tmp") {
+            if !SIDECARS.contains(&name.as_str()) && !name.ends_with(TEMP_SUFFIX) {
                 out.push(e.path());
             }
         }
@@ -315,4 +333,19 @@ async fn hash_file(path: &Path) -> anyhow::Result<String> {
         Ok(hex::encode(h.finalize()))
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_name;
+
+    #[test]
+    fn media_never_takes_a_sidecar_name() {
+        assert_eq!(media_name("Thời sự tối.mp4"), "Thời sự tối.mp4");
+        assert_eq!(media_name("program.json"), "media-program.json");
+        assert_eq!(media_name("EBUCore.XML"), "media-EBUCore.XML");
+        assert_eq!(media_name("program.pxhub-tmp"), "media-program.pxhub-tmp");
+        assert_eq!(media_name("../program.json"), "media-program.json");
+        assert_eq!(media_name(""), "master");
+    }
 }

@@ -118,7 +118,11 @@ async fn atom_caller(req: &HttpRequest, hub: &Hub) -> Result<Caller, ApiError> {
     responses((status = 200, content_type = "application/atom+xml", body = String, headers(("ETag" = String))),
         (status = 304), (status = 401, body = Problem), (status = 403, body = Problem)),
     security((), ("bearer" = [])))]
-pub async fn atom(hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn atom(
+    hub: web::Data<Hub>,
+    site: web::Data<super::Site>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let caller = atom_caller(&req, &hub).await?;
     let entries = hub.recent(&caller, ATOM_ENTRIES).await?;
     let newest = entries.first().map(|(e, _)| e.seq).unwrap_or(0);
@@ -137,8 +141,9 @@ pub async fn atom(hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse,
     {
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
     }
-    let info = req.connection_info();
-    let base = format!("{}://{}", info.scheme(), info.host());
+    // Links come from the configured address, never from the request's
+    // Host or X-Forwarded-* (which a client or a proxy's client sets).
+    let base = &site.public_base;
     let who = caller.station.as_ref().map_or("operator".to_owned(), |s| s.to_string());
     let updated = entries.first().map_or_else(Utc::now, |(e, _)| e.at);
     let mut xml =
@@ -146,7 +151,7 @@ pub async fn atom(hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse,
     xml += &format!("  <id>urn:pxhub:feed:{}</id>\n", esc(&who));
     xml += &format!("  <title>pxhub: programs for {}</title>\n", esc(&who));
     xml += &format!("  <updated>{}</updated>\n", rfc3339(updated));
-    xml += &format!("  <link rel=\"self\" href=\"{}/api/v1/feed.atom\"/>\n", esc(&base));
+    xml += &format!("  <link rel=\"self\" href=\"{}/api/v1/feed.atom\"/>\n", esc(base));
     xml += "  <author><name>pxhub</name></author>\n  <generator>pxhub</generator>\n";
     for (e, p) in &entries {
         let link = format!("{base}/api/v1/programs/{}", p.id);

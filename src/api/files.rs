@@ -10,7 +10,7 @@ use super::extract::{program_id, query_pairs, single, Auth};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
 use crate::domain::{FileRecord, FileRole};
 use crate::error::{ApiError, Problem};
-use crate::exchange::{Hub, IncomingFile};
+use crate::exchange::{Hub, IncomingFile, Sending};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -20,13 +20,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(get_file))
             .route(web::delete().to(delete_file)),
     );
-}
-
-/// How downloads are answered, set at start.
-#[derive(Clone, Copy)]
-pub struct DownloadMode {
-    /// Redirect full GETs to a presigned S3 URL instead of proxying.
-    pub presign: bool,
 }
 
 /// Upload a file, streamed. The body is the file.
@@ -115,7 +108,6 @@ pub async fn put_file(
 pub async fn get_file(
     Auth(caller): Auth,
     hub: web::Data<Hub>,
-    mode: web::Data<DownloadMode>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -173,23 +165,12 @@ pub async fn get_file(
     if req.method() == Method::HEAD {
         return Ok(res.body(Announced(length)));
     }
-    if mode.presign && range.is_none() {
-        let ttl = std::time::Duration::from_secs(300);
-        if let Some(url) = hub
-            .media()
-            .presigned_url(&download.key, ttl)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            // The bytes bypass the hub: the ledger counts the redirect as the take.
-            hub.record_received(download.clone(), 0..file.size).await?;
-            return Ok(HttpResponse::TemporaryRedirect()
-                .insert_header((header::LOCATION, url.to_string()))
-                .finish());
-        }
+    match hub.send(&download, range).await? {
+        Sending::Redirect(url) => Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .finish()),
+        Sending::Stream(bytes) => Ok(res.body(SizedStream::new(length, bytes))),
     }
-    let counted = hub.open(&download, range).await?;
-    Ok(res.body(SizedStream::new(length, counted)))
 }
 
 /// Remove a draft's file.

@@ -2,15 +2,15 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{parse_time, program_id, query_pairs, single, Auth, Json};
-use crate::catalog::ledger::{Rebroadcast, StationNumbers, Take};
-use crate::domain::FieldError;
+use crate::domain::{FieldError, FileRole, Rebroadcast, Take};
 use crate::error::{ApiError, Problem};
-use crate::exchange::{ExchangeReport, Hub, NewRebroadcast};
+use crate::exchange::report::{Period, ReportView};
+use crate::exchange::{Hub, NewRebroadcast};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
@@ -45,8 +45,8 @@ impl From<Rebroadcast> for RebroadcastView {
     fn from(r: Rebroadcast) -> Self {
         Self {
             id: r.id,
-            station: r.station,
-            program_id: r.program_id,
+            station: r.station.to_string(),
+            program_id: r.program_id.to_string(),
             aired_at: r.aired_at,
             channel: r.channel,
             note: r.note,
@@ -59,8 +59,8 @@ impl From<Rebroadcast> for RebroadcastView {
 pub struct TakeView {
     /// The station that downloaded it.
     pub station: String,
-    /// Which file: `master`, `preview`, …
-    pub role: String,
+    /// Which file.
+    pub role: FileRole,
     pub sha256: String,
     pub size: u64,
     /// When its last byte reached the station.
@@ -70,7 +70,7 @@ pub struct TakeView {
 impl From<Take> for TakeView {
     fn from(t: Take) -> Self {
         Self {
-            station: t.station,
+            station: t.station.to_string(),
             role: t.role,
             sha256: t.sha256,
             size: t.size,
@@ -128,93 +128,6 @@ pub async fn takes(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Stri
     }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Numbers {
-    /// Programs registered in the period.
-    pub contributed: u64,
-    /// Programs published in the period.
-    pub published: u64,
-    /// Its programs taken by other stations (one per taking station and program).
-    pub taken_by_others: u64,
-    /// Programs of other stations it took.
-    pub taken_from_others: u64,
-    /// Rebroadcasts of its programs by other stations.
-    pub rebroadcasts_of_its_programs: u64,
-    /// Rebroadcasts it reported.
-    pub rebroadcasts_made: u64,
-}
-
-impl From<&StationNumbers> for Numbers {
-    fn from(n: &StationNumbers) -> Self {
-        Self {
-            contributed: n.contributed,
-            published: n.published,
-            taken_by_others: n.taken_by_others,
-            taken_from_others: n.taken_from_others,
-            rebroadcasts_of_its_programs: n.rebroadcasts_of_its_programs,
-            rebroadcasts_made: n.rebroadcasts_made,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StationReport {
-    pub station: String,
-    pub name: String,
-    #[serde(flatten)]
-    pub numbers: Numbers,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MatrixCell {
-    /// The station whose programs were taken.
-    pub origin: String,
-    /// The station that took them.
-    pub taker: String,
-    /// How many programs.
-    pub programs: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ExchangeReportView {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    /// Every station for the admin; the caller's own row for a station.
-    pub stations: Vec<StationReport>,
-    /// Sums over all stations.
-    pub totals: Numbers,
-    /// Programs taken, station by station (a station sees the cells it is in).
-    pub matrix: Vec<MatrixCell>,
-}
-
-impl From<&ExchangeReport> for ExchangeReportView {
-    fn from(r: &ExchangeReport) -> Self {
-        Self {
-            from: r.from,
-            to: r.to,
-            stations: r
-                .stations
-                .iter()
-                .map(|s| StationReport {
-                    station: s.station.clone(),
-                    name: s.name.clone(),
-                    numbers: (&s.numbers).into(),
-                })
-                .collect(),
-            totals: (&r.totals).into(),
-            matrix: r
-                .matrix
-                .iter()
-                .map(|((origin, taker), n)| MatrixCell {
-                    origin: origin.clone(),
-                    taker: taker.clone(),
-                    programs: *n,
-                })
-                .collect(),
-        }
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -227,14 +140,9 @@ pub struct ReportParams {
     format: Option<String>,
 }
 
-/// The start of `year`, UTC.
-pub fn year_start(year: i32) -> Option<DateTime<Utc>> {
-    Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single()
-}
-
 /// The exchange report: per station, and the station-by-station matrix of takes.
 #[utoipa::path(get, path = "/api/v1/reports/exchange", tag = "ledger", params(ReportParams),
-    responses((status = 200, body = ExchangeReportView),
+    responses((status = 200, body = ReportView),
         (status = 200, content_type = "text/csv", body = String, description = "with format=csv"),
         (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -245,14 +153,14 @@ pub async fn exchange_report(
 ) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req, &["from", "to", "format"])?;
     let mut errors = Vec::new();
-    let this_year = Utc::now().year();
+    let this_year = Period::this_year();
     let from = match single(&pairs, "from", &mut errors) {
         Some(v) => parse_time("from", v, false, &mut errors),
-        None => year_start(this_year),
+        None => Some(this_year.from),
     };
     let to = match single(&pairs, "to", &mut errors) {
         Some(v) => parse_time("to", v, false, &mut errors),
-        None => year_start(this_year + 1),
+        None => Some(this_year.to),
     };
     let csv = match single(&pairs, "format", &mut errors) {
         None | Some("json") => false,
@@ -268,7 +176,7 @@ pub async fn exchange_report(
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    let report = hub.exchange_report(Some(&caller), from, to).await?;
+    let report = hub.exchange_report(&caller, Period::new(from, to)?).await?;
     if csv {
         let name = format!("exchange-{}-{}.csv", from.format("%Y%m%d"), to.format("%Y%m%d"));
         return Ok(HttpResponse::build(StatusCode::OK)
@@ -276,5 +184,5 @@ pub async fn exchange_report(
             .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
             .body(report.to_csv()));
     }
-    Ok(HttpResponse::Ok().json(ExchangeReportView::from(&report)))
+    Ok(HttpResponse::Ok().json(report.view()))
 }

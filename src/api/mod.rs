@@ -7,6 +7,7 @@ pub mod feed;
 pub mod files;
 mod http_headers;
 pub mod ledger;
+pub mod limits;
 mod ops;
 mod programs;
 mod stations;
@@ -19,7 +20,18 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::domain::Secret;
 use crate::error::ApiError;
+
+/// What the HTTP layer knows of the site it serves, set at start.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The hub's address for links (feeds): `public_url`, never a client's
+    /// `Host` or `X-Forwarded-*`.
+    pub public_base: String,
+    /// When set, `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<Secret>,
+}
 
 #[derive(OpenApi)]
 #[openapi(

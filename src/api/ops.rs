@@ -35,23 +35,40 @@ pub async fn readyz(hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
             format!("the {what} is not reachable"),
         )
     };
-    if let Err(e) = hub.catalog().ping().await {
-        tracing::error!(error = %e, "catalog not ready");
-        return Err(not_ready("catalog"));
-    }
-    if let Err(e) = hub.media().check().await {
-        tracing::error!(error = %e, "media store not ready");
-        return Err(not_ready("media store"));
-    }
+    hub.ready().await.map_err(not_ready)?;
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
 /// Counters in the Prometheus text format: requests and their latency, file
-/// bytes in and out, uploads in progress.
+/// bytes in and out, uploads in progress. Open, unless the hub has a
+/// `metrics_token`: then only `Authorization: Bearer <metrics_token>`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
-pub async fn metrics(hub: web::Data<Hub>) -> HttpResponse {
-    HttpResponse::Ok()
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, body = crate::error::Problem, content_type = "application/problem+json",
+            description = "the hub has a metrics token and the request did not carry it")),
+    security((), ("bearer" = [])))]
+pub async fn metrics(
+    hub: web::Data<Hub>,
+    site: web::Data<super::Site>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(want) = &site.metrics_token {
+        let sent = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        use subtle::ConstantTimeEq;
+        let (a, b) = (
+            <sha2::Sha256 as sha2::Digest>::digest(sent.as_bytes()),
+            <sha2::Sha256 as sha2::Digest>::digest(want.expose().as_bytes()),
+        );
+        if !bool::from(a.ct_eq(&b)) {
+            return Err(crate::exchange::ExchangeError::Unauthorized.into());
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(hub.metrics().render())
+        .body(hub.metrics().render()))
 }

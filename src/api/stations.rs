@@ -194,7 +194,7 @@ pub async fn issue_token(
 ) -> Result<HttpResponse, ApiError> {
     let station = station_id(&path)?;
     let body = body.parsed()?;
-    let issued = hub.issue_token(&caller, station, body.role, body.label).await?;
+    let issued = hub.issue_token(&caller, Some(station), body.role, body.label).await?;
     Ok(HttpResponse::Created().json(TokenIssued::from(issued)))
 }
 
@@ -210,7 +210,7 @@ pub async fn revoke_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (station, token_id) = path.into_inner();
-    hub.revoke_token(&caller, station_id(&station)?, token_id).await?;
+    hub.revoke_token(&caller, Some(station_id(&station)?), token_id).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }
 

@@ -215,6 +215,11 @@ pub async fn create(
     }
     let metadata_raw = text(headers, "Upload-Metadata").unwrap_or("").to_owned();
     let metadata = parse_metadata(&metadata_raw)?;
+    // Every header is read before the upload exists, so a bad one leaves
+    // nothing behind.
+    let with_data =
+        number(headers, "Content-Length")?.unwrap_or(0) > 0 || headers.contains_key(header::TRANSFER_ENCODING);
+    let checksum = parse_checksum(headers)?;
     let mut upload = hub
         .tus_create(
             &caller,
@@ -225,15 +230,13 @@ pub async fn create(
             },
         )
         .await?;
-    let with_data =
-        number(headers, "Content-Length")?.unwrap_or(0) > 0 || headers.contains_key(header::TRANSFER_ENCODING);
     if with_data && is_octet_stream(headers) {
         let append = Append {
             offset: 0,
             length: None,
-            checksum: parse_checksum(headers)?,
+            checksum,
         };
-        upload = hub.tus_append(&caller, &upload.id, append, body).await?;
+        upload = hub.tus_append_first(&caller, &upload.id, append, body).await?;
     }
     let mut res = HttpResponse::Created();
     res.insert_header((header::LOCATION, format!("/api/v1/uploads/{}", upload.id)));

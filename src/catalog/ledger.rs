@@ -6,27 +6,19 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 
+use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{FileRecord, StationId};
+use crate::domain::{FileRecord, FileRole, ProgramId, Rebroadcast, StationId, StationNumbers, Take};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Take {
-    pub station: String,
-    pub role: String,
-    pub sha256: String,
-    pub size: u64,
-    pub taken_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rebroadcast {
-    pub id: String,
-    pub station: String,
-    pub program_id: String,
-    pub aired_at: DateTime<Utc>,
-    pub channel: String,
-    pub note: Option<String>,
-    pub reported_at: DateTime<Utc>,
+/// Column `i` of `r`, parsed by `parse`; a value the schema should have
+/// prevented is an error.
+fn parsed<T, E: ToString>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).map_err(|e| bad_column(i, format!("{text}: {}", e.to_string())))
 }
 
 /// Records that `station` received `first..last` of `file`; returns true
@@ -108,8 +100,8 @@ pub fn takes(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Take>> {
     )?
     .query_map([seq], |r| {
         Ok(Take {
-            station: r.get(0)?,
-            role: r.get(1)?,
+            station: parsed(r, 0, StationId::parse)?,
+            role: parsed(r, 1, |s| FileRole::parse(s).ok_or("not a file role"))?,
             sha256: r.get(2)?,
             size: r.get(3)?,
             taken_at: from_micros(r.get(4)?),
@@ -125,7 +117,7 @@ pub fn insert_rebroadcast(conn: &Connection, seq: i64, r: &Rebroadcast) -> rusql
     )?
     .execute(params![
         r.id,
-        r.station,
+        r.station.as_str(),
         seq,
         to_micros(r.aired_at),
         r.channel,
@@ -144,8 +136,8 @@ pub fn rebroadcasts(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Rebroad
     .query_map([seq], |r| {
         Ok(Rebroadcast {
             id: r.get(0)?,
-            station: r.get(1)?,
-            program_id: r.get(2)?,
+            station: parsed(r, 1, StationId::parse)?,
+            program_id: parsed(r, 2, |s| ProgramId::parse(s).ok_or("not a program id"))?,
             aired_at: from_micros(r.get(3)?),
             channel: r.get(4)?,
             note: r.get(5)?,
@@ -153,23 +145,6 @@ pub fn rebroadcasts(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Rebroad
         })
     })?
     .collect()
-}
-
-/// One station's numbers over a period.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StationNumbers {
-    /// Programs it registered (created) in the period.
-    pub contributed: u64,
-    /// Programs it published in the period.
-    pub published: u64,
-    /// (Taker, program) pairs: its programs that other stations took.
-    pub taken_by_others: u64,
-    /// Programs of other stations it took.
-    pub taken_from_others: u64,
-    /// Rebroadcasts of its programs by other stations.
-    pub rebroadcasts_of_its_programs: u64,
-    /// Rebroadcasts it reported.
-    pub rebroadcasts_made: u64,
 }
 
 /// `(origin, taker) → programs taken`.

@@ -1,13 +1,17 @@
-//! Resumable uploads' state.
+//! Resumable uploads' state. Where an upload's bytes wait (its "sink") is
+//! the media store's business: the catalog keeps it as an opaque value `S`
+//! (JSON in its column), and knows of it only that it names its object's
+//! `key`, for the sweeper.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::{from_micros, to_micros};
-use crate::media::SinkState;
 
 #[derive(Debug, Clone)]
-pub struct TusRow {
+pub struct TusRow<S> {
     pub id: String,
     pub station: String,
     pub program_id: String,
@@ -17,7 +21,7 @@ pub struct TusRow {
     pub metadata: String,
     pub length: Option<u64>,
     pub received: u64,
-    pub sink: SinkState,
+    pub sink: S,
     pub sha256_state: Vec<u8>,
     pub expires_at: DateTime<Utc>,
     pub completed: bool,
@@ -26,7 +30,7 @@ pub struct TusRow {
 const COLUMNS: &str = "id, station_id, program_id, role, filename, media_type, metadata, length, received, sink,
     sha256_state, expires_at, completed_at IS NOT NULL";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<TusRow> {
+fn from_row<S: DeserializeOwned>(r: &Row<'_>) -> rusqlite::Result<TusRow<S>> {
     let sink: String = r.get(9)?;
     Ok(TusRow {
         id: r.get(0)?,
@@ -45,7 +49,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TusRow> {
     })
 }
 
-pub fn insert(conn: &Connection, t: &TusRow) -> rusqlite::Result<()> {
+pub fn insert<S: Serialize>(conn: &Connection, t: &TusRow<S>) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO tus_uploads (id, station_id, program_id, role, filename, media_type, metadata, length, received,
              sink, sha256_state, created_at, expires_at)
@@ -69,14 +73,14 @@ pub fn insert(conn: &Connection, t: &TusRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<TusRow>> {
+pub fn get<S: DeserializeOwned>(conn: &Connection, id: &str) -> rusqlite::Result<Option<TusRow<S>>> {
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tus_uploads WHERE id = ?1"))?
         .query_row([id], from_row)
         .optional()
 }
 
 /// Records progress: what was received, where it is, the hash so far.
-pub fn advance(conn: &Connection, t: &TusRow, completed: bool) -> rusqlite::Result<()> {
+pub fn advance<S: Serialize>(conn: &Connection, t: &TusRow<S>, completed: bool) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE tus_uploads SET length = ?2, received = ?3, sink = ?4, sha256_state = ?5, expires_at = ?6,
              completed_at = CASE WHEN ?7 THEN ?8 ELSE completed_at END
@@ -101,10 +105,18 @@ pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<()> {
 }
 
 /// Uploads past their expiry.
-pub fn expired(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<TusRow>> {
+pub fn expired<S: DeserializeOwned>(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<TusRow<S>>> {
     conn.prepare(&format!("SELECT {COLUMNS} FROM tus_uploads WHERE expires_at <= ?1"))?
         .query_map([to_micros(now)], from_row)?
         .collect()
+}
+
+/// How many unfinished, unexpired uploads `station` holds.
+pub fn open_count(conn: &Connection, station: &str, now: DateTime<Utc>) -> rusqlite::Result<u64> {
+    conn.prepare_cached(
+        "SELECT count(*) FROM tus_uploads WHERE station_id = ?1 AND completed_at IS NULL AND expires_at > ?2",
+    )?
+    .query_row(params![station, to_micros(now)], |r| r.get(0))
 }
 
 pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {

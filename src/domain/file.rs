@@ -1,19 +1,15 @@
 //! What the hub accepts as a file's name and media type.
 
-use unicode_normalization::UnicodeNormalization;
-
 use super::FileRole;
 
 /// A file name as a station sent it, made safe to keep and to send back: NFC,
-/// the last path component only, no control characters, at most 255 bytes.
+/// the last path component only, no control, hidden or direction-changing
+/// characters, at most 255 bytes.
 /// It is only ever stored in the catalog; it never reaches a key or a path.
 pub fn parse_filename(raw: &str) -> Result<String, String> {
-    let name: String = raw.rsplit(['/', '\\']).next().unwrap_or("").trim().nfc().collect();
+    let name = super::text::tidy(raw.rsplit(['/', '\\']).next().unwrap_or(""), false)?;
     if name.is_empty() || name == "." || name == ".." {
         return Err("must name a file".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
     }
     if name.len() > 255 {
         return Err("must be at most 255 bytes".into());
@@ -118,7 +114,16 @@ mod tests {
         assert_eq!(parse_filename("Thời sự tối 12-3.mp4").unwrap(), "Thời sự tối 12-3.mp4");
         assert_eq!(parse_filename("../../etc/passwd").unwrap(), "passwd");
         assert_eq!(parse_filename("C:\\Users\\Đài\\bản tin.mp3").unwrap(), "bản tin.mp3");
-        for bad in ["", "  ", "a/", "..", "a\u{0}b", "x\ny"] {
+        for bad in [
+            "",
+            "  ",
+            "a/",
+            "..",
+            "a\u{0}b",
+            "x\ny",
+            "invoice\u{202E}pm3.exe",
+            "a\u{200B}.mp3",
+        ] {
             assert!(parse_filename(bad).is_err(), "{bad:?}");
         }
         assert!(parse_filename(&"ư".repeat(200)).is_err());

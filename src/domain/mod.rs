@@ -2,14 +2,18 @@
 //! Nothing here does I/O.
 
 pub mod file;
+mod ledger;
 mod program;
+mod secret;
 mod station;
 pub mod text;
 
+pub use ledger::{Rebroadcast, StationNumbers, Take};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput,
 };
+pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 
 /// One offending field of a request, named by its JSON path (`rights.stations[1]`).

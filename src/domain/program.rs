@@ -298,7 +298,13 @@ impl Checker {
 
     /// NFC-normalises and trims `s`, and checks its length and characters.
     fn text(&mut self, field: &str, s: &str, min: usize, max: usize, multiline: bool) -> String {
-        let s: String = s.trim().nfc().collect();
+        let s = match super::text::tidy(s, multiline) {
+            Ok(s) => s,
+            Err(why) => {
+                self.fail(field, why);
+                s.trim().nfc().collect()
+            }
+        };
         let n = s.chars().count();
         if n < min {
             self.fail(
@@ -311,11 +317,6 @@ impl Checker {
             );
         } else if n > max {
             self.fail(field, format!("must be at most {max} characters"));
-        }
-        if s.chars()
-            .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')))
-        {
-            self.fail(field, "must not contain control characters");
         }
         s
     }

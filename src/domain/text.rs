@@ -29,6 +29,40 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// Characters that change how text around them is shown without being seen
+/// themselves: bidirectional embeddings, overrides, isolates and marks
+/// (`invoice\u{202E}pm3.exe` shows as `invoiceexe.3mp`), and zero-width
+/// characters that make two names look alike.
+pub fn is_hidden_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{061C}'               // Arabic letter mark
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{180E}'             // Mongolian vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner; LRM, RLM
+        | '\u{202A}'..='\u{202E}' // embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{206F}' // isolates, deprecated format characters
+        | '\u{FEFF}'             // zero-width no-break space (BOM)
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+    )
+}
+
+/// Text a person typed, made fit to keep and show: trimmed, NFC; control
+/// characters refused (but line breaks and tabs where `multiline`), and so
+/// are hidden and direction-changing characters ([`is_hidden_or_bidi`]).
+pub fn tidy(raw: &str, multiline: bool) -> Result<String, &'static str> {
+    let s: String = raw.trim().nfc().collect();
+    if s.chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r')))
+    {
+        return Err("must not contain control characters");
+    }
+    if s.chars().any(is_hidden_or_bidi) {
+        return Err("must not contain invisible or direction-changing characters");
+    }
+    Ok(s)
+}
+
 /// The words of a folded text, as FTS5's unicode61 tokenizer sees them.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
     folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
@@ -55,6 +89,29 @@ mod tests {
         let nfd: String = "Thời sự Định Hóa".nfd().collect();
         assert_eq!(fold(&nfc), "thoi su dinh hoa");
         assert_eq!(fold(&nfd), "thoi su dinh hoa");
+    }
+
+    #[test]
+    fn tidy_refuses_what_hides_or_reverses_text() {
+        assert_eq!(
+            tidy("  Thời sự tối\u{0301} ", false).unwrap(),
+            "Thời sự tối\u{0301}".nfc().collect::<String>()
+        );
+        let nfd: String = "Định Hóa".nfd().collect();
+        assert_eq!(tidy(&nfd, false).unwrap(), "Định Hóa");
+        for bad in [
+            "invoice\u{202E}pm3.exe",
+            "a\u{200B}b",
+            "\u{2066}x\u{2069}",
+            "x\u{FEFF}",
+            "a\u{200D}b",
+            "a\u{061C}",
+        ] {
+            assert!(tidy(bad, true).is_err(), "{bad:?}");
+        }
+        assert!(tidy("a\nb", false).is_err());
+        assert_eq!(tidy("a\nb", true).unwrap(), "a\nb");
+        assert!(tidy("a\u{7}b", true).is_err());
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub enum ExchangeError {
     Locked,
     #[error("the chunk does not match its Upload-Checksum")]
     ChecksumMismatch,
+    #[error("{detail}")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("catalog")]
     Catalog(#[from] rusqlite::Error),
     #[error("media store")]

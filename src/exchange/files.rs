@@ -11,6 +11,7 @@ use chrono::Utc;
 use futures_util::Stream;
 
 use super::feed::{emit, EventType};
+use super::pace::Pace;
 use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
@@ -173,6 +174,10 @@ impl Hub {
         let v = viewer.clone();
         self.catalog.read(move |c| writable(c, &v, id).map(drop)).await?;
         let accepted = self.accept(role, &incoming)?;
+        let _slot = match &caller.station {
+            Some(station) => Some(self.upload_slot(station)?),
+            None => None,
+        };
 
         let guard = UploadGuard::start(self).await?;
         let mut writer = self.media.writer(&guard.key).await?;
@@ -183,12 +188,13 @@ impl Hub {
                 .await?;
         }
         let started = std::time::Instant::now();
+        let mut pace = Pace::new();
         loop {
-            let chunk = match self.next_chunk(&mut body).await {
+            let chunk = match self.next_chunk(&mut body, &mut pace).await {
                 Ok(None) => break,
                 Ok(Some(Ok(c))) => c,
-                // Broken off, or a link gone silent for too long.
-                Ok(Some(Err(_))) | Err(()) => {
+                // Broken off, a link gone silent for too long, or one too slow.
+                Ok(Some(Err(_))) | Err(_) => {
                     tracing::info!(key = %guard.key, received = writer.size(), "upload interrupted");
                     writer.abort().await;
                     return Err(ExchangeError::bad_request(

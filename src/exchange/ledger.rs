@@ -6,19 +6,19 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
+use crate::domain::text::tidy;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
-use unicode_normalization::UnicodeNormalization;
 
 use super::files::Download;
 use super::programs::visible;
 use super::rights::owns;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::ledger::{self, Rebroadcast, Take};
+use crate::catalog::ledger;
 use crate::catalog::{self, programs};
-use crate::domain::{FieldError, ProgramId, Viewer};
+use crate::domain::{FieldError, ProgramId, Rebroadcast, Take, Viewer};
 use crate::media::MediaError;
 
 /// A rebroadcast as a station reports it.
@@ -36,7 +36,33 @@ pub struct Takes {
     pub rebroadcasts: Vec<Rebroadcast>,
 }
 
+/// How the bytes of a download reach the caller.
+pub enum Sending {
+    /// Through the hub, counted into the ledger as they go.
+    Stream(futures_util::stream::BoxStream<'static, Result<Bytes, MediaError>>),
+    /// Straight from the store, at this short-lived address (presigned
+    /// downloads); the ledger counted the take when it was handed out.
+    Redirect(String),
+}
+
+/// How long a presigned download address lives.
+const PRESIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Hub {
+    /// The bytes of `download` (all, or `range`). With presigned downloads,
+    /// a whole file goes from the store by redirect, and counts as taken
+    /// when the address is handed out; otherwise they stream through the
+    /// hub and count as they arrive ([`Hub::open`]).
+    pub async fn send(&self, download: &Download, range: Option<Range<u64>>) -> Result<Sending, ExchangeError> {
+        if self.settings.presign_downloads && range.is_none() {
+            if let Some(url) = self.media.presigned_url(&download.key, PRESIGNED_FOR).await? {
+                self.record_received(download.clone(), 0..download.file.size).await?;
+                return Ok(Sending::Redirect(url.to_string()));
+            }
+        }
+        Ok(Sending::Stream(Box::pin(self.open(download, range).await?)))
+    }
+
     /// The bytes of `download` in `range`, streamed. What the caller receives
     /// is counted; once a station has received every byte of a file, in one
     /// request or several ranged ones, the ledger records one take.
@@ -88,17 +114,20 @@ impl Hub {
             return Err(ExchangeError::Forbidden("rebroadcasts are reported by stations"));
         };
         let mut errors = Vec::new();
-        let channel: String = new.channel.trim().nfc().collect();
-        if channel.is_empty() || channel.chars().count() > 200 || channel.chars().any(char::is_control) {
+        let channel = tidy(&new.channel, false).unwrap_or_default();
+        if channel.is_empty() || channel.chars().count() > 200 {
             errors.push(FieldError::new(
                 "channel",
-                "must be 1 to 200 characters, without control characters",
+                "must be 1 to 200 characters, without control, invisible or direction-changing characters",
             ));
         }
-        let note: Option<String> = new
-            .note
-            .map(|n| n.trim().nfc().collect::<String>())
-            .filter(|n| !n.is_empty());
+        let note = match new.note.as_deref().map(|n| tidy(n, true)).transpose() {
+            Ok(note) => note.filter(|n| !n.is_empty()),
+            Err(why) => {
+                errors.push(FieldError::new("note", why));
+                None
+            }
+        };
         if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
             errors.push(FieldError::new("note", "must be at most 2000 characters"));
         }
@@ -122,8 +151,8 @@ impl Hub {
                 }
                 let r = Rebroadcast {
                     id: uuid::Uuid::new_v4().to_string(),
-                    station: station.to_string(),
-                    program_id: id.to_string(),
+                    station: station.clone(),
+                    program_id: id,
                     aired_at: catalog::from_micros(catalog::to_micros(new.aired_at)),
                     channel,
                     note,

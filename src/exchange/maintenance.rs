@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
+use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::media;
 
@@ -65,7 +66,8 @@ impl Hub {
     }
 
     /// Re-reads every object and checks its size and SHA-256 against the catalog.
-    pub async fn scrub(&self) -> Result<ScrubReport, ExchangeError> {
+    pub async fn scrub(&self, caller: &Caller) -> Result<ScrubReport, ExchangeError> {
+        super::tokens::require_admin(caller)?;
         let objects = self.catalog.read(media::all_objects).await?;
         let mut report = ScrubReport::default();
         for o in objects {

@@ -6,8 +6,9 @@ pub mod feed;
 pub mod files;
 mod ledger;
 mod maintenance;
+mod pace;
 pub mod programs;
-mod report;
+pub mod report;
 pub mod rights;
 mod search;
 pub mod stations;
@@ -17,7 +18,7 @@ pub mod webhooks;
 
 pub use error::ExchangeError;
 pub use files::{Download, IncomingFile};
-pub use ledger::{NewRebroadcast, Takes};
+pub use ledger::{NewRebroadcast, Sending, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
 pub use report::{ExchangeReport, StationRow};
 pub use search::{Facets, SearchPage, SearchRequest, Sort};
@@ -31,6 +32,42 @@ use crate::catalog::Catalog;
 use crate::media::MediaStore;
 use crate::metrics::Metrics;
 
+/// What the use-cases need to know; the hub's settings make one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeSettings {
+    /// Largest file accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// With S3: whole downloads by a presigned redirect, not through the hub.
+    pub presign_downloads: bool,
+    /// The first wait before a failed webhook delivery is retried.
+    pub webhook_retry: std::time::Duration,
+    /// How long an upload may go without a byte.
+    pub upload_idle: std::time::Duration,
+    /// After `upload_rate_grace`, an upload slower than this on average
+    /// (bytes per second) is given up; 0: no floor.
+    pub upload_min_rate: u64,
+    pub upload_rate_grace: std::time::Duration,
+    /// Uploads one station may send at once (0: no cap).
+    pub max_uploads_per_station: usize,
+    /// Unfinished resumable uploads one station may hold (0: no cap).
+    pub max_open_uploads_per_station: usize,
+}
+
+impl Default for ExchangeSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 50 << 30,
+            presign_downloads: false,
+            webhook_retry: std::time::Duration::from_secs(5),
+            upload_idle: std::time::Duration::from_secs(120),
+            upload_min_rate: 1024,
+            upload_rate_grace: std::time::Duration::from_secs(60),
+            max_uploads_per_station: 8,
+            max_open_uploads_per_station: 100,
+        }
+    }
+}
+
 /// The hub's use-cases, over one catalog and one media store. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -41,18 +78,18 @@ pub struct Hub {
     /// Signs search cursors so that a forged one is refused.
     cursor_key: [u8; 32],
     max_upload_bytes: u64,
+    settings: ExchangeSettings,
     active: files::ActiveUploads,
+    upload_slots: pace::UploadSlots,
     tus_locks: tus::Locks,
     dispatch: webhooks::Dispatch,
     /// The first wait before a failed webhook delivery is retried.
     webhook_retry: std::time::Duration,
-    /// How long an upload may go without a byte.
-    upload_idle: std::time::Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Hub {
-    pub fn new(catalog: Catalog, media: MediaStore, max_upload_bytes: u64) -> Result<Self, rusqlite::Error> {
+    pub fn new(catalog: Catalog, media: MediaStore, settings: ExchangeSettings) -> Result<Self, rusqlite::Error> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
         let index = Arc::new(catalog.write_blocking(|tx| SearchIndex::load(tx))?);
         Ok(Self {
@@ -60,43 +97,29 @@ impl Hub {
             index,
             media,
             cursor_key,
-            max_upload_bytes,
+            max_upload_bytes: settings.max_upload_bytes,
             active: Default::default(),
+            upload_slots: Default::default(),
             tus_locks: Default::default(),
             dispatch: Default::default(),
-            webhook_retry: std::time::Duration::from_millis(crate::config::DEFAULT_WEBHOOK_RETRY_MS),
-            upload_idle: std::time::Duration::from_secs(crate::config::DEFAULT_UPLOAD_IDLE_SECS),
+            webhook_retry: settings.webhook_retry,
+            settings,
             metrics: Default::default(),
         })
     }
 
-    /// Sets how long an upload may go without a byte.
-    pub fn with_upload_idle(mut self, idle: std::time::Duration) -> Self {
-        self.upload_idle = idle;
-        self
-    }
-
-    /// The next chunk of an upload's body; `Err(())` when none came in time.
-    pub(crate) async fn next_chunk<S: futures_util::Stream + Unpin>(
-        &self,
-        body: &mut S,
-    ) -> Result<Option<S::Item>, ()> {
-        use futures_util::StreamExt;
-        tokio::time::timeout(self.upload_idle, body.next()).await.map_err(drop)
-    }
-
-    /// Sets the first wait before a failed webhook delivery is retried.
-    pub fn with_webhook_retry(mut self, wait: std::time::Duration) -> Self {
-        self.webhook_retry = wait;
-        self
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-
-    pub fn media(&self) -> &MediaStore {
-        &self.media
+    /// Whether the catalog and the media store answer; `Err` names which
+    /// does not (the cause is logged).
+    pub async fn ready(&self) -> Result<(), &'static str> {
+        if let Err(e) = self.catalog.ping().await {
+            tracing::error!(error = %e, "catalog not ready");
+            return Err("catalog");
+        }
+        if let Err(e) = self.media.check().await {
+            tracing::error!(error = %e, "media store not ready");
+            return Err("media store");
+        }
+        Ok(())
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -1,12 +1,46 @@
-//! The yearly exchange report: per station, and station by station.
+//! The exchange report over a period: per station, and station by station;
+//! as JSON shows it ([`ReportView`]) and as a spreadsheet takes it (CSV).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::ledger::{self, StationNumbers};
+use crate::catalog::ledger;
+use crate::domain::StationNumbers;
+
+/// The period a report covers: `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Period {
+    /// `[from, to)`; `to` must come after `from`.
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Self, ExchangeError> {
+        if to <= from {
+            return Err(ExchangeError::invalid("to", "must be after from"));
+        }
+        Ok(Self { from, to })
+    }
+
+    /// 1 January of `year` to 1 January of the next, UTC.
+    pub fn year(year: i32) -> Option<Self> {
+        let start = |y: i32| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single();
+        Some(Self {
+            from: start(year)?,
+            to: start(year.checked_add(1)?)?,
+        })
+    }
+
+    pub fn this_year() -> Self {
+        Self::year(Utc::now().year()).expect("this year has a first of January")
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct StationRow {
@@ -28,17 +62,12 @@ pub struct ExchangeReport {
 }
 
 impl Hub {
-    /// The exchange over `[from, to)`.
-    pub async fn exchange_report(
-        &self,
-        caller: Option<&Caller>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<ExchangeReport, ExchangeError> {
-        if to <= from {
-            return Err(ExchangeError::invalid("to", "must be after from"));
-        }
-        let only = caller.and_then(|c| c.station.as_ref()).map(|s| s.to_string());
+    /// The exchange over `period`: every station's for the operator, the
+    /// caller's own for a station.
+    #[tracing::instrument(skip(self, caller), fields(caller = %caller.token_id))]
+    pub async fn exchange_report(&self, caller: &Caller, period: Period) -> Result<ExchangeReport, ExchangeError> {
+        let Period { from, to } = period;
+        let only = caller.station.as_ref().map(|s| s.to_string());
         let (numbers, names, mut matrix) = self
             .catalog
             .read(move |c| {
@@ -52,12 +81,7 @@ impl Hub {
             .await?;
         let mut totals = StationNumbers::default();
         for n in numbers.values() {
-            totals.contributed += n.contributed;
-            totals.published += n.published;
-            totals.taken_by_others += n.taken_by_others;
-            totals.taken_from_others += n.taken_from_others;
-            totals.rebroadcasts_of_its_programs += n.rebroadcasts_of_its_programs;
-            totals.rebroadcasts_made += n.rebroadcasts_made;
+            totals += *n;
         }
         let stations = numbers
             .into_iter()
@@ -81,6 +105,95 @@ impl Hub {
     }
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Numbers {
+    /// Programs registered in the period.
+    pub contributed: u64,
+    /// Programs published in the period.
+    pub published: u64,
+    /// Its programs taken by other stations (one per taking station and program).
+    pub taken_by_others: u64,
+    /// Programs of other stations it took.
+    pub taken_from_others: u64,
+    /// Rebroadcasts of its programs by other stations.
+    pub rebroadcasts_of_its_programs: u64,
+    /// Rebroadcasts it reported.
+    pub rebroadcasts_made: u64,
+}
+
+impl From<&StationNumbers> for Numbers {
+    fn from(n: &StationNumbers) -> Self {
+        Self {
+            contributed: n.contributed,
+            published: n.published,
+            taken_by_others: n.taken_by_others,
+            taken_from_others: n.taken_from_others,
+            rebroadcasts_of_its_programs: n.rebroadcasts_of_its_programs,
+            rebroadcasts_made: n.rebroadcasts_made,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationReport {
+    pub station: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub numbers: Numbers,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatrixCell {
+    /// The station whose programs were taken.
+    pub origin: String,
+    /// The station that took them.
+    pub taker: String,
+    /// How many programs.
+    pub programs: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Every station for the admin; the caller's own row for a station.
+    pub stations: Vec<StationReport>,
+    /// Sums over all stations.
+    pub totals: Numbers,
+    /// Programs taken, station by station (a station sees the cells it is in).
+    pub matrix: Vec<MatrixCell>,
+}
+
+impl ExchangeReport {
+    /// The report as JSON shows it.
+    pub fn view(&self) -> ReportView {
+        let r = self;
+        ReportView {
+            from: r.from,
+            to: r.to,
+            stations: r
+                .stations
+                .iter()
+                .map(|s| StationReport {
+                    station: s.station.to_string(),
+                    name: s.name.clone(),
+                    numbers: (&s.numbers).into(),
+                })
+                .collect(),
+            totals: (&r.totals).into(),
+            matrix: r
+                .matrix
+                .iter()
+                .map(|((origin, taker), n)| MatrixCell {
+                    origin: origin.clone(),
+                    taker: taker.clone(),
+                    programs: *n,
+                })
+                .collect(),
+        }
+    }
+}
+
 const COLUMNS: &[&str] = &[
     "station",
     "name",
@@ -92,12 +205,20 @@ const COLUMNS: &[&str] = &[
     "rebroadcasts_made",
 ];
 
-/// RFC 4180: quoted when it holds a comma, a quote or a line break.
+/// RFC 4180: quoted when it holds a comma, a quote or a line break. A cell
+/// that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, a tab or
+/// a carriage return first) is prefixed with `'`, so a station's name cannot
+/// run anything on the desk of whoever opens the report (OWASP's rule).
 fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s.into_owned()
     }
 }
 
@@ -165,5 +286,15 @@ mod tests {
         assert_eq!(field("Đài PT-TH Thái Nguyên"), "Đài PT-TH Thái Nguyên");
         assert_eq!(field("Đài \"A\", tỉnh B"), "\"Đài \"\"A\"\", tỉnh B\"");
         assert_eq!(line(&["a\nb".into(), "c".into()]), "\"a\nb\",c\r\n");
+    }
+
+    #[test]
+    fn csv_cells_are_never_formulas() {
+        assert_eq!(field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(field("+1"), "'+1");
+        assert_eq!(field("-2+3"), "'-2+3");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("\t=1"), "'\t=1");
+        assert_eq!(field("12"), "12");
     }
 }

@@ -1,5 +1,4 @@
 use rusqlite::Transaction;
-use unicode_normalization::UnicodeNormalization;
 
 use super::tokens::{require_admin, Caller};
 use super::{ExchangeError, Hub};
@@ -20,11 +19,13 @@ impl NewStation {
         let mut errors = Vec::new();
         let id = StationId::parse(&self.id).map_err(|e| errors.push(FieldError::new("id", e)));
         let mut text = |field: &str, s: &str, max: usize| {
-            let s: String = s.trim().nfc().collect();
-            if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
+            let s = crate::domain::text::tidy(s, false).unwrap_or_default();
+            if s.is_empty() || s.chars().count() > max {
                 errors.push(FieldError::new(
                     field,
-                    format!("must be 1 to {max} characters, without control characters"),
+                    format!(
+                        "must be 1 to {max} characters, without control, invisible or direction-changing characters"
+                    ),
                 ));
             }
             s

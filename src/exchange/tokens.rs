@@ -25,6 +25,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The hub's operator at the command line: an admin without a token.
+    pub fn operator() -> Self {
+        Self {
+            token_id: "command-line".into(),
+            role: Role::Admin,
+            station: None,
+            station_kind: None,
+        }
+    }
+
     pub fn viewer(&self) -> Viewer {
         match (&self.station, self.role) {
             (Some(id), Role::Station | Role::National) => Viewer::Station {
@@ -76,12 +86,9 @@ pub fn issue(
     };
     let role = role.unwrap_or(kind.map_or(Role::Admin, StationKind::default_role));
     role.fits(kind).map_err(|e| ExchangeError::invalid("role", e))?;
-    let label = label.trim();
-    if label.chars().count() > 200 || label.chars().any(char::is_control) {
-        return Err(ExchangeError::invalid(
-            "label",
-            "must be at most 200 characters, without control characters",
-        ));
+    let label = crate::domain::text::tidy(label, false).map_err(|why| ExchangeError::invalid("label", why))?;
+    if label.chars().count() > 200 {
+        return Err(ExchangeError::invalid("label", "must be at most 200 characters"));
     }
     let mut id_bytes = [0u8; ID_HEX / 2];
     let mut secret_bytes = [0u8; 32];
@@ -95,7 +102,7 @@ pub fn issue(
             id: &id,
             station,
             role,
-            label,
+            label: &label,
             secret_sha256: &hash(&secret),
         },
     )?;
@@ -104,7 +111,7 @@ pub fn issue(
         id,
         station: station.cloned(),
         role,
-        label: label.to_owned(),
+        label,
     })
 }
 
@@ -176,22 +183,33 @@ impl Hub {
         }
     }
 
+    /// Issues a token for `station`, or with `None` an operator's (admin)
+    /// token.
     pub async fn issue_token(
         &self,
         caller: &Caller,
-        station: StationId,
+        station: Option<StationId>,
         role: Option<Role>,
         label: String,
     ) -> Result<IssuedToken, ExchangeError> {
         require_admin(caller)?;
+        if station.is_none() && role.is_some_and(|r| r != Role::Admin) {
+            return Err(ExchangeError::invalid("station", "name the station a token acts for"));
+        }
         self.catalog
-            .write(move |tx| issue(tx, Some(&station), role, &label))
+            .write(move |tx| issue(tx, station.as_ref(), role, &label))
             .await
     }
 
-    pub async fn revoke_token(&self, caller: &Caller, station: StationId, id: String) -> Result<(), ExchangeError> {
+    /// Revokes token `id`; with `station`, only if it is that station's.
+    pub async fn revoke_token(
+        &self,
+        caller: &Caller,
+        station: Option<StationId>,
+        id: String,
+    ) -> Result<(), ExchangeError> {
         require_admin(caller)?;
-        self.catalog.write(move |tx| revoke(tx, &id, Some(&station))).await
+        self.catalog.write(move |tx| revoke(tx, &id, station.as_ref())).await
     }
 }
 

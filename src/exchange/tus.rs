@@ -13,14 +13,18 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::files::{writable, IncomingFile};
+use super::pace::Pace;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog;
-use crate::catalog::tus::{self, TusRow};
+use crate::catalog::tus;
 use crate::domain::file::guess_media_type;
 use crate::domain::{FileRecord, FileRole, ProgramId};
 use crate::media::sha256::ResumableSha256;
-use crate::media::{SinkWriter, StoredObject};
+use crate::media::{SinkState, SinkWriter, StoredObject};
+
+/// An upload's row, with where its bytes wait.
+type TusRow = tus::TusRow<SinkState>;
 
 /// How long an unfinished upload waits for its next byte.
 pub const EXPIRY: chrono::Duration = chrono::Duration::hours(24);
@@ -206,7 +210,26 @@ impl Hub {
             completed: false,
         };
         let stored = row.clone();
-        self.catalog.write(move |tx| tus::insert(tx, &stored)).await?;
+        let cap = self.settings.max_open_uploads_per_station;
+        let created = self
+            .catalog
+            .write(move |tx| {
+                // Counted in the transaction that inserts, so a burst of
+                // creations cannot pass the cap together.
+                if cap > 0 && tus::open_count(tx, &stored.station, catalog::now())? >= cap as u64 {
+                    return Err(ExchangeError::conflict(
+                        "too_many_open_uploads",
+                        format!("a station may hold {cap} unfinished uploads; finish or terminate (DELETE) some first"),
+                    ));
+                }
+                tus::insert(tx, &stored)?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = created {
+            let _ = self.media.sink_abort(&id, &row.sink).await;
+            return Err(e);
+        }
         Ok(view(&row, None))
     }
 
@@ -263,11 +286,13 @@ impl Hub {
         let mut hash = ResumableSha256::restore(&row.sha256_state)
             .ok_or_else(|| ExchangeError::Catalog(rusqlite::Error::InvalidQuery))?;
         let mut chunk_hash = ChunkHasher::new(append.checksum);
+        let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
         let mut sink = self.media.sink_open(id, &row.sink).await?;
         let mut received = row.received;
         let mut cut_short = false;
+        let mut pace = Pace::new();
         loop {
-            let chunk = match self.next_chunk(&mut body).await {
+            let chunk = match self.next_chunk(&mut body, &mut pace).await {
                 Ok(None) => break,
                 Ok(Some(Ok(c))) => c,
                 Ok(Some(Err(e))) => {
@@ -275,9 +300,10 @@ impl Hub {
                     cut_short = true;
                     break;
                 }
-                // A link gone silent: keep what arrived and free the upload.
-                Err(()) => {
-                    tracing::info!(upload = id, received, "tus chunk idle too long");
+                // A link gone silent or too slow: keep what arrived and free
+                // the upload.
+                Err(why) => {
+                    tracing::info!(upload = id, received, ?why, "tus chunk given up");
                     cut_short = true;
                     break;
                 }
@@ -313,6 +339,30 @@ impl Hub {
         self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
         SinkWriter::tidy(&self.media, id, &row.sink).await;
         Ok(view(&row, None))
+    }
+
+    /// The first bytes, sent with the creation (creation-with-upload). The
+    /// client learns the upload's address only from this answer, so when
+    /// they are refused the upload goes with them: nothing is left that no
+    /// client could resume.
+    pub async fn tus_append_first<S, E>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        append: Append,
+        body: S,
+    ) -> Result<Upload, ExchangeError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let result = self.tus_append(caller, id, append, body).await;
+        if result.is_err() {
+            if let Err(e) = self.tus_terminate(caller, id).await {
+                tracing::warn!(upload = id, error = %e, "could not remove a refused upload; it expires");
+            }
+        }
+        result
     }
 
     /// The last byte arrived: make the object, attach it, mark the upload done.

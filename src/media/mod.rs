@@ -3,6 +3,7 @@
 //! abstraction; `MediaStore` adds what the hub needs of it: streaming writes
 //! that hash as they go, durable commits, ranged reads in large blocks.
 
+mod local_file;
 mod resumable;
 pub mod sha256;
 mod writer;
@@ -24,7 +25,7 @@ use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use crate::config::{Settings, StorageSettings};
+use crate::domain::Secret;
 pub use resumable::{SinkState, SinkWriter};
 use writer::Target;
 pub use writer::{ObjectWriter, StoredObject};
@@ -54,6 +55,33 @@ impl MediaError {
     }
 }
 
+/// Where the objects live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreLocation {
+    /// A local folder.
+    Local { root: PathBuf },
+    /// An S3-compatible bucket.
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        access_key_id: String,
+        secret_access_key: Secret,
+        /// Key prefix inside the bucket, so several hubs can share one.
+        prefix: String,
+    },
+}
+
+/// What the media store needs to know; the hub's settings make one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaSettings {
+    pub store: StoreLocation,
+    /// Size of the parts an upload is written in (an S3 multipart part).
+    pub part_size: usize,
+    /// Where resumable uploads wait: their spool files, or on S3 their tails.
+    pub spool_root: PathBuf,
+}
+
 #[derive(Clone)]
 enum Backend {
     Local { root: PathBuf },
@@ -71,22 +99,21 @@ pub struct MediaStore {
 }
 
 impl MediaStore {
-    pub fn open(settings: &Settings) -> Result<Self, MediaError> {
+    pub fn open(settings: &MediaSettings) -> Result<Self, MediaError> {
         let part_size = settings.part_size;
-        match &settings.storage {
-            StorageSettings::Local { .. } => {
-                let path = settings.media_path().expect("a local store has a folder");
-                std::fs::create_dir_all(&path)?;
-                let root = std::fs::canonicalize(&path)?;
+        match &settings.store {
+            StoreLocation::Local { root } => {
+                std::fs::create_dir_all(root)?;
+                let root = std::fs::canonicalize(root)?;
                 let local = LocalFileSystem::new_with_prefix(&root)?;
                 Ok(Self {
                     store: Arc::new(ChunkedStore::new(Arc::new(local), LOCAL_READ_BLOCK)),
                     backend: Backend::Local { root },
                     part_size,
-                    spool_root: settings.data_dir.join("uploads"),
+                    spool_root: settings.spool_root.clone(),
                 })
             }
-            StorageSettings::S3 {
+            StoreLocation::S3 {
                 endpoint,
                 bucket,
                 region,
@@ -120,7 +147,7 @@ impl MediaStore {
                     store,
                     backend: Backend::S3 { signer: s3, prefix },
                     part_size,
-                    spool_root: settings.data_dir.join("uploads"),
+                    spool_root: settings.spool_root.clone(),
                 })
             }
         }

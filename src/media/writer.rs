@@ -1,7 +1,6 @@
 //! Writing one object: hashed as it streams, sent in parts, durable when
 //! finished, gone when aborted.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +13,9 @@ use object_store::PutPayload;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-use super::{blocking, MediaError};
+use super::local_file::ALIGN;
+pub(super) use super::local_file::{is_staging, sync_file_and_dir, LocalFile};
+use super::MediaError;
 
 /// Gathers the chunks of a stream, whatever their sizes, into parts of
 /// exactly `size` bytes (the last one shorter), each in one buffer: the same
@@ -65,10 +66,6 @@ impl PartBuffer {
         std::mem::take(&mut self.buf).freeze()
     }
 }
-
-/// Alignment of part buffers: what direct I/O asks of memory, offsets and
-/// lengths (the device's logical block size: 512 bytes or 4 KiB).
-const ALIGN: usize = 4096;
 
 /// An empty buffer of at least `size` bytes' capacity whose first byte is
 /// [`ALIGN`]ed.
@@ -143,157 +140,7 @@ pub(super) enum Target {
     },
 }
 
-type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
-
-/// Without direct I/O (a file system that refuses it, or the short last
-/// part), bytes a local upload may have written but not yet on disk: each part's
-/// writeback starts as soon as it is written, and a part waits for the one
-/// this far behind it. The disk then works while the network delivers
-/// instead of after it (the final fsync finds little left to flush), and a
-/// disk slower than the link slows the client down rather than filling the
-/// page cache.
-const LOCAL_WRITEBACK_LAG: u64 = 32 * 1024 * 1024;
-
-/// What a local object's name carries while it is being written.
-const STAGING_SUFFIX: &str = "#1";
-
-/// Whether `name` is a staging file's (one the sweeper may remove once old).
-pub(super) fn is_staging(name: &str) -> bool {
-    name.contains('#')
-}
-
-/// A local object being written: `<key>#1` until it is complete and flushed,
-/// then renamed to `<key>`.
-pub(super) struct LocalFile {
-    file: Arc<std::fs::File>,
-    /// The same file opened for direct I/O (`O_DIRECT`), where the file
-    /// system allows it: whole aligned parts go from the part's buffer to the
-    /// disk, with no copy into the page cache.
-    direct: Option<Arc<std::fs::File>>,
-    staging: PathBuf,
-    dest: PathBuf,
-    /// Where the next part goes.
-    offset: u64,
-}
-
-impl LocalFile {
-    pub(super) async fn create(dest: PathBuf) -> Result<Self, MediaError> {
-        blocking(move || {
-            let dir = dest.parent().expect("an object's path has a folder");
-            std::fs::create_dir_all(dir)?;
-            let mut name = dest.file_name().expect("an object's path has a name").to_owned();
-            name.push(STAGING_SUFFIX);
-            let staging = dir.join(name);
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&staging)?;
-            Ok(Self {
-                file: Arc::new(file),
-                direct: open_direct(&staging).map(Arc::new),
-                staging,
-                dest,
-                offset: 0,
-            })
-        })
-        .await
-    }
-
-    /// Writes `part` after the parts sent before it (at its own offset, so
-    /// several may be written at once), on a blocking thread.
-    fn put_part(&mut self, part: Bytes) -> PartTask {
-        let offset = self.offset;
-        self.offset += part.len() as u64;
-        let whole = |n: usize| n.is_multiple_of(ALIGN);
-        let direct = self
-            .direct
-            .clone()
-            .filter(|_| whole(offset as usize) && whole(part.len()) && whole(part.as_ptr() as usize));
-        let file = self.file.clone();
-        tokio::task::spawn_blocking(move || {
-            use std::os::unix::fs::FileExt;
-            match direct.map(|direct| direct.write_all_at(&part, offset)) {
-                Some(Ok(())) => {}
-                // A device whose blocks are larger than [`ALIGN`] refuses
-                // the direct write: the part goes through the page cache.
-                Some(Err(e)) if e.raw_os_error() != Some(libc::EINVAL) => return Err(e.into()),
-                _ => {
-                    file.write_all_at(&part, offset)?;
-                    // Advisory: the final fsync is what makes the object
-                    // durable, and reports any write error; a file system
-                    // without sync_file_range just flushes it all then.
-                    let _ = write_behind(&file, offset, part.len() as u64);
-                }
-            }
-            Ok(None)
-        })
-    }
-
-    /// Flushes the file, renames it to its key and flushes the folder.
-    async fn complete(self) -> Result<(), MediaError> {
-        blocking(move || {
-            self.file.sync_all()?;
-            std::fs::rename(&self.staging, &self.dest)?;
-            sync_dir(&self.dest)
-        })
-        .await
-    }
-
-    /// Removes the staging file (a part still being written keeps writing
-    /// into a file that no longer has a name, and is dropped with it).
-    fn remove(&self) -> std::io::Result<()> {
-        match std::fs::remove_file(&self.staging) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// `path` opened for direct writes, or `None` where the file system refuses.
-#[cfg(target_os = "linux")]
-fn open_direct(path: &std::path::Path) -> Option<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path)
-        .ok()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn open_direct(_path: &std::path::Path) -> Option<std::fs::File> {
-    None
-}
-
-/// Starts the writeback of the part just written at `offset`, and waits for
-/// the part written [`LOCAL_WRITEBACK_LAG`] bytes before it.
-#[cfg(target_os = "linux")]
-fn write_behind(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let range = |offset: u64, flags| {
-        // SAFETY: a plain system call on a file descriptor `file` owns.
-        let r = unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, len as i64, flags) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        }
-    };
-    range(offset, libc::SYNC_FILE_RANGE_WRITE)?;
-    if let Some(behind) = offset.checked_sub(LOCAL_WRITEBACK_LAG) {
-        range(
-            behind,
-            libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-        )?;
-    }
-    Ok(())
-}
-
-/// Elsewhere the final fsync flushes everything.
-#[cfg(not(target_os = "linux"))]
-fn write_behind(_file: &std::fs::File, _offset: u64, _len: u64) -> std::io::Result<()> {
-    Ok(())
-}
+pub(super) type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
 
 /// S3 parts uploading at once per write: enough to keep the link to the
 /// store busy while the next part fills, few enough to bound memory to
@@ -465,23 +312,6 @@ async fn abort(target: Target) -> Result<(), MediaError> {
     }
 }
 
-/// The data, then the directory entry that names it.
-pub(super) async fn sync_file_and_dir(path: PathBuf) -> Result<(), MediaError> {
-    blocking(move || {
-        std::fs::File::open(&path)?.sync_all()?;
-        sync_dir(&path)
-    })
-    .await
-}
-
-/// The folder of `path`, so that a file created or renamed there stays.
-fn sync_dir(path: &std::path::Path) -> Result<(), MediaError> {
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 impl Drop for ObjectWriter {
     fn drop(&mut self) {
         // Dropped mid-stream (the client went away and the request with it):
@@ -512,7 +342,8 @@ impl Drop for ObjectWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::{LocalFile, ObjectWriter, PartBuffer, Target, LOCAL_WRITEBACK_LAG};
+    use super::super::local_file::LOCAL_WRITEBACK_LAG;
+    use super::{LocalFile, ObjectWriter, PartBuffer, Target};
     use bytes::Bytes;
     use rand::{Rng, RngCore, SeedableRng};
     use sha2::{Digest, Sha256};

@@ -490,3 +490,38 @@ async fn the_exchange_report_counts_a_seeded_year() {
         assert_eq!(fields(&prob), [field], "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_csv_report_never_holds_a_formula() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            &app.admin,
+            "/api/v1/stations",
+            &json!({"id": "cao-bang", "name": "=HYPERLINK(\"http://127.0.0.1/\",\"Cao Bằng\")", "province": "@Cao Bằng"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let year = Utc::now().year();
+    let r = app
+        .get(
+            &app.admin,
+            &format!(
+                "/api/v1/reports/exchange?from={year}-01-01&to={}-01-01&format=csv",
+                year + 1
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let row = records.iter().find(|r| &r[0] == "cao-bang").unwrap();
+    assert_eq!(&row[1], "'=HYPERLINK(\"http://127.0.0.1/\",\"Cao Bằng\")");
+    for cell in records.iter().flat_map(|r| r.iter()) {
+        assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
+    }
+}

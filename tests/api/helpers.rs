@@ -107,7 +107,7 @@ impl TestApp {
 
     /// The media store the app writes to, for looking behind its back.
     pub fn media(&self) -> MediaStore {
-        MediaStore::open(&self.settings).unwrap()
+        MediaStore::open(&self.settings.media()).unwrap()
     }
 
     /// Keys of every object in the store.

@@ -7,6 +7,8 @@ mod cli;
 mod exchange;
 mod feed;
 mod files;
+
+mod limits;
 mod openapi;
 mod programs;
 mod pull;

@@ -178,3 +178,35 @@ async fn a_killed_pull_resumes_its_download_and_finishes() {
     let r = app.get(&vtv, "/api/v1/feed").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_master_named_like_a_sidecar_keeps_its_bytes() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("ingest");
+    let mut homes = Vec::new();
+    for (i, name) in ["program.json", "ebucore.xml", "Program.JSON"].into_iter().enumerate() {
+        let p = app.create_program(&tn, &program(&format!("Tên trùng {i}"))).await;
+        let body = bytes(50_000, 40 + i as u32);
+        upload(&app, &tn, id(&p), name, body.clone()).await;
+        app.post(&tn, &format!("/api/v1/programs/{}/publish", id(&p)), &json!({}))
+            .await;
+        homes.push((into.join("thai-nguyen").join(id(&p)), name, body, p));
+    }
+    let o = pull(&app, &vtv, &into, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (home, name, body, p) in homes {
+        assert_eq!(
+            std::fs::read(home.join(format!("media-{name}"))).unwrap(),
+            body,
+            "{name}"
+        );
+        let sidecar: Value = serde_json::from_slice(&std::fs::read(home.join("program.json")).unwrap()).unwrap();
+        assert_eq!(sidecar["id"], p["id"]);
+        assert!(std::fs::read_to_string(home.join("ebucore.xml"))
+            .unwrap()
+            .contains("Tên trùng"));
+    }
+}

@@ -20,6 +20,7 @@ storage_suite!(
     the_protocol_rules_are_enforced,
     checksums_guard_each_chunk,
     creation_with_upload_and_deferred_length,
+    a_refused_creation_with_upload_leaves_nothing,
     termination_removes_everything,
     expired_uploads_answer_410_and_are_swept,
     one_writer_at_a_time,
@@ -477,6 +478,39 @@ async fn creation_with_upload_and_deferred_length(app: TestApp) {
     assert!(app.master(&tn, id(&p)).await == body);
 }
 
+/// The client learns an upload's address only from the creation's answer:
+/// when its first bytes are refused, nothing of it may stay.
+async fn a_refused_creation_with_upload_leaves_nothing(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Quá dài")).await;
+    let create = |body: Vec<u8>, checksum: Option<&str>| {
+        let mut r = app
+            .tus(Method::POST, &tn, "/api/v1/uploads")
+            .header("Upload-Length", "1000")
+            .header("Upload-Metadata", metadata(id(&p), "master", "a.mp4"))
+            .header("Content-Type", "application/offset+octet-stream");
+        if let Some(c) = checksum {
+            r = r.header("Upload-Checksum", c);
+        }
+        r.body(body).send()
+    };
+    assert_problem(
+        create(bytes(2000, 7), None).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "length_exceeded",
+    )
+    .await;
+    let wrong = format!("sha256 {}", STANDARD.encode([0u8; 32]));
+    let r = create(bytes(500, 7), Some(&wrong)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 460);
+    let r = create(bytes(500, 7), Some("md5 AAAA")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("tus_uploads"), 0);
+    app.settle_uploads().await;
+    assert!(app.stored_keys().await.is_empty());
+    assert_spool_empty(&app);
+}
+
 async fn termination_removes_everything(app: TestApp) {
     let tn = app.station("thai-nguyen", "provincial").await;
     let cb = app.station("cao-bang", "provincial").await;
@@ -932,4 +966,40 @@ async fn a_silent_link_frees_the_upload() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "not locked by the silent request");
     assert!(app.master(&tn, id(&p)).await == body);
     drop(s);
+}
+
+/// A station cannot reserve the hub with unfinished uploads: past
+/// `max_open_uploads_per_station` creations are refused, and finishing or
+/// terminating one makes room.
+#[tokio::test]
+async fn open_uploads_are_capped_per_station() {
+    let app = TestApp::spawn_with(|s| s.max_open_uploads_per_station = 3).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let p = app.create_program(&tn, &program("Nhiều")).await;
+    let q = app.create_program(&cb, &program("Khác")).await;
+    let mut uploads = Vec::new();
+    for _ in 0..3 {
+        uploads.push(app.tus_create(&tn, id(&p), 1000).await);
+    }
+    let r = app
+        .tus(Method::POST, &tn, "/api/v1/uploads")
+        .header("Upload-Length", "1000")
+        .header("Upload-Metadata", metadata(id(&p), "master", "a.mp4"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::CONFLICT, "too_many_open_uploads").await;
+    assert_eq!(app.count("tus_uploads"), 3);
+    // Another station is not held up by this one.
+    app.tus_create(&cb, id(&q), 1000).await;
+    // A finished upload and a terminated one free their places.
+    assert_eq!(
+        app.tus_patch(&tn, &uploads[0], 0, bytes(1000, 1)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = app.tus(Method::DELETE, &tn, &uploads[1]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    app.tus_create(&tn, id(&p), 1000).await;
+    app.tus_create(&tn, id(&p), 1000).await;
 }

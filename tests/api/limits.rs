@@ -1,0 +1,195 @@
+//! What keeps one client from holding the hub: upload pace and caps, the
+//! size of a request's head, and the headers every answer carries.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{assert_problem, bytes, id, program, TestApp};
+
+/// A raw single-request upload of `length` bytes, of which `first` are sent
+/// at once; the caller decides what happens next.
+async fn raw_put(app: &TestApp, token: &str, program: &str, length: usize, first: usize) -> tokio::net::TcpStream {
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/programs/{program}/files/master?filename=a.mp4 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: video/mp4\r\nContent-Length: {length}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&bytes(first, 3)).await.unwrap();
+    s.flush().await.unwrap();
+    s
+}
+
+async fn uploads_in_progress(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pxhub_uploads_in_progress "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn wait_for_uploads(app: &TestApp, n: u64) {
+    for _ in 0..200 {
+        if uploads_in_progress(app).await == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("uploads in progress never reached {n}");
+}
+
+/// A byte every fraction of a second passes the idle limit; the average-rate
+/// floor ends it after the grace period.
+#[tokio::test]
+async fn a_trickling_upload_is_dropped_after_its_grace() {
+    let app = TestApp::spawn_with(|s| {
+        s.upload_idle_secs = 60;
+        s.upload_min_rate = 10_000;
+        s.upload_rate_grace_secs = 1;
+    })
+    .await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Nhỏ giọt")).await;
+    let s = raw_put(&app, &tn, id(&p), 300_000, 1000).await;
+    let (mut read, mut write) = s.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..300 {
+            if write.write_all(&[7]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(20), read.read(&mut answer))
+        .await
+        .expect("an answer well before the trickle ends")
+        .unwrap();
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"upload_incomplete\""), "{answer}");
+    wait_for_uploads(&app, 0).await;
+    assert_eq!(app.count("program_files"), 0);
+}
+
+/// Past `max_uploads_per_station` uploads at once, a station gets 429 with
+/// `Retry-After`; other stations are not held up, and a finished upload
+/// frees its place.
+#[tokio::test]
+async fn concurrent_uploads_are_capped_per_station() {
+    let app = TestApp::spawn_with(|s| s.max_uploads_per_station = 2).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let p = app.create_program(&tn, &program("Một")).await;
+    let q = app.create_program(&cb, &program("Hai")).await;
+    let held = [
+        raw_put(&app, &tn, id(&p), 100_000, 10).await,
+        raw_put(&app, &tn, id(&p), 100_000, 10).await,
+    ];
+    wait_for_uploads(&app, 2).await;
+    let r = app.put_master(&tn, id(&p), "b.mp4", bytes(1000, 1)).await;
+    assert_eq!(r.headers()["retry-after"], "10");
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "too_many_uploads").await;
+    let r = app.put_master(&cb, id(&q), "c.mp4", bytes(1000, 2)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    drop(held);
+    wait_for_uploads(&app, 0).await;
+    let r = app.put_master(&tn, id(&p), "b.mp4", bytes(1000, 1)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// Overlong targets and headers get a problem document, not an empty body.
+#[tokio::test]
+async fn an_oversized_head_gets_a_problem_document() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let long = "a".repeat(20 * 1024);
+    let r = app.get(&tn, &format!("/api/v1/programs?q={long}")).await;
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_problem(r, StatusCode::URI_TOO_LONG, "uri_too_long").await;
+    let mut req = app.request(Method::GET, Some(&tn), "/api/v1/me");
+    for i in 0..8 {
+        req = req.header(format!("x-filler-{i}"), "b".repeat(10 * 1024));
+    }
+    let r = req.send().await.unwrap();
+    assert_problem(r, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large").await;
+    // Just under the limits: answered as usual.
+    let r = app.get(&tn, &format!("/api/v1/programs?q={}", "a".repeat(400))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Downloads (and every other answer) tell browsers not to guess types.
+#[tokio::test]
+async fn answers_carry_nosniff() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Tệp")).await;
+    let r = app.put_master(&tn, id(&p), "a.mp4", bytes(1000, 1)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.get(&tn, &format!("/api/v1/programs/{}/files/master", id(&p))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let r = app.get(&tn, "/api/v1/nowhere").await;
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+}
+
+/// With a metrics token, `/metrics` answers only to it.
+#[tokio::test]
+async fn metrics_can_be_guarded_by_a_token() {
+    let app = TestApp::spawn_with(|s| s.metrics_token = pxhub::config::Secret::new("m3tr1cs-s3cret")).await;
+    let url = format!("{}/metrics", app.address);
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let r = app.client.get(&url).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app.client.get(&url).bearer_auth(&app.admin).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "an API token is not the metrics token"
+    );
+    let r = app.client.get(&url).bearer_auth("m3tr1cs-s3cret").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("pxhub_uploads_in_progress"));
+}
+
+/// Feed links name the configured address, whatever Host or
+/// X-Forwarded-* a client sends.
+#[tokio::test]
+async fn feed_links_never_come_from_the_request() {
+    for public in [None, Some("https://hub.example.vn")] {
+        let app = TestApp::spawn_with(|s| {
+            if let Some(p) = public {
+                s.public_url = p.to_owned();
+            }
+        })
+        .await;
+        let vtv = app.station("vtv", "national").await;
+        let r = app
+            .request(Method::GET, Some(&vtv), "/api/v1/feed.atom")
+            .header("Host", "evil.example")
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Forwarded-Proto", "https")
+            .header("Forwarded", "host=evil.example;proto=https")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("evil.example"), "{text}");
+        let base = public.map_or(app.address.clone(), str::to_owned);
+        assert!(text.contains(&format!("href=\"{base}/api/v1/feed.atom\"")), "{text}");
+    }
+}
