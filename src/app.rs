@@ -15,6 +15,7 @@ use crate::api::files::DownloadMode;
 use crate::api::uploads::TusLimits;
 use crate::catalog::Catalog;
 use crate::config::Settings;
+use crate::exchange::webhooks::WebhookPolicy;
 use crate::exchange::Hub;
 use crate::media::MediaStore;
 
@@ -33,8 +34,14 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
     let media = MediaStore::open(settings).context("opening the media store")?;
     let hub = Hub::new(catalog, media, settings.max_upload_bytes).context("preparing the catalog")?;
+    let webhooks = WebhookPolicy {
+        allow: WebhookPolicy::parse_allow(&settings.webhook_allow)
+            .map_err(|e| anyhow::anyhow!("webhook_allow: {e}"))?,
+        ..WebhookPolicy::default()
+    };
     Ok(hub
         .with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms))
+        .with_webhook_policy(webhooks)
         .with_upload_idle(Duration::from_secs(settings.upload_idle_secs.max(1))))
 }
 

@@ -36,6 +36,10 @@ pub struct Settings {
     /// Milliseconds before a failed webhook delivery is tried again; doubled
     /// at each failure, up to an hour.
     pub webhook_retry_ms: u64,
+    /// Networks webhooks may reach although they are internal (loopback,
+    /// private, link-local, …), as CIDR networks or addresses separated by
+    /// commas (`"10.1.0.0/16, ::1"`); empty: none.
+    pub webhook_allow: String,
     /// Seconds an upload may go without a byte before the hub gives up on
     /// it (a resumable upload keeps what it received, and its lock is freed).
     pub upload_idle_secs: u64,
@@ -108,6 +112,7 @@ impl Default for Settings {
             sweep_grace_secs: DEFAULT_SWEEP_GRACE_SECS,
             presign_downloads: false,
             webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_MS,
+            webhook_allow: String::new(),
             upload_idle_secs: DEFAULT_UPLOAD_IDLE_SECS,
         }
     }

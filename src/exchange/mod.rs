@@ -46,6 +46,8 @@ pub struct Hub {
     dispatch: webhooks::Dispatch,
     /// The first wait before a failed webhook delivery is retried.
     webhook_retry: std::time::Duration,
+    /// Where webhooks may go, and how many a subscriber may have.
+    webhook_guard: webhooks::guard::Guard,
     /// How long an upload may go without a byte.
     upload_idle: std::time::Duration,
     metrics: Arc<Metrics>,
@@ -65,6 +67,7 @@ impl Hub {
             tus_locks: Default::default(),
             dispatch: Default::default(),
             webhook_retry: std::time::Duration::from_millis(crate::config::DEFAULT_WEBHOOK_RETRY_MS),
+            webhook_guard: webhooks::guard::Guard::new(Default::default(), Arc::new(webhooks::guard::SystemLookup)),
             upload_idle: std::time::Duration::from_secs(crate::config::DEFAULT_UPLOAD_IDLE_SECS),
             metrics: Default::default(),
         })
@@ -88,6 +91,13 @@ impl Hub {
     /// Sets the first wait before a failed webhook delivery is retried.
     pub fn with_webhook_retry(mut self, wait: std::time::Duration) -> Self {
         self.webhook_retry = wait;
+        self
+    }
+
+    /// Sets where webhooks may go (the allow list) and how many a subscriber
+    /// may have.
+    pub fn with_webhook_policy(mut self, policy: webhooks::WebhookPolicy) -> Self {
+        self.webhook_guard = webhooks::guard::Guard::new(policy, Arc::new(webhooks::guard::SystemLookup));
         self
     }
 

@@ -1,6 +1,8 @@
 //! Webhooks: subscriptions, and the dispatcher that delivers their events,
 //! signed, at least once, with backoff, from state kept in the catalog.
 
+pub mod guard;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use crate::catalog::events::{self, Event};
 use crate::catalog::webhooks::{self, Delivery, Outcome, Webhook};
 use crate::catalog::{self, programs};
 use crate::domain::{FieldError, Program, ProgramId};
+pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -55,7 +58,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn check_url(raw: &str) -> Result<String, String> {
+fn check_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute http or https URL".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("must be an absolute http or https URL".into());
@@ -63,7 +66,7 @@ fn check_url(raw: &str) -> Result<String, String> {
     if raw.len() > 2000 || !url.username().is_empty() || url.password().is_some() {
         return Err("must be at most 2000 characters, without credentials".into());
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 impl Hub {
@@ -74,9 +77,20 @@ impl Hub {
     pub async fn subscribe(&self, caller: &Caller, new: NewWebhook) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let mut errors = Vec::new();
-        let url = check_url(&new.url)
-            .map_err(|e| errors.push(FieldError::new("url", e)))
-            .unwrap_or_default();
+        let url = match check_url(&new.url) {
+            // Where it points now; the dispatcher judges again at each connection.
+            Ok(url) => match self.webhook_guard.check(&url).await {
+                Ok(()) => url.to_string(),
+                Err(refusal) => {
+                    errors.push(FieldError::new("url", refusal.to_string()));
+                    String::new()
+                }
+            },
+            Err(e) => {
+                errors.push(FieldError::new("url", e));
+                String::new()
+            }
+        };
         if new.events.is_empty() {
             errors.push(FieldError::new("events", "name at least one event type"));
         }
@@ -155,9 +169,15 @@ impl Hub {
     /// Delivers what is due, forever: woken when deliveries are enqueued,
     /// and when the next retry is due.
     pub async fn run_deliveries(self, render: Render) {
+        // The guard resolves every name the client connects to, and refuses
+        // internal addresses; IP literals, which skip the resolver, are judged
+        // in `deliver`. No redirects (a 3xx is an answer like any other), and
+        // no proxy from the environment, which would resolve names itself.
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(self.webhook_guard.clone()))
             .user_agent(concat!("pxhub/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client");
@@ -218,6 +238,9 @@ impl Hub {
             .await;
         let now = Utc::now();
         let (status, error, outcome) = match loaded {
+            Ok(Some((hook, _, _, _))) if self.literal_refused(&hook.url) => {
+                (None, Some(guard::REFUSED.to_owned()), Outcome::GaveUp)
+            }
             Ok(Some((hook, event, program, viewer))) if may_see(&viewer, &program) => {
                 let body = render(&d.id, &event, &program, &viewer);
                 let sent = client
@@ -236,6 +259,7 @@ impl Hub {
                         Some(format!("answered {}", r.status())),
                         self.retry(&d, now),
                     ),
+                    Err(e) if guard::is_refusal(&e) => (None, Some(guard::REFUSED.to_owned()), Outcome::GaveUp),
                     Err(e) => (None, Some(describe(&e)), self.retry(&d, now)),
                 }
             }
@@ -261,6 +285,15 @@ impl Hub {
 }
 
 impl Hub {
+    /// Whether `url` names an IP address the policy refuses (names are judged
+    /// by the client's resolver).
+    fn literal_refused(&self, url: &str) -> bool {
+        match url::Url::parse(url) {
+            Ok(url) => matches!(self.webhook_guard.judge_literal(&url), Some(Err(_))),
+            Err(_) => true,
+        }
+    }
+
     fn retry(&self, d: &Delivery, now: DateTime<Utc>) -> Outcome {
         if d.attempts + 1 >= MAX_ATTEMPTS {
             Outcome::GaveUp
@@ -271,7 +304,8 @@ impl Hub {
     }
 }
 
-/// A transport error in words, without internals beyond its kind.
+/// A transport error in words, without internals beyond its kind: the log
+/// is read by the subscriber, and must not tell what sits behind the URL.
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()

@@ -13,3 +13,4 @@ mod pull;
 mod search;
 mod stations;
 mod tus;
+mod webhooks;
