@@ -14,6 +14,9 @@ pub struct Webhook {
     pub events: Vec<String>,
     pub secret: String,
     pub created_at: DateTime<Utc>,
+    /// The token that made it; revoking the token ends the subscription.
+    /// `None` for subscriptions older than this record.
+    pub token_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,21 +42,24 @@ fn webhook(r: &Row<'_>) -> rusqlite::Result<Webhook> {
         events: serde_json::from_str(&events).map_err(|e| super::stations::bad_column(3, e.to_string()))?,
         secret: r.get(4)?,
         created_at: from_micros(r.get(5)?),
+        token_id: r.get(6)?,
     })
 }
 
-const WEBHOOK: &str = "SELECT id, station_id, url, events, secret, created_at FROM webhooks";
+const WEBHOOK: &str = "SELECT id, station_id, url, events, secret, created_at, token_id FROM webhooks";
 
 pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO webhooks (id, station_id, url, events, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO webhooks (id, station_id, url, events, secret, created_at, token_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             w.id,
             w.station,
             w.url,
             serde_json::to_string(&w.events).expect("strings"),
             w.secret,
-            to_micros(w.created_at)
+            to_micros(w.created_at),
+            w.token_id,
         ],
     )?;
     Ok(())
@@ -68,9 +74,9 @@ pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<We
     .collect()
 }
 
-/// Every live subscription.
+/// Every live subscription, of every subscriber.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Webhook>> {
-    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL"))?
+    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL ORDER BY created_at, id"))?
         .query_map([], webhook)?
         .collect()
 }
@@ -92,6 +98,18 @@ pub fn delete(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Resu
         [id],
     )?;
     Ok(())
+}
+
+/// Ends every live subscription made with token `token_id`; returns how many.
+pub fn delete_by_token(conn: &Connection, token_id: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM webhooks WHERE deleted_at IS NULL AND token_id = ?1")?
+        .query_map([token_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        delete(conn, id, now)?;
+    }
+    Ok(ids.len())
 }
 
 pub fn enqueue(

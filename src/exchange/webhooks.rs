@@ -19,7 +19,7 @@ use super::{ExchangeError, Hub};
 use crate::catalog::events::{self, Event};
 use crate::catalog::webhooks::{self, Delivery, Outcome, Webhook};
 use crate::catalog::{self, programs};
-use crate::domain::{FieldError, Program, ProgramId};
+use crate::domain::{FieldError, Program, ProgramId, StationId};
 pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
@@ -127,31 +127,55 @@ impl Hub {
             events,
             secret,
             created_at: catalog::now(),
+            token_id: Some(caller.token_id.clone()),
         };
         let stored = hook.clone();
         self.catalog.write(move |tx| webhooks::insert(tx, &stored)).await?;
         Ok(hook)
     }
 
-    pub async fn webhooks(&self, caller: &Caller) -> Result<Vec<Webhook>, ExchangeError> {
+    /// Live subscriptions: the caller's own; the operator's choice of one
+    /// station's (`station`), or everyone's.
+    pub async fn webhooks(&self, caller: &Caller, station: Option<String>) -> Result<Vec<Webhook>, ExchangeError> {
         require_feed_reader(caller)?;
-        let station = caller.station.as_ref().map(|s| s.to_string());
-        Ok(self
-            .catalog
-            .read(move |c| webhooks::list(c, station.as_deref()))
-            .await?)
+        let own = caller.station.as_ref().map(|s| s.to_string());
+        let asked = match station {
+            Some(s) => Some(
+                StationId::parse(&s)
+                    .map_err(|_| ExchangeError::invalid("station", "not a station id"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if caller.is_admin() {
+            return Ok(self
+                .catalog
+                .read(move |c| match asked {
+                    Some(s) => webhooks::list(c, Some(&s)),
+                    None => webhooks::all(c),
+                })
+                .await?);
+        }
+        if asked.is_some() && asked != own {
+            return Err(ExchangeError::Forbidden(
+                "only the hub operator may see other stations' webhooks",
+            ));
+        }
+        Ok(self.catalog.read(move |c| webhooks::list(c, own.as_deref())).await?)
     }
 
-    /// The caller's subscription `id`.
-    async fn own_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
+    /// Subscription `id`, if the caller may manage it: its subscriber's, and
+    /// the operator may manage any.
+    async fn manageable_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let hook = self.catalog.read(move |c| webhooks::get(c, &id)).await?;
         let station = caller.station.as_ref().map(|s| s.to_string());
-        hook.filter(|h| h.station == station).ok_or(ExchangeError::NotFound)
+        hook.filter(|h| caller.is_admin() || h.station == station)
+            .ok_or(ExchangeError::NotFound)
     }
 
     pub async fn unsubscribe(&self, caller: &Caller, id: String) -> Result<(), ExchangeError> {
-        let hook = self.own_webhook(caller, id).await?;
+        let hook = self.manageable_webhook(caller, id).await?;
         self.catalog
             .write(move |tx| webhooks::delete(tx, &hook.id, catalog::now()))
             .await?;
@@ -160,7 +184,7 @@ impl Hub {
 
     /// The subscription and its delivery log, newest first.
     pub async fn deliveries(&self, caller: &Caller, id: String) -> Result<(Webhook, Vec<Delivery>), ExchangeError> {
-        let hook = self.own_webhook(caller, id).await?;
+        let hook = self.manageable_webhook(caller, id).await?;
         let hook_id = hook.id.clone();
         let log = self.catalog.read(move |c| webhooks::log(c, &hook_id, 100)).await?;
         Ok((hook, log))
