@@ -37,7 +37,7 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     let webhooks = WebhookPolicy {
         allow: WebhookPolicy::parse_allow(&settings.webhook_allow)
             .map_err(|e| anyhow::anyhow!("webhook_allow: {e}"))?,
-        ..WebhookPolicy::default()
+        max_per_subscriber: settings.max_webhooks_per_subscriber,
     };
     Ok(hub
         .with_webhook_retry(Duration::from_millis(settings.webhook_retry_ms))

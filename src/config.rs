@@ -40,6 +40,8 @@ pub struct Settings {
     /// private, link-local, …), as CIDR networks or addresses separated by
     /// commas (`"10.1.0.0/16, ::1"`); empty: none.
     pub webhook_allow: String,
+    /// Live webhooks one subscriber (a station, or the operator) may have.
+    pub max_webhooks_per_subscriber: usize,
     /// Seconds an upload may go without a byte before the hub gives up on
     /// it (a resumable upload keeps what it received, and its lock is freed).
     pub upload_idle_secs: u64,
@@ -113,6 +115,7 @@ impl Default for Settings {
             presign_downloads: false,
             webhook_retry_ms: DEFAULT_WEBHOOK_RETRY_MS,
             webhook_allow: String::new(),
+            max_webhooks_per_subscriber: crate::exchange::webhooks::guard::DEFAULT_MAX_PER_SUBSCRIBER,
             upload_idle_secs: DEFAULT_UPLOAD_IDLE_SECS,
         }
     }

@@ -24,7 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// Where to POST deliveries: an http or https URL.
+    /// Where to POST deliveries: an http or https URL whose host is public;
+    /// loopback, private, link-local, shared, multicast and reserved
+    /// addresses (and names resolving to one) are refused unless the
+    /// operator allows them.
     pub url: String,
     /// The event types to receive: `program.published`, `program.updated`,
     /// `program.withdrawn`, `file.replaced`.
@@ -126,7 +129,10 @@ pub fn render(delivery: &str, event: &Event, program: &Program, viewer: &Viewer)
 /// Subscribe a URL to event types (national, admin).
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", request_body = WebhookInput,
     responses((status = 201, body = WebhookView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem)),
+        (status = 409, body = Problem,
+            description = "`too_many_webhooks`: the subscriber has as many webhooks as the hub allows (10 unless the operator says)"),
+        (status = 422, body = Problem,
+            description = "`validation_failed`; `url` is refused when its host is, or resolves to, an internal address")),
     security(("bearer" = [])))]
 pub async fn subscribe(
     Auth(caller): Auth,

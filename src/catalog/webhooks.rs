@@ -74,6 +74,12 @@ pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<We
     .collect()
 }
 
+/// How many live subscriptions `station` has (`None`: the operator).
+pub fn count(conn: &Connection, station: Option<&str>) -> rusqlite::Result<usize> {
+    conn.prepare_cached("SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND station_id IS ?1")?
+        .query_row([station], |r| r.get(0))
+}
+
 /// Every live subscription, of every subscriber.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Webhook>> {
     conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL ORDER BY created_at, id"))?
@@ -145,23 +151,35 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
 const DELIVERY: &str = "SELECT id, webhook_id, event_seq, state, attempts, next_attempt_at, last_status, last_error,
     created_at, delivered_at FROM deliveries";
 
-/// Pending deliveries whose time has come, oldest first.
-pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
-    conn.prepare_cached(&format!(
-        "{DELIVERY} WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, event_seq LIMIT ?2"
-    ))?
-    .query_map(params![to_micros(now), limit as i64], delivery)?
+/// Each subscriber (station; `None`: the operator) with pending deliveries,
+/// and when its first is due; soonest first.
+pub fn pending_by_subscriber(conn: &Connection) -> rusqlite::Result<Vec<(Option<String>, DateTime<Utc>)>> {
+    conn.prepare_cached(
+        "SELECT w.station_id, min(d.next_attempt_at) AS due
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.state = 'pending' GROUP BY w.station_id ORDER BY due",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, from_micros(r.get(1)?))))?
     .collect()
 }
 
-/// When the next pending delivery is due, if any.
-pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    conn.query_row(
-        "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'",
-        [],
-        |r| r.get::<_, Option<i64>>(0),
-    )
-    .map(|t| t.map(from_micros))
+/// Pending deliveries of `station`'s subscriptions (`None`: the operator's)
+/// whose time has come, oldest first.
+pub fn due_for(
+    conn: &Connection,
+    station: Option<&str>,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Delivery>> {
+    conn.prepare_cached(
+        "SELECT d.id, d.webhook_id, d.event_seq, d.state, d.attempts, d.next_attempt_at, d.last_status,
+             d.last_error, d.created_at, d.delivered_at
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND w.station_id IS ?2
+         ORDER BY d.next_attempt_at, d.event_seq LIMIT ?3",
+    )?
+    .query_map(params![to_micros(now), station, limit as i64], delivery)?
+    .collect()
 }
 
 pub fn log(conn: &Connection, webhook_id: &str, limit: usize) -> rusqlite::Result<Vec<Delivery>> {

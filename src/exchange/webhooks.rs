@@ -3,14 +3,15 @@
 
 pub mod guard;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::feed::{require_feed_reader, subscriber, EventType};
 use super::rights::may_see;
@@ -26,15 +27,58 @@ pub use guard::WebhookPolicy;
 pub const MAX_ATTEMPTS: u32 = 10;
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries sent at once.
+/// Deliveries one lane sends before it makes way for other subscribers.
 const BATCH: usize = 16;
+/// Subscribers delivered to at once.
+const LANES: usize = 16;
 
 /// Renders a delivery's body: the HTTP layer owns the JSON shape.
 pub type Render = fn(&str, &Event, &Program, &crate::domain::Viewer) -> Vec<u8>;
 
-/// Wakes the dispatcher when deliveries are enqueued.
+/// Wakes the dispatcher when deliveries are enqueued, and when a lane ends.
 #[derive(Clone, Default)]
 pub struct Dispatch(Arc<Notify>);
+
+/// The subscribers (station; `None`: the operator) whose lane is running.
+/// Each subscriber's deliveries go one after another in its own lane, and
+/// lanes run side by side, so that a slow receiver delays only its own
+/// subscriber's deliveries.
+#[derive(Clone, Default)]
+struct Lanes(Arc<Mutex<HashSet<Option<String>>>>);
+
+impl Lanes {
+    fn running(&self, subscriber: &Option<String>) -> bool {
+        self.0.lock().expect("lanes").contains(subscriber)
+    }
+
+    fn start(&self, subscriber: Option<String>, slot: OwnedSemaphorePermit, dispatch: Dispatch) -> Lane {
+        self.0.lock().expect("lanes").insert(subscriber.clone());
+        Lane {
+            subscriber,
+            lanes: self.clone(),
+            dispatch,
+            _slot: slot,
+        }
+    }
+}
+
+/// A running lane; when it ends (even by a panic) its subscriber is free
+/// for the next one, and the dispatcher is woken to start it.
+struct Lane {
+    subscriber: Option<String>,
+    lanes: Lanes,
+    dispatch: Dispatch,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.lanes.0.lock() {
+            running.remove(&self.subscriber);
+        }
+        self.dispatch.0.notify_one();
+    }
+}
 
 /// A subscription as a broadcaster asks for it.
 #[derive(Debug, Clone)]
@@ -130,7 +174,20 @@ impl Hub {
             token_id: Some(caller.token_id.clone()),
         };
         let stored = hook.clone();
-        self.catalog.write(move |tx| webhooks::insert(tx, &stored)).await?;
+        let max = self.webhook_guard.policy().max_per_subscriber;
+        self.catalog
+            .write(move |tx| {
+                // Counted in the writing transaction, so that racing
+                // subscriptions cannot pass the cap together.
+                if webhooks::count(tx, stored.station.as_deref())? >= max {
+                    return Err(ExchangeError::conflict(
+                        "too_many_webhooks",
+                        format!("a subscriber may have at most {max} webhooks; delete one first"),
+                    ));
+                }
+                Ok(webhooks::insert(tx, &stored)?)
+            })
+            .await?;
         Ok(hook)
     }
 
@@ -205,16 +262,16 @@ impl Hub {
             .user_agent(concat!("pxhub/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client");
+        let lanes = Lanes::default();
+        let slots = Arc::new(Semaphore::new(LANES));
         loop {
-            match self.deliver_due(&client, render).await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(e) => tracing::error!(error = %e, "webhook deliveries failed"),
-            }
-            let next = self.catalog.read(webhooks::next_due).await.ok().flatten();
-            let wait = next.map_or(Duration::from_secs(60), |t| {
-                (t - Utc::now()).to_std().unwrap_or_default()
-            });
+            let wait = match self.start_lanes(&client, render, &lanes, &slots).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook deliveries failed");
+                    Duration::from_secs(1)
+                }
+            };
             tokio::select! {
                 _ = self.dispatch.0.notified() => {}
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
@@ -222,13 +279,57 @@ impl Hub {
         }
     }
 
-    /// Sends the deliveries due now; returns how many.
-    async fn deliver_due(&self, client: &reqwest::Client, render: Render) -> Result<usize, ExchangeError> {
-        let due = self.catalog.read(|c| webhooks::due(c, Utc::now(), BATCH)).await?;
-        let n = due.len();
-        let sends = due.into_iter().map(|d| self.deliver(client, render, d));
-        futures_util::future::join_all(sends).await;
-        Ok(n)
+    /// Starts a lane for each subscriber with deliveries due and no lane
+    /// running, while slots are free; returns how long until the next
+    /// delivery of a subscriber without a lane is due. Lanes wake the
+    /// dispatcher when they end.
+    async fn start_lanes(
+        &self,
+        client: &reqwest::Client,
+        render: Render,
+        lanes: &Lanes,
+        slots: &Arc<Semaphore>,
+    ) -> Result<Duration, ExchangeError> {
+        let pending = self.catalog.read(webhooks::pending_by_subscriber).await?;
+        let now = Utc::now();
+        let mut wait = Duration::from_secs(60);
+        for (subscriber, due) in pending {
+            if lanes.running(&subscriber) {
+                continue;
+            }
+            if due > now {
+                wait = wait.min((due - now).to_std().unwrap_or_default());
+                continue;
+            }
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let lane = lanes.start(subscriber, slot, self.dispatch.clone());
+            tokio::spawn(self.clone().run_lane(client.clone(), render, lane));
+        }
+        Ok(wait)
+    }
+
+    /// Sends, one after another, a batch of what one subscriber has due.
+    async fn run_lane(self, client: reqwest::Client, render: Render, lane: Lane) {
+        let subscriber = lane.subscriber.clone();
+        let due = self
+            .catalog
+            .read(move |c| webhooks::due_for(c, subscriber.as_deref(), Utc::now(), BATCH))
+            .await;
+        match due {
+            Ok(due) => {
+                for d in due {
+                    self.deliver(&client, render, d).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read due deliveries");
+                // Not straight back: the dispatcher restarts the lane at once.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        drop(lane);
     }
 
     async fn deliver(&self, client: &reqwest::Client, render: Render, d: Delivery) {

@@ -1,8 +1,13 @@
 //! Webhooks: where they may go, how many a subscriber may have, who may
 //! manage them. (Signing, retries and restarts: `feed.rs`.)
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 use crate::feed::{start_receiver, Receiver};
 use crate::helpers::{assert_problem, fields, program, TestApp};
@@ -247,4 +252,123 @@ async fn the_operator_lists_and_ends_any_stations_webhooks() {
 
 fn id_of(hook: &Value) -> String {
     hook["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_subscriber_may_have_ten_webhooks() {
+    let app = TestApp::spawn().await;
+    let vtv = app.station("vtv", "national").await;
+    let vov = app.station("vov", "national").await;
+    let mut made = Vec::new();
+    for i in 0..10 {
+        made.push(id_of(&subscribe(&app, &vtv, &format!("http://127.0.0.1:9/{i}")).await));
+    }
+    let r = app
+        .post(
+            &vtv,
+            "/api/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/10", "events": ["program.published"]}),
+        )
+        .await;
+    let p = assert_problem(r, StatusCode::CONFLICT, "too_many_webhooks").await;
+    assert!(p["detail"].as_str().unwrap().contains("10"), "{p}");
+    // Others are counted apart, and a deletion makes room.
+    subscribe(&app, &vov, "http://127.0.0.1:9/vov").await;
+    subscribe(&app, &app.admin, "http://127.0.0.1:9/operator").await;
+    let r = app.delete(&vtv, &format!("/api/v1/webhooks/{}", made[0])).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    subscribe(&app, &vtv, "http://127.0.0.1:9/again").await;
+}
+
+#[tokio::test]
+async fn the_cap_is_the_operators_choice() {
+    let app = TestApp::spawn_with(|s| s.max_webhooks_per_subscriber = 1).await;
+    let vtv = app.station("vtv", "national").await;
+    subscribe(&app, &vtv, "http://127.0.0.1:9/1").await;
+    let r = app
+        .post(
+            &vtv,
+            "/api/v1/webhooks",
+            &json!({"url": "http://127.0.0.1:9/2", "events": ["program.published"]}),
+        )
+        .await;
+    assert_problem(r, StatusCode::CONFLICT, "too_many_webhooks").await;
+}
+
+/// What the receivers saw, in the order they saw it: (who, event seq).
+type Seen = Arc<Mutex<Vec<(&'static str, i64)>>>;
+
+struct Gated {
+    name: &'static str,
+    /// Closed: requests wait for the test to open it.
+    gate: Arc<Semaphore>,
+    seen: Seen,
+}
+
+async fn gated(body: web::Bytes, state: web::Data<Gated>) -> HttpResponse {
+    let _pass = state.gate.acquire().await.unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let seq = body["event"]["seq"].as_i64().unwrap();
+    state.seen.lock().unwrap().push((state.name, seq));
+    HttpResponse::Ok().finish()
+}
+
+/// A receiver on loopback that answers once `gate` lets it; returns its URL.
+fn start_gated(name: &'static str, gate: Arc<Semaphore>, seen: Seen) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let data = web::Data::new(Gated { name, gate, seen });
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(gated)))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    tokio::spawn(server);
+    url
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_does_not_delay_the_others() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    let vov = app.station("vov", "national").await;
+    let seen = Seen::default();
+    // VTV's receiver hangs until the test lets it answer; VOV's answers at once.
+    let slow_gate = Arc::new(Semaphore::new(0));
+    let slow = start_gated("vtv", slow_gate.clone(), seen.clone());
+    let fast = start_gated("vov", Arc::new(Semaphore::new(1000)), seen.clone());
+    for _ in 0..8 {
+        subscribe(&app, &vtv, &slow).await;
+    }
+    subscribe(&app, &vov, &fast).await;
+    for i in 0..3 {
+        app.published(&tn, &program(&format!("Bản tin {i}"))).await;
+    }
+    // Every VOV delivery arrives while VTV's receiver still hangs (a hub that
+    // sent VTV's batch before VOV's next would keep them until its 10 s
+    // timeout).
+    for _ in 0..160 {
+        if seen.lock().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), ["vov"; 3], "{seen:?}");
+    }
+    // Let VTV's receiver answer: its 24 deliveries come one after another,
+    // in the order of the events.
+    slow_gate.add_permits(1);
+    for _ in 0..400 {
+        if seen.lock().unwrap().len() == 3 + 24 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().unwrap();
+    let vtv_seqs: Vec<i64> = seen.iter().filter(|s| s.0 == "vtv").map(|s| s.1).collect();
+    assert_eq!(vtv_seqs.len(), 24, "{seen:?}");
+    assert!(vtv_seqs.windows(2).all(|w| w[0] <= w[1]), "{vtv_seqs:?}");
 }
