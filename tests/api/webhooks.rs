@@ -372,3 +372,47 @@ async fn a_slow_subscriber_does_not_delay_the_others() {
     assert_eq!(vtv_seqs.len(), 24, "{seen:?}");
     assert!(vtv_seqs.windows(2).all(|w| w[0] <= w[1]), "{vtv_seqs:?}");
 }
+
+async fn redirect(state: web::Data<String>) -> HttpResponse {
+    HttpResponse::TemporaryRedirect()
+        .insert_header(("Location", state.get_ref().clone()))
+        .finish()
+}
+
+#[tokio::test]
+async fn deliveries_do_not_follow_redirects() {
+    // A receiver that sends the hub elsewhere: a redirect could lead a
+    // delivery anywhere, past the check of the subscribed URL.
+    let app = TestApp::spawn_with(|s| s.webhook_retry_ms = 60_000).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere = format!("http://{}/elsewhere", target.local_addr().unwrap());
+    let reached = Receiver::default();
+    start_receiver(target, reached.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let data = web::Data::new(elsewhere);
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(redirect)))
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    tokio::spawn(server);
+    let hook = subscribe(&app, &vtv, &url).await;
+    app.published(&tn, &program("Chuyển hướng")).await;
+    let path = format!("/api/v1/webhooks/{}", id_of(&hook));
+    let mut detail = Value::Null;
+    for _ in 0..200 {
+        detail = app.get(&vtv, &path).await.json().await.unwrap();
+        if detail["deliveries"][0]["attempts"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let d = &detail["deliveries"][0];
+    assert_eq!(d["last_status"], 307, "{detail}");
+    assert_eq!(d["state"], "pending", "a redirect is a failed attempt: {detail}");
+    assert_eq!(d["last_error"], "answered 307 Temporary Redirect", "{detail}");
+    assert!(reached.got.lock().unwrap().is_empty(), "the redirect was followed");
+}
