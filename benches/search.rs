@@ -616,7 +616,7 @@ fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
         ..Settings::default()
     };
     let media = MediaStore::open(&settings.media()).expect("media store");
-    let hub = Hub::new(catalog, media, settings.exchange()).expect("hub");
+    let hub = Hub::new(catalog, media, settings.exchange().expect("settings")).expect("hub");
     let caller = Caller {
         token_id: "bench".into(),
         role: Role::Station,

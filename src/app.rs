@@ -31,7 +31,7 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
         .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
     let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
     let media = MediaStore::open(&settings.media()).context("opening the media store")?;
-    Hub::new(catalog, media, settings.exchange()).context("preparing the catalog")
+    Hub::new(catalog, media, settings.exchange()?).context("preparing the catalog")
 }
 
 impl Application {

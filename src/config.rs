@@ -176,6 +176,10 @@ settings! {
         "the hub's address as stations reach it (e.g. `https://hub.example.vn`), for links in feeds; empty: `http://` and the listen address";
     metrics_token: Secret = Secret::default(), "PXHUB_METRICS_TOKEN", "TOKEN",
         "when set, `/metrics` answers only `Authorization: Bearer <this>`; empty: open to whoever reaches the port";
+    webhook_allow: String = String::new(), "PXHUB_WEBHOOK_ALLOW", "NETWORKS",
+        "networks webhooks may reach although they are internal (loopback, private, link-local…), as CIDR networks or addresses separated by commas (`10.1.0.0/16, ::1`); empty: none";
+    max_webhooks_per_subscriber: usize = 10, "PXHUB_MAX_WEBHOOKS_PER_SUBSCRIBER", "N",
+        "live webhooks one subscriber (a station, or the operator) may have";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
     workers: usize = 0, "PXHUB_WORKERS", "N",
@@ -321,6 +325,7 @@ impl Settings {
                 );
             }
         }
+        self.exchange()?;
         if !self.public_url.is_empty() {
             let url =
                 url::Url::parse(&self.public_url).context("public_url must be a URL such as https://hub.example.vn")?;
@@ -386,8 +391,14 @@ impl Settings {
     }
 
     /// What the use-cases need to know.
-    pub fn exchange(&self) -> crate::exchange::ExchangeSettings {
-        crate::exchange::ExchangeSettings {
+    pub fn exchange(&self) -> anyhow::Result<crate::exchange::ExchangeSettings> {
+        use crate::exchange::webhooks::WebhookPolicy;
+        Ok(crate::exchange::ExchangeSettings {
+            webhooks: WebhookPolicy {
+                allow: WebhookPolicy::parse_allow(&self.webhook_allow)
+                    .map_err(|e| anyhow::anyhow!("webhook_allow: {e}"))?,
+                max_per_subscriber: self.max_webhooks_per_subscriber,
+            },
             max_upload_bytes: self.max_upload_bytes,
             presign_downloads: self.presign_downloads,
             webhook_retry: Duration::from_millis(self.webhook_retry_ms),
@@ -396,7 +407,7 @@ impl Settings {
             upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),
             max_uploads_per_station: self.max_uploads_per_station,
             max_open_uploads_per_station: self.max_open_uploads_per_station,
-        }
+        })
     }
 
     /// The settings table as the README shows it (Markdown).

@@ -1,13 +1,13 @@
 //! `/api/v1/webhooks`: subscriptions of the national broadcasters, and their
-//! delivery logs.
+//! delivery logs; the operator sees and may end everyone's.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{Auth, Json};
+use super::extract::{query_pairs, single, Auth, Json};
 use super::feed::FeedEvent;
 use crate::catalog::events::Event;
 use crate::catalog::webhooks::{Delivery, Webhook};
@@ -24,7 +24,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// Where to POST deliveries: an http or https URL.
+    /// Where to POST deliveries: an http or https URL whose host is public;
+    /// loopback, private, link-local, shared, multicast and reserved
+    /// addresses (and names resolving to one) are refused unless the
+    /// operator allows them.
     pub url: String,
     /// The event types to receive: `program.published`, `program.updated`,
     /// `program.withdrawn`, `file.replaced`.
@@ -38,6 +41,8 @@ pub struct WebhookInput {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookView {
     pub id: String,
+    /// The subscriber: a station's id, or null for the hub operator.
+    pub station: Option<String>,
     pub url: String,
     pub events: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -50,6 +55,7 @@ impl WebhookView {
     fn new(w: Webhook, show_secret: bool) -> Self {
         Self {
             id: w.id,
+            station: w.station,
             url: w.url,
             events: w.events,
             created_at: w.created_at,
@@ -123,7 +129,10 @@ pub fn render(delivery: &str, event: &Event, program: &Program, viewer: &Viewer)
 /// Subscribe a URL to event types (national, admin).
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", request_body = WebhookInput,
     responses((status = 201, body = WebhookView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 422, body = Problem)),
+        (status = 409, body = Problem,
+            description = "`too_many_webhooks`: the subscriber has as many webhooks as the hub allows (10 unless the operator says)"),
+        (status = 422, body = Problem,
+            description = "`validation_failed`; `url` is refused when its host is, or resolves to, an internal address")),
     security(("bearer" = [])))]
 pub async fn subscribe(
     Auth(caller): Auth,
@@ -147,18 +156,34 @@ pub async fn subscribe(
         .json(WebhookView::new(hook, made)))
 }
 
-/// The caller's subscriptions.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed",
-    responses((status = 200, body = WebhookList), (status = 401, body = Problem), (status = 403, body = Problem)),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct WebhookListParams {
+    /// Only this station's subscriptions. The operator may name any station,
+    /// and sees everyone's without it; others may name only their own.
+    station: Option<String>,
+}
+
+/// Live subscriptions: the caller's own, or, for the operator, everyone's.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed", params(WebhookListParams),
+    responses((status = 200, body = WebhookList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
-    let hooks = hub.webhooks(&caller).await?;
+pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req, &["station"])?;
+    let mut errors = Vec::new();
+    let station = single(&pairs, "station", &mut errors).map(str::to_owned);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let hooks = hub.webhooks(&caller, station).await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         items: hooks.into_iter().map(|h| WebhookView::new(h, false)).collect(),
     }))
 }
 
-/// A subscription and its delivery log.
+/// A subscription and its delivery log (its subscriber's, or the operator).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
     responses((status = 200, body = WebhookDetail), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
@@ -171,7 +196,8 @@ pub async fn show(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Strin
     }))
 }
 
-/// End a subscription; its pending deliveries are dropped.
+/// End a subscription (its subscriber, or the operator); its pending
+/// deliveries are dropped.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_ledger.sql"),
     include_str!("migrations/0004_resumable.sql"),
     include_str!("migrations/0005_feed.sql"),
+    include_str!("migrations/0006_webhook_tokens.sql"),
 ];
 
 /// The most idle read connections kept open.

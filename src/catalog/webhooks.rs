@@ -14,6 +14,9 @@ pub struct Webhook {
     pub events: Vec<String>,
     pub secret: String,
     pub created_at: DateTime<Utc>,
+    /// The token that made it; revoking the token ends the subscription.
+    /// `None` for subscriptions older than this record.
+    pub token_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,21 +42,24 @@ fn webhook(r: &Row<'_>) -> rusqlite::Result<Webhook> {
         events: serde_json::from_str(&events).map_err(|e| super::stations::bad_column(3, e.to_string()))?,
         secret: r.get(4)?,
         created_at: from_micros(r.get(5)?),
+        token_id: r.get(6)?,
     })
 }
 
-const WEBHOOK: &str = "SELECT id, station_id, url, events, secret, created_at FROM webhooks";
+const WEBHOOK: &str = "SELECT id, station_id, url, events, secret, created_at, token_id FROM webhooks";
 
 pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO webhooks (id, station_id, url, events, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO webhooks (id, station_id, url, events, secret, created_at, token_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             w.id,
             w.station,
             w.url,
             serde_json::to_string(&w.events).expect("strings"),
             w.secret,
-            to_micros(w.created_at)
+            to_micros(w.created_at),
+            w.token_id,
         ],
     )?;
     Ok(())
@@ -68,9 +74,15 @@ pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<We
     .collect()
 }
 
-/// Every live subscription.
+/// How many live subscriptions `station` has (`None`: the operator).
+pub fn count(conn: &Connection, station: Option<&str>) -> rusqlite::Result<usize> {
+    conn.prepare_cached("SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND station_id IS ?1")?
+        .query_row([station], |r| r.get(0))
+}
+
+/// Every live subscription, of every subscriber.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<Webhook>> {
-    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL"))?
+    conn.prepare_cached(&format!("{WEBHOOK} WHERE deleted_at IS NULL ORDER BY created_at, id"))?
         .query_map([], webhook)?
         .collect()
 }
@@ -92,6 +104,18 @@ pub fn delete(conn: &Connection, id: &str, now: DateTime<Utc>) -> rusqlite::Resu
         [id],
     )?;
     Ok(())
+}
+
+/// Ends every live subscription made with token `token_id`; returns how many.
+pub fn delete_by_token(conn: &Connection, token_id: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM webhooks WHERE deleted_at IS NULL AND token_id = ?1")?
+        .query_map([token_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        delete(conn, id, now)?;
+    }
+    Ok(ids.len())
 }
 
 pub fn enqueue(
@@ -127,23 +151,35 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
 const DELIVERY: &str = "SELECT id, webhook_id, event_seq, state, attempts, next_attempt_at, last_status, last_error,
     created_at, delivered_at FROM deliveries";
 
-/// Pending deliveries whose time has come, oldest first.
-pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> rusqlite::Result<Vec<Delivery>> {
-    conn.prepare_cached(&format!(
-        "{DELIVERY} WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, event_seq LIMIT ?2"
-    ))?
-    .query_map(params![to_micros(now), limit as i64], delivery)?
+/// Each subscriber (station; `None`: the operator) with pending deliveries,
+/// and when its first is due; soonest first.
+pub fn pending_by_subscriber(conn: &Connection) -> rusqlite::Result<Vec<(Option<String>, DateTime<Utc>)>> {
+    conn.prepare_cached(
+        "SELECT w.station_id, min(d.next_attempt_at) AS due
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.state = 'pending' GROUP BY w.station_id ORDER BY due",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, from_micros(r.get(1)?))))?
     .collect()
 }
 
-/// When the next pending delivery is due, if any.
-pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    conn.query_row(
-        "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'",
-        [],
-        |r| r.get::<_, Option<i64>>(0),
-    )
-    .map(|t| t.map(from_micros))
+/// Pending deliveries of `station`'s subscriptions (`None`: the operator's)
+/// whose time has come, oldest first.
+pub fn due_for(
+    conn: &Connection,
+    station: Option<&str>,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> rusqlite::Result<Vec<Delivery>> {
+    conn.prepare_cached(
+        "SELECT d.id, d.webhook_id, d.event_seq, d.state, d.attempts, d.next_attempt_at, d.last_status,
+             d.last_error, d.created_at, d.delivered_at
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND w.station_id IS ?2
+         ORDER BY d.next_attempt_at, d.event_seq LIMIT ?3",
+    )?
+    .query_map(params![to_micros(now), station, limit as i64], delivery)?
+    .collect()
 }
 
 pub fn log(conn: &Connection, webhook_id: &str, limit: usize) -> rusqlite::Result<Vec<Delivery>> {

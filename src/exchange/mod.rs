@@ -39,6 +39,8 @@ pub struct ExchangeSettings {
     pub max_upload_bytes: u64,
     /// With S3: whole downloads by a presigned redirect, not through the hub.
     pub presign_downloads: bool,
+    /// Where webhooks may go, and how many one subscriber may have.
+    pub webhooks: webhooks::WebhookPolicy,
     /// The first wait before a failed webhook delivery is retried.
     pub webhook_retry: std::time::Duration,
     /// How long an upload may go without a byte.
@@ -58,6 +60,7 @@ impl Default for ExchangeSettings {
         Self {
             max_upload_bytes: 50 << 30,
             presign_downloads: false,
+            webhooks: Default::default(),
             webhook_retry: std::time::Duration::from_secs(5),
             upload_idle: std::time::Duration::from_secs(120),
             upload_min_rate: 1024,
@@ -85,6 +88,8 @@ pub struct Hub {
     dispatch: webhooks::Dispatch,
     /// The first wait before a failed webhook delivery is retried.
     webhook_retry: std::time::Duration,
+    /// Where webhooks may go, and how many a subscriber may have.
+    webhook_guard: webhooks::guard::Guard,
     metrics: Arc<Metrics>,
 }
 
@@ -103,6 +108,10 @@ impl Hub {
             tus_locks: Default::default(),
             dispatch: Default::default(),
             webhook_retry: settings.webhook_retry,
+            webhook_guard: webhooks::guard::Guard::new(
+                settings.webhooks.clone(),
+                Arc::new(webhooks::guard::SystemLookup),
+            ),
             settings,
             metrics: Default::default(),
         })

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ExchangeError, Hub};
-use crate::catalog::{stations, tokens};
+use crate::catalog::{stations, tokens, webhooks};
 use crate::domain::{Role, StationId, StationKind, Viewer};
 
 const PREFIX: &str = "pxh_";
@@ -116,8 +116,11 @@ pub fn issue(
 }
 
 /// Revokes token `id`; for a station-scoped revocation, only that station's.
+/// The webhooks the token made end with it: whoever held it may no longer
+/// receive what it subscribed to.
 pub fn revoke(tx: &Transaction<'_>, id: &str, station: Option<&StationId>) -> Result<(), ExchangeError> {
     if tokens::revoke(tx, id, station)? {
+        webhooks::delete_by_token(tx, id, crate::catalog::now())?;
         Ok(())
     } else {
         Err(ExchangeError::NotFound)

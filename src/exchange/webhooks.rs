@@ -1,14 +1,17 @@
 //! Webhooks: subscriptions, and the dispatcher that delivers their events,
 //! signed, at least once, with backoff, from state kept in the catalog.
 
-use std::sync::Arc;
+pub mod guard;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::feed::{require_feed_reader, subscriber, EventType};
 use super::rights::may_see;
@@ -17,21 +20,65 @@ use super::{ExchangeError, Hub};
 use crate::catalog::events::{self, Event};
 use crate::catalog::webhooks::{self, Delivery, Outcome, Webhook};
 use crate::catalog::{self, programs};
-use crate::domain::{FieldError, Program, ProgramId};
+use crate::domain::{FieldError, Program, ProgramId, StationId};
+pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries sent at once.
+/// Deliveries one lane sends before it makes way for other subscribers.
 const BATCH: usize = 16;
+/// Subscribers delivered to at once.
+const LANES: usize = 16;
 
 /// Renders a delivery's body: the HTTP layer owns the JSON shape.
 pub type Render = fn(&str, &Event, &Program, &crate::domain::Viewer) -> Vec<u8>;
 
-/// Wakes the dispatcher when deliveries are enqueued.
+/// Wakes the dispatcher when deliveries are enqueued, and when a lane ends.
 #[derive(Clone, Default)]
 pub struct Dispatch(Arc<Notify>);
+
+/// The subscribers (station; `None`: the operator) whose lane is running.
+/// Each subscriber's deliveries go one after another in its own lane, and
+/// lanes run side by side, so that a slow receiver delays only its own
+/// subscriber's deliveries.
+#[derive(Clone, Default)]
+struct Lanes(Arc<Mutex<HashSet<Option<String>>>>);
+
+impl Lanes {
+    fn running(&self, subscriber: &Option<String>) -> bool {
+        self.0.lock().expect("lanes").contains(subscriber)
+    }
+
+    fn start(&self, subscriber: Option<String>, slot: OwnedSemaphorePermit, dispatch: Dispatch) -> Lane {
+        self.0.lock().expect("lanes").insert(subscriber.clone());
+        Lane {
+            subscriber,
+            lanes: self.clone(),
+            dispatch,
+            _slot: slot,
+        }
+    }
+}
+
+/// A running lane; when it ends (even by a panic) its subscriber is free
+/// for the next one, and the dispatcher is woken to start it.
+struct Lane {
+    subscriber: Option<String>,
+    lanes: Lanes,
+    dispatch: Dispatch,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.lanes.0.lock() {
+            running.remove(&self.subscriber);
+        }
+        self.dispatch.0.notify_one();
+    }
+}
 
 /// A subscription as a broadcaster asks for it.
 #[derive(Debug, Clone)]
@@ -55,7 +102,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn check_url(raw: &str) -> Result<String, String> {
+fn check_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute http or https URL".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("must be an absolute http or https URL".into());
@@ -63,7 +110,7 @@ fn check_url(raw: &str) -> Result<String, String> {
     if raw.len() > 2000 || !url.username().is_empty() || url.password().is_some() {
         return Err("must be at most 2000 characters, without credentials".into());
     }
-    Ok(url.to_string())
+    Ok(url)
 }
 
 impl Hub {
@@ -74,9 +121,20 @@ impl Hub {
     pub async fn subscribe(&self, caller: &Caller, new: NewWebhook) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let mut errors = Vec::new();
-        let url = check_url(&new.url)
-            .map_err(|e| errors.push(FieldError::new("url", e)))
-            .unwrap_or_default();
+        let url = match check_url(&new.url) {
+            // Where it points now; the dispatcher judges again at each connection.
+            Ok(url) => match self.webhook_guard.check(&url).await {
+                Ok(()) => url.to_string(),
+                Err(refusal) => {
+                    errors.push(FieldError::new("url", refusal.to_string()));
+                    String::new()
+                }
+            },
+            Err(e) => {
+                errors.push(FieldError::new("url", e));
+                String::new()
+            }
+        };
         if new.events.is_empty() {
             errors.push(FieldError::new("events", "name at least one event type"));
         }
@@ -113,31 +171,68 @@ impl Hub {
             events,
             secret,
             created_at: catalog::now(),
+            token_id: Some(caller.token_id.clone()),
         };
         let stored = hook.clone();
-        self.catalog.write(move |tx| webhooks::insert(tx, &stored)).await?;
+        let max = self.webhook_guard.policy().max_per_subscriber;
+        self.catalog
+            .write(move |tx| {
+                // Counted in the writing transaction, so that racing
+                // subscriptions cannot pass the cap together.
+                if webhooks::count(tx, stored.station.as_deref())? >= max {
+                    return Err(ExchangeError::conflict(
+                        "too_many_webhooks",
+                        format!("a subscriber may have at most {max} webhooks; delete one first"),
+                    ));
+                }
+                Ok(webhooks::insert(tx, &stored)?)
+            })
+            .await?;
         Ok(hook)
     }
 
-    pub async fn webhooks(&self, caller: &Caller) -> Result<Vec<Webhook>, ExchangeError> {
+    /// Live subscriptions: the caller's own; the operator's choice of one
+    /// station's (`station`), or everyone's.
+    pub async fn webhooks(&self, caller: &Caller, station: Option<String>) -> Result<Vec<Webhook>, ExchangeError> {
         require_feed_reader(caller)?;
-        let station = caller.station.as_ref().map(|s| s.to_string());
-        Ok(self
-            .catalog
-            .read(move |c| webhooks::list(c, station.as_deref()))
-            .await?)
+        let own = caller.station.as_ref().map(|s| s.to_string());
+        let asked = match station {
+            Some(s) => Some(
+                StationId::parse(&s)
+                    .map_err(|_| ExchangeError::invalid("station", "not a station id"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        if caller.is_admin() {
+            return Ok(self
+                .catalog
+                .read(move |c| match asked {
+                    Some(s) => webhooks::list(c, Some(&s)),
+                    None => webhooks::all(c),
+                })
+                .await?);
+        }
+        if asked.is_some() && asked != own {
+            return Err(ExchangeError::Forbidden(
+                "only the hub operator may see other stations' webhooks",
+            ));
+        }
+        Ok(self.catalog.read(move |c| webhooks::list(c, own.as_deref())).await?)
     }
 
-    /// The caller's subscription `id`.
-    async fn own_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
+    /// Subscription `id`, if the caller may manage it: its subscriber's, and
+    /// the operator may manage any.
+    async fn manageable_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let hook = self.catalog.read(move |c| webhooks::get(c, &id)).await?;
         let station = caller.station.as_ref().map(|s| s.to_string());
-        hook.filter(|h| h.station == station).ok_or(ExchangeError::NotFound)
+        hook.filter(|h| caller.is_admin() || h.station == station)
+            .ok_or(ExchangeError::NotFound)
     }
 
     pub async fn unsubscribe(&self, caller: &Caller, id: String) -> Result<(), ExchangeError> {
-        let hook = self.own_webhook(caller, id).await?;
+        let hook = self.manageable_webhook(caller, id).await?;
         self.catalog
             .write(move |tx| webhooks::delete(tx, &hook.id, catalog::now()))
             .await?;
@@ -146,7 +241,7 @@ impl Hub {
 
     /// The subscription and its delivery log, newest first.
     pub async fn deliveries(&self, caller: &Caller, id: String) -> Result<(Webhook, Vec<Delivery>), ExchangeError> {
-        let hook = self.own_webhook(caller, id).await?;
+        let hook = self.manageable_webhook(caller, id).await?;
         let hook_id = hook.id.clone();
         let log = self.catalog.read(move |c| webhooks::log(c, &hook_id, 100)).await?;
         Ok((hook, log))
@@ -155,22 +250,28 @@ impl Hub {
     /// Delivers what is due, forever: woken when deliveries are enqueued,
     /// and when the next retry is due.
     pub async fn run_deliveries(self, render: Render) {
+        // The guard resolves every name the client connects to, and refuses
+        // internal addresses; IP literals, which skip the resolver, are judged
+        // in `deliver`. No redirects (a 3xx is an answer like any other), and
+        // no proxy from the environment, which would resolve names itself.
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(self.webhook_guard.clone()))
             .user_agent(concat!("pxhub/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client");
+        let lanes = Lanes::default();
+        let slots = Arc::new(Semaphore::new(LANES));
         loop {
-            match self.deliver_due(&client, render).await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(e) => tracing::error!(error = %e, "webhook deliveries failed"),
-            }
-            let next = self.catalog.read(webhooks::next_due).await.ok().flatten();
-            let wait = next.map_or(Duration::from_secs(60), |t| {
-                (t - Utc::now()).to_std().unwrap_or_default()
-            });
+            let wait = match self.start_lanes(&client, render, &lanes, &slots).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook deliveries failed");
+                    Duration::from_secs(1)
+                }
+            };
             tokio::select! {
                 _ = self.dispatch.0.notified() => {}
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
@@ -178,13 +279,57 @@ impl Hub {
         }
     }
 
-    /// Sends the deliveries due now; returns how many.
-    async fn deliver_due(&self, client: &reqwest::Client, render: Render) -> Result<usize, ExchangeError> {
-        let due = self.catalog.read(|c| webhooks::due(c, Utc::now(), BATCH)).await?;
-        let n = due.len();
-        let sends = due.into_iter().map(|d| self.deliver(client, render, d));
-        futures_util::future::join_all(sends).await;
-        Ok(n)
+    /// Starts a lane for each subscriber with deliveries due and no lane
+    /// running, while slots are free; returns how long until the next
+    /// delivery of a subscriber without a lane is due. Lanes wake the
+    /// dispatcher when they end.
+    async fn start_lanes(
+        &self,
+        client: &reqwest::Client,
+        render: Render,
+        lanes: &Lanes,
+        slots: &Arc<Semaphore>,
+    ) -> Result<Duration, ExchangeError> {
+        let pending = self.catalog.read(webhooks::pending_by_subscriber).await?;
+        let now = Utc::now();
+        let mut wait = Duration::from_secs(60);
+        for (subscriber, due) in pending {
+            if lanes.running(&subscriber) {
+                continue;
+            }
+            if due > now {
+                wait = wait.min((due - now).to_std().unwrap_or_default());
+                continue;
+            }
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let lane = lanes.start(subscriber, slot, self.dispatch.clone());
+            tokio::spawn(self.clone().run_lane(client.clone(), render, lane));
+        }
+        Ok(wait)
+    }
+
+    /// Sends, one after another, a batch of what one subscriber has due.
+    async fn run_lane(self, client: reqwest::Client, render: Render, lane: Lane) {
+        let subscriber = lane.subscriber.clone();
+        let due = self
+            .catalog
+            .read(move |c| webhooks::due_for(c, subscriber.as_deref(), Utc::now(), BATCH))
+            .await;
+        match due {
+            Ok(due) => {
+                for d in due {
+                    self.deliver(&client, render, d).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read due deliveries");
+                // Not straight back: the dispatcher restarts the lane at once.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        drop(lane);
     }
 
     async fn deliver(&self, client: &reqwest::Client, render: Render, d: Delivery) {
@@ -218,6 +363,9 @@ impl Hub {
             .await;
         let now = Utc::now();
         let (status, error, outcome) = match loaded {
+            Ok(Some((hook, _, _, _))) if self.literal_refused(&hook.url) => {
+                (None, Some(guard::REFUSED.to_owned()), Outcome::GaveUp)
+            }
             Ok(Some((hook, event, program, viewer))) if may_see(&viewer, &program) => {
                 let body = render(&d.id, &event, &program, &viewer);
                 let sent = client
@@ -236,6 +384,7 @@ impl Hub {
                         Some(format!("answered {}", r.status())),
                         self.retry(&d, now),
                     ),
+                    Err(e) if guard::is_refusal(&e) => (None, Some(guard::REFUSED.to_owned()), Outcome::GaveUp),
                     Err(e) => (None, Some(describe(&e)), self.retry(&d, now)),
                 }
             }
@@ -261,6 +410,15 @@ impl Hub {
 }
 
 impl Hub {
+    /// Whether `url` names an IP address the policy refuses (names are judged
+    /// by the client's resolver).
+    fn literal_refused(&self, url: &str) -> bool {
+        match url::Url::parse(url) {
+            Ok(url) => matches!(self.webhook_guard.judge_literal(&url), Some(Err(_))),
+            Err(_) => true,
+        }
+    }
+
     fn retry(&self, d: &Delivery, now: DateTime<Utc>) -> Outcome {
         if d.attempts + 1 >= MAX_ATTEMPTS {
             Outcome::GaveUp
@@ -271,7 +429,8 @@ impl Hub {
     }
 }
 
-/// A transport error in words, without internals beyond its kind.
+/// A transport error in words, without internals beyond its kind: the log
+/// is read by the subscriber, and must not tell what sits behind the URL.
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()

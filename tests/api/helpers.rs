@@ -68,6 +68,8 @@ impl TestApp {
             listen: "127.0.0.1:0".into(),
             data_dir: dir.path().join("data"),
             workers: 2,
+            // The tests' webhook receivers listen on loopback.
+            webhook_allow: "127.0.0.0/8, ::1".into(),
             ..Settings::default()
         };
         configure(&mut settings);

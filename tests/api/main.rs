@@ -15,3 +15,4 @@ mod pull;
 mod search;
 mod stations;
 mod tus;
+mod webhooks;
