@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{Entry, SearchIndex, Tables};
+use super::index::{Entry, NameId, Names, SearchIndex, Tables};
 use super::programs::{self, Stored};
 use super::to_micros;
 use crate::domain::{Audience, Genre, LanguageTag, ProgramKind, ProgramStatus, StationId, Viewer};
@@ -79,10 +79,10 @@ fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
 /// The filters, as ids of the index.
 struct Resolved<'a> {
     f: &'a Filters,
-    me: Option<(Option<u16>, bool)>,
+    me: Option<(Option<NameId>, bool)>,
     statuses: Vec<ProgramStatus>,
-    stations: Option<Vec<u16>>,
-    languages: Option<Vec<u16>>,
+    stations: Option<Vec<NameId>>,
+    languages: Option<Vec<NameId>>,
     available_at: Option<i64>,
     aired_from: Option<i64>,
     aired_to: Option<i64>,
@@ -90,7 +90,7 @@ struct Resolved<'a> {
 
 impl<'a> Resolved<'a> {
     fn new(t: &Tables, viewer: &Viewer, f: &'a Filters) -> Self {
-        let ids = |names: &mut dyn Iterator<Item = Option<u16>>| names.flatten().collect::<Vec<u16>>();
+        let ids = |names: &mut dyn Iterator<Item = Option<NameId>>| names.flatten().collect::<Vec<NameId>>();
         Self {
             f,
             me: match viewer {
@@ -208,6 +208,7 @@ impl Counts {
     }
 
     fn facets(&self, t: &Tables) -> Facets {
+        let of = |names: &Names, i: usize| NameId::try_from(i).map_or_else(|_| String::new(), |i| names.name(i).to_owned());
         let named = |counts: &[u64], name: &dyn Fn(usize) -> String| -> BTreeMap<String, u64> {
             counts
                 .iter()
@@ -217,10 +218,10 @@ impl Counts {
                 .collect()
         };
         Facets {
-            station: named(&self.station, &|i| t.stations.name(i as u16).to_owned()),
+            station: named(&self.station, &|i| of(&t.stations, i)),
             kind: named(&self.kind, &|i| ProgramKind::ALL[i].as_str().to_owned()),
             genre: named(&self.genre, &|i| Genre::ALL[i].as_str().to_owned()),
-            language: named(&self.language, &|i| t.languages.name(i as u16).to_owned()),
+            language: named(&self.language, &|i| of(&t.languages, i)),
         }
     }
 }
