@@ -56,7 +56,7 @@ pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
         genre: parsed(r, 9, Genre::parse)?,
         languages: languages
             .iter()
-            .map(|l| LanguageTag::parse(l).map_err(|e| bad_column(26, e)))
+            .map(|l| LanguageTag::from_stored(l).map_err(|e| bad_column(26, e)))
             .collect::<Result<_, _>>()?,
         series: r.get(10)?,
         episode: r.get(11)?,
