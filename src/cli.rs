@@ -48,6 +48,25 @@ pub enum Command {
     /// Take exchanged programs into a folder, following the change feed
     /// (national broadcasters' agent).
     Pull(PullArgs),
+    /// The operator's clean-up of programs.
+    #[command(subcommand)]
+    Program(ProgramCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProgramCommand {
+    /// Delete a station's drafts (never its published programs), with their
+    /// stored files unless another file shares them. It takes the storage
+    /// settings of `serve`; a running hub's search counts catch up at its
+    /// next start.
+    DeleteDrafts {
+        /// The station whose drafts go
+        #[arg(long, value_name = "ID")]
+        station: String,
+        /// Only drafts created more than N days ago
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(..=36_500))]
+        older_than_days: Option<u32>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -384,6 +403,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 interval: std::time::Duration::from_secs(args.interval.max(1)),
             })
             .await?
+        }
+        Command::Program(ProgramCommand::DeleteDrafts {
+            station,
+            older_than_days,
+        }) => {
+            let station = StationId::parse(&station).map_err(|e| anyhow::anyhow!("--station: {e}"))?;
+            let before = older_than_days.map(|d| chrono::Utc::now() - chrono::Duration::days(d.into()));
+            let hub = crate::app::open_hub(&settings_for_serve(cli.data_dir, &settings_from_env())?)?;
+            let deleted = hub
+                .delete_drafts(&exchange::Caller::operator(), station.clone(), before)
+                .await
+                .map_err(explain)?;
+            eprintln!("deleted {deleted} draft(s) of station {station}");
         }
         Command::Token(TokenCommand::Revoke { token_id }) => {
             let catalog = open_catalog(&data_dir(cli.data_dir))?;

@@ -355,7 +355,7 @@ pub async fn patch_program(
     Ok(program_response(StatusCode::OK, p, &caller))
 }
 
-/// Delete a draft.
+/// Delete a draft, with its stored files unless shared: its owner may, and the hub operator.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "programs",
     params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),

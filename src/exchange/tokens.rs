@@ -25,6 +25,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The hub operator at the command line, working on the catalog directly.
+    pub fn operator() -> Self {
+        Self {
+            token_id: String::new(),
+            role: Role::Admin,
+            station: None,
+            station_kind: None,
+        }
+    }
+
     pub fn viewer(&self) -> Viewer {
         match (&self.station, self.role) {
             (Some(id), Role::Station | Role::National) => Viewer::Station {

@@ -336,6 +336,22 @@ async fn only_drafts_are_deleted() {
 }
 
 #[tokio::test]
+async fn the_admin_may_delete_any_draft_but_nothing_published() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let draft = app.create_program(&tn, &program("Bản nháp rác")).await;
+    let path = format!("/api/v1/programs/{}", id(&draft));
+    let r = app.delete(&app.admin, &path).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.get(&tn, &path).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(app.find(&tn, "q=rac&status=draft").await.is_empty());
+
+    let published = app.published(&tn, &program("Đã phát hành")).await;
+    let path = format!("/api/v1/programs/{}", id(&published));
+    assert_problem(app.delete(&app.admin, &path).await, StatusCode::CONFLICT, "not_a_draft").await;
+}
+
+#[tokio::test]
 async fn language_tags_are_canonical_and_name_real_languages() {
     let app = TestApp::spawn().await;
     let tn = app.station("thai-nguyen", "provincial").await;
