@@ -48,6 +48,25 @@ pub enum Command {
     /// Take exchanged programs into a folder, following the change feed
     /// (national broadcasters' agent).
     Pull(PullArgs),
+    /// The operator's clean-up of programs.
+    #[command(subcommand)]
+    Program(ProgramCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProgramCommand {
+    /// Delete a station's drafts (never its published programs), with their
+    /// stored files unless another file shares them. It takes the storage
+    /// settings of `serve`; a running hub's search counts catch up at its
+    /// next start.
+    DeleteDrafts {
+        /// The station whose drafts go
+        #[arg(long, value_name = "ID")]
+        station: String,
+        /// Only drafts created more than N days ago
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(..=36_500))]
+        older_than_days: Option<u32>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -209,6 +228,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke { token_id }) => revoke_token(dir, token_id).await,
         Command::Report(ReportCommand::Exchange { year, format }) => report(dir, year, format).await,
         Command::Pull(args) => pull(args).await,
+        Command::Program(ProgramCommand::DeleteDrafts {
+            station,
+            older_than_days,
+        }) => delete_drafts(dir, station, older_than_days).await,
     }
 }
 
@@ -298,6 +321,18 @@ async fn report(dir: Option<PathBuf>, year: i32, format: ReportFormat) -> anyhow
         ReportFormat::Csv => print!("{}", report.to_csv()),
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.view())?),
     }
+    Ok(())
+}
+
+async fn delete_drafts(dir: Option<PathBuf>, station: String, older_than_days: Option<u32>) -> anyhow::Result<()> {
+    let station = StationId::parse(&station).map_err(|e| anyhow::anyhow!("--station: {e}"))?;
+    let before = older_than_days.map(|d| chrono::Utc::now() - chrono::Duration::days(d.into()));
+    let hub = operator_hub(dir)?;
+    let deleted = hub
+        .delete_drafts(&Caller::operator(), station.clone(), before)
+        .await
+        .map_err(explain)?;
+    eprintln!("deleted {deleted} draft(s) of station {station}");
     Ok(())
 }
 

@@ -146,7 +146,12 @@ pub fn parse_limit(value: Option<&str>) -> Result<usize, FieldError> {
 
 /// The query string as (name, value) pairs, refusing names not in `known`.
 pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+    pairs_of(req.query_string(), known)
+}
+
+/// `query` (without its `?`) as (name, value) pairs, refusing names not in `known`.
+pub fn pairs_of(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let unknown: Vec<FieldError> = pairs

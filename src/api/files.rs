@@ -142,7 +142,9 @@ pub async fn get_file(
             err.headers_mut().insert(header::CONTENT_RANGE, value);
             return Ok(err);
         }
-        Some(Ranged::Bytes(r)) => Some(r),
+        // parse_range promises this; the arithmetic below relies on it.
+        Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= file.size => Some(r),
+        Some(Ranged::Bytes(_)) => None,
     };
 
     res.insert_header((header::CONTENT_TYPE, file.media_type.clone()))

@@ -125,7 +125,16 @@ pub enum Ranged {
     Ignored,
 }
 
-/// A `Range` header against a file of `size` bytes.
+/// Two runs of decimal digits compared as the numbers they write, however long.
+fn digits_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// A `Range` header against a file of `size` bytes. A `Bytes` range is
+/// never empty and never ends past `size`, whatever the numbers sent: a
+/// last position at or past the end means the end (RFC 9110, 14.1.2), and a
+/// number too large for 64 bits is as large as any file.
 pub fn parse_range(value: &str, size: u64) -> Ranged {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Ranged::Ignored;
@@ -136,10 +145,9 @@ pub fn parse_range(value: &str, size: u64) -> Ranged {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return Ranged::Ignored;
     };
+    // Only digits, so parsing fails only on overflow.
     let num = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().unwrap_or(u64::MAX))
     };
     match (first.trim(), last.trim()) {
         ("", suffix) => match num(suffix) {
@@ -156,9 +164,11 @@ pub fn parse_range(value: &str, size: u64) -> Ranged {
                 num(last).map(Some)
             },
         ) {
-            (Some(a), Some(b)) if b.is_some_and(|b| b < a) => Ranged::Ignored,
+            // Compared as written: two numbers past 64 bits still have an order.
+            (Some(_), Some(Some(_))) if digits_cmp(last, first).is_lt() => Ranged::Ignored,
             (Some(a), _) if a >= size => Ranged::Unsatisfiable,
-            (Some(a), Some(b)) => Ranged::Bytes(a..b.map_or(size, |b| (b + 1).min(size))),
+            // a < size here, so the range holds at least byte a.
+            (Some(a), Some(b)) => Ranged::Bytes(a..b.map_or(size, |b| b.saturating_add(1).min(size))),
             _ => Ranged::Ignored,
         },
     }
@@ -231,5 +241,89 @@ mod tests {
         assert_eq!(parse_range("items=0-1", 1000), Ignored);
         assert_eq!(parse_range("bytes=x-1", 1000), Ignored);
         assert_eq!(parse_range("bytes=+1-2", 1000), Ignored);
+        // The last position past the end, even past 64 bits, means the end.
+        assert_eq!(parse_range("bytes=0-18446744073709551615", 1000), Bytes(0..1000));
+        assert_eq!(parse_range("bytes=10-99999999999999999999999", 1000), Bytes(10..1000));
+        assert_eq!(parse_range("bytes=99999999999999999999999-", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-99999999999999999999999", 1000), Bytes(0..1000));
+        assert_eq!(
+            parse_range("bytes=0-18446744073709551615", u64::MAX),
+            Bytes(0..u64::MAX)
+        );
+    }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::super::{parse_range, Ranged};
+
+        /// RFC 9110's single byte range, read independently of the parser:
+        /// numbers as u128 (a decimal that overflows u64 still means a
+        /// position past any file).
+        fn reference(first: Option<u128>, last: Option<u128>, size: u64) -> Ranged {
+            let size = u128::from(size);
+            let bytes = |a: u128, b: u128| Ranged::Bytes(a as u64..b as u64);
+            match (first, last) {
+                (None, None) => Ranged::Ignored,
+                (Some(a), Some(b)) if b < a => Ranged::Ignored,
+                (Some(a), _) if a >= size => Ranged::Unsatisfiable,
+                (Some(a), None) => bytes(a, size),
+                (Some(a), Some(b)) => bytes(a, (b + 1).min(size)),
+                (None, Some(n)) if n == 0 || size == 0 => Ranged::Unsatisfiable,
+                (None, Some(n)) => bytes(size - n.min(size), size),
+            }
+        }
+
+        fn position() -> impl Strategy<Value = u128> {
+            prop_oneof![
+                0..2_000u128,
+                (0..=u64::MAX).prop_map(u128::from),
+                (u128::from(u64::MAX) - 3..=u128::from(u64::MAX) + 3),
+                any::<u128>(),
+            ]
+        }
+
+        fn size() -> impl Strategy<Value = u64> {
+            prop_oneof![Just(0u64), 1..2_000u64, any::<u64>(), u64::MAX - 3..=u64::MAX]
+        }
+
+        fn show(n: Option<u128>) -> String {
+            n.map(|n| n.to_string()).unwrap_or_default()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn single_ranges_agree_with_rfc_9110(
+                first in proptest::option::of(position()),
+                last in proptest::option::of(position()),
+                size in size(),
+                spaced in any::<bool>(),
+            ) {
+                let header = if spaced {
+                    format!(" bytes= {} - {} ", show(first), show(last))
+                } else {
+                    format!("bytes={}-{}", show(first), show(last))
+                };
+                prop_assert_eq!(parse_range(&header, size), reference(first, last, size), "{}", header);
+            }
+
+            #[test]
+            fn any_header_gives_a_range_within_the_file(
+                header in prop_oneof![
+                    ".{0,40}",
+                    "bytes=[0-9 ,+-]{0,40}",
+                    "bytes=[0-9]{0,25}-[0-9]{0,25}",
+                    "(bytes|BYTES|items)=-?[0-9]{0,3}(,[0-9]{0,3}-[0-9]{0,3})*",
+                ],
+                size in size(),
+            ) {
+                match parse_range(&header, size) {
+                    Ranged::Bytes(r) => prop_assert!(r.start < r.end && r.end <= size, "{header} -> {r:?}"),
+                    Ranged::Unsatisfiable | Ranged::Ignored => {}
+                }
+            }
+        }
     }
 }

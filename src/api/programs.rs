@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{if_match, parse_limit, parse_time, program_id, query_pairs, single, Auth, Json};
+use super::extract::{if_match, pairs_of, parse_limit, parse_time, program_id, single, Auth, Json};
 use crate::domain::{
     Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramInput, ProgramKind, ProgramStatus, RightsInput,
     StationId, Viewer,
@@ -225,7 +225,12 @@ fn one_of<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> impl Fn(&str) ->
 }
 
 fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
-    let pairs = query_pairs(req, SEARCH_PARAMS)?;
+    parse_search_query(req.query_string())
+}
+
+/// A search's query string (without its `?`), every parameter checked.
+fn parse_search_query(query: &str) -> Result<SearchRequest, ApiError> {
+    let pairs = pairs_of(query, SEARCH_PARAMS)?;
     let mut errors = Vec::new();
     let e = &mut errors;
     let duration = |name: &str, e: &mut Vec<FieldError>| {
@@ -355,7 +360,7 @@ pub async fn patch_program(
     Ok(program_response(StatusCode::OK, p, &caller))
 }
 
-/// Delete a draft.
+/// Delete a draft, with its stored files unless shared: its owner may, and the hub operator.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "programs",
     params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -407,4 +412,71 @@ pub async fn withdraw_program(
         .withdraw_program(&caller, program_id(&path)?, body.parsed()?.reason, if_match(&req))
         .await?;
     Ok(program_response(StatusCode::OK, p, &caller))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A value that is sometimes right for the parameter, mostly not.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[0-9]{1,25}",
+            "-[0-9]{1,5}",
+            "(news|radio|tv|draft|published|relevance|title|now|vi|tyz|en-US|thai-nguyen)",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?",
+            "[a-zA-Z0-9._~-]{0,20}",
+            "(%[0-9A-Fa-f]{2}|%|\\+|[^&=#]){0,20}",
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::sample::select(SEARCH_PARAMS).prop_map(str::to_owned),
+            1 => "[a-z_%]{0,10}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Any query string gives a search or a clean refusal naming fields.
+        #[test]
+        fn any_query_string_parses_or_is_refused_cleanly(
+            pairs in proptest::collection::vec((name(), value()), 0..8),
+            tail in ".{0,10}",
+        ) {
+            let mut query: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+            query.push_str(&tail);
+            match parse_search_query(&query) {
+                Ok(r) => {
+                    prop_assert!((1..=100).contains(&r.limit), "{query}: limit {}", r.limit);
+                    prop_assert!(r.q.as_ref().is_none_or(|q| q.chars().count() <= 500));
+                }
+                Err(e) => prop_assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY, "{}", query),
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_named() {
+        for (query, field) in [
+            ("limit=18446744073709551616", "limit"),
+            ("min_duration=4294967296", "min_duration"),
+            ("max_duration=99999999999999999999", "max_duration"),
+        ] {
+            let e = parse_search_query(query)
+                .err()
+                .unwrap_or_else(|| panic!("{query} parsed"));
+            assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+            let body = actix_web::body::to_bytes(e.error_response().into_body());
+            let body = futures_util::FutureExt::now_or_never(body).unwrap().unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem["errors"][0]["field"], field, "{query}");
+        }
+    }
 }

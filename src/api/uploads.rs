@@ -344,6 +344,113 @@ mod tests {
         assert!(parse_metadata("filename !!!").is_err());
     }
 
+    mod prop {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Header bytes as a client may send them: any visible ASCII, spaces,
+        /// tabs and bytes past ASCII (which are not text).
+        fn raw_value() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                "[ -~\t]{0,40}".prop_map(String::into_bytes),
+                "[0-9 ]{0,30}".prop_map(String::into_bytes),
+                proptest::collection::vec(prop_oneof![32u8..127, 128u8..=255], 0..40),
+            ]
+        }
+
+        fn headers(name: &'static str, raw: &[u8]) -> HeaderMap {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(raw) {
+                h.insert(HeaderName::from_static(name), v);
+            }
+            h
+        }
+
+        /// `Upload-Offset`/`Upload-Length` as tus defines them, read
+        /// independently: a run of digits (around optional whitespace) that
+        /// fits 64 bits.
+        fn reference_number(raw: &[u8]) -> Option<Option<u64>> {
+            // Header text is ASCII; anything else is no value at all.
+            let Some(text) = raw.is_ascii().then(|| std::str::from_utf8(raw).ok()).flatten() else {
+                return Some(None);
+            };
+            let digits = text.trim_matches([' ', '\t']);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let n = digits.trim_start_matches('0');
+                // At most 20 digits, and then not past u64::MAX.
+                let fits = n.len() < 20 || (n.len() == 20 && n <= "18446744073709551615");
+                fits.then(|| Some(n.parse().unwrap_or(0)))
+            } else {
+                None
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+            #[test]
+            fn offsets_and_lengths_agree_with_the_reference(raw in raw_value()) {
+                let h = headers("upload-offset", &raw);
+                let got = number(&h, "Upload-Offset");
+                let want = if h.is_empty() { Some(None) } else { reference_number(&raw) };
+                prop_assert_eq!(got.ok(), want, "{:?}", String::from_utf8_lossy(&raw));
+            }
+
+            #[test]
+            fn big_numbers_are_read_or_refused(n in any::<u128>()) {
+                let h = headers("upload-length", n.to_string().as_bytes());
+                prop_assert_eq!(number(&h, "Upload-Length").ok(), u64::try_from(n).ok().map(Some));
+            }
+
+            #[test]
+            fn metadata_round_trips(
+                pairs in proptest::collection::btree_map("[a-z][a-z0-9_.-]{0,10}", ".{0,20}", 0..6),
+            ) {
+                let raw: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k} {}", STANDARD.encode(v)) })
+                    .collect();
+                prop_assert_eq!(parse_metadata(&raw.join(",")).unwrap(), pairs);
+            }
+
+            #[test]
+            fn any_metadata_parses_or_is_refused(raw in ".{0,80}") {
+                let _ = parse_metadata(&raw);
+            }
+
+            #[test]
+            fn checksums_agree_with_the_reference(
+                alg in prop_oneof![Just("sha256".to_owned()), Just("sha1".to_owned()), Just("md5".to_owned()), "[a-z0-9]{0,8}"],
+                digest in proptest::collection::vec(any::<u8>(), 0..40),
+                mangled in proptest::option::of(raw_value()),
+            ) {
+                let value = match &mangled {
+                    Some(raw) => raw.clone(),
+                    None => format!("{alg} {}", STANDARD.encode(&digest)).into_bytes(),
+                };
+                let h = headers("upload-checksum", &value);
+                let got = parse_checksum(&h);
+                if mangled.is_none() {
+                    match (alg.as_str(), digest.len(), got) {
+                        ("sha256", 32, Ok(Some(Checksum::Sha256(d)))) => prop_assert_eq!(&d[..], &digest[..]),
+                        ("sha1", 20, Ok(Some(Checksum::Sha1(d)))) => prop_assert_eq!(&d[..], &digest[..]),
+                        (_, _, Ok(c)) => prop_assert!(false, "{alg} of {} bytes gave {c:?}", digest.len()),
+                        (_, _, Err(_)) => {}
+                    }
+                }
+            }
+
+            #[test]
+            fn only_tus_1_0_0_is_spoken(raw in raw_value()) {
+                let h = headers("tus-resumable", &raw);
+                let ok = raw.is_ascii() && std::str::from_utf8(&raw).is_ok_and(|v| v.trim() == "1.0.0");
+                prop_assert_eq!(check_version(&h).is_ok(), ok);
+            }
+        }
+    }
+
     #[test]
     fn writes_http_dates() {
         let t = DateTime::parse_from_rfc3339("1994-11-06T08:49:37Z")

@@ -21,13 +21,13 @@ pub const NEVER_AIRED: i64 = i64::MIN;
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub status: ProgramStatus,
-    pub station: u16,
+    pub station: NameId,
     pub kind: ProgramKind,
     pub genre: Genre,
-    pub languages: Box<[u16]>,
+    pub languages: Box<[NameId]>,
     pub audience: Audience,
     /// The stations that may take it, when the audience is `stations`.
-    pub audience_stations: Box<[u16]>,
+    pub audience_stations: Box<[NameId]>,
     pub available_from: Option<i64>,
     pub available_until: Option<i64>,
     pub listed_at: i64,
@@ -37,39 +37,130 @@ pub struct Entry {
     pub title_key: Box<str>,
 }
 
-/// Names (station ids, language tags) as small numbers.
-#[derive(Debug, Default)]
+/// A name's number in [`Names`].
+pub type NameId = u32;
+
+/// The index cannot number another name of this kind. Clients only ever
+/// meet it as a refusal of the write that would have added the name.
+#[derive(Debug, thiserror::Error)]
+#[error("the search index holds as many distinct {kind} as it can number ({cap})")]
+pub struct TooManyNames {
+    pub kind: NameKind,
+    pub cap: usize,
+}
+
+/// What a [`Names`] table numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Stations,
+    Languages,
+}
+
+impl std::fmt::Display for NameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stations => "station ids",
+            Self::Languages => "language tags",
+        })
+    }
+}
+
+/// What refreshing or loading the index can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    TooManyNames(#[from] TooManyNames),
+    #[error("catalog")]
+    Catalog(#[from] rusqlite::Error),
+}
+
+/// Names (station ids, language tags) as small numbers. Which names there
+/// are is up to the stations' data, so numbering one more can fail but
+/// never panics.
+#[derive(Debug)]
 pub struct Names {
-    ids: HashMap<String, u16>,
+    kind: NameKind,
+    cap: usize,
+    ids: HashMap<String, NameId>,
     names: Vec<String>,
 }
 
 impl Names {
-    pub fn id(&mut self, name: &str) -> u16 {
-        if let Some(id) = self.ids.get(name) {
-            return *id;
-        }
-        let id = u16::try_from(self.names.len()).expect("fewer than 65,536 stations and languages");
-        self.ids.insert(name.to_owned(), id);
-        self.names.push(name.to_owned());
-        id
+    pub fn new(kind: NameKind) -> Self {
+        Self::with_cap(kind, NameId::MAX as usize)
     }
 
-    pub fn get(&self, name: &str) -> Option<u16> {
+    /// A table that numbers at most `cap` names (tests use small ones).
+    pub fn with_cap(kind: NameKind, cap: usize) -> Self {
+        Self {
+            kind,
+            cap: cap.min(NameId::MAX as usize),
+            ids: HashMap::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// The number of `name`, numbering it if it is new.
+    pub fn id(&mut self, name: &str) -> Result<NameId, TooManyNames> {
+        if let Some(id) = self.ids.get(name) {
+            return Ok(*id);
+        }
+        let full = TooManyNames {
+            kind: self.kind,
+            cap: self.cap,
+        };
+        if self.names.len() >= self.cap {
+            return Err(full);
+        }
+        let id = NameId::try_from(self.names.len()).map_err(|_| full)?;
+        self.ids.insert(name.to_owned(), id);
+        self.names.push(name.to_owned());
+        Ok(id)
+    }
+
+    pub fn get(&self, name: &str) -> Option<NameId> {
         self.ids.get(name).copied()
     }
 
-    pub fn name(&self, id: u16) -> &str {
-        &self.names[id as usize]
+    /// The name numbered `id` (empty for a number this table never gave).
+    pub fn name(&self, id: NameId) -> &str {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .map_or("", String::as_str)
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tables {
     /// By `programs.seq`; `None` where there is no program.
     pub entries: Vec<Option<Entry>>,
     pub stations: Names,
     pub languages: Names,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            stations: Names::new(NameKind::Stations),
+            languages: Names::new(NameKind::Languages),
+        }
+    }
+}
+
+impl Tables {
+    /// Puts `entry` (or its absence) at `seq`.
+    fn set(&mut self, seq: i64, entry: Option<Entry>) -> Result<(), IndexError> {
+        // Program seqs are SQLite rowids, positive; anything else is a broken row.
+        let i =
+            usize::try_from(seq).map_err(|_| IndexError::Catalog(super::stations::bad_column(0, seq.to_string())))?;
+        if self.entries.len() <= i {
+            self.entries.resize(i + 1, None);
+        }
+        self.entries[i] = entry;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -83,7 +174,9 @@ const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.a
     (SELECT group_concat(station_id, ' ') FROM program_audience WHERE program_seq = p.seq)
     FROM programs p";
 
-fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<(i64, Entry)> {
+/// A row as an entry, numbering its names; `Err(Err(_))` when a name
+/// cannot be numbered.
+fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<Result<(i64, Entry), TooManyNames>> {
     let bad = |i: usize, v: String| super::stations::bad_column(i, v);
     let status: String = r.get(1)?;
     let kind: String = r.get(3)?;
@@ -92,22 +185,33 @@ fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<(i64, Entry)>
     let station: String = r.get(2)?;
     let langs: Option<String> = r.get(12)?;
     let listed: Option<String> = r.get(13)?;
+    let named = || -> Result<_, TooManyNames> {
+        Ok((
+            t.stations.id(&station)?,
+            langs
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|l| t.languages.id(l))
+                .collect::<Result<Box<[NameId]>, _>>()?,
+            listed
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|s| t.stations.id(s))
+                .collect::<Result<Box<[NameId]>, _>>()?,
+        ))
+    };
+    let (station, languages, audience_stations) = match named() {
+        Ok(ids) => ids,
+        Err(e) => return Ok(Err(e)),
+    };
     let entry = Entry {
         status: ProgramStatus::parse(&status).ok_or_else(|| bad(1, status.clone()))?,
-        station: t.stations.id(&station),
+        station,
         kind: ProgramKind::parse(&kind).ok_or_else(|| bad(3, kind.clone()))?,
         genre: Genre::parse(&genre).ok_or_else(|| bad(4, genre.clone()))?,
-        languages: langs
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(|l| t.languages.id(l))
-            .collect(),
+        languages,
         audience: Audience::parse(&audience).ok_or_else(|| bad(5, audience.clone()))?,
-        audience_stations: listed
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(|s| t.stations.id(s))
-            .collect(),
+        audience_stations,
         available_from: r.get(6)?,
         available_until: r.get(7)?,
         listed_at: r.get(8)?,
@@ -115,45 +219,72 @@ fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<(i64, Entry)>
         duration: r.get(10)?,
         title_key: r.get::<_, String>(11)?.into_boxed_str(),
     };
-    Ok((r.get(0)?, entry))
+    Ok(Ok((r.get(0)?, entry)))
 }
 
 impl SearchIndex {
     /// Every program of the catalog.
+    /// Fails (without panicking) only on a catalog that holds more names
+    /// than ids can number, which no write lets it come to.
     pub fn load(conn: &Connection) -> rusqlite::Result<Self> {
         let mut t = Tables::default();
         let mut stmt = conn.prepare(SELECT)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let (seq, entry) = read(r, &mut t)?;
-            let i = seq as usize;
-            if t.entries.len() <= i {
-                t.entries.resize(i + 1, None);
-            }
-            t.entries[i] = Some(entry);
+            let (seq, entry) = read(r, &mut t)?.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            t.set(seq, Some(entry)).map_err(|e| match e {
+                IndexError::Catalog(e) => e,
+                IndexError::TooManyNames(e) => rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
         }
         Ok(Self { tables: RwLock::new(t) })
     }
 
     /// Re-reads program `seq` (gone from the index if gone from the catalog).
-    pub fn refresh(&self, conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+    /// When one of its names cannot be numbered, the index is left as it was
+    /// and the caller is expected to roll its write back.
+    pub fn refresh(&self, conn: &Connection, seq: i64) -> Result<(), IndexError> {
         let mut t = self.tables.write().unwrap_or_else(|e| e.into_inner());
         let t = &mut *t;
         let entry = conn
             .prepare_cached(&format!("{SELECT} WHERE p.seq = ?1"))?
             .query_row([seq], |r| read(r, t))
             .optional()?
+            .transpose()?
             .map(|(_, e)| e);
-        let i = seq as usize;
-        if t.entries.len() <= i {
-            t.entries.resize(i + 1, None);
-        }
-        t.entries[i] = entry;
-        Ok(())
+        t.set(seq, entry)
     }
 
     /// Reads the tables under the lock.
     pub fn with<R>(&self, f: impl FnOnce(&Tables) -> R) -> R {
         f(&self.tables.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_past_their_cap_instead_of_panicking() {
+        let mut names = Names::with_cap(NameKind::Languages, 2);
+        assert_eq!(names.id("vi").unwrap(), 0);
+        assert_eq!(names.id("tyz").unwrap(), 1);
+        assert_eq!(names.id("vi").unwrap(), 0, "a known name keeps its number");
+        let err = names.id("nut").unwrap_err();
+        assert_eq!(err.kind, NameKind::Languages);
+        assert_eq!(names.get("nut"), None);
+        assert_eq!(names.name(1), "tyz");
+        assert_eq!(names.name(7), "", "an unknown number names nothing");
+    }
+
+    #[test]
+    fn more_than_65536_languages_are_numbered() {
+        // The 65,537th distinct tag used to panic ("fewer than 65,536 ...").
+        let mut names = Names::new(NameKind::Languages);
+        for i in 0..70_000u32 {
+            assert_eq!(names.id(&format!("l{i}")).unwrap(), i);
+        }
+        assert_eq!(names.name(65_536), "l65536");
     }
 }

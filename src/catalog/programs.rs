@@ -56,7 +56,7 @@ pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
         genre: parsed(r, 9, Genre::parse)?,
         languages: languages
             .iter()
-            .map(|l| LanguageTag::parse(l).map_err(|e| bad_column(26, e)))
+            .map(|l| LanguageTag::from_stored(l).map_err(|e| bad_column(26, e)))
             .collect::<Result<_, _>>()?,
         series: r.get(10)?,
         episode: r.get(11)?,
@@ -281,6 +281,24 @@ pub fn delete_file(conn: &Connection, seq: i64, role: FileRole) -> rusqlite::Res
         params![seq, role.as_str()],
     )?;
     Ok(())
+}
+
+/// The ids of `station`'s drafts created before `before` (all of them
+/// when `None`), oldest first.
+pub fn drafts_of(
+    conn: &Connection,
+    station: &StationId,
+    before: Option<DateTime<Utc>>,
+) -> rusqlite::Result<Vec<ProgramId>> {
+    let ids: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM programs WHERE station_id = ?1 AND status = 'draft' AND created_at < ?2 ORDER BY seq",
+        )?
+        .query_map(params![station.as_str(), before.map_or(i64::MAX, to_micros)], |r| {
+            r.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(ids.iter().filter_map(|id| ProgramId::parse(id)).collect())
 }
 
 /// The rowid of program `id`.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{Entry, SearchIndex, Tables};
+use super::index::{Entry, NameId, Names, SearchIndex, Tables};
 use super::programs::{self, Stored};
 use super::to_micros;
 use crate::domain::{Audience, Genre, LanguageTag, ProgramKind, ProgramStatus, StationId, Viewer};
@@ -79,10 +79,10 @@ fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
 /// The filters, as ids of the index.
 struct Resolved<'a> {
     f: &'a Filters,
-    me: Option<(Option<u16>, bool)>,
+    me: Option<(Option<NameId>, bool)>,
     statuses: Vec<ProgramStatus>,
-    stations: Option<Vec<u16>>,
-    languages: Option<Vec<u16>>,
+    stations: Option<Vec<NameId>>,
+    languages: Option<Vec<NameId>>,
     available_at: Option<i64>,
     aired_from: Option<i64>,
     aired_to: Option<i64>,
@@ -90,7 +90,7 @@ struct Resolved<'a> {
 
 impl<'a> Resolved<'a> {
     fn new(t: &Tables, viewer: &Viewer, f: &'a Filters) -> Self {
-        let ids = |names: &mut dyn Iterator<Item = Option<u16>>| names.flatten().collect::<Vec<u16>>();
+        let ids = |names: &mut dyn Iterator<Item = Option<NameId>>| names.flatten().collect::<Vec<NameId>>();
         Self {
             f,
             me: match viewer {
@@ -208,6 +208,8 @@ impl Counts {
     }
 
     fn facets(&self, t: &Tables) -> Facets {
+        let of =
+            |names: &Names, i: usize| NameId::try_from(i).map_or_else(|_| String::new(), |i| names.name(i).to_owned());
         let named = |counts: &[u64], name: &dyn Fn(usize) -> String| -> BTreeMap<String, u64> {
             counts
                 .iter()
@@ -217,10 +219,10 @@ impl Counts {
                 .collect()
         };
         Facets {
-            station: named(&self.station, &|i| t.stations.name(i as u16).to_owned()),
+            station: named(&self.station, &|i| of(&t.stations, i)),
             kind: named(&self.kind, &|i| ProgramKind::ALL[i].as_str().to_owned()),
             genre: named(&self.genre, &|i| Genre::ALL[i].as_str().to_owned()),
-            language: named(&self.language, &|i| t.languages.name(i as u16).to_owned()),
+            language: named(&self.language, &|i| of(&t.languages, i)),
         }
     }
 }
@@ -246,8 +248,10 @@ pub fn search(
         (Some(m), Sort::Relevance) => Some(fts_rowids(conn, &format!("title : ({m})"))?),
         _ => None,
     };
+    // A cursor's offset is checked where it is opened; here it only must
+    // not overflow (past the end, the page is empty).
     let offset = match from {
-        Some(Position::Offset { n }) if sort == Sort::Relevance => *n as usize,
+        Some(Position::Offset { n }) if sort == Sort::Relevance => usize::try_from(*n).unwrap_or(usize::MAX),
         _ => 0,
     };
     let (total, facets, chosen, next) = index.with(|t| {
@@ -284,18 +288,19 @@ pub fn search(
             }
         }
         // The first offset + limit + 1 in order, without sorting them all.
-        let want = offset + limit + 1;
+        let end = offset.saturating_add(limit);
+        let want = end.saturating_add(1);
         if keys.len() > want {
             keys.select_nth_unstable_by(want - 1, order);
             keys.truncate(want);
         }
         keys.sort_unstable_by(order);
-        let more = keys.len() > offset + limit;
+        let more = keys.len() > end;
         let page: Vec<(Key<'_>, i64)> = keys.into_iter().skip(offset).take(limit).collect();
         let next = match (more, page.last()) {
             (true, Some(&(key, seq))) => Some(match key {
                 Key::Tiered(..) => Position::Offset {
-                    n: (offset + limit) as u64,
+                    n: u64::try_from(end).unwrap_or(u64::MAX),
                 },
                 Key::Desc(k) => Position::AfterInt { key: k, seq },
                 Key::Text(k) => Position::AfterText { key: k.to_owned(), seq },
@@ -316,4 +321,75 @@ pub fn search(
         total,
         facets,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{programs, stations, Catalog};
+    use crate::domain::{ProgramId, ProgramMetadata, Station, StationKind};
+
+    /// A catalog with `n` drafts titled "Bản tin", and its index.
+    fn catalog(dir: &std::path::Path, n: usize) -> (Catalog, SearchIndex) {
+        let c = Catalog::open(&dir.join("c.db")).unwrap();
+        let index = c
+            .write_blocking(|tx| {
+                let id = StationId::parse("thai-nguyen").unwrap();
+                stations::insert(
+                    tx,
+                    &Station {
+                        id: id.clone(),
+                        name: "Thái Nguyên".into(),
+                        province: "Thái Nguyên".into(),
+                        kind: StationKind::Provincial,
+                    },
+                )?;
+                let input = serde_json::from_value(serde_json::json!({
+                    "title": "Bản tin", "kind": "radio", "genre": "news", "languages": ["vi"]
+                }))
+                .unwrap();
+                let meta = ProgramMetadata::parse(input).unwrap();
+                for _ in 0..n {
+                    programs::insert(tx, ProgramId::generate(), &id, &meta, crate::catalog::now())?;
+                }
+                SearchIndex::load(tx)
+            })
+            .unwrap();
+        (c, index)
+    }
+
+    #[test]
+    fn any_offset_gives_a_page_and_never_overflows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 3);
+        let f = Filters {
+            matching: Some("\"ban\"*".into()),
+            statuses: vec![ProgramStatus::Draft],
+            ..Filters::default()
+        };
+        let page = |n: u64, limit: usize| {
+            c.write_blocking(|tx| {
+                search(
+                    tx,
+                    &index,
+                    &Viewer::Admin,
+                    &f,
+                    Sort::Relevance,
+                    Some(&Position::Offset { n }),
+                    limit,
+                )
+            })
+            .unwrap()
+        };
+        let first = page(0, 2);
+        assert_eq!((first.items.len(), first.total), (2, 3));
+        assert_eq!(first.next, Some(Position::Offset { n: 2 }));
+        for n in [3, 4, u64::from(u32::MAX), u64::MAX - 1, u64::MAX] {
+            for limit in [1, 100, usize::MAX] {
+                let p = page(n, limit);
+                assert!(p.items.is_empty() && p.next.is_none(), "offset {n}, limit {limit}");
+                assert_eq!(p.total, 3);
+            }
+        }
+    }
 }

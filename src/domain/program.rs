@@ -84,37 +84,76 @@ impl Default for Audience {
     }
 }
 
-/// A BCP 47 language tag in its canonical case (`vi`, `tyz`, `zh-Hant`, `en-US`).
+/// A BCP 47 language tag in its canonical form (`vi`, `tyz`, `zh-Hant`,
+/// `en-US`): `language[-script][-region]`, where the language is a real
+/// ISO 639 code (639-1 where one exists, else 639-3), the script four
+/// letters and the region two letters or three digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct LanguageTag(String);
 
 impl LanguageTag {
+    /// Parses a tag as a client sends it: any case; a three-letter code of a
+    /// language that has a two-letter one becomes the two-letter one, as
+    /// BCP 47 wants (`vie` → `vi`).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let err = || format!("`{s}` is not a BCP 47 language tag (e.g. vi, tyz, en-US)");
-        if s.is_empty() || s.len() > 35 {
+        let err = || format!("`{s}` is not a BCP 47 language tag of a known language (e.g. vi, tyz, en-US, zh-Hant)");
+        if s.len() > 16 {
             return Err(err());
         }
-        let mut out = Vec::new();
-        for (i, sub) in s.split('-').enumerate() {
-            let ok = if i == 0 {
-                (2..=3).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphabetic())
-            } else {
-                (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric())
-            };
-            if !ok {
+        let mut subtags = s.split('-');
+        let primary = subtags.next().unwrap_or("").to_ascii_lowercase();
+        if !primary.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(err());
+        }
+        let language = match primary.len() {
+            2 => isolang::Language::from_639_1(&primary),
+            3 => isolang::Language::from_639_3(&primary),
+            _ => None,
+        }
+        .ok_or_else(err)?;
+        let mut out = language.to_639_1().unwrap_or(language.to_639_3()).to_owned();
+        let mut next = subtags.next();
+        if let Some(script) = next.filter(|t| t.len() == 4 && t.bytes().all(|b| b.is_ascii_alphabetic())) {
+            out.push('-');
+            out.push_str(&script[..1].to_ascii_uppercase());
+            out.push_str(&script[1..].to_ascii_lowercase());
+            next = subtags.next();
+        }
+        if let Some(region) = next {
+            let letters = region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic());
+            let digits = region.len() == 3 && region.bytes().all(|b| b.is_ascii_digit());
+            if !(letters || digits) {
                 return Err(err());
             }
-            out.push(match (i, sub.len()) {
-                (1.., 2) if sub.bytes().all(|b| b.is_ascii_alphabetic()) => sub.to_ascii_uppercase(),
-                (1.., 4) if sub.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                    let lower = sub.to_ascii_lowercase();
-                    lower[..1].to_ascii_uppercase() + &lower[1..]
-                }
-                _ => sub.to_ascii_lowercase(),
-            });
+            out.push('-');
+            out.push_str(&region.to_ascii_uppercase());
+            next = subtags.next();
         }
-        Ok(Self(out.join("-")))
+        if next.is_some() {
+            return Err(err());
+        }
+        Ok(Self(out))
+    }
+
+    /// A tag as the catalog holds it. Tags stored before [`LanguageTag::parse`]
+    /// checked languages against ISO 639 were only checked for their shape;
+    /// they stay readable (and deletable) as they are.
+    pub fn from_stored(s: &str) -> Result<Self, String> {
+        let shaped = !s.is_empty()
+            && s.len() <= 35
+            && s.split('-').enumerate().all(|(i, sub)| {
+                if i == 0 {
+                    (2..=3).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphabetic())
+                } else {
+                    (1..=8).contains(&sub.len()) && sub.bytes().all(|b| b.is_ascii_alphanumeric())
+                }
+            });
+        if shaped {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!("`{s}` is not a language tag"))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -513,9 +552,42 @@ mod tests {
     fn language_tags_canonicalise() {
         assert_eq!(LanguageTag::parse("zh-hant-tw").unwrap().as_str(), "zh-Hant-TW");
         assert_eq!(LanguageTag::parse("HNJ").unwrap().as_str(), "hnj");
-        for bad in ["", "v", "vietnamese", "vi_VN", "vi-", "12"] {
+        assert_eq!(LanguageTag::parse("en-us").unwrap().as_str(), "en-US");
+        assert_eq!(LanguageTag::parse("es-419").unwrap().as_str(), "es-419");
+        assert_eq!(LanguageTag::parse("vie").unwrap().as_str(), "vi");
+        for bad in ["", "v", "vietnamese", "vi_VN", "vi-", "12", "-vi", "vi--VN"] {
             assert!(LanguageTag::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn language_tags_name_real_languages() {
+        // The languages of the cluster's stations, and a few more.
+        for good in [
+            "vi", "tyz", "nut", "hnj", "ium", "hmn", "en", "fr", "zh-Hant", "en-US", "km", "lo", "th",
+        ] {
+            assert_eq!(LanguageTag::parse(good).unwrap().as_str(), good);
+        }
+        // Shaped like tags, but no such language (or not the form BCP 47 takes).
+        for bad in [
+            "qq",
+            "zzz",
+            "xyz",
+            "aa-x1234",
+            "vi-abcdefgh",
+            "vi-Latn-VN-x-foo",
+            "vi-VN-Latn",
+            "vi-Latn-V",
+            "en-US-1234",
+        ] {
+            assert!(LanguageTag::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_tags_of_the_old_shape_stay_readable() {
+        assert_eq!(LanguageTag::from_stored("qq-x1").unwrap().as_str(), "qq-x1");
+        assert!(LanguageTag::from_stored("not a tag").is_err());
     }
 
     #[test]

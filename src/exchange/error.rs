@@ -1,3 +1,4 @@
+use crate::catalog::index::{IndexError, NameKind};
 use crate::domain::FieldError;
 use crate::media::MediaError;
 
@@ -46,6 +47,22 @@ pub enum ExchangeError {
     Catalog(#[from] rusqlite::Error),
     #[error("media store")]
     Media(#[from] MediaError),
+}
+
+impl From<IndexError> for ExchangeError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Catalog(e) => Self::Catalog(e),
+            // The write that would add the name is refused (and rolled back).
+            IndexError::TooManyNames(full) => match full.kind {
+                NameKind::Languages => Self::invalid(
+                    "languages",
+                    "this hub cannot take another distinct language tag; use one already in use",
+                ),
+                NameKind::Stations => Self::conflict("index_full", "this hub cannot take another station"),
+            },
+        }
+    }
 }
 
 impl ExchangeError {

@@ -82,9 +82,13 @@ fn encode(seq: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("e{seq}"))
 }
 
+/// A cursor [`encode`] wrote, and only that: one position has one cursor.
 fn decode(cursor: &str) -> Option<i64> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    raw.strip_prefix('e')?.parse().ok().filter(|s: &i64| *s >= 0)
+    raw.strip_prefix('e')?
+        .parse()
+        .ok()
+        .filter(|s: &i64| *s >= 0 && encode(*s) == cursor)
 }
 
 /// The feed is for the national broadcasters and the operator.
@@ -190,6 +194,35 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("x5"),
         ] {
             assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
+
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+            #[test]
+            fn cursors_round_trip(seq in 0..=i64::MAX) {
+                prop_assert_eq!(decode(&encode(seq)), Some(seq));
+            }
+
+            /// Any `after=` decodes to a position the feed wrote, or to nothing.
+            #[test]
+            fn any_cursor_decodes_to_a_canonical_position_or_nothing(
+                cursor in prop_oneof![
+                    ".{0,30}",
+                    "[+-]?[0-9]{0,25}".prop_map(|n| URL_SAFE_NO_PAD.encode(format!("e{n}"))),
+                ],
+            ) {
+                if let Some(seq) = decode(&cursor) {
+                    prop_assert!(seq >= 0);
+                    prop_assert_eq!(encode(seq), cursor);
+                }
+            }
         }
     }
 }

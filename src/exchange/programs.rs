@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
@@ -5,9 +6,10 @@ use super::feed::{emit, EventType};
 use super::rights::{may_see, owns};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
+use crate::catalog::index::SearchIndex;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
-use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, Viewer};
+use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
 
 /// An `If-Match` precondition: the list of entity tags a write accepts.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +67,24 @@ pub(super) fn owned(
     }
     if_match.check(&s.program)?;
     Ok(s)
+}
+
+/// Deletes the draft `s` from the catalog and the index; returns the keys of
+/// the objects no file uses any more.
+fn delete_draft(tx: &Transaction<'_>, index: &SearchIndex, s: &Stored) -> Result<Vec<String>, ExchangeError> {
+    if s.program.status != ProgramStatus::Draft {
+        return Err(ExchangeError::conflict(
+            "not_a_draft",
+            "only a draft can be deleted; withdraw a published program instead",
+        ));
+    }
+    programs::delete(tx, s.seq)?;
+    index.refresh(tx, s.seq)?;
+    let mut unused = Vec::new();
+    for f in &s.program.files {
+        unused.extend(media::release(tx, &f.sha256)?);
+    }
+    Ok(unused)
 }
 
 fn reload(tx: &Transaction<'_>, id: ProgramId) -> Result<Program, ExchangeError> {
@@ -157,31 +177,60 @@ impl Hub {
             .inspect(|_| self.wake_deliveries())
     }
 
-    /// Deletes a draft, and the objects of its files that no other file shares.
+    /// Deletes a draft, and the objects of its files that no other file
+    /// shares. Its owner may, and the hub operator, who must be able to
+    /// remove what a station should not have left.
     pub async fn delete_program(&self, caller: &Caller, id: ProgramId, if_match: IfMatch) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
         let index = self.index.clone();
         let unused = self
             .catalog
             .write(move |tx| {
-                let s = owned(tx, &viewer, id, &if_match)?;
-                if s.program.status != ProgramStatus::Draft {
-                    return Err(ExchangeError::conflict(
-                        "not_a_draft",
-                        "only a draft can be deleted; withdraw a published program instead",
+                let s = visible(tx, &viewer, id)?;
+                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
+                    return Err(ExchangeError::Forbidden(
+                        "only the owner or the hub operator may delete a program",
                     ));
                 }
-                programs::delete(tx, s.seq)?;
-                index.refresh(tx, s.seq)?;
-                let mut unused = Vec::new();
-                for f in &s.program.files {
-                    unused.extend(media::release(tx, &f.sha256)?);
-                }
-                Ok(unused)
+                if_match.check(&s.program)?;
+                delete_draft(tx, &index, &s)
             })
             .await?;
         self.delete_objects(unused).await;
         Ok(())
+    }
+
+    /// Deletes the drafts of `station` created before `created_before` (all
+    /// of them when `None`), as [`Hub::delete_program`] does one: the hub
+    /// operator's clean-up. Returns how many went.
+    pub async fn delete_drafts(
+        &self,
+        caller: &Caller,
+        station: StationId,
+        created_before: Option<DateTime<Utc>>,
+    ) -> Result<usize, ExchangeError> {
+        if !caller.is_admin() {
+            return Err(ExchangeError::Forbidden(
+                "only the hub operator may delete a station's drafts",
+            ));
+        }
+        let index = self.index.clone();
+        let (deleted, unused) = self
+            .catalog
+            .write(move |tx| {
+                let mut unused = Vec::new();
+                let mut deleted = 0;
+                for id in programs::drafts_of(tx, &station, created_before)? {
+                    if let Some(s) = programs::get(tx, id)? {
+                        unused.extend(delete_draft(tx, &index, &s)?);
+                        deleted += 1;
+                    }
+                }
+                Ok::<_, ExchangeError>((deleted, unused))
+            })
+            .await?;
+        self.delete_objects(unused).await;
+        Ok(deleted)
     }
 
     /// Publishes a draft that has its master file. Publishing a published

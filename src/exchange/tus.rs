@@ -160,6 +160,17 @@ impl Hub {
         }
     }
 
+    /// The upload `id` for a write by the caller, with its one-writer lock.
+    /// Whose it is comes first: an upload the caller cannot see is not
+    /// found, whether or not its owner is writing it (it is not "locked").
+    /// Then the row is read again under the lock, as the writer that held
+    /// it may have moved it on.
+    async fn tus_lock(&self, caller: &Caller, id: &str) -> Result<(Lock, TusRow), ExchangeError> {
+        self.tus_row(caller, id).await?;
+        let lock = self.tus_locks.take(id)?;
+        Ok((lock, self.tus_row(caller, id).await?))
+    }
+
     pub async fn tus_create(&self, caller: &Caller, new: NewUpload) -> Result<Upload, ExchangeError> {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden("uploads are made by stations"));
@@ -251,8 +262,7 @@ impl Hub {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
-        let _lock = self.tus_locks.take(id)?;
-        let mut row = self.tus_row(caller, id).await?;
+        let (_lock, mut row) = self.tus_lock(caller, id).await?;
         if let Some(length) = append.length {
             match row.length {
                 Some(known) if known != length => {
@@ -413,8 +423,7 @@ impl Hub {
 
     /// Terminates an upload: what it stored goes.
     pub async fn tus_terminate(&self, caller: &Caller, id: &str) -> Result<(), ExchangeError> {
-        let _lock = self.tus_locks.take(id)?;
-        let row = match self.tus_row(caller, id).await {
+        let (_lock, row) = match self.tus_lock(caller, id).await {
             Err(ExchangeError::Expired) => return Err(ExchangeError::NotFound),
             other => other?,
         };

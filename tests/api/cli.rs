@@ -161,6 +161,90 @@ fn operator_mistakes_fail_with_a_message_and_change_nothing() {
     assert_eq!((stations, tokens), (1, 0));
 }
 
+#[tokio::test]
+async fn the_operator_deletes_a_stations_drafts_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for id in ["thai-nguyen", "cao-bang"] {
+        let o = pxhub(&data, &["station", "add", "--id", id, "--name", id, "--province", id]);
+        assert!(o.status.success(), "{o:?}");
+    }
+    let token = |station: &str| {
+        stdout(&pxhub(&data, &["token", "issue", "--station", station]))
+            .trim()
+            .to_owned()
+    };
+    let (tn, cb) = (token("thai-nguyen"), token("cao-bang"));
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.clone(),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://{}/api/v1", app.address());
+    let server = tokio::spawn(app.run());
+    let client = reqwest::Client::new();
+    let create = |token: &str, title: &str| {
+        let req = client
+            .post(format!("{base}/programs"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"]}));
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let junk = [create(&tn, "rác 1").await, create(&tn, "rác 2").await];
+    let kept = create(&cb, "của Cao Bằng").await;
+    let file = client
+        .put(format!("{base}/programs/{}/files/master", junk[0]))
+        .bearer_auth(&tn)
+        .header("Content-Type", "audio/mpeg")
+        .query(&[("filename", "a.mp3")])
+        .body(vec![7u8; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert!(file.status().is_success());
+    server.abort();
+
+    // Nothing is old enough yet.
+    let o = pxhub(
+        &data,
+        &[
+            "program",
+            "delete-drafts",
+            "--station",
+            "thai-nguyen",
+            "--older-than-days",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let o = pxhub(&data, &["program", "delete-drafts", "--station", "thai-nguyen"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8(o.stderr).unwrap().contains("deleted 2 draft(s)"));
+    let o = pxhub(&data, &["program", "delete-drafts", "--station", "Thai Nguyen"]);
+    assert!(!o.status.success());
+
+    let conn = rusqlite::Connection::open(data.join("catalog.db")).unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM programs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids, [kept]);
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM media_objects", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(objects, 0, "the deleted draft's file went too");
+    let media = std::fs::read_dir(data.join("media/blobs")).map_or(0, |d| d.count());
+    assert_eq!(media, 0);
+}
+
 #[test]
 fn openapi_prints_the_committed_document() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ const MIB: usize = 1024 * 1024;
 storage_suite!(
     round_trip_across_several_parts,
     byte_ranges_are_exact,
+    ranges_to_the_end_of_64_bits_are_clamped,
     conditional_requests,
     file_names_come_from_the_query_too,
     digest_mismatch_stores_nothing,
@@ -204,6 +205,53 @@ async fn byte_ranges_are_exact(app: TestApp) {
         assert_eq!(r.status(), StatusCode::OK, "{range}");
         assert_eq!(r.bytes().await.unwrap().len(), n);
     }
+}
+
+async fn ranges_to_the_end_of_64_bits_are_clamped(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Phóng sự")).await;
+    let body = bytes(3000, 4);
+    let n = body.len();
+    app.upload_master(&tn, id(&p), body.clone()).await;
+    // RFC 9110: a last-byte-pos past the end means the last byte; the
+    // largest u64 used to overflow (500 on GET, a bogus length on HEAD).
+    for (range, from) in [
+        ("bytes=0-18446744073709551615", 0),
+        ("bytes=5-18446744073709551615", 5),
+        ("bytes=5-184467440737095516150000", 5),
+        ("bytes=-18446744073709551615", 0),
+    ] {
+        for method in [Method::GET, Method::HEAD] {
+            let r = app
+                .request(
+                    method.clone(),
+                    Some(&tn),
+                    &format!("/api/v1/programs/{}/files/master", id(&p)),
+                )
+                .header("Range", range)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{method} {range}");
+            assert_eq!(
+                r.headers()["content-range"],
+                format!("bytes {from}-{}/{n}", n - 1).as_str(),
+                "{method} {range}"
+            );
+            assert_eq!(r.headers()["content-length"], (n - from).to_string().as_str());
+            let got = r.bytes().await.unwrap();
+            if method == Method::GET {
+                assert!(got == body[from..], "{range}");
+            } else {
+                assert!(got.is_empty());
+            }
+        }
+    }
+    let r = app
+        .download(&tn, id(&p), "master", &[("Range", "bytes=18446744073709551615-")])
+        .await;
+    assert_eq!(r.headers()["content-range"], format!("bytes */{n}").as_str());
+    assert_problem(r, StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable").await;
 }
 
 async fn conditional_requests(app: TestApp) {

@@ -94,6 +94,11 @@ async fn bad_programs_get_a_clear_error_naming_each_field_and_change_nothing() {
         (with(json!({"genre": "opera"})), vec!["genre"]),
         (with(json!({"kind": "podcast"})), vec!["kind"]),
         (with(json!({"languages": ["vietnamese"]})), vec!["languages[0]"]),
+        // Shaped like tags, but no such language.
+        (
+            with(json!({"languages": ["vi", "qq", "zzz-Latn"]})),
+            vec!["languages[1]", "languages[2]"],
+        ),
         (with(json!({"languages": []})), vec!["languages"]),
         (with(json!({"duration_seconds": -5})), vec!["duration_seconds"]),
         (with(json!({"duration_seconds": "long"})), vec!["duration_seconds"]),
@@ -328,6 +333,35 @@ async fn only_drafts_are_deleted() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_problem(app.get(&tn, &path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert!(app.find(&tn, "q=xoa&status=draft").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_admin_may_delete_any_draft_but_nothing_published() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let draft = app.create_program(&tn, &program("Bản nháp rác")).await;
+    let path = format!("/api/v1/programs/{}", id(&draft));
+    let r = app.delete(&app.admin, &path).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.get(&tn, &path).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(app.find(&tn, "q=rac&status=draft").await.is_empty());
+
+    let published = app.published(&tn, &program("Đã phát hành")).await;
+    let path = format!("/api/v1/programs/{}", id(&published));
+    assert_problem(app.delete(&app.admin, &path).await, StatusCode::CONFLICT, "not_a_draft").await;
+}
+
+#[tokio::test]
+async fn language_tags_are_canonical_and_name_real_languages() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let mut p = program("Bản tin đa ngữ");
+    p["languages"] = json!(["VI", "tyz", "hmn", "en-us", "zh-hant", "vie"]);
+    let created = app.create_program(&tn, &p).await;
+    assert_eq!(created["languages"], json!(["vi", "tyz", "hmn", "en-US", "zh-Hant"]));
+    let r = app.get(&tn, "/api/v1/programs?language=xx").await;
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(fields(&problem), ["language"]);
 }
 
 #[tokio::test]

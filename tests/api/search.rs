@@ -281,6 +281,44 @@ async fn bad_search_parameters_are_named() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// A cursor whose body says `body`, with a one-byte tag: each of the 256
+/// such cursors is a guess at the first byte of the hub's signature.
+fn one_byte_guesses(body: &Value) -> Vec<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(body).unwrap());
+    (0..=255u8)
+        .map(|b| format!("{body}.{}", URL_SAFE_NO_PAD.encode([b])))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cursor_cannot_be_forged_by_guessing_a_short_signature() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let (tn, _, _) = seed(&app).await;
+    // A relevance search pages by offset; its cursor's body is plain JSON.
+    let query = "q=ban+tin&limit=1";
+    let body: Value = app
+        .get(&tn, &format!("/api/v1/programs?{query}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = body["next_cursor"].as_str().unwrap().to_owned();
+    let (payload, _) = cursor.split_once('.').unwrap();
+    let mut forged: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(forged["p"]["t"], "offset", "{forged}");
+    // An offset at the end of u64 used to overflow the page arithmetic.
+    forged["p"]["n"] = json!(u64::MAX);
+    for guess in one_byte_guesses(&forged) {
+        let r = app.get(&tn, &format!("/api/v1/programs?{query}&cursor={guess}")).await;
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(fields(&p), ["cursor"]);
+    }
+}
+
 #[tokio::test]
 async fn drafts_show_only_to_their_owner() {
     let app = TestApp::spawn().await;

@@ -24,6 +24,7 @@ storage_suite!(
     termination_removes_everything,
     expired_uploads_answer_410_and_are_swept,
     one_writer_at_a_time,
+    an_upload_being_written_is_still_not_found_by_others,
     a_broken_chunk_counts_up_to_where_it_stopped,
     tuspy_killed_and_resumed,
 );
@@ -637,6 +638,70 @@ async fn one_writer_at_a_time(app: TestApp) {
         app.tus_patch(&tn, &upload, 2000, body[2000..].to_vec()).await.status(),
         StatusCode::NO_CONTENT
     );
+    assert!(app.master(&tn, id(&p)).await == body);
+}
+
+/// Waits until the hub has received `n` file bytes in all: a PATCH whose
+/// first bytes arrived holds its upload's lock.
+async fn received(app: &TestApp, n: usize) {
+    let want = format!("pxhub_bytes_received_total {n}\n");
+    for _ in 0..500 {
+        let metrics = app
+            .client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(&want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the hub never received {n} bytes");
+}
+
+async fn an_upload_being_written_is_still_not_found_by_others(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let p = app.create_program(&tn, &program("Của riêng")).await;
+    let body = bytes(2000, 8);
+    let upload = app.tus_create(&tn, id(&p), body.len()).await;
+    // The owner's PATCH holds the upload while its body trickles in...
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let slow = app
+        .tus(Method::PATCH, &tn, &upload)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Content-Length", body.len().to_string())
+        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
+        .send();
+    let slow = tokio::spawn(slow);
+    tx.send(Ok(body[..1000].to_vec())).await.unwrap();
+    received(&app, 1000).await;
+    // ...and another station learns nothing of it: not "locked", not found.
+    assert_problem(
+        app.tus_patch(&cb, &upload, 0, body.clone()).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let r = app.tus(Method::DELETE, &cb, &upload).send().await.unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.tus_offset(&cb, &upload).await.status(), StatusCode::NOT_FOUND);
+    // The owner's own second writer is the one that is told to wait.
+    assert_problem(
+        app.tus_patch(&tn, &upload, 0, body.clone()).await,
+        StatusCode::LOCKED,
+        "locked",
+    )
+    .await;
+    tx.send(Ok(body[1000..].to_vec())).await.unwrap();
+    drop(tx);
+    let r = slow.await.unwrap().unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(app.master(&tn, id(&p)).await == body);
 }
 
