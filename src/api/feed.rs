@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{parse_limit, query_pairs, single, Auth};
 use super::programs::ProgramView;
 use super::xml::esc;
-use crate::catalog::events::Event;
+use crate::domain::{Event, EventType};
 use crate::domain::{FieldError, Program, Viewer};
 use crate::error::{ApiError, Problem};
 use crate::exchange::{Caller, Hub};
@@ -26,9 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct FeedEvent {
     /// The event's place in the one total order.
     pub seq: i64,
-    /// `program.published`, `program.updated`, `program.withdrawn` or `file.replaced`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventType,
     pub at: DateTime<Utc>,
     pub program_id: String,
     pub program: ProgramView,
@@ -38,9 +37,9 @@ impl FeedEvent {
     pub fn new(e: &Event, p: Program, viewer: &Viewer) -> Self {
         Self {
             seq: e.seq,
-            kind: e.kind.clone(),
+            kind: e.kind,
             at: e.at,
-            program_id: e.program_id.clone(),
+            program_id: e.program_id.to_string(),
             program: ProgramView::new(p, viewer),
         }
     }
@@ -163,7 +162,7 @@ pub async fn atom(
             xml += &format!("    <published>{}</published>\n", rfc3339(published));
         }
         xml += &format!("    <author><name>{}</name></author>\n", esc(p.station.as_str()));
-        xml += &format!("    <category term=\"{}\"/>\n", esc(&e.kind));
+        xml += &format!("    <category term=\"{}\"/>\n", e.kind.as_str());
         xml += &format!("    <category term=\"{}\" label=\"genre\"/>\n", p.meta.genre.as_str());
         xml += &format!(
             "    <summary>{}</summary>\n",

@@ -9,8 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{query_pairs, single, Auth, Json};
 use super::feed::FeedEvent;
-use crate::catalog::events::Event;
-use crate::catalog::webhooks::{Delivery, Webhook};
+use crate::domain::{Delivery, DeliveryState, Event, EventType, Webhook};
 use crate::domain::{Program, Viewer};
 use crate::error::{ApiError, Problem};
 use crate::exchange::webhooks::NewWebhook;
@@ -44,7 +43,7 @@ pub struct WebhookView {
     /// The subscriber: a station's id, or null for the hub operator.
     pub station: Option<String>,
     pub url: String,
-    pub events: Vec<String>,
+    pub events: Vec<EventType>,
     pub created_at: DateTime<Utc>,
     /// Only in the answer to the subscription, when the hub made it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,7 +54,7 @@ impl WebhookView {
     fn new(w: Webhook, show_secret: bool) -> Self {
         Self {
             id: w.id,
-            station: w.station,
+            station: w.station.map(|s| s.to_string()),
             url: w.url,
             events: w.events,
             created_at: w.created_at,
@@ -69,8 +68,9 @@ pub struct DeliveryView {
     /// Also sent as `X-Hub-Delivery`.
     pub id: String,
     pub event_seq: i64,
-    /// `pending`, `delivered` or `failed` (given up after 10 attempts).
-    pub state: String,
+    /// `failed`: given up after 10 attempts, or refused, or the
+    /// subscription ended.
+    pub state: DeliveryState,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The receiver's last HTTP status.
@@ -83,7 +83,7 @@ pub struct DeliveryView {
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         Self {
-            next_attempt_at: (d.state == "pending").then_some(d.next_attempt_at),
+            next_attempt_at: (d.state == DeliveryState::Pending).then_some(d.next_attempt_at),
             id: d.id,
             event_seq: d.event_seq,
             state: d.state,

@@ -3,27 +3,22 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 
+use super::stations::bad_column;
 use super::{from_micros, to_micros};
+use crate::domain::{Event, EventType, ProgramId};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub seq: i64,
-    pub kind: String,
-    pub program_id: String,
-    pub at: DateTime<Utc>,
-}
-
-pub fn append(conn: &Connection, kind: &str, program_seq: i64, at: DateTime<Utc>) -> rusqlite::Result<i64> {
+pub fn append(conn: &Connection, kind: EventType, program_seq: i64, at: DateTime<Utc>) -> rusqlite::Result<i64> {
     conn.prepare_cached("INSERT INTO events (type, program_seq, at) VALUES (?1, ?2, ?3)")?
-        .execute(params![kind, program_seq, to_micros(at)])?;
+        .execute(params![kind.as_str(), program_seq, to_micros(at)])?;
     Ok(conn.last_insert_rowid())
 }
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let (kind, program): (String, String) = (r.get(1)?, r.get(2)?);
     Ok(Event {
         seq: r.get(0)?,
-        kind: r.get(1)?,
-        program_id: r.get(2)?,
+        kind: EventType::parse(&kind).ok_or_else(|| bad_column(1, kind))?,
+        program_id: ProgramId::parse(&program).ok_or_else(|| bad_column(2, program))?,
         at: from_micros(r.get(3)?),
     })
 }

@@ -12,15 +12,7 @@ use rusqlite::Connection;
 use super::index::{Entry, NameId, Names, SearchIndex, Tables};
 use super::programs::{self, Stored};
 use super::to_micros;
-use crate::domain::{Audience, Genre, LanguageTag, ProgramKind, ProgramStatus, StationId, Viewer};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    Relevance,
-    Newest,
-    Aired,
-    Title,
-}
+use crate::domain::{Audience, Facets, Genre, LanguageTag, ProgramKind, ProgramStatus, Sort, StationId, Viewer};
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -48,14 +40,6 @@ pub enum Position {
     Offset { n: u64 },
     AfterInt { key: i64, seq: i64 },
     AfterText { key: String, seq: i64 },
-}
-
-#[derive(Debug, Default)]
-pub struct Facets {
-    pub station: BTreeMap<String, u64>,
-    pub kind: BTreeMap<String, u64>,
-    pub genre: BTreeMap<String, u64>,
-    pub language: BTreeMap<String, u64>,
 }
 
 #[derive(Debug)]

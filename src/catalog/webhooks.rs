@@ -3,43 +3,28 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::stations::bad_column;
 use super::{from_micros, to_micros};
+use crate::domain::{Delivery, DeliveryState, EventType, StationId, Webhook};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Webhook {
-    pub id: String,
-    /// The subscriber; `None`: the hub operator.
-    pub station: Option<String>,
-    pub url: String,
-    pub events: Vec<String>,
-    pub secret: String,
-    pub created_at: DateTime<Utc>,
-    /// The token that made it; revoking the token ends the subscription.
-    /// `None` for subscriptions older than this record.
-    pub token_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub id: String,
-    pub webhook_id: String,
-    pub event_seq: i64,
-    pub state: String,
-    pub attempts: u32,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
+/// Column `i`, a station id or NULL (the operator).
+fn station(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<StationId>> {
+    r.get::<_, Option<String>>(i)?
+        .map(|s| StationId::parse(&s).map_err(|e| bad_column(i, e)))
+        .transpose()
 }
 
 fn webhook(r: &Row<'_>) -> rusqlite::Result<Webhook> {
     let events: String = r.get(3)?;
+    let events: Vec<String> = serde_json::from_str(&events).map_err(|e| bad_column(3, e.to_string()))?;
     Ok(Webhook {
         id: r.get(0)?,
-        station: r.get(1)?,
+        station: station(r, 1)?,
         url: r.get(2)?,
-        events: serde_json::from_str(&events).map_err(|e| super::stations::bad_column(3, e.to_string()))?,
+        events: events
+            .iter()
+            .map(|e| EventType::parse(e).ok_or_else(|| bad_column(3, e.clone())))
+            .collect::<Result<_, _>>()?,
         secret: r.get(4)?,
         created_at: from_micros(r.get(5)?),
         token_id: r.get(6)?,
@@ -54,9 +39,9 @@ pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             w.id,
-            w.station,
+            w.station.as_ref().map(StationId::as_str),
             w.url,
-            serde_json::to_string(&w.events).expect("strings"),
+            serde_json::to_string(&w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>()).expect("strings"),
             w.secret,
             to_micros(w.created_at),
             w.token_id,
@@ -66,7 +51,8 @@ pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
 }
 
 /// The live subscriptions of `station` (`None`: the operator's).
-pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<Webhook>> {
+pub fn list(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<Vec<Webhook>> {
+    let station = station.map(StationId::as_str);
     conn.prepare_cached(&format!(
         "{WEBHOOK} WHERE deleted_at IS NULL AND station_id IS ?1 ORDER BY created_at, id"
     ))?
@@ -75,7 +61,8 @@ pub fn list(conn: &Connection, station: Option<&str>) -> rusqlite::Result<Vec<We
 }
 
 /// How many live subscriptions `station` has (`None`: the operator).
-pub fn count(conn: &Connection, station: Option<&str>) -> rusqlite::Result<usize> {
+pub fn count(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<usize> {
+    let station = station.map(StationId::as_str);
     conn.prepare_cached("SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND station_id IS ?1")?
         .query_row([station], |r| r.get(0))
 }
@@ -134,11 +121,12 @@ pub fn enqueue(
 }
 
 fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let state: String = r.get(3)?;
     Ok(Delivery {
         id: r.get(0)?,
         webhook_id: r.get(1)?,
         event_seq: r.get(2)?,
-        state: r.get(3)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| bad_column(3, state))?,
         attempts: r.get(4)?,
         next_attempt_at: from_micros(r.get(5)?),
         last_status: r.get(6)?,
@@ -153,13 +141,13 @@ const DELIVERY: &str = "SELECT id, webhook_id, event_seq, state, attempts, next_
 
 /// Each subscriber (station; `None`: the operator) with pending deliveries,
 /// and when its first is due; soonest first.
-pub fn pending_by_subscriber(conn: &Connection) -> rusqlite::Result<Vec<(Option<String>, DateTime<Utc>)>> {
+pub fn pending_by_subscriber(conn: &Connection) -> rusqlite::Result<Vec<(Option<StationId>, DateTime<Utc>)>> {
     conn.prepare_cached(
         "SELECT w.station_id, min(d.next_attempt_at) AS due
          FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
          WHERE d.state = 'pending' GROUP BY w.station_id ORDER BY due",
     )?
-    .query_map([], |r| Ok((r.get(0)?, from_micros(r.get(1)?))))?
+    .query_map([], |r| Ok((station(r, 0)?, from_micros(r.get(1)?))))?
     .collect()
 }
 
@@ -167,10 +155,11 @@ pub fn pending_by_subscriber(conn: &Connection) -> rusqlite::Result<Vec<(Option<
 /// whose time has come, oldest first.
 pub fn due_for(
     conn: &Connection,
-    station: Option<&str>,
+    station: Option<&StationId>,
     now: DateTime<Utc>,
     limit: usize,
 ) -> rusqlite::Result<Vec<Delivery>> {
+    let station = station.map(StationId::as_str);
     conn.prepare_cached(
         "SELECT d.id, d.webhook_id, d.event_seq, d.state, d.attempts, d.next_attempt_at, d.last_status,
              d.last_error, d.created_at, d.delivered_at
@@ -212,16 +201,16 @@ pub fn attempted(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     let (state, next, delivered) = match outcome {
-        Outcome::Delivered => ("delivered", now, Some(to_micros(now))),
-        Outcome::RetryAt(at) => ("pending", at, None),
-        Outcome::GaveUp => ("failed", now, None),
+        Outcome::Delivered => (DeliveryState::Delivered, now, Some(to_micros(now))),
+        Outcome::RetryAt(at) => (DeliveryState::Pending, at, None),
+        Outcome::GaveUp => (DeliveryState::Failed, now, None),
     };
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
              last_error = ?5, delivered_at = ?6
          WHERE id = ?1 AND state = 'pending'",
     )?
-    .execute(params![id, state, to_micros(next), status, error, delivered])?;
+    .execute(params![id, state.as_str(), to_micros(next), status, error, delivered])?;
     Ok(())
 }
 

@@ -1,18 +1,22 @@
 //! The nouns of the hub, as types that parse instead of being validated later.
 //! Nothing here does I/O.
 
+mod feed;
 pub mod file;
 mod ledger;
 mod program;
+mod search;
 mod secret;
 mod station;
 pub mod text;
 
+pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput,
 };
+pub use search::{Facets, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 

@@ -8,36 +8,10 @@ use rusqlite::Transaction;
 use super::rights::may_see;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::events::{self, Event};
+use crate::catalog::events;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, stations, webhooks};
-use crate::domain::{Program, Role, StationId, StationKind, Viewer};
-
-/// What happened to a published program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Published,
-    Updated,
-    Withdrawn,
-    FileReplaced,
-}
-
-impl EventType {
-    pub const ALL: [EventType; 4] = [Self::Published, Self::Updated, Self::Withdrawn, Self::FileReplaced];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Published => "program.published",
-            Self::Updated => "program.updated",
-            Self::Withdrawn => "program.withdrawn",
-            Self::FileReplaced => "file.replaced",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+use crate::domain::{Event, EventType, Program, Role, StationId, StationKind, Viewer};
 
 /// Records `kind` for the program (as the transaction has it now), and a
 /// delivery for every webhook subscribed to it whose owner may see it.
@@ -50,12 +24,12 @@ pub(super) fn emit(
         return Ok(());
     };
     let now = catalog::now();
-    let seq = events::append(tx, kind.as_str(), stored.seq, now)?;
+    let seq = events::append(tx, kind, stored.seq, now)?;
     for hook in webhooks::all(tx)? {
-        if !hook.events.iter().any(|e| e == kind.as_str()) {
+        if !hook.events.contains(&kind) {
             continue;
         }
-        if may_see(&subscriber(tx, hook.station.as_deref())?, &stored.program) {
+        if may_see(&subscriber(tx, hook.station.as_ref())?, &stored.program) {
             webhooks::enqueue(tx, &uuid::Uuid::new_v4().to_string(), &hook.id, seq, now)?;
         }
     }
@@ -63,12 +37,15 @@ pub(super) fn emit(
 }
 
 /// Who a webhook's owner is, for the rights rule.
-pub(super) fn subscriber(conn: &rusqlite::Connection, station: Option<&str>) -> rusqlite::Result<Viewer> {
-    let Some(id) = station.and_then(|s| StationId::parse(s).ok()) else {
+pub(super) fn subscriber(conn: &rusqlite::Connection, station: Option<&StationId>) -> rusqlite::Result<Viewer> {
+    let Some(id) = station else {
         return Ok(Viewer::Admin);
     };
-    let national = stations::get(conn, &id)?.is_some_and(|s| s.kind == StationKind::National);
-    Ok(Viewer::Station { id, national })
+    let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
+    Ok(Viewer::Station {
+        id: id.clone(),
+        national,
+    })
 }
 
 /// A page of the feed.
@@ -124,9 +101,7 @@ impl Hub {
                     for e in batch {
                         scanned += 1;
                         seq = e.seq;
-                        let program = crate::domain::ProgramId::parse(&e.program_id)
-                            .and_then(|id| programs::get(c, id).transpose());
-                        if let Some(Stored { program, .. }) = program.transpose()? {
+                        if let Some(Stored { program, .. }) = programs::get(c, e.program_id)? {
                             if may_see(&viewer, &program) {
                                 items.push((e, program));
                                 if items.len() == limit {
@@ -161,10 +136,7 @@ impl Hub {
                     for e in batch {
                         scanned += 1;
                         before = Some(e.seq);
-                        let Some(id) = crate::domain::ProgramId::parse(&e.program_id) else {
-                            continue;
-                        };
-                        if let Some(s) = programs::get(c, id)? {
+                        if let Some(s) = programs::get(c, e.program_id)? {
                             if may_see(&viewer, &s.program) && items.len() < limit {
                                 items.push((e, s.program));
                             }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::Stream;
 
-use super::feed::{emit, EventType};
+use super::feed::emit;
 use super::pace::Pace;
 use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
@@ -18,6 +18,7 @@ use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::{media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
+use crate::domain::EventType;
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, StationId, Viewer};
 use crate::media::{MediaStore, StoredObject};
 

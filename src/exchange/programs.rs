@@ -2,13 +2,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
-use super::feed::{emit, EventType};
+use super::feed::emit;
 use super::rights::{may_see, owns};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::index::SearchIndex;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
+use crate::domain::EventType;
 use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
 
 /// An `If-Match` precondition: the list of entity tags a write accepts.

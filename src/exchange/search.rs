@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::search::{self as catalog_search, Filters, Position};
-pub use crate::catalog::search::{Facets, Sort};
 use crate::domain::text::{fold, words};
+pub use crate::domain::{Facets, Sort};
 use crate::domain::{Genre, LanguageTag, Program, ProgramKind, ProgramStatus, StationId};
 
 /// The most words of a query that are searched for.

@@ -13,14 +13,15 @@ use rand::RngCore;
 use sha2::Sha256;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::feed::{require_feed_reader, subscriber, EventType};
+use super::feed::{require_feed_reader, subscriber};
 use super::rights::may_see;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::events::{self, Event};
-use crate::catalog::webhooks::{self, Delivery, Outcome, Webhook};
+use crate::catalog::events;
+use crate::catalog::webhooks::{self, Outcome};
 use crate::catalog::{self, programs};
-use crate::domain::{FieldError, Program, ProgramId, StationId};
+use crate::domain::{Delivery, Event, EventType, Webhook};
+use crate::domain::{FieldError, Program, StationId};
 pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
@@ -44,14 +45,14 @@ pub struct Dispatch(Arc<Notify>);
 /// lanes run side by side, so that a slow receiver delays only its own
 /// subscriber's deliveries.
 #[derive(Clone, Default)]
-struct Lanes(Arc<Mutex<HashSet<Option<String>>>>);
+struct Lanes(Arc<Mutex<HashSet<Option<StationId>>>>);
 
 impl Lanes {
-    fn running(&self, subscriber: &Option<String>) -> bool {
+    fn running(&self, subscriber: &Option<StationId>) -> bool {
         self.0.lock().expect("lanes").contains(subscriber)
     }
 
-    fn start(&self, subscriber: Option<String>, slot: OwnedSemaphorePermit, dispatch: Dispatch) -> Lane {
+    fn start(&self, subscriber: Option<StationId>, slot: OwnedSemaphorePermit, dispatch: Dispatch) -> Lane {
         self.0.lock().expect("lanes").insert(subscriber.clone());
         Lane {
             subscriber,
@@ -65,7 +66,7 @@ impl Lanes {
 /// A running lane; when it ends (even by a panic) its subscriber is free
 /// for the next one, and the dispatcher is woken to start it.
 struct Lane {
-    subscriber: Option<String>,
+    subscriber: Option<StationId>,
     lanes: Lanes,
     dispatch: Dispatch,
     _slot: OwnedSemaphorePermit,
@@ -138,13 +139,18 @@ impl Hub {
         if new.events.is_empty() {
             errors.push(FieldError::new("events", "name at least one event type"));
         }
+        let mut events: Vec<EventType> = Vec::new();
         for (i, e) in new.events.iter().enumerate() {
-            if EventType::parse(e).is_none() {
-                let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
-                errors.push(FieldError::new(
-                    format!("events[{i}]"),
-                    format!("must be one of {}", all.join(", ")),
-                ));
+            match EventType::parse(e) {
+                Some(t) if !events.contains(&t) => events.push(t),
+                Some(_) => {}
+                None => {
+                    let all: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                    errors.push(FieldError::new(
+                        format!("events[{i}]"),
+                        format!("must be one of {}", all.join(", ")),
+                    ));
+                }
             }
         }
         let secret = match new.secret {
@@ -162,11 +168,9 @@ impl Hub {
         if !errors.is_empty() {
             return Err(ExchangeError::Invalid(errors));
         }
-        let mut events = new.events;
-        events.dedup();
         let hook = Webhook {
             id: uuid::Uuid::new_v4().to_string(),
-            station: caller.station.as_ref().map(|s| s.to_string()),
+            station: caller.station.clone(),
             url,
             events,
             secret,
@@ -179,7 +183,7 @@ impl Hub {
             .write(move |tx| {
                 // Counted in the writing transaction, so that racing
                 // subscriptions cannot pass the cap together.
-                if webhooks::count(tx, stored.station.as_deref())? >= max {
+                if webhooks::count(tx, stored.station.as_ref())? >= max {
                     return Err(ExchangeError::conflict(
                         "too_many_webhooks",
                         format!("a subscriber may have at most {max} webhooks; delete one first"),
@@ -195,13 +199,9 @@ impl Hub {
     /// station's (`station`), or everyone's.
     pub async fn webhooks(&self, caller: &Caller, station: Option<String>) -> Result<Vec<Webhook>, ExchangeError> {
         require_feed_reader(caller)?;
-        let own = caller.station.as_ref().map(|s| s.to_string());
+        let own = caller.station.clone();
         let asked = match station {
-            Some(s) => Some(
-                StationId::parse(&s)
-                    .map_err(|_| ExchangeError::invalid("station", "not a station id"))?
-                    .to_string(),
-            ),
+            Some(s) => Some(StationId::parse(&s).map_err(|_| ExchangeError::invalid("station", "not a station id"))?),
             None => None,
         };
         if caller.is_admin() {
@@ -218,7 +218,7 @@ impl Hub {
                 "only the hub operator may see other stations' webhooks",
             ));
         }
-        Ok(self.catalog.read(move |c| webhooks::list(c, own.as_deref())).await?)
+        Ok(self.catalog.read(move |c| webhooks::list(c, own.as_ref())).await?)
     }
 
     /// Subscription `id`, if the caller may manage it: its subscriber's, and
@@ -226,8 +226,7 @@ impl Hub {
     async fn manageable_webhook(&self, caller: &Caller, id: String) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let hook = self.catalog.read(move |c| webhooks::get(c, &id)).await?;
-        let station = caller.station.as_ref().map(|s| s.to_string());
-        hook.filter(|h| caller.is_admin() || h.station == station)
+        hook.filter(|h| caller.is_admin() || h.station == caller.station)
             .ok_or(ExchangeError::NotFound)
     }
 
@@ -315,7 +314,7 @@ impl Hub {
         let subscriber = lane.subscriber.clone();
         let due = self
             .catalog
-            .read(move |c| webhooks::due_for(c, subscriber.as_deref(), Utc::now(), BATCH))
+            .read(move |c| webhooks::due_for(c, subscriber.as_ref(), Utc::now(), BATCH))
             .await;
         match due {
             Ok(due) => {
@@ -353,11 +352,8 @@ impl Hub {
                 let Some(event) = events::get(c, seq)? else {
                     return Ok(None);
                 };
-                let program = ProgramId::parse(&event.program_id)
-                    .map(|id| programs::get(c, id))
-                    .transpose()?
-                    .flatten();
-                let viewer = subscriber(c, hook.station.as_deref())?;
+                let program = programs::get(c, event.program_id)?;
+                let viewer = subscriber(c, hook.station.as_ref())?;
                 Ok::<_, ExchangeError>(program.map(|p| (hook, event, p.program, viewer)))
             })
             .await;
@@ -373,7 +369,7 @@ impl Hub {
                     .header("Content-Type", "application/json")
                     .header("X-Hub-Signature-256", sign(&hook.secret, &body))
                     .header("X-Hub-Delivery", &d.id)
-                    .header("X-Hub-Event", &event.kind)
+                    .header("X-Hub-Event", event.kind.as_str())
                     .body(body)
                     .send()
                     .await;

@@ -7,7 +7,7 @@ mod cli;
 mod exchange;
 mod feed;
 mod files;
-
+mod layers;
 mod limits;
 mod openapi;
 mod programs;

@@ -67,11 +67,11 @@ async fn webhooks_to_the_hubs_own_machine_or_networks_are_refused() {
 /// Stores a subscription as if the policy had allowed it when it was made.
 fn stored_webhook(app: &TestApp, station: &str, url: &str) -> String {
     let catalog = pxhub::catalog::Catalog::open(&app.catalog_path()).unwrap();
-    let hook = pxhub::catalog::webhooks::Webhook {
+    let hook = pxhub::domain::Webhook {
         id: uuid::Uuid::new_v4().to_string(),
-        station: Some(station.to_owned()),
+        station: Some(pxhub::domain::StationId::parse(station).unwrap()),
         url: url.to_owned(),
-        events: vec!["program.published".into()],
+        events: vec![pxhub::domain::EventType::Published],
         secret: "a secret long enough".into(),
         created_at: chrono::Utc::now(),
         token_id: None,
