@@ -167,6 +167,7 @@ impl From<ExchangeError> for ApiError {
                 retry_after_secs,
             } => Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
                 .with_header(header::RETRY_AFTER, retry_after_secs),
+            E::Broken(what) => Self::internal(anyhow::anyhow!("broken invariant: {what}")),
             E::Catalog(e) => Self::internal(e),
             E::Media(e) => Self::internal(e),
         }

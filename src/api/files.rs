@@ -3,8 +3,6 @@
 use actix_web::body::{BodySize, MessageBody, SizedStream};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 use super::extract::{program_id, query_pairs, single, Auth};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
@@ -158,7 +156,7 @@ pub async fn get_file(
             r.end - r.start
         }
         None => {
-            let digest = STANDARD.encode(hex::decode(&file.sha256).unwrap_or_default());
+            let digest = file.sha256.base64();
             res.insert_header(("Repr-Digest", format!("sha-256=:{digest}:")));
             file.size
         }

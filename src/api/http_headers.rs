@@ -9,6 +9,8 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::Sha256;
+
 /// The parameters of a header like `attachment; filename="a b"; x=y`, with
 /// quoted strings unescaped. Names are lowercased.
 fn parameters(value: &str) -> Vec<(String, String)> {
@@ -96,7 +98,7 @@ pub fn content_disposition(filename: &str) -> String {
 }
 
 /// The SHA-256 of a `Content-Digest` (`sha-256=:<base64>:`), if it names one.
-pub fn parse_content_digest(value: &str) -> Result<Option<[u8; 32]>, String> {
+pub fn parse_content_digest(value: &str) -> Result<Option<Sha256>, String> {
     for member in value.split(',') {
         let Some((alg, v)) = member.split_once('=') else {
             continue;
@@ -106,7 +108,7 @@ pub fn parse_content_digest(value: &str) -> Result<Option<[u8; 32]>, String> {
         }
         let b64 = v.trim().strip_prefix(':').and_then(|v| v.strip_suffix(':'));
         let bytes = b64.and_then(|b| STANDARD.decode(b).ok());
-        return match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+        return match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()).map(Sha256::from_bytes) {
             Some(d) => Ok(Some(d)),
             None => Err("Content-Digest sha-256 must be a byte sequence of 32 bytes, :base64:".into()),
         };
@@ -216,7 +218,7 @@ mod tests {
     fn reads_content_digest() {
         let d = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
         assert_eq!(
-            parse_content_digest(d).unwrap().map(hex::encode).as_deref(),
+            parse_content_digest(d).unwrap().map(|s| s.hex()).as_deref(),
             Some("5f8f04f6a3a892aaabbddb6cf273894493773960d4a325b105fee46eef4304f1")
         );
         assert!(parse_content_digest(&format!("sha-512=:AAAA:, {d}")).unwrap().is_some());

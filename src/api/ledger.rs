@@ -72,7 +72,7 @@ impl From<Take> for TakeView {
         Self {
             station: t.station.to_string(),
             role: t.role,
-            sha256: t.sha256,
+            sha256: t.sha256.hex(),
             size: t.size,
             taken_at: t.taken_at,
         }

@@ -32,7 +32,8 @@ pub fn receive(
     last: u64,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
-    let key = params![station.as_str(), seq, file.role.as_str(), file.sha256];
+    let sha256 = file.sha256.hex();
+    let key = params![station.as_str(), seq, file.role.as_str(), sha256];
     let taken: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM takes WHERE station_id = ?1 AND program_seq = ?2 AND role = ?3 AND sha256 = ?4)",
@@ -44,7 +45,7 @@ pub fn receive(
     conn.prepare_cached(
         "INSERT INTO download_ranges (station_id, program_seq, role, sha256, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![station.as_str(), seq, file.role.as_str(), file.sha256, first, last])?;
+    .execute(params![station.as_str(), seq, file.role.as_str(), sha256, first, last])?;
     let mut ranges: Vec<(u64, u64)> = conn
         .prepare_cached(
             "SELECT first, last FROM download_ranges
@@ -70,7 +71,7 @@ pub fn receive(
             "INSERT INTO download_ranges (station_id, program_seq, role, sha256, first, last) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for (a, b) in merged {
-            add.execute(params![station.as_str(), seq, file.role.as_str(), file.sha256, a, b])?;
+            add.execute(params![station.as_str(), seq, file.role.as_str(), sha256, a, b])?;
         }
         return Ok(false);
     }
@@ -81,7 +82,7 @@ pub fn receive(
         station.as_str(),
         seq,
         file.role.as_str(),
-        file.sha256,
+        sha256,
         file.size,
         to_micros(now)
     ])?;
@@ -102,7 +103,7 @@ pub fn takes(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Take>> {
         Ok(Take {
             station: parsed(r, 0, StationId::parse)?,
             role: parsed(r, 1, |s| FileRole::parse(s).ok_or("not a file role"))?,
-            sha256: r.get(2)?,
+            sha256: super::media::sha256_at(r, 2)?,
             size: r.get(3)?,
             taken_at: from_micros(r.get(4)?),
         })

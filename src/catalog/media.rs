@@ -2,20 +2,28 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::stations::bad_column;
 use super::{now, to_micros};
+use crate::domain::Sha256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaObject {
-    pub sha256: String,
+    pub sha256: Sha256,
     pub key: String,
     pub size: u64,
 }
 
-pub fn object(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaObject>> {
+/// Column `i`, a SHA-256 in hex.
+pub(crate) fn sha256_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Sha256> {
+    let text: String = r.get(i)?;
+    Sha256::parse_hex(&text).ok_or_else(|| bad_column(i, text))
+}
+
+pub fn object(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<MediaObject>> {
     conn.prepare_cached("SELECT sha256, key, size FROM media_objects WHERE sha256 = ?1")?
-        .query_row([sha256], |r| {
+        .query_row([sha256.hex()], |r| {
             Ok(MediaObject {
-                sha256: r.get(0)?,
+                sha256: sha256_at(r, 0)?,
                 key: r.get(1)?,
                 size: r.get(2)?,
             })
@@ -25,21 +33,22 @@ pub fn object(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<MediaO
 
 pub fn insert_object(conn: &Connection, o: &MediaObject) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT INTO media_objects (sha256, key, size, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![o.sha256, o.key, o.size, to_micros(now())])?;
+        .execute(params![o.sha256.hex(), o.key, o.size, to_micros(now())])?;
     Ok(())
 }
 
 /// Forgets the object `sha256` if no program file refers to it any more, and
 /// returns its key so the caller can remove it from the store after commit.
-pub fn release(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<String>> {
+pub fn release(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<String>> {
+    let sha256 = sha256.hex();
     let used: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM program_files WHERE sha256 = ?1)")?
-        .query_row([sha256], |r| r.get(0))?;
+        .query_row([&sha256], |r| r.get(0))?;
     if used {
         return Ok(None);
     }
     conn.prepare_cached("DELETE FROM media_objects WHERE sha256 = ?1 RETURNING key")?
-        .query_row([sha256], |r| r.get(0))
+        .query_row([&sha256], |r| r.get(0))
         .optional()
 }
 
@@ -48,7 +57,7 @@ pub fn all_objects(conn: &Connection) -> rusqlite::Result<Vec<MediaObject>> {
     conn.prepare("SELECT sha256, key, size FROM media_objects ORDER BY key")?
         .query_map([], |r| {
             Ok(MediaObject {
-                sha256: r.get(0)?,
+                sha256: sha256_at(r, 0)?,
                 key: r.get(1)?,
                 size: r.get(2)?,
             })

@@ -119,7 +119,7 @@ pub fn files(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<FileRecord>> {
             filename: r.get(1)?,
             media_type: r.get(2)?,
             size: r.get(3)?,
-            sha256: r.get(4)?,
+            sha256: super::media::sha256_at(r, 4)?,
         })
     })?
     .collect()
@@ -136,7 +136,7 @@ pub fn put_file(conn: &Connection, seq: i64, file: &FileRecord) -> rusqlite::Res
             file.filename,
             file.media_type,
             file.size,
-            file.sha256,
+            file.sha256.hex(),
             to_micros(super::now())
         ],
     )?;

@@ -3,15 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{FileRole, ProgramId, StationId};
+use super::{FileRole, ProgramId, Sha256, StationId};
 
 /// A station received every byte of one of a program's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Take {
     pub station: StationId,
     pub role: FileRole,
-    /// The SHA-256 of the bytes taken, hex.
-    pub sha256: String,
+    /// The SHA-256 of the bytes taken.
+    pub sha256: Sha256,
     pub size: u64,
     /// When its last byte reached the station.
     pub taken_at: DateTime<Utc>,

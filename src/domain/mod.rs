@@ -1,6 +1,7 @@
 //! The nouns of the hub, as types that parse instead of being validated later.
 //! Nothing here does I/O.
 
+mod digest;
 mod feed;
 pub mod file;
 mod ledger;
@@ -10,6 +11,7 @@ mod secret;
 mod station;
 pub mod text;
 
+pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
 pub use program::{

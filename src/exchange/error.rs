@@ -43,6 +43,11 @@ pub enum ExchangeError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// Something the hub's own records promise did not hold (a file row
+    /// without its object, a saved hash state that does not read back):
+    /// internal, logged, never shown.
+    #[error("broken invariant: {0}")]
+    Broken(&'static str),
     #[error("catalog")]
     Catalog(#[from] rusqlite::Error),
     #[error("media store")]

@@ -19,7 +19,7 @@ use super::{ExchangeError, Hub};
 use crate::catalog::{media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
 use crate::domain::EventType;
-use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, StationId, Viewer};
+use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
 use crate::media::{MediaStore, StoredObject};
 
 /// What a request says about the file it carries.
@@ -30,14 +30,14 @@ pub struct IncomingFile {
     /// `Content-Length`, when announced.
     pub length: Option<u64>,
     /// The SHA-256 a `Content-Digest` announced.
-    pub sha256: Option<[u8; 32]>,
+    pub sha256: Option<Sha256>,
 }
 
 /// A checked upload, before any byte is read.
 pub(super) struct Accepted {
     pub(super) filename: String,
     pub(super) media_type: String,
-    pub(super) sha256: Option<[u8; 32]>,
+    pub(super) sha256: Option<Sha256>,
 }
 
 /// The object keys being written by this process, which sweeps leave alone.
@@ -250,7 +250,7 @@ impl Hub {
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
                 let published = programs::get(tx, id)?.is_some_and(|s| s.program.status == ProgramStatus::Published);
-                let sha256 = hex::encode(stored.sha256);
+                let sha256 = stored.sha256;
                 let mut unused = Vec::new();
                 match media::object(tx, &sha256)? {
                     // The same bytes are stored already: keep one copy.
@@ -258,7 +258,7 @@ impl Hub {
                     None => media::insert_object(
                         tx,
                         &media::MediaObject {
-                            sha256: sha256.clone(),
+                            sha256,
                             key: stored.key.clone(),
                             size: stored.size,
                         },
@@ -342,7 +342,8 @@ impl Hub {
                     }
                 }
                 // A file row always has its object (same transaction).
-                let object = media::object(c, &file.sha256)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                let object =
+                    media::object(c, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
                 // Downloads by other stations go to the ledger.
                 let taker = match viewer {
                     Viewer::Station { id, .. } if id != s.program.station => Some(id),

@@ -87,7 +87,7 @@ impl Hub {
                 size += chunk.len() as u64;
             }
             report.bytes += size;
-            let sha256 = hex::encode(hasher.finalize());
+            let sha256 = crate::domain::Sha256::from_bytes(hasher.finalize().into());
             if size != o.size {
                 report
                     .problems

@@ -293,8 +293,9 @@ impl Hub {
             ));
         }
         let limit = row.length.unwrap_or(self.max_upload_bytes);
-        let mut hash = ResumableSha256::restore(&row.sha256_state)
-            .ok_or_else(|| ExchangeError::Catalog(rusqlite::Error::InvalidQuery))?;
+        let mut hash = ResumableSha256::restore(&row.sha256_state).ok_or(ExchangeError::Broken(
+            "an upload's saved SHA-256 state does not read back",
+        ))?;
         let mut chunk_hash = ChunkHasher::new(append.checksum);
         let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
         let mut sink = self.media.sink_open(id, &row.sink).await?;
@@ -396,7 +397,7 @@ impl Hub {
         }
         let stored = StoredObject {
             key: row.sink.key.clone(),
-            sha256: hash.finalize(),
+            sha256: hash.finalize().into(),
             size: row.received,
         };
         let program = ProgramId::parse(&row.program_id).ok_or(ExchangeError::NotFound)?;

@@ -81,7 +81,7 @@ fn aligned(size: usize) -> BytesMut {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
     pub key: String,
-    pub sha256: [u8; 32],
+    pub sha256: crate::domain::Sha256,
     pub size: u64,
 }
 
@@ -280,7 +280,7 @@ impl ObjectWriter {
         }
         Ok(StoredObject {
             key: std::mem::take(&mut self.key),
-            sha256: self.hasher.finish()?,
+            sha256: self.hasher.finish()?.into(),
             size: self.size,
         })
     }
@@ -346,7 +346,6 @@ mod tests {
     use super::{LocalFile, ObjectWriter, PartBuffer, Target};
     use bytes::Bytes;
     use rand::{Rng, RngCore, SeedableRng};
-    use sha2::{Digest, Sha256};
 
     /// Cuts `data`, arriving in chunks of random sizes, into parts.
     fn parts(data: &[u8], size: usize, seed: u64) -> Vec<Vec<u8>> {
@@ -436,7 +435,7 @@ mod tests {
             );
             let stored = w.finish().await.unwrap();
             assert_eq!(stored.size, data.len() as u64);
-            assert_eq!(stored.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+            assert_eq!(stored.sha256, crate::domain::Sha256::of(&data));
             assert_eq!(
                 names(dest.parent().unwrap()),
                 ["object"],
