@@ -8,14 +8,16 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::stations::bad_column;
 use super::{from_micros, to_micros};
+use crate::domain::{FileRole, ProgramId, StationId};
 
 #[derive(Debug, Clone)]
 pub struct TusRow<S> {
     pub id: String,
-    pub station: String,
-    pub program_id: String,
-    pub role: String,
+    pub station: StationId,
+    pub program_id: ProgramId,
+    pub role: FileRole,
     pub filename: String,
     pub media_type: String,
     pub metadata: String,
@@ -34,15 +36,24 @@ fn from_row<S: DeserializeOwned>(r: &Row<'_>) -> rusqlite::Result<TusRow<S>> {
     let sink: String = r.get(9)?;
     Ok(TusRow {
         id: r.get(0)?,
-        station: r.get(1)?,
-        program_id: r.get(2)?,
-        role: r.get(3)?,
+        station: {
+            let s: String = r.get(1)?;
+            StationId::parse(&s).map_err(|e| bad_column(1, e))?
+        },
+        program_id: {
+            let s: String = r.get(2)?;
+            ProgramId::parse(&s).ok_or_else(|| bad_column(2, s))?
+        },
+        role: {
+            let s: String = r.get(3)?;
+            FileRole::parse(&s).ok_or_else(|| bad_column(3, s))?
+        },
         filename: r.get(4)?,
         media_type: r.get(5)?,
         metadata: r.get(6)?,
         length: r.get(7)?,
         received: r.get(8)?,
-        sink: serde_json::from_str(&sink).map_err(|e| super::stations::bad_column(9, e.to_string()))?,
+        sink: serde_json::from_str(&sink).map_err(|e| bad_column(9, e.to_string()))?,
         sha256_state: r.get(10)?,
         expires_at: from_micros(r.get(11)?),
         completed: r.get(12)?,
@@ -56,9 +67,9 @@ pub fn insert<S: Serialize>(conn: &Connection, t: &TusRow<S>) -> rusqlite::Resul
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             t.id,
-            t.station,
-            t.program_id,
-            t.role,
+            t.station.as_str(),
+            t.program_id.to_string(),
+            t.role.as_str(),
             t.filename,
             t.media_type,
             t.metadata,
@@ -112,11 +123,11 @@ pub fn expired<S: DeserializeOwned>(conn: &Connection, now: DateTime<Utc>) -> ru
 }
 
 /// How many unfinished, unexpired uploads `station` holds.
-pub fn open_count(conn: &Connection, station: &str, now: DateTime<Utc>) -> rusqlite::Result<u64> {
+pub fn open_count(conn: &Connection, station: &StationId, now: DateTime<Utc>) -> rusqlite::Result<u64> {
     conn.prepare_cached(
         "SELECT count(*) FROM tus_uploads WHERE station_id = ?1 AND completed_at IS NULL AND expires_at > ?2",
     )?
-    .query_row(params![station, to_micros(now)], |r| r.get(0))
+    .query_row(params![station.as_str(), to_micros(now)], |r| r.get(0))
 }
 
 pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {

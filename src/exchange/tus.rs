@@ -150,7 +150,7 @@ impl Hub {
         let id = id.to_owned();
         let row = self.catalog.read(move |c| tus::get(c, &id)).await?;
         match row {
-            Some(r) if r.station == station.as_str() => {
+            Some(r) if r.station == station => {
                 if !r.completed && r.expires_at <= Utc::now() {
                     return Err(ExchangeError::Expired);
                 }
@@ -207,9 +207,9 @@ impl Hub {
         let sink = self.media.sink_create(&id).await?;
         let row = TusRow {
             id: id.clone(),
-            station: station.to_string(),
-            program_id: program_id.to_string(),
-            role: role.as_str().to_owned(),
+            station,
+            program_id,
+            role,
             filename: accepted.filename,
             media_type: accepted.media_type,
             metadata: new.metadata_raw,
@@ -400,8 +400,7 @@ impl Hub {
             sha256: hash.finalize().into(),
             size: row.received,
         };
-        let program = ProgramId::parse(&row.program_id).ok_or(ExchangeError::NotFound)?;
-        let role = FileRole::parse(&row.role).ok_or(ExchangeError::NotFound)?;
+        let (program, role) = (row.program_id, row.role);
         let accepted = super::files::Accepted {
             filename: row.filename.clone(),
             media_type: row.media_type.clone(),
@@ -418,7 +417,7 @@ impl Hub {
         let done = row.clone();
         self.catalog.write(move |tx| tus::advance(tx, &done, true)).await?;
         self.delete_objects(unused).await;
-        tracing::info!(upload = %row.id, program = %row.program_id, role = %row.role, size = row.received, "resumable upload complete");
+        tracing::info!(upload = %row.id, program = %row.program_id, role = row.role.as_str(), size = row.received, "resumable upload complete");
         Ok(file)
     }
 
