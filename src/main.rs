@@ -1,3 +1,6 @@
+//! The `pxhub` binary: parse the command line, run it. Everything else is
+//! in the library (`pxhub::cli`).
+
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {

@@ -1,5 +1,7 @@
 //! HTTP: one module per resource, each exporting its routes. Handlers are
-//! thin: extract, call one use-case, map to a response.
+//! thin: extract, call one use-case, map to a response DTO (the DTOs carry
+//! the OpenAPI derives). No rule lives here, and nothing here touches the
+//! catalog or the media store: only `exchange` does.
 
 pub mod ebucore;
 pub mod extract;

@@ -1,5 +1,8 @@
 //! Everything SQLite: the connection pool, migrations, and small query
-//! functions per entity that take a connection or a transaction.
+//! functions per entity that take a connection or a transaction; rows are
+//! parsed into domain types as they are read. Nothing here knows the media
+//! store, the settings or HTTP, and no business rule lives here (who may do
+//! what is `exchange`'s).
 
 pub mod events;
 pub mod index;

@@ -1,3 +1,7 @@
+//! Stations as rows: insert, read, list. Also `bad_column`, the error for a
+//! value the schema should have prevented. No rule about who may add a
+//! station lives here.
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::domain::{Station, StationId, StationKind};

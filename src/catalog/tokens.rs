@@ -1,3 +1,7 @@
+//! API tokens as the catalog keeps them: an id, the SHA-256 of the secret
+//! (never the secret), the station and role, and when it was revoked. How a
+//! token is made and checked is `exchange::tokens`' business.
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::domain::{Role, StationId, StationKind};

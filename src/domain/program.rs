@@ -1,3 +1,8 @@
+//! Programs: ids, kinds, genres, language tags, rights, files, and the
+//! metadata a station sends, parsed (with every offending field named) into
+//! types that cannot hold an invalid value. No I/O, no rights decisions
+//! (those are `exchange::rights`).
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};

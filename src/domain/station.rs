@@ -1,3 +1,6 @@
+//! Stations, their kinds, the roles of tokens, and the viewer the rights rule
+//! judges by. Parsed types, no I/O.
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! What a use-case can answer besides success, in the use-cases' own words.
+//! No HTTP status lives here: `crate::error` maps each to one.
+
 use crate::catalog::index::{IndexError, NameKind};
 use crate::domain::FieldError;
 use crate::media::MediaError;

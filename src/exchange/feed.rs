@@ -82,6 +82,7 @@ const SCAN: usize = 5_000;
 
 impl Hub {
     /// Events after `after`, oldest first, of programs the caller may see.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn feed(&self, caller: &Caller, after: Option<String>, limit: usize) -> Result<FeedPage, ExchangeError> {
         require_feed_reader(caller)?;
         let mut seq = match after.as_deref() {
@@ -120,6 +121,7 @@ impl Hub {
     }
 
     /// The newest `limit` events the caller may see, newest first (Atom).
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn recent(&self, caller: &Caller, limit: usize) -> Result<Vec<(Event, Program)>, ExchangeError> {
         require_feed_reader(caller)?;
         let viewer = caller.viewer();

@@ -159,6 +159,7 @@ impl Hub {
 
     /// Stores the body as the program's `role` file. Returns the record and
     /// whether it replaced an earlier file.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn put_file<S, E>(
         &self,
         caller: &Caller,
@@ -295,6 +296,7 @@ impl Hub {
     }
 
     /// Removes a draft's file; its object goes too unless another file shares it.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn delete_file(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
         let unused = self
@@ -322,6 +324,7 @@ impl Hub {
     }
 
     /// The file `role` of program `id`, if the caller may take it now.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn download(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<Download, ExchangeError> {
         let viewer = caller.viewer();
         self.catalog

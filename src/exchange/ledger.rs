@@ -53,6 +53,7 @@ impl Hub {
     /// a whole file goes from the store by redirect, and counts as taken
     /// when the address is handed out; otherwise they stream through the
     /// hub and count as they arrive ([`Hub::open`]).
+    #[tracing::instrument(skip_all)]
     pub async fn send(&self, download: &Download, range: Option<Range<u64>>) -> Result<Sending, ExchangeError> {
         if self.settings.presign_downloads && range.is_none() {
             if let Some(url) = self.media.presigned_url(&download.key, PRESIGNED_FOR).await? {
@@ -66,6 +67,7 @@ impl Hub {
     /// The bytes of `download` in `range`, streamed. What the caller receives
     /// is counted; once a station has received every byte of a file, in one
     /// request or several ranged ones, the ledger records one take.
+    #[tracing::instrument(skip_all)]
     pub async fn open(
         &self,
         download: &Download,
@@ -83,6 +85,7 @@ impl Hub {
     }
 
     /// Records that `download.taker` received `range` of the file.
+    #[tracing::instrument(skip_all)]
     pub async fn record_received(&self, download: Download, range: Range<u64>) -> Result<(), ExchangeError> {
         let Some(taker) = download.taker.clone() else {
             return Ok(());
@@ -104,6 +107,7 @@ impl Hub {
     }
 
     /// Records a rebroadcast by a station that took the program.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn report_rebroadcast(
         &self,
         caller: &Caller,
@@ -165,6 +169,7 @@ impl Hub {
     }
 
     /// Who took the program and who rebroadcast it: for its owner and the admin.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn takes(&self, caller: &Caller, id: ProgramId) -> Result<Takes, ExchangeError> {
         let viewer = caller.viewer();
         self.catalog

@@ -66,6 +66,7 @@ impl Hub {
     }
 
     /// Re-reads every object and checks its size and SHA-256 against the catalog.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn scrub(&self, caller: &Caller) -> Result<ScrubReport, ExchangeError> {
         super::tokens::require_admin(caller)?;
         let objects = self.catalog.read(media::all_objects).await?;

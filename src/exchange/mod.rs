@@ -1,5 +1,8 @@
 //! The use-cases: every business rule of the hub lives here, once, between
-//! the HTTP layer and the catalog.
+//! the doors (HTTP API, command line) and the catalog and media store, which
+//! only this layer combines. Answers are domain types or this layer's own;
+//! nothing here speaks HTTP or reads the settings file (each setting comes
+//! in `ExchangeSettings`).
 
 mod error;
 pub mod feed;
@@ -119,6 +122,7 @@ impl Hub {
 
     /// Whether the catalog and the media store answer; `Err` names which
     /// does not (the cause is logged).
+    #[tracing::instrument(skip_all)]
     pub async fn ready(&self) -> Result<(), &'static str> {
         if let Err(e) = self.catalog.ping().await {
             tracing::error!(error = %e, "catalog not ready");

@@ -1,3 +1,7 @@
+//! Programs' use-cases: create, read, merge-patch, publish, withdraw and
+//! delete drafts, each with its rights check and its feed event in the same
+//! transaction. Search lives in `search`, files in `files`.
+
 use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
 use serde_json::{Map, Value};
@@ -121,6 +125,7 @@ pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Exchange
 }
 
 impl Hub {
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn create_program(&self, caller: &Caller, input: ProgramInput) -> Result<Program, ExchangeError> {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden(
@@ -139,6 +144,7 @@ impl Hub {
             .await
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn program(&self, caller: &Caller, id: ProgramId) -> Result<Program, ExchangeError> {
         let viewer = caller.viewer();
         self.catalog
@@ -147,6 +153,7 @@ impl Hub {
     }
 
     /// Applies a JSON merge patch to the program's metadata.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn patch_program(
         &self,
         caller: &Caller,
@@ -181,6 +188,7 @@ impl Hub {
     /// Deletes a draft, and the objects of its files that no other file
     /// shares. Its owner may, and the hub operator, who must be able to
     /// remove what a station should not have left.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn delete_program(&self, caller: &Caller, id: ProgramId, if_match: IfMatch) -> Result<(), ExchangeError> {
         let viewer = caller.viewer();
         let index = self.index.clone();
@@ -204,6 +212,7 @@ impl Hub {
     /// Deletes the drafts of `station` created before `created_before` (all
     /// of them when `None`), as [`Hub::delete_program`] does one: the hub
     /// operator's clean-up. Returns how many went.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn delete_drafts(
         &self,
         caller: &Caller,
@@ -236,6 +245,7 @@ impl Hub {
 
     /// Publishes a draft that has its master file. Publishing a published
     /// program again changes nothing, so a client may safely retry.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn publish_program(
         &self,
         caller: &Caller,
@@ -273,6 +283,7 @@ impl Hub {
     }
 
     /// Withdraws a published program: the owner or the admin may.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn withdraw_program(
         &self,
         caller: &Caller,

@@ -144,6 +144,7 @@ impl Signer<'_> {
 }
 
 impl Hub {
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn search(&self, caller: &Caller, req: SearchRequest) -> Result<SearchPage, ExchangeError> {
         let matching = match req.q.as_deref().map(str::trim) {
             None | Some("") => None,

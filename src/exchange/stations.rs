@@ -1,3 +1,6 @@
+//! Stations' use-cases: add (the operator's), list, read. The names a
+//! station is shown by are checked here; storing them is the catalog's.
+
 use rusqlite::Transaction;
 
 use super::tokens::{require_admin, Caller};
@@ -58,18 +61,21 @@ pub fn add(tx: &Transaction<'_>, new: NewStation) -> Result<Station, ExchangeErr
 }
 
 impl Hub {
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn create_station(&self, caller: &Caller, new: NewStation) -> Result<Station, ExchangeError> {
         require_admin(caller)?;
         self.catalog.write(move |tx| add(tx, new)).await
     }
 
     /// Stations in id order; `after` is the last id of the previous page.
+    #[tracing::instrument(skip_all)]
     pub async fn list_stations(&self, after: Option<String>, limit: usize) -> Result<Vec<Station>, ExchangeError> {
         self.catalog
             .read(move |c| stations::list(c, after.as_deref(), limit).map_err(ExchangeError::from))
             .await
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn station(&self, id: StationId) -> Result<Station, ExchangeError> {
         self.catalog
             .read(move |c| stations::get(c, &id)?.ok_or(ExchangeError::NotFound))

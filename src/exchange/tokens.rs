@@ -129,6 +129,7 @@ pub fn revoke(tx: &Transaction<'_>, id: &str, station: Option<&StationId>) -> Re
 
 impl Hub {
     /// Who holds `bearer`: a known, unrevoked token.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, bearer: &str) -> Result<Caller, ExchangeError> {
         let Some((id, secret)) = split(bearer) else {
             return Err(ExchangeError::Unauthorized);
@@ -166,6 +167,7 @@ impl Hub {
     }
 
     /// Who a feed key stands for.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate_feed_key(&self, key: &str) -> Result<Caller, ExchangeError> {
         let Some((id, mac)) = key.split_once('.') else {
             return Err(ExchangeError::Unauthorized);
@@ -188,6 +190,7 @@ impl Hub {
 
     /// Issues a token for `station`, or with `None` an operator's (admin)
     /// token.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn issue_token(
         &self,
         caller: &Caller,
@@ -205,6 +208,7 @@ impl Hub {
     }
 
     /// Revokes token `id`; with `station`, only if it is that station's.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn revoke_token(
         &self,
         caller: &Caller,

@@ -171,6 +171,7 @@ impl Hub {
         Ok((lock, self.tus_row(caller, id).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn tus_create(&self, caller: &Caller, new: NewUpload) -> Result<Upload, ExchangeError> {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden("uploads are made by stations"));
@@ -244,6 +245,7 @@ impl Hub {
         Ok(view(&row, None))
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_status(&self, caller: &Caller, id: &str) -> Result<Upload, ExchangeError> {
         Ok(view(&self.tus_row(caller, id).await?, None))
     }
@@ -251,6 +253,7 @@ impl Hub {
     /// Appends a PATCH's body at `append.offset`. A body cut short counts up
     /// to where it stopped, unless it carried a checksum, which only a whole
     /// chunk can match: then, as on a mismatch, the chunk is discarded.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_append<S, E>(
         &self,
         caller: &Caller,
@@ -263,6 +266,26 @@ impl Hub {
         E: Display,
     {
         let (_lock, mut row) = self.tus_lock(caller, id).await?;
+        self.check_append(&mut row, &append)?;
+        let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
+        let (hash, received) = self.receive_chunk(&mut row, append.checksum, &mut body).await?;
+        row.received = received;
+        row.sha256_state = hash.save();
+        row.expires_at = catalog::now() + EXPIRY;
+        if row.length == Some(received) {
+            let file = self.tus_finish(caller, &row, hash).await?;
+            return Ok(view(&row, Some(file)));
+        }
+        let saved = row.clone();
+        self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
+        SinkWriter::tidy(&self.media, id, &row.sink).await;
+        Ok(view(&row, None))
+    }
+
+    /// The protocol's rules for a PATCH, before any byte is read: the length
+    /// may be given once (and not below what arrived, nor above the limit),
+    /// and the chunk must start where the upload stands.
+    fn check_append(&self, row: &mut TusRow, append: &Append) -> Result<(), ExchangeError> {
         if let Some(length) = append.length {
             match row.length {
                 Some(known) if known != length => {
@@ -292,29 +315,47 @@ impl Hub {
                 format!("the upload is at offset {}; send from there", row.received),
             ));
         }
+        Ok(())
+    }
+
+    /// Reads one PATCH's body into the upload's sink, hashing as it goes.
+    /// A body cut short (or gone silent, or too slow) keeps what arrived,
+    /// unless it carried a checksum, which only a whole chunk can match.
+    /// Returns the whole file's hash so far and the new offset; `row.sink`
+    /// holds the sink's committed state.
+    async fn receive_chunk<S, E>(
+        &self,
+        row: &mut TusRow,
+        checksum: Option<Checksum>,
+        body: &mut S,
+    ) -> Result<(ResumableSha256, u64), ExchangeError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let id = row.id.clone();
         let limit = row.length.unwrap_or(self.max_upload_bytes);
         let mut hash = ResumableSha256::restore(&row.sha256_state).ok_or(ExchangeError::Broken(
             "an upload's saved SHA-256 state does not read back",
         ))?;
-        let mut chunk_hash = ChunkHasher::new(append.checksum);
-        let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
-        let mut sink = self.media.sink_open(id, &row.sink).await?;
+        let mut chunk_hash = ChunkHasher::new(checksum);
+        let mut sink = self.media.sink_open(&id, &row.sink).await?;
         let mut received = row.received;
         let mut cut_short = false;
         let mut pace = Pace::new();
         loop {
-            let chunk = match self.next_chunk(&mut body, &mut pace).await {
+            let chunk = match self.next_chunk(body, &mut pace).await {
                 Ok(None) => break,
                 Ok(Some(Ok(c))) => c,
                 Ok(Some(Err(e))) => {
-                    tracing::info!(upload = id, error = %e, received, "tus chunk interrupted");
+                    tracing::info!(upload = %id, error = %e, received, "tus chunk interrupted");
                     cut_short = true;
                     break;
                 }
                 // A link gone silent or too slow: keep what arrived and free
                 // the upload.
                 Err(why) => {
-                    tracing::info!(upload = id, received, ?why, "tus chunk given up");
+                    tracing::info!(upload = %id, received, ?why, "tus chunk given up");
                     cut_short = true;
                     break;
                 }
@@ -337,25 +378,15 @@ impl Hub {
             // Nothing of this chunk is recorded; the next writer truncates it.
             return Err(ExchangeError::ChecksumMismatch);
         }
-        let sink_state = sink.commit().await?;
-        row.received = received;
-        row.sink = sink_state;
-        row.sha256_state = hash.save();
-        row.expires_at = catalog::now() + EXPIRY;
-        if row.length == Some(received) {
-            let file = self.tus_finish(caller, &row, hash).await?;
-            return Ok(view(&row, Some(file)));
-        }
-        let saved = row.clone();
-        self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
-        SinkWriter::tidy(&self.media, id, &row.sink).await;
-        Ok(view(&row, None))
+        row.sink = sink.commit().await?;
+        Ok((hash, received))
     }
 
     /// The first bytes, sent with the creation (creation-with-upload). The
     /// client learns the upload's address only from this answer, so when
     /// they are refused the upload goes with them: nothing is left that no
     /// client could resume.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_append_first<S, E>(
         &self,
         caller: &Caller,
@@ -422,6 +453,7 @@ impl Hub {
     }
 
     /// Terminates an upload: what it stored goes.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_terminate(&self, caller: &Caller, id: &str) -> Result<(), ExchangeError> {
         let (_lock, row) = match self.tus_lock(caller, id).await {
             Err(ExchangeError::Expired) => return Err(ExchangeError::NotFound),

@@ -119,6 +119,7 @@ impl Hub {
         self.dispatch.0.notify_one();
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn subscribe(&self, caller: &Caller, new: NewWebhook) -> Result<Webhook, ExchangeError> {
         require_feed_reader(caller)?;
         let mut errors = Vec::new();
@@ -197,6 +198,7 @@ impl Hub {
 
     /// Live subscriptions: the caller's own; the operator's choice of one
     /// station's (`station`), or everyone's.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn webhooks(&self, caller: &Caller, station: Option<String>) -> Result<Vec<Webhook>, ExchangeError> {
         require_feed_reader(caller)?;
         let own = caller.station.clone();
@@ -230,6 +232,7 @@ impl Hub {
             .ok_or(ExchangeError::NotFound)
     }
 
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn unsubscribe(&self, caller: &Caller, id: String) -> Result<(), ExchangeError> {
         let hook = self.manageable_webhook(caller, id).await?;
         self.catalog
@@ -239,6 +242,7 @@ impl Hub {
     }
 
     /// The subscription and its delivery log, newest first.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn deliveries(&self, caller: &Caller, id: String) -> Result<(Webhook, Vec<Delivery>), ExchangeError> {
         let hook = self.manageable_webhook(caller, id).await?;
         let hook_id = hook.id.clone();

@@ -2,6 +2,8 @@
 //! S3-compatible store by configuration. `Arc<dyn ObjectStore>` is the
 //! abstraction; `MediaStore` adds what the hub needs of it: streaming writes
 //! that hash as they go, durable commits, ranged reads in large blocks.
+//! Bytes in, bytes out: nothing here knows programs, stations, rights or the
+//! catalog, and keys are made here, never from client text.
 
 mod local_file;
 mod resumable;
