@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::extract::{program_id, Auth};
 use super::xml::esc;
-use crate::domain::{Program, Station};
+use crate::domain::{Program, ProgramMetadata, Station};
 use crate::error::{ApiError, Problem};
 use crate::exchange::Hub;
 
@@ -54,82 +54,14 @@ pub fn render(p: &Program, origin: &Station) -> String {
         esc(lang)
     );
     x += "  <ebucore:coreMetadata>\n";
-    x += &format!(
-        "    <ebucore:title><dc:title xml:lang=\"{}\">{}</dc:title></ebucore:title>\n",
-        esc(lang),
-        esc(&m.title)
-    );
-    if let Some(series) = &m.series {
-        x += &format!(
-            "    <ebucore:alternativeTitle typeLabel=\"series\"><dc:title>{}</dc:title></ebucore:alternativeTitle>\n",
-            esc(series)
-        );
-    }
-    for c in &m.credits {
-        x += &format!(
-            "    <ebucore:creator><ebucore:contactDetails><ebucore:name>{}</ebucore:name></ebucore:contactDetails>\
-             <ebucore:role typeLabel=\"{}\"/></ebucore:creator>\n",
-            esc(&c.name),
-            esc(&c.role)
-        );
-    }
-    for t in &m.tags {
-        x += &format!(
-            "    <ebucore:subject><dc:subject>{}</dc:subject></ebucore:subject>\n",
-            esc(t)
-        );
-    }
-    if let Some(s) = &m.summary {
-        x += &format!("    <ebucore:description typeLabel=\"summary\"><dc:description>{}</dc:description></ebucore:description>\n", esc(s));
-    }
-    if let Some(d) = &m.description {
-        x += &format!("    <ebucore:description typeLabel=\"description\"><dc:description>{}</dc:description></ebucore:description>\n", esc(d));
-    }
-    x += &format!(
-        "    <ebucore:publisher><ebucore:organisationDetails organisationId=\"{}\"><ebucore:organisationName>{}</ebucore:organisationName>\
-         </ebucore:organisationDetails></ebucore:publisher>\n",
-        esc(origin.id.as_str()),
-        esc(&origin.name)
-    );
-    x += "    <ebucore:date>";
-    x += &format!(
-        "<ebucore:created startDate=\"{}\" startTime=\"{}\"/>",
-        date(p.created_at),
-        time(p.created_at)
-    );
-    if let Some(t) = m.first_aired_at.or(p.published_at) {
-        x += &format!("<ebucore:issued startDate=\"{}\" startTime=\"{}\"/>", date(t), time(t));
-    }
-    x += "</ebucore:date>\n";
+    describe(&mut x, m, lang);
+    publisher_and_dates(&mut x, p, origin);
     x += &format!(
         "    <ebucore:type><ebucore:genre typeLabel=\"{}\"/><ebucore:objectType typeLabel=\"{}\"/></ebucore:type>\n",
         m.genre.as_str(),
         m.kind.as_str()
     );
-    let has_master = p.files.iter().any(|f| f.role == crate::domain::FileRole::Master);
-    for f in &p.files {
-        x += &format!("    <ebucore:format formatName=\"{}\">\n", f.role.as_str());
-        if let (Some(d), "master") = (m.duration_seconds, f.role.as_str()) {
-            x += &format!(
-                "      <ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration>\n",
-                duration(d)
-            );
-        }
-        x += &format!("      <ebucore:fileSize>{}</ebucore:fileSize>\n", f.size);
-        x += &format!("      <ebucore:fileName>{}</ebucore:fileName>\n", esc(&f.filename));
-        x += &format!("      <ebucore:mimeType typeLabel=\"{}\"/>\n", esc(&f.media_type));
-        x += &format!(
-            "      <ebucore:hash><ebucore:hashValue>{}</ebucore:hashValue><ebucore:hashFunction typeLabel=\"SHA-256\"/></ebucore:hash>\n",
-            f.sha256
-        );
-        x += "    </ebucore:format>\n";
-    }
-    if let (Some(d), false) = (m.duration_seconds, has_master) {
-        x += &format!(
-            "    <ebucore:format><ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration></ebucore:format>\n",
-            duration(d)
-        );
-    }
+    formats(&mut x, p);
     x += &format!(
         "    <ebucore:identifier typeLabel=\"pxhub\"><dc:identifier>{}</dc:identifier></ebucore:identifier>\n",
         p.id
@@ -140,6 +72,103 @@ pub fn render(p: &Program, origin: &Station) -> String {
             esc(l.as_str())
         );
     }
+    x += &format!(
+        "    <ebucore:rights typeLabel=\"exchange\"><dc:rights>{}</dc:rights></ebucore:rights>\n",
+        esc(&rights_terms(p, origin))
+    );
+    x += "  </ebucore:coreMetadata>\n</ebucore:ebuCoreMain>\n";
+    x
+}
+
+/// Title, series, creators, subjects and descriptions.
+fn describe(x: &mut String, m: &ProgramMetadata, lang: &str) {
+    *x += &format!(
+        "    <ebucore:title><dc:title xml:lang=\"{}\">{}</dc:title></ebucore:title>\n",
+        esc(lang),
+        esc(&m.title)
+    );
+    if let Some(series) = &m.series {
+        *x += &format!(
+            "    <ebucore:alternativeTitle typeLabel=\"series\"><dc:title>{}</dc:title></ebucore:alternativeTitle>\n",
+            esc(series)
+        );
+    }
+    for c in &m.credits {
+        *x += &format!(
+            "    <ebucore:creator><ebucore:contactDetails><ebucore:name>{}</ebucore:name></ebucore:contactDetails>\
+             <ebucore:role typeLabel=\"{}\"/></ebucore:creator>\n",
+            esc(&c.name),
+            esc(&c.role)
+        );
+    }
+    for t in &m.tags {
+        *x += &format!(
+            "    <ebucore:subject><dc:subject>{}</dc:subject></ebucore:subject>\n",
+            esc(t)
+        );
+    }
+    if let Some(s) = &m.summary {
+        *x += &format!("    <ebucore:description typeLabel=\"summary\"><dc:description>{}</dc:description></ebucore:description>\n", esc(s));
+    }
+    if let Some(d) = &m.description {
+        *x += &format!("    <ebucore:description typeLabel=\"description\"><dc:description>{}</dc:description></ebucore:description>\n", esc(d));
+    }
+}
+
+/// The originating station, and when the program was made and issued.
+fn publisher_and_dates(x: &mut String, p: &Program, origin: &Station) {
+    let m = &p.meta;
+    *x += &format!(
+        "    <ebucore:publisher><ebucore:organisationDetails organisationId=\"{}\"><ebucore:organisationName>{}</ebucore:organisationName>\
+         </ebucore:organisationDetails></ebucore:publisher>\n",
+        esc(origin.id.as_str()),
+        esc(&origin.name)
+    );
+    *x += "    <ebucore:date>";
+    *x += &format!(
+        "<ebucore:created startDate=\"{}\" startTime=\"{}\"/>",
+        date(p.created_at),
+        time(p.created_at)
+    );
+    if let Some(t) = m.first_aired_at.or(p.published_at) {
+        *x += &format!("<ebucore:issued startDate=\"{}\" startTime=\"{}\"/>", date(t), time(t));
+    }
+    *x += "</ebucore:date>\n";
+}
+
+/// One format per file (the master's with its duration), each with its
+/// size, name, type and SHA-256.
+fn formats(x: &mut String, p: &Program) {
+    let m = &p.meta;
+    let has_master = p.files.iter().any(|f| f.role == crate::domain::FileRole::Master);
+    for f in &p.files {
+        *x += &format!("    <ebucore:format formatName=\"{}\">\n", f.role.as_str());
+        if let (Some(d), "master") = (m.duration_seconds, f.role.as_str()) {
+            *x += &format!(
+                "      <ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration>\n",
+                duration(d)
+            );
+        }
+        *x += &format!("      <ebucore:fileSize>{}</ebucore:fileSize>\n", f.size);
+        *x += &format!("      <ebucore:fileName>{}</ebucore:fileName>\n", esc(&f.filename));
+        *x += &format!("      <ebucore:mimeType typeLabel=\"{}\"/>\n", esc(&f.media_type));
+        *x += &format!(
+            "      <ebucore:hash><ebucore:hashValue>{}</ebucore:hashValue><ebucore:hashFunction typeLabel=\"SHA-256\"/></ebucore:hash>\n",
+            f.sha256
+        );
+        *x += "    </ebucore:format>\n";
+    }
+    if let (Some(d), false) = (m.duration_seconds, has_master) {
+        *x += &format!(
+            "    <ebucore:format><ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration></ebucore:format>\n",
+            duration(d)
+        );
+    }
+}
+
+/// The exchange terms in words: audience, window, credit, the station's own.
+fn rights_terms(p: &Program, origin: &Station) -> String {
+    let m = &p.meta;
     let r = &m.rights;
     let audience = match r.audience {
         crate::domain::Audience::Stations => {
@@ -163,12 +192,7 @@ pub fn render(p: &Program, origin: &Station) -> String {
     if let Some(t) = &r.terms {
         terms += &format!("; {t}");
     }
-    x += &format!(
-        "    <ebucore:rights typeLabel=\"exchange\"><dc:rights>{}</dc:rights></ebucore:rights>\n",
-        esc(&terms)
-    );
-    x += "  </ebucore:coreMetadata>\n</ebucore:ebuCoreMain>\n";
-    x
+    terms
 }
 
 /// The program's metadata as EBUCore XML.
