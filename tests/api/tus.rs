@@ -17,7 +17,11 @@ use crate::helpers::{assert_problem, bytes, id, program, strict, TestApp, PART};
 
 storage_suite!(
     a_file_arrives_in_chunks_across_parts,
-    the_protocol_rules_are_enforced,
+    options_tell_the_capabilities,
+    creation_needs_tus_1_0_0,
+    creation_headers_are_checked,
+    only_its_station_sees_an_upload,
+    patch_rules_are_enforced,
     checksums_guard_each_chunk,
     creation_with_upload_and_deferred_length,
     a_refused_creation_with_upload_leaves_nothing,
@@ -150,11 +154,8 @@ async fn a_file_arrives_in_chunks_across_parts(app: TestApp) {
     assert_problem(r, StatusCode::CONFLICT, "offset_mismatch").await;
 }
 
-async fn the_protocol_rules_are_enforced(app: TestApp) {
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
-    let p = app.create_program(&tn, &program("Luật")).await;
-
+/// OPTIONS needs no token, tells the capabilities, and answers CORS.
+async fn options_tell_the_capabilities(app: TestApp) {
     // OPTIONS needs no token and tells the capabilities, and answers CORS.
     let r = app
         .request(Method::OPTIONS, None, "/api/v1/uploads")
@@ -182,7 +183,12 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
         .to_str()
         .unwrap()
         .contains("Upload-Offset"));
+}
 
+/// Tus-Resumable is required, and must be 1.0.0.
+async fn creation_needs_tus_1_0_0(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Luật")).await;
     // Tus-Resumable is required, and must be 1.0.0.
     for version in [None, Some("0.2.2")] {
         let mut r = app
@@ -199,6 +205,14 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
         assert_eq!(r.headers()["tus-version"], "1.0.0");
         assert_problem(r, StatusCode::PRECONDITION_FAILED, "unsupported_tus_version").await;
     }
+}
+
+/// Each bad creation header gets its status and code; someone else's draft
+/// is not found; no token is 401.
+async fn creation_headers_are_checked(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let p = app.create_program(&tn, &program("Luật")).await;
     let create = |headers: Vec<(&'static str, String)>, token: &str| {
         let mut r = app.tus(Method::POST, token, "/api/v1/uploads");
         for (k, v) in headers {
@@ -310,7 +324,13 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
         .await
         .unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
 
+/// Only its station may see or write an upload.
+async fn only_its_station_sees_an_upload(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let p = app.create_program(&tn, &program("Luật")).await;
     let upload = app.tus_create(&tn, id(&p), 100).await;
     // Only its station may see or write it.
     assert_eq!(app.tus_offset(&cb, &upload).await.status(), StatusCode::NOT_FOUND);
@@ -324,7 +344,15 @@ async fn the_protocol_rules_are_enforced(app: TestApp) {
         app.tus_offset(&tn, "/api/v1/uploads/nothing-here").await.status(),
         StatusCode::NOT_FOUND
     );
-    // PATCH rules: content type 415, offset 409, no offset 400, past the length 400.
+}
+
+/// PATCH rules: content type 415, offset 409, no offset 400, past the
+/// length 400, a changed length 400, no Tus-Resumable 412; none moves the
+/// offset, and a good chunk completes the file.
+async fn patch_rules_are_enforced(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Luật")).await;
+    let upload = app.tus_create(&tn, id(&p), 100).await;
     let r = app
         .tus(Method::PATCH, &tn, &upload)
         .header("Upload-Offset", "0")
