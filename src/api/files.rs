@@ -5,8 +5,10 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::extract::{program_id, query_pairs, single, Auth};
+use super::extract::{program_id, Auth, Query};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
 use crate::domain::{FileRecord, FileRole};
 use crate::error::{ApiError, Problem};
@@ -22,12 +24,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    /// The original file name, if not in Content-Disposition.
+    filename: Option<String>,
+}
+
 /// Upload a file, streamed. The body is the file.
 #[utoipa::path(put, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
         ("id" = String, Path, description = "program id"),
         ("role" = FileRole, Path),
-        ("filename" = Option<String>, Query, description = "the original file name, if not in Content-Disposition"),
+        UploadParams,
         ("Content-Disposition" = Option<String>, Header, description = "attachment; filename*=UTF-8''…"),
         ("Content-Digest" = Option<String>, Header, description = "sha-256=:<base64>: (RFC 9530), verified"),
     ),
@@ -46,6 +56,7 @@ pub async fn put_file(
     hub: web::Data<Hub>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
+    query: Query<UploadParams>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (id, role) = path.into_inner();
@@ -56,12 +67,7 @@ pub async fn put_file(
             "must be master, preview, script, artwork or subtitle",
         )])
     })?;
-    let pairs = query_pairs(&req, &["filename"])?;
-    let mut errors = Vec::new();
-    let query_name = single(&pairs, "filename", &mut errors).map(str::to_owned);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let query_name = query.parsed()?.filename;
     let headers = req.headers();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let incoming = IncomingFile {

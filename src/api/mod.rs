@@ -9,6 +9,7 @@ mod http_headers;
 pub mod ledger;
 pub mod limits;
 mod ops;
+pub mod params;
 mod programs;
 mod stations;
 pub mod uploads;

@@ -1,13 +1,14 @@
 //! `/api/v1/stations`, their tokens, and `/api/v1/me`.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{parse_limit, query_pairs, single, Auth, Json};
+use super::extract::{Auth, Json, Query};
+use super::params::Limit;
 use crate::domain::{FieldError, Role, Station, StationId, StationKind};
 use crate::error::ApiError;
 use crate::exchange::{Hub, IssuedToken, NewStation};
@@ -103,11 +104,13 @@ pub struct Me {
     pub feed_url: Option<String>,
 }
 
-#[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1 to 100, default 20.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -120,26 +123,24 @@ fn station_id(raw: &str) -> Result<StationId, ApiError> {
 #[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListParams),
     responses((status = 200, body = StationList), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
-pub async fn list_stations(_auth: Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["limit", "cursor"])?;
-    let mut errors = Vec::new();
-    let limit = parse_limit(single(&pairs, "limit", &mut errors))
-        .map_err(|e| errors.push(e))
-        .unwrap_or(0);
-    let after = single(&pairs, "cursor", &mut errors).map(|c| {
-        URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .filter(|s| StationId::parse(s).is_ok())
-            .unwrap_or_else(|| {
-                errors.push(FieldError::new("cursor", "not a cursor this list returned"));
-                String::new()
-            })
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+pub async fn list_stations(
+    _auth: Auth,
+    hub: web::Data<Hub>,
+    query: Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let ListParams { limit, cursor } = query.parsed()?;
+    let limit = Limit::or_default(limit);
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|s| StationId::parse(s).is_ok())
+                .ok_or_else(|| ApiError::invalid(vec![FieldError::new("cursor", "not a cursor this list returned")]))?,
+        ),
+    };
     let mut stations = hub.list_stations(after, limit + 1).await?;
     let next_cursor = (stations.len() > limit).then(|| {
         stations.truncate(limit);

@@ -2,12 +2,12 @@
 //! delivery logs; the operator sees and may end everyone's.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{query_pairs, single, Auth, Json};
+use super::extract::{Auth, Json, Query};
 use super::feed::FeedEvent;
 use crate::catalog::events::Event;
 use crate::catalog::webhooks::{Delivery, Webhook};
@@ -156,9 +156,9 @@ pub async fn subscribe(
         .json(WebhookView::new(hook, made)))
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookListParams {
     /// Only this station's subscriptions. The operator may name any station,
     /// and sees everyone's without it; others may name only their own.
@@ -170,13 +170,12 @@ pub struct WebhookListParams {
     responses((status = 200, body = WebhookList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["station"])?;
-    let mut errors = Vec::new();
-    let station = single(&pairs, "station", &mut errors).map(str::to_owned);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+pub async fn list(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    query: Query<WebhookListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let WebhookListParams { station } = query.parsed()?;
     let hooks = hub.webhooks(&caller, station).await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         items: hooks.into_iter().map(|h| WebhookView::new(h, false)).collect(),
