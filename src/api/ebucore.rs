@@ -173,7 +173,7 @@ pub fn render(p: &Program, origin: &Station) -> String {
 
 /// The program's metadata as EBUCore XML.
 #[utoipa::path(get, path = "/api/v1/programs/{id}/ebucore.xml", tag = "programs",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, content_type = "application/xml", body = String), (status = 401, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -113,10 +113,12 @@ async fn atom_caller(req: &HttpRequest, hub: &Hub) -> Result<Caller, ApiError> {
 
 /// The same events as an Atom 1.0 feed, newest first, with a file enclosure
 /// per file. Token by header, or `?key=` (see `feed_url` in `/api/v1/me`).
-#[utoipa::path(get, path = "/api/v1/feed.atom", tag = "feed",
+#[utoipa::path(get, path = "/api/v1/feed.atom", tag = "feed", operation_id = "feed_atom",
     params(AtomParams, ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, content_type = "application/atom+xml", body = String, headers(("ETag" = String))),
-        (status = 304), (status = 401, body = Problem), (status = 403, body = Problem)),
+        (status = 304), (status = 401, body = Problem, description = "no token, or a `key` that is not one"),
+        (status = 403, body = Problem),
+        (status = 422, body = Problem, description = "an unknown parameter, or `key` given twice")),
     security((), ("bearer" = [])))]
 pub async fn atom(
     hub: web::Data<Hub>,

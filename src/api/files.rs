@@ -35,7 +35,7 @@ pub struct UploadParams {
 /// Upload a file, streamed. The body is the file.
 #[utoipa::path(put, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
-        ("id" = String, Path, description = "program id"),
+        ("id" = uuid::Uuid, Path, description = "program id"),
         ("role" = FileRole, Path),
         UploadParams,
         ("Content-Disposition" = Option<String>, Header, description = "attachment; filename*=UTF-8''…"),
@@ -49,6 +49,8 @@ pub struct UploadParams {
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`invalid_status`: the program is withdrawn"),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
     ),
     security(("bearer" = [])))]
 pub async fn put_file(
@@ -95,7 +97,7 @@ pub async fn put_file(
 /// Download a file (also `HEAD`). Single ranges, `If-None-Match` and `If-Range` are honoured.
 #[utoipa::path(get, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
-        ("id" = String, Path, description = "program id"),
+        ("id" = uuid::Uuid, Path, description = "program id"),
         ("role" = FileRole, Path),
         ("Range" = Option<String>, Header, description = "bytes=first-last, bytes=first- or bytes=-suffix"),
         ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
@@ -183,7 +185,7 @@ pub async fn get_file(
 
 /// Remove a draft's file.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
-    params(("id" = String, Path, description = "program id"), ("role" = FileRole, Path)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("role" = FileRole, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`")),
     security(("bearer" = [])))]

@@ -88,7 +88,7 @@ pub struct TakesView {
 
 /// Report a rebroadcast of a program the caller's station has downloaded.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/rebroadcasts", tag = "ledger", request_body = RebroadcastInput,
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 201, body = RebroadcastView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the station has not downloaded the program"),
         (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -117,7 +117,7 @@ pub async fn report_rebroadcast(
 
 /// Who downloaded the program and who rebroadcast it (owner, admin).
 #[utoipa::path(get, path = "/api/v1/programs/{id}/takes", tag = "ledger",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, body = TakesView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]

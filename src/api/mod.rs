@@ -11,14 +11,16 @@ pub mod limits;
 mod ops;
 pub mod params;
 mod programs;
+pub mod spec;
 mod stations;
 pub mod uploads;
 pub mod webhooks;
 mod xml;
 
 use actix_web::{web, HttpResponse};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
+
+use self::spec::{BearerAuth, Links, ProblemResponses};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::domain::Secret;
@@ -38,7 +40,11 @@ pub struct Site {
 #[openapi(
     info(
         title = "pxhub",
-        description = "Program exchange hub for regional radio and television stations.",
+        description = "Program exchange hub for regional radio and television stations.\n\n\
+            Every error is an RFC 9457 `application/problem+json` document with a stable `code`. \
+            Besides the answers listed on each operation, any request may get 414 (`uri_too_long`) \
+            when its path and query exceed 16 KiB, 431 (`headers_too_large`) when its headers exceed \
+            64 KiB, and 405 (`method_not_allowed`, with `Allow`) for a method a path does not have.",
         license(name = "MIT")
     ),
     paths(
@@ -53,7 +59,7 @@ pub struct Site {
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses, &Links),
     tags(
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),
@@ -65,18 +71,6 @@ pub struct Site {
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The OpenAPI document of this build.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -307,7 +307,7 @@ pub async fn create_program(
 
 /// A program, if the caller may see it.
 #[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 401, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -322,7 +322,7 @@ pub async fn get_program(
 
 /// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
 #[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     request_body(content = serde_json::Value, content_type = "application/merge-patch+json",
         description = "fields of ProgramInput to change; null removes an optional field"),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 400, body = Problem),
@@ -344,7 +344,7 @@ pub async fn patch_program(
 
 /// Delete a draft, with its stored files unless shared: its owner may, and the hub operator.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`"),
         (status = 412, body = Problem)),
@@ -361,7 +361,7 @@ pub async fn delete_program(
 
 /// Publish a draft; it needs a `master` file. Publishing again changes nothing.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/publish", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`master_required` or `invalid_status`"),
         (status = 412, body = Problem)),
@@ -378,7 +378,7 @@ pub async fn publish_program(
 
 /// Withdraw a published program (owner or admin): hidden from search, downloads answer 410.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/withdraw", tag = "programs", request_body = Withdrawal,
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`invalid_status`: a draft"),
         (status = 412, body = Problem), (status = 422, body = Problem)),

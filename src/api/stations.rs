@@ -182,7 +182,7 @@ pub async fn create_station(
 
 /// Issue a token for a station (admin). The token's text is in this response only.
 #[utoipa::path(post, path = "/api/v1/stations/{id}/tokens", tag = "stations", request_body = IssueToken,
-    params(("id" = String, Path, description = "station id")),
+    params(("id" = String, Path, description = "station id", pattern = "^[a-z](-?[a-z0-9])+$", max_length = 64)),
     responses((status = 201, body = TokenIssued), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem)),
@@ -201,7 +201,7 @@ pub async fn issue_token(
 
 /// Revoke a token (admin).
 #[utoipa::path(delete, path = "/api/v1/stations/{id}/tokens/{token_id}", tag = "stations",
-    params(("id" = String, Path, description = "station id"), ("token_id" = String, Path)),
+    params(("id" = String, Path, description = "station id", pattern = "^[a-z](-?[a-z0-9])+$", max_length = 64), ("token_id" = String, Path, description = "the token's id, as issued")),
     responses((status = 204), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]

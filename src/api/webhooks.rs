@@ -127,7 +127,7 @@ pub fn render(delivery: &str, event: &Event, program: &Program, viewer: &Viewer)
 }
 
 /// Subscribe a URL to event types (national, admin).
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", request_body = WebhookInput,
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", operation_id = "subscribe_webhook", request_body = WebhookInput,
     responses((status = 201, body = WebhookView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem,
             description = "`too_many_webhooks`: the subscriber has as many webhooks as the hub allows (10 unless the operator says)"),
@@ -166,7 +166,7 @@ pub struct WebhookListParams {
 }
 
 /// Live subscriptions: the caller's own, or, for the operator, everyone's.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed", params(WebhookListParams),
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed", operation_id = "list_webhooks", params(WebhookListParams),
     responses((status = 200, body = WebhookList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -183,7 +183,7 @@ pub async fn list(
 }
 
 /// A subscription and its delivery log (its subscriber's, or the operator).
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "feed", operation_id = "show_webhook", params(("id" = uuid::Uuid, Path, description = "webhook id")),
     responses((status = 200, body = WebhookDetail), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -197,7 +197,7 @@ pub async fn show(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Strin
 
 /// End a subscription (its subscriber, or the operator); its pending
 /// deliveries are dropped.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "feed", operation_id = "unsubscribe_webhook", params(("id" = uuid::Uuid, Path, description = "webhook id")),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn unsubscribe(

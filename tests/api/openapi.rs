@@ -69,3 +69,135 @@ async fn health_and_readiness_answer() {
         .unwrap();
     crate::helpers::assert_problem(r, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+/// Every operation of a served document: (path, method, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if ["get", "put", "post", "delete", "options", "head", "patch", "trace"].contains(&method.as_str()) {
+                out.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn errors_are_problems_and_json_bodies_list_their_errors() {
+    let doc: Value = serde_json::from_str(&pxhub::api::openapi_json()).unwrap();
+    for (path, method, op) in operations(&doc) {
+        let responses = op["responses"].as_object().unwrap();
+        for (status, response) in responses {
+            assert!(
+                !response["description"].as_str().unwrap().is_empty(),
+                "{method} {path} {status}"
+            );
+            if status.as_str() >= "400" {
+                if let Some(content) = response["content"].as_object() {
+                    let types: Vec<&String> = content.keys().collect();
+                    assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+                }
+            }
+        }
+        let json_body = op["requestBody"]["content"]
+            .as_object()
+            .is_some_and(|c| c.keys().any(|m| m == "application/json" || m.ends_with("+json")));
+        if json_body {
+            for status in ["400", "413", "415", "422"] {
+                assert!(responses.contains_key(status), "{method} {path} lacks {status}");
+            }
+        }
+        let bearer_only = op["security"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|r| r.get("bearer").is_some()));
+        if bearer_only {
+            assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+        }
+    }
+    // What the hub answers on particular operations.
+    let has = |path: &str, method: &str, status: &str| {
+        assert!(
+            doc["paths"][path][method]["responses"][status].is_object(),
+            "{method} {path} lacks {status}"
+        );
+    };
+    for (method, path) in [
+        ("post", "/api/v1/uploads"),
+        ("head", "/api/v1/uploads/{id}"),
+        ("patch", "/api/v1/uploads/{id}"),
+        ("delete", "/api/v1/uploads/{id}"),
+    ] {
+        has(path, method, "412");
+    }
+    for (method, path) in [
+        ("put", "/api/v1/programs/{id}/files/{role}"),
+        ("post", "/api/v1/uploads"),
+        ("patch", "/api/v1/uploads/{id}"),
+    ] {
+        has(path, method, "429");
+        let headers = &doc["paths"][path][method]["responses"]["429"]["headers"];
+        assert!(headers["Retry-After"].is_object(), "{method} {path}");
+    }
+    has("/api/v1/uploads", "post", "409");
+    has("/api/v1/feed.atom", "get", "422");
+}
+
+#[test]
+fn program_ids_and_webhook_ids_are_uuids() {
+    let doc: Value = serde_json::from_str(&pxhub::api::openapi_json()).unwrap();
+    for (path, method, op) in operations(&doc) {
+        let id_is_uuid = path.starts_with("/api/v1/programs/{id}") || path.starts_with("/api/v1/webhooks/{id}");
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] == "path" && p["name"] == "id" {
+                assert_eq!(p["schema"]["format"] == "uuid", id_is_uuid, "{method} {path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn links_lead_from_creations_to_operations_that_exist() {
+    let doc: Value = serde_json::from_str(&pxhub::api::openapi_json()).unwrap();
+    let ops = operations(&doc);
+    let ids: Vec<&str> = ops.iter().filter_map(|(_, _, op)| op["operationId"].as_str()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "operation ids are unique");
+    let links_of = |path: &str, method: &str, status: &str| -> Vec<String> {
+        let links = doc["paths"][path][method]["responses"][status]["links"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} {status} has no links"));
+        links
+            .values()
+            .map(|l| {
+                let target = l["operationId"].as_str().expect("a link names its operationId");
+                assert!(ids.contains(&target), "{target}");
+                target.to_owned()
+            })
+            .collect()
+    };
+    let from_program = links_of("/api/v1/programs", "post", "201");
+    for (path, method) in [
+        ("/api/v1/programs/{id}", "get"),
+        ("/api/v1/programs/{id}", "patch"),
+        ("/api/v1/programs/{id}", "delete"),
+        ("/api/v1/programs/{id}/publish", "post"),
+        ("/api/v1/programs/{id}/withdraw", "post"),
+        ("/api/v1/programs/{id}/files/{role}", "put"),
+        ("/api/v1/programs/{id}/files/{role}", "get"),
+        ("/api/v1/programs/{id}/files/{role}", "delete"),
+        ("/api/v1/programs/{id}/takes", "get"),
+        ("/api/v1/programs/{id}/rebroadcasts", "post"),
+    ] {
+        let id = doc["paths"][path][method]["operationId"].as_str().unwrap();
+        assert!(from_program.iter().any(|t| t == id), "{method} {path}");
+    }
+    assert_eq!(links_of("/api/v1/uploads", "post", "201").len(), 3);
+    assert_eq!(links_of("/api/v1/webhooks", "post", "201").len(), 2);
+    assert_eq!(
+        links_of("/api/v1/stations/{id}/tokens", "post", "201"),
+        ["revoke_token"]
+    );
+}
