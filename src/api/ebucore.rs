@@ -12,7 +12,7 @@ use crate::error::{ApiError, Problem};
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs/{id}/ebucore.xml").get(ebucore));
+    cfg.service(super::routing::resource("/programs/{id}/ebucore.xml").get(ebucore));
 }
 
 const NAMESPACE: &str = "urn:ebu:metadata-schema:ebuCore_2017";

@@ -18,8 +18,8 @@ use crate::error::{ApiError, Problem};
 use crate::exchange::{Caller, Hub};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/feed").get(feed))
-        .service(web::resource("/feed.atom").get(atom));
+    cfg.service(super::routing::resource("/feed").get(feed))
+        .service(super::routing::resource("/feed.atom").get(atom));
 }
 
 /// One event of the feed, with the program as it is now.

@@ -16,11 +16,11 @@ use crate::exchange::{Hub, IncomingFile, Sending};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/programs/{id}/files/{role}")
-            .route(web::put().to(put_file))
-            .route(web::get().to(get_file))
-            .route(web::head().to(get_file))
-            .route(web::delete().to(delete_file)),
+        super::routing::resource("/programs/{id}/files/{role}")
+            .put(put_file)
+            .get(get_file)
+            .head(head_file)
+            .delete(delete_file),
     );
 }
 
@@ -94,7 +94,7 @@ pub async fn put_file(
         .json(record))
 }
 
-/// Download a file (also `HEAD`). Single ranges, `If-None-Match` and `If-Range` are honoured.
+/// Download a file. Single ranges, `If-None-Match` and `If-Range` are honoured.
 #[utoipa::path(get, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
         ("id" = uuid::Uuid, Path, description = "program id"),
@@ -141,14 +141,12 @@ pub async fn get_file(
     let range = match range_header.map(|r| parse_range(r, file.size)) {
         None | Some(Ranged::Ignored) => None,
         Some(Ranged::Unsatisfiable) => {
-            let mut err = actix_web::ResponseError::error_response(&ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "range_not_satisfiable",
                 format!("the file has {} bytes", file.size),
-            ));
-            let value = header::HeaderValue::from_str(&format!("bytes */{}", file.size)).expect("ASCII");
-            err.headers_mut().insert(header::CONTENT_RANGE, value);
-            return Ok(err);
+            )
+            .with_header(header::CONTENT_RANGE, format!("bytes */{}", file.size)))
         }
         // parse_range promises this; the arithmetic below relies on it.
         Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= file.size => Some(r),
@@ -181,6 +179,29 @@ pub async fn get_file(
             .finish()),
         Sending::Stream(bytes) => Ok(res.body(SizedStream::new(length, bytes))),
     }
+}
+
+/// A file's headers, as `GET` would send them, without its bytes.
+#[utoipa::path(head, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
+    params(
+        ("id" = uuid::Uuid, Path, description = "program id"),
+        ("role" = FileRole, Path),
+        ("Range" = Option<String>, Header), ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, headers(("ETag" = String), ("Content-Length" = u64), ("Repr-Digest" = String), ("Accept-Ranges" = String))),
+        (status = 206, headers(("Content-Range" = String))),
+        (status = 304), (status = 401), (status = 403), (status = 404), (status = 410),
+        (status = 416, headers(("Content-Range" = String, description = "bytes */size"))),
+    ),
+    security(("bearer" = [])))]
+pub async fn head_file(
+    auth: Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    get_file(auth, hub, path, req).await
 }
 
 /// Remove a draft's file.

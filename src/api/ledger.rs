@@ -14,9 +14,9 @@ use crate::exchange::report::{Period, ReportView};
 use crate::exchange::{Hub, NewRebroadcast};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
-        .service(web::resource("/programs/{id}/takes").get(takes))
-        .service(web::resource("/reports/exchange").get(exchange_report));
+    cfg.service(super::routing::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
+        .service(super::routing::resource("/programs/{id}/takes").get(takes))
+        .service(super::routing::resource("/reports/exchange").get(exchange_report));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

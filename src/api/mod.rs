@@ -11,6 +11,7 @@ pub mod limits;
 mod ops;
 pub mod params;
 mod programs;
+mod routing;
 pub mod spec;
 mod stations;
 pub mod uploads;
@@ -52,9 +53,9 @@ pub struct Site {
         stations::list_stations, stations::create_station, stations::issue_token, stations::revoke_token, stations::me,
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
-        files::put_file, files::get_file, files::delete_file,
+        files::put_file, files::get_file, files::head_file, files::delete_file,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
-        uploads::options, uploads::create, uploads::status, uploads::append, uploads::terminate,
+        uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
         ebucore::ebucore,
     ),

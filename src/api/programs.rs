@@ -21,15 +21,19 @@ use crate::exchange::{Caller, Hub, SearchPage, SearchRequest};
 use crate::exchange::{Facets, Sort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs").get(search_programs).post(create_program))
-        .service(
-            web::resource("/programs/{id}")
-                .get(get_program)
-                .patch(patch_program)
-                .delete(delete_program),
-        )
-        .service(web::resource("/programs/{id}/publish").post(publish_program))
-        .service(web::resource("/programs/{id}/withdraw").post(withdraw_program));
+    cfg.service(
+        super::routing::resource("/programs")
+            .get(search_programs)
+            .post(create_program),
+    )
+    .service(
+        super::routing::resource("/programs/{id}")
+            .get(get_program)
+            .patch(patch_program)
+            .delete(delete_program),
+    )
+    .service(super::routing::resource("/programs/{id}/publish").post(publish_program))
+    .service(super::routing::resource("/programs/{id}/withdraw").post(withdraw_program));
 }
 
 /// A program as the hub returns it.

@@ -14,10 +14,14 @@ use crate::error::ApiError;
 use crate::exchange::{Hub, IssuedToken, NewStation};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/stations").get(list_stations).post(create_station))
-        .service(web::resource("/stations/{id}/tokens").post(issue_token))
-        .service(web::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
-        .service(web::resource("/me").get(me));
+    cfg.service(
+        super::routing::resource("/stations")
+            .get(list_stations)
+            .post(create_station),
+    )
+    .service(super::routing::resource("/stations/{id}/tokens").post(issue_token))
+    .service(super::routing::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
+    .service(super::routing::resource("/me").get(me));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,17 +37,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
                     .add((header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED)),
             )
+            .service(super::routing::resource("").options(options).post(create))
             .service(
-                web::resource("")
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
-                    .post(create),
-            )
-            .service(
-                web::resource("/{id}")
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
-                    .route(web::head().to(status))
-                    .route(web::patch().to(append))
-                    .route(web::delete().to(terminate)),
+                super::routing::resource("/{id}")
+                    .options(options_upload)
+                    .head(status)
+                    .patch(append)
+                    .delete(terminate),
             ),
     );
 }
@@ -77,6 +73,15 @@ pub async fn options(limits: web::Data<TusLimits>) -> HttpResponse {
         .finish()
 }
 
+/// The same answer for an upload's URL: browsers ask before a PATCH or DELETE.
+#[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "tus_options_upload",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location")),
+    responses((status = 204, headers(("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64),
+        ("Tus-Checksum-Algorithm" = String)))))]
+pub async fn options_upload(limits: web::Data<TusLimits>) -> HttpResponse {
+    options(limits).await
+}
+
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
@@ -86,20 +91,16 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
 }
 
 /// Every request but OPTIONS names the protocol version it speaks.
-fn check_version(headers: &HeaderMap) -> Result<(), Box<HttpResponse>> {
+fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     if text(headers, "Tus-Resumable") == Some(TUS_VERSION) {
         return Ok(());
     }
-    let mut res = actix_web::ResponseError::error_response(&ApiError::new(
+    Err(ApiError::new(
         StatusCode::PRECONDITION_FAILED,
         "unsupported_tus_version",
         "send Tus-Resumable: 1.0.0",
-    ));
-    res.headers_mut().insert(
-        header::HeaderName::from_static("tus-version"),
-        HeaderValue::from_static(TUS_VERSION),
-    );
-    Err(Box::new(res))
+    )
+    .with_header(header::HeaderName::from_static("tus-version"), TUS_VERSION))
 }
 
 fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, ApiError> {
@@ -201,9 +202,7 @@ pub async fn create(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
-    if let Err(res) = check_version(headers) {
-        return Ok(*res);
-    }
+    check_version(headers)?;
     let length = number(headers, "Upload-Length")?;
     let deferred = text(headers, "Upload-Defer-Length");
     match (length, deferred) {
@@ -261,9 +260,7 @@ pub async fn status(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(res) = check_version(req.headers()) {
-        return Ok(*res);
-    }
+    check_version(req.headers())?;
     let upload = hub.tus_status(&caller, &path).await?;
     let mut res = HttpResponse::Ok();
     upload_headers(&mut res, &upload);
@@ -299,9 +296,7 @@ pub async fn append(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
-    if let Err(res) = check_version(headers) {
-        return Ok(*res);
-    }
+    check_version(headers)?;
     if !is_octet_stream(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -334,9 +329,7 @@ pub async fn terminate(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(res) = check_version(req.headers()) {
-        return Ok(*res);
-    }
+    check_version(req.headers())?;
     hub.tus_terminate(&caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -17,8 +17,8 @@ use crate::exchange::webhooks::NewWebhook;
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/webhooks").get(list).post(subscribe))
-        .service(web::resource("/webhooks/{id}").get(show).delete(unsubscribe));
+    cfg.service(super::routing::resource("/webhooks").get(list).post(subscribe))
+        .service(super::routing::resource("/webhooks/{id}").get(show).delete(unsubscribe));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -201,3 +201,55 @@ fn links_lead_from_creations_to_operations_that_exist() {
         ["revoke_token"]
     );
 }
+
+#[tokio::test]
+async fn every_method_a_path_lacks_answers_405_with_the_methods_it_has() {
+    let app = TestApp::spawn().await;
+    let served: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"];
+    for (path, item) in served["paths"].as_object().unwrap() {
+        let mut declared: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_ascii_uppercase())
+            .filter(|m| all.contains(&m.as_str()))
+            .collect();
+        declared.sort();
+        let url = format!(
+            "{}{}",
+            app.address,
+            path.replace("{id}", "6f9619ff-8b86-4011-b42d-00c04fc964ff")
+                .replace("{role}", "master")
+                .replace("{token_id}", "0123456789abcdef")
+        );
+        for method in all.iter().filter(|m| !declared.iter().any(|d| d == *m)) {
+            let r = app
+                .client
+                .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let mut allow: Vec<String> = r.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .collect();
+            allow.sort();
+            assert_eq!(allow, declared, "Allow of {method} {path}");
+            if *method != "HEAD" {
+                crate::helpers::assert_problem(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+            }
+        }
+    }
+}
