@@ -253,3 +253,54 @@ async fn every_method_a_path_lacks_answers_405_with_the_methods_it_has() {
         }
     }
 }
+
+/// The served document passes openapi-spec-validator, which scripts/test.sh
+/// installs (pinned) into the Python of `PXHUB_TEST_PYTHON`.
+#[tokio::test]
+async fn the_served_document_passes_a_maintained_validator() {
+    let strict = crate::helpers::strict();
+    let Ok(python) = std::env::var("PXHUB_TEST_PYTHON") else {
+        assert!(
+            !strict,
+            "the OpenAPI validator must run here: scripts/test.sh installs it"
+        );
+        eprintln!("PXHUB_TEST_PYTHON not set: skipping openapi-spec-validator (scripts/test.sh runs it)");
+        return;
+    };
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            !strict,
+            "{python} has no openapi_spec_validator: scripts/test.sh installs it"
+        );
+        eprintln!("{python} has no openapi_spec_validator: skipping");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let served = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, served).unwrap();
+    let o = std::process::Command::new(&python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    assert!(
+        o.status.success(),
+        "openapi-spec-validator refuses the served document:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
