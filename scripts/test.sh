@@ -11,12 +11,16 @@ garage_start
 trap garage_stop EXIT
 export PXHUB_TEST_STRICT=1
 
-# The tus interop test drives the hub with tuspy, the Python tus client.
+# The tus interop test drives the hub with tuspy, the Python tus client; the
+# served OpenAPI document is checked by openapi-spec-validator.
 TUSPY_VERSION=1.1.0
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 PY_ENV=target/pyenv
-if ! "$PY_ENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('tuspy') != '$TUSPY_VERSION')" 2>/dev/null; then
-    python3 -m venv "$PY_ENV"
-    "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check "tuspy==$TUSPY_VERSION"
+has() { "$PY_ENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
+if ! has tuspy "$TUSPY_VERSION" || ! has openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION"; then
+    [ -x "$PY_ENV/bin/python" ] || python3 -m venv "$PY_ENV"
+    "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check \
+        "tuspy==$TUSPY_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
 fi
 export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
 

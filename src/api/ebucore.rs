@@ -12,7 +12,7 @@ use crate::error::{ApiError, Problem};
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs/{id}/ebucore.xml").get(ebucore));
+    cfg.service(super::routing::resource("/programs/{id}/ebucore.xml").get(ebucore));
 }
 
 const NAMESPACE: &str = "urn:ebu:metadata-schema:ebuCore_2017";
@@ -197,7 +197,7 @@ fn rights_terms(p: &Program, origin: &Station) -> String {
 
 /// The program's metadata as EBUCore XML.
 #[utoipa::path(get, path = "/api/v1/programs/{id}/ebucore.xml", tag = "programs",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, content_type = "application/xml", body = String), (status = 401, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]

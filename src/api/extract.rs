@@ -1,5 +1,5 @@
-//! Extractors shared by the handlers: the caller's token, JSON bodies that
-//! name the offending field, preconditions, and list parameters.
+//! Extractors shared by the handlers: the caller's token, JSON bodies and
+//! query strings that name the offending field, and preconditions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +10,6 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-
-use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::{FieldError, ProgramId};
 use crate::error::ApiError;
@@ -127,80 +125,53 @@ pub fn if_match(req: &HttpRequest) -> IfMatch {
     IfMatch((!values.is_empty()).then_some(values))
 }
 
-pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
+/// A query string, parsed into `T`: the very struct whose `IntoParams`
+/// documents the parameters, so the document and the parser cannot differ.
+/// `T` refuses unknown parameters (`#[serde(deny_unknown_fields)]`); a
+/// repeatable parameter is a `Vec` field (`genre=news&genre=report`); any
+/// other parameter given twice is refused. Errors are 422 naming the
+/// parameter.
+///
+/// Like [`Json`], extraction itself never fails: the handler calls
+/// [`Query::parsed`] once the caller is authenticated.
+pub struct Query<T>(Result<T, ApiError>);
 
-/// `limit`: 1..=100, 20 when absent.
-pub fn parse_limit(value: Option<&str>) -> Result<usize, FieldError> {
-    match value {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(FieldError::new(
-                "limit",
-                format!("must be a whole number from 1 to {MAX_LIMIT}"),
-            )),
-        },
+impl<T> Query<T> {
+    pub fn parsed(self) -> Result<T, ApiError> {
+        self.0
     }
 }
 
-/// The query string as (name, value) pairs, refusing names not in `known`.
-pub fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    pairs_of(req.query_string(), known)
-}
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
-/// `query` (without its `?`) as (name, value) pairs, refusing names not in `known`.
-pub fn pairs_of(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let unknown: Vec<FieldError> = pairs
-        .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
-        .map(|(k, _)| {
-            FieldError::new(
-                k.clone(),
-                format!("unknown parameter; expected one of: {}", known.join(", ")),
-            )
-        })
-        .collect();
-    if unknown.is_empty() {
-        Ok(pairs)
-    } else {
-        Err(ApiError::invalid(unknown))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Query(parse_query(req.query_string()))))
     }
 }
 
-/// The single value of parameter `name`; repeating it is an error.
-pub fn single<'a>(pairs: &'a [(String, String)], name: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
-    let mut values = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let first = values.next();
-    if values.next().is_some() {
-        errors.push(FieldError::new(name, "may be given only once"));
-    }
-    first
+/// `query` (without its `?`) as a `T`, or a 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = match e.path().iter().next() {
+            Some(serde_path_to_error::Segment::Map { key }) => key.clone(),
+            _ => String::new(),
+        };
+        let message = e.inner().to_string();
+        let message = if message == "unsupported value" {
+            "may be given only once".to_owned()
+        } else if let Some(rest) = message.strip_prefix("unknown field") {
+            format!("unknown parameter{rest}")
+        } else {
+            message
+        };
+        ApiError::invalid(vec![FieldError::new(field, message)])
+    })
 }
 
 /// A program id from a path; one that is not a program id names nothing.
 pub fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
     ProgramId::parse(raw).ok_or_else(ApiError::not_found)
-}
-
-/// An RFC 3339 date-time, or a `YYYY-MM-DD` date: its start, or with
-/// `end_of_day` its last microsecond.
-pub fn parse_time(field: &str, v: &str, end_of_day: bool, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&Utc));
-    }
-    match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        Ok(d) if end_of_day => d.and_hms_micro_opt(23, 59, 59, 999_999).map(|t| t.and_utc()),
-        Ok(d) => d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-        Err(_) => {
-            errors.push(FieldError::new(
-                field,
-                "must be an RFC 3339 date-time or a YYYY-MM-DD date",
-            ));
-            None
-        }
-    }
 }

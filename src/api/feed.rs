@@ -8,17 +8,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{parse_limit, query_pairs, single, Auth};
+use super::extract::{parse_query, Auth, Query};
+use super::params::Limit;
 use super::programs::ProgramView;
 use super::xml::esc;
-use crate::domain::{Event, EventType};
-use crate::domain::{FieldError, Program, Viewer};
+use crate::domain::{Event, EventType, Program, Viewer};
 use crate::error::{ApiError, Problem};
 use crate::exchange::{Caller, Hub};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/feed").get(feed))
-        .service(web::resource("/feed.atom").get(atom));
+    cfg.service(super::routing::resource("/feed").get(feed))
+        .service(super::routing::resource("/feed.atom").get(atom));
 }
 
 /// One event of the feed, with the program as it is now.
@@ -52,14 +52,23 @@ pub struct FeedPageView {
     pub next_cursor: String,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct FeedParams {
     /// `next_cursor` of the previous page; from the beginning when absent.
     after: Option<String>,
     /// 1 to 100, default 20.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<Limit>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AtomParams {
+    /// The caller's feed key (see `feed_url` in `/api/v1/me`), instead of a header.
+    key: Option<String>,
 }
 
 /// Events since the cursor, in order: every one exactly once.
@@ -67,16 +76,9 @@ pub struct FeedParams {
     responses((status = 200, body = FeedPageView), (status = 401, body = Problem),
         (status = 403, body = Problem, description = "not a national broadcaster"), (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn feed(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["after", "limit"])?;
-    let mut errors = Vec::new();
-    let after = single(&pairs, "after", &mut errors).map(str::to_owned);
-    let limit = parse_limit(single(&pairs, "limit", &mut errors))
-        .map_err(|e| errors.push(e))
-        .unwrap_or(0);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+pub async fn feed(Auth(caller): Auth, hub: web::Data<Hub>, query: Query<FeedParams>) -> Result<HttpResponse, ApiError> {
+    let FeedParams { after, limit } = query.parsed()?;
+    let limit = Limit::or_default(limit);
     let page = hub.feed(&caller, after, limit).await?;
     let viewer = caller.viewer();
     Ok(HttpResponse::Ok().json(FeedPageView {
@@ -99,10 +101,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// The caller: by header, or by the per-token `key` of a feed URL for readers
 /// that cannot send headers.
 async fn atom_caller(req: &HttpRequest, hub: &Hub) -> Result<Caller, ApiError> {
-    let pairs = query_pairs(req, &["key"])?;
-    let mut errors: Vec<FieldError> = Vec::new();
-    if let Some(key) = single(&pairs, "key", &mut errors) {
-        return Ok(hub.authenticate_feed_key(key).await?);
+    if let Some(key) = parse_query::<AtomParams>(req.query_string())?.key {
+        return Ok(hub.authenticate_feed_key(&key).await?);
     }
     let mut payload = actix_web::dev::Payload::None;
     let Auth(caller) = <Auth as actix_web::FromRequest>::from_request(req, &mut payload).await?;
@@ -111,11 +111,12 @@ async fn atom_caller(req: &HttpRequest, hub: &Hub) -> Result<Caller, ApiError> {
 
 /// The same events as an Atom 1.0 feed, newest first, with a file enclosure
 /// per file. Token by header, or `?key=` (see `feed_url` in `/api/v1/me`).
-#[utoipa::path(get, path = "/api/v1/feed.atom", tag = "feed",
-    params(("key" = Option<String>, Query, description = "the caller's feed key, instead of a header"),
-        ("If-None-Match" = Option<String>, Header)),
+#[utoipa::path(get, path = "/api/v1/feed.atom", tag = "feed", operation_id = "feed_atom",
+    params(AtomParams, ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, content_type = "application/atom+xml", body = String, headers(("ETag" = String))),
-        (status = 304), (status = 401, body = Problem), (status = 403, body = Problem)),
+        (status = 304), (status = 401, body = Problem, description = "no token, or a `key` that is not one"),
+        (status = 403, body = Problem),
+        (status = 422, body = Problem, description = "an unknown parameter, or `key` given twice")),
     security((), ("bearer" = [])))]
 pub async fn atom(
     hub: web::Data<Hub>,

@@ -3,8 +3,10 @@
 use actix_web::body::{BodySize, MessageBody, SizedStream};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::extract::{program_id, query_pairs, single, Auth};
+use super::extract::{program_id, Auth, Query};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
 use crate::domain::{FileRecord, FileRole};
 use crate::error::{ApiError, Problem};
@@ -12,20 +14,28 @@ use crate::exchange::{Hub, IncomingFile, Sending};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/programs/{id}/files/{role}")
-            .route(web::put().to(put_file))
-            .route(web::get().to(get_file))
-            .route(web::head().to(get_file))
-            .route(web::delete().to(delete_file)),
+        super::routing::resource("/programs/{id}/files/{role}")
+            .put(put_file)
+            .get(get_file)
+            .head(head_file)
+            .delete(delete_file),
     );
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    /// The original file name, if not in Content-Disposition.
+    filename: Option<String>,
 }
 
 /// Upload a file, streamed. The body is the file.
 #[utoipa::path(put, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
-        ("id" = String, Path, description = "program id"),
+        ("id" = uuid::Uuid, Path, description = "program id"),
         ("role" = FileRole, Path),
-        ("filename" = Option<String>, Query, description = "the original file name, if not in Content-Disposition"),
+        UploadParams,
         ("Content-Disposition" = Option<String>, Header, description = "attachment; filename*=UTF-8''…"),
         ("Content-Digest" = Option<String>, Header, description = "sha-256=:<base64>: (RFC 9530), verified"),
     ),
@@ -37,6 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`invalid_status`: the program is withdrawn"),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
     ),
     security(("bearer" = [])))]
 pub async fn put_file(
@@ -44,6 +56,7 @@ pub async fn put_file(
     hub: web::Data<Hub>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
+    query: Query<UploadParams>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (id, role) = path.into_inner();
@@ -54,12 +67,7 @@ pub async fn put_file(
             "must be master, preview, script, artwork or subtitle",
         )])
     })?;
-    let pairs = query_pairs(&req, &["filename"])?;
-    let mut errors = Vec::new();
-    let query_name = single(&pairs, "filename", &mut errors).map(str::to_owned);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let query_name = query.parsed()?.filename;
     let headers = req.headers();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let incoming = IncomingFile {
@@ -84,10 +92,10 @@ pub async fn put_file(
         .json(record))
 }
 
-/// Download a file (also `HEAD`). Single ranges, `If-None-Match` and `If-Range` are honoured.
+/// Download a file. Single ranges, `If-None-Match` and `If-Range` are honoured.
 #[utoipa::path(get, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
     params(
-        ("id" = String, Path, description = "program id"),
+        ("id" = uuid::Uuid, Path, description = "program id"),
         ("role" = FileRole, Path),
         ("Range" = Option<String>, Header, description = "bytes=first-last, bytes=first- or bytes=-suffix"),
         ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
@@ -131,14 +139,12 @@ pub async fn get_file(
     let range = match range_header.map(|r| parse_range(r, file.size)) {
         None | Some(Ranged::Ignored) => None,
         Some(Ranged::Unsatisfiable) => {
-            let mut err = actix_web::ResponseError::error_response(&ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "range_not_satisfiable",
                 format!("the file has {} bytes", file.size),
-            ));
-            let value = header::HeaderValue::from_str(&format!("bytes */{}", file.size)).expect("ASCII");
-            err.headers_mut().insert(header::CONTENT_RANGE, value);
-            return Ok(err);
+            )
+            .with_header(header::CONTENT_RANGE, format!("bytes */{}", file.size)))
         }
         // parse_range promises this; the arithmetic below relies on it.
         Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= file.size => Some(r),
@@ -173,9 +179,32 @@ pub async fn get_file(
     }
 }
 
+/// A file's headers, as `GET` would send them, without its bytes.
+#[utoipa::path(head, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
+    params(
+        ("id" = uuid::Uuid, Path, description = "program id"),
+        ("role" = FileRole, Path),
+        ("Range" = Option<String>, Header), ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, headers(("ETag" = String), ("Content-Length" = u64), ("Repr-Digest" = String), ("Accept-Ranges" = String))),
+        (status = 206, headers(("Content-Range" = String))),
+        (status = 304), (status = 401), (status = 403), (status = 404), (status = 410),
+        (status = 416, headers(("Content-Range" = String, description = "bytes */size"))),
+    ),
+    security(("bearer" = [])))]
+pub async fn head_file(
+    auth: Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    get_file(auth, hub, path, req).await
+}
+
 /// Remove a draft's file.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}/files/{role}", tag = "files",
-    params(("id" = String, Path, description = "program id"), ("role" = FileRole, Path)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("role" = FileRole, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`")),
     security(("bearer" = [])))]

@@ -1,21 +1,22 @@
 //! The ledger: rebroadcasts, takes, and the exchange report.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{parse_time, program_id, query_pairs, single, Auth, Json};
-use crate::domain::{FieldError, FileRole, Rebroadcast, Take};
+use super::extract::{program_id, Auth, Json, Query};
+use super::params::DateOrTime;
+use crate::domain::{FileRole, Rebroadcast, Take};
 use crate::error::{ApiError, Problem};
 use crate::exchange::report::{Period, ReportView};
 use crate::exchange::{Hub, NewRebroadcast};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
-        .service(web::resource("/programs/{id}/takes").get(takes))
-        .service(web::resource("/reports/exchange").get(exchange_report));
+    cfg.service(super::routing::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
+        .service(super::routing::resource("/programs/{id}/takes").get(takes))
+        .service(super::routing::resource("/reports/exchange").get(exchange_report));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,7 +88,7 @@ pub struct TakesView {
 
 /// Report a rebroadcast of a program the caller's station has downloaded.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/rebroadcasts", tag = "ledger", request_body = RebroadcastInput,
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 201, body = RebroadcastView), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the station has not downloaded the program"),
         (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -116,7 +117,7 @@ pub async fn report_rebroadcast(
 
 /// Who downloaded the program and who rebroadcast it (owner, admin).
 #[utoipa::path(get, path = "/api/v1/programs/{id}/takes", tag = "ledger",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, body = TakesView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -128,16 +129,28 @@ pub async fn takes(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Stri
     }))
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct ReportParams {
-    /// Start, inclusive: a date (YYYY-MM-DD) or an RFC 3339 date-time. Default: 1 January of this year.
-    from: Option<String>,
-    /// End, exclusive: a date or a date-time. Default: 1 January of next year.
-    to: Option<String>,
+    /// Start, inclusive: a date (YYYY-MM-DD, from its start) or an RFC 3339 date-time. Default: 1 January of this year.
+    #[param(inline)]
+    from: Option<DateOrTime>,
+    /// End, exclusive: a date (from its start) or a date-time. Default: 1 January of next year.
+    #[param(inline)]
+    to: Option<DateOrTime>,
     /// `json` (default) or `csv` (UTF-8 with BOM, for spreadsheets).
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<ReportFormat>,
+}
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    #[default]
+    Json,
+    Csv,
 }
 
 /// The exchange report: per station, and the station-by-station matrix of takes.
@@ -149,33 +162,13 @@ pub struct ReportParams {
 pub async fn exchange_report(
     Auth(caller): Auth,
     hub: web::Data<Hub>,
-    req: HttpRequest,
+    query: Query<ReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["from", "to", "format"])?;
-    let mut errors = Vec::new();
+    let ReportParams { from, to, format } = query.parsed()?;
     let this_year = Period::this_year();
-    let from = match single(&pairs, "from", &mut errors) {
-        Some(v) => parse_time("from", v, false, &mut errors),
-        None => Some(this_year.from),
-    };
-    let to = match single(&pairs, "to", &mut errors) {
-        Some(v) => parse_time("to", v, false, &mut errors),
-        None => Some(this_year.to),
-    };
-    let csv = match single(&pairs, "format", &mut errors) {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => {
-            errors.push(FieldError::new("format", "must be json or csv"));
-            false
-        }
-    };
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(ApiError::invalid(errors));
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+    let from = from.map_or(this_year.from, DateOrTime::start);
+    let to = to.map_or(this_year.to, DateOrTime::start);
+    let csv = format.unwrap_or_default() == ReportFormat::Csv;
     let report = hub.exchange_report(&caller, Period::new(from, to)?).await?;
     if csv {
         let name = format!("exchange-{}-{}.csv", from.format("%Y%m%d"), to.format("%Y%m%d"));

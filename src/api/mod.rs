@@ -11,15 +11,19 @@ mod http_headers;
 pub mod ledger;
 pub mod limits;
 mod ops;
+pub mod params;
 mod programs;
+mod routing;
+pub mod spec;
 mod stations;
 pub mod uploads;
 pub mod webhooks;
 mod xml;
 
 use actix_web::{web, HttpResponse};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
+
+use self::spec::{BearerAuth, Links, ProblemResponses};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::domain::Secret;
@@ -39,7 +43,11 @@ pub struct Site {
 #[openapi(
     info(
         title = "pxhub",
-        description = "Program exchange hub for regional radio and television stations.",
+        description = "Program exchange hub for regional radio and television stations.\n\n\
+            Every error is an RFC 9457 `application/problem+json` document with a stable `code`. \
+            Besides the answers listed on each operation, any request may get 414 (`uri_too_long`) \
+            when its path and query exceed 16 KiB, 431 (`headers_too_large`) when its headers exceed \
+            64 KiB, and 405 (`method_not_allowed`, with `Allow`) for a method a path does not have.",
         license(name = "MIT")
     ),
     paths(
@@ -47,14 +55,14 @@ pub struct Site {
         stations::list_stations, stations::create_station, stations::issue_token, stations::revoke_token, stations::me,
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
-        files::put_file, files::get_file, files::delete_file,
+        files::put_file, files::get_file, files::head_file, files::delete_file,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
-        uploads::options, uploads::create, uploads::status, uploads::append, uploads::terminate,
+        uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses, &Links),
     tags(
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),
@@ -66,18 +74,6 @@ pub struct Site {
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The OpenAPI document of this build.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -8,9 +8,9 @@ use crate::error::ApiError;
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(super::routing::resource("/healthz").get(healthz))
+        .service(super::routing::resource("/readyz").get(readyz))
+        .service(super::routing::resource("/metrics").get(metrics));
 }
 
 #[derive(Serialize, ToSchema)]

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{if_match, pairs_of, parse_limit, parse_time, program_id, single, Auth, Json};
+use super::extract::{if_match, program_id, Auth, Json, Query};
+use super::params::{DateOrTime, Limit, Seconds};
 use crate::domain::{
     Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramInput, ProgramKind, ProgramStatus, RightsInput,
     StationId, Viewer,
@@ -20,15 +21,19 @@ use crate::exchange::{Caller, Hub, SearchPage, SearchRequest};
 use crate::exchange::{Facets, Sort};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/programs").get(search_programs).post(create_program))
-        .service(
-            web::resource("/programs/{id}")
-                .get(get_program)
-                .patch(patch_program)
-                .delete(delete_program),
-        )
-        .service(web::resource("/programs/{id}/publish").post(publish_program))
-        .service(web::resource("/programs/{id}/withdraw").post(withdraw_program));
+    cfg.service(
+        super::routing::resource("/programs")
+            .get(search_programs)
+            .post(create_program),
+    )
+    .service(
+        super::routing::resource("/programs/{id}")
+            .get(get_program)
+            .patch(patch_program)
+            .delete(delete_program),
+    )
+    .service(super::routing::resource("/programs/{id}/publish").post(publish_program))
+    .service(super::routing::resource("/programs/{id}/withdraw").post(withdraw_program));
 }
 
 /// A program as the hub returns it.
@@ -147,144 +152,125 @@ impl From<Facets> for FacetCounts {
 
 /// The parameters of a search. Those marked repeatable may be given several
 /// times (`genre=news&genre=report`): a program matches any of the values.
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Full text over title, summary, description, tags, series and credits;
     /// case and Vietnamese diacritics ignored, word prefixes match.
+    #[param(max_length = 500)]
     q: Option<String>,
     /// Owner station id (repeatable).
-    station: Option<Vec<String>>,
+    #[serde(default)]
+    #[param(required = false)]
+    station: Vec<String>,
     /// `radio` or `tv` (repeatable).
-    kind: Option<Vec<ProgramKind>>,
+    #[serde(default)]
+    #[param(required = false)]
+    kind: Vec<ProgramKind>,
     /// Genre (repeatable).
-    genre: Option<Vec<Genre>>,
+    #[serde(default)]
+    #[param(required = false)]
+    genre: Vec<Genre>,
     /// BCP 47 language tag (repeatable).
-    language: Option<Vec<String>>,
-    /// First aired at or after (RFC 3339 date-time, or a date).
-    aired_from: Option<String>,
+    #[serde(default)]
+    #[param(required = false)]
+    language: Vec<String>,
+    /// First aired at or after (RFC 3339 date-time, or a date: from its start).
+    #[param(inline)]
+    aired_from: Option<DateOrTime>,
     /// First aired at or before (RFC 3339 date-time, or a date: the whole day).
-    aired_to: Option<String>,
+    #[param(inline)]
+    aired_to: Option<DateOrTime>,
     /// Minimum duration in seconds.
-    min_duration: Option<u32>,
+    #[param(inline)]
+    min_duration: Option<Seconds>,
     /// Maximum duration in seconds.
-    max_duration: Option<u32>,
+    #[param(inline)]
+    max_duration: Option<Seconds>,
     /// `now`: only what the caller may download right now.
-    available: Option<String>,
+    #[param(inline)]
+    available: Option<Available>,
     /// `draft`, `published` or `withdrawn` (repeatable); drafts and withdrawn
     /// programs only ever show to their owner. Default `published`.
-    status: Option<Vec<ProgramStatus>>,
+    #[serde(default)]
+    #[param(required = false)]
+    status: Vec<ProgramStatus>,
     /// `relevance` (default with `q`: programs whose title has the words first, then
     /// the newest), `newest` (default without), `aired` (latest first), `title`.
-    sort: Option<String>,
+    #[param(inline)]
+    sort: Option<SearchSort>,
     /// 1 to 100, default 20.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `next_cursor` of the previous page, with the same other parameters.
     cursor: Option<String>,
 }
 
-const SEARCH_PARAMS: &[&str] = &[
-    "q",
-    "station",
-    "kind",
-    "genre",
-    "language",
-    "aired_from",
-    "aired_to",
-    "min_duration",
-    "max_duration",
-    "available",
-    "status",
-    "sort",
-    "limit",
-    "cursor",
-];
+/// `available`'s one value.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Available {
+    Now,
+}
+
+/// The orders of a search.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    Relevance,
+    Newest,
+    Aired,
+    Title,
+}
+
+impl SearchParams {
+    /// The search these parameters ask for; what their types cannot say is checked here.
+    fn into_request(self) -> Result<SearchRequest, ApiError> {
+        let mut errors = Vec::new();
+        let stations = each(&mut errors, "station", &self.station, StationId::parse);
+        let languages = each(&mut errors, "language", &self.language, LanguageTag::parse);
+        if self.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
+            errors.push(FieldError::new("q", "must be at most 500 characters"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        Ok(SearchRequest {
+            q: self.q,
+            stations,
+            kinds: self.kind,
+            genres: self.genre,
+            languages,
+            aired_from: self.aired_from.map(DateOrTime::start),
+            aired_to: self.aired_to.map(DateOrTime::end_of_day),
+            min_duration: self.min_duration.map(|s| s.0),
+            max_duration: self.max_duration.map(|s| s.0),
+            available_now: matches!(self.available, Some(Available::Now)),
+            statuses: self.status,
+            sort: self.sort.map(|s| match s {
+                SearchSort::Relevance => Sort::Relevance,
+                SearchSort::Newest => Sort::Newest,
+                SearchSort::Aired => Sort::Aired,
+                SearchSort::Title => Sort::Title,
+            }),
+            limit: Limit::or_default(self.limit),
+            cursor: self.cursor,
+        })
+    }
+}
 
 /// Every value of a repeatable parameter, parsed.
-fn many<T>(
-    pairs: &[(String, String)],
-    name: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+fn each<T>(
     errors: &mut Vec<FieldError>,
+    name: &str,
+    values: &[String],
+    parse: fn(&str) -> Result<T, String>,
 ) -> Vec<T> {
-    pairs
+    values
         .iter()
-        .filter(|(k, _)| k == name)
-        .filter_map(|(_, v)| parse(v).map_err(|e| errors.push(FieldError::new(name, e))).ok())
+        .filter_map(|v| parse(v).map_err(|e| errors.push(FieldError::new(name, e))).ok())
         .collect()
-}
-
-fn one_of<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> impl Fn(&str) -> Result<T, String> + '_ {
-    move |v| {
-        all.iter().copied().find(|x| as_str(*x) == v).ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|x| as_str(*x)).collect();
-            format!("`{v}` is not one of: {}", names.join(", "))
-        })
-    }
-}
-
-fn parse_search(req: &HttpRequest) -> Result<SearchRequest, ApiError> {
-    parse_search_query(req.query_string())
-}
-
-/// A search's query string (without its `?`), every parameter checked.
-fn parse_search_query(query: &str) -> Result<SearchRequest, ApiError> {
-    let pairs = pairs_of(query, SEARCH_PARAMS)?;
-    let mut errors = Vec::new();
-    let e = &mut errors;
-    let duration = |name: &str, e: &mut Vec<FieldError>| {
-        single(&pairs, name, e).and_then(|v| {
-            v.parse::<u32>()
-                .map_err(|_| e.push(FieldError::new(name, "must be a whole number of seconds")))
-                .ok()
-        })
-    };
-    let r = SearchRequest {
-        q: single(&pairs, "q", e).map(str::to_owned),
-        stations: many(&pairs, "station", StationId::parse, e),
-        kinds: many(&pairs, "kind", one_of(ProgramKind::ALL, ProgramKind::as_str), e),
-        genres: many(&pairs, "genre", one_of(Genre::ALL, Genre::as_str), e),
-        languages: many(&pairs, "language", LanguageTag::parse, e),
-        aired_from: single(&pairs, "aired_from", e).and_then(|v| parse_time("aired_from", v, false, e)),
-        aired_to: single(&pairs, "aired_to", e).and_then(|v| parse_time("aired_to", v, true, e)),
-        min_duration: duration("min_duration", e),
-        max_duration: duration("max_duration", e),
-        available_now: match single(&pairs, "available", e) {
-            None => false,
-            Some("now") => true,
-            Some(_) => {
-                e.push(FieldError::new("available", "the only value is `now`"));
-                false
-            }
-        },
-        statuses: many(&pairs, "status", one_of(ProgramStatus::ALL, ProgramStatus::as_str), e),
-        sort: single(&pairs, "sort", e).and_then(|v| {
-            let sort = match v {
-                "relevance" => Some(Sort::Relevance),
-                "newest" => Some(Sort::Newest),
-                "aired" => Some(Sort::Aired),
-                "title" => Some(Sort::Title),
-                _ => None,
-            };
-            if sort.is_none() {
-                e.push(FieldError::new("sort", "must be relevance, newest, aired or title"));
-            }
-            sort
-        }),
-        limit: parse_limit(single(&pairs, "limit", e))
-            .map_err(|x| e.push(x))
-            .unwrap_or(0),
-        cursor: single(&pairs, "cursor", e).map(str::to_owned),
-    };
-    if r.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
-        errors.push(FieldError::new("q", "must be at most 500 characters"));
-    }
-    if errors.is_empty() {
-        Ok(r)
-    } else {
-        Err(ApiError::invalid(errors))
-    }
 }
 
 /// Search the catalog.
@@ -295,9 +281,9 @@ fn parse_search_query(query: &str) -> Result<SearchRequest, ApiError> {
 pub async fn search_programs(
     Auth(caller): Auth,
     hub: web::Data<Hub>,
-    req: HttpRequest,
+    query: Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let page: SearchPage = hub.search(&caller, parse_search(&req)?).await?;
+    let page: SearchPage = hub.search(&caller, query.parsed()?.into_request()?).await?;
     let viewer = caller.viewer();
     Ok(HttpResponse::Ok().json(SearchResults {
         items: page.items.into_iter().map(|p| ProgramView::new(p, &viewer)).collect(),
@@ -325,7 +311,7 @@ pub async fn create_program(
 
 /// A program, if the caller may see it.
 #[utoipa::path(get, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id")),
+    params(("id" = uuid::Uuid, Path, description = "program id")),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 401, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -340,7 +326,7 @@ pub async fn get_program(
 
 /// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
 #[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     request_body(content = serde_json::Value, content_type = "application/merge-patch+json",
         description = "fields of ProgramInput to change; null removes an optional field"),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 400, body = Problem),
@@ -362,7 +348,7 @@ pub async fn patch_program(
 
 /// Delete a draft, with its stored files unless shared: its owner may, and the hub operator.
 #[utoipa::path(delete, path = "/api/v1/programs/{id}", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_a_draft`"),
         (status = 412, body = Problem)),
@@ -379,7 +365,7 @@ pub async fn delete_program(
 
 /// Publish a draft; it needs a `master` file. Publishing again changes nothing.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/publish", tag = "programs",
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`master_required` or `invalid_status`"),
         (status = 412, body = Problem)),
@@ -396,7 +382,7 @@ pub async fn publish_program(
 
 /// Withdraw a published program (owner or admin): hidden from search, downloads answer 410.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/withdraw", tag = "programs", request_body = Withdrawal,
-    params(("id" = String, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
+    params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`invalid_status`: a draft"),
         (status = 412, body = Problem), (status = 422, body = Problem)),
@@ -419,7 +405,14 @@ mod tests {
     use actix_web::ResponseError;
     use proptest::prelude::*;
 
+    use super::super::extract::parse_query;
     use super::*;
+
+    /// A search's query string (without its `?`), every parameter checked,
+    /// as the handler parses it.
+    fn parse_search_query(query: &str) -> Result<SearchRequest, ApiError> {
+        parse_query::<SearchParams>(query)?.into_request()
+    }
 
     /// A value that is sometimes right for the parameter, mostly not.
     fn value() -> impl Strategy<Value = String> {
@@ -434,9 +427,14 @@ mod tests {
         ]
     }
 
+    /// The names the search's document declares.
+    fn search_params() -> Vec<String> {
+        SearchParams::into_params(|| None).into_iter().map(|p| p.name).collect()
+    }
+
     fn name() -> impl Strategy<Value = String> {
         prop_oneof![
-            4 => proptest::sample::select(SEARCH_PARAMS).prop_map(str::to_owned),
+            4 => proptest::sample::select(search_params()),
             1 => "[a-z_%]{0,10}",
         ]
     }

@@ -1,22 +1,27 @@
 //! `/api/v1/stations`, their tokens, and `/api/v1/me`.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{parse_limit, query_pairs, single, Auth, Json};
+use super::extract::{Auth, Json, Query};
+use super::params::Limit;
 use crate::domain::{FieldError, Role, Station, StationId, StationKind};
 use crate::error::ApiError;
 use crate::exchange::{Hub, IssuedToken, NewStation};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/stations").get(list_stations).post(create_station))
-        .service(web::resource("/stations/{id}/tokens").post(issue_token))
-        .service(web::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
-        .service(web::resource("/me").get(me));
+    cfg.service(
+        super::routing::resource("/stations")
+            .get(list_stations)
+            .post(create_station),
+    )
+    .service(super::routing::resource("/stations/{id}/tokens").post(issue_token))
+    .service(super::routing::resource("/stations/{id}/tokens/{token_id}").delete(revoke_token))
+    .service(super::routing::resource("/me").get(me));
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -103,11 +108,13 @@ pub struct Me {
     pub feed_url: Option<String>,
 }
 
-#[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// 1 to 100, default 20.
-    limit: Option<usize>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -120,26 +127,24 @@ fn station_id(raw: &str) -> Result<StationId, ApiError> {
 #[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListParams),
     responses((status = 200, body = StationList), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
-pub async fn list_stations(_auth: Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["limit", "cursor"])?;
-    let mut errors = Vec::new();
-    let limit = parse_limit(single(&pairs, "limit", &mut errors))
-        .map_err(|e| errors.push(e))
-        .unwrap_or(0);
-    let after = single(&pairs, "cursor", &mut errors).map(|c| {
-        URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .filter(|s| StationId::parse(s).is_ok())
-            .unwrap_or_else(|| {
-                errors.push(FieldError::new("cursor", "not a cursor this list returned"));
-                String::new()
-            })
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+pub async fn list_stations(
+    _auth: Auth,
+    hub: web::Data<Hub>,
+    query: Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let ListParams { limit, cursor } = query.parsed()?;
+    let limit = Limit::or_default(limit);
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|s| StationId::parse(s).is_ok())
+                .ok_or_else(|| ApiError::invalid(vec![FieldError::new("cursor", "not a cursor this list returned")]))?,
+        ),
+    };
     let mut stations = hub.list_stations(after, limit + 1).await?;
     let next_cursor = (stations.len() > limit).then(|| {
         stations.truncate(limit);
@@ -181,7 +186,7 @@ pub async fn create_station(
 
 /// Issue a token for a station (admin). The token's text is in this response only.
 #[utoipa::path(post, path = "/api/v1/stations/{id}/tokens", tag = "stations", request_body = IssueToken,
-    params(("id" = String, Path, description = "station id")),
+    params(("id" = String, Path, description = "station id", pattern = "^[a-z](-?[a-z0-9])+$", max_length = 64)),
     responses((status = 201, body = TokenIssued), (status = 401, body = crate::error::Problem),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem)),
@@ -200,7 +205,7 @@ pub async fn issue_token(
 
 /// Revoke a token (admin).
 #[utoipa::path(delete, path = "/api/v1/stations/{id}/tokens/{token_id}", tag = "stations",
-    params(("id" = String, Path, description = "station id"), ("token_id" = String, Path)),
+    params(("id" = String, Path, description = "station id", pattern = "^[a-z](-?[a-z0-9])+$", max_length = 64), ("token_id" = String, Path, description = "the token's id, as issued")),
     responses((status = 204), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]

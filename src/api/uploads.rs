@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,17 +37,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
                     .add((header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED)),
             )
+            .service(super::routing::resource("").options(options).post(create))
             .service(
-                web::resource("")
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
-                    .post(create),
-            )
-            .service(
-                web::resource("/{id}")
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options))
-                    .route(web::head().to(status))
-                    .route(web::patch().to(append))
-                    .route(web::delete().to(terminate)),
+                super::routing::resource("/{id}")
+                    .options(options_upload)
+                    .head(status)
+                    .patch(append)
+                    .delete(terminate),
             ),
     );
 }
@@ -59,7 +55,7 @@ pub struct TusLimits {
 }
 
 /// The server's tus capabilities, and the CORS pre-flight answer. No token needed.
-#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads",
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads", operation_id = "tus_options",
     responses((status = 204, headers(("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64),
         ("Tus-Checksum-Algorithm" = String)))))]
 pub async fn options(limits: web::Data<TusLimits>) -> HttpResponse {
@@ -77,6 +73,15 @@ pub async fn options(limits: web::Data<TusLimits>) -> HttpResponse {
         .finish()
 }
 
+/// The same answer for an upload's URL: browsers ask before a PATCH or DELETE.
+#[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "tus_options_upload",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location")),
+    responses((status = 204, headers(("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64),
+        ("Tus-Checksum-Algorithm" = String)))))]
+pub async fn options_upload(limits: web::Data<TusLimits>) -> HttpResponse {
+    options(limits).await
+}
+
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
@@ -86,20 +91,16 @@ fn bad(code: &'static str, detail: impl Into<String>) -> ApiError {
 }
 
 /// Every request but OPTIONS names the protocol version it speaks.
-fn check_version(headers: &HeaderMap) -> Result<(), Box<HttpResponse>> {
+fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     if text(headers, "Tus-Resumable") == Some(TUS_VERSION) {
         return Ok(());
     }
-    let mut res = actix_web::ResponseError::error_response(&ApiError::new(
+    Err(ApiError::new(
         StatusCode::PRECONDITION_FAILED,
         "unsupported_tus_version",
         "send Tus-Resumable: 1.0.0",
-    ));
-    res.headers_mut().insert(
-        header::HeaderName::from_static("tus-version"),
-        HeaderValue::from_static(TUS_VERSION),
-    );
-    Err(Box::new(res))
+    )
+    .with_header(header::HeaderName::from_static("tus-version"), TUS_VERSION))
 }
 
 fn number(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, ApiError> {
@@ -181,14 +182,18 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
 /// Create an upload (`Upload-Length` or `Upload-Defer-Length: 1`;
 /// `Upload-Metadata` with `program`, `role`, `filename`, optional `filetype`).
 /// With a body of type application/offset+octet-stream, its first bytes too.
-#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", operation_id = "create_upload",
     params(("Tus-Resumable" = String, Header), ("Upload-Length" = Option<u64>, Header),
         ("Upload-Defer-Length" = Option<u8>, Header),
         ("Upload-Metadata" = String, Header, description = "program <base64 id>,role <base64>,filename <base64>[,filetype <base64>]")),
     responses((status = 201, headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem),
-        (status = 415, body = Problem), (status = 422, body = Problem)),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`too_many_open_uploads`: the station has as many unfinished uploads as the hub allows"),
+        (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
+            headers(("Retry-After" = u32, description = "seconds to wait")))),
     security(("bearer" = [])))]
 pub async fn create(
     Auth(caller): Auth,
@@ -197,9 +202,7 @@ pub async fn create(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
-    if let Err(res) = check_version(headers) {
-        return Ok(*res);
-    }
+    check_version(headers)?;
     let length = number(headers, "Upload-Length")?;
     let deferred = text(headers, "Upload-Defer-Length");
     match (length, deferred) {
@@ -245,10 +248,11 @@ pub async fn create(
 }
 
 /// Where an upload stands: `Upload-Offset` is where to resume.
-#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "upload_status",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header)),
     responses((status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Metadata" = String),
-        ("Upload-Expires" = String))), (status = 401), (status = 404), (status = 410, description = "expired"), (status = 412)),
+        ("Upload-Expires" = String))), (status = 401), (status = 404), (status = 410, description = "expired"),
+        (status = 412, description = "`unsupported_tus_version`", headers(("Tus-Version" = String)))),
     security(("bearer" = [])))]
 pub async fn status(
     Auth(caller): Auth,
@@ -256,9 +260,7 @@ pub async fn status(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(res) = check_version(req.headers()) {
-        return Ok(*res);
-    }
+    check_version(req.headers())?;
     let upload = hub.tus_status(&caller, &path).await?;
     let mut res = HttpResponse::Ok();
     upload_headers(&mut res, &upload);
@@ -271,16 +273,20 @@ pub async fn status(
 
 /// Append bytes at `Upload-Offset`. A chunk that does not match its
 /// `Upload-Checksum` is discarded (460). One writer at a time (423).
-#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "append_upload",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
         ("Upload-Length" = Option<u64>, Header, description = "once, for a deferred length"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 <base64> or sha1 <base64>")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, headers(("Upload-Offset" = u64), ("Upload-Expires" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`offset_mismatch`"), (status = 410, body = Problem),
-        (status = 412, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 423, body = Problem), (status = 460, body = Problem, description = "`checksum_mismatch`")),
+        (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 423, body = Problem),
+        (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 460, body = Problem, description = "`checksum_mismatch`")),
     security(("bearer" = [])))]
 pub async fn append(
     Auth(caller): Auth,
@@ -290,9 +296,7 @@ pub async fn append(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
-    if let Err(res) = check_version(headers) {
-        return Ok(*res);
-    }
+    check_version(headers)?;
     if !is_octet_stream(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -313,9 +317,10 @@ pub async fn append(
 }
 
 /// Terminate an upload: what it received is removed.
-#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header)),
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem),
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "terminate_upload",
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
         (status = 423, body = Problem)),
     security(("bearer" = [])))]
 pub async fn terminate(
@@ -324,9 +329,7 @@ pub async fn terminate(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(res) = check_version(req.headers()) {
-        return Ok(*res);
-    }
+    check_version(req.headers())?;
     hub.tus_terminate(&caller, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

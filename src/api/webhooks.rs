@@ -2,12 +2,12 @@
 //! delivery logs; the operator sees and may end everyone's.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{query_pairs, single, Auth, Json};
+use super::extract::{Auth, Json, Query};
 use super::feed::FeedEvent;
 use crate::domain::{Delivery, DeliveryState, Event, EventType, Webhook};
 use crate::domain::{Program, Viewer};
@@ -16,8 +16,8 @@ use crate::exchange::webhooks::NewWebhook;
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/webhooks").get(list).post(subscribe))
-        .service(web::resource("/webhooks/{id}").get(show).delete(unsubscribe));
+    cfg.service(super::routing::resource("/webhooks").get(list).post(subscribe))
+        .service(super::routing::resource("/webhooks/{id}").get(show).delete(unsubscribe));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -127,7 +127,7 @@ pub fn render(delivery: &str, event: &Event, program: &Program, viewer: &Viewer)
 }
 
 /// Subscribe a URL to event types (national, admin).
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", request_body = WebhookInput,
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", operation_id = "subscribe_webhook", request_body = WebhookInput,
     responses((status = 201, body = WebhookView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem,
             description = "`too_many_webhooks`: the subscriber has as many webhooks as the hub allows (10 unless the operator says)"),
@@ -156,9 +156,9 @@ pub async fn subscribe(
         .json(WebhookView::new(hook, made)))
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookListParams {
     /// Only this station's subscriptions. The operator may name any station,
     /// and sees everyone's without it; others may name only their own.
@@ -166,17 +166,16 @@ pub struct WebhookListParams {
 }
 
 /// Live subscriptions: the caller's own, or, for the operator, everyone's.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed", params(WebhookListParams),
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "feed", operation_id = "list_webhooks", params(WebhookListParams),
     responses((status = 200, body = WebhookList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
-pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let pairs = query_pairs(&req, &["station"])?;
-    let mut errors = Vec::new();
-    let station = single(&pairs, "station", &mut errors).map(str::to_owned);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(errors));
-    }
+pub async fn list(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    query: Query<WebhookListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let WebhookListParams { station } = query.parsed()?;
     let hooks = hub.webhooks(&caller, station).await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         items: hooks.into_iter().map(|h| WebhookView::new(h, false)).collect(),
@@ -184,7 +183,7 @@ pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>, req: HttpRequest) -> 
 }
 
 /// A subscription and its delivery log (its subscriber's, or the operator).
-#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "feed", operation_id = "show_webhook", params(("id" = uuid::Uuid, Path, description = "webhook id")),
     responses((status = 200, body = WebhookDetail), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -198,7 +197,7 @@ pub async fn show(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Strin
 
 /// End a subscription (its subscriber, or the operator); its pending
 /// deliveries are dropped.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "feed", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "feed", operation_id = "unsubscribe_webhook", params(("id" = uuid::Uuid, Path, description = "webhook id")),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn unsubscribe(
