@@ -149,26 +149,25 @@ pub fn rebroadcasts(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<Rebroad
 }
 
 /// `(origin, taker) → programs taken`.
-pub type Matrix = BTreeMap<(String, String), u64>;
+pub type Matrix = BTreeMap<(StationId, StationId), u64>;
 
 /// The numbers of every station, and the matrix of takes.
 pub fn report(
     conn: &Connection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> rusqlite::Result<(BTreeMap<String, StationNumbers>, Matrix)> {
+) -> rusqlite::Result<(BTreeMap<StationId, StationNumbers>, Matrix)> {
     let (from, to) = (to_micros(from), to_micros(to));
-    let mut numbers: BTreeMap<String, StationNumbers> = conn
+    let mut numbers: BTreeMap<StationId, StationNumbers> = conn
         .prepare("SELECT id FROM stations ORDER BY id")?
-        .query_map([], |r| r.get(0))?
+        .query_map([], |r| parsed(r, 0, StationId::parse))?
         .map(|id| id.map(|id| (id, StationNumbers::default())))
         .collect::<Result<_, _>>()?;
     let mut count = |sql: &str, set: fn(&mut StationNumbers, u64)| -> rusqlite::Result<()> {
         let mut stmt = conn.prepare(sql)?;
         let mut rows = stmt.query(params![from, to])?;
         while let Some(r) = rows.next()? {
-            let station: String = r.get(0)?;
-            set(numbers.entry(station).or_default(), r.get(1)?);
+            set(numbers.entry(parsed(r, 0, StationId::parse)?).or_default(), r.get(1)?);
         }
         Ok(())
     };
@@ -209,7 +208,10 @@ pub fn report(
     ))?;
     let mut rows = stmt.query(params![from, to])?;
     while let Some(r) = rows.next()? {
-        matrix.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+        matrix.insert(
+            (parsed(r, 0, StationId::parse)?, parsed(r, 1, StationId::parse)?),
+            r.get(2)?,
+        );
     }
     Ok((numbers, matrix))
 }

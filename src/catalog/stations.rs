@@ -65,3 +65,13 @@ pub fn missing(conn: &Connection, ids: &[StationId]) -> rusqlite::Result<Vec<Sta
     }
     Ok(out)
 }
+
+/// Every station's name, by id (for reports).
+pub fn names(conn: &Connection) -> rusqlite::Result<std::collections::BTreeMap<StationId, String>> {
+    conn.prepare_cached("SELECT id, name FROM stations")?
+        .query_map([], |r| {
+            let id: String = r.get(0)?;
+            Ok((StationId::parse(&id).map_err(|e| bad_column(0, e))?, r.get(1)?))
+        })?
+        .collect()
+}

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::ledger;
-use crate::domain::StationNumbers;
+use crate::catalog::{ledger, stations};
+use crate::domain::{StationId, StationNumbers};
 
 /// The period a report covers: `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl Period {
 
 #[derive(Debug, Clone)]
 pub struct StationRow {
-    pub station: String,
+    pub station: StationId,
     pub name: String,
     pub numbers: StationNumbers,
 }
@@ -58,7 +58,7 @@ pub struct ExchangeReport {
     /// The sums over every station, whoever asks.
     pub totals: StationNumbers,
     /// `(origin, taker) → programs taken`; for a station, the cells it is in.
-    pub matrix: BTreeMap<(String, String), u64>,
+    pub matrix: BTreeMap<(StationId, StationId), u64>,
 }
 
 impl Hub {
@@ -67,15 +67,12 @@ impl Hub {
     #[tracing::instrument(skip(self, caller), fields(caller = %caller.token_id))]
     pub async fn exchange_report(&self, caller: &Caller, period: Period) -> Result<ExchangeReport, ExchangeError> {
         let Period { from, to } = period;
-        let only = caller.station.as_ref().map(|s| s.to_string());
+        let only = caller.station.clone();
         let (numbers, names, mut matrix) = self
             .catalog
             .read(move |c| {
                 let (numbers, matrix) = ledger::report(c, from, to)?;
-                let names: BTreeMap<String, String> = c
-                    .prepare("SELECT id, name FROM stations")?
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<Result<_, _>>()?;
+                let names = stations::names(c)?;
                 Ok::<_, ExchangeError>((numbers, names, matrix))
             })
             .await?;
@@ -185,8 +182,8 @@ impl ExchangeReport {
                 .matrix
                 .iter()
                 .map(|((origin, taker), n)| MatrixCell {
-                    origin: origin.clone(),
-                    taker: taker.clone(),
+                    origin: origin.to_string(),
+                    taker: taker.to_string(),
                     programs: *n,
                 })
                 .collect(),
@@ -248,7 +245,7 @@ impl ExchangeReport {
         let mut out = String::from("\u{feff}");
         out += &line(&COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>());
         for row in &self.stations {
-            let mut f = vec![row.station.clone(), row.name.clone()];
+            let mut f = vec![row.station.to_string(), row.name.clone()];
             f.extend(numbers(&row.numbers));
             out += &line(&f);
         }
@@ -256,7 +253,7 @@ impl ExchangeReport {
         f.extend(numbers(&self.totals));
         out += &line(&f);
         out += "\r\n";
-        let mut stations: Vec<&String> = self.matrix.keys().flat_map(|(o, t)| [o, t]).collect();
+        let mut stations: Vec<&StationId> = self.matrix.keys().flat_map(|(o, t)| [o, t]).collect();
         stations.sort();
         stations.dedup();
         let mut header = vec!["origin \\ taker".to_owned()];
@@ -266,7 +263,7 @@ impl ExchangeReport {
             let mut f = vec![origin.to_string()];
             f.extend(stations.iter().map(|taker| {
                 self.matrix
-                    .get(&(origin.to_string(), taker.to_string()))
+                    .get(&((*origin).clone(), (*taker).clone()))
                     .copied()
                     .unwrap_or(0)
                     .to_string()
