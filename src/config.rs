@@ -18,6 +18,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 pub use crate::domain::Secret;
+pub use crate::media::S3Bucket;
 
 /// How a default reads in the help text and the README.
 pub trait ShowDefault {
@@ -193,15 +194,7 @@ settings! {
 pub enum StorageSettings {
     /// A folder; `None`: `<data_dir>/media`.
     Local { path: Option<PathBuf> },
-    S3 {
-        endpoint: String,
-        bucket: String,
-        region: String,
-        access_key_id: String,
-        secret_access_key: Secret,
-        /// Key prefix inside the bucket, so several hubs can share one.
-        prefix: String,
-    },
+    S3(S3Bucket),
 }
 
 /// The `[storage]` table of the file, its `PXHUB_STORAGE_…` variables and
@@ -272,7 +265,7 @@ impl StorageOverrides {
                         )
                     })
                 };
-                Ok(StorageSettings::S3 {
+                Ok(StorageSettings::S3(S3Bucket {
                     endpoint: need(self.endpoint, "endpoint")?,
                     bucket: need(self.bucket, "bucket")?,
                     region: self.region.unwrap_or_else(|| "us-east-1".into()),
@@ -282,7 +275,7 @@ impl StorageOverrides {
                         "secret_access_key",
                     )?),
                     prefix: self.prefix.unwrap_or_default(),
-                })
+                }))
             }
             other => anyhow::bail!("storage.backend must be `local` or `s3`, not `{other}`"),
         }
@@ -312,7 +305,7 @@ impl Settings {
         if self.part_size < 64 * 1024 {
             anyhow::bail!("part_size must be at least 65536 bytes");
         }
-        if let StorageSettings::S3 { .. } = self.storage {
+        if let StorageSettings::S3(_) = self.storage {
             if self.part_size < S3_MIN_PART {
                 anyhow::bail!("with S3, part_size must be at least {S3_MIN_PART} bytes");
             }
@@ -356,7 +349,7 @@ impl Settings {
     pub fn media_path(&self) -> Option<PathBuf> {
         match &self.storage {
             StorageSettings::Local { path } => Some(path.clone().unwrap_or_else(|| self.data_dir.join("media"))),
-            StorageSettings::S3 { .. } => None,
+            StorageSettings::S3(_) => None,
         }
     }
 
@@ -367,21 +360,7 @@ impl Settings {
             StorageSettings::Local { .. } => StoreLocation::Local {
                 root: self.media_path().unwrap_or_else(|| self.data_dir.join("media")),
             },
-            StorageSettings::S3 {
-                endpoint,
-                bucket,
-                region,
-                access_key_id,
-                secret_access_key,
-                prefix,
-            } => StoreLocation::S3 {
-                endpoint: endpoint.clone(),
-                bucket: bucket.clone(),
-                region: region.clone(),
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                prefix: prefix.clone(),
-            },
+            StorageSettings::S3(bucket) => StoreLocation::S3(bucket.clone()),
         };
         MediaSettings {
             store,
@@ -495,7 +474,7 @@ mod tests {
         )
         .unwrap();
         let s = Settings::load(Some(&file), Overrides::default()).unwrap();
-        assert!(matches!(&s.storage, StorageSettings::S3 { bucket, .. } if bucket == "media"));
+        assert!(matches!(&s.storage, StorageSettings::S3(S3Bucket { bucket, .. }) if bucket == "media"));
         assert!(!format!("{s:?}").contains("hunter2"));
 
         let missing = Overrides {

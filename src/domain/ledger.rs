@@ -31,7 +31,7 @@ pub struct Rebroadcast {
 }
 
 /// One station's numbers over a period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StationNumbers {
     /// Programs it registered (created) in the period.
     pub contributed: u64,

@@ -103,40 +103,11 @@ impl Hub {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Numbers {
-    /// Programs registered in the period.
-    pub contributed: u64,
-    /// Programs published in the period.
-    pub published: u64,
-    /// Its programs taken by other stations (one per taking station and program).
-    pub taken_by_others: u64,
-    /// Programs of other stations it took.
-    pub taken_from_others: u64,
-    /// Rebroadcasts of its programs by other stations.
-    pub rebroadcasts_of_its_programs: u64,
-    /// Rebroadcasts it reported.
-    pub rebroadcasts_made: u64,
-}
-
-impl From<&StationNumbers> for Numbers {
-    fn from(n: &StationNumbers) -> Self {
-        Self {
-            contributed: n.contributed,
-            published: n.published,
-            taken_by_others: n.taken_by_others,
-            taken_from_others: n.taken_from_others,
-            rebroadcasts_of_its_programs: n.rebroadcasts_of_its_programs,
-            rebroadcasts_made: n.rebroadcasts_made,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct StationReport {
     pub station: String,
     pub name: String,
     #[serde(flatten)]
-    pub numbers: Numbers,
+    pub numbers: StationNumbers,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -156,7 +127,7 @@ pub struct ReportView {
     /// Every station for the admin; the caller's own row for a station.
     pub stations: Vec<StationReport>,
     /// Sums over all stations.
-    pub totals: Numbers,
+    pub totals: StationNumbers,
     /// Programs taken, station by station (a station sees the cells it is in).
     pub matrix: Vec<MatrixCell>,
 }
@@ -174,10 +145,10 @@ impl ExchangeReport {
                 .map(|s| StationReport {
                     station: s.station.to_string(),
                     name: s.name.clone(),
-                    numbers: (&s.numbers).into(),
+                    numbers: s.numbers,
                 })
                 .collect(),
-            totals: (&r.totals).into(),
+            totals: r.totals,
             matrix: r
                 .matrix
                 .iter()

@@ -57,21 +57,24 @@ impl MediaError {
     }
 }
 
+/// An S3-compatible bucket, and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Bucket {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Key prefix inside the bucket, so several hubs can share one.
+    pub prefix: String,
+}
+
 /// Where the objects live.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreLocation {
     /// A local folder.
     Local { root: PathBuf },
-    /// An S3-compatible bucket.
-    S3 {
-        endpoint: String,
-        bucket: String,
-        region: String,
-        access_key_id: String,
-        secret_access_key: Secret,
-        /// Key prefix inside the bucket, so several hubs can share one.
-        prefix: String,
-    },
+    S3(S3Bucket),
 }
 
 /// What the media store needs to know; the hub's settings make one.
@@ -115,15 +118,14 @@ impl MediaStore {
                     spool_root: settings.spool_root.clone(),
                 })
             }
-            StoreLocation::S3 {
+            StoreLocation::S3(S3Bucket {
                 endpoint,
                 bucket,
                 region,
                 access_key_id,
                 secret_access_key,
                 prefix,
-                ..
-            } => {
+            }) => {
                 let s3 = Arc::new(
                     AmazonS3Builder::new()
                         .with_endpoint(endpoint)

@@ -138,15 +138,7 @@ async fn round_trip_across_several_parts(app: TestApp) {
     assert_eq!(r.headers()["etag"], format!("\"{sha}\"").as_str());
     assert!(r.bytes().await.unwrap().is_empty());
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains(&format!("pxhub_bytes_received_total {}", body.len())),
         "{metrics}"
@@ -570,28 +562,7 @@ async fn scrub_finds_a_corrupted_object(app: TestApp) {
     let scrub = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
         cmd.arg("--data-dir").arg(&app.settings.data_dir).arg("scrub");
-        if let pxhub::config::StorageSettings::S3 {
-            endpoint,
-            bucket,
-            region,
-            access_key_id,
-            secret_access_key,
-            prefix,
-        } = &app.settings.storage
-        {
-            cmd.args([
-                "--storage",
-                "s3",
-                "--storage-endpoint",
-                endpoint,
-                "--storage-bucket",
-                bucket,
-                "--storage-region",
-                region,
-            ])
-            .args(["--storage-access-key-id", access_key_id, "--storage-prefix", prefix])
-            .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", secret_access_key.expose());
-        }
+        cmd.envs(crate::helpers::storage_env(&app.settings.storage));
         cmd.output().unwrap()
     };
     let o = scrub();

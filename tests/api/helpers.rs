@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use pxhub::catalog::Catalog;
-use pxhub::config::{Secret, StorageSettings};
+use pxhub::config::{S3Bucket, Secret, StorageSettings};
 use pxhub::media::MediaStore;
 use pxhub::{Application, Settings};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -33,7 +33,7 @@ pub fn s3_storage() -> Option<StorageSettings> {
         var("SECRET_ACCESS_KEY"),
     ) {
         (Some(endpoint), Some(bucket), Some(access_key_id), Some(secret)) => {
-            Some(StorageSettings::S3 {
+            Some(StorageSettings::S3(S3Bucket {
                 endpoint,
                 bucket,
                 region: var("REGION").unwrap_or_else(|| "garage".into()),
@@ -41,7 +41,7 @@ pub fn s3_storage() -> Option<StorageSettings> {
                 secret_access_key: Secret::new(secret),
                 // Each test app in its own corner of the bucket.
                 prefix: format!("test-{}", uuid::Uuid::new_v4().simple()),
-            })
+            }))
         }
         _ => {
             assert!(
@@ -51,6 +51,23 @@ pub fn s3_storage() -> Option<StorageSettings> {
             eprintln!("PXHUB_TEST_S3_* not set: skipping an S3 test (scripts/test.sh runs them)");
             None
         }
+    }
+}
+
+/// The `PXHUB_STORAGE_…` variables that point a `pxhub` process at the
+/// same store (none for the local store, which follows `--data-dir`).
+pub fn storage_env(storage: &StorageSettings) -> Vec<(&'static str, String)> {
+    match storage {
+        StorageSettings::Local { .. } => Vec::new(),
+        StorageSettings::S3(b) => vec![
+            ("PXHUB_STORAGE", "s3".into()),
+            ("PXHUB_STORAGE_ENDPOINT", b.endpoint.clone()),
+            ("PXHUB_STORAGE_BUCKET", b.bucket.clone()),
+            ("PXHUB_STORAGE_REGION", b.region.clone()),
+            ("PXHUB_STORAGE_ACCESS_KEY_ID", b.access_key_id.clone()),
+            ("PXHUB_STORAGE_SECRET_ACCESS_KEY", b.secret_access_key.expose().to_owned()),
+            ("PXHUB_STORAGE_PREFIX", b.prefix.clone()),
+        ],
     }
 }
 
@@ -134,6 +151,39 @@ impl TestApp {
             Some(t) => r.bearer_auth(t),
             None => r,
         }
+    }
+
+    /// The body of an unauthenticated GET of `path`, as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (a few seconds at most) until metric `name` reads `value`.
+    pub async fn wait_for_metric(&self, name: &str, value: u64) {
+        for _ in 0..500 {
+            if self.metric(name).await == value {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{name} never reached {value}");
+    }
+
+    /// A counter or gauge of `/metrics`, by its name.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.text("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+            .parse()
+            .unwrap()
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {

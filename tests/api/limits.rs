@@ -22,31 +22,8 @@ async fn raw_put(app: &TestApp, token: &str, program: &str, length: usize, first
     s
 }
 
-async fn uploads_in_progress(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("pxhub_uploads_in_progress "))
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 async fn wait_for_uploads(app: &TestApp, n: u64) {
-    for _ in 0..200 {
-        if uploads_in_progress(app).await == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("uploads in progress never reached {n}");
+    app.wait_for_metric("pxhub_uploads_in_progress", n).await;
 }
 
 /// A byte every fraction of a second passes the idle limit; the average-rate

@@ -280,15 +280,7 @@ async fn the_served_document_passes_a_maintained_validator() {
         return;
     }
     let app = TestApp::spawn().await;
-    let served = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let served = app.text("/openapi.json").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, served).unwrap();

@@ -58,26 +58,9 @@ async fn the_pull_agent_takes_replaces_and_withdraws() {
     );
 
     // Nothing new: nothing downloaded again.
-    let sent = |text: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix("pxhub_bytes_sent_total "))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let metrics = || async {
-        app.client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let before = sent(&metrics().await);
+    let before = app.metric("pxhub_bytes_sent_total").await;
     assert!(pull(&app, &vtv, &into, &[]).status().unwrap().success());
-    assert_eq!(sent(&metrics().await), before);
+    assert_eq!(app.metric("pxhub_bytes_sent_total").await, before);
 
     // A replaced master replaces the file; a withdrawal moves the folder.
     let second = bytes(200_000, 3);
@@ -136,23 +119,7 @@ async fn a_killed_pull_resumes_its_download_and_finishes() {
     let got = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
     assert!(got > 0 && got < body.len() as u64, "killed mid-way with {got} bytes");
 
-    let sent = || async {
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("pxhub_bytes_sent_total "))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
+    let sent = || app.metric("pxhub_bytes_sent_total");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = sent().await;
 

@@ -672,23 +672,7 @@ async fn one_writer_at_a_time(app: TestApp) {
 /// Waits until the hub has received `n` file bytes in all: a PATCH whose
 /// first bytes arrived holds its upload's lock.
 async fn received(app: &TestApp, n: usize) {
-    let want = format!("pxhub_bytes_received_total {n}\n");
-    for _ in 0..500 {
-        let metrics = app
-            .client
-            .get(format!("{}/metrics", app.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(&want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the hub never received {n} bytes");
+    app.wait_for_metric("pxhub_bytes_received_total", n as u64).await;
 }
 
 async fn an_upload_being_written_is_still_not_found_by_others(app: TestApp) {
@@ -871,22 +855,8 @@ impl Server {
         ])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
-        if let Some(pxhub::config::StorageSettings::S3 {
-            endpoint,
-            bucket,
-            region,
-            access_key_id,
-            secret_access_key,
-            prefix,
-        }) = storage
-        {
-            cmd.env("PXHUB_STORAGE", "s3")
-                .env("PXHUB_STORAGE_ENDPOINT", endpoint)
-                .env("PXHUB_STORAGE_BUCKET", bucket)
-                .env("PXHUB_STORAGE_REGION", region)
-                .env("PXHUB_STORAGE_ACCESS_KEY_ID", access_key_id)
-                .env("PXHUB_STORAGE_SECRET_ACCESS_KEY", secret_access_key.expose())
-                .env("PXHUB_STORAGE_PREFIX", prefix);
+        if let Some(storage) = storage {
+            cmd.envs(crate::helpers::storage_env(storage));
         }
         let server = Self {
             child: cmd.spawn().expect("pxhub serve starts"),
