@@ -76,7 +76,7 @@ pub struct PullArgs {
     pub hub: String,
     /// A national broadcaster's token
     #[arg(long, env = "PXHUB_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: crate::domain::Secret,
     /// Where programs go: DIR/<station>/<program id>/
     #[arg(long, value_name = "DIR")]
     pub into: PathBuf,

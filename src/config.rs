@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 pub use crate::domain::Secret;
-pub use crate::media::S3Bucket;
+use crate::media::S3Bucket;
 
 /// How a default reads in the help text and the README.
 pub trait ShowDefault {
@@ -180,7 +180,7 @@ settings! {
     webhook_allow: String = String::new(), "PXHUB_WEBHOOK_ALLOW", "NETWORKS",
         "networks webhooks may reach although they are internal (loopback, private, link-local…), as CIDR networks or addresses separated by commas (`10.1.0.0/16, ::1`); empty: none";
     max_webhooks_per_subscriber: usize = 10, "PXHUB_MAX_WEBHOOKS_PER_SUBSCRIBER", "N",
-        "live webhooks one subscriber (a station, or the operator) may have";
+        "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
     workers: usize = 0, "PXHUB_WORKERS", "N",
@@ -193,7 +193,9 @@ settings! {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StorageSettings {
     /// A folder; `None`: `<data_dir>/media`.
-    Local { path: Option<PathBuf> },
+    Local {
+        path: Option<PathBuf>,
+    },
     S3(S3Bucket),
 }
 
@@ -541,7 +543,13 @@ mod tests {
             settings: Overrides,
         }
         let mut cmd = Serve::command();
-        let help = cmd.render_long_help().to_string();
+        // Folded to single spaces: clap wraps long lines anywhere.
+        let help = cmd
+            .render_long_help()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         for row in Settings::docs().iter().filter(|r| r.key != "data_dir") {
             assert!(help.contains(row.env), "{} missing from --help:\n{help}", row.env);
             if !row.default.is_empty() {

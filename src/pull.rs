@@ -23,7 +23,7 @@ use crate::domain::file::parse_filename;
 pub struct PullOptions {
     /// The hub, e.g. `https://hub.example.vn`.
     pub hub: String,
-    pub token: String,
+    pub token: crate::domain::Secret,
     /// Where programs go: `DIR/<station>/<program id>/`.
     pub into: PathBuf,
     /// Keep following the feed instead of stopping when caught up.
@@ -112,7 +112,7 @@ impl Agent {
         let r = self
             .client
             .get(self.url(path))
-            .bearer_auth(&self.opts.token)
+            .bearer_auth(self.opts.token.expose())
             .send()
             .await?;
         let status = r.status();
@@ -207,7 +207,7 @@ impl Agent {
         let ebucore = self
             .client
             .get(self.url(&format!("/api/v1/programs/{id}/ebucore.xml")))
-            .bearer_auth(&self.opts.token)
+            .bearer_auth(self.opts.token.expose())
             .send()
             .await?;
         if ebucore.status().is_success() {
@@ -279,7 +279,7 @@ impl Agent {
         let mut req = self
             .client
             .get(self.url(&format!("/api/v1/programs/{program}/files/master")))
-            .bearer_auth(&self.opts.token);
+            .bearer_auth(self.opts.token.expose());
         if from > 0 {
             req = req
                 .header("Range", format!("bytes={from}-"))

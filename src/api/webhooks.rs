@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Auth, Json, Query};
 use super::feed::FeedEvent;
 use crate::domain::{Delivery, DeliveryState, Event, EventType, Webhook};
-use crate::domain::{Program, Viewer};
+use crate::domain::{Program, Secret, Viewer};
 use crate::error::{ApiError, Problem};
 use crate::exchange::webhooks::NewWebhook;
 use crate::exchange::Hub;
@@ -34,7 +34,8 @@ pub struct WebhookInput {
     /// Keys the `X-Hub-Signature-256` HMAC (16 to 256 characters); made by
     /// the hub and shown once when absent.
     #[serde(default)]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,7 +59,7 @@ impl WebhookView {
             url: w.url,
             events: w.events,
             created_at: w.created_at,
-            secret: show_secret.then_some(w.secret),
+            secret: show_secret.then(|| w.secret.expose().to_owned()),
         }
     }
 }

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{Delivery, DeliveryState, EventType, StationId, Webhook};
+use crate::domain::{Delivery, DeliveryState, EventType, Secret, StationId, Webhook};
 
 /// Column `i`, a station id or NULL (the operator).
 fn station(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<StationId>> {
@@ -25,7 +25,7 @@ fn webhook(r: &Row<'_>) -> rusqlite::Result<Webhook> {
             .iter()
             .map(|e| EventType::parse(e).ok_or_else(|| bad_column(3, e.clone())))
             .collect::<Result<_, _>>()?,
-        secret: r.get(4)?,
+        secret: Secret::new(r.get::<_, String>(4)?),
         created_at: from_micros(r.get(5)?),
         token_id: r.get(6)?,
     })
@@ -42,7 +42,7 @@ pub fn insert(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
             w.station.as_ref().map(StationId::as_str),
             w.url,
             serde_json::to_string(&w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>()).expect("strings"),
-            w.secret,
+            w.secret.expose(),
             to_micros(w.created_at),
             w.token_id,
         ],

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ProgramId, StationId};
+use super::{ProgramId, Secret, StationId};
 
 /// What happened to a program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -56,7 +56,7 @@ pub struct Webhook {
     pub station: Option<StationId>,
     pub url: String,
     pub events: Vec<EventType>,
-    pub secret: String,
+    pub secret: Secret,
     pub created_at: DateTime<Utc>,
     /// The token that made it; revoking the token ends the subscription.
     /// `None` for subscriptions older than this record.

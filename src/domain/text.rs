@@ -35,7 +35,9 @@ pub fn fold(s: &str) -> String {
 /// characters that make two names look alike.
 pub fn is_hidden_or_bidi(c: char) -> bool {
     matches!(c,
-        '\u{061C}'               // Arabic letter mark
+        '\u{00AD}'               // soft hyphen
+        | '\u{034F}'             // combining grapheme joiner
+        | '\u{061C}'             // Arabic letter mark
         | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
         | '\u{180E}'             // Mongolian vowel separator
         | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner; LRM, RLM
@@ -44,6 +46,7 @@ pub fn is_hidden_or_bidi(c: char) -> bool {
         | '\u{2066}'..='\u{206F}' // isolates, deprecated format characters
         | '\u{FEFF}'             // zero-width no-break space (BOM)
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+        | '\u{E0000}'..='\u{E007F}' // tag characters (text hidden in plain sight)
     )
 }
 
@@ -106,6 +109,8 @@ mod tests {
             "x\u{FEFF}",
             "a\u{200D}b",
             "a\u{061C}",
+            "so\u{00AD}ft",
+            "x\u{E0041}",
         ] {
             assert!(tidy(bad, true).is_err(), "{bad:?}");
         }

@@ -124,9 +124,9 @@ pub struct Download {
 
 impl Hub {
     pub(super) fn accept(&self, role: FileRole, incoming: &IncomingFile) -> Result<Accepted, ExchangeError> {
-        if incoming.length.is_some_and(|n| n > self.max_upload_bytes) {
+        if incoming.length.is_some_and(|n| n > self.settings.max_upload_bytes) {
             return Err(ExchangeError::TooLarge {
-                limit: self.max_upload_bytes,
+                limit: self.settings.max_upload_bytes,
             });
         }
         let media_type = incoming
@@ -205,10 +205,10 @@ impl Hub {
                     ));
                 }
             };
-            if writer.size() + chunk.len() as u64 > self.max_upload_bytes {
+            if writer.size() + chunk.len() as u64 > self.settings.max_upload_bytes {
                 writer.abort().await;
                 return Err(ExchangeError::TooLarge {
-                    limit: self.max_upload_bytes,
+                    limit: self.settings.max_upload_bytes,
                 });
             }
             self.metrics.bytes_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);

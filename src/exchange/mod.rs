@@ -58,22 +58,6 @@ pub struct ExchangeSettings {
     pub max_open_uploads_per_station: usize,
 }
 
-impl Default for ExchangeSettings {
-    fn default() -> Self {
-        Self {
-            max_upload_bytes: 50 << 30,
-            presign_downloads: false,
-            webhooks: Default::default(),
-            webhook_retry: std::time::Duration::from_secs(5),
-            upload_idle: std::time::Duration::from_secs(120),
-            upload_min_rate: 1024,
-            upload_rate_grace: std::time::Duration::from_secs(60),
-            max_uploads_per_station: 8,
-            max_open_uploads_per_station: 100,
-        }
-    }
-}
-
 /// The hub's use-cases, over one catalog and one media store. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -83,14 +67,11 @@ pub struct Hub {
     media: MediaStore,
     /// Signs search cursors so that a forged one is refused.
     cursor_key: [u8; 32],
-    max_upload_bytes: u64,
     settings: ExchangeSettings,
     active: files::ActiveUploads,
     upload_slots: pace::UploadSlots,
     tus_locks: tus::Locks,
     dispatch: webhooks::Dispatch,
-    /// The first wait before a failed webhook delivery is retried.
-    webhook_retry: std::time::Duration,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: webhooks::guard::Guard,
     metrics: Arc<Metrics>,
@@ -105,12 +86,10 @@ impl Hub {
             index,
             media,
             cursor_key,
-            max_upload_bytes: settings.max_upload_bytes,
             active: Default::default(),
             upload_slots: Default::default(),
             tus_locks: Default::default(),
             dispatch: Default::default(),
-            webhook_retry: settings.webhook_retry,
             webhook_guard: webhooks::guard::Guard::new(
                 settings.webhooks.clone(),
                 Arc::new(webhooks::guard::SystemLookup),

@@ -301,9 +301,9 @@ impl Hub {
                         "Upload-Length is below the offset",
                     ))
                 }
-                None if length > self.max_upload_bytes => {
+                None if length > self.settings.max_upload_bytes => {
                     return Err(ExchangeError::TooLarge {
-                        limit: self.max_upload_bytes,
+                        limit: self.settings.max_upload_bytes,
                     })
                 }
                 None => row.length = Some(length),
@@ -334,7 +334,7 @@ impl Hub {
         E: Display,
     {
         let id = row.id.clone();
-        let limit = row.length.unwrap_or(self.max_upload_bytes);
+        let limit = row.length.unwrap_or(self.settings.max_upload_bytes);
         let mut hash = ResumableSha256::restore(&row.sha256_state).ok_or(ExchangeError::Broken(
             "an upload's saved SHA-256 state does not read back",
         ))?;

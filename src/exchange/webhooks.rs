@@ -21,7 +21,7 @@ use crate::catalog::events;
 use crate::catalog::webhooks::{self, Outcome};
 use crate::catalog::{self, programs};
 use crate::domain::{Delivery, Event, EventType, Webhook};
-use crate::domain::{FieldError, Program, StationId};
+use crate::domain::{FieldError, Program, Secret, StationId};
 pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
@@ -87,7 +87,7 @@ pub struct NewWebhook {
     pub url: String,
     pub events: Vec<String>,
     /// Given by the subscriber, or made by the hub when absent.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
 }
 
 /// Waits after the `attempts`-th failure: base, twice that, four times, …
@@ -128,7 +128,7 @@ impl Hub {
             Ok(url) => match self.webhook_guard.check(&url).await {
                 Ok(()) => url.to_string(),
                 Err(refusal) => {
-                    errors.push(FieldError::new("url", refusal.to_string()));
+                    errors.push(FieldError::new("url", refusal.shown()));
                     String::new()
                 }
             },
@@ -155,15 +155,15 @@ impl Hub {
             }
         }
         let secret = match new.secret {
-            Some(s) if (16..=256).contains(&s.len()) && !s.chars().any(char::is_control) => s,
+            Some(s) if (16..=256).contains(&s.expose().len()) && !s.expose().chars().any(char::is_control) => s,
             Some(_) => {
                 errors.push(FieldError::new("secret", "must be 16 to 256 characters"));
-                String::new()
+                Secret::default()
             }
             None => {
                 let mut b = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut b);
-                hex::encode(b)
+                Secret::new(hex::encode(b))
             }
         };
         if !errors.is_empty() {
@@ -184,7 +184,7 @@ impl Hub {
             .write(move |tx| {
                 // Counted in the writing transaction, so that racing
                 // subscriptions cannot pass the cap together.
-                if webhooks::count(tx, stored.station.as_ref())? >= max {
+                if webhooks::count(tx, stored.station.as_ref())? >= max && max > 0 {
                     return Err(ExchangeError::conflict(
                         "too_many_webhooks",
                         format!("a subscriber may have at most {max} webhooks; delete one first"),
@@ -371,7 +371,7 @@ impl Hub {
                 let sent = client
                     .post(&hook.url)
                     .header("Content-Type", "application/json")
-                    .header("X-Hub-Signature-256", sign(&hook.secret, &body))
+                    .header("X-Hub-Signature-256", sign(hook.secret.expose(), &body))
                     .header("X-Hub-Delivery", &d.id)
                     .header("X-Hub-Event", event.kind.as_str())
                     .body(body)
@@ -423,7 +423,7 @@ impl Hub {
         if d.attempts + 1 >= MAX_ATTEMPTS {
             Outcome::GaveUp
         } else {
-            let wait = backoff(d.attempts, self.webhook_retry);
+            let wait = backoff(d.attempts, self.settings.webhook_retry);
             Outcome::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or_default())
         }
     }

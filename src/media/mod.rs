@@ -73,7 +73,9 @@ pub struct S3Bucket {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoreLocation {
     /// A local folder.
-    Local { root: PathBuf },
+    Local {
+        root: PathBuf,
+    },
     S3(S3Bucket),
 }
 

@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 
 use pxhub::catalog::Catalog;
-use pxhub::config::{S3Bucket, Secret, StorageSettings};
+use pxhub::config::{Secret, StorageSettings};
 use pxhub::media::MediaStore;
+use pxhub::media::S3Bucket;
 use pxhub::{Application, Settings};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -65,7 +66,10 @@ pub fn storage_env(storage: &StorageSettings) -> Vec<(&'static str, String)> {
             ("PXHUB_STORAGE_BUCKET", b.bucket.clone()),
             ("PXHUB_STORAGE_REGION", b.region.clone()),
             ("PXHUB_STORAGE_ACCESS_KEY_ID", b.access_key_id.clone()),
-            ("PXHUB_STORAGE_SECRET_ACCESS_KEY", b.secret_access_key.expose().to_owned()),
+            (
+                "PXHUB_STORAGE_SECRET_ACCESS_KEY",
+                b.secret_access_key.expose().to_owned(),
+            ),
             ("PXHUB_STORAGE_PREFIX", b.prefix.clone()),
         ],
     }

@@ -92,6 +92,35 @@ fn crate_paths(line: &str) -> Vec<String> {
     out
 }
 
+/// The lines of `text`, numbered, with each `use` statement joined into one
+/// line however rustfmt wrapped it.
+fn statements(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        match open.take() {
+            Some((start, mut joined)) => {
+                joined.push_str(code.trim());
+                if code.contains(';') {
+                    out.push((start, joined));
+                } else {
+                    open = Some((start, joined));
+                }
+            }
+            None if code.trim_start().starts_with("use ") || code.trim_start().starts_with("pub use ") => {
+                if code.contains(';') {
+                    out.push((n, line.to_owned()));
+                } else {
+                    open = Some((n, code.to_owned()));
+                }
+            }
+            None => out.push((n, line.to_owned())),
+        }
+    }
+    out
+}
+
 #[test]
 fn modules_use_only_the_layers_below_them() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -113,7 +142,24 @@ fn modules_use_only_the_layers_below_them() {
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
+        for (n, line) in statements(&text) {
+            let line = line.as_str();
+            // `super::super::catalog` from a nested module is `crate::catalog`.
+            let code = line.split("//").next().unwrap_or("");
+            for (at, _) in code.match_indices("super::super::") {
+                let name: String = code[at + "super::super::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name != module && rules.contains_key(name.as_str()) && !allowed.contains(&name.as_str()) {
+                    wrong.push(format!(
+                        "{}:{}: `{module}` reaches `{name}` by super: {}",
+                        file.display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
             for used in crate_paths(line) {
                 if used != module && !allowed.contains(&used.as_str()) && rules.contains_key(used.as_str()) {
                     wrong.push(format!(
@@ -152,4 +198,7 @@ fn the_path_reader_sees_groups_and_ignores_comments() {
         ["media", "domain"]
     );
     assert_eq!(crate_paths("use other_crate::x;"), Vec::<String>::new());
+    let wrapped = statements("use crate::{\n    api,\n    catalog::X,\n};\nlet a = 1;");
+    assert_eq!(wrapped[0], (0, "use crate::{api,catalog::X,};".to_owned()));
+    assert_eq!(crate_paths(&wrapped[0].1), ["api", "catalog"]);
 }

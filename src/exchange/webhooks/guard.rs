@@ -13,26 +13,16 @@ use std::time::Duration;
 use ipnet::IpNet;
 use url::{Host, Url};
 
-/// Live subscriptions one subscriber may have, unless the operator says.
-pub const DEFAULT_MAX_PER_SUBSCRIBER: usize = 10;
-
-/// What the operator allows webhooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the operator allows webhooks (by default: no internal network, and
+/// no cap).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebhookPolicy {
     /// Networks deliveries may reach although the rule below refuses them
     /// (e.g. a receiver on the hub's own network, or loopback in tests).
     pub allow: Vec<IpNet>,
-    /// Live subscriptions one subscriber (a station, or the operator) may have.
+    /// Live subscriptions one subscriber (a station, or the operator) may
+    /// have; 0: no cap.
     pub max_per_subscriber: usize,
-}
-
-impl Default for WebhookPolicy {
-    fn default() -> Self {
-        Self {
-            allow: Vec::new(),
-            max_per_subscriber: DEFAULT_MAX_PER_SUBSCRIBER,
-        }
-    }
 }
 
 impl WebhookPolicy {
@@ -128,8 +118,9 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
     V6.iter().any(|&range| in_v6(bits, range))
 }
 
-/// Why a destination was refused. The words are safe to show the subscriber:
-/// they never say what a name resolved to.
+/// Why a destination was refused. The words shown to a subscriber are the
+/// same for both ([`Refusal::shown`]), so that subscribing cannot probe
+/// which internal names exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error(
@@ -240,12 +231,22 @@ impl reqwest::dns::Resolve for Guard {
     }
 }
 
-/// Whether an error of the delivery client comes from the rule.
+impl Refusal {
+    /// What the subscriber is told, whichever it was.
+    pub fn shown(self) -> &'static str {
+        "must be a public address that resolves: loopback, private, link-local, shared, multicast and \
+         reserved addresses are refused, and so are names that do not resolve"
+    }
+}
+
+/// Whether an error of the delivery client comes from the rule's refusal of
+/// an internal address (final). A name that does not resolve is not: DNS
+/// may answer on the next attempt, which is retried as any failure.
 pub fn is_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if c.is::<Refused>() {
-            return true;
+        if let Some(Refused(why)) = c.downcast_ref::<Refused>() {
+            return *why == Refusal::Internal;
         }
         cause = c.source();
     }
@@ -457,6 +458,14 @@ mod tests {
             Err(e) => e,
         };
         assert!(is_refusal(&*e), "{e}");
+        // A name that does not resolve (a DNS hiccup, say) is no refusal:
+        // the delivery is tried again later.
+        let e = match guard.resolve("unknown.example".parse().unwrap()).await {
+            Ok(_) => panic!("unknown.example resolved"),
+            Err(e) => e,
+        };
+        assert!(!is_refusal(&*e), "{e}");
+        assert_eq!(Refusal::Internal.shown(), Refusal::Unresolved.shown());
         let addrs: Vec<SocketAddr> = guard
             .resolve("public.example".parse().unwrap())
             .await
