@@ -139,6 +139,12 @@ pub struct Tables {
     pub languages: Names,
 }
 
+/// Distinct language tags the index numbers at most. Real catalogs use a
+/// few dozen; a tag is `language[-script][-region]`, and a station making
+/// up combinations by the million must not grow the hub's memory without
+/// bound (the table only shrinks at a restart, from the tags still in use).
+pub const MAX_LANGUAGE_TAGS: usize = 20_000;
+
 impl Default for Tables {
     fn default() -> Self {
         Self {
@@ -237,6 +243,9 @@ impl SearchIndex {
                 IndexError::TooManyNames(e) => rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
         }
+        // What the catalog holds is always loaded; past the cap, only new
+        // tags are refused.
+        t.languages.cap = t.languages.cap.min(MAX_LANGUAGE_TAGS);
         Ok(Self { tables: RwLock::new(t) })
     }
 
