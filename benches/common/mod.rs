@@ -1,6 +1,6 @@
 //! What the tus and load benches share: processes stopped on the way out, a
 //! `pxhub serve` bootstrapped with the CLI (as `benches/media.rs` does it),
-//! and the result table every bench prints (parsed by `bench/run.sh`).
+//! and the result table every bench prints (parsed by `scripts/bench.sh`).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
