@@ -170,6 +170,36 @@ pub fn warm(path: &Path) {
     while f.read(&mut buf).expect("read to warm") > 0 {}
 }
 
+/// Bytes of `path` in the page cache (`mincore`), or `None` if that cannot be told.
+pub fn resident(path: &Path) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len() as usize;
+    if len == 0 {
+        return Some(0);
+    }
+    // SAFETY: a read-only shared mapping of a file we opened, only passed to
+    // mincore (which reads no page) and unmapped before returning.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        if addr == libc::MAP_FAILED {
+            return None;
+        }
+        let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+        let mut vec = vec![0u8; len.div_ceil(page)];
+        let ok = libc::mincore(addr, len, vec.as_mut_ptr()) == 0;
+        libc::munmap(addr, len);
+        ok.then(|| (vec.iter().filter(|v| *v & 1 == 1).count() * page).min(len) as u64)
+    }
+}
+
 /// Random bytes in `path`; returns their SHA-256 (hex).
 pub fn generate(path: &Path, size: u64, seed: u64) -> String {
     let mut rng = StdRng::seed_from_u64(seed);
