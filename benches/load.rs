@@ -309,11 +309,6 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         ),
         &rows,
     );
-    if !problems.is_empty() {
-        println!("\nCorrectness problems:");
-        for p in &problems {
-            println!("- {p}");
-        }
-    }
+    common::print_problems(&problems);
     problems
 }

@@ -39,7 +39,9 @@
 
 mod common;
 
-use common::{free_port, generate, mb_per_s, median, register, resident, run, stop_pid, sync, warm, Proc};
+use common::{
+    free_port, generate, mb_per_s, median, print_table, register, resident, run, stop_pid, sync, warm, Proc, Row, MIB,
+};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -52,7 +54,6 @@ use object_store::{ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-const MIB: u64 = 1024 * 1024;
 /// The hub's part size (its default), and the S3 baseline's.
 const PART_SIZE: usize = 8 * 1024 * 1024;
 const HUB_PREFIX: &str = "bench-hub";
@@ -505,28 +506,7 @@ fn start_nginx(dir: &Path, root: &Path) -> Result<(Proc, String), String> {
 }
 
 // ---------------------------------------------------------------------------
-// Results
-
-struct Row {
-    scenario: String,
-    hub: String,
-    baseline: String,
-    ratio: f64,
-    target: String,
-    pass: bool,
-}
-
-fn ratio_row(scenario: String, hub: f64, baseline: f64, min: f64) -> Row {
-    let ratio = hub / baseline;
-    Row {
-        scenario,
-        hub: format!("{hub:.0} MB/s"),
-        baseline: format!("{baseline:.0} MB/s"),
-        ratio,
-        target: format!("≥ {min:.2}"),
-        pass: ratio >= min,
-    }
-}
+// Sources
 
 struct Source {
     path: PathBuf,
@@ -594,7 +574,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                     mbs
                 },
             );
-            rows.push(ratio_row(
+            rows.push(Row::throughput(
                 format!(
                     "1. Upload {} MiB, local store (vs `dd bs=8M conv=fdatasync`)",
                     mib(src.size)
@@ -690,7 +670,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                             mbs
                         },
                     );
-                    rows.push(ratio_row(
+                    rows.push(Row::throughput(
                         format!(
                             "2. Upload {} MiB, S3 store on Garage (vs object_store multipart PUT, {} MiB parts, {} in flight)",
                             mib(src.size),
@@ -721,7 +701,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         || hub.download(&program, src.size),
                     );
                     hub.delete(&program);
-                    rows.push(ratio_row(
+                    rows.push(Row::throughput(
                         format!(
                             "4. Download {} MiB, S3 store on Garage (vs object_store GET)",
                             mib(src.size)
@@ -822,7 +802,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             "  VmHWM after start-up {} KiB, after the runs {} KiB (largest VmRSS sampled during uploads {} KiB)",
             startup_kib, peak_kib, peak_during
         );
-        rows.push(ratio_row(
+        rows.push(Row::throughput(
             format!(
                 "5a. Four parallel uploads of {} MiB, local store, aggregate (vs four parallel dd)",
                 mib(src.size)
@@ -837,9 +817,9 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             scenario: "5b. Server peak resident memory, VmHWM (baseline: VmHWM after start-up)".into(),
             hub: format!("{peak:.1} MiB"),
             baseline: format!("{start:.1} MiB"),
-            ratio: peak / start,
+            ratio: Some(peak / start),
             target: "peak < 100 MiB".into(),
-            pass: peak < 100.0,
+            result: if peak < 100.0 { "PASS" } else { "MISS" }.into(),
         });
         let left = hub.local_objects();
         if left != 0 {
@@ -849,31 +829,16 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         }
     }
 
-    println!(
-        "Media benchmark: {} MiB single transfers, 4 × {} MiB parallel, median of {} run(s) each, hub and baseline interleaved; MB/s = 10^6 bytes/s.\n",
-        mib(opts.size),
-        mib(opts.parallel),
-        opts.reps
+    print_table(
+        &format!(
+            "Media benchmark: {} MiB single transfers, 4 × {} MiB parallel, median of {} run(s) each, hub and baseline interleaved; MB/s = 10^6 bytes/s.",
+            mib(opts.size),
+            mib(opts.parallel),
+            opts.reps
+        ),
+        &rows,
     );
-    println!("| Scenario | Hub | Baseline | Hub / baseline | Target | Result |");
-    println!("|---|---:|---:|---:|---|---|");
-    for r in &rows {
-        println!(
-            "| {} | {} | {} | {:.2} | {} | {} |",
-            r.scenario,
-            r.hub,
-            r.baseline,
-            r.ratio,
-            r.target,
-            if r.pass { "PASS" } else { "MISS" }
-        );
-    }
-    if !problems.is_empty() {
-        println!("\nCorrectness problems:");
-        for p in &problems {
-            println!("- {p}");
-        }
-    }
+    common::print_problems(&problems);
     // Logs of the servers, when they said anything at warn or above.
     for name in ["hub-local", "hub-s3", "hub-parallel"] {
         common::print_log(name, &root.join(name).join("server.log"));
@@ -944,7 +909,7 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
         }
         hub.delete(&program);
     }
-    ratio_row(
+    Row::throughput(
         format!(
             "3. Download {} MiB, local store (vs nginx, sendfile, serving the same stored file; both in the page cache, curl to /dev/null)",
             size / MIB

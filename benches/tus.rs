@@ -633,22 +633,15 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 });
             } else {
                 let b = median(times.clone());
-                rows.push(Row::ratio(
-                    scenario,
-                    format!("{h:.0} MB/s"),
-                    format!("{b:.0} MB/s"),
-                    h / b,
-                    1.0,
-                ));
+                rows.push(Row::throughput(scenario, h, b, 1.0));
             }
         }
         if !t_put.is_empty() {
             let b = median(t_put);
-            rows.push(Row::ratio(
+            rows.push(Row::throughput(
                 format!("1b. tus upload {size_label}, local store (vs the hub's single-request PUT)"),
-                format!("{h:.0} MB/s"),
-                format!("{b:.0} MB/s"),
-                h / b,
+                h,
+                b,
                 0.8,
             ));
         }
@@ -732,12 +725,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         ),
         &rows,
     );
-    if !problems.is_empty() {
-        println!("\nCorrectness problems:");
-        for p in &problems {
-            println!("- {p}");
-        }
-    }
+    common::print_problems(&problems);
     problems
 }
 

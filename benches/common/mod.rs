@@ -1,6 +1,8 @@
-//! What the tus and load benches share: processes stopped on the way out, a
-//! `pxhub serve` bootstrapped with the CLI (as `benches/media.rs` does it),
-//! and the result table every bench prints (parsed by `scripts/bench.sh`).
+//! What the media, tus and load benches share: processes stopped on the way
+//! out, a `pxhub serve` bootstrapped with the CLI, sources and timing
+//! helpers, and the result table (with its correctness problems) each of
+//! them prints, parsed by `scripts/bench.sh`. The search bench prints a
+//! table of its own (latencies, not ratios of throughput).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -444,6 +446,17 @@ impl Row {
             result: if ratio >= min { "PASS" } else { "MISS" }.into(),
         }
     }
+
+    /// A throughput row: the hub's MB/s against the baseline's, at least `min` of it.
+    pub fn throughput(scenario: String, hub: f64, baseline: f64, min: f64) -> Row {
+        Row::ratio(
+            scenario,
+            format!("{hub:.0} MB/s"),
+            format!("{baseline:.0} MB/s"),
+            hub / baseline,
+            min,
+        )
+    }
 }
 
 pub fn print_table(title: &str, rows: &[Row]) {
@@ -460,5 +473,15 @@ pub fn print_table(title: &str, rows: &[Row]) {
             r.target,
             r.result
         );
+    }
+}
+
+/// The correctness problems after the table (`scripts/bench.sh` reads the `- ` lines).
+pub fn print_problems(problems: &[String]) {
+    if !problems.is_empty() {
+        println!("\nCorrectness problems:");
+        for p in problems {
+            println!("- {p}");
+        }
     }
 }
