@@ -8,7 +8,9 @@
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load picks benches.
+# --only media,tus,search,load picks benches; --search-sizes 100000 runs the
+# search bench at those catalog sizes only (its 1M catalog takes about 20
+# minutes to generate on 2 cores the first time).
 #
 # Installs what the benches need, pinned and only when missing: nginx and wrk
 # (apt, Debian bookworm's versions), rustus (cargo install --locked, into the
@@ -26,6 +28,7 @@ MODE=
 PROFILE=release
 RUSTUS=1
 ONLY=media,tus,search,load
+SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
         all) MODE=all ;;
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
         --dev) PROFILE=dev ;;
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load]" >&2; exit 2 ;;
+        --search-sizes) SEARCH_SIZES=$2; shift ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -77,7 +81,8 @@ args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
         tus) { quick && echo --quick; [ "$RUSTUS" = 0 ] && echo --no-rustus; } | xargs ;;
-        search) if quick; then echo --sizes 10000 --queries 20; fi ;;
+        search) if quick; then echo --sizes "${SEARCH_SIZES:-10000}" --queries 20
+                elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
     esac
 }
