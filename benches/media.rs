@@ -27,7 +27,9 @@
 //!    server's peak resident memory (`VmHWM` of a fresh server process).
 //!
 //! Every figure is the median of `--reps` runs, hub and baseline interleaved
-//! (order alternating), after a warm-up round of each that is not counted.
+//! (order alternating), after a warm-up round of each that is not counted;
+//! each ratio is the median of the per-round ratios (hub / baseline of the
+//! same round), not the ratio of the two medians.
 //! MB/s are decimal (10^6 bytes per second). Every upload
 //! is checked against the SHA-256 the hub reports, every hub download is
 //! hashed once, and the store must be empty once the files are deleted.
@@ -40,7 +42,7 @@
 mod common;
 
 use common::{
-    free_port, generate, mb_per_s, median, print_table, register, resident, run, stop_pid, sync, warm, Proc, Row, MIB,
+    free_port, generate, mb_per_s, print_table, register, resident, run, stop_pid, sync, warm, Proc, Row, MIB,
 };
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -574,13 +576,13 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                     mbs
                 },
             );
-            rows.push(Row::throughput(
+            rows.push(Row::paired(
                 format!(
                     "1. Upload {} MiB, local store (vs `dd bs=8M conv=fdatasync`)",
                     mib(src.size)
                 ),
-                median(h),
-                median(b),
+                &h,
+                &b,
                 0.8,
             ));
         }
@@ -670,15 +672,15 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                             mbs
                         },
                     );
-                    rows.push(Row::throughput(
+                    rows.push(Row::paired(
                         format!(
                             "2. Upload {} MiB, S3 store on Garage (vs object_store multipart PUT, {} MiB parts, {} in flight)",
                             mib(src.size),
                             PART_SIZE as u64 / MIB,
                             opts.s3_concurrency
                         ),
-                        median(h),
-                        median(b),
+                        &h,
+                        &b,
                         0.8,
                     ));
                 }
@@ -701,13 +703,13 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         || hub.download(&program, src.size),
                     );
                     hub.delete(&program);
-                    rows.push(Row::throughput(
+                    rows.push(Row::paired(
                         format!(
                             "4. Download {} MiB, S3 store on Garage (vs object_store GET)",
                             mib(src.size)
                         ),
-                        median(h),
-                        median(b),
+                        &h,
+                        &b,
                         0.8,
                     ));
                 }
@@ -802,13 +804,13 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             "  VmHWM after start-up {} KiB, after the runs {} KiB (largest VmRSS sampled during uploads {} KiB)",
             startup_kib, peak_kib, peak_during
         );
-        rows.push(Row::throughput(
+        rows.push(Row::paired(
             format!(
                 "5a. Four parallel uploads of {} MiB, local store, aggregate (vs four parallel dd)",
                 mib(src.size)
             ),
-            median(h),
-            median(b),
+            &h,
+            &b,
             0.8,
         ));
         let peak = peak_kib as f64 / 1024.0;
@@ -831,7 +833,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
 
     print_table(
         &format!(
-            "Media benchmark: {} MiB single transfers, 4 × {} MiB parallel, median of {} run(s) each, hub and baseline interleaved; MB/s = 10^6 bytes/s.",
+            "Media benchmark: {} MiB single transfers, 4 × {} MiB parallel, median of {} run(s) each, hub and baseline interleaved; ratio: the median of the per-round ratios; MB/s = 10^6 bytes/s.",
             mib(opts.size),
             mib(opts.parallel),
             opts.reps
@@ -909,13 +911,13 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
         }
         hub.delete(&program);
     }
-    Row::throughput(
+    Row::paired(
         format!(
             "3. Download {} MiB, local store (vs nginx, sendfile, serving the same stored file; both in the page cache, curl to /dev/null)",
             size / MIB
         ),
-        median(h),
-        median(b),
+        &h,
+        &b,
         0.8,
     )
 }

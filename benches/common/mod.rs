@@ -447,6 +447,23 @@ impl Row {
         }
     }
 
+    /// A throughput row of rounds run in pairs (`hub[i]` and `baseline[i]` in
+    /// the same round): each side's median MB/s, and as the ratio the median
+    /// of the per-round ratios, so that one side's fast round is never set
+    /// against the other's slow one (the median of each side alone can come
+    /// from different rounds).
+    pub fn paired(scenario: String, hub: &[f64], baseline: &[f64], min: f64) -> Row {
+        assert_eq!(hub.len(), baseline.len(), "rounds run in pairs");
+        let ratios = hub.iter().zip(baseline).map(|(h, b)| h / b).collect();
+        Row::ratio(
+            scenario,
+            format!("{:.0} MB/s", median(hub.to_vec())),
+            format!("{:.0} MB/s", median(baseline.to_vec())),
+            median(ratios),
+            min,
+        )
+    }
+
     /// A throughput row: the hub's MB/s against the baseline's, at least `min` of it.
     pub fn throughput(scenario: String, hub: f64, baseline: f64, min: f64) -> Row {
         Row::ratio(
