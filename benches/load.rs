@@ -7,7 +7,7 @@
 //! cargo bench --bench load -- [--programs 2000] [--secs 10] [--connections 64] [--quick] [--keep]
 //! ```
 //!
-//! The load generator is wrk (Debian's 4.1.0, pinned by `bench/run.sh`), two
+//! The load generator is wrk (Debian's 4.1.0, pinned by `scripts/bench.sh`), two
 //! threads, keep-alive, a Lua script picking a random id or query word per
 //! request. `pxhub serve` (release binary, local store, its data folder under
 //! `target/bench-load/`) holds `--programs` published programs of station
@@ -151,7 +151,7 @@ fn main() {
 fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> {
     let mut problems = Vec::new();
     if Command::new("wrk").arg("--version").output().is_err() {
-        problems.push("wrk is not installed (bench/run.sh installs it: apt-get install wrk)".into());
+        problems.push("wrk is not installed (scripts/bench.sh installs it: apt-get install wrk)".into());
         return problems;
     }
     let hub = Hub::start(&root.join("hub"));
@@ -309,11 +309,6 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         ),
         &rows,
     );
-    if !problems.is_empty() {
-        println!("\nCorrectness problems:");
-        for p in &problems {
-            println!("- {p}");
-        }
-    }
+    common::print_problems(&problems);
     problems
 }

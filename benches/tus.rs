@@ -9,7 +9,7 @@
 //!
 //! 1. Throughput of one tus upload (POST, then one PATCH per chunk,
 //!    sequential, as tus clients do) to `pxhub serve` on the local store,
-//!    against (a) rustus, a tus server in Rust (pinned by `bench/run.sh`,
+//!    against (a) rustus, a tus server in Rust (pinned by `scripts/bench.sh`,
 //!    found on PATH or in the cargo root; file storage under this bench's
 //!    folder on the same disk, no hooks, no auth), and (b) the hub's own
 //!    single-request upload (`PUT /api/v1/programs/{id}/files/master`) of the
@@ -45,7 +45,7 @@ use bytes::Bytes;
 use common::{free_port, generate, mb_per_s, median, print_table, sync, warm, Hub, Proc, Row, MIB};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// Pinned by bench/run.sh (`cargo install rustus --version … --locked`).
+/// Pinned by scripts/bench.sh (`cargo install rustus --version … --locked`).
 const RUSTUS_VERSION: &str = "0.5.10";
 
 struct Opts {
@@ -299,7 +299,7 @@ impl Rustus {
     /// `fsync`: rustus's `--force-fsync` (off by default), as the hub does
     /// after each PATCH.
     fn start(dir: &Path, max_body: u64, fsync: bool) -> Result<Self, String> {
-        let bin = rustus_bin().ok_or("rustus is not installed (bench/run.sh installs it)")?;
+        let bin = rustus_bin().ok_or("rustus is not installed (scripts/bench.sh installs it)")?;
         let version = common::run(Command::new(&bin).arg("--version"));
         if !version.contains(RUSTUS_VERSION) {
             return Err(format!("rustus {RUSTUS_VERSION} expected, found {}", version.trim()));
@@ -633,22 +633,15 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 });
             } else {
                 let b = median(times.clone());
-                rows.push(Row::ratio(
-                    scenario,
-                    format!("{h:.0} MB/s"),
-                    format!("{b:.0} MB/s"),
-                    h / b,
-                    1.0,
-                ));
+                rows.push(Row::throughput(scenario, h, b, 1.0));
             }
         }
         if !t_put.is_empty() {
             let b = median(t_put);
-            rows.push(Row::ratio(
+            rows.push(Row::throughput(
                 format!("1b. tus upload {size_label}, local store (vs the hub's single-request PUT)"),
-                format!("{h:.0} MB/s"),
-                format!("{b:.0} MB/s"),
-                h / b,
+                h,
+                b,
                 0.8,
             ));
         }
@@ -732,12 +725,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         ),
         &rows,
     );
-    if !problems.is_empty() {
-        println!("\nCorrectness problems:");
-        for p in &problems {
-            println!("- {p}");
-        }
-    }
+    common::print_problems(&problems);
     problems
 }
 

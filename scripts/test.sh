@@ -32,4 +32,4 @@ cargo test --locked "$@"
 # (figures are meaningless there). rustus is not built here (minutes on two
 # cores): its comparison is skipped, and its rows say SKIPPED (--no-rustus).
 # Installs nginx and wrk (apt, pinned) if missing.
-bench/run.sh --quick --dev --no-rustus
+scripts/bench.sh --quick --dev --no-rustus

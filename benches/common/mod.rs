@@ -1,6 +1,8 @@
-//! What the tus and load benches share: processes stopped on the way out, a
-//! `pxhub serve` bootstrapped with the CLI (as `benches/media.rs` does it),
-//! and the result table every bench prints (parsed by `bench/run.sh`).
+//! What the media, tus and load benches share: processes stopped on the way
+//! out, a `pxhub serve` bootstrapped with the CLI, sources and timing
+//! helpers, and the result table (with its correctness problems) each of
+//! them prints, parsed by `scripts/bench.sh`. The search bench prints a
+//! table of its own (latencies, not ratios of throughput).
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -168,6 +170,36 @@ pub fn warm(path: &Path) {
     let mut f = std::fs::File::open(path).expect("open to warm");
     let mut buf = vec![0u8; 8 << 20];
     while f.read(&mut buf).expect("read to warm") > 0 {}
+}
+
+/// Bytes of `path` in the page cache (`mincore`), or `None` if that cannot be told.
+pub fn resident(path: &Path) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len() as usize;
+    if len == 0 {
+        return Some(0);
+    }
+    // SAFETY: a read-only shared mapping of a file we opened, only passed to
+    // mincore (which reads no page) and unmapped before returning.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        if addr == libc::MAP_FAILED {
+            return None;
+        }
+        let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+        let mut vec = vec![0u8; len.div_ceil(page)];
+        let ok = libc::mincore(addr, len, vec.as_mut_ptr()) == 0;
+        libc::munmap(addr, len);
+        ok.then(|| (vec.iter().filter(|v| *v & 1 == 1).count() * page).min(len) as u64)
+    }
 }
 
 /// Random bytes in `path`; returns their SHA-256 (hex).
@@ -414,6 +446,34 @@ impl Row {
             result: if ratio >= min { "PASS" } else { "MISS" }.into(),
         }
     }
+
+    /// A throughput row of rounds run in pairs (`hub[i]` and `baseline[i]` in
+    /// the same round): each side's median MB/s, and as the ratio the median
+    /// of the per-round ratios, so that one side's fast round is never set
+    /// against the other's slow one (the median of each side alone can come
+    /// from different rounds).
+    pub fn paired(scenario: String, hub: &[f64], baseline: &[f64], min: f64) -> Row {
+        assert_eq!(hub.len(), baseline.len(), "rounds run in pairs");
+        let ratios = hub.iter().zip(baseline).map(|(h, b)| h / b).collect();
+        Row::ratio(
+            scenario,
+            format!("{:.0} MB/s", median(hub.to_vec())),
+            format!("{:.0} MB/s", median(baseline.to_vec())),
+            median(ratios),
+            min,
+        )
+    }
+
+    /// A throughput row: the hub's MB/s against the baseline's, at least `min` of it.
+    pub fn throughput(scenario: String, hub: f64, baseline: f64, min: f64) -> Row {
+        Row::ratio(
+            scenario,
+            format!("{hub:.0} MB/s"),
+            format!("{baseline:.0} MB/s"),
+            hub / baseline,
+            min,
+        )
+    }
 }
 
 pub fn print_table(title: &str, rows: &[Row]) {
@@ -430,5 +490,15 @@ pub fn print_table(title: &str, rows: &[Row]) {
             r.target,
             r.result
         );
+    }
+}
+
+/// The correctness problems after the table (`scripts/bench.sh` reads the `- ` lines).
+pub fn print_problems(problems: &[String]) {
+    if !problems.is_empty() {
+        println!("\nCorrectness problems:");
+        for p in problems {
+            println!("- {p}");
+        }
     }
 }

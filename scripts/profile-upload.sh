@@ -2,7 +2,7 @@
 # CPU cost of uploads through a local-store hub, independent of machine load:
 # CPU seconds the server, the curl clients and dd spend per GB.
 #
-#   bench/profile-upload.sh [SIZE_MIB=512] [PARALLEL=4] [strace|perf]
+#   scripts/profile-upload.sh [SIZE_MIB=512] [PARALLEL=4] [strace|perf]
 #
 # Builds nothing: run `cargo bench --bench media --no-run` (or cargo build
 # --release) first. With `strace` (`perf`), also prints `strace -c -f` (a `perf` profile)

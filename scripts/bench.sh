@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, one table.
 #
-#   bench/run.sh all              # full sizes (about 20-30 minutes on 2 cores)
-#   bench/run.sh --quick          # small sizes, seconds per bench (for CI)
+#   scripts/bench.sh all          # full sizes (about 20-30 minutes on 2 cores)
+#   scripts/bench.sh --quick      # small sizes, seconds per bench (for CI)
 #
 # Options (after the mode): --dev builds with the dev profile instead of
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load picks benches.
+# --only media,tus,search,load picks benches; --search-sizes 100000 runs the
+# search bench at those catalog sizes only (its 1M catalog takes about 20
+# minutes to generate on 2 cores the first time).
 #
 # Installs what the benches need, pinned and only when missing: nginx and wrk
 # (apt, Debian bookworm's versions), rustus (cargo install --locked, into the
 # default cargo root, once per machine: a few minutes), Garage (scripts/garage.sh).
-# Each bench's table goes to target/bench/<bench>.md and its progress to
-# target/bench/<bench>.log; the combined table to target/bench/results.md.
+# Each bench's table goes to target/bench-results/<bench>.md and its progress to
+# target/bench-results/<bench>.log; the combined table to target/bench-results/results.md.
 # Exits non-zero when a bench failed or reported a correctness problem, or
 # its table could not be read; a figure that misses its target does not fail.
 set -euo pipefail
@@ -26,6 +28,7 @@ MODE=
 PROFILE=release
 RUSTUS=1
 ONLY=media,tus,search,load
+SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
         all) MODE=all ;;
@@ -33,11 +36,12 @@ while [ $# -gt 0 ]; do
         --dev) PROFILE=dev ;;
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
-        *) echo "usage: bench/run.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load]" >&2; exit 2 ;;
+        --search-sizes) SEARCH_SIZES=$2; shift ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
-[ -n "$MODE" ] || { echo "usage: bench/run.sh all|--quick [--dev] [--no-rustus] [--only …]" >&2; exit 2; }
+[ -n "$MODE" ] || { echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only …]" >&2; exit 2; }
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 # ---- what the benches need
@@ -46,7 +50,7 @@ apt_install() { # package[=version]
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 \
             || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
     else
-        echo "bench/run.sh: please install $* (apt-get install $*)" >&2; return 1
+        echo "scripts/bench.sh: please install $* (apt-get install $*)" >&2; return 1
     fi
 }
 if wants media && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
@@ -66,7 +70,7 @@ if wants media; then
 fi
 
 # ---- the runs
-OUT=target/bench
+OUT=target/bench-results
 mkdir -p "$OUT"
 PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
@@ -77,7 +81,8 @@ args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
         tus) { quick && echo --quick; [ "$RUSTUS" = 0 ] && echo --no-rustus; } | xargs ;;
-        search) if quick; then echo --sizes 10000 --queries 20; fi ;;
+        search) if quick; then echo --sizes "${SEARCH_SIZES:-10000}" --queries 20
+                elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
     esac
 }
@@ -86,7 +91,7 @@ args_of() {
 echo "building ($PROFILE)…" >&2
 # shellcheck disable=SC2046
 cargo bench --locked "${PROFILE_ARGS[@]}" --no-run $(for b in "${BENCHES[@]}"; do echo --bench "$b"; done) \
-    > "$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; echo "bench/run.sh: the build failed" >&2; exit 1; }
+    > "$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; echo "scripts/bench.sh: the build failed" >&2; exit 1; }
 exe_of() { # the executable cargo built for benches/$1.rs
     sed -nE "s|^ *Executable benches/$1\.rs \(([^)]+)\)$|\1|p" "$OUT/build.log" | tail -1
 }
@@ -177,7 +182,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 load = open("/proc/loadavg").read().split()[:3]
 lines = [
-    f"bench/run.sh {'all' if mode == 'all' else '--quick'} ({profile} profile), started {started}, took {total} s; "
+    f"scripts/bench.sh {'all' if mode == 'all' else '--quick'} ({profile} profile), started {started}, took {total} s; "
     f"{os.cpu_count()} CPUs ({cpu}), {mem} GiB RAM, Linux {platform.release()}, load average at the end {' '.join(load)}.",
     "",
     "| Bench | Scenario | Figure | Baseline (same run) | Ratio | Target | Result |",
