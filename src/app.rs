@@ -76,7 +76,7 @@ impl Application {
                         // Content-Type says, never guess at a file's bytes.
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<api::log::RedactingRootSpan>::new())
                 .app_data(data.clone())
                 .app_data(tus.clone())
                 .app_data(site.clone())

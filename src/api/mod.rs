@@ -10,6 +10,7 @@ pub mod files;
 mod http_headers;
 pub mod ledger;
 pub mod limits;
+pub mod log;
 mod ops;
 pub mod params;
 mod programs;
