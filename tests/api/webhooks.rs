@@ -34,15 +34,10 @@ async fn webhooks_to_the_hubs_own_machine_or_networks_are_refused() {
         "http://[::1]:1/",
         "http://[::ffff:127.0.0.1]:1/",
         "http://0.0.0.0/",
-        "http://10.0.0.1/",
-        "http://192.168.1.1/",
-        "http://169.254.169.254/latest/meta-data/",
-        "http://100.64.0.1/",
-        "http://[fd00::1]/",
-        "http://[fe80::1]/",
-        "http://224.0.0.1/",
-        "http://255.255.255.255/",
     ] {
+        // Loopback forms only: private, link-local and other ranges are
+        // judged as addresses and through a stub resolver in
+        // exchange::webhooks::guard's tests, never sent anywhere.
         let r = app
             .post(
                 &vtv,
