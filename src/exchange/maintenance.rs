@@ -20,6 +20,9 @@ pub struct SweepReport {
     pub orphans: usize,
     /// Resumable uploads past their expiry.
     pub expired_uploads: usize,
+    /// Leftovers that could not be removed this time (the store did not
+    /// answer); their rows stay and the next sweep tries again.
+    pub failed: usize,
 }
 
 #[derive(Debug, Default)]
@@ -38,16 +41,21 @@ impl Hub {
         let mut report = SweepReport::default();
         let uploads = self.catalog.read(media::uploads).await?;
         for (key, multipart) in uploads.into_iter().filter(|(k, _)| !self.active.contains(k)) {
-            if let Some(id) = multipart {
-                self.media.abort_multipart(&key, &id).await?;
+            // The row goes only once its leftovers are gone, so that a store
+            // that is down now is tried again at the next sweep.
+            if let Err(e) = self.discard_upload(&key, multipart.as_deref()).await {
+                tracing::warn!(%key, error = %e, "could not remove an interrupted upload yet; next sweep");
+                report.failed += 1;
+                continue;
             }
-            self.media.delete(&key).await?;
             let k = key.clone();
             self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;
             report.stale_uploads += 1;
         }
         report.staging_files = self.media.sweep_local_staging(grace).await?;
-        report.expired_uploads = self.sweep_tus(grace).await?;
+        let (expired, failed) = self.sweep_tus(grace).await?;
+        report.expired_uploads = expired;
+        report.failed += failed;
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
         for (key, modified) in self.media.keys().await? {
             if modified > cutoff || self.active.contains(&key) {

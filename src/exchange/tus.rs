@@ -372,7 +372,12 @@ impl Hub {
             self.metrics
                 .bytes_in
                 .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            sink.write(chunk).await?;
+            if let Err(e) = sink.write(chunk).await {
+                // What this request wrote past the recorded offset goes now,
+                // not at the next request: a full disk gets its room back.
+                sink.discard().await;
+                return Err(e.into());
+            }
         }
         if chunk_hash.is_some() && (cut_short || !chunk_hash.matches()) {
             // Nothing of this chunk is recorded; the next writer truncates it.
@@ -423,6 +428,14 @@ impl Hub {
             }
         };
         if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone()).await {
+            if e.is_unavailable() {
+                // The store is away: nothing of this request is recorded, and
+                // the upload stays as it was before it (its offset, its
+                // parts, its tail), so the client resends the last chunk
+                // once the store is back.
+                tracing::warn!(upload = %row.id, error = %e, "the store failed at the last byte; the upload stays at its recorded offset");
+                return Err(e.into());
+            }
             fail(self, row).await;
             return Err(e.into());
         }
@@ -469,16 +482,22 @@ impl Hub {
 
     /// Removes expired uploads, and spool files no upload owns once older
     /// than `grace` (an upload being created has its spool before its row).
-    pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<usize, ExchangeError> {
+    /// Returns how many were removed, and how many could not be yet (their
+    /// rows stay for the next sweep).
+    pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<(usize, usize), ExchangeError> {
         let now = Utc::now();
         let expired = self.catalog.read(move |c| tus::expired(c, now)).await?;
-        let mut removed = 0;
+        let (mut removed, mut failed) = (0, 0);
         for row in expired {
             let Ok(_lock) = self.tus_locks.take(&row.id) else {
                 continue;
             };
             if !row.completed {
-                self.media.sink_abort(&row.id, &row.sink).await?;
+                if let Err(e) = self.media.sink_abort(&row.id, &row.sink).await {
+                    tracing::warn!(upload = %row.id, error = %e, "could not remove an expired upload yet; next sweep");
+                    failed += 1;
+                    continue;
+                }
             }
             let id = row.id.clone();
             self.catalog.write(move |tx| tus::delete(tx, &id)).await?;
@@ -498,6 +517,6 @@ impl Hub {
                 let _ = tokio::fs::remove_file(path).await;
             }
         }
-        Ok(removed)
+        Ok((removed, failed))
     }
 }

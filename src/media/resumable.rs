@@ -37,6 +37,8 @@ pub struct SinkWriter {
     store: MediaStore,
     id: String,
     state: SinkState,
+    /// The local spool's length when opened: what the catalog records.
+    recorded: u64,
     local: Option<BufWriter<tokio::fs::File>>,
     tail: PartBuffer,
 }
@@ -83,6 +85,7 @@ impl MediaStore {
             store: self.clone(),
             id: id.to_owned(),
             state: state.clone(),
+            recorded: state.spooled,
             local: None,
             tail: PartBuffer::new(self.part_size),
         };
@@ -219,6 +222,18 @@ impl SinkWriter {
         Ok(())
     }
 
+    /// Gives up what this writer appended: the local spool goes back to its
+    /// recorded length (S3 parts sent past it are overwritten by the next
+    /// writer, and its tail was never recorded).
+    pub async fn discard(mut self) {
+        if let Some(file) = self.local.take() {
+            let file = file.into_inner();
+            if let Err(e) = file.set_len(self.recorded).await {
+                tracing::warn!(upload = %self.id, error = %e, "could not cut a spool back; the next request does");
+            }
+        }
+    }
+
     /// Bytes appended by this writer and the ones before it, in all.
     pub fn state(&self) -> &SinkState {
         &self.state
@@ -227,8 +242,16 @@ impl SinkWriter {
     /// Makes what was written durable and returns the state to record.
     pub async fn commit(mut self) -> Result<SinkState, MediaError> {
         if let Some(mut file) = self.local.take() {
-            file.flush().await?;
-            file.get_mut().sync_data().await?;
+            let flushed = async {
+                file.flush().await?;
+                file.get_mut().sync_data().await
+            }
+            .await;
+            if let Err(e) = flushed {
+                // A full disk, say: back to the recorded length, room freed.
+                let _ = file.get_mut().set_len(self.recorded).await;
+                return Err(e.into());
+            }
             return Ok(self.state);
         }
         let generation = self.state.parts.len();
