@@ -394,7 +394,83 @@ impl MediaStore {
             .get_opts(&Self::path(key), options)
             .await
             .map_err(MediaError::from_store)?;
-        Ok(result.into_stream().map_err(MediaError::from_store).boxed())
+        let (start, end) = (result.range.start, result.range.end);
+        let first = result.into_stream().map_err(MediaError::from_store).boxed();
+        if self.is_local() {
+            return Ok(first);
+        }
+        Ok(self.resuming(key, start..end, first))
+    }
+
+    /// An S3 read that outlives its request: each request is bounded by
+    /// `storage_timeout_secs` (so that a store gone silent is noticed), and a
+    /// read cut by that timeout, or by a broken connection, goes on with a
+    /// ranged request from where it stopped, for as long as each try moves
+    /// it forward. A try that brings nothing ends the read with its error.
+    fn resuming(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        first: BoxStream<'static, Result<Bytes, MediaError>>,
+    ) -> BoxStream<'static, Result<Bytes, MediaError>> {
+        struct Read {
+            store: Arc<dyn ObjectStore>,
+            path: ObjectPath,
+            next: u64,
+            end: u64,
+            inner: Option<BoxStream<'static, Result<Bytes, MediaError>>>,
+            /// Bytes received since the current request began.
+            progress: u64,
+        }
+        let state = Read {
+            store: self.store.clone(),
+            path: Self::path(key),
+            next: range.start,
+            end: range.end,
+            inner: Some(first),
+            progress: 0,
+        };
+        futures_util::stream::unfold(state, |mut s| async move {
+            loop {
+                if s.next >= s.end {
+                    return None;
+                }
+                let inner = s.inner.as_mut()?;
+                match inner.next().await {
+                    Some(Ok(bytes)) => {
+                        s.next += bytes.len() as u64;
+                        s.progress += bytes.len() as u64;
+                        return Some((Ok(bytes), s));
+                    }
+                    Some(Err(e)) if e.is_unavailable() && s.progress > 0 => {
+                        tracing::debug!(error = %e, at = s.next, "resuming a read");
+                        s.progress = 0;
+                        let options = GetOptions {
+                            range: Some(GetRange::Bounded(s.next..s.end)),
+                            ..Default::default()
+                        };
+                        match s.store.get_opts(&s.path, options).await {
+                            Ok(r) => s.inner = Some(r.into_stream().map_err(MediaError::from_store).boxed()),
+                            Err(e) => {
+                                s.inner = None;
+                                return Some((Err(MediaError::from_store(e)), s));
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        s.inner = None;
+                        return Some((Err(e), s));
+                    }
+                    None => {
+                        // The store ended the answer before its last byte.
+                        s.inner = None;
+                        let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                        return Some((Err(MediaError::Unavailable(Box::new(short))), s));
+                    }
+                }
+            }
+        })
+        .boxed()
     }
 
     /// The size of `key`, or `NotFound`.
@@ -491,4 +567,52 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart() {
+        let full = MediaError::from(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(matches!(full, MediaError::Full(_)), "{full:?}");
+        let quota = MediaError::from(std::io::Error::from_raw_os_error(libc::EDQUOT));
+        assert!(matches!(quota, MediaError::Full(_)), "{quota:?}");
+        let other = MediaError::from(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(matches!(other, MediaError::Io(_)), "{other:?}");
+    }
+
+    /// A store nobody listens for: unavailable (not an internal error), and
+    /// said at once, after `retries` quick tries.
+    #[tokio::test]
+    async fn a_store_that_refuses_is_unavailable() {
+        // A port just freed: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::open(&MediaSettings {
+            store: StoreLocation::S3(S3Bucket {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket: "b".into(),
+                region: "garage".into(),
+                access_key_id: "GK0".into(),
+                secret_access_key: Secret::new("s".to_owned()),
+                prefix: "p".into(),
+            }),
+            part_size: 5 << 20,
+            spool_root: dir.path().to_owned(),
+            timeouts: StoreTimeouts::default(),
+        })
+        .unwrap();
+        let e = store.writer("blobs/x").await.err().expect("no store there");
+        assert!(e.is_unavailable(), "{e:?}");
+        let e = store.read("blobs/x", None).await.err().expect("no store there");
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(store.check().await.unwrap_err().is_unavailable());
+        assert!(store.sink_create("u1").await.unwrap_err().is_unavailable());
+    }
 }

@@ -449,10 +449,19 @@ async fn a_download_and_a_scrub_meet_the_outage() {
 }
 
 /// A slow store (latency on every answer) serves uploads, resumable
-/// uploads and downloads byte-exact.
+/// uploads and downloads byte-exact; a download that takes longer than
+/// one store request may (`storage_timeout_secs`) goes on from where each
+/// request stopped.
 #[tokio::test]
 async fn a_slow_store_still_serves() {
-    let Some(t) = proxied(6, |_| {}).await else { return };
+    let Some(t) = proxied(6, |s| {
+        s.storage_timeout_secs = 2;
+        s.storage_retries = 0;
+    })
+    .await
+    else {
+        return;
+    };
     let app = &t.app;
     let tn = app.station("thai-nguyen", "provincial").await;
     t.proxy.set(Mode::Slow(Duration::from_millis(40))).await;
