@@ -48,6 +48,11 @@ impl ActiveUploads {
     pub fn contains(&self, key: &str) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
     }
+
+    /// The keys being written now.
+    pub fn keys(&self) -> HashSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// Marks a key as being written; dropped before [`UploadGuard::done`], it

@@ -20,6 +20,9 @@ pub struct SweepReport {
     pub orphans: usize,
     /// Resumable uploads past their expiry.
     pub expired_uploads: usize,
+    /// S3 multipart uploads no row names (a process killed between
+    /// beginning one and recording its id).
+    pub multipart_uploads: usize,
     /// Leftovers that could not be removed this time (the store did not
     /// answer); their rows stay and the next sweep tries again.
     pub failed: usize,
@@ -52,7 +55,8 @@ impl Hub {
             self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;
             report.stale_uploads += 1;
         }
-        report.staging_files = self.media.sweep_local_staging(grace).await?;
+        report.staging_files = self.media.sweep_local_staging(grace, self.active.keys()).await?;
+        report.multipart_uploads = self.sweep_multiparts(grace).await?;
         let (expired, failed) = self.sweep_tus(grace).await?;
         report.expired_uploads = expired;
         report.failed += failed;
@@ -71,6 +75,26 @@ impl Hub {
             tracing::info!(?report, "swept the media store");
         }
         Ok(report)
+    }
+
+    /// Aborts the S3 multipart uploads under the hub's prefix that no
+    /// catalog row names and no upload of this process is writing, once
+    /// older than `grace`.
+    async fn sweep_multiparts(&self, grace: Duration) -> Result<usize, ExchangeError> {
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+        let mut aborted = 0;
+        for m in self.media.pending_multiparts().await? {
+            if m.initiated > cutoff || self.active.contains(&m.key) {
+                continue;
+            }
+            let id = m.upload_id.clone();
+            if self.catalog.read(move |c| media::is_known_multipart(c, &id)).await? {
+                continue;
+            }
+            self.media.abort_multipart(&m.key, &m.upload_id).await?;
+            aborted += 1;
+        }
+        Ok(aborted)
     }
 
     /// Re-reads every object and checks its size and SHA-256 against the catalog.

@@ -205,6 +205,9 @@ impl Hub {
             return Err(ExchangeError::invalid("Upload-Length", "the file is empty"));
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
+        // Held until the row exists: the sweeper leaves the spool (and the
+        // multipart upload) of an upload being created alone.
+        let _creating = self.tus_locks.take(&id)?;
         let sink = self.media.sink_create(&id).await?;
         let row = TusRow {
             id: id.clone(),
@@ -481,7 +484,8 @@ impl Hub {
     }
 
     /// Removes expired uploads, and spool files no upload owns once older
-    /// than `grace` (an upload being created has its spool before its row).
+    /// than `grace` (an upload being created has its spool before its row,
+    /// and holds its lock meanwhile).
     /// Returns how many were removed, and how many could not be yet (their
     /// rows stay for the next sweep).
     pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<(usize, usize), ExchangeError> {
@@ -509,9 +513,12 @@ impl Hub {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.elapsed().ok());
-            if age.is_none_or(|a| a < grace.max(std::time::Duration::from_secs(60))) {
+            if age.is_none_or(|a| a < grace) {
                 continue;
             }
+            let Ok(_lock) = self.tus_locks.take(&id) else {
+                continue;
+            };
             let i = id.clone();
             if !self.catalog.read(move |c| tus::exists(c, &i)).await? {
                 let _ = tokio::fs::remove_file(path).await;

@@ -6,6 +6,7 @@
 //! catalog, and keys are made here, never from client text.
 
 mod local_file;
+mod multipart_list;
 mod resumable;
 pub mod sha256;
 mod writer;
@@ -28,6 +29,7 @@ use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use crate::domain::Secret;
+pub use multipart_list::PendingMultipart;
 pub use resumable::{SinkState, SinkWriter};
 use writer::Target;
 pub use writer::{ObjectWriter, StoredObject};
@@ -248,8 +250,14 @@ pub struct MediaSettings {
 
 #[derive(Clone)]
 enum Backend {
-    Local { root: PathBuf },
-    S3 { signer: Arc<AmazonS3>, prefix: String },
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        signer: Arc<AmazonS3>,
+        prefix: String,
+        lister: Arc<multipart_list::Lister>,
+    },
 }
 
 /// The media store. Cheap to clone.
@@ -316,10 +324,22 @@ impl MediaStore {
                         Arc::new(PrefixStore::new(whole, prefix.as_str()))
                     }
                 };
+                let bucket = S3Bucket {
+                    endpoint: endpoint.clone(),
+                    bucket: bucket.clone(),
+                    region: region.clone(),
+                    access_key_id: access_key_id.clone(),
+                    secret_access_key: secret_access_key.clone(),
+                    prefix: prefix.clone(),
+                };
                 Ok(Self {
                     store: prefixed(s3.clone()),
                     probe: prefixed(probe),
-                    backend: Backend::S3 { signer: s3, prefix },
+                    backend: Backend::S3 {
+                        signer: s3,
+                        prefix,
+                        lister: Arc::new(multipart_list::Lister::new(&bucket, settings.timeouts)?),
+                    },
                     part_size,
                     spool_root: settings.spool_root.clone(),
                 })
@@ -503,6 +523,15 @@ impl MediaStore {
         Ok(out)
     }
 
+    /// S3 multipart uploads under the hub's prefix that were begun and
+    /// neither completed nor aborted (none on the local store).
+    pub async fn pending_multiparts(&self) -> Result<Vec<PendingMultipart>, MediaError> {
+        match &self.backend {
+            Backend::Local { .. } => Ok(Vec::new()),
+            Backend::S3 { lister, prefix, .. } => lister.list(prefix).await,
+        }
+    }
+
     /// Whether the store answers: one try, within about a second (no
     /// retries, so that a store that is down says so at once).
     pub async fn check(&self) -> Result<(), MediaError> {
@@ -527,9 +556,14 @@ impl MediaStore {
     }
 
     /// Removes the staging files that uploads of a crashed process left in a
-    /// local store (S3 leaves none of these: its incomplete multipart uploads
-    /// are aborted by the writer, or expire by the bucket's lifecycle).
-    pub async fn sweep_local_staging(&self, older_than: Duration) -> Result<usize, MediaError> {
+    /// local store (S3 has none: its incomplete multipart uploads are aborted
+    /// by the writer, or by the sweeper from their rows or from the store's
+    /// listing). Staging files of the keys in `active` (being written now) stay.
+    pub async fn sweep_local_staging(
+        &self,
+        older_than: Duration,
+        active: std::collections::HashSet<String>,
+    ) -> Result<usize, MediaError> {
         let Backend::Local { root } = &self.backend else {
             return Ok(0);
         };
@@ -543,7 +577,12 @@ impl MediaStore {
             };
             for entry in entries {
                 let entry = entry?;
-                let staged = writer::is_staging(&entry.file_name().to_string_lossy());
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let staged = writer::is_staging(&name);
+                let key = format!("blobs/{}", name.split('#').next().unwrap_or_default());
+                if active.contains(&key) {
+                    continue;
+                }
                 let old = entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than;
                 if staged && old {
                     std::fs::remove_file(entry.path())?;

@@ -711,3 +711,31 @@ impl Drop for SmallDisk {
         let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// A multipart upload that no row names (a process killed between beginning
+/// it and recording its id) is found in the store's listing and aborted by
+/// the sweeper once older than the grace; one a row names is left to it.
+#[tokio::test]
+async fn the_sweeper_aborts_multipart_uploads_no_row_names() {
+    let Some(t) = proxied(8, |_| {}).await else { return };
+    let store = t.direct_store();
+    let key = "blobs/0123456789abcdef0123456789abcdef";
+    let path = object_store::path::Path::from(format!("{}/{key}", t.direct.prefix));
+    let upload_id = store.create_multipart(&path).await.unwrap();
+    assert!(t.multipart_alive(key, &upload_id).await);
+    let pending = t.direct_media().pending_multiparts().await.unwrap();
+    assert!(
+        pending.iter().any(|m| m.upload_id == upload_id && m.key == key),
+        "{pending:?}"
+    );
+    let mut gone = false;
+    for _ in 0..100 {
+        if !t.multipart_alive(key, &upload_id).await {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the sweeper aborted the unnamed multipart upload");
+    assert!(t.direct_media().pending_multiparts().await.unwrap().is_empty());
+}
