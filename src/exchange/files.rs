@@ -265,6 +265,22 @@ impl Hub {
         accepted: Accepted,
         stored: StoredObject,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
+        self.record_with(viewer, id, role, accepted, stored, |_| Ok(()))
+            .await
+    }
+
+    /// [`Hub::record`], and `also` in the same transaction (a resumable
+    /// upload marked complete with its file, so that a crash between the
+    /// two cannot leave a file whose upload still waits for its last bytes).
+    pub(super) async fn record_with(
+        &self,
+        viewer: Viewer,
+        id: ProgramId,
+        role: FileRole,
+        accepted: Accepted,
+        stored: StoredObject,
+        also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
         self.catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
@@ -299,6 +315,7 @@ impl Hub {
                 if let Some(old) = &previous {
                     unused.extend(media::release(tx, &old.sha256)?);
                 }
+                also(tx)?;
                 Ok((record, previous.is_some(), unused))
             })
             .await

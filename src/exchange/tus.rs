@@ -453,7 +453,12 @@ impl Hub {
             media_type: row.media_type.clone(),
             sha256: None,
         };
-        let recorded = self.record(caller.viewer(), program, role, accepted, stored).await;
+        let done = row.clone();
+        let recorded = self
+            .record_with(caller.viewer(), program, role, accepted, stored, move |tx| {
+                tus::advance(tx, &done, true)
+            })
+            .await;
         let (file, _, unused) = match recorded {
             Ok(r) => r,
             Err(e) => {
@@ -461,8 +466,6 @@ impl Hub {
                 return Err(e);
             }
         };
-        let done = row.clone();
-        self.catalog.write(move |tx| tus::advance(tx, &done, true)).await?;
         self.delete_objects(unused).await;
         tracing::info!(upload = %row.id, program = %row.program_id, role = row.role.as_str(), size = row.received, "resumable upload complete");
         Ok(file)
