@@ -191,7 +191,10 @@ impl Target {
                 ("PXHUB_STORAGE_BUCKET", b.bucket.clone()),
                 ("PXHUB_STORAGE_REGION", b.region.clone()),
                 ("PXHUB_STORAGE_ACCESS_KEY_ID", b.access_key_id.clone()),
-                ("PXHUB_STORAGE_SECRET_ACCESS_KEY", b.secret_access_key.expose().to_owned()),
+                (
+                    "PXHUB_STORAGE_SECRET_ACCESS_KEY",
+                    b.secret_access_key.expose().to_owned(),
+                ),
                 ("PXHUB_STORAGE_PREFIX", b.prefix.clone()),
             ]);
         }
@@ -199,7 +202,16 @@ impl Target {
             settings.storage = s;
         }
         let cli = |args: &[&str]| run(pxhub(dir).args(args).stderr(Stdio::null())).trim().to_owned();
-        cli(&["station", "add", "--id", "faults", "--name", "Faults", "--province", "Hà Giang"]);
+        cli(&[
+            "station",
+            "add",
+            "--id",
+            "faults",
+            "--name",
+            "Faults",
+            "--province",
+            "Hà Giang",
+        ]);
         let token = cli(&["token", "issue", "--station", "faults"]);
         let admin = cli(&["token", "issue", "--role", "admin", "--label", "faults"]);
         let mut t = Self {
@@ -273,10 +285,8 @@ impl Target {
         keys.extend(col("SELECT key FROM media_uploads"));
         keys.extend(col("SELECT json_extract(sink, '$.key') FROM tus_uploads"));
         let tus_ids = col("SELECT id FROM tus_uploads");
-        let multiparts = col(
-            "SELECT json_extract(sink, '$.multipart_id') FROM tus_uploads
-             WHERE completed_at IS NULL AND json_extract(sink, '$.multipart_id') IS NOT NULL",
-        );
+        let multiparts = col("SELECT json_extract(sink, '$.multipart_id') FROM tus_uploads
+             WHERE completed_at IS NULL AND json_extract(sink, '$.multipart_id') IS NOT NULL");
         let upload_rows: i64 = conn
             .query_row("SELECT count(*) FROM media_uploads", [], |r| r.get(0))
             .unwrap();
@@ -306,7 +316,11 @@ impl Target {
             }
         }
         if media.is_local() {
-            for entry in std::fs::read_dir(self.dir.join("media/blobs")).into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(self.dir.join("media/blobs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.contains('#') {
                     out.push(format!("staging file {name}"));
@@ -335,7 +349,12 @@ impl Client {
 
     async fn new_program(&self, title: &str) -> Option<String> {
         let body = serde_json::json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"]});
-        let r = self.req(reqwest::Method::POST, "/api/v1/programs").json(&body).send().await.ok()?;
+        let r = self
+            .req(reqwest::Method::POST, "/api/v1/programs")
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
         if r.status().as_u16() != 201 {
             return None;
         }
@@ -345,7 +364,10 @@ impl Client {
 
     async fn put(&self, program: &str, data: Vec<u8>) -> bool {
         let r = self
-            .req(reqwest::Method::PUT, &format!("/api/v1/programs/{program}/files/master?filename=a.mp3"))
+            .req(
+                reqwest::Method::PUT,
+                &format!("/api/v1/programs/{program}/files/master?filename=a.mp3"),
+            )
             .header("Content-Type", "audio/mpeg")
             .body(data)
             .send()
@@ -367,7 +389,12 @@ impl Client {
             .header("Upload-Length", length.to_string())
             .header(
                 "Upload-Metadata",
-                format!("program {},role {},filename {}", b64(program), b64("master"), b64("t.mp4")),
+                format!(
+                    "program {},role {},filename {}",
+                    b64(program),
+                    b64("master"),
+                    b64("t.mp4")
+                ),
             )
             .send()
             .await
@@ -416,7 +443,10 @@ impl Client {
 
     async fn master_sha(&self, program: &str) -> Result<(String, u64), String> {
         let mut r = self
-            .req(reqwest::Method::GET, &format!("/api/v1/programs/{program}/files/master"))
+            .req(
+                reqwest::Method::GET,
+                &format!("/api/v1/programs/{program}/files/master"),
+            )
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -454,7 +484,9 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
         match rng.gen_range(0..10) {
             // A single-request upload.
             0..=3 => {
-                let Some(p) = client.new_program(&format!("put {seed}-{step}")).await else { return };
+                let Some(p) = client.new_program(&format!("put {seed}-{step}")).await else {
+                    return;
+                };
                 let len = rng.gen_range(1024..3 << 20);
                 let s = rng.next_u64();
                 let data = body(s, len);
@@ -471,11 +503,15 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
             }
             // A resumable upload in chunks.
             4..=6 => {
-                let Some(p) = client.new_program(&format!("tus {seed}-{step}")).await else { return };
+                let Some(p) = client.new_program(&format!("tus {seed}-{step}")).await else {
+                    return;
+                };
                 // Past one part, so that on S3 a part is sent, and a tail kept.
                 let length = rng.gen_range(PART + 1..PART + (2 << 20));
                 let s = rng.next_u64();
-                let Some(upload) = client.tus_create(&p, length).await else { return };
+                let Some(upload) = client.tus_create(&p, length).await else {
+                    return;
+                };
                 let data = body(s, length);
                 let open = OpenTus {
                     upload: upload.clone(),
@@ -576,7 +612,9 @@ async fn receiver(bodies: Arc<Mutex<Vec<String>>>) -> u16 {
                         return;
                     }
                     buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
                     let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
                     let len: usize = head
                         .lines()
@@ -630,7 +668,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
         if all {
             l.files.clone().into_iter().collect()
         } else {
-            l.fresh.iter().filter_map(|p| l.files.get(p).map(|f| (p.clone(), f.clone()))).collect()
+            l.fresh
+                .iter()
+                .filter_map(|p| l.files.get(p).map(|f| (p.clone(), f.clone())))
+                .collect()
         }
     };
     for (p, want) in check {
@@ -638,7 +679,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
             Ok(got) if got == want => {}
             Ok(got) => {
                 losses += 1;
-                problems.push(format!("{}: program {p}: read {got:?}, acknowledged {want:?}", target.name));
+                problems.push(format!(
+                    "{}: program {p}: read {got:?}, acknowledged {want:?}",
+                    target.name
+                ));
             }
             Err(e) => {
                 losses += 1;
@@ -662,7 +706,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
                 .ok();
             if got.as_deref() != Some(want.as_str()) {
                 losses += 1;
-                problems.push(format!("{}: withdrawn program {p}: catalog has {got:?}, acknowledged {want}", target.name));
+                problems.push(format!(
+                    "{}: withdrawn program {p}: catalog has {got:?}, acknowledged {want}",
+                    target.name
+                ));
             }
         }
     }
@@ -695,7 +742,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
                 Ok(s) if s == want => {}
                 other => {
                     losses += 1;
-                    problems.push(format!("{}: program {p} acknowledged {want}, is {other:?}", target.name));
+                    problems.push(format!(
+                        "{}: program {p} acknowledged {want}, is {other:?}",
+                        target.name
+                    ));
                 }
             }
         }
@@ -729,7 +779,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
         };
         if !done {
             losses += 1;
-            problems.push(format!("{}: resumable upload {} did not complete", target.name, t.upload));
+            problems.push(format!(
+                "{}: resumable upload {} did not complete",
+                target.name, t.upload
+            ));
             continue;
         }
         counts.lock().unwrap().resumed_tus += 1;
@@ -832,8 +885,10 @@ async fn run_target(
     let mut c = counts.lock().unwrap();
     for p in &missing {
         c.losses += 1;
-        c.problems
-            .push(format!("{}: no webhook delivery for the publication of {p}", target.name));
+        c.problems.push(format!(
+            "{}: no webhook delivery for the publication of {p}",
+            target.name
+        ));
     }
     eprintln!(
         "{}: {} publications, {} delivered to the webhook",
@@ -897,7 +952,14 @@ fn main() {
         let mut per_target = Vec::new();
         if o.local_points > 0 {
             let t = Target::new("local", &root.join("local"), None);
-            rt.block_on(run_target(&t, o.local_points, o.seed, counts.clone(), hook_port, bodies.clone()));
+            rt.block_on(run_target(
+                &t,
+                o.local_points,
+                o.seed,
+                counts.clone(),
+                hook_port,
+                bodies.clone(),
+            ));
             per_target.push(("local store", snapshot(&counts)));
         }
         if o.garage_points > 0 {
@@ -931,7 +993,11 @@ fn main() {
                 d.losses,
                 d.acked,
             ));
-            rows.push(row(format!("kill -9 on the {name}: orphans after the sweep"), d.orphans, d.acked));
+            rows.push(row(
+                format!("kill -9 on the {name}: orphans after the sweep"),
+                d.orphans,
+                d.acked,
+            ));
             before = s.clone();
         }
         print_table(

@@ -248,9 +248,27 @@ impl Hub {
         Ok(view(&row, None))
     }
 
+    /// Where an upload stands. One whose every byte arrived but whose object
+    /// was not finished (the process died, or the store failed, in between)
+    /// is finished now: the client that asks sees it complete, or a 503.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_status(&self, caller: &Caller, id: &str) -> Result<Upload, ExchangeError> {
-        Ok(view(&self.tus_row(caller, id).await?, None))
+        let row = self.tus_row(caller, id).await?;
+        if !row.completed && row.length == Some(row.received) {
+            let (_lock, row) = self.tus_lock(caller, id).await?;
+            if !row.completed {
+                let hash = ResumableSha256::restore(&row.sha256_state).ok_or(ExchangeError::Broken(
+                    "an upload's saved SHA-256 state does not read back",
+                ))?;
+                tracing::info!(upload = %id, "finishing an upload whose every byte had arrived");
+                let file = self.tus_finish(caller, &row, hash).await?;
+                let mut done = row;
+                done.completed = true;
+                return Ok(view(&done, Some(file)));
+            }
+            return Ok(view(&row, None));
+        }
+        Ok(view(&row, None))
     }
 
     /// Appends a PATCH's body at `append.offset`. A body cut short counts up
@@ -276,6 +294,13 @@ impl Hub {
         row.sha256_state = hash.save();
         row.expires_at = catalog::now() + EXPIRY;
         if row.length == Some(received) {
+            // Every byte is in: that is recorded first, so that if the
+            // process dies (or the store fails) while the object is being
+            // finished, the next HEAD or PATCH finishes it, with nothing to
+            // send again.
+            let saved = row.clone();
+            self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
+            SinkWriter::tidy(&self.media, id, &row.sink).await;
             let file = self.tus_finish(caller, &row, hash).await?;
             return Ok(view(&row, Some(file)));
         }
@@ -430,13 +455,12 @@ impl Hub {
                 let _ = hub.catalog.write(move |tx| tus::delete(tx, &id)).await;
             }
         };
-        if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone()).await {
+        if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone(), row.received).await {
             if e.is_unavailable() {
-                // The store is away: nothing of this request is recorded, and
-                // the upload stays as it was before it (its offset, its
-                // parts, its tail), so the client resends the last chunk
-                // once the store is back.
-                tracing::warn!(upload = %row.id, error = %e, "the store failed at the last byte; the upload stays at its recorded offset");
+                // The store is away: the upload stays, every byte of it
+                // recorded (its parts, its tail), and the next HEAD or PATCH
+                // once the store is back finishes it.
+                tracing::warn!(upload = %row.id, error = %e, "the store failed while finishing an upload; the next HEAD finishes it");
                 return Err(e.into());
             }
             fail(self, row).await;

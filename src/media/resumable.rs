@@ -115,8 +115,10 @@ impl MediaStore {
         Ok(BytesMut::from(&bytes[..spooled]))
     }
 
-    /// Turns a complete sink into its object, durable.
-    pub async fn sink_finish(&self, id: &str, state: SinkState) -> Result<(), MediaError> {
+    /// Turns a complete sink into its object, durable. Finishing again a
+    /// sink that was finished (by a process that died before recording it)
+    /// finds its object and succeeds.
+    pub async fn sink_finish(&self, id: &str, state: SinkState, size: u64) -> Result<(), MediaError> {
         match &self.backend {
             Backend::Local { root } => {
                 let target = root.join(&state.key);
@@ -124,11 +126,29 @@ impl MediaStore {
                     tokio::fs::create_dir_all(dir).await?;
                 }
                 let spool = self.spool(id);
-                tokio::fs::File::open(&spool).await?.sync_all().await?;
+                let file = match tokio::fs::File::open(&spool).await {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        if tokio::fs::metadata(&target).await.is_ok_and(|m| m.len() == size) {
+                            return sync_file_and_dir(target).await;
+                        }
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                file.sync_all().await?;
                 tokio::fs::rename(&spool, &target).await?;
                 sync_file_and_dir(target).await?;
             }
             Backend::S3 { signer, .. } => {
+                match self.size(&state.key).await {
+                    Ok(n) if n == size => {
+                        self.remove_tails(id, None).await;
+                        return Ok(());
+                    }
+                    Ok(_) | Err(MediaError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
                 let path = self.full_path(&state.key);
                 let upload = state.multipart_id.clone().unwrap_or_default();
                 let mut parts: Vec<PartId> = state.parts.iter().map(|p| PartId { content_id: p.clone() }).collect();

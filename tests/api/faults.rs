@@ -369,16 +369,25 @@ async fn a_resumable_upload_survives_the_outage_and_completes() {
     t.proxy.set(Mode::Down).await;
     let r = bounded("last PATCH", tus_patch(app, &tn, &upload, cut[1], last.clone())).await;
     assert_unavailable(r).await;
-    assert_eq!(tus_offset(app, &tn, &upload).await, cut[1], "not deleted, offset kept");
     assert!(app.program_json(&tn, &p).await["files"].as_array().unwrap().is_empty());
+    // Every byte is recorded; finishing needs the store: HEAD says so.
+    let r = bounded("HEAD while down", tus(app, Method::HEAD, &tn, &upload).send())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(app.count("tus_uploads"), 1, "not deleted");
 
+    // The store is back: the client's HEAD (how tus clients resume) finds
+    // the upload complete, and the file is there, byte-exact.
     t.proxy.set(Mode::Pass).await;
-    let r = tus_patch(app, &tn, &upload, cut[1], last).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
+    assert_eq!(tus_offset(app, &tn, &upload).await, body.len());
     assert!(
         master(app, &tn, id(&p)).await.bytes().await.unwrap() == body,
         "byte-exact"
     );
+    let r = tus_patch(app, &tn, &upload, body.len(), last).await;
+    assert_problem(r, StatusCode::CONFLICT, "offset_mismatch").await;
     swept(app).await;
     assert_eq!(t.direct_media().keys().await.unwrap().len(), 1);
 }
