@@ -748,3 +748,229 @@ async fn the_sweeper_aborts_multipart_uploads_no_row_names() {
     assert!(gone, "the sweeper aborted the unnamed multipart upload");
     assert!(t.direct_media().pending_multiparts().await.unwrap().is_empty());
 }
+
+/// A Garage of a test's own (scripts/garage.sh, in a folder and on ports of
+/// its own), which the test may stop and start again on the same data.
+struct OwnGarage {
+    dir: tempfile::TempDir,
+    storage: S3Bucket,
+    pid: Option<u32>,
+    /// The node started again by [`OwnGarage::restart`].
+    child: Option<std::process::Child>,
+}
+
+impl OwnGarage {
+    /// `None` where Garage is not installed (and not [`strict`]).
+    fn start(ports: (u16, u16, u16)) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                "source scripts/garage.sh && [ -x \"$(garage_bin)\" ] && garage_start >&2 && env | grep '^PXHUB_TEST_S3_'",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("GARAGE_DIR", dir.path())
+            .env("GARAGE_S3_PORT", ports.0.to_string())
+            .env("GARAGE_RPC_PORT", ports.1.to_string())
+            .env("GARAGE_ADMIN_PORT", ports.2.to_string())
+            .output()
+            .unwrap();
+        let pid = std::fs::read_to_string(dir.path().join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        if !out.status.success() {
+            let mut g = Self {
+                dir,
+                storage: S3Bucket {
+                    endpoint: String::new(),
+                    bucket: String::new(),
+                    region: String::new(),
+                    access_key_id: String::new(),
+                    secret_access_key: pxhub::config::Secret::default(),
+                    prefix: String::new(),
+                },
+                pid,
+                child: None,
+            };
+            g.stop();
+            assert!(
+                !strict(),
+                "a Garage of the test's own did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!("Garage is not installed: skipping (scripts/test.sh installs it)");
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("PXHUB_TEST_S3_{name}=")))
+                .unwrap()
+                .to_owned()
+        };
+        Some(Self {
+            storage: S3Bucket {
+                endpoint: var("ENDPOINT"),
+                bucket: var("BUCKET"),
+                region: var("REGION"),
+                access_key_id: var("ACCESS_KEY_ID"),
+                secret_access_key: pxhub::config::Secret::new(var("SECRET_ACCESS_KEY")),
+                prefix: "own".into(),
+            },
+            dir,
+            pid,
+            child: None,
+        })
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+            self.pid = None;
+        }
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+            for _ in 0..100 {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Starts the same node again, on its data; waits until S3 answers.
+    async fn restart(&mut self) {
+        let bin = std::env::var_os("PATH")
+            .and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("garage"))
+                    .find(|b| b.is_file())
+            })
+            .unwrap_or_else(|| {
+                let cargo = std::env::var_os("CARGO_HOME")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+                cargo.join("bin/garage")
+            });
+        let log = std::fs::File::options()
+            .append(true)
+            .create(true)
+            .open(self.dir.path().join("garage.log"))
+            .unwrap();
+        let child = std::process::Command::new(bin)
+            .arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .arg("server")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let addr = self.storage.endpoint.trim_start_matches("http://").to_owned();
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("Garage did not come back");
+    }
+}
+
+impl Drop for OwnGarage {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Garage itself stopped (a test's own node) in the middle of a single
+/// upload and of a resumable one: 503 with Retry-After, not ready, nothing
+/// recorded; started again on its data, the resumable upload completes
+/// byte-exact and the sweeper removes what the cut upload left.
+#[tokio::test]
+async fn garage_stopped_and_started_again() {
+    let Some(mut garage) = OwnGarage::start((39970, 39971, 39973)) else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| {
+        s.storage = StorageSettings::S3(garage.storage.clone());
+        s.part_size = PART;
+        s.max_upload_bytes = 64 * 1024 * 1024;
+        s.sweep_grace_secs = 0;
+        s.sweep_interval_secs = 1;
+        s.storage_timeout_secs = 3;
+        s.storage_retries = 1;
+    })
+    .await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let kept = app.create_program(&tn, &program("Có trước")).await;
+    let old = bytes(1000, 9);
+    assert_eq!(
+        app.put_master(&tn, id(&kept), "a.mp3", old.clone()).await.status(),
+        StatusCode::CREATED
+    );
+    let p = app.create_program(&tn, &program("Tiếp tục sau khi dừng")).await;
+    let body = bytes(2 * PART + 5000, 10);
+    let r = tus_create(&app, &tn, id(&p), body.len()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let upload = r.headers()["location"].to_str().unwrap().to_owned();
+    let cut = PART + 100;
+    assert_eq!(
+        tus_patch(&app, &tn, &upload, 0, body[..cut].to_vec()).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    garage.stop();
+    let q = app.create_program(&tn, &program("Trong lúc dừng")).await;
+    let r = bounded(
+        "PUT, Garage stopped",
+        app.put_master(&tn, id(&q), "b.mp3", bytes(2 * PART, 11)),
+    )
+    .await;
+    assert_unavailable(r).await;
+    let r = bounded(
+        "PATCH, Garage stopped",
+        tus_patch(&app, &tn, &upload, cut, body[cut..].to_vec()),
+    )
+    .await;
+    assert_unavailable(r).await;
+    assert_eq!(tus_offset(&app, &tn, &upload).await, cut);
+    let r = bounded("GET, Garage stopped", master(&app, &tn, id(&kept))).await;
+    assert_unavailable(r).await;
+    assert_eq!(bounded("readyz", ready(&app)).await, StatusCode::SERVICE_UNAVAILABLE);
+    let hub = pxhub::app::open_hub(&app.settings).unwrap();
+    let scrub = bounded("scrub", hub.scrub(&pxhub::exchange::Caller::operator())).await;
+    assert!(
+        matches!(scrub, Err(pxhub::exchange::ExchangeError::StorageUnavailable(_))),
+        "{scrub:?}"
+    );
+    assert!(app.program_json(&tn, &q).await["files"].as_array().unwrap().is_empty());
+    assert!(app.program_json(&tn, &p).await["files"].as_array().unwrap().is_empty());
+
+    garage.restart().await;
+    let mut up = false;
+    for _ in 0..100 {
+        if ready(&app).await == StatusCode::OK {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "ready again once Garage is back");
+    let offset = tus_offset(&app, &tn, &upload).await;
+    let r = tus_patch(&app, &tn, &upload, offset, body[offset..].to_vec()).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
+    assert!(
+        master(&app, &tn, id(&p)).await.bytes().await.unwrap() == body,
+        "byte-exact"
+    );
+    assert!(master(&app, &tn, id(&kept)).await.bytes().await.unwrap() == old);
+    swept(&app).await;
+    let report = hub.scrub(&pxhub::exchange::Caller::operator()).await.unwrap();
+    assert!(report.problems.is_empty() && report.checked == 2, "{report:?}");
+}
