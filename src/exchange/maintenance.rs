@@ -56,7 +56,15 @@ impl Hub {
             report.stale_uploads += 1;
         }
         report.staging_files = self.media.sweep_local_staging(grace, self.active.keys()).await?;
-        report.multipart_uploads = self.sweep_multiparts(grace).await?;
+        // A store that cannot list multipart uploads (or is away) does not
+        // hold up the rest of the sweep.
+        match self.sweep_multiparts(grace).await {
+            Ok(n) => report.multipart_uploads = n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not sweep incomplete multipart uploads; next sweep");
+                report.failed += 1;
+            }
+        }
         let (expired, failed) = self.sweep_tus(grace).await?;
         report.expired_uploads = expired;
         report.failed += failed;
