@@ -974,3 +974,41 @@ async fn garage_stopped_and_started_again() {
     let report = hub.scrub(&pxhub::exchange::Caller::operator()).await.unwrap();
     assert!(report.problems.is_empty() && report.checked == 2, "{report:?}");
 }
+
+/// The sweeper, even with no grace, leaves alone the staging file of an
+/// upload this process is still writing: the upload completes.
+#[tokio::test]
+async fn the_sweeper_leaves_uploads_in_progress_alone() {
+    let app = TestApp::spawn_with(|s| {
+        s.part_size = PART;
+        s.sweep_grace_secs = 0;
+        s.sweep_interval_secs = 1;
+    })
+    .await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Chậm mà chắc")).await;
+    let body = bytes(3 * 1024 * 1024 + 17, 12);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let sending = tokio::spawn(
+        app.request(
+            Method::PUT,
+            Some(&tn),
+            &format!("/api/v1/programs/{}/files/master", id(&p)),
+        )
+        .header("Content-Type", "audio/mpeg")
+        .header("Content-Disposition", "attachment; filename=a.mp3")
+        .header("Content-Length", body.len().to_string())
+        .body(reqwest::Body::wrap_stream(stream))
+        .send(),
+    );
+    let half = body.len() / 2;
+    tx.send(Ok(Bytes::copy_from_slice(&body[..half]))).await.unwrap();
+    // Two sweeps or more run while the upload waits for its second half.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tx.send(Ok(Bytes::copy_from_slice(&body[half..]))).await.unwrap();
+    drop(tx);
+    let r = bounded("the slow upload", sending).await.unwrap().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert!(master(&app, &tn, id(&p)).await.bytes().await.unwrap() == body);
+}
