@@ -179,6 +179,10 @@ fn explain(e: ExchangeError) -> anyhow::Error {
         ExchangeError::NotFound => anyhow::anyhow!("no such station or token"),
         ExchangeError::Catalog(e) => anyhow::Error::new(e).context("catalog error"),
         ExchangeError::Media(e) => anyhow::Error::new(e).context("media store error"),
+        ExchangeError::StorageUnavailable(e) => {
+            anyhow::Error::new(e).context("the media store is unavailable; nothing was changed, try again later")
+        }
+        ExchangeError::StorageFull(e) => anyhow::Error::new(e).context("the media store is full"),
         other => anyhow::anyhow!("{other}"),
     }
 }

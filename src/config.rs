@@ -183,6 +183,12 @@ settings! {
         "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    storage_connect_timeout_ms: u64 = 2_000, "PXHUB_STORAGE_CONNECT_TIMEOUT_MS", "MS",
+        "S3: a store that does not take the connection within this is unavailable (the request tries again, then answers 503)";
+    storage_timeout_secs: u64 = 30, "PXHUB_STORAGE_TIMEOUT_SECS", "SECS",
+        "S3: one request to the store (a part, a read, a listing) that takes longer fails and is tried again; a long read goes on from where it stopped";
+    storage_retries: usize = 2, "PXHUB_STORAGE_RETRIES", "N",
+        "S3: tries after the first for a request the store failed (refused, timed out, 5xx); after them the client gets 503 `storage_unavailable`";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
@@ -368,6 +374,11 @@ impl Settings {
             store,
             part_size: self.part_size,
             spool_root: self.data_dir.join("uploads"),
+            timeouts: crate::media::StoreTimeouts {
+                connect: Duration::from_millis(self.storage_connect_timeout_ms.max(1)),
+                request: Duration::from_secs(self.storage_timeout_secs.max(1)),
+                retries: self.storage_retries,
+            },
         }
     }
 

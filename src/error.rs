@@ -25,6 +25,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// What a `503 storage_unavailable` asks the client to wait, in seconds.
+pub const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -170,6 +173,23 @@ impl From<ExchangeError> for ApiError {
             E::Broken(what) => Self::internal(anyhow::anyhow!("broken invariant: {what}")),
             E::Catalog(e) => Self::internal(e),
             E::Media(e) => Self::internal(e),
+            E::StorageUnavailable(e) => {
+                tracing::warn!(error = %e, "media store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the media store is not answering; nothing was recorded, try again shortly",
+                )
+                .with_header(header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECS)
+            }
+            E::StorageFull(e) => {
+                tracing::error!(error = %e, "media store full");
+                Self::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    "the hub's storage is full; nothing was recorded, try again once the operator has made room",
+                )
+            }
         }
     }
 }

@@ -22,9 +22,21 @@ pub use config::Settings;
 /// `RUST_LOG` itself wins when set.
 pub fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(quiet_store_retries(filter)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// object_store logs each retry of a failed request at `info`: dozens of
+/// lines for one request while the store is down. Unless the filter names
+/// object_store itself, only its warnings and errors are shown; the hub
+/// logs the failure once, with its outcome.
+fn quiet_store_retries(filter: &str) -> String {
+    if filter.contains("object_store") {
+        filter.to_owned()
+    } else {
+        format!("{filter},object_store=warn")
+    }
 }

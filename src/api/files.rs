@@ -49,6 +49,9 @@ pub struct UploadParams {
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
         (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
             headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 503, body = Problem, description = "`storage_unavailable`: the media store is down or failing; nothing was recorded",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 507, body = Problem, description = "`storage_full`: the hub's disk is full; nothing was recorded"),
     ),
     security(("bearer" = [])))]
 pub async fn put_file(
@@ -109,6 +112,8 @@ pub async fn put_file(
         (status = 401, body = Problem), (status = 403, body = Problem, description = "`rights_window_closed`"),
         (status = 404, body = Problem), (status = 410, body = Problem, description = "the program was withdrawn"),
         (status = 416, body = Problem, headers(("Content-Range" = String, description = "bytes */size"))),
+        (status = 503, body = Problem, description = "`storage_unavailable`: the media store is down or failing; nothing was recorded",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
     ),
     security(("bearer" = [])))]
 pub async fn get_file(

@@ -193,7 +193,10 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
         (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
         (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
-            headers(("Retry-After" = u32, description = "seconds to wait")))),
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 503, body = Problem, description = "`storage_unavailable`: the media store is down or failing; nothing was recorded (HEAD tells the offset to resume from)",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 507, body = Problem, description = "`storage_full`: the hub's disk is full; nothing was recorded")),
     security(("bearer" = [])))]
 pub async fn create(
     Auth(caller): Auth,
@@ -286,7 +289,10 @@ pub async fn status(
         (status = 423, body = Problem),
         (status = 429, body = Problem, description = "`too_many_uploads`: the station has as many uploads running as the hub allows",
             headers(("Retry-After" = u32, description = "seconds to wait"))),
-        (status = 460, body = Problem, description = "`checksum_mismatch`")),
+        (status = 460, body = Problem, description = "`checksum_mismatch`"),
+        (status = 503, body = Problem, description = "`storage_unavailable`: the media store is down or failing; nothing was recorded (HEAD tells the offset to resume from)",
+            headers(("Retry-After" = u32, description = "seconds to wait"))),
+        (status = 507, body = Problem, description = "`storage_full`: the hub's disk is full; nothing was recorded")),
     security(("bearer" = [])))]
 pub async fn append(
     Auth(caller): Auth,
@@ -321,7 +327,9 @@ pub async fn append(
     params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header)),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
-        (status = 423, body = Problem)),
+        (status = 423, body = Problem),
+        (status = 503, body = Problem, description = "`storage_unavailable`: the upload could not be removed yet; it is kept, try again",
+            headers(("Retry-After" = u32, description = "seconds to wait")))),
     security(("bearer" = [])))]
 pub async fn terminate(
     Auth(caller): Auth,

@@ -100,3 +100,13 @@ pub fn uploads(conn: &Connection) -> rusqlite::Result<Vec<(String, Option<String
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
 }
+
+/// Whether an upload in progress or a resumable upload names the S3
+/// multipart upload `id`.
+pub fn is_known_multipart(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM media_uploads WHERE multipart_id = ?1)
+             OR EXISTS (SELECT 1 FROM tus_uploads WHERE json_extract(sink, '$.multipart_id') = ?1)",
+    )?
+    .query_row([id], |r| r.get(0))
+}

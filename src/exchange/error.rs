@@ -54,7 +54,24 @@ pub enum ExchangeError {
     #[error("catalog")]
     Catalog(#[from] rusqlite::Error),
     #[error("media store")]
-    Media(#[from] MediaError),
+    Media(MediaError),
+    /// The media store is down, slow or failing: nothing was recorded;
+    /// the client may try again shortly.
+    #[error("the media store is unavailable")]
+    StorageUnavailable(MediaError),
+    /// The local store's disk is full: nothing was recorded.
+    #[error("the media store is full")]
+    StorageFull(MediaError),
+}
+
+impl From<MediaError> for ExchangeError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Unavailable(_) => Self::StorageUnavailable(e),
+            MediaError::Full(_) => Self::StorageFull(e),
+            e => Self::Media(e),
+        }
+    }
 }
 
 impl From<IndexError> for ExchangeError {

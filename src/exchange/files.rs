@@ -48,14 +48,23 @@ impl ActiveUploads {
     pub fn contains(&self, key: &str) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
     }
+
+    /// The keys being written now.
+    pub fn keys(&self) -> HashSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// Marks a key as being written; dropped before [`UploadGuard::done`], it
-/// removes the object and its catalog row, so a failed or interrupted upload
-/// leaves nothing behind.
+/// removes the object (and aborts its S3 multipart upload), then its catalog
+/// row, so a failed or interrupted upload leaves nothing behind. When the
+/// store cannot be reached, the row stays: it names the key and the
+/// multipart upload, and the sweeper tries again.
 struct UploadGuard {
     hub: Hub,
     key: String,
+    /// The S3 multipart upload writing the key, once there is one.
+    multipart: Option<String>,
     done: bool,
 }
 
@@ -71,6 +80,7 @@ impl UploadGuard {
         let guard = Self {
             hub: hub.clone(),
             key: key.clone(),
+            multipart: None,
             done: false,
         };
         hub.catalog.write(move |tx| media::begin_upload(tx, &key)).await?;
@@ -91,21 +101,28 @@ impl Drop for UploadGuard {
             return;
         }
         let hub = self.hub.clone();
+        let multipart = self.multipart.take();
         let what = key.clone();
         let cleanup = async move {
-            if let Err(e) = hub.media.delete(&key).await {
-                tracing::warn!(%key, error = %e, "could not remove an interrupted upload; the sweeper will");
-            }
-            let k = key.clone();
-            if let Err(e) = hub.catalog.write(move |tx| media::end_upload(tx, &k)).await {
-                tracing::warn!(%key, error = %e, "could not forget an interrupted upload");
+            match hub.discard_upload(&key, multipart.as_deref()).await {
+                Ok(()) => {
+                    let k = key.clone();
+                    if let Err(e) = hub.catalog.write(move |tx| media::end_upload(tx, &k)).await {
+                        tracing::warn!(%key, error = %e, "could not forget an interrupted upload; the sweeper will");
+                    }
+                }
+                // The row stays, with the multipart upload's id: the sweeper
+                // (every `sweep_interval_secs`, and at start) tries again.
+                Err(e) => {
+                    tracing::warn!(%key, error = %e, "could not remove an interrupted upload; its catalog row stays for the sweeper")
+                }
             }
             hub.active.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => drop(rt.spawn(cleanup)),
             Err(_) => {
-                tracing::warn!(key = %what, "no runtime to clean an interrupted upload; the sweeper will")
+                tracing::warn!(key = %what, "no runtime to clean an interrupted upload; its catalog row stays for the sweeper")
             }
         }
     }
@@ -181,9 +198,10 @@ impl Hub {
             None => None,
         };
 
-        let guard = UploadGuard::start(self).await?;
+        let mut guard = UploadGuard::start(self).await?;
         let mut writer = self.media.writer(&guard.key).await?;
         if let Some(id) = writer.multipart_id().map(str::to_owned) {
+            guard.multipart = Some(id.clone());
             let key = guard.key.clone();
             self.catalog
                 .write(move |tx| media::set_multipart_id(tx, &key, &id))
@@ -247,6 +265,21 @@ impl Hub {
         accepted: Accepted,
         stored: StoredObject,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
+        self.record_with(viewer, id, role, accepted, stored, |_| Ok(())).await
+    }
+
+    /// [`Hub::record`], and `also` in the same transaction (a resumable
+    /// upload marked complete with its file, so that a crash between the
+    /// two cannot leave a file whose upload still waits for its last bytes).
+    pub(super) async fn record_with(
+        &self,
+        viewer: Viewer,
+        id: ProgramId,
+        role: FileRole,
+        accepted: Accepted,
+        stored: StoredObject,
+        also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
         self.catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
@@ -281,6 +314,7 @@ impl Hub {
                 if let Some(old) = &previous {
                     unused.extend(media::release(tx, &old.sha256)?);
                 }
+                also(tx)?;
                 Ok((record, previous.is_some(), unused))
             })
             .await
@@ -290,9 +324,20 @@ impl Hub {
     pub(super) async fn delete_objects(&self, keys: Vec<String>) {
         for key in keys {
             if let Err(e) = self.media.delete(&key).await {
-                tracing::warn!(%key, error = %e, "could not remove an unused object; the sweeper will");
+                // No row names it any more: the sweeper's listing finds it.
+                tracing::warn!(%key, error = %e, "could not remove an unused object; the sweeper removes it once older than sweep_grace_secs");
             }
         }
+    }
+
+    /// Removes what an unfinished upload of `key` stored: its S3 multipart
+    /// upload, and the object should it exist.
+    pub(super) async fn discard_upload(&self, key: &str, multipart: Option<&str>) -> Result<(), ExchangeError> {
+        if let Some(id) = multipart {
+            self.media.abort_multipart(key, id).await?;
+        }
+        self.media.delete(key).await?;
+        Ok(())
     }
 
     /// Removes a draft's file; its object goes too unless another file shares it.

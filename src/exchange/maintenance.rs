@@ -20,6 +20,12 @@ pub struct SweepReport {
     pub orphans: usize,
     /// Resumable uploads past their expiry.
     pub expired_uploads: usize,
+    /// S3 multipart uploads no row names (a process killed between
+    /// beginning one and recording its id).
+    pub multipart_uploads: usize,
+    /// Leftovers that could not be removed this time (the store did not
+    /// answer); their rows stay and the next sweep tries again.
+    pub failed: usize,
 }
 
 #[derive(Debug, Default)]
@@ -38,16 +44,30 @@ impl Hub {
         let mut report = SweepReport::default();
         let uploads = self.catalog.read(media::uploads).await?;
         for (key, multipart) in uploads.into_iter().filter(|(k, _)| !self.active.contains(k)) {
-            if let Some(id) = multipart {
-                self.media.abort_multipart(&key, &id).await?;
+            // The row goes only once its leftovers are gone, so that a store
+            // that is down now is tried again at the next sweep.
+            if let Err(e) = self.discard_upload(&key, multipart.as_deref()).await {
+                tracing::warn!(%key, error = %e, "could not remove an interrupted upload yet; next sweep");
+                report.failed += 1;
+                continue;
             }
-            self.media.delete(&key).await?;
             let k = key.clone();
             self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;
             report.stale_uploads += 1;
         }
-        report.staging_files = self.media.sweep_local_staging(grace).await?;
-        report.expired_uploads = self.sweep_tus(grace).await?;
+        report.staging_files = self.media.sweep_local_staging(grace, self.active.keys()).await?;
+        // A store that cannot list multipart uploads (or is away) does not
+        // hold up the rest of the sweep.
+        match self.sweep_multiparts(grace).await {
+            Ok(n) => report.multipart_uploads = n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not sweep incomplete multipart uploads; next sweep");
+                report.failed += 1;
+            }
+        }
+        let (expired, failed) = self.sweep_tus(grace).await?;
+        report.expired_uploads = expired;
+        report.failed += failed;
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
         for (key, modified) in self.media.keys().await? {
             if modified > cutoff || self.active.contains(&key) {
@@ -63,6 +83,26 @@ impl Hub {
             tracing::info!(?report, "swept the media store");
         }
         Ok(report)
+    }
+
+    /// Aborts the S3 multipart uploads under the hub's prefix that no
+    /// catalog row names and no upload of this process is writing, once
+    /// older than `grace`.
+    async fn sweep_multiparts(&self, grace: Duration) -> Result<usize, ExchangeError> {
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+        let mut aborted = 0;
+        for m in self.media.pending_multiparts().await? {
+            if m.initiated > cutoff || self.active.contains(&m.key) {
+                continue;
+            }
+            let id = m.upload_id.clone();
+            if self.catalog.read(move |c| media::is_known_multipart(c, &id)).await? {
+                continue;
+            }
+            self.media.abort_multipart(&m.key, &m.upload_id).await?;
+            aborted += 1;
+        }
+        Ok(aborted)
     }
 
     /// Re-reads every object and checks its size and SHA-256 against the catalog.

@@ -205,6 +205,9 @@ impl Hub {
             return Err(ExchangeError::invalid("Upload-Length", "the file is empty"));
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
+        // Held until the row exists: the sweeper leaves the spool (and the
+        // multipart upload) of an upload being created alone.
+        let _creating = self.tus_locks.take(&id)?;
         let sink = self.media.sink_create(&id).await?;
         let row = TusRow {
             id: id.clone(),
@@ -245,9 +248,27 @@ impl Hub {
         Ok(view(&row, None))
     }
 
+    /// Where an upload stands. One whose every byte arrived but whose object
+    /// was not finished (the process died, or the store failed, in between)
+    /// is finished now: the client that asks sees it complete, or a 503.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, upload = %id))]
     pub async fn tus_status(&self, caller: &Caller, id: &str) -> Result<Upload, ExchangeError> {
-        Ok(view(&self.tus_row(caller, id).await?, None))
+        let row = self.tus_row(caller, id).await?;
+        if !row.completed && row.length == Some(row.received) {
+            let (_lock, row) = self.tus_lock(caller, id).await?;
+            if !row.completed {
+                let hash = ResumableSha256::restore(&row.sha256_state).ok_or(ExchangeError::Broken(
+                    "an upload's saved SHA-256 state does not read back",
+                ))?;
+                tracing::info!(upload = %id, "finishing an upload whose every byte had arrived");
+                let file = self.tus_finish(caller, &row, hash).await?;
+                let mut done = row;
+                done.completed = true;
+                return Ok(view(&done, Some(file)));
+            }
+            return Ok(view(&row, None));
+        }
+        Ok(view(&row, None))
     }
 
     /// Appends a PATCH's body at `append.offset`. A body cut short counts up
@@ -273,6 +294,13 @@ impl Hub {
         row.sha256_state = hash.save();
         row.expires_at = catalog::now() + EXPIRY;
         if row.length == Some(received) {
+            // Every byte is in: that is recorded first, so that if the
+            // process dies (or the store fails) while the object is being
+            // finished, the next HEAD or PATCH finishes it, with nothing to
+            // send again.
+            let saved = row.clone();
+            self.catalog.write(move |tx| tus::advance(tx, &saved, false)).await?;
+            SinkWriter::tidy(&self.media, id, &row.sink).await;
             let file = self.tus_finish(caller, &row, hash).await?;
             return Ok(view(&row, Some(file)));
         }
@@ -372,7 +400,12 @@ impl Hub {
             self.metrics
                 .bytes_in
                 .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            sink.write(chunk).await?;
+            if let Err(e) = sink.write(chunk).await {
+                // What this request wrote past the recorded offset goes now,
+                // not at the next request: a full disk gets its room back.
+                sink.discard().await;
+                return Err(e.into());
+            }
         }
         if chunk_hash.is_some() && (cut_short || !chunk_hash.matches()) {
             // Nothing of this chunk is recorded; the next writer truncates it.
@@ -422,7 +455,14 @@ impl Hub {
                 let _ = hub.catalog.write(move |tx| tus::delete(tx, &id)).await;
             }
         };
-        if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone()).await {
+        if let Err(e) = self.media.sink_finish(&row.id, row.sink.clone(), row.received).await {
+            if e.is_unavailable() {
+                // The store is away: the upload stays, every byte of it
+                // recorded (its parts, its tail), and the next HEAD or PATCH
+                // once the store is back finishes it.
+                tracing::warn!(upload = %row.id, error = %e, "the store failed while finishing an upload; the next HEAD finishes it");
+                return Err(e.into());
+            }
             fail(self, row).await;
             return Err(e.into());
         }
@@ -437,7 +477,12 @@ impl Hub {
             media_type: row.media_type.clone(),
             sha256: None,
         };
-        let recorded = self.record(caller.viewer(), program, role, accepted, stored).await;
+        let done = row.clone();
+        let recorded = self
+            .record_with(caller.viewer(), program, role, accepted, stored, move |tx| {
+                tus::advance(tx, &done, true)
+            })
+            .await;
         let (file, _, unused) = match recorded {
             Ok(r) => r,
             Err(e) => {
@@ -445,8 +490,6 @@ impl Hub {
                 return Err(e);
             }
         };
-        let done = row.clone();
-        self.catalog.write(move |tx| tus::advance(tx, &done, true)).await?;
         self.delete_objects(unused).await;
         tracing::info!(upload = %row.id, program = %row.program_id, role = row.role.as_str(), size = row.received, "resumable upload complete");
         Ok(file)
@@ -468,17 +511,24 @@ impl Hub {
     }
 
     /// Removes expired uploads, and spool files no upload owns once older
-    /// than `grace` (an upload being created has its spool before its row).
-    pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<usize, ExchangeError> {
+    /// than `grace` (an upload being created has its spool before its row,
+    /// and holds its lock meanwhile).
+    /// Returns how many were removed, and how many could not be yet (their
+    /// rows stay for the next sweep).
+    pub(super) async fn sweep_tus(&self, grace: std::time::Duration) -> Result<(usize, usize), ExchangeError> {
         let now = Utc::now();
         let expired = self.catalog.read(move |c| tus::expired(c, now)).await?;
-        let mut removed = 0;
+        let (mut removed, mut failed) = (0, 0);
         for row in expired {
             let Ok(_lock) = self.tus_locks.take(&row.id) else {
                 continue;
             };
             if !row.completed {
-                self.media.sink_abort(&row.id, &row.sink).await?;
+                if let Err(e) = self.media.sink_abort(&row.id, &row.sink).await {
+                    tracing::warn!(upload = %row.id, error = %e, "could not remove an expired upload yet; next sweep");
+                    failed += 1;
+                    continue;
+                }
             }
             let id = row.id.clone();
             self.catalog.write(move |tx| tus::delete(tx, &id)).await?;
@@ -490,14 +540,17 @@ impl Hub {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.elapsed().ok());
-            if age.is_none_or(|a| a < grace.max(std::time::Duration::from_secs(60))) {
+            if age.is_none_or(|a| a < grace) {
                 continue;
             }
+            let Ok(_lock) = self.tus_locks.take(&id) else {
+                continue;
+            };
             let i = id.clone();
             if !self.catalog.read(move |c| tus::exists(c, &i)).await? {
                 let _ = tokio::fs::remove_file(path).await;
             }
         }
-        Ok(removed)
+        Ok((removed, failed))
     }
 }

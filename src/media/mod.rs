@@ -6,6 +6,7 @@
 //! catalog, and keys are made here, never from client text.
 
 mod local_file;
+mod multipart_list;
 mod resumable;
 pub mod sha256;
 mod writer;
@@ -28,6 +29,7 @@ use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
 use crate::domain::Secret;
+pub use multipart_list::PendingMultipart;
 pub use resumable::{SinkState, SinkWriter};
 use writer::Target;
 pub use writer::{ObjectWriter, StoredObject};
@@ -41,18 +43,173 @@ const LOCAL_WRITE_BATCH: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("object store: {0}")]
-    Store(#[from] object_store::Error),
+    Store(object_store::Error),
     #[error("local file system: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("object not found")]
     NotFound,
+    /// The store did not answer, timed out, refused the connection or
+    /// answered that it is overloaded or failing (5xx): worth trying again
+    /// later, and not the request's fault.
+    #[error("the object store is unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// The local file system has no room (or quota) left.
+    #[error("the local store is full: {0}")]
+    Full(std::io::Error),
+}
+
+impl From<std::io::Error> for MediaError {
+    fn from(e: std::io::Error) -> Self {
+        if is_full(&e) {
+            Self::Full(e)
+        } else {
+            Self::Io(e)
+        }
+    }
+}
+
+impl From<object_store::Error> for MediaError {
+    fn from(e: object_store::Error) -> Self {
+        if is_full_chain(&e) {
+            let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+            return Self::Full(io);
+        }
+        if is_unavailable(&e) {
+            return Self::Unavailable(Box::new(e));
+        }
+        Self::Store(e)
+    }
 }
 
 impl MediaError {
     fn from_store(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { .. } => Self::NotFound,
-            e => Self::Store(e),
+            e => e.into(),
+        }
+    }
+
+    /// Whether trying again later may succeed (the store is down, slow or
+    /// failing), as opposed to a fault of the hub or of the request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Whether `e` says the disk (or the user's quota) is full.
+fn is_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.raw_os_error().is_some_and(|c| c == libc::ENOSPC || c == libc::EDQUOT)
+}
+
+/// Whether an error somewhere in `e`'s chain of causes is a full disk.
+fn is_full_chain(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>().is_some_and(is_full) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Whether the chain of causes of `e` says the store could not be reached
+/// or answered a server-side failure: a transport error (refused, reset,
+/// timed out, cut short), or a 5xx / 429 / 408 status once retries were
+/// spent. object_store does not export its retry error, so the status is
+/// read from its message (`Server returned non-2xx status code: 503 …`).
+fn is_unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<object_store::client::HttpError>().is_some() {
+            return true;
+        }
+        if let Some(r) = c.downcast_ref::<reqwest::Error>() {
+            if r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() {
+                return true;
+            }
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            if matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::NotConnected
+                    | K::TimedOut
+                    | K::BrokenPipe
+                    | K::UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        let text = c.to_string();
+        if let Some(rest) = text.strip_prefix("Server returned non-2xx status code: ") {
+            let status: u16 = rest.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
+            if status >= 500 || status == 429 || status == 408 {
+                return true;
+            }
+        }
+        if text.starts_with("Server returned error response: ") {
+            // A 200 whose body says InternalError or SlowDown.
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// How long S3 requests may take, and how often a failed one is tried again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoreTimeouts {
+    /// Connecting to the store.
+    pub connect: Duration,
+    /// One request, from connecting to the last byte of its answer (a
+    /// stream read is resumed with a ranged request past it).
+    pub request: Duration,
+    /// Tries after the first for a request that failed in a way worth
+    /// retrying (0: none).
+    pub retries: usize,
+}
+
+impl Default for StoreTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(30),
+            retries: 2,
+        }
+    }
+}
+
+impl StoreTimeouts {
+    /// The readiness probe's: one short try.
+    fn probe() -> Self {
+        Self {
+            connect: Duration::from_millis(500),
+            request: Duration::from_secs(1),
+            retries: 0,
+        }
+    }
+
+    fn client_options(&self) -> object_store::ClientOptions {
+        object_store::ClientOptions::new()
+            .with_connect_timeout(self.connect)
+            .with_timeout(self.request)
+    }
+
+    fn retry(&self) -> object_store::RetryConfig {
+        object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+            },
+            max_retries: self.retries,
+            // Past this, no new try starts.
+            retry_timeout: self.request + Duration::from_secs(2),
         }
     }
 }
@@ -87,18 +244,28 @@ pub struct MediaSettings {
     pub part_size: usize,
     /// Where resumable uploads wait: their spool files, or on S3 their tails.
     pub spool_root: PathBuf,
+    /// S3 timeouts and retries.
+    pub timeouts: StoreTimeouts,
 }
 
 #[derive(Clone)]
 enum Backend {
-    Local { root: PathBuf },
-    S3 { signer: Arc<AmazonS3>, prefix: String },
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        signer: Arc<AmazonS3>,
+        prefix: String,
+        lister: Arc<multipart_list::Lister>,
+    },
 }
 
 /// The media store. Cheap to clone.
 #[derive(Clone)]
 pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
+    /// The same store with one short try per request, for readiness.
+    probe: Arc<dyn ObjectStore>,
     backend: Backend,
     part_size: usize,
     /// Where the tails of resumable uploads to S3 wait.
@@ -112,9 +279,10 @@ impl MediaStore {
             StoreLocation::Local { root } => {
                 std::fs::create_dir_all(root)?;
                 let root = std::fs::canonicalize(root)?;
-                let local = LocalFileSystem::new_with_prefix(&root)?;
+                let local = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
                 Ok(Self {
-                    store: Arc::new(ChunkedStore::new(Arc::new(local), LOCAL_READ_BLOCK)),
+                    probe: local.clone(),
+                    store: Arc::new(ChunkedStore::new(local, LOCAL_READ_BLOCK)),
                     backend: Backend::Local { root },
                     part_size,
                     spool_root: settings.spool_root.clone(),
@@ -128,8 +296,11 @@ impl MediaStore {
                 secret_access_key,
                 prefix,
             }) => {
-                let s3 = Arc::new(
+                let build = |t: StoreTimeouts| {
                     AmazonS3Builder::new()
+                        // First: the options replace the builder's own,
+                        // `allow_http` among them.
+                        .with_client_options(t.client_options())
                         .with_endpoint(endpoint)
                         .with_allow_http(endpoint.starts_with("http://"))
                         .with_bucket_name(bucket)
@@ -140,18 +311,35 @@ impl MediaStore {
                         // and scrubbed); signing each part's payload as well
                         // would hash it all a second time.
                         .with_unsigned_payload(true)
-                        .build()?,
-                );
+                        .with_retry(t.retry())
+                        .build()
+                };
+                let s3 = Arc::new(build(settings.timeouts)?);
+                let probe = Arc::new(build(StoreTimeouts::probe())?);
                 let prefix = prefix.trim_matches('/').to_owned();
-                let whole: Arc<dyn ObjectStore> = s3.clone();
-                let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                    whole
-                } else {
-                    Arc::new(PrefixStore::new(whole, prefix.as_str()))
+                let prefixed = |whole: Arc<dyn ObjectStore>| -> Arc<dyn ObjectStore> {
+                    if prefix.is_empty() {
+                        whole
+                    } else {
+                        Arc::new(PrefixStore::new(whole, prefix.as_str()))
+                    }
+                };
+                let bucket = S3Bucket {
+                    endpoint: endpoint.clone(),
+                    bucket: bucket.clone(),
+                    region: region.clone(),
+                    access_key_id: access_key_id.clone(),
+                    secret_access_key: secret_access_key.clone(),
+                    prefix: prefix.clone(),
                 };
                 Ok(Self {
-                    store,
-                    backend: Backend::S3 { signer: s3, prefix },
+                    store: prefixed(s3.clone()),
+                    probe: prefixed(probe),
+                    backend: Backend::S3 {
+                        signer: s3,
+                        prefix,
+                        lister: Arc::new(multipart_list::Lister::new(&bucket, settings.timeouts)?),
+                    },
                     part_size,
                     spool_root: settings.spool_root.clone(),
                 })
@@ -226,7 +414,83 @@ impl MediaStore {
             .get_opts(&Self::path(key), options)
             .await
             .map_err(MediaError::from_store)?;
-        Ok(result.into_stream().map_err(MediaError::from_store).boxed())
+        let (start, end) = (result.range.start, result.range.end);
+        let first = result.into_stream().map_err(MediaError::from_store).boxed();
+        if self.is_local() {
+            return Ok(first);
+        }
+        Ok(self.resuming(key, start..end, first))
+    }
+
+    /// An S3 read that outlives its request: each request is bounded by
+    /// `storage_timeout_secs` (so that a store gone silent is noticed), and a
+    /// read cut by that timeout, or by a broken connection, goes on with a
+    /// ranged request from where it stopped, for as long as each try moves
+    /// it forward. A try that brings nothing ends the read with its error.
+    fn resuming(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        first: BoxStream<'static, Result<Bytes, MediaError>>,
+    ) -> BoxStream<'static, Result<Bytes, MediaError>> {
+        struct Read {
+            store: Arc<dyn ObjectStore>,
+            path: ObjectPath,
+            next: u64,
+            end: u64,
+            inner: Option<BoxStream<'static, Result<Bytes, MediaError>>>,
+            /// Bytes received since the current request began.
+            progress: u64,
+        }
+        let state = Read {
+            store: self.store.clone(),
+            path: Self::path(key),
+            next: range.start,
+            end: range.end,
+            inner: Some(first),
+            progress: 0,
+        };
+        futures_util::stream::unfold(state, |mut s| async move {
+            loop {
+                if s.next >= s.end {
+                    return None;
+                }
+                let inner = s.inner.as_mut()?;
+                match inner.next().await {
+                    Some(Ok(bytes)) => {
+                        s.next += bytes.len() as u64;
+                        s.progress += bytes.len() as u64;
+                        return Some((Ok(bytes), s));
+                    }
+                    Some(Err(e)) if e.is_unavailable() && s.progress > 0 => {
+                        tracing::debug!(error = %e, at = s.next, "resuming a read");
+                        s.progress = 0;
+                        let options = GetOptions {
+                            range: Some(GetRange::Bounded(s.next..s.end)),
+                            ..Default::default()
+                        };
+                        match s.store.get_opts(&s.path, options).await {
+                            Ok(r) => s.inner = Some(r.into_stream().map_err(MediaError::from_store).boxed()),
+                            Err(e) => {
+                                s.inner = None;
+                                return Some((Err(MediaError::from_store(e)), s));
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        s.inner = None;
+                        return Some((Err(e), s));
+                    }
+                    None => {
+                        // The store ended the answer before its last byte.
+                        s.inner = None;
+                        let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                        return Some((Err(MediaError::Unavailable(Box::new(short))), s));
+                    }
+                }
+            }
+        })
+        .boxed()
     }
 
     /// The size of `key`, or `NotFound`.
@@ -259,11 +523,24 @@ impl MediaStore {
         Ok(out)
     }
 
-    /// Whether the store answers.
+    /// S3 multipart uploads under the hub's prefix that were begun and
+    /// neither completed nor aborted (none on the local store).
+    pub async fn pending_multiparts(&self) -> Result<Vec<PendingMultipart>, MediaError> {
+        match &self.backend {
+            Backend::Local { .. } => Ok(Vec::new()),
+            Backend::S3 { lister, prefix, .. } => lister.list(prefix).await,
+        }
+    }
+
+    /// Whether the store answers: one try, within about a second (no
+    /// retries, so that a store that is down says so at once).
     pub async fn check(&self) -> Result<(), MediaError> {
-        match self.store.head(&Self::path("readyz-probe")).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+        let path = Self::path("readyz-probe");
+        let probe = self.probe.head(&path);
+        match tokio::time::timeout(Duration::from_millis(1500), probe).await {
+            Ok(Ok(_) | Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(elapsed) => Err(MediaError::Unavailable(Box::new(elapsed))),
         }
     }
 
@@ -279,9 +556,14 @@ impl MediaStore {
     }
 
     /// Removes the staging files that uploads of a crashed process left in a
-    /// local store (S3 leaves none of these: its incomplete multipart uploads
-    /// are aborted by the writer, or expire by the bucket's lifecycle).
-    pub async fn sweep_local_staging(&self, older_than: Duration) -> Result<usize, MediaError> {
+    /// local store (S3 has none: its incomplete multipart uploads are aborted
+    /// by the writer, or by the sweeper from their rows or from the store's
+    /// listing). Staging files of the keys in `active` (being written now) stay.
+    pub async fn sweep_local_staging(
+        &self,
+        older_than: Duration,
+        active: std::collections::HashSet<String>,
+    ) -> Result<usize, MediaError> {
         let Backend::Local { root } = &self.backend else {
             return Ok(0);
         };
@@ -295,7 +577,12 @@ impl MediaStore {
             };
             for entry in entries {
                 let entry = entry?;
-                let staged = writer::is_staging(&entry.file_name().to_string_lossy());
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let staged = writer::is_staging(&name);
+                let key = format!("blobs/{}", name.split('#').next().unwrap_or_default());
+                if active.contains(&key) {
+                    continue;
+                }
                 let old = entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than;
                 if staged && old {
                     std::fs::remove_file(entry.path())?;
@@ -319,4 +606,52 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_told_apart() {
+        let full = MediaError::from(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(matches!(full, MediaError::Full(_)), "{full:?}");
+        let quota = MediaError::from(std::io::Error::from_raw_os_error(libc::EDQUOT));
+        assert!(matches!(quota, MediaError::Full(_)), "{quota:?}");
+        let other = MediaError::from(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(matches!(other, MediaError::Io(_)), "{other:?}");
+    }
+
+    /// A store nobody listens for: unavailable (not an internal error), and
+    /// said at once, after `retries` quick tries.
+    #[tokio::test]
+    async fn a_store_that_refuses_is_unavailable() {
+        // A port just freed: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::open(&MediaSettings {
+            store: StoreLocation::S3(S3Bucket {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket: "b".into(),
+                region: "garage".into(),
+                access_key_id: "GK0".into(),
+                secret_access_key: Secret::new("s".to_owned()),
+                prefix: "p".into(),
+            }),
+            part_size: 5 << 20,
+            spool_root: dir.path().to_owned(),
+            timeouts: StoreTimeouts::default(),
+        })
+        .unwrap();
+        let e = store.writer("blobs/x").await.err().expect("no store there");
+        assert!(e.is_unavailable(), "{e:?}");
+        let e = store.read("blobs/x", None).await.err().expect("no store there");
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(store.check().await.unwrap_err().is_unavailable());
+        assert!(store.sink_create("u1").await.unwrap_err().is_unavailable());
+    }
 }

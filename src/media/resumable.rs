@@ -37,6 +37,8 @@ pub struct SinkWriter {
     store: MediaStore,
     id: String,
     state: SinkState,
+    /// The local spool's length when opened: what the catalog records.
+    recorded: u64,
     local: Option<BufWriter<tokio::fs::File>>,
     tail: PartBuffer,
 }
@@ -83,6 +85,7 @@ impl MediaStore {
             store: self.clone(),
             id: id.to_owned(),
             state: state.clone(),
+            recorded: state.spooled,
             local: None,
             tail: PartBuffer::new(self.part_size),
         };
@@ -112,8 +115,10 @@ impl MediaStore {
         Ok(BytesMut::from(&bytes[..spooled]))
     }
 
-    /// Turns a complete sink into its object, durable.
-    pub async fn sink_finish(&self, id: &str, state: SinkState) -> Result<(), MediaError> {
+    /// Turns a complete sink into its object, durable. Finishing again a
+    /// sink that was finished (by a process that died before recording it)
+    /// finds its object and succeeds.
+    pub async fn sink_finish(&self, id: &str, state: SinkState, size: u64) -> Result<(), MediaError> {
         match &self.backend {
             Backend::Local { root } => {
                 let target = root.join(&state.key);
@@ -121,11 +126,29 @@ impl MediaStore {
                     tokio::fs::create_dir_all(dir).await?;
                 }
                 let spool = self.spool(id);
-                tokio::fs::File::open(&spool).await?.sync_all().await?;
+                let file = match tokio::fs::File::open(&spool).await {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        if tokio::fs::metadata(&target).await.is_ok_and(|m| m.len() == size) {
+                            return sync_file_and_dir(target).await;
+                        }
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                file.sync_all().await?;
                 tokio::fs::rename(&spool, &target).await?;
                 sync_file_and_dir(target).await?;
             }
             Backend::S3 { signer, .. } => {
+                match self.size(&state.key).await {
+                    Ok(n) if n == size => {
+                        self.remove_tails(id, None).await;
+                        return Ok(());
+                    }
+                    Ok(_) | Err(MediaError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
                 let path = self.full_path(&state.key);
                 let upload = state.multipart_id.clone().unwrap_or_default();
                 let mut parts: Vec<PartId> = state.parts.iter().map(|p| PartId { content_id: p.clone() }).collect();
@@ -219,6 +242,18 @@ impl SinkWriter {
         Ok(())
     }
 
+    /// Gives up what this writer appended: the local spool goes back to its
+    /// recorded length (S3 parts sent past it are overwritten by the next
+    /// writer, and its tail was never recorded).
+    pub async fn discard(mut self) {
+        if let Some(file) = self.local.take() {
+            let file = file.into_inner();
+            if let Err(e) = file.set_len(self.recorded).await {
+                tracing::warn!(upload = %self.id, error = %e, "could not cut a spool back; the next request does");
+            }
+        }
+    }
+
     /// Bytes appended by this writer and the ones before it, in all.
     pub fn state(&self) -> &SinkState {
         &self.state
@@ -227,8 +262,16 @@ impl SinkWriter {
     /// Makes what was written durable and returns the state to record.
     pub async fn commit(mut self) -> Result<SinkState, MediaError> {
         if let Some(mut file) = self.local.take() {
-            file.flush().await?;
-            file.get_mut().sync_data().await?;
+            let flushed = async {
+                file.flush().await?;
+                file.get_mut().sync_data().await
+            }
+            .await;
+            if let Err(e) = flushed {
+                // A full disk, say: back to the recorded length, room freed.
+                let _ = file.get_mut().set_len(self.recorded).await;
+                return Err(e.into());
+            }
             return Ok(self.state);
         }
         let generation = self.state.parts.len();

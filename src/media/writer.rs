@@ -290,7 +290,10 @@ impl ObjectWriter {
         self.stop_parts();
         if let Some(target) = self.target.take() {
             if let Err(e) = abort(target).await {
-                tracing::warn!(key = %self.key, error = %e, "could not abort an upload; the sweeper will");
+                // The caller keeps the multipart upload's id (the catalog's
+                // upload row) and tries again; a local staging file is swept
+                // once older than the grace.
+                tracing::warn!(key = %self.key, error = %e, "could not abort an upload's partial object yet");
             }
         }
     }
@@ -322,7 +325,7 @@ impl Drop for ObjectWriter {
             let target = match target {
                 Target::Local(file) => {
                     if let Err(e) = file.remove() {
-                        tracing::warn!(key = %self.key, error = %e, "could not remove a staging file; the sweeper will");
+                        tracing::warn!(key = %self.key, error = %e, "could not remove a staging file; the sweeper removes it once older than the grace");
                     }
                     return;
                 }

@@ -5,6 +5,8 @@
 mod helpers;
 mod cli;
 mod exchange;
+mod fault_proxy;
+mod faults;
 mod feed;
 mod files;
 mod layers;
