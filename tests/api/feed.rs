@@ -448,7 +448,7 @@ async fn the_ebucore_sidecar_describes_the_program() {
     assert_eq!(r.status(), StatusCode::OK);
     let xml = r.text().await.unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
-    let ns = "urn:ebu:metadata-schema:ebuCore_2017";
+    let ns = "urn:ebu:metadata-schema:ebucore";
     let root = doc.root_element();
     assert_eq!(
         (root.tag_name().namespace(), root.tag_name().name()),
