@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod exchange;
 mod feed;
+mod follows;
 mod files;
 mod layers;
 mod limits;
