@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(safe_component("com1 .mp3"), "_com1 .mp3");
         assert_eq!(safe_component("  Thời sự tối...  "), "Thời sự tối");
         assert_eq!(safe_component("..."), "_");
-        assert_eq!(safe_component("a\u{7}b\u{202E}c\td"), "a_bc d");
+        assert_eq!(safe_component("a\u{7}b\u{202E}c\td  e"), "a_bc_d e");
         let nfd: String = "Định Hóa".nfd().collect();
         assert_eq!(safe_component(&nfd), "Định Hóa");
         let long = format!("{}.mp4", "ệ".repeat(200));
