@@ -87,7 +87,11 @@ pub struct FollowedPrograms {
         (status = 422, body = Problem,
             description = "`validation_failed`: an unknown kind, role or station, an empty or over-long value, a saved search the search API would refuse")),
     security(("bearer" = [])))]
-pub async fn create(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<FollowInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    body: Json<FollowInput>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.parsed()?;
     let f = hub
         .follow(
@@ -122,7 +126,11 @@ pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpRespons
     params(("id" = uuid::Uuid, Path, description = "follow id")),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn remove(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn remove(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     hub.unfollow(&caller, path.into_inner()).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }

@@ -253,7 +253,9 @@ impl SavedSearch {
         text.extend(m.credits.iter().map(|c| c.name.as_str()));
         let folded: Vec<String> = text.iter().map(|t| fold(t)).collect();
         let have: Vec<&str> = folded.iter().flat_map(|t| words(t)).collect();
-        self.words.iter().all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
+        self.words
+            .iter()
+            .all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
     }
 }
 
@@ -276,7 +278,14 @@ mod tests {
         let s = SavedSearch::parse("?q=Nông+nghiệp&genre=agriculture&language=vi&sort=newest").unwrap();
         assert_eq!(s.words, ["nong", "nghiep"]);
         assert_eq!(s.genres, [Genre::parse("agriculture").unwrap()]);
-        for bad in ["", "sort=newest", "genre=gardening", "q=!!!", "colour=red", "aired_from=last+week"] {
+        for bad in [
+            "",
+            "sort=newest",
+            "genre=gardening",
+            "q=!!!",
+            "colour=red",
+            "aired_from=last+week",
+        ] {
             assert!(SavedSearch::parse(bad).is_err(), "{bad}");
         }
         assert!(Rule::parse(FollowKind::Search, &"q=a&".repeat(300)).is_err());

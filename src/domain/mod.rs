@@ -3,8 +3,8 @@
 
 mod digest;
 mod feed;
-pub mod follow;
 pub mod file;
+pub mod follow;
 mod ledger;
 mod program;
 mod search;

@@ -54,10 +54,9 @@ impl Following {
 
 /// Follows belong to a station; the operator follows nothing.
 fn follower(caller: &Caller) -> Result<&StationId, ExchangeError> {
-    caller
-        .station
-        .as_ref()
-        .ok_or(ExchangeError::Forbidden("follows belong to a station; the operator has none"))
+    caller.station.as_ref().ok_or(ExchangeError::Forbidden(
+        "follows belong to a station; the operator has none",
+    ))
 }
 
 /// A search that finds at least the programs `rule` matches, so that
@@ -127,10 +126,7 @@ impl Hub {
             errors.push(FieldError::new("roles", "name at least one file role"));
         }
         if new.backfill > MAX_BACKFILL {
-            errors.push(FieldError::new(
-                "backfill",
-                format!("must be at most {MAX_BACKFILL}"),
-            ));
+            errors.push(FieldError::new("backfill", format!("must be at most {MAX_BACKFILL}")));
         }
         let Some(rule) = rule.filter(|_| errors.is_empty()) else {
             return Err(ExchangeError::Invalid(errors));
@@ -182,10 +178,7 @@ impl Hub {
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn unfollow(&self, caller: &Caller, id: String) -> Result<(), ExchangeError> {
         let station = follower(caller)?.clone();
-        let gone = self
-            .catalog
-            .write(move |tx| follows::delete(tx, &station, &id))
-            .await?;
+        let gone = self.catalog.write(move |tx| follows::delete(tx, &station, &id)).await?;
         if gone {
             Ok(())
         } else {

@@ -160,9 +160,12 @@ fn media_name(raw: &str) -> String {
 
 /// Runs the agent until it is caught up (or, with `follow`, until stopped).
 pub async fn run(opts: PullOptions, stop: Stop) -> anyhow::Result<Ended> {
-    let template = opts.template.as_deref().map(Template::parse).transpose().map_err(|e| {
-        anyhow::anyhow!("--template: {e}")
-    })?;
+    let template = opts
+        .template
+        .as_deref()
+        .map(Template::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--template: {e}"))?;
     let dir = opts.into.join(".pxhub");
     tokio::fs::create_dir_all(dir.join("partial"))
         .await
@@ -437,7 +440,10 @@ impl Agent {
                 if self.state.owner_of(&joined, id).is_some() {
                     let last = parts.pop().expect("a file name");
                     let (stem, ext) = last.rsplit_once('.').unwrap_or((&last, ""));
-                    parts.push(template::safe_component(&format!("{stem} ({}).{ext}", &id[..8.min(id.len())])));
+                    parts.push(template::safe_component(&format!(
+                        "{stem} ({}).{ext}",
+                        &id[..8.min(id.len())]
+                    )));
                 }
                 parts
             }
@@ -495,7 +501,10 @@ impl Agent {
                         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                         .map(|t| t.with_timezone(&Utc))
                         .unwrap_or_else(Utc::now);
-                    eprintln!("not yet: {title} ({id}) opens {}; it will be fetched then", opens.to_rfc3339());
+                    eprintln!(
+                        "not yet: {title} ({id}) opens {}; it will be fetched then",
+                        opens.to_rfc3339()
+                    );
                     self.state.pending.insert(id.clone(), Pending { opens, roles, title });
                 }
                 why => {
@@ -512,7 +521,10 @@ impl Agent {
             let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
                 continue;
             };
-            let sha256 = file["sha256"].as_str().context("a file without its SHA-256")?.to_owned();
+            let sha256 = file["sha256"]
+                .as_str()
+                .context("a file without its SHA-256")?
+                .to_owned();
             if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 bail!("{id}: the hub sent a SHA-256 that is not one");
             }
@@ -555,7 +567,11 @@ impl Agent {
             if let Some(xml) = ebucore {
                 write_atomically(&self.abs(&sidecars[1]), &xml).await?;
             }
-            write_atomically(&self.abs(&sidecars[0]), serde_json::to_string_pretty(program)?.as_bytes()).await?;
+            write_atomically(
+                &self.abs(&sidecars[0]),
+                serde_json::to_string_pretty(program)?.as_bytes(),
+            )
+            .await?;
             for old in &entry.sidecars {
                 if !sidecars.contains(old) {
                     let _ = tokio::fs::remove_file(self.abs(old)).await;
@@ -684,7 +700,15 @@ impl Agent {
         }
     }
 
-    async fn fetch(&self, id: &str, role: &str, sha256: &str, from: u64, size: u64, partial: &Path) -> anyhow::Result<()> {
+    async fn fetch(
+        &self,
+        id: &str,
+        role: &str,
+        sha256: &str,
+        from: u64,
+        size: u64,
+        partial: &Path,
+    ) -> anyhow::Result<()> {
         let mut req = self
             .client
             .get(self.url(&format!("/api/v1/programs/{id}/files/{role}")))

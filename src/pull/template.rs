@@ -63,7 +63,8 @@ pub struct Template {
     has_role: bool,
 }
 
-const FIELDS: &str = "series, title, station, id, episode, genre, kind, role, filename, ext, first_aired:FORMAT, published:FORMAT";
+const FIELDS: &str =
+    "series, title, station, id, episode, genre, kind, role, filename, ext, first_aired:FORMAT, published:FORMAT";
 
 impl Template {
     /// Parses `raw`, refusing what could leave the delivery folder (`..`,
@@ -296,7 +297,10 @@ mod tests {
         );
         assert_eq!(
             t.render(&program(), "script", "kịch bản.pdf"),
-            ["Nông nghiệp xanh", "2024-03-13 Nông nghiệp xanh_ số 12 _ tháng 3_.script.pdf"]
+            [
+                "Nông nghiệp xanh",
+                "2024-03-13 Nông nghiệp xanh_ số 12 _ tháng 3_.script.pdf"
+            ]
         );
         let mut no_series = program();
         no_series["series"] = Value::Null;

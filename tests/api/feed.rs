@@ -226,7 +226,10 @@ async fn the_atom_feed_parses_and_answers_304() {
     let r = app.client.get(format!("{}{url}", app.address)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let tn_me: Value = app.get(&tn, "/api/v1/me").await.json().await.unwrap();
-    assert!(tn_me["feed_url"].as_str().unwrap().starts_with("/api/v1/feed.atom?key="));
+    assert!(tn_me["feed_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("/api/v1/feed.atom?key="));
     let forged = format!("{}x", &url[..url.len() - 1]);
     let r = app.client.get(format!("{}{forged}", app.address)).send().await.unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized").await;

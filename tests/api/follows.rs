@@ -11,7 +11,10 @@ use crate::helpers::{assert_problem, fields, id, program, TestApp};
 async fn follow(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post(token, "/api/v1/follows", &body).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{body}: {}", r.text().await.unwrap());
-    assert!(r.headers()["location"].to_str().unwrap().starts_with("/api/v1/follows/"));
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/api/v1/follows/"));
     r.json().await.unwrap()
 }
 
@@ -71,7 +74,11 @@ async fn a_station_follows_unfollows_and_bad_follows_change_nothing() {
 
     // The same series however it is written: once.
     let r = app
-        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "NONG NGHIEP  xanh"}))
+        .post(
+            &cb,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "NONG NGHIEP  xanh"}),
+        )
         .await;
     assert_problem(r, StatusCode::CONFLICT, "already_following").await;
 
@@ -111,7 +118,11 @@ async fn a_station_follows_unfollows_and_bad_follows_change_nothing() {
 
     // The operator follows nothing.
     let r = app
-        .post(&app.admin, "/api/v1/follows", &json!({"kind": "genre", "value": "news"}))
+        .post(
+            &app.admin,
+            "/api/v1/follows",
+            &json!({"kind": "genre", "value": "news"}),
+        )
         .await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = app.get(&app.admin, "/api/v1/feed?scope=follows").await;
@@ -136,7 +147,11 @@ async fn a_stations_feed_holds_what_it_follows_and_may_see() {
     later["rights"] = json!({"available_from": "2999-01-01T00:00:00Z"});
     let two = app.published(&tn, &later).await;
     let r = app
-        .patch(&tn, &format!("/api/v1/programs/{}", id(&one)), &json!({"summary": "sửa"}))
+        .patch(
+            &tn,
+            &format!("/api/v1/programs/{}", id(&one)),
+            &json!({"summary": "sửa"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
 
@@ -160,10 +175,7 @@ async fn a_stations_feed_holds_what_it_follows_and_may_see() {
     assert_eq!(events[0]["follows"], json!([id(&f)]));
     assert_eq!(events[1]["program"]["can_download"], false);
     assert_eq!(events[1]["program"]["unavailable_reason"], "not_yet_available");
-    assert_eq!(
-        events[1]["program"]["rights"]["available_from"],
-        "2999-01-01T00:00:00Z"
-    );
+    assert_eq!(events[1]["program"]["rights"]["available_from"], "2999-01-01T00:00:00Z");
 
     // A station that follows nothing has an empty feed; the broadcaster
     // sees every event it may see, or what it follows when it asks.
@@ -200,7 +212,8 @@ async fn a_late_joiner_back_fills_what_is_still_available() {
         p["rights"] = rights;
         ids.push(app.published(&tn, &p).await["id"].as_str().unwrap().to_owned());
     }
-    app.published(&tn, &program("Đường lên Mẫu Sơn (không phải chuyên mục)")).await;
+    app.published(&tn, &program("Đường lên Mẫu Sơn (không phải chuyên mục)"))
+        .await;
     let f = follow(
         &app,
         &cb,
@@ -254,7 +267,10 @@ async fn a_stations_webhook_hears_only_what_it_follows_signed() {
     assert_eq!(kind, "program.published");
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
-    assert_eq!(*signature, format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+    assert_eq!(
+        *signature,
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    );
     let body: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(body["event"]["program_id"], wanted["id"]);
 }

@@ -4,12 +4,15 @@
 #[macro_use]
 mod helpers;
 mod cli;
+mod delivery;
 mod exchange;
 mod feed;
-mod follows;
 mod files;
+mod follows;
 mod layers;
 mod limits;
+#[path = "../../benches/common/link.rs"]
+mod link;
 mod openapi;
 mod programs;
 mod pull;

@@ -86,7 +86,11 @@ async fn the_pull_agent_takes_replaces_and_withdraws() {
     let other = dir.path().join("other");
     let o = pull(&app, &tn, &other, &[]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let entries: Vec<_> = std::fs::read_dir(&other).unwrap().flatten().map(|e| e.file_name()).collect();
+    let entries: Vec<_> = std::fs::read_dir(&other)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(entries, [std::ffi::OsString::from(".pxhub")]);
 }
 
