@@ -310,7 +310,9 @@ impl Agent {
                 let mut what = format!("new programs (next look in {}s)", nap.as_secs());
                 if let Some(at) = next_open {
                     let until = (at - Utc::now()).to_std().unwrap_or_default();
-                    nap = nap.min(until.max(Duration::from_millis(200)));
+                    // A window the hub still calls closed (clocks differ): look
+                    // again in a second, not in a busy loop.
+                    nap = nap.min(until.max(Duration::from_secs(1)));
                     what += &format!(
                         "; {} program(s) wait for their window, the next opens {}",
                         self.state.pending.len(),
