@@ -392,3 +392,55 @@ async fn a_sigterm_mid_download_checkpoints_and_the_next_run_resumes() {
         "{sent} bytes sent, {kept} were kept"
     );
 }
+
+/// Forwards every connection `listener` accepts to `upstream`.
+async fn forward(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr) {
+    loop {
+        let Ok((mut down, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(async move {
+            if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            }
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_following_agent_waits_for_a_hub_that_is_down() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    follow(&app, &cb, json!({"kind": "genre", "value": "agriculture", "deliver": true})).await;
+    let m = bytes(50_000, 11);
+    publish(&app, &tn, &episode("Số 1", "2024-03-01T01:00:00Z"), &m, None).await;
+    // An address where nothing listens yet: the hub is down.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("playout");
+    let mut child = pull(
+        &format!("http://{addr}"),
+        &cb,
+        &into,
+        &["--follow", "--interval", "1", "--retry-max", "1"],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "still running while the hub is down");
+    // The hub comes back at that address.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let upstream = app.address.trim_start_matches("http://").parse().unwrap();
+    tokio::spawn(forward(listener, upstream));
+    let file = into.join("Nông nghiệp xanh/2024-03-01 Số 1.mp3");
+    wait_until("the program arrives once the hub is back", || file.exists()).await;
+    assert!(std::fs::read(&file).unwrap() == m);
+    sigterm(&child);
+    let o = wait_child(child).await;
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("waiting: the hub"), "{err}");
+    assert_eq!(err.matches("waiting: the hub").count(), 1, "said once while it lasted: {err}");
+}
