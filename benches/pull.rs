@@ -81,7 +81,16 @@ impl Opts {
 /// `bench` with deliver on.
 fn taker(hub: &Hub, rt: &tokio::runtime::Runtime) -> String {
     run(pxhub(&hub.dir)
-        .args(["station", "add", "--id", "taker", "--name", "Taker", "--province", "Cao Bằng"])
+        .args([
+            "station",
+            "add",
+            "--id",
+            "taker",
+            "--name",
+            "Taker",
+            "--province",
+            "Cao Bằng",
+        ])
         .stderr(Stdio::null()));
     let token = run(pxhub(&hub.dir)
         .args(["token", "issue", "--station", "taker"])
@@ -204,7 +213,11 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     let token = taker(&hub, rt);
     let mut shas = publish(&hub, rt, root, opts.files, opts.size);
     shas.sort();
-    let upstream = hub.base.trim_start_matches("http://").parse().expect("the hub's address");
+    let upstream = hub
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the hub's address");
     let link = rt.block_on(start_link(upstream, rate, cut));
     let into = root.join("into-cut");
     let (ok, secs, err) = agent(&format!("http://{}", link.addr), &token, &into);
@@ -242,7 +255,10 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     drop(hub);
 
     // ---- 2. a link that loses 1 % of its packets
-    eprintln!("2. {} MiB over a 2 MB/s link losing 1 % of packets", opts.loss_size / MIB);
+    eprintln!(
+        "2. {} MiB over a 2 MB/s link losing 1 % of packets",
+        opts.loss_size / MIB
+    );
     let scenario = |what: &str| {
         format!(
             "2. pull {} MiB over a 2 MB/s link (tbf) losing 1 % of packets: MB/s {what}",
@@ -370,9 +386,7 @@ fn inside_netns(args: &[String]) {
         } else {
             sh(Command::new("nft").args(["add", "table", "inet", "pxbench"]))
                 .map_err(|e| format!("no netem and no nftables: {e}"))?;
-            sh(Command::new("nft").args([
-                "add chain inet pxbench out { type filter hook output priority 0 ; }",
-            ]))?;
+            sh(Command::new("nft").args(["add chain inet pxbench out { type filter hook output priority 0 ; }"]))?;
             sh(Command::new("nft").args(["add rule inet pxbench out numgen random mod 100 < 1 drop"]))?;
             "no sch_netem in this kernel: nftables drops 1 %".to_owned()
         };

@@ -282,9 +282,10 @@ impl Agent {
             // handles the page again, and finds its finished work in place.
             for event in &items {
                 let roles = self.roles_for(event);
-                self.handle(&event["program"], &roles, event["type"] == "program.withdrawn")
-                    .await
-                    .with_context(|| format!("event {}", event["seq"]))?;
+                let handled = self
+                    .handle(&event["program"], &roles, event["type"] == "program.withdrawn")
+                    .await;
+                skip_refusal(handled).with_context(|| format!("event {}", event["seq"]))?;
             }
             self.state.cursor = Some(
                 page["next_cursor"]
@@ -390,7 +391,7 @@ impl Agent {
             let items = page["items"].as_array().cloned().unwrap_or_default();
             eprintln!("back-fill: {} program(s) of follow {id}", items.len());
             for p in items.iter().rev() {
-                self.handle(p, &w.roles, false).await?;
+                skip_refusal(self.handle(p, &w.roles, false).await)?;
             }
             self.state.backfilled.insert(id);
             self.state.save(&self.dir).await?;
@@ -410,7 +411,7 @@ impl Agent {
             .collect();
         for (id, pending) in due {
             match self.get_json(&format!("/api/v1/programs/{id}")).await {
-                Ok(program) => self.handle(&program, &pending.roles, false).await?,
+                Ok(program) => skip_refusal(self.handle(&program, &pending.roles, false).await)?,
                 Err(e) if e.downcast_ref::<HubSaid>().is_some_and(|h| h.status == 404) => {
                     eprintln!("gone: {} is no longer visible to this station", pending.title);
                     self.state.pending.remove(&id);
@@ -720,7 +721,7 @@ impl Agent {
                 .header("Range", format!("bytes={from}-"))
                 .header("If-Range", format!("\"{sha256}\""));
         }
-        let r = net::check(req.send().await?, "download").await?;
+        let r = net::check(req.send().await?, &format!("downloading the {role} of {id}")).await?;
         let (mut file, mut done) = match r.status().as_u16() {
             206 => (tokio::fs::OpenOptions::new().append(true).open(partial).await?, from),
             200 => (tokio::fs::File::create(partial).await?, 0),
@@ -778,6 +779,19 @@ impl Agent {
             eprintln!();
         }
         result
+    }
+}
+
+/// A program the hub refuses now (withdrawn, its window closed, no longer
+/// visible, since the feed was read) is skipped with a line saying why; the
+/// next event about it, if any, brings it back.
+fn skip_refusal(handled: anyhow::Result<()>) -> anyhow::Result<()> {
+    match handled {
+        Err(e) if e.is::<HubSaid>() => {
+            eprintln!("skipped: {e}");
+            Ok(())
+        }
+        other => other,
     }
 }
 

@@ -412,11 +412,19 @@ async fn a_following_agent_waits_for_a_hub_that_is_down() {
     let app = TestApp::spawn().await;
     let tn = app.station("thai-nguyen", "provincial").await;
     let cb = app.station("cao-bang", "provincial").await;
-    follow(&app, &cb, json!({"kind": "genre", "value": "agriculture", "deliver": true})).await;
+    follow(
+        &app,
+        &cb,
+        json!({"kind": "genre", "value": "agriculture", "deliver": true}),
+    )
+    .await;
     let m = bytes(50_000, 11);
     publish(&app, &tn, &episode("Số 1", "2024-03-01T01:00:00Z"), &m, None).await;
     // An address where nothing listens yet: the hub is down.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
     let mut child = pull(
@@ -429,7 +437,10 @@ async fn a_following_agent_waits_for_a_hub_that_is_down() {
     .spawn()
     .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(child.try_wait().unwrap().is_none(), "still running while the hub is down");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running while the hub is down"
+    );
     // The hub comes back at that address.
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let upstream = app.address.trim_start_matches("http://").parse().unwrap();
@@ -442,5 +453,9 @@ async fn a_following_agent_waits_for_a_hub_that_is_down() {
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("waiting: the hub"), "{err}");
-    assert_eq!(err.matches("waiting: the hub").count(), 1, "said once while it lasted: {err}");
+    assert_eq!(
+        err.matches("waiting: the hub").count(),
+        1,
+        "said once while it lasted: {err}"
+    );
 }
