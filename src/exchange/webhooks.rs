@@ -14,6 +14,7 @@ use sha2::Sha256;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::feed::subscriber;
+use super::follows::Following;
 use super::rights::may_see;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
@@ -21,7 +22,7 @@ use crate::catalog::events;
 use crate::catalog::webhooks::{self, Outcome};
 use crate::catalog::{self, programs};
 use crate::domain::{Delivery, Event, EventType, Webhook};
-use crate::domain::{FieldError, Program, Secret, StationId};
+use crate::domain::{FieldError, Program, Secret, StationId, Viewer};
 pub use guard::WebhookPolicy;
 
 /// Attempts before a delivery is given up.
@@ -355,6 +356,15 @@ impl Hub {
                 };
                 let program = programs::get(c, event.program_id)?;
                 let viewer = subscriber(c, hook.station.as_ref())?;
+                // A provincial station that stopped following it is not told.
+                let program = match (&viewer, &hook.station, program) {
+                    (Viewer::Station { national: false, .. }, Some(s), Some(p))
+                        if Following::load(c, s)?.matching(&p.program).is_empty() =>
+                    {
+                        None
+                    }
+                    (_, _, p) => p,
+                };
                 Ok::<_, ExchangeError>(program.map(|p| (hook, event, p.program, viewer)))
             })
             .await;

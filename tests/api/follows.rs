@@ -293,3 +293,51 @@ async fn a_stations_webhook_to_loopback_is_refused_by_default() {
     let list: Value = app.get(&cb, "/api/v1/webhooks").await.json().await.unwrap();
     assert_eq!(list["items"], json!([]));
 }
+
+#[tokio::test]
+async fn a_station_that_stops_following_is_not_told_what_was_pending() {
+    // A first attempt that fails, and a retry 3 s later: time to unfollow.
+    let app = TestApp::spawn_with(|s| s.webhook_retry_ms = 3000).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let f = follow(&app, &cb, json!({"kind": "genre", "value": "agriculture"})).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::default();
+    *receiver.fail.lock().unwrap() = 1;
+    start_receiver(listener, receiver.clone());
+    let hook: Value = app
+        .post(
+            &cb,
+            "/api/v1/webhooks",
+            &json!({"url": url, "events": ["program.published"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.published(&tn, &episode("Nông nghiệp", "x")).await;
+    let path = format!("/api/v1/webhooks/{}", id(&hook));
+    let state = || async {
+        let d: Value = app.get(&cb, &path).await.json().await.unwrap();
+        d["deliveries"][0].clone()
+    };
+    for _ in 0..200 {
+        if state().await["attempts"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state().await["state"], "pending");
+    let r = app.delete(&cb, &format!("/api/v1/follows/{}", id(&f))).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for _ in 0..200 {
+        if state().await["state"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let d = state().await;
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(receiver.got.lock().unwrap().is_empty());
+}
