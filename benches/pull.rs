@@ -367,7 +367,10 @@ fn netns(root: &Path, size: u64) -> Result<(f64, f64, f64, String), String> {
     }
     let mut parts = line.splitn(4, ' ');
     let mut figure = || -> Result<f64, String> {
-        parts.next().and_then(|v| v.parse().ok()).ok_or_else(|| "a bad result".to_owned())
+        parts
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| "a bad result".to_owned())
     };
     let (lossy, clean, link) = (figure()?, figure()?, figure()?);
     Ok((lossy, clean, link, parts.next().unwrap_or("").to_owned()))
@@ -455,6 +458,8 @@ fn raw_tcp(size: u64) -> std::io::Result<f64> {
         }
     }
     let secs = t.elapsed();
-    sender.join().map_err(|_| std::io::Error::other("the sender panicked"))??;
+    sender
+        .join()
+        .map_err(|_| std::io::Error::other("the sender panicked"))??;
     Ok(mb_per_s(got, secs))
 }

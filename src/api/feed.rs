@@ -33,9 +33,8 @@ pub struct FeedEvent {
     /// The program as it is now. One whose rebroadcast window has not opened
     /// has `can_download: false` and `rights.available_from`: wait for it.
     pub program: ProgramView,
-    /// The ids of the caller's follows that match the program (absent when
-    /// none does).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The ids of the caller's follows that match the program (empty when
+    /// none does, and in webhook deliveries).
     pub follows: Vec<String>,
 }
 
