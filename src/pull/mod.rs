@@ -118,6 +118,8 @@ struct Wanted {
     deliver: bool,
     roles: Vec<String>,
     backfill: u64,
+    /// Events before it are not its to deliver (back-fill brings those).
+    created_at: Option<DateTime<Utc>>,
 }
 
 struct Agent {
@@ -348,6 +350,7 @@ impl Agent {
                         deliver: f["deliver"] == true,
                         roles,
                         backfill: f["backfill"].as_u64().unwrap_or(0),
+                        created_at: rfc3339(&f["created_at"]),
                     },
                 ))
             })
@@ -356,14 +359,22 @@ impl Agent {
     }
 
     /// The roles to deliver for a feed event: a national broadcaster's
-    /// master; for a station, what its delivering follows that match ask for.
+    /// master; for a station, what its delivering follows that match ask for,
+    /// of those made by the time of the event (a new agent reads the whole
+    /// feed, and a new follow would otherwise bring a series' every past
+    /// episode: `backfill` says how many of those it wants).
     fn roles_for(&self, event: &Value) -> Vec<String> {
         if self.everything {
             return vec!["master".into()];
         }
+        let at = rfc3339(&event["at"]);
         let mut roles = BTreeSet::new();
         for id in event["follows"].as_array().into_iter().flatten() {
-            if let Some(w) = id.as_str().and_then(|id| self.follows.get(id)).filter(|w| w.deliver) {
+            if let Some(w) = id
+                .as_str()
+                .and_then(|id| self.follows.get(id))
+                .filter(|w| w.deliver && w.created_at.is_some_and(|made| at.is_some_and(|at| at >= made)))
+            {
                 roles.extend(w.roles.iter().cloned());
             }
         }
@@ -780,6 +791,12 @@ impl Agent {
         }
         result
     }
+}
+
+fn rfc3339(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A program the hub refuses now (withdrawn, its window closed, no longer

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -141,7 +142,7 @@ async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
     .await;
     publish(&app, &tn, &program("Thời sự: theo dõi, không nhận"), b"xyz", None).await;
     let mut soon = episode("Số 13", "2024-03-19T20:30:00Z");
-    let opens = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let opens = chrono::Utc::now() + chrono::Duration::seconds(6);
     soon["rights"] = json!({"available_from": opens.to_rfc3339()});
     let later = bytes(1000, 8);
     let c = publish(&app, &tn, &soon, &later, None).await;
@@ -274,6 +275,9 @@ async fn a_late_joiner_gets_the_last_episodes_and_a_revoked_token_stops_the_agen
     assert!(!err.contains("stack backtrace"), "{err}");
     assert!(std::fs::read(file(2)).unwrap() == masters[1]);
     assert!(std::fs::read(file(3)).unwrap() == masters[2]);
+    // It read the whole feed before it stopped: the episode published
+    // before the follow, beyond its back-fill, never came.
+    assert!(!file(1).exists());
 }
 
 fn tree(dir: &Path) -> Vec<PathBuf> {
@@ -393,15 +397,20 @@ async fn a_sigterm_mid_download_checkpoints_and_the_next_run_resumes() {
     );
 }
 
-/// Forwards every connection `listener` accepts to `upstream`.
-async fn forward(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr) {
+/// A hub's address that drops every connection until `up`, then forwards
+/// them to `upstream`.
+async fn door(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr, up: Arc<AtomicBool>) {
     loop {
         let Ok((mut down, _)) = listener.accept().await else {
             continue;
         };
+        if !up.load(Ordering::SeqCst) {
+            drop(down);
+            continue;
+        }
         tokio::spawn(async move {
-            if let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await {
-                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            if let Ok(mut hub) = tokio::net::TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut hub).await;
             }
         });
     }
@@ -420,11 +429,12 @@ async fn a_following_agent_waits_for_a_hub_that_is_down() {
     .await;
     let m = bytes(50_000, 11);
     publish(&app, &tn, &episode("Số 1", "2024-03-01T01:00:00Z"), &m, None).await;
-    // An address where nothing listens yet: the hub is down.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // An address whose every connection drops: the hub is down.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = app.address.trim_start_matches("http://").parse().unwrap();
+    let up = Arc::new(AtomicBool::new(false));
+    tokio::spawn(door(listener, upstream, up.clone()));
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
     let mut child = pull(
@@ -441,10 +451,8 @@ async fn a_following_agent_waits_for_a_hub_that_is_down() {
         child.try_wait().unwrap().is_none(),
         "still running while the hub is down"
     );
-    // The hub comes back at that address.
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let upstream = app.address.trim_start_matches("http://").parse().unwrap();
-    tokio::spawn(forward(listener, upstream));
+    // The hub comes back.
+    up.store(true, Ordering::SeqCst);
     let file = into.join("Nông nghiệp xanh/2024-03-01 Số 1.mp3");
     wait_until("the program arrives once the hub is back", || file.exists()).await;
     assert!(std::fs::read(&file).unwrap() == m);
