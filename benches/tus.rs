@@ -35,15 +35,15 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
+use common::link::start_link;
 use common::{free_port, generate, mb_per_s, median, print_table, sync, warm, Hub, Proc, Row, MIB};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Pinned by scripts/bench.sh (`cargo install rustus --version … --locked`).
 const RUSTUS_VERSION: &str = "0.5.10";
@@ -389,76 +389,6 @@ impl Rustus {
         }
         walk(&self.data)
     }
-}
-
-// ---------------------------------------------------------------------------
-// The poor link: a rate-limited TCP proxy that resets its connections
-
-struct Link {
-    addr: SocketAddr,
-    forwarded: Arc<AtomicU64>,
-    connections: Arc<AtomicU64>,
-    cuts: Arc<AtomicU64>,
-}
-
-async fn start_link(upstream: SocketAddr, rate_bytes: f64, cut: Duration) -> Link {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the proxy");
-    let link = Link {
-        addr: listener.local_addr().expect("proxy address"),
-        forwarded: Arc::default(),
-        connections: Arc::default(),
-        cuts: Arc::default(),
-    };
-    let (forwarded, connections, cuts) = (link.forwarded.clone(), link.connections.clone(), link.cuts.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((down, _)) = listener.accept().await else {
-                continue;
-            };
-            let (forwarded, cuts) = (forwarded.clone(), cuts.clone());
-            connections.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
-                    return;
-                };
-                let _ = down.set_nodelay(true);
-                let _ = up.set_nodelay(true);
-                // Reset, not close: the link is gone, nothing is flushed.
-                let _ = down.set_zero_linger();
-                let _ = up.set_zero_linger();
-                let (mut down_r, mut down_w) = down.into_split();
-                let (mut up_r, mut up_w) = up.into_split();
-                let opened = tokio::time::Instant::now();
-                let to_hub = async {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    let mut sent = 0u64;
-                    loop {
-                        let n = match down_r.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if up_w.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                        forwarded.fetch_add(n as u64, Ordering::Relaxed);
-                        sent += n as u64;
-                        tokio::time::sleep_until(opened + Duration::from_secs_f64(sent as f64 / rate_bytes)).await;
-                    }
-                };
-                let to_client = async {
-                    let _ = tokio::io::copy(&mut up_r, &mut down_w).await;
-                };
-                tokio::select! {
-                    _ = async { tokio::join!(to_hub, to_client) } => {}
-                    _ = tokio::time::sleep_until(opened + cut) => { cuts.fetch_add(1, Ordering::Relaxed); }
-                }
-                // Dropping the halves resets both connections.
-            });
-        }
-    });
-    link
 }
 
 // ---------------------------------------------------------------------------

@@ -8,11 +8,12 @@
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load,faults picks benches; --search-sizes 100000 runs the
+# --only media,tus,search,load,faults,pull picks benches; --search-sizes 100000 runs the
 # search bench at those catalog sizes only (its 1M catalog takes about 20
 # minutes to generate on 2 cores the first time).
 #
-# Installs what the benches need, pinned and only when missing: nginx and wrk
+# Installs what the benches need, pinned and only when missing: nginx, wrk and
+# nftables
 # (apt, Debian bookworm's versions), rustus (cargo install --locked, into the
 # default cargo root, once per machine: a few minutes), Garage (scripts/garage.sh).
 # Each bench's table goes to target/bench-results/<bench>.md and its progress to
@@ -24,10 +25,11 @@ cd "$(dirname "$0")/.."
 
 RUSTUS_VERSION=0.5.10
 WRK_VERSION=4.1.0-3+b2
+NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults
+ONLY=media,tus,search,load,faults,pull
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -64,6 +66,11 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     echo "installing rustus $RUSTUS_VERSION (once per machine; a few minutes)…" >&2
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
+# The pull bench's lossy link: tc netem where the kernel has sch_netem,
+# otherwise an nftables rule (in a namespace the bench makes; root only).
+if wants pull && [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Version}' nftables 2>/dev/null | grep -qx "$NFTABLES_VERSION"; then
+    echo "installing nftables $NFTABLES_VERSION…" >&2; apt_install "nftables=$NFTABLES_VERSION"
+fi
 if wants media || wants faults; then
     # Installs Garage if needed (the media and faults benches start their own).
     (source scripts/garage.sh && garage_install)
@@ -76,7 +83,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;

@@ -74,10 +74,12 @@ pub struct PullArgs {
     /// The hub's address, e.g. https://hub.example.vn
     #[arg(long, env = "PXHUB_HUB", value_name = "URL")]
     pub hub: String,
-    /// A national broadcaster's token
+    /// A station's token: a provincial station's agent delivers what its
+    /// follows with `deliver` on match; a national broadcaster's takes every
+    /// master it may
     #[arg(long, env = "PXHUB_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: crate::domain::Secret,
-    /// Where programs go: DIR/<station>/<program id>/
+    /// Where programs go (named by --template)
     #[arg(long, value_name = "DIR")]
     pub into: PathBuf,
     /// Keep following the feed instead of stopping when caught up
@@ -89,6 +91,18 @@ pub struct PullArgs {
     /// Seconds between polls of the feed when following [default: 30]
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub interval: u64,
+    /// How delivered files are named, relative to DIR. Fields: {series},
+    /// {title}, {station}, {id}, {episode}, {genre}, {kind}, {role},
+    /// {filename}, {ext}, {first_aired:FORMAT}, {published:FORMAT} (strftime,
+    /// UTC+7). Default for a station: "{series}/{first_aired:%Y-%m-%d}
+    /// {title}.{ext}"; for a national broadcaster: DIR/<station>/<program
+    /// id>/<file name>
+    #[arg(long, env = "PXHUB_PULL_TEMPLATE", value_name = "TEMPLATE")]
+    pub template: Option<String>,
+    /// The longest wait, in seconds, between retries after a network or
+    /// server error (the agent never gives up on those)
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub retry_max: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -341,13 +355,34 @@ async fn delete_drafts(dir: Option<PathBuf>, station: String, older_than_days: O
 }
 
 async fn pull(args: PullArgs) -> anyhow::Result<()> {
-    crate::pull::run(crate::pull::PullOptions {
-        hub: args.hub,
-        token: args.token,
-        into: args.into,
-        follow: args.follow,
-        limit_rate: args.limit_rate,
-        interval: std::time::Duration::from_secs(args.interval.max(1)),
-    })
-    .await
+    let stop = crate::pull::Stop::default();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        on_signal.ask();
+    });
+    let ended = crate::pull::run(
+        crate::pull::PullOptions {
+            hub: args.hub,
+            token: args.token,
+            into: args.into,
+            follow: args.follow,
+            limit_rate: args.limit_rate,
+            interval: std::time::Duration::from_secs(args.interval.max(1)),
+            template: args.template,
+            retry_max: std::time::Duration::from_secs(args.retry_max.max(1)),
+        },
+        stop,
+    )
+    .await;
+    if let Err(e) = ended {
+        // One line, no backtrace: what went wrong and what to do.
+        eprintln!("pxhub pull: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -5,6 +5,8 @@
 //! table of its own (latencies, not ratios of throughput).
 #![allow(dead_code)]
 
+pub mod link;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

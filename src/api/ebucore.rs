@@ -15,7 +15,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::routing::resource("/programs/{id}/ebucore.xml").get(ebucore));
 }
 
-const NAMESPACE: &str = "urn:ebu:metadata-schema:ebuCore_2017";
+const NAMESPACE: &str = "urn:ebu:metadata-schema:ebucore";
 
 fn date(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()

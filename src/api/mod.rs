@@ -7,6 +7,7 @@ pub mod ebucore;
 pub mod extract;
 pub mod feed;
 pub mod files;
+mod follows;
 mod http_headers;
 pub mod ledger;
 pub mod limits;
@@ -59,7 +60,8 @@ pub struct Site {
         files::put_file, files::get_file, files::head_file, files::delete_file,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
-        feed::feed, feed::atom, webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
+        feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
+        webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
@@ -70,7 +72,8 @@ pub struct Site {
         (name = "files", description = "A program's files: streamed upload, ranged download"),
         (name = "ledger", description = "Takes, rebroadcasts and the exchange report"),
         (name = "uploads", description = "Resumable uploads: the tus 1.0.0 protocol"),
-        (name = "feed", description = "For the national broadcasters: change feed, Atom, webhooks"),
+        (name = "feed", description = "The change feed (whole for national broadcasters, what it follows for every station), Atom, webhooks"),
+        (name = "follows", description = "What a station follows, and what its pull agent delivers"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -99,6 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(ledger::routes)
                 .configure(uploads::routes)
                 .configure(feed::routes)
+                .configure(follows::routes)
                 .configure(webhooks::routes)
                 .configure(ebucore::routes),
         )

@@ -168,6 +168,20 @@ const LINKS: &[LinkRow] = &[
         &[("id", "$response.body#/id")],
     ),
     (
+        "create_follow",
+        "201",
+        "DeleteFollow",
+        "delete_follow",
+        &[("id", "$response.body#/id")],
+    ),
+    (
+        "create_follow",
+        "201",
+        "FollowedPrograms",
+        "followed_programs",
+        &[("id", "$response.body#/id")],
+    ),
+    (
         "issue_token",
         "201",
         "RevokeToken",

@@ -103,8 +103,8 @@ pub struct Me {
     pub station: Option<StationView>,
     pub role: Role,
     pub token_id: String,
-    /// For national broadcasters and the operator: the Atom feed's URL with
-    /// this token's key, for feed readers that cannot send headers.
+    /// The Atom feed's URL with this token's key, for feed readers that
+    /// cannot send headers (a provincial station's holds what it follows).
     pub feed_url: Option<String>,
 }
 
@@ -228,8 +228,7 @@ pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse,
         Some(id) => Some(StationView::from(hub.station(id).await?)),
         None => None,
     };
-    let feed_url = matches!(caller.role, Role::National | Role::Admin)
-        .then(|| format!("/api/v1/feed.atom?key={}", hub.feed_key(&caller.token_id)));
+    let feed_url = Some(format!("/api/v1/feed.atom?key={}", hub.feed_key(&caller.token_id)));
     Ok(HttpResponse::Ok().json(Me {
         station,
         role: caller.role,

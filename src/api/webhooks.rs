@@ -1,4 +1,5 @@
-//! `/api/v1/webhooks`: subscriptions of the national broadcasters, and their
+//! `/api/v1/webhooks`: subscriptions of the stations (a provincial station
+//! hears of what it follows, a national broadcaster of all it may see), and their
 //! delivery logs; the operator sees and may end everyone's.
 
 use actix_web::http::StatusCode;
@@ -127,7 +128,7 @@ pub fn render(delivery: &str, event: &Event, program: &Program, viewer: &Viewer)
     serde_json::to_vec(&body).expect("a delivery serialises")
 }
 
-/// Subscribe a URL to event types (national, admin).
+/// Subscribe a URL to event types (any station, the operator).
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "feed", operation_id = "subscribe_webhook", request_body = WebhookInput,
     responses((status = 201, body = WebhookView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem,

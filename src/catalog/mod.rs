@@ -5,6 +5,7 @@
 //! what is `exchange`'s).
 
 pub mod events;
+pub mod follows;
 pub mod index;
 pub mod ledger;
 pub mod media;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_resumable.sql"),
     include_str!("migrations/0005_feed.sql"),
     include_str!("migrations/0006_webhook_tokens.sql"),
+    include_str!("migrations/0009_follows.sql"),
 ];
 
 /// The most idle read connections kept open.

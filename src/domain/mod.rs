@@ -4,6 +4,7 @@
 mod digest;
 mod feed;
 pub mod file;
+pub mod follow;
 mod ledger;
 mod program;
 mod search;
@@ -13,6 +14,7 @@ pub mod text;
 
 pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
+pub use follow::{Follow, FollowKind};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,

@@ -1,10 +1,12 @@
 //! The change feed: events written with the changes they describe, read in
-//! one total order by the national broadcasters.
+//! one total order: by the national broadcasters whole, by every other
+//! station for what it follows.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rusqlite::Transaction;
 
+use super::follows::Following;
 use super::rights::may_see;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
@@ -29,7 +31,15 @@ pub(super) fn emit(
         if !hook.events.contains(&kind) {
             continue;
         }
-        if may_see(&subscriber(tx, hook.station.as_ref())?, &stored.program) {
+        let viewer = subscriber(tx, hook.station.as_ref())?;
+        // A provincial station hears of what it follows, as its feed shows.
+        let follows_it = match (&viewer, &hook.station) {
+            (Viewer::Station { national: false, .. }, Some(station)) => {
+                !Following::load(tx, station)?.matching(&stored.program).is_empty()
+            }
+            _ => true,
+        };
+        if follows_it && may_see(&viewer, &stored.program) {
             webhooks::enqueue(tx, &uuid::Uuid::new_v4().to_string(), &hook.id, seq, now)?;
         }
     }
@@ -48,11 +58,25 @@ pub(super) fn subscriber(conn: &rusqlite::Connection, station: Option<&StationId
     })
 }
 
+/// One event of the feed, with the program as it is now and the ids of the
+/// caller's follows that match it.
+pub type FeedItem = (Event, Program, Vec<String>);
+
 /// A page of the feed.
 pub struct FeedPage {
-    pub items: Vec<(Event, Program)>,
+    pub items: Vec<FeedItem>,
     /// Where to ask next, also when the page is empty.
     pub next_cursor: String,
+}
+
+/// Which events a feed holds (of programs the caller may see).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedScope {
+    /// Every event: the national broadcasters' and the operator's default.
+    All,
+    /// Events of programs the caller's station follows: a provincial
+    /// station's feed, and a national broadcaster's when it asks.
+    Follows,
 }
 
 fn encode(seq: i64) -> String {
@@ -68,11 +92,20 @@ fn decode(cursor: &str) -> Option<i64> {
         .filter(|s: &i64| *s >= 0 && encode(*s) == cursor)
 }
 
-/// The feed is for the national broadcasters and the operator.
-pub(super) fn require_feed_reader(caller: &Caller) -> Result<(), ExchangeError> {
-    match caller.role {
-        Role::National | Role::Admin => Ok(()),
-        Role::Station => Err(ExchangeError::Forbidden("the feed is for national broadcasters")),
+/// The scope a caller gets: a provincial station's feed is what it follows;
+/// the whole feed is for the national broadcasters and the operator, who
+/// follows nothing.
+fn scope_for(caller: &Caller, asked: Option<FeedScope>) -> Result<FeedScope, ExchangeError> {
+    match (caller.role, asked) {
+        (Role::Station, None | Some(FeedScope::Follows)) => Ok(FeedScope::Follows),
+        (Role::Station, Some(FeedScope::All)) => Err(ExchangeError::Forbidden(
+            "the whole feed is for national broadcasters; a station's feed holds what it follows",
+        )),
+        (Role::National, asked) => Ok(asked.unwrap_or(FeedScope::All)),
+        (Role::Admin, None | Some(FeedScope::All)) => Ok(FeedScope::All),
+        (Role::Admin, Some(FeedScope::Follows)) => {
+            Err(ExchangeError::invalid("scope", "the hub operator follows nothing"))
+        }
     }
 }
 
@@ -80,18 +113,61 @@ pub(super) fn require_feed_reader(caller: &Caller) -> Result<(), ExchangeError> 
 /// may see.
 const SCAN: usize = 5_000;
 
+/// Who reads a feed, and what of it.
+struct Reader {
+    viewer: Viewer,
+    scope: FeedScope,
+    following: Following,
+}
+
+impl Reader {
+    fn load(c: &rusqlite::Connection, caller: &Caller, scope: FeedScope) -> rusqlite::Result<Self> {
+        Ok(Self {
+            viewer: caller.viewer(),
+            scope,
+            following: match &caller.station {
+                Some(s) => Following::load(c, s)?,
+                None => Following::default(),
+            },
+        })
+    }
+
+    /// The event as this reader gets it, if it gets it at all.
+    fn take(&self, c: &rusqlite::Connection, e: Event) -> rusqlite::Result<Option<FeedItem>> {
+        let Some(Stored { program, .. }) = programs::get(c, e.program_id)? else {
+            return Ok(None);
+        };
+        if !may_see(&self.viewer, &program) {
+            return Ok(None);
+        }
+        let follows = self.following.matching(&program);
+        if self.scope == FeedScope::Follows && follows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((e, program, follows)))
+    }
+}
+
 impl Hub {
-    /// Events after `after`, oldest first, of programs the caller may see.
+    /// Events after `after`, oldest first, of programs the caller may see
+    /// (and, in scope `Follows`, follows).
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
-    pub async fn feed(&self, caller: &Caller, after: Option<String>, limit: usize) -> Result<FeedPage, ExchangeError> {
-        require_feed_reader(caller)?;
+    pub async fn feed(
+        &self,
+        caller: &Caller,
+        after: Option<String>,
+        limit: usize,
+        scope: Option<FeedScope>,
+    ) -> Result<FeedPage, ExchangeError> {
+        let scope = scope_for(caller, scope)?;
         let mut seq = match after.as_deref() {
             None => 0,
             Some(c) => decode(c).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?,
         };
-        let viewer = caller.viewer();
+        let caller = caller.clone();
         self.catalog
             .read(move |c| {
+                let reader = Reader::load(c, &caller, scope)?;
                 let mut items = Vec::new();
                 let mut scanned = 0;
                 'scan: while scanned < SCAN {
@@ -102,12 +178,10 @@ impl Hub {
                     for e in batch {
                         scanned += 1;
                         seq = e.seq;
-                        if let Some(Stored { program, .. }) = programs::get(c, e.program_id)? {
-                            if may_see(&viewer, &program) {
-                                items.push((e, program));
-                                if items.len() == limit {
-                                    break 'scan;
-                                }
+                        if let Some(item) = reader.take(c, e)? {
+                            items.push(item);
+                            if items.len() == limit {
+                                break 'scan;
                             }
                         }
                     }
@@ -120,13 +194,19 @@ impl Hub {
             .await
     }
 
-    /// The newest `limit` events the caller may see, newest first (Atom).
+    /// The newest `limit` events the caller gets, newest first (Atom).
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
-    pub async fn recent(&self, caller: &Caller, limit: usize) -> Result<Vec<(Event, Program)>, ExchangeError> {
-        require_feed_reader(caller)?;
-        let viewer = caller.viewer();
+    pub async fn recent(
+        &self,
+        caller: &Caller,
+        limit: usize,
+        scope: Option<FeedScope>,
+    ) -> Result<Vec<FeedItem>, ExchangeError> {
+        let scope = scope_for(caller, scope)?;
+        let caller = caller.clone();
         self.catalog
             .read(move |c| {
+                let reader = Reader::load(c, &caller, scope)?;
                 let mut items = Vec::new();
                 let mut before = None;
                 let mut scanned = 0;
@@ -138,10 +218,8 @@ impl Hub {
                     for e in batch {
                         scanned += 1;
                         before = Some(e.seq);
-                        if let Some(s) = programs::get(c, e.program_id)? {
-                            if may_see(&viewer, &s.program) && items.len() < limit {
-                                items.push((e, s.program));
-                            }
+                        if items.len() < limit {
+                            items.extend(reader.take(c, e)?);
                         }
                     }
                 }

@@ -7,6 +7,7 @@
 mod error;
 pub mod feed;
 pub mod files;
+pub mod follows;
 mod ledger;
 mod maintenance;
 mod pace;
@@ -20,7 +21,9 @@ pub mod tus;
 pub mod webhooks;
 
 pub use error::ExchangeError;
+pub use feed::FeedScope;
 pub use files::{Download, IncomingFile};
+pub use follows::NewFollow;
 pub use ledger::{NewRebroadcast, Sending, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
 pub use report::{ExchangeReport, StationRow};

@@ -4,13 +4,17 @@
 #[macro_use]
 mod helpers;
 mod cli;
+mod delivery;
 mod exchange;
 mod fault_proxy;
 mod faults;
 mod feed;
 mod files;
+mod follows;
 mod layers;
 mod limits;
+#[path = "../../benches/common/link.rs"]
+mod link;
 mod openapi;
 mod programs;
 mod pull;

@@ -1,0 +1,169 @@
+//! `/api/v1/follows`: what a station follows, and what a late joiner
+//! back-fills.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Auth, Json, Query};
+use super::params::Limit;
+use super::programs::ProgramView;
+use crate::domain::{FileRole, Follow, FollowKind};
+use crate::error::{ApiError, Problem};
+use crate::exchange::{Hub, NewFollow};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::routing::resource("/follows").get(list).post(create))
+        .service(super::routing::resource("/follows/{id}").delete(remove))
+        .service(super::routing::resource("/follows/{id}/programs").get(programs));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowInput {
+    pub kind: FollowKind,
+    /// The series name (case and diacritics ignored), a station id, a genre,
+    /// or a search's query string as `GET /api/v1/programs` takes it
+    /// (`q=nong+nghiep&genre=agriculture`); 1 to 1000 characters.
+    pub value: String,
+    /// Whether the station's pull agent delivers what this follow matches.
+    #[serde(default)]
+    pub deliver: bool,
+    /// The files the agent delivers; default `["master"]`.
+    #[serde(default)]
+    pub roles: Option<Vec<FileRole>>,
+    /// How many of the latest matching programs still available the agent
+    /// delivers when it first meets this follow (0 to 50, default 0).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 50)]
+    pub backfill: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowView {
+    pub id: String,
+    pub kind: FollowKind,
+    pub value: String,
+    pub deliver: bool,
+    pub roles: Vec<FileRole>,
+    pub backfill: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Follow> for FollowView {
+    fn from(f: Follow) -> Self {
+        Self {
+            id: f.id,
+            kind: f.kind,
+            value: f.value,
+            deliver: f.deliver,
+            roles: f.roles,
+            backfill: f.backfill,
+            created_at: f.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowList {
+    pub items: Vec<FollowView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowedPrograms {
+    /// Latest first aired first.
+    pub items: Vec<ProgramView>,
+}
+
+/// Follow a series, a station, a genre or a saved search (a station's token).
+#[utoipa::path(post, path = "/api/v1/follows", tag = "follows", operation_id = "create_follow", request_body = FollowInput,
+    responses((status = 201, body = FollowView, headers(("Location" = String))),
+        (status = 400, body = Problem, description = "malformed JSON"), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the operator follows nothing"),
+        (status = 409, body = Problem,
+            description = "`already_following`: the station follows this already; `too_many_follows`: it has 200"),
+        (status = 422, body = Problem,
+            description = "`validation_failed`: an unknown kind, role or station, an empty or over-long value, a saved search the search API would refuse")),
+    security(("bearer" = [])))]
+pub async fn create(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    body: Json<FollowInput>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.parsed()?;
+    let f = hub
+        .follow(
+            &caller,
+            NewFollow {
+                kind: b.kind,
+                value: b.value,
+                deliver: b.deliver,
+                roles: b.roles,
+                backfill: b.backfill,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/follows/{}", f.id)))
+        .json(FollowView::from(f)))
+}
+
+/// The caller station's follows, oldest first.
+#[utoipa::path(get, path = "/api/v1/follows", tag = "follows", operation_id = "list_follows",
+    responses((status = 200, body = FollowList), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
+    let items = hub.follows(&caller).await?;
+    Ok(HttpResponse::Ok().json(FollowList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Stop following (the caller station's follow only; another's is not found).
+#[utoipa::path(delete, path = "/api/v1/follows/{id}", tag = "follows", operation_id = "delete_follow",
+    params(("id" = uuid::Uuid, Path, description = "follow id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    hub.unfollow(&caller, path.into_inner()).await?;
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FollowedParams {
+    /// 1 to 100, default 20.
+    #[param(inline)]
+    limit: Option<Limit>,
+}
+
+/// The latest programs a follow matches that the caller may still take (now,
+/// or once their window opens), latest first aired first: what the pull
+/// agent back-fills for a late joiner.
+#[utoipa::path(get, path = "/api/v1/follows/{id}/programs", tag = "follows", operation_id = "followed_programs",
+    params(("id" = uuid::Uuid, Path, description = "follow id"), FollowedParams),
+    responses((status = 200, body = FollowedPrograms), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn programs(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    query: Query<FollowedParams>,
+) -> Result<HttpResponse, ApiError> {
+    let FollowedParams { limit } = query.parsed()?;
+    let items = hub
+        .followed_programs(&caller, path.into_inner(), Limit::or_default(limit))
+        .await?;
+    let viewer = caller.viewer();
+    Ok(HttpResponse::Ok().json(FollowedPrograms {
+        items: items.into_iter().map(|p| ProgramView::new(p, &viewer)).collect(),
+    }))
+}

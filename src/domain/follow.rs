@@ -1,0 +1,303 @@
+//! Follows: what a station carries ("Thái Nguyên's *Nông nghiệp xanh*, every
+//! week"), as a rule that says of any program whether it is followed. Parsed
+//! types, no I/O: the saved search parses here, and matches a program the
+//! way the catalog search would find it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::text::{fold, words};
+use super::{FileRole, Genre, LanguageTag, Program, ProgramKind, StationId};
+
+/// What a follow names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowKind {
+    /// A series, by its name (case and diacritics ignored).
+    Series,
+    /// Every program of a station.
+    Station,
+    /// Every program of a genre.
+    Genre,
+    /// A saved search: a query string as the search API takes it.
+    Search,
+}
+
+impl FollowKind {
+    pub const ALL: [FollowKind; 4] = [Self::Series, Self::Station, Self::Genre, Self::Search];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Series => "series",
+            Self::Station => "station",
+            Self::Genre => "genre",
+            Self::Search => "search",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One follow of a station.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    pub id: String,
+    pub station: StationId,
+    pub kind: FollowKind,
+    /// As the station gave it (tidied).
+    pub value: String,
+    /// Whether the station's pull agent delivers what it matches.
+    pub deliver: bool,
+    /// Which files the agent delivers.
+    pub roles: Vec<FileRole>,
+    /// How many of the latest programs already published the agent
+    /// delivers when it first meets the follow.
+    pub backfill: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Follow {
+    /// The rule this follow stands for. A stored follow always parses (it was
+    /// parsed when made); one that no longer would matches nothing.
+    pub fn rule(&self) -> Option<Rule> {
+        Rule::parse(self.kind, &self.value).ok()
+    }
+}
+
+/// The longest series name, saved search or value a follow takes.
+pub const MAX_VALUE_CHARS: usize = 1000;
+
+/// A series name as follows compare it: folded as search folds text, words
+/// only (`Nông nghiệp  xanh!` and `nong nghiep xanh` are one series).
+pub fn series_key(name: &str) -> String {
+    words(&fold(name)).collect::<Vec<_>>().join(" ")
+}
+
+/// What a follow matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// The [`series_key`] of the series.
+    Series(String),
+    Station(StationId),
+    Genre(Genre),
+    Search(SavedSearch),
+}
+
+impl Rule {
+    /// The rule of `kind` with `value`, or why the value is not one.
+    pub fn parse(kind: FollowKind, value: &str) -> Result<Self, String> {
+        if value.trim().is_empty() {
+            return Err("must not be empty".into());
+        }
+        if value.chars().count() > MAX_VALUE_CHARS {
+            return Err(format!("must be at most {MAX_VALUE_CHARS} characters"));
+        }
+        match kind {
+            FollowKind::Series => {
+                let key = series_key(value);
+                if key.is_empty() {
+                    return Err("must name a series (at least one letter or digit)".into());
+                }
+                Ok(Self::Series(key))
+            }
+            FollowKind::Station => StationId::parse(value.trim()).map(Self::Station),
+            FollowKind::Genre => Genre::parse(value.trim()).map(Self::Genre).ok_or_else(|| {
+                let all: Vec<&str> = Genre::ALL.iter().map(|g| g.as_str()).collect();
+                format!("must be one of {}", all.join(", "))
+            }),
+            FollowKind::Search => SavedSearch::parse(value).map(Self::Search),
+        }
+    }
+
+    /// A key that is the same for two follows that match the same programs
+    /// as written (a station follows each thing once).
+    pub fn key(&self) -> String {
+        match self {
+            Self::Series(k) => k.clone(),
+            Self::Station(s) => s.to_string(),
+            Self::Genre(g) => g.as_str().to_owned(),
+            Self::Search(s) => format!("{s:?}"),
+        }
+    }
+
+    /// Whether `program` is one this rule follows (who may see it is the
+    /// rights rule's question, not this one's).
+    pub fn matches(&self, program: &Program) -> bool {
+        match self {
+            Self::Series(key) => program.meta.series.as_deref().is_some_and(|s| series_key(s) == *key),
+            Self::Station(id) => program.station == *id,
+            Self::Genre(g) => program.meta.genre == *g,
+            Self::Search(s) => s.matches(program),
+        }
+    }
+}
+
+/// A search kept to follow: the search API's filters. Paging and ordering
+/// (`sort`, `limit`, `cursor`) and `available`/`status` say nothing about
+/// which programs match, so they are accepted and left aside.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SavedSearch {
+    /// The folded words of `q`; a program matches when each is the prefix of
+    /// one of its words (as the full-text search does).
+    pub words: Vec<String>,
+    pub stations: Vec<StationId>,
+    pub kinds: Vec<ProgramKind>,
+    pub genres: Vec<Genre>,
+    pub languages: Vec<LanguageTag>,
+    pub aired_from: Option<DateTime<Utc>>,
+    pub aired_to: Option<DateTime<Utc>>,
+    pub min_duration: Option<u32>,
+    pub max_duration: Option<u32>,
+}
+
+/// The most words of a query searched for (as the search does).
+const MAX_WORDS: usize = 16;
+
+fn date_or_time(v: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let bad = || "must be an RFC 3339 date-time or a YYYY-MM-DD date".to_owned();
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
+    let t = if end_of_day {
+        d.and_hms_micro_opt(23, 59, 59, 999_999)
+    } else {
+        d.and_hms_opt(0, 0, 0)
+    };
+    t.map(|t| t.and_utc()).ok_or_else(bad)
+}
+
+impl SavedSearch {
+    /// Parses a query string as `GET /api/v1/programs` takes it
+    /// (`q=nong+nghiep&genre=agriculture`, a leading `?` allowed).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let raw = raw.strip_prefix('?').unwrap_or(raw);
+        let mut s = Self::default();
+        let mut criteria = 0;
+        for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+            let field = |why: String| format!("`{k}`: {why}");
+            match k.as_ref() {
+                "q" => {
+                    let folded = fold(&v);
+                    s.words = words(&folded).take(MAX_WORDS).map(str::to_owned).collect();
+                    if s.words.is_empty() {
+                        return Err(field("must contain at least one letter or digit".into()));
+                    }
+                }
+                "station" => s.stations.push(StationId::parse(&v).map_err(field)?),
+                "kind" => s
+                    .kinds
+                    .push(ProgramKind::parse(&v).ok_or_else(|| field("must be radio or tv".into()))?),
+                "genre" => s
+                    .genres
+                    .push(Genre::parse(&v).ok_or_else(|| field("is not a genre".into()))?),
+                "language" => s.languages.push(LanguageTag::parse(&v).map_err(field)?),
+                "aired_from" => s.aired_from = Some(date_or_time(&v, false).map_err(field)?),
+                "aired_to" => s.aired_to = Some(date_or_time(&v, true).map_err(field)?),
+                "min_duration" | "max_duration" => {
+                    let n = v
+                        .parse::<u32>()
+                        .map_err(|_| field("must be a whole number of seconds".into()))?;
+                    if k == "min_duration" {
+                        s.min_duration = Some(n);
+                    } else {
+                        s.max_duration = Some(n);
+                    }
+                }
+                "available" | "status" | "sort" | "limit" | "cursor" => continue,
+                _ => return Err(format!("`{k}` is not a parameter of the search")),
+            }
+            criteria += 1;
+        }
+        if criteria == 0 {
+            return Err("must hold at least one of q, station, kind, genre, language, aired_from, aired_to, min_duration, max_duration".into());
+        }
+        Ok(s)
+    }
+
+    /// Whether the search would find `program` (the full text as the index
+    /// holds it: title, summary, description, tags, series, credits).
+    pub fn matches(&self, p: &Program) -> bool {
+        let m = &p.meta;
+        if !(self.stations.is_empty() || self.stations.contains(&p.station))
+            || !(self.kinds.is_empty() || self.kinds.contains(&m.kind))
+            || !(self.genres.is_empty() || self.genres.contains(&m.genre))
+            || !(self.languages.is_empty() || m.languages.iter().any(|l| self.languages.contains(l)))
+        {
+            return false;
+        }
+        let aired = m.first_aired_at;
+        if self.aired_from.is_some_and(|t| aired.is_none_or(|a| a < t))
+            || self.aired_to.is_some_and(|t| aired.is_none_or(|a| a > t))
+        {
+            return false;
+        }
+        let d = m.duration_seconds;
+        if self.min_duration.is_some_and(|x| d.is_none_or(|d| d < x))
+            || self.max_duration.is_some_and(|x| d.is_none_or(|d| d > x))
+        {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        let mut text = vec![m.title.as_str()];
+        text.extend(m.summary.as_deref());
+        text.extend(m.description.as_deref());
+        text.extend(m.tags.iter().map(String::as_str));
+        text.extend(m.series.as_deref());
+        text.extend(m.credits.iter().map(|c| c.name.as_str()));
+        let folded: Vec<String> = text.iter().map(|t| fold(t)).collect();
+        let have: Vec<&str> = folded.iter().flat_map(|t| words(t)).collect();
+        self.words
+            .iter()
+            .all(|w| have.iter().any(|h| h.starts_with(w.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_names_fold_as_search_folds() {
+        assert_eq!(series_key("Nông nghiệp  XANH!"), "nong nghiep xanh");
+        assert_eq!(series_key("Đường lên Mẫu Sơn"), series_key("duong len mau son"));
+        assert_eq!(
+            Rule::parse(FollowKind::Series, "  !! ").unwrap_err(),
+            "must name a series (at least one letter or digit)"
+        );
+    }
+
+    #[test]
+    fn saved_searches_parse_like_the_search_api() {
+        let s = SavedSearch::parse("?q=Nông+nghiệp&genre=agriculture&language=vi&sort=newest").unwrap();
+        assert_eq!(s.words, ["nong", "nghiep"]);
+        assert_eq!(s.genres, [Genre::parse("agriculture").unwrap()]);
+        for bad in [
+            "",
+            "sort=newest",
+            "genre=gardening",
+            "q=!!!",
+            "colour=red",
+            "aired_from=last+week",
+        ] {
+            assert!(SavedSearch::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Rule::parse(FollowKind::Search, &"q=a&".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn the_other_kinds_parse_their_values() {
+        assert!(Rule::parse(FollowKind::Station, "thai-nguyen").is_ok());
+        assert!(Rule::parse(FollowKind::Station, "Thái Nguyên").is_err());
+        assert!(Rule::parse(FollowKind::Genre, "news").is_ok());
+        assert!(Rule::parse(FollowKind::Genre, "gardening").is_err());
+        assert_eq!(FollowKind::parse("series"), Some(FollowKind::Series));
+        assert_eq!(FollowKind::parse("program"), None);
+    }
+}

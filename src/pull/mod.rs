@@ -1,0 +1,839 @@
+//! `pxhub pull`: the agent a station runs to take exchanged programs into its
+//! own systems. A provincial station's agent delivers what its follows with
+//! "deliver" on match; a national broadcaster's takes every master it may.
+//! It reads the change feed from its saved cursor, downloads each file
+//! (resuming with Range, verifying SHA-256 before the file appears), writes
+//! the program's JSON and EBUCore sidecars beside it, waits for windows that
+//! have not opened, and moves withdrawn programs aside.
+//!
+//! Links drop: a network or server error is waited out with backoff, never
+//! a reason to stop. Only a refused token, a SIGTERM or a local failure
+//! (a full disk) ends it. Killed at any point and started again, it
+//! finishes the work without doing any twice.
+
+mod net;
+mod state;
+pub mod template;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Notify;
+
+use self::net::{HubSaid, Stopped, TokenRefused, Transient};
+use self::state::{write_atomically, Pending, Placed, State, TEMP_SUFFIX};
+use self::template::Template;
+use crate::domain::file::parse_filename;
+
+/// What the agent needs to run.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// The hub, e.g. `https://hub.example.vn`.
+    pub hub: String,
+    pub token: crate::domain::Secret,
+    /// Where programs go.
+    pub into: PathBuf,
+    /// Keep following the feed instead of stopping when caught up.
+    pub follow: bool,
+    /// Bytes per second, at most.
+    pub limit_rate: Option<u64>,
+    /// How long to wait between polls when following.
+    pub interval: Duration,
+    /// How files are named; `None`: the default template for a station,
+    /// `DIR/<station>/<program id>/` for a national broadcaster.
+    pub template: Option<String>,
+    /// The longest wait between retries.
+    pub retry_max: Duration,
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Caught up (without `--follow`).
+    CaughtUp,
+    /// Stopped by SIGTERM or Ctrl-C, its work checkpointed.
+    Stopped,
+}
+
+/// Asked to stop (SIGTERM, Ctrl-C): downloads checkpoint, waits end.
+#[derive(Clone, Default)]
+pub struct Stop {
+    asked: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+}
+
+impl Stop {
+    pub fn ask(&self) {
+        self.asked.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    fn asked(&self) -> bool {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps `d`, or less when asked to stop (then `Err(Stopped)`).
+    async fn sleep(&self, d: Duration) -> anyhow::Result<()> {
+        let woken = self.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if self.asked() {
+            return Err(Stopped.into());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = woken => {}
+        }
+        if self.asked() {
+            return Err(Stopped.into());
+        }
+        Ok(())
+    }
+}
+
+/// How a program's files are laid out.
+enum Layout {
+    /// `DIR/<station>/<program id>/<file name>`, with `program.json` and
+    /// `ebucore.xml` beside it: a national broadcaster's, as before templates.
+    Folder,
+    Template(Template),
+}
+
+/// The names the agent writes beside a program's media (folder layout).
+const SIDECARS: [&str; 2] = ["program.json", "ebucore.xml"];
+
+/// What a follow asks the agent for.
+#[derive(Debug, Clone)]
+struct Wanted {
+    deliver: bool,
+    roles: Vec<String>,
+    backfill: u64,
+    /// Events before it are not its to deliver (back-fill brings those).
+    created_at: Option<DateTime<Utc>>,
+}
+
+struct Agent {
+    opts: PullOptions,
+    client: reqwest::Client,
+    /// `DIR/.pxhub`.
+    dir: PathBuf,
+    progress: bool,
+    layout: Layout,
+    stop: Stop,
+    /// The caller's follows (a station's), by id.
+    follows: BTreeMap<String, Wanted>,
+    /// Whether everything visible is taken (national broadcasters, operator).
+    everything: bool,
+    state: State,
+    /// The last "waiting" line, said once until it changes.
+    last_wait: String,
+}
+
+/// A path component from text the hub sent: never `..`, never a separator.
+fn component(raw: &str, fallback: &str) -> String {
+    match parse_filename(raw) {
+        Ok(name) if name != "." && name != ".." && !name.starts_with('.') => name,
+        _ => fallback.to_owned(),
+    }
+}
+
+/// The name a media file takes in its program's folder (folder layout): its
+/// own name, made a safe component, and never one the agent uses for a
+/// sidecar or a file in progress (compared without case).
+fn media_name(raw: &str) -> String {
+    let name = template::safe_component(&component(raw, "master"));
+    let lower = name.to_lowercase();
+    if SIDECARS.contains(&lower.as_str()) || lower.ends_with(TEMP_SUFFIX) {
+        format!("media-{name}")
+    } else {
+        name
+    }
+}
+
+/// Runs the agent until it is caught up (or, with `follow`, until stopped).
+pub async fn run(opts: PullOptions, stop: Stop) -> anyhow::Result<Ended> {
+    let template = opts
+        .template
+        .as_deref()
+        .map(Template::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--template: {e}"))?;
+    let dir = opts.into.join(".pxhub");
+    tokio::fs::create_dir_all(dir.join("partial"))
+        .await
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("pxhub-pull/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .build()?;
+    let state = State::load(&dir).await?;
+    let mut agent = Agent {
+        progress: std::io::stderr().is_terminal(),
+        opts,
+        client,
+        dir,
+        layout: Layout::Folder,
+        stop,
+        follows: BTreeMap::new(),
+        everything: true,
+        state,
+        last_wait: String::new(),
+    };
+    match agent.run(template).await {
+        Ok(()) => Ok(Ended::CaughtUp),
+        Err(e) if e.is::<Stopped>() => {
+            agent.state.save(&agent.dir).await?;
+            eprintln!("stopped: what was verified stays; the next run resumes where this one left off");
+            Ok(Ended::Stopped)
+        }
+        Err(e) if e.is::<TokenRefused>() => {
+            agent.state.save(&agent.dir).await?;
+            bail!(
+                "the hub refused the token (revoked or unknown); stopping. Every file already delivered \
+                 was verified and stays in {}; run again with a valid token to go on",
+                agent.opts.into.display()
+            )
+        }
+        Err(e) => {
+            let _ = agent.state.save(&agent.dir).await;
+            Err(e)
+        }
+    }
+}
+
+impl Agent {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.opts.hub.trim_end_matches('/'))
+    }
+
+    /// Says once what the agent waits for (until it waits for something else).
+    fn waiting(&mut self, what: String) {
+        if what != self.last_wait {
+            eprintln!("waiting: {what}");
+            self.last_wait = what;
+        }
+    }
+
+    async fn get_json_once(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(self.opts.token.expose())
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await?;
+        let r = net::check(r, path).await?;
+        Ok(r.json().await?)
+    }
+
+    /// GETs JSON, waiting out transient failures.
+    async fn get_json(&mut self, path: &str) -> anyhow::Result<Value> {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match self.get_json_once(path).await {
+                Ok(v) => {
+                    self.last_wait.clear();
+                    return Ok(v);
+                }
+                Err(e) if net::is_transient(&e) => {
+                    self.waiting(format!(
+                        "the hub ({}); retrying with backoff up to {}s",
+                        net::short(&e),
+                        self.opts.retry_max.as_secs()
+                    ));
+                    self.stop.sleep(wait).await?;
+                    wait = (wait * 2).min(self.opts.retry_max);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn run(&mut self, template: Option<Template>) -> anyhow::Result<()> {
+        let me = self.get_json("/api/v1/me").await?;
+        let role = me["role"].as_str().unwrap_or("").to_owned();
+        self.everything = role != "station";
+        self.layout = match (template, self.everything) {
+            (Some(t), _) => Layout::Template(t),
+            (None, true) => Layout::Folder,
+            (None, false) => Layout::Template(Template::parse(template::DEFAULT).expect("the default parses")),
+        };
+        loop {
+            self.load_follows().await?;
+            self.backfill().await?;
+            self.due().await?;
+            let after = self
+                .state
+                .cursor
+                .as_deref()
+                .map(|c| format!("&after={c}"))
+                .unwrap_or_default();
+            let page = self.get_json(&format!("/api/v1/feed?limit=100{after}")).await?;
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            // The cursor moves only once the whole page is handled: a restart
+            // handles the page again, and finds its finished work in place.
+            for event in &items {
+                let roles = self.roles_for(event);
+                let handled = self
+                    .handle(&event["program"], &roles, event["type"] == "program.withdrawn")
+                    .await;
+                skip_refusal(handled).with_context(|| format!("event {}", event["seq"]))?;
+            }
+            self.state.cursor = Some(
+                page["next_cursor"]
+                    .as_str()
+                    .context("the feed gave no next_cursor")?
+                    .to_owned(),
+            );
+            self.state.save(&self.dir).await?;
+            if items.is_empty() {
+                let next_open = self.state.pending.values().map(|p| p.opens).min();
+                if !self.opts.follow {
+                    if let Some(at) = next_open {
+                        eprintln!(
+                            "caught up; {} program(s) wait for their window (the next opens {}): \
+                             run again then, or keep the agent running with --follow",
+                            self.state.pending.len(),
+                            at.to_rfc3339()
+                        );
+                    }
+                    return Ok(());
+                }
+                let mut nap = self.opts.interval;
+                let mut what = format!("new programs (next look in {}s)", nap.as_secs());
+                if let Some(at) = next_open {
+                    let until = (at - Utc::now()).to_std().unwrap_or_default();
+                    // A window the hub still calls closed (clocks differ): look
+                    // again in a second, not in a busy loop.
+                    nap = nap.min(until.max(Duration::from_secs(1)));
+                    what += &format!(
+                        "; {} program(s) wait for their window, the next opens {}",
+                        self.state.pending.len(),
+                        at.to_rfc3339()
+                    );
+                }
+                self.waiting(what);
+                self.stop.sleep(nap).await?;
+            }
+        }
+    }
+
+    /// The caller's follows, if it is a station's token.
+    async fn load_follows(&mut self) -> anyhow::Result<()> {
+        if self.everything {
+            return Ok(());
+        }
+        let list = self.get_json("/api/v1/follows").await?;
+        self.follows = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                let roles = f["roles"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect();
+                Some((
+                    f["id"].as_str()?.to_owned(),
+                    Wanted {
+                        deliver: f["deliver"] == true,
+                        roles,
+                        backfill: f["backfill"].as_u64().unwrap_or(0),
+                        created_at: rfc3339(&f["created_at"]),
+                    },
+                ))
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// The roles to deliver for a feed event: a national broadcaster's
+    /// master; for a station, what its delivering follows that match ask for,
+    /// of those made by the time of the event (a new agent reads the whole
+    /// feed, and a new follow would otherwise bring a series' every past
+    /// episode: `backfill` says how many of those it wants).
+    fn roles_for(&self, event: &Value) -> Vec<String> {
+        if self.everything {
+            return vec!["master".into()];
+        }
+        let at = rfc3339(&event["at"]);
+        let mut roles = BTreeSet::new();
+        for id in event["follows"].as_array().into_iter().flatten() {
+            if let Some(w) = id
+                .as_str()
+                .and_then(|id| self.follows.get(id))
+                .filter(|w| w.deliver && w.created_at.is_some_and(|made| at.is_some_and(|at| at >= made)))
+            {
+                roles.extend(w.roles.iter().cloned());
+            }
+        }
+        roles.into_iter().collect()
+    }
+
+    /// Late joiners: the latest programs of each delivering follow with a
+    /// back-fill, once per follow.
+    async fn backfill(&mut self) -> anyhow::Result<()> {
+        let todo: Vec<(String, Wanted)> = self
+            .follows
+            .iter()
+            .filter(|(id, w)| w.deliver && w.backfill > 0 && !self.state.backfilled.contains(*id))
+            .map(|(id, w)| (id.clone(), w.clone()))
+            .collect();
+        for (id, w) in todo {
+            let page = match self
+                .get_json(&format!("/api/v1/follows/{id}/programs?limit={}", w.backfill.min(100)))
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.downcast_ref::<HubSaid>().is_some_and(|h| h.status == 404) => continue,
+                Err(e) => return Err(e),
+            };
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            eprintln!("back-fill: {} program(s) of follow {id}", items.len());
+            for p in items.iter().rev() {
+                skip_refusal(self.handle(p, &w.roles, false).await)?;
+            }
+            self.state.backfilled.insert(id);
+            self.state.save(&self.dir).await?;
+        }
+        Ok(())
+    }
+
+    /// Programs whose window has opened since they were met.
+    async fn due(&mut self) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let due: Vec<(String, Pending)> = self
+            .state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.opens <= now)
+            .map(|(id, p)| (id.clone(), p.clone()))
+            .collect();
+        for (id, pending) in due {
+            match self.get_json(&format!("/api/v1/programs/{id}")).await {
+                Ok(program) => skip_refusal(self.handle(&program, &pending.roles, false).await)?,
+                Err(e) if e.downcast_ref::<HubSaid>().is_some_and(|h| h.status == 404) => {
+                    eprintln!("gone: {} is no longer visible to this station", pending.title);
+                    self.state.pending.remove(&id);
+                }
+                Err(e) => return Err(e),
+            }
+            self.state.save(&self.dir).await?;
+        }
+        Ok(())
+    }
+
+    /// Where `role`'s file of `program` goes, relative to the delivery folder.
+    fn place(&self, program: &Value, id: &str, role: &str, filename: &str) -> Vec<String> {
+        match &self.layout {
+            Layout::Folder => vec![
+                component(program["station"].as_str().unwrap_or(""), "unknown-station"),
+                id.to_owned(),
+                if role == "master" {
+                    media_name(filename)
+                } else {
+                    format!("{role}-{}", media_name(filename))
+                },
+            ],
+            Layout::Template(t) => {
+                let mut parts = t.render(program, role, filename);
+                let joined = parts.join("/");
+                // Two programs rendered alike: the later one's name carries
+                // its id.
+                if self.state.owner_of(&joined, id).is_some() {
+                    let last = parts.pop().expect("a file name");
+                    let (stem, ext) = last.rsplit_once('.').unwrap_or((&last, ""));
+                    parts.push(template::safe_component(&format!(
+                        "{stem} ({}).{ext}",
+                        &id[..8.min(id.len())]
+                    )));
+                }
+                parts
+            }
+        }
+    }
+
+    /// Where the sidecars of a master at `master` go.
+    fn sidecars(&self, master: &str) -> [String; 2] {
+        match &self.layout {
+            Layout::Folder => {
+                let folder = master.rsplit_once('/').map_or("", |(f, _)| f);
+                SIDECARS.map(|s| format!("{folder}/{s}"))
+            }
+            Layout::Template(_) => {
+                let stem = match master.rsplit_once('.') {
+                    Some((stem, _)) if !stem.ends_with('/') => stem,
+                    _ => master,
+                };
+                [format!("{stem}.program.json"), format!("{stem}.ebucore.xml")]
+            }
+        }
+    }
+
+    fn abs(&self, rel: &str) -> PathBuf {
+        rel.split('/').fold(self.opts.into.clone(), |p, c| p.join(c))
+    }
+
+    /// Handles `program` as it is now, delivering `roles` of it.
+    async fn handle(&mut self, program: &Value, roles: &[String], withdrawn_event: bool) -> anyhow::Result<()> {
+        let id = program["id"].as_str().context("an event without a program id")?;
+        let id = component(id, "unknown-program");
+        let title = program["title"].as_str().unwrap_or("").to_owned();
+        if program["status"] == "withdrawn" || withdrawn_event {
+            self.state.pending.remove(&id);
+            return self.withdraw(program, &id, &title).await;
+        }
+        if roles.is_empty() && !self.state.delivered.contains_key(&id) {
+            return Ok(());
+        }
+        // What was delivered before stays what is delivered (a follow
+        // removed later does not take back what the station has).
+        let mut roles: Vec<String> = roles.to_vec();
+        if let Some(d) = self.state.delivered.get(&id) {
+            for r in d.files.keys() {
+                if !roles.contains(r) {
+                    roles.push(r.clone());
+                }
+            }
+        }
+        if program["can_download"] != true {
+            match program["unavailable_reason"].as_str() {
+                Some("not_yet_available") => {
+                    let opens = program["rights"]["available_from"]
+                        .as_str()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or_else(Utc::now);
+                    eprintln!(
+                        "not yet: {title} ({id}) opens {}; it will be fetched then",
+                        opens.to_rfc3339()
+                    );
+                    self.state.pending.insert(id.clone(), Pending { opens, roles, title });
+                }
+                why => {
+                    self.state.pending.remove(&id);
+                    eprintln!("closed: {title} ({id}): {}", why.unwrap_or("rights"));
+                }
+            }
+            return Ok(());
+        }
+        self.state.pending.remove(&id);
+        let files: Vec<Value> = program["files"].as_array().cloned().unwrap_or_default();
+        let mut entry = self.state.delivered.get(&id).cloned().unwrap_or_default();
+        for role in &roles {
+            let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
+                continue;
+            };
+            let sha256 = file["sha256"]
+                .as_str()
+                .context("a file without its SHA-256")?
+                .to_owned();
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("{id}: the hub sent a SHA-256 that is not one");
+            }
+            let size = file["size"].as_u64().context("a file without its size")?;
+            let filename = file["filename"].as_str().unwrap_or("");
+            let rel = self.place(program, &id, role, filename).join("/");
+            let target = self.abs(&rel);
+            if let Some(parent) = target.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            let before = entry.files.get(role).cloned();
+            let in_place = match &before {
+                Some(p) if p.sha256 == sha256 && tokio::fs::try_exists(self.abs(&p.path)).await? => {
+                    if p.path != rel {
+                        // Renamed (its metadata changed): moved, not fetched again.
+                        tokio::fs::rename(self.abs(&p.path), &target).await?;
+                        eprintln!("renamed: {} -> {rel}", p.path);
+                    }
+                    true
+                }
+                // In place from a run killed before it said so.
+                _ => tokio::fs::try_exists(&target).await? && hash_file(&target).await? == sha256,
+            };
+            if !in_place {
+                let partial = self.dir.join("partial").join(&sha256);
+                self.download(&id, role, &sha256, size, &partial).await?;
+                tokio::fs::rename(&partial, &target).await?;
+                eprintln!("delivered: {rel} ({size} bytes, SHA-256 verified)");
+            }
+            if let Some(old) = before.filter(|p| p.path != rel) {
+                let _ = tokio::fs::remove_file(self.abs(&old.path)).await;
+            }
+            entry.files.insert(role.clone(), Placed { path: rel, sha256 });
+            self.state.delivered.insert(id.clone(), entry.clone());
+            self.state.save(&self.dir).await?;
+        }
+        if let Some(master) = entry.files.get("master").map(|p| p.path.clone()) {
+            let sidecars = self.sidecars(&master);
+            let ebucore = self.get_ebucore(&id).await?;
+            if let Some(xml) = ebucore {
+                write_atomically(&self.abs(&sidecars[1]), &xml).await?;
+            }
+            write_atomically(
+                &self.abs(&sidecars[0]),
+                serde_json::to_string_pretty(program)?.as_bytes(),
+            )
+            .await?;
+            for old in &entry.sidecars {
+                if !sidecars.contains(old) {
+                    let _ = tokio::fs::remove_file(self.abs(old)).await;
+                }
+            }
+            entry.sidecars = sidecars.to_vec();
+        }
+        if !entry.files.is_empty() {
+            self.state.delivered.insert(id.clone(), entry);
+            self.state.save(&self.dir).await?;
+        }
+        Ok(())
+    }
+
+    async fn get_ebucore(&mut self, id: &str) -> anyhow::Result<Option<bytes::Bytes>> {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            let tried = async {
+                let r = self
+                    .client
+                    .get(self.url(&format!("/api/v1/programs/{id}/ebucore.xml")))
+                    .bearer_auth(self.opts.token.expose())
+                    .timeout(Duration::from_secs(120))
+                    .send()
+                    .await?;
+                match net::check(r, "ebucore.xml").await {
+                    Ok(r) => Ok(Some(r.bytes().await?)),
+                    Err(e) if e.is::<HubSaid>() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            .await;
+            match tried {
+                Err(e) if net::is_transient(&e) => {
+                    self.waiting(format!("the hub ({}); retrying", net::short(&e)));
+                    self.stop.sleep(wait).await?;
+                    wait = (wait * 2).min(self.opts.retry_max);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Moves what was delivered of a withdrawn program to `DIR/withdrawn/`.
+    async fn withdraw(&mut self, program: &Value, id: &str, title: &str) -> anyhow::Result<()> {
+        let aside = self.opts.into.join("withdrawn");
+        if let Layout::Folder = self.layout {
+            let station = component(program["station"].as_str().unwrap_or(""), "unknown-station");
+            let home = self.opts.into.join(&station).join(id);
+            let to = aside.join(&station).join(id);
+            if tokio::fs::try_exists(&home).await? {
+                tokio::fs::create_dir_all(to.parent().expect("a parent")).await?;
+                if tokio::fs::try_exists(&to).await? {
+                    tokio::fs::remove_dir_all(&to).await?;
+                }
+                tokio::fs::rename(&home, &to).await?;
+                eprintln!("withdrawn: {title} moved to withdrawn/{station}/{id}");
+            }
+            self.state.delivered.remove(id);
+            return self.state.save(&self.dir).await;
+        }
+        let Some(d) = self.state.delivered.get(id).cloned() else {
+            return Ok(());
+        };
+        for rel in d.files.values().map(|p| p.path.clone()).chain(d.sidecars.clone()) {
+            let from = self.abs(&rel);
+            if !tokio::fs::try_exists(&from).await? {
+                continue;
+            }
+            let to = rel.split('/').fold(aside.clone(), |p, c| p.join(c));
+            tokio::fs::create_dir_all(to.parent().expect("a parent")).await?;
+            tokio::fs::rename(&from, &to).await?;
+            // The folder it leaves, when empty, goes too.
+            if let Some(parent) = from.parent().filter(|p| *p != self.opts.into) {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
+        eprintln!("withdrawn: {title} ({id}) moved to withdrawn/");
+        self.state.delivered.remove(id);
+        self.state.save(&self.dir).await
+    }
+
+    /// Downloads a file into `partial`, resuming what is there and waiting
+    /// out dropped links, and checks its SHA-256; a file that does not check
+    /// out is started over.
+    async fn download(&mut self, id: &str, role: &str, sha256: &str, size: u64, partial: &Path) -> anyhow::Result<()> {
+        let mut mismatches = 0;
+        let mut wait = Duration::from_secs(1);
+        loop {
+            let mut have = tokio::fs::metadata(partial).await.map(|m| m.len()).unwrap_or(0);
+            if have > size {
+                tokio::fs::remove_file(partial).await?;
+                have = 0;
+            }
+            if have < size {
+                match self.fetch(id, role, sha256, have, size, partial).await {
+                    Ok(()) => {}
+                    Err(e) if net::is_transient(&e) => {
+                        let now = tokio::fs::metadata(partial).await.map(|m| m.len()).unwrap_or(0);
+                        if now > have {
+                            // It moved: the link works, just not for long.
+                            wait = Duration::from_secs(1);
+                        }
+                        self.waiting(format!(
+                            "the link dropped during {id} ({}, {now} of {size} bytes kept); resuming",
+                            net::short(&e)
+                        ));
+                        self.stop.sleep(wait).await?;
+                        wait = (wait * 2).min(self.opts.retry_max);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+            if hash_file(partial).await? == sha256 {
+                self.last_wait.clear();
+                return Ok(());
+            }
+            mismatches += 1;
+            tokio::fs::remove_file(partial).await?;
+            if mismatches == 3 {
+                bail!("{id}: the {role} never matched its SHA-256 in three downloads");
+            }
+            eprintln!("SHA-256 mismatch for {id}; starting over (attempt {mismatches})");
+        }
+    }
+
+    async fn fetch(
+        &self,
+        id: &str,
+        role: &str,
+        sha256: &str,
+        from: u64,
+        size: u64,
+        partial: &Path,
+    ) -> anyhow::Result<()> {
+        let mut req = self
+            .client
+            .get(self.url(&format!("/api/v1/programs/{id}/files/{role}")))
+            .bearer_auth(self.opts.token.expose());
+        if from > 0 {
+            req = req
+                .header("Range", format!("bytes={from}-"))
+                .header("If-Range", format!("\"{sha256}\""));
+        }
+        let r = net::check(req.send().await?, &format!("downloading the {role} of {id}")).await?;
+        let (mut file, mut done) = match r.status().as_u16() {
+            206 => (tokio::fs::OpenOptions::new().append(true).open(partial).await?, from),
+            200 => (tokio::fs::File::create(partial).await?, 0),
+            code => bail!("downloading {id}: the hub answered {code}"),
+        };
+        let started = Instant::now();
+        let start = done;
+        let mut body = r.bytes_stream();
+        let mut last_shown = Instant::now();
+        let stopping = self.stop.wake.notified();
+        tokio::pin!(stopping);
+        stopping.as_mut().enable();
+        let result = loop {
+            if self.stop.asked() {
+                break Err(Stopped.into());
+            }
+            let next = tokio::select! {
+                n = tokio::time::timeout(Duration::from_secs(60), body.next()) => n,
+                _ = &mut stopping => break Err(Stopped.into()),
+            };
+            if self.stop.asked() {
+                break Err(Stopped.into());
+            }
+            let chunk = match next {
+                Err(_) => break Err(Transient("no byte for 60 s".into()).into()),
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(e.into()),
+                Ok(Some(Ok(c))) => c,
+            };
+            file.write_all(&chunk).await?;
+            done += chunk.len() as u64;
+            if let Some(rate) = self.opts.limit_rate.filter(|r| *r > 0) {
+                let due = Duration::from_secs_f64((done - start) as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    if self.stop.sleep(wait).await.is_err() {
+                        break Err(Stopped.into());
+                    }
+                }
+            }
+            if self.progress && last_shown.elapsed() > Duration::from_millis(200) {
+                let rate = (done - start) as f64 / started.elapsed().as_secs_f64().max(0.001) / 1e6;
+                eprint!(
+                    "\r{id}: {:>5.1}% {:.1} MB/s ",
+                    done as f64 * 100.0 / size.max(1) as f64,
+                    rate
+                );
+                let _ = std::io::stderr().flush();
+                last_shown = Instant::now();
+            }
+        };
+        // Whatever arrived is kept (a checkpoint): the next try resumes it.
+        file.flush().await?;
+        file.sync_all().await?;
+        if self.progress {
+            eprintln!();
+        }
+        result
+    }
+}
+
+fn rfc3339(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A program the hub refuses now (withdrawn, its window closed, no longer
+/// visible, since the feed was read) is skipped with a line saying why; the
+/// next event about it, if any, brings it back.
+fn skip_refusal(handled: anyhow::Result<()>) -> anyhow::Result<()> {
+    match handled {
+        Err(e) if e.is::<HubSaid>() => {
+            eprintln!("skipped: {e}");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn hash_file(path: &Path) -> anyhow::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut f = std::fs::File::open(&path)?;
+        let mut h = Sha256::new();
+        std::io::copy(&mut f, &mut h)?;
+        Ok(hex::encode(h.finalize()))
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_name;
+
+    #[test]
+    fn media_never_takes_a_sidecar_name() {
+        assert_eq!(media_name("Thời sự tối.mp4"), "Thời sự tối.mp4");
+        assert_eq!(media_name("program.json"), "media-program.json");
+        assert_eq!(media_name("EBUCore.XML"), "media-EBUCore.XML");
+        assert_eq!(media_name("program.pxhub-tmp"), "media-program.pxhub-tmp");
+        assert_eq!(media_name("../program.json"), "media-program.json");
+        assert_eq!(media_name(""), "master");
+    }
+}
