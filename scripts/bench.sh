@@ -92,6 +92,7 @@ args_of() {
                 elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
         faults) if quick; then echo --quick; fi ;;
+        pull) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so
