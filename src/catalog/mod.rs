@@ -8,6 +8,7 @@ pub mod events;
 pub mod index;
 pub mod ledger;
 pub mod media;
+pub mod people;
 pub mod programs;
 pub mod search;
 pub mod stations;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_resumable.sql"),
     include_str!("migrations/0005_feed.sql"),
     include_str!("migrations/0006_webhook_tokens.sql"),
+    include_str!("migrations/0007_people.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -5,6 +5,7 @@ mod digest;
 mod feed;
 pub mod file;
 mod ledger;
+pub mod person;
 mod program;
 mod search;
 mod secret;
@@ -14,9 +15,10 @@ pub mod text;
 pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
+pub use person::{Action, ActionKind, Login, Person, PersonId, PersonRole};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
-    ProgramMetadata, ProgramStatus, Rights, RightsInput,
+    ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
 pub use search::{Facets, Sort};
 pub use secret::Secret;

@@ -176,6 +176,7 @@ impl Hub {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden("uploads are made by stations"));
         };
+        super::programs::require_offer(caller)?;
         let meta = |k: &str| new.metadata.get(k).filter(|v| !v.is_empty()).cloned();
         let program = meta("program")
             .ok_or_else(|| ExchangeError::invalid("Upload-Metadata.program", "name the program (its id)"))?;
@@ -437,7 +438,9 @@ impl Hub {
             media_type: row.media_type.clone(),
             sha256: None,
         };
-        let recorded = self.record(caller.viewer(), program, role, accepted, stored).await;
+        let recorded = self
+            .record(caller.viewer(), caller.person_id(), program, role, accepted, stored)
+            .await;
         let (file, _, unused) = match recorded {
             Ok(r) => r,
             Err(e) => {
