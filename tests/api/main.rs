@@ -15,4 +15,5 @@ mod pull;
 mod search;
 mod stations;
 mod tus;
+mod web;
 mod webhooks;
