@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod browser;
 mod cli;
 mod exchange;
 mod feed;
