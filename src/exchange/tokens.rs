@@ -244,6 +244,40 @@ impl Hub {
     }
 }
 
+/// A token as a list shows it (never its secret).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: String,
+    pub station: Option<StationId>,
+    pub role: Role,
+    pub label: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked: bool,
+}
+
+impl Hub {
+    /// The tokens of the caller's station; the operator's: every token.
+    pub async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, ExchangeError> {
+        let station = match (caller.is_admin(), &caller.station) {
+            (true, _) => None,
+            (false, Some(s)) => Some(s.clone()),
+            (false, None) => return Err(ExchangeError::Forbidden("tokens belong to stations")),
+        };
+        let rows = self.catalog.read(move |c| tokens::list(c, station.as_ref())).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, station, role, label, created_at, revoked)| TokenInfo {
+                id,
+                station,
+                role,
+                label,
+                created_at,
+                revoked,
+            })
+            .collect())
+    }
+}
+
 pub(super) fn require_admin(caller: &Caller) -> Result<(), ExchangeError> {
     if caller.is_admin() {
         Ok(())

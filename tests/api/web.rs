@@ -1010,6 +1010,15 @@ async fn the_operator_manages_stations_people_and_tokens_on_the_page() {
         .to_owned();
     assert_eq!(app.get(&issued, "/api/v1/me").await.status(), StatusCode::OK);
     let token_id = issued.split('_').nth(1).unwrap();
+    // The station's people see its tokens (never their secrets); others do not.
+    let account = mai.text("/account").await;
+    assert!(account.contains(token_id) && account.contains("playout") && !account.contains(&issued));
+    assert!(b.text("/admin").await.contains(token_id));
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Bình", "editor", PASSWORD);
+    let mut binh = Browser::new(&app);
+    binh.sign_in("binh", PASSWORD).await;
+    assert!(!binh.text("/account").await.contains(token_id));
     let r = b
         .post("/admin/tokens/revoke", &[("csrf", &token), ("token_id", token_id)])
         .await;

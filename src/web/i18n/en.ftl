@@ -211,6 +211,12 @@ person-added = Person { $name } added.
 token-issued = Token { $name } issued.
 token-revoked = Token { $name } revoked.
 
+station-tokens = Your station's tokens
+created = Created
+token-state = State
+token-live = In use
+token-revoked-state = Revoked
+
 ## The domain's words
 kind-radio = Radio
 kind-tv = Television

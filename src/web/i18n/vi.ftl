@@ -212,6 +212,12 @@ person-added = Đã thêm người dùng { $name }.
 token-issued = Đã cấp token { $name }.
 token-revoked = Đã thu hồi token { $name }.
 
+station-tokens = Mã truy cập (token) của đài
+created = Ngày tạo
+token-state = Trạng thái
+token-live = Đang dùng
+token-revoked-state = Đã thu hồi
+
 ## The domain's words
 kind-radio = Phát thanh
 kind-tv = Truyền hình

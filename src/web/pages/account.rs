@@ -138,12 +138,19 @@ struct AccountPage {
     role: String,
     message: Option<String>,
     error: Option<String>,
+    tokens: Vec<super::TokenLine>,
 }
 
-fn account_page(v: &Visit, message: Option<String>, error: Option<String>) -> Result<AccountPage, WebError> {
+async fn account_page(v: &Visit, message: Option<String>, error: Option<String>) -> Result<AccountPage, WebError> {
     let s = v.signed_in()?;
     let t = v.t();
+    let tokens = if s.caller.station.is_some() {
+        super::token_lines(v, &s.caller).await?
+    } else {
+        Vec::new()
+    };
     Ok(AccountPage {
+        tokens,
         c: v.chrome(),
         login: s.person.login.to_string(),
         station: s.person.station.as_ref().map_or_else(String::new, |s| s.to_string()),
@@ -154,7 +161,7 @@ fn account_page(v: &Visit, message: Option<String>, error: Option<String>) -> Re
 }
 
 pub async fn account(v: Visit) -> Result<HttpResponse, WebError> {
-    page(&account_page(&v, None, None)?)
+    page(&account_page(&v, None, None).await?)
 }
 
 #[derive(Deserialize)]
@@ -174,7 +181,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
     let s = v.check_csrf(f.csrf.as_deref())?;
     let t = v.t();
     if f.new_password != f.confirm_password {
-        let p = account_page(&v, None, Some(t.get("password-mismatch")))?;
+        let p = account_page(&v, None, Some(t.get("password-mismatch"))).await?;
         return Ok(html(
             StatusCode::UNPROCESSABLE_ENTITY,
             p.render().map_err(WebError::internal)?,
@@ -186,7 +193,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
         .await
     {
         Ok(new) => {
-            let p = account_page(&v, Some(t.get("password-changed")), None)?;
+            let p = account_page(&v, Some(t.get("password-changed")), None).await?;
             let mut res = html(StatusCode::OK, p.render().map_err(WebError::internal)?);
             res.add_cookie(&v.cookie(SESSION_COOKIE, new.session_id))
                 .map_err(WebError::internal)?;
@@ -198,7 +205,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
             } else {
                 "password-too-short"
             };
-            let p = account_page(&v, None, Some(t.get(id)))?;
+            let p = account_page(&v, None, Some(t.get(id))).await?;
             Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 p.render().map_err(WebError::internal)?,

@@ -31,6 +31,7 @@ struct AdminPage {
     c: Chrome,
     stations: Vec<StationLine>,
     people: Vec<PersonLine>,
+    tokens: Vec<super::TokenLine>,
     /// What the last action says (a new token or password, shown once).
     message: Option<String>,
     secret: Option<String>,
@@ -75,10 +76,12 @@ async fn render(
             role: t.get(&format!("person-role-{}", p.role.as_str())),
         })
         .collect();
+    let tokens = super::token_lines(v, &s.caller).await?;
     let page = AdminPage {
         c: v.chrome(),
         stations,
         people,
+        tokens,
         message,
         secret,
         error,

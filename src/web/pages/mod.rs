@@ -50,6 +50,35 @@ pub(super) fn program_id(v: &Visit, raw: &str) -> Result<crate::domain::ProgramI
         .ok_or_else(|| v.refuse(actix_web::http::StatusCode::NOT_FOUND, "error-not-found"))
 }
 
+/// A token as the pages list it.
+pub(super) struct TokenLine {
+    pub id: String,
+    pub station: String,
+    pub label: String,
+    pub role: String,
+    pub created: String,
+    pub live: bool,
+}
+
+/// The caller's station's tokens (the operator's: every token), in words.
+pub(super) async fn token_lines(v: &Visit, caller: &crate::exchange::Caller) -> Result<Vec<TokenLine>, WebError> {
+    let t = v.t();
+    Ok(v.hub
+        .tokens(caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|k| TokenLine {
+            id: k.id,
+            station: k.station.map(|s| s.to_string()).unwrap_or_default(),
+            label: k.label,
+            role: k.role.as_str().to_owned(),
+            created: crate::web::format::date(k.created_at, t.lang),
+            live: !k.revoked,
+        })
+        .collect())
+}
+
 /// The field errors of a refused form, by field name, in the use-case's
 /// words (the API's validation, shown next to each field).
 #[derive(Debug, Default, Clone)]
