@@ -268,7 +268,7 @@ impl Hub {
             })
             .await;
         let Some(row) = row.filter(|_| ok) else {
-            return Err(self.failed_sign_in(key, failures, &settings, now).await);
+            return Err(self.failed_sign_in(key, &settings, now).await);
         };
         let session_id = random_text(32);
         let hashed = session_hash(&session_id);
@@ -288,32 +288,31 @@ impl Hub {
         })
     }
 
-    async fn failed_sign_in(
-        &self,
-        key: String,
-        before: people::Failures,
-        settings: &PeopleSettings,
-        now: DateTime<Utc>,
-    ) -> ExchangeError {
-        let count = before.count.saturating_add(1);
-        let locked_until = (count >= settings.lock_after)
-            .then(|| now + chrono::Duration::from_std(settings.lock_for).unwrap_or(chrono::Duration::MAX));
-        let f = people::Failures {
-            count,
-            last: Some(now),
-            locked_until,
-        };
+    async fn failed_sign_in(&self, key: String, settings: &PeopleSettings, now: DateTime<Utc>) -> ExchangeError {
+        let lock_after = settings.lock_after;
+        let lock_for = chrono::Duration::from_std(settings.lock_for).unwrap_or(chrono::Duration::MAX);
         let keep = chrono::Duration::from_std(settings.lock_for).unwrap_or_default();
+        // Counted in the write itself, so that failures at the same time
+        // are all counted.
         let written = self
             .catalog
             .write(move |tx| {
                 people::prune_failures(tx, now - keep)?;
-                people::set_failures(tx, &key, &f)
+                let before = people::failures(tx, &key)?;
+                let count = before.count.saturating_add(1);
+                let f = people::Failures {
+                    count,
+                    last: Some(now),
+                    locked_until: (count >= lock_after).then(|| now + lock_for),
+                };
+                people::set_failures(tx, &key, &f)?;
+                Ok::<_, rusqlite::Error>(f)
             })
             .await;
-        if let Err(e) = written {
-            return ExchangeError::Catalog(e);
-        }
+        let (count, locked_until) = match written {
+            Ok(f) => (f.count, f.locked_until),
+            Err(e) => return ExchangeError::Catalog(e),
+        };
         tracing::info!(failures = count, locked = locked_until.is_some(), "sign-in refused");
         if let Some(until) = locked_until {
             return locked(until, now);

@@ -788,8 +788,17 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.unwrap(), body);
-    let page = binh.text(&format!("/programs/{program_id}")).await;
-    assert!(page.contains(&format!("action=\"/programs/{program_id}/rebroadcasts\"")));
+    // The take is recorded as the last bytes leave; the form follows it.
+    let form = format!("action=\"/programs/{program_id}/rebroadcasts\"");
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = binh.text(&format!("/programs/{program_id}")).await;
+        if page.contains(&form) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(page.contains(&form), "the taker gets the rebroadcast form");
     assert!(binh.text("/?q=duong+len").await.contains("Đài đã khai thác"));
     let token = meta_csrf(&page);
     let r = binh

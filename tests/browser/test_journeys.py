@@ -86,7 +86,12 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     got = tmp_path / "got.mp3"
     d.value.save_as(got)
     assert got.read_bytes() == body
-    p2.reload()
+    # The take is recorded as the last bytes leave; the form follows it.
+    for _ in range(50):
+        p2.reload()
+        if p2.get_by_label("Thời điểm phát").count():
+            break
+        p2.wait_for_timeout(100)
     p2.get_by_label("Thời điểm phát").fill("2026-01-02T19:00")
     p2.get_by_label("Kênh").fill("CBTV1")
     p2.get_by_role("button", name="Báo cáo phát lại").click()
