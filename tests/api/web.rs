@@ -1043,3 +1043,44 @@ async fn the_operator_manages_stations_people_and_tokens_on_the_page() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn the_catalog_pages_with_a_cursor_in_the_url() {
+    let (app, tn, _) = two_stations().await;
+    for i in 0..23 {
+        let mut p = program(&format!("Bản tin số {i:02}"));
+        p["genre"] = json!(if i % 2 == 0 { "news" } else { "culture" });
+        app.published(&tn, &p).await;
+    }
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let first = b.text("/?sort=title&q=ban+tin").await;
+    assert!(first.contains("23 chương trình"), "{first}");
+    assert!(first.contains("Bản tin số 00") && !first.contains("Bản tin số 22"));
+    let next = first
+        .split("rel=\"next\"")
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(next.starts_with("/?q=ban+tin&sort=title&cursor="), "{next}");
+    let second = b.text(&next).await;
+    assert!(second.contains("Bản tin số 22") && !second.contains("Bản tin số 00"));
+    assert!(!second.contains("rel=\"next\""), "the last page");
+    assert!(second.contains("Trang đầu"));
+    // Facet links keep the search, drop the cursor, and never carry empty values.
+    let facets = b.text("/?q=ban+tin&sort=&available=").await;
+    let facets = facets.replace("&#38;", "&");
+    assert!(facets.contains("href=\"/?q=ban+tin&genre=news\""), "{facets}");
+    let aside = facets.split("<aside").nth(1).unwrap().split("</aside>").next().unwrap();
+    assert!(!aside.contains("sort=") && !aside.contains("available="), "{aside}");
+    let news = b.text("/?q=ban+tin&genre=news").await;
+    assert!(news.contains("12 chương trình"), "{news}");
+    // A forged cursor falls back to the first page.
+    assert!(b.text("/?q=ban+tin&cursor=forged").await.contains("Bản tin số"));
+}

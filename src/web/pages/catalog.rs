@@ -79,10 +79,10 @@ impl CatalogQuery {
         ] {
             out.extend(values.iter().map(|v| (name, v.clone())));
         }
-        if let Some(a) = &self.available {
+        if let Some(a) = self.available.as_ref().filter(|a| !a.is_empty()) {
             out.push(("available", a.clone()));
         }
-        if let Some(s) = &self.sort {
+        if let Some(s) = self.sort.as_ref().filter(|s| !s.is_empty()) {
             out.push(("sort", s.clone()));
         }
         out
