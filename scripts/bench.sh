@@ -27,7 +27,7 @@ WRK_VERSION=4.1.0-3+b2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load
+ONLY=media,tus,search,load,web
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,web] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -76,7 +76,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load web; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -84,6 +84,7 @@ args_of() {
         search) if quick; then echo --sizes "${SEARCH_SIZES:-10000}" --queries 20
                 elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
+        web) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so
