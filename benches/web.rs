@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{print_problems, print_table, pxhub, run, Hub, Row};
+use common::{print_problems, print_table, pxhub, Hub, Row};
 
 const PASSWORD: &str = "mật khẩu cho bench";
 
@@ -90,7 +90,6 @@ fn main() {
         )
         .expect("the password");
         assert!(child.wait().expect("person add").success(), "person add");
-        let _ = run;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_gzip()

@@ -75,7 +75,7 @@ fn opt(s: &str) -> Value {
 impl OfferForm {
     /// The program as the API's JSON would carry it, and the errors of what
     /// does not even have the shape (a date that is not a date).
-    fn to_json(&self) -> (Value, Vec<(String, String)>, &'static str) {
+    fn to_json(&self) -> (Value, Vec<(String, String)>) {
         let mut errors = Vec::new();
         let int = |s: &str, field: &str, errors: &mut Vec<(String, String)>| match s.trim() {
             "" => None,
@@ -154,7 +154,7 @@ impl OfferForm {
                 "terms": opt(&self.terms),
             }
         });
-        (body, errors, "")
+        (body, errors)
     }
 }
 
@@ -264,7 +264,7 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     let f: OfferForm = form(&v, &body)?;
     let s = v.check_csrf(f.csrf.as_deref())?;
     let t = v.t();
-    let (json, shape_errors, _) = f.to_json();
+    let (json, shape_errors) = f.to_json();
     let words_of = |e: Vec<(String, String)>| {
         FieldErrors(
             e.into_iter()
