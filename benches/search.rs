@@ -622,6 +622,7 @@ fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
         role: Role::Station,
         station: Some(StationId::parse("cao-bang").unwrap()),
         station_kind: Some(StationKind::Provincial),
+        person: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -29,7 +29,7 @@ NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults,pull
+ONLY=media,tus,search,load,faults,pull,web
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -83,7 +83,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults pull; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull web; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -93,6 +93,7 @@ args_of() {
         load) if quick; then echo --quick; fi ;;
         faults) if quick; then echo --quick; fi ;;
         pull) if quick; then echo --quick; fi ;;
+        web) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

@@ -54,6 +54,10 @@ impl Application {
         if settings.public_url.is_empty() && address.ip().is_unspecified() {
             tracing::warn!(%address, "listening on every address without public_url: feed links will name {address}; set public_url");
         }
+        let pages = web::Data::new(crate::web::WebSite {
+            secure_cookies: settings.behind_tls,
+            upload_chunk_bytes: settings.web_upload_chunk_bytes,
+        });
         let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {
             let metrics = data.clone();
@@ -80,8 +84,10 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(tus.clone())
                 .app_data(site.clone())
+                .app_data(pages.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
                 .configure(api::routes)
+                .configure(crate::web::routes)
                 .default_service(web::to(api::not_found))
         })
         .listen(listener)?;

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
-use crate::domain::{Role, StationId, StationKind};
+use crate::domain::{PersonRole, Role, StationId, StationKind};
 use crate::exchange::report::Period;
-use crate::exchange::{Caller, ExchangeError, Hub, NewStation};
+use crate::exchange::{Caller, ExchangeError, Hub, NewPerson, NewStation};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -51,6 +51,38 @@ pub enum Command {
     /// The operator's clean-up of programs.
     #[command(subcommand)]
     Program(ProgramCommand),
+    /// People who use the web page.
+    #[command(subcommand)]
+    Person(PersonCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonCommand {
+    /// Add a person of a station (or, with --operator, a hub operator). The
+    /// password is read from standard input when it is not a terminal (one
+    /// line); otherwise one is made up and printed alone on standard output.
+    Add {
+        /// The station the person works at
+        #[arg(
+            long,
+            value_name = "ID",
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        station: Option<String>,
+        /// The person runs the hub (no station)
+        #[arg(long)]
+        operator: bool,
+        /// Login name: 3 to 64 of a-z, 0-9, '.', '_', '-'
+        #[arg(long)]
+        login: String,
+        /// The name shown on the pages, e.g. "Nguyễn Thị Hoa"
+        #[arg(long)]
+        name: String,
+        /// editor (offers and takes programs) or viewer (finds and takes)
+        #[arg(long, value_enum, default_value = "editor", conflicts_with = "operator")]
+        role: PersonRole,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -191,6 +223,7 @@ fn explain(e: ExchangeError) -> anyhow::Error {
             anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
         }
         ExchangeError::NotFound => anyhow::anyhow!("no such station or token"),
+        ExchangeError::Conflict { detail, .. } => anyhow::anyhow!("{detail}"),
         ExchangeError::Catalog(e) => anyhow::Error::new(e).context("catalog error"),
         ExchangeError::Media(e) => anyhow::Error::new(e).context("media store error"),
         ExchangeError::StorageUnavailable(e) => {
@@ -250,7 +283,79 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             station,
             older_than_days,
         }) => delete_drafts(dir, station, older_than_days).await,
+        Command::Person(PersonCommand::Add {
+            station,
+            operator,
+            login,
+            name,
+            role,
+        }) => add_person(dir, station, operator, login, name, role).await,
     }
+}
+
+async fn add_person(
+    dir: Option<PathBuf>,
+    station: Option<String>,
+    operator: bool,
+    login: String,
+    name: String,
+    role: PersonRole,
+) -> anyhow::Result<()> {
+    let (station, role) = match (station, operator) {
+        (_, true) => (None, PersonRole::Operator),
+        (Some(s), false) => (
+            Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
+            role,
+        ),
+        (None, false) => anyhow::bail!("give --station ID, or --operator"),
+    };
+    let password = {
+        use std::io::IsTerminal;
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            None
+        } else {
+            // Nothing at all (an empty or closed input): make one up, as
+            // from a terminal; an empty line is a mistake.
+            let mut line = String::new();
+            match std::io::BufRead::read_line(&mut stdin.lock(), &mut line)? {
+                0 => None,
+                _ => {
+                    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                    if line.is_empty() {
+                        anyhow::bail!("the password line on standard input is empty");
+                    }
+                    Some(line)
+                }
+            }
+        }
+    };
+    let hub = operator_hub(dir)?;
+    let added = hub
+        .add_person(
+            &Caller::operator(),
+            NewPerson {
+                station,
+                login,
+                name,
+                role,
+                password,
+            },
+        )
+        .await
+        .map_err(explain)?;
+    let p = &added.person;
+    eprintln!(
+        "added person {} ({}, {}, station {})",
+        p.login,
+        p.name,
+        p.role.as_str(),
+        p.station.as_ref().map_or("none", StationId::as_str)
+    );
+    if let Some(password) = added.generated_password {
+        println!("{password}");
+    }
+    Ok(())
 }
 
 async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {

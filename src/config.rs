@@ -189,6 +189,16 @@ settings! {
         "S3: one request to the store (a part, a read, a listing) that takes longer fails and is tried again; a long read goes on from where it stopped";
     storage_retries: usize = 2, "PXHUB_STORAGE_RETRIES", "N",
         "S3: tries after the first for a request the store failed (refused, timed out, 5xx); after them the client gets 503 `storage_unavailable`";
+    behind_tls: bool = false, "PXHUB_BEHIND_TLS", "BOOL",
+        "the hub is reached over HTTPS (a TLS proxy in front): the web page's session cookie is marked `Secure`";
+    session_idle_secs: u64 = 8 * 3600, "PXHUB_SESSION_IDLE_SECS", "SECS",
+        "a web session unused for this long ends (8 hours)";
+    sign_in_lock_after: u32 = 5, "PXHUB_SIGN_IN_LOCK_AFTER", "N",
+        "failed sign-ins for one login before it locks (each failure past the second is answered more slowly)";
+    sign_in_lock_secs: u64 = 900, "PXHUB_SIGN_IN_LOCK_SECS", "SECS",
+        "how long a login stays locked after too many failed sign-ins";
+    web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
+        "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
@@ -399,6 +409,11 @@ impl Settings {
             upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),
             max_uploads_per_station: self.max_uploads_per_station,
             max_open_uploads_per_station: self.max_open_uploads_per_station,
+            people: crate::exchange::PeopleSettings {
+                session_idle: Duration::from_secs(self.session_idle_secs.max(1)),
+                lock_after: self.sign_in_lock_after.max(1),
+                lock_for: Duration::from_secs(self.sign_in_lock_secs),
+            },
         })
     }
 

@@ -1,6 +1,6 @@
 //! pxhub: a program exchange hub for regional radio and television stations.
 //!
-//! Data flows one way: `api` (HTTP) → `exchange` (use-cases) → `catalog`
+//! Data flows one way: `api` (HTTP) and `web` (the pages) → `exchange` (use-cases) → `catalog`
 //! (SQLite) and `media` (the object store) → `domain` (the nouns).
 
 pub mod api;
@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod media;
 pub mod metrics;
 pub mod pull;
+pub mod web;
 
 pub use app::Application;
 pub use config::Settings;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::web::{Bytes, Data};
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
@@ -13,10 +13,16 @@ use serde_json::Value;
 
 use crate::domain::{FieldError, ProgramId};
 use crate::error::ApiError;
+use crate::exchange::people::{CSRF_HEADER, SESSION_COOKIE};
 use crate::exchange::programs::{from_json, IfMatch};
 use crate::exchange::{Caller, ExchangeError, Hub};
 
 /// The authenticated caller (`Authorization: Bearer …`); 401 otherwise.
+///
+/// Without a bearer token, the web page's session cookie stands for its
+/// person, so that the browser can download and upload (tus) through the
+/// API; a request that may change something must then also carry the
+/// session's CSRF token in `X-CSRF-Token`, which another site cannot set.
 pub struct Auth(pub Caller);
 
 impl FromRequest for Auth {
@@ -32,8 +38,30 @@ impl FromRequest for Auth {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim().to_owned());
+        let session = req
+            .cookie(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .filter(|_| bearer.is_none() && !req.headers().contains_key(header::AUTHORIZATION));
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         Box::pin(async move {
             let hub = hub.ok_or_else(|| ApiError::internal(anyhow::anyhow!("hub missing from app data")))?;
+            if let (None, Some(session)) = (&bearer, session) {
+                let s = hub.session(&session).await?;
+                if !safe && !hub.csrf_ok(&session, &csrf) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf_refused",
+                        "a browser's request that changes something must carry its page's X-CSRF-Token",
+                    ));
+                }
+                return Ok(Auth(s.caller));
+            }
             let bearer = bearer.ok_or(ExchangeError::Unauthorized)?;
             Ok(Auth(hub.authenticate(&bearer).await?))
         })

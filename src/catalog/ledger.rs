@@ -215,3 +215,38 @@ pub fn report(
     }
     Ok((numbers, matrix))
 }
+
+/// A take seen from one station: the program, its title, the other
+/// station (the taker of ours, or the owner of what we took), when.
+pub type TakeLine = (ProgramId, String, StationId, DateTime<Utc>);
+
+/// The latest `limit` takes of `station`'s programs by others (`of_ours`),
+/// or by `station` of others' programs.
+pub fn station_takes(
+    conn: &Connection,
+    station: &StationId,
+    of_ours: bool,
+    limit: usize,
+) -> rusqlite::Result<Vec<TakeLine>> {
+    let sql = if of_ours {
+        "SELECT p.id, p.title, t.station_id, max(t.taken_at) FROM takes t JOIN programs p ON p.seq = t.program_seq
+         WHERE p.station_id = ?1 AND t.station_id <> ?1
+         GROUP BY t.program_seq, t.station_id ORDER BY 4 DESC LIMIT ?2"
+    } else {
+        "SELECT p.id, p.title, p.station_id, max(t.taken_at) FROM takes t JOIN programs p ON p.seq = t.program_seq
+         WHERE t.station_id = ?1 AND p.station_id <> ?1
+         GROUP BY t.program_seq ORDER BY 4 DESC LIMIT ?2"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![station.as_str(), limit as i64], |r| {
+        let id: String = r.get(0)?;
+        let other: String = r.get(2)?;
+        Ok((
+            ProgramId::parse(&id).ok_or_else(|| bad_column(0, id))?,
+            r.get(1)?,
+            StationId::parse(&other).map_err(|e| bad_column(2, e))?,
+            from_micros(r.get(3)?),
+        ))
+    })?;
+    rows.collect()
+}

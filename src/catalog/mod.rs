@@ -9,6 +9,7 @@ pub mod follows;
 pub mod index;
 pub mod ledger;
 pub mod media;
+pub mod people;
 pub mod programs;
 pub mod search;
 pub mod stations;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_resumable.sql"),
     include_str!("migrations/0005_feed.sql"),
     include_str!("migrations/0006_webhook_tokens.sql"),
+    include_str!("migrations/0007_people.sql"),
     include_str!("migrations/0009_follows.sql"),
 ];
 

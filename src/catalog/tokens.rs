@@ -74,3 +74,36 @@ pub fn revoke(conn: &Connection, id: &str, station: Option<&StationId>) -> rusql
     )?;
     Ok(n == 1)
 }
+
+/// A token as a list shows it: never its secret nor its hash.
+pub type TokenListing = (
+    String,
+    Option<StationId>,
+    Role,
+    String,
+    chrono::DateTime<chrono::Utc>,
+    bool,
+);
+
+/// The tokens of `station` (every token when `None`), newest first.
+pub fn list(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<Vec<TokenListing>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, station_id, role, label, created_at, revoked_at IS NOT NULL FROM tokens
+         WHERE ?1 IS NULL OR station_id = ?1 ORDER BY created_at DESC, id LIMIT 1000",
+    )?;
+    let rows = stmt.query_map([station.map(StationId::as_str)], |r| {
+        let station: Option<String> = r.get(1)?;
+        let role: String = r.get(2)?;
+        Ok((
+            r.get(0)?,
+            station
+                .map(|s| StationId::parse(&s).map_err(|e| super::stations::bad_column(1, e)))
+                .transpose()?,
+            Role::parse(&role).ok_or_else(|| super::stations::bad_column(2, role))?,
+            r.get(3)?,
+            super::from_micros(r.get(4)?),
+            r.get(5)?,
+        ))
+    })?;
+    rows.collect()
+}

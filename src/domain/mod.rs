@@ -6,6 +6,7 @@ mod feed;
 pub mod file;
 pub mod follow;
 mod ledger;
+pub mod person;
 mod program;
 mod search;
 mod secret;
@@ -16,9 +17,10 @@ pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use follow::{Follow, FollowKind};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
+pub use person::{Action, ActionKind, Login, Person, PersonId, PersonRole};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
-    ProgramMetadata, ProgramStatus, Rights, RightsInput,
+    ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
 pub use search::{Facets, Sort};
 pub use secret::Secret;

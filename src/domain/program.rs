@@ -93,6 +93,11 @@ impl Default for Audience {
 /// `en-US`): `language[-script][-region]`, where the language is a real
 /// ISO 639 code (639-1 where one exists, else 639-3), the script four
 /// letters and the region two letters or three digits.
+/// The languages of the cluster, in the order a northeastern station looks
+/// for them: Vietnamese, Tày, Nùng, Hmong (Mông), Dao (Iu Mien), Cao Lan,
+/// Tai Dam (Thái), Mường, Chinese, English.
+pub const CLUSTER_LANGUAGES: &[&str] = &["vi", "tyz", "nut", "hnj", "ium", "mlc", "blt", "mtq", "zh", "en"];
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct LanguageTag(String);
@@ -511,6 +516,13 @@ fn parse_rights(c: &mut Checker, r: RightsInput) -> Rights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cluster_languages_are_real_iso_639_languages() {
+        for code in CLUSTER_LANGUAGES {
+            assert_eq!(LanguageTag::parse(code).unwrap().as_str(), *code);
+        }
+    }
 
     fn input() -> ProgramInput {
         serde_json::from_value(serde_json::json!({

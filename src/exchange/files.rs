@@ -16,9 +16,9 @@ use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::{media, programs};
+use crate::catalog::{self, media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
-use crate::domain::EventType;
+use crate::domain::{ActionKind, EventType, PersonId};
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
 use crate::media::{MediaStore, StoredObject};
 
@@ -137,6 +137,8 @@ pub struct Download {
     /// The station whose download counts in the ledger (not the owner's,
     /// not the admin's).
     pub taker: Option<StationId>,
+    /// The person taking it, if a person is.
+    pub taker_person: Option<PersonId>,
 }
 
 impl Hub {
@@ -189,6 +191,7 @@ impl Hub {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
+        super::programs::require_offer(caller)?;
         let viewer = caller.viewer();
         let v = viewer.clone();
         self.catalog.read(move |c| writable(c, &v, id).map(drop)).await?;
@@ -241,7 +244,9 @@ impl Hub {
         if accepted.sha256.is_some_and(|want| want != stored.sha256) {
             return Err(ExchangeError::DigestMismatch);
         }
-        let (record, replaced, unused) = self.record(viewer, id, role, accepted, stored).await?;
+        let (record, replaced, unused) = self
+            .record(viewer, caller.person_id(), id, role, accepted, stored)
+            .await?;
         tracing::info!(
             program = %id,
             role = role.as_str(),
@@ -260,20 +265,23 @@ impl Hub {
     pub(super) async fn record(
         &self,
         viewer: Viewer,
+        person: Option<PersonId>,
         id: ProgramId,
         role: FileRole,
         accepted: Accepted,
         stored: StoredObject,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
-        self.record_with(viewer, id, role, accepted, stored, |_| Ok(())).await
+        self.record_with(viewer, person, id, role, accepted, stored, |_| Ok(())).await
     }
 
     /// [`Hub::record`], and `also` in the same transaction (a resumable
     /// upload marked complete with its file, so that a crash between the
     /// two cannot leave a file whose upload still waits for its last bytes).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn record_with(
         &self,
         viewer: Viewer,
+        person: Option<PersonId>,
         id: ProgramId,
         role: FileRole,
         accepted: Accepted,
@@ -308,6 +316,14 @@ impl Hub {
                     sha256,
                 };
                 programs::put_file(tx, seq, &record)?;
+                super::programs::record_action(
+                    tx,
+                    seq,
+                    person.as_ref(),
+                    ActionKind::Uploaded,
+                    Some(role.as_str()),
+                    catalog::now(),
+                )?;
                 if published {
                     emit(tx, EventType::FileReplaced, id)?;
                 }
@@ -343,6 +359,7 @@ impl Hub {
     /// Removes a draft's file; its object goes too unless another file shares it.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn delete_file(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<(), ExchangeError> {
+        super::programs::require_offer(caller)?;
         let viewer = caller.viewer();
         let unused = self
             .catalog
@@ -372,6 +389,7 @@ impl Hub {
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn download(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<Download, ExchangeError> {
         let viewer = caller.viewer();
+        let person = caller.person_id();
         self.catalog
             .read(move |c| {
                 let s = visible(c, &viewer, id)?;
@@ -401,6 +419,7 @@ impl Hub {
                     file,
                     key: object.key,
                     program: id,
+                    taker_person: taker.as_ref().and(person),
                     taker,
                 })
             })

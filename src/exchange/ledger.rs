@@ -18,7 +18,7 @@ use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::ledger;
 use crate::catalog::{self, programs};
-use crate::domain::{FieldError, ProgramId, Rebroadcast, Take, Viewer};
+use crate::domain::{ActionKind, FieldError, ProgramId, Rebroadcast, Take, Viewer};
 use crate::media::MediaError;
 
 /// A rebroadcast as a station reports it.
@@ -34,6 +34,16 @@ pub struct NewRebroadcast {
 pub struct Takes {
     pub takes: Vec<Take>,
     pub rebroadcasts: Vec<Rebroadcast>,
+}
+
+/// A take seen from one station.
+#[derive(Debug, Clone)]
+pub struct StationTake {
+    pub program: ProgramId,
+    pub title: String,
+    /// The taker of ours, or the owner of what we took.
+    pub other: crate::domain::StationId,
+    pub taken_at: DateTime<Utc>,
 }
 
 /// How the bytes of a download reach the caller.
@@ -91,13 +101,26 @@ impl Hub {
             return Ok(());
         };
         let (program, file) = (download.program, download.file.clone());
+        let person = download.taker_person.clone();
         let taken = self
             .catalog
             .write(move |tx| {
                 let Some(seq) = programs::seq(tx, program)? else {
                     return Ok(false);
                 };
-                ledger::receive(tx, &taker, seq, &file, range.start, range.end, catalog::now())
+                let now = catalog::now();
+                let taken = ledger::receive(tx, &taker, seq, &file, range.start, range.end, now)?;
+                if taken {
+                    super::programs::record_action(
+                        tx,
+                        seq,
+                        person.as_ref(),
+                        ActionKind::Took,
+                        Some(file.role.as_str()),
+                        now,
+                    )?;
+                }
+                Ok::<_, ExchangeError>(taken)
             })
             .await?;
         if taken {
@@ -145,6 +168,7 @@ impl Hub {
             return Err(ExchangeError::Invalid(errors));
         }
         let viewer = caller.viewer();
+        let person = caller.person_id();
         self.catalog
             .write(move |tx| {
                 let s = visible(tx, &viewer, id)?;
@@ -163,9 +187,82 @@ impl Hub {
                     reported_at: catalog::now(),
                 };
                 ledger::insert_rebroadcast(tx, s.seq, &r)?;
+                super::programs::record_action(
+                    tx,
+                    s.seq,
+                    person.as_ref(),
+                    ActionKind::Rebroadcast,
+                    Some(&r.channel),
+                    r.reported_at,
+                )?;
                 Ok(r)
             })
             .await
+    }
+
+    /// The latest takes of the caller station's programs by others
+    /// (`of_ours`), or by the caller's station of others' programs.
+    pub async fn station_takes(
+        &self,
+        caller: &Caller,
+        of_ours: bool,
+        limit: usize,
+    ) -> Result<Vec<StationTake>, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .catalog
+            .read(move |c| ledger::station_takes(c, &station, of_ours, limit.min(500)))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(program, title, other, taken_at)| StationTake {
+                program,
+                title,
+                other,
+                taken_at,
+            })
+            .collect())
+    }
+
+    /// Which of `ids` the caller's station has taken (a file of each).
+    pub async fn taken_among(
+        &self,
+        caller: &Caller,
+        ids: Vec<ProgramId>,
+    ) -> Result<std::collections::HashSet<ProgramId>, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Ok(Default::default());
+        };
+        self.catalog
+            .read(move |c| {
+                let mut taken = std::collections::HashSet::new();
+                for id in ids {
+                    if let Some(seq) = programs::seq(c, id)? {
+                        if ledger::has_taken(c, &station, seq)? {
+                            taken.insert(id);
+                        }
+                    }
+                }
+                Ok::<_, rusqlite::Error>(taken)
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Whether the caller's station has taken program `id` (a file of it).
+    pub async fn has_taken(&self, caller: &Caller, id: ProgramId) -> Result<bool, ExchangeError> {
+        let Some(station) = caller.station.clone() else {
+            return Ok(false);
+        };
+        self.catalog
+            .read(move |c| match programs::seq(c, id)? {
+                Some(seq) => ledger::has_taken(c, &station, seq),
+                None => Ok(false),
+            })
+            .await
+            .map_err(Into::into)
     }
 
     /// Who took the program and who rebroadcast it: for its owner and the admin.

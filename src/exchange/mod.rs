@@ -11,6 +11,7 @@ pub mod follows;
 mod ledger;
 mod maintenance;
 mod pace;
+pub mod people;
 pub mod programs;
 pub mod report;
 pub mod rights;
@@ -24,12 +25,13 @@ pub use error::ExchangeError;
 pub use feed::FeedScope;
 pub use files::{Download, IncomingFile};
 pub use follows::NewFollow;
-pub use ledger::{NewRebroadcast, Sending, Takes};
+pub use ledger::{NewRebroadcast, Sending, StationTake, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
+pub use people::{NewPerson, NewSession, PeopleSettings, Session};
 pub use report::{ExchangeReport, StationRow};
 pub use search::{Facets, SearchPage, SearchRequest, Sort};
 pub use stations::NewStation;
-pub use tokens::{Caller, IssuedToken};
+pub use tokens::{Caller, IssuedToken, PersonRef};
 
 use std::sync::Arc;
 
@@ -59,6 +61,8 @@ pub struct ExchangeSettings {
     pub max_uploads_per_station: usize,
     /// Unfinished resumable uploads one station may hold (0: no cap).
     pub max_open_uploads_per_station: usize,
+    /// Sessions and sign-ins of people.
+    pub people: people::PeopleSettings,
 }
 
 /// The hub's use-cases, over one catalog and one media store. Cheap to clone.

@@ -13,7 +13,7 @@ use super::{ExchangeError, Hub};
 use crate::catalog::index::SearchIndex;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
-use crate::domain::EventType;
+use crate::domain::{Action, ActionKind, EventType, PersonId};
 use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
 
 /// An `If-Match` precondition: the list of entity tags a write accepts.
@@ -132,13 +132,17 @@ impl Hub {
                 "programs belong to stations; the hub operator has none",
             ));
         };
+        require_offer(caller)?;
         let index = self.index.clone();
+        let person = caller.person_id();
         self.catalog
             .write(move |tx| {
                 let meta = parse_metadata(tx, input)?;
                 let id = ProgramId::generate();
-                let seq = programs::insert(tx, id, &station, &meta, catalog::now())?;
+                let now = catalog::now();
+                let seq = programs::insert(tx, id, &station, &meta, now)?;
                 index.refresh(tx, seq)?;
+                record_action(tx, seq, person.as_ref(), ActionKind::Created, None, now)?;
                 reload(tx, id)
             })
             .await
@@ -164,6 +168,7 @@ impl Hub {
         if !patch.is_object() {
             return Err(ExchangeError::invalid("", "a merge patch must be a JSON object"));
         }
+        require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
         self.catalog
@@ -190,6 +195,7 @@ impl Hub {
     /// remove what a station should not have left.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn delete_program(&self, caller: &Caller, id: ProgramId, if_match: IfMatch) -> Result<(), ExchangeError> {
+        require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
         let unused = self
@@ -252,8 +258,10 @@ impl Hub {
         id: ProgramId,
         if_match: IfMatch,
     ) -> Result<Program, ExchangeError> {
+        require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
+        let person = caller.person_id();
         self.catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
@@ -273,7 +281,9 @@ impl Hub {
                         "upload the program's master file before publishing it",
                     ));
                 }
-                programs::publish(tx, s.seq, catalog::now())?;
+                let now = catalog::now();
+                programs::publish(tx, s.seq, now)?;
+                record_action(tx, s.seq, person.as_ref(), ActionKind::Published, None, now)?;
                 index.refresh(tx, s.seq)?;
                 emit(tx, EventType::Published, id)?;
                 reload(tx, id)
@@ -295,8 +305,10 @@ impl Hub {
         if reason.is_empty() || reason.chars().count() > 1000 {
             return Err(ExchangeError::invalid("reason", "must be 1 to 1000 characters"));
         }
+        require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
+        let person = caller.person_id();
         self.catalog
             .write(move |tx| {
                 let s = visible(tx, &viewer, id)?;
@@ -316,13 +328,54 @@ impl Hub {
                     }
                     ProgramStatus::Published => {}
                 }
-                programs::withdraw(tx, s.seq, &reason, catalog::now())?;
+                let now = catalog::now();
+                programs::withdraw(tx, s.seq, &reason, now)?;
+                record_action(tx, s.seq, person.as_ref(), ActionKind::Withdrew, Some(&reason), now)?;
                 index.refresh(tx, s.seq)?;
                 emit(tx, EventType::Withdrawn, id)?;
                 reload(tx, id)
             })
             .await
             .inspect(|_| self.wake_deliveries())
+    }
+}
+
+/// Refuses a person whose role does not let them offer programs.
+pub(super) fn require_offer(caller: &Caller) -> Result<(), ExchangeError> {
+    if caller.may_offer() {
+        Ok(())
+    } else {
+        Err(ExchangeError::Forbidden(
+            "a viewer finds and takes programs; an editor offers them",
+        ))
+    }
+}
+
+/// Notes what a person did to a program (machines' tokens leave no name).
+pub(super) fn record_action(
+    tx: &rusqlite::Connection,
+    seq: i64,
+    person: Option<&PersonId>,
+    kind: ActionKind,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ExchangeError> {
+    if let Some(p) = person {
+        crate::catalog::people::record_action(tx, seq, p, kind, detail, now)?;
+    }
+    Ok(())
+}
+
+impl Hub {
+    /// Who did what when to a program the caller may see.
+    pub async fn program_actions(&self, caller: &Caller, id: ProgramId) -> Result<Vec<Action>, ExchangeError> {
+        let viewer = caller.viewer();
+        self.catalog
+            .read(move |c| {
+                let s = visible(c, &viewer, id)?;
+                Ok(crate::catalog::people::actions(c, s.seq)?)
+            })
+            .await
     }
 }
 

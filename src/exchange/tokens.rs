@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::{ExchangeError, Hub};
 use crate::catalog::{stations, tokens, webhooks};
-use crate::domain::{Role, StationId, StationKind, Viewer};
+use crate::domain::{PersonId, PersonRole, Role, StationId, StationKind, Viewer};
 
 const PREFIX: &str = "pxh_";
 const ID_HEX: usize = 16;
@@ -22,6 +22,16 @@ pub struct Caller {
     pub role: Role,
     pub station: Option<StationId>,
     pub station_kind: Option<StationKind>,
+    /// The person acting, when a person (not a machine's token) is.
+    pub person: Option<PersonRef>,
+}
+
+/// The person behind a caller: whose name goes with what they did.
+#[derive(Debug, Clone)]
+pub struct PersonRef {
+    pub id: PersonId,
+    pub name: String,
+    pub role: PersonRole,
 }
 
 impl Caller {
@@ -32,7 +42,19 @@ impl Caller {
             role: Role::Admin,
             station: None,
             station_kind: None,
+            person: None,
         }
+    }
+
+    /// Whether the caller may offer programs: tokens may, and people whose
+    /// role says so (a viewer finds and takes only).
+    pub fn may_offer(&self) -> bool {
+        self.person.as_ref().is_none_or(|p| p.role.may_offer())
+    }
+
+    /// The acting person's id, if a person acts.
+    pub fn person_id(&self) -> Option<PersonId> {
+        self.person.as_ref().map(|p| p.id.clone())
     }
 
     pub fn viewer(&self) -> Viewer {
@@ -147,6 +169,7 @@ impl Hub {
                 role: r.role,
                 station: r.station,
                 station_kind: r.station_kind,
+                person: None,
             }),
             _ => Err(ExchangeError::Unauthorized),
         }
@@ -183,6 +206,7 @@ impl Hub {
                 role: r.role,
                 station: r.station,
                 station_kind: r.station_kind,
+                person: None,
             }),
             _ => Err(ExchangeError::Unauthorized),
         }
@@ -217,6 +241,40 @@ impl Hub {
     ) -> Result<(), ExchangeError> {
         require_admin(caller)?;
         self.catalog.write(move |tx| revoke(tx, &id, station.as_ref())).await
+    }
+}
+
+/// A token as a list shows it (never its secret).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: String,
+    pub station: Option<StationId>,
+    pub role: Role,
+    pub label: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked: bool,
+}
+
+impl Hub {
+    /// The tokens of the caller's station; the operator's: every token.
+    pub async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, ExchangeError> {
+        let station = match (caller.is_admin(), &caller.station) {
+            (true, _) => None,
+            (false, Some(s)) => Some(s.clone()),
+            (false, None) => return Err(ExchangeError::Forbidden("tokens belong to stations")),
+        };
+        let rows = self.catalog.read(move |c| tokens::list(c, station.as_ref())).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, station, role, label, created_at, revoked)| TokenInfo {
+                id,
+                station,
+                role,
+                label,
+                created_at,
+                revoked,
+            })
+            .collect())
     }
 }
 

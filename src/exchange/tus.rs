@@ -176,6 +176,7 @@ impl Hub {
         let Some(station) = caller.station.clone() else {
             return Err(ExchangeError::Forbidden("uploads are made by stations"));
         };
+        super::programs::require_offer(caller)?;
         let meta = |k: &str| new.metadata.get(k).filter(|v| !v.is_empty()).cloned();
         let program = meta("program")
             .ok_or_else(|| ExchangeError::invalid("Upload-Metadata.program", "name the program (its id)"))?;
@@ -479,7 +480,7 @@ impl Hub {
         };
         let done = row.clone();
         let recorded = self
-            .record_with(caller.viewer(), program, role, accepted, stored, move |tx| {
+            .record_with(caller.viewer(), caller.person_id(), program, role, accepted, stored, move |tx| {
                 tus::advance(tx, &done, true)
             })
             .await;

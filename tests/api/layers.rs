@@ -18,17 +18,22 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // The doors: HTTP and the command line call the use-cases only.
     ("error", &["exchange", "domain"]),
     ("api", &["exchange", "domain", "error", "metrics"]),
+    // The pages: a door like the API, to the same use-cases.
+    ("web", &["exchange", "domain", "metrics"]),
     ("cli", &["exchange", "domain", "config", "app", "api", "pull"]),
     // The pull agent is a client of the HTTP API, not of the catalog.
     ("pull", &["domain"]),
     // Settings make each subsystem's own small settings struct.
     ("config", &["domain", "media", "exchange"]),
     // The wiring: opens the catalog and the store, hands them to the hub.
-    ("app", &["api", "exchange", "catalog", "media", "config", "metrics"]),
+    (
+        "app",
+        &["api", "web", "exchange", "catalog", "media", "config", "metrics"],
+    ),
     (
         "lib",
         &[
-            "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics", "pull",
+            "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics", "pull", "web",
         ],
     ),
     ("main", &[]),

@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod browser;
 mod cli;
 mod delivery;
 mod exchange;
@@ -21,4 +22,5 @@ mod pull;
 mod search;
 mod stations;
 mod tus;
+mod web;
 mod webhooks;

@@ -1,0 +1,138 @@
+/* The upload page: sends the chosen file through the hub's tus endpoint
+ * with tus-js-client, in chunks, with progress, speed, time left, pause and
+ * resume. A dropped link is retried by itself; an upload left unfinished
+ * (tab or browser closed) is found again when the same file is chosen. */
+(function () {
+  "use strict";
+  var root = document.getElementById("uploader");
+  if (!root || !window.tus || !window.tus.isSupported) return;
+  var $ = function (id) { return document.getElementById(id); };
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var program = root.dataset.program;
+  var chunkSize = Number(root.dataset.chunkSize) || 8 * 1024 * 1024;
+  var lang = root.dataset.lang === "en" ? "en-GB" : "vi-VN";
+  var fileInput = $("file"), role = $("role"), startB = $("start"), pauseB = $("pause"), resumeB = $("resume");
+  var bar = $("progress"), status = $("status"), unfinished = $("unfinished");
+  var upload = null, last = null, speed = 0;
+
+  function say(text) { status.textContent = text; }
+  function buttons(running) {
+    startB.disabled = running || !fileInput.files.length;
+    pauseB.disabled = !running;
+    resumeB.disabled = running || !upload;
+  }
+  function mb(bytes) {
+    return (bytes / 1e6).toLocaleString(lang, { maximumFractionDigits: 1 }) + " MB";
+  }
+  function clock(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  // Unfinished uploads of this program, kept by tus-js-client in localStorage.
+  var storage = window.tus.defaultOptions.urlStorage;
+  if (storage && storage.findAllUploads) {
+    storage.findAllUploads().then(function (all) {
+      var mine = all.filter(function (u) { return u.metadata && u.metadata.program === program; });
+      if (mine.length) {
+        unfinished.hidden = false;
+        unfinished.textContent = root.dataset.msgUnfinished + " " +
+          mine.map(function (u) { return u.metadata.filename; }).join(", ");
+      }
+    });
+  }
+
+  function make(file) {
+    var metadata = { program: program, role: role.value, filename: file.name };
+    if (file.type) metadata.filetype = file.type;
+    return new window.tus.Upload(file, {
+      endpoint: root.dataset.endpoint,
+      chunkSize: chunkSize,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
+      headers: { "X-CSRF-Token": csrf },
+      metadata: metadata,
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      fingerprint: function (f) {
+        return Promise.resolve(["pxhub", program, role.value, f.name, f.type, f.size, f.lastModified].join("/"));
+      },
+      onShouldRetry: function (err) {
+        var s = err.originalResponse ? err.originalResponse.getStatus() : 0;
+        return !s || s >= 500 || s === 409 || s === 423 || s === 429;
+      },
+      onProgress: function (sent, total) {
+        var now = Date.now();
+        if (last && now > last.t) {
+          var rate = (sent - last.sent) * 1000 / (now - last.t);
+          if (rate >= 0) speed = speed ? speed * 0.8 + rate * 0.2 : rate;
+        }
+        last = { t: now, sent: sent };
+        var pct = total ? Math.floor(sent * 100 / total) : 0;
+        bar.value = pct;
+        bar.textContent = pct + "%";
+        var text = pct + "% · " + mb(sent) + " / " + mb(total);
+        if (speed > 0) text += " · " + mb(speed) + "/s · " + clock((total - sent) / speed) + " " + root.dataset.msgLeft;
+        say(text);
+      },
+      onSuccess: function () {
+        bar.value = 100;
+        say(root.dataset.msgDone);
+        root.dataset.state = "done";
+        unfinished.hidden = true;
+        upload = null;
+        buttons(false);
+      },
+      onError: function () {
+        say(root.dataset.msgFailed);
+        root.dataset.state = "failed";
+        buttons(false);
+      }
+    });
+  }
+
+  function go(u) {
+    last = null; speed = 0;
+    root.dataset.state = "uploading";
+    u.start();
+    buttons(true);
+  }
+
+  fileInput.addEventListener("change", function () {
+    if (upload) upload.abort();
+    upload = null;
+    var file = fileInput.files[0];
+    buttons(false);
+    if (!file) return;
+    var u = make(file);
+    // The same file as an unfinished upload: go on from what arrived.
+    u.findPreviousUploads().then(function (previous) {
+      if (previous.length) {
+        upload = u;
+        u.resumeFromPreviousUpload(previous[0]);
+        say(root.dataset.msgResuming);
+        go(u);
+      } else {
+        upload = u;
+        buttons(false);
+        resumeB.disabled = true;
+      }
+    });
+  });
+  startB.addEventListener("click", function () {
+    var file = fileInput.files[0];
+    if (!file) return;
+    if (!upload) upload = make(file);
+    go(upload);
+  });
+  pauseB.addEventListener("click", function () {
+    if (!upload) return;
+    upload.abort();
+    root.dataset.state = "paused";
+    say(root.dataset.msgPaused);
+    buttons(false);
+  });
+  resumeB.addEventListener("click", function () {
+    if (upload) go(upload);
+  });
+})();

@@ -1,0 +1,244 @@
+//! Administration, for the hub's operators: stations, people, tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::form;
+use crate::domain::{PersonRole, Role, StationId, StationKind};
+use crate::exchange::{ExchangeError, NewPerson, NewStation};
+use crate::web::visit::Chrome;
+use crate::web::{html, Visit, WebError};
+
+pub struct StationLine {
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    pub kind: String,
+}
+
+pub struct PersonLine {
+    pub login: String,
+    pub name: String,
+    pub station: String,
+    pub role: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    c: Chrome,
+    stations: Vec<StationLine>,
+    people: Vec<PersonLine>,
+    tokens: Vec<super::TokenLine>,
+    /// What the last action says (a new token or password, shown once).
+    message: Option<String>,
+    secret: Option<String>,
+    error: Option<String>,
+}
+
+async fn render(
+    v: &Visit,
+    status: StatusCode,
+    message: Option<String>,
+    secret: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let s = v.signed_in()?;
+    if !s.caller.is_admin() {
+        return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    let t = v.t();
+    let stations = v
+        .hub
+        .list_stations(None, 1000)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|s| StationLine {
+            id: s.id.to_string(),
+            name: s.name,
+            province: s.province,
+            kind: t.get(&format!("station-kind-{}", s.kind.as_str())),
+        })
+        .collect();
+    let people = v
+        .hub
+        .people(&s.caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|p| PersonLine {
+            login: p.login.to_string(),
+            name: p.name,
+            station: p.station.map(|s| s.to_string()).unwrap_or_default(),
+            role: t.get(&format!("person-role-{}", p.role.as_str())),
+        })
+        .collect();
+    let tokens = super::token_lines(v, &s.caller).await?;
+    let page = AdminPage {
+        c: v.chrome(),
+        stations,
+        people,
+        tokens,
+        message,
+        secret,
+        error,
+    };
+    Ok(html(status, page.render().map_err(WebError::internal)?))
+}
+
+pub async fn admin(v: Visit) -> Result<HttpResponse, WebError> {
+    render(&v, StatusCode::OK, None, None, None).await
+}
+
+/// The refusal of an operator's form, said on the page.
+async fn refused(v: &Visit, e: ExchangeError) -> Result<HttpResponse, WebError> {
+    let why = match e {
+        ExchangeError::Invalid(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ExchangeError::Conflict { detail, .. } => detail,
+        ExchangeError::NotFound => v.t().get("error-not-found"),
+        other => return Err(v.fail(other)),
+    };
+    render(v, StatusCode::UNPROCESSABLE_ENTITY, None, None, Some(why)).await
+}
+
+#[derive(Deserialize)]
+pub struct StationForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    province: String,
+    #[serde(default)]
+    kind: String,
+}
+
+pub async fn add_station(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: StationForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let kind = if f.kind == "national" {
+        StationKind::National
+    } else {
+        StationKind::Provincial
+    };
+    let new = NewStation {
+        id: f.id,
+        name: f.name,
+        province: f.province,
+        kind,
+    };
+    match v.hub.create_station(&s.caller, new).await {
+        Ok(st) => {
+            render(
+                &v,
+                StatusCode::OK,
+                Some(v.t().arg("station-added", "name", st.name)),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PersonForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    station: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn add_person(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: PersonForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let role = PersonRole::parse(&f.role).unwrap_or(PersonRole::Editor);
+    let station = match (role, f.station.trim()) {
+        (PersonRole::Operator, _) | (_, "") => None,
+        (_, id) => match StationId::parse(id) {
+            Ok(id) => Some(id),
+            Err(e) => return refused(&v, ExchangeError::invalid("station", e)).await,
+        },
+    };
+    let new = NewPerson {
+        station,
+        login: f.login,
+        name: f.name,
+        role,
+        password: None,
+    };
+    match v.hub.add_person(&s.caller, new).await {
+        Ok(added) => {
+            let msg = v.t().arg("person-added", "name", &added.person.login);
+            render(&v, StatusCode::OK, Some(msg), added.generated_password, None).await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    station: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    token_id: String,
+}
+
+pub async fn issue_token(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: TokenForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let (station, role) = match f.station.trim() {
+        "" => (None, Some(Role::Admin)),
+        id => match StationId::parse(id) {
+            Ok(id) => (Some(id), None),
+            Err(e) => return refused(&v, ExchangeError::invalid("station", e)).await,
+        },
+    };
+    match v.hub.issue_token(&s.caller, station, role, f.label).await {
+        Ok(issued) => {
+            let msg = v.t().arg("token-issued", "name", &issued.id);
+            render(&v, StatusCode::OK, Some(msg), Some(issued.token), None).await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}
+
+pub async fn revoke_token(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: TokenForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = f.token_id.trim().to_owned();
+    match v.hub.revoke_token(&s.caller, None, id.clone()).await {
+        Ok(()) => {
+            render(
+                &v,
+                StatusCode::OK,
+                Some(v.t().arg("token-revoked", "name", id)),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}

@@ -1,0 +1,284 @@
+//! The catalog (home page): one search box that searches as you type
+//! (htmx), facets with counts as filters, sorts, and cursor paging, all in
+//! the page's URL (the search API's parameters), so Back and bookmarks work.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::domain::{Genre, LanguageTag, ProgramKind, StationId};
+use crate::exchange::rights::may_take;
+use crate::exchange::{SearchRequest, Sort};
+use crate::web::visit::Chrome;
+use crate::web::words::{self, Badge};
+use crate::web::{format, page, Visit, WebError};
+
+/// The catalog page's query: the search API's parameters (and `lang`).
+#[derive(Debug, Default, Deserialize)]
+pub struct CatalogQuery {
+    q: Option<String>,
+    #[serde(default)]
+    station: Vec<String>,
+    #[serde(default)]
+    kind: Vec<String>,
+    #[serde(default)]
+    genre: Vec<String>,
+    #[serde(default)]
+    language: Vec<String>,
+    available: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+}
+
+impl CatalogQuery {
+    fn sort(&self) -> Option<Sort> {
+        match self.sort.as_deref()? {
+            "relevance" => Some(Sort::Relevance),
+            "newest" => Some(Sort::Newest),
+            "aired" => Some(Sort::Aired),
+            "title" => Some(Sort::Title),
+            _ => None,
+        }
+    }
+
+    /// The search the query asks for; values that name nothing are left out.
+    fn request(&self) -> SearchRequest {
+        SearchRequest {
+            q: self.q.clone().filter(|q| !q.trim().is_empty()),
+            stations: self.station.iter().filter_map(|s| StationId::parse(s).ok()).collect(),
+            kinds: self.kind.iter().filter_map(|k| ProgramKind::parse(k)).collect(),
+            genres: self.genre.iter().filter_map(|g| Genre::parse(g)).collect(),
+            languages: self
+                .language
+                .iter()
+                .filter_map(|l| LanguageTag::parse(l).ok())
+                .collect(),
+            available_now: self.available.as_deref() == Some("now"),
+            sort: self.sort(),
+            limit: 20,
+            cursor: self.cursor.clone().filter(|c| !c.is_empty()),
+            ..Default::default()
+        }
+    }
+
+    /// The pairs of this query, without the cursor (a new filter starts
+    /// from the first page).
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(q) = self.q.as_ref().filter(|q| !q.is_empty()) {
+            out.push(("q", q.clone()));
+        }
+        for (name, values) in [
+            ("station", &self.station),
+            ("kind", &self.kind),
+            ("genre", &self.genre),
+            ("language", &self.language),
+        ] {
+            out.extend(values.iter().map(|v| (name, v.clone())));
+        }
+        if let Some(a) = self.available.as_ref().filter(|a| !a.is_empty()) {
+            out.push(("available", a.clone()));
+        }
+        if let Some(s) = self.sort.as_ref().filter(|s| !s.is_empty()) {
+            out.push(("sort", s.clone()));
+        }
+        out
+    }
+}
+
+fn url(pairs: &[(&str, String)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    match s.finish() {
+        q if q.is_empty() => "/".to_owned(),
+        q => format!("/?{q}"),
+    }
+}
+
+/// One value of a facet: its words, count, whether chosen, and the URL that
+/// toggles it.
+pub struct FacetValue {
+    pub label: String,
+    pub count: String,
+    pub chosen: bool,
+    pub href: String,
+}
+
+pub struct Facet {
+    pub title: String,
+    pub values: Vec<FacetValue>,
+}
+
+/// One result.
+pub struct Row {
+    pub href: String,
+    pub title: String,
+    pub station: String,
+    pub kind: String,
+    pub genre: String,
+    pub duration: String,
+    pub date: String,
+    pub badge: Badge,
+    pub taken: bool,
+}
+
+#[derive(Template)]
+#[template(path = "catalog.html")]
+struct CatalogPage {
+    c: Chrome,
+    r: Results,
+}
+
+#[derive(Template)]
+#[template(path = "catalog_results.html")]
+struct ResultsOnly {
+    c: Chrome,
+    r: Results,
+}
+
+struct Results {
+    q: String,
+    sort: String,
+    available_now: bool,
+    /// Hidden inputs that keep the chosen filters in the form.
+    kept: Vec<(&'static str, String)>,
+    total: String,
+    rows: Vec<Row>,
+    facets: Vec<Facet>,
+    next: Option<String>,
+    first_page: Option<String>,
+}
+
+pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebError> {
+    let session = v.signed_in()?;
+    let t = v.t();
+    // Unknown parameters (such as `lang`) are not the search's business.
+    let q: CatalogQuery = serde_html_form::from_str(req.query_string()).unwrap_or_default();
+    let caller = &session.caller;
+    let found = match v.hub.search(caller, q.request()).await {
+        Ok(found) => found,
+        // A forged or stale cursor: the first page instead.
+        Err(crate::exchange::ExchangeError::Invalid(_)) if q.cursor.is_some() => {
+            let mut first = q.request();
+            first.cursor = None;
+            v.hub.search(caller, first).await.map_err(|e| v.fail(e))?
+        }
+        Err(e) => return Err(v.fail(e)),
+    };
+    let names: HashMap<String, String> = v
+        .hub
+        .list_stations(None, 1000)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect();
+    let taken = v
+        .hub
+        .taken_among(caller, found.items.iter().map(|p| p.id).collect())
+        .await
+        .map_err(|e| v.fail(e))?;
+    let now = Utc::now();
+    let viewer = caller.viewer();
+    let rows = found
+        .items
+        .iter()
+        .map(|p| Row {
+            href: format!("/programs/{}", p.id),
+            title: p.meta.title.clone(),
+            station: names
+                .get(p.station.as_str())
+                .cloned()
+                .unwrap_or_else(|| p.station.to_string()),
+            kind: words::kind(&t, p.meta.kind),
+            genre: words::genre(&t, p.meta.genre),
+            duration: p
+                .meta
+                .duration_seconds
+                .map(|d| format::duration(d, t.lang))
+                .unwrap_or_default(),
+            date: p
+                .meta
+                .first_aired_at
+                .or(p.published_at)
+                .map(|d| format::date(d, t.lang))
+                .unwrap_or_default(),
+            badge: words::badge(&t, p, may_take(&viewer, p, now), now),
+            taken: taken.contains(&p.id),
+        })
+        .collect();
+    let pairs = q.pairs();
+    let facet = |title: &str, name: &'static str, counts: &BTreeMap<String, u64>, label: &dyn Fn(&str) -> String| {
+        let values = counts
+            .iter()
+            .map(|(value, n)| {
+                let chosen = pairs.iter().any(|(k, v)| *k == name && v == value);
+                let toggled: Vec<(&str, String)> = if chosen {
+                    pairs
+                        .iter()
+                        .filter(|(k, v)| !(*k == name && v == value))
+                        .cloned()
+                        .collect()
+                } else {
+                    let mut p = pairs.clone();
+                    p.push((name, value.clone()));
+                    p
+                };
+                FacetValue {
+                    label: label(value),
+                    count: format::integer(*n, t.lang),
+                    chosen,
+                    href: url(&toggled),
+                }
+            })
+            .collect();
+        Facet {
+            title: t.get(title),
+            values,
+        }
+    };
+    let facets = vec![
+        facet("facet-station", "station", &found.facets.station, &|s| {
+            names.get(s).cloned().unwrap_or_else(|| s.to_owned())
+        }),
+        facet("facet-kind", "kind", &found.facets.kind, &|k| {
+            ProgramKind::parse(k).map_or_else(|| k.to_owned(), |k| words::kind(&t, k))
+        }),
+        facet("facet-genre", "genre", &found.facets.genre, &|g| {
+            Genre::parse(g).map_or_else(|| g.to_owned(), |g| words::genre(&t, g))
+        }),
+        facet("facet-language", "language", &found.facets.language, &|l| {
+            words::language(&t, l)
+        }),
+    ];
+    let next = found.next_cursor.map(|cur| {
+        let mut p = pairs.clone();
+        p.push(("cursor", cur));
+        url(&p)
+    });
+    let r = Results {
+        q: q.q.clone().unwrap_or_default(),
+        sort: q.sort().map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default(),
+        available_now: q.available.as_deref() == Some("now"),
+        kept: pairs
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "q" | "sort" | "available"))
+            .cloned()
+            .collect(),
+        total: format::integer(found.total, t.lang),
+        rows,
+        facets,
+        next,
+        first_page: q.cursor.is_some().then(|| url(&pairs)),
+    };
+    if v.htmx {
+        page(&ResultsOnly { c: v.chrome(), r })
+    } else {
+        page(&CatalogPage { c: v.chrome(), r })
+    }
+}

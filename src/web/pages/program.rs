@@ -1,0 +1,379 @@
+//! A program's page: its metadata and rights in words, its files with a
+//! player and the download button (or why not), the EBUCore link; for its
+//! owner who took it and their rebroadcasts, publish and withdraw; for a
+//! station that took it, the rebroadcast form; and who did what when.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::{form, program_id, FieldErrors};
+use crate::domain::{FileRole, Program, ProgramStatus};
+use crate::exchange::programs::IfMatch;
+use crate::exchange::rights::{may_take, owns};
+use crate::exchange::{ExchangeError, NewRebroadcast};
+use crate::web::visit::Chrome;
+use crate::web::words::{self, Badge};
+use crate::web::{format, html, see_other, Visit, WebError};
+
+pub struct FileView {
+    pub role: String,
+    pub filename: String,
+    pub media_type: String,
+    pub size: String,
+    pub href: String,
+    /// `audio` or `video` when the browser can play it here.
+    pub player: Option<&'static str>,
+}
+
+pub struct TakeView {
+    pub station: String,
+    pub role: String,
+    pub at: String,
+}
+
+pub struct RebroadcastView {
+    pub station: String,
+    pub channel: String,
+    pub aired_at: String,
+    pub note: String,
+}
+
+pub struct ActionView {
+    pub at: String,
+    pub who: String,
+    pub what: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "program.html")]
+struct ProgramPage {
+    c: Chrome,
+    id: String,
+    title: String,
+    status: String,
+    is_draft: bool,
+    is_published: bool,
+    station: String,
+    facts: Vec<(String, String)>,
+    summary: String,
+    description: String,
+    rights: Vec<(String, String)>,
+    badge: Badge,
+    files: Vec<FileView>,
+    /// Why the files may not be taken now, if they may not.
+    why_not: Option<String>,
+    owner: bool,
+    may_offer: bool,
+    takes: Vec<TakeView>,
+    rebroadcasts: Vec<RebroadcastView>,
+    /// The caller's station took it: it may report a rebroadcast.
+    taker: bool,
+    actions: Vec<ActionView>,
+    errors: FieldErrors,
+    now_local: String,
+}
+
+fn player(media_type: &str) -> Option<&'static str> {
+    let m = media_type.to_ascii_lowercase();
+    if matches!(
+        m.as_str(),
+        "audio/mpeg"
+            | "audio/mp4"
+            | "audio/aac"
+            | "audio/ogg"
+            | "audio/wav"
+            | "audio/x-wav"
+            | "audio/webm"
+            | "audio/flac"
+    ) {
+        Some("audio")
+    } else if matches!(m.as_str(), "video/mp4" | "video/webm" | "video/ogg") {
+        Some("video")
+    } else {
+        None
+    }
+}
+
+async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) -> Result<ProgramPage, WebError> {
+    let s = v.signed_in()?;
+    let t = v.t();
+    let lang = t.lang;
+    let caller = &s.caller;
+    let p: Program = v.hub.program(caller, id).await.map_err(|e| v.fail(e))?;
+    let names: HashMap<String, String> = v
+        .hub
+        .list_stations(None, 1000)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let viewer = caller.viewer();
+    let owner = owns(&viewer, &p);
+    let now = Utc::now();
+    let take = may_take(&viewer, &p, now);
+    let m = &p.meta;
+    let mut facts = vec![
+        (t.get("field-kind"), words::kind(&t, m.kind)),
+        (t.get("field-genre"), words::genre(&t, m.genre)),
+        (
+            t.get("field-languages"),
+            m.languages
+                .iter()
+                .map(|l| words::language(&t, l.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    ];
+    if let Some(series) = &m.series {
+        let ep = m
+            .episode
+            .map(|e| format!(" · {} {e}", t.get("field-episode")))
+            .unwrap_or_default();
+        facts.push((t.get("field-series"), format!("{series}{ep}")));
+    }
+    if let Some(d) = m.duration_seconds {
+        facts.push((t.get("field-duration"), format::duration(d, lang)));
+    }
+    if let Some(a) = m.first_aired_at {
+        facts.push((t.get("field-first-aired"), format::date_time(a, lang)));
+    }
+    if let Some(pb) = p.published_at {
+        facts.push((t.get("published-at"), format::date_time(pb, lang)));
+    }
+    if !m.tags.is_empty() {
+        facts.push((t.get("field-tags"), m.tags.join(", ")));
+    }
+    for c in &m.credits {
+        let role = match c.role.as_str() {
+            "producer" | "editor" | "reporter" => t.get(&format!("credit-{}", c.role)),
+            other => other.to_owned(),
+        };
+        facts.push((role, c.name.clone()));
+    }
+    let r = &m.rights;
+    let mut rights = vec![(t.get("field-audience"), words::audience(&t, r.audience))];
+    if !r.stations.is_empty() {
+        rights.push((
+            t.get("field-stations"),
+            r.stations
+                .iter()
+                .map(|s| name(s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    rights.push((
+        t.get("field-available-from"),
+        r.available_from
+            .map(|d| format::date(d, lang))
+            .unwrap_or_else(|| t.get("from-publication")),
+    ));
+    rights.push((
+        t.get("field-available-until"),
+        r.available_until
+            .map(|d| format::date(d, lang))
+            .unwrap_or_else(|| t.get("no-end")),
+    ));
+    rights.push((
+        t.get("field-credit-required"),
+        t.get(if r.credit_required { "yes" } else { "no" }),
+    ));
+    if let Some(terms) = &r.terms {
+        rights.push((t.get("field-terms"), terms.clone()));
+    }
+    let files = p
+        .files
+        .iter()
+        .map(|f| FileView {
+            role: words::file_role(&t, f.role),
+            filename: f.filename.clone(),
+            media_type: f.media_type.clone(),
+            size: format::size(f.size, lang),
+            href: format!("/api/v1/programs/{}/files/{}", p.id, f.role.as_str()),
+            // One player: the preview's when there is one, else the master's.
+            player: (f.role == FileRole::Preview
+                || (f.role == FileRole::Master && !p.files.iter().any(|g| g.role == FileRole::Preview)))
+            .then(|| player(&f.media_type))
+            .flatten(),
+        })
+        .collect();
+    let (takes, rebroadcasts) = if owner || caller.is_admin() {
+        let tk = v.hub.takes(caller, id).await.map_err(|e| v.fail(e))?;
+        (
+            tk.takes
+                .iter()
+                .map(|x| TakeView {
+                    station: name(x.station.as_str()),
+                    role: words::file_role(&t, x.role),
+                    at: format::date_time(x.taken_at, lang),
+                })
+                .collect(),
+            tk.rebroadcasts
+                .iter()
+                .map(|x| RebroadcastView {
+                    station: name(x.station.as_str()),
+                    channel: x.channel.clone(),
+                    aired_at: format::date_time(x.aired_at, lang),
+                    note: x.note.clone().unwrap_or_default(),
+                })
+                .collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let taker = !owner && v.hub.has_taken(caller, id).await.map_err(|e| v.fail(e))?;
+    let actions = v
+        .hub
+        .program_actions(caller, id)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|a| ActionView {
+            at: format::date_time(a.at, lang),
+            who: match &a.station {
+                Some(s) => format!("{} ({})", a.person_name, name(s.as_str())),
+                None => a.person_name.clone(),
+            },
+            what: words::action(&t, a.kind),
+            detail: match a.kind {
+                crate::domain::ActionKind::Uploaded | crate::domain::ActionKind::Took => a
+                    .detail
+                    .as_deref()
+                    .and_then(FileRole::parse)
+                    .map(|r| words::file_role(&t, r))
+                    .unwrap_or_default(),
+                _ => a.detail.clone().unwrap_or_default(),
+            },
+        })
+        .collect();
+    Ok(ProgramPage {
+        c: v.chrome(),
+        id: p.id.to_string(),
+        title: m.title.clone(),
+        status: words::status(&t, p.status),
+        is_draft: p.status == ProgramStatus::Draft,
+        is_published: p.status == ProgramStatus::Published,
+        station: name(p.station.as_str()),
+        facts,
+        summary: m.summary.clone().unwrap_or_default(),
+        description: m.description.clone().unwrap_or_default(),
+        rights,
+        badge: words::badge(&t, &p, take, now),
+        files,
+        why_not: take.err().map(|why| words::why_not(&t, why, &p)),
+        owner,
+        may_offer: caller.may_offer(),
+        takes,
+        rebroadcasts,
+        taker,
+        actions,
+        errors,
+        now_local: format::input_date_time(now),
+    })
+}
+
+pub async fn program(v: Visit, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let id = program_id(&v, &path)?;
+    let p = render(&v, id, FieldErrors::default()).await?;
+    Ok(html(
+        StatusCode::OK,
+        askama::Template::render(&p).map_err(WebError::internal)?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RebroadcastForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    aired_at: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn rebroadcast(v: Visit, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: RebroadcastForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = program_id(&v, &path)?;
+    let t = v.t();
+    let Some(aired_at) = format::parse_input_date_time(&f.aired_at) else {
+        let p = render(&v, id, FieldErrors(vec![("aired_at".into(), t.get("error-date"))])).await?;
+        return Ok(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            askama::Template::render(&p).map_err(WebError::internal)?,
+        ));
+    };
+    let new = NewRebroadcast {
+        aired_at,
+        channel: f.channel,
+        note: Some(f.note).filter(|n| !n.trim().is_empty()),
+    };
+    match v.hub.report_rebroadcast(&s.caller, id, new).await {
+        Ok(_) => Ok(see_other(&format!("/programs/{id}#rebroadcast"))),
+        Err(ExchangeError::Invalid(errors)) => {
+            let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
+            let p = render(&v, id, errors).await?;
+            Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                askama::Template::render(&p).map_err(WebError::internal)?,
+            ))
+        }
+        Err(e) => Err(v.fail(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn publish(v: Visit, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: ActionForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = program_id(&v, &path)?;
+    match v.hub.publish_program(&s.caller, id, IfMatch::default()).await {
+        Ok(_) => Ok(see_other(&format!("/programs/{id}"))),
+        Err(ExchangeError::Conflict {
+            code: "master_required",
+            ..
+        }) => Err(v.refuse(StatusCode::CONFLICT, "error-master-required")),
+        Err(e) => Err(v.fail(e)),
+    }
+}
+
+pub async fn withdraw(v: Visit, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: ActionForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = program_id(&v, &path)?;
+    match v
+        .hub
+        .withdraw_program(&s.caller, id, f.reason, IfMatch::default())
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/programs/{id}"))),
+        Err(ExchangeError::Invalid(errors)) => {
+            let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
+            let p = render(&v, id, errors).await?;
+            Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                askama::Template::render(&p).map_err(WebError::internal)?,
+            ))
+        }
+        Err(e) => Err(v.fail(e)),
+    }
+}

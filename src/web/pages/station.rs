@@ -1,0 +1,113 @@
+//! "My station": our programs by status, what others took of ours, what we
+//! took; withdrawing is on each program's page, with its reason.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+
+use crate::domain::ProgramStatus;
+use crate::exchange::SearchRequest;
+use crate::web::visit::Chrome;
+use crate::web::{format, page, words, Visit, WebError};
+
+pub struct Line {
+    pub href: String,
+    pub title: String,
+    pub other: String,
+    pub date: String,
+}
+
+pub struct Group {
+    pub title: String,
+    pub id: &'static str,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Template)]
+#[template(path = "station.html")]
+struct StationPage {
+    c: Chrome,
+    station: String,
+    groups: Vec<Group>,
+    given: Vec<Line>,
+    taken: Vec<Line>,
+}
+
+pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
+    let s = v.signed_in()?;
+    let Some(mine) = s.caller.station.clone() else {
+        return Err(v.refuse(StatusCode::NOT_FOUND, "error-no-station"));
+    };
+    let t = v.t();
+    let lang = t.lang;
+    let names: HashMap<String, String> = v
+        .hub
+        .list_stations(None, 1000)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect();
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let mut groups = Vec::new();
+    for (status, id) in [
+        (ProgramStatus::Draft, "drafts"),
+        (ProgramStatus::Published, "published"),
+        (ProgramStatus::Withdrawn, "withdrawn"),
+    ] {
+        let found = v
+            .hub
+            .search(
+                &s.caller,
+                SearchRequest {
+                    stations: vec![mine.clone()],
+                    statuses: vec![status],
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| v.fail(e))?;
+        groups.push(Group {
+            title: words::status(&t, status),
+            id,
+            lines: found
+                .items
+                .iter()
+                .map(|p| Line {
+                    href: format!("/programs/{}", p.id),
+                    title: p.meta.title.clone(),
+                    other: String::new(),
+                    date: format::date(p.published_at.unwrap_or(p.created_at), lang),
+                })
+                .collect(),
+        });
+    }
+    let lines = |takes: Vec<crate::exchange::StationTake>| {
+        takes
+            .into_iter()
+            .map(|x| Line {
+                href: format!("/programs/{}", x.program),
+                title: x.title,
+                other: name(x.other.as_str()),
+                date: format::date_time(x.taken_at, lang),
+            })
+            .collect::<Vec<_>>()
+    };
+    let given = lines(v.hub.station_takes(&s.caller, true, 100).await.map_err(|e| v.fail(e))?);
+    let taken = lines(
+        v.hub
+            .station_takes(&s.caller, false, 100)
+            .await
+            .map_err(|e| v.fail(e))?,
+    );
+    page(&StationPage {
+        c: v.chrome(),
+        station: name(mine.as_str()),
+        groups,
+        given,
+        taken,
+    })
+}

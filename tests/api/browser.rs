@@ -1,0 +1,106 @@
+//! The browser journeys (tests/browser, pytest + Playwright) against a hub
+//! started here, in the Debian Chromium. `scripts/test.sh` installs both;
+//! under `PXHUB_TEST_STRICT` a missing one fails this test.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::helpers::{id, program, strict, TestApp};
+use crate::web::{add_person, person_add};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The Python with Playwright, pytest-playwright and axe-playwright-python,
+/// and Chromium, or `None` (skip) outside the test command.
+fn tools() -> Option<String> {
+    let python = std::env::var("PXHUB_TEST_PYTHON").ok();
+    let playwright = python.as_ref().is_some_and(|p| {
+        Command::new(p)
+            .args(["-c", "import playwright, pytest_playwright, axe_playwright_python"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let chromium = std::path::Path::new(CHROMIUM).exists();
+    if playwright && chromium {
+        return python;
+    }
+    assert!(
+        !strict(),
+        "the browser tests must run here: scripts/test.sh installs chromium (apt) and playwright (pip); \
+         playwright importable: {playwright}, {CHROMIUM}: {chromium}"
+    );
+    eprintln!("no Playwright or no {CHROMIUM}: skipping the browser journeys (scripts/test.sh runs them)");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journeys_of_station_staff_in_a_real_browser() {
+    let Some(python) = tools() else { return };
+    let chunk = 1024 * 1024;
+    let lock_after = 3;
+    let app = TestApp::spawn_with(|s| {
+        s.web_upload_chunk_bytes = chunk;
+        s.sign_in_lock_after = lock_after;
+    })
+    .await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    let password = "mật khẩu đủ dài 1";
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", password);
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", password);
+    add_person(&app, "cao-bang", "khoa", "Khoa", "viewer", password);
+    let (ok, admin, err) = person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+
+    let mine = app.published(&tn, &program("Thời sự tối Thái Nguyên")).await;
+    let mut closed = program("Đã hết hạn khai thác");
+    closed["rights"] = json!({"available_until": "2020-01-01T00:00:00Z"});
+    let closed = app.published(&tn, &closed).await;
+    let mut national = program("Chỉ cho đài quốc gia");
+    national["rights"] = json!({"audience": "national"});
+    let national = app.published(&tn, &national).await;
+    let script_title = "<script>alert(\"x\")</script> 'Đêm' & \"ngày\"";
+    let script = app.published(&tn, &program(script_title)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("hub.json");
+    let doc = json!({
+        "base_url": app.address,
+        "admin_token": app.admin,
+        "chunk_bytes": chunk,
+        "lock_after": lock_after,
+        "people": {"hoa": password, "binh": password, "khoa": password, "admin": admin.trim()},
+        "mine": id(&mine),
+        "closed": id(&closed),
+        "national": id(&national),
+        "script": id(&script),
+        "script_title": script_title,
+    });
+    std::fs::write(&fixture, doc.to_string()).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--tracing",
+                "retain-on-failure",
+            ])
+            .arg("--output")
+            .arg(dir.path().join("traces"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
+            .env("PXHUB_BROWSER_FIXTURE", &fixture)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
+            .output()
+            .expect("pytest runs")
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("{text}");
+    assert!(out.status.success(), "the browser journeys failed:\n{text}");
+    assert!(text.contains(" passed"), "{text}");
+}

@@ -1,0 +1,196 @@
+"""The journeys of the issue, in a real (headless) Chromium."""
+
+import hashlib
+import json
+import os
+import re
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from conftest import api_get, metric, sign_in
+
+MIB = 1024 * 1024
+TITLE = "Phóng sự: Đường lên Định Hóa"
+
+
+def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url, hub, tmp_path):
+    people = hub["people"]
+    chunk = hub["chunk_bytes"]
+    # Thái Nguyên offers a program with Vietnamese metadata.
+    tn = browser.new_context(locale="vi-VN")
+    page = tn.new_page()
+    sign_in(page, base_url, "hoa", people["hoa"])
+    page.goto(f"{base_url}/offer")
+    page.get_by_label("Tên chương trình").fill(TITLE)
+    page.get_by_label("Tóm tắt").fill("Về miền ATK Định Hóa, Thái Nguyên")
+    page.get_by_label("Thể loại").select_option("report")
+    page.get_by_label("Tày").check()
+    page.get_by_label("Phút").fill("25")
+    page.get_by_role("button", name="Lưu và tải tệp lên").click()
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    program_id = page.url.split("/")[-2]
+
+    # A file of several MiB; one chunk's request is cut, one is held
+    # in flight when the page is reloaded.
+    body = os.urandom(6 * MIB + 12345)
+    src = tmp_path / "duong-len-dinh-hoa.mp3"
+    src.write_bytes(body)
+    before = metric(base_url, "pxhub_bytes_received_total")
+    patches = {"n": 0}
+    held = []
+
+    def on_upload(route):
+        if route.request.method != "PATCH":
+            return route.continue_()
+        patches["n"] += 1
+        if patches["n"] == 2:
+            return route.abort("connectionreset")
+        if patches["n"] == 4:
+            held.append(route)  # never answered: the reload drops it
+            return None
+        return route.continue_()
+
+    page.route("**/api/v1/uploads/**", on_upload)
+    page.set_input_files("#file", str(src))
+    page.get_by_role("button", name="Tải lên", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#progress').value > 0")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the fourth chunk was sent"
+    assert int(page.eval_on_selector("#progress", "e => e.value")) < 100
+    page.unroute("**/api/v1/uploads/**")
+    page.reload()
+    expect(page.locator("#unfinished")).to_be_visible()
+    page.set_input_files("#file", str(src))  # the same file: it resumes by itself
+    expect(page.locator("#uploader")).to_have_attribute("data-state", "done", timeout=60_000)
+    received = metric(base_url, "pxhub_bytes_received_total") - before
+    assert len(body) <= received <= len(body) + chunk, (received, len(body))
+    page.get_by_role("button", name="Đăng", exact=True).click()
+    expect(page.locator(".badge.status")).to_have_text("Đã đăng")
+    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+
+    # Cao Bằng searches without marks, as it types.
+    cb = browser.new_context(locale="vi-VN", accept_downloads=True)
+    p2 = cb.new_page()
+    sign_in(p2, base_url, "binh", people["binh"])
+    p2.get_by_label(re.compile("Tìm theo tên")).type("duong len dinh hoa", delay=20)
+    expect(p2).to_have_url(re.compile(r"q=duong(\+|%20)len(\+|%20)dinh(\+|%20)hoa"))
+    p2.get_by_role("link", name=TITLE).click()
+    expect(p2.get_by_role("heading", level=1)).to_have_text(TITLE)
+    with p2.expect_download() as d:
+        p2.get_by_role("link", name=re.compile("^Tải về")).click()
+    got = tmp_path / "got.mp3"
+    d.value.save_as(got)
+    assert got.read_bytes() == body
+    # The take is recorded as the last bytes leave; the form follows it.
+    for _ in range(50):
+        p2.reload()
+        if p2.get_by_label("Thời điểm phát").count():
+            break
+        p2.wait_for_timeout(100)
+    p2.get_by_label("Thời điểm phát").fill("2026-01-02T19:00")
+    p2.get_by_label("Kênh").fill("CBTV1")
+    p2.get_by_role("button", name="Báo cáo phát lại").click()
+    p2.wait_for_load_state()
+
+    # Thái Nguyên sees the take and the rebroadcast, and who did what.
+    page.goto(f"{base_url}/programs/{program_id}")
+    expect(page.locator("#takes-h + table")).to_contain_text("Đài cao-bang")
+    expect(page.locator("#rebroadcasts")).to_contain_text("CBTV1")
+    expect(page.locator("#history")).to_contain_text("Lê Văn Bình")
+    expect(page.locator("#history")).to_contain_text("Khai thác")
+    tn.close()
+    cb.close()
+
+
+def test_closed_window_and_national_only(page, base_url, hub):
+    sign_in(page, base_url, "binh", hub["people"]["binh"])
+    page.goto(f"{base_url}/programs/{hub['closed']}")
+    expect(page.locator("#why-not")).to_contain_text("Hết thời gian khai thác")
+    expect(page.get_by_role("link", name=re.compile("^Tải về"))).to_have_count(0)
+    page.goto(f"{base_url}/?q=chi+cho+dai+quoc+gia")
+    expect(page.locator(".programs li")).to_have_count(0)
+    r = page.goto(f"{base_url}/programs/{hub['national']}")
+    assert r.status == 404
+
+
+def test_a_title_with_script_and_quotes_renders_as_text(page, base_url, hub):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, base_url, "binh", hub["people"]["binh"])
+    page.goto(f"{base_url}/programs/{hub['script']}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(hub["script_title"])
+    page.goto(f"{base_url}/")
+    expect(page.get_by_role("link", name=hub["script_title"])).to_be_visible()
+    assert dialogs == []
+
+
+def test_a_form_post_without_its_csrf_token_is_refused(page, base_url, hub):
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    r = page.request.post(
+        f"{base_url}/offer",
+        form={"title": "Giả mạo", "kind": "radio", "genre": "news", "languages": "vi"},
+        max_redirects=0,
+    )
+    assert r.status == 403
+    r = page.request.post(f"{base_url}/sign-out", form={"csrf": "forged"}, max_redirects=0)
+    assert r.status == 403
+    page.goto(f"{base_url}/station")
+    expect(page).to_have_url(f"{base_url}/station")
+
+
+def test_signed_out_reaches_only_sign_in(page, base_url, hub):
+    for path in ["/", "/offer", "/station", "/report", "/admin", "/account", f"/programs/{hub['closed']}"]:
+        page.goto(f"{base_url}{path}")
+        expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+
+
+def test_wrong_passwords_lock_the_login(page, base_url, hub):
+    for _ in range(hub["lock_after"] - 1):
+        sign_in(page, base_url, "khoa", "sai mật khẩu")
+        expect(page.locator("#sign-in-error")).to_have_text("Tên đăng nhập hoặc mật khẩu không đúng.")
+    sign_in(page, base_url, "khoa", "sai mật khẩu")
+    expect(page.locator("#sign-in-error")).to_contain_text("Đăng nhập sai quá nhiều lần")
+    sign_in(page, base_url, "khoa", hub["people"]["khoa"])
+    expect(page.locator("#sign-in-error")).to_contain_text("Đăng nhập sai quá nhiều lần")
+    # An unknown login is answered the same way.
+    sign_in(page, base_url, "khong-co-ai", "sai mật khẩu")
+    expect(page.locator("#sign-in-error")).to_have_text("Tên đăng nhập hoặc mật khẩu không đúng.")
+
+
+def serious(page):
+    results = Axe().run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_no_serious_accessibility_violation_on_any_page(browser, base_url, hub):
+    found = {}
+    anon = browser.new_context(locale="vi-VN")
+    page = anon.new_page()
+    page.goto(f"{base_url}/sign-in")
+    found["/sign-in"] = serious(page)
+    anon.close()
+    for login, paths in [
+        ("hoa", ["/", "/?q=thoi+su", "/offer", f"/programs/{hub['mine']}", f"/programs/{hub['mine']}/upload",
+                 "/station", "/report", "/account", "/?lang=en"]),
+        ("binh", [f"/programs/{hub['closed']}", f"/programs/{hub['script']}"]),
+        ("admin", ["/admin"]),
+    ]:
+        ctx = browser.new_context(locale="vi-VN")
+        page = ctx.new_page()
+        sign_in(page, base_url, login, hub["people"][login])
+        for path in paths:
+            page.goto(f"{base_url}{path}")
+            found[path] = serious(page)
+        ctx.close()
+    bad = {p: v for p, v in found.items() if v}
+    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
