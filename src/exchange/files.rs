@@ -271,7 +271,8 @@ impl Hub {
         accepted: Accepted,
         stored: StoredObject,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
-        self.record_with(viewer, person, id, role, accepted, stored, |_| Ok(())).await
+        self.record_with(viewer, person, id, role, accepted, stored, |_| Ok(()))
+            .await
     }
 
     /// [`Hub::record`], and `also` in the same transaction (a resumable

@@ -480,9 +480,15 @@ impl Hub {
         };
         let done = row.clone();
         let recorded = self
-            .record_with(caller.viewer(), caller.person_id(), program, role, accepted, stored, move |tx| {
-                tus::advance(tx, &done, true)
-            })
+            .record_with(
+                caller.viewer(),
+                caller.person_id(),
+                program,
+                role,
+                accepted,
+                stored,
+                move |tx| tus::advance(tx, &done, true),
+            )
             .await;
         let (file, _, unused) = match recorded {
             Ok(r) => r,
