@@ -51,6 +51,20 @@ pub enum Command {
     /// The operator's clean-up of programs.
     #[command(subcommand)]
     Program(ProgramCommand),
+    /// Queue files for analysis (probe, loudness, previews) again; a
+    /// running hub picks them up within seconds.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct AnalyzeArgs {
+    /// The files of this program
+    #[arg(long, value_name = "ID")]
+    pub program: Option<String>,
+    /// Every stored file
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,6 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             station,
             older_than_days,
         }) => delete_drafts(dir, station, older_than_days).await,
+        Command::Analyze(args) => analyze(dir, args).await,
     }
 }
 
@@ -333,6 +348,22 @@ async fn delete_drafts(dir: Option<PathBuf>, station: String, older_than_days: O
         .await
         .map_err(explain)?;
     eprintln!("deleted {deleted} draft(s) of station {station}");
+    Ok(())
+}
+
+async fn analyze(dir: Option<PathBuf>, args: AnalyzeArgs) -> anyhow::Result<()> {
+    let program = match &args.program {
+        Some(id) => {
+            Some(crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?)
+        }
+        None => None,
+    };
+    let hub = operator_hub(dir)?;
+    let queued = hub
+        .requeue_analysis(&Caller::operator(), program)
+        .await
+        .map_err(explain)?;
+    eprintln!("queued {queued} file(s) for analysis");
     Ok(())
 }
 

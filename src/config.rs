@@ -28,7 +28,7 @@ pub trait ShowDefault {
 macro_rules! show_by_display {
     ($($t:ty),*) => { $(impl ShowDefault for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_by_display!(String, usize, u64, u32, bool);
+show_by_display!(String, usize, u64, u32, bool, f64);
 
 impl ShowDefault for Secret {
     fn show(&self) -> String {
@@ -183,6 +183,22 @@ settings! {
         "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
+        "files analysed at once (FFmpeg at low priority: probe, loudness, previews); 0: files are queued, not analysed";
+    ffmpeg: PathBuf = "ffmpeg".into(), "PXHUB_FFMPEG", "PATH",
+        "the `ffmpeg` program (found on `PATH` unless a path is given); without it the hub runs and files wait for analysis";
+    ffprobe: PathBuf = "ffprobe".into(), "PXHUB_FFPROBE", "PATH",
+        "the `ffprobe` program";
+    analysis_timeout_secs: u64 = 4 * 3600, "PXHUB_ANALYSIS_TIMEOUT_SECS", "SECS",
+        "longest one file's analysis may take, previews included; then it is tried again later";
+    analysis_lease_secs: u64 = 60, "PXHUB_ANALYSIS_LEASE_SECS", "SECS",
+        "a running analysis renews its claim this often (three times per period); a claim not renewed (the hub died) passes to the next worker";
+    qc_target_lufs: f64 = -23.0, "PXHUB_QC_TARGET_LUFS", "LUFS",
+        "QC: the integrated loudness files should have (EBU R128)";
+    qc_tolerance_lu: f64 = 1.0, "PXHUB_QC_TOLERANCE_LU", "LU",
+        "QC: how far from the target a file may be before it is flagged `warn`";
+    qc_max_true_peak_dbtp: f64 = -1.0, "PXHUB_QC_MAX_TRUE_PEAK_DBTP", "DBTP",
+        "QC: the highest true peak before a file is flagged `warn`";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
@@ -388,6 +404,24 @@ impl Settings {
             upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),
             max_uploads_per_station: self.max_uploads_per_station,
             max_open_uploads_per_station: self.max_open_uploads_per_station,
+            engine: crate::analysis::EngineSettings {
+                ffmpeg: self.ffmpeg.clone(),
+                ffprobe: self.ffprobe.clone(),
+                timeout: Duration::from_secs(self.analysis_timeout_secs.max(1)),
+                profile: crate::domain::QcProfile {
+                    target_lufs: self.qc_target_lufs,
+                    tolerance_lu: self.qc_tolerance_lu,
+                    max_true_peak_dbtp: self.qc_max_true_peak_dbtp,
+                },
+                niceness: 10,
+            },
+            analysis: crate::exchange::analysis::AnalysisSettings {
+                workers: self.analysis_workers,
+                lease: Duration::from_secs(self.analysis_lease_secs.max(1)),
+                work_dir: self.data_dir.join("analysis"),
+                max_attempts: 5,
+                retry: Duration::from_secs(30),
+            },
         })
     }
 

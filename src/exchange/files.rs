@@ -16,7 +16,7 @@ use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::{media, programs};
+use crate::catalog::{analysis, media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
 use crate::domain::EventType;
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
@@ -273,8 +273,13 @@ impl Hub {
                     media_type: accepted.media_type,
                     size: stored.size,
                     sha256,
+                    analysis: None,
                 };
                 programs::put_file(tx, seq, &record)?;
+                let record = FileRecord {
+                    analysis: analysis::of(tx, &sha256)?,
+                    ..record
+                };
                 if published {
                     emit(tx, EventType::FileReplaced, id)?;
                 }
@@ -284,7 +289,10 @@ impl Hub {
                 Ok((record, previous.is_some(), unused))
             })
             .await
-            .inspect(|_| self.wake_deliveries())
+            .inspect(|_| {
+                self.wake_deliveries();
+                self.wake_analysis();
+            })
     }
 
     pub(super) async fn delete_objects(&self, keys: Vec<String>) {
