@@ -233,13 +233,36 @@ impl Engine {
             qc.flag(Verdict::Fail, format!("the file was sent as {declared_type}, but it holds no video"));
         }
 
-        if let Some(audio) = probe.streams.iter().find(|s| s.is_audio()) {
-            let channels = audio.channels.unwrap_or(2).clamp(1, 8);
-            let measured = self.measure(input, channels, probe.duration_seconds).await?;
+        // Measuring and preview making run side by side (two FFmpegs); a
+        // preview of a file that then fails QC is thrown away.
+        let audio = probe.streams.iter().find(|s| s.is_audio()).cloned();
+        let (has_video, has_audio) = (f.has_video(), f.has_audio());
+        let wanted = qc.verdict != Verdict::Fail;
+        let measuring = async {
+            match &audio {
+                Some(a) => {
+                    let channels = a.channels.unwrap_or(2).clamp(1, 8);
+                    self.measure(input, channels, probe.duration_seconds).await.map(Some)
+                }
+                None => Ok(None),
+            }
+        };
+        let previewing = async {
+            if wanted {
+                self.previews(input, has_video, has_audio, probe.duration_seconds, workdir)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (measured, previews) = tokio::join!(measuring, previewing);
+        let (measured, previews) = (measured?, previews?);
+
+        if let Some(measured) = measured {
             let decoded = measured.decoded_seconds;
             let expected = probe.duration_seconds.unwrap_or(decoded);
             if !measured.decoded_cleanly {
-                f.media = decoded > 0.0;
                 qc.flag(Verdict::Fail, "the audio cannot be decoded to its end: the file is damaged or truncated");
             } else if decoded + 1.0 < expected * 0.98 {
                 qc.flag(
@@ -247,7 +270,7 @@ impl Engine {
                     format!("the file is truncated: {decoded:.1} s of audio where it announces {expected:.1} s"),
                 );
             }
-            if decoded == 0.0 {
+            if decoded == 0.0 && !has_video {
                 f.media = false;
             }
             if probe.duration_seconds.is_none() && decoded > 0.0 {
@@ -258,28 +281,39 @@ impl Engine {
             report.waveform = Some(measured.waveform.to_json());
         }
 
-        if f.media && qc.verdict != Verdict::Fail {
-            let made = if f.has_video() {
-                let poster = workdir.join("poster.jpg");
-                let at = f.duration_seconds.map_or(0.0, |d| (d * 0.1).min(10.0));
-                if self.poster(input, &poster, at).await? {
-                    report.poster = Some(poster);
-                }
-                let out = workdir.join("preview.mp4");
-                self.video_preview(input, &out, f.has_audio())
-                    .await?
-                    .then_some((out, "video/mp4"))
-            } else {
-                let out = workdir.join("preview.m4a");
-                self.audio_preview(input, &out).await?.then_some((out, "audio/mp4"))
-            };
-            if made.is_none() {
+        if let Some((preview, poster)) = previews.filter(|_| f.media && qc.verdict != Verdict::Fail) {
+            if preview.is_none() {
                 qc.flag(Verdict::Warn, "no preview could be made of the file");
             }
-            report.preview = made;
+            report.preview = preview;
+            report.poster = poster;
         }
         report.findings.qc = Some(qc);
         Ok(report)
+    }
+}
+
+impl Engine {
+    /// The preview (and, of a video, the poster) of `input`, in `workdir`.
+    async fn previews(
+        &self,
+        input: &Path,
+        has_video: bool,
+        has_audio: bool,
+        duration: Option<f64>,
+        workdir: &Path,
+    ) -> Result<(Option<(PathBuf, &'static str)>, Option<PathBuf>), EngineError> {
+        if has_video {
+            let poster = workdir.join("poster.jpg");
+            let at = duration.map_or(0.0, |d| (d * 0.1).min(10.0));
+            let poster = self.poster(input, &poster, at).await?.then_some(poster);
+            let out = workdir.join("preview.mp4");
+            let made = self.video_preview(input, &out, has_audio).await?;
+            Ok((made.then_some((out, "video/mp4")), poster))
+        } else {
+            let out = workdir.join("preview.m4a");
+            Ok((self.audio_preview(input, &out).await?.then_some((out, "audio/mp4")), None))
+        }
     }
 }
 

@@ -77,8 +77,11 @@ impl Hub {
 
     async fn analysis_worker(self, n: usize) {
         let idle = Duration::from_secs(5);
+        let mut waited = Duration::ZERO;
         loop {
+            let woken = self.analysis_wake.notified();
             if self.engine.version().is_none() {
+                // Files wait, and say why; FFmpeg is looked for again each minute.
                 let reason = EngineError::Unavailable.to_string();
                 if let Err(e) = self
                     .catalog
@@ -87,13 +90,16 @@ impl Hub {
                 {
                     tracing::warn!(error = %e, "could not note why analyses wait");
                 }
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                if n == 0 && self.engine.check().await.is_some() {
-                    let _ = self.catalog.write(|tx| jobs::set_waiting_reason(tx, None)).await;
+                let _ = tokio::time::timeout(idle, woken).await;
+                waited += idle;
+                if n == 0 && waited >= Duration::from_secs(60) {
+                    waited = Duration::ZERO;
+                    if self.engine.check().await.is_some() {
+                        let _ = self.catalog.write(|tx| jobs::set_waiting_reason(tx, None)).await;
+                    }
                 }
                 continue;
             }
-            let woken = self.analysis_wake.notified();
             match self.analyze_next().await {
                 Ok(true) => continue,
                 Ok(false) => {}

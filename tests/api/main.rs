@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod analysis;
 mod cli;
 mod exchange;
 mod feed;
