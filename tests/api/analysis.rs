@@ -121,6 +121,7 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
     let app = analysed_app(|s| {
         s.storage = app.settings.storage.clone();
         s.part_size = app.settings.part_size;
+        s.max_upload_bytes = app.settings.max_upload_bytes;
     })
     .await;
     let owner = app.station("thai-nguyen", "provincial").await;
