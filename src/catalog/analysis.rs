@@ -254,9 +254,18 @@ pub fn published_programs_with(conn: &Connection, sha256: &Sha256) -> rusqlite::
     .collect()
 }
 
+/// The rowids of programs whose master has content `sha256`.
+pub fn programs_with_master(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached("SELECT program_seq FROM program_files WHERE sha256 = ?1 AND role = 'master'")?
+        .query_map([sha256.hex()], |r| r.get(0))?
+        .collect()
+}
+
 /// Gives programs whose master has content `sha256` and whose uploader
 /// named no duration the measured one; returns their rowids.
 pub fn fill_durations(conn: &Connection, sha256: &Sha256, seconds: u32) -> rusqlite::Result<Vec<i64>> {
+    // (`version` and `updated_at` stay: the program's metadata did not
+    // change hands, the hub filled in a blank.)
     conn.prepare_cached(
         "UPDATE programs SET duration_seconds = ?2
          WHERE duration_seconds IS NULL

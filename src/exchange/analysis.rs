@@ -278,9 +278,11 @@ impl Hub {
                 }
                 if let Some(d) = findings.duration_seconds.filter(|d| *d >= 0.5) {
                     let seconds = d.round().min(f64::from(u32::MAX)) as u32;
-                    for seq in jobs::fill_durations(tx, &job.sha256, seconds)? {
-                        index.refresh(tx, seq)?;
-                    }
+                    jobs::fill_durations(tx, &job.sha256, seconds)?;
+                }
+                // Search filters on what was measured.
+                for seq in jobs::programs_with_master(tx, &job.sha256)? {
+                    index.refresh(tx, seq)?;
                 }
                 for seq in jobs::published_programs_with(tx, &job.sha256)? {
                     if let Some(id) = programs::id_of(tx, seq)? {

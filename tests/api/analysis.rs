@@ -484,3 +484,51 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     panic!("the queued job did not run again");
 }
 
+
+#[tokio::test]
+async fn search_filters_on_what_was_measured() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let app = analysed_app(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let owner = app.station("thai-nguyen", "provincial").await;
+    let mut body = program("Tiếng");
+    // Declared ten minutes; the master lasts six seconds.
+    body["duration_seconds"] = json!(600);
+    let audio = upload(&app, &owner, &body, "audio/wav", "a.wav", wav(dir.path())).await;
+    let video_bytes = make(
+        dir.path(),
+        "v.mp4",
+        &[
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-f", "lavfi", "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        ],
+    );
+    let mut body = program("Hình");
+    body["kind"] = json!("tv");
+    let video = upload(&app, &owner, &body, "video/mp4", "v.mp4", video_bytes).await;
+    for p in [&audio, &video] {
+        assert_eq!(analysis_of(&app, &owner, p, "master").await["state"], "done");
+        let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let a = analysis_of(&app, &owner, &video, "master").await;
+    let v = a["streams"].as_array().unwrap().iter().find(|s| s["kind"] == "video").unwrap();
+    assert_eq!((v["codec"].as_str(), v["width"].as_u64(), v["frame_rate"].as_f64()), (Some("h264"), Some(320), Some(25.0)));
+    assert_eq!(app.find(&owner, "has_video=true").await, [video.clone()]);
+    assert_eq!(app.find(&owner, "has_video=false").await, [audio.clone()]);
+    assert_eq!(app.find(&owner, "codec=pcm_s16le").await, [audio.clone()]);
+    let mut both = app.find(&owner, "codec=h264&codec=pcm_s16le").await;
+    both.sort();
+    let mut want = vec![audio.clone(), video.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    // Duration ranges use the measured duration.
+    assert_eq!(app.find(&owner, "max_duration=5").await, [video.clone()]);
+    assert_eq!(app.find(&owner, "min_duration=5&max_duration=10").await, [audio.clone()]);
+    assert!(app.find(&owner, "min_duration=500").await.is_empty());
+    let r = app.get(&owner, "/api/v1/programs?codec=h264;rm").await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
