@@ -529,6 +529,40 @@ async fn search_filters_on_what_was_measured() {
     assert_eq!(app.find(&owner, "max_duration=5").await, [video.clone()]);
     assert_eq!(app.find(&owner, "min_duration=5&max_duration=10").await, [audio.clone()]);
     assert!(app.find(&owner, "min_duration=500").await.is_empty());
+    // The EBUCore sidecar carries the technical figures.
+    let xml = app
+        .get(&owner, &format!("/api/v1/programs/{video}/ebucore.xml"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let text = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .map(str::to_owned)
+    };
+    let label = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.attribute("typeLabel"))
+            .map(str::to_owned)
+    };
+    assert_eq!(text("width").as_deref(), Some("320"), "{xml}");
+    assert_eq!(text("height").as_deref(), Some("240"));
+    assert_eq!(text("frameRate").as_deref(), Some("25"));
+    assert_eq!(label("videoEncoding").as_deref(), Some("h264"));
+    assert_eq!(label("audioEncoding").as_deref(), Some("aac"));
+    assert_eq!(text("channels").as_deref(), Some("1"));
+    assert!(label("containerEncoding").unwrap().contains("mp4"));
+    // Elements in the order of EBUCore's formatType.
+    let format = doc.descendants().find(|n| n.tag_name().name() == "format").unwrap();
+    let order: Vec<&str> = format.children().filter(|n| n.is_element()).map(|n| n.tag_name().name()).collect();
+    let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
+    assert!(pos("videoFormat") < pos("audioFormat") && pos("audioFormat") < pos("containerFormat"));
+    assert!(pos("containerFormat") < pos("fileSize"), "{order:?}");
+
     let r = app.get(&owner, "/api/v1/programs?codec=h264;rm").await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
