@@ -28,7 +28,14 @@ pub trait ShowDefault {
 macro_rules! show_by_display {
     ($($t:ty),*) => { $(impl ShowDefault for $t { fn show(&self) -> String { self.to_string() } })* };
 }
-show_by_display!(String, usize, u64, u32, bool, f64);
+show_by_display!(String, usize, u64, u32, bool);
+
+/// With its decimal point (`-23.0`), so that TOML reads it as a float.
+impl ShowDefault for f64 {
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}
 
 impl ShowDefault for Secret {
     fn show(&self) -> String {
@@ -460,10 +467,11 @@ impl Settings {
                 let _ = writeln!(out, "  # {key} = \"…\"    ({})", row.help);
                 continue;
             }
-            let value = match row.default.parse::<u64>() {
-                Ok(_) => row.default.clone(),
-                Err(_) if row.default == "true" || row.default == "false" => row.default.clone(),
-                Err(_) => format!("{:?}", row.default),
+            let bare = row.default.parse::<f64>().is_ok() || row.default == "true" || row.default == "false";
+            let value = if bare {
+                row.default.clone()
+            } else {
+                format!("{:?}", row.default)
             };
             let _ = writeln!(out, "  {key} = {value}");
         }

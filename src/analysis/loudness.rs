@@ -166,8 +166,14 @@ impl Engine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
-        let mut stdout = child.stdout.take().ok_or_else(|| EngineError::Failed("no stdout".into()))?;
-        let mut stderr = child.stderr.take().ok_or_else(|| EngineError::Failed("no stderr".into()))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| EngineError::Failed("no stdout".into()))?;
+        let mut stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| EngineError::Failed("no stderr".into()))?;
         // Read what FFmpeg complains about alongside, keeping only the start.
         let complaints = tokio::spawn(async move {
             let mut kept = Vec::new();

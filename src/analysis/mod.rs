@@ -230,7 +230,10 @@ impl Engine {
             );
         }
         if declared_type.starts_with("video/") && !f.has_video() {
-            qc.flag(Verdict::Fail, format!("the file was sent as {declared_type}, but it holds no video"));
+            qc.flag(
+                Verdict::Fail,
+                format!("the file was sent as {declared_type}, but it holds no video"),
+            );
         }
 
         // Measuring and preview making run side by side (two FFmpegs); a
@@ -263,7 +266,10 @@ impl Engine {
             let decoded = measured.decoded_seconds;
             let expected = probe.duration_seconds.unwrap_or(decoded);
             if !measured.decoded_cleanly {
-                qc.flag(Verdict::Fail, "the audio cannot be decoded to its end: the file is damaged or truncated");
+                qc.flag(
+                    Verdict::Fail,
+                    "the audio cannot be decoded to its end: the file is damaged or truncated",
+                );
             } else if decoded + 1.0 < expected * 0.98 {
                 qc.flag(
                     Verdict::Fail,
@@ -312,7 +318,10 @@ impl Engine {
             Ok((made.then_some((out, "video/mp4")), poster))
         } else {
             let out = workdir.join("preview.m4a");
-            Ok((self.audio_preview(input, &out).await?.then_some((out, "audio/mp4")), None))
+            Ok((
+                self.audio_preview(input, &out).await?.then_some((out, "audio/mp4")),
+                None,
+            ))
         }
     }
 }

@@ -37,8 +37,21 @@ impl Engine {
     /// The listening copy of the first audio stream.
     pub async fn audio_preview(&self, input: &Path, out: &Path) -> Result<bool, EngineError> {
         let args = [
-            "-map", "0:a:0", "-vn", "-sn", "-dn", "-c:a", "aac", "-b:a", "64k", "-ac", "2", "-movflags", "+faststart",
-            "-f", "mp4",
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-ac",
+            "2",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
         ];
         self.make(input, &[], &args, out).await
     }
@@ -46,8 +59,20 @@ impl Engine {
     /// The 360p viewing copy of the first video stream (and first audio).
     pub async fn video_preview(&self, input: &Path, out: &Path, with_audio: bool) -> Result<bool, EngineError> {
         let mut args = vec![
-            "-map", "0:v:0", "-sn", "-dn", "-vf", "scale=-2:360", "-c:v", "libx264", "-preset", "veryfast", "-crf",
-            "28", "-pix_fmt", "yuv420p",
+            "-map",
+            "0:v:0",
+            "-sn",
+            "-dn",
+            "-vf",
+            "scale=-2:360",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "28",
+            "-pix_fmt",
+            "yuv420p",
         ];
         if with_audio {
             args.extend(["-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-ac", "2"]);
@@ -60,7 +85,18 @@ impl Engine {
     pub async fn poster(&self, input: &Path, out: &Path, at_seconds: f64) -> Result<bool, EngineError> {
         let at = format!("{at_seconds:.3}");
         let args = [
-            "-map", "0:v:0", "-frames:v", "1", "-vf", "scale=-2:360", "-c:v", "mjpeg", "-q:v", "4", "-f", "image2",
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=-2:360",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "4",
+            "-f",
+            "image2",
         ];
         self.make(input, &["-ss", &at], &args, out).await
     }

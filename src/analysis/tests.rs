@@ -26,7 +26,20 @@ fn stepped_sine(dir: &Path, name: &str, steps: &[(f64, f64)]) -> std::path::Path
     }
     let total = steps.last().unwrap().0;
     let src = format!("aevalsrc={level}*sin(2*PI*1000*t):s=48000:d={total}");
-    make(dir, name, &["-f", "lavfi", "-i", &src, "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "flac"])
+    make(
+        dir,
+        name,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &src,
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-c:a",
+            "flac",
+        ],
+    )
 }
 
 #[tokio::test]
@@ -37,11 +50,22 @@ async fn tech_3341_cases_1_to_5_read_their_loudness() {
     let e = checked().await;
     let dir = tempfile::tempdir().unwrap();
     // EBU Tech 3341, table 1: stereo 1 kHz sine, levels in dBFS per channel.
-    let cases: [(&str, &[(f64, f64)], f64); 5] = [
+    type Case<'a> = (&'a str, &'a [(f64, f64)], f64);
+    let cases: [Case; 5] = [
         ("1", &[(20.0, -23.0)], -23.0),
         ("2", &[(20.0, -33.0)], -33.0),
         ("3", &[(10.0, -36.0), (70.0, -23.0), (80.0, -36.0)], -23.0),
-        ("4", &[(10.0, -72.0), (20.0, -36.0), (80.0, -23.0), (90.0, -36.0), (100.0, -72.0)], -23.0),
+        (
+            "4",
+            &[
+                (10.0, -72.0),
+                (20.0, -36.0),
+                (80.0, -23.0),
+                (90.0, -36.0),
+                (100.0, -72.0),
+            ],
+            -23.0,
+        ),
         ("5", &[(20.0, -26.0), (40.1, -20.0), (60.1, -26.0)], -23.0),
     ];
     for (case, steps, want) in cases {
@@ -66,8 +90,14 @@ async fn true_peak_between_samples_is_found() {
         dir.path(),
         "tp.wav",
         &[
-            "-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*12000*t+PI/4):s=48000:d=5",
-            "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "pcm_f32le",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=0.5*sin(2*PI*12000*t+PI/4):s=48000:d=5",
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-c:a",
+            "pcm_f32le",
         ],
     );
     let m = e.measure(&file, 2, None).await.unwrap();
@@ -75,7 +105,10 @@ async fn true_peak_between_samples_is_found() {
     let want = 20.0 * 0.5f64.log10();
     assert!(tp <= want + 0.2 && tp >= want - 0.4, "{tp} dBTP, want {want:.2}");
     let sample_peak = 20.0 * f64::from(*m.waveform.peaks.iter().max_by(|a, b| a.total_cmp(b)).unwrap()).log10();
-    assert!(sample_peak < want - 2.0, "the sample peak {sample_peak} should be well below");
+    assert!(
+        sample_peak < want - 2.0,
+        "the sample peak {sample_peak} should be well below"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +121,14 @@ async fn mono_counts_as_dual_mono() {
     let file = make(
         dir.path(),
         "mono.flac",
-        &["-f", "lavfi", "-i", "aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=20", "-c:a", "flac"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=20",
+            "-c:a",
+            "flac",
+        ],
     );
     let probe = e.probe(&file).await.unwrap().unwrap();
     assert_eq!(probe.streams[0].channels, Some(1));
@@ -113,22 +153,73 @@ async fn formats_get_duration_codec_and_channels() {
     let dir = tempfile::tempdir().unwrap();
     let tone = "sine=frequency=440:sample_rate=44100:duration=6";
     let video = "testsrc2=size=320x240:rate=25:duration=6";
-    let wav = make(dir.path(), "a.wav", &["-f", "lavfi", "-i", tone, "-ac", "2", "-c:a", "pcm_s16le"]);
-    let mp3 = make(dir.path(), "a.mp3", &["-f", "lavfi", "-i", tone, "-ac", "1", "-c:a", "libmp3lame", "-b:a", "64k"]);
+    let wav = make(
+        dir.path(),
+        "a.wav",
+        &["-f", "lavfi", "-i", tone, "-ac", "2", "-c:a", "pcm_s16le"],
+    );
+    let mp3 = make(
+        dir.path(),
+        "a.mp3",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            tone,
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+        ],
+    );
     let mp4 = make(
         dir.path(),
         "v.mp4",
         &[
-            "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", tone, "-ac", "2", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            video,
+            "-f",
+            "lavfi",
+            "-i",
+            tone,
+            "-ac",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
     let mkv = make(
         dir.path(),
         "v.mkv",
         &[
-            "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", tone, "-ac", "2", "-c:v", "libx264", "-preset", "ultrafast",
-            "-c:a", "libopus", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            video,
+            "-f",
+            "lavfi",
+            "-i",
+            tone,
+            "-ac",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "libopus",
+            "-shortest",
         ],
     );
     let cases = [
@@ -142,7 +233,10 @@ async fn formats_get_duration_codec_and_channels() {
         let r = e.analyze(file, declared, work.path()).await.unwrap();
         let f = &r.findings;
         assert!(f.media, "{declared}");
-        assert!(f.container.as_deref().unwrap().split(',').any(|c| c == container), "{f:?}");
+        assert!(
+            f.container.as_deref().unwrap().split(',').any(|c| c == container),
+            "{f:?}"
+        );
         let d = f.duration_seconds.unwrap();
         assert!((d - 6.0).abs() < 0.1, "{declared}: {d} s");
         let a = stream(&r, "audio");
@@ -165,7 +259,10 @@ async fn formats_get_duration_codec_and_channels() {
 async fn probe_preview(e: &Engine, path: &Path, master_seconds: f64) -> Probe {
     let p = e.probe(path).await.unwrap().expect("the preview probes");
     let d = p.duration_seconds.unwrap();
-    assert!((d - master_seconds).abs() <= 0.1, "preview {d} s, master {master_seconds} s");
+    assert!(
+        (d - master_seconds).abs() <= 0.1,
+        "preview {d} s, master {master_seconds} s"
+    );
     p
 }
 
@@ -180,9 +277,23 @@ async fn previews_play() {
         dir.path(),
         "v.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25:duration=8", "-f", "lavfi", "-i",
-            "sine=frequency=440:sample_rate=48000:duration=8", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x480:rate=25:duration=8",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
     let work = tempfile::tempdir().unwrap();
@@ -192,7 +303,10 @@ async fn previews_play() {
     assert_eq!(*media_type, "video/mp4");
     let p = probe_preview(&e, preview, master).await;
     let v = p.streams.iter().find(|s| s.is_video()).unwrap();
-    assert_eq!((v.codec.as_deref(), v.width, v.height), (Some("h264"), Some(480), Some(360)));
+    assert_eq!(
+        (v.codec.as_deref(), v.width, v.height),
+        (Some("h264"), Some(480), Some(360))
+    );
     let a = p.streams.iter().find(|s| s.is_audio()).unwrap();
     assert_eq!(a.codec.as_deref(), Some("aac"));
     // The hub's own probe reads media only, not pictures: ask ffprobe.
@@ -210,7 +324,14 @@ async fn previews_play() {
     let wav = make(
         dir.path(),
         "a.wav",
-        &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=7.5", "-c:a", "pcm_s16le"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=7.5",
+            "-c:a",
+            "pcm_s16le",
+        ],
     );
     let work = tempfile::tempdir().unwrap();
     let r = e.analyze(&wav, "audio/wav", work.path()).await.unwrap();
@@ -248,9 +369,25 @@ async fn bad_files_fail_with_reasons() {
         dir.path(),
         "v.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=10", "-f", "lavfi", "-i",
-            "sine=frequency=440:sample_rate=48000:duration=10", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            "-movflags",
+            "+faststart",
         ],
     );
     let all = std::fs::read(&mp4).unwrap();
@@ -259,14 +396,24 @@ async fn bad_files_fail_with_reasons() {
     let r = e.analyze(&cut, "video/mp4", work.path()).await.unwrap();
     let qc = r.findings.qc.unwrap();
     assert_eq!(qc.verdict, Verdict::Fail, "{qc:?}");
-    assert!(qc.reasons.iter().any(|r| r.contains("truncated") || r.contains("damaged")), "{qc:?}");
+    assert!(
+        qc.reasons
+            .iter()
+            .any(|r| r.contains("truncated") || r.contains("damaged")),
+        "{qc:?}"
+    );
 
     // The same MP4 with its index last, cut: nothing readable.
     let late = make(
         dir.path(),
         "late.mp4",
         &[
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10", "-c:a", "aac",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=10",
+            "-c:a",
+            "aac",
         ],
     );
     let all = std::fs::read(&late).unwrap();
@@ -279,7 +426,14 @@ async fn bad_files_fail_with_reasons() {
     let wav = make(
         dir.path(),
         "a.wav",
-        &["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2", "-c:a", "pcm_s16le"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2",
+            "-c:a",
+            "pcm_s16le",
+        ],
     );
     let r = e.analyze(&wav, "audio/mpeg", work.path()).await.unwrap();
     let qc = r.findings.qc.unwrap();
@@ -299,8 +453,14 @@ async fn a_forty_minute_file_finishes() {
         dir.path(),
         "long.m4a",
         &[
-            "-f", "lavfi", "-i", "aevalsrc=if(lt(mod(t\\,60)\\,5)\\,0.1*sin(2*PI*1000*t)\\,0):s=8000:d=2400", "-c:a",
-            "aac", "-b:a", "16k",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=if(lt(mod(t\\,60)\\,5)\\,0.1*sin(2*PI*1000*t)\\,0):s=8000:d=2400",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "16k",
         ],
     );
     let work = tempfile::tempdir().unwrap();
@@ -322,6 +482,9 @@ async fn without_ffmpeg_the_engine_says_so() {
     });
     assert_eq!(e.check().await, None);
     let dir = tempfile::tempdir().unwrap();
-    let err = e.analyze(&dir.path().join("x"), "audio/mpeg", dir.path()).await.unwrap_err();
+    let err = e
+        .analyze(&dir.path().join("x"), "audio/mpeg", dir.path())
+        .await
+        .unwrap_err();
     assert!(matches!(err, EngineError::Unavailable), "{err}");
 }

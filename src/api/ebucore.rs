@@ -143,7 +143,11 @@ fn formats(x: &mut String, p: &Program) {
     let has_master = p.files.iter().any(|f| f.role == crate::domain::FileRole::Master);
     for f in &p.files {
         *x += &format!("    <ebucore:format formatName=\"{}\">\n", f.role.as_str());
-        if let Some(a) = f.analysis.as_ref().filter(|a| a.state == crate::domain::AnalysisState::Done) {
+        if let Some(a) = f
+            .analysis
+            .as_ref()
+            .filter(|a| a.state == crate::domain::AnalysisState::Done)
+        {
             technical(x, a);
         }
         if let (Some(d), "master") = (m.duration_seconds, f.role.as_str()) {
@@ -175,7 +179,9 @@ fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
     for s in a.streams.iter().filter(|s| s.is_video()) {
         *x += "      <ebucore:videoFormat>";
         if let (Some(w), Some(h)) = (s.width, s.height) {
-            *x += &format!("<ebucore:width unit=\"pixel\">{w}</ebucore:width><ebucore:height unit=\"pixel\">{h}</ebucore:height>");
+            *x += &format!(
+                "<ebucore:width unit=\"pixel\">{w}</ebucore:width><ebucore:height unit=\"pixel\">{h}</ebucore:height>"
+            );
         }
         if let Some(r) = s.frame_rate {
             *x += &format!(
@@ -191,7 +197,11 @@ fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
             *x += &format!("<ebucore:bitRate>{b}</ebucore:bitRate>");
         }
         if let Some(scan) = &s.scan_type {
-            let format = if scan == "progressive" { "progressive" } else { "interlaced" };
+            let format = if scan == "progressive" {
+                "progressive"
+            } else {
+                "interlaced"
+            };
             *x += &format!("<ebucore:scanningFormat>{format}</ebucore:scanningFormat>");
         }
         *x += "</ebucore:videoFormat>\n";
@@ -222,7 +232,9 @@ fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
             ];
             for (label, v) in figures {
                 if let Some(v) = v {
-                    *x += &format!("<ebucore:technicalAttributeReal typeLabel=\"{label}\">{v}</ebucore:technicalAttributeReal>");
+                    *x += &format!(
+                        "<ebucore:technicalAttributeReal typeLabel=\"{label}\">{v}</ebucore:technicalAttributeReal>"
+                    );
                 }
             }
         }

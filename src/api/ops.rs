@@ -86,10 +86,14 @@ pub async fn metrics(
 
 /// `pxhub_ffmpeg_info{version="…"} 1`, or `0` without a version when absent.
 fn ffmpeg_metric(version: Option<&str>) -> String {
-    let head = "# HELP pxhub_ffmpeg_info FFmpeg used for analysis (1: found, 0: missing).\n# TYPE pxhub_ffmpeg_info gauge\n";
+    let head =
+        "# HELP pxhub_ffmpeg_info FFmpeg used for analysis (1: found, 0: missing).\n# TYPE pxhub_ffmpeg_info gauge\n";
     match version {
         Some(v) => {
-            let v: String = v.chars().filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\').collect();
+            let v: String = v
+                .chars()
+                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+                .collect();
             format!("{head}pxhub_ffmpeg_info{{version=\"{v}\"}} 1\n")
         }
         None => format!("{head}pxhub_ffmpeg_info{{version=\"\"}} 0\n"),

@@ -140,10 +140,8 @@ async fn serve(
     res.insert_header((header::CONTENT_TYPE, preview.media_type.clone()));
     let length = match &range {
         Some(r) => {
-            res.status(StatusCode::PARTIAL_CONTENT).insert_header((
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{size}", r.start, r.end - 1),
-            ));
+            res.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", r.start, r.end - 1)));
             r.end - r.start
         }
         None => size,

@@ -240,7 +240,10 @@ impl SearchParams {
         let languages = each(&mut errors, "language", &self.language, LanguageTag::parse);
         for c in &self.codec {
             if c.is_empty() || c.len() > 32 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                errors.push(FieldError::new("codec", "must be a codec name such as `mp3`, `aac` or `h264`"));
+                errors.push(FieldError::new(
+                    "codec",
+                    "must be a codec name such as `mp3`, `aac` or `h264`",
+                ));
             }
         }
         if self.q.as_ref().is_some_and(|q| q.chars().count() > 500) {

@@ -74,7 +74,9 @@ pub fn claim(conn: &Connection, at: DateTime<Utc>, lease_until: DateTime<Utc>) -
                      ORDER BY next_attempt_at LIMIT 1)
                  RETURNING sha256, attempts",
             )?
-            .query_row(params![to_micros(at), to_micros(lease_until)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![to_micros(at), to_micros(lease_until)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((hex, attempt)) = claimed else {
             return Ok(None);

@@ -176,7 +176,9 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
-            let broken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_check)", [], |r| r.get(0))?;
+            let broken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
+                r.get(0)
+            })?;
             if broken {
                 return Err(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),

@@ -211,8 +211,10 @@ impl Hub {
             previews.poster = Some(self.store_file(&format!("{base}/poster"), path, "image/jpeg").await?);
         }
         if let Some(json) = &report.waveform {
-            previews.waveform =
-                Some(self.store_bytes(&format!("{base}/waveform"), json.clone(), "application/json").await?);
+            previews.waveform = Some(
+                self.store_bytes(&format!("{base}/waveform"), json.clone(), "application/json")
+                    .await?,
+            );
         }
         self.record_findings(job, report.findings.clone(), previews).await?;
         Ok(report)
@@ -380,7 +382,10 @@ impl Hub {
     }
 
     /// Whether the master among `files` was found to hold no media.
-    pub(super) fn master_not_media(c: &rusqlite::Connection, files: &[crate::domain::FileRecord]) -> rusqlite::Result<bool> {
+    pub(super) fn master_not_media(
+        c: &rusqlite::Connection,
+        files: &[crate::domain::FileRecord],
+    ) -> rusqlite::Result<bool> {
         let Some(master) = files.iter().find(|f| f.role == FileRole::Master) else {
             return Ok(false);
         };

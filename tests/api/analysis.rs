@@ -45,8 +45,14 @@ fn wav(dir: &Path) -> Vec<u8> {
         dir,
         "tone.wav",
         &[
-            "-f", "lavfi", "-i", "aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=6",
-            "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "pcm_s16le",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=6",
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-c:a",
+            "pcm_s16le",
         ],
     )
 }
@@ -85,7 +91,12 @@ async fn analysis_of(app: &TestApp, token: &str, program_id: &str, role: &str) -
             .json()
             .await
             .unwrap();
-        let file = p["files"].as_array().unwrap().iter().find(|f| f["role"] == role).cloned();
+        let file = p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["role"] == role)
+            .cloned();
         let a = file.map(|f| f["analysis"].clone()).unwrap_or(Value::Null);
         if a["state"] == "done" || a["state"] == "failed" {
             return a;
@@ -111,10 +122,20 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
     // The app of the suite has no workers: previews are not ready.
     let dir = tempfile::tempdir().unwrap();
     let owner = app.station("thai-nguyen", "provincial").await;
-    let p = upload(&app, &owner, &program("Bản tin"), "audio/wav", "tin.wav", wav(dir.path())).await;
+    let p = upload(
+        &app,
+        &owner,
+        &program("Bản tin"),
+        "audio/wav",
+        "tin.wav",
+        wav(dir.path()),
+    )
+    .await;
     let shown = app.program_json(&owner, &json!({"id": p})).await;
     assert_eq!(shown["files"][0]["analysis"]["state"], "pending", "{shown}");
-    let r = app.get(&owner, &format!("/api/v1/programs/{p}/files/master/preview")).await;
+    let r = app
+        .get(&owner, &format!("/api/v1/programs/{p}/files/master/preview"))
+        .await;
     assert_problem(r, StatusCode::NOT_FOUND, "preview_not_ready").await;
 
     // The same store, now with a worker.
@@ -133,7 +154,9 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
         "available_from": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
     });
     let p = upload(&app, &owner, &body, "audio/wav", "phong-su.wav", wav(dir.path())).await;
-    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
     let a = analysis_of(&app, &owner, &p, "master").await;
@@ -141,8 +164,15 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
     assert!(a["container"].as_str().unwrap().contains("wav"), "{a}");
     assert!((a["duration_seconds"].as_f64().unwrap() - 6.0).abs() < 0.05, "{a}");
     let s = &a["streams"][0];
-    assert_eq!((s["kind"].as_str(), s["codec"].as_str()), (Some("audio"), Some("pcm_s16le")), "{a}");
-    assert_eq!((s["channels"].as_u64(), s["sample_rate"].as_u64()), (Some(2), Some(48000)));
+    assert_eq!(
+        (s["kind"].as_str(), s["codec"].as_str()),
+        (Some("audio"), Some("pcm_s16le")),
+        "{a}"
+    );
+    assert_eq!(
+        (s["channels"].as_u64(), s["sample_rate"].as_u64()),
+        (Some(2), Some(48000))
+    );
     assert!(s.get("width").is_none(), "absent fields are omitted: {s}");
     let lufs = a["loudness"]["integrated_lufs"].as_f64().unwrap();
     assert!((lufs + 23.0).abs() <= 0.1, "{a}");
@@ -155,7 +185,12 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
     // A station of the audience hears it before the window opens; the
     // master itself it may not take yet.
     let path = format!("/api/v1/programs/{p}/files/master");
-    assert_problem(app.get(&heard, &path).await, StatusCode::FORBIDDEN, "rights_window_closed").await;
+    assert_problem(
+        app.get(&heard, &path).await,
+        StatusCode::FORBIDDEN,
+        "rights_window_closed",
+    )
+    .await;
     let r = app.get(&heard, &format!("{path}/preview")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "audio/mp4");
@@ -191,7 +226,12 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
         .await
         .unwrap();
     assert_problem(r, StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable").await;
-    let w: Value = app.get(&heard, &format!("{path}/waveform.json")).await.json().await.unwrap();
+    let w: Value = app
+        .get(&heard, &format!("{path}/waveform.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(w["peaks"].as_array().unwrap().len() >= 50, "{w}");
     assert_problem(
         app.get(&heard, &format!("{path}/poster.jpg")).await,
@@ -201,10 +241,20 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
     .await;
     // A station outside the audience: as for the master, nothing is there.
     for what in ["", "/preview", "/waveform.json"] {
-        assert_problem(app.get(&outside, &format!("{path}{what}")).await, StatusCode::NOT_FOUND, "not_found").await;
+        assert_problem(
+            app.get(&outside, &format!("{path}{what}")).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
     }
     // Hearing is not taking.
-    let takes: Value = app.get(&owner, &format!("/api/v1/programs/{p}/takes")).await.json().await.unwrap();
+    let takes: Value = app
+        .get(&owner, &format!("/api/v1/programs/{p}/takes"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(takes["takes"].as_array().unwrap().len(), 0, "{takes}");
 }
 
@@ -220,7 +270,9 @@ async fn the_feed_tells_of_analyses_with_their_verdict() {
     let mut body = program("Dân ca");
     body["duration_seconds"] = json!(600);
     let p = upload(&app, &owner, &body, "audio/wav", "dan-ca.wav", wav(dir.path())).await;
-    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let a = analysis_of(&app, &owner, &p, "master").await;
     // Declared 600 s, measured 6 s: flagged, not blocked.
@@ -250,10 +302,13 @@ async fn random_bytes_sent_as_mp3_fail_and_cannot_be_published() {
     assert_eq!(a["state"], "done");
     assert_eq!(a["qc"]["verdict"], "fail", "{a}");
     assert!(!a["qc"]["reasons"].as_array().unwrap().is_empty());
-    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
     assert_problem(r, StatusCode::CONFLICT, "master_not_media").await;
     assert_problem(
-        app.get(&owner, &format!("/api/v1/programs/{p}/files/master/preview")).await,
+        app.get(&owner, &format!("/api/v1/programs/{p}/files/master/preview"))
+            .await,
         StatusCode::NOT_FOUND,
         "preview_not_ready",
     )
@@ -314,8 +369,14 @@ async fn readyz_and_metrics_name_the_ffmpeg_version() {
     let app = TestApp::spawn().await;
     let ready: Value = app.get(&app.admin, "/readyz").await.json().await.unwrap();
     let version = ready["ffmpeg"].as_str().expect("a version");
-    assert!(version.starts_with(|c: char| c.is_ascii_digit()) || version.starts_with('n'), "{version}");
-    assert!(app.text("/metrics").await.contains(&format!("pxhub_ffmpeg_info{{version=\"{version}\"}} 1")));
+    assert!(
+        version.starts_with(|c: char| c.is_ascii_digit()) || version.starts_with('n'),
+        "{version}"
+    );
+    assert!(app
+        .text("/metrics")
+        .await
+        .contains(&format!("pxhub_ffmpeg_info{{version=\"{version}\"}} 1")));
 }
 
 // ---- `pxhub serve` as a process: kill -9 mid-analysis, `pxhub analyze`
@@ -344,8 +405,14 @@ impl Drop for Server {
     }
 }
 
+// The child is waited for by `Server`'s drop; a failed start panics the test.
+#[allow(clippy::zombie_processes)]
 async fn serve(data: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = pxhub(data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
         .env("PXHUB_ANALYSIS_WORKERS", "1")
@@ -393,8 +460,28 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    output(pxhub(&data).args(["station", "add", "--id", "thai-nguyen", "--name", "TN", "--province", "Thái Nguyên"]));
-    output(pxhub(&data).args(["station", "add", "--id", "vtv", "--name", "VTV", "--province", "Hà Nội", "--kind", "national"]));
+    output(pxhub(&data).args([
+        "station",
+        "add",
+        "--id",
+        "thai-nguyen",
+        "--name",
+        "TN",
+        "--province",
+        "Thái Nguyên",
+    ]));
+    output(pxhub(&data).args([
+        "station",
+        "add",
+        "--id",
+        "vtv",
+        "--name",
+        "VTV",
+        "--province",
+        "Hà Nội",
+        "--kind",
+        "national",
+    ]));
     let token = output(pxhub(&data).args(["token", "issue", "--station", "thai-nguyen"]));
     let national = output(pxhub(&data).args(["token", "issue", "--station", "vtv"]));
     // Long enough to be caught running: five minutes of stereo tone.
@@ -402,7 +489,14 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
         dir.path(),
         "long.flac",
         &[
-            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=300", "-ac", "2", "-c:a", "flac",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000:duration=300",
+            "-ac",
+            "2",
+            "-c:a",
+            "flac",
         ],
     );
 
@@ -420,7 +514,10 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
         .unwrap();
     let p = id(&p).to_owned();
     let r = client
-        .put(format!("{}/api/v1/programs/{p}/files/master?filename=long.flac", server.base))
+        .put(format!(
+            "{}/api/v1/programs/{p}/files/master?filename=long.flac",
+            server.base
+        ))
         .bearer_auth(&token)
         .header("Content-Type", "audio/flac")
         .body(master)
@@ -451,7 +548,10 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     // SIGKILL: no clean-up of any kind.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    assert_eq!(db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'running'"), 1);
+    assert_eq!(
+        db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'running'"),
+        1
+    );
 
     let server = serve(&data).await;
     let mut done = false;
@@ -465,7 +565,12 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     assert!(done, "the job was not finished after the restart");
     assert_eq!(db(&data, "SELECT attempts FROM analysis_jobs"), 2);
     let feed = get(&server, &national, "/api/v1/feed?limit=100").await;
-    let analysed = feed["items"].as_array().unwrap().iter().filter(|e| e["type"] == "file.analyzed").count();
+    let analysed = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "file.analyzed")
+        .count();
     assert_eq!(analysed, 1, "{feed}");
 
     // `pxhub analyze` queues it again; the running hub picks it up.
@@ -476,14 +581,16 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
             let o = pxhub(&data).args(["analyze"]).output().unwrap();
             assert!(!o.status.success(), "--program or --all is required");
             output(pxhub(&data).args(["analyze", "--all"]));
-            assert_eq!(db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'pending'"), 1);
+            assert_eq!(
+                db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'pending'"),
+                1
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the queued job did not run again");
 }
-
 
 #[tokio::test]
 async fn search_filters_on_what_was_measured() {
@@ -501,9 +608,23 @@ async fn search_filters_on_what_was_measured() {
         dir.path(),
         "v.mp4",
         &[
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-f", "lavfi", "-i",
-            "sine=frequency=440:sample_rate=48000:duration=4", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
         ],
     );
     let mut body = program("Hình");
@@ -511,23 +632,36 @@ async fn search_filters_on_what_was_measured() {
     let video = upload(&app, &owner, &body, "video/mp4", "v.mp4", video_bytes).await;
     for p in [&audio, &video] {
         assert_eq!(analysis_of(&app, &owner, p, "master").await["state"], "done");
-        let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+        let r = app
+            .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     let a = analysis_of(&app, &owner, &video, "master").await;
-    let v = a["streams"].as_array().unwrap().iter().find(|s| s["kind"] == "video").unwrap();
-    assert_eq!((v["codec"].as_str(), v["width"].as_u64(), v["frame_rate"].as_f64()), (Some("h264"), Some(320), Some(25.0)));
-    assert_eq!(app.find(&owner, "has_video=true").await, [video.clone()]);
-    assert_eq!(app.find(&owner, "has_video=false").await, [audio.clone()]);
-    assert_eq!(app.find(&owner, "codec=pcm_s16le").await, [audio.clone()]);
+    let v = a["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "video")
+        .unwrap();
+    assert_eq!(
+        (v["codec"].as_str(), v["width"].as_u64(), v["frame_rate"].as_f64()),
+        (Some("h264"), Some(320), Some(25.0))
+    );
+    assert_eq!(app.find(&owner, "has_video=true").await, [video.as_str()]);
+    assert_eq!(app.find(&owner, "has_video=false").await, [audio.as_str()]);
+    assert_eq!(app.find(&owner, "codec=pcm_s16le").await, [audio.as_str()]);
     let mut both = app.find(&owner, "codec=h264&codec=pcm_s16le").await;
     both.sort();
     let mut want = vec![audio.clone(), video.clone()];
     want.sort();
     assert_eq!(both, want);
     // Duration ranges use the measured duration.
-    assert_eq!(app.find(&owner, "max_duration=5").await, [video.clone()]);
-    assert_eq!(app.find(&owner, "min_duration=5&max_duration=10").await, [audio.clone()]);
+    assert_eq!(app.find(&owner, "max_duration=5").await, [video.as_str()]);
+    assert_eq!(
+        app.find(&owner, "min_duration=5&max_duration=10").await,
+        [audio.as_str()]
+    );
     assert!(app.find(&owner, "min_duration=500").await.is_empty());
     // The EBUCore sidecar carries the technical figures.
     let xml = app
@@ -558,7 +692,11 @@ async fn search_filters_on_what_was_measured() {
     assert!(label("containerEncoding").unwrap().contains("mp4"));
     // Elements in the order of EBUCore's formatType.
     let format = doc.descendants().find(|n| n.tag_name().name() == "format").unwrap();
-    let order: Vec<&str> = format.children().filter(|n| n.is_element()).map(|n| n.tag_name().name()).collect();
+    let order: Vec<&str> = format
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
     let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
     assert!(pos("videoFormat") < pos("audioFormat") && pos("audioFormat") < pos("containerFormat"));
     assert!(pos("containerFormat") < pos("fileSize"), "{order:?}");

@@ -25,11 +25,15 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // Settings make each subsystem's own small settings struct.
     ("config", &["domain", "media", "analysis", "exchange"]),
     // The wiring: opens the catalog and the store, hands them to the hub.
-    ("app", &["api", "exchange", "catalog", "media", "analysis", "config", "metrics"]),
+    (
+        "app",
+        &["api", "exchange", "catalog", "media", "analysis", "config", "metrics"],
+    ),
     (
         "lib",
         &[
-            "analysis", "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics", "pull",
+            "analysis", "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics",
+            "pull",
         ],
     ),
     ("main", &[]),
