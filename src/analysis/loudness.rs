@@ -112,7 +112,9 @@ impl Meter {
             let frames = (samples.len() / self.channels).min(self.bucket_frames - self.in_bucket);
             let (now, rest) = samples.split_at(frames * self.channels);
             self.ebu.add_frames_f32(now)?;
-            self.peak = now.iter().fold(self.peak, |p, s| p.max(s.abs()));
+            for c in 0..self.channels as u32 {
+                self.peak = self.peak.max(self.ebu.prev_sample_peak(c)? as f32);
+            }
             self.in_bucket += frames;
             self.frames += frames as u64;
             if self.in_bucket == self.bucket_frames {
