@@ -8,7 +8,7 @@
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load picks benches; --search-sizes 100000 runs the
+# --only media,tus,search,load,analysis picks benches; --search-sizes 100000 runs the
 # search bench at those catalog sizes only (its 1M catalog takes about 20
 # minutes to generate on 2 cores the first time).
 #
@@ -27,7 +27,7 @@ WRK_VERSION=4.1.0-3+b2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load
+ONLY=media,tus,search,load,analysis
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,analysis] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -64,6 +64,9 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     echo "installing rustus $RUSTUS_VERSION (once per machine; a few minutes)…" >&2
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
+if wants analysis && ! command -v ffmpeg >/dev/null; then
+    echo "installing ffmpeg…" >&2; apt_install "ffmpeg=7:5.1.9-0+deb12u1"
+fi
 if wants media; then
     # Installs Garage if needed (the media bench starts its own).
     (source scripts/garage.sh && garage_install)
@@ -76,7 +79,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load analysis; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -84,6 +87,7 @@ args_of() {
         search) if quick; then echo --sizes "${SEARCH_SIZES:-10000}" --queries 20
                 elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
+        analysis) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

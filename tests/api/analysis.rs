@@ -334,6 +334,27 @@ async fn the_same_content_uploaded_twice_is_analysed_once() {
     app.wait_for_metric("pxhub_analyses_done_total", 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.metric("pxhub_analyses_done_total").await, 1);
+
+    // The previews go with the last file of that content.
+    let previews = app.settings.data_dir.join("media/previews");
+    let count = || walk(&previews);
+    assert_eq!(count(), 2, "the listening copy and the waveform");
+    let r = app.delete(&owner, &format!("/api/v1/programs/{a}/files/master")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!((app.count("analysis_jobs"), count()), (1, 2), "still used");
+    let r = app.delete(&other, &format!("/api/v1/programs/{b}/files/master")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!((app.count("analysis_jobs"), count()), (0, 0));
+}
+
+/// Files under `dir`, at any depth.
+fn walk(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+            .sum()
+    })
 }
 
 #[tokio::test]
