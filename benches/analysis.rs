@@ -48,7 +48,19 @@ fn decode_alone(file: &Path) -> Duration {
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(file)
-        .args(["-map", "0:a:0", "-ac", "2", "-ar", "48000", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"])
+        .args([
+            "-map",
+            "0:a:0",
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "-c:a",
+            "pcm_f32le",
+            "-f",
+            "f32le",
+            "pipe:1",
+        ])
         .stdout(Stdio::null())
         .status()
         .expect("ffmpeg");
@@ -76,10 +88,21 @@ fn loudness(root: &Path, rt: &tokio::runtime::Runtime, minutes: u32, rows: &mut 
     let mp3 = root.join("program.mp3");
     eprintln!("making a {minutes}-minute stereo MP3…");
     let d = (minutes * 60).to_string();
-    ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("anoisesrc=color=pink:amplitude=0.1:sample_rate=44100:duration={d}"),
-        "-af", "pan=stereo|c0=c0|c1=0.8*c0", "-c:a", "libmp3lame", "-b:a", "128k",
-    ], &mp3);
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("anoisesrc=color=pink:amplitude=0.1:sample_rate=44100:duration={d}"),
+            "-af",
+            "pan=stereo|c0=c0|c1=0.8*c0",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+        ],
+        &mp3,
+    );
     let engine = rt.block_on(Engine::start(EngineSettings::default()));
     if engine.version().is_none() {
         problems.push("FFmpeg not found".into());
@@ -90,11 +113,19 @@ fn loudness(root: &Path, rt: &tokio::runtime::Runtime, minutes: u32, rows: &mut 
         base.push(decode_alone(&mp3).as_secs_f64());
         let started = Instant::now();
         let probe = rt.block_on(engine.probe(&mp3)).expect("probe").expect("media");
-        let m = rt.block_on(engine.measure(&mp3, 2, probe.duration_seconds)).expect("measure");
+        let m = rt
+            .block_on(engine.measure(&mp3, 2, probe.duration_seconds))
+            .expect("measure");
         hub.push(started.elapsed().as_secs_f64());
-        eprintln!("round {round}: hub {:.2} s, decode alone {:.2} s", hub[round], base[round]);
+        eprintln!(
+            "round {round}: hub {:.2} s, decode alone {:.2} s",
+            hub[round], base[round]
+        );
         if m.loudness.integrated_lufs.is_none() || (m.decoded_seconds - f64::from(minutes * 60)).abs() > 1.0 {
-            problems.push(format!("the measurement is wrong: {:?}, {} s", m.loudness, m.decoded_seconds));
+            problems.push(format!(
+                "the measurement is wrong: {:?}, {} s",
+                m.loudness, m.decoded_seconds
+            ));
         }
     }
     let ratios: Vec<f64> = hub.iter().zip(&base).map(|(h, b)| h / b).collect();
@@ -140,9 +171,16 @@ fn search_under_a_job(
         station_kind: Some(StationKind::Provincial),
     };
     eprintln!("making {programs} programs…");
-    let words = ["tin", "tức", "thời", "sự", "nông", "nghiệp", "văn", "hóa", "dân", "ca", "miền", "núi", "chợ", "phiên"];
+    let words = [
+        "tin", "tức", "thời", "sự", "nông", "nghiệp", "văn", "hóa", "dân", "ca", "miền", "núi", "chợ", "phiên",
+    ];
     for i in 0..programs {
-        let title = format!("{} {} {} {i}", words[i % 14], words[(i / 14) % 14], words[(i / 196) % 14]);
+        let title = format!(
+            "{} {} {} {i}",
+            words[i % 14],
+            words[(i / 14) % 14],
+            words[(i / 196) % 14]
+        );
         let input = pxhub::exchange::programs::from_json(serde_json::json!({
             "title": title, "kind": "radio", "genre": "news", "languages": ["vi"]
         }))
@@ -171,11 +209,26 @@ fn search_under_a_job(
 
     eprintln!("making a 1080p video to preview…");
     let video = root.join("video.mp4");
-    ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=60", "-f", "lavfi", "-i",
-        "sine=frequency=440:sample_rate=48000:duration=60", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
-        "-shortest",
-    ], &video);
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25:duration=60",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=60",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+        &video,
+    );
     let engine = rt.block_on(Engine::start(EngineSettings::default()));
     let out = root.join("preview.mp4");
     let job = {
@@ -189,7 +242,10 @@ fn search_under_a_job(
         busy.extend(run(10));
     }
     if busy.len() < count / 2 {
-        problems.push(format!("the preview finished after {} searches; the video is too short", busy.len()));
+        problems.push(format!(
+            "the preview finished after {} searches; the video is too short",
+            busy.len()
+        ));
     }
     match rt.block_on(job) {
         Ok(Ok(true)) => {}

@@ -147,7 +147,7 @@ async fn serve(
         None => size,
     };
     if req.method() == Method::HEAD {
-        return Ok(res.insert_header((header::CONTENT_LENGTH, length)).finish());
+        return Ok(res.body(super::files::Announced(length)));
     }
     let bytes = hub.send_preview(&preview, range).await?;
     Ok(res.body(SizedStream::new(length, bytes)))

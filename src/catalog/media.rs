@@ -55,9 +55,7 @@ pub fn release(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Vec<Strin
         .into_iter()
         .collect();
     let previews: Option<(Option<String>, Option<String>, Option<String>)> = conn
-        .prepare_cached(
-            "DELETE FROM analysis_jobs WHERE sha256 = ?1 RETURNING preview_key, poster_key, waveform_key",
-        )?
+        .prepare_cached("DELETE FROM analysis_jobs WHERE sha256 = ?1 RETURNING preview_key, poster_key, waveform_key")?
         .query_row([&sha256], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     if let Some((a, b, c)) = previews {

@@ -67,6 +67,14 @@ impl Hub {
     /// dropped.
     pub async fn run_analysis(self) {
         let workers = self.analysis.workers;
+        // What a killed hub left in the work folder (one hub per data folder).
+        if workers > 0 {
+            if let Err(e) = tokio::fs::remove_dir_all(&self.analysis.work_dir).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(error = %e, "could not clear the analysis work folder");
+                }
+            }
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for n in 0..workers {
             let hub = self.clone();
@@ -150,7 +158,8 @@ impl Hub {
                     JobError::Engine(EngineError::Unavailable) => (false, Some(catalog::now() + self.analysis.retry)),
                     _ if job.attempt >= self.analysis.max_attempts => (true, None),
                     _ => {
-                        let wait = self.analysis.retry * 2u32.saturating_pow(job.attempt.clamp(0, 16) as u32 - 1);
+                        let doublings = (job.attempt.clamp(1, 16) - 1) as u32;
+                        let wait = self.analysis.retry * 2u32.saturating_pow(doublings);
                         (true, Some(catalog::now() + wait))
                     }
                 };

@@ -247,6 +247,7 @@ impl Hub {
         accepted: Accepted,
         stored: StoredObject,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
@@ -276,6 +277,10 @@ impl Hub {
                     analysis: None,
                 };
                 programs::put_file(tx, seq, &record)?;
+                if role == FileRole::Master {
+                    // Search's measured duration, video and codecs follow the master.
+                    index.refresh(tx, seq)?;
+                }
                 let record = FileRecord {
                     analysis: analysis::of(tx, &sha256)?,
                     ..record

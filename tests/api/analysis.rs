@@ -226,6 +226,13 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
         .await
         .unwrap();
     assert_problem(r, StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable").await;
+    let r = app
+        .request(Method::HEAD, Some(&heard), &format!("{path}/preview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-length"], preview.len().to_string().as_str());
     let w: Value = app
         .get(&heard, &format!("{path}/waveform.json"))
         .await
