@@ -17,7 +17,6 @@
 //! Media is made by FFmpeg's generators; a Markdown table goes to stdout.
 
 #[path = "common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::Path;

@@ -58,7 +58,7 @@ pub struct Site {
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::head_file, files::delete_file,
-        previews::get_preview, previews::get_poster, previews::get_waveform,
+        previews::get_preview, previews::head_preview, previews::get_poster, previews::get_waveform,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,

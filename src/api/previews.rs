@@ -17,18 +17,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         super::routing::resource("/programs/{id}/files/{role}/preview")
             .get(get_preview)
-            .head(get_preview),
+            .head(head_preview),
     )
-    .service(
-        super::routing::resource("/programs/{id}/files/{role}/poster.jpg")
-            .get(get_poster)
-            .head(get_poster),
-    )
-    .service(
-        super::routing::resource("/programs/{id}/files/{role}/waveform.json")
-            .get(get_waveform)
-            .head(get_waveform),
-    );
+    .service(super::routing::resource("/programs/{id}/files/{role}/poster.jpg").get(get_poster))
+    .service(super::routing::resource("/programs/{id}/files/{role}/waveform.json").get(get_waveform));
 }
 
 /// The listening copy (AAC 64 kbit/s in MP4, `audio/mp4`) or viewing copy
@@ -50,6 +42,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ),
     security(("bearer" = [])))]
 pub async fn get_preview(
+    auth: Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    serve(auth, hub, path, req, Preview::Media).await
+}
+
+/// The preview's headers, as `GET` would send them, without its bytes.
+#[utoipa::path(head, path = "/api/v1/programs/{id}/files/{role}/preview", tag = "files",
+    params(
+        ("id" = uuid::Uuid, Path, description = "program id"),
+        ("role" = FileRole, Path),
+        ("Range" = Option<String>, Header), ("If-Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, headers(("ETag" = String), ("Content-Length" = u64), ("Accept-Ranges" = String))),
+        (status = 206, headers(("Content-Range" = String))),
+        (status = 304), (status = 401), (status = 404), (status = 410), (status = 416),
+    ),
+    security(("bearer" = [])))]
+pub async fn head_preview(
     auth: Auth,
     hub: web::Data<Hub>,
     path: web::Path<(String, String)>,

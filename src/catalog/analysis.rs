@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::stations::bad_column;
 use super::{now, to_micros};
+use crate::domain::analysis::PreviewKind;
 use crate::domain::{AnalysisState, FileAnalysis, Findings, Sha256};
 
 const KIND: &str = "analyze";
@@ -214,14 +215,6 @@ pub fn findings(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<F
         .flatten()
         .map(|j| serde_json::from_str(&j).map_err(|e| bad_column(0, e.to_string())))
         .transpose()
-}
-
-/// Which preview of content `sha256`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PreviewKind {
-    Media,
-    Poster,
-    Waveform,
 }
 
 /// The preview `kind` of content `sha256`, once made.

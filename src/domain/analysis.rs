@@ -127,6 +127,17 @@ impl Qc {
     }
 }
 
+/// Which of a file's previews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewKind {
+    /// The listening or viewing copy.
+    Media,
+    /// A JPEG frame of a video.
+    Poster,
+    /// Loudness over time and peaks, as JSON.
+    Waveform,
+}
+
 /// What QC holds loudness to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QcProfile {

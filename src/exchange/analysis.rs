@@ -16,8 +16,9 @@ use super::programs::visible;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::analysis::{EngineError, Report};
-use crate::catalog::analysis::{self as jobs, Claimed, PreviewKind, PreviewObject, Previews};
+use crate::catalog::analysis::{self as jobs, Claimed, PreviewObject, Previews};
 use crate::catalog::{self, programs};
+use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
 
 /// How the queue runs.
@@ -37,7 +38,7 @@ pub struct AnalysisSettings {
 }
 
 /// Which preview a request names.
-pub use crate::catalog::analysis::PreviewKind as Preview;
+pub use crate::domain::analysis::PreviewKind as Preview;
 
 /// A preview the caller may fetch.
 #[derive(Debug, Clone)]
