@@ -4,15 +4,17 @@
 //! cargo bench --bench analysis -- [--quick]
 //! ```
 //!
-//! 1. The hub's analysis of a stereo MP3 (30 minutes; `--quick`: 3): probe,
+//! 1. The hub's analysis of a stereo MP3 (30 minutes): probe,
 //!    decode to 48 kHz floats and the EBU R128 measurement in Rust, against
 //!    the same FFmpeg decode alone (its samples thrown away), in the same
 //!    run, rounds alternating. Target: at most 1.3× (the loudness pass must
 //!    not dominate).
 //! 2. Search while a video preview is made: `Hub::search` p99 on a catalog
-//!    of 100k programs (`--quick`: 5k) while FFmpeg makes one 360p preview of
-//!    a 1080p video (as the hub runs it: `nice`), against its p99 with no
-//!    job, same run. Target: at most 2× (jobs must not starve the server).
+//!    of 100k programs (drafts made through `Hub::create_program`, searched
+//!    by their owner for a common word) while FFmpeg makes one 360p preview of
+//!    a 60-second 1080p video (as the hub runs it: `nice`), against its p99
+//!    with no job, same run. Target: at most 2× (jobs must not starve the
+//!    server). `--quick`: 2k programs, 20 seconds of video, a 2-minute MP3.
 //!
 //! Media is made by FFmpeg's generators; a Markdown table goes to stdout.
 
@@ -141,6 +143,7 @@ fn search_under_a_job(
     root: &Path,
     rt: &tokio::runtime::Runtime,
     programs: usize,
+    video_seconds: u32,
     rows: &mut Vec<Row>,
     problems: &mut Vec<String>,
 ) {
@@ -213,11 +216,11 @@ fn search_under_a_job(
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=1920x1080:rate=25:duration=60",
+            &format!("testsrc2=size=1920x1080:rate=25:duration={video_seconds}"),
             "-f",
             "lavfi",
             "-i",
-            "sine=frequency=440:sample_rate=48000:duration=60",
+            &format!("sine=frequency=440:sample_rate=48000:duration={video_seconds}"),
             "-c:v",
             "libx264",
             "-preset",
@@ -265,8 +268,9 @@ fn main() {
     common::main_with("bench-analysis", false, |root, rt| {
         let mut rows = Vec::new();
         let mut problems = Vec::new();
-        loudness(root, rt, if quick { 3 } else { 30 }, &mut rows, &mut problems);
-        search_under_a_job(root, rt, if quick { 5_000 } else { 100_000 }, &mut rows, &mut problems);
+        loudness(root, rt, if quick { 2 } else { 30 }, &mut rows, &mut problems);
+        let (programs, video_seconds) = if quick { (2_000, 20) } else { (100_000, 60) };
+        search_under_a_job(root, rt, programs, video_seconds, &mut rows, &mut problems);
         print_table("Analysis", &rows);
         print_problems(&problems);
         problems
