@@ -322,7 +322,6 @@ pub fn drafts_of(
     Ok(ids.iter().filter_map(|id| ProgramId::parse(id)).collect())
 }
 
-/// The rowid of program `id`.
 /// The id of the program with rowid `seq`.
 pub fn id_of(conn: &Connection, seq: i64) -> rusqlite::Result<Option<ProgramId>> {
     conn.prepare_cached("SELECT id FROM programs WHERE seq = ?1")?
@@ -330,6 +329,7 @@ pub fn id_of(conn: &Connection, seq: i64) -> rusqlite::Result<Option<ProgramId>>
         .optional()
 }
 
+/// The rowid of program `id`.
 pub fn seq(conn: &Connection, id: ProgramId) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT seq FROM programs WHERE id = ?1")?
         .query_row([id.to_string()], |r| r.get(0))
