@@ -29,7 +29,7 @@ NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults,pull,web
+ONLY=media,tus,search,load,faults,pull,web,analysis
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -66,6 +66,9 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     echo "installing rustus $RUSTUS_VERSION (once per machine; a few minutes)…" >&2
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
+if wants analysis && ! command -v ffmpeg >/dev/null; then
+    echo "installing ffmpeg…" >&2; apt_install "ffmpeg=7:5.1.9-0+deb12u1"
+fi
 # The pull bench's lossy link: tc netem where the kernel has sch_netem,
 # otherwise an nftables rule (in a namespace the bench makes; root only).
 if wants pull && [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Version}' nftables 2>/dev/null | grep -qx "$NFTABLES_VERSION"; then
@@ -83,7 +86,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults pull web; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull web analysis; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -94,6 +97,7 @@ args_of() {
         faults) if quick; then echo --quick; fi ;;
         pull) if quick; then echo --quick; fi ;;
         web) if quick; then echo --quick; fi ;;
+        analysis) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

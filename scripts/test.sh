@@ -42,6 +42,20 @@ if [ "$(dpkg-query -W -f='${Version}' chromium 2>/dev/null)" != "$CHROMIUM_VERSI
     fi
 fi
 
+# File analysis (probe, loudness, previews) runs FFmpeg: Debian bookworm's
+# package, pinned, installed only when missing.
+FFMPEG_VERSION=7:5.1.9-0+deb12u1
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing ffmpeg $FFMPEG_VERSION…" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "ffmpeg=$FFMPEG_VERSION" >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "ffmpeg=$FFMPEG_VERSION" >/dev/null; }
+    else
+        echo "scripts/test.sh: please install ffmpeg (apt-get install ffmpeg=$FFMPEG_VERSION)" >&2
+        exit 1
+    fi
+fi
+
 cargo test --locked "$@"
 
 # One quick run of every benchmark, so the bench code cannot rot: it checks

@@ -40,6 +40,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check()?;
         let hub = open_hub(&settings)?;
+        // Checked once at start: its version goes to /readyz and /metrics;
+        // without it the hub runs and files wait for analysis.
+        hub.check_ffmpeg().await;
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
@@ -114,7 +117,8 @@ impl Application {
     }
 
     /// Sweeps once, then serves until the process is told to stop (Ctrl-C,
-    /// SIGTERM), sweeping every `sweep_interval_secs` and delivering webhooks.
+    /// SIGTERM), sweeping every `sweep_interval_secs`, delivering webhooks and
+    /// analysing files.
     pub async fn run(self) -> std::io::Result<()> {
         let hub = self.hub.clone();
         let (interval, grace) = (self.sweep_interval, self.sweep_grace);
@@ -127,9 +131,11 @@ impl Application {
             }
         });
         let deliveries = tokio::spawn(self.hub.clone().run_deliveries(api::webhooks::render));
+        let analysis = tokio::spawn(self.hub.clone().run_analysis());
         let result = self.server.await;
         sweeper.abort();
         deliveries.abort();
+        analysis.abort();
         result
     }
 }

@@ -54,6 +54,9 @@ pub enum Command {
     /// People who use the web page.
     #[command(subcommand)]
     Person(PersonCommand),
+    /// Queue files for analysis (probe, loudness, previews) again; a
+    /// running hub picks them up within seconds.
+    Analyze(AnalyzeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +86,17 @@ pub enum PersonCommand {
         #[arg(long, value_enum, default_value = "editor", conflicts_with = "operator")]
         role: PersonRole,
     },
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct AnalyzeArgs {
+    /// The files of this program
+    #[arg(long, value_name = "ID")]
+    pub program: Option<String>,
+    /// Every stored file
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,6 +304,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             role,
         }) => add_person(dir, station, operator, login, name, role).await,
+        Command::Analyze(args) => analyze(dir, args).await,
     }
 }
 
@@ -456,6 +471,22 @@ async fn delete_drafts(dir: Option<PathBuf>, station: String, older_than_days: O
         .await
         .map_err(explain)?;
     eprintln!("deleted {deleted} draft(s) of station {station}");
+    Ok(())
+}
+
+async fn analyze(dir: Option<PathBuf>, args: AnalyzeArgs) -> anyhow::Result<()> {
+    let program = match &args.program {
+        Some(id) => {
+            Some(crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?)
+        }
+        None => None,
+    };
+    let hub = operator_hub(dir)?;
+    let queued = hub
+        .requeue_analysis(&Caller::operator(), program)
+        .await
+        .map_err(explain)?;
+    eprintln!("queued {queued} file(s) for analysis");
     Ok(())
 }
 

@@ -30,6 +30,13 @@ macro_rules! show_by_display {
 }
 show_by_display!(String, usize, u64, u32, bool);
 
+/// With its decimal point (`-23.0`), so that TOML reads it as a float.
+impl ShowDefault for f64 {
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
 impl ShowDefault for Secret {
     fn show(&self) -> String {
         String::new()
@@ -199,6 +206,22 @@ settings! {
         "how long a login stays locked after too many failed sign-ins";
     web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
+    analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
+        "files analysed at once (FFmpeg at low priority: probe, loudness, previews); 0: files are queued, not analysed";
+    ffmpeg: PathBuf = "ffmpeg".into(), "PXHUB_FFMPEG", "PATH",
+        "the `ffmpeg` program (found on `PATH` unless a path is given); without it the hub runs and files wait for analysis";
+    ffprobe: PathBuf = "ffprobe".into(), "PXHUB_FFPROBE", "PATH",
+        "the `ffprobe` program";
+    analysis_timeout_secs: u64 = 4 * 3600, "PXHUB_ANALYSIS_TIMEOUT_SECS", "SECS",
+        "longest one file's analysis may take, previews included; then it is tried again later";
+    analysis_lease_secs: u64 = 60, "PXHUB_ANALYSIS_LEASE_SECS", "SECS",
+        "a running analysis renews its claim this often (three times per period); a claim not renewed (the hub died) passes to the next worker";
+    qc_target_lufs: f64 = -23.0, "PXHUB_QC_TARGET_LUFS", "LUFS",
+        "QC: the integrated loudness files should have (EBU R128)";
+    qc_tolerance_lu: f64 = 1.0, "PXHUB_QC_TOLERANCE_LU", "LU",
+        "QC: how far from the target a file may be before it is flagged `warn`";
+    qc_max_true_peak_dbtp: f64 = -1.0, "PXHUB_QC_MAX_TRUE_PEAK_DBTP", "DBTP",
+        "QC: the highest true peak before a file is flagged `warn`";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
@@ -414,6 +437,24 @@ impl Settings {
                 lock_after: self.sign_in_lock_after.max(1),
                 lock_for: Duration::from_secs(self.sign_in_lock_secs),
             },
+            engine: crate::analysis::EngineSettings {
+                ffmpeg: self.ffmpeg.clone(),
+                ffprobe: self.ffprobe.clone(),
+                timeout: Duration::from_secs(self.analysis_timeout_secs.max(1)),
+                profile: crate::domain::QcProfile {
+                    target_lufs: self.qc_target_lufs,
+                    tolerance_lu: self.qc_tolerance_lu,
+                    max_true_peak_dbtp: self.qc_max_true_peak_dbtp,
+                },
+                niceness: 10,
+            },
+            analysis: crate::exchange::analysis::AnalysisSettings {
+                workers: self.analysis_workers,
+                lease: Duration::from_secs(self.analysis_lease_secs.max(1)),
+                work_dir: self.data_dir.join("analysis"),
+                max_attempts: 5,
+                retry: Duration::from_secs(30),
+            },
         })
     }
 
@@ -452,10 +493,11 @@ impl Settings {
                 let _ = writeln!(out, "  # {key} = \"…\"    ({})", row.help);
                 continue;
             }
-            let value = match row.default.parse::<u64>() {
-                Ok(_) => row.default.clone(),
-                Err(_) if row.default == "true" || row.default == "false" => row.default.clone(),
-                Err(_) => format!("{:?}", row.default),
+            let bare = row.default.parse::<f64>().is_ok() || row.default == "true" || row.default == "false";
+            let value = if bare {
+                row.default.clone()
+            } else {
+                format!("{:?}", row.default)
             };
             let _ = writeln!(out, "  {key} = {value}");
         }

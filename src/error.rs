@@ -149,6 +149,11 @@ impl From<ExchangeError> for ApiError {
                 "withdrawn",
                 "the program was withdrawn and can no longer be downloaded",
             ),
+            E::PreviewNotReady => Self::new(
+                StatusCode::NOT_FOUND,
+                "preview_not_ready",
+                "the file has not been analysed yet, or no preview could be made of it",
+            ),
             E::Expired => Self::new(
                 StatusCode::GONE,
                 "upload_expired",

@@ -3,6 +3,7 @@
 //! Data flows one way: `api` (HTTP) and `web` (the pages) → `exchange` (use-cases) → `catalog`
 //! (SQLite) and `media` (the object store) → `domain` (the nouns).
 
+pub mod analysis;
 pub mod api;
 pub mod app;
 pub mod catalog;

@@ -14,6 +14,8 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub uploads_in_progress: AtomicU64,
+    pub analyses_running: AtomicU64,
+    pub analyses_done: AtomicU64,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<Histogram>,
 }
@@ -69,6 +71,20 @@ impl Metrics {
             "Uploads being received now.",
             "gauge",
             self.uploads_in_progress.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pxhub_analyses_running",
+            "File analyses running now.",
+            "gauge",
+            self.analyses_running.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pxhub_analyses_done_total",
+            "File analyses finished by this process.",
+            "counter",
+            self.analyses_done.load(Ordering::Relaxed),
         );
         let _ = writeln!(
             out,

@@ -290,7 +290,9 @@ impl Hub {
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log", "warn"])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).expect("server log"))
-            .stderr(std::fs::File::options().append(true).open(&log).expect("server log"));
+            .stderr(std::fs::File::options().append(true).open(&log).expect("server log"))
+            // The benches store made-up bytes: no analysis unless one asks.
+            .env("PXHUB_ANALYSIS_WORKERS", "0");
         cmd.envs(env.iter().map(|(k, v)| (*k, v)));
         let mut hub = Hub {
             proc: Proc::spawn("pxhub serve", &mut cmd),

@@ -143,6 +143,13 @@ fn formats(x: &mut String, p: &Program) {
     let has_master = p.files.iter().any(|f| f.role == crate::domain::FileRole::Master);
     for f in &p.files {
         *x += &format!("    <ebucore:format formatName=\"{}\">\n", f.role.as_str());
+        if let Some(a) = f
+            .analysis
+            .as_ref()
+            .filter(|a| a.state == crate::domain::AnalysisState::Done)
+        {
+            technical(x, a);
+        }
         if let (Some(d), "master") = (m.duration_seconds, f.role.as_str()) {
             *x += &format!(
                 "      <ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration>\n",
@@ -162,6 +169,81 @@ fn formats(x: &mut String, p: &Program) {
         *x += &format!(
             "    <ebucore:format><ebucore:duration><ebucore:normalPlayTime>{}</ebucore:normalPlayTime></ebucore:duration></ebucore:format>\n",
             duration(d)
+        );
+    }
+}
+
+/// What the analysis found, as EBUCore's video, audio and container
+/// formats (in the order of its formatType; each one's children in theirs).
+fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
+    for s in a.streams.iter().filter(|s| s.is_video()) {
+        *x += "      <ebucore:videoFormat>";
+        if let (Some(w), Some(h)) = (s.width, s.height) {
+            *x += &format!(
+                "<ebucore:width unit=\"pixel\">{w}</ebucore:width><ebucore:height unit=\"pixel\">{h}</ebucore:height>"
+            );
+        }
+        if let Some(r) = s.frame_rate {
+            *x += &format!(
+                "<ebucore:frameRate factorNumerator=\"{}\" factorDenominator=\"1000\">{}</ebucore:frameRate>",
+                (r * 1000.0).round() as u64,
+                r.round() as u64
+            );
+        }
+        if let Some(c) = &s.codec {
+            *x += &format!("<ebucore:videoEncoding typeLabel=\"{}\"/>", esc(c));
+        }
+        if let Some(b) = s.bit_rate {
+            *x += &format!("<ebucore:bitRate>{b}</ebucore:bitRate>");
+        }
+        if let Some(scan) = &s.scan_type {
+            let format = if scan == "progressive" {
+                "progressive"
+            } else {
+                "interlaced"
+            };
+            *x += &format!("<ebucore:scanningFormat>{format}</ebucore:scanningFormat>");
+        }
+        *x += "</ebucore:videoFormat>\n";
+    }
+    for (i, s) in a.streams.iter().filter(|s| s.is_audio()).enumerate() {
+        *x += "      <ebucore:audioFormat>";
+        if let Some(c) = &s.codec {
+            *x += &format!("<ebucore:audioEncoding typeLabel=\"{}\"/>", esc(c));
+        }
+        if let Some(l) = &s.channel_layout {
+            *x += &format!("<ebucore:audioTrackConfiguration typeLabel=\"{}\"/>", esc(l));
+        }
+        if let Some(r) = s.sample_rate {
+            *x += &format!("<ebucore:samplingRate>{r}</ebucore:samplingRate>");
+        }
+        if let Some(b) = s.bit_rate {
+            *x += &format!("<ebucore:bitRate>{b}</ebucore:bitRate>");
+        }
+        if let Some(c) = s.channels {
+            *x += &format!("<ebucore:channels>{c}</ebucore:channels>");
+        }
+        // The loudness is of the first audio stream.
+        if let (0, Some(l)) = (i, &a.loudness) {
+            let figures = [
+                ("integratedLoudness", l.integrated_lufs),
+                ("loudnessRange", l.range_lu),
+                ("truePeak", l.true_peak_dbtp),
+            ];
+            for (label, v) in figures {
+                if let Some(v) = v {
+                    *x += &format!(
+                        "<ebucore:technicalAttributeReal typeLabel=\"{label}\">{v}</ebucore:technicalAttributeReal>"
+                    );
+                }
+            }
+        }
+        *x += "</ebucore:audioFormat>\n";
+    }
+    if let Some(c) = &a.container {
+        *x += &format!(
+            "      <ebucore:containerFormat><ebucore:containerEncoding typeLabel=\"{}\"/></ebucore:containerFormat>\n",
+            esc(c)
         );
     }
 }

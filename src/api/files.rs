@@ -226,7 +226,7 @@ pub async fn delete_file(
 }
 
 /// The body of a `HEAD` answer: announces the length, sends nothing.
-struct Announced(u64);
+pub(super) struct Announced(pub(super) u64);
 
 impl MessageBody for Announced {
     type Error = std::convert::Infallible;

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod log;
 mod ops;
 pub mod params;
+mod previews;
 mod programs;
 mod routing;
 pub mod spec;
@@ -58,6 +59,7 @@ pub struct Site {
         programs::search_programs, programs::create_program, programs::get_program, programs::patch_program,
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::head_file, files::delete_file,
+        previews::get_preview, previews::head_preview, previews::get_poster, previews::get_waveform,
         ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
@@ -99,6 +101,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(stations::routes)
                 .configure(programs::routes)
                 .configure(files::routes)
+                .configure(previews::routes)
                 .configure(ledger::routes)
                 .configure(uploads::routes)
                 .configure(feed::routes)

@@ -24,9 +24,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The catalog and the media store answer.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    /// FFmpeg's version; `null` when it is not installed (the hub is still
+    /// ready: files wait for analysis).
+    pub ffmpeg: Option<String>,
+}
+
+/// The catalog and the media store answer; also names FFmpeg's version.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = crate::error::Problem)))]
+    responses((status = 200, body = Ready), (status = 503, body = crate::error::Problem)))]
 pub async fn readyz(hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
     let not_ready = |what: &str| {
         ApiError::new(
@@ -36,7 +44,10 @@ pub async fn readyz(hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
         )
     };
     hub.ready().await.map_err(not_ready)?;
-    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+    Ok(HttpResponse::Ok().json(Ready {
+        status: "ready",
+        ffmpeg: hub.ffmpeg_version(),
+    }))
 }
 
 /// Counters in the Prometheus text format: requests and their latency, file
@@ -70,5 +81,21 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(hub.metrics().render()))
+        .body(hub.metrics().render() + &ffmpeg_metric(hub.ffmpeg_version().as_deref())))
+}
+
+/// `pxhub_ffmpeg_info{version="…"} 1`, or `0` without a version when absent.
+fn ffmpeg_metric(version: Option<&str>) -> String {
+    let head =
+        "# HELP pxhub_ffmpeg_info FFmpeg used for analysis (1: found, 0: missing).\n# TYPE pxhub_ffmpeg_info gauge\n";
+    match version {
+        Some(v) => {
+            let v: String = v
+                .chars()
+                .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+                .collect();
+            format!("{head}pxhub_ffmpeg_info{{version=\"{v}\"}} 1\n")
+        }
+        None => format!("{head}pxhub_ffmpeg_info{{version=\"\"}} 0\n"),
+    }
 }

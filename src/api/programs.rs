@@ -188,6 +188,14 @@ pub struct SearchParams {
     /// Maximum duration in seconds.
     #[param(inline)]
     max_duration: Option<Seconds>,
+    /// Only programs whose analysed master has video (`true`) or has none
+    /// (`false`).
+    has_video: Option<bool>,
+    /// Codec of a stream of the analysed master, as FFmpeg names it (`mp3`,
+    /// `aac`, `h264`, `pcm_s16le`…; repeatable: any of them).
+    #[serde(default)]
+    #[param(required = false)]
+    codec: Vec<String>,
     /// `now`: only what the caller may download right now.
     #[param(inline)]
     available: Option<Available>,
@@ -230,6 +238,14 @@ impl SearchParams {
         let mut errors = Vec::new();
         let stations = each(&mut errors, "station", &self.station, StationId::parse);
         let languages = each(&mut errors, "language", &self.language, LanguageTag::parse);
+        for c in &self.codec {
+            if c.is_empty() || c.len() > 32 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                errors.push(FieldError::new(
+                    "codec",
+                    "must be a codec name such as `mp3`, `aac` or `h264`",
+                ));
+            }
+        }
         if self.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
             errors.push(FieldError::new("q", "must be at most 500 characters"));
         }
@@ -246,6 +262,8 @@ impl SearchParams {
             aired_to: self.aired_to.map(DateOrTime::end_of_day),
             min_duration: self.min_duration.map(|s| s.0),
             max_duration: self.max_duration.map(|s| s.0),
+            has_video: self.has_video,
+            codecs: self.codec,
             available_now: matches!(self.available, Some(Available::Now)),
             statuses: self.status,
             sort: self.sort.map(|s| match s {

@@ -33,8 +33,14 @@ pub struct Entry {
     pub listed_at: i64,
     /// First aired, or [`NEVER_AIRED`].
     pub aired: i64,
+    /// Seconds: the master's measured duration once analysed, else the
+    /// declared one.
     pub duration: Option<u32>,
     pub title_key: Box<str>,
+    /// Whether the analysed master has moving pictures.
+    pub has_video: bool,
+    /// The codecs of the analysed master's streams.
+    pub codecs: Box<[Box<str>]>,
 }
 
 /// A name's number in [`Names`].
@@ -177,8 +183,14 @@ pub struct SearchIndex {
 const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.audience, p.available_from,
     p.available_until, p.listed_at, p.first_aired_at, p.duration_seconds, p.title_key,
     (SELECT group_concat(lang, ' ') FROM program_languages WHERE program_seq = p.seq),
-    (SELECT group_concat(station_id, ' ') FROM program_audience WHERE program_seq = p.seq)
-    FROM programs p";
+    (SELECT group_concat(station_id, ' ') FROM program_audience WHERE program_seq = p.seq),
+    json_extract(mj.result, '$.duration_seconds'),
+    (SELECT group_concat(json_extract(s.value, '$.kind') || ':' || coalesce(json_extract(s.value, '$.codec'), '')
+        || ':' || coalesce(json_extract(s.value, '$.attached_picture'), 0), ' ')
+     FROM json_each(mj.result, '$.streams') s)
+    FROM programs p
+    LEFT JOIN program_files mf ON mf.program_seq = p.seq AND mf.role = 'master'
+    LEFT JOIN analysis_jobs mj ON mj.sha256 = mf.sha256 AND mj.kind = 'analyze' AND mj.state = 'done'";
 
 /// A row as an entry, numbering its names; `Err(Err(_))` when a name
 /// cannot be numbered.
@@ -210,6 +222,19 @@ fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<Result<(i64, 
         Ok(ids) => ids,
         Err(e) => return Ok(Err(e)),
     };
+    let measured: Option<f64> = r.get(14)?;
+    let streams: Option<String> = r.get(15)?;
+    let mut has_video = false;
+    let mut codecs: Vec<Box<str>> = Vec::new();
+    for s in streams.as_deref().unwrap_or("").split_whitespace() {
+        let mut parts = s.split(':');
+        let (kind, codec, picture) = (parts.next(), parts.next().unwrap_or(""), parts.next());
+        has_video |= kind == Some("video") && picture != Some("1");
+        if !codec.is_empty() && !codecs.iter().any(|c| &**c == codec) {
+            codecs.push(codec.into());
+        }
+    }
+    let declared: Option<u32> = r.get(10)?;
     let entry = Entry {
         status: ProgramStatus::parse(&status).ok_or_else(|| bad(1, status.clone()))?,
         station,
@@ -222,8 +247,13 @@ fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<Result<(i64, 
         available_until: r.get(7)?,
         listed_at: r.get(8)?,
         aired: r.get::<_, Option<i64>>(9)?.unwrap_or(NEVER_AIRED),
-        duration: r.get(10)?,
+        duration: measured
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| d.round().min(f64::from(u32::MAX)) as u32)
+            .or(declared),
         title_key: r.get::<_, String>(11)?.into_boxed_str(),
+        has_video,
+        codecs: codecs.into_boxed_slice(),
     };
     Ok(Ok((r.get(0)?, entry)))
 }

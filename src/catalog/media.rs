@@ -37,19 +37,31 @@ pub fn insert_object(conn: &Connection, o: &MediaObject) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Forgets the object `sha256` if no program file refers to it any more, and
-/// returns its key so the caller can remove it from the store after commit.
-pub fn release(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<String>> {
+/// Forgets the object `sha256` if no program file refers to it any more, with
+/// its analysis, and returns the keys of the object and its previews so the
+/// caller can remove them from the store after commit.
+pub fn release(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Vec<String>> {
     let sha256 = sha256.hex();
     let used: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM program_files WHERE sha256 = ?1)")?
         .query_row([&sha256], |r| r.get(0))?;
     if used {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    conn.prepare_cached("DELETE FROM media_objects WHERE sha256 = ?1 RETURNING key")?
+    let mut keys: Vec<String> = conn
+        .prepare_cached("DELETE FROM media_objects WHERE sha256 = ?1 RETURNING key")?
         .query_row([&sha256], |r| r.get(0))
-        .optional()
+        .optional()?
+        .into_iter()
+        .collect();
+    let previews: Option<(Option<String>, Option<String>, Option<String>)> = conn
+        .prepare_cached("DELETE FROM analysis_jobs WHERE sha256 = ?1 RETURNING preview_key, poster_key, waveform_key")?
+        .query_row([&sha256], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((a, b, c)) = previews {
+        keys.extend([a, b, c].into_iter().flatten());
+    }
+    Ok(keys)
 }
 
 /// Every object, in key order (for `pxhub scrub`).

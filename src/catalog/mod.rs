@@ -4,6 +4,7 @@
 //! store, the settings or HTTP, and no business rule lives here (who may do
 //! what is `exchange`'s).
 
+pub mod analysis;
 pub mod events;
 pub mod follows;
 pub mod index;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_feed.sql"),
     include_str!("migrations/0006_webhook_tokens.sql"),
     include_str!("migrations/0007_people.sql"),
+    include_str!("migrations/0008_analysis.sql"),
     include_str!("migrations/0009_follows.sql"),
 ];
 
@@ -165,16 +167,35 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite:
 }
 
 /// Applies the embedded migrations that `user_version` says are missing.
+/// Foreign keys are off while they run (SQLite's way to rebuild a table that
+/// others refer to), and checked before they are on again.
 fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
-        tracing::info!(migration = i + 1, "applied catalog migration");
+    if applied >= MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
+                r.get(0)
+            })?;
+            if broken {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("migration {} breaks a foreign key", i + 1)),
+                ));
+            }
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+            tracing::info!(migration = i + 1, "applied catalog migration");
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
 }
 
 /// Timestamps are stored as microseconds since the epoch.

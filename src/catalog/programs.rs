@@ -102,24 +102,43 @@ pub fn get(conn: &Connection, id: ProgramId) -> rusqlite::Result<Option<Stored>>
         .optional()?;
     stored
         .map(|mut s| {
-            s.program.files = files(conn, s.seq)?;
+            attach_files(conn, &mut s)?;
             Ok(s)
         })
         .transpose()
 }
 
+/// Reads the program's files, and holds its master's measured duration
+/// against the declared one.
+fn attach_files(conn: &Connection, s: &mut Stored) -> rusqlite::Result<()> {
+    s.program.files = files(conn, s.seq)?;
+    let declared = s.program.meta.duration_seconds;
+    for f in &mut s.program.files {
+        if let (FileRole::Master, Some(a)) = (f.role, f.analysis.as_mut()) {
+            a.check_declared_duration(declared);
+        }
+    }
+    Ok(())
+}
+
 pub fn files(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<FileRecord>> {
     conn.prepare_cached(
-        "SELECT role, filename, media_type, size, sha256 FROM program_files
-         WHERE program_seq = ?1 ORDER BY role",
+        "SELECT f.role, f.filename, f.media_type, f.size, f.sha256, j.state, j.error, j.result
+         FROM program_files f LEFT JOIN analysis_jobs j ON j.sha256 = f.sha256 AND j.kind = 'analyze'
+         WHERE f.program_seq = ?1 ORDER BY f.role",
     )?
     .query_map([seq], |r| {
+        let analysis = match r.get_ref(5)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(super::analysis::from_row(r, 5)?),
+        };
         Ok(FileRecord {
             role: parsed(r, 0, FileRole::parse)?,
             filename: r.get(1)?,
             media_type: r.get(2)?,
             size: r.get(3)?,
             sha256: super::media::sha256_at(r, 4)?,
+            analysis,
         })
     })?
     .collect()
@@ -140,6 +159,8 @@ pub fn put_file(conn: &Connection, seq: i64, file: &FileRecord) -> rusqlite::Res
             to_micros(super::now())
         ],
     )?;
+    // Every stored file is looked into, once per content.
+    super::analysis::enqueue(conn, &file.sha256)?;
     Ok(())
 }
 
@@ -301,6 +322,13 @@ pub fn drafts_of(
     Ok(ids.iter().filter_map(|id| ProgramId::parse(id)).collect())
 }
 
+/// The id of the program with rowid `seq`.
+pub fn id_of(conn: &Connection, seq: i64) -> rusqlite::Result<Option<ProgramId>> {
+    conn.prepare_cached("SELECT id FROM programs WHERE seq = ?1")?
+        .query_row([seq], |r| parsed(r, 0, ProgramId::parse))
+        .optional()
+}
+
 /// The rowid of program `id`.
 pub fn seq(conn: &Connection, id: ProgramId) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT seq FROM programs WHERE id = ?1")?
@@ -316,7 +344,7 @@ pub fn get_many(conn: &Connection, seqs: &[i64]) -> rusqlite::Result<Vec<Stored>
         .filter_map(|seq| stmt.query_row([seq], from_row).optional().transpose())
         .map(|stored| {
             let mut s = stored?;
-            s.program.files = files(conn, s.seq)?;
+            attach_files(conn, &mut s)?;
             Ok(s)
         })
         .collect()

@@ -26,6 +26,10 @@ pub struct Filters {
     pub aired_to: Option<DateTime<Utc>>,
     pub min_duration: Option<u32>,
     pub max_duration: Option<u32>,
+    /// Only programs whose analysed master has (or has not) video.
+    pub has_video: Option<bool>,
+    /// Only programs whose analysed master has a stream in one of these codecs.
+    pub codecs: Vec<String>,
     /// Only what the viewer may download at this instant.
     pub available_at: Option<DateTime<Utc>>,
     /// Which statuses to list; others' programs only ever show when published.
@@ -133,6 +137,8 @@ impl<'a> Resolved<'a> {
                 .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired <= t)
             && f.min_duration.is_none_or(|d| e.duration.is_some_and(|x| x >= d))
             && f.max_duration.is_none_or(|d| e.duration.is_some_and(|x| x <= d))
+            && f.has_video.is_none_or(|v| e.has_video == v)
+            && (f.codecs.is_empty() || e.codecs.iter().any(|c| f.codecs.iter().any(|w| **c == **w)))
     }
 }
 

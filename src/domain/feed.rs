@@ -18,10 +18,20 @@ pub enum EventType {
     Withdrawn,
     #[serde(rename = "file.replaced")]
     FileReplaced,
+    /// A file of the program was analysed (its QC verdict is in the
+    /// program's `files[].analysis`).
+    #[serde(rename = "file.analyzed")]
+    FileAnalyzed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] = [Self::Published, Self::Updated, Self::Withdrawn, Self::FileReplaced];
+    pub const ALL: [EventType; 5] = [
+        Self::Published,
+        Self::Updated,
+        Self::Withdrawn,
+        Self::FileReplaced,
+        Self::FileAnalyzed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +39,7 @@ impl EventType {
             Self::Updated => "program.updated",
             Self::Withdrawn => "program.withdrawn",
             Self::FileReplaced => "file.replaced",
+            Self::FileAnalyzed => "file.analyzed",
         }
     }
 

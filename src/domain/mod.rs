@@ -1,6 +1,7 @@
 //! The nouns of the hub, as types that parse instead of being validated later.
 //! Nothing here does I/O.
 
+pub mod analysis;
 mod digest;
 mod feed;
 pub mod file;
@@ -13,6 +14,7 @@ mod secret;
 mod station;
 pub mod text;
 
+pub use analysis::{AnalysisState, FileAnalysis, Findings, Loudness, Qc, QcProfile, StreamInfo, Verdict};
 pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use follow::{Follow, FollowKind};

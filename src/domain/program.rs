@@ -210,7 +210,7 @@ pub struct ProgramMetadata {
     pub rights: Rights,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FileRecord {
     pub role: FileRole,
     /// The original file name, as the station sent it.
@@ -220,6 +220,9 @@ pub struct FileRecord {
     /// SHA-256 of the content, lowercase hex.
     #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub sha256: Sha256,
+    /// What the hub found inside the file (absent where it does not look).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::FileAnalysis>,
 }
 
 #[derive(Debug, Clone)]

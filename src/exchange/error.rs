@@ -34,6 +34,8 @@ pub enum ExchangeError {
     RightsWindowClosed,
     #[error("the program was withdrawn")]
     Gone,
+    #[error("the preview is not made yet")]
+    PreviewNotReady,
     #[error("the upload expired")]
     Expired,
     #[error("another request is writing this upload")]

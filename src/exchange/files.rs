@@ -16,7 +16,7 @@ use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::{self, media, programs};
+use crate::catalog::{self, analysis, media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
 use crate::domain::{ActionKind, EventType, PersonId};
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
@@ -289,6 +289,7 @@ impl Hub {
         stored: StoredObject,
         also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
+        let index = self.index.clone();
         self.catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
@@ -315,6 +316,7 @@ impl Hub {
                     media_type: accepted.media_type,
                     size: stored.size,
                     sha256,
+                    analysis: None,
                 };
                 programs::put_file(tx, seq, &record)?;
                 super::programs::record_action(
@@ -325,6 +327,14 @@ impl Hub {
                     Some(role.as_str()),
                     catalog::now(),
                 )?;
+                if role == FileRole::Master {
+                    // Search's measured duration, video and codecs follow the master.
+                    index.refresh(tx, seq)?;
+                }
+                let record = FileRecord {
+                    analysis: analysis::of(tx, &sha256)?,
+                    ..record
+                };
                 if published {
                     emit(tx, EventType::FileReplaced, id)?;
                 }
@@ -335,7 +345,10 @@ impl Hub {
                 Ok((record, previous.is_some(), unused))
             })
             .await
-            .inspect(|_| self.wake_deliveries())
+            .inspect(|_| {
+                self.wake_deliveries();
+                self.wake_analysis();
+            })
     }
 
     pub(super) async fn delete_objects(&self, keys: Vec<String>) {

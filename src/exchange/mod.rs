@@ -4,6 +4,7 @@
 //! nothing here speaks HTTP or reads the settings file (each setting comes
 //! in `ExchangeSettings`).
 
+pub mod analysis;
 mod error;
 pub mod feed;
 pub mod files;
@@ -35,6 +36,7 @@ pub use tokens::{Caller, IssuedToken, PersonRef};
 
 use std::sync::Arc;
 
+use crate::analysis::Engine;
 use crate::catalog::index::SearchIndex;
 use crate::catalog::Catalog;
 use crate::media::MediaStore;
@@ -63,6 +65,10 @@ pub struct ExchangeSettings {
     pub max_open_uploads_per_station: usize,
     /// Sessions and sign-ins of people.
     pub people: people::PeopleSettings,
+    /// How FFmpeg runs.
+    pub engine: crate::analysis::EngineSettings,
+    /// How the analysis queue runs.
+    pub analysis: analysis::AnalysisSettings,
 }
 
 /// The hub's use-cases, over one catalog and one media store. Cheap to clone.
@@ -82,6 +88,9 @@ pub struct Hub {
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: webhooks::guard::Guard,
     metrics: Arc<Metrics>,
+    engine: Engine,
+    analysis: Arc<analysis::AnalysisSettings>,
+    analysis_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Hub {
@@ -101,6 +110,9 @@ impl Hub {
                 settings.webhooks.clone(),
                 Arc::new(webhooks::guard::SystemLookup),
             ),
+            engine: Engine::new(settings.engine.clone()),
+            analysis: Arc::new(settings.analysis.clone()),
+            analysis_wake: Default::default(),
             settings,
             metrics: Default::default(),
         })

@@ -281,6 +281,13 @@ impl Hub {
                         "upload the program's master file before publishing it",
                     ));
                 }
+                // QC warnings do not block; a master that is no media does.
+                if Hub::master_not_media(tx, &s.program.files)? {
+                    return Err(ExchangeError::conflict(
+                        "master_not_media",
+                        "the master is not audio or video the hub can read (see files[].analysis.qc); upload another",
+                    ));
+                }
                 let now = catalog::now();
                 programs::publish(tx, s.seq, now)?;
                 record_action(tx, s.seq, person.as_ref(), ActionKind::Published, None, now)?;

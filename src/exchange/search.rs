@@ -32,6 +32,8 @@ pub struct SearchRequest {
     pub aired_to: Option<DateTime<Utc>>,
     pub min_duration: Option<u32>,
     pub max_duration: Option<u32>,
+    pub has_video: Option<bool>,
+    pub codecs: Vec<String>,
     /// Only what the caller may download right now.
     pub available_now: bool,
     pub statuses: Vec<ProgramStatus>,
@@ -167,6 +169,8 @@ impl Hub {
             aired_to: req.aired_to,
             min_duration: req.min_duration,
             max_duration: req.max_duration,
+            has_video: req.has_video,
+            codecs: req.codecs,
             available_at: req.available_now.then(Utc::now),
             statuses: req.statuses,
         };

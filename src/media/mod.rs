@@ -594,6 +594,14 @@ impl MediaStore {
         .await
     }
 
+    /// Where `key`'s bytes are on this machine, for a local store.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local { root } => Some(root.join(key)),
+            Backend::S3 { .. } => None,
+        }
+    }
+
     pub fn is_local(&self) -> bool {
         matches!(self.backend, Backend::Local { .. })
     }

@@ -100,7 +100,8 @@ async fn round_trip_across_several_parts(app: TestApp) {
     let record: Value = r.json().await.unwrap();
     assert_eq!(
         record,
-        json!({"role": "master", "filename": "Thời sự tối.mp4", "media_type": "video/mp4", "size": body.len(), "sha256": sha})
+        json!({"role": "master", "filename": "Thời sự tối.mp4", "media_type": "video/mp4", "size": body.len(), "sha256": sha,
+            "analysis": {"state": "pending"}})
     );
     let got = app.program_json(&tn, &p).await;
     assert_eq!(got["files"], json!([record]));

@@ -91,6 +91,9 @@ impl TestApp {
             workers: 2,
             // The tests' webhook receivers listen on loopback.
             webhook_allow: "127.0.0.0/8, ::1".into(),
+            // Most tests store a few made-up bytes as masters: no analysis
+            // unless a test asks for it (tests/api/analysis.rs).
+            analysis_workers: 0,
             ..Settings::default()
         };
         configure(&mut settings);

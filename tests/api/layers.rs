@@ -13,8 +13,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // Siblings over the nouns; neither knows the other, nor the settings.
     ("catalog", &["domain"]),
     ("media", &["domain"]),
+    ("analysis", &["domain"]),
     // The use-cases combine them; they read no settings file.
-    ("exchange", &["catalog", "media", "domain", "metrics"]),
+    ("exchange", &["catalog", "media", "analysis", "domain", "metrics"]),
     // The doors: HTTP and the command line call the use-cases only.
     ("error", &["exchange", "domain"]),
     ("api", &["exchange", "domain", "error", "metrics"]),
@@ -24,16 +25,19 @@ const MAY_USE: &[(&str, &[&str])] = &[
     // The pull agent is a client of the HTTP API, not of the catalog.
     ("pull", &["domain"]),
     // Settings make each subsystem's own small settings struct.
-    ("config", &["domain", "media", "exchange"]),
+    ("config", &["domain", "media", "analysis", "exchange"]),
     // The wiring: opens the catalog and the store, hands them to the hub.
     (
         "app",
-        &["api", "web", "exchange", "catalog", "media", "config", "metrics"],
+        &[
+            "api", "web", "exchange", "catalog", "media", "analysis", "config", "metrics",
+        ],
     ),
     (
         "lib",
         &[
-            "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics", "pull", "web",
+            "analysis", "app", "config", "api", "catalog", "cli", "domain", "error", "exchange", "media", "metrics",
+            "pull", "web",
         ],
     ),
     ("main", &[]),

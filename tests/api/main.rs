@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod analysis;
 mod browser;
 mod cli;
 mod delivery;

@@ -130,7 +130,7 @@ async fn a_file_arrives_in_chunks_across_parts(app: TestApp) {
     assert_eq!(
         got["files"],
         json!([{"role": "master", "filename": "Thời sự tối.mp4", "media_type": "video/mp4", "size": body.len(),
-                "sha256": hex::encode(Sha256::digest(&body))}])
+                "sha256": hex::encode(Sha256::digest(&body)), "analysis": {"state": "pending"}}])
     );
     assert!(app.master(&tn, id(&p)).await == body);
     // Exactly as a single-request upload: the same bytes are stored once.

@@ -1,0 +1,433 @@
+//! Looking inside stored files: workers claim analysis jobs from the catalog,
+//! open the bytes from the media store, run the engine, store the previews
+//! and record what was found. Previews are shown to whoever may see the
+//! program, and are never a take.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::feed::emit;
+use super::programs::visible;
+use super::tokens::Caller;
+use super::{ExchangeError, Hub};
+use crate::analysis::{EngineError, Report};
+use crate::catalog::analysis::{self as jobs, Claimed, PreviewObject, Previews};
+use crate::catalog::{self, programs};
+use crate::domain::analysis::PreviewKind;
+use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
+
+/// How the queue runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    /// Jobs run at once (0: none, the hub only queues).
+    pub workers: usize,
+    /// How long a claim holds without renewal; a worker renews it every
+    /// third of that while it runs.
+    pub lease: Duration,
+    /// Where files are copied for FFmpeg (from S3) and previews are made.
+    pub work_dir: PathBuf,
+    /// Attempts before a job is given up.
+    pub max_attempts: i64,
+    /// The first wait before a failed attempt is retried (doubling).
+    pub retry: Duration,
+}
+
+/// Which preview a request names.
+pub use crate::domain::analysis::PreviewKind as Preview;
+
+/// A preview the caller may fetch.
+#[derive(Debug, Clone)]
+pub struct PreviewDownload {
+    pub key: String,
+    pub media_type: String,
+    pub sha256: crate::domain::Sha256,
+    pub size: u64,
+}
+
+impl Hub {
+    pub(super) fn wake_analysis(&self) {
+        self.analysis_wake.notify_waiters();
+    }
+
+    /// FFmpeg's version, when it is installed.
+    pub fn ffmpeg_version(&self) -> Option<String> {
+        self.engine.version()
+    }
+
+    /// Checks FFmpeg (again).
+    pub async fn check_ffmpeg(&self) -> Option<String> {
+        self.engine.check().await
+    }
+
+    /// Runs the configured number of analysis workers until the task is
+    /// dropped.
+    pub async fn run_analysis(self) {
+        let workers = self.analysis.workers;
+        // What a killed hub left in the work folder (one hub per data folder).
+        if workers > 0 {
+            if let Err(e) = tokio::fs::remove_dir_all(&self.analysis.work_dir).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(error = %e, "could not clear the analysis work folder");
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..workers {
+            let hub = self.clone();
+            tasks.spawn(async move { hub.analysis_worker(n).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn analysis_worker(self, n: usize) {
+        let idle = Duration::from_secs(5);
+        let mut waited = Duration::ZERO;
+        loop {
+            let woken = self.analysis_wake.notified();
+            if self.engine.version().is_none() {
+                // Files wait, and say why; FFmpeg is looked for again each minute.
+                let reason = EngineError::Unavailable.to_string();
+                if let Err(e) = self
+                    .catalog
+                    .write(move |tx| jobs::set_waiting_reason(tx, Some(&reason)))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not note why analyses wait");
+                }
+                let _ = tokio::time::timeout(idle, woken).await;
+                waited += idle;
+                if n == 0 && waited >= Duration::from_secs(60) {
+                    waited = Duration::ZERO;
+                    if self.engine.check().await.is_some() {
+                        let _ = self.catalog.write(|tx| jobs::set_waiting_reason(tx, None)).await;
+                    }
+                }
+                continue;
+            }
+            match self.analyze_next().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "analysis worker"),
+            }
+            let _ = tokio::time::timeout(idle, woken).await;
+        }
+    }
+
+    /// Claims one due job and runs it; `false` when none was due.
+    pub async fn analyze_next(&self) -> Result<bool, ExchangeError> {
+        let lease = self.analysis.lease;
+        let job = self
+            .catalog
+            .write(move |tx| {
+                let now = catalog::now();
+                jobs::claim(tx, now, now + lease)
+            })
+            .await?;
+        let Some(job) = job else {
+            return Ok(false);
+        };
+        tracing::info!(sha256 = %job.sha256, attempt = job.attempt, "analysis started");
+        self.metrics.analyses_running.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let outcome = {
+            let renewing = self.keep_lease(&job);
+            tokio::pin!(renewing);
+            tokio::select! {
+                r = self.run_job(&job) => Some(r),
+                lost = &mut renewing => { let _: () = lost; None }
+            }
+        };
+        self.metrics.analyses_running.fetch_sub(1, Ordering::Relaxed);
+        match outcome {
+            None => tracing::warn!(sha256 = %job.sha256, "analysis lease lost; another worker has the job"),
+            Some(Ok(report)) => {
+                tracing::info!(
+                    sha256 = %job.sha256,
+                    secs = started.elapsed().as_secs_f64(),
+                    verdict = ?report.findings.qc.as_ref().map(|q| q.verdict),
+                    "analysis done"
+                );
+                self.metrics.analyses_done.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(Err(e)) => {
+                let (count, retry_at) = match &e {
+                    JobError::Engine(EngineError::Unavailable) => (false, Some(catalog::now() + self.analysis.retry)),
+                    _ if job.attempt >= self.analysis.max_attempts => (true, None),
+                    _ => {
+                        let doublings = (job.attempt.clamp(1, 16) - 1) as u32;
+                        let wait = self.analysis.retry * 2u32.saturating_pow(doublings);
+                        (true, Some(catalog::now() + wait))
+                    }
+                };
+                tracing::warn!(sha256 = %job.sha256, attempt = job.attempt, error = %e, "analysis failed");
+                let (job, error) = (job.clone(), e.public());
+                self.catalog
+                    .write(move |tx| jobs::give_back(tx, &job, &error, retry_at, count))
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Renews the job's lease until it is lost (then returns).
+    async fn keep_lease(&self, job: &Claimed) {
+        let every = (self.analysis.lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let (j, lease) = (job.clone(), self.analysis.lease);
+            match self
+                .catalog
+                .write(move |tx| jobs::renew(tx, &j, catalog::now() + lease))
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => tracing::warn!(error = %e, "could not renew an analysis lease"),
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &Claimed) -> Result<Report, JobError> {
+        let dir = self.analysis.work_dir.join(uuid::Uuid::new_v4().simple().to_string());
+        tokio::fs::create_dir_all(&dir).await?;
+        let result = self.run_job_in(job, &dir).await;
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove an analysis folder");
+        }
+        result
+    }
+
+    async fn run_job_in(&self, job: &Claimed, dir: &Path) -> Result<Report, JobError> {
+        let input = match self.media.local_path(&job.key) {
+            Some(path) => path,
+            None => {
+                let path = dir.join("input");
+                self.copy_out(&job.key, &path).await?;
+                path
+            }
+        };
+        let report = self.engine.analyze(&input, &job.media_type, dir).await?;
+        let mut previews = Previews::default();
+        let base = format!("previews/{}", job.sha256.hex());
+        if let Some((path, media_type)) = &report.preview {
+            previews.preview = Some(self.store_file(&format!("{base}/media"), path, media_type).await?);
+        }
+        if let Some(path) = &report.poster {
+            previews.poster = Some(self.store_file(&format!("{base}/poster"), path, "image/jpeg").await?);
+        }
+        if let Some(json) = &report.waveform {
+            previews.waveform = Some(
+                self.store_bytes(&format!("{base}/waveform"), json.clone(), "application/json")
+                    .await?,
+            );
+        }
+        self.record_findings(job, report.findings.clone(), previews).await?;
+        Ok(report)
+    }
+
+    /// Copies a stored object into a local file for FFmpeg (S3 stores).
+    async fn copy_out(&self, key: &str, path: &Path) -> Result<(), JobError> {
+        let mut out = tokio::fs::File::create(path).await?;
+        let mut bytes = self.media.read(key, None).await.map_err(ExchangeError::from)?;
+        while let Some(chunk) = bytes.next().await {
+            out.write_all(&chunk.map_err(ExchangeError::from)?).await?;
+        }
+        out.flush().await?;
+        Ok(())
+    }
+
+    async fn store_file(&self, key: &str, path: &Path, media_type: &str) -> Result<PreviewObject, JobError> {
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut writer = self.media.writer(key).await.map_err(ExchangeError::from)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.write(Bytes::copy_from_slice(&buf[..n])).await {
+                writer.abort().await;
+                return Err(ExchangeError::from(e).into());
+            }
+        }
+        let stored = writer.finish().await.map_err(ExchangeError::from)?;
+        Ok(PreviewObject {
+            key: key.to_owned(),
+            media_type: media_type.to_owned(),
+            sha256: stored.sha256,
+        })
+    }
+
+    async fn store_bytes(&self, key: &str, bytes: Vec<u8>, media_type: &str) -> Result<PreviewObject, JobError> {
+        let mut writer = self.media.writer(key).await.map_err(ExchangeError::from)?;
+        if let Err(e) = writer.write(Bytes::from(bytes)).await {
+            writer.abort().await;
+            return Err(ExchangeError::from(e).into());
+        }
+        let stored = writer.finish().await.map_err(ExchangeError::from)?;
+        Ok(PreviewObject {
+            key: key.to_owned(),
+            media_type: media_type.to_owned(),
+            sha256: stored.sha256,
+        })
+    }
+
+    /// Records the findings, fills in missing program durations, and tells
+    /// the feed, all in one transaction.
+    async fn record_findings(&self, job: &Claimed, findings: Findings, previews: Previews) -> Result<(), JobError> {
+        let job = job.clone();
+        let index = self.index.clone();
+        let recorded = self
+            .catalog
+            .write(move |tx| {
+                if !jobs::finish(tx, &job, &findings, &previews)? {
+                    return Ok::<_, ExchangeError>(false);
+                }
+                if let Some(d) = findings.duration_seconds.filter(|d| *d >= 0.5) {
+                    let seconds = d.round().min(f64::from(u32::MAX)) as u32;
+                    jobs::fill_durations(tx, &job.sha256, seconds)?;
+                }
+                // Search filters on what was measured.
+                for seq in jobs::programs_with_master(tx, &job.sha256)? {
+                    index.refresh(tx, seq)?;
+                }
+                for seq in jobs::published_programs_with(tx, &job.sha256)? {
+                    if let Some(id) = programs::id_of(tx, seq)? {
+                        emit(tx, EventType::FileAnalyzed, id)?;
+                    }
+                }
+                Ok(true)
+            })
+            .await?;
+        if !recorded {
+            tracing::warn!("analysis finished after its lease was lost; the other worker's result stands");
+        }
+        self.wake_deliveries();
+        Ok(())
+    }
+
+    /// Queues the files of program `id` (or of every program) for analysis
+    /// again. Only the hub operator may.
+    pub async fn requeue_analysis(&self, caller: &Caller, id: Option<ProgramId>) -> Result<usize, ExchangeError> {
+        if caller.viewer() != Viewer::Admin {
+            return Err(ExchangeError::Forbidden("only the hub operator may queue analyses"));
+        }
+        let n = self
+            .catalog
+            .write(move |tx| {
+                let shas: Vec<String> = match id {
+                    Some(id) => {
+                        let s = programs::get(tx, id)?.ok_or(ExchangeError::NotFound)?;
+                        s.program.files.iter().map(|f| f.sha256.hex()).collect()
+                    }
+                    None => tx
+                        .prepare("SELECT DISTINCT sha256 FROM program_files")?
+                        .query_map([], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?,
+                };
+                for hex in &shas {
+                    if let Some(sha) = crate::domain::Sha256::parse_hex(hex) {
+                        jobs::requeue(tx, &sha)?;
+                    }
+                }
+                Ok::<_, ExchangeError>(shas.len())
+            })
+            .await?;
+        self.wake_analysis();
+        Ok(n)
+    }
+
+    /// The preview `kind` of file `role` of program `id`, for anyone who may
+    /// see the program (the rebroadcast window does not apply: hearing before
+    /// taking is the point).
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
+    pub async fn preview(
+        &self,
+        caller: &Caller,
+        id: ProgramId,
+        role: FileRole,
+        kind: PreviewKind,
+    ) -> Result<PreviewDownload, ExchangeError> {
+        let viewer = caller.viewer();
+        let object = self
+            .catalog
+            .read(move |c| {
+                let s = visible(c, &viewer, id)?;
+                if s.program.status == ProgramStatus::Withdrawn {
+                    return Err(ExchangeError::Gone);
+                }
+                let file = s
+                    .program
+                    .files
+                    .iter()
+                    .find(|f| f.role == role)
+                    .ok_or(ExchangeError::NotFound)?;
+                jobs::preview(c, &file.sha256, kind)?.ok_or(ExchangeError::PreviewNotReady)
+            })
+            .await?;
+        let size = self.media.size(&object.key).await?;
+        Ok(PreviewDownload {
+            key: object.key,
+            media_type: object.media_type,
+            sha256: object.sha256,
+            size,
+        })
+    }
+
+    /// The bytes of a preview, in `range`.
+    pub async fn send_preview(
+        &self,
+        preview: &PreviewDownload,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>, ExchangeError> {
+        let length = range.as_ref().map_or(preview.size, |r| r.end - r.start);
+        let stream = self.media.read(&preview.key, range).await?;
+        self.metrics.bytes_out.fetch_add(length, Ordering::Relaxed);
+        Ok(stream.map(|r| r.map_err(std::io::Error::other)).boxed())
+    }
+
+    /// Whether the master among `files` was found to hold no media.
+    pub(super) fn master_not_media(
+        c: &rusqlite::Connection,
+        files: &[crate::domain::FileRecord],
+    ) -> rusqlite::Result<bool> {
+        let Some(master) = files.iter().find(|f| f.role == FileRole::Master) else {
+            return Ok(false);
+        };
+        Ok(jobs::findings(c, &master.sha256)?.is_some_and(|f| !f.media))
+    }
+}
+
+/// Why a job did not finish.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    #[error("work folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for JobError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Exchange(e.into())
+    }
+}
+
+impl JobError {
+    /// What the owner may read: no paths, no internals.
+    fn public(&self) -> String {
+        match self {
+            Self::Engine(EngineError::Unavailable) => EngineError::Unavailable.to_string(),
+            Self::Engine(EngineError::Timeout(d)) => format!("the analysis took longer than {} s", d.as_secs()),
+            Self::Engine(_) => "FFmpeg could not run on the file".into(),
+            Self::Exchange(_) | Self::Io(_) => "the hub could not read or store the file's data".into(),
+        }
+    }
+}
