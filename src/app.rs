@@ -29,7 +29,7 @@ pub struct Application {
 pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
-    let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
+    let catalog = Catalog::open_with(&settings.catalog_path(), settings.catalog()).context("opening the catalog")?;
     let media = MediaStore::open(&settings.media()).context("opening the media store")?;
     Hub::new(catalog, media, settings.exchange()?).context("preparing the catalog")
 }

@@ -183,6 +183,8 @@ settings! {
         "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    catalog_autocheckpoint: u32 = 1000, "PXHUB_CATALOG_AUTOCHECKPOINT", "PAGES",
+        "the catalog checkpoints its write-ahead log once it holds this many pages; 0: never, for a hub run under Litestream, which then checkpoints";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
@@ -345,6 +347,13 @@ impl Settings {
 
     pub fn catalog_path(&self) -> PathBuf {
         catalog_path(&self.data_dir)
+    }
+
+    /// How the catalog is opened.
+    pub fn catalog(&self) -> crate::catalog::CatalogOptions {
+        crate::catalog::CatalogOptions {
+            wal_autocheckpoint: self.catalog_autocheckpoint,
+        }
     }
 
     /// The local media folder, when media are stored locally.
