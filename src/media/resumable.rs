@@ -93,7 +93,12 @@ impl MediaStore {
                 file.seek(std::io::SeekFrom::Start(state.spooled)).await?;
                 writer.local = Some(BufWriter::with_capacity(super::LOCAL_WRITE_BATCH, file));
             }
-            Backend::S3 { .. } => writer.tail = PartBuffer::resume(self.part_size, self.read_tail(id, state).await?),
+            Backend::S3 { .. } => {
+                // The spool folder may be new (a hub restored on another
+                // machine resumes the uploads whose parts are in the store).
+                tokio::fs::create_dir_all(self.spool_dir()).await?;
+                writer.tail = PartBuffer::resume(self.part_size, self.read_tail(id, state).await?);
+            }
         }
         Ok(writer)
     }
