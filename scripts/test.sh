@@ -10,6 +10,8 @@ source scripts/garage.sh
 garage_start
 trap garage_stop EXIT
 export PXHUB_TEST_STRICT=1
+# The cluster test starts three Garage nodes of its own with the same binary.
+export PXHUB_TEST_GARAGE="$(garage_bin)"
 
 # The tus interop test drives the hub with tuspy, the Python tus client; the
 # served OpenAPI document is checked by openapi-spec-validator; the restore

@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 mod cli;
+mod cluster;
 mod exchange;
 mod feed;
 mod files;
