@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, one table.
 #
-#   scripts/bench.sh all          # full sizes (about 20-30 minutes on 2 cores)
+#   scripts/bench.sh all          # full sizes (about 30-40 minutes on 2 cores,
+#                                 # 11 of them the soak's sustained load)
 #   scripts/bench.sh --quick      # small sizes, seconds per bench (for CI)
 #
 # Options (after the mode): --dev builds with the dev profile instead of
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load picks benches; --search-sizes 100000 runs the
+# --only media,tus,search,load,soak picks benches; --search-sizes 100000 runs the
 # search bench at those catalog sizes only (its 1M catalog takes about 20
 # minutes to generate on 2 cores the first time).
 #
@@ -27,7 +28,7 @@ WRK_VERSION=4.1.0-3+b2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load
+ONLY=media,tus,search,load,soak
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,soak] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -76,7 +77,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load soak; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -84,6 +85,7 @@ args_of() {
         search) if quick; then echo --sizes "${SEARCH_SIZES:-10000}" --queries 20
                 elif [ -n "$SEARCH_SIZES" ]; then echo --sizes "$SEARCH_SIZES"; fi ;;
         load) if quick; then echo --quick; fi ;;
+        soak) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so
