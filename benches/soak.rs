@@ -106,7 +106,15 @@ const WORDS: &[&str] = &[
     "chè",
     "hát then",
 ];
-const QUERIES: &[&str] = &["thoi+su", "nong+nghiep", "van+hoa", "du+lich", "le+hoi", "che", "hat+then"];
+const QUERIES: &[&str] = &[
+    "thoi+su",
+    "nong+nghiep",
+    "van+hoa",
+    "du+lich",
+    "le+hoi",
+    "che",
+    "hat+then",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -284,7 +292,9 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 let (hub, client) = (&hub, &client);
                 async move {
                     let w = |k: usize| WORDS[(i * 7 + k * 13) % WORDS.len()];
-                    let id = hub.new_program(client, &format!("{} {} số {i}", w(0), w(1)), &[w(2)]).await;
+                    let id = hub
+                        .new_program(client, &format!("{} {} số {i}", w(0), w(1)), &[w(2)])
+                        .await;
                     hub.publish_small(client, &id).await;
                 }
             })
@@ -470,11 +480,18 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             baseline: format!("{base:.1} ms"),
             ratio: Some(p / base),
             target: "0 server errors".into(),
-            result: if t.server_errors == 0 && t.failures.is_empty() { "PASS" } else { "MISS" }.into(),
+            result: if t.server_errors == 0 && t.failures.is_empty() {
+                "PASS"
+            } else {
+                "MISS"
+            }
+            .into(),
         });
     }
     if total_server_errors > 0 {
-        problems.push(format!("{total_server_errors} server errors (5xx) under the mixed load"));
+        problems.push(format!(
+            "{total_server_errors} server errors (5xx) under the mixed load"
+        ));
     }
     let growth = rss_end / rss_warm;
     rows.push(Row {
@@ -534,7 +551,11 @@ async fn uploader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
                 json["id"].as_str().unwrap_or_default().to_owned()
             }
             Ok(r) => {
-                rec.bad(Kind::Catalog, Some(r.status().as_u16()), format!("create: {}", r.status()));
+                rec.bad(
+                    Kind::Catalog,
+                    Some(r.status().as_u16()),
+                    format!("create: {}", r.status()),
+                );
                 continue;
             }
             Err(e) => {
@@ -599,7 +620,11 @@ async fn uploader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
                         rec.bad(Kind::Upload, None, format!("tus upload became {}", json["files"]));
                     }
                 }
-                Ok(r) => rec.bad(Kind::Catalog, Some(r.status().as_u16()), format!("GET program: {}", r.status())),
+                Ok(r) => rec.bad(
+                    Kind::Catalog,
+                    Some(r.status().as_u16()),
+                    format!("GET program: {}", r.status()),
+                ),
                 Err(e) => rec.bad(Kind::Catalog, None, format!("GET program: {e}")),
             }
         }
@@ -607,11 +632,19 @@ async fn uploader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
         let (req, expect) = if cycle % 10 == 0 {
             (ctx.client.post(ctx.url(&format!("/api/v1/programs/{id}/publish"))), 200)
         } else {
-            (ctx.client.delete(ctx.url(&format!("/api/v1/programs/{id}/files/master"))), 204)
+            (
+                ctx.client
+                    .delete(ctx.url(&format!("/api/v1/programs/{id}/files/master"))),
+                204,
+            )
         };
         match req.header("Authorization", &auth).send().await {
             Ok(r) if r.status().as_u16() == expect => rec.ok(Kind::Catalog, t),
-            Ok(r) => rec.bad(Kind::Catalog, Some(r.status().as_u16()), format!("publish/remove: {}", r.status())),
+            Ok(r) => rec.bad(
+                Kind::Catalog,
+                Some(r.status().as_u16()),
+                format!("publish/remove: {}", r.status()),
+            ),
             Err(e) => rec.bad(Kind::Catalog, None, format!("publish/remove: {e}")),
         }
     }
@@ -648,7 +681,11 @@ async fn tus_put(ctx: &Ctx, auth: &str, program: &str, body: Bytes) -> bool {
                 .to_owned()
         }
         Ok(r) => {
-            rec.bad(Kind::Catalog, Some(r.status().as_u16()), format!("tus POST: {}", r.status()));
+            rec.bad(
+                Kind::Catalog,
+                Some(r.status().as_u16()),
+                format!("tus POST: {}", r.status()),
+            );
             return false;
         }
         Err(e) => {
@@ -673,7 +710,11 @@ async fn tus_put(ctx: &Ctx, auth: &str, program: &str, body: Bytes) -> bool {
             true
         }
         Ok(r) => {
-            rec.bad(Kind::Upload, Some(r.status().as_u16()), format!("tus PATCH: {}", r.status()));
+            rec.bad(
+                Kind::Upload,
+                Some(r.status().as_u16()),
+                format!("tus PATCH: {}", r.status()),
+            );
             false
         }
         Err(e) => {
@@ -704,7 +745,11 @@ async fn searcher(ctx: Arc<Ctx>, tokens: Arc<Vec<String>>, i: usize) {
                     ctx.rec.bad(Kind::Search, None, format!("search {q} found nothing"));
                 }
             }
-            Ok(r) => ctx.rec.bad(Kind::Search, Some(r.status().as_u16()), format!("search: {}", r.status())),
+            Ok(r) => ctx.rec.bad(
+                Kind::Search,
+                Some(r.status().as_u16()),
+                format!("search: {}", r.status()),
+            ),
             Err(e) => ctx.rec.bad(Kind::Search, None, format!("search: {e}")),
         }
     }
@@ -740,12 +785,17 @@ async fn downloader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
                 match broken {
                     Some(e) => ctx.rec.bad(Kind::Download, None, format!("download cut: {e}")),
                     None if hex::encode(hasher.finalize()) != *sha => {
-                        ctx.rec.bad(Kind::Download, None, format!("download of {id} not byte-exact"))
+                        ctx.rec
+                            .bad(Kind::Download, None, format!("download of {id} not byte-exact"))
                     }
                     None => ctx.rec.ok(Kind::Download, t),
                 }
             }
-            Ok(r) => ctx.rec.bad(Kind::Download, Some(r.status().as_u16()), format!("download: {}", r.status())),
+            Ok(r) => ctx.rec.bad(
+                Kind::Download,
+                Some(r.status().as_u16()),
+                format!("download: {}", r.status()),
+            ),
             Err(e) => ctx.rec.bad(Kind::Download, None, format!("download: {e}")),
         }
     }

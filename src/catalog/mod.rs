@@ -53,7 +53,9 @@ pub struct CatalogOptions {
 impl Default for CatalogOptions {
     fn default() -> Self {
         // SQLite's own default.
-        Self { wal_autocheckpoint: 1000 }
+        Self {
+            wal_autocheckpoint: 1000,
+        }
     }
 }
 

@@ -126,7 +126,12 @@ api_bind_addr = "127.0.0.1:{admin_port}"
         cluster.garage(0, &["layout", "apply", "--version", "1"]);
         cluster.retry(0, &["bucket", "create", BUCKET]);
         cluster.garage(0, &["key", "import", "--yes", "-n", "pxhub", KEY_ID, SECRET]);
-        cluster.garage(0, &["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", "pxhub"]);
+        cluster.garage(
+            0,
+            &[
+                "bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", "pxhub",
+            ],
+        );
         cluster
     }
 
@@ -139,7 +144,11 @@ api_bind_addr = "127.0.0.1:{admin_port}"
     /// `garage ARGS…` against node `k`; must succeed.
     fn garage(&self, k: usize, args: &[&str]) -> String {
         let o = self.command(k, args).output().unwrap();
-        assert!(o.status.success(), "garage {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "garage {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -242,13 +251,17 @@ async fn media_survive_a_province_going_dark() {
 
     // Before: a program stored on all three.
     let before_body = bytes(PART + 1234, 1);
-    let before = app.publish_with_master(&tn, &program("Trước sự cố"), before_body.clone()).await;
+    let before = app
+        .publish_with_master(&tn, &program("Trước sự cố"), before_body.clone())
+        .await;
 
     // Hà Giang goes dark.
     cluster.kill_node(2);
     let single_body = bytes(2 * PART + 99, 2);
     let single = app.create_program(&tn, &program("Gửi khi mất một tỉnh")).await;
-    let r = app.put_master(&tn, id(&single), "bản tin.mp3", single_body.clone()).await;
+    let r = app
+        .put_master(&tn, id(&single), "bản tin.mp3", single_body.clone())
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     let resumable_body = bytes(PART + 4567, 3);
     let resumable = app.create_program(&tn, &program("Tải tiếp khi mất một tỉnh")).await;
@@ -258,7 +271,10 @@ async fn media_survive_a_province_going_dark() {
             .post(&tn, &format!("/api/v1/programs/{}/publish", id(p)), &json!({}))
             .await;
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(download_master(&app, &cb, id(p)).await == *body, "byte-exact with a node down");
+        assert!(
+            download_master(&app, &cb, id(p)).await == *body,
+            "byte-exact with a node down"
+        );
     }
     assert!(download_master(&app, &cb, id(&before)).await == before_body);
     let missing = cluster.blocks(0).difference(&cluster.blocks(2)).count();
@@ -318,7 +334,14 @@ async fn media_survive_a_province_going_dark() {
     // every file still comes back whole.
     let mut cluster = healed;
     cluster.kill_node(1);
-    for (p, body) in [(&before, &before_body), (&single, &single_body), (&resumable, &resumable_body)] {
-        assert!(download_master(&app, &cb, id(p)).await == *body, "byte-exact after healing");
+    for (p, body) in [
+        (&before, &before_body),
+        (&single, &single_body),
+        (&resumable, &resumable_body),
+    ] {
+        assert!(
+            download_master(&app, &cb, id(p)).await == *body,
+            "byte-exact after healing"
+        );
     }
 }

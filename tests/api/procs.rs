@@ -32,7 +32,11 @@ pub fn pxhub_cli(data: &Path, storage: &StorageSettings, args: &[&str]) -> Strin
         .envs(storage_env(storage))
         .output()
         .unwrap();
-    assert!(o.status.success(), "pxhub {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "pxhub {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
@@ -86,14 +90,6 @@ impl HubProcess {
         }
         hub.kill();
         panic!("the hub did not answer: {}", hub.log_text());
-    }
-
-    /// `pxhub serve` alone.
-    pub async fn serve(data: &Path, storage: &StorageSettings, log: &Path) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
-        cmd.arg("serve").envs(serve_env(data, port, storage));
-        Self::start(cmd, port, log).await
     }
 
     pub fn log_text(&self) -> String {
@@ -158,13 +154,24 @@ impl Drop for HubProcess {
 
 /// An admin token issued on the command line for the catalog in `data`.
 pub fn admin_token(data: &Path, storage: &StorageSettings) -> String {
-    pxhub_cli(data, storage, &["token", "issue", "--role", "admin", "--label", "operator"])
+    pxhub_cli(
+        data,
+        storage,
+        &["token", "issue", "--role", "admin", "--label", "operator"],
+    )
 }
 
 /// Uploads `body` as the program's master with tus, in chunks of `chunk`
 /// bytes; stops after `stop_after` bytes if given, and returns the upload's
 /// path.
-pub async fn tus_upload(app: &TestApp, token: &str, program: &str, body: &[u8], chunk: usize, stop_after: Option<usize>) -> String {
+pub async fn tus_upload(
+    app: &TestApp,
+    token: &str,
+    program: &str,
+    body: &[u8],
+    chunk: usize,
+    stop_after: Option<usize>,
+) -> String {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     let meta = format!(
@@ -189,7 +196,14 @@ pub async fn tus_upload(app: &TestApp, token: &str, program: &str, body: &[u8], 
 
 /// Sends the rest of `body` to the tus upload at `upload`, from the offset
 /// the hub reports, up to `stop_after` bytes if given.
-pub async fn tus_resume(app: &TestApp, token: &str, upload: &str, body: &[u8], chunk: usize, stop_after: Option<usize>) {
+pub async fn tus_resume(
+    app: &TestApp,
+    token: &str,
+    upload: &str,
+    body: &[u8],
+    chunk: usize,
+    stop_after: Option<usize>,
+) {
     let r = app
         .request(reqwest::Method::HEAD, Some(token), upload)
         .header("Tus-Resumable", "1.0.0")
@@ -210,7 +224,12 @@ pub async fn tus_resume(app: &TestApp, token: &str, upload: &str, body: &[u8], c
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::NO_CONTENT,
+            "{}",
+            r.text().await.unwrap()
+        );
         offset = next;
     }
 }
