@@ -196,6 +196,7 @@ async fn the_catalog_is_restored_on_a_new_machine() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let cb = app.station("cao-bang", "provincial").await;
     let bk = app.station("bac-kan", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
 
     // Programs in every state, files single and resumable, small and in
     // several parts, takes and a rebroadcast.
@@ -269,6 +270,15 @@ async fn the_catalog_is_restored_on_a_new_machine() {
         )
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    // What the keys kept in the catalog sign: a search cursor, the change
+    // feed and its Atom link.
+    let first_page: Value = app.get(&cb, "/api/v1/programs?limit=1").await.json().await.unwrap();
+    let cursor = first_page["next_cursor"].as_str().expect("a next page").to_owned();
+    let feed: Value = app.get(&vtv, "/api/v1/feed").await.json().await.unwrap();
+    let me: Value = app.get(&vtv, "/api/v1/me").await.json().await.unwrap();
+    let feed_url = me["feed_url"].as_str().expect("a feed_url");
+    let atom = feed_url[feed_url.find("/api/v1/").unwrap()..].to_owned();
 
     // A resumable upload left half-way, at a part boundary: its parts are
     // in the store, its state in the catalog.
@@ -350,6 +360,19 @@ async fn the_catalog_is_restored_on_a_new_machine() {
             assert_eq!(r.status(), StatusCode::GONE, "withdrawn for the partners");
         }
     }
+    // The cursor, the feed and the Atom link of before still work.
+    let second_page: Value = app
+        .get(&cb, &format!("/api/v1/programs?limit=1&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = second_page["items"][0]["id"].as_str().expect("the second page");
+    assert_ne!(second, first_page["items"][0]["id"].as_str().unwrap());
+    let feed_again: Value = app.get(&vtv, "/api/v1/feed").await.json().await.unwrap();
+    assert_eq!(feed_again["items"], feed["items"]);
+    let r = app.client.get(format!("{}{atom}", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the Atom feed with its key");
     // Partners find the published ones (the search index is rebuilt).
     let found = app.find(&cb, "q=phong+su").await;
     assert_eq!(found, [written[1].id.clone()]);
