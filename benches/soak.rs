@@ -568,7 +568,7 @@ async fn uploader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
         body[8..16].copy_from_slice(&(i as u64).to_le_bytes());
         let sha = hex::encode(Sha256::digest(&body));
         let body = Bytes::from(body);
-        let by_tus = cycle % 4 == 0;
+        let by_tus = cycle.is_multiple_of(4);
         let stored = if by_tus {
             tus_put(&ctx, &auth, &id, body).await
         } else {
@@ -629,7 +629,7 @@ async fn uploader(ctx: Arc<Ctx>, stations: Arc<Vec<Station>>, i: usize) {
             }
         }
         let t = Instant::now();
-        let (req, expect) = if cycle % 10 == 0 {
+        let (req, expect) = if cycle.is_multiple_of(10) {
             (ctx.client.post(ctx.url(&format!("/api/v1/programs/{id}/publish"))), 200)
         } else {
             (

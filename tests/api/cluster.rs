@@ -86,7 +86,7 @@ replication_factor = 3
 compression_level = "none"
 rpc_bind_addr = "127.0.0.1:{rpc_port}"
 rpc_public_addr = "127.0.0.1:{rpc_port}"
-rpc_secret = "{secret}"
+rpc_secret = "{secret:064}"
 
 [s3_api]
 s3_region = "garage"
@@ -97,7 +97,7 @@ root_domain = ".s3.garage.localhost"
 api_bind_addr = "127.0.0.1:{admin_port}"
 "#,
                         root = root.display(),
-                        secret = format!("{:064}", 16),
+                        secret = 16,
                     ),
                 )
                 .unwrap();
