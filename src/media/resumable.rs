@@ -76,6 +76,18 @@ impl MediaStore {
         })
     }
 
+    /// Whether the bytes `state` says wait on this machine's disk (the
+    /// local spool, or an S3 upload's tail short of a part) are there: a
+    /// catalog restored on another machine knows of files it does not have.
+    pub async fn sink_on_disk(&self, id: &str, state: &SinkState) -> bool {
+        let path = match &self.backend {
+            Backend::Local { .. } => self.spool(id),
+            Backend::S3 { .. } if state.spooled == 0 => return true,
+            Backend::S3 { .. } => self.tail_file(id, state.parts.len()),
+        };
+        tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() >= state.spooled)
+    }
+
     /// Opens the sink to append, dropping whatever a request that was not
     /// committed left after the recorded bytes.
     pub async fn sink_open(&self, id: &str, state: &SinkState) -> Result<SinkWriter, MediaError> {

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{bytes, id, program, s3_storage, strict, PART};
+use crate::helpers::{assert_problem, bytes, id, program, s3_storage, strict, PART};
 use crate::procs::{admin_token, download_master, free_port, serve_env, takers, tus_resume, tus_upload, HubProcess};
 
 /// The Litestream binary: `PXHUB_TEST_LITESTREAM` (scripts/test.sh installs
@@ -285,6 +285,11 @@ async fn the_catalog_is_restored_on_a_new_machine() {
     let pending = app.create_program(&tn, &program("Đang tải lên")).await;
     let pending_body = bytes(PART + 4321, 200);
     let pending_upload = tus_upload(&app, &tn, id(&pending), &pending_body, PART, Some(PART)).await;
+    // Another, past a part boundary: its last 1000 bytes wait in the
+    // machine's spool folder, not in the store.
+    let tailed = app.create_program(&tn, &program("Đuôi trên đĩa cũ")).await;
+    let tailed_body = bytes(PART + 5000, 201);
+    let tailed_upload = tus_upload(&app, &tn, id(&tailed), &tailed_body, PART, Some(PART + 1000)).await;
 
     // The recovery point: how long after an acknowledged write the replica
     // holds it (a new program each time; the replica is restored to look).
@@ -379,6 +384,27 @@ async fn the_catalog_is_restored_on_a_new_machine() {
     // The half-done upload resumes where it stopped and completes.
     tus_resume(&app, &tn, &pending_upload, &pending_body, PART, None).await;
     assert!(download_master(&app, &tn, id(&pending)).await == pending_body);
+    // The other cannot go on (its tail was on the old disk): it is dropped
+    // with 410, and a new upload of the file completes.
+    let r = app
+        .request(reqwest::Method::PATCH, Some(&tn), &tailed_upload)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", (PART + 1000).to_string())
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(tailed_body[PART + 1000..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::GONE, "upload_expired").await;
+    let r = app
+        .request(reqwest::Method::HEAD, Some(&tn), &tailed_upload)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    tus_upload(&app, &tn, id(&tailed), &tailed_body, PART, None).await;
+    assert!(download_master(&app, &tn, id(&tailed)).await == tailed_body);
     let lost_last = app.get(&tn, &format!("/api/v1/programs/{}", id(&last))).await.status() == StatusCode::NOT_FOUND;
     eprintln!(
         "the write made just before the crash was {}",
