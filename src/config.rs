@@ -349,13 +349,6 @@ impl Settings {
         catalog_path(&self.data_dir)
     }
 
-    /// How the catalog is opened.
-    pub fn catalog(&self) -> crate::catalog::CatalogOptions {
-        crate::catalog::CatalogOptions {
-            wal_autocheckpoint: self.catalog_autocheckpoint,
-        }
-    }
-
     /// The local media folder, when media are stored locally.
     pub fn media_path(&self) -> Option<PathBuf> {
         match &self.storage {

@@ -4,8 +4,8 @@
 //! through the hub keep working byte-exact; when the node returns it heals:
 //! it ends up holding every block the others hold.
 //!
-//! The cluster is three `garage server` processes on loopback (ports
-//! 39970–39992), started and stopped by the test itself.
+//! The cluster is three `garage server` processes on loopback (on ports
+//! the system says are free), started and stopped by the test itself.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{bytes, id, program, strict, TestApp, PART};
-use crate::procs::{download_master, tus_upload};
+use crate::procs::{download_master, free_port, tus_upload};
 
 /// The provinces the three nodes stand in (their Garage zones).
 const ZONES: [&str; 3] = ["thai-nguyen", "cao-bang", "ha-giang"];
@@ -70,10 +70,10 @@ impl Cluster {
     /// Three nodes, one per zone, replication factor 3, a bucket and a key.
     fn start(bin: PathBuf) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let nodes = (0..3u16)
+        let nodes = (0..3usize)
             .map(|k| {
-                let root = dir.path().join(format!("node-{}", ZONES[k as usize]));
-                let (s3_port, rpc_port, admin_port) = (39970 + 10 * k, 39971 + 10 * k, 39972 + 10 * k);
+                let root = dir.path().join(format!("node-{}", ZONES[k]));
+                let (s3_port, rpc_port, admin_port) = (free_port(), free_port(), free_port());
                 std::fs::create_dir_all(&root).unwrap();
                 let config = root.join("garage.toml");
                 std::fs::write(
@@ -152,7 +152,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    /// The same, tried again for up to 30 s while the node starts or the
+    /// The same, tried again for up to 60 s while the node starts or the
     /// layout spreads.
     fn retry(&self, k: usize, args: &[&str]) -> String {
         let started = Instant::now();
@@ -162,7 +162,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
                 return String::from_utf8_lossy(&o.stdout).into_owned();
             }
             assert!(
-                started.elapsed() < Duration::from_secs(30),
+                started.elapsed() < Duration::from_secs(60),
                 "garage {args:?}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
