@@ -279,6 +279,10 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(256)
+        // Idle connections are dropped before the server's keep-alive (5 s)
+        // closes them, so a request never races a closing connection (the
+        // full run of 2026-11-30 lost one download of 12178 to that race).
+        .pool_idle_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(60))
         .build()
         .expect("a client");
