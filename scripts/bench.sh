@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, one table.
 #
-#   scripts/bench.sh all          # full sizes (about 20-30 minutes on 2 cores)
+#   scripts/bench.sh all          # full sizes (about 30-40 minutes on 2 cores,
+#                                 # 11 of them the soak's sustained load)
 #   scripts/bench.sh --quick      # small sizes, seconds per bench (for CI)
 #
 # Options (after the mode): --dev builds with the dev profile instead of
@@ -29,7 +30,7 @@ NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults,pull,web,analysis
+ONLY=media,tus,search,load,faults,pull,web,analysis,soak
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis,soak] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -86,7 +87,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults pull web analysis; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull web analysis soak; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -98,6 +99,7 @@ args_of() {
         pull) if quick; then echo --quick; fi ;;
         web) if quick; then echo --quick; fi ;;
         analysis) if quick; then echo --quick; fi ;;
+        soak) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

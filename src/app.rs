@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api;
 use crate::api::uploads::TusLimits;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogOptions};
 use crate::config::Settings;
 use crate::exchange::Hub;
 use crate::media::MediaStore;
@@ -29,7 +29,10 @@ pub struct Application {
 pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
-    let catalog = Catalog::open(&settings.catalog_path()).context("opening the catalog")?;
+    let options = CatalogOptions {
+        wal_autocheckpoint: settings.catalog_autocheckpoint,
+    };
+    let catalog = Catalog::open_with(&settings.catalog_path(), options).context("opening the catalog")?;
     let media = MediaStore::open(&settings.media()).context("opening the media store")?;
     Hub::new(catalog, media, settings.exchange()?).context("preparing the catalog")
 }

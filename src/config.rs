@@ -222,6 +222,8 @@ settings! {
         "QC: how far from the target a file may be before it is flagged `warn`";
     qc_max_true_peak_dbtp: f64 = -1.0, "PXHUB_QC_MAX_TRUE_PEAK_DBTP", "DBTP",
         "QC: the highest true peak before a file is flagged `warn`";
+    catalog_autocheckpoint: u32 = 1000, "PXHUB_CATALOG_AUTOCHECKPOINT", "PAGES",
+        "the catalog checkpoints its write-ahead log once it holds this many pages; 0: never, for a hub run under Litestream, which then checkpoints";
     workers: usize = 0, "PXHUB_WORKERS", "N",
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",

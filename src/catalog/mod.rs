@@ -47,6 +47,24 @@ pub struct Catalog {
     inner: Arc<Inner>,
 }
 
+/// How the catalog is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatalogOptions {
+    /// Write-ahead log pages after which a commit checkpoints (SQLite's
+    /// `wal_autocheckpoint`); 0: never, when another process (Litestream)
+    /// owns the checkpoints.
+    pub wal_autocheckpoint: u32,
+}
+
+impl Default for CatalogOptions {
+    fn default() -> Self {
+        // SQLite's own default.
+        Self {
+            wal_autocheckpoint: 1000,
+        }
+    }
+}
+
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
@@ -57,7 +75,14 @@ impl Catalog {
     /// Opens (creating if needed) the catalog at `path` and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        Self::open_with(path, CatalogOptions::default())
+    }
+
+    /// [`Catalog::open`] with `options`.
+    pub fn open_with(path: &Path, options: CatalogOptions) -> Result<Self, rusqlite::Error> {
         let mut writer = open_connection(path, false)?;
+        // Only the writer commits, so only its setting matters.
+        writer.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint)?;
         migrate(&mut writer)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -245,6 +270,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn leaves_checkpoints_to_litestream_when_told() {
+        // Frames in the write-ahead log after 1500 small commits.
+        async fn frames_after_commits(options: CatalogOptions) -> u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("catalog.db");
+            let c = Catalog::open_with(&path, options).unwrap();
+            let set: i64 = c
+                .write(|tx| tx.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0)))
+                .await
+                .unwrap();
+            assert_eq!(set, i64::from(options.wal_autocheckpoint));
+            for i in 0..1500 {
+                c.write(move |tx| {
+                    tx.execute(
+                        "INSERT INTO stations (id, name, province, kind, created_at)
+                         VALUES (?1, 'n', 'p', 'provincial', 0)",
+                        [format!("s-{i}")],
+                    )
+                })
+                .await
+                .unwrap();
+            }
+            let page: u64 = c
+                .read(|c| c.pragma_query_value(None, "page_size", |r| r.get(0)))
+                .await
+                .unwrap();
+            std::fs::metadata(path.with_extension("db-wal")).unwrap().len() / (page + 24)
+        }
+        // By default the log is moved into the database and started over…
+        assert!(frames_after_commits(CatalogOptions::default()).await < 1100);
+        // …with 0 nothing does (Litestream would), and it only grows.
+        assert!(frames_after_commits(CatalogOptions { wal_autocheckpoint: 0 }).await >= 1500);
     }
 
     #[tokio::test]

@@ -288,6 +288,16 @@ impl Hub {
         E: Display,
     {
         let (_lock, mut row) = self.tus_lock(caller, id).await?;
+        if !row.completed && !self.media.sink_on_disk(id, &row.sink).await {
+            // Bytes it had received waited on a disk that is gone (the
+            // catalog was restored on a new machine): it cannot go on, and
+            // the client starts a new one.
+            tracing::warn!(upload = %id, received = row.received, "a resumable upload's spooled bytes are gone; dropping it");
+            let _ = self.media.sink_abort(id, &row.sink).await;
+            let gone = id.to_owned();
+            self.catalog.write(move |tx| tus::delete(tx, &gone)).await?;
+            return Err(ExchangeError::Expired);
+        }
         self.check_append(&mut row, &append)?;
         let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
         let (hash, received) = self.receive_chunk(&mut row, append.checksum, &mut body).await?;

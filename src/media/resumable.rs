@@ -78,6 +78,18 @@ impl MediaStore {
         })
     }
 
+    /// Whether the bytes `state` says wait on this machine's disk (the
+    /// local spool, or an S3 upload's tail short of a part) are there: a
+    /// catalog restored on another machine knows of files it does not have.
+    pub async fn sink_on_disk(&self, id: &str, state: &SinkState) -> bool {
+        let path = match &self.backend {
+            Backend::Local { .. } => self.spool(id),
+            Backend::S3 { .. } if state.spooled == 0 => return true,
+            Backend::S3 { .. } => self.tail_file(id, state.parts.len()),
+        };
+        tokio::fs::metadata(&path).await.is_ok_and(|m| m.len() >= state.spooled)
+    }
+
     /// Opens the sink to append, dropping whatever a request that was not
     /// committed left after the recorded bytes.
     pub async fn sink_open(&self, id: &str, state: &SinkState) -> Result<SinkWriter, MediaError> {
@@ -96,7 +108,12 @@ impl MediaStore {
                 file.seek(std::io::SeekFrom::Start(state.spooled)).await?;
                 writer.local = Some(BufWriter::with_capacity(super::LOCAL_WRITE_BATCH, file));
             }
-            Backend::S3 { .. } => writer.tail = PartBuffer::resume(self.part_size, self.read_tail(id, state).await?),
+            Backend::S3 { .. } => {
+                // The spool folder may be new (a hub restored on another
+                // machine resumes the uploads whose parts are in the store).
+                tokio::fs::create_dir_all(self.spool_dir()).await?;
+                writer.tail = PartBuffer::resume(self.part_size, self.read_tail(id, state).await?);
+            }
         }
         Ok(writer)
     }

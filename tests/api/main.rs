@@ -6,6 +6,7 @@ mod helpers;
 mod analysis;
 mod browser;
 mod cli;
+mod cluster;
 mod delivery;
 mod exchange;
 mod fault_proxy;
@@ -18,8 +19,10 @@ mod limits;
 #[path = "../../benches/common/link.rs"]
 mod link;
 mod openapi;
+mod procs;
 mod programs;
 mod pull;
+mod restore;
 mod search;
 mod stations;
 mod tus;
