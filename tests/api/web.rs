@@ -1084,3 +1084,99 @@ async fn the_catalog_pages_with_a_cursor_in_the_url() {
     // A forged cursor falls back to the first page.
     assert!(b.text("/?q=ban+tin&cursor=forged").await.contains("Bản tin số"));
 }
+
+/// "Theo dõi chương trình này": from a program's page a station's person
+/// follows its series (or its station when it has none) through the follows
+/// use-case; "My station" lists the follow and stops it; without the CSRF
+/// token nothing changes.
+#[tokio::test]
+async fn a_program_page_follows_its_series_and_my_station_unfollows() {
+    let (app, tn, cb) = two_stations().await;
+    let mut body = program("Nông nghiệp xanh số 12");
+    body["series"] = json!("Nông nghiệp xanh");
+    let p = app.published(&tn, &body).await;
+    let lone = app.published(&tn, &program("Thời sự sáng")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let path = format!("/programs/{}", id(&p));
+    let page = b.text(&path).await;
+    assert!(page.contains("Theo dõi chương trình này"), "{page}");
+    assert!(page.contains("Nông nghiệp xanh"));
+    assert!(!page.contains("id=\"following\""));
+    let follow = format!("{path}/follow");
+
+    // Without the token (or with a forged one): refused, nothing followed.
+    for form in [vec![], vec![("csrf", "forged")]] {
+        let r = b.post(&follow, &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.count("follows"), 0);
+
+    let token = b.session_csrf().await;
+    let r = b.post(&follow, &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Twice is still one follow.
+    let r = b.post(&follow, &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = b.text(&path).await;
+    assert!(page.contains("id=\"following\""));
+    assert!(page.contains("Đang theo dõi"));
+    assert!(!page.contains("Theo dõi chương trình này"));
+
+    // The API sees it, for Cao Bằng's token and not Thái Nguyên's.
+    let r = app.get(&cb, "/api/v1/follows").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: serde_json::Value = r.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["kind"], "series");
+    assert_eq!(items[0]["value"], "Nông nghiệp xanh");
+    assert_eq!(items[0]["deliver"], false);
+    assert_eq!(items[0]["roles"], json!(["master"]));
+    let follow_id = items[0]["id"].as_str().unwrap().to_owned();
+    let theirs: serde_json::Value = app.get(&tn, "/api/v1/follows").await.json().await.unwrap();
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+
+    // A program without a series offers its station.
+    let lone_path = format!("/programs/{}", id(&lone));
+    let r = b.post(&format!("{lone_path}/follow"), &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list: serde_json::Value = app.get(&cb, "/api/v1/follows").await.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["kind"], "station");
+    assert_eq!(items[1]["value"], "thai-nguyen");
+
+    // My station lists both, in words.
+    let station = b.text("/station").await;
+    assert!(station.contains("Loạt chương trình"), "{station}");
+    assert!(station.contains("Nông nghiệp xanh"));
+    assert!(station.contains("Bản gốc"), "{station}");
+    assert!(station.contains(&format!("value=\"{follow_id}\"")));
+
+    // Unfollowing: without the token refused and nothing changes.
+    let r = b.post("/station/unfollow", &[("id", &follow_id)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("follows"), 2);
+    // Someone else's id (or none): not found, nothing changes.
+    let r = b.post("/station/unfollow", &[("csrf", &token), ("id", "nope")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("follows"), 2);
+    let r = b
+        .post("/station/unfollow", &[("csrf", &token), ("id", &follow_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list: serde_json::Value = app.get(&cb, "/api/v1/follows").await.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["kind"], "station");
+    let station = b.text("/station").await;
+    assert!(!station.contains(&format!("value=\"{follow_id}\"")));
+    let page = b.text(&path).await;
+    assert!(page.contains("Theo dõi chương trình này"));
+
+    // The owner's own page offers no follow.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("hoa", PASSWORD).await;
+    let page = owner.text(&path).await;
+    assert!(!page.contains("Theo dõi chương trình này"));
+}

@@ -259,3 +259,20 @@ lang-blt = Tai Dam (Thái)
 lang-mtq = Mường
 lang-zh = Chinese
 lang-en = English
+
+# Follows
+follow-title = Follow
+follow-this = Follow this program
+following = Following
+follow-series = The series «{ $name }»: each new episode comes to our station.
+follow-station = Every program of { $name }.
+follows-title = Following
+follow-kind = Kind
+follow-value = What
+follow-deliver = Delivered automatically
+follow-roles = Files delivered
+follow-kind-series = Series
+follow-kind-station = Station
+follow-kind-genre = Genre
+follow-kind-search = Saved search
+unfollow = Unfollow

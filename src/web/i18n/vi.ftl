@@ -260,3 +260,20 @@ lang-blt = Thái
 lang-mtq = Mường
 lang-zh = Tiếng Hoa
 lang-en = Tiếng Anh
+
+# Follows
+follow-title = Theo dõi
+follow-this = Theo dõi chương trình này
+following = Đang theo dõi
+follow-series = Loạt chương trình «{ $name }»: mỗi số mới đến với đài mình.
+follow-station = Mọi chương trình của { $name }.
+follows-title = Đang theo dõi
+follow-kind = Loại
+follow-value = Theo dõi gì
+follow-deliver = Tự động chuyển về
+follow-roles = Tệp chuyển về
+follow-kind-series = Loạt chương trình
+follow-kind-station = Đài
+follow-kind-genre = Thể loại
+follow-kind-search = Tìm kiếm đã lưu
+unfollow = Bỏ theo dõi

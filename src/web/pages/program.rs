@@ -12,10 +12,11 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{form, program_id, FieldErrors};
-use crate::domain::{FileRole, Program, ProgramStatus};
+use crate::domain::follow::Rule;
+use crate::domain::{FileRole, FollowKind, Program, ProgramStatus};
 use crate::exchange::programs::IfMatch;
 use crate::exchange::rights::{may_take, owns};
-use crate::exchange::{ExchangeError, NewRebroadcast};
+use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
 use crate::web::{format, html, see_other, Visit, WebError};
@@ -41,6 +42,23 @@ pub struct RebroadcastView {
     pub channel: String,
     pub aired_at: String,
     pub note: String,
+}
+
+/// What "Theo dõi chương trình này" follows: the program's series, or its
+/// station when it has none.
+pub struct FollowOffer {
+    /// The words for what is followed (the series' name, the station's).
+    pub what: String,
+    /// The caller's station follows it already.
+    pub following: bool,
+}
+
+/// The follow a program offers: its series when it has one, else its station.
+fn follow_of(p: &Program) -> (FollowKind, String) {
+    match &p.meta.series {
+        Some(series) => (FollowKind::Series, series.clone()),
+        None => (FollowKind::Station, p.station.to_string()),
+    }
 }
 
 pub struct ActionView {
@@ -75,6 +93,8 @@ struct ProgramPage {
     /// The caller's station took it: it may report a rebroadcast.
     taker: bool,
     actions: Vec<ActionView>,
+    /// For a station's people (not the operator's) who do not own it.
+    follow: Option<FollowOffer>,
     errors: FieldErrors,
     now_local: String,
 }
@@ -254,6 +274,25 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
             },
         })
         .collect();
+    let follow = match &caller.station {
+        Some(_) if !owner => {
+            let (kind, value) = follow_of(&p);
+            let key = Rule::parse(kind, &value).ok().map(|r| r.key());
+            let following = v
+                .hub
+                .follows(caller)
+                .await
+                .map_err(|e| v.fail(e))?
+                .iter()
+                .any(|f| f.kind == kind && f.rule().map(|r| r.key()) == key);
+            let what = match kind {
+                FollowKind::Series => t.arg("follow-series", "name", &value),
+                _ => t.arg("follow-station", "name", name(&value)),
+            };
+            Some(FollowOffer { what, following })
+        }
+        _ => None,
+    };
     Ok(ProgramPage {
         c: v.chrome(),
         id: p.id.to_string(),
@@ -275,6 +314,7 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         rebroadcasts,
         taker,
         actions,
+        follow,
         errors,
         now_local: format::input_date_time(now),
     })
@@ -374,6 +414,33 @@ pub async fn withdraw(v: Visit, path: web::Path<String>, body: web::Bytes) -> Re
                 askama::Template::render(&p).map_err(WebError::internal)?,
             ))
         }
+        Err(e) => Err(v.fail(e)),
+    }
+}
+
+/// "Theo dõi chương trình này": the caller's station follows the program's
+/// series (or its station), through the same use-case as the API. What is
+/// followed comes from the program, not from the form.
+pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: ActionForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = program_id(&v, &path)?;
+    let p = v.hub.program(&s.caller, id).await.map_err(|e| v.fail(e))?;
+    let (kind, value) = follow_of(&p);
+    let new = NewFollow {
+        kind,
+        value,
+        deliver: false,
+        roles: None,
+        backfill: 0,
+    };
+    match v.hub.follow(&s.caller, new).await {
+        Ok(_)
+        | Err(ExchangeError::Conflict {
+            code: "already_following",
+            ..
+        }) => Ok(see_other(&format!("/programs/{id}#follow"))),
         Err(e) => Err(v.fail(e)),
     }
 }
