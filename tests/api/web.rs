@@ -773,7 +773,8 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
     let page = binh.text(&format!("/programs/{program_id}")).await;
     assert!(page.contains("Tày") && page.contains("25 phút 30 giây") && page.contains("Ghi rõ nguồn"));
     assert!(page.contains(&format!("href=\"/api/v1/programs/{program_id}/files/master\" download")));
-    assert!(page.contains("<audio controls"));
+    // No analysis here, so no preview: no player streams the master.
+    assert!(!page.contains("<audio") && page.contains("Chưa có bản nghe thử"));
     assert!(
         !page.contains(&format!("action=\"/programs/{program_id}/rebroadcasts\"")),
         "not taken yet"
@@ -1179,4 +1180,96 @@ async fn a_program_page_follows_its_series_and_my_station_unfollows() {
     owner.sign_in("hoa", PASSWORD).await;
     let page = owner.text(&path).await;
     assert!(!page.contains("Theo dõi chương trình này"));
+}
+
+/// Without analysis (no workers) a file shows "pending" in words and no
+/// player: the page never streams a master (that would be a take).
+#[tokio::test]
+async fn a_file_waiting_for_analysis_shows_pending_and_no_player() {
+    let (app, tn, _) = two_stations().await;
+    let p = app.published(&tn, &program("Chưa phân tích")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text(&format!("/programs/{}", id(&p))).await;
+    assert!(page.contains("Phân tích: đang chờ phân tích"), "{page}");
+    assert!(page.contains("Chưa có bản nghe thử"));
+    assert!(!page.contains("<audio") && !page.contains("<video"), "{page}");
+    // The download stays (a take, when the person asks for it).
+    let master = format!("/api/v1/programs/{}/files/master", id(&p));
+    assert!(page.contains(&format!("href=\"{master}\" download")));
+    let page = b.text(&format!("/programs/{}?lang=en", id(&p))).await;
+    assert!(page.contains("Analysis: pending analysis"), "{page}");
+}
+
+/// Once analysed, the player plays the preview (never the master's download,
+/// so hearing is no take), and the analysis shows in words: state, duration,
+/// codec, loudness in LUFS, LU and dBTP, the QC verdict.
+#[tokio::test]
+async fn the_program_page_plays_the_preview_and_tells_the_analysis() {
+    if !crate::analysis::ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::analysis::analysed_app(|_| {}).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    let p = crate::analysis::upload(
+        &app,
+        &tn,
+        &program("Bản tin có tiếng"),
+        "audio/wav",
+        "tin.wav",
+        crate::analysis::wav(dir.path()),
+    )
+    .await;
+    let r = app
+        .post(&tn, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let a = crate::analysis::analysis_of(&app, &tn, &p, "master").await;
+    assert_eq!(a["state"], "done", "{a}");
+    let preview = format!("/api/v1/programs/{p}/files/master/preview");
+    let mut ready = false;
+    for _ in 0..600 {
+        if app.get(&tn, &preview).await.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the preview was not made");
+
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text(&format!("/programs/{p}")).await;
+    assert!(
+        page.contains(&format!("<audio controls preload=\"none\" src=\"{preview}\"")),
+        "{page}"
+    );
+    let master = format!("/api/v1/programs/{p}/files/master");
+    assert!(
+        !page.contains(&format!("src=\"{master}\"")),
+        "the master is never streamed"
+    );
+    assert!(!page.contains("Chưa có bản nghe thử"));
+    assert!(page.contains("Phân tích: đã phân tích"), "{page}");
+    assert!(page.contains("pcm_s16le"));
+    assert!(page.contains("48.000 Hz"), "{page}");
+    assert!(page.contains("2 kênh"));
+    assert!(page.contains("6 giây"), "{page}");
+    assert!(page.contains("-23,0 LUFS") || page.contains("−23,0 LUFS"), "{page}");
+    assert!(page.contains(" LU ·") && page.contains("dBTP"));
+    assert!(page.contains("Kiểm tra kỹ thuật: đạt"), "{page}");
+    // Hearing the preview from the page is no take.
+    let r = b.api(reqwest::Method::GET, &preview).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap();
+    let takes: serde_json::Value = app
+        .get(&tn, &format!("/api/v1/programs/{p}/takes"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(takes["takes"].as_array().map(Vec::len), Some(0), "{takes}");
 }

@@ -276,3 +276,21 @@ follow-kind-station = Station
 follow-kind-genre = Genre
 follow-kind-search = Saved search
 unfollow = Unfollow
+
+# Analysis of each file
+analysis = Analysis
+analysis-pending = pending analysis
+analysis-running = being analysed
+analysis-done = analysed
+analysis-failed = analysis failed
+analysis-container = Container
+analysis-audio = Audio
+analysis-video = Video
+analysis-channels = { $n } channels
+analysis-loudness = Loudness (EBU R128)
+qc = Technical check
+qc-pass = pass
+qc-warn = warning
+qc-fail = fail
+preview-of = Preview of
+no-preview = No preview yet; download to hear the master.

@@ -277,3 +277,21 @@ follow-kind-station = Đài
 follow-kind-genre = Thể loại
 follow-kind-search = Tìm kiếm đã lưu
 unfollow = Bỏ theo dõi
+
+# Analysis of each file
+analysis = Phân tích
+analysis-pending = đang chờ phân tích
+analysis-running = đang phân tích
+analysis-done = đã phân tích
+analysis-failed = không phân tích được
+analysis-container = Định dạng
+analysis-audio = Âm thanh
+analysis-video = Hình ảnh
+analysis-channels = { $n } kênh
+analysis-loudness = Độ to (EBU R128)
+qc = Kiểm tra kỹ thuật
+qc-pass = đạt
+qc-warn = cần lưu ý
+qc-fail = không đạt
+preview-of = Nghe/xem thử
+no-preview = Chưa có bản nghe thử; tải về để nghe bản gốc.
