@@ -1273,3 +1273,69 @@ async fn the_program_page_plays_the_preview_and_tells_the_analysis() {
         .unwrap();
     assert_eq!(takes["takes"].as_array().map(Vec::len), Some(0), "{takes}");
 }
+
+/// The administration page lists every webhook (subscriber, URL, events,
+/// state) and removes one through the webhook use-case; only operators, and
+/// only with the CSRF token.
+#[tokio::test]
+async fn the_operator_sees_and_removes_webhooks_on_the_page() {
+    let (app, tn, _) = two_stations().await;
+    let url = "http://127.0.0.1:9/pxhub-hook";
+    let r = app
+        .post(
+            &tn,
+            "/api/v1/webhooks",
+            &json!({"url": url, "events": ["program.published"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let hook: serde_json::Value = r.json().await.unwrap();
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let live = || async {
+        let list: serde_json::Value = app.get(&tn, "/api/v1/webhooks").await.json().await.unwrap();
+        list["items"].as_array().unwrap().len()
+    };
+
+    // A station's editor: no administration, and the form is refused.
+    let mut editor = Browser::new(&app);
+    editor.sign_in("hoa", PASSWORD).await;
+    assert_eq!(editor.get("/admin").await.status(), StatusCode::FORBIDDEN);
+    let token = editor.session_csrf().await;
+    let r = editor
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", &hook_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(live().await, 1);
+
+    let (ok, out, err) = person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", out.trim()).await;
+    let page = b.text("/admin").await;
+    assert!(page.contains(url), "{page}");
+    assert!(page.contains("program.published"));
+    assert!(
+        page.contains("Đang hoạt động; lần gửi cuối: chưa gửi lần nào"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("value=\"{hook_id}\"")));
+    // Without the token: refused, nothing removed.
+    let r = b.post("/admin/webhooks/remove", &[("webhook_id", &hook_id)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(live().await, 1);
+    // An unknown subscription: said on the page, nothing removed.
+    let token = b.session_csrf().await;
+    let r = b
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", "nope")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(live().await, 1);
+    let r = b
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", &hook_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("Đã gỡ webhook {hook_id}")), "{page}");
+    assert!(!page.contains(url));
+    assert_eq!(live().await, 0);
+}

@@ -294,3 +294,16 @@ qc-warn = warning
 qc-fail = fail
 preview-of = Preview of
 no-preview = No preview yet; download to hear the master.
+
+# Webhooks on the administration page
+webhooks = Webhooks
+webhooks-on-api = Subscribe through the API (POST /api/v1/webhooks); here you see and remove them.
+webhook-subscriber = Subscriber
+webhook-events = Events
+webhook-state = Active; last delivery: { $name }
+delivery-none = none yet
+delivery-pending = pending
+delivery-delivered = delivered
+delivery-failed = failed
+remove-webhook = Remove webhook
+webhook-removed = Webhook { $name } removed.

@@ -295,3 +295,16 @@ qc-warn = cần lưu ý
 qc-fail = không đạt
 preview-of = Nghe/xem thử
 no-preview = Chưa có bản nghe thử; tải về để nghe bản gốc.
+
+# Webhooks on the administration page
+webhooks = Webhook
+webhooks-on-api = Đăng ký webhook qua API (POST /api/v1/webhooks); ở đây xem và gỡ.
+webhook-subscriber = Bên đăng ký
+webhook-events = Sự kiện
+webhook-state = Đang hoạt động; lần gửi cuối: { $name }
+delivery-none = chưa gửi lần nào
+delivery-pending = đang chờ gửi
+delivery-delivered = đã gửi
+delivery-failed = thất bại
+remove-webhook = Gỡ webhook
+webhook-removed = Đã gỡ webhook { $name }.

@@ -37,7 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/stations", web::post().to(admin::add_station))
         .route("/admin/people", web::post().to(admin::add_person))
         .route("/admin/tokens", web::post().to(admin::issue_token))
-        .route("/admin/tokens/revoke", web::post().to(admin::revoke_token));
+        .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
+        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
 }
 
 /// A form body (`application/x-www-form-urlencoded`) as `T`; a body that
