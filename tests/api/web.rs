@@ -1079,7 +1079,12 @@ async fn the_catalog_pages_with_a_cursor_in_the_url() {
     let facets = facets.replace("&#38;", "&");
     assert!(facets.contains("href=\"/?q=ban+tin&genre=news\""), "{facets}");
     let aside = facets.split("<aside").nth(1).unwrap().split("</aside>").next().unwrap();
-    assert!(!aside.contains("sort=") && !aside.contains("available="), "{aside}");
+    assert!(
+        !aside.contains("sort=") && !aside.contains("available=&") && !aside.contains("available=\""),
+        "{aside}"
+    );
+    // The "available now" facet adds the filter to the search, with nothing empty.
+    assert!(aside.contains("href=\"/?q=ban+tin&available=now\""), "{aside}");
     let news = b.text("/?q=ban+tin&genre=news").await;
     assert!(news.contains("12 chương trình"), "{news}");
     // A forged cursor falls back to the first page.
@@ -1338,4 +1343,42 @@ async fn the_operator_sees_and_removes_webhooks_on_the_page() {
     assert!(page.contains(&format!("Đã gỡ webhook {hook_id}")), "{page}");
     assert!(!page.contains(url));
     assert_eq!(live().await, 0);
+}
+
+/// The "available now" filter shows its count like the other facets: what
+/// the viewer may take now (not a program whose window opens later), and it
+/// toggles the filter.
+#[tokio::test]
+async fn the_available_now_filter_shows_its_count() {
+    let (app, tn, _) = two_stations().await;
+    app.published(&tn, &program("Mở ngay")).await;
+    app.published(&tn, &program("Cũng mở")).await;
+    let mut later = program("Mở tuần sau");
+    later["rights"] = json!({
+        "audience": "cluster",
+        "available_from": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
+    });
+    app.published(&tn, &later).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text("/").await;
+    assert!(page.contains("Mở tuần sau"));
+    assert!(
+        page.contains("<a href=\"/?available=now\" >Khai thác được ngay <span class=\"count\">(2)</span></a>"),
+        "{page}"
+    );
+    let page = b.text("/?available=now").await;
+    assert!(!page.contains("Mở tuần sau"));
+    assert!(
+        page.contains("✓ Khai thác được ngay <span class=\"count\">(2)</span>"),
+        "{page}"
+    );
+    // The owner may take its own at any time: all three count.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("hoa", PASSWORD).await;
+    let page = owner.text("/").await;
+    assert!(
+        page.contains("Khai thác được ngay <span class=\"count\">(3)</span>"),
+        "{page}"
+    );
 }

@@ -307,3 +307,6 @@ delivery-delivered = delivered
 delivery-failed = failed
 remove-webhook = Remove webhook
 webhook-removed = Webhook { $name } removed.
+
+facet-available = Availability
+facet-available-now = Available now

@@ -308,3 +308,6 @@ delivery-delivered = đã gửi
 delivery-failed = thất bại
 remove-webhook = Gỡ webhook
 webhook-removed = Đã gỡ webhook { $name }.
+
+facet-available = Thời hạn
+facet-available-now = Khai thác được ngay
