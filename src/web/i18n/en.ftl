@@ -293,7 +293,7 @@ qc-pass = pass
 qc-warn = warning
 qc-fail = fail
 preview-of = Preview of
-no-preview = No preview yet; download to hear the master.
+no-preview = No preview yet.
 
 # Webhooks on the administration page
 webhooks = Webhooks

@@ -294,7 +294,7 @@ qc-pass = đạt
 qc-warn = cần lưu ý
 qc-fail = không đạt
 preview-of = Nghe/xem thử
-no-preview = Chưa có bản nghe thử; tải về để nghe bản gốc.
+no-preview = Chưa có bản nghe thử.
 
 # Webhooks on the administration page
 webhooks = Webhook

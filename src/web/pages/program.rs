@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{form, program_id, FieldErrors};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::follow::Rule;
-use crate::domain::{FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
+use crate::domain::{AnalysisState, FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
 use crate::exchange::programs::IfMatch;
 use crate::exchange::rights::{may_take, owns};
 use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
@@ -273,9 +273,14 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     for f in &p.files {
         let base = format!("/api/v1/programs/{}/files/{}", p.id, f.role.as_str());
         // The preview when the analysis made one (a withdrawn program has none).
-        let preview = match v.hub.preview(caller, id, f.role, PreviewKind::Media).await {
-            Ok(d) if d.media_type.starts_with("video/") => Some((format!("{base}/preview"), "video")),
-            Ok(d) if d.media_type.starts_with("audio/") => Some((format!("{base}/preview"), "audio")),
+        let analysed = f.analysis.as_ref().is_some_and(|a| a.state == AnalysisState::Done);
+        let preview = match analysed {
+            true => v.hub.preview(caller, id, f.role, PreviewKind::Media).await.ok(),
+            false => None,
+        };
+        let preview = match preview {
+            Some(d) if d.media_type.starts_with("video/") => Some((format!("{base}/preview"), "video")),
+            Some(d) if d.media_type.starts_with("audio/") => Some((format!("{base}/preview"), "audio")),
             _ => None,
         };
         let poster = match preview {
