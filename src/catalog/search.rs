@@ -72,6 +72,8 @@ struct Resolved<'a> {
     stations: Option<Vec<NameId>>,
     languages: Option<Vec<NameId>>,
     available_at: Option<i64>,
+    /// The instant "available now" counts at.
+    now: i64,
     aired_from: Option<i64>,
     aired_to: Option<i64>,
 }
@@ -94,8 +96,19 @@ impl<'a> Resolved<'a> {
             languages: (!f.languages.is_empty())
                 .then(|| ids(&mut f.languages.iter().map(|l| t.languages.get(l.as_str())))),
             available_at: f.available_at.map(to_micros),
+            now: to_micros(f.available_at.unwrap_or_else(chrono::Utc::now)),
             aired_from: f.aired_from.map(to_micros),
             aired_to: f.aired_to.map(to_micros),
+        }
+    }
+
+    /// Whether a kept entry passes the "available now" filter (what that
+    /// filter keeps: the viewer's own, and others' with an open window; the
+    /// operator's view has no such filter).
+    fn available_now(&self, e: &Entry) -> bool {
+        match self.me {
+            None => true,
+            Some((me, _)) => me == Some(e.station) || open_at(e, self.now),
         }
     }
 
@@ -115,8 +128,7 @@ impl<'a> Resolved<'a> {
                 return false;
             }
             if let Some(at) = self.available_at {
-                let open = e.available_from.is_none_or(|from| from <= at) && e.available_until.is_none_or(|u| u > at);
-                if !(own || open) {
+                if !(own || open_at(e, at)) {
                     return false;
                 }
             }
@@ -140,6 +152,11 @@ impl<'a> Resolved<'a> {
             && f.has_video.is_none_or(|v| e.has_video == v)
             && (f.codecs.is_empty() || e.codecs.iter().any(|c| f.codecs.iter().any(|w| **c == **w)))
     }
+}
+
+/// Whether `e`'s window is open at `at`.
+fn open_at(e: &Entry, at: i64) -> bool {
+    e.available_from.is_none_or(|from| from <= at) && e.available_until.is_none_or(|u| u > at)
 }
 
 /// A sort key; the order is given by the sort.
@@ -177,6 +194,7 @@ struct Counts {
     kind: [u64; 2],
     genre: [u64; 12],
     language: Vec<u64>,
+    available_now: u64,
 }
 
 impl Counts {
@@ -213,6 +231,7 @@ impl Counts {
             kind: named(&self.kind, &|i| ProgramKind::ALL[i].as_str().to_owned()),
             genre: named(&self.genre, &|i| Genre::ALL[i].as_str().to_owned()),
             language: named(&self.language, &|i| of(&t.languages, i)),
+            available_now: self.available_now,
         }
     }
 }
@@ -262,6 +281,7 @@ pub fn search(
             }
             total += 1;
             counts.add(e);
+            counts.available_now += u64::from(r.available_now(e));
             let key = match sort {
                 Sort::Newest | Sort::Relevance if in_title.is_none() => Key::Desc(e.listed_at),
                 Sort::Relevance => {

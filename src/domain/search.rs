@@ -28,4 +28,7 @@ pub struct Facets {
     pub kind: BTreeMap<String, u64>,
     pub genre: BTreeMap<String, u64>,
     pub language: BTreeMap<String, u64>,
+    /// How many of the matching programs the viewer may take now (its own,
+    /// and others' whose window is open): the "available now" filter's count.
+    pub available_now: u64,
 }

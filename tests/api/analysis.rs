@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_problem, id, program, strict, TestApp};
 
 /// Whether FFmpeg is here; in strict runs its absence fails the test.
-fn ffmpeg_or_skip() -> bool {
+pub(crate) fn ffmpeg_or_skip() -> bool {
     let ok = Command::new("ffmpeg")
         .arg("-version")
         .stdout(Stdio::null())
@@ -40,7 +40,7 @@ fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
 }
 
 /// A 6-second stereo WAV: a 1 kHz tone at -23 dBFS per channel (-23 LUFS).
-fn wav(dir: &Path) -> Vec<u8> {
+pub(crate) fn wav(dir: &Path) -> Vec<u8> {
     make(
         dir,
         "tone.wav",
@@ -73,7 +73,7 @@ fn probe(dir: &Path, bytes: &[u8]) -> (String, f64) {
     )
 }
 
-async fn analysed_app(configure: impl FnOnce(&mut pxhub::Settings)) -> TestApp {
+pub(crate) async fn analysed_app(configure: impl FnOnce(&mut pxhub::Settings)) -> TestApp {
     TestApp::spawn_with(|s| {
         s.analysis_workers = 1;
         configure(s);
@@ -83,7 +83,7 @@ async fn analysed_app(configure: impl FnOnce(&mut pxhub::Settings)) -> TestApp {
 
 /// The program's `role` file's analysis once its state is `done` or
 /// `failed` (a minute at most).
-async fn analysis_of(app: &TestApp, token: &str, program_id: &str, role: &str) -> Value {
+pub(crate) async fn analysis_of(app: &TestApp, token: &str, program_id: &str, role: &str) -> Value {
     for _ in 0..600 {
         let p: Value = app
             .get(token, &format!("/api/v1/programs/{program_id}"))
@@ -106,7 +106,14 @@ async fn analysis_of(app: &TestApp, token: &str, program_id: &str, role: &str) -
     panic!("the analysis did not finish");
 }
 
-async fn upload(app: &TestApp, token: &str, body: &Value, media_type: &str, name: &str, bytes: Vec<u8>) -> String {
+pub(crate) async fn upload(
+    app: &TestApp,
+    token: &str,
+    body: &Value,
+    media_type: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> String {
     let p = app.create_program(token, body).await;
     let r = app.put_file(token, id(&p), "master", media_type, name, bytes).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());

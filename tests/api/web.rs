@@ -773,7 +773,8 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
     let page = binh.text(&format!("/programs/{program_id}")).await;
     assert!(page.contains("Tày") && page.contains("25 phút 30 giây") && page.contains("Ghi rõ nguồn"));
     assert!(page.contains(&format!("href=\"/api/v1/programs/{program_id}/files/master\" download")));
-    assert!(page.contains("<audio controls"));
+    // No analysis here, so no preview: no player streams the master.
+    assert!(!page.contains("<audio") && page.contains("Chưa có bản nghe thử"));
     assert!(
         !page.contains(&format!("action=\"/programs/{program_id}/rebroadcasts\"")),
         "not taken yet"
@@ -1078,9 +1079,306 @@ async fn the_catalog_pages_with_a_cursor_in_the_url() {
     let facets = facets.replace("&#38;", "&");
     assert!(facets.contains("href=\"/?q=ban+tin&genre=news\""), "{facets}");
     let aside = facets.split("<aside").nth(1).unwrap().split("</aside>").next().unwrap();
-    assert!(!aside.contains("sort=") && !aside.contains("available="), "{aside}");
+    assert!(
+        !aside.contains("sort=") && !aside.contains("available=&") && !aside.contains("available=\""),
+        "{aside}"
+    );
+    // The "available now" facet adds the filter to the search, with nothing empty.
+    assert!(aside.contains("href=\"/?q=ban+tin&available=now\""), "{aside}");
     let news = b.text("/?q=ban+tin&genre=news").await;
     assert!(news.contains("12 chương trình"), "{news}");
     // A forged cursor falls back to the first page.
     assert!(b.text("/?q=ban+tin&cursor=forged").await.contains("Bản tin số"));
+}
+
+/// "Theo dõi chương trình này": from a program's page a station's person
+/// follows its series (or its station when it has none) through the follows
+/// use-case; "My station" lists the follow and stops it; without the CSRF
+/// token nothing changes.
+#[tokio::test]
+async fn a_program_page_follows_its_series_and_my_station_unfollows() {
+    let (app, tn, cb) = two_stations().await;
+    let mut body = program("Nông nghiệp xanh số 12");
+    body["series"] = json!("Nông nghiệp xanh");
+    let p = app.published(&tn, &body).await;
+    let lone = app.published(&tn, &program("Thời sự sáng")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let path = format!("/programs/{}", id(&p));
+    let page = b.text(&path).await;
+    assert!(page.contains("Theo dõi chương trình này"), "{page}");
+    assert!(page.contains("Nông nghiệp xanh"));
+    assert!(!page.contains("id=\"following\""));
+    let follow = format!("{path}/follow");
+
+    // Without the token (or with a forged one): refused, nothing followed.
+    for form in [vec![], vec![("csrf", "forged")]] {
+        let r = b.post(&follow, &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(app.count("follows"), 0);
+
+    let token = b.session_csrf().await;
+    let r = b.post(&follow, &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Twice is still one follow.
+    let r = b.post(&follow, &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = b.text(&path).await;
+    assert!(page.contains("id=\"following\""));
+    assert!(page.contains("Đang theo dõi"));
+    assert!(!page.contains("Theo dõi chương trình này"));
+
+    // The API sees it, for Cao Bằng's token and not Thái Nguyên's.
+    let r = app.get(&cb, "/api/v1/follows").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: serde_json::Value = r.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["kind"], "series");
+    assert_eq!(items[0]["value"], "Nông nghiệp xanh");
+    assert_eq!(items[0]["deliver"], false);
+    assert_eq!(items[0]["roles"], json!(["master"]));
+    let follow_id = items[0]["id"].as_str().unwrap().to_owned();
+    let theirs: serde_json::Value = app.get(&tn, "/api/v1/follows").await.json().await.unwrap();
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 0);
+
+    // A program without a series offers its station.
+    let lone_path = format!("/programs/{}", id(&lone));
+    let r = b.post(&format!("{lone_path}/follow"), &[("csrf", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list: serde_json::Value = app.get(&cb, "/api/v1/follows").await.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["kind"], "station");
+    assert_eq!(items[1]["value"], "thai-nguyen");
+
+    // My station lists both, in words.
+    let station = b.text("/station").await;
+    assert!(station.contains("Loạt chương trình"), "{station}");
+    assert!(station.contains("Nông nghiệp xanh"));
+    assert!(station.contains("Bản gốc"), "{station}");
+    assert!(station.contains(&format!("value=\"{follow_id}\"")));
+
+    // Unfollowing: without the token refused and nothing changes.
+    let r = b.post("/station/unfollow", &[("id", &follow_id)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("follows"), 2);
+    // Someone else's id (or none): not found, nothing changes.
+    let r = b.post("/station/unfollow", &[("csrf", &token), ("id", "nope")]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("follows"), 2);
+    let r = b
+        .post("/station/unfollow", &[("csrf", &token), ("id", &follow_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list: serde_json::Value = app.get(&cb, "/api/v1/follows").await.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["kind"], "station");
+    let station = b.text("/station").await;
+    assert!(!station.contains(&format!("value=\"{follow_id}\"")));
+    let page = b.text(&path).await;
+    assert!(page.contains("Theo dõi chương trình này"));
+
+    // The owner's own page offers no follow.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("hoa", PASSWORD).await;
+    let page = owner.text(&path).await;
+    assert!(!page.contains("Theo dõi chương trình này"));
+}
+
+/// Without analysis (no workers) a file shows "pending" in words and no
+/// player: the page never streams a master (that would be a take).
+#[tokio::test]
+async fn a_file_waiting_for_analysis_shows_pending_and_no_player() {
+    let (app, tn, _) = two_stations().await;
+    let p = app.published(&tn, &program("Chưa phân tích")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text(&format!("/programs/{}", id(&p))).await;
+    assert!(page.contains("Phân tích: đang chờ phân tích"), "{page}");
+    assert!(page.contains("Chưa có bản nghe thử"));
+    assert!(!page.contains("<audio") && !page.contains("<video"), "{page}");
+    // The download stays (a take, when the person asks for it).
+    let master = format!("/api/v1/programs/{}/files/master", id(&p));
+    assert!(page.contains(&format!("href=\"{master}\" download")));
+    let page = b.text(&format!("/programs/{}?lang=en", id(&p))).await;
+    assert!(page.contains("Analysis: pending analysis"), "{page}");
+}
+
+/// Once analysed, the player plays the preview (never the master's download,
+/// so hearing is no take), and the analysis shows in words: state, duration,
+/// codec, loudness in LUFS, LU and dBTP, the QC verdict.
+#[tokio::test]
+async fn the_program_page_plays_the_preview_and_tells_the_analysis() {
+    if !crate::analysis::ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::analysis::analysed_app(|_| {}).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    let p = crate::analysis::upload(
+        &app,
+        &tn,
+        &program("Bản tin có tiếng"),
+        "audio/wav",
+        "tin.wav",
+        crate::analysis::wav(dir.path()),
+    )
+    .await;
+    let r = app
+        .post(&tn, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let a = crate::analysis::analysis_of(&app, &tn, &p, "master").await;
+    assert_eq!(a["state"], "done", "{a}");
+    let preview = format!("/api/v1/programs/{p}/files/master/preview");
+    let mut ready = false;
+    for _ in 0..600 {
+        if app.get(&tn, &preview).await.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the preview was not made");
+
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text(&format!("/programs/{p}")).await;
+    assert!(
+        page.contains(&format!("<audio controls preload=\"none\" src=\"{preview}\"")),
+        "{page}"
+    );
+    let master = format!("/api/v1/programs/{p}/files/master");
+    assert!(
+        !page.contains(&format!("src=\"{master}\"")),
+        "the master is never streamed"
+    );
+    assert!(!page.contains("Chưa có bản nghe thử"));
+    assert!(page.contains("Phân tích: đã phân tích"), "{page}");
+    assert!(page.contains("pcm_s16le"));
+    assert!(page.contains("48.000 Hz"), "{page}");
+    assert!(page.contains("2 kênh"));
+    assert!(page.contains("6 giây"), "{page}");
+    assert!(page.contains("-23,0 LUFS") || page.contains("−23,0 LUFS"), "{page}");
+    assert!(page.contains(" LU ·") && page.contains("dBTP"));
+    assert!(page.contains("Kiểm tra kỹ thuật: đạt"), "{page}");
+    // Hearing the preview from the page is no take.
+    let r = b.api(reqwest::Method::GET, &preview).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap();
+    let takes: serde_json::Value = app
+        .get(&tn, &format!("/api/v1/programs/{p}/takes"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(takes["takes"].as_array().map(Vec::len), Some(0), "{takes}");
+}
+
+/// The administration page lists every webhook (subscriber, URL, events,
+/// state) and removes one through the webhook use-case; only operators, and
+/// only with the CSRF token.
+#[tokio::test]
+async fn the_operator_sees_and_removes_webhooks_on_the_page() {
+    let (app, tn, _) = two_stations().await;
+    let url = "http://127.0.0.1:9/pxhub-hook";
+    let r = app
+        .post(
+            &tn,
+            "/api/v1/webhooks",
+            &json!({"url": url, "events": ["program.published"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let hook: serde_json::Value = r.json().await.unwrap();
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    let live = || async {
+        let list: serde_json::Value = app.get(&tn, "/api/v1/webhooks").await.json().await.unwrap();
+        list["items"].as_array().unwrap().len()
+    };
+
+    // A station's editor: no administration, and the form is refused.
+    let mut editor = Browser::new(&app);
+    editor.sign_in("hoa", PASSWORD).await;
+    assert_eq!(editor.get("/admin").await.status(), StatusCode::FORBIDDEN);
+    let token = editor.session_csrf().await;
+    let r = editor
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", &hook_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(live().await, 1);
+
+    let (ok, out, err) = person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", out.trim()).await;
+    let page = b.text("/admin").await;
+    assert!(page.contains(url), "{page}");
+    assert!(page.contains("program.published"));
+    assert!(
+        page.contains("Đang hoạt động; lần gửi cuối: chưa gửi lần nào"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("value=\"{hook_id}\"")));
+    // Without the token: refused, nothing removed.
+    let r = b.post("/admin/webhooks/remove", &[("webhook_id", &hook_id)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(live().await, 1);
+    // An unknown subscription: said on the page, nothing removed.
+    let token = b.session_csrf().await;
+    let r = b
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", "nope")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(live().await, 1);
+    let r = b
+        .post("/admin/webhooks/remove", &[("csrf", &token), ("webhook_id", &hook_id)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!("Đã gỡ webhook {hook_id}")), "{page}");
+    assert!(!page.contains(url));
+    assert_eq!(live().await, 0);
+}
+
+/// The "available now" filter shows its count like the other facets: what
+/// the viewer may take now (not a program whose window opens later), and it
+/// toggles the filter.
+#[tokio::test]
+async fn the_available_now_filter_shows_its_count() {
+    let (app, tn, _) = two_stations().await;
+    app.published(&tn, &program("Mở ngay")).await;
+    app.published(&tn, &program("Cũng mở")).await;
+    let mut later = program("Mở tuần sau");
+    later["rights"] = json!({
+        "audience": "cluster",
+        "available_from": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
+    });
+    app.published(&tn, &later).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text("/").await;
+    assert!(page.contains("Mở tuần sau"));
+    assert!(
+        page.contains("<a href=\"/?available=now\" >Khai thác được ngay <span class=\"count\">(2)</span></a>"),
+        "{page}"
+    );
+    let page = b.text("/?available=now").await;
+    assert!(!page.contains("Mở tuần sau"));
+    assert!(
+        page.contains("✓ Khai thác được ngay <span class=\"count\">(2)</span>"),
+        "{page}"
+    );
+    // The owner may take its own at any time: all three count.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("hoa", PASSWORD).await;
+    let page = owner.text("/").await;
+    assert!(
+        page.contains("Khai thác được ngay <span class=\"count\">(3)</span>"),
+        "{page}"
+    );
 }

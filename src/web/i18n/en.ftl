@@ -259,3 +259,54 @@ lang-blt = Tai Dam (Thái)
 lang-mtq = Mường
 lang-zh = Chinese
 lang-en = English
+
+# Follows
+follow-title = Follow
+follow-this = Follow this program
+following = Following
+follow-series = The series «{ $name }»: each new episode comes to our station.
+follow-station = Every program of { $name }.
+follows-title = Following
+follow-kind = Kind
+follow-value = What
+follow-deliver = Delivered automatically
+follow-roles = Files delivered
+follow-kind-series = Series
+follow-kind-station = Station
+follow-kind-genre = Genre
+follow-kind-search = Saved search
+unfollow = Unfollow
+
+# Analysis of each file
+analysis = Analysis
+analysis-pending = pending analysis
+analysis-running = being analysed
+analysis-done = analysed
+analysis-failed = analysis failed
+analysis-container = Container
+analysis-audio = Audio
+analysis-video = Video
+analysis-channels = { $n } channels
+analysis-loudness = Loudness (EBU R128)
+qc = Technical check
+qc-pass = pass
+qc-warn = warning
+qc-fail = fail
+preview-of = Preview of
+no-preview = No preview yet.
+
+# Webhooks on the administration page
+webhooks = Webhooks
+webhooks-on-api = Subscribe through the API (POST /api/v1/webhooks); here you see and remove them.
+webhook-subscriber = Subscriber
+webhook-events = Events
+webhook-state = Active; last delivery: { $name }
+delivery-none = none yet
+delivery-pending = pending
+delivery-delivered = delivered
+delivery-failed = failed
+remove-webhook = Remove webhook
+webhook-removed = Webhook { $name } removed.
+
+facet-available = Availability
+facet-available-now = Available now

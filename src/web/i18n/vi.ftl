@@ -260,3 +260,54 @@ lang-blt = Thái
 lang-mtq = Mường
 lang-zh = Tiếng Hoa
 lang-en = Tiếng Anh
+
+# Follows
+follow-title = Theo dõi
+follow-this = Theo dõi chương trình này
+following = Đang theo dõi
+follow-series = Loạt chương trình «{ $name }»: mỗi số mới đến với đài mình.
+follow-station = Mọi chương trình của { $name }.
+follows-title = Đang theo dõi
+follow-kind = Loại
+follow-value = Theo dõi gì
+follow-deliver = Tự động chuyển về
+follow-roles = Tệp chuyển về
+follow-kind-series = Loạt chương trình
+follow-kind-station = Đài
+follow-kind-genre = Thể loại
+follow-kind-search = Tìm kiếm đã lưu
+unfollow = Bỏ theo dõi
+
+# Analysis of each file
+analysis = Phân tích
+analysis-pending = đang chờ phân tích
+analysis-running = đang phân tích
+analysis-done = đã phân tích
+analysis-failed = không phân tích được
+analysis-container = Định dạng
+analysis-audio = Âm thanh
+analysis-video = Hình ảnh
+analysis-channels = { $n } kênh
+analysis-loudness = Độ to (EBU R128)
+qc = Kiểm tra kỹ thuật
+qc-pass = đạt
+qc-warn = cần lưu ý
+qc-fail = không đạt
+preview-of = Nghe/xem thử
+no-preview = Chưa có bản nghe thử.
+
+# Webhooks on the administration page
+webhooks = Webhook
+webhooks-on-api = Đăng ký webhook qua API (POST /api/v1/webhooks); ở đây xem và gỡ.
+webhook-subscriber = Bên đăng ký
+webhook-events = Sự kiện
+webhook-state = Đang hoạt động; lần gửi cuối: { $name }
+delivery-none = chưa gửi lần nào
+delivery-pending = đang chờ gửi
+delivery-delivered = đã gửi
+delivery-failed = thất bại
+remove-webhook = Gỡ webhook
+webhook-removed = Đã gỡ webhook { $name }.
+
+facet-available = Thời hạn
+facet-available-now = Khai thác được ngay

@@ -1,4 +1,5 @@
-//! Administration, for the hub's operators: stations, people, tokens.
+//! Administration, for the hub's operators: stations, people, tokens,
+//! webhooks (listed and removed here; subscribing stays on the API).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -25,6 +26,15 @@ pub struct PersonLine {
     pub role: String,
 }
 
+pub struct WebhookLine {
+    pub id: String,
+    pub subscriber: String,
+    pub url: String,
+    pub events: String,
+    pub state: String,
+    pub created: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage {
@@ -32,6 +42,7 @@ struct AdminPage {
     stations: Vec<StationLine>,
     people: Vec<PersonLine>,
     tokens: Vec<super::TokenLine>,
+    webhooks: Vec<WebhookLine>,
     /// What the last action says (a new token or password, shown once).
     message: Option<String>,
     secret: Option<String>,
@@ -77,11 +88,31 @@ async fn render(
         })
         .collect();
     let tokens = super::token_lines(v, &s.caller).await?;
+    let mut webhooks = Vec::new();
+    for h in v.hub.webhooks(&s.caller, None).await.map_err(|e| v.fail(e))? {
+        let (_, log) = v.hub.deliveries(&s.caller, h.id.clone()).await.map_err(|e| v.fail(e))?;
+        let last = match log.first() {
+            Some(d) => t.get(&format!("delivery-{}", d.state.as_str())),
+            None => t.get("delivery-none"),
+        };
+        webhooks.push(WebhookLine {
+            subscriber: h
+                .station
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| t.get("person-role-operator")),
+            url: h.url,
+            events: h.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", "),
+            state: t.arg("webhook-state", "name", last),
+            created: crate::web::format::date(h.created_at, t.lang),
+            id: h.id,
+        });
+    }
     let page = AdminPage {
         c: v.chrome(),
         stations,
         people,
         tokens,
+        webhooks,
         message,
         secret,
         error,
@@ -234,6 +265,38 @@ pub async fn revoke_token(v: Visit, body: web::Bytes) -> Result<HttpResponse, We
                 &v,
                 StatusCode::OK,
                 Some(v.t().arg("token-revoked", "name", id)),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WebhookForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    webhook_id: String,
+}
+
+/// Removes a subscription (the operator may remove any), through the same
+/// use-case as `DELETE /api/v1/webhooks/{id}`.
+pub async fn remove_webhook(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: WebhookForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    if !s.caller.is_admin() {
+        return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    let id = f.webhook_id.trim().to_owned();
+    match v.hub.unsubscribe(&s.caller, id.clone()).await {
+        Ok(()) => {
+            render(
+                &v,
+                StatusCode::OK,
+                Some(v.t().arg("webhook-removed", "name", id)),
                 None,
                 None,
             )

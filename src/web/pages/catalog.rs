@@ -255,6 +255,15 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         facet("facet-language", "language", &found.facets.language, &|l| {
             words::language(&t, l)
         }),
+        facet(
+            "facet-available",
+            "available",
+            &BTreeMap::from([("now".to_owned(), found.facets.available_now)])
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            &|_| t.get("facet-available-now"),
+        ),
     ];
     let next = found.next_cursor.map(|cur| {
         let mut p = pairs.clone();

@@ -28,14 +28,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/upload", web::get().to(offer::upload_page))
         .route("/offer", web::get().to(offer::offer_form))
         .route("/offer", web::post().to(offer::offer))
+        .route("/programs/{id}/follow", web::post().to(program::follow))
         .route("/station", web::get().to(station::my_station))
+        .route("/station/unfollow", web::post().to(station::unfollow))
         .route("/report", web::get().to(report::report))
         .route("/report.csv", web::get().to(report::report_csv))
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/stations", web::post().to(admin::add_station))
         .route("/admin/people", web::post().to(admin::add_person))
         .route("/admin/tokens", web::post().to(admin::issue_token))
-        .route("/admin/tokens/revoke", web::post().to(admin::revoke_token));
+        .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
+        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
 }
 
 /// A form body (`application/x-www-form-urlencoded`) as `T`; a body that

@@ -12,10 +12,12 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{form, program_id, FieldErrors};
-use crate::domain::{FileRole, Program, ProgramStatus};
+use crate::domain::analysis::PreviewKind;
+use crate::domain::follow::Rule;
+use crate::domain::{AnalysisState, FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
 use crate::exchange::programs::IfMatch;
 use crate::exchange::rights::{may_take, owns};
-use crate::exchange::{ExchangeError, NewRebroadcast};
+use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
 use crate::web::{format, html, see_other, Visit, WebError};
@@ -25,9 +27,89 @@ pub struct FileView {
     pub filename: String,
     pub media_type: String,
     pub size: String,
+    /// The download (a take).
     pub href: String,
-    /// `audio` or `video` when the browser can play it here.
-    pub player: Option<&'static str>,
+    /// The preview's URL and `audio` or `video`, when the analysis made one
+    /// (hearing it is never a take; the master is never streamed here).
+    pub preview: Option<(String, &'static str)>,
+    /// The video poster's URL, when there is one.
+    pub poster: Option<String>,
+    pub analysis: Option<AnalysisView>,
+}
+
+/// A file's analysis in words.
+pub struct AnalysisView {
+    pub state: String,
+    /// `pending`, `running`, `done` or `failed`.
+    pub state_class: &'static str,
+    pub error: String,
+    pub facts: Vec<(String, String)>,
+    /// The QC verdict in words, its class and its reasons.
+    pub verdict: Option<(String, &'static str)>,
+    pub reasons: Vec<String>,
+}
+
+fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
+    let lang = t.lang;
+    let mut facts = Vec::new();
+    if let Some(c) = &a.container {
+        facts.push((t.get("analysis-container"), c.clone()));
+    }
+    if let Some(d) = a.duration_seconds {
+        facts.push((t.get("field-duration"), format::duration(d.round() as u32, lang)));
+    }
+    for st in &a.streams {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(c) = &st.codec {
+            parts.push(c.clone());
+        }
+        if let (Some(w), Some(h)) = (st.width, st.height) {
+            parts.push(format!("{w}×{h}"));
+        }
+        if let Some(r) = st.frame_rate {
+            parts.push(format!("{} fps", format::number(r, 2, lang)));
+        }
+        if let Some(r) = st.sample_rate {
+            parts.push(format!("{} Hz", format::integer(u64::from(r), lang)));
+        }
+        if let Some(c) = st.channels {
+            parts.push(t.arg("analysis-channels", "n", c));
+        }
+        if let Some(b) = st.bit_rate {
+            parts.push(format!("{} kbit/s", format::integer(b / 1000, lang)));
+        }
+        let kind = match st.kind.as_str() {
+            "audio" => t.get("analysis-audio"),
+            "video" => t.get("analysis-video"),
+            other => other.to_owned(),
+        };
+        facts.push((kind, parts.join(", ")));
+    }
+    if let Some(l) = &a.loudness {
+        let fig = |v: Option<f64>, unit: &str| v.map(|v| format!("{} {unit}", format::number(v, 1, lang)));
+        let figs: Vec<String> = [
+            fig(l.integrated_lufs, "LUFS"),
+            fig(l.range_lu, "LU"),
+            fig(l.true_peak_dbtp, "dBTP"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !figs.is_empty() {
+            facts.push((t.get("analysis-loudness"), figs.join(" · ")));
+        }
+    }
+    AnalysisView {
+        state: t.get(&format!("analysis-{}", a.state.as_str())),
+        state_class: a.state.as_str(),
+        error: a.error.clone().unwrap_or_default(),
+        facts,
+        verdict: a
+            .qc
+            .as_ref()
+            .map(|q| (t.get(&format!("qc-{}", q.verdict.as_str())), q.verdict.as_str())),
+        reasons: a.qc.as_ref().map(|q| q.reasons.clone()).unwrap_or_default(),
+    }
 }
 
 pub struct TakeView {
@@ -41,6 +123,23 @@ pub struct RebroadcastView {
     pub channel: String,
     pub aired_at: String,
     pub note: String,
+}
+
+/// What "Theo dõi chương trình này" follows: the program's series, or its
+/// station when it has none.
+pub struct FollowOffer {
+    /// The words for what is followed (the series' name, the station's).
+    pub what: String,
+    /// The caller's station follows it already.
+    pub following: bool,
+}
+
+/// The follow a program offers: its series when it has one, else its station.
+fn follow_of(p: &Program) -> (FollowKind, String) {
+    match &p.meta.series {
+        Some(series) => (FollowKind::Series, series.clone()),
+        None => (FollowKind::Station, p.station.to_string()),
+    }
 }
 
 pub struct ActionView {
@@ -75,29 +174,10 @@ struct ProgramPage {
     /// The caller's station took it: it may report a rebroadcast.
     taker: bool,
     actions: Vec<ActionView>,
+    /// For a station's people (not the operator's) who do not own it.
+    follow: Option<FollowOffer>,
     errors: FieldErrors,
     now_local: String,
-}
-
-fn player(media_type: &str) -> Option<&'static str> {
-    let m = media_type.to_ascii_lowercase();
-    if matches!(
-        m.as_str(),
-        "audio/mpeg"
-            | "audio/mp4"
-            | "audio/aac"
-            | "audio/ogg"
-            | "audio/wav"
-            | "audio/x-wav"
-            | "audio/webm"
-            | "audio/flac"
-    ) {
-        Some("audio")
-    } else if matches!(m.as_str(), "video/mp4" | "video/webm" | "video/ogg") {
-        Some("video")
-    } else {
-        None
-    }
 }
 
 async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) -> Result<ProgramPage, WebError> {
@@ -189,22 +269,40 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     if let Some(terms) = &r.terms {
         rights.push((t.get("field-terms"), terms.clone()));
     }
-    let files = p
-        .files
-        .iter()
-        .map(|f| FileView {
+    let mut files = Vec::new();
+    for f in &p.files {
+        let base = format!("/api/v1/programs/{}/files/{}", p.id, f.role.as_str());
+        // The preview when the analysis made one (a withdrawn program has none).
+        let analysed = f.analysis.as_ref().is_some_and(|a| a.state == AnalysisState::Done);
+        let preview = match analysed {
+            true => v.hub.preview(caller, id, f.role, PreviewKind::Media).await.ok(),
+            false => None,
+        };
+        let preview = match preview {
+            Some(d) if d.media_type.starts_with("video/") => Some((format!("{base}/preview"), "video")),
+            Some(d) if d.media_type.starts_with("audio/") => Some((format!("{base}/preview"), "audio")),
+            _ => None,
+        };
+        let poster = match preview {
+            Some((_, "video")) => v
+                .hub
+                .preview(caller, id, f.role, PreviewKind::Poster)
+                .await
+                .ok()
+                .map(|_| format!("{base}/poster.jpg")),
+            _ => None,
+        };
+        files.push(FileView {
             role: words::file_role(&t, f.role),
             filename: f.filename.clone(),
             media_type: f.media_type.clone(),
             size: format::size(f.size, lang),
-            href: format!("/api/v1/programs/{}/files/{}", p.id, f.role.as_str()),
-            // One player: the preview's when there is one, else the master's.
-            player: (f.role == FileRole::Preview
-                || (f.role == FileRole::Master && !p.files.iter().any(|g| g.role == FileRole::Preview)))
-            .then(|| player(&f.media_type))
-            .flatten(),
-        })
-        .collect();
+            href: base,
+            preview,
+            poster,
+            analysis: f.analysis.as_ref().map(|a| analysis_view(&t, a)),
+        });
+    }
     let (takes, rebroadcasts) = if owner || caller.is_admin() {
         let tk = v.hub.takes(caller, id).await.map_err(|e| v.fail(e))?;
         (
@@ -254,6 +352,25 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
             },
         })
         .collect();
+    let follow = match &caller.station {
+        Some(_) if !owner => {
+            let (kind, value) = follow_of(&p);
+            let key = Rule::parse(kind, &value).ok().map(|r| r.key());
+            let following = v
+                .hub
+                .follows(caller)
+                .await
+                .map_err(|e| v.fail(e))?
+                .iter()
+                .any(|f| f.kind == kind && f.rule().map(|r| r.key()) == key);
+            let what = match kind {
+                FollowKind::Series => t.arg("follow-series", "name", &value),
+                _ => t.arg("follow-station", "name", name(&value)),
+            };
+            Some(FollowOffer { what, following })
+        }
+        _ => None,
+    };
     Ok(ProgramPage {
         c: v.chrome(),
         id: p.id.to_string(),
@@ -275,6 +392,7 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         rebroadcasts,
         taker,
         actions,
+        follow,
         errors,
         now_local: format::input_date_time(now),
     })
@@ -374,6 +492,33 @@ pub async fn withdraw(v: Visit, path: web::Path<String>, body: web::Bytes) -> Re
                 askama::Template::render(&p).map_err(WebError::internal)?,
             ))
         }
+        Err(e) => Err(v.fail(e)),
+    }
+}
+
+/// "Theo dõi chương trình này": the caller's station follows the program's
+/// series (or its station), through the same use-case as the API. What is
+/// followed comes from the program, not from the form.
+pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: ActionForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let id = program_id(&v, &path)?;
+    let p = v.hub.program(&s.caller, id).await.map_err(|e| v.fail(e))?;
+    let (kind, value) = follow_of(&p);
+    let new = NewFollow {
+        kind,
+        value,
+        deliver: false,
+        roles: None,
+        backfill: 0,
+    };
+    match v.hub.follow(&s.caller, new).await {
+        Ok(_)
+        | Err(ExchangeError::Conflict {
+            code: "already_following",
+            ..
+        }) => Ok(see_other(&format!("/programs/{id}#follow"))),
         Err(e) => Err(v.fail(e)),
     }
 }

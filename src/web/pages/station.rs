@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 
-use crate::domain::ProgramStatus;
+use super::form;
+use crate::domain::{FollowKind, ProgramStatus};
 use crate::exchange::SearchRequest;
 use crate::web::visit::Chrome;
-use crate::web::{format, page, words, Visit, WebError};
+use crate::web::{format, page, see_other, words, Visit, WebError};
 
 pub struct Line {
     pub href: String,
@@ -25,6 +27,16 @@ pub struct Group {
     pub lines: Vec<Line>,
 }
 
+/// One of the station's follows, in words.
+pub struct FollowLine {
+    pub id: String,
+    pub kind: String,
+    pub value: String,
+    pub deliver: String,
+    pub roles: String,
+    pub created: String,
+}
+
 #[derive(Template)]
 #[template(path = "station.html")]
 struct StationPage {
@@ -33,6 +45,7 @@ struct StationPage {
     groups: Vec<Group>,
     given: Vec<Line>,
     taken: Vec<Line>,
+    follows: Vec<FollowLine>,
 }
 
 pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
@@ -103,11 +116,51 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
             .await
             .map_err(|e| v.fail(e))?,
     );
+    let follows = v
+        .hub
+        .follows(&s.caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|f| FollowLine {
+            kind: t.get(&format!("follow-kind-{}", f.kind.as_str())),
+            value: match f.kind {
+                FollowKind::Station => name(&f.value),
+                _ => f.value.clone(),
+            },
+            deliver: t.get(if f.deliver { "yes" } else { "no" }),
+            roles: f
+                .roles
+                .iter()
+                .map(|r| words::file_role(&t, *r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            created: format::date(f.created_at, lang),
+            id: f.id,
+        })
+        .collect();
     page(&StationPage {
         c: v.chrome(),
         station: name(mine.as_str()),
         groups,
         given,
         taken,
+        follows,
     })
+}
+
+#[derive(Deserialize)]
+pub struct UnfollowForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    id: String,
+}
+
+/// Stops one of the station's follows (someone else's is not found).
+pub async fn unfollow(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: UnfollowForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    v.hub.unfollow(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
+    Ok(see_other("/station#follows"))
 }
