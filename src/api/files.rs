@@ -2,7 +2,7 @@
 
 use actix_web::body::{BodySize, MessageBody, SizedStream};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -127,51 +127,21 @@ pub async fn get_file(
     let role = FileRole::parse(&role).ok_or_else(ApiError::not_found)?;
     let download = hub.download(&caller, id, role).await?;
     let file = &download.file;
-    let etag = format!("\"{}\"", file.sha256);
-    let headers = req.headers();
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-
-    let mut res = HttpResponse::build(StatusCode::OK);
-    res.insert_header((header::ETAG, etag.clone()))
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
-
-    if text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Ok(res.status(StatusCode::NOT_MODIFIED).finish());
+    let (mut res, range, length) = match conditional(
+        &req,
+        format!("\"{}\"", file.sha256),
+        file.size,
+        "file",
+        &file.media_type,
+    )? {
+        Conditional::NotModified(answer) => return Ok(answer),
+        Conditional::Send { res, range, length } => (res, range, length),
+    };
+    res.insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.filename)));
+    if range.is_none() {
+        let digest = file.sha256.base64();
+        res.insert_header(("Repr-Digest", format!("sha-256=:{digest}:")));
     }
-    // A Range only counts when If-Range, if sent, names this very file.
-    let range_header = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
-    let range = match range_header.map(|r| parse_range(r, file.size)) {
-        None | Some(Ranged::Ignored) => None,
-        Some(Ranged::Unsatisfiable) => {
-            return Err(ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                format!("the file has {} bytes", file.size),
-            )
-            .with_header(header::CONTENT_RANGE, format!("bytes */{}", file.size)))
-        }
-        // parse_range promises this; the arithmetic below relies on it.
-        Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= file.size => Some(r),
-        Some(Ranged::Bytes(_)) => None,
-    };
-
-    res.insert_header((header::CONTENT_TYPE, file.media_type.clone()))
-        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&file.filename)));
-    let length = match &range {
-        Some(r) => {
-            res.status(StatusCode::PARTIAL_CONTENT).insert_header((
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{}", r.start, r.end - 1, file.size),
-            ));
-            r.end - r.start
-        }
-        None => {
-            let digest = file.sha256.base64();
-            res.insert_header(("Repr-Digest", format!("sha-256=:{digest}:")));
-            file.size
-        }
-    };
 
     if req.method() == Method::HEAD {
         return Ok(res.body(Announced(length)));
@@ -182,6 +152,66 @@ pub async fn get_file(
             .finish()),
         Sending::Stream(bytes) => Ok(res.body(SizedStream::new(length, bytes))),
     }
+}
+
+/// A GET or HEAD of stored bytes, up to its body.
+pub(super) enum Conditional {
+    /// `If-None-Match` named these bytes: 304.
+    NotModified(HttpResponse),
+    /// 200 or 206 with its headers, the range to send (all when `None`) and
+    /// its length.
+    Send {
+        res: HttpResponseBuilder,
+        range: Option<std::ops::Range<u64>>,
+        length: u64,
+    },
+}
+
+/// The headers every answer of stored bytes (a file, a preview) shares:
+/// ETag, `If-None-Match`, a `Range` that counts only when `If-Range`, if
+/// sent, names these very bytes, and 416 for one beyond them (`what` names
+/// them in its message).
+pub(super) fn conditional(
+    req: &HttpRequest,
+    etag: String,
+    size: u64,
+    what: &str,
+    media_type: &str,
+) -> Result<Conditional, ApiError> {
+    let headers = req.headers();
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut res = HttpResponse::build(StatusCode::OK);
+    res.insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    if text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+        return Ok(Conditional::NotModified(res.status(StatusCode::NOT_MODIFIED).finish()));
+    }
+    let range_header = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
+    let range = match range_header.map(|r| parse_range(r, size)) {
+        None | Some(Ranged::Ignored) => None,
+        Some(Ranged::Unsatisfiable) => {
+            return Err(ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the {what} has {size} bytes"),
+            )
+            .with_header(header::CONTENT_RANGE, format!("bytes */{size}")))
+        }
+        // parse_range promises this; the arithmetic below relies on it.
+        Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= size => Some(r),
+        Some(Ranged::Bytes(_)) => None,
+    };
+    res.insert_header((header::CONTENT_TYPE, media_type.to_owned()));
+    let length = match &range {
+        Some(r) => {
+            res.status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", r.start, r.end - 1)));
+            r.end - r.start
+        }
+        None => size,
+    };
+    Ok(Conditional::Send { res, range, length })
 }
 
 /// A file's headers, as `GET` would send them, without its bytes.

@@ -3,11 +3,11 @@
 //! before taking. Ranged and ETag'd like files; never a take.
 
 use actix_web::body::SizedStream;
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{program_id, Auth};
-use super::http_headers::{parse_range, Ranged};
+use super::files::{conditional, Conditional};
 use crate::domain::FileRole;
 use crate::error::{ApiError, Problem};
 use crate::exchange::analysis::Preview;
@@ -126,39 +126,9 @@ async fn serve(
     let role = FileRole::parse(&role).ok_or_else(ApiError::not_found)?;
     let preview = hub.preview(&caller, id, role, kind).await?;
     let etag = format!("\"{}\"", preview.sha256);
-    let size = preview.size;
-    let headers = req.headers();
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-
-    let mut res = HttpResponse::build(StatusCode::OK);
-    res.insert_header((header::ETAG, etag.clone()))
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
-    if text(header::IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Ok(res.status(StatusCode::NOT_MODIFIED).finish());
-    }
-    let range_header = text(header::RANGE).filter(|_| text(header::IF_RANGE).is_none_or(|v| v.trim() == etag));
-    let range = match range_header.map(|r| parse_range(r, size)) {
-        None | Some(Ranged::Ignored) => None,
-        Some(Ranged::Unsatisfiable) => {
-            return Err(ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                format!("the preview has {size} bytes"),
-            )
-            .with_header(header::CONTENT_RANGE, format!("bytes */{size}")))
-        }
-        Some(Ranged::Bytes(r)) if r.start < r.end && r.end <= size => Some(r),
-        Some(Ranged::Bytes(_)) => None,
-    };
-    res.insert_header((header::CONTENT_TYPE, preview.media_type.clone()));
-    let length = match &range {
-        Some(r) => {
-            res.status(StatusCode::PARTIAL_CONTENT)
-                .insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", r.start, r.end - 1)));
-            r.end - r.start
-        }
-        None => size,
+    let (mut res, range, length) = match conditional(&req, etag, preview.size, "preview", &preview.media_type)? {
+        Conditional::NotModified(answer) => return Ok(answer),
+        Conditional::Send { res, range, length } => (res, range, length),
     };
     if req.method() == Method::HEAD {
         return Ok(res.body(super::files::Announced(length)));
