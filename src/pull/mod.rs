@@ -218,8 +218,14 @@ impl Agent {
 
     /// Says once what the agent waits for (until it waits for something else).
     fn waiting(&mut self, what: String) {
+        self.waiting_for(what.clone(), what);
+    }
+
+    /// Says `line` once while the agent waits for `what`: a hub that stays
+    /// down says so once, whichever way each try fails.
+    fn waiting_for(&mut self, what: String, line: String) {
         if what != self.last_wait {
-            eprintln!("waiting: {what}");
+            eprintln!("waiting: {line}");
             self.last_wait = what;
         }
     }
@@ -246,11 +252,12 @@ impl Agent {
                     return Ok(v);
                 }
                 Err(e) if net::is_transient(&e) => {
-                    self.waiting(format!(
+                    let line = format!(
                         "the hub ({}); retrying with backoff up to {}s",
                         net::short(&e),
                         self.opts.retry_max.as_secs()
-                    ));
+                    );
+                    self.waiting_for("the hub".into(), line);
                     self.stop.sleep(wait).await?;
                     wait = (wait * 2).min(self.opts.retry_max);
                 }
@@ -620,7 +627,7 @@ impl Agent {
             .await;
             match tried {
                 Err(e) if net::is_transient(&e) => {
-                    self.waiting(format!("the hub ({}); retrying", net::short(&e)));
+                    self.waiting_for("the hub".into(), format!("the hub ({}); retrying", net::short(&e)));
                     self.stop.sleep(wait).await?;
                     wait = (wait * 2).min(self.opts.retry_max);
                 }
