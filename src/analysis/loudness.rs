@@ -191,27 +191,57 @@ impl Engine {
             kept
         });
 
+        // The meter runs on a thread of its own, fed whole frames through a
+        // short queue: FFmpeg decodes, this task reads the pipe and the
+        // meter measures, all at once, and the server's async threads never
+        // wait on the measurement.
         let frame_bytes = channels as usize * 4;
-        let mut buf = vec![0u8; 256 * 1024];
+        let (chunks, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let metering = tokio::task::spawn_blocking(move || {
+            let mut samples: Vec<f32> = Vec::new();
+            while let Some(chunk) = queued.blocking_recv() {
+                samples.clear();
+                samples.extend(
+                    chunk
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+                meter.add(&samples)?;
+            }
+            Ok::<_, ebur128::Error>(meter)
+        });
+        const CHUNK: usize = 256 * 1024;
+        let mut buf = vec![0u8; CHUNK];
         let mut filled = 0;
-        let mut samples: Vec<f32> = Vec::with_capacity(buf.len() / 4);
         loop {
             let n = stdout.read(&mut buf[filled..]).await?;
             if n == 0 {
                 break;
             }
             filled += n;
+            if filled < CHUNK / 2 {
+                continue;
+            }
             let whole = filled - filled % frame_bytes;
-            samples.clear();
-            samples.extend(
-                buf[..whole]
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-            meter.add(&samples).map_err(|e| EngineError::Failed(e.to_string()))?;
-            buf.copy_within(whole..filled, 0);
+            let mut next = vec![0u8; CHUNK];
+            next[..filled - whole].copy_from_slice(&buf[whole..filled]);
+            let mut full = std::mem::replace(&mut buf, next);
+            full.truncate(whole);
             filled -= whole;
+            if chunks.send(full).await.is_err() {
+                break; // the meter stopped: its error is below
+            }
         }
+        buf.truncate(filled - filled % frame_bytes);
+        if !buf.is_empty() {
+            let _ = chunks.send(buf).await;
+        }
+        drop(chunks);
+        drop(stdout); // FFmpeg, if still writing, stops rather than waits
+        let meter = metering
+            .await
+            .map_err(|e| EngineError::Failed(e.to_string()))?
+            .map_err(|e| EngineError::Failed(e.to_string()))?;
         let status = child.wait().await?;
         let complaints = complaints.await.unwrap_or_default();
         if !complaints.is_empty() {
