@@ -208,6 +208,10 @@ settings! {
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
     analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
         "files analysed at once (FFmpeg at low priority: probe, loudness, previews); 0: files are queued, not analysed";
+    analysis_audio_workers: usize = 1, "PXHUB_ANALYSIS_AUDIO_WORKERS", "N",
+        "of those, at most this many audio files (and anything not declared as video) at once";
+    analysis_video_workers: usize = 1, "PXHUB_ANALYSIS_VIDEO_WORKERS", "N",
+        "of those, at most this many video files at once (a video preview keeps every core busy)";
     ffmpeg: PathBuf = "ffmpeg".into(), "PXHUB_FFMPEG", "PATH",
         "the `ffmpeg` program (found on `PATH` unless a path is given); without it the hub runs and files wait for analysis";
     ffprobe: PathBuf = "ffprobe".into(), "PXHUB_FFPROBE", "PATH",
@@ -452,6 +456,8 @@ impl Settings {
             },
             analysis: crate::exchange::analysis::AnalysisSettings {
                 workers: self.analysis_workers,
+                audio_workers: self.analysis_audio_workers,
+                video_workers: self.analysis_video_workers,
                 lease: Duration::from_secs(self.analysis_lease_secs.max(1)),
                 work_dir: self.data_dir.join("analysis"),
                 max_attempts: 5,

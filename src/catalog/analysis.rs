@@ -22,6 +22,17 @@ pub struct Claimed {
     pub size: u64,
     /// The type its uploader declared (a master's first).
     pub media_type: String,
+    /// Whether a file with this content was declared as video (its previews
+    /// take the machine's cores; the hub runs fewer of those at once).
+    pub video: bool,
+}
+
+/// Which jobs a worker may claim now: audio (everything not declared as
+/// video), video, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classes {
+    pub audio: bool,
+    pub video: bool,
 }
 
 /// A preview object.
@@ -63,42 +74,58 @@ pub fn requeue(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Claims the next due job (or one whose worker's lease ran out) until
-/// `lease_until`.
-pub fn claim(conn: &Connection, at: DateTime<Utc>, lease_until: DateTime<Utc>) -> rusqlite::Result<Option<Claimed>> {
+/// Whether a file with this content was declared as video (SQL, on `j`).
+const IS_VIDEO: &str =
+    "EXISTS (SELECT 1 FROM program_files f WHERE f.sha256 = j.sha256 AND f.media_type LIKE 'video/%')";
+
+/// Claims the next due job of the `classes` asked for (or one whose
+/// worker's lease ran out) until `lease_until`.
+pub fn claim(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    classes: Classes,
+) -> rusqlite::Result<Option<Claimed>> {
+    if !classes.audio && !classes.video {
+        return Ok(None);
+    }
     loop {
         let claimed: Option<(String, i64)> = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "UPDATE analysis_jobs SET state = 'running', attempts = attempts + 1, lease_until = ?2, updated_at = ?1
-                 WHERE rowid = (SELECT rowid FROM analysis_jobs
-                     WHERE (state = 'pending' AND next_attempt_at <= ?1) OR (state = 'running' AND lease_until < ?1)
-                     ORDER BY next_attempt_at LIMIT 1)
-                 RETURNING sha256, attempts",
-            )?
-            .query_row(params![to_micros(at), to_micros(lease_until)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+                 WHERE rowid = (SELECT j.rowid FROM analysis_jobs j
+                     WHERE ((j.state = 'pending' AND j.next_attempt_at <= ?1) OR (j.state = 'running' AND j.lease_until < ?1))
+                       AND CASE WHEN {IS_VIDEO} THEN ?4 ELSE ?3 END
+                     ORDER BY j.next_attempt_at LIMIT 1)
+                 RETURNING sha256, attempts"
+            ))?
+            .query_row(
+                params![to_micros(at), to_micros(lease_until), classes.audio, classes.video],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let Some((hex, attempt)) = claimed else {
             return Ok(None);
         };
         let sha256 = Sha256::parse_hex(&hex).ok_or_else(|| bad_column(0, hex.clone()))?;
-        let found: Option<(String, u64, String)> = conn
-            .prepare_cached(
-                "SELECT o.key, o.size, f.media_type FROM media_objects o
+        let found: Option<(String, u64, String, bool)> = conn
+            .prepare_cached(&format!(
+                "SELECT o.key, o.size, f.media_type, (SELECT {IS_VIDEO} FROM (SELECT ?1 AS sha256) j)
+                 FROM media_objects o
                  JOIN program_files f ON f.sha256 = o.sha256
-                 WHERE o.sha256 = ?1 ORDER BY f.role = 'master' DESC LIMIT 1",
-            )?
-            .query_row([&hex], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                 WHERE o.sha256 = ?1 ORDER BY f.role = 'master' DESC LIMIT 1"
+            ))?
+            .query_row([&hex], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
         match found {
-            Some((key, size, media_type)) => {
+            Some((key, size, media_type, video)) => {
                 return Ok(Some(Claimed {
                     sha256,
                     attempt,
                     key,
                     size,
                     media_type,
+                    video,
                 }))
             }
             // No file has these bytes any more: nothing to analyse.

@@ -16,7 +16,7 @@ use super::programs::visible;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::analysis::{EngineError, Report};
-use crate::catalog::analysis::{self as jobs, Claimed, PreviewObject, Previews};
+use crate::catalog::analysis::{self as jobs, Classes, Claimed, PreviewObject, Previews};
 use crate::catalog::{self, programs};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
@@ -26,6 +26,10 @@ use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Vie
 pub struct AnalysisSettings {
     /// Jobs run at once (0: none, the hub only queues).
     pub workers: usize,
+    /// Of those, at most this many audio (not video) files at once.
+    pub audio_workers: usize,
+    /// Of those, at most this many video files at once.
+    pub video_workers: usize,
     /// How long a claim holds without renewal; a worker renews it every
     /// third of that while it runs.
     pub lease: Duration,
@@ -39,6 +43,13 @@ pub struct AnalysisSettings {
 
 /// Which preview a request names.
 pub use crate::domain::analysis::PreviewKind as Preview;
+
+/// How many analyses of each kind run now.
+#[derive(Debug, Default)]
+pub(super) struct Running {
+    audio: usize,
+    video: usize,
+}
 
 /// A preview the caller may fetch.
 #[derive(Debug, Clone)]
@@ -118,19 +129,50 @@ impl Hub {
         }
     }
 
-    /// Claims one due job and runs it; `false` when none was due.
+    /// Claims one due job and runs it; `false` when none was due (of a
+    /// kind of file with a worker free: audio and video are capped apart).
     pub async fn analyze_next(&self) -> Result<bool, ExchangeError> {
         let lease = self.analysis.lease;
-        let job = self
-            .catalog
-            .write(move |tx| {
-                let now = catalog::now();
-                jobs::claim(tx, now, now + lease)
-            })
-            .await?;
+        let job = {
+            // Held while claiming, so that two workers cannot both take
+            // the last free place of a kind.
+            let mut running = self.analysis_running.lock().await;
+            let classes = Classes {
+                audio: running.audio < self.analysis.audio_workers,
+                video: running.video < self.analysis.video_workers,
+            };
+            let job = self
+                .catalog
+                .write(move |tx| {
+                    let now = catalog::now();
+                    jobs::claim(tx, now, now + lease, classes)
+                })
+                .await?;
+            match &job {
+                Some(j) if j.video => running.video += 1,
+                Some(_) => running.audio += 1,
+                None => {}
+            }
+            job
+        };
         let Some(job) = job else {
             return Ok(false);
         };
+        let outcome = self.analyze_claimed(&job).await;
+        let mut running = self.analysis_running.lock().await;
+        if job.video {
+            running.video -= 1;
+        } else {
+            running.audio -= 1;
+        }
+        drop(running);
+        // A place of this kind is free again: a worker waiting for one may go.
+        self.wake_analysis();
+        outcome
+    }
+
+    async fn analyze_claimed(&self, job: &Claimed) -> Result<bool, ExchangeError> {
+        let job = job.clone();
         tracing::info!(sha256 = %job.sha256, attempt = job.attempt, "analysis started");
         self.metrics.analyses_running.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();

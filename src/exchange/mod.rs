@@ -91,6 +91,8 @@ pub struct Hub {
     engine: Engine,
     analysis: Arc<analysis::AnalysisSettings>,
     analysis_wake: Arc<tokio::sync::Notify>,
+    /// Analyses running now, by kind.
+    analysis_running: Arc<tokio::sync::Mutex<analysis::Running>>,
 }
 
 impl Hub {
@@ -113,6 +115,7 @@ impl Hub {
             engine: Engine::new(settings.engine.clone()),
             analysis: Arc::new(settings.analysis.clone()),
             analysis_wake: Default::default(),
+            analysis_running: Default::default(),
             settings,
             metrics: Default::default(),
         })

@@ -361,6 +361,38 @@ async fn the_same_content_uploaded_twice_is_analysed_once() {
     assert_eq!((app.count("analysis_jobs"), count()), (0, 0));
 }
 
+/// Audio and video have caps of their own: with no place for video, a
+/// video file waits while audio files behind it are analysed; with no place
+/// for audio, the reverse.
+#[tokio::test]
+async fn audio_and_video_are_capped_apart() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = wav(dir.path());
+    for (audio, video) in [(1, 0), (0, 1)] {
+        let app = analysed_app(|s| {
+            s.analysis_workers = 2;
+            s.analysis_audio_workers = audio;
+            s.analysis_video_workers = video;
+        })
+        .await;
+        let owner = app.station("thai-nguyen", "provincial").await;
+        // The video first: it is due first.
+        // (Other bytes than the WAV's: one content is one job.)
+        let not_media = format!("không phải video {audio}{video}").into_bytes();
+        let v = upload(&app, &owner, &program("Hình"), "video/mp4", "v.mp4", not_media).await;
+        let a = upload(&app, &owner, &program("Tiếng"), "audio/wav", "a.wav", bytes.clone()).await;
+        let (done, waits) = if audio == 1 { (&a, &v) } else { (&v, &a) };
+        let finished = analysis_of(&app, &owner, done, "master").await;
+        assert!(finished["state"] == "done" || finished["state"] == "failed", "{finished}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let shown = app.program_json(&owner, &json!({"id": waits})).await;
+        assert_eq!(shown["files"][0]["analysis"]["state"], "pending", "{audio} {video}: {shown}");
+    }
+}
+
 /// Files under `dir`, at any depth.
 fn walk(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |entries| {
@@ -589,8 +621,9 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     );
 
     let server = serve(&data).await;
+    // Upper bounds only: five minutes of audio on a loaded machine.
     let mut done = false;
-    for _ in 0..1200 {
+    for _ in 0..3000 {
         if state(&server, &token, &p).await == "done" {
             done = true;
             break;
@@ -611,7 +644,7 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     // `pxhub analyze` queues it again; the running hub picks it up.
     output(pxhub(&data).args(["analyze", "--program", &p]));
     assert_eq!(db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'done'"), 0);
-    for _ in 0..1200 {
+    for _ in 0..3000 {
         if db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'done'") == 1 {
             let o = pxhub(&data).args(["analyze"]).output().unwrap();
             assert!(!o.status.success(), "--program or --all is required");
