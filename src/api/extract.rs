@@ -23,6 +23,10 @@ use crate::exchange::{Caller, ExchangeError, Hub};
 /// person, so that the browser can download and upload (tus) through the
 /// API; a request that may change something must then also carry the
 /// session's CSRF token in `X-CSRF-Token`, which another site cannot set.
+/// A request another site made the browser send (`Sec-Fetch-Site:
+/// cross-site` or `same-site`, e.g. a link or a form on another site, which
+/// `SameSite=Lax` lets through for top-level GETs) does not carry the
+/// person: a link elsewhere cannot make a signed-in person take a program.
 pub struct Auth(pub Caller);
 
 impl FromRequest for Auth {
@@ -41,7 +45,8 @@ impl FromRequest for Auth {
         let session = req
             .cookie(SESSION_COOKIE)
             .map(|c| c.value().to_owned())
-            .filter(|_| bearer.is_none() && !req.headers().contains_key(header::AUTHORIZATION));
+            .filter(|_| bearer.is_none() && !req.headers().contains_key(header::AUTHORIZATION))
+            .filter(|_| !from_another_site(req));
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let csrf = req
             .headers()
@@ -66,6 +71,16 @@ impl FromRequest for Auth {
             Ok(Auth(hub.authenticate(&bearer).await?))
         })
     }
+}
+
+/// Whether the browser says another site started this request. Browsers
+/// that send no `Sec-Fetch-Site` are taken at their word (the CSRF token
+/// still guards every change).
+fn from_another_site(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.eq_ignore_ascii_case("same-origin") && !v.eq_ignore_ascii_case("none"))
 }
 
 /// A JSON request body. Too large: 413; not JSON: 415; malformed: 400; of

@@ -647,6 +647,43 @@ async fn a_viewer_finds_and_takes_but_does_not_offer() {
     assert_eq!(r.bytes().await.unwrap(), &b"abc"[..]);
 }
 
+/// A link on another site to a download (a top-level GET, which
+/// `SameSite=Lax` lets the session cookie ride along with) does not act as
+/// the signed-in person: no take is recorded for them. From the hub's own
+/// page, or typed into the address bar, the same link works.
+#[tokio::test]
+async fn a_link_on_another_site_cannot_make_a_person_take_a_program() {
+    let (app, tn, _) = two_stations().await;
+    add_person(&app, "cao-bang", "xem", "Người xem", "viewer", PASSWORD);
+    let p = app.published(&tn, &program("Thời sự")).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("xem", PASSWORD).await;
+    let master = format!("/api/v1/programs/{}/files/master", id(&p));
+    let takes = |app: &TestApp| app.count("takes");
+    for site in ["cross-site", "same-site", "Cross-Site"] {
+        let r = b
+            .api(reqwest::Method::GET, &master)
+            .header("Sec-Fetch-Site", site)
+            .header("Sec-Fetch-Mode", "navigate")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{site}");
+        assert_eq!(takes(&app), 0, "{site}");
+    }
+    for site in ["same-origin", "none"] {
+        let r = b
+            .api(reqwest::Method::GET, &master)
+            .header("Sec-Fetch-Site", site)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{site}");
+        assert_eq!(r.bytes().await.unwrap(), &b"abc"[..]);
+    }
+    assert_eq!(takes(&app), 1);
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
