@@ -10,6 +10,7 @@ use ebur128::{Channel, EbuR128, Mode};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
+use super::truepeak::TruePeak;
 use super::{Engine, EngineError};
 use crate::domain::Loudness;
 
@@ -77,6 +78,9 @@ fn tenth(v: Result<f64, ebur128::Error>) -> Option<f64> {
 /// The meter and the waveform, fed whole frames.
 pub(super) struct Meter {
     ebu: EbuR128,
+    /// The true peak, measured apart (see `truepeak`): the crate's own
+    /// oversamples every sample, which cost more than decoding.
+    true_peak: TruePeak,
     channels: usize,
     bucket_frames: usize,
     in_bucket: usize,
@@ -87,12 +91,13 @@ pub(super) struct Meter {
 
 impl Meter {
     pub(super) fn new(channels: u32, expected_seconds: Option<f64>) -> Result<Self, ebur128::Error> {
-        let mut ebu = EbuR128::new(channels, RATE, Mode::I | Mode::LRA | Mode::TRUE_PEAK)?;
+        let mut ebu = EbuR128::new(channels, RATE, Mode::I | Mode::LRA | Mode::SAMPLE_PEAK)?;
         ebu.set_channel_map(&channel_map(channels))?;
         let expected_frames = expected_seconds.unwrap_or(0.0) * f64::from(RATE);
         let bucket_frames = ((expected_frames / MAX_POINTS).ceil() as usize).max(MIN_BUCKET_FRAMES);
         Ok(Self {
             ebu,
+            true_peak: TruePeak::new(channels as usize),
             channels: channels as usize,
             bucket_frames,
             in_bucket: 0,
@@ -108,6 +113,7 @@ impl Meter {
 
     /// Adds interleaved samples (a whole number of frames).
     pub(super) fn add(&mut self, mut samples: &[f32]) -> Result<(), ebur128::Error> {
+        self.true_peak.add(samples);
         while !samples.is_empty() {
             let frames = (samples.len() / self.channels).min(self.bucket_frames - self.in_bucket);
             let (now, rest) = samples.split_at(frames * self.channels);
@@ -136,9 +142,7 @@ impl Meter {
         if self.in_bucket > 0 {
             self.close_bucket();
         }
-        let peak = (0..self.channels as u32)
-            .filter_map(|c| self.ebu.true_peak(c).ok())
-            .fold(0.0f64, f64::max);
+        let peak = f64::from(self.true_peak.peak());
         let true_peak = (peak > 0.0).then(|| ((20.0 * peak.log10()) * 100.0).round() / 100.0);
         let loudness = Loudness {
             integrated_lufs: tenth(self.ebu.loudness_global()),

@@ -10,6 +10,7 @@
 mod loudness;
 mod preview;
 mod probe;
+mod truepeak;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

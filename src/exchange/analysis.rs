@@ -16,7 +16,7 @@ use super::programs::visible;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::analysis::{EngineError, Report};
-use crate::catalog::analysis::{self as jobs, Classes, Claimed, PreviewObject, Previews};
+use crate::catalog::analysis::{self as jobs, Claimed, Classes, PreviewObject, Previews};
 use crate::catalog::{self, programs};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};

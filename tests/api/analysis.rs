@@ -386,10 +386,16 @@ async fn audio_and_video_are_capped_apart() {
         let a = upload(&app, &owner, &program("Tiếng"), "audio/wav", "a.wav", bytes.clone()).await;
         let (done, waits) = if audio == 1 { (&a, &v) } else { (&v, &a) };
         let finished = analysis_of(&app, &owner, done, "master").await;
-        assert!(finished["state"] == "done" || finished["state"] == "failed", "{finished}");
+        assert!(
+            finished["state"] == "done" || finished["state"] == "failed",
+            "{finished}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         let shown = app.program_json(&owner, &json!({"id": waits})).await;
-        assert_eq!(shown["files"][0]["analysis"]["state"], "pending", "{audio} {video}: {shown}");
+        assert_eq!(
+            shown["files"][0]["analysis"]["state"], "pending",
+            "{audio} {video}: {shown}"
+        );
     }
 }
 
