@@ -43,11 +43,13 @@ fn ffmpeg(args: &[&str], out: &Path) {
     assert!(status.success(), "ffmpeg {args:?}");
 }
 
-/// The decode the hub does, alone: FFmpeg to 48 kHz float samples, discarded.
+/// The decode the hub does, alone: FFmpeg to 48 kHz float samples, discarded,
+/// at the niceness the hub gives it (`nice -n 10`), so that other work on the
+/// machine weighs on both sides alike.
 fn decode_alone(file: &Path) -> Duration {
     let started = Instant::now();
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
+    let status = Command::new("nice")
+        .args(["-n", "10", "ffmpeg", "-nostdin", "-v", "error", "-i"])
         .arg(file)
         .args([
             "-map",
