@@ -2,9 +2,11 @@
 //! append, terminate. On the last byte the file is attached to its program
 //! exactly as a single-request upload would be.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -67,31 +69,112 @@ pub struct Append {
     pub checksum: Option<Checksum>,
 }
 
+/// A writer silent this long (no byte of its body) gives its upload up to a
+/// new PATCH: the link it came by has most likely dropped without a word
+/// (a mountain link's NAT forgets it), and its client is back by another.
+const TAKE_OVER_AFTER: Duration = Duration::from_secs(5);
+/// How long a new PATCH waits for a silent writer to let go.
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(10);
+
 /// Uploads being written now: one writer at a time.
 #[derive(Clone, Default)]
-pub struct Locks(Arc<Mutex<HashSet<String>>>);
+pub struct Locks(Arc<Mutex<HashMap<String, Arc<Holder>>>>);
 
-struct Lock {
+/// The writer holding an upload.
+struct Holder {
+    /// When it last received a byte (ms since `since`).
+    heard: AtomicU64,
+    since: Instant,
+    /// Asks it to stop reading, keep what arrived and let go.
+    release: tokio::sync::Notify,
+}
+
+impl Holder {
+    fn silent_for(&self) -> Duration {
+        self.since
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.heard.load(Ordering::Relaxed)))
+    }
+}
+
+pub(super) struct Lock {
     locks: Locks,
     id: String,
+    holder: Arc<Holder>,
+}
+
+impl Lock {
+    /// Notes that a byte arrived.
+    fn heard(&self) {
+        let now = self.holder.since.elapsed().as_millis() as u64;
+        self.holder.heard.store(now, Ordering::Relaxed);
+    }
+
+    /// Resolves when a newer writer asks for the upload.
+    async fn asked_to_let_go(&self) {
+        self.holder.release.notified().await
+    }
 }
 
 impl Locks {
     fn take(&self, id: &str) -> Result<Lock, ExchangeError> {
         let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !held.insert(id.to_owned()) {
+        if held.contains_key(id) {
             return Err(ExchangeError::Locked);
         }
+        let holder = Arc::new(Holder {
+            heard: AtomicU64::new(0),
+            since: Instant::now(),
+            release: tokio::sync::Notify::new(),
+        });
+        held.insert(id.to_owned(), holder.clone());
         Ok(Lock {
             locks: self.clone(),
             id: id.to_owned(),
+            holder,
         })
+    }
+
+    /// The lock of `id` for a new writer: a writer that has been silent for
+    /// `quiet` is asked to let go (it keeps what it received), and this
+    /// waits a little for it; a writer still receiving keeps the upload
+    /// (423).
+    async fn take_over(&self, id: &str, quiet: Duration) -> Result<Lock, ExchangeError> {
+        let deadline = Instant::now() + TAKE_OVER_WAIT;
+        let mut asked = false;
+        loop {
+            match self.take(id) {
+                Ok(lock) => return Ok(lock),
+                Err(e) => {
+                    let holder = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
+                    match holder {
+                        Some(h) if asked || h.silent_for() >= quiet => {
+                            if !asked {
+                                tracing::info!(upload = %id, silent = ?h.silent_for(), "a silent writer is asked to give its upload to a new one");
+                            }
+                            h.release.notify_one();
+                            asked = true;
+                        }
+                        Some(_) => return Err(e),
+                        None => continue,
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(ExchangeError::Locked);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        self.locks.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+        let mut held = self.locks.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Only its own entry (the map is keyed by id; one holder at a time).
+        if held.get(&self.id).is_some_and(|h| Arc::ptr_eq(h, &self.holder)) {
+            held.remove(&self.id);
+        }
     }
 }
 
@@ -287,7 +370,11 @@ impl Hub {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
-        let (_lock, mut row) = self.tus_lock(caller, id).await?;
+        // A writer gone silent (its link dropped without a word) gives way.
+        self.tus_row(caller, id).await?;
+        let quiet = TAKE_OVER_AFTER.min(self.settings.upload_idle);
+        let lock = self.tus_locks.take_over(id, quiet).await?;
+        let mut row = self.tus_row(caller, id).await?;
         if !row.completed && !self.media.sink_on_disk(id, &row.sink).await {
             // Bytes it had received waited on a disk that is gone (the
             // catalog was restored on a new machine): it cannot go on, and
@@ -300,7 +387,7 @@ impl Hub {
         }
         self.check_append(&mut row, &append)?;
         let _slot = self.upload_slot(caller.station.as_ref().ok_or(ExchangeError::NotFound)?)?;
-        let (hash, received) = self.receive_chunk(&mut row, append.checksum, &mut body).await?;
+        let (hash, received) = self.receive_chunk(&mut row, append.checksum, &mut body, &lock).await?;
         row.received = received;
         row.sha256_state = hash.save();
         row.expires_at = catalog::now() + EXPIRY;
@@ -367,6 +454,7 @@ impl Hub {
         row: &mut TusRow,
         checksum: Option<Checksum>,
         body: &mut S,
+        lock: &Lock,
     ) -> Result<(ResumableSha256, u64), ExchangeError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -383,7 +471,16 @@ impl Hub {
         let mut cut_short = false;
         let mut pace = Pace::new();
         loop {
-            let chunk = match self.next_chunk(body, &mut pace).await {
+            let next = tokio::select! {
+                biased;
+                () = lock.asked_to_let_go() => {
+                    tracing::info!(upload = %id, received, "tus chunk given up to a newer writer");
+                    cut_short = true;
+                    break;
+                }
+                next = self.next_chunk(body, &mut pace) => next,
+            };
+            let chunk = match next {
                 Ok(None) => break,
                 Ok(Some(Ok(c))) => c,
                 Ok(Some(Err(e))) => {
@@ -405,6 +502,7 @@ impl Hub {
                     None => ExchangeError::TooLarge { limit },
                 });
             }
+            lock.heard();
             hash.update(&chunk);
             chunk_hash.update(&chunk);
             received += chunk.len() as u64;

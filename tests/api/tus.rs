@@ -28,6 +28,7 @@ storage_suite!(
     termination_removes_everything,
     expired_uploads_answer_410_and_are_swept,
     one_writer_at_a_time,
+    a_writer_gone_silent_gives_way_to_a_new_one,
     an_upload_being_written_is_still_not_found_by_others,
     a_broken_chunk_counts_up_to_where_it_stopped,
     tuspy_killed_and_resumed,
@@ -666,6 +667,56 @@ async fn one_writer_at_a_time(app: TestApp) {
         app.tus_patch(&tn, &upload, 2000, body[2000..].to_vec()).await.status(),
         StatusCode::NO_CONTENT
     );
+    assert!(app.master(&tn, id(&p)).await == body);
+}
+
+/// A link that drops without a word (no FIN, no RST: a NAT forgot it)
+/// leaves its PATCH waiting for bytes that never come. Once it has been
+/// silent a few seconds, the client's new PATCH takes the upload over: the
+/// silent one keeps what it received and lets go, the new one is told the
+/// offset (409), and the upload goes on from there, byte-exact. Without
+/// this, the client would meet 423 until the hub's idle limit (minutes).
+async fn a_writer_gone_silent_gives_way_to_a_new_one(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Mất sóng")).await;
+    let body = bytes(4000, 9);
+    let upload = app.tus_create(&tn, id(&p), body.len()).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let silent = app
+        .tus(Method::PATCH, &tn, &upload)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Content-Length", "3000")
+        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
+        .send();
+    let silent = tokio::spawn(silent);
+    tx.send(Ok(body[..1000].to_vec())).await.unwrap();
+    received(&app, 1000).await;
+    // Still receiving a moment ago: a second writer waits its turn.
+    assert_problem(
+        app.tus_patch(&tn, &upload, 0, body[..2000].to_vec()).await,
+        StatusCode::LOCKED,
+        "locked",
+    )
+    .await;
+    // Silent past the limit (the sender is kept, so the link stays open).
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let started = std::time::Instant::now();
+    assert_problem(
+        app.tus_patch(&tn, &upload, 0, body[..2000].to_vec()).await,
+        StatusCode::CONFLICT,
+        "offset_mismatch",
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let r = app.tus_offset(&tn, &upload).await;
+    assert_eq!(offset_of(&r), 1000, "what the silent writer received is kept");
+    let r = app.tus_patch(&tn, &upload, 1000, body[1000..].to_vec()).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(app.master(&tn, id(&p)).await == body);
+    // The silent request, when its link finally ends, changed nothing.
+    drop(tx);
+    let _ = silent.await.unwrap();
     assert!(app.master(&tn, id(&p)).await == body);
 }
 
