@@ -640,15 +640,7 @@ async fn one_writer_at_a_time(app: TestApp) {
     let body = bytes(4000, 7);
     let upload = app.tus_create(&tn, id(&p), body.len()).await;
     // A PATCH whose body trickles in holds the upload...
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    let slow = app
-        .tus(Method::PATCH, &tn, &upload)
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Content-Length", "2000")
-        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
-        .send();
-    let slow = tokio::spawn(slow);
+    let (tx, slow) = trickling_patch(&app, &tn, &upload, 2000);
     tx.send(Ok(body[..1000].to_vec())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // ...so another is refused, not interleaved.
@@ -681,15 +673,7 @@ async fn a_writer_gone_silent_gives_way_to_a_new_one(app: TestApp) {
     let p = app.create_program(&tn, &program("Mất sóng")).await;
     let body = bytes(4000, 9);
     let upload = app.tus_create(&tn, id(&p), body.len()).await;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    let silent = app
-        .tus(Method::PATCH, &tn, &upload)
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Content-Length", "3000")
-        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
-        .send();
-    let silent = tokio::spawn(silent);
+    let (tx, silent) = trickling_patch(&app, &tn, &upload, 3000);
     tx.send(Ok(body[..1000].to_vec())).await.unwrap();
     received(&app, 1000).await;
     // Still receiving a moment ago: a second writer waits its turn.
@@ -733,15 +717,7 @@ async fn an_upload_being_written_is_still_not_found_by_others(app: TestApp) {
     let body = bytes(2000, 8);
     let upload = app.tus_create(&tn, id(&p), body.len()).await;
     // The owner's PATCH holds the upload while its body trickles in...
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    let slow = app
-        .tus(Method::PATCH, &tn, &upload)
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Content-Length", body.len().to_string())
-        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
-        .send();
-    let slow = tokio::spawn(slow);
+    let (tx, slow) = trickling_patch(&app, &tn, &upload, body.len());
     tx.send(Ok(body[..1000].to_vec())).await.unwrap();
     received(&app, 1000).await;
     // ...and another station learns nothing of it: not "locked", not found.
@@ -766,6 +742,28 @@ async fn an_upload_being_written_is_still_not_found_by_others(app: TestApp) {
     let r = slow.await.unwrap().unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(app.master(&tn, id(&p)).await == body);
+}
+
+/// Where a test sends a request body, piece by piece.
+type BodySender = tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>;
+
+/// A PATCH from offset 0 announcing `length` bytes, whose body is what the
+/// test sends down the returned channel, when it likes.
+fn trickling_patch(
+    app: &TestApp,
+    token: &str,
+    upload: &str,
+    length: usize,
+) -> (BodySender, tokio::task::JoinHandle<reqwest::Result<Response>>) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let patch = app
+        .tus(Method::PATCH, token, upload)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Content-Length", length.to_string())
+        .body(reqwest::Body::wrap_stream(tokio_stream(rx)))
+        .send();
+    (tx, tokio::spawn(patch))
 }
 
 fn tokio_stream<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> {

@@ -601,13 +601,20 @@ async fn the_session_id_is_stored_only_hashed() {
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
 }
 
-#[tokio::test]
-async fn a_viewer_finds_and_takes_but_does_not_offer() {
+/// Thái Nguyên's published "Thời sự" (its master: `abc`), and a viewer of
+/// Cao Bằng signed in.
+async fn a_viewer_of_cao_bang() -> (TestApp, serde_json::Value, Browser) {
     let (app, tn, _) = two_stations().await;
     add_person(&app, "cao-bang", "xem", "Người xem", "viewer", PASSWORD);
     let p = app.published(&tn, &program("Thời sự")).await;
     let mut b = Browser::new(&app);
     b.sign_in("xem", PASSWORD).await;
+    (app, p, b)
+}
+
+#[tokio::test]
+async fn a_viewer_finds_and_takes_but_does_not_offer() {
+    let (app, p, mut b) = a_viewer_of_cao_bang().await;
     let home = b.text("/").await;
     assert!(home.contains("Thời sự"));
     assert!(!home.contains("href=\"/offer\""));
@@ -653,11 +660,7 @@ async fn a_viewer_finds_and_takes_but_does_not_offer() {
 /// page, or typed into the address bar, the same link works.
 #[tokio::test]
 async fn a_link_on_another_site_cannot_make_a_person_take_a_program() {
-    let (app, tn, _) = two_stations().await;
-    add_person(&app, "cao-bang", "xem", "Người xem", "viewer", PASSWORD);
-    let p = app.published(&tn, &program("Thời sự")).await;
-    let mut b = Browser::new(&app);
-    b.sign_in("xem", PASSWORD).await;
+    let (app, p, b) = a_viewer_of_cao_bang().await;
     let master = format!("/api/v1/programs/{}/files/master", id(&p));
     let takes = |app: &TestApp| app.count("takes");
     for site in ["cross-site", "same-site", "Cross-Site"] {
