@@ -32,9 +32,12 @@
 //! 2 minutes of mixed load, 5 s alone per kind, 300 programs: about 2.5
 //! minutes in all.
 //!
-//! Memory is sampled every second; it is reported warm (a tenth of the way
-//! in), half-way and at the end: growth that levels off shows as a second
-//! half that grows much less than the first.
+//! Memory is sampled every second, as VmRSS (all resident memory, with the
+//! catalog's pages that SQLite reads through its memory map: the kernel's
+//! page cache, growing with the data touched) and RssAnon (the memory the
+//! server allocated itself, where a leak would show); it is reported warm
+//! (a tenth of the way in), half-way and at the end: growth that levels off
+//! shows as a second half that grows much less than the first.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -201,16 +204,20 @@ fn p99(ms: &[f32]) -> f64 {
     v[((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1] as f64
 }
 
-/// Resident memory of `pid` (VmRSS), in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+/// Resident memory of `pid`, in MiB: (VmRSS, RssAnon). VmRSS counts the
+/// catalog's pages SQLite reads through its memory map (RssFile: the
+/// kernel's page cache, given back under pressure) as well as the memory the
+/// process allocated itself (RssAnon), which is where a leak would show.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
 struct Station {
@@ -427,7 +434,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
 
     // The mixed load, with the server's memory sampled as it goes.
     let rss_before = rss_mib(pid);
-    let samples = Arc::new(Mutex::new(Vec::<(f64, f64)>::new()));
+    let samples = Arc::new(Mutex::new(Vec::<(f64, (f64, f64))>::new()));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
         let (samples, sampling) = (samples.clone(), sampling.clone());
@@ -456,16 +463,17 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     // "Warm": the memory a tenth of the way in (at least 10 s), once every
     // pool and cache has been filled once.
     let warm_at = (opts.secs as f64 / 10.0).max(10.0).min(opts.secs as f64 / 2.0);
-    let rss_warm = samples
-        .iter()
-        .find(|(t, _)| *t >= warm_at)
-        .map_or(f64::NAN, |(_, r)| *r);
-    let rss_half = samples
-        .iter()
-        .find(|(t, _)| *t >= opts.secs as f64 / 2.0)
-        .map_or(f64::NAN, |(_, r)| *r);
-    let rss_peak = samples.iter().map(|(_, r)| *r).fold(0.0, f64::max);
-
+    let half_at = opts.secs as f64 / 2.0;
+    let at = |when: f64| {
+        samples
+            .iter()
+            .find(|(t, _)| *t >= when)
+            .map_or((f64::NAN, f64::NAN), |(_, r)| *r)
+    };
+    let (rss_warm, anon_warm) = at(warm_at);
+    let (rss_half, anon_half) = at(half_at);
+    let (rss_end, anon_end) = rss_end;
+    let rss_peak = samples.iter().map(|(_, r)| r.0).fold(0.0, f64::max);
     let mut rows = Vec::new();
     let mut total_server_errors = 0;
     for (k, t) in KINDS.iter().zip(&mixed) {
@@ -510,8 +518,8 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     let growth = rss_end / rss_warm;
     rows.push(Row {
         scenario: format!(
-            "S. server resident memory (VmRSS) at the end vs warm ({:.0} s in); before the load {rss_before:.1} MiB, peak {rss_peak:.1} MiB",
-            warm_at
+            "S. server resident memory (VmRSS, with the catalog's memory-mapped pages) at the end vs warm ({warm_at:.0} s in); before the load {:.1} MiB, peak {rss_peak:.1} MiB",
+            rss_before.0
         ),
         hub: format!("{rss_end:.1} MiB"),
         baseline: format!("{rss_warm:.1} MiB"),
@@ -519,24 +527,26 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         target: "≤ 1.25".into(),
         result: if growth <= 1.25 { "PASS" } else { "MISS" }.into(),
     });
+    let second_half = anon_end / anon_half;
     rows.push(Row {
         scenario: format!(
-            "S. server resident memory, second half: at the end vs half-way ({:.0} s in); first half: {rss_half:.1} / {rss_warm:.1} MiB = {:.2}",
-            opts.secs as f64 / 2.0,
-            rss_half / rss_warm
+            "S. server's own memory (RssAnon), second half: at the end vs half-way ({half_at:.0} s in); before the load {:.1} MiB, warm {anon_warm:.1} MiB (first half {:.2}); VmRSS second half {:.2}",
+            rss_before.1,
+            anon_half / anon_warm,
+            rss_end / rss_half
         ),
-        hub: format!("{rss_end:.1} MiB"),
-        baseline: format!("{rss_half:.1} MiB"),
-        ratio: Some(rss_end / rss_half),
+        hub: format!("{anon_end:.1} MiB"),
+        baseline: format!("{anon_half:.1} MiB"),
+        ratio: Some(second_half),
         target: "≤ 1.10".into(),
-        result: if rss_end / rss_half <= 1.10 { "PASS" } else { "MISS" }.into(),
+        result: if second_half <= 1.10 { "PASS" } else { "MISS" }.into(),
     });
     eprintln!(
-        "memory samples (s, MiB): {}",
+        "memory samples (s: VmRSS/RssAnon MiB): {}",
         samples
             .iter()
             .step_by((samples.len() / 12).max(1))
-            .map(|(t, r)| format!("{t:.0}:{r:.1}"))
+            .map(|(t, (rss, anon))| format!("{t:.0}:{rss:.1}/{anon:.1}"))
             .collect::<Vec<_>>()
             .join(" ")
     );
