@@ -33,16 +33,27 @@ fn own_store(app: &TestApp) -> StorageSettings {
     }
 }
 
-/// An `ffmpeg` that waits until `gate` exists before it works (its version
-/// is told at once, so the hub finds it at start).
-fn gated_ffmpeg(dir: &Path, gate: &Path) -> std::path::PathBuf {
+/// An `ffmpeg` (or `ffprobe`) that opens its input, then waits until `gate` exists before
+/// it works on it (its version is told at once, so the hub finds it at
+/// start). Holding the input open keeps a local store's object readable
+/// after its file is removed, as a job already under way would.
+fn gated(dir: &Path, gate: &Path, program: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let script = dir.join("ffmpeg-gated");
+    let script = dir.join(format!("{program}-gated"));
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nif [ \"$1\" != -version ]; then\n  while [ ! -e '{}' ]; do sleep 0.05; done\nfi\nexec ffmpeg \"$@\"\n",
-            gate.display()
+            r#"#!/bin/bash
+if [ "$1" = -version ]; then exec {program} "$@"; fi
+args=(); prev=
+for a in "$@"; do
+  if [ "$prev" = -i ]; then exec 3<"${{a#file:}}"; a="file:/proc/$$/fd/3"; fi
+  args+=("$a"); prev=$a
+done
+while [ ! -e '{gate}' ]; do sleep 0.05; done
+exec {program} "${{args[@]}}"
+"#,
+            gate = gate.display()
         ),
     )
     .unwrap();
@@ -91,12 +102,13 @@ async fn a_file_removed_while_its_analysis_runs_leaves_no_preview(app: TestApp) 
     }
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("go");
-    let ffmpeg = gated_ffmpeg(dir.path(), &gate);
+    let (ffmpeg, ffprobe) = (gated(dir.path(), &gate, "ffmpeg"), gated(dir.path(), &gate, "ffprobe"));
     let app = analysed_app(|s| {
         s.storage = own_store(&app);
         s.part_size = app.settings.part_size;
         s.max_upload_bytes = app.settings.max_upload_bytes;
         s.ffmpeg = ffmpeg;
+        s.ffprobe = ffprobe;
         // The job's own doing is tested here, not the sweeper's.
         s.sweep_grace_secs = 3600;
     })
