@@ -513,7 +513,7 @@ impl MediaStore {
         // it should, while another object is in it).
         if let (Backend::Local { root }, Some(_)) = (&self.backend, key.strip_prefix("previews/")) {
             if let Some(folder) = root.join(key).parent() {
-                let _ = std::fs::remove_dir(folder);
+                let _ = tokio::fs::remove_dir(folder).await;
             }
         }
         Ok(())
@@ -609,14 +609,20 @@ impl MediaStore {
         };
         let root = root.clone();
         blocking(move || {
+            // An entry gone meanwhile (a writer renamed it) is skipped.
+            let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
             let old = |entry: &std::fs::DirEntry| -> std::io::Result<bool> {
-                Ok(entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than)
+                match entry.metadata().and_then(|m| m.modified()) {
+                    Ok(t) => Ok(t.elapsed().unwrap_or_default() >= older_than),
+                    Err(e) if gone(&e) => Ok(false),
+                    Err(e) => Err(e),
+                }
             };
             let mut removed = 0;
             let mut folders = vec!["blobs".to_owned()];
             for entry in read_dir_if_any(&root.join(PREVIEWS))? {
                 let entry = entry?;
-                if entry.file_type()?.is_dir() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     folders.push(format!("{PREVIEWS}/{}", entry.file_name().to_string_lossy()));
                 }
             }
@@ -628,7 +634,10 @@ impl MediaStore {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     let key = format!("{folder}/{}", name.split('#').next().unwrap_or_default());
                     if writer::is_staging(&name) && !active(&key) && old(&entry)? {
-                        std::fs::remove_file(entry.path())?;
+                        match std::fs::remove_file(entry.path()) {
+                            Err(e) if !gone(&e) => return Err(e.into()),
+                            _ => {}
+                        }
                         removed += 1;
                         kept -= 1;
                     }
