@@ -47,8 +47,11 @@
 //!
 //! Output: a table in the form of the other benches (scripts/bench.sh reads
 //! it): kill points tried, losses and orphans (target 0, against the work
-//! acknowledged as the baseline), then `- ` problem lines; exit 1 on any
-//! loss or orphan. `--quick`: 8 points on the local store and 6 on Garage.
+//! acknowledged as the baseline), analysis jobs cut by a kill and not ended
+//! once (target 0, against the jobs interrupted; SKIPPED when no kill hit
+//! one), then the analysis and webhook counts and `- ` problem lines; exit 1
+//! on any loss or orphan. `--quick`: 8 points on the local store and 6 on
+//! Garage, a pool of 4 tones and 2 patterns (16 and 8 in the full run).
 
 #[path = "common/mod.rs"]
 mod common;
