@@ -1,7 +1,7 @@
 //! Fault injection: `pxhub serve` (the built binary, a process of its own)
 //! killed with SIGKILL at random moments while it takes single-request
-//! uploads, tus PATCHes, publications, withdrawals and webhook deliveries,
-//! on the local store and on Garage; after each restart every invariant is
+//! uploads, tus PATCHes, publications, withdrawals, webhook deliveries and
+//! analysis jobs, on the local store and on Garage; after each restart every invariant is
 //! checked, and the counts are printed.
 //!
 //! ```text
