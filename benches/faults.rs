@@ -1,7 +1,7 @@
 //! Fault injection: `pxhub serve` (the built binary, a process of its own)
 //! killed with SIGKILL at random moments while it takes single-request
-//! uploads, tus PATCHes, publications, withdrawals and webhook deliveries,
-//! on the local store and on Garage; after each restart every invariant is
+//! uploads, tus PATCHes, publications, withdrawals, webhook deliveries and
+//! analysis jobs, on the local store and on Garage; after each restart every invariant is
 //! checked, and the counts are printed.
 //!
 //! ```text
@@ -23,16 +23,35 @@
 //! - once the start-up sweep is done, nothing is left that no row owns: no
 //!   object, no local staging file, no spool or tail file, no S3 multipart
 //!   upload (`ListMultipartUploads`), no upload row;
-//! - at the end, every acknowledged publication has reached the webhook
-//!   receiver at least once (deliveries are retried after a restart).
+//! - at the end, every acknowledged publication has reached, at least once
+//!   and with a valid signature, both the operator's webhook and the webhook
+//!   of a provincial station that follows the publishing station (one
+//!   delivery machinery, the follow deciding; deliveries are retried after a
+//!   restart).
 //!
-//! Analysis jobs do not exist on this branch: when they do, add a `Work`
-//! kind that starts one and check after restart that it finishes once.
+//! Analysis runs in the hub under test (two workers, a 2 s lease so that a
+//! job held by a killed hub is taken again soon), and the workload also
+//! uploads real media from a pool made at the start with FFmpeg's
+//! generators (tones as MP3, `testsrc2` as MP4: distinct content, distinct
+//! jobs; a pool file uploaded twice is analysed once). Before each restart
+//! the jobs the killed hub held (`running`) are noted. Checks: after each
+//! restart, no preview object, staging file or S3 multipart upload is left
+//! that no analysis owns (one a waiting or running job may still write
+//! counts as owned); at the end, once the queue is empty, every job of an
+//! acknowledged file ended (`done`, or `failed` with a reason), every
+//! interrupted job was taken again and ended, no program was told
+//! `file.analyzed` twice, the previews of every `done` job read back through
+//! the API byte-exact (against the SHA-256 the catalog recorded), the
+//! analysis work folder is empty, and after one more restart nothing under
+//! `previews/` is left that a finished analysis does not name.
 //!
 //! Output: a table in the form of the other benches (scripts/bench.sh reads
 //! it): kill points tried, losses and orphans (target 0, against the work
-//! acknowledged as the baseline), then `- ` problem lines; exit 1 on any
-//! loss or orphan. `--quick`: 8 points on the local store and 6 on Garage.
+//! acknowledged as the baseline), analysis jobs cut by a kill and not ended
+//! once (target 0, against the jobs interrupted; SKIPPED when no kill hit
+//! one), then the analysis and webhook counts and `- ` problem lines; exit 1
+//! on any loss or orphan. `--quick`: 8 points on the local store and 6 on
+//! Garage, a pool of 4 tones and 2 patterns (16 and 8 in the full run).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -53,6 +72,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// media bench's.
 const GARAGE_PORTS: (u16, u16, u16) = (39960, 39961, 39963);
 const PART: usize = 5 * 1024 * 1024;
+/// The analysis lease of the hub under test.
+const LEASE_SECS: u64 = 2;
+/// The webhooks' secrets (the receiver checks every signature).
+const HOOK_SECRET: &str = "faults-bench-operator-secret";
+const FOLLOWER_SECRET: &str = "faults-bench-follower-secret";
 
 struct Opts {
     local_points: usize,
@@ -121,6 +145,9 @@ struct Ledger {
     /// Files of programs a withdrawal was sent for (their bytes are no
     /// longer served: the catalog's row is checked, and scrub its object).
     withdrawn_files: BTreeMap<String, (String, u64)>,
+    /// Drafts whose master is real media (the pool's): the ones published
+    /// (a master found to be no media may not be).
+    media_drafts: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -143,6 +170,24 @@ struct Counts {
     losses: usize,
     orphans: usize,
     problems: Vec<String>,
+    /// Real media files acknowledged (their analysis makes previews).
+    acked_media: usize,
+    /// Kill points at which the killed hub held at least one analysis job.
+    kills_during_analysis: usize,
+    /// Analysis jobs a kill interrupted (content and attempt), and how
+    /// they ended.
+    interrupted: usize,
+    /// Of which real media (previews being made).
+    interrupted_media: usize,
+    interrupted_done: usize,
+    interrupted_failed: usize,
+    interrupted_gone: usize,
+    /// Jobs at the end: done, failed (with a reason); previews read back.
+    jobs_done: usize,
+    jobs_failed: usize,
+    previews_read: usize,
+    /// Webhook deliveries received, and with a valid signature.
+    deliveries: usize,
 }
 
 fn body(seed: u64, len: usize) -> Vec<u8> {
@@ -164,6 +209,8 @@ struct Target {
     env: Vec<(&'static str, String)>,
     token: String,
     admin: String,
+    /// A provincial station's, which follows station `faults`.
+    follower: String,
     /// The store, reached by this process (to look behind the hub's back).
     settings: pxhub::Settings,
 }
@@ -178,6 +225,10 @@ impl Target {
             ("PXHUB_WEBHOOK_ALLOW", "127.0.0.0/8".into()),
             ("PXHUB_WEBHOOK_RETRY_MS", "200".into()),
             ("PXHUB_MAX_UPLOAD_BYTES", (64 << 20).to_string()),
+            // Analysis on, with a short lease: a job a killed hub held is
+            // taken again two seconds after.
+            ("PXHUB_ANALYSIS_WORKERS", "2".into()),
+            ("PXHUB_ANALYSIS_LEASE_SECS", LEASE_SECS.to_string()),
         ];
         let mut settings = pxhub::Settings {
             data_dir: dir.to_owned(),
@@ -212,7 +263,18 @@ impl Target {
             "--province",
             "Hà Giang",
         ]);
+        cli(&[
+            "station",
+            "add",
+            "--id",
+            "follower",
+            "--name",
+            "Follower",
+            "--province",
+            "Cao Bằng",
+        ]);
         let token = cli(&["token", "issue", "--station", "faults"]);
+        let follower = cli(&["token", "issue", "--station", "follower"]);
         let admin = cli(&["token", "issue", "--role", "admin", "--label", "faults"]);
         let mut t = Self {
             name,
@@ -220,6 +282,7 @@ impl Target {
             env,
             token,
             admin,
+            follower,
             settings,
         };
         t.env.push(("PXHUB_LOG", "warn".into()));
@@ -271,8 +334,10 @@ impl Target {
     }
 
     /// What is in the store and the spools that no catalog row owns, and
-    /// the upload rows left.
-    async fn orphans(&self) -> Vec<String> {
+    /// the upload rows left. `strict`: with the analysis queue empty, every
+    /// preview must be one a finished analysis names (otherwise one a
+    /// waiting or running job may still write counts as owned).
+    async fn orphans(&self, strict: bool) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.dir.join("catalog.db")).unwrap();
         let col = |sql: &str| -> HashSet<String> {
             let mut st = conn.prepare(sql).unwrap();
@@ -290,6 +355,19 @@ impl Target {
         let upload_rows: i64 = conn
             .query_row("SELECT count(*) FROM media_uploads", [], |r| r.get(0))
             .unwrap();
+        let recorded_previews = col(
+            "SELECT key FROM (SELECT preview_key AS key FROM analysis_jobs WHERE state = 'done'
+             UNION SELECT poster_key FROM analysis_jobs WHERE state = 'done'
+             UNION SELECT waveform_key FROM analysis_jobs WHERE state = 'done') WHERE key IS NOT NULL",
+        );
+        // Content whose job may be writing its previews now.
+        let busy = if strict {
+            HashSet::new()
+        } else {
+            col("SELECT sha256 FROM analysis_jobs WHERE state IN ('pending', 'running')")
+        };
+        let sha_of = |key: &str| key.split('/').nth(1).unwrap_or_default().to_owned();
+        drop(conn);
         let mut out = Vec::new();
         if upload_rows > 0 {
             out.push(format!("{upload_rows} upload row(s) left"));
@@ -300,8 +378,14 @@ impl Target {
                 out.push(format!("object {key}"));
             }
         }
+        for (key, _) in media.preview_keys().await.unwrap() {
+            if !recorded_previews.contains(&key) && !busy.contains(&sha_of(&key)) {
+                out.push(format!("preview object {key}"));
+            }
+        }
         for m in media.pending_multiparts().await.unwrap() {
-            if !multiparts.contains(&m.upload_id) {
+            let preview_in_progress = m.key.starts_with("previews/") && busy.contains(&sha_of(&m.key));
+            if !multiparts.contains(&m.upload_id) && !preview_in_progress {
                 out.push(format!("multipart upload {} of {}", m.upload_id, m.key));
             }
         }
@@ -326,8 +410,43 @@ impl Target {
                     out.push(format!("staging file {name}"));
                 }
             }
+            for dir in std::fs::read_dir(self.dir.join("media/previews"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let sha = dir.file_name().to_string_lossy().into_owned();
+                for entry in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.contains('#') && !busy.contains(&sha) {
+                        out.push(format!("preview staging file {sha}/{name}"));
+                    }
+                }
+            }
+        }
+        if strict {
+            // The analysis work folder: one folder per running job.
+            for entry in std::fs::read_dir(self.dir.join("analysis"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                out.push(format!("analysis work folder {}", entry.file_name().to_string_lossy()));
+            }
         }
         out
+    }
+
+    /// The analysis jobs the (killed) hub held: `(sha256, attempt)`.
+    fn running_jobs(&self) -> Vec<(String, i64)> {
+        let conn = rusqlite::Connection::open(self.dir.join("catalog.db")).unwrap();
+        let mut st = conn
+            .prepare("SELECT sha256, attempts FROM analysis_jobs WHERE state = 'running'")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
     }
 }
 
@@ -363,16 +482,37 @@ impl Client {
     }
 
     async fn put(&self, program: &str, data: Vec<u8>) -> bool {
+        self.put_as(program, data, "audio/mpeg", "a.mp3").await
+    }
+
+    async fn put_as(&self, program: &str, data: Vec<u8>, media_type: &str, filename: &str) -> bool {
         let r = self
             .req(
                 reqwest::Method::PUT,
-                &format!("/api/v1/programs/{program}/files/master?filename=a.mp3"),
+                &format!("/api/v1/programs/{program}/files/master?filename={filename}"),
             )
-            .header("Content-Type", "audio/mpeg")
+            .header("Content-Type", media_type)
             .body(data)
             .send()
             .await;
         matches!(r, Ok(r) if r.status().is_success())
+    }
+
+    /// The SHA-256 of a GET of `path`, if answered 200.
+    async fn sha_of(&self, path: &str) -> Result<String, String> {
+        let mut r = self
+            .req(reqwest::Method::GET, path)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status().as_u16() != 200 {
+            return Err(format!("GET {path}: {}", r.status()));
+        }
+        let mut h = Sha256::new();
+        while let Some(c) = r.chunk().await.map_err(|e| e.to_string())? {
+            h.update(&c);
+        }
+        Ok(hex::encode(h.finalize()))
     }
 
     fn tus(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -474,7 +614,13 @@ impl Client {
 }
 
 /// One client's work until the hub dies: a seeded mix of the kinds.
-async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex<Counts>>, seed: u64) {
+async fn work(
+    client: Arc<Client>,
+    ledger: Arc<Mutex<Ledger>>,
+    counts: Arc<Mutex<Counts>>,
+    pool: Arc<Vec<PoolFile>>,
+    seed: u64,
+) {
     let mut rng = StdRng::seed_from_u64(seed);
     // A few operations per round, with a short pause between them, so that
     // the store grows by tens of MiB a round, not by gigabytes.
@@ -482,8 +628,9 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
         tokio::time::sleep(Duration::from_millis(rng.gen_range(10..60))).await;
         counts.lock().unwrap().ops_started += 1;
         match rng.gen_range(0..10) {
-            // A single-request upload.
-            0..=3 => {
+            // A single-request upload of random bytes (its analysis finds
+            // no media).
+            0..=2 => {
                 let Some(p) = client.new_program(&format!("put {seed}-{step}")).await else {
                     return;
                 };
@@ -501,8 +648,27 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
                     return;
                 }
             }
+            // Real media from the pool: its analysis makes previews.
+            3 | 4 => {
+                let Some(p) = client.new_program(&format!("media {seed}-{step}")).await else {
+                    return;
+                };
+                let f = &pool[rng.gen_range(0..pool.len())];
+                if client.put_as(&p, f.bytes.clone(), f.media_type, f.filename).await {
+                    let mut l = ledger.lock().unwrap();
+                    l.files.insert(p.clone(), (sha(&f.bytes), f.bytes.len() as u64));
+                    l.drafts.push(p.clone());
+                    l.media_drafts.push(p.clone());
+                    l.fresh.push(p);
+                    let mut c = counts.lock().unwrap();
+                    c.acked_files += 1;
+                    c.acked_media += 1;
+                } else {
+                    return;
+                }
+            }
             // A resumable upload in chunks.
-            4..=6 => {
+            5 | 6 => {
                 let Some(p) = client.new_program(&format!("tus {seed}-{step}")).await else {
                     return;
                 };
@@ -543,12 +709,17 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
                 l.fresh.push(p);
                 counts.lock().unwrap().acked_files += 1;
             }
-            // Publish a draft (a webhook delivery follows).
+            // Publish a draft whose master is media (webhook deliveries
+            // follow; a master found to be no media may not be published).
             7 | 8 => {
                 let draft = {
                     let mut l = ledger.lock().unwrap();
-                    let n = l.drafts.len();
-                    (n > 0).then(|| l.drafts.swap_remove(rng.gen_range(0..n)))
+                    let n = l.media_drafts.len();
+                    let pick = (n > 0).then(|| l.media_drafts.swap_remove(rng.gen_range(0..n)));
+                    if let Some(p) = &pick {
+                        l.drafts.retain(|d| d != p);
+                    }
+                    pick
                 };
                 let Some(p) = draft else { continue };
                 if client
@@ -595,9 +766,25 @@ async fn work(client: Arc<Client>, ledger: Arc<Mutex<Ledger>>, counts: Arc<Mutex
 }
 
 // ---------------------------------------------------------------------------
-// The webhook receiver: records every body it is sent.
+// The webhook receiver: records every delivery it is sent, and whether its
+// signature is valid for the secret of the path it came to.
 
-async fn receiver(bodies: Arc<Mutex<Vec<String>>>) -> u16 {
+#[derive(Clone)]
+struct Received {
+    /// `/hook` (the operator's subscription) or `/follow` (the follower's).
+    path: String,
+    body: String,
+    valid: bool,
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn receiver(bodies: Arc<Mutex<Vec<Received>>>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -616,16 +803,25 @@ async fn receiver(bodies: Arc<Mutex<Vec<String>>>) -> u16 {
                         continue;
                     };
                     let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| l.strip_prefix(name))
+                            .map(|v| v.trim().to_owned())
+                    };
+                    let len: usize = header("content-length:").and_then(|v| v.parse().ok()).unwrap_or(0);
                     if buf.len() < end + 4 + len {
                         continue;
                     }
-                    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
-                    bodies.lock().unwrap().push(body);
+                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let raw = &buf[end + 4..end + 4 + len];
+                    let secret = if path == "/follow" {
+                        FOLLOWER_SECRET
+                    } else {
+                        HOOK_SECRET
+                    };
+                    let valid = header("x-hub-signature-256:") == Some(signature(secret, raw));
+                    let body = String::from_utf8_lossy(raw).into_owned();
+                    bodies.lock().unwrap().push(Received { path, body, valid });
                     buf.drain(..end + 4 + len);
                     let _ = s
                         .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
@@ -638,6 +834,89 @@ async fn receiver(bodies: Arc<Mutex<Vec<String>>>) -> u16 {
 }
 
 // ---------------------------------------------------------------------------
+// The media pool: short real files made by FFmpeg's generators, each
+// distinct (a job per content).
+
+struct PoolFile {
+    bytes: Vec<u8>,
+    media_type: &'static str,
+    filename: &'static str,
+}
+
+fn media_pool(dir: &Path, tones: usize, videos: usize) -> Vec<PoolFile> {
+    std::fs::create_dir_all(dir).unwrap();
+    let make = |name: &str, args: &[&str]| -> Vec<u8> {
+        let out = dir.join(name);
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y"])
+            .args(args)
+            .arg(&out)
+            .status()
+            .expect("ffmpeg runs (the analysis part of the bench needs it: apt-get install ffmpeg)");
+        assert!(status.success(), "ffmpeg {args:?}");
+        std::fs::read(out).unwrap()
+    };
+    let mut pool = Vec::new();
+    for i in 0..tones {
+        // 20 s of a tone as MP3 at 128 kbit/s: about 320 KB.
+        let src = format!("sine=frequency={}:sample_rate=44100:duration=20", 220 + 37 * i);
+        pool.push(PoolFile {
+            bytes: make(
+                &format!("tone-{i}.mp3"),
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &src,
+                    "-ac",
+                    "2",
+                    "-c:a",
+                    "libmp3lame",
+                    "-b:a",
+                    "128k",
+                ],
+            ),
+            media_type: "audio/mpeg",
+            filename: "tone.mp3",
+        });
+    }
+    for i in 0..videos {
+        // 4 s of test pattern with a tone, H.264 + AAC: a few hundred KB.
+        let video = format!("testsrc2=size=320x240:rate=25:duration=4,hue=h={}", 40 * i);
+        let audio = format!("sine=frequency={}:duration=4", 300 + 50 * i);
+        pool.push(PoolFile {
+            bytes: make(
+                &format!("pattern-{i}.mp4"),
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &video,
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &audio,
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-b:v",
+                    "600k",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                ],
+            ),
+            media_type: "video/mp4",
+            filename: "pattern.mp4",
+        });
+    }
+    pool
+}
+
+// ---------------------------------------------------------------------------
 // The run
 
 async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts: &Mutex<Counts>, all: bool) {
@@ -646,7 +925,7 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
     // Leftovers: the start-up sweep runs with grace 0; wait (bounded) for it.
     let mut left = Vec::new();
     for _ in 0..100 {
-        left = target.orphans().await;
+        left = target.orphans(false).await;
         if left.is_empty() {
             break;
         }
@@ -717,7 +996,10 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
     // point), so that the store stays small over a hundred rounds.
     let fresh = std::mem::take(&mut ledger.lock().unwrap().fresh);
     for (i, p) in fresh.iter().enumerate() {
-        let is_draft = ledger.lock().unwrap().drafts.contains(p);
+        let is_draft = {
+            let l = ledger.lock().unwrap();
+            l.drafts.contains(p) || l.media_drafts.contains(p)
+        };
         if !is_draft || i % 4 == 0 {
             continue;
         }
@@ -729,6 +1011,7 @@ async fn verify(target: &Target, client: &Client, ledger: &Mutex<Ledger>, counts
             let mut l = ledger.lock().unwrap();
             l.files.remove(p);
             l.drafts.retain(|d| d != p);
+            l.media_drafts.retain(|d| d != p);
         }
     }
     // Acknowledged states.
@@ -802,7 +1085,8 @@ async fn run_target(
     seed: u64,
     counts: Arc<Mutex<Counts>>,
     hook_port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<Received>>>,
+    pool: Arc<Vec<PoolFile>>,
 ) {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut rng = StdRng::seed_from_u64(seed);
@@ -811,25 +1095,42 @@ async fn run_target(
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    // The webhook, subscribed once (the first hub start).
+    // The webhooks, subscribed once (the first hub start): the operator's,
+    // and a provincial station's that follows station `faults`.
     {
         let (proc, base) = target.start(0);
-        let admin = Client {
+        let as_ = |token: &str| Client {
             http: http.clone(),
             base: base.clone(),
-            token: target.admin.clone(),
+            token: token.to_owned(),
         };
+        let hook = |path: &str, secret: &str| serde_json::json!({"url": format!("http://127.0.0.1:{hook_port}{path}"), "events": ["program.published"], "secret": secret});
         assert!(
-            admin
+            as_(&target.admin)
+                .post("/api/v1/webhooks", hook("/hook", HOOK_SECRET))
+                .await,
+            "subscribing the operator's webhook"
+        );
+        let follower = as_(&target.follower);
+        assert!(
+            follower
                 .post(
-                    "/api/v1/webhooks",
-                    serde_json::json!({"url": format!("http://127.0.0.1:{hook_port}/hook"), "events": ["program.published"]}),
+                    "/api/v1/follows",
+                    serde_json::json!({"kind": "station", "value": "faults"})
                 )
                 .await,
-            "subscribing the webhook"
+            "following station faults"
+        );
+        assert!(
+            follower
+                .post("/api/v1/webhooks", hook("/follow", FOLLOWER_SECRET))
+                .await,
+            "subscribing the follower's webhook"
         );
         drop(proc);
     }
+    // Analysis jobs the killed hubs held: (content, attempt).
+    let mut interrupted: HashSet<(String, i64)> = HashSet::new();
     for point in 0..points {
         let (proc, base) = target.start(point + 1);
         let client = Arc::new(Client {
@@ -839,7 +1140,15 @@ async fn run_target(
         });
         verify(target, &client, &ledger, &counts, false).await;
         let workers: Vec<_> = (0..3)
-            .map(|i| tokio::spawn(work(client.clone(), ledger.clone(), counts.clone(), rng.next_u64() ^ i)))
+            .map(|i| {
+                tokio::spawn(work(
+                    client.clone(),
+                    ledger.clone(),
+                    counts.clone(),
+                    pool.clone(),
+                    rng.next_u64() ^ i,
+                ))
+            })
             .collect();
         let delay = Duration::from_millis(rng.gen_range(50..1500));
         tokio::time::sleep(delay).await;
@@ -850,14 +1159,21 @@ async fn run_target(
         for w in workers {
             let _ = w.await;
         }
-        counts.lock().unwrap().points += 1;
-        let c = counts.lock().unwrap();
+        let held = target.running_jobs();
+        let mut c = counts.lock().unwrap();
+        c.points += 1;
+        if !held.is_empty() {
+            c.kills_during_analysis += 1;
+        }
+        interrupted.extend(held);
         eprintln!(
-            "{} point {}/{points}: killed after {delay:?}; so far {} files and {} tus chunks acknowledged, {} losses, {} orphans",
+            "{} point {}/{points}: killed after {delay:?}; so far {} files ({} media) and {} tus chunks acknowledged, {} analysis jobs interrupted, {} losses, {} orphans",
             target.name,
             point + 1,
             c.acked_files,
+            c.acked_media,
             c.acked_tus_chunks,
+            interrupted.len(),
             c.losses,
             c.orphans
         );
@@ -870,33 +1186,257 @@ async fn run_target(
         token: target.token.clone(),
     };
     verify(target, &client, &ledger, &counts, true).await;
-    // Publications made after the webhook subscription reach it, at least once.
+    // Publications made after the subscriptions reach both, at least once,
+    // signed with each one's secret.
     let published: Vec<String> = {
         let l = ledger.lock().unwrap();
         l.published.iter().chain(l.withdrawn.iter()).cloned().collect()
     };
     let started = Instant::now();
-    let mut missing = published.clone();
-    while !missing.is_empty() && started.elapsed() < Duration::from_secs(30) {
+    let mut missing: Vec<(String, &str)> = published
+        .iter()
+        .flat_map(|p| [(p.clone(), "/hook"), (p.clone(), "/follow")])
+        .collect();
+    while !missing.is_empty() && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let got = bodies.lock().unwrap().join("\n");
-        missing.retain(|p| !got.contains(p.as_str()));
+        let got = bodies.lock().unwrap().clone();
+        missing.retain(|(p, path)| {
+            !got.iter()
+                .any(|r| r.valid && r.path == *path && r.body.contains(p.as_str()))
+        });
     }
+    {
+        let mut c = counts.lock().unwrap();
+        for (p, path) in &missing {
+            c.losses += 1;
+            c.problems.push(format!(
+                "{}: no validly signed delivery to {path} for the publication of {p}",
+                target.name
+            ));
+        }
+    }
+    eprintln!(
+        "{}: {} publications, {} of {} deliveries (operator and follower) received and signed",
+        target.name,
+        published.len(),
+        2 * published.len() - missing.len(),
+        2 * published.len()
+    );
+    check_analysis(target, &client, &ledger, &counts, &interrupted, &pool).await;
+    drop(proc);
+    // One more start: its sweep (no grace) leaves nothing that a finished
+    // analysis does not name.
+    let (proc, _) = target.start(points + 2);
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = target.orphans(true).await;
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(proc);
     let mut c = counts.lock().unwrap();
-    for p in &missing {
-        c.losses += 1;
-        c.problems.push(format!(
-            "{}: no webhook delivery for the publication of {p}",
+    c.orphans += left.len();
+    c.problems.extend(
+        left.into_iter()
+            .map(|o| format!("{}: orphan at the end {o}", target.name)),
+    );
+}
+
+/// Once the analysis queue is empty: every job of an acknowledged file
+/// ended, every interrupted one was taken again and ended, no program was
+/// told twice, and the previews of finished jobs read back byte-exact.
+async fn check_analysis(
+    target: &Target,
+    client: &Client,
+    ledger: &Mutex<Ledger>,
+    counts: &Mutex<Counts>,
+    interrupted: &HashSet<(String, i64)>,
+    pool: &[PoolFile],
+) {
+    let db = || rusqlite::Connection::open(target.dir.join("catalog.db")).unwrap();
+    let started = Instant::now();
+    let mut busy = i64::MAX;
+    // Bounded: a job given back with an error waits 30 s, then 60 s.
+    while started.elapsed() < Duration::from_secs(300) {
+        busy = db()
+            .query_row(
+                "SELECT count(*) FROM analysis_jobs WHERE state IN ('pending', 'running')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if busy == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!(
+        "{}: analysis queue empty after {:.0} s",
+        target.name,
+        started.elapsed().as_secs_f64()
+    );
+    let conn = db();
+    type Job = (
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let job = |sha: &str| -> Option<Job> {
+        conn.query_row(
+            "SELECT state, attempts, error, preview_sha256, poster_sha256, waveform_sha256
+             FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze'",
+            [sha],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .ok()
+    };
+    let mut problems = Vec::new();
+    let mut losses = 0;
+    if busy > 0 {
+        losses += 1;
+        problems.push(format!(
+            "{}: {busy} analysis jobs still waiting or running",
             target.name
         ));
     }
+    // Every acknowledged file's job ended.
+    let (files, withdrawn): (Vec<(String, String)>, HashSet<String>) = {
+        let l = ledger.lock().unwrap();
+        (
+            l.files
+                .iter()
+                .chain(l.withdrawn_files.iter())
+                .map(|(p, (sha, _))| (p.clone(), sha.clone()))
+                .collect(),
+            l.withdrawn_files.keys().cloned().collect(),
+        )
+    };
+    let (mut done, mut failed, mut read) = (0, 0, 0);
+    let mut seen = HashSet::new();
+    for (p, sha) in &files {
+        let first = seen.insert(sha.clone());
+        match job(sha) {
+            Some((state, _, _, preview, poster, waveform)) if state == "done" => {
+                done += usize::from(first);
+                // The previews, through the API (a withdrawn program's
+                // answer 410), each once per content.
+                if !first || withdrawn.contains(p) {
+                    continue;
+                }
+                for (what, want) in [
+                    ("preview", preview),
+                    ("poster.jpg", poster),
+                    ("waveform.json", waveform),
+                ] {
+                    let Some(want) = want else { continue };
+                    match client
+                        .sha_of(&format!("/api/v1/programs/{p}/files/master/{what}"))
+                        .await
+                    {
+                        Ok(got) if got == want => read += 1,
+                        Ok(got) => {
+                            losses += 1;
+                            problems.push(format!(
+                                "{}: the {what} of {p} reads {got}, the catalog recorded {want}",
+                                target.name
+                            ));
+                        }
+                        Err(e) => {
+                            losses += 1;
+                            problems.push(format!("{}: {e}", target.name));
+                        }
+                    }
+                }
+            }
+            Some((state, _, Some(error), ..)) if state == "failed" && !error.is_empty() => failed += usize::from(first),
+            other => {
+                losses += 1;
+                problems.push(format!(
+                    "{}: the analysis of {p}'s master ({sha}) did not end: {:?}",
+                    target.name,
+                    other.map(|j| (j.0, j.1, j.2))
+                ));
+            }
+        }
+    }
+    // Each interrupted job: taken again, and ended (or went with its file).
+    let (mut i_done, mut i_failed, mut i_gone) = (0, 0, 0);
+    let media: HashSet<String> = pool.iter().map(|f| sha(&f.bytes)).collect();
+    let i_media = interrupted.iter().filter(|(s, _)| media.contains(s)).count();
+    for (sha, attempt) in interrupted {
+        match job(sha) {
+            Some((state, attempts, ..)) if attempts > *attempt && (state == "done" || state == "failed") => {
+                if state == "done" {
+                    i_done += 1;
+                } else {
+                    i_failed += 1;
+                }
+            }
+            None => {
+                let owned: bool = conn
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM program_files WHERE sha256 = ?1)",
+                        [sha],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                if owned {
+                    losses += 1;
+                    problems.push(format!("{}: the job of {sha} is gone, its file is not", target.name));
+                } else {
+                    i_gone += 1;
+                }
+            }
+            Some((state, attempts, error, ..)) => {
+                // A later interruption of the same job is counted by its
+                // own entry; this one must at least have been taken again.
+                if attempts <= *attempt || (state != "done" && state != "failed") {
+                    losses += 1;
+                    problems.push(format!(
+                        "{}: the job of {sha} interrupted at attempt {attempt} is {state} at attempt {attempts} ({error:?})",
+                        target.name
+                    ));
+                }
+            }
+        }
+    }
+    // Told once: no program has two `file.analyzed` events.
+    let mut st = conn
+        .prepare(
+            "SELECT p.id, count(*) FROM events e JOIN programs p ON p.seq = e.program_seq
+             WHERE e.type = 'file.analyzed' GROUP BY p.seq HAVING count(*) > 1",
+        )
+        .unwrap();
+    let twice: Vec<(String, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (p, n) in twice {
+        losses += 1;
+        problems.push(format!("{}: program {p} was told file.analyzed {n} times", target.name));
+    }
+    let mut c = counts.lock().unwrap();
+    c.interrupted += interrupted.len();
+    c.interrupted_media += i_media;
+    c.interrupted_done += i_done;
+    c.interrupted_failed += i_failed;
+    c.interrupted_gone += i_gone;
+    c.jobs_done += done;
+    c.jobs_failed += failed;
+    c.previews_read += read;
+    c.losses += losses;
+    c.problems.extend(problems);
     eprintln!(
-        "{}: {} publications, {} delivered to the webhook",
+        "{}: analysis: {done} done, {failed} failed with a reason; {} interrupted by a kill ({i_media} of real media): {i_done} finished, {i_failed} failed, {i_gone} went with their file; {read} previews read back",
         target.name,
-        published.len(),
-        published.len() - missing.len()
+        interrupted.len()
     );
-    drop(proc);
 }
 
 /// A Garage of the bench's own (scripts/garage.sh, on ports of its own).
@@ -948,6 +1488,17 @@ fn main() {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let hook_port = rt.block_on(receiver(bodies.clone()));
         let started = Instant::now();
+        let pool = Arc::new(if o.quick {
+            media_pool(&root.join("pool"), 4, 2)
+        } else {
+            media_pool(&root.join("pool"), 16, 8)
+        });
+        eprintln!(
+            "media pool: {} files, {} KB in all, made in {:.1} s",
+            pool.len(),
+            pool.iter().map(|f| f.bytes.len()).sum::<usize>() / 1000,
+            started.elapsed().as_secs_f64()
+        );
         let mut rows = Vec::new();
         let mut per_target = Vec::new();
         if o.local_points > 0 {
@@ -959,6 +1510,7 @@ fn main() {
                 counts.clone(),
                 hook_port,
                 bodies.clone(),
+                pool.clone(),
             ));
             per_target.push(("local store", snapshot(&counts)));
         }
@@ -973,6 +1525,7 @@ fn main() {
                         counts.clone(),
                         hook_port,
                         bodies.clone(),
+                        pool.clone(),
                     ));
                     per_target.push(("Garage", snapshot(&counts)));
                 }
@@ -982,6 +1535,18 @@ fn main() {
                 if let Ok(pid) = pid.trim().parse() {
                     stop_pid(pid);
                 }
+            }
+        }
+        {
+            let got = bodies.lock().unwrap();
+            let mut c = counts.lock().unwrap();
+            c.deliveries = got.len();
+            for r in got.iter().filter(|r| !r.valid) {
+                c.losses += 1;
+                c.problems.push(format!(
+                    "a delivery to {} with a bad signature: {:.100}",
+                    r.path, r.body
+                ));
             }
         }
         let c = counts.lock().unwrap();
@@ -998,6 +1563,25 @@ fn main() {
                 d.orphans,
                 d.acked,
             ));
+            let unfinished = d.interrupted - d.interrupted_ended;
+            rows.push(Row {
+                scenario: format!(
+                    "kill -9 on the {name}: analysis jobs cut by a kill ({} kill points during analysis), not ended once after restarts",
+                    d.kills_during_analysis
+                ),
+                hub: unfinished.to_string(),
+                baseline: format!("{} interrupted", d.interrupted),
+                ratio: Some(unfinished as f64 / d.interrupted.max(1) as f64),
+                target: "0".into(),
+                result: if unfinished == 0 && d.interrupted > 0 {
+                    "PASS"
+                } else if d.interrupted == 0 {
+                    "SKIPPED (no kill point hit a running analysis)"
+                } else {
+                    "MISS"
+                }
+                .into(),
+            });
             before = s.clone();
         }
         print_table(
@@ -1018,6 +1602,24 @@ fn main() {
             "\nkill points tried: {}, losses: {}, orphans: {}",
             c.points, c.losses, c.orphans
         );
+        println!(
+            "analysis: {} real media files acknowledged; {} kill points hit a running analysis, {} jobs interrupted ({} of real media, making previews; the rest random bytes found to be no media): {} finished after a restart, {} failed with a reason, {} went with their file (none told twice); at the end {} jobs done and {} failed with a reason, {} previews read back byte-exact",
+            c.acked_media,
+            c.kills_during_analysis,
+            c.interrupted,
+            c.interrupted_media,
+            c.interrupted_done,
+            c.interrupted_failed,
+            c.interrupted_gone,
+            c.jobs_done,
+            c.jobs_failed,
+            c.previews_read
+        );
+        println!(
+            "webhooks: {} deliveries received (operator's and a following station's), {} with a bad signature",
+            c.deliveries,
+            c.problems.iter().filter(|p| p.contains("bad signature")).count()
+        );
         print_problems(&c.problems);
         c.problems.clone()
     });
@@ -1029,6 +1631,9 @@ struct Snapshot {
     losses: usize,
     orphans: usize,
     acked: usize,
+    kills_during_analysis: usize,
+    interrupted: usize,
+    interrupted_ended: usize,
 }
 
 impl Snapshot {
@@ -1038,6 +1643,9 @@ impl Snapshot {
             losses: self.losses - o.losses,
             orphans: self.orphans - o.orphans,
             acked: self.acked - o.acked,
+            kills_during_analysis: self.kills_during_analysis - o.kills_during_analysis,
+            interrupted: self.interrupted - o.interrupted,
+            interrupted_ended: self.interrupted_ended - o.interrupted_ended,
         }
     }
 }
@@ -1049,6 +1657,9 @@ fn snapshot(c: &Mutex<Counts>) -> Snapshot {
         losses: c.losses,
         orphans: c.orphans,
         acked: c.acked_files + c.acked_tus_chunks + c.acked_states,
+        kills_during_analysis: c.kills_during_analysis,
+        interrupted: c.interrupted,
+        interrupted_ended: c.interrupted_done + c.interrupted_failed + c.interrupted_gone,
     }
 }
 

@@ -67,7 +67,7 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     echo "installing rustus $RUSTUS_VERSION (once per machine; a few minutes)…" >&2
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
-if wants analysis && ! command -v ffmpeg >/dev/null; then
+if { wants analysis || wants faults; } && ! command -v ffmpeg >/dev/null; then
     echo "installing ffmpeg…" >&2; apt_install "ffmpeg=7:5.1.9-0+deb12u1"
 fi
 # The pull bench's lossy link: tc netem where the kernel has sch_netem,

@@ -304,3 +304,27 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
 }
+
+/// Whether a job of content `sha256` exists (in any state).
+pub fn exists(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze')")?
+        .query_row([sha256.hex()], |r| r.get(0))
+}
+
+/// Whether the preview object `key` (`previews/<sha256>/…`) is owned: a
+/// finished analysis names it, or a job of its content waits or runs (and
+/// may be writing it now).
+pub fn owns_preview(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
+    let Some(sha) = key
+        .strip_prefix("previews/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(Sha256::parse_hex)
+    else {
+        return Ok(false);
+    };
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze'
+             AND (state IN ('pending', 'running') OR ?2 IN (preview_key, poster_key, waveform_key)))",
+    )?
+    .query_row(params![sha.hex(), key], |r| r.get(0))
+}

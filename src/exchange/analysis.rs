@@ -254,6 +254,16 @@ impl Hub {
             }
         };
         let report = self.engine.analyze(&input, &job.media_type, dir).await?;
+        // Nothing is stored for a job no longer this worker's (its file was
+        // removed meanwhile, or its lease passed to another worker).
+        let (j, lease) = (job.clone(), self.analysis.lease);
+        if !self
+            .catalog
+            .write(move |tx| jobs::renew(tx, &j, catalog::now() + lease))
+            .await?
+        {
+            return Err(JobError::Lost);
+        }
         let mut previews = Previews::default();
         let base = format!("previews/{}", job.sha256.hex());
         if let Some((path, media_type)) = &report.preview {
@@ -285,7 +295,10 @@ impl Hub {
 
     async fn store_file(&self, key: &str, path: &Path, media_type: &str) -> Result<PreviewObject, JobError> {
         let mut file = tokio::fs::File::open(path).await?;
-        let mut writer = self.media.writer(key).await.map_err(ExchangeError::from)?;
+        // Sweeps leave it alone while it is written; a killed worker's
+        // leftover of the same key is replaced.
+        let _writing = self.active.hold(key);
+        let mut writer = self.media.rewriter(key).await.map_err(ExchangeError::from)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await?;
@@ -306,7 +319,8 @@ impl Hub {
     }
 
     async fn store_bytes(&self, key: &str, bytes: Vec<u8>, media_type: &str) -> Result<PreviewObject, JobError> {
-        let mut writer = self.media.writer(key).await.map_err(ExchangeError::from)?;
+        let _writing = self.active.hold(key);
+        let mut writer = self.media.rewriter(key).await.map_err(ExchangeError::from)?;
         if let Err(e) = writer.write(Bytes::from(bytes)).await {
             writer.abort().await;
             return Err(ExchangeError::from(e).into());
@@ -322,13 +336,23 @@ impl Hub {
     /// Records the findings, fills in missing program durations, and tells
     /// the feed, all in one transaction.
     async fn record_findings(&self, job: &Claimed, findings: Findings, previews: Previews) -> Result<(), JobError> {
+        let stored: Vec<String> = [&previews.preview, &previews.poster, &previews.waveform]
+            .into_iter()
+            .flatten()
+            .map(|p| p.key.clone())
+            .collect();
         let job = job.clone();
         let index = self.index.clone();
         let recorded = self
             .catalog
             .write(move |tx| {
                 if !jobs::finish(tx, &job, &findings, &previews)? {
-                    return Ok::<_, ExchangeError>(false);
+                    // No job of this content is left (its files were removed
+                    // while it ran): the previews just stored are no one's.
+                    if !jobs::exists(tx, &job.sha256)? {
+                        return Ok::<_, ExchangeError>(Recorded::Orphaned);
+                    }
+                    return Ok(Recorded::NotOurs);
                 }
                 if let Some(d) = findings.duration_seconds.filter(|d| *d >= 0.5) {
                     let seconds = d.round().min(f64::from(u32::MAX)) as u32;
@@ -343,11 +367,18 @@ impl Hub {
                         emit(tx, EventType::FileAnalyzed, id)?;
                     }
                 }
-                Ok(true)
+                Ok(Recorded::Yes)
             })
             .await?;
-        if !recorded {
-            tracing::warn!("analysis finished after its lease was lost; the other worker's result stands");
+        match recorded {
+            Recorded::Yes => {}
+            Recorded::NotOurs => {
+                tracing::warn!("analysis finished after its lease was lost; the other worker's result stands")
+            }
+            Recorded::Orphaned => {
+                tracing::info!("the analysed file was removed meanwhile; its previews go too");
+                self.delete_objects(stored).await;
+            }
         }
         self.wake_deliveries();
         Ok(())
@@ -445,9 +476,20 @@ impl Hub {
     }
 }
 
+/// Whether a finished analysis was recorded.
+enum Recorded {
+    Yes,
+    /// Another worker holds the job now.
+    NotOurs,
+    /// The job is gone: no file has the content any more.
+    Orphaned,
+}
+
 /// Why a job did not finish.
 #[derive(Debug, thiserror::Error)]
 enum JobError {
+    #[error("the job is no longer this worker's (its file was removed, or its lease passed)")]
+    Lost,
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -466,6 +508,7 @@ impl JobError {
     /// What the owner may read: no paths, no internals.
     fn public(&self) -> String {
         match self {
+            Self::Lost => self.to_string(),
             Self::Engine(EngineError::Unavailable) => EngineError::Unavailable.to_string(),
             Self::Engine(EngineError::Timeout(d)) => format!("the analysis took longer than {} s", d.as_secs()),
             Self::Engine(_) => "FFmpeg could not run on the file".into(),

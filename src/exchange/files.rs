@@ -49,9 +49,39 @@ impl ActiveUploads {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
     }
 
-    /// The keys being written now.
-    pub fn keys(&self) -> HashSet<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Whether `key` is being written now or, for a key that ends in `/`,
+    /// anything under it.
+    pub fn is_writing(&self, key: &str) -> bool {
+        let keys = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match key.ends_with('/') {
+            true => keys.iter().any(|k| k.starts_with(key)),
+            false => keys.contains(key),
+        }
+    }
+
+    /// Marks `key` as being written until the guard is dropped.
+    pub(super) fn hold(&self, key: &str) -> ActiveKey {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned());
+        ActiveKey {
+            active: self.clone(),
+            key: key.to_owned(),
+        }
+    }
+}
+
+/// A key marked as being written (see [`ActiveUploads::hold`]).
+pub(super) struct ActiveKey {
+    active: ActiveUploads,
+    key: String,
+}
+
+impl Drop for ActiveKey {
+    fn drop(&mut self) {
+        self.active
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 

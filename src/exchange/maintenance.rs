@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
-use crate::catalog::media;
+use crate::catalog::{analysis, media};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -18,6 +18,9 @@ pub struct SweepReport {
     pub staging_files: usize,
     /// Objects no record points to.
     pub orphans: usize,
+    /// Preview objects no analysis owns (their file was removed while its
+    /// job ran, or a killed job stored them and its file went since).
+    pub previews: usize,
     /// Resumable uploads past their expiry.
     pub expired_uploads: usize,
     /// S3 multipart uploads no row names (a process killed between
@@ -55,7 +58,11 @@ impl Hub {
             self.catalog.write(move |tx| media::end_upload(tx, &k)).await?;
             report.stale_uploads += 1;
         }
-        report.staging_files = self.media.sweep_local_staging(grace, self.active.keys()).await?;
+        let active = self.active.clone();
+        report.staging_files = self
+            .media
+            .sweep_local_staging(grace, move |key| active.is_writing(key))
+            .await?;
         // A store that cannot list multipart uploads (or is away) does not
         // hold up the rest of the sweep.
         match self.sweep_multiparts(grace).await {
@@ -77,6 +84,16 @@ impl Hub {
             if !self.catalog.read(move |c| media::is_known_key(c, &k)).await? {
                 self.media.delete(&key).await?;
                 report.orphans += 1;
+            }
+        }
+        for (key, modified) in self.media.preview_keys().await? {
+            if modified > cutoff || self.active.contains(&key) {
+                continue;
+            }
+            let k = key.clone();
+            if !self.catalog.read(move |c| analysis::owns_preview(c, &k)).await? {
+                self.media.delete(&key).await?;
+                report.previews += 1;
             }
         }
         if report != SweepReport::default() {

@@ -26,7 +26,7 @@ pub(super) const ALIGN: usize = 4096;
 pub(super) const LOCAL_WRITEBACK_LAG: u64 = 32 * 1024 * 1024;
 
 /// What a local object's name carries while it is being written.
-const STAGING_SUFFIX: &str = "#1";
+pub(super) const STAGING_SUFFIX: &str = "#1";
 
 /// Whether `name` is a staging file's (one the sweeper may remove once old).
 pub(super) fn is_staging(name: &str) -> bool {

@@ -12,7 +12,7 @@ pub mod sha256;
 mod writer;
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -506,14 +506,31 @@ impl MediaStore {
     /// Removes `key`; an object already gone is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), MediaError> {
         match self.store.delete(&Self::path(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        // A local preview folder goes with its last object (it fails, as
+        // it should, while another object is in it).
+        if let (Backend::Local { root }, Some(_)) = (&self.backend, key.strip_prefix("previews/")) {
+            if let Some(folder) = root.join(key).parent() {
+                let _ = tokio::fs::remove_dir(folder).await;
+            }
+        }
+        Ok(())
     }
 
     /// Every object key under `blobs/`, with its age.
     pub async fn keys(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, MediaError> {
-        let prefix = ObjectPath::from("blobs");
+        self.keys_under("blobs").await
+    }
+
+    /// Every preview object key (`previews/<sha256>/…`), with its age.
+    pub async fn preview_keys(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, MediaError> {
+        self.keys_under(PREVIEWS).await
+    }
+
+    async fn keys_under(&self, folder: &str) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, MediaError> {
+        let prefix = ObjectPath::from(folder);
         let mut out = Vec::new();
         let mut list = self.store.list(Some(&prefix));
         while let Some(meta) = list.next().await {
@@ -528,7 +545,11 @@ impl MediaStore {
     pub async fn pending_multiparts(&self) -> Result<Vec<PendingMultipart>, MediaError> {
         match &self.backend {
             Backend::Local { .. } => Ok(Vec::new()),
-            Backend::S3 { lister, prefix, .. } => lister.list(prefix).await,
+            Backend::S3 { lister, prefix, .. } => {
+                let mut all = lister.list(prefix, "blobs/").await?;
+                all.extend(lister.list(prefix, &format!("{PREVIEWS}/")).await?);
+                Ok(all)
+            }
         }
     }
 
@@ -555,38 +576,76 @@ impl MediaStore {
         }
     }
 
+    /// Starts writing `key` again, for a key only one writer at a time may
+    /// write (a preview, whose job holds a lease): on a local store, the
+    /// staging file a killed writer of the same key left is replaced instead
+    /// of refusing the write.
+    pub async fn rewriter(&self, key: &str) -> Result<ObjectWriter, MediaError> {
+        if let Backend::Local { root } = &self.backend {
+            let mut name = root.join(key).into_os_string();
+            name.push(writer::STAGING_SUFFIX);
+            blocking(move || match std::fs::remove_file(&name) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            })
+            .await?;
+        }
+        self.writer(key).await
+    }
+
     /// Removes the staging files that uploads of a crashed process left in a
-    /// local store (S3 has none: its incomplete multipart uploads are aborted
-    /// by the writer, or by the sweeper from their rows or from the store's
-    /// listing). Staging files of the keys in `active` (being written now) stay.
+    /// local store, under `blobs/` and `previews/<sha256>/` (S3 has none: its
+    /// incomplete multipart uploads are aborted by the writer, or by the
+    /// sweeper from their rows or from the store's listing), and preview
+    /// folders left empty. Staging files of the keys `active` names (being
+    /// written now) stay.
     pub async fn sweep_local_staging(
         &self,
         older_than: Duration,
-        active: std::collections::HashSet<String>,
+        active: impl Fn(&str) -> bool + Send + 'static,
     ) -> Result<usize, MediaError> {
         let Backend::Local { root } = &self.backend else {
             return Ok(0);
         };
-        let dir = root.join("blobs");
+        let root = root.clone();
         blocking(move || {
-            let mut removed = 0;
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(e.into()),
-            };
-            for entry in entries {
-                let entry = entry?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let staged = writer::is_staging(&name);
-                let key = format!("blobs/{}", name.split('#').next().unwrap_or_default());
-                if active.contains(&key) {
-                    continue;
+            // An entry gone meanwhile (a writer renamed it) is skipped.
+            let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+            let old = |entry: &std::fs::DirEntry| -> std::io::Result<bool> {
+                match entry.metadata().and_then(|m| m.modified()) {
+                    Ok(t) => Ok(t.elapsed().unwrap_or_default() >= older_than),
+                    Err(e) if gone(&e) => Ok(false),
+                    Err(e) => Err(e),
                 }
-                let old = entry.metadata()?.modified()?.elapsed().unwrap_or_default() >= older_than;
-                if staged && old {
-                    std::fs::remove_file(entry.path())?;
-                    removed += 1;
+            };
+            let mut removed = 0;
+            let mut folders = vec!["blobs".to_owned()];
+            for entry in read_dir_if_any(&root.join(PREVIEWS))? {
+                let entry = entry?;
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    folders.push(format!("{PREVIEWS}/{}", entry.file_name().to_string_lossy()));
+                }
+            }
+            for folder in folders {
+                let mut kept = 0;
+                for entry in read_dir_if_any(&root.join(&folder))? {
+                    let entry = entry?;
+                    kept += 1;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let key = format!("{folder}/{}", name.split('#').next().unwrap_or_default());
+                    if writer::is_staging(&name) && !active(&key) && old(&entry)? {
+                        match std::fs::remove_file(entry.path()) {
+                            Err(e) if !gone(&e) => return Err(e.into()),
+                            _ => {}
+                        }
+                        removed += 1;
+                        kept -= 1;
+                    }
+                }
+                // A preview folder whose objects are all gone (a writer
+                // makes it again, and retries once should it vanish between).
+                if kept == 0 && folder.starts_with(PREVIEWS) && !active(&format!("{folder}/")) {
+                    let _ = std::fs::remove_dir(root.join(&folder));
                 }
             }
             Ok(removed)
@@ -604,6 +663,18 @@ impl MediaStore {
 
     pub fn is_local(&self) -> bool {
         matches!(self.backend, Backend::Local { .. })
+    }
+}
+
+/// Where previews are stored: `previews/<sha256 of the file>/<name>`.
+const PREVIEWS: &str = "previews";
+
+/// The entries of `dir`; none when it does not exist.
+fn read_dir_if_any(dir: &Path) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<std::fs::DirEntry>>>> {
+    match std::fs::read_dir(dir) {
+        Ok(e) => Ok(Box::new(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Box::new(std::iter::empty())),
+        Err(e) => Err(e),
     }
 }
 

@@ -36,12 +36,13 @@ impl Lister {
         })
     }
 
-    /// Every incomplete multipart upload under `prefix/blobs/`.
-    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<PendingMultipart>, MediaError> {
+    /// Every incomplete multipart upload under `prefix/folder` (`blobs/`,
+    /// `previews/`).
+    pub(super) async fn list(&self, prefix: &str, folder: &str) -> Result<Vec<PendingMultipart>, MediaError> {
         let full = if prefix.is_empty() {
-            "blobs/".to_owned()
+            folder.to_owned()
         } else {
-            format!("{prefix}/blobs/")
+            format!("{prefix}/{folder}")
         };
         let mut out = Vec::new();
         let mut markers: Option<(String, String)> = None;

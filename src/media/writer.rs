@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
 use super::local_file::ALIGN;
-pub(super) use super::local_file::{is_staging, sync_file_and_dir, LocalFile};
+pub(super) use super::local_file::{is_staging, sync_file_and_dir, LocalFile, STAGING_SUFFIX};
 use super::MediaError;
 
 /// Gathers the chunks of a stream, whatever their sizes, into parts of

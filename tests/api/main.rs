@@ -19,6 +19,7 @@ mod limits;
 #[path = "../../benches/common/link.rs"]
 mod link;
 mod openapi;
+mod preview_leftovers;
 mod procs;
 mod programs;
 mod pull;
