@@ -1,10 +1,12 @@
-//! What the media, tus and load benches share: processes stopped on the way
-//! out, a `pxhub serve` bootstrapped with the CLI, sources and timing
-//! helpers, and the result table (with its correctness problems) each of
-//! them prints, parsed by `scripts/bench.sh`. The search bench prints a
-//! table of its own (latencies, not ratios of throughput).
+//! What the benches share: processes stopped on the way out, a `pxhub serve`
+//! bootstrapped with the CLI, sources and timing helpers, the realistic
+//! catalog of the search and web benches (`catalog`), and the result table
+//! (with its correctness problems) each of them prints, parsed by
+//! `scripts/bench.sh`. The search bench prints a table of its own
+//! (latencies, not ratios of throughput).
 #![allow(dead_code)]
 
+pub mod catalog;
 pub mod link;
 
 use std::io::{Read, Write};
