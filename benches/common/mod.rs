@@ -281,11 +281,13 @@ impl Hub {
                 "Hà Nội",
             ])
             .stderr(Stdio::null()));
-        let token = run(pxhub(dir)
-            .args(["token", "issue", "--station", "bench"])
-            .stderr(Stdio::null()))
-        .trim()
-        .to_owned();
+        let token = issue_token(dir, "bench");
+        Self::serve(dir, token, env)
+    }
+
+    /// `pxhub serve` on a free port over the data in `dir` (which has a
+    /// station of `token`), with these environment variables.
+    pub fn serve(dir: &Path, token: String, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let log = dir.join("server.log");
         let mut cmd = pxhub(dir);
@@ -397,6 +399,15 @@ impl Hub {
     pub fn print_log(&self) {
         print_log("hub", &self.log);
     }
+}
+
+/// A new API token of `station` (`pxhub token issue`).
+pub fn issue_token(dir: &Path, station: &str) -> String {
+    run(pxhub(dir)
+        .args(["token", "issue", "--station", station])
+        .stderr(Stdio::null()))
+    .trim()
+    .to_owned()
 }
 
 /// Prints the first lines of the server log `path`, if it has any.
