@@ -41,6 +41,8 @@ struct Options {
     pairs: usize,
     upload_mib: u64,
     rounds: usize,
+    /// The hub's `web_upload_chunk_bytes`, when not its default.
+    chunk_mib: Option<u64>,
 }
 
 fn options() -> Options {
@@ -52,6 +54,7 @@ fn options() -> Options {
             pairs: 60,
             upload_mib: 32,
             rounds: 1,
+            chunk_mib: None,
         }
     } else {
         Options {
@@ -60,6 +63,7 @@ fn options() -> Options {
             pairs: 300,
             upload_mib: 512,
             rounds: 2,
+            chunk_mib: None,
         }
     };
     let mut args = std::env::args().skip(1);
@@ -69,6 +73,7 @@ fn options() -> Options {
             "--pairs" => o.pairs = value().parse().expect("--pairs N"),
             "--upload-mib" => o.upload_mib = value().parse().expect("--upload-mib N"),
             "--rounds" => o.rounds = value().parse().expect("--rounds N"),
+            "--chunk-mib" => o.chunk_mib = Some(value().parse().expect("--chunk-mib N")),
             // cargo bench passes --bench; ignore what is not ours.
             _ => {}
         }
@@ -491,18 +496,25 @@ fn upload_rows(
             .parse::<u64>()
             .expect("a number")
     });
-    let (mut browser, mut tuspy) = (Vec::new(), Vec::new());
+    // Per side: (what, web_upload.py's mode, MB/s of each round).
+    let mut sides: [(&str, &str, Vec<f64>); 3] = [
+        ("the page (tus-js-client)", "browser", Vec::new()),
+        ("tuspy", "tuspy", Vec::new()),
+        ("one PUT from the page", "browser-put", Vec::new()),
+    ];
+    let chunk_arg = chunk.to_string();
     'rounds: for round in 0..o.rounds {
-        let sides: [bool; 2] = if round % 2 == 0 { [true, false] } else { [false, true] };
-        for in_browser in sides {
+        // Each round starts with another side.
+        for k in 0..sides.len() {
+            let (who, mode, speeds) = &mut sides[(round + k) % 3];
+            let (who, mode): (&str, &str) = (who, mode);
             let id = rt.block_on(hub.new_program(&client, &format!("Tải lên {round}"), &["bench"]));
             common::sync();
             common::warm(&file);
-            let chunk_arg = chunk.to_string();
-            let args = if in_browser {
-                ["browser", &hub.base, "bench", PASSWORD, &id, &file_arg]
-            } else {
+            let args = if mode == "tuspy" {
                 ["tuspy", &hub.base, &hub.token, &id, &file_arg, &chunk_arg]
+            } else {
+                [mode, &hub.base, "bench", PASSWORD, &id, &file_arg]
             };
             let seconds = match timed_upload(&python, &args) {
                 Ok(s) => s,
@@ -511,7 +523,6 @@ fn upload_rows(
                     break 'rounds;
                 }
             };
-            let who = if in_browser { "browser" } else { "tuspy" };
             let mbs = size as f64 / 1e6 / seconds;
             eprintln!("  round {round}, {who}: {seconds:.2} s, {mbs:.0} MB/s");
             match rt.block_on(recorded_master(hub, &client, &id)) {
@@ -521,23 +532,41 @@ fn upload_rows(
                 )),
             }
             rt.block_on(hub.delete_master(&client, &id));
-            if in_browser {
-                browser.push(mbs);
-            } else {
-                tuspy.push(mbs);
-            }
+            speeds.push(mbs);
         }
     }
     let _ = std::fs::remove_file(&file);
-    if browser.len() < o.rounds || tuspy.len() < o.rounds {
+    let [(_, _, page), (_, _, tuspy), (_, _, put)] = sides;
+    if page.len() < o.rounds || tuspy.len() < o.rounds || put.len() < o.rounds {
         return Vec::new();
     }
-    vec![Row::paired(
-        scenario(&format!("{} MiB", chunk / MIB)),
-        &browser,
-        &tuspy,
-        0.7,
-    )]
+    vec![
+        Row::paired(scenario(&format!("{} MiB", chunk / MIB)), &page, &tuspy, 0.7),
+        // Where the gap is: Chromium's own upload, or the protocol's chunks.
+        Row::paired(
+            format!(
+                "upload {} MiB: the page (tus, {} MiB chunks) vs one PUT of the same file from the same page \
+                 (fetch, no tus): what tus and its chunks cost in Chromium; our target",
+                o.upload_mib,
+                chunk / MIB
+            ),
+            &page,
+            &put,
+            0.8,
+        ),
+        Row {
+            target: "– (for reference)".into(),
+            ..Row::paired(
+                format!(
+                    "upload {} MiB: one PUT from the page in Chromium vs tuspy: Chromium's own ceiling here",
+                    o.upload_mib
+                ),
+                &put,
+                &tuspy,
+                0.0,
+            )
+        },
+    ]
 }
 
 fn main() {
@@ -549,7 +578,12 @@ fn main() {
         let token = common::issue_token(&dir, STATION);
         add_person(&dir);
         eprintln!("starting the hub…");
-        let hub = Hub::serve(&dir, token, &[]);
+        let env: Vec<_> = o
+            .chunk_mib
+            .map(|c| ("PXHUB_WEB_UPLOAD_CHUNK_BYTES", (c * MIB).to_string()))
+            .into_iter()
+            .collect();
+        let hub = Hub::serve(&dir, token, &env);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

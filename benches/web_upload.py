@@ -6,6 +6,10 @@
         program's upload page, and times from giving it FILE (then pressing
         "Upload") until the page says the upload finished: tus-js-client
         sends it in the page's chunks
+    web_upload.py browser-put BASE LOGIN PASSWORD PROGRAM FILE
+        the same page and file, but one PUT of the whole file to the master's
+        address (fetch, no tus, no chunks): the ceiling of Chromium's own
+        upload here, to tell what the tus protocol and its chunks cost
     web_upload.py tuspy BASE TOKEN PROGRAM FILE CHUNK
         times tuspy (the Python tus client) uploading FILE with the token, in
         chunks of CHUNK bytes, from creating the upload to its last byte
@@ -19,7 +23,17 @@ import time
 CHROMIUM = os.environ.get("PXHUB_CHROMIUM", "/usr/bin/chromium")
 
 
-def browser(base, login, password, program, path):
+# One PUT of the chosen file from the page, with the page's CSRF token.
+PUT = """async (program) => {
+  const file = document.getElementById('file').files[0];
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const r = await fetch(`/api/v1/programs/${program}/files/master?filename=${encodeURIComponent(file.name)}`,
+    {method: 'PUT', body: file, headers: {'X-CSRF-Token': csrf, 'Content-Type': file.type}});
+  return r.ok ? '' : `${r.status} ${await r.text()}`;
+}"""
+
+
+def browser(base, login, password, program, path, put=False):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -52,15 +66,20 @@ def browser(base, login, password, program, path):
         page.wait_for_selector("#uploader")
         started = time.perf_counter()
         page.set_input_files("#file", path)
-        page.click("#start")  # waits until the page has looked for an unfinished upload
-        page.wait_for_function(
-            "() => ['done', 'failed'].includes(document.getElementById('uploader').dataset.state)",
-            polling=10,
-            timeout=600_000,
-        )
-        seconds = time.perf_counter() - started
-        state = page.eval_on_selector("#uploader", "e => e.dataset.state")
-        status = page.inner_text("#status")
+        if put:
+            failed = page.evaluate(PUT, program)
+            seconds = time.perf_counter() - started
+            state, status = ("failed", failed) if failed else ("done", "")
+        else:
+            page.click("#start")  # waits until the page has looked for an unfinished upload
+            page.wait_for_function(
+                "() => ['done', 'failed'].includes(document.getElementById('uploader').dataset.state)",
+                polling=10,
+                timeout=600_000,
+            )
+            seconds = time.perf_counter() - started
+            state = page.eval_on_selector("#uploader", "e => e.dataset.state")
+            status = page.inner_text("#status")
         chromium.close()
     if state != "done":
         sys.exit(f"the page says the upload {state}: {status} ({'; '.join(refused) or 'no error answer'})")
@@ -88,6 +107,8 @@ def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "browser":
         seconds = browser(*args)
+    elif mode == "browser-put":
+        seconds = browser(*args, put=True)
     elif mode == "tuspy":
         base, token, program, path, chunk = args
         seconds = tuspy(base, token, program, path, int(chunk))
