@@ -20,7 +20,9 @@ import os
 import sys
 import time
 
-CHROMIUM = os.environ.get("PXHUB_CHROMIUM", "/usr/bin/chromium")
+# The Chromium of the browser journeys, launched the same way.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "browser"))
+from chromium import ARGS, CHROMIUM  # noqa: E402
 
 
 # One PUT of the chosen file from the page, with the page's CSRF token.
@@ -37,19 +39,7 @@ def browser(base, login, password, program, path, put=False):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = chromium.new_context(locale="vi-VN").new_page()
         refused = []  # what the hub refused, to say why a failed upload failed
         page.on(
