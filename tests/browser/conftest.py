@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-CHROMIUM = os.environ.get("PXHUB_CHROMIUM", "/usr/bin/chromium")
+from chromium import ARGS, CHROMIUM
 
 
 @pytest.fixture(scope="session")
@@ -31,15 +31,7 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "headless": True,
-        "args": [
-            "--no-sandbox",
-            "--headless",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
+        "args": ARGS,
     }
 
 

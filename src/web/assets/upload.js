@@ -104,6 +104,8 @@
     var file = fileInput.files[0];
     buttons(false);
     if (!file) return;
+    // Not startable until we know whether it goes on from an unfinished upload.
+    startB.disabled = true;
     var u = make(file);
     // The same file as an unfinished upload: go on from what arrived.
     u.findPreviousUploads().then(function (previous) {
