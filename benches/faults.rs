@@ -70,7 +70,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Garage ports of the bench's own, away from the test suite's and the
 /// media bench's.
-const GARAGE_PORTS: (u16, u16, u16) = (39960, 39961, 39963);
+const GARAGE_PORTS: (u16, u16, u16) = (29960, 29961, 29963);
 const PART: usize = 5 * 1024 * 1024;
 /// The analysis lease of the hub under test.
 const LEASE_SECS: u64 = 2;

@@ -60,8 +60,8 @@ use tokio::io::AsyncReadExt;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 const HUB_PREFIX: &str = "bench-hub";
 const DIRECT_PREFIX: &str = "bench-direct";
-/// Garage ports of the bench's own, away from the test suite's 39900-39903.
-const GARAGE_PORTS: (u16, u16, u16) = (39910, 39911, 39913);
+/// Garage ports of the bench's own, away from the test suite's 29900-29903.
+const GARAGE_PORTS: (u16, u16, u16) = (29910, 29911, 29913);
 
 // ---------------------------------------------------------------------------
 // Options

@@ -10,9 +10,12 @@
 
 GARAGE_VERSION=2.5.0
 GARAGE_DIR=${GARAGE_DIR:-$PWD/target/garage}
-GARAGE_S3_PORT=${GARAGE_S3_PORT:-39900}
-GARAGE_RPC_PORT=${GARAGE_RPC_PORT:-39901}
-GARAGE_ADMIN_PORT=${GARAGE_ADMIN_PORT:-39903}
+# Below the kernel's ephemeral range (32768-60999): a port in it can be
+# taken by an outgoing connection (or a probe connected to itself) before
+# Garage binds it.
+GARAGE_S3_PORT=${GARAGE_S3_PORT:-29900}
+GARAGE_RPC_PORT=${GARAGE_RPC_PORT:-29901}
+GARAGE_ADMIN_PORT=${GARAGE_ADMIN_PORT:-29903}
 GARAGE_BUCKET=pxhub-test
 # Fixed test credentials (Garage's formats: GK + 24 hex, 64 hex); loopback only.
 GARAGE_KEY_ID=GK0123456789abcdef01234567

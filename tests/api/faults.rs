@@ -906,7 +906,7 @@ impl Drop for OwnGarage {
 /// byte-exact and the sweeper removes what the cut upload left.
 #[tokio::test]
 async fn garage_stopped_and_started_again() {
-    let Some(mut garage) = OwnGarage::start((39970, 39971, 39973)) else {
+    let Some(mut garage) = OwnGarage::start((29970, 29971, 29973)) else {
         return;
     };
     let app = TestApp::spawn_with(|s| {
