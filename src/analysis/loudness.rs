@@ -27,7 +27,7 @@ pub struct Waveform {
     pub seconds_per_point: f64,
     /// Highest absolute sample value (0…1) in each point's span.
     pub peaks: Vec<f32>,
-    /// Short-term loudness (3 s window) at the end of each span, LUFS;
+    /// Momentary loudness (400 ms window) at the end of each span, LUFS;
     /// `null` in silence.
     pub loudness: Vec<Option<f64>>,
 }
@@ -133,7 +133,7 @@ impl Meter {
 
     fn close_bucket(&mut self) {
         self.waveform.peaks.push((self.peak * 1000.0).round() / 1000.0);
-        self.waveform.loudness.push(tenth(self.ebu.loudness_shortterm()));
+        self.waveform.loudness.push(tenth(self.ebu.loudness_momentary()));
         self.peak = 0.0;
         self.in_bucket = 0;
     }
@@ -172,7 +172,7 @@ impl Engine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
-        let mut stdout = child
+        let stdout = child
             .stdout
             .take()
             .ok_or_else(|| EngineError::Failed("no stdout".into()))?;
@@ -195,57 +195,46 @@ impl Engine {
             kept
         });
 
-        // The meter runs on a thread of its own, fed whole frames through a
-        // short queue: FFmpeg decodes, this task reads the pipe and the
-        // meter measures, all at once, and the server's async threads never
-        // wait on the measurement.
+        // One thread of its own reads the pipe and measures (blocking
+        // reads: no wake-ups between a reader and the meter, and the
+        // server's async threads never wait on the measurement); FFmpeg
+        // decodes in its own process meanwhile, into a 1 MiB pipe.
+        let mut pipe = std::fs::File::from(stdout.into_owned_fd()?);
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor
+            // this function owns; a refusal changes nothing.
+            unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+        }
         let frame_bytes = channels as usize * 4;
-        let (chunks, mut queued) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-        let metering = tokio::task::spawn_blocking(move || {
-            let mut samples: Vec<f32> = Vec::new();
-            while let Some(chunk) = queued.blocking_recv() {
+        let metering = tokio::task::spawn_blocking(move || -> Result<Meter, EngineError> {
+            use std::io::Read;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut filled = 0;
+            let mut samples: Vec<f32> = Vec::with_capacity(buf.len() / 4);
+            loop {
+                let n = match pipe.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                filled += n;
+                let whole = filled - filled % frame_bytes;
                 samples.clear();
                 samples.extend(
-                    chunk
+                    buf[..whole]
                         .chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
                 );
-                meter.add(&samples)?;
+                meter.add(&samples).map_err(|e| EngineError::Failed(e.to_string()))?;
+                buf.copy_within(whole..filled, 0);
+                filled -= whole;
             }
-            Ok::<_, ebur128::Error>(meter)
+            Ok(meter)
         });
-        const CHUNK: usize = 256 * 1024;
-        let mut buf = vec![0u8; CHUNK];
-        let mut filled = 0;
-        loop {
-            let n = stdout.read(&mut buf[filled..]).await?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-            if filled < CHUNK / 2 {
-                continue;
-            }
-            let whole = filled - filled % frame_bytes;
-            let mut next = vec![0u8; CHUNK];
-            next[..filled - whole].copy_from_slice(&buf[whole..filled]);
-            let mut full = std::mem::replace(&mut buf, next);
-            full.truncate(whole);
-            filled -= whole;
-            if chunks.send(full).await.is_err() {
-                break; // the meter stopped: its error is below
-            }
-        }
-        buf.truncate(filled - filled % frame_bytes);
-        if !buf.is_empty() {
-            let _ = chunks.send(buf).await;
-        }
-        drop(chunks);
-        drop(stdout); // FFmpeg, if still writing, stops rather than waits
-        let meter = metering
-            .await
-            .map_err(|e| EngineError::Failed(e.to_string()))?
-            .map_err(|e| EngineError::Failed(e.to_string()))?;
+        // (If the meter stops early, the pipe closes and FFmpeg ends.)
+        let meter = metering.await.map_err(|e| EngineError::Failed(e.to_string()))??;
         let status = child.wait().await?;
         let complaints = complaints.await.unwrap_or_default();
         if !complaints.is_empty() {
