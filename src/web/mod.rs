@@ -56,7 +56,13 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
 
 /// Renders `t` as a 200 page.
 pub fn page(t: &impl Template) -> Result<HttpResponse, WebError> {
-    Ok(html(StatusCode::OK, t.render().map_err(WebError::internal)?))
+    page_with(StatusCode::OK, t)
+}
+
+/// Renders `t` as a page answered with `status` (a form shown again with
+/// its errors: 422).
+pub fn page_with(status: StatusCode, t: &impl Template) -> Result<HttpResponse, WebError> {
+    Ok(html(status, t.render().map_err(WebError::internal)?))
 }
 
 /// A 303 to `to` (after a form's POST, or to sign in).

@@ -11,7 +11,7 @@ use super::form;
 use crate::exchange::people::SESSION_COOKIE;
 use crate::exchange::ExchangeError;
 use crate::web::visit::{Chrome, PRE_SESSION_COOKIE};
-use crate::web::{html, page, see_other, Visit, WebError};
+use crate::web::{html, page, page_with, see_other, Visit, WebError};
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -182,10 +182,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
     let t = v.t();
     if f.new_password != f.confirm_password {
         let p = account_page(&v, None, Some(t.get("password-mismatch"))).await?;
-        return Ok(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            p.render().map_err(WebError::internal)?,
-        ));
+        return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
     match v
         .hub
@@ -194,7 +191,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
     {
         Ok(new) => {
             let p = account_page(&v, Some(t.get("password-changed")), None).await?;
-            let mut res = html(StatusCode::OK, p.render().map_err(WebError::internal)?);
+            let mut res = page(&p)?;
             res.add_cookie(&v.cookie(SESSION_COOKIE, new.session_id))
                 .map_err(WebError::internal)?;
             Ok(res)
@@ -206,10 +203,7 @@ pub async fn change_password(v: Visit, body: web::Bytes) -> Result<HttpResponse,
                 "password-too-short"
             };
             let p = account_page(&v, None, Some(t.get(id))).await?;
-            Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                p.render().map_err(WebError::internal)?,
-            ))
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(e) => Err(v.fail(e)),
     }

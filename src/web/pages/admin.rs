@@ -10,7 +10,7 @@ use super::form;
 use crate::domain::{PersonRole, Role, StationId, StationKind};
 use crate::exchange::{ExchangeError, NewPerson, NewStation};
 use crate::web::visit::Chrome;
-use crate::web::{html, Visit, WebError};
+use crate::web::{page_with, Visit, WebError};
 
 pub struct StationLine {
     pub id: String,
@@ -117,7 +117,7 @@ async fn render(
         secret,
         error,
     };
-    Ok(html(status, page.render().map_err(WebError::internal)?))
+    page_with(status, &page)
 }
 
 pub async fn admin(v: Visit) -> Result<HttpResponse, WebError> {

@@ -2,13 +2,14 @@
 //! (htmx), facets with counts as filters, sorts, and cursor paging, all in
 //! the page's URL (the search API's parameters), so Back and bookmarks work.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::station_names;
 use crate::domain::{Genre, LanguageTag, ProgramKind, StationId};
 use crate::exchange::rights::may_take;
 use crate::exchange::{SearchRequest, Sort};
@@ -170,14 +171,7 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         }
         Err(e) => return Err(v.fail(e)),
     };
-    let names: HashMap<String, String> = v
-        .hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
-        .into_iter()
-        .map(|s| (s.id.to_string(), s.name))
-        .collect();
+    let names = station_names(&v).await?;
     let taken = v
         .hub
         .taken_among(caller, found.items.iter().map(|p| p.id).collect())

@@ -43,6 +43,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A form body (`application/x-www-form-urlencoded`) as `T`; a body that
 /// does not parse is refused in words.
+/// Every station's name by its id, for showing names where the catalog
+/// holds ids.
+pub(super) async fn station_names(v: &Visit) -> Result<std::collections::HashMap<String, String>, WebError> {
+    Ok(v.hub
+        .list_stations(None, 1000)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|s| (s.id.to_string(), s.name))
+        .collect())
+}
+
 pub(super) fn form<T: DeserializeOwned>(v: &Visit, body: &[u8]) -> Result<T, WebError> {
     serde_html_form::from_bytes(body).map_err(|_| v.refuse(actix_web::http::StatusCode::BAD_REQUEST, "error-invalid"))
 }

@@ -14,7 +14,7 @@ use crate::domain::{Genre, ProgramKind, ProgramStatus, StationKind, CLUSTER_LANG
 use crate::exchange::programs::from_json;
 use crate::exchange::ExchangeError;
 use crate::web::visit::Chrome;
-use crate::web::{format, html, page, see_other, words, Visit, WebError};
+use crate::web::{format, page, page_with, see_other, words, Visit, WebError};
 
 /// The offer form as posted (and as shown again with its errors).
 #[derive(Debug, Default, Deserialize)]
@@ -281,10 +281,7 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     };
     if !shape_errors.is_empty() {
         let p = offer_page(&v, f, words_of(shape_errors)).await?;
-        return Ok(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            p.render().map_err(WebError::internal)?,
-        ));
+        return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
     let created = match from_json(json) {
         Ok(input) => v.hub.create_program(&s.caller, input).await,
@@ -295,10 +292,7 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
         Err(ExchangeError::Invalid(errors)) => {
             let e = words_of(errors.into_iter().map(|e| (e.field, e.message)).collect());
             let p = offer_page(&v, f, e).await?;
-            Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                p.render().map_err(WebError::internal)?,
-            ))
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(e) => Err(v.fail(e)),
     }

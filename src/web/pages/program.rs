@@ -3,15 +3,13 @@
 //! owner who took it and their rebroadcasts, publish and withdraw; for a
 //! station that took it, the rebroadcast form; and who did what when.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{form, program_id, FieldErrors};
+use super::{form, program_id, station_names, FieldErrors};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::follow::Rule;
 use crate::domain::{AnalysisState, FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
@@ -20,7 +18,7 @@ use crate::exchange::rights::{may_take, owns};
 use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
-use crate::web::{format, html, see_other, Visit, WebError};
+use crate::web::{format, page, page_with, see_other, Visit, WebError};
 
 pub struct FileView {
     pub role: String,
@@ -186,14 +184,7 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     let lang = t.lang;
     let caller = &s.caller;
     let p: Program = v.hub.program(caller, id).await.map_err(|e| v.fail(e))?;
-    let names: HashMap<String, String> = v
-        .hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
-        .into_iter()
-        .map(|s| (s.id.to_string(), s.name))
-        .collect();
+    let names = station_names(v).await?;
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     let viewer = caller.viewer();
     let owner = owns(&viewer, &p);
@@ -402,10 +393,7 @@ pub async fn program(v: Visit, path: web::Path<String>) -> Result<HttpResponse, 
     v.signed_in()?;
     let id = program_id(&v, &path)?;
     let p = render(&v, id, FieldErrors::default()).await?;
-    Ok(html(
-        StatusCode::OK,
-        askama::Template::render(&p).map_err(WebError::internal)?,
-    ))
+    page(&p)
 }
 
 #[derive(Deserialize)]
@@ -427,10 +415,7 @@ pub async fn rebroadcast(v: Visit, path: web::Path<String>, body: web::Bytes) ->
     let t = v.t();
     let Some(aired_at) = format::parse_input_date_time(&f.aired_at) else {
         let p = render(&v, id, FieldErrors(vec![("aired_at".into(), t.get("error-date"))])).await?;
-        return Ok(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            askama::Template::render(&p).map_err(WebError::internal)?,
-        ));
+        return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
     };
     let new = NewRebroadcast {
         aired_at,
@@ -442,10 +427,7 @@ pub async fn rebroadcast(v: Visit, path: web::Path<String>, body: web::Bytes) ->
         Err(ExchangeError::Invalid(errors)) => {
             let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
             let p = render(&v, id, errors).await?;
-            Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                askama::Template::render(&p).map_err(WebError::internal)?,
-            ))
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(e) => Err(v.fail(e)),
     }
@@ -487,10 +469,7 @@ pub async fn withdraw(v: Visit, path: web::Path<String>, body: web::Bytes) -> Re
         Err(ExchangeError::Invalid(errors)) => {
             let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
             let p = render(&v, id, errors).await?;
-            Ok(html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                askama::Template::render(&p).map_err(WebError::internal)?,
-            ))
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(e) => Err(v.fail(e)),
     }

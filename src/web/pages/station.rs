@@ -1,14 +1,12 @@
 //! "My station": our programs by status, what others took of ours, what we
 //! took; withdrawing is on each program's page, with its reason.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::form;
+use super::{form, station_names};
 use crate::domain::{FollowKind, ProgramStatus};
 use crate::exchange::SearchRequest;
 use crate::web::visit::Chrome;
@@ -55,14 +53,7 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
     };
     let t = v.t();
     let lang = t.lang;
-    let names: HashMap<String, String> = v
-        .hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
-        .into_iter()
-        .map(|s| (s.id.to_string(), s.name))
-        .collect();
+    let names = station_names(&v).await?;
     let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     let mut groups = Vec::new();
     for (status, id) in [
