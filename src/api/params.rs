@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
@@ -95,45 +94,7 @@ impl PartialSchema for Seconds {
     }
 }
 
-/// An RFC 3339 date-time, or a `YYYY-MM-DD` date (in UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateOrTime {
-    At(DateTime<Utc>),
-    Day(NaiveDate),
-}
-
-impl DateOrTime {
-    pub fn parse(v: &str) -> Result<Self, String> {
-        if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-            return Ok(Self::At(t.with_timezone(&Utc)));
-        }
-        NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .ok()
-            // A day whose start or end is past what a date-time holds is no day.
-            .filter(|d| d.and_hms_micro_opt(23, 59, 59, 999_999).is_some() && d.succ_opt().is_some())
-            .map(Self::Day)
-            .ok_or_else(|| "must be an RFC 3339 date-time or a YYYY-MM-DD date".to_owned())
-    }
-
-    /// The instant, or the day's first.
-    pub fn start(self) -> DateTime<Utc> {
-        match self {
-            Self::At(t) => t,
-            Self::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
-        }
-    }
-
-    /// The instant, or the day's last microsecond.
-    pub fn end_of_day(self) -> DateTime<Utc> {
-        match self {
-            Self::At(t) => t,
-            Self::Day(d) => d
-                .and_hms_micro_opt(23, 59, 59, 999_999)
-                .expect("checked when parsed")
-                .and_utc(),
-        }
-    }
-}
+pub use crate::domain::DateOrTime;
 
 impl<'de> Deserialize<'de> for DateOrTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

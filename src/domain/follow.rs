@@ -3,12 +3,12 @@
 //! types, no I/O: the saved search parses here, and matches a program the
 //! way the catalog search would find it.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::text::{fold, words};
-use super::{FileRole, Genre, LanguageTag, Program, ProgramKind, StationId};
+use super::text::{fold, query_words, words};
+use super::{DateOrTime, FileRole, Genre, LanguageTag, Program, ProgramKind, StationId};
 
 /// What a follow names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -153,23 +153,6 @@ pub struct SavedSearch {
     pub max_duration: Option<u32>,
 }
 
-/// The most words of a query searched for (as the search does).
-const MAX_WORDS: usize = 16;
-
-fn date_or_time(v: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let bad = || "must be an RFC 3339 date-time or a YYYY-MM-DD date".to_owned();
-    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
-    let t = if end_of_day {
-        d.and_hms_micro_opt(23, 59, 59, 999_999)
-    } else {
-        d.and_hms_opt(0, 0, 0)
-    };
-    t.map(|t| t.and_utc()).ok_or_else(bad)
-}
-
 impl SavedSearch {
     /// Parses a query string as `GET /api/v1/programs` takes it
     /// (`q=nong+nghiep&genre=agriculture`, a leading `?` allowed).
@@ -182,8 +165,7 @@ impl SavedSearch {
             let field = |why: String| format!("`{k}`: {why}");
             match k.as_ref() {
                 "q" => {
-                    let folded = fold(&v);
-                    s.words = words(&folded).take(MAX_WORDS).map(str::to_owned).collect();
+                    s.words = query_words(&v);
                     if s.words.is_empty() {
                         return Err(field("must contain at least one letter or digit".into()));
                     }
@@ -196,8 +178,8 @@ impl SavedSearch {
                     .genres
                     .push(Genre::parse(&v).ok_or_else(|| field("is not a genre".into()))?),
                 "language" => s.languages.push(LanguageTag::parse(&v).map_err(field)?),
-                "aired_from" => s.aired_from = Some(date_or_time(&v, false).map_err(field)?),
-                "aired_to" => s.aired_to = Some(date_or_time(&v, true).map_err(field)?),
+                "aired_from" => s.aired_from = Some(DateOrTime::parse(&v).map_err(field)?.start()),
+                "aired_to" => s.aired_to = Some(DateOrTime::parse(&v).map_err(field)?.end_of_day()),
                 "min_duration" | "max_duration" => {
                     let n = v
                         .parse::<u32>()

@@ -71,6 +71,15 @@ pub fn words(folded: &str) -> impl Iterator<Item = &str> {
     folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
+/// The most words of a query that are searched for.
+pub const MAX_QUERY_WORDS: usize = 16;
+
+/// The words a search query looks for: folded, at most
+/// [`MAX_QUERY_WORDS`] of them.
+pub fn query_words(q: &str) -> Vec<String> {
+    words(&fold(q)).take(MAX_QUERY_WORDS).map(str::to_owned).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,12 +13,9 @@ use sha2::{Digest, Sha256};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::search::{self as catalog_search, Filters, Position};
-use crate::domain::text::{fold, words};
+use crate::domain::text::query_words;
 pub use crate::domain::{Facets, Sort};
 use crate::domain::{Genre, LanguageTag, Program, ProgramKind, ProgramStatus, StationId};
-
-/// The most words of a query that are searched for.
-const MAX_WORDS: usize = 16;
 
 /// A search as the caller asked for it.
 #[derive(Debug, Clone, Default)]
@@ -52,8 +49,7 @@ pub struct SearchPage {
 /// An FTS5 query that ANDs every folded word of `q` as a prefix. Words are
 /// runs of letters and digits, so nothing of FTS5's syntax gets through.
 fn fts_query(q: &str) -> Option<String> {
-    let folded = fold(q);
-    let terms: Vec<String> = words(&folded).take(MAX_WORDS).map(|w| format!("\"{w}\"*")).collect();
+    let terms: Vec<String> = query_words(q).iter().map(|w| format!("\"{w}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
