@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::form;
+use super::{form, stations};
 use crate::domain::{PersonRole, Role, StationId, StationKind};
 use crate::exchange::{ExchangeError, NewPerson, NewStation};
 use crate::web::visit::Chrome;
@@ -61,11 +61,8 @@ async fn render(
         return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
     }
     let t = v.t();
-    let stations = v
-        .hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
+    let stations = stations(v)
+        .await?
         .into_iter()
         .map(|s| StationLine {
             id: s.id.to_string(),

@@ -43,13 +43,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// A form body (`application/x-www-form-urlencoded`) as `T`; a body that
 /// does not parse is refused in words.
+/// Every station of the cluster.
+pub(super) async fn stations(v: &Visit) -> Result<Vec<crate::domain::Station>, WebError> {
+    v.hub.list_stations(None, 1000).await.map_err(|e| v.fail(e))
+}
+
 /// Every station's name by its id, for showing names where the catalog
 /// holds ids.
 pub(super) async fn station_names(v: &Visit) -> Result<std::collections::HashMap<String, String>, WebError> {
-    Ok(v.hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
+    Ok(stations(v)
+        .await?
         .into_iter()
         .map(|s| (s.id.to_string(), s.name))
         .collect())

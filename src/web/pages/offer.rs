@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{form, program_id, FieldErrors};
+use super::{form, program_id, stations, FieldErrors};
 use crate::domain::{Genre, ProgramKind, ProgramStatus, StationKind, CLUSTER_LANGUAGES};
 use crate::exchange::programs::from_json;
 use crate::exchange::ExchangeError;
@@ -180,11 +180,8 @@ struct OfferPage {
 async fn offer_page(v: &Visit, f: OfferForm, errors: FieldErrors) -> Result<OfferPage, WebError> {
     let t = v.t();
     let mine = v.signed_in()?.caller.station.clone();
-    let stations = v
-        .hub
-        .list_stations(None, 1000)
-        .await
-        .map_err(|e| v.fail(e))?
+    let stations = stations(v)
+        .await?
         .into_iter()
         .filter(|s| Some(&s.id) != mine.as_ref())
         .map(|s| Choice {
