@@ -35,6 +35,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A hub with Thái Nguyên, which publishes, and Cao Bằng, whose agent pulls.
+async fn two_stations() -> (TestApp, String, String) {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    (app, tn, cb)
+}
+
 async fn follow(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post(token, "/api/v1/follows", &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -109,9 +117,7 @@ fn sigterm(child: &Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
 
@@ -224,9 +230,7 @@ async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_joiner_gets_the_last_episodes_and_a_revoked_token_stops_the_agent() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
     let mut masters = Vec::new();
@@ -294,9 +298,7 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_link_that_throttles_and_drops_every_file_arrives_in_one_run() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,
@@ -357,9 +359,7 @@ async fn through_a_link_that_throttles_and_drops_every_file_arrives_in_one_run()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigterm_mid_download_checkpoints_and_the_next_run_resumes() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,
@@ -418,9 +418,7 @@ async fn door(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_following_agent_waits_for_a_hub_that_is_down() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,
