@@ -31,6 +31,33 @@ async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     out
 }
 
+/// A single-request master upload of `length` bytes to `program`, whose body
+/// is what the test sends down the returned channel, when it likes.
+fn trickling_master(
+    app: &TestApp,
+    token: &str,
+    program: &str,
+    length: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tokio::task::JoinHandle<reqwest::Result<Response>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let request = app
+        .request(
+            Method::PUT,
+            Some(token),
+            &format!("/api/v1/programs/{program}/files/master"),
+        )
+        .header("Content-Type", "audio/mpeg")
+        .header("Content-Disposition", "attachment; filename=a.mp3")
+        .header("Content-Length", length.to_string())
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    (tx, tokio::spawn(request))
+}
+
 struct Proxied {
     app: TestApp,
     proxy: Arc<FaultProxy>,
@@ -261,20 +288,7 @@ async fn an_upload_cut_by_the_outage_leaves_no_multipart_upload() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Đứt giữa chừng")).await;
     let body = bytes(4 * PART, 4);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let request = app
-        .request(
-            Method::PUT,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&p)),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .header("Content-Disposition", "attachment; filename=a.mp3")
-        .header("Content-Length", body.len().to_string())
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
-    let sending = tokio::spawn(request);
+    let (tx, sending) = trickling_master(app, &tn, id(&p), body.len());
     let first = 2 * PART;
     for c in body[..first].chunks(256 * 1024) {
         tx.send(Ok(Bytes::copy_from_slice(c))).await.unwrap();
@@ -1000,20 +1014,7 @@ async fn the_sweeper_leaves_uploads_in_progress_alone() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Chậm mà chắc")).await;
     let body = bytes(3 * 1024 * 1024 + 17, 12);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let sending = tokio::spawn(
-        app.request(
-            Method::PUT,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&p)),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .header("Content-Disposition", "attachment; filename=a.mp3")
-        .header("Content-Length", body.len().to_string())
-        .body(reqwest::Body::wrap_stream(stream))
-        .send(),
-    );
+    let (tx, sending) = trickling_master(&app, &tn, id(&p), body.len());
     let half = body.len() / 2;
     tx.send(Ok(Bytes::copy_from_slice(&body[..half]))).await.unwrap();
     // Two sweeps or more run while the upload waits for its second half.
