@@ -12,6 +12,21 @@ use tokio::sync::Semaphore;
 use crate::feed::{start_receiver, Receiver};
 use crate::helpers::{assert_problem, fields, program, TestApp};
 
+/// Asks for a webhook to `url` as `token`, and checks it is refused for its
+/// url (422 `validation_failed` naming `url`); returns the problem.
+pub async fn refused_webhook(app: &TestApp, token: &str, url: &str) -> Value {
+    let r = app
+        .post(
+            token,
+            "/api/v1/webhooks",
+            &json!({"url": url, "events": ["program.published"]}),
+        )
+        .await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(fields(&p), ["url"], "{url}");
+    p
+}
+
 /// The default policy: no allow list.
 async fn strict_app() -> TestApp {
     TestApp::spawn_with(|s| {
@@ -38,15 +53,7 @@ async fn webhooks_to_the_hubs_own_machine_or_networks_are_refused() {
         // Loopback forms only: private, link-local and other ranges are
         // judged as addresses and through a stub resolver in
         // exchange::webhooks::guard's tests, never sent anywhere.
-        let r = app
-            .post(
-                &vtv,
-                "/api/v1/webhooks",
-                &json!({"url": url, "events": ["program.published"]}),
-            )
-            .await;
-        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-        assert_eq!(fields(&p), ["url"], "{url}");
+        let p = refused_webhook(&app, &vtv, url).await;
         assert!(
             p["errors"][0]["message"]
                 .as_str()
