@@ -84,6 +84,25 @@ fn episode(title: &str, aired: &str) -> Value {
     p
 }
 
+/// Publishes episodes Số 1 to Số 3 (aired 1 to 3 March) with masters of
+/// `size` bytes, seeded `seed + n`; returns the masters.
+async fn publish_three(app: &TestApp, token: &str, size: usize, seed: u32) -> Vec<Vec<u8>> {
+    let mut masters = Vec::new();
+    for n in 1..=3u32 {
+        let m = bytes(size, seed + n);
+        publish(
+            app,
+            token,
+            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
+            &m,
+            None,
+        )
+        .await;
+        masters.push(m);
+    }
+    masters
+}
+
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..300 {
         if done() {
@@ -233,19 +252,7 @@ async fn a_late_joiner_gets_the_last_episodes_and_a_revoked_token_stops_the_agen
     let (app, tn, cb) = two_stations().await;
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
-    let mut masters = Vec::new();
-    for n in 1..=3 {
-        let m = bytes(20_000, n);
-        publish(
-            &app,
-            &tn,
-            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
-            &m,
-            None,
-        )
-        .await;
-        masters.push(m);
-    }
+    let masters = publish_three(&app, &tn, 20_000, 0).await;
     follow(
         &app,
         &cb,
@@ -305,19 +312,7 @@ async fn through_a_link_that_throttles_and_drops_every_file_arrives_in_one_run()
         json!({"kind": "station", "value": "thai-nguyen", "deliver": true}),
     )
     .await;
-    let mut masters = Vec::new();
-    for n in 1..=3u32 {
-        let m = bytes(2_000_000, 100 + n);
-        publish(
-            &app,
-            &tn,
-            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
-            &m,
-            None,
-        )
-        .await;
-        masters.push(m);
-    }
+    let masters = publish_three(&app, &tn, 2_000_000, 100).await;
     // 4 MB/s, every connection reset 0.7 s after it opens: no file crosses
     // in one connection.
     let upstream = app.address.trim_start_matches("http://").parse().unwrap();
