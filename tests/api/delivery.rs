@@ -35,6 +35,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A hub with Thái Nguyên, which publishes, and Cao Bằng, whose agent pulls.
+async fn two_stations() -> (TestApp, String, String) {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    (app, tn, cb)
+}
+
 async fn follow(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post(token, "/api/v1/follows", &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -76,6 +84,25 @@ fn episode(title: &str, aired: &str) -> Value {
     p
 }
 
+/// Publishes episodes Số 1 to Số 3 (aired 1 to 3 March) with masters of
+/// `size` bytes, seeded `seed + n`; returns the masters.
+async fn publish_three(app: &TestApp, token: &str, size: usize, seed: u32) -> Vec<Vec<u8>> {
+    let mut masters = Vec::new();
+    for n in 1..=3u32 {
+        let m = bytes(size, seed + n);
+        publish(
+            app,
+            token,
+            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
+            &m,
+            None,
+        )
+        .await;
+        masters.push(m);
+    }
+    masters
+}
+
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..300 {
         if done() {
@@ -109,9 +136,7 @@ fn sigterm(child: &Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
 
@@ -224,24 +249,10 @@ async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_joiner_gets_the_last_episodes_and_a_revoked_token_stops_the_agent() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
-    let mut masters = Vec::new();
-    for n in 1..=3 {
-        let m = bytes(20_000, n);
-        publish(
-            &app,
-            &tn,
-            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
-            &m,
-            None,
-        )
-        .await;
-        masters.push(m);
-    }
+    let masters = publish_three(&app, &tn, 20_000, 0).await;
     follow(
         &app,
         &cb,
@@ -294,28 +305,14 @@ fn tree(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_link_that_throttles_and_drops_every_file_arrives_in_one_run() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,
         json!({"kind": "station", "value": "thai-nguyen", "deliver": true}),
     )
     .await;
-    let mut masters = Vec::new();
-    for n in 1..=3u32 {
-        let m = bytes(2_000_000, 100 + n);
-        publish(
-            &app,
-            &tn,
-            &episode(&format!("Số {n}"), &format!("2024-03-0{n}T01:00:00Z")),
-            &m,
-            None,
-        )
-        .await;
-        masters.push(m);
-    }
+    let masters = publish_three(&app, &tn, 2_000_000, 100).await;
     // 4 MB/s, every connection reset 0.7 s after it opens: no file crosses
     // in one connection.
     let upstream = app.address.trim_start_matches("http://").parse().unwrap();
@@ -357,9 +354,7 @@ async fn through_a_link_that_throttles_and_drops_every_file_arrives_in_one_run()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigterm_mid_download_checkpoints_and_the_next_run_resumes() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,
@@ -418,9 +413,7 @@ async fn door(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_following_agent_waits_for_a_hub_that_is_down() {
-    let app = TestApp::spawn().await;
-    let tn = app.station("thai-nguyen", "provincial").await;
-    let cb = app.station("cao-bang", "provincial").await;
+    let (app, tn, cb) = two_stations().await;
     follow(
         &app,
         &cb,

@@ -31,6 +31,33 @@ async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     out
 }
 
+/// A single-request master upload of `length` bytes to `program`, whose body
+/// is what the test sends down the returned channel, when it likes.
+fn trickling_master(
+    app: &TestApp,
+    token: &str,
+    program: &str,
+    length: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tokio::task::JoinHandle<reqwest::Result<Response>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let request = app
+        .request(
+            Method::PUT,
+            Some(token),
+            &format!("/api/v1/programs/{program}/files/master"),
+        )
+        .header("Content-Type", "audio/mpeg")
+        .header("Content-Disposition", "attachment; filename=a.mp3")
+        .header("Content-Length", length.to_string())
+        .body(reqwest::Body::wrap_stream(stream))
+        .send();
+    (tx, tokio::spawn(request))
+}
+
 struct Proxied {
     app: TestApp,
     proxy: Arc<FaultProxy>,
@@ -115,17 +142,13 @@ async fn assert_unavailable(r: Response) -> Value {
     assert_problem(r, StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable").await
 }
 
-fn tus(app: &TestApp, method: Method, token: &str, path: &str) -> reqwest::RequestBuilder {
-    app.request(method, Some(token), path).header("Tus-Resumable", "1.0.0")
-}
-
 fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 async fn tus_create(app: &TestApp, token: &str, program: &str, length: usize) -> Response {
-    tus(app, Method::POST, token, "/api/v1/uploads")
+    app.tus(Method::POST, token, "/api/v1/uploads")
         .header("Upload-Length", length.to_string())
         .header(
             "Upload-Metadata",
@@ -141,18 +164,8 @@ async fn tus_create(app: &TestApp, token: &str, program: &str, length: usize) ->
         .unwrap()
 }
 
-async fn tus_patch(app: &TestApp, token: &str, upload: &str, offset: usize, body: Vec<u8>) -> Response {
-    tus(app, Method::PATCH, token, upload)
-        .header("Upload-Offset", offset.to_string())
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn tus_offset(app: &TestApp, token: &str, upload: &str) -> usize {
-    let r = tus(app, Method::HEAD, token, upload).send().await.unwrap();
+    let r = app.tus(Method::HEAD, token, upload).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     r.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
 }
@@ -261,20 +274,7 @@ async fn an_upload_cut_by_the_outage_leaves_no_multipart_upload() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Đứt giữa chừng")).await;
     let body = bytes(4 * PART, 4);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let request = app
-        .request(
-            Method::PUT,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&p)),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .header("Content-Disposition", "attachment; filename=a.mp3")
-        .header("Content-Length", body.len().to_string())
-        .body(reqwest::Body::wrap_stream(stream))
-        .send();
-    let sending = tokio::spawn(request);
+    let (tx, sending) = trickling_master(app, &tn, id(&p), body.len());
     let first = 2 * PART;
     for c in body[..first].chunks(256 * 1024) {
         tx.send(Ok(Bytes::copy_from_slice(c))).await.unwrap();
@@ -343,14 +343,14 @@ async fn a_resumable_upload_survives_the_outage_and_completes() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let upload = r.headers()["location"].to_str().unwrap().to_owned();
     let cut = [PART + 100, 2 * PART + 7];
-    let r = tus_patch(app, &tn, &upload, 0, body[..cut[0]].to_vec()).await;
+    let r = app.tus_patch(&tn, &upload, 0, body[..cut[0]].to_vec()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     // A middle chunk that crosses a part boundary meets the outage.
     t.proxy.set(Mode::Down).await;
     let r = bounded(
         "middle PATCH",
-        tus_patch(app, &tn, &upload, cut[0], body[cut[0]..cut[1]].to_vec()),
+        app.tus_patch(&tn, &upload, cut[0], body[cut[0]..cut[1]].to_vec()),
     )
     .await;
     assert_unavailable(r).await;
@@ -360,18 +360,18 @@ async fn a_resumable_upload_survives_the_outage_and_completes() {
         "HEAD answers while the store is away"
     );
     t.proxy.set(Mode::Pass).await;
-    let r = tus_patch(app, &tn, &upload, cut[0], body[cut[0]..cut[1]].to_vec()).await;
+    let r = app.tus_patch(&tn, &upload, cut[0], body[cut[0]..cut[1]].to_vec()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 
     // The last chunk (shorter than a part: the store is first needed to
     // finish the object) meets the outage.
     let last = body[cut[1]..].to_vec();
     t.proxy.set(Mode::Down).await;
-    let r = bounded("last PATCH", tus_patch(app, &tn, &upload, cut[1], last.clone())).await;
+    let r = bounded("last PATCH", app.tus_patch(&tn, &upload, cut[1], last.clone())).await;
     assert_unavailable(r).await;
     assert!(app.program_json(&tn, &p).await["files"].as_array().unwrap().is_empty());
     // Every byte is recorded; finishing needs the store: HEAD says so.
-    let r = bounded("HEAD while down", tus(app, Method::HEAD, &tn, &upload).send())
+    let r = bounded("HEAD while down", app.tus(Method::HEAD, &tn, &upload).send())
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -386,7 +386,7 @@ async fn a_resumable_upload_survives_the_outage_and_completes() {
         master(app, &tn, id(&p)).await.bytes().await.unwrap() == body,
         "byte-exact"
     );
-    let r = tus_patch(app, &tn, &upload, body.len(), last).await;
+    let r = app.tus_patch(&tn, &upload, body.len(), last).await;
     assert_problem(r, StatusCode::CONFLICT, "offset_mismatch").await;
     swept(app).await;
     assert_eq!(t.direct_media().keys().await.unwrap().len(), 1);
@@ -489,7 +489,7 @@ async fn a_slow_store_still_serves() {
     let r = tus_create(app, &tn, id(&q), body.len()).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let upload = r.headers()["location"].to_str().unwrap().to_owned();
-    let r = bounded("slow PATCH", tus_patch(app, &tn, &upload, 0, body.clone())).await;
+    let r = bounded("slow PATCH", app.tus_patch(&tn, &upload, 0, body.clone())).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(master(app, &tn, id(&q)).await.bytes().await.unwrap() == body);
     assert_eq!(ready(app).await, StatusCode::OK);
@@ -544,7 +544,7 @@ async fn a_flaky_store_answers_success_or_503_never_500() {
         assert!(tries < 50, "the resumable upload never completed");
         // A HEAD finishes an upload whose finishing met the store's failure,
         // so it too may meet one: 503, then ask again.
-        let r = tus(app, Method::HEAD, &tn, &upload).send().await.unwrap();
+        let r = app.tus(Method::HEAD, &tn, &upload).send().await.unwrap();
         let offset: usize = match r.status() {
             StatusCode::OK => r.headers()["upload-offset"].to_str().unwrap().parse().unwrap(),
             StatusCode::SERVICE_UNAVAILABLE => {
@@ -561,7 +561,7 @@ async fn a_flaky_store_answers_success_or_503_never_500() {
         let end = (offset + PART + PART / 3).min(body.len());
         let r = bounded(
             "flaky PATCH",
-            tus_patch(app, &tn, &upload, offset, body[offset..end].to_vec()),
+            app.tus_patch(&tn, &upload, offset, body[offset..end].to_vec()),
         )
         .await;
         match r.status() {
@@ -639,11 +639,11 @@ async fn a_full_disk_answers_507_and_recovers() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let upload = r.headers()["location"].to_str().unwrap().to_owned();
     let big = bytes(10 << 20, 3);
-    let r = tus_patch(&app, &tn, &upload, 0, big[..4 << 20].to_vec()).await;
+    let r = app.tus_patch(&tn, &upload, 0, big[..4 << 20].to_vec()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = bounded(
         "PATCH on a full disk",
-        tus_patch(&app, &tn, &upload, 4 << 20, big[4 << 20..].to_vec()),
+        app.tus_patch(&tn, &upload, 4 << 20, big[4 << 20..].to_vec()),
     )
     .await;
     assert_problem(r, StatusCode::INSUFFICIENT_STORAGE, "storage_full").await;
@@ -666,7 +666,7 @@ async fn a_full_disk_answers_507_and_recovers() {
             .status(),
         StatusCode::NO_CONTENT
     );
-    let r = tus_patch(&app, &tn, &upload, 4 << 20, big[4 << 20..].to_vec()).await;
+    let r = app.tus_patch(&tn, &upload, 4 << 20, big[4 << 20..].to_vec()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
     assert!(master(&app, &tn, id(&b)).await.bytes().await.unwrap() == big);
     drop(app);
@@ -933,7 +933,7 @@ async fn garage_stopped_and_started_again() {
     let upload = r.headers()["location"].to_str().unwrap().to_owned();
     let cut = PART + 100;
     assert_eq!(
-        tus_patch(&app, &tn, &upload, 0, body[..cut].to_vec()).await.status(),
+        app.tus_patch(&tn, &upload, 0, body[..cut].to_vec()).await.status(),
         StatusCode::NO_CONTENT
     );
 
@@ -947,7 +947,7 @@ async fn garage_stopped_and_started_again() {
     assert_unavailable(r).await;
     let r = bounded(
         "PATCH, Garage stopped",
-        tus_patch(&app, &tn, &upload, cut, body[cut..].to_vec()),
+        app.tus_patch(&tn, &upload, cut, body[cut..].to_vec()),
     )
     .await;
     assert_unavailable(r).await;
@@ -975,7 +975,7 @@ async fn garage_stopped_and_started_again() {
     }
     assert!(up, "ready again once Garage is back");
     let offset = tus_offset(&app, &tn, &upload).await;
-    let r = tus_patch(&app, &tn, &upload, offset, body[offset..].to_vec()).await;
+    let r = app.tus_patch(&tn, &upload, offset, body[offset..].to_vec()).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.text().await);
     assert!(
         master(&app, &tn, id(&p)).await.bytes().await.unwrap() == body,
@@ -1000,20 +1000,7 @@ async fn the_sweeper_leaves_uploads_in_progress_alone() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let p = app.create_program(&tn, &program("Chậm mà chắc")).await;
     let body = bytes(3 * 1024 * 1024 + 17, 12);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let sending = tokio::spawn(
-        app.request(
-            Method::PUT,
-            Some(&tn),
-            &format!("/api/v1/programs/{}/files/master", id(&p)),
-        )
-        .header("Content-Type", "audio/mpeg")
-        .header("Content-Disposition", "attachment; filename=a.mp3")
-        .header("Content-Length", body.len().to_string())
-        .body(reqwest::Body::wrap_stream(stream))
-        .send(),
-    );
+    let (tx, sending) = trickling_master(&app, &tn, id(&p), body.len());
     let half = body.len() / 2;
     tx.send(Ok(Bytes::copy_from_slice(&body[..half]))).await.unwrap();
     // Two sweeps or more run while the upload waits for its second half.

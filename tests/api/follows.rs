@@ -7,6 +7,7 @@ use sha2::Sha256;
 
 use crate::feed::{start_receiver, wait_for, Receiver};
 use crate::helpers::{assert_problem, fields, id, program, TestApp};
+use crate::webhooks::refused_webhook;
 
 async fn follow(app: &TestApp, token: &str, body: Value) -> Value {
     let r = app.post(token, "/api/v1/follows", &body).await;
@@ -280,15 +281,7 @@ async fn a_stations_webhook_to_loopback_is_refused_by_default() {
     let app = TestApp::spawn_with(|s| s.webhook_allow = String::new()).await;
     let cb = app.station("cao-bang", "provincial").await;
     for url in ["http://127.0.0.1:1/", "http://localhost:1/", "http://[::1]:1/"] {
-        let r = app
-            .post(
-                &cb,
-                "/api/v1/webhooks",
-                &json!({"url": url, "events": ["program.published"]}),
-            )
-            .await;
-        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-        assert_eq!(fields(&p), ["url"], "{url}");
+        refused_webhook(&app, &cb, url).await;
     }
     let list: Value = app.get(&cb, "/api/v1/webhooks").await.json().await.unwrap();
     assert_eq!(list["items"], json!([]));

@@ -43,7 +43,7 @@ fn metadata(program: &str, role: &str, filename: &str) -> String {
 }
 
 impl TestApp {
-    fn tus(&self, method: Method, token: &str, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn tus(&self, method: Method, token: &str, path: &str) -> reqwest::RequestBuilder {
         self.request(method, Some(token), path).header("Tus-Resumable", "1.0.0")
     }
 
@@ -62,7 +62,7 @@ impl TestApp {
         r.headers()["location"].to_str().unwrap().to_owned()
     }
 
-    async fn tus_patch(&self, token: &str, upload: &str, offset: usize, body: Vec<u8>) -> Response {
+    pub(crate) async fn tus_patch(&self, token: &str, upload: &str, offset: usize, body: Vec<u8>) -> Response {
         self.tus(Method::PATCH, token, upload)
             .header("Upload-Offset", offset.to_string())
             .header("Content-Type", "application/offset+octet-stream")

@@ -5,12 +5,31 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::feed::{start_receiver, Receiver};
 use crate::helpers::{assert_problem, fields, program, TestApp};
+
+/// Asks, as `token`, for a webhook to `url` on publications.
+async fn ask_for_webhook(app: &TestApp, token: &str, url: &str) -> Response {
+    app.post(
+        token,
+        "/api/v1/webhooks",
+        &json!({"url": url, "events": ["program.published"]}),
+    )
+    .await
+}
+
+/// Asks for a webhook to `url` as `token`, and checks it is refused for its
+/// url (422 `validation_failed` naming `url`); returns the problem.
+pub async fn refused_webhook(app: &TestApp, token: &str, url: &str) -> Value {
+    let r = ask_for_webhook(app, token, url).await;
+    let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(fields(&p), ["url"], "{url}");
+    p
+}
 
 /// The default policy: no allow list.
 async fn strict_app() -> TestApp {
@@ -38,15 +57,7 @@ async fn webhooks_to_the_hubs_own_machine_or_networks_are_refused() {
         // Loopback forms only: private, link-local and other ranges are
         // judged as addresses and through a stub resolver in
         // exchange::webhooks::guard's tests, never sent anywhere.
-        let r = app
-            .post(
-                &vtv,
-                "/api/v1/webhooks",
-                &json!({"url": url, "events": ["program.published"]}),
-            )
-            .await;
-        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-        assert_eq!(fields(&p), ["url"], "{url}");
+        let p = refused_webhook(&app, &vtv, url).await;
         assert!(
             p["errors"][0]["message"]
                 .as_str()
@@ -118,13 +129,7 @@ async fn a_webhook_the_policy_no_longer_allows_is_not_delivered() {
 
 /// Subscribes `url` to publications; returns the subscription.
 async fn subscribe(app: &TestApp, token: &str, url: &str) -> Value {
-    let r = app
-        .post(
-            token,
-            "/api/v1/webhooks",
-            &json!({"url": url, "events": ["program.published"]}),
-        )
-        .await;
+    let r = ask_for_webhook(app, token, url).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
