@@ -341,6 +341,11 @@ impl Hub {
             .await
             .expect("PUT a master");
         assert!(r.status().is_success(), "PUT a master: {}", r.status());
+        self.publish(client, program).await;
+    }
+
+    /// Publishes the program (it has its master file).
+    pub async fn publish(&self, client: &reqwest::Client, program: &str) {
         let r = client
             .post(format!("{}/api/v1/programs/{program}/publish", self.base))
             .header("Authorization", self.auth())
