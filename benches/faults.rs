@@ -216,7 +216,7 @@ struct Target {
 }
 
 impl Target {
-    fn new(name: &'static str, dir: &Path, storage: Option<pxhub::config::StorageSettings>) -> Self {
+    fn new(name: &'static str, dir: &Path, s3: Option<&S3Env>) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let mut env: Vec<(&'static str, String)> = vec![
             ("PXHUB_PART_SIZE", PART.to_string()),
@@ -235,22 +235,9 @@ impl Target {
             part_size: PART,
             ..Default::default()
         };
-        if let Some(pxhub::config::StorageSettings::S3(b)) = &storage {
-            env.extend([
-                ("PXHUB_STORAGE", "s3".into()),
-                ("PXHUB_STORAGE_ENDPOINT", b.endpoint.clone()),
-                ("PXHUB_STORAGE_BUCKET", b.bucket.clone()),
-                ("PXHUB_STORAGE_REGION", b.region.clone()),
-                ("PXHUB_STORAGE_ACCESS_KEY_ID", b.access_key_id.clone()),
-                (
-                    "PXHUB_STORAGE_SECRET_ACCESS_KEY",
-                    b.secret_access_key.expose().to_owned(),
-                ),
-                ("PXHUB_STORAGE_PREFIX", b.prefix.clone()),
-            ]);
-        }
-        if let Some(s) = storage {
-            settings.storage = s;
+        if let Some(s3) = s3 {
+            env.extend(s3.hub_env(S3_PREFIX));
+            settings.storage = s3_storage(s3);
         }
         let cli = |args: &[&str]| run(pxhub(dir).args(args).stderr(Stdio::null())).trim().to_owned();
         cli(&[
@@ -1439,7 +1426,10 @@ async fn check_analysis(
     );
 }
 
-/// The hub's settings for the bench's Garage.
+/// Where the hub under test keeps its objects in the bench's Garage.
+const S3_PREFIX: &str = "faults";
+
+/// The store of the hub under test, as this process reaches it.
 fn s3_storage(env: &S3Env) -> pxhub::config::StorageSettings {
     pxhub::config::StorageSettings::S3(pxhub::media::S3Bucket {
         endpoint: env.endpoint.clone(),
@@ -1447,7 +1437,7 @@ fn s3_storage(env: &S3Env) -> pxhub::config::StorageSettings {
         region: env.region.clone(),
         access_key_id: env.key_id.clone(),
         secret_access_key: pxhub::config::Secret::new(env.secret.clone()),
-        prefix: "faults".into(),
+        prefix: S3_PREFIX.into(),
     })
 }
 
@@ -1487,7 +1477,7 @@ fn main() {
         if o.garage_points > 0 {
             match Garage::start(&root.join("garage"), GARAGE_PORTS) {
                 Ok(garage) => {
-                    let t = Target::new("garage", &root.join("hub-garage"), Some(s3_storage(&garage.env)));
+                    let t = Target::new("garage", &root.join("hub-garage"), Some(&garage.env));
                     rt.block_on(run_target(
                         &t,
                         o.garage_points,

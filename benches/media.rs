@@ -219,15 +219,7 @@ impl Hub {
     fn start(dir: &Path, s3: Option<&S3Env>) -> Self {
         let mut env = vec![("PXHUB_PART_SIZE", PART_SIZE.to_string())];
         if let Some(s3) = s3 {
-            env.extend([
-                ("PXHUB_STORAGE", "s3".to_owned()),
-                ("PXHUB_STORAGE_ENDPOINT", s3.endpoint.clone()),
-                ("PXHUB_STORAGE_BUCKET", s3.bucket.clone()),
-                ("PXHUB_STORAGE_REGION", s3.region.clone()),
-                ("PXHUB_STORAGE_ACCESS_KEY_ID", s3.key_id.clone()),
-                ("PXHUB_STORAGE_SECRET_ACCESS_KEY", s3.secret.clone()),
-                ("PXHUB_STORAGE_PREFIX", HUB_PREFIX.to_owned()),
-            ]);
+            env.extend(s3.hub_env(HUB_PREFIX));
         }
         let common::Hub {
             proc, base, token, dir, ..

@@ -456,6 +456,22 @@ pub struct S3Env {
     pub secret: String,
 }
 
+impl S3Env {
+    /// The settings (environment) of a hub that keeps its objects in this
+    /// store, under `prefix`.
+    pub fn hub_env(&self, prefix: &str) -> [(&'static str, String); 7] {
+        [
+            ("PXHUB_STORAGE", "s3".to_owned()),
+            ("PXHUB_STORAGE_ENDPOINT", self.endpoint.clone()),
+            ("PXHUB_STORAGE_BUCKET", self.bucket.clone()),
+            ("PXHUB_STORAGE_REGION", self.region.clone()),
+            ("PXHUB_STORAGE_ACCESS_KEY_ID", self.key_id.clone()),
+            ("PXHUB_STORAGE_SECRET_ACCESS_KEY", self.secret.clone()),
+            ("PXHUB_STORAGE_PREFIX", prefix.to_owned()),
+        ]
+    }
+}
+
 /// A Garage started with scripts/garage.sh in a folder and on ports of the
 /// bench's own; stopped on drop.
 pub struct Garage {
