@@ -1,6 +1,7 @@
 //! What the benches share: processes stopped on the way out, a `pxhub serve`
-//! bootstrapped with the CLI, sources and timing helpers, the realistic
-//! catalog of the search and web benches (`catalog`), and the result table
+//! bootstrapped with the CLI, a Garage (S3 store) of the bench's own, sources
+//! and timing helpers, the realistic catalog of the search and web benches
+//! (`catalog`), and the result table
 //! (with its correctness problems) each of them prints, parsed by
 //! `scripts/bench.sh`. The search bench prints a table of its own
 //! (latencies, not ratios of throughput).
