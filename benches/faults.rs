@@ -62,7 +62,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, print_problems, print_table, pxhub, register, run, stop_pid, Proc, Row};
+use common::{free_port, print_problems, print_table, pxhub, run, Garage, Proc, Row, S3Env};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -216,7 +216,7 @@ struct Target {
 }
 
 impl Target {
-    fn new(name: &'static str, dir: &Path, storage: Option<pxhub::config::StorageSettings>) -> Self {
+    fn new(name: &'static str, dir: &Path, s3: Option<&S3Env>) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let mut env: Vec<(&'static str, String)> = vec![
             ("PXHUB_PART_SIZE", PART.to_string()),
@@ -235,22 +235,9 @@ impl Target {
             part_size: PART,
             ..Default::default()
         };
-        if let Some(pxhub::config::StorageSettings::S3(b)) = &storage {
-            env.extend([
-                ("PXHUB_STORAGE", "s3".into()),
-                ("PXHUB_STORAGE_ENDPOINT", b.endpoint.clone()),
-                ("PXHUB_STORAGE_BUCKET", b.bucket.clone()),
-                ("PXHUB_STORAGE_REGION", b.region.clone()),
-                ("PXHUB_STORAGE_ACCESS_KEY_ID", b.access_key_id.clone()),
-                (
-                    "PXHUB_STORAGE_SECRET_ACCESS_KEY",
-                    b.secret_access_key.expose().to_owned(),
-                ),
-                ("PXHUB_STORAGE_PREFIX", b.prefix.clone()),
-            ]);
-        }
-        if let Some(s) = storage {
-            settings.storage = s;
+        if let Some(s3) = s3 {
+            env.extend(s3.hub_env(S3_PREFIX));
+            settings.storage = s3_storage(s3);
         }
         let cli = |args: &[&str]| run(pxhub(dir).args(args).stderr(Stdio::null())).trim().to_owned();
         cli(&[
@@ -1439,46 +1426,19 @@ async fn check_analysis(
     );
 }
 
-/// A Garage of the bench's own (scripts/garage.sh, on ports of its own).
-fn start_garage(dir: &Path) -> Result<pxhub::config::StorageSettings, String> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (s3, rpc, admin) = GARAGE_PORTS;
-    let out = Command::new("bash")
-        .args([
-            "-c",
-            "source scripts/garage.sh && garage_start >&2 && env | grep '^PXHUB_TEST_S3_'",
-        ])
-        .current_dir(manifest)
-        .env("GARAGE_DIR", dir)
-        .env("GARAGE_S3_PORT", s3.to_string())
-        .env("GARAGE_RPC_PORT", rpc.to_string())
-        .env("GARAGE_ADMIN_PORT", admin.to_string())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("bash: {e}"))?;
-    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
-        if let Ok(pid) = pid.trim().parse() {
-            register(pid);
-        }
-    }
-    if !out.status.success() {
-        return Err(format!("scripts/garage.sh: garage_start failed ({})", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let var = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("PXHUB_TEST_S3_{name}=")))
-            .map(str::to_owned)
-            .ok_or_else(|| format!("garage_start did not export PXHUB_TEST_S3_{name}"))
-    };
-    Ok(pxhub::config::StorageSettings::S3(pxhub::media::S3Bucket {
-        endpoint: var("ENDPOINT")?,
-        bucket: var("BUCKET")?,
-        region: var("REGION")?,
-        access_key_id: var("ACCESS_KEY_ID")?,
-        secret_access_key: pxhub::config::Secret::new(var("SECRET_ACCESS_KEY")?),
-        prefix: "faults".into(),
-    }))
+/// Where the hub under test keeps its objects in the bench's Garage.
+const S3_PREFIX: &str = "faults";
+
+/// The store of the hub under test, as this process reaches it.
+fn s3_storage(env: &S3Env) -> pxhub::config::StorageSettings {
+    pxhub::config::StorageSettings::S3(pxhub::media::S3Bucket {
+        endpoint: env.endpoint.clone(),
+        bucket: env.bucket.clone(),
+        region: env.region.clone(),
+        access_key_id: env.key_id.clone(),
+        secret_access_key: pxhub::config::Secret::new(env.secret.clone()),
+        prefix: S3_PREFIX.into(),
+    })
 }
 
 fn main() {
@@ -1515,9 +1475,9 @@ fn main() {
             per_target.push(("local store", snapshot(&counts)));
         }
         if o.garage_points > 0 {
-            match start_garage(&root.join("garage")) {
-                Ok(storage) => {
-                    let t = Target::new("garage", &root.join("hub-garage"), Some(storage));
+            match Garage::start(&root.join("garage"), GARAGE_PORTS) {
+                Ok(garage) => {
+                    let t = Target::new("garage", &root.join("hub-garage"), Some(&garage.env));
                     rt.block_on(run_target(
                         &t,
                         o.garage_points,
@@ -1530,11 +1490,6 @@ fn main() {
                     per_target.push(("Garage", snapshot(&counts)));
                 }
                 Err(e) => counts.lock().unwrap().problems.push(format!("Garage: {e}")),
-            }
-            if let Ok(pid) = std::fs::read_to_string(root.join("garage/pid")) {
-                if let Ok(pid) = pid.trim().parse() {
-                    stop_pid(pid);
-                }
             }
         }
         {

@@ -41,9 +41,7 @@
 
 mod common;
 
-use common::{
-    free_port, generate, mb_per_s, print_table, register, resident, run, stop_pid, sync, warm, Proc, Row, MIB,
-};
+use common::{free_port, generate, mb_per_s, print_table, resident, run, sync, warm, Garage, Proc, Row, S3Env, MIB};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -201,16 +199,7 @@ struct Hub {
     dir: PathBuf,
 }
 
-/// What the S3 store is.
-#[derive(Clone)]
-struct S3Env {
-    endpoint: String,
-    bucket: String,
-    region: String,
-    key_id: String,
-    secret: String,
-}
-
+/// The S3 store, for the baselines.
 impl S3Env {
     fn store(&self) -> AmazonS3 {
         AmazonS3Builder::new()
@@ -230,15 +219,7 @@ impl Hub {
     fn start(dir: &Path, s3: Option<&S3Env>) -> Self {
         let mut env = vec![("PXHUB_PART_SIZE", PART_SIZE.to_string())];
         if let Some(s3) = s3 {
-            env.extend([
-                ("PXHUB_STORAGE", "s3".to_owned()),
-                ("PXHUB_STORAGE_ENDPOINT", s3.endpoint.clone()),
-                ("PXHUB_STORAGE_BUCKET", s3.bucket.clone()),
-                ("PXHUB_STORAGE_REGION", s3.region.clone()),
-                ("PXHUB_STORAGE_ACCESS_KEY_ID", s3.key_id.clone()),
-                ("PXHUB_STORAGE_SECRET_ACCESS_KEY", s3.secret.clone()),
-                ("PXHUB_STORAGE_PREFIX", HUB_PREFIX.to_owned()),
-            ]);
+            env.extend(s3.hub_env(HUB_PREFIX));
         }
         let common::Hub {
             proc, base, token, dir, ..
@@ -383,77 +364,7 @@ fn dd_cmd(src: &Path, out: &Path) -> Command {
 }
 
 // ---------------------------------------------------------------------------
-// Garage and nginx
-
-struct Garage {
-    dir: PathBuf,
-    env: S3Env,
-}
-
-impl Garage {
-    fn start(dir: &Path) -> Result<Self, String> {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (s3, rpc, admin) = GARAGE_PORTS;
-        let out = Command::new("bash")
-            .args([
-                "-c",
-                "source scripts/garage.sh && garage_start >&2 && env | grep '^PXHUB_TEST_S3_'",
-            ])
-            .current_dir(manifest)
-            .env("GARAGE_DIR", dir)
-            .env("GARAGE_S3_PORT", s3.to_string())
-            .env("GARAGE_RPC_PORT", rpc.to_string())
-            .env("GARAGE_ADMIN_PORT", admin.to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("bash: {e}"))?;
-        // Whatever happened, a started server is ours to stop.
-        if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
-            if let Ok(pid) = pid.trim().parse() {
-                register(pid);
-            }
-        }
-        let garage = |env: S3Env| Garage {
-            dir: dir.to_owned(),
-            env,
-        };
-        if !out.status.success() {
-            drop(garage(S3Env {
-                endpoint: String::new(),
-                bucket: String::new(),
-                region: String::new(),
-                key_id: String::new(),
-                secret: String::new(),
-            }));
-            return Err(format!("scripts/garage.sh: garage_start failed ({})", out.status));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let var = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("PXHUB_TEST_S3_{name}=")))
-                .map(str::to_owned)
-                .ok_or_else(|| format!("garage_start did not export PXHUB_TEST_S3_{name}"))
-        };
-        Ok(garage(S3Env {
-            endpoint: var("ENDPOINT")?,
-            bucket: var("BUCKET")?,
-            region: var("REGION")?,
-            key_id: var("ACCESS_KEY_ID")?,
-            secret: var("SECRET_ACCESS_KEY")?,
-        }))
-    }
-}
-
-impl Drop for Garage {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
-            if let Ok(pid) = pid.trim().parse() {
-                stop_pid(pid);
-            }
-            let _ = std::fs::remove_file(self.dir.join("pid"));
-        }
-    }
-}
+// nginx
 
 fn start_nginx(dir: &Path, root: &Path) -> Result<(Proc, String), String> {
     let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
@@ -600,7 +511,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     // ---- 2 and 4: S3 store (Garage)
     if opts.runs(2) || opts.runs(4) {
         let src = one.as_ref().expect("source");
-        match Garage::start(&root.join("garage")) {
+        match Garage::start(&root.join("garage"), GARAGE_PORTS) {
             Err(e) => {
                 eprintln!("S3 scenarios skipped: {e}");
                 problems.push(format!("S3 scenarios skipped: {e}"));

@@ -134,13 +134,7 @@ fn publish(hub: &Hub, rt: &tokio::runtime::Runtime, root: &Path, count: u64, siz
                     .await
                     .expect("PUT a master");
                 assert!(r.status().is_success(), "PUT a master: {}", r.status());
-                let r = client
-                    .post(format!("{}/api/v1/programs/{program}/publish", hub.base))
-                    .header("Authorization", hub.auth())
-                    .send()
-                    .await
-                    .expect("publish");
-                assert!(r.status().is_success(), "publish: {}", r.status());
+                hub.publish(&client, &program).await;
             });
             let _ = std::fs::remove_file(&src);
             sha

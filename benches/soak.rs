@@ -340,13 +340,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 .await
                 .expect("PUT");
             assert!(r.status().is_success(), "the download set: {}", r.status());
-            let r = client
-                .post(format!("{}/api/v1/programs/{id}/publish", hub.base))
-                .header("Authorization", hub.auth())
-                .send()
-                .await
-                .expect("publish");
-            assert!(r.status().is_success());
+            hub.publish(&client, &id).await;
             out.push((id, sha));
         }
         out

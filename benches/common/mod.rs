@@ -1,6 +1,7 @@
 //! What the benches share: processes stopped on the way out, a `pxhub serve`
-//! bootstrapped with the CLI, sources and timing helpers, the realistic
-//! catalog of the search and web benches (`catalog`), and the result table
+//! bootstrapped with the CLI, a Garage (S3 store) of the bench's own, sources
+//! and timing helpers, the realistic catalog of the search and web benches
+//! (`catalog`), and the result table
 //! (with its correctness problems) each of them prints, parsed by
 //! `scripts/bench.sh`. The search bench prints a table of its own
 //! (latencies, not ratios of throughput).
@@ -341,6 +342,11 @@ impl Hub {
             .await
             .expect("PUT a master");
         assert!(r.status().is_success(), "PUT a master: {}", r.status());
+        self.publish(client, program).await;
+    }
+
+    /// Publishes the program (it has its master file).
+    pub async fn publish(&self, client: &reqwest::Client, program: &str) {
         let r = client
             .post(format!("{}/api/v1/programs/{program}/publish", self.base))
             .header("Authorization", self.auth())
@@ -436,6 +442,108 @@ pub fn wait_http(proc: &mut Proc, log: &Path, url: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{} did not answer on {url}", proc.name);
+}
+
+// ---------------------------------------------------------------------------
+// Garage: an S3 store of the bench's own (scripts/garage.sh)
+
+/// An S3 store, as `garage_start` exports it (`PXHUB_TEST_S3_*`).
+#[derive(Clone)]
+pub struct S3Env {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl S3Env {
+    /// The settings (environment) of a hub that keeps its objects in this
+    /// store, under `prefix`.
+    pub fn hub_env(&self, prefix: &str) -> [(&'static str, String); 7] {
+        [
+            ("PXHUB_STORAGE", "s3".to_owned()),
+            ("PXHUB_STORAGE_ENDPOINT", self.endpoint.clone()),
+            ("PXHUB_STORAGE_BUCKET", self.bucket.clone()),
+            ("PXHUB_STORAGE_REGION", self.region.clone()),
+            ("PXHUB_STORAGE_ACCESS_KEY_ID", self.key_id.clone()),
+            ("PXHUB_STORAGE_SECRET_ACCESS_KEY", self.secret.clone()),
+            ("PXHUB_STORAGE_PREFIX", prefix.to_owned()),
+        ]
+    }
+}
+
+/// A Garage started with scripts/garage.sh in a folder and on ports of the
+/// bench's own; stopped on drop.
+pub struct Garage {
+    pub dir: PathBuf,
+    pub env: S3Env,
+}
+
+impl Garage {
+    /// Starts Garage in `dir` on `ports` (S3, RPC, admin). Whatever happens,
+    /// a started server is ours to stop.
+    pub fn start(dir: &Path, ports: (u16, u16, u16)) -> Result<Self, String> {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (s3, rpc, admin) = ports;
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                "source scripts/garage.sh && garage_start >&2 && env | grep '^PXHUB_TEST_S3_'",
+            ])
+            .current_dir(manifest)
+            .env("GARAGE_DIR", dir)
+            .env("GARAGE_S3_PORT", s3.to_string())
+            .env("GARAGE_RPC_PORT", rpc.to_string())
+            .env("GARAGE_ADMIN_PORT", admin.to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("bash: {e}"))?;
+        if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
+            if let Ok(pid) = pid.trim().parse() {
+                register(pid);
+            }
+        }
+        let garage = |env: S3Env| Garage {
+            dir: dir.to_owned(),
+            env,
+        };
+        if !out.status.success() {
+            drop(garage(S3Env {
+                endpoint: String::new(),
+                bucket: String::new(),
+                region: String::new(),
+                key_id: String::new(),
+                secret: String::new(),
+            }));
+            return Err(format!("scripts/garage.sh: garage_start failed ({})", out.status));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("PXHUB_TEST_S3_{name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("garage_start did not export PXHUB_TEST_S3_{name}"))
+        };
+        Ok(garage(S3Env {
+            endpoint: var("ENDPOINT")?,
+            bucket: var("BUCKET")?,
+            region: var("REGION")?,
+            key_id: var("ACCESS_KEY_ID")?,
+            secret: var("SECRET_ACCESS_KEY")?,
+        }))
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("pid")) {
+            if let Ok(pid) = pid.trim().parse() {
+                stop_pid(pid);
+            }
+            let _ = std::fs::remove_file(self.dir.join("pid"));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
