@@ -22,7 +22,12 @@ pub struct Link {
     pub cuts: Arc<AtomicU64>,
 }
 
-/// Copies `from` to `to` at most `rate` bytes per second since `opened`.
+/// How far ahead of its rate a connection may send after it sat idle: a
+/// connection kept alive across a pause must not make up for it in a burst.
+const BURST: Duration = Duration::from_millis(50);
+
+/// Copies `from` to `to` at most `rate` bytes per second since `opened`,
+/// idle time not saved up beyond [`BURST`].
 async fn paced(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
@@ -31,7 +36,8 @@ async fn paced(
     count: &AtomicU64,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
-    let mut sent = 0u64;
+    // When the bytes sent so far may have left at the rate.
+    let mut due = opened;
     loop {
         // Small reads at low rates, so that pacing stays smooth.
         let want = buf.len().min((rate / 50.0).max(1024.0) as usize);
@@ -43,8 +49,9 @@ async fn paced(
             break;
         }
         count.fetch_add(n as u64, Ordering::Relaxed);
-        sent += n as u64;
-        tokio::time::sleep_until(opened + Duration::from_secs_f64(sent as f64 / rate)).await;
+        let now = tokio::time::Instant::now();
+        due = due.max(now.checked_sub(BURST).unwrap_or(now)) + Duration::from_secs_f64(n as f64 / rate);
+        tokio::time::sleep_until(due).await;
     }
 }
 
