@@ -13,12 +13,16 @@
 //! - an upload through the program's upload page (tus-js-client in Debian's
 //!   Chromium driven by Playwright, loopback, 512 MiB) against tuspy
 //!   uploading the same file in the same chunks to the same hub, rounds in
-//!   alternation (target ≥ 0.7×), each stored master byte-exact; a third
-//!   side, one PUT of the file from the same page, tells Chromium's own
-//!   ceiling from what tus and its chunks cost.
+//!   alternation (target ≥ 0.7×), each stored master byte-exact. More
+//!   sides in the same rounds tell where the gap is: one PUT of the file
+//!   from the same page (Chromium's own ceiling, without tus and chunks);
+//!   the page driven without Playwright (what its watching costs); the page
+//!   sending three parts at once to three drafts (what parallel uploads
+//!   could bring); and the page and tuspy through a paced 400 Mbit/s link
+//!   (whether the gap shows on a link, target ≥ 0.9×).
 //!
 //! `cargo bench --bench web` (100,000 programs, 300 timed pairs a shape,
-//! 512 MiB, 2 rounds each); `-- --quick` (3,000 programs generated afresh, 60
+//! 512 MiB, 3 rounds each); `-- --quick` (3,000 programs generated afresh, 60
 //! pairs, 32 MiB, one round). The Python with Playwright and tuspy is
 //! `PXHUB_BENCH_PYTHON` or `target/pyenv/bin/python` (scripts/bench.sh
 //! installs it through scripts/pyenv.sh); Chromium is `/usr/bin/chromium`.
@@ -64,7 +68,7 @@ fn options() -> Options {
             programs: 100_000,
             pairs: 300,
             upload_mib: 512,
-            rounds: 2,
+            rounds: 3,
             chunk_mib: None,
         }
     };
@@ -441,8 +445,54 @@ async fn recorded_master(hub: &Hub, client: &reqwest::Client, program: &str) -> 
     Some((file["size"].as_u64()?, file["sha256"].as_str()?.to_owned()))
 }
 
+/// The master of each program a side uploads, as (size, SHA-256 hex): the
+/// whole file, or for the split side its parts of ceil(size / N) bytes
+/// (`web_upload.py browser-split`).
+fn expected_masters(file: &Path, size: u64, digest: &str, programs: usize) -> Vec<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    if programs == 1 {
+        return vec![(size, digest.to_owned())];
+    }
+    let part = size.div_ceil(programs as u64);
+    let mut f = std::fs::File::open(file).expect("open the upload");
+    let mut buf = vec![0u8; 8 << 20];
+    (0..programs as u64)
+        .map(|i| {
+            let len = part.min(size - (i * part).min(size));
+            let (mut hasher, mut left) = (Sha256::new(), len);
+            while left > 0 {
+                let want = left.min(buf.len() as u64) as usize;
+                let n = f.read(&mut buf[..want]).expect("read the upload");
+                assert!(n > 0, "the upload is shorter than it was written");
+                hasher.update(&buf[..n]);
+                left -= n as u64;
+            }
+            (len, hex::encode(hasher.finalize()))
+        })
+        .collect()
+}
+
+/// One way of uploading the file, timed in every round.
+struct Side {
+    who: &'static str,
+    /// web_upload.py's mode.
+    mode: &'static str,
+    /// Through the paced link rather than straight to the hub.
+    linked: bool,
+    /// Drafts it uploads to at once (the file cut in as many parts).
+    programs: usize,
+    /// MB/s of each round.
+    speeds: Vec<f64>,
+}
+
+/// Connections the split side opens at once.
+const SPLIT: usize = 3;
+/// The paced link's rate each way: 400 Mbit/s, faster than any station's.
+const LINK_BYTES_PER_S: f64 = 50e6;
+
 /// The upload through the page against tuspy: rounds in alternation, each
-/// on a new draft, checked byte-exact and its master deleted after.
+/// on new drafts, checked byte-exact and the masters deleted after.
 fn upload_rows(
     hub: &Hub,
     rt: &tokio::runtime::Runtime,
@@ -496,25 +546,56 @@ fn upload_rows(
             .parse::<u64>()
             .expect("a number")
     });
-    // Per side: (what, web_upload.py's mode, MB/s of each round).
-    let mut sides: [(&str, &str, Vec<f64>); 3] = [
-        ("the page (tus-js-client)", "browser", Vec::new()),
-        ("tuspy", "tuspy", Vec::new()),
-        ("one PUT from the page", "browser-put", Vec::new()),
+    // A link as fast as the best a station has, not resetting.
+    let upstream = hub
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the hub's address");
+    let link = rt.block_on(common::link::start_link(
+        upstream,
+        LINK_BYTES_PER_S,
+        std::time::Duration::from_secs(24 * 3600),
+    ));
+    let linked_base = format!("http://{}", link.addr);
+    let side = |who, mode, linked, programs| Side {
+        who,
+        mode,
+        linked,
+        programs,
+        speeds: Vec::new(),
+    };
+    let mut sides = [
+        side("the page (tus-js-client)", "browser", false, 1),
+        side("tuspy", "tuspy", false, 1),
+        side("one PUT from the page", "browser-put", false, 1),
+        side("the page without Playwright", "browser-bare", false, 1),
+        side("the page, 3 uploads at once", "browser-split", false, SPLIT),
+        side("the page through the link", "browser", true, 1),
+        side("tuspy through the link", "tuspy", true, 1),
     ];
+    let expected: Vec<Vec<(u64, String)>> = sides
+        .iter()
+        .map(|s| expected_masters(&file, size, &digest, s.programs))
+        .collect();
     let chunk_arg = chunk.to_string();
+    let n = sides.len();
     'rounds: for round in 0..o.rounds {
         // Each round starts with another side.
-        for k in 0..sides.len() {
-            let (who, mode, speeds) = &mut sides[(round + k) % 3];
-            let (who, mode): (&str, &str) = (who, mode);
-            let id = rt.block_on(hub.new_program(&client, &format!("Tải lên {round}"), &["bench"]));
+        for k in 0..n {
+            let at = (round + k) % n;
+            let side = &mut sides[at];
+            let ids: Vec<String> = (0..side.programs)
+                .map(|i| rt.block_on(hub.new_program(&client, &format!("Tải lên {round}.{i}"), &["bench"])))
+                .collect();
+            let programs = ids.join(",");
+            let base = if side.linked { &linked_base } else { &hub.base };
             common::sync();
             common::warm(&file);
-            let args = if mode == "tuspy" {
-                ["tuspy", &hub.base, &hub.token, &id, &file_arg, &chunk_arg]
+            let args = if side.mode == "tuspy" {
+                ["tuspy", base, &hub.token, &programs, &file_arg, &chunk_arg]
             } else {
-                [mode, &hub.base, "bench", PASSWORD, &id, &file_arg]
+                [side.mode, base, "bench", PASSWORD, &programs, &file_arg]
             };
             let seconds = match timed_upload(&python, &args) {
                 Ok(s) => s,
@@ -524,48 +605,84 @@ fn upload_rows(
                 }
             };
             let mbs = size as f64 / 1e6 / seconds;
-            eprintln!("  round {round}, {who}: {seconds:.2} s, {mbs:.0} MB/s");
-            match rt.block_on(recorded_master(hub, &client, &id)) {
-                Some((n, sha)) if n == size && sha == digest => {}
-                got => problems.push(format!(
-                    "{who}, round {round}: the stored master is {got:?}, not ({size}, {digest})"
-                )),
+            eprintln!("  round {round}, {}: {seconds:.2} s, {mbs:.0} MB/s", side.who);
+            for (id, want) in ids.iter().zip(&expected[at]) {
+                match rt.block_on(recorded_master(hub, &client, id)) {
+                    Some(got) if &got == want => {}
+                    got => problems.push(format!(
+                        "{}, round {round}: the stored master is {got:?}, not {want:?}",
+                        side.who
+                    )),
+                }
+                rt.block_on(hub.delete_master(&client, id));
             }
-            rt.block_on(hub.delete_master(&client, &id));
-            speeds.push(mbs);
+            side.speeds.push(mbs);
         }
     }
     let _ = std::fs::remove_file(&file);
-    let [(_, _, page), (_, _, tuspy), (_, _, put)] = sides;
-    if page.len() < o.rounds || tuspy.len() < o.rounds || put.len() < o.rounds {
+    if sides.iter().any(|s| s.speeds.len() < o.rounds) {
         return Vec::new();
     }
+    let [page, tuspy, put, bare, split, page_linked, tuspy_linked] = sides.map(|s| s.speeds);
+    let mib = chunk / MIB;
+    let reference = |row: Row| Row {
+        target: "– (for reference)".into(),
+        result: "–".into(),
+        ..row
+    };
     vec![
-        Row::paired(scenario(&format!("{} MiB", chunk / MIB)), &page, &tuspy, 0.7),
+        Row::paired(scenario(&format!("{mib} MiB")), &page, &tuspy, 0.7),
         // Where the gap is: Chromium's own upload, or the protocol's chunks.
         Row::paired(
             format!(
-                "upload {} MiB: the page (tus, {} MiB chunks) vs one PUT of the same file from the same page \
+                "upload {} MiB: the page (tus, {mib} MiB chunks) vs one PUT of the same file from the same page \
                  (fetch, no tus): what tus and its chunks cost in Chromium; our target",
-                o.upload_mib,
-                chunk / MIB
+                o.upload_mib
             ),
             &page,
             &put,
             0.8,
         ),
-        Row {
-            target: "– (for reference)".into(),
-            ..Row::paired(
-                format!(
-                    "upload {} MiB: one PUT from the page in Chromium vs tuspy: Chromium's own ceiling here",
-                    o.upload_mib
-                ),
-                &put,
-                &tuspy,
-                0.0,
-            )
-        },
+        reference(Row::paired(
+            format!(
+                "upload {} MiB: one PUT from the page in Chromium vs tuspy: Chromium's own ceiling here",
+                o.upload_mib
+            ),
+            &put,
+            &tuspy,
+            0.0,
+        )),
+        reference(Row::paired(
+            format!(
+                "upload {} MiB: the page driven without Playwright (DevTools pipe, no Network domain) vs with it: \
+                 what Playwright's watching costs",
+                o.upload_mib
+            ),
+            &bare,
+            &page,
+            0.0,
+        )),
+        reference(Row::paired(
+            format!(
+                "upload {} MiB: the page sending {SPLIT} parts at once (tus-js-client, {SPLIT} drafts, {mib} MiB \
+                 chunks) vs tuspy: the most parallel uploads could bring",
+                o.upload_mib
+            ),
+            &split,
+            &tuspy,
+            0.0,
+        )),
+        Row::paired(
+            format!(
+                "upload {} MiB through a {:.0} Mbit/s link (paced loopback proxy): the page vs tuspy, {mib} MiB \
+                 chunks; our target",
+                o.upload_mib,
+                LINK_BYTES_PER_S * 8.0 / 1e6
+            ),
+            &page_linked,
+            &tuspy_linked,
+            0.9,
+        ),
     ]
 }
 
