@@ -116,6 +116,75 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     link.close()
 
 
+def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_url, hub):
+    """A link down for minutes (longer than tus-js-client's own retries):
+    the page keeps waiting rather than giving up, tries again every 30
+    seconds, and goes on as soon as the browser is online again."""
+    chunk = hub["chunk_bytes"]
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    page.goto(f"{base_url}/offer")
+    page.get_by_label("Tên chương trình").fill("Bản tin vùng cao: mất mạng giữa chừng")
+    page.get_by_label("Thể loại").select_option("news")
+    page.get_by_label("Nùng").check()
+    page.get_by_role("button", name="Lưu và tải tệp lên").click()
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    program_id = page.url.split("/")[-2]
+    # The page's timers run on a clock the test moves: minutes in seconds.
+    page.clock.install()
+    page.reload()
+
+    body = os.urandom(4 * chunk + 777)
+    before = metric(base_url, "pxhub_bytes_received_total")
+    tries = []  # requests to the upload made while the link was down
+
+    def on_upload(route):
+        request = route.request
+        if not tries and request.method == "PATCH" and int(request.headers["upload-offset"]) >= 2 * chunk:
+            context.set_offline(True)  # the link goes down as the third chunk leaves
+        elif not tries:
+            return route.continue_()
+        tries.append(request.method)
+        return route.abort("internetdisconnected")
+
+    page.route("**/api/v1/uploads/**", on_upload)
+    page.set_input_files("#file", files=[{"name": "ban-tin.mp3", "mimeType": "audio/mpeg", "buffer": body}])
+    page.get_by_role("button", name="Tải lên", exact=True).click()
+    uploader = page.locator("#uploader")
+    # tus-js-client's own retries (0 to 30 s apart, 69 s in all) run out
+    # while the link stays down; the page then waits instead of failing.
+    for _ in range(40):
+        if tries and uploader.get_attribute("data-state") == "waiting":
+            break
+        page.clock.fast_forward(31_000)
+        page.wait_for_timeout(100)
+    expect(uploader).to_have_attribute("data-state", "waiting")
+    expect(page.locator("#status")).to_contain_text("Mất kết nối")
+    expect(page.get_by_role("button", name="Tạm dừng")).to_be_enabled()
+    # Still down 30 s later: it tried once more, and waits again.
+    seen = len(tries)
+    page.clock.fast_forward(31_000)
+    for _ in range(100):
+        if len(tries) > seen and uploader.get_attribute("data-state") == "waiting":
+            break
+        page.wait_for_timeout(50)
+    assert len(tries) > seen, "no try after 30 s"
+    expect(uploader).to_have_attribute("data-state", "waiting")
+    assert int(page.eval_on_selector("#progress", "e => e.value")) < 100
+    # The link is back: the page goes on at once, not at its next try (the
+    # page's clock stands still from here).
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    page.unroute("**/api/v1/uploads/**")
+    context.set_offline(False)
+    expect(uploader).to_have_attribute("data-state", "done", timeout=30_000)
+    # Nothing reached the hub twice, and the stored file is the file.
+    assert metric(base_url, "pxhub_bytes_received_total") - before == len(body)
+    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+    context.close()
+
+
 def test_closed_window_and_national_only(page, base_url, hub):
     sign_in(page, base_url, "binh", hub["people"]["binh"])
     page.goto(f"{base_url}/programs/{hub['closed']}")

@@ -1,7 +1,10 @@
 /* The upload page: sends the chosen file through the hub's tus endpoint
  * with tus-js-client, in chunks, with progress, speed, time left, pause and
- * resume. A dropped link is retried by itself; an upload left unfinished
- * (tab or browser closed) is found again when the same file is chosen. */
+ * resume. A dropped link is retried by itself, for as long as it takes:
+ * after tus-js-client's own retries, the page waits and tries again every
+ * 30 seconds, and at once when the browser says it is online again. An
+ * upload left unfinished (tab or browser closed) is found again when the
+ * same file is chosen. */
 (function () {
   "use strict";
   var root = document.getElementById("uploader");
@@ -14,12 +17,37 @@
   var fileInput = $("file"), role = $("role"), startB = $("start"), pauseB = $("pause"), resumeB = $("resume");
   var bar = $("progress"), status = $("status"), unfinished = $("unfinished");
   var upload = null, last = null, speed = 0;
+  // While the link is down: the next try, and how long until it.
+  var RETRY_EVERY_MS = 30000, retryTimer = null;
 
   function say(text) { status.textContent = text; }
   function buttons(running) {
     startB.disabled = running || !fileInput.files.length;
     pauseB.disabled = !running;
     resumeB.disabled = running || !upload;
+  }
+  function stopWaiting() {
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = null;
+  }
+  // What a link that is down (or a hub busy or restarting) answers: worth
+  // trying again. Anything else (refused, too large, signed out) is not.
+  function retryable(err) {
+    var s = err && err.originalResponse ? err.originalResponse.getStatus() : 0;
+    return !s || s >= 500 || s === 409 || s === 423 || s === 429;
+  }
+  // tus-js-client has given up for now: wait, then go on by ourselves.
+  function waitForLink() {
+    stopWaiting();
+    root.dataset.state = "waiting";
+    say(root.dataset.msgWaiting);
+    startB.disabled = true;
+    pauseB.disabled = false;  // stop trying
+    resumeB.disabled = false; // try now
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      if (upload && root.dataset.state === "waiting") go(upload);
+    }, RETRY_EVERY_MS);
   }
   function mb(bytes) {
     return (bytes / 1e6).toLocaleString(lang, { maximumFractionDigits: 1 }) + " MB";
@@ -57,10 +85,7 @@
       fingerprint: function (f) {
         return Promise.resolve(["pxhub", program, role.value, f.name, f.type, f.size, f.lastModified].join("/"));
       },
-      onShouldRetry: function (err) {
-        var s = err.originalResponse ? err.originalResponse.getStatus() : 0;
-        return !s || s >= 500 || s === 409 || s === 423 || s === 429;
-      },
+      onShouldRetry: retryable,
       onProgress: function (sent, total) {
         var now = Date.now();
         if (last && now > last.t) {
@@ -83,7 +108,10 @@
         upload = null;
         buttons(false);
       },
-      onError: function () {
+      onError: function (err) {
+        // A request that got no answer, or one worth trying again (not an
+        // error before any request, such as an unreadable file).
+        if (err && err.originalRequest && retryable(err)) return waitForLink();
         say(root.dataset.msgFailed);
         root.dataset.state = "failed";
         buttons(false);
@@ -92,6 +120,7 @@
   }
 
   function go(u) {
+    stopWaiting();
     last = null; speed = 0;
     root.dataset.state = "uploading";
     u.start();
@@ -99,6 +128,7 @@
   }
 
   fileInput.addEventListener("change", function () {
+    stopWaiting();
     if (upload) upload.abort();
     upload = null;
     var file = fileInput.files[0];
@@ -129,6 +159,7 @@
   });
   pauseB.addEventListener("click", function () {
     if (!upload) return;
+    stopWaiting();
     upload.abort();
     root.dataset.state = "paused";
     say(root.dataset.msgPaused);
@@ -136,5 +167,9 @@
   });
   resumeB.addEventListener("click", function () {
     if (upload) go(upload);
+  });
+  // The link is back: go on now rather than at the next try.
+  window.addEventListener("online", function () {
+    if (upload && root.dataset.state === "waiting") go(upload);
   });
 })();
