@@ -185,6 +185,44 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     context.close()
 
 
+def tab_to(page, selector, most=40):
+    """Presses Tab until `selector` has the focus (at most `most` times),
+    and checks that the focus shows."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline not in ("", "none"), f"{selector} has the focus but shows nothing"
+            return
+    raise AssertionError(f"{most} presses of Tab never reached {selector}")
+
+
+def test_the_keyboard_alone_signs_in_finds_opens_and_takes(page, base_url, hub):
+    """Keyboard only: sign in, skip to the content, search as you type
+    without marks, open the program with Enter, reach its download."""
+    page.goto(f"{base_url}/sign-in")
+    tab_to(page, "#login")
+    page.keyboard.type("binh")
+    tab_to(page, "#password", most=3)
+    page.keyboard.type(hub["people"]["binh"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{base_url}/")
+    # The first stop is the link past the header, and it lands in the content.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Chuyển đến nội dung chính")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#main$"))
+    tab_to(page, "#q")
+    page.keyboard.type("thoi su toi thai nguyen")
+    expect(page).to_have_url(re.compile(r"q=thoi(\+|%20)su"))
+    result = page.get_by_role("link", name="Thời sự tối Thái Nguyên")
+    expect(result).to_be_visible()
+    tab_to(page, f"a[href='/programs/{hub['mine']}']")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thời sự tối Thái Nguyên")
+    tab_to(page, f"a[href^='/api/v1/programs/{hub['mine']}/files/master']")
+
+
 def test_closed_window_and_national_only(page, base_url, hub):
     sign_in(page, base_url, "binh", hub["people"]["binh"])
     page.goto(f"{base_url}/programs/{hub['closed']}")
