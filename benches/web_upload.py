@@ -76,7 +76,7 @@ PRESS_AND_WAIT = """new Promise((ended) => {
     if (start.disabled) return setTimeout(press, 5);
     start.click();
     const poll = setInterval(() => {
-      if (['done', 'failed'].includes(uploader.dataset.state)) { clearInterval(poll); ended(uploader.dataset.state); }
+      if (['done', 'failed', 'waiting'].includes(uploader.dataset.state)) { clearInterval(poll); ended(uploader.dataset.state); }
     }, 10);
   };
   press();
@@ -115,7 +115,7 @@ def browser(base, login, password, program, path, put=False, split=None):
         else:
             page.click("#start")  # waits until the page has looked for an unfinished upload
             page.wait_for_function(
-                "() => ['done', 'failed'].includes(document.getElementById('uploader').dataset.state)",
+                "() => ['done', 'failed', 'waiting'].includes(document.getElementById('uploader').dataset.state)",
                 polling=10,
                 timeout=600_000,
             )
