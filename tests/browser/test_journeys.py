@@ -312,9 +312,16 @@ def every_page(browser, hub, base_url, **context_args):
 
 
 def test_no_serious_accessibility_violation_on_any_page(browser, base_url, hub):
-    found = {path: serious(page) for path, page in every_page(browser, hub, base_url)}
+    found, titles = {}, {}
+    for path, page in every_page(browser, hub, base_url):
+        found[path] = serious(page)
+        titles[path] = page.title()
     bad = {p: v for p, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+    # Each page's title is short: its name (or the program's), then the hub's.
+    hub_name = (" · Kho trao đổi chương trình", " · Program exchange")
+    odd = {p: t for p, t in titles.items() if len(t) > 160 or not t.endswith(hub_name)}
+    assert not odd, json.dumps(odd, ensure_ascii=False, indent=1)
 
 
 def test_every_page_fits_a_phone_screen(browser, base_url, hub):
