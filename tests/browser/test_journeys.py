@@ -224,6 +224,48 @@ def test_the_keyboard_alone_signs_in_finds_opens_and_takes(page, base_url, hub):
     tab_to(page, f"a[href^='/api/v1/programs/{hub['mine']}/files/master']")
 
 
+def test_everything_but_the_upload_works_with_javascript_off(browser, base_url, hub):
+    """With JavaScript off: sign in, search, filter by a facet, open a
+    program and find its download, pick a year of the report, offer a
+    program (the upload page then says it needs JavaScript), sign out."""
+    context = browser.new_context(locale="vi-VN", java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    expect(page).to_have_url(f"{base_url}/")
+    page.get_by_label(re.compile("Tìm theo tên")).fill("thoi su toi")
+    page.get_by_label(re.compile("Tìm theo tên")).press("Enter")
+    expect(page).to_have_url(re.compile(r"q=thoi(\+|%20)su(\+|%20)toi"))
+    expect(page.get_by_role("link", name="Thời sự tối Thái Nguyên")).to_be_visible()
+    page.locator(".facets a", has_text="Thời sự").first.click()
+    expect(page).to_have_url(re.compile(r"genre=news"))
+    expect(page.locator(".facets a.chosen")).to_contain_text("Thời sự")
+    page.get_by_role("link", name="Thời sự tối Thái Nguyên").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thời sự tối Thái Nguyên")
+    expect(page.get_by_role("link", name=re.compile("^Tải về"))).to_have_attribute(
+        "href", re.compile(rf"^/api/v1/programs/{hub['mine']}/files/master")
+    )
+    page.goto(f"{base_url}/report")
+    page.get_by_label("Năm", exact=True).select_option("2025")
+    page.get_by_role("button", name="Xem").click()
+    expect(page).to_have_url(re.compile(r"year=2025"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("2025")
+    page.goto(f"{base_url}/offer")
+    page.get_by_label("Tên chương trình").fill("Dân ca Tày không cần JavaScript")
+    page.get_by_label("Thể loại").select_option("culture")
+    page.get_by_label("Tày").check()
+    page.get_by_role("button", name="Lưu và tải tệp lên").click()
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    # (Playwright's text locators skip <noscript>; CSS ones do not.)
+    notice = page.locator("#uploader noscript .error")
+    expect(notice).to_have_text("Cần bật JavaScript để tải tệp lên qua trang này.")
+    expect(notice).to_be_visible()
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page).to_have_url(re.compile(r"/sign-in"))
+    page.goto(f"{base_url}/station")
+    expect(page).to_have_url(re.compile(r"/sign-in"))
+    context.close()
+
+
 def test_closed_window_and_national_only(page, base_url, hub):
     sign_in(page, base_url, "binh", hub["people"]["binh"])
     page.goto(f"{base_url}/programs/{hub['closed']}")
