@@ -117,6 +117,66 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     link.close()
 
 
+def offer(page, base_url, title, genre, language):
+    """Offers a draft through the form (the person is signed in); its id,
+    the page left on its upload page."""
+    page.goto(f"{base_url}/offer")
+    page.get_by_label("Tên chương trình").fill(title)
+    page.get_by_label("Thể loại").select_option(genre)
+    page.get_by_label(language).check()
+    page.get_by_role("button", name="Lưu và tải tệp lên").click()
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    return page.url.split("/")[-2]
+
+
+def test_an_upload_cut_by_sign_out_says_so_and_goes_on_after_signing_in(browser, base_url, hub, tmp_path):
+    """The session ends mid-upload (signed out in another tab; or idle too
+    long while the link was down): the page says to sign in again, and after
+    that the same file goes on from what arrived."""
+    chunk = hub["chunk_bytes"]
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    program_id = offer(page, base_url, "Bản tin tối: phiên hết giữa chừng", "news", "Tày")
+    body = os.urandom(3 * chunk + 4321)
+    src = tmp_path / "ban-tin-toi.mp3"  # a file on disk: the same file when chosen again
+    src.write_bytes(body)
+    before = metric(base_url, "pxhub_bytes_received_total")
+    held = []
+
+    def on_upload(route):
+        if not held and route.request.method == "PATCH" and int(route.request.headers["upload-offset"]) >= chunk:
+            held.append(route)  # answered once the session has ended
+            return None
+        return route.continue_()
+
+    page.route("**/api/v1/uploads/**", on_upload)
+    page.set_input_files("#file", str(src))
+    page.get_by_role("button", name="Tải lên", exact=True).click()
+    for _ in range(600):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the second chunk never left"
+    other = context.new_page()
+    other.goto(f"{base_url}/")
+    other.get_by_role("button", name="Đăng xuất").click()
+    expect(other).to_have_url(re.compile(r"/sign-in"))
+    held[0].continue_()
+    expect(page.locator("#uploader")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#status")).to_have_text(re.compile("^Phiên đăng nhập đã kết thúc"))
+    page.unroute("**/api/v1/uploads/**")
+    # Signed in again, the same file goes on from the first chunk's end.
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"], f"/programs/{program_id}/upload")
+    expect(page.locator("#unfinished")).to_be_visible()
+    page.set_input_files("#file", str(src))
+    expect(page.locator("#uploader")).to_have_attribute("data-state", "done", timeout=60_000)
+    assert metric(base_url, "pxhub_bytes_received_total") - before == len(body)
+    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+    context.close()
+
+
 def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_url, hub):
     """A link down for minutes (longer than tus-js-client's own retries):
     the page keeps waiting rather than giving up, tries again every 30
@@ -125,13 +185,7 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     context = browser.new_context(locale="vi-VN")
     page = context.new_page()
     sign_in(page, base_url, "hoa", hub["people"]["hoa"])
-    page.goto(f"{base_url}/offer")
-    page.get_by_label("Tên chương trình").fill("Bản tin vùng cao: mất mạng giữa chừng")
-    page.get_by_label("Thể loại").select_option("news")
-    page.get_by_label("Nùng").check()
-    page.get_by_role("button", name="Lưu và tải tệp lên").click()
-    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
-    program_id = page.url.split("/")[-2]
+    program_id = offer(page, base_url, "Bản tin vùng cao: mất mạng giữa chừng", "news", "Nùng")
     # The page's timers run on a clock the test moves: minutes in seconds.
     page.clock.install()
     page.reload()
@@ -249,12 +303,7 @@ def test_everything_but_the_upload_works_with_javascript_off(browser, base_url, 
     page.get_by_role("button", name="Xem").click()
     expect(page).to_have_url(re.compile(r"year=2025"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("2025")
-    page.goto(f"{base_url}/offer")
-    page.get_by_label("Tên chương trình").fill("Dân ca Tày không cần JavaScript")
-    page.get_by_label("Thể loại").select_option("culture")
-    page.get_by_label("Tày").check()
-    page.get_by_role("button", name="Lưu và tải tệp lên").click()
-    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    offer(page, base_url, "Dân ca Tày không cần JavaScript", "culture", "Tày")
     # (Playwright's text locators skip <noscript>; CSS ones do not.)
     notice = page.locator("#uploader noscript .error")
     expect(notice).to_have_text("Cần bật JavaScript để tải tệp lên qua trang này.")

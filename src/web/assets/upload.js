@@ -112,7 +112,10 @@
         // A request that got no answer, or one worth trying again (not an
         // error before any request, such as an unreadable file).
         if (err && err.originalRequest && retryable(err)) return waitForLink();
-        say(root.dataset.msgFailed);
+        // The session ended (signed out elsewhere, or idle too long while
+        // the link was down): what arrived stays, after signing in again.
+        var signedOut = err && err.originalResponse && err.originalResponse.getStatus() === 401;
+        say(signedOut ? root.dataset.msgSignedOut : root.dataset.msgFailed);
         root.dataset.state = "failed";
         buttons(false);
       }

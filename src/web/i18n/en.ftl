@@ -173,6 +173,7 @@ upload-resuming = Resuming from what arrived before.
 upload-unfinished = An upload is unfinished; choose the same file again to go on.
 upload-paused = Paused.
 upload-waiting = The connection is lost. The page goes on by itself when the link is back (it tries every 30 seconds); nothing to do.
+upload-signed-out = You are signed out. Sign in again and choose the same file: the upload goes on from what arrived.
 upload-needs-js = Uploading through this page needs JavaScript.
 publish-ready = The master is there; the program can be published.
 publish-after-upload = Publish the program once its master is uploaded.

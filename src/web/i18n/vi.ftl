@@ -174,6 +174,7 @@ upload-resuming = Tiếp tục từ phần đã tải lên trước đó.
 upload-unfinished = Có tệp tải lên dở dang; chọn lại đúng tệp đó để tải tiếp.
 upload-paused = Đã tạm dừng.
 upload-waiting = Mất kết nối. Trang sẽ tự tải tiếp khi có mạng trở lại (thử lại mỗi 30 giây); không cần làm gì.
+upload-signed-out = Phiên đăng nhập đã kết thúc. Hãy đăng nhập lại rồi chọn lại đúng tệp này: việc tải lên sẽ tiếp tục từ phần đã tới.
 upload-needs-js = Cần bật JavaScript để tải tệp lên qua trang này.
 publish-ready = Bản gốc đã có; có thể đăng chương trình.
 publish-after-upload = Đăng chương trình sau khi tải bản gốc lên.
