@@ -185,10 +185,7 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         .map(|p| Row {
             href: format!("/programs/{}", p.id),
             title: p.meta.title.clone(),
-            station: names
-                .get(p.station.as_str())
-                .cloned()
-                .unwrap_or_else(|| p.station.to_string()),
+            station: names.of(p.station.as_str()),
             kind: words::kind(&t, p.meta.kind),
             genre: words::genre(&t, p.meta.genre),
             duration: p
@@ -237,9 +234,7 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         }
     };
     let facets = vec![
-        facet("facet-station", "station", &found.facets.station, &|s| {
-            names.get(s).cloned().unwrap_or_else(|| s.to_owned())
-        }),
+        facet("facet-station", "station", &found.facets.station, &|s| names.of(s)),
         facet("facet-kind", "kind", &found.facets.kind, &|k| {
             ProgramKind::parse(k).map_or_else(|| k.to_owned(), |k| words::kind(&t, k))
         }),

@@ -41,8 +41,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
 }
 
-/// A form body (`application/x-www-form-urlencoded`) as `T`; a body that
-/// does not parse is refused in words.
 /// Every station of the cluster.
 pub(super) async fn stations(v: &Visit) -> Result<Vec<crate::domain::Station>, WebError> {
     v.hub.list_stations(None, 1000).await.map_err(|e| v.fail(e))
@@ -50,14 +48,27 @@ pub(super) async fn stations(v: &Visit) -> Result<Vec<crate::domain::Station>, W
 
 /// Every station's name by its id, for showing names where the catalog
 /// holds ids.
-pub(super) async fn station_names(v: &Visit) -> Result<std::collections::HashMap<String, String>, WebError> {
-    Ok(stations(v)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.to_string(), s.name))
-        .collect())
+pub(super) struct StationNames(std::collections::HashMap<String, String>);
+
+impl StationNames {
+    /// The name of station `id`, or the id when no station has it.
+    pub(super) fn of(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
 }
 
+pub(super) async fn station_names(v: &Visit) -> Result<StationNames, WebError> {
+    Ok(StationNames(
+        stations(v)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.name))
+            .collect(),
+    ))
+}
+
+/// A form body (`application/x-www-form-urlencoded`) as `T`; a body that
+/// does not parse is refused in words.
 pub(super) fn form<T: DeserializeOwned>(v: &Visit, body: &[u8]) -> Result<T, WebError> {
     serde_html_form::from_bytes(body).map_err(|_| v.refuse(actix_web::http::StatusCode::BAD_REQUEST, "error-invalid"))
 }

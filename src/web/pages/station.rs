@@ -54,7 +54,7 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
     let t = v.t();
     let lang = t.lang;
     let names = station_names(&v).await?;
-    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+    let name = |id: &str| names.of(id);
     let mut groups = Vec::new();
     for (status, id) in [
         (ProgramStatus::Draft, "drafts"),
