@@ -448,7 +448,7 @@ pub fn wait_http(proc: &mut Proc, log: &Path, url: &str) {
 // Garage: an S3 store of the bench's own (scripts/garage.sh)
 
 /// An S3 store, as `garage_start` exports it (`PXHUB_TEST_S3_*`).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct S3Env {
     pub endpoint: String,
     pub bucket: String,
@@ -504,18 +504,12 @@ impl Garage {
                 register(pid);
             }
         }
-        let garage = |env: S3Env| Garage {
+        // Stopped on drop, so on any way out below but the last.
+        let mut garage = Garage {
             dir: dir.to_owned(),
-            env,
+            env: S3Env::default(),
         };
         if !out.status.success() {
-            drop(garage(S3Env {
-                endpoint: String::new(),
-                bucket: String::new(),
-                region: String::new(),
-                key_id: String::new(),
-                secret: String::new(),
-            }));
             return Err(format!("scripts/garage.sh: garage_start failed ({})", out.status));
         }
         let text = String::from_utf8_lossy(&out.stdout);
@@ -525,13 +519,14 @@ impl Garage {
                 .map(str::to_owned)
                 .ok_or_else(|| format!("garage_start did not export PXHUB_TEST_S3_{name}"))
         };
-        Ok(garage(S3Env {
+        garage.env = S3Env {
             endpoint: var("ENDPOINT")?,
             bucket: var("BUCKET")?,
             region: var("REGION")?,
             key_id: var("ACCESS_KEY_ID")?,
             secret: var("SECRET_ACCESS_KEY")?,
-        }))
+        };
+        Ok(garage)
     }
 }
 
