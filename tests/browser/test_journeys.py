@@ -16,6 +16,34 @@ MIB = 1024 * 1024
 TITLE = "Phóng sự: Đường lên Định Hóa"
 
 
+def until(page, done, seconds, each=None, step_ms=50):
+    """Whether `done()` comes true within `seconds` of real time, asked
+    every `step_ms` (after calling `each()`, when given)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        if each:
+            each()
+        page.wait_for_timeout(step_ms)
+    return bool(done())
+
+
+def assert_received_once_and_stored(base_url, hub, before, program_id, body):
+    """Every byte of `body` reached the hub exactly once since the byte
+    count was `before`, and the program's master is `body`."""
+    received = metric(base_url, "pxhub_bytes_received_total") - before
+    assert received == len(body), (received, len(body))
+    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+
+
+def assert_nothing_on_any_page(found):
+    """`found` maps each page to what was wrong on it (nothing: falsy)."""
+    bad = {p: v for p, v in found.items() if v}
+    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+
+
 def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url, hub, tmp_path):
     people = hub["people"]
     chunk = hub["chunk_bytes"]
@@ -61,11 +89,7 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     page.wait_for_function("() => document.querySelector('#progress').value > 0")
     # The silent half-chunk's PATCH holds the upload until the hub gives it
     # to the browser's retry (seconds; tus-js-client retries on 423 and 409).
-    for _ in range(1200):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the upload went on past the dropped chunk"
+    assert until(page, lambda: held, 60), "the upload went on past the dropped chunk"
     assert link.bytes_before_cut == chunk // 2, "the link dropped mid-chunk"
     assert int(page.eval_on_selector("#progress", "e => e.value")) < 100
     page.unroute("**/api/v1/uploads/**")
@@ -76,12 +100,9 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     # Each byte reached the hub exactly once: the half chunk the drop cut is
     # kept (the hub gave the silent request's upload to the retry, keeping
     # what it had received), and the held chunk never left the browser.
-    received = metric(base_url, "pxhub_bytes_received_total") - before
-    assert received == len(body), (received, len(body))
+    assert_received_once_and_stored(base_url, hub, before, program_id, body)
     page.get_by_role("button", name="Đăng", exact=True).click()
     expect(page.locator(".badge.status")).to_have_text("Đã đăng")
-    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
-    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
 
     # Cao Bằng searches without marks, as it types.
     cb = browser.new_context(locale="vi-VN", accept_downloads=True)
@@ -154,11 +175,7 @@ def test_an_upload_cut_by_sign_out_says_so_and_goes_on_after_signing_in(browser,
     page.route("**/api/v1/uploads/**", on_upload)
     page.set_input_files("#file", str(src))
     page.get_by_role("button", name="Tải lên", exact=True).click()
-    for _ in range(600):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the second chunk never left"
+    assert until(page, lambda: held, 30), "the second chunk never left"
     other = context.new_page()
     other.goto(f"{base_url}/")
     other.get_by_role("button", name="Đăng xuất").click()
@@ -172,9 +189,7 @@ def test_an_upload_cut_by_sign_out_says_so_and_goes_on_after_signing_in(browser,
     expect(page.locator("#unfinished")).to_be_visible()
     page.set_input_files("#file", str(src))
     expect(page.locator("#uploader")).to_have_attribute("data-state", "done", timeout=60_000)
-    assert metric(base_url, "pxhub_bytes_received_total") - before == len(body)
-    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
-    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+    assert_received_once_and_stored(base_url, hub, before, program_id, body)
     context.close()
 
 
@@ -212,23 +227,20 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     # while the link stays down; the page then waits instead of failing.
     # (Each step waits a little in real time for the failed request to come
     # back; a loaded machine gets more steps, up to two minutes.)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if tries and uploader.get_attribute("data-state") == "waiting":
-            break
-        page.clock.fast_forward(31_000)
-        page.wait_for_timeout(200)
+    until(
+        page,
+        lambda: tries and uploader.get_attribute("data-state") == "waiting",
+        120,
+        each=lambda: page.clock.fast_forward(31_000),
+        step_ms=200,
+    )
     expect(uploader).to_have_attribute("data-state", "waiting")
     expect(page.locator("#status")).to_contain_text("Mất kết nối")
     expect(page.get_by_role("button", name="Tạm dừng")).to_be_enabled()
     # Still down 30 s later: it tried once more, and waits again.
     seen = len(tries)
     page.clock.fast_forward(31_000)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if len(tries) > seen and uploader.get_attribute("data-state") == "waiting":
-            break
-        page.wait_for_timeout(50)
+    until(page, lambda: len(tries) > seen and uploader.get_attribute("data-state") == "waiting", 30)
     assert len(tries) > seen, "no try after 30 s"
     expect(uploader).to_have_attribute("data-state", "waiting")
     assert int(page.eval_on_selector("#progress", "e => e.value")) < 100
@@ -238,10 +250,7 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     page.unroute("**/api/v1/uploads/**")
     context.set_offline(False)
     expect(uploader).to_have_attribute("data-state", "done", timeout=30_000)
-    # Nothing reached the hub twice, and the stored file is the file.
-    assert metric(base_url, "pxhub_bytes_received_total") - before == len(body)
-    stored = api_get(base_url, hub["admin_token"], f"/api/v1/programs/{program_id}/files/master")
-    assert hashlib.sha256(stored).digest() == hashlib.sha256(body).digest()
+    assert_received_once_and_stored(base_url, hub, before, program_id, body)
     context.close()
 
 
@@ -291,8 +300,9 @@ def test_everything_but_the_upload_works_with_javascript_off(browser, base_url, 
     page = context.new_page()
     sign_in(page, base_url, "hoa", hub["people"]["hoa"])
     expect(page).to_have_url(f"{base_url}/")
-    page.get_by_label(re.compile("Tìm theo tên")).fill("thoi su toi")
-    page.get_by_label(re.compile("Tìm theo tên")).press("Enter")
+    search = page.get_by_label(re.compile("Tìm theo tên"))
+    search.fill("thoi su toi")
+    search.press("Enter")
     expect(page).to_have_url(re.compile(r"q=thoi(\+|%20)su(\+|%20)toi"))
     expect(page.get_by_role("link", name="Thời sự tối Thái Nguyên")).to_be_visible()
     page.locator(".facets a", has_text="Thời sự").first.click()
@@ -424,16 +434,13 @@ def test_no_serious_accessibility_violation_on_any_page(browser, base_url, hub):
         # The page as the hub sent it, not as the browser mended it.
         sent = page.request.get(page.url)
         assert sent.ok and sent.url == page.url, (path, sent.status, sent.url)
-        errors = html_errors(sent.text())
-        if errors:
-            broken[path] = errors[:5]
-    assert not broken, json.dumps(broken, ensure_ascii=False, indent=1)
-    bad = {p: v for p, v in found.items() if v}
-    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+        broken[path] = html_errors(sent.text())[:5]
+    assert_nothing_on_any_page(broken)
+    assert_nothing_on_any_page(found)
     # Each page's title is short: its name (or the program's), then the hub's.
     hub_name = (" · Kho trao đổi chương trình", " · Program exchange")
     odd = {p: t for p, t in titles.items() if len(t) > 160 or not t.endswith(hub_name)}
-    assert not odd, json.dumps(odd, ensure_ascii=False, indent=1)
+    assert_nothing_on_any_page(odd)
 
 
 def test_every_page_fits_a_phone_screen(browser, base_url, hub):
@@ -457,6 +464,5 @@ def test_every_page_fits_a_phone_screen(browser, base_url, hub):
     assert len(found) == 13, list(found)
     # The chart's smallest words, in CSS pixels (13 px drawn at its size).
     assert list(chart) == ["/report"] and chart["/report"] >= 12, chart
-    assert not wide, json.dumps(wide, ensure_ascii=False, indent=1)
-    bad = {p: v for p, v in found.items() if v}
-    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+    assert_nothing_on_any_page(wide)
+    assert_nothing_on_any_page(found)
