@@ -546,7 +546,7 @@ fn upload_rows(
             .parse::<u64>()
             .expect("a number")
     });
-    // A link as fast as the best a station has, not resetting.
+    // A link faster than any station's, never reset.
     let upstream = hub
         .base
         .trim_start_matches("http://")

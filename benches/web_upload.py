@@ -104,12 +104,8 @@ def browser(base, login, password, program, path, put=False, split=None):
         page.wait_for_selector("#uploader")
         started = time.perf_counter()
         page.set_input_files("#file", path)
-        if split:
-            failed = page.evaluate(SPLIT, split)
-            seconds = time.perf_counter() - started
-            state, status = ("failed", failed) if failed else ("done", "")
-        elif put:
-            failed = page.evaluate(PUT, program)
+        if split or put:  # the page's own script, not its button
+            failed = page.evaluate(SPLIT, split) if split else page.evaluate(PUT, program)
             seconds = time.perf_counter() - started
             state, status = ("failed", failed) if failed else ("done", "")
         else:
