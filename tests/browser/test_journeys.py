@@ -254,6 +254,25 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     context.close()
 
 
+def test_a_refused_upload_fails_at_once_rather_than_waiting(browser, base_url, hub):
+    """An answer not worth retrying (here 413, as a proxy in front of the
+    hub may give) ends the upload with the failure said, instead of leaving
+    the page waiting for a link that is not down."""
+    context = browser.new_context(locale="vi-VN")
+    page = context.new_page()
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    offer(page, base_url, "Bản tin quá lớn", "news", "Tày")
+    page.route(
+        "**/api/v1/uploads",
+        lambda route: route.fulfill(status=413, content_type="text/html", body="<h1>413 Request Entity Too Large</h1>"),
+    )
+    page.set_input_files("#file", files=[{"name": "lon.mp3", "mimeType": "audio/mpeg", "buffer": b"ID3" * 1000}])
+    page.get_by_role("button", name="Tải lên", exact=True).click()
+    expect(page.locator("#uploader")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#status")).to_have_text(re.compile("^Tải lên không thành công"))
+    context.close()
+
+
 def tab_to(page, selector, most=40):
     """Presses Tab until `selector` has the focus (at most `most` times),
     and checks that the focus shows."""
