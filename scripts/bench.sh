@@ -193,9 +193,10 @@ for s in status:
         errors.append(f"{name}: unexpected columns {head}"); continue
     n = 0
     for r in body:
-        if len(r) != 6 or not re.match(r"^(PASS|MISS|SKIPPED)", r[5]):
+        # A row for reference (no target, Result "–") still needs its ratio.
+        if len(r) != 6 or not re.match(r"^(PASS|MISS|SKIPPED|–$)", r[5]):
             errors.append(f"{name}: unreadable row {r}"); continue
-        if r[5] != "SKIPPED" and not r[5].startswith("SKIPPED"):
+        if not r[5].startswith("SKIPPED"):
             try:
                 float(r[3])
             except ValueError:
