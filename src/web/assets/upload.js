@@ -44,10 +44,11 @@
     startB.disabled = true;
     pauseB.disabled = false;  // stop trying
     resumeB.disabled = false; // try now
-    retryTimer = setTimeout(function () {
-      retryTimer = null;
-      if (upload && root.dataset.state === "waiting") go(upload);
-    }, RETRY_EVERY_MS);
+    retryTimer = setTimeout(tryAgain, RETRY_EVERY_MS);
+  }
+  // The next try while waiting (not once paused, finished or failed).
+  function tryAgain() {
+    if (upload && root.dataset.state === "waiting") go(upload);
   }
   function mb(bytes) {
     return (bytes / 1e6).toLocaleString(lang, { maximumFractionDigits: 1 }) + " MB";
@@ -172,7 +173,5 @@
     if (upload) go(upload);
   });
   // The link is back: go on now rather than at the next try.
-  window.addEventListener("online", function () {
-    if (upload && root.dataset.state === "waiting") go(upload);
-  });
+  window.addEventListener("online", tryAgain);
 })();
