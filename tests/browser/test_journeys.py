@@ -196,7 +196,8 @@ def test_an_upload_cut_by_sign_out_says_so_and_goes_on_after_signing_in(browser,
 def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_url, hub):
     """A link down for minutes (longer than tus-js-client's own retries):
     the page keeps waiting rather than giving up, tries again every 30
-    seconds, and goes on as soon as the browser is online again."""
+    seconds (not while paused; at once on Resume), and goes on as soon as
+    the browser is online again."""
     chunk = hub["chunk_bytes"]
     context = browser.new_context(locale="vi-VN")
     page = context.new_page()
@@ -244,6 +245,25 @@ def test_an_upload_waits_out_a_long_outage_and_goes_on_by_itself(browser, base_u
     assert len(tries) > seen, "no try after 30 s"
     expect(uploader).to_have_attribute("data-state", "waiting")
     assert int(page.eval_on_selector("#progress", "e => e.value")) < 100
+    # Paused while waiting, it stops trying: nothing 30 s on.
+    page.get_by_role("button", name="Tạm dừng").click()
+    expect(uploader).to_have_attribute("data-state", "paused")
+    seen = len(tries)
+    page.clock.fast_forward(31_000)
+    page.wait_for_timeout(1000)
+    assert len(tries) == seen, "a paused upload was tried again"
+    expect(uploader).to_have_attribute("data-state", "paused")
+    # Resumed while still down, it tries at once, then waits again.
+    page.get_by_role("button", name="Tiếp tục").click()
+    until(
+        page,
+        lambda: len(tries) > seen and uploader.get_attribute("data-state") == "waiting",
+        120,
+        each=lambda: page.clock.fast_forward(31_000),
+        step_ms=200,
+    )
+    assert len(tries) > seen, "Resume made no try"
+    expect(uploader).to_have_attribute("data-state", "waiting")
     # The link is back: the page goes on at once, not at its next try (the
     # page's clock stands still from here).
     page.clock.pause_at(page.evaluate("Date.now()") + 1000)
