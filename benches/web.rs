@@ -625,11 +625,6 @@ fn upload_rows(
     }
     let [page, tuspy, put, bare, split, page_linked, tuspy_linked] = sides.map(|s| s.speeds);
     let mib = chunk / MIB;
-    let reference = |row: Row| Row {
-        target: "– (for reference)".into(),
-        result: "–".into(),
-        ..row
-    };
     vec![
         Row::paired(scenario(&format!("{mib} MiB")), &page, &tuspy, 0.7),
         // Where the gap is: Chromium's own upload, or the protocol's chunks.
@@ -643,7 +638,7 @@ fn upload_rows(
             &put,
             0.8,
         ),
-        reference(Row::paired(
+        Row::paired(
             format!(
                 "upload {} MiB: one PUT from the page in Chromium vs tuspy: Chromium's own ceiling here",
                 o.upload_mib
@@ -651,8 +646,9 @@ fn upload_rows(
             &put,
             &tuspy,
             0.0,
-        )),
-        reference(Row::paired(
+        )
+        .reference(),
+        Row::paired(
             format!(
                 "upload {} MiB: the page driven without Playwright (DevTools pipe, no Network domain) vs with it: \
                  what Playwright's watching costs",
@@ -661,8 +657,9 @@ fn upload_rows(
             &bare,
             &page,
             0.0,
-        )),
-        reference(Row::paired(
+        )
+        .reference(),
+        Row::paired(
             format!(
                 "upload {} MiB: the page sending {SPLIT} parts at once (tus-js-client, {SPLIT} drafts, {mib} MiB \
                  chunks) vs tuspy: the most parallel uploads could bring",
@@ -671,7 +668,8 @@ fn upload_rows(
             &split,
             &tuspy,
             0.0,
-        )),
+        )
+        .reference(),
         Row::paired(
             format!(
                 "upload {} MiB through a {:.0} Mbit/s link (paced loopback proxy): the page vs tuspy, {mib} MiB \

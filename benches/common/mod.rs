@@ -551,7 +551,7 @@ pub struct Row {
     /// `None`: not measured (skipped).
     pub ratio: Option<f64>,
     pub target: String,
-    /// PASS, MISS or SKIPPED (why)
+    /// PASS, MISS, SKIPPED (why), or – for a row [for reference](Row::reference)
     pub result: String,
 }
 
@@ -582,6 +582,16 @@ impl Row {
             median(ratios),
             min,
         )
+    }
+
+    /// The same figures for reference only: no target, Result `–` (which
+    /// scripts/bench.sh reads as such; the ratio must still be there).
+    pub fn reference(self) -> Row {
+        Row {
+            target: "– (for reference)".into(),
+            result: "–".into(),
+            ..self
+        }
     }
 
     /// A throughput row: the hub's MB/s against the baseline's, at least `min` of it.
