@@ -14,7 +14,7 @@ use crate::api;
 use crate::api::uploads::TusLimits;
 use crate::catalog::{Catalog, CatalogOptions};
 use crate::config::Settings;
-use crate::exchange::Hub;
+use crate::exchange::{Channel, Hub};
 use crate::media::MediaStore;
 
 pub struct Application {
@@ -25,6 +25,11 @@ pub struct Application {
     sweep_grace: Duration,
 }
 
+/// Every way a program leaves the hub, each with its own cursor or outbox,
+/// settings (`ExchangeSettings::delivery`) and worker. A new way out is a
+/// new channel, registered here.
+const CHANNELS: &[Channel] = &[Channel::Feed, Channel::Agent, Channel::Webhooks];
+
 /// Opens the catalog and the media store of `settings`.
 pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     std::fs::create_dir_all(&settings.data_dir)
@@ -34,7 +39,11 @@ pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
     };
     let catalog = Catalog::open_with(&settings.catalog_path(), options).context("opening the catalog")?;
     let media = MediaStore::open(&settings.media()).context("opening the media store")?;
-    Hub::new(catalog, media, settings.exchange()?).context("preparing the catalog")
+    let exchange = crate::exchange::ExchangeSettings {
+        channels: CHANNELS.to_vec(),
+        ..settings.exchange()?
+    };
+    Hub::new(catalog, media, exchange).context("preparing the catalog")
 }
 
 impl Application {
@@ -133,11 +142,14 @@ impl Application {
                 tokio::time::sleep(interval).await;
             }
         });
-        let deliveries = tokio::spawn(self.hub.clone().run_deliveries(api::webhooks::render));
+        let channels: Vec<_> = CHANNELS
+            .iter()
+            .map(|&c| tokio::spawn(self.hub.clone().run_channel(c, api::webhooks::render)))
+            .collect();
         let analysis = tokio::spawn(self.hub.clone().run_analysis());
         let result = self.server.await;
         sweeper.abort();
-        deliveries.abort();
+        channels.iter().for_each(|c| c.abort());
         analysis.abort();
         result
     }

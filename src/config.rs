@@ -423,16 +423,23 @@ impl Settings {
 
     /// What the use-cases need to know.
     pub fn exchange(&self) -> anyhow::Result<crate::exchange::ExchangeSettings> {
-        use crate::exchange::webhooks::WebhookPolicy;
+        use crate::exchange::delivery::webhooks::{WebhookPolicy, WebhookSettings};
         Ok(crate::exchange::ExchangeSettings {
-            webhooks: WebhookPolicy {
-                allow: WebhookPolicy::parse_allow(&self.webhook_allow)
-                    .map_err(|e| anyhow::anyhow!("webhook_allow: {e}"))?,
-                max_per_subscriber: self.max_webhooks_per_subscriber,
+            delivery: crate::exchange::DeliverySettings {
+                webhooks: WebhookSettings {
+                    policy: WebhookPolicy {
+                        allow: WebhookPolicy::parse_allow(&self.webhook_allow)
+                            .map_err(|e| anyhow::anyhow!("webhook_allow: {e}"))?,
+                        max_per_subscriber: self.max_webhooks_per_subscriber,
+                    },
+                    retry: Duration::from_millis(self.webhook_retry_ms),
+                },
+                ..Default::default()
             },
+            // The composition root registers the channels.
+            channels: Vec::new(),
             max_upload_bytes: self.max_upload_bytes,
             presign_downloads: self.presign_downloads,
-            webhook_retry: Duration::from_millis(self.webhook_retry_ms),
             upload_idle: Duration::from_secs(self.upload_idle_secs.max(1)),
             upload_min_rate: self.upload_min_rate,
             upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),

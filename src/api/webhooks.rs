@@ -13,7 +13,7 @@ use super::feed::FeedEvent;
 use crate::domain::{Delivery, DeliveryState, Event, EventType, Webhook};
 use crate::domain::{Program, Secret, Viewer};
 use crate::error::{ApiError, Problem};
-use crate::exchange::webhooks::NewWebhook;
+use crate::exchange::delivery::webhooks::NewWebhook;
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

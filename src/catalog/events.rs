@@ -51,3 +51,27 @@ pub fn get(conn: &Connection, seq: i64) -> rusqlite::Result<Option<Event>> {
     .query_row([seq], from_row)
     .optional()
 }
+
+/// Where a channel that carries events out has read the log to; `None`
+/// before it was ever set.
+pub fn cursor(conn: &Connection, channel: &str) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    let key = format!("cursor.{channel}");
+    let raw: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM hub_settings WHERE key = ?1")?
+        .query_row([&key], |r| r.get(0))
+        .optional()?;
+    Ok(raw.and_then(|b| <[u8; 8]>::try_from(b).ok()).map(i64::from_be_bytes))
+}
+
+pub fn set_cursor(conn: &Connection, channel: &str, seq: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO hub_settings (key, value) VALUES (?1, ?2)")?
+        .execute(params![format!("cursor.{channel}"), &seq.to_be_bytes()[..]])?;
+    Ok(())
+}
+
+/// The newest event's position; 0 when there is none.
+pub fn last(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events")?
+        .query_row([], |r| r.get(0))
+}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::feed::emit;
+use super::delivery::emit;
 use super::programs::visible;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
@@ -380,7 +380,7 @@ impl Hub {
                 self.delete_objects(stored).await;
             }
         }
-        self.wake_deliveries();
+        self.delivered().await;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::Stream;
 
-use super::feed::emit;
+use super::delivery::emit;
 use super::pace::Pace;
 use super::programs::{owned, visible, IfMatch};
 use super::rights::{may_take, owns, NotNow};
@@ -320,7 +320,8 @@ impl Hub {
         also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
         let index = self.index.clone();
-        self.catalog
+        let done = self
+            .catalog
             .write(move |tx| {
                 let seq = writable(tx, &viewer, id)?;
                 let published = programs::get(tx, id)?.is_some_and(|s| s.program.status == ProgramStatus::Published);
@@ -374,11 +375,12 @@ impl Hub {
                 also(tx)?;
                 Ok((record, previous.is_some(), unused))
             })
-            .await
-            .inspect(|_| {
-                self.wake_deliveries();
-                self.wake_analysis();
-            })
+            .await;
+        if done.is_ok() {
+            self.delivered().await;
+            self.wake_analysis();
+        }
+        done
     }
 
     pub(super) async fn delete_objects(&self, keys: Vec<String>) {

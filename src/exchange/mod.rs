@@ -5,10 +5,9 @@
 //! in `ExchangeSettings`).
 
 pub mod analysis;
+pub mod delivery;
 mod error;
-pub mod feed;
 pub mod files;
-pub mod follows;
 mod ledger;
 mod maintenance;
 mod pace;
@@ -20,12 +19,12 @@ mod search;
 pub mod stations;
 pub mod tokens;
 pub mod tus;
-pub mod webhooks;
 
+pub use delivery::feed::FeedScope;
+pub use delivery::follows::NewFollow;
+pub use delivery::{Channel, DeliverySettings};
 pub use error::ExchangeError;
-pub use feed::FeedScope;
 pub use files::{Download, IncomingFile};
-pub use follows::NewFollow;
 pub use ledger::{NewRebroadcast, Sending, StationTake, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
 pub use people::{NewPerson, NewSession, PeopleSettings, Session};
@@ -49,10 +48,10 @@ pub struct ExchangeSettings {
     pub max_upload_bytes: u64,
     /// With S3: whole downloads by a presigned redirect, not through the hub.
     pub presign_downloads: bool,
-    /// Where webhooks may go, and how many one subscriber may have.
-    pub webhooks: webhooks::WebhookPolicy,
-    /// The first wait before a failed webhook delivery is retried.
-    pub webhook_retry: std::time::Duration,
+    /// Each delivery channel's settings, and which channels run.
+    pub delivery: DeliverySettings,
+    /// The channels this hub runs (`app.rs` registers them).
+    pub channels: Vec<Channel>,
     /// How long an upload may go without a byte.
     pub upload_idle: std::time::Duration,
     /// After `upload_rate_grace`, an upload slower than this on average
@@ -84,9 +83,11 @@ pub struct Hub {
     active: files::ActiveUploads,
     upload_slots: pace::UploadSlots,
     tus_locks: tus::Locks,
-    dispatch: webhooks::Dispatch,
+    /// The delivery channels this hub runs.
+    channels: Arc<[Channel]>,
+    dispatch: delivery::webhooks::Dispatch,
     /// Where webhooks may go, and how many a subscriber may have.
-    webhook_guard: webhooks::guard::Guard,
+    webhook_guard: delivery::webhooks::guard::Guard,
     metrics: Arc<Metrics>,
     engine: Engine,
     analysis: Arc<analysis::AnalysisSettings>,
@@ -99,6 +100,7 @@ impl Hub {
     pub fn new(catalog: Catalog, media: MediaStore, settings: ExchangeSettings) -> Result<Self, rusqlite::Error> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
         let index = Arc::new(catalog.write_blocking(|tx| SearchIndex::load(tx))?);
+        catalog.write_blocking(|tx| delivery::start_cursors(tx, &settings.channels))?;
         Ok(Self {
             catalog,
             index,
@@ -107,10 +109,11 @@ impl Hub {
             active: Default::default(),
             upload_slots: Default::default(),
             tus_locks: Default::default(),
+            channels: settings.channels.clone().into(),
             dispatch: Default::default(),
-            webhook_guard: webhooks::guard::Guard::new(
-                settings.webhooks.clone(),
-                Arc::new(webhooks::guard::SystemLookup),
+            webhook_guard: delivery::webhooks::guard::Guard::new(
+                settings.delivery.webhooks.policy.clone(),
+                Arc::new(delivery::webhooks::guard::SystemLookup),
             ),
             engine: Engine::new(settings.engine.clone()),
             analysis: Arc::new(settings.analysis.clone()),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
-use super::feed::emit;
+use super::delivery::emit;
 use super::rights::{may_see, owns};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
@@ -171,7 +171,8 @@ impl Hub {
         require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
-        self.catalog
+        let done = self
+            .catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
                 let mut doc = serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
@@ -186,8 +187,11 @@ impl Hub {
                 }
                 reload(tx, id)
             })
-            .await
-            .inspect(|_| self.wake_deliveries())
+            .await;
+        if done.is_ok() {
+            self.delivered().await;
+        }
+        done
     }
 
     /// Deletes a draft, and the objects of its files that no other file
@@ -262,7 +266,8 @@ impl Hub {
         let viewer = caller.viewer();
         let index = self.index.clone();
         let person = caller.person_id();
-        self.catalog
+        let done = self
+            .catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
                 match s.program.status {
@@ -295,8 +300,11 @@ impl Hub {
                 emit(tx, EventType::Published, id)?;
                 reload(tx, id)
             })
-            .await
-            .inspect(|_| self.wake_deliveries())
+            .await;
+        if done.is_ok() {
+            self.delivered().await;
+        }
+        done
     }
 
     /// Withdraws a published program: the owner or the admin may.
@@ -316,7 +324,8 @@ impl Hub {
         let viewer = caller.viewer();
         let index = self.index.clone();
         let person = caller.person_id();
-        self.catalog
+        let done = self
+            .catalog
             .write(move |tx| {
                 let s = visible(tx, &viewer, id)?;
                 if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
@@ -342,8 +351,11 @@ impl Hub {
                 emit(tx, EventType::Withdrawn, id)?;
                 reload(tx, id)
             })
-            .await
-            .inspect(|_| self.wake_deliveries())
+            .await;
+        if done.is_ok() {
+            self.delivered().await;
+        }
+        done
     }
 }
 

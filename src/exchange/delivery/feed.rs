@@ -4,59 +4,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rusqlite::Transaction;
 
 use super::follows::Following;
-use super::rights::may_see;
-use super::tokens::Caller;
-use super::{ExchangeError, Hub};
 use crate::catalog::events;
 use crate::catalog::programs::{self, Stored};
-use crate::catalog::{self, stations, webhooks};
-use crate::domain::{Event, EventType, Program, Role, StationId, StationKind, Viewer};
-
-/// Records `kind` for the program (as the transaction has it now), and a
-/// delivery for every webhook subscribed to it whose owner may see it.
-pub(super) fn emit(
-    tx: &Transaction<'_>,
-    kind: EventType,
-    program_id: crate::domain::ProgramId,
-) -> rusqlite::Result<()> {
-    let Some(stored) = programs::get(tx, program_id)? else {
-        return Ok(());
-    };
-    let now = catalog::now();
-    let seq = events::append(tx, kind, stored.seq, now)?;
-    for hook in webhooks::all(tx)? {
-        if !hook.events.contains(&kind) {
-            continue;
-        }
-        let viewer = subscriber(tx, hook.station.as_ref())?;
-        // A provincial station hears of what it follows, as its feed shows.
-        let follows_it = match (&viewer, &hook.station) {
-            (Viewer::Station { national: false, .. }, Some(station)) => {
-                !Following::load(tx, station)?.matching(&stored.program).is_empty()
-            }
-            _ => true,
-        };
-        if follows_it && may_see(&viewer, &stored.program) {
-            webhooks::enqueue(tx, &uuid::Uuid::new_v4().to_string(), &hook.id, seq, now)?;
-        }
-    }
-    Ok(())
-}
-
-/// Who a webhook's owner is, for the rights rule.
-pub(super) fn subscriber(conn: &rusqlite::Connection, station: Option<&StationId>) -> rusqlite::Result<Viewer> {
-    let Some(id) = station else {
-        return Ok(Viewer::Admin);
-    };
-    let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
-    Ok(Viewer::Station {
-        id: id.clone(),
-        national,
-    })
-}
+use crate::domain::{Event, Program, Role, Viewer};
+use crate::exchange::rights::may_see;
+use crate::exchange::tokens::Caller;
+use crate::exchange::{ExchangeError, Hub};
 
 /// One event of the feed, with the program as it is now and the ids of the
 /// caller's follows that match it.
@@ -109,9 +64,19 @@ fn scope_for(caller: &Caller, asked: Option<FeedScope>) -> Result<FeedScope, Exc
     }
 }
 
-/// How many events one request looks at, at most, for the ones the caller
-/// may see.
-const SCAN: usize = 5_000;
+/// The feed's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSettings {
+    /// How many events one request looks at, at most, for the ones the
+    /// caller may see.
+    pub scan: usize,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self { scan: 5_000 }
+    }
+}
 
 /// Who reads a feed, and what of it.
 struct Reader {
@@ -165,12 +130,13 @@ impl Hub {
             Some(c) => decode(c).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?,
         };
         let caller = caller.clone();
+        let scan = self.settings.delivery.feed.scan;
         self.catalog
             .read(move |c| {
                 let reader = Reader::load(c, &caller, scope)?;
                 let mut items = Vec::new();
                 let mut scanned = 0;
-                'scan: while scanned < SCAN {
+                'scan: while scanned < scan {
                     let batch = events::after(c, seq, 200)?;
                     if batch.is_empty() {
                         break;
@@ -204,13 +170,14 @@ impl Hub {
     ) -> Result<Vec<FeedItem>, ExchangeError> {
         let scope = scope_for(caller, scope)?;
         let caller = caller.clone();
+        let scan = self.settings.delivery.feed.scan;
         self.catalog
             .read(move |c| {
                 let reader = Reader::load(c, &caller, scope)?;
                 let mut items = Vec::new();
                 let mut before = None;
                 let mut scanned = 0;
-                while items.len() < limit && scanned < SCAN {
+                while items.len() < limit && scanned < scan {
                     let batch = events::before(c, before, 200)?;
                     if batch.is_empty() {
                         break;

@@ -1,16 +1,13 @@
 //! Follows: a station says once what it carries; the feed, its webhooks and
 //! its pull agent then bring each new matching program by themselves.
 
-use chrono::Utc;
 use rusqlite::Connection;
 
-use super::rights::{may_see, may_take, NotNow};
-use super::search::SearchRequest;
-use super::tokens::Caller;
-use super::{ExchangeError, Hub};
 use crate::catalog::{self, follows, stations};
-use crate::domain::follow::{Rule, SavedSearch};
-use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, Sort, StationId, Viewer};
+use crate::domain::follow::Rule;
+use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, StationId};
+use crate::exchange::tokens::Caller;
+use crate::exchange::{ExchangeError, Hub};
 
 /// The most follows one station may have.
 pub const MAX_FOLLOWS: usize = 200;
@@ -53,47 +50,10 @@ impl Following {
 }
 
 /// Follows belong to a station; the operator follows nothing.
-fn follower(caller: &Caller) -> Result<&StationId, ExchangeError> {
+pub(super) fn follower(caller: &Caller) -> Result<&StationId, ExchangeError> {
     caller.station.as_ref().ok_or(ExchangeError::Forbidden(
         "follows belong to a station; the operator has none",
     ))
-}
-
-/// A search that finds at least the programs `rule` matches, so that
-/// back-filling looks through the index, not the whole catalog.
-fn search_for(rule: &Rule, value: &str) -> SearchRequest {
-    let mut req = SearchRequest {
-        sort: Some(Sort::Aired),
-        limit: 100,
-        ..Default::default()
-    };
-    match rule {
-        Rule::Series(_) => req.q = Some(value.to_owned()),
-        Rule::Station(s) => req.stations = vec![s.clone()],
-        Rule::Genre(g) => req.genres = vec![*g],
-        Rule::Search(SavedSearch {
-            words,
-            stations,
-            kinds,
-            genres,
-            languages,
-            aired_from,
-            aired_to,
-            min_duration,
-            max_duration,
-        }) => {
-            req.q = (!words.is_empty()).then(|| words.join(" "));
-            req.stations = stations.clone();
-            req.kinds = kinds.clone();
-            req.genres = genres.clone();
-            req.languages = languages.clone();
-            req.aired_from = *aired_from;
-            req.aired_to = *aired_to;
-            req.min_duration = *min_duration;
-            req.max_duration = *max_duration;
-        }
-    }
-    req
 }
 
 impl Hub {
@@ -184,47 +144,5 @@ impl Hub {
         } else {
             Err(ExchangeError::NotFound)
         }
-    }
-
-    /// The latest programs (by first airing) that follow `id` matches and the
-    /// caller may still take, now or once their window opens: what a late
-    /// joiner back-fills. At most `limit`.
-    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
-    pub async fn followed_programs(
-        &self,
-        caller: &Caller,
-        id: String,
-        limit: usize,
-    ) -> Result<Vec<Program>, ExchangeError> {
-        let station = follower(caller)?.clone();
-        let follow = self
-            .catalog
-            .read(move |c| follows::get(c, &station, &id))
-            .await?
-            .ok_or(ExchangeError::NotFound)?;
-        let Some(rule) = follow.rule() else {
-            return Ok(Vec::new());
-        };
-        let viewer: Viewer = caller.viewer();
-        let mut req = search_for(&rule, &follow.value);
-        let mut out = Vec::new();
-        // A bounded look: ten pages of the index's candidates.
-        for _ in 0..10 {
-            let page = self.search(caller, req.clone()).await?;
-            for p in page.items {
-                let open = match may_take(&viewer, &p, Utc::now()) {
-                    Ok(()) | Err(NotNow::NotYetAvailable) => true,
-                    Err(_) => false,
-                };
-                if out.len() < limit && open && may_see(&viewer, &p) && rule.matches(&p) {
-                    out.push(p);
-                }
-            }
-            match page.next_cursor {
-                Some(c) if out.len() < limit => req.cursor = Some(c),
-                _ => break,
-            }
-        }
-        Ok(out)
     }
 }

@@ -13,17 +13,36 @@ use rand::RngCore;
 use sha2::Sha256;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::feed::subscriber;
+use rusqlite::{Connection, Transaction};
+
 use super::follows::Following;
-use super::rights::may_see;
-use super::tokens::Caller;
-use super::{ExchangeError, Hub};
 use crate::catalog::events;
 use crate::catalog::webhooks::{self, Outcome};
-use crate::catalog::{self, programs};
+use crate::catalog::{self, programs, stations};
 use crate::domain::{Delivery, Event, EventType, Webhook};
-use crate::domain::{FieldError, Program, Secret, StationId, Viewer};
+use crate::domain::{FieldError, Program, Secret, StationId, StationKind, Viewer};
+use crate::exchange::rights::may_see;
+use crate::exchange::tokens::Caller;
+use crate::exchange::{ExchangeError, Hub};
 pub use guard::WebhookPolicy;
+
+/// The webhook channel's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// Where webhooks may go, and how many one subscriber may have.
+    pub policy: WebhookPolicy,
+    /// The first wait before a failed delivery is retried.
+    pub retry: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            policy: WebhookPolicy::default(),
+            retry: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -115,9 +134,50 @@ fn check_url(raw: &str) -> Result<url::Url, String> {
     Ok(url)
 }
 
+/// Who a webhook's owner is, for the rights rule.
+fn subscriber(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<Viewer> {
+    let Some(id) = station else {
+        return Ok(Viewer::Admin);
+    };
+    let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
+    Ok(Viewer::Station {
+        id: id.clone(),
+        national,
+    })
+}
+
 impl Hub {
-    pub(super) fn wake_deliveries(&self) {
+    pub(in crate::exchange) fn wake_deliveries(&self) {
         self.dispatch.0.notify_one();
+    }
+
+    /// The webhook channel takes `batch` from the log: a delivery for every
+    /// subscription to the event's type whose owner may see the program
+    /// (and, for a provincial station, follows it, as its feed shows).
+    pub(super) fn enqueue_webhooks(&self, tx: &Transaction<'_>, batch: &[Event]) -> rusqlite::Result<()> {
+        let hooks = webhooks::all(tx)?;
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let now = catalog::now();
+        for event in batch {
+            let Some(stored) = programs::get(tx, event.program_id)? else {
+                continue;
+            };
+            for hook in hooks.iter().filter(|h| h.events.contains(&event.kind)) {
+                let viewer = subscriber(tx, hook.station.as_ref())?;
+                let follows_it = match (&viewer, &hook.station) {
+                    (Viewer::Station { national: false, .. }, Some(station)) => {
+                        !Following::load(tx, station)?.matching(&stored.program).is_empty()
+                    }
+                    _ => true,
+                };
+                if follows_it && may_see(&viewer, &stored.program) {
+                    webhooks::enqueue(tx, &uuid::Uuid::new_v4().to_string(), &hook.id, event.seq, now)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
@@ -266,6 +326,11 @@ impl Hub {
         let lanes = Lanes::default();
         let slots = Arc::new(Semaphore::new(LANES));
         loop {
+            // What a change committed but could not carry here (a crash in
+            // between, a busy catalog) is taken now.
+            if let Err(e) = self.take_events().await {
+                tracing::error!(error = %e, "could not take events for webhooks");
+            }
             let wait = match self.start_lanes(&client, render, &lanes, &slots).await {
                 Ok(wait) => wait,
                 Err(e) => {
@@ -430,7 +495,7 @@ impl Hub {
         if d.attempts + 1 >= MAX_ATTEMPTS {
             Outcome::GaveUp
         } else {
-            let wait = backoff(d.attempts, self.settings.webhook_retry);
+            let wait = backoff(d.attempts, self.settings.delivery.webhooks.retry);
             Outcome::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or_default())
         }
     }
