@@ -229,22 +229,29 @@ fn settings_from_env() -> ServeArgs {
     FromEnv::parse_from(["pxhub"]).serve
 }
 
-/// An exchange error as an operator reads it.
-fn explain(e: ExchangeError) -> anyhow::Error {
+/// An exchange error as an operator reads it: what went wrong, then the
+/// table's status and code (`ExchangeError::answer`), as the API and the
+/// pages answer it.
+pub fn explain(e: ExchangeError) -> anyhow::Error {
+    let answer = e.answer();
+    let tag = format!("{} {}", answer.status, answer.code);
+    let retry = match answer.retry_after_secs {
+        Some(secs) => format!("; try again in {secs} s"),
+        None => String::new(),
+    };
     match e {
         ExchangeError::Invalid(errors) => {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
-            anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
+            anyhow::anyhow!("invalid input ({tag}):\n{}", lines.join("\n"))
         }
-        ExchangeError::NotFound => anyhow::anyhow!("no such station or token"),
-        ExchangeError::Conflict { detail, .. } => anyhow::anyhow!("{detail}"),
-        ExchangeError::Catalog(e) => anyhow::Error::new(e).context("catalog error"),
-        ExchangeError::Media(e) => anyhow::Error::new(e).context("media store error"),
-        ExchangeError::StorageUnavailable(e) => {
-            anyhow::Error::new(e).context("the media store is unavailable; nothing was changed, try again later")
-        }
-        ExchangeError::StorageFull(e) => anyhow::Error::new(e).context("the media store is full"),
-        other => anyhow::anyhow!("{other}"),
+        ExchangeError::NotFound => anyhow::anyhow!("no such station or token ({tag})"),
+        ExchangeError::Conflict { detail, .. } => anyhow::anyhow!("{detail} ({tag})"),
+        ExchangeError::StorageUnavailable(e) => anyhow::Error::new(e).context(format!(
+            "the media store is unavailable; nothing was changed ({tag}){retry}"
+        )),
+        ExchangeError::StorageFull(e) => anyhow::Error::new(e).context(format!("the media store is full ({tag})")),
+        other if answer.internal => anyhow::Error::new(other).context(format!("internal error ({tag})")),
+        other => anyhow::anyhow!("{other} ({tag}){retry}"),
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::FieldError;
+use crate::exchange::error::code;
 use crate::exchange::ExchangeError;
 
 /// An RFC 9457 problem document.
@@ -25,13 +26,17 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-/// What a `503 storage_unavailable` asks the client to wait, in seconds.
-pub const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+pub use crate::exchange::error::STORAGE_RETRY_AFTER_SECS;
+
+const NOT_FOUND_DETAIL: &str = "no such resource";
+const INTERNAL_DETAIL: &str = "the hub could not complete the request; it has been logged";
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
+    /// The problem's title: the status's reason phrase.
+    title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
     /// Headers the answer carries besides the problem's own (`Allow`,
@@ -46,6 +51,7 @@ impl ApiError {
         Self {
             status,
             code,
+            title: status.canonical_reason().unwrap_or("Error"),
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
@@ -77,22 +83,18 @@ impl ApiError {
         };
         Self {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail)
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, code::VALIDATION_FAILED, detail)
         }
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, NOT_FOUND_DETAIL)
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self {
             cause: Some(cause.into()),
-            ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the hub could not complete the request; it has been logged",
-            )
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, INTERNAL_DETAIL)
         }
     }
 
@@ -108,94 +110,55 @@ impl std::fmt::Display for ApiError {
 }
 
 impl From<ExchangeError> for ApiError {
+    /// The table's row for `e`, in the API's words.
     fn from(e: ExchangeError) -> Self {
-        use ExchangeError as E;
-        match e {
-            E::Unauthorized => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid bearer token is required",
-            ),
-            E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", why),
-            E::NotFound => Self::not_found(),
-            E::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
-            E::PreconditionFailed => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "If-Match does not match the current version; fetch it again",
-            ),
-            E::Invalid(errors) => Self::invalid(errors),
-            E::BadRequest { code, detail } => Self::new(StatusCode::BAD_REQUEST, code, detail),
-            E::TooLarge { limit } => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("files may be at most {limit} bytes"),
-            ),
-            E::UnsupportedMediaType(detail) => {
-                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", detail)
-            }
-            E::DigestMismatch => Self::new(
-                StatusCode::BAD_REQUEST,
-                "digest_mismatch",
-                "the body's SHA-256 differs from its Content-Digest; nothing was stored",
-            ),
-            E::RightsWindowClosed => Self::new(
-                StatusCode::FORBIDDEN,
-                "rights_window_closed",
-                "the program may not be taken outside its rebroadcast window",
-            ),
-            E::Gone => Self::new(
-                StatusCode::GONE,
-                "withdrawn",
-                "the program was withdrawn and can no longer be downloaded",
-            ),
-            E::PreviewNotReady => Self::new(
-                StatusCode::NOT_FOUND,
-                "preview_not_ready",
-                "the file has not been analysed yet, or no preview could be made of it",
-            ),
-            E::Expired => Self::new(
-                StatusCode::GONE,
-                "upload_expired",
-                "the upload expired; start a new one",
-            ),
-            E::Locked => Self::new(
-                StatusCode::LOCKED,
-                "locked",
-                "another request is writing this upload; retry later",
-            ),
-            E::ChecksumMismatch => Self::new(
-                StatusCode::from_u16(460).expect("460 is a valid status"),
-                "checksum_mismatch",
-                "the chunk does not match its Upload-Checksum; it was discarded and the offset did not move",
-            ),
-            E::TooManyRequests {
-                code,
-                detail,
-                retry_after_secs,
-            } => Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
-                .with_header(header::RETRY_AFTER, retry_after_secs),
-            E::Broken(what) => Self::internal(anyhow::anyhow!("broken invariant: {what}")),
-            E::Catalog(e) => Self::internal(e),
-            E::Media(e) => Self::internal(e),
-            E::StorageUnavailable(e) => {
-                tracing::warn!(error = %e, "media store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    "the media store is not answering; nothing was recorded, try again shortly",
-                )
-                .with_header(header::RETRY_AFTER, STORAGE_RETRY_AFTER_SECS)
-            }
-            E::StorageFull(e) => {
-                tracing::error!(error = %e, "media store full");
-                Self::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "storage_full",
-                    "the hub's storage is full; nothing was recorded, try again once the operator has made room",
-                )
-            }
+        let answer = e.answer();
+        if answer.internal {
+            return Self::internal(e);
         }
+        match &e {
+            ExchangeError::StorageUnavailable(cause) => tracing::warn!(error = %cause, "media store unavailable"),
+            ExchangeError::StorageFull(cause) => tracing::error!(error = %cause, "media store full"),
+            _ => {}
+        }
+        let status = StatusCode::from_u16(answer.status).expect("the table's statuses are valid");
+        let mut err = match e {
+            ExchangeError::Invalid(errors) => Self::invalid(errors),
+            e => Self::new(status, answer.code, detail(e)),
+        };
+        err.title = answer.title;
+        match answer.retry_after_secs {
+            Some(secs) => err.with_header(header::RETRY_AFTER, secs),
+            None => err,
+        }
+    }
+}
+
+/// What the API says of a refusal.
+fn detail(e: ExchangeError) -> String {
+    use ExchangeError as E;
+    match e {
+        E::Unauthorized => "a valid bearer token is required".into(),
+        E::Forbidden(why) => why.into(),
+        E::NotFound => NOT_FOUND_DETAIL.into(),
+        E::Conflict { detail, .. } | E::BadRequest { detail, .. } | E::TooManyRequests { detail, .. } => detail,
+        E::PreconditionFailed => "If-Match does not match the current version; fetch it again".into(),
+        E::TooLarge { limit } => format!("files may be at most {limit} bytes"),
+        E::UnsupportedMediaType(detail) => detail,
+        E::DigestMismatch => "the body's SHA-256 differs from its Content-Digest; nothing was stored".into(),
+        E::RightsWindowClosed => "the program may not be taken outside its rebroadcast window".into(),
+        E::Gone => "the program was withdrawn and can no longer be downloaded".into(),
+        E::PreviewNotReady => "the file has not been analysed yet, or no preview could be made of it".into(),
+        E::Expired => "the upload expired; start a new one".into(),
+        E::Locked => "another request is writing this upload; retry later".into(),
+        E::ChecksumMismatch => {
+            "the chunk does not match its Upload-Checksum; it was discarded and the offset did not move".into()
+        }
+        E::StorageUnavailable(_) => "the media store is not answering; nothing was recorded, try again shortly".into(),
+        E::StorageFull(_) => {
+            "the hub's storage is full; nothing was recorded, try again once the operator has made room".into()
+        }
+        E::Invalid(_) | E::Broken(_) | E::Catalog(_) | E::Media(_) => INTERNAL_DETAIL.into(),
     }
 }
 
@@ -210,7 +173,7 @@ impl ResponseError for ApiError {
         }
         let problem = Problem {
             kind: format!("urn:pxhub:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: self.title.to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_owned(),

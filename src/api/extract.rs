@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::domain::{FieldError, ProgramId};
 use crate::error::ApiError;
+use crate::exchange::error::code;
 use crate::exchange::people::{CSRF_HEADER, SESSION_COOKIE};
 use crate::exchange::programs::{from_json, IfMatch};
 use crate::exchange::{Caller, ExchangeError, Hub};
@@ -61,7 +62,7 @@ impl FromRequest for Auth {
                 if !safe && !hub.csrf_ok(&session, &csrf) {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,
-                        "csrf_refused",
+                        code::CSRF_REFUSED,
                         "a browser's request that changes something must carry its page's X-CSRF-Token",
                     ));
                 }
@@ -122,7 +123,7 @@ async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web
     if !is_json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            code::UNSUPPORTED_MEDIA_TYPE,
             "send the body as application/json",
         ));
     }
@@ -132,7 +133,7 @@ async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "unreadable_body",
+                code::UNREADABLE_BODY,
                 "the request body could not be read",
             )
         }
@@ -140,7 +141,7 @@ async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            code::MALFORMED_JSON,
             format!("the body is not valid JSON: {e}"),
         )
     })?;
@@ -150,7 +151,7 @@ async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        code::PAYLOAD_TOO_LARGE,
         "the request body is larger than this hub accepts",
     )
 }

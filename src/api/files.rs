@@ -10,6 +10,7 @@ use super::extract::{program_id, Auth, Query};
 use super::http_headers::{content_disposition, filename_from_disposition, parse_content_digest, parse_range, Ranged};
 use crate::domain::{FileRecord, FileRole};
 use crate::error::{ApiError, Problem};
+use crate::exchange::error::code;
 use crate::exchange::{Hub, IncomingFile, Sending};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -82,7 +83,7 @@ pub async fn put_file(
         sha256: match headers.get("content-digest") {
             None => None,
             Some(v) => parse_content_digest(v.to_str().unwrap_or(""))
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_digest", e))?,
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, code::INVALID_DIGEST, e))?,
         },
     };
     let (record, replaced) = hub.put_file(&caller, id, role, incoming, payload).await?;
@@ -193,7 +194,7 @@ pub(super) fn conditional(
         Some(Ranged::Unsatisfiable) => {
             return Err(ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
+                code::RANGE_NOT_SATISFIABLE,
                 format!("the {what} has {size} bytes"),
             )
             .with_header(header::CONTENT_RANGE, format!("bytes */{size}")))

@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::ResponseError;
 
 use crate::error::ApiError;
+use crate::exchange::error::code;
 
 /// The longest request target (path and query) the hub reads.
 pub const MAX_TARGET_BYTES: usize = 16 * 1024;
@@ -30,13 +31,13 @@ pub async fn request_head(
     let refusal = if target > MAX_TARGET_BYTES {
         Some(ApiError::new(
             StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            code::URI_TOO_LONG,
             format!("the request's path and query may be at most {MAX_TARGET_BYTES} bytes"),
         ))
     } else if headers > MAX_HEADER_BYTES {
         Some(ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            code::HEADERS_TOO_LARGE,
             format!("the request's headers may be at most {MAX_HEADER_BYTES} bytes"),
         ))
     } else {

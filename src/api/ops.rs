@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::exchange::error::code;
 use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -39,7 +40,7 @@ pub async fn readyz(hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
     let not_ready = |what: &str| {
         ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            code::NOT_READY,
             format!("the {what} is not reachable"),
         )
     };

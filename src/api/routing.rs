@@ -6,6 +6,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Resource, Responder};
 
 use crate::error::ApiError;
+use crate::exchange::error::code;
 
 /// A path and its methods; see [`resource`].
 pub struct Methods {
@@ -113,7 +114,7 @@ impl HttpServiceFactory for Methods {
 fn method_not_allowed(allow: String) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        code::METHOD_NOT_ALLOWED,
         format!("this path answers {allow}"),
     )
     .with_header(header::ALLOW, allow)

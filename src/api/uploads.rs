@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::extract::Auth;
 use crate::error::{ApiError, Problem};
+use crate::exchange::error::code;
 use crate::exchange::tus::{Append, Checksum, NewUpload, Upload};
 use crate::exchange::Hub;
 
@@ -97,7 +98,7 @@ fn check_version(headers: &HeaderMap) -> Result<(), ApiError> {
     }
     Err(ApiError::new(
         StatusCode::PRECONDITION_FAILED,
-        "unsupported_tus_version",
+        code::UNSUPPORTED_TUS_VERSION,
         "send Tus-Resumable: 1.0.0",
     )
     .with_header(header::HeaderName::from_static("tus-version"), TUS_VERSION))
@@ -306,7 +307,7 @@ pub async fn append(
     if !is_octet_stream(headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            code::UNSUPPORTED_MEDIA_TYPE,
             "a PATCH body is Content-Type: application/offset+octet-stream",
         ));
     }

@@ -20,6 +20,7 @@ use crate::catalog::{self, analysis, media, programs};
 use crate::domain::file::{parse_filename, parse_media_type};
 use crate::domain::{ActionKind, EventType, PersonId};
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
+use crate::exchange::error::code;
 use crate::media::{MediaStore, StoredObject};
 
 /// What a request says about the file it carries.
@@ -251,7 +252,7 @@ impl Hub {
                     tracing::info!(key = %guard.key, received = writer.size(), "upload interrupted");
                     writer.abort().await;
                     return Err(ExchangeError::bad_request(
-                        "upload_incomplete",
+                        code::UPLOAD_INCOMPLETE,
                         "the upload ended before its last byte",
                     ));
                 }
@@ -413,7 +414,7 @@ impl Hub {
                 let s = owned(tx, &viewer, id, &IfMatch::default())?;
                 if s.program.status != ProgramStatus::Draft {
                     return Err(ExchangeError::conflict(
-                        "not_a_draft",
+                        code::NOT_A_DRAFT,
                         "files of a published program cannot be removed",
                     ));
                 }
@@ -483,7 +484,7 @@ pub(super) fn writable(c: &rusqlite::Connection, viewer: &Viewer, id: ProgramId)
     }
     if s.program.status == ProgramStatus::Withdrawn {
         return Err(ExchangeError::conflict(
-            "invalid_status",
+            code::INVALID_STATUS,
             "a withdrawn program takes no new files",
         ));
     }

@@ -6,7 +6,7 @@
 
 pub mod analysis;
 pub mod delivery;
-mod error;
+pub mod error;
 pub mod files;
 mod ledger;
 mod maintenance;

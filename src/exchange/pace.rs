@@ -11,6 +11,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::{ExchangeError, Hub};
 use crate::domain::StationId;
+use crate::exchange::error::code;
 
 /// The bytes one request has brought so far, and since when.
 pub(crate) struct Pace {
@@ -108,7 +109,7 @@ impl Hub {
         let n = held.entry(station.clone()).or_insert(0);
         if cap > 0 && *n >= cap {
             return Err(ExchangeError::TooManyRequests {
-                code: "too_many_uploads",
+                code: code::TOO_MANY_UPLOADS,
                 detail: format!("a station may send {cap} uploads at once; retry when one has finished"),
                 retry_after_secs: RETRY_AFTER_SECS,
             });

@@ -22,6 +22,7 @@ use super::{ExchangeError, Hub};
 use crate::catalog::{self, people, stations};
 use crate::domain::person::check_password;
 use crate::domain::{Login, Person, PersonId, PersonRole, Role, StationId, StationKind};
+use crate::exchange::error::code;
 
 /// How sign-ins and sessions behave; the settings make one.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +220,10 @@ impl Hub {
                     stations::get(tx, s)?.ok_or_else(|| ExchangeError::invalid("station", "no such station"))?;
                 }
                 if !people::insert(tx, &p, &hash, catalog::now())? {
-                    return Err(ExchangeError::conflict("login_taken", "another person has this login"));
+                    return Err(ExchangeError::conflict(
+                        code::LOGIN_TAKEN,
+                        "another person has this login",
+                    ));
                 }
                 Ok(())
             })
@@ -453,7 +457,7 @@ impl Hub {
 
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ExchangeError {
     ExchangeError::TooManyRequests {
-        code: "sign_in_locked",
+        code: code::SIGN_IN_LOCKED,
         detail: "too many failed sign-ins; try again later".into(),
         retry_after_secs: (until - now).num_seconds().max(1) as u64,
     }

@@ -15,6 +15,7 @@ use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
 use crate::domain::{Action, ActionKind, EventType, PersonId};
 use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
+use crate::exchange::error::code;
 
 /// An `If-Match` precondition: the list of entity tags a write accepts.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +80,7 @@ pub(super) fn owned(
 fn delete_draft(tx: &Transaction<'_>, index: &SearchIndex, s: &Stored) -> Result<Vec<String>, ExchangeError> {
     if s.program.status != ProgramStatus::Draft {
         return Err(ExchangeError::conflict(
-            "not_a_draft",
+            code::NOT_A_DRAFT,
             "only a draft can be deleted; withdraw a published program instead",
         ));
     }
@@ -274,7 +275,7 @@ impl Hub {
                     ProgramStatus::Published => return Ok(s.program),
                     ProgramStatus::Withdrawn => {
                         return Err(ExchangeError::conflict(
-                            "invalid_status",
+                            code::INVALID_STATUS,
                             "a withdrawn program cannot be published again",
                         ))
                     }
@@ -282,14 +283,14 @@ impl Hub {
                 }
                 if !s.program.has_master() {
                     return Err(ExchangeError::conflict(
-                        "master_required",
+                        code::MASTER_REQUIRED,
                         "upload the program's master file before publishing it",
                     ));
                 }
                 // QC warnings do not block; a master that is no media does.
                 if Hub::master_not_media(tx, &s.program.files)? {
                     return Err(ExchangeError::conflict(
-                        "master_not_media",
+                        code::MASTER_NOT_MEDIA,
                         "the master is not audio or video the hub can read (see files[].analysis.qc); upload another",
                     ));
                 }
@@ -338,7 +339,7 @@ impl Hub {
                     ProgramStatus::Withdrawn => return Ok(s.program),
                     ProgramStatus::Draft => {
                         return Err(ExchangeError::conflict(
-                            "invalid_status",
+                            code::INVALID_STATUS,
                             "a draft is not published; delete it instead",
                         ))
                     }

@@ -7,6 +7,7 @@ use super::tokens::{require_admin, Caller};
 use super::{ExchangeError, Hub};
 use crate::catalog::stations;
 use crate::domain::{FieldError, Station, StationId, StationKind};
+use crate::exchange::error::code;
 
 /// A station as an operator describes it, before it is checked.
 #[derive(Debug, Clone)]
@@ -54,7 +55,7 @@ pub fn add(tx: &Transaction<'_>, new: NewStation) -> Result<Station, ExchangeErr
         Ok(station)
     } else {
         Err(ExchangeError::conflict(
-            "station_exists",
+            code::STATION_EXISTS,
             format!("a station with id `{}` already exists", station.id),
         ))
     }

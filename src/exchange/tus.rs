@@ -22,6 +22,7 @@ use crate::catalog;
 use crate::catalog::tus;
 use crate::domain::file::guess_media_type;
 use crate::domain::{FileRecord, FileRole, ProgramId};
+use crate::exchange::error::code;
 use crate::media::sha256::ResumableSha256;
 use crate::media::{SinkState, SinkWriter, StoredObject};
 
@@ -317,7 +318,7 @@ impl Hub {
                 // creations cannot pass the cap together.
                 if cap > 0 && tus::open_count(tx, &stored.station, catalog::now())? >= cap as u64 {
                     return Err(ExchangeError::conflict(
-                        "too_many_open_uploads",
+                        code::TOO_MANY_OPEN_UPLOADS,
                         format!("a station may hold {cap} unfinished uploads; finish or terminate (DELETE) some first"),
                     ));
                 }
@@ -416,14 +417,14 @@ impl Hub {
             match row.length {
                 Some(known) if known != length => {
                     return Err(ExchangeError::bad_request(
-                        "length_mismatch",
+                        code::LENGTH_MISMATCH,
                         "Upload-Length cannot change",
                     ))
                 }
                 Some(_) => {}
                 None if length < row.received => {
                     return Err(ExchangeError::bad_request(
-                        "length_mismatch",
+                        code::LENGTH_MISMATCH,
                         "Upload-Length is below the offset",
                     ))
                 }
@@ -437,7 +438,7 @@ impl Hub {
         }
         if append.offset != row.received || row.completed {
             return Err(ExchangeError::conflict(
-                "offset_mismatch",
+                code::OFFSET_MISMATCH,
                 format!("the upload is at offset {}; send from there", row.received),
             ));
         }
@@ -498,7 +499,7 @@ impl Hub {
             };
             if received + chunk.len() as u64 > limit {
                 return Err(match row.length {
-                    Some(_) => ExchangeError::bad_request("length_exceeded", "the body goes past Upload-Length"),
+                    Some(_) => ExchangeError::bad_request(code::LENGTH_EXCEEDED, "the body goes past Upload-Length"),
                     None => ExchangeError::TooLarge { limit },
                 });
             }

@@ -85,6 +85,8 @@ pub enum WebError {
         status: StatusCode,
         lang: Lang,
         message: String,
+        /// `Retry-After`, when the visitor may try again shortly.
+        retry_after_secs: Option<u64>,
     },
     Internal(anyhow::Error),
 }
@@ -94,27 +96,46 @@ impl WebError {
         Self::Internal(e.into())
     }
 
-    /// The use-case's refusal, said in words.
+    /// The use-case's refusal, said in words, with the status of the one
+    /// table (`ExchangeError::answer`) that the API answers with too.
     pub fn from_exchange(e: ExchangeError, lang: Lang) -> Self {
-        let t = Tr::new(lang);
-        let (status, id) = match e {
-            ExchangeError::Unauthorized => (StatusCode::UNAUTHORIZED, "error-unauthorized"),
-            ExchangeError::Forbidden(_) => (StatusCode::FORBIDDEN, "error-forbidden"),
-            ExchangeError::NotFound => (StatusCode::NOT_FOUND, "error-not-found"),
-            ExchangeError::Gone => (StatusCode::GONE, "error-withdrawn"),
-            ExchangeError::RightsWindowClosed => (StatusCode::FORBIDDEN, "error-window-closed"),
-            ExchangeError::Conflict { .. } => (StatusCode::CONFLICT, "error-conflict"),
-            ExchangeError::Invalid(_) | ExchangeError::BadRequest { .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "error-invalid")
-            }
-            ExchangeError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "error-too-many"),
-            other => return Self::Internal(anyhow::Error::new(other)),
+        let answer = e.answer();
+        let status = match StatusCode::from_u16(answer.status) {
+            Ok(status) if !answer.internal => status,
+            _ => return Self::Internal(anyhow::Error::new(e)),
         };
+        if let ExchangeError::StorageUnavailable(cause) | ExchangeError::StorageFull(cause) = &e {
+            tracing::warn!(error = %cause, "media store refused a page's request");
+        }
         Self::Page {
             status,
             lang,
-            message: t.get(id),
+            message: Tr::new(lang).get(message_id(&e)),
+            retry_after_secs: answer.retry_after_secs,
         }
+    }
+}
+
+/// The message a page shows for a refusal.
+fn message_id(e: &ExchangeError) -> &'static str {
+    use ExchangeError as E;
+    match e {
+        E::Unauthorized => "error-unauthorized",
+        E::Forbidden(_) => "error-forbidden",
+        E::NotFound | E::PreviewNotReady => "error-not-found",
+        E::Gone => "error-withdrawn",
+        E::RightsWindowClosed => "error-window-closed",
+        E::Conflict { .. } | E::PreconditionFailed | E::Locked => "error-conflict",
+        E::TooManyRequests { .. } => "error-too-many",
+        E::StorageUnavailable(_) | E::StorageFull(_) => "error-storage",
+        E::Invalid(_)
+        | E::BadRequest { .. }
+        | E::TooLarge { .. }
+        | E::UnsupportedMediaType(_)
+        | E::DigestMismatch
+        | E::Expired
+        | E::ChecksumMismatch => "error-invalid",
+        E::Broken(_) | E::Catalog(_) | E::Media(_) => "error-internal",
     }
 }
 
@@ -145,20 +166,26 @@ impl actix_web::ResponseError for WebError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, lang, message) = match self {
+        let (status, lang, message, retry) = match self {
             Self::SignIn { next } => {
                 let q: String = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("next", next)
                     .finish();
                 return see_other(&format!("/sign-in?{q}"));
             }
-            Self::Page { status, lang, message } => (*status, *lang, message.clone()),
+            Self::Page {
+                status,
+                lang,
+                message,
+                retry_after_secs,
+            } => (*status, *lang, message.clone(), *retry_after_secs),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "page failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     Lang::Vi,
                     Tr::new(Lang::Vi).get("error-internal"),
+                    None,
                 )
             }
         };
@@ -166,9 +193,13 @@ impl actix_web::ResponseError for WebError {
             c: visit::Chrome::plain(lang),
             message,
         };
-        match page.render() {
+        let mut res = match page.render() {
             Ok(body) => html(status, body),
             Err(_) => HttpResponse::build(status).finish(),
+        };
+        if let Some(secs) = retry.and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok()) {
+            res.headers_mut().insert(header::RETRY_AFTER, secs);
         }
+        res
     }
 }

@@ -113,6 +113,7 @@ impl Visit {
             status,
             lang: self.lang,
             message: self.t().get(id),
+            retry_after_secs: None,
         }
     }
 

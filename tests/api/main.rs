@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod delivery;
+mod errors;
 mod exchange;
 mod fault_proxy;
 mod faults;

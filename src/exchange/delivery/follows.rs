@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use crate::catalog::{self, follows, stations};
 use crate::domain::follow::Rule;
 use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, StationId};
+use crate::exchange::error::code;
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
 
@@ -111,13 +112,13 @@ impl Hub {
                 }
                 if follows::count(tx, &stored.station)? >= MAX_FOLLOWS {
                     return Err(ExchangeError::conflict(
-                        "too_many_follows",
+                        code::TOO_MANY_FOLLOWS,
                         format!("a station may have at most {MAX_FOLLOWS} follows; remove one first"),
                     ));
                 }
                 if !follows::insert(tx, &stored, &rule.key())? {
                     return Err(ExchangeError::conflict(
-                        "already_following",
+                        code::ALREADY_FOLLOWING,
                         "the station follows this already",
                     ));
                 }

@@ -21,6 +21,7 @@ use crate::catalog::webhooks::{self, Outcome};
 use crate::catalog::{self, programs, stations};
 use crate::domain::{Delivery, Event, EventType, Webhook};
 use crate::domain::{FieldError, Program, Secret, StationId, StationKind, Viewer};
+use crate::exchange::error::code;
 use crate::exchange::rights::may_see;
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
@@ -246,7 +247,7 @@ impl Hub {
                 // subscriptions cannot pass the cap together.
                 if webhooks::count(tx, stored.station.as_ref())? >= max && max > 0 {
                     return Err(ExchangeError::conflict(
-                        "too_many_webhooks",
+                        code::TOO_MANY_WEBHOOKS,
                         format!("a subscriber may have at most {max} webhooks; delete one first"),
                     ));
                 }

@@ -13,6 +13,7 @@ use super::{form, program_id, station_names, FieldErrors};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::follow::Rule;
 use crate::domain::{AnalysisState, FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
+use crate::exchange::error::code;
 use crate::exchange::programs::IfMatch;
 use crate::exchange::rights::{may_take, owns};
 use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
@@ -448,7 +449,7 @@ pub async fn publish(v: Visit, path: web::Path<String>, body: web::Bytes) -> Res
     match v.hub.publish_program(&s.caller, id, IfMatch::default()).await {
         Ok(_) => Ok(see_other(&format!("/programs/{id}"))),
         Err(ExchangeError::Conflict {
-            code: "master_required",
+            code: code::MASTER_REQUIRED,
             ..
         }) => Err(v.refuse(StatusCode::CONFLICT, "error-master-required")),
         Err(e) => Err(v.fail(e)),
@@ -495,7 +496,7 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
     match v.hub.follow(&s.caller, new).await {
         Ok(_)
         | Err(ExchangeError::Conflict {
-            code: "already_following",
+            code: code::ALREADY_FOLLOWING,
             ..
         }) => Ok(see_other(&format!("/programs/{id}#follow"))),
         Err(e) => Err(v.fail(e)),
