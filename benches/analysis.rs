@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 use common::{print_problems, print_table, Row};
 use pxhub::analysis::{Engine, EngineSettings};
 use pxhub::catalog::Catalog;
+use pxhub::config::Settings;
 use pxhub::domain::{ProgramStatus, Role, StationId, StationKind};
 use pxhub::exchange::{Caller, Hub, NewStation, SearchRequest};
 use pxhub::media::MediaStore;
-use pxhub::Settings;
 
 fn ffmpeg(args: &[&str], out: &Path) {
     let status = Command::new("ffmpeg")

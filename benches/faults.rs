@@ -212,7 +212,7 @@ struct Target {
     /// A provincial station's, which follows station `faults`.
     follower: String,
     /// The store, reached by this process (to look behind the hub's back).
-    settings: pxhub::Settings,
+    settings: pxhub::config::Settings,
 }
 
 impl Target {
@@ -230,7 +230,7 @@ impl Target {
             ("PXHUB_ANALYSIS_WORKERS", "2".into()),
             ("PXHUB_ANALYSIS_LEASE_SECS", LEASE_SECS.to_string()),
         ];
-        let mut settings = pxhub::Settings {
+        let mut settings = pxhub::config::Settings {
             data_dir: dir.to_owned(),
             part_size: PART,
             ..Default::default()

@@ -17,10 +17,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::catalog::catalog;
+use pxhub::config::Settings;
 use pxhub::domain::{Genre, ProgramId, ProgramKind, Role, StationId, StationKind};
 use pxhub::exchange::{Caller, Hub, SearchRequest};
 use pxhub::media::MediaStore;
-use pxhub::Settings;
 
 /// Page size of every measured search.
 const LIMIT: usize = 20;

@@ -383,7 +383,7 @@ async fn add_person(
 async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     let settings = settings_for_serve(dir, &args)?;
     crate::init_tracing(&settings.log);
-    crate::Application::build(settings).await?.run().await?;
+    crate::app::Application::build(settings).await?.run().await?;
     Ok(())
 }
 

@@ -17,9 +17,6 @@ pub mod metrics;
 pub mod pull;
 pub mod web;
 
-pub use app::Application;
-pub use config::Settings;
-
 /// Logs to standard error, filtered by `filter` (`RUST_LOG` syntax);
 /// `RUST_LOG` itself wins when set.
 pub fn init_tracing(filter: &str) {

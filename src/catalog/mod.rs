@@ -22,7 +22,30 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{OpenFlags, OptionalExtension, TransactionBehavior};
+
+/// What the use-cases hold while they read or write, and the catalog's own
+/// error: the layers above name these, never the database crate.
+pub use rusqlite::{Connection, Error as DbError, Result as DbResult, Transaction};
+
+/// A failure of the catalog, as the layers above carry it: internal, logged,
+/// never shown.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct CatalogError(#[from] DbError);
+
+/// A value of the hub's own settings table (`hub_settings`).
+pub fn hub_setting(conn: &Connection, key: &str) -> DbResult<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT value FROM hub_settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()
+}
+
+pub fn set_hub_setting(conn: &Connection, key: &str, value: &[u8]) -> DbResult<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO hub_settings (key, value) VALUES (?1, ?2)")?
+        .execute(rusqlite::params![key, value])?;
+    Ok(())
+}
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),

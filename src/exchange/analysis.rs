@@ -18,6 +18,7 @@ use super::{ExchangeError, Hub};
 use crate::analysis::{EngineError, Report};
 use crate::catalog::analysis::{self as jobs, Claimed, Classes, PreviewObject, Previews};
 use crate::catalog::{self, programs};
+use crate::catalog::{Connection, DbError, DbResult};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
 
@@ -465,10 +466,7 @@ impl Hub {
     }
 
     /// Whether the master among `files` was found to hold no media.
-    pub(super) fn master_not_media(
-        c: &rusqlite::Connection,
-        files: &[crate::domain::FileRecord],
-    ) -> rusqlite::Result<bool> {
+    pub(super) fn master_not_media(c: &Connection, files: &[crate::domain::FileRecord]) -> DbResult<bool> {
         let Some(master) = files.iter().find(|f| f.role == FileRole::Master) else {
             return Ok(false);
         };
@@ -498,8 +496,8 @@ enum JobError {
     Io(#[from] std::io::Error),
 }
 
-impl From<rusqlite::Error> for JobError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
         Self::Exchange(e.into())
     }
 }

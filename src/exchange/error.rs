@@ -4,6 +4,7 @@
 //! (`crate::cli`) all read it, so that a refusal is the same at every door.
 
 use crate::catalog::index::{IndexError, NameKind};
+use crate::catalog::{CatalogError, DbError};
 use crate::domain::FieldError;
 use crate::media::MediaError;
 
@@ -56,7 +57,7 @@ pub enum ExchangeError {
     #[error("broken invariant: {0}")]
     Broken(&'static str),
     #[error("catalog")]
-    Catalog(#[from] rusqlite::Error),
+    Catalog(#[source] CatalogError),
     #[error("media store")]
     Media(MediaError),
     /// The media store is down, slow or failing: nothing was recorded;
@@ -78,10 +79,16 @@ impl From<MediaError> for ExchangeError {
     }
 }
 
+impl From<DbError> for ExchangeError {
+    fn from(e: DbError) -> Self {
+        Self::Catalog(e.into())
+    }
+}
+
 impl From<IndexError> for ExchangeError {
     fn from(e: IndexError) -> Self {
         match e {
-            IndexError::Catalog(e) => Self::Catalog(e),
+            IndexError::Catalog(e) => Self::Catalog(e.into()),
             // The write that would add the name is refused (and rolled back).
             IndexError::TooManyNames(full) => match full.kind {
                 NameKind::Languages => Self::invalid(

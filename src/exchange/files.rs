@@ -17,6 +17,7 @@ use super::rights::{may_take, owns, NotNow};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::{self, analysis, media, programs};
+use crate::catalog::{Connection, DbResult};
 use crate::domain::file::{parse_filename, parse_media_type};
 use crate::domain::{ActionKind, EventType, PersonId};
 use crate::domain::{FileRecord, FileRole, ProgramId, ProgramStatus, Sha256, StationId, Viewer};
@@ -318,7 +319,7 @@ impl Hub {
         role: FileRole,
         accepted: Accepted,
         stored: StoredObject,
-        also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
+        also: impl FnOnce(&Connection) -> DbResult<()> + Send + 'static,
     ) -> Result<(FileRecord, bool, Vec<String>), ExchangeError> {
         let index = self.index.clone();
         let done = self
@@ -475,7 +476,7 @@ impl Hub {
 }
 
 /// The rowid of a program the viewer may add files to: its own, not withdrawn.
-pub(super) fn writable(c: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<i64, ExchangeError> {
+pub(super) fn writable(c: &Connection, viewer: &Viewer, id: ProgramId) -> Result<i64, ExchangeError> {
     let s = visible(c, viewer, id)?;
     if !owns(viewer, &s.program) {
         return Err(ExchangeError::Forbidden(

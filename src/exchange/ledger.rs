@@ -17,6 +17,7 @@ use super::rights::owns;
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::ledger;
+use crate::catalog::DbError;
 use crate::catalog::{self, programs};
 use crate::domain::{ActionKind, FieldError, ProgramId, Rebroadcast, Take, Viewer};
 use crate::media::MediaError;
@@ -245,7 +246,7 @@ impl Hub {
                         }
                     }
                 }
-                Ok::<_, rusqlite::Error>(taken)
+                Ok::<_, DbError>(taken)
             })
             .await
             .map_err(Into::into)

@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use super::tokens::{require_admin, Caller, PersonRef};
 use super::{ExchangeError, Hub};
+use crate::catalog::DbError;
 use crate::catalog::{self, people, stations};
 use crate::domain::person::check_password;
 use crate::domain::{Login, Person, PersonId, PersonRole, Role, StationId, StationKind};
@@ -310,12 +311,12 @@ impl Hub {
                     locked_until: (count >= lock_after).then(|| now + lock_for),
                 };
                 people::set_failures(tx, &key, &f)?;
-                Ok::<_, rusqlite::Error>(f)
+                Ok::<_, DbError>(f)
             })
             .await;
         let (count, locked_until) = match written {
             Ok(f) => (f.count, f.locked_until),
-            Err(e) => return ExchangeError::Catalog(e),
+            Err(e) => return ExchangeError::from(e),
         };
         tracing::info!(failures = count, locked = locked_until.is_some(), "sign-in refused");
         if let Some(until) = locked_until {
@@ -347,7 +348,7 @@ impl Hub {
                     Some(s) => stations::get(c, s)?.map(|s| s.kind),
                     None => None,
                 };
-                Ok::<_, rusqlite::Error>(Some((row.person, last_seen, kind)))
+                Ok::<_, DbError>(Some((row.person, last_seen, kind)))
             })
             .await?;
         let Some((person, last_seen, kind)) = found else {

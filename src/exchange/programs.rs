@@ -3,7 +3,6 @@
 //! transaction. Search lives in `search`, files in `files`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::Transaction;
 use serde_json::{Map, Value};
 
 use super::delivery::emit;
@@ -13,6 +12,7 @@ use super::{ExchangeError, Hub};
 use crate::catalog::index::SearchIndex;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
+use crate::catalog::{Connection, Transaction};
 use crate::domain::{Action, ActionKind, EventType, PersonId};
 use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
 use crate::exchange::error::code;
@@ -50,7 +50,7 @@ fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMe
 }
 
 /// The program `id` as `viewer` may see it, or `NotFound`.
-pub(super) fn visible(conn: &rusqlite::Connection, viewer: &Viewer, id: ProgramId) -> Result<Stored, ExchangeError> {
+pub(super) fn visible(conn: &Connection, viewer: &Viewer, id: ProgramId) -> Result<Stored, ExchangeError> {
     match programs::get(conn, id)? {
         Some(s) if may_see(viewer, &s.program) => Ok(s),
         _ => Err(ExchangeError::NotFound),
@@ -373,7 +373,7 @@ pub(super) fn require_offer(caller: &Caller) -> Result<(), ExchangeError> {
 
 /// Notes what a person did to a program (machines' tokens leave no name).
 pub(super) fn record_action(
-    tx: &rusqlite::Connection,
+    tx: &Connection,
     seq: i64,
     person: Option<&PersonId>,
     kind: ActionKind,

@@ -1,12 +1,12 @@
 //! Catalog search: full text folded for Vietnamese, filters, facets, and
 //! signed cursors.
 
+use crate::catalog::{self, DbResult, Transaction};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use rusqlite::{OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -83,21 +83,14 @@ struct CursorBody {
 type HmacSha256 = Hmac<Sha256>;
 
 /// The catalog's cursor-signing key, made on first use.
-pub(super) fn cursor_key(tx: &Transaction<'_>) -> rusqlite::Result<[u8; 32]> {
-    let stored: Option<Vec<u8>> = tx
-        .query_row("SELECT value FROM hub_settings WHERE key = 'cursor_key'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+pub(super) fn cursor_key(tx: &Transaction<'_>) -> DbResult<[u8; 32]> {
+    let stored = catalog::hub_setting(tx, "cursor_key")?;
     if let Some(k) = stored.and_then(|k| <[u8; 32]>::try_from(k).ok()) {
         return Ok(k);
     }
     let mut key = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    tx.execute(
-        "INSERT OR REPLACE INTO hub_settings (key, value) VALUES ('cursor_key', ?1)",
-        [&key[..]],
-    )?;
+    catalog::set_hub_setting(tx, "cursor_key", &key)?;
     Ok(key)
 }
 

@@ -1,11 +1,10 @@
 //! Stations' use-cases: add (the operator's), list, read. The names a
 //! station is shown by are checked here; storing them is the catalog's.
 
-use rusqlite::Transaction;
-
 use super::tokens::{require_admin, Caller};
 use super::{ExchangeError, Hub};
 use crate::catalog::stations;
+use crate::catalog::Transaction;
 use crate::domain::{FieldError, Station, StationId, StationKind};
 use crate::exchange::error::code;
 
@@ -49,7 +48,7 @@ impl NewStation {
 }
 
 /// Adds a station; a station with the same id is a conflict.
-pub fn add(tx: &Transaction<'_>, new: NewStation) -> Result<Station, ExchangeError> {
+pub(super) fn add(tx: &Transaction<'_>, new: NewStation) -> Result<Station, ExchangeError> {
     let station = new.parse()?;
     if stations::insert(tx, &station)? {
         Ok(station)

@@ -4,11 +4,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{ExchangeError, Hub};
+use crate::catalog::Transaction;
 use crate::catalog::{stations, tokens, webhooks};
 use crate::domain::{PersonId, PersonRole, Role, StationId, StationKind, Viewer};
 
@@ -96,7 +96,7 @@ fn split(token: &str) -> Option<(&str, &str)> {
 
 /// Issues a token for `station` (or for the hub operator when `None`).
 /// The role defaults to what the station's kind implies.
-pub fn issue(
+pub(super) fn issue(
     tx: &Transaction<'_>,
     station: Option<&StationId>,
     role: Option<Role>,
@@ -140,7 +140,7 @@ pub fn issue(
 /// Revokes token `id`; for a station-scoped revocation, only that station's.
 /// The webhooks the token made end with it: whoever held it may no longer
 /// receive what it subscribed to.
-pub fn revoke(tx: &Transaction<'_>, id: &str, station: Option<&StationId>) -> Result<(), ExchangeError> {
+pub(super) fn revoke(tx: &Transaction<'_>, id: &str, station: Option<&StationId>) -> Result<(), ExchangeError> {
     if tokens::revoke(tx, id, station)? {
         webhooks::delete_by_token(tx, id, crate::catalog::now())?;
         Ok(())

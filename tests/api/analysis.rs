@@ -73,7 +73,7 @@ fn probe(dir: &Path, bytes: &[u8]) -> (String, f64) {
     )
 }
 
-pub(crate) async fn analysed_app(configure: impl FnOnce(&mut pxhub::Settings)) -> TestApp {
+pub(crate) async fn analysed_app(configure: impl FnOnce(&mut pxhub::config::Settings)) -> TestApp {
     TestApp::spawn_with(|s| {
         s.analysis_workers = 1;
         configure(s);

@@ -1,6 +1,7 @@
 use std::process::{Command, Output};
 
-use pxhub::{Application, Settings};
+use pxhub::app::Application;
+use pxhub::config::Settings;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -66,7 +66,7 @@ struct Proxied {
 }
 
 /// An app on the test command's Garage, through a fault proxy.
-async fn proxied(seed: u64, configure: impl FnOnce(&mut pxhub::Settings)) -> Option<Proxied> {
+async fn proxied(seed: u64, configure: impl FnOnce(&mut pxhub::config::Settings)) -> Option<Proxied> {
     let Some(StorageSettings::S3(direct)) = s3_storage() else {
         return None;
     };

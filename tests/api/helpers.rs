@@ -1,10 +1,11 @@
 use std::path::PathBuf;
 
-use pxhub::catalog::Catalog;
+use pxhub::app::Application;
+use pxhub::config::Settings;
 use pxhub::config::{Secret, StorageSettings};
+use pxhub::exchange::Caller;
 use pxhub::media::MediaStore;
 use pxhub::media::S3Bucket;
-use pxhub::{Application, Settings};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -102,9 +103,11 @@ impl TestApp {
             .expect("the application starts");
         let address = format!("http://{}", app.address());
         tokio::spawn(app.run());
-        let catalog = Catalog::open(&dir.path().join("data/catalog.db")).unwrap();
-        let admin = catalog
-            .write_blocking(|tx| pxhub::exchange::tokens::issue(tx, None, None, "test operator"))
+        // The operator's first token, as `pxhub token issue --admin` makes it.
+        let admin = pxhub::app::open_hub(&settings)
+            .unwrap()
+            .issue_token(&Caller::operator(), None, None, "test operator".into())
+            .await
             .unwrap()
             .token;
         Self {

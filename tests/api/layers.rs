@@ -1,6 +1,9 @@
 //! The layers of the crate, written once and checked on every run: data flows
 //! api/cli → exchange → catalog | media → domain, and a module that reaches
-//! across (or up) fails this test with the file and the line.
+//! across (or up) fails this test with the file and the line. So does an
+//! import the reader here could not follow (a nested `use` group,
+//! `super::super::super::`), a re-export from lib.rs, and `rusqlite` or
+//! `object_store` named outside the module that owns it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -101,6 +104,26 @@ fn crate_paths(line: &str) -> Vec<String> {
     out
 }
 
+/// `code` without the attributes before its item (`#[allow(..)] use ..`).
+fn after_attributes(code: &str) -> &str {
+    let mut rest = code.trim_start();
+    while let Some(attr) = rest.strip_prefix("#[") {
+        match attr.find(']') {
+            Some(end) => rest = attr[end + 1..].trim_start(),
+            None => break,
+        }
+    }
+    rest
+}
+
+/// Whether a line starts a `use` item.
+fn is_use(code: &str) -> bool {
+    let item = after_attributes(code);
+    ["use ", "pub use ", "pub(crate) use "]
+        .iter()
+        .any(|p| item.starts_with(p))
+}
+
 /// The lines of `text`, numbered, with each `use` statement joined into one
 /// line however rustfmt wrapped it.
 fn statements(text: &str) -> Vec<(usize, String)> {
@@ -117,7 +140,7 @@ fn statements(text: &str) -> Vec<(usize, String)> {
                     open = Some((start, joined));
                 }
             }
-            None if code.trim_start().starts_with("use ") || code.trim_start().starts_with("pub use ") => {
+            None if is_use(code) => {
                 if code.contains(';') {
                     out.push((n, line.to_owned()));
                 } else {
@@ -125,6 +148,75 @@ fn statements(text: &str) -> Vec<(usize, String)> {
                 }
             }
             None => out.push((n, line.to_owned())),
+        }
+    }
+    out
+}
+
+/// The code of a line: without its comment and its string literals.
+fn code_only(line: &str) -> String {
+    let code = line.split("//").next().unwrap_or("");
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in code.chars() {
+        match (in_string, c) {
+            (true, '\\') if !escaped => escaped = true,
+            (true, '"') if !escaped => in_string = false,
+            (true, _) => escaped = false,
+            (false, '"') => in_string = true,
+            (false, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `word` stands as a name of its own in `code` (`rusqlite::x`,
+/// not `my_rusqlite`).
+fn names(code: &str, word: &str) -> bool {
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().last();
+        let after = code[at + word.len()..].chars().next();
+        let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !part(before) && !part(after)
+    })
+}
+
+/// Outside crates only some modules may name: the catalog's database, the
+/// media's object store. `app` (the composition root) opens both.
+const CONFINED: &[(&str, &[&str])] = &[("rusqlite", &["catalog", "app"]), ("object_store", &["media"])];
+
+/// What a joined statement breaks of the house rules that are not about
+/// layers, each said in words.
+fn house_rules(module: &str, statement: &str) -> Vec<String> {
+    let code = code_only(statement);
+    let trimmed = after_attributes(&code);
+    let mut out = Vec::new();
+    if is_use(&code) {
+        let mut depth = 0;
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    if depth > 1 {
+                        out.push("a nested `use` group: write one `use` per module".to_owned());
+                        break;
+                    }
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+    }
+    if code.contains("super::super::super::") {
+        out.push("`super::super::super::`: name it from `crate::`".to_owned());
+    }
+    if module == "lib" && (trimmed.starts_with("pub use ") || trimmed.starts_with("pub(crate) use ")) {
+        out.push("a re-export from lib.rs: name the module it lives in".to_owned());
+    }
+    for (krate, may) in CONFINED {
+        if names(&code, krate) && !may.contains(&module) {
+            out.push(format!("`{krate}` named outside {}", may.join(" and ")));
         }
     }
     out
@@ -153,6 +245,9 @@ fn modules_use_only_the_layers_below_them() {
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in statements(&text) {
             let line = line.as_str();
+            for broken in house_rules(&module, line) {
+                wrong.push(format!("{}:{}: {broken}: {}", file.display(), n + 1, line.trim()));
+            }
             // `super::super::catalog` from a nested module is `crate::catalog`.
             let code = line.split("//").next().unwrap_or("");
             for (at, _) in code.match_indices("super::super::") {
@@ -210,4 +305,24 @@ fn the_path_reader_sees_groups_and_ignores_comments() {
     let wrapped = statements("use crate::{\n    api,\n    catalog::X,\n};\nlet a = 1;");
     assert_eq!(wrapped[0], (0, "use crate::{api,catalog::X,};".to_owned()));
     assert_eq!(crate_paths(&wrapped[0].1), ["api", "catalog"]);
+}
+
+#[test]
+fn the_house_rules_see_what_they_refuse() {
+    let rules = |m: &str, l: &str| house_rules(m, &statements(l)[0].1);
+    assert_eq!(rules("api", "use crate::{catalog::{A, B}, media};").len(), 1);
+    assert_eq!(rules("api", "#[allow(unused)] use crate::{a::{A, B}, b};").len(), 1);
+    assert!(rules("api", "use crate::{exchange::A, domain::B};").is_empty());
+    assert_eq!(rules("exchange", "use super::super::super::x;").len(), 1);
+    assert!(rules("exchange", "use super::super::x;").is_empty());
+    assert_eq!(rules("lib", "pub use app::Application;").len(), 1);
+    assert!(rules("lib", "pub mod app;").is_empty());
+    assert_eq!(rules("exchange", "fn f(c: &rusqlite::Connection) {}").len(), 1);
+    assert!(rules("catalog", "use rusqlite::Connection;").is_empty());
+    assert!(rules("exchange", "let f = \"rusqlite\"; // rusqlite").is_empty());
+    assert!(rules("exchange", "use my_rusqlite::X;").is_empty());
+    assert_eq!(rules("api", "use object_store::path::Path;").len(), 1);
+    assert!(rules("media", "use object_store::path::Path;").is_empty());
+    let wrapped = "use crate::{\n    catalog::{\n        A,\n    },\n};";
+    assert_eq!(rules("api", wrapped).len(), 1);
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use pxhub::config::Settings;
 use pxhub::config::StorageSettings;
-use pxhub::Settings;
 use serde_json::Value;
 
 use crate::helpers::{storage_env, TestApp};

@@ -8,6 +8,7 @@ use base64::Engine;
 use super::follows::Following;
 use crate::catalog::events;
 use crate::catalog::programs::{self, Stored};
+use crate::catalog::{Connection, DbResult};
 use crate::domain::{Event, Program, Role, Viewer};
 use crate::exchange::rights::may_see;
 use crate::exchange::tokens::Caller;
@@ -86,7 +87,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn load(c: &rusqlite::Connection, caller: &Caller, scope: FeedScope) -> rusqlite::Result<Self> {
+    fn load(c: &Connection, caller: &Caller, scope: FeedScope) -> DbResult<Self> {
         Ok(Self {
             viewer: caller.viewer(),
             scope,
@@ -98,7 +99,7 @@ impl Reader {
     }
 
     /// The event as this reader gets it, if it gets it at all.
-    fn take(&self, c: &rusqlite::Connection, e: Event) -> rusqlite::Result<Option<FeedItem>> {
+    fn take(&self, c: &Connection, e: Event) -> DbResult<Option<FeedItem>> {
         let Some(Stored { program, .. }) = programs::get(c, e.program_id)? else {
             return Ok(None);
         };

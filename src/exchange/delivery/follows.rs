@@ -1,9 +1,8 @@
 //! Follows: a station says once what it carries; the feed, its webhooks and
 //! its pull agent then bring each new matching program by themselves.
 
-use rusqlite::Connection;
-
 use crate::catalog::{self, follows, stations};
+use crate::catalog::{Connection, DbResult};
 use crate::domain::follow::Rule;
 use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, StationId};
 use crate::exchange::error::code;
@@ -31,7 +30,7 @@ pub struct NewFollow {
 pub struct Following(Vec<(String, Rule)>);
 
 impl Following {
-    pub fn load(conn: &Connection, station: &StationId) -> rusqlite::Result<Self> {
+    pub(in crate::exchange) fn load(conn: &Connection, station: &StationId) -> DbResult<Self> {
         Ok(Self(
             follows::of_station(conn, station)?
                 .into_iter()

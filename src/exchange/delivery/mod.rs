@@ -17,10 +17,9 @@ pub mod feed;
 pub mod follows;
 pub mod webhooks;
 
-use rusqlite::Transaction;
-
 use super::{ExchangeError, Hub};
 use crate::catalog::{self, events, programs};
+use crate::catalog::{DbResult, Transaction};
 use crate::domain::{EventType, ProgramId};
 
 /// A way programs leave the hub.
@@ -61,7 +60,7 @@ pub struct DeliverySettings {
 
 /// Records `kind` for the program in the transaction of the change: the
 /// one thing a change does for delivery. The channels read it afterwards.
-pub(super) fn emit(tx: &Transaction<'_>, kind: EventType, program_id: ProgramId) -> rusqlite::Result<()> {
+pub(super) fn emit(tx: &Transaction<'_>, kind: EventType, program_id: ProgramId) -> DbResult<()> {
     let Some(stored) = programs::get(tx, program_id)? else {
         return Ok(());
     };
@@ -74,7 +73,7 @@ const CATCH_UP_BATCH: usize = 500;
 
 /// A hub that has never run a channel starts it at the end of the log: what
 /// came before was carried out when it was written (or never will be).
-pub(super) fn start_cursors(tx: &Transaction<'_>, channels: &[Channel]) -> rusqlite::Result<()> {
+pub(super) fn start_cursors(tx: &Transaction<'_>, channels: &[Channel]) -> DbResult<()> {
     for channel in channels.iter().filter(|c| c.has_cursor()) {
         if events::cursor(tx, channel.name())?.is_none() {
             events::set_cursor(tx, channel.name(), events::last(tx)?)?;

@@ -13,12 +13,11 @@ use rand::RngCore;
 use sha2::Sha256;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use rusqlite::{Connection, Transaction};
-
 use super::follows::Following;
 use crate::catalog::events;
 use crate::catalog::webhooks::{self, Outcome};
 use crate::catalog::{self, programs, stations};
+use crate::catalog::{Connection, DbResult, Transaction};
 use crate::domain::{Delivery, Event, EventType, Webhook};
 use crate::domain::{FieldError, Program, Secret, StationId, StationKind, Viewer};
 use crate::exchange::error::code;
@@ -136,7 +135,7 @@ fn check_url(raw: &str) -> Result<url::Url, String> {
 }
 
 /// Who a webhook's owner is, for the rights rule.
-fn subscriber(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<Viewer> {
+fn subscriber(conn: &Connection, station: Option<&StationId>) -> DbResult<Viewer> {
     let Some(id) = station else {
         return Ok(Viewer::Admin);
     };
@@ -155,7 +154,7 @@ impl Hub {
     /// The webhook channel takes `batch` from the log: a delivery for every
     /// subscription to the event's type whose owner may see the program
     /// (and, for a provincial station, follows it, as its feed shows).
-    pub(super) fn enqueue_webhooks(&self, tx: &Transaction<'_>, batch: &[Event]) -> rusqlite::Result<()> {
+    pub(super) fn enqueue_webhooks(&self, tx: &Transaction<'_>, batch: &[Event]) -> DbResult<()> {
         let hooks = webhooks::all(tx)?;
         if hooks.is_empty() {
             return Ok(());
