@@ -263,109 +263,193 @@ pub fn settings_for_serve(data_dir: Option<PathBuf>, args: &ServeArgs) -> anyhow
     Settings::load(args.config.as_deref(), overrides)
 }
 
-/// The hub of `data_dir` with the settings the environment gives, for the
-/// operator's commands: they call the same use-cases as the API, as the
-/// operator.
-fn operator_hub(data_dir: Option<PathBuf>) -> anyhow::Result<Hub> {
-    crate::app::open_hub(&settings_for_serve(data_dir, &settings_from_env())?)
+/// What an operator's command asks of the hub, read and checked from the
+/// command line before the hub is opened, so that bad input changes nothing
+/// (not even a data folder made).
+enum Operation {
+    Scrub,
+    AddStation(NewStation),
+    IssueToken {
+        station: Option<StationId>,
+        role: Option<Role>,
+        label: String,
+    },
+    RevokeToken(String),
+    Report(Period, ReportFormat),
+    DeleteDrafts {
+        station: StationId,
+        before: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    AddPerson(NewPerson),
+    Analyze(Option<crate::domain::ProgramId>),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = cli.data_dir;
-    match cli.command {
-        Command::Serve(args) => serve(dir, args).await,
+    // `scrub` takes the settings of `serve`; the other operator's commands
+    // those the environment gives.
+    let (serve_args, operation) = match cli.command {
+        Command::Serve(args) => return serve(dir, args).await,
         Command::Openapi => {
             print!("{}", crate::api::openapi_json());
-            Ok(())
+            return Ok(());
         }
-        Command::Scrub(args) => scrub(dir, args).await,
+        Command::Pull(args) => return pull(args).await,
+        Command::Scrub(args) => (args, Operation::Scrub),
+        command => (settings_from_env(), operation(command)?),
+    };
+    // The one place an operator's command opens the hub.
+    let hub = crate::app::open_hub(&settings_for_serve(dir, &serve_args)?)?;
+    operate(&hub, operation).await
+}
+
+/// The operator's command, read and checked.
+fn operation(command: Command) -> anyhow::Result<Operation> {
+    let station_arg = |s: &str| StationId::parse(s).map_err(|e| anyhow::anyhow!("--station: {e}"));
+    Ok(match command {
         Command::Station(StationCommand::Add {
             id,
             name,
             province,
             kind,
-        }) => {
-            add_station(
-                dir,
-                NewStation {
-                    id,
-                    name,
-                    province,
-                    kind,
-                },
-            )
-            .await
-        }
-        Command::Token(TokenCommand::Issue { station, role, label }) => issue_token(dir, station, role, label).await,
-        Command::Token(TokenCommand::Revoke { token_id }) => revoke_token(dir, token_id).await,
-        Command::Report(ReportCommand::Exchange { year, format }) => report(dir, year, format).await,
-        Command::Pull(args) => pull(args).await,
+        }) => Operation::AddStation(NewStation {
+            id,
+            name,
+            province,
+            kind,
+        }),
+        Command::Token(TokenCommand::Issue { station, role, label }) => Operation::IssueToken {
+            station: match (station, role) {
+                (Some(s), _) => Some(station_arg(&s)?),
+                (None, Some(Role::Admin)) => None,
+                (None, _) => anyhow::bail!("give --station ID, or --role admin for the hub operator"),
+            },
+            role,
+            label,
+        },
+        Command::Token(TokenCommand::Revoke { token_id }) => Operation::RevokeToken(token_id),
+        Command::Report(ReportCommand::Exchange { year, format }) => match Period::year(year) {
+            Some(period) => Operation::Report(period, format),
+            None => anyhow::bail!("--year {year} is out of range"),
+        },
         Command::Program(ProgramCommand::DeleteDrafts {
             station,
             older_than_days,
-        }) => delete_drafts(dir, station, older_than_days).await,
+        }) => Operation::DeleteDrafts {
+            station: station_arg(&station)?,
+            before: older_than_days.map(|d| chrono::Utc::now() - chrono::Duration::days(d.into())),
+        },
         Command::Person(PersonCommand::Add {
             station,
             operator,
             login,
             name,
             role,
-        }) => add_person(dir, station, operator, login, name, role).await,
-        Command::Analyze(args) => analyze(dir, args).await,
-    }
-}
-
-async fn add_person(
-    dir: Option<PathBuf>,
-    station: Option<String>,
-    operator: bool,
-    login: String,
-    name: String,
-    role: PersonRole,
-) -> anyhow::Result<()> {
-    let (station, role) = match (station, operator) {
-        (_, true) => (None, PersonRole::Operator),
-        (Some(s), false) => (
-            Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
-            role,
-        ),
-        (None, false) => anyhow::bail!("give --station ID, or --operator"),
-    };
-    let password = {
-        use std::io::IsTerminal;
-        let stdin = std::io::stdin();
-        if stdin.is_terminal() {
-            None
-        } else {
-            // Nothing at all (an empty or closed input): make one up, as
-            // from a terminal; an empty line is a mistake.
-            let mut line = String::new();
-            match std::io::BufRead::read_line(&mut stdin.lock(), &mut line)? {
-                0 => None,
-                _ => {
-                    let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                    if line.is_empty() {
-                        anyhow::bail!("the password line on standard input is empty");
-                    }
-                    Some(line)
-                }
-            }
-        }
-    };
-    let hub = operator_hub(dir)?;
-    let added = hub
-        .add_person(
-            &Caller::operator(),
-            NewPerson {
+        }) => {
+            let (station, role) = match (station, operator) {
+                (_, true) => (None, PersonRole::Operator),
+                (Some(s), false) => (Some(station_arg(&s)?), role),
+                (None, false) => anyhow::bail!("give --station ID, or --operator"),
+            };
+            Operation::AddPerson(NewPerson {
                 station,
                 login,
                 name,
                 role,
-                password,
-            },
-        )
-        .await
-        .map_err(explain)?;
+                password: password_from_stdin()?,
+            })
+        }
+        Command::Analyze(args) => Operation::Analyze(match &args.program {
+            Some(id) => Some(
+                crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?,
+            ),
+            None => None,
+        }),
+        Command::Serve(_) | Command::Openapi | Command::Pull(_) | Command::Scrub(_) => {
+            unreachable!("run answers these itself")
+        }
+    })
+}
+
+/// A person's password from standard input when it is not a terminal; `None`
+/// (the hub makes one up) from a terminal or an empty input.
+fn password_from_stdin() -> anyhow::Result<Option<String>> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    // Nothing at all (an empty or closed input): make one up, as from a
+    // terminal; an empty line is a mistake.
+    let mut line = String::new();
+    match std::io::BufRead::read_line(&mut stdin.lock(), &mut line)? {
+        0 => Ok(None),
+        _ => {
+            let line = line.trim_end_matches(['\n', '\r']).to_owned();
+            if line.is_empty() {
+                anyhow::bail!("the password line on standard input is empty");
+            }
+            Ok(Some(line))
+        }
+    }
+}
+
+/// Runs the operator's command on the hub, as the operator.
+async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
+    let me = Caller::operator();
+    match operation {
+        Operation::Scrub => scrub(hub).await,
+        Operation::AddStation(new) => {
+            let station = hub.create_station(&me, new).await.map_err(explain)?;
+            eprintln!(
+                "added station {} ({}, {}, {})",
+                station.id,
+                station.name,
+                station.province,
+                station.kind.as_str()
+            );
+            Ok(())
+        }
+        Operation::IssueToken { station, role, label } => {
+            let issued = hub.issue_token(&me, station, role, label).await.map_err(explain)?;
+            eprintln!(
+                "issued token {} (role {}, station {})",
+                issued.id,
+                issued.role.as_str(),
+                issued.station.as_ref().map_or("none", StationId::as_str)
+            );
+            println!("{}", issued.token);
+            Ok(())
+        }
+        Operation::RevokeToken(token_id) => {
+            hub.revoke_token(&me, None, token_id.clone()).await.map_err(explain)?;
+            eprintln!("revoked token {token_id}");
+            Ok(())
+        }
+        Operation::Report(period, format) => {
+            let report = hub.exchange_report(&me, period).await.map_err(explain)?;
+            match format {
+                ReportFormat::Csv => print!("{}", report.to_csv()),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.view())?),
+            }
+            Ok(())
+        }
+        Operation::DeleteDrafts { station, before } => {
+            let deleted = hub.delete_drafts(&me, station.clone(), before).await.map_err(explain)?;
+            eprintln!("deleted {deleted} draft(s) of station {station}");
+            Ok(())
+        }
+        Operation::AddPerson(new) => add_person(hub, new).await,
+        Operation::Analyze(program) => {
+            let queued = hub.requeue_analysis(&me, program).await.map_err(explain)?;
+            eprintln!("queued {queued} file(s) for analysis");
+            Ok(())
+        }
+    }
+}
+
+async fn add_person(hub: &Hub, new: NewPerson) -> anyhow::Result<()> {
+    let added = hub.add_person(&Caller::operator(), new).await.map_err(explain)?;
     let p = &added.person;
     eprintln!(
         "added person {} ({}, {}, station {})",
@@ -387,8 +471,7 @@ async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn scrub(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
-    let hub = crate::app::open_hub(&settings_for_serve(dir, &args)?)?;
+async fn scrub(hub: &Hub) -> anyhow::Result<()> {
     let report = hub.scrub(&Caller::operator()).await.map_err(explain)?;
     for (key, problem) in &report.problems {
         println!("BAD {key}: {problem}");
@@ -402,98 +485,6 @@ async fn scrub(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     if !report.problems.is_empty() {
         std::process::exit(1);
     }
-    Ok(())
-}
-
-async fn add_station(dir: Option<PathBuf>, new: NewStation) -> anyhow::Result<()> {
-    let hub = operator_hub(dir)?;
-    let station = hub.create_station(&Caller::operator(), new).await.map_err(explain)?;
-    eprintln!(
-        "added station {} ({}, {}, {})",
-        station.id,
-        station.name,
-        station.province,
-        station.kind.as_str()
-    );
-    Ok(())
-}
-
-async fn issue_token(
-    dir: Option<PathBuf>,
-    station: Option<String>,
-    role: Option<Role>,
-    label: String,
-) -> anyhow::Result<()> {
-    let station = match (station, role) {
-        (Some(s), _) => Some(StationId::parse(&s).map_err(|e| anyhow::anyhow!("--station: {e}"))?),
-        (None, Some(Role::Admin)) => None,
-        (None, _) => anyhow::bail!("give --station ID, or --role admin for the hub operator"),
-    };
-    let hub = operator_hub(dir)?;
-    let issued = hub
-        .issue_token(&Caller::operator(), station, role, label)
-        .await
-        .map_err(explain)?;
-    eprintln!(
-        "issued token {} (role {}, station {})",
-        issued.id,
-        issued.role.as_str(),
-        issued.station.as_ref().map_or("none", StationId::as_str)
-    );
-    println!("{}", issued.token);
-    Ok(())
-}
-
-async fn revoke_token(dir: Option<PathBuf>, token_id: String) -> anyhow::Result<()> {
-    let hub = operator_hub(dir)?;
-    hub.revoke_token(&Caller::operator(), None, token_id.clone())
-        .await
-        .map_err(explain)?;
-    eprintln!("revoked token {token_id}");
-    Ok(())
-}
-
-async fn report(dir: Option<PathBuf>, year: i32, format: ReportFormat) -> anyhow::Result<()> {
-    let Some(period) = Period::year(year) else {
-        anyhow::bail!("--year {year} is out of range");
-    };
-    let hub = operator_hub(dir)?;
-    let report = hub
-        .exchange_report(&Caller::operator(), period)
-        .await
-        .map_err(explain)?;
-    match format {
-        ReportFormat::Csv => print!("{}", report.to_csv()),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report.view())?),
-    }
-    Ok(())
-}
-
-async fn delete_drafts(dir: Option<PathBuf>, station: String, older_than_days: Option<u32>) -> anyhow::Result<()> {
-    let station = StationId::parse(&station).map_err(|e| anyhow::anyhow!("--station: {e}"))?;
-    let before = older_than_days.map(|d| chrono::Utc::now() - chrono::Duration::days(d.into()));
-    let hub = operator_hub(dir)?;
-    let deleted = hub
-        .delete_drafts(&Caller::operator(), station.clone(), before)
-        .await
-        .map_err(explain)?;
-    eprintln!("deleted {deleted} draft(s) of station {station}");
-    Ok(())
-}
-
-async fn analyze(dir: Option<PathBuf>, args: AnalyzeArgs) -> anyhow::Result<()> {
-    let program = match &args.program {
-        Some(id) => {
-            Some(crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?)
-        }
-        None => None,
-    };
-    let hub = operator_hub(dir)?;
-    let queued = hub
-        .requeue_analysis(&Caller::operator(), program)
-        .await
-        .map_err(explain)?;
-    eprintln!("queued {queued} file(s) for analysis");
     Ok(())
 }
 
