@@ -12,14 +12,13 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
 use super::files::Download;
-use super::programs::visible;
-use super::rights::owns;
+use super::programs::{owned_or_operated, visible, IfMatch};
 use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::catalog::ledger;
 use crate::catalog::DbError;
 use crate::catalog::{self, programs};
-use crate::domain::{ActionKind, FieldError, ProgramId, Rebroadcast, Take, Viewer};
+use crate::domain::{ActionKind, FieldError, ProgramId, Rebroadcast, Take};
 use crate::media::MediaError;
 
 /// A rebroadcast as a station reports it.
@@ -272,12 +271,8 @@ impl Hub {
         let viewer = caller.viewer();
         self.catalog
             .read(move |c| {
-                let s = visible(c, &viewer, id)?;
-                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
-                    return Err(ExchangeError::Forbidden(
-                        "only the owner and the hub operator see who took a program",
-                    ));
-                }
+                let why = "only the owner and the hub operator see who took a program";
+                let s = owned_or_operated(c, &viewer, id, &IfMatch::default(), why)?;
                 Ok(Takes {
                     takes: ledger::takes(c, s.seq)?,
                     rebroadcasts: ledger::rebroadcasts(c, s.seq)?,

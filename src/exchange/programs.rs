@@ -75,6 +75,24 @@ pub(super) fn owned(
     Ok(s)
 }
 
+/// The program `id` for what its owner may do, and the hub operator: 404
+/// when `viewer` cannot see it, 403 (saying `why`) when it is neither, 412
+/// when `if_match` is stale.
+pub(super) fn owned_or_operated(
+    conn: &Connection,
+    viewer: &Viewer,
+    id: ProgramId,
+    if_match: &IfMatch,
+    why: &'static str,
+) -> Result<Stored, ExchangeError> {
+    let s = visible(conn, viewer, id)?;
+    if !(owns(viewer, &s.program) || *viewer == Viewer::Admin) {
+        return Err(ExchangeError::Forbidden(why));
+    }
+    if_match.check(&s.program)?;
+    Ok(s)
+}
+
 /// Deletes the draft `s` from the catalog and the index; returns the keys of
 /// the objects no file uses any more.
 fn delete_draft(tx: &Transaction<'_>, index: &SearchIndex, s: &Stored) -> Result<Vec<String>, ExchangeError> {
@@ -206,13 +224,7 @@ impl Hub {
         let unused = self
             .catalog
             .write(move |tx| {
-                let s = visible(tx, &viewer, id)?;
-                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
-                    return Err(ExchangeError::Forbidden(
-                        "only the owner or the hub operator may delete a program",
-                    ));
-                }
-                if_match.check(&s.program)?;
+                let s = owned_or_operated(tx, &viewer, id, &if_match, "only the owner or the hub operator may delete a program")?;
                 delete_draft(tx, &index, &s)
             })
             .await?;
@@ -328,13 +340,7 @@ impl Hub {
         let done = self
             .catalog
             .write(move |tx| {
-                let s = visible(tx, &viewer, id)?;
-                if !(owns(&viewer, &s.program) || viewer == Viewer::Admin) {
-                    return Err(ExchangeError::Forbidden(
-                        "only the owner or the hub operator may withdraw a program",
-                    ));
-                }
-                if_match.check(&s.program)?;
+                let s = owned_or_operated(tx, &viewer, id, &if_match, "only the owner or the hub operator may withdraw a program")?;
                 match s.program.status {
                     ProgramStatus::Withdrawn => return Ok(s.program),
                     ProgramStatus::Draft => {
