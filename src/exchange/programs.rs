@@ -224,7 +224,13 @@ impl Hub {
         let unused = self
             .catalog
             .write(move |tx| {
-                let s = owned_or_operated(tx, &viewer, id, &if_match, "only the owner or the hub operator may delete a program")?;
+                let s = owned_or_operated(
+                    tx,
+                    &viewer,
+                    id,
+                    &if_match,
+                    "only the owner or the hub operator may delete a program",
+                )?;
                 delete_draft(tx, &index, &s)
             })
             .await?;
@@ -340,7 +346,13 @@ impl Hub {
         let done = self
             .catalog
             .write(move |tx| {
-                let s = owned_or_operated(tx, &viewer, id, &if_match, "only the owner or the hub operator may withdraw a program")?;
+                let s = owned_or_operated(
+                    tx,
+                    &viewer,
+                    id,
+                    &if_match,
+                    "only the owner or the hub operator may withdraw a program",
+                )?;
                 match s.program.status {
                     ProgramStatus::Withdrawn => return Ok(s.program),
                     ProgramStatus::Draft => {

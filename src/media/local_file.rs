@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::writer::PartTask;
-use super::{blocking, MediaError};
+use super::{blocking, MediaError, PartTask};
 
 /// Alignment of part buffers: what direct I/O asks of memory, offsets and
 /// lengths (the device's logical block size: 512 bytes or 4 KiB).

@@ -32,6 +32,10 @@ use crate::domain::Secret;
 pub use multipart_list::PendingMultipart;
 pub use resumable::{SinkState, SinkWriter};
 use writer::Target;
+
+/// A part of an upload being written: its part id in the store, when the
+/// store numbers parts (S3). The local file and the writer both hand these on.
+type PartTask = tokio::task::JoinHandle<Result<Option<object_store::multipart::PartId>, MediaError>>;
 pub use writer::{ObjectWriter, StoredObject};
 
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
@@ -362,7 +366,7 @@ impl MediaStore {
         Ok(match &self.backend {
             Backend::Local { root } => ObjectWriter::new(
                 key.to_owned(),
-                Target::Local(writer::LocalFile::create(root.join(key)).await?),
+                Target::Local(local_file::LocalFile::create(root.join(key)).await?),
                 LOCAL_WRITE_BATCH,
             ),
             Backend::S3 { signer, .. } => {
@@ -583,7 +587,7 @@ impl MediaStore {
     pub async fn rewriter(&self, key: &str) -> Result<ObjectWriter, MediaError> {
         if let Backend::Local { root } = &self.backend {
             let mut name = root.join(key).into_os_string();
-            name.push(writer::STAGING_SUFFIX);
+            name.push(local_file::STAGING_SUFFIX);
             blocking(move || match std::fs::remove_file(&name) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
                 _ => Ok(()),
@@ -633,7 +637,7 @@ impl MediaStore {
                     kept += 1;
                     let name = entry.file_name().to_string_lossy().into_owned();
                     let key = format!("{folder}/{}", name.split('#').next().unwrap_or_default());
-                    if writer::is_staging(&name) && !active(&key) && old(&entry)? {
+                    if local_file::is_staging(&name) && !active(&key) && old(&entry)? {
                         match std::fs::remove_file(entry.path()) {
                             Err(e) if !gone(&e) => return Err(e.into()),
                             _ => {}

@@ -15,7 +15,8 @@ use object_store::PutPayload;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::writer::{sync_file_and_dir, PartBuffer};
+use super::local_file::sync_file_and_dir;
+use super::writer::PartBuffer;
 use super::{Backend, MediaError, MediaStore};
 
 /// What the catalog keeps of a sink between requests.

@@ -11,10 +11,9 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::PutPayload;
 use sha2::{Digest, Sha256};
-use tokio::task::JoinHandle;
 
+use super::local_file::LocalFile;
 use super::local_file::ALIGN;
-pub(super) use super::local_file::{is_staging, sync_file_and_dir, LocalFile, STAGING_SUFFIX};
 use super::MediaError;
 
 /// Gathers the chunks of a stream, whatever their sizes, into parts of
@@ -140,7 +139,7 @@ pub(super) enum Target {
     },
 }
 
-pub(super) type PartTask = JoinHandle<Result<Option<PartId>, MediaError>>;
+use super::PartTask;
 
 /// S3 parts uploading at once per write: enough to keep the link to the
 /// store busy while the next part fills, few enough to bound memory to
