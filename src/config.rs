@@ -459,7 +459,7 @@ impl Settings {
                     tolerance_lu: self.qc_tolerance_lu,
                     max_true_peak_dbtp: self.qc_max_true_peak_dbtp,
                 },
-                niceness: 10,
+                niceness: crate::analysis::FFMPEG_NICENESS,
             },
             analysis: crate::exchange::analysis::AnalysisSettings {
                 workers: self.analysis_workers,
@@ -467,8 +467,8 @@ impl Settings {
                 video_workers: self.analysis_video_workers,
                 lease: Duration::from_secs(self.analysis_lease_secs.max(1)),
                 work_dir: self.data_dir.join("analysis"),
-                max_attempts: 5,
-                retry: Duration::from_secs(30),
+                max_attempts: crate::exchange::analysis::MAX_ATTEMPTS,
+                retry: crate::exchange::analysis::RETRY,
             },
         })
     }

@@ -30,6 +30,11 @@ use crate::domain::{Findings, Qc, QcProfile, Verdict};
 const DEMUXERS: &str = "mov,mp4,m4a,3gp,3g2,mj2,mp3,wav,w64,flac,ogg,matroska,webm,mpegts,mxf,aac,aiff,avi,\
 mpeg,mpegps,ac3,eac3,wv,caf,asf,amr,au,dts,m4v,h264,hevc,mpegvideo,ape,tta,opus";
 
+/// Added to FFmpeg's niceness. Not a setting: analysis always yields to the
+/// hub's own work (uploads, downloads), and an operator who wants it slower
+/// lowers the workers instead.
+pub const FFMPEG_NICENESS: i32 = 10;
+
 /// How the engine runs FFmpeg.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineSettings {
@@ -49,7 +54,7 @@ impl Default for EngineSettings {
             ffprobe: "ffprobe".into(),
             timeout: Duration::from_secs(3600),
             profile: QcProfile::default(),
-            niceness: 10,
+            niceness: FFMPEG_NICENESS,
         }
     }
 }

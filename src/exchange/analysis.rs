@@ -22,6 +22,13 @@ use crate::catalog::{Connection, DbError, DbResult};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
 
+/// Attempts before a job is given up. Not a setting: a file that fails five
+/// times in a row (doubling waits) fails for what it is, not for the moment.
+pub const MAX_ATTEMPTS: i64 = 5;
+/// The first wait before a failed attempt is retried. Not a setting: long
+/// enough for a store or a disk to come back, short enough not to be noticed.
+pub const RETRY: Duration = Duration::from_secs(30);
+
 /// How the queue runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisSettings {
