@@ -70,8 +70,11 @@ fn queries() -> Vec<Query> {
             name: "filter only",
             shows: "genre=documentary, kind=tv".into(),
             request: SearchRequest {
-                genres: vec![Genre::Documentary],
-                kinds: vec![ProgramKind::Tv],
+                filter: pxhub::domain::SearchFilter {
+                    genres: vec![Genre::Documentary],
+                    kinds: vec![ProgramKind::Tv],
+                    ..Default::default()
+                },
                 limit: LIMIT,
                 ..Default::default()
             },

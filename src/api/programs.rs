@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{if_match, program_id, Auth, Json, Query};
 use super::params::{DateOrTime, Limit, Seconds};
+use crate::domain::SearchFilter;
 use crate::domain::{
     Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramInput, ProgramKind, ProgramStatus, RightsInput,
     StationId, Viewer,
@@ -254,16 +255,18 @@ impl SearchParams {
         }
         Ok(SearchRequest {
             q: self.q,
-            stations,
-            kinds: self.kind,
-            genres: self.genre,
-            languages,
-            aired_from: self.aired_from.map(DateOrTime::start),
-            aired_to: self.aired_to.map(DateOrTime::end_of_day),
-            min_duration: self.min_duration.map(|s| s.0),
-            max_duration: self.max_duration.map(|s| s.0),
-            has_video: self.has_video,
-            codecs: self.codec,
+            filter: SearchFilter {
+                stations,
+                kinds: self.kind,
+                genres: self.genre,
+                languages,
+                aired_from: self.aired_from.map(DateOrTime::start),
+                aired_to: self.aired_to.map(DateOrTime::end_of_day),
+                min_duration: self.min_duration.map(|s| s.0),
+                max_duration: self.max_duration.map(|s| s.0),
+                has_video: self.has_video,
+                codecs: self.codec,
+            },
             available_now: matches!(self.available, Some(Available::Now)),
             statuses: self.status,
             sort: self.sort.map(|s| match s {

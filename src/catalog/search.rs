@@ -12,24 +12,13 @@ use rusqlite::Connection;
 use super::index::{Entry, NameId, Names, SearchIndex, Tables};
 use super::programs::{self, Stored};
 use super::to_micros;
-use crate::domain::{Audience, Facets, Genre, LanguageTag, ProgramKind, ProgramStatus, Sort, StationId, Viewer};
+use crate::domain::{Audience, Facets, Genre, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     /// An FTS5 expression over folded words (see exchange::search).
     pub matching: Option<String>,
-    pub stations: Vec<StationId>,
-    pub kinds: Vec<ProgramKind>,
-    pub genres: Vec<Genre>,
-    pub languages: Vec<LanguageTag>,
-    pub aired_from: Option<DateTime<Utc>>,
-    pub aired_to: Option<DateTime<Utc>>,
-    pub min_duration: Option<u32>,
-    pub max_duration: Option<u32>,
-    /// Only programs whose analysed master has (or has not) video.
-    pub has_video: Option<bool>,
-    /// Only programs whose analysed master has a stream in one of these codecs.
-    pub codecs: Vec<String>,
+    pub filter: SearchFilter,
     /// Only what the viewer may download at this instant.
     pub available_at: Option<DateTime<Utc>>,
     /// Which statuses to list; others' programs only ever show when published.
@@ -92,13 +81,14 @@ impl<'a> Resolved<'a> {
             } else {
                 f.statuses.clone()
             },
-            stations: (!f.stations.is_empty()).then(|| ids(&mut f.stations.iter().map(|s| t.stations.get(s.as_str())))),
-            languages: (!f.languages.is_empty())
-                .then(|| ids(&mut f.languages.iter().map(|l| t.languages.get(l.as_str())))),
+            stations: (!f.filter.stations.is_empty())
+                .then(|| ids(&mut f.filter.stations.iter().map(|s| t.stations.get(s.as_str())))),
+            languages: (!f.filter.languages.is_empty())
+                .then(|| ids(&mut f.filter.languages.iter().map(|l| t.languages.get(l.as_str())))),
             available_at: f.available_at.map(to_micros),
             now: to_micros(f.available_at.unwrap_or_else(chrono::Utc::now)),
-            aired_from: f.aired_from.map(to_micros),
-            aired_to: f.aired_to.map(to_micros),
+            aired_from: f.filter.aired_from.map(to_micros),
+            aired_to: f.filter.aired_to.map(to_micros),
         }
     }
 
@@ -133,7 +123,7 @@ impl<'a> Resolved<'a> {
                 }
             }
         }
-        let f = self.f;
+        let f = &self.f.filter;
         self.stations.as_ref().is_none_or(|s| s.contains(&e.station))
             && (f.kinds.is_empty() || f.kinds.contains(&e.kind))
             && (f.genres.is_empty() || f.genres.contains(&e.genre))
@@ -344,7 +334,7 @@ mod tests {
         let c = Catalog::open(&dir.join("c.db")).unwrap();
         let index = c
             .write_blocking(|tx| {
-                let id = StationId::parse("thai-nguyen").unwrap();
+                let id = crate::domain::StationId::parse("thai-nguyen").unwrap();
                 stations::insert(
                     tx,
                     &Station {

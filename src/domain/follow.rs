@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text::{fold, query_words, words};
-use super::{DateOrTime, FileRole, Genre, LanguageTag, Program, ProgramKind, StationId};
+use super::{DateOrTime, FileRole, Genre, LanguageTag, Program, ProgramKind, SearchFilter, StationId};
 
 /// What a follow names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -135,22 +135,15 @@ impl Rule {
     }
 }
 
-/// A search kept to follow: the search API's filters. Paging and ordering
-/// (`sort`, `limit`, `cursor`) and `available`/`status` say nothing about
-/// which programs match, so they are accepted and left aside.
+/// A search kept to follow: the search API's words and filter. Paging and
+/// ordering (`sort`, `limit`, `cursor`) and `available`/`status` say nothing
+/// about which programs match, so they are accepted and left aside.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SavedSearch {
     /// The folded words of `q`; a program matches when each is the prefix of
     /// one of its words (as the full-text search does).
     pub words: Vec<String>,
-    pub stations: Vec<StationId>,
-    pub kinds: Vec<ProgramKind>,
-    pub genres: Vec<Genre>,
-    pub languages: Vec<LanguageTag>,
-    pub aired_from: Option<DateTime<Utc>>,
-    pub aired_to: Option<DateTime<Utc>>,
-    pub min_duration: Option<u32>,
-    pub max_duration: Option<u32>,
+    pub filter: SearchFilter,
 }
 
 impl SavedSearch {
@@ -170,24 +163,26 @@ impl SavedSearch {
                         return Err(field("must contain at least one letter or digit".into()));
                     }
                 }
-                "station" => s.stations.push(StationId::parse(&v).map_err(field)?),
+                "station" => s.filter.stations.push(StationId::parse(&v).map_err(field)?),
                 "kind" => s
+                    .filter
                     .kinds
                     .push(ProgramKind::parse(&v).ok_or_else(|| field("must be radio or tv".into()))?),
                 "genre" => s
+                    .filter
                     .genres
                     .push(Genre::parse(&v).ok_or_else(|| field("is not a genre".into()))?),
-                "language" => s.languages.push(LanguageTag::parse(&v).map_err(field)?),
-                "aired_from" => s.aired_from = Some(DateOrTime::parse(&v).map_err(field)?.start()),
-                "aired_to" => s.aired_to = Some(DateOrTime::parse(&v).map_err(field)?.end_of_day()),
+                "language" => s.filter.languages.push(LanguageTag::parse(&v).map_err(field)?),
+                "aired_from" => s.filter.aired_from = Some(DateOrTime::parse(&v).map_err(field)?.start()),
+                "aired_to" => s.filter.aired_to = Some(DateOrTime::parse(&v).map_err(field)?.end_of_day()),
                 "min_duration" | "max_duration" => {
                     let n = v
                         .parse::<u32>()
                         .map_err(|_| field("must be a whole number of seconds".into()))?;
                     if k == "min_duration" {
-                        s.min_duration = Some(n);
+                        s.filter.min_duration = Some(n);
                     } else {
-                        s.max_duration = Some(n);
+                        s.filter.max_duration = Some(n);
                     }
                 }
                 "available" | "status" | "sort" | "limit" | "cursor" => continue,
@@ -204,26 +199,10 @@ impl SavedSearch {
     /// Whether the search would find `program` (the full text as the index
     /// holds it: title, summary, description, tags, series, credits).
     pub fn matches(&self, p: &Program) -> bool {
+        if !self.filter.keeps_metadata(p) {
+            return false;
+        }
         let m = &p.meta;
-        if !(self.stations.is_empty() || self.stations.contains(&p.station))
-            || !(self.kinds.is_empty() || self.kinds.contains(&m.kind))
-            || !(self.genres.is_empty() || self.genres.contains(&m.genre))
-            || !(self.languages.is_empty() || m.languages.iter().any(|l| self.languages.contains(l)))
-        {
-            return false;
-        }
-        let aired = m.first_aired_at;
-        if self.aired_from.is_some_and(|t| aired.is_none_or(|a| a < t))
-            || self.aired_to.is_some_and(|t| aired.is_none_or(|a| a > t))
-        {
-            return false;
-        }
-        let d = m.duration_seconds;
-        if self.min_duration.is_some_and(|x| d.is_none_or(|d| d < x))
-            || self.max_duration.is_some_and(|x| d.is_none_or(|d| d > x))
-        {
-            return false;
-        }
         if self.words.is_empty() {
             return true;
         }
@@ -259,7 +238,7 @@ mod tests {
     fn saved_searches_parse_like_the_search_api() {
         let s = SavedSearch::parse("?q=Nông+nghiệp&genre=agriculture&language=vi&sort=newest").unwrap();
         assert_eq!(s.words, ["nong", "nghiep"]);
-        assert_eq!(s.genres, [Genre::parse("agriculture").unwrap()]);
+        assert_eq!(s.filter.genres, [Genre::parse("agriculture").unwrap()]);
         for bad in [
             "",
             "sort=newest",

@@ -24,7 +24,7 @@ pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
-pub use search::{DateOrTime, Facets, Sort};
+pub use search::{DateOrTime, Facets, SearchFilter, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 

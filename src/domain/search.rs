@@ -8,6 +8,50 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{Genre, LanguageTag, Program, ProgramKind, StationId};
+
+/// Which programs a search keeps, by what they are: one type for the search
+/// API's query, the use-case, the catalog's query and a followed search.
+/// The words of a query, paging and order are each one's own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchFilter {
+    pub stations: Vec<StationId>,
+    pub kinds: Vec<ProgramKind>,
+    pub genres: Vec<Genre>,
+    pub languages: Vec<LanguageTag>,
+    pub aired_from: Option<DateTime<Utc>>,
+    pub aired_to: Option<DateTime<Utc>>,
+    pub min_duration: Option<u32>,
+    pub max_duration: Option<u32>,
+    /// Only programs whose analysed master has (or has not) video.
+    pub has_video: Option<bool>,
+    /// Only programs whose analysed master has a stream in one of these codecs.
+    pub codecs: Vec<String>,
+}
+
+impl SearchFilter {
+    /// Whether `p`'s metadata passes the filter (what a followed search
+    /// judges; the analysed `has_video` and `codecs` are the catalog's to
+    /// judge, and a followed search holds none).
+    pub fn keeps_metadata(&self, p: &Program) -> bool {
+        let m = &p.meta;
+        let any = |none: bool, hit: bool| none || hit;
+        let aired = m.first_aired_at;
+        let d = m.duration_seconds;
+        any(self.stations.is_empty(), self.stations.contains(&p.station))
+            && any(self.kinds.is_empty(), self.kinds.contains(&m.kind))
+            && any(self.genres.is_empty(), self.genres.contains(&m.genre))
+            && any(
+                self.languages.is_empty(),
+                m.languages.iter().any(|l| self.languages.contains(l)),
+            )
+            && !self.aired_from.is_some_and(|t| aired.is_none_or(|a| a < t))
+            && !self.aired_to.is_some_and(|t| aired.is_none_or(|a| a > t))
+            && !self.min_duration.is_some_and(|x| d.is_none_or(|d| d < x))
+            && !self.max_duration.is_some_and(|x| d.is_none_or(|d| d > x))
+    }
+}
+
 /// How search results are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 use crate::catalog::{self, DbResult, Transaction};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -15,22 +15,13 @@ use super::{ExchangeError, Hub};
 use crate::catalog::search::{self as catalog_search, Filters, Position};
 use crate::domain::text::query_words;
 pub use crate::domain::{Facets, Sort};
-use crate::domain::{Genre, LanguageTag, Program, ProgramKind, ProgramStatus, StationId};
+use crate::domain::{Program, ProgramStatus, SearchFilter};
 
 /// A search as the caller asked for it.
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub q: Option<String>,
-    pub stations: Vec<StationId>,
-    pub kinds: Vec<ProgramKind>,
-    pub genres: Vec<Genre>,
-    pub languages: Vec<LanguageTag>,
-    pub aired_from: Option<DateTime<Utc>>,
-    pub aired_to: Option<DateTime<Utc>>,
-    pub min_duration: Option<u32>,
-    pub max_duration: Option<u32>,
-    pub has_video: Option<bool>,
-    pub codecs: Vec<String>,
+    pub filter: SearchFilter,
     /// Only what the caller may download right now.
     pub available_now: bool,
     pub statuses: Vec<ProgramStatus>,
@@ -150,16 +141,7 @@ impl Hub {
         });
         let filters = Filters {
             matching,
-            stations: req.stations,
-            kinds: req.kinds,
-            genres: req.genres,
-            languages: req.languages,
-            aired_from: req.aired_from,
-            aired_to: req.aired_to,
-            min_duration: req.min_duration,
-            max_duration: req.max_duration,
-            has_video: req.has_video,
-            codecs: req.codecs,
+            filter: req.filter,
             available_at: req.available_now.then(Utc::now),
             statuses: req.statuses,
         };

@@ -37,28 +37,11 @@ fn search_for(rule: &Rule, value: &str) -> SearchRequest {
     };
     match rule {
         Rule::Series(_) => req.q = Some(value.to_owned()),
-        Rule::Station(s) => req.stations = vec![s.clone()],
-        Rule::Genre(g) => req.genres = vec![*g],
-        Rule::Search(SavedSearch {
-            words,
-            stations,
-            kinds,
-            genres,
-            languages,
-            aired_from,
-            aired_to,
-            min_duration,
-            max_duration,
-        }) => {
+        Rule::Station(s) => req.filter.stations = vec![s.clone()],
+        Rule::Genre(g) => req.filter.genres = vec![*g],
+        Rule::Search(SavedSearch { words, filter }) => {
             req.q = (!words.is_empty()).then(|| words.join(" "));
-            req.stations = stations.clone();
-            req.kinds = kinds.clone();
-            req.genres = genres.clone();
-            req.languages = languages.clone();
-            req.aired_from = *aired_from;
-            req.aired_to = *aired_to;
-            req.min_duration = *min_duration;
-            req.max_duration = *max_duration;
+            req.filter = filter.clone();
         }
     }
     req

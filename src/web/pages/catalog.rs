@@ -10,6 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::station_names;
+use crate::domain::SearchFilter;
 use crate::domain::{Genre, LanguageTag, ProgramKind, StationId};
 use crate::exchange::rights::may_take;
 use crate::exchange::{SearchRequest, Sort};
@@ -49,14 +50,17 @@ impl CatalogQuery {
     fn request(&self) -> SearchRequest {
         SearchRequest {
             q: self.q.clone().filter(|q| !q.trim().is_empty()),
-            stations: self.station.iter().filter_map(|s| StationId::parse(s).ok()).collect(),
-            kinds: self.kind.iter().filter_map(|k| ProgramKind::parse(k)).collect(),
-            genres: self.genre.iter().filter_map(|g| Genre::parse(g)).collect(),
-            languages: self
-                .language
-                .iter()
-                .filter_map(|l| LanguageTag::parse(l).ok())
-                .collect(),
+            filter: SearchFilter {
+                stations: self.station.iter().filter_map(|s| StationId::parse(s).ok()).collect(),
+                kinds: self.kind.iter().filter_map(|k| ProgramKind::parse(k)).collect(),
+                genres: self.genre.iter().filter_map(|g| Genre::parse(g)).collect(),
+                languages: self
+                    .language
+                    .iter()
+                    .filter_map(|l| LanguageTag::parse(l).ok())
+                    .collect(),
+                ..Default::default()
+            },
             available_now: self.available.as_deref() == Some("now"),
             sort: self.sort(),
             limit: 20,

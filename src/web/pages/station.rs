@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{form, station_names};
+use crate::domain::SearchFilter;
 use crate::domain::{FollowKind, ProgramStatus};
 use crate::exchange::SearchRequest;
 use crate::web::visit::Chrome;
@@ -66,7 +67,10 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
             .search(
                 &s.caller,
                 SearchRequest {
-                    stations: vec![mine.clone()],
+                    filter: SearchFilter {
+                        stations: vec![mine.clone()],
+                        ..Default::default()
+                    },
                     statuses: vec![status],
                     limit: 100,
                     ..Default::default()
