@@ -93,13 +93,9 @@ async fn every_door_answers_a_refusal_with_the_tables_status_and_code() {
 
         let api = ApiError::from(api_e).error_response();
         assert_eq!(api.status().as_u16(), answer.status, "API, {name}");
-        let retry = api
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(
-            retry,
-            answer.retry_after_secs.map(|s| s.to_string()),
+            retry_after(api.headers()),
+            answer.retry_after_secs,
             "API Retry-After, {name}"
         );
         let body: Value = serde_json::from_slice(&to_bytes(api.into_body()).await.unwrap()).unwrap();
@@ -119,13 +115,9 @@ async fn every_door_answers_a_refusal_with_the_tables_status_and_code() {
             assert_eq!(page.status_code().as_u16(), answer.status, "pages, {name}");
             let res = page.error_response();
             assert_eq!(res.status().as_u16(), answer.status, "pages, {name}");
-            let retry = res
-                .headers()
-                .get(header::RETRY_AFTER)
-                .map(|v| v.to_str().unwrap().to_owned());
             assert_eq!(
-                retry,
-                answer.retry_after_secs.map(|s| s.to_string()),
+                retry_after(res.headers()),
+                answer.retry_after_secs,
                 "pages Retry-After, {name}"
             );
         }
@@ -136,6 +128,13 @@ async fn every_door_answers_a_refusal_with_the_tables_status_and_code() {
             "the command line says the table's status and code for {name}: {said}"
         );
     }
+}
+
+/// The `Retry-After` of an answer, in seconds.
+fn retry_after(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().parse().unwrap())
 }
 
 #[test]

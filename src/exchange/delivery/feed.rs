@@ -115,6 +115,22 @@ impl Reader {
 }
 
 impl Hub {
+    /// Runs `read` on the catalog with the reader `caller` is, in the scope
+    /// it gets, and how many events one request may look at.
+    async fn read_feed<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        scope: Option<FeedScope>,
+        read: impl FnOnce(&Connection, &Reader, usize) -> Result<R, ExchangeError> + Send + 'static,
+    ) -> Result<R, ExchangeError> {
+        let scope = scope_for(caller, scope)?;
+        let caller = caller.clone();
+        let scan = self.settings.delivery.feed.scan;
+        self.catalog
+            .read(move |c| read(c, &Reader::load(c, &caller, scope)?, scan))
+            .await
+    }
+
     /// Events after `after`, oldest first, of programs the caller may see
     /// (and, in scope `Follows`, follows).
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
@@ -125,40 +141,37 @@ impl Hub {
         limit: usize,
         scope: Option<FeedScope>,
     ) -> Result<FeedPage, ExchangeError> {
-        let scope = scope_for(caller, scope)?;
-        let mut seq = match after.as_deref() {
-            None => 0,
-            Some(c) => decode(c).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?,
-        };
-        let caller = caller.clone();
-        let scan = self.settings.delivery.feed.scan;
-        self.catalog
-            .read(move |c| {
-                let reader = Reader::load(c, &caller, scope)?;
-                let mut items = Vec::new();
-                let mut scanned = 0;
-                'scan: while scanned < scan {
-                    let batch = events::after(c, seq, 200)?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    for e in batch {
-                        scanned += 1;
-                        seq = e.seq;
-                        if let Some(item) = reader.take(c, e)? {
-                            items.push(item);
-                            if items.len() == limit {
-                                break 'scan;
-                            }
+        self.read_feed(caller, scope, move |c, reader, scan| {
+            let mut seq = match after.as_deref() {
+                None => 0,
+                Some(cursor) => {
+                    decode(cursor).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?
+                }
+            };
+            let mut items = Vec::new();
+            let mut scanned = 0;
+            'scan: while scanned < scan {
+                let batch = events::after(c, seq, 200)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for e in batch {
+                    scanned += 1;
+                    seq = e.seq;
+                    if let Some(item) = reader.take(c, e)? {
+                        items.push(item);
+                        if items.len() == limit {
+                            break 'scan;
                         }
                     }
                 }
-                Ok(FeedPage {
-                    items,
-                    next_cursor: encode(seq),
-                })
+            }
+            Ok(FeedPage {
+                items,
+                next_cursor: encode(seq),
             })
-            .await
+        })
+        .await
     }
 
     /// The newest `limit` events the caller gets, newest first (Atom).
@@ -169,31 +182,26 @@ impl Hub {
         limit: usize,
         scope: Option<FeedScope>,
     ) -> Result<Vec<FeedItem>, ExchangeError> {
-        let scope = scope_for(caller, scope)?;
-        let caller = caller.clone();
-        let scan = self.settings.delivery.feed.scan;
-        self.catalog
-            .read(move |c| {
-                let reader = Reader::load(c, &caller, scope)?;
-                let mut items = Vec::new();
-                let mut before = None;
-                let mut scanned = 0;
-                while items.len() < limit && scanned < scan {
-                    let batch = events::before(c, before, 200)?;
-                    if batch.is_empty() {
-                        break;
-                    }
-                    for e in batch {
-                        scanned += 1;
-                        before = Some(e.seq);
-                        if items.len() < limit {
-                            items.extend(reader.take(c, e)?);
-                        }
+        self.read_feed(caller, scope, move |c, reader, scan| {
+            let mut items = Vec::new();
+            let mut before = None;
+            let mut scanned = 0;
+            while items.len() < limit && scanned < scan {
+                let batch = events::before(c, before, 200)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for e in batch {
+                    scanned += 1;
+                    before = Some(e.seq);
+                    if items.len() < limit {
+                        items.extend(reader.take(c, e)?);
                     }
                 }
-                Ok(items)
-            })
-            .await
+            }
+            Ok(items)
+        })
+        .await
     }
 }
 
