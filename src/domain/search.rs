@@ -45,10 +45,10 @@ impl SearchFilter {
                 self.languages.is_empty(),
                 m.languages.iter().any(|l| self.languages.contains(l)),
             )
-            && !self.aired_from.is_some_and(|t| aired.is_none_or(|a| a < t))
-            && !self.aired_to.is_some_and(|t| aired.is_none_or(|a| a > t))
-            && !self.min_duration.is_some_and(|x| d.is_none_or(|d| d < x))
-            && !self.max_duration.is_some_and(|x| d.is_none_or(|d| d > x))
+            && self.aired_from.is_none_or(|t| aired.is_some_and(|a| a >= t))
+            && self.aired_to.is_none_or(|t| aired.is_some_and(|a| a <= t))
+            && self.min_duration.is_none_or(|x| d.is_some_and(|d| d >= x))
+            && self.max_duration.is_none_or(|x| d.is_some_and(|d| d <= x))
     }
 }
 
