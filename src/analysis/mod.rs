@@ -226,21 +226,7 @@ impl Engine {
             return Ok(report);
         }
         f.media = true;
-        if container_fits(declared_type, &probe.container) == Some(false) {
-            qc.flag(
-                Verdict::Fail,
-                format!(
-                    "the file was sent as {declared_type}, but it is {}",
-                    probe.container.split(',').next().unwrap_or("")
-                ),
-            );
-        }
-        if declared_type.starts_with("video/") && !f.has_video() {
-            qc.flag(
-                Verdict::Fail,
-                format!("the file was sent as {declared_type}, but it holds no video"),
-            );
-        }
+        judge_declared_type(declared_type, &probe.container, f.has_video(), &mut qc);
 
         // Measuring and preview making run side by side (two FFmpegs); a
         // preview of a file that then fails QC is thrown away.
@@ -269,28 +255,7 @@ impl Engine {
         let (measured, previews) = (measured?, previews?);
 
         if let Some(measured) = measured {
-            let decoded = measured.decoded_seconds;
-            let expected = probe.duration_seconds.unwrap_or(decoded);
-            if !measured.decoded_cleanly {
-                qc.flag(
-                    Verdict::Fail,
-                    "the audio cannot be decoded to its end: the file is damaged or truncated",
-                );
-            } else if decoded + 1.0 < expected * 0.98 {
-                qc.flag(
-                    Verdict::Fail,
-                    format!("the file is truncated: {decoded:.1} s of audio where it announces {expected:.1} s"),
-                );
-            }
-            if decoded == 0.0 && !has_video {
-                f.media = false;
-            }
-            if probe.duration_seconds.is_none() && decoded > 0.0 {
-                f.duration_seconds = Some(decoded);
-            }
-            judge_loudness(&self.settings.profile, &measured.loudness, &mut qc);
-            f.loudness = Some(measured.loudness);
-            report.waveform = Some(measured.waveform.to_json());
+            report.waveform = Some(self.take_measures(measured, probe.duration_seconds, has_video, f, &mut qc));
         }
 
         if let Some((preview, poster)) = previews.filter(|_| f.media && qc.verdict != Verdict::Fail) {
@@ -333,6 +298,62 @@ impl Engine {
 }
 
 /// Holds the figures to the profile.
+/// The container or the streams differ from the type the file was sent as.
+fn judge_declared_type(declared_type: &str, container: &str, has_video: bool, qc: &mut Qc) {
+    if container_fits(declared_type, container) == Some(false) {
+        qc.flag(
+            Verdict::Fail,
+            format!(
+                "the file was sent as {declared_type}, but it is {}",
+                container.split(',').next().unwrap_or("")
+            ),
+        );
+    }
+    if declared_type.starts_with("video/") && !has_video {
+        qc.flag(
+            Verdict::Fail,
+            format!("the file was sent as {declared_type}, but it holds no video"),
+        );
+    }
+}
+
+impl Engine {
+    /// What the decoded audio tells: damage and truncation, silence (a file
+    /// without decodable audio or video is no media), the duration when the
+    /// container did not say it, the loudness; returns the waveform's JSON.
+    fn take_measures(
+        &self,
+        measured: loudness::Measured,
+        announced: Option<f64>,
+        has_video: bool,
+        f: &mut Findings,
+        qc: &mut Qc,
+    ) -> Vec<u8> {
+        let decoded = measured.decoded_seconds;
+        let expected = announced.unwrap_or(decoded);
+        if !measured.decoded_cleanly {
+            qc.flag(
+                Verdict::Fail,
+                "the audio cannot be decoded to its end: the file is damaged or truncated",
+            );
+        } else if decoded + 1.0 < expected * 0.98 {
+            qc.flag(
+                Verdict::Fail,
+                format!("the file is truncated: {decoded:.1} s of audio where it announces {expected:.1} s"),
+            );
+        }
+        if decoded == 0.0 && !has_video {
+            f.media = false;
+        }
+        if announced.is_none() && decoded > 0.0 {
+            f.duration_seconds = Some(decoded);
+        }
+        judge_loudness(&self.settings.profile, &measured.loudness, qc);
+        f.loudness = Some(measured.loudness);
+        measured.waveform.to_json()
+    }
+}
+
 fn judge_loudness(profile: &QcProfile, l: &crate::domain::Loudness, qc: &mut Qc) {
     match l.integrated_lufs {
         None => qc.flag(Verdict::Warn, "the audio is silent"),

@@ -410,29 +410,7 @@ impl Hub {
             }
         }
         let (hook_id, seq) = (d.webhook_id.clone(), d.event_seq);
-        let loaded = self
-            .catalog
-            .read(move |c| {
-                let Some(hook) = webhooks::get(c, &hook_id)? else {
-                    return Ok(None);
-                };
-                let Some(event) = events::get(c, seq)? else {
-                    return Ok(None);
-                };
-                let program = programs::get(c, event.program_id)?;
-                let viewer = subscriber(c, hook.station.as_ref())?;
-                // A provincial station that stopped following it is not told.
-                let program = match (&viewer, &hook.station, program) {
-                    (Viewer::Station { national: false, .. }, Some(s), Some(p))
-                        if Following::load(c, s)?.matching(&p.program).is_empty() =>
-                    {
-                        None
-                    }
-                    (_, _, p) => p,
-                };
-                Ok::<_, ExchangeError>(program.map(|p| (hook, event, p.program, viewer)))
-            })
-            .await;
+        let loaded = self.catalog.read(move |c| to_deliver(c, &hook_id, seq)).await;
         let now = Utc::now();
         let (status, error, outcome) = match loaded {
             Ok(Some((hook, _, _, _))) if self.literal_refused(&hook.url) => {
@@ -499,6 +477,34 @@ impl Hub {
             Outcome::RetryAt(now + chrono::Duration::from_std(wait).unwrap_or_default())
         }
     }
+}
+
+/// What delivery `(hook_id, seq)` sends: the subscription, the event, the
+/// program as it is now and who the subscriber is; `None` when one is gone
+/// (or a provincial station no longer follows the program: it is not told).
+fn to_deliver(
+    c: &Connection,
+    hook_id: &str,
+    seq: i64,
+) -> Result<Option<(Webhook, Event, Program, Viewer)>, ExchangeError> {
+    let Some(hook) = webhooks::get(c, hook_id)? else {
+        return Ok(None);
+    };
+    let Some(event) = events::get(c, seq)? else {
+        return Ok(None);
+    };
+    let program = programs::get(c, event.program_id)?;
+    let viewer = subscriber(c, hook.station.as_ref())?;
+    // A provincial station that stopped following it is not told.
+    let program = match (&viewer, &hook.station, program) {
+        (Viewer::Station { national: false, .. }, Some(s), Some(p))
+            if Following::load(c, s)?.matching(&p.program).is_empty() =>
+        {
+            None
+        }
+        (_, _, p) => p,
+    };
+    Ok(program.map(|p| (hook, event, p.program, viewer)))
 }
 
 /// A transport error in words, without internals beyond its kind: the log
