@@ -153,6 +153,50 @@ impl Meter {
     }
 }
 
+/// The first `keep` bytes of `from`, read to its end.
+async fn first_bytes(mut from: tokio::process::ChildStderr, keep: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if kept.len() < keep {
+            kept.extend_from_slice(&buf[..n.min(keep - kept.len())]);
+        }
+    }
+    kept
+}
+
+/// Feeds `meter` the little-endian f32 frames (`frame_bytes` each) read from
+/// `pipe` to its end, in blocking reads of up to 1 MiB.
+fn meter_pipe(mut pipe: std::fs::File, mut meter: Meter, frame_bytes: usize) -> Result<Meter, EngineError> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut filled = 0;
+    let mut samples: Vec<f32> = Vec::with_capacity(buf.len() / 4);
+    loop {
+        let n = match pipe.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        filled += n;
+        let whole = filled - filled % frame_bytes;
+        samples.clear();
+        samples.extend(
+            buf[..whole]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+        meter.add(&samples).map_err(|e| EngineError::Failed(e.to_string()))?;
+        buf.copy_within(whole..filled, 0);
+        filled -= whole;
+    }
+    Ok(meter)
+}
+
 impl Engine {
     /// Decodes the first audio stream of `input` (with `channels` channels)
     /// and measures it.
@@ -162,7 +206,7 @@ impl Engine {
         channels: u32,
         expected_seconds: Option<f64>,
     ) -> Result<Measured, EngineError> {
-        let mut meter = Meter::new(channels, expected_seconds).map_err(|e| EngineError::Failed(e.to_string()))?;
+        let meter = Meter::new(channels, expected_seconds).map_err(|e| EngineError::Failed(e.to_string()))?;
         let mut cmd = self.command(&self.settings.ffmpeg);
         cmd.args(["-nostdin", "-hide_banner", "-v", "error"])
             .args(Self::input_args(input))
@@ -176,30 +220,18 @@ impl Engine {
             .stdout
             .take()
             .ok_or_else(|| EngineError::Failed("no stdout".into()))?;
-        let mut stderr = child
+        let stderr = child
             .stderr
             .take()
             .ok_or_else(|| EngineError::Failed("no stderr".into()))?;
         // Read what FFmpeg complains about alongside, keeping only the start.
-        let complaints = tokio::spawn(async move {
-            let mut kept = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                if kept.len() < 4096 {
-                    kept.extend_from_slice(&buf[..n.min(4096 - kept.len())]);
-                }
-            }
-            kept
-        });
+        let complaints = tokio::spawn(first_bytes(stderr, 4096));
 
         // One thread of its own reads the pipe and measures (blocking
         // reads: no wake-ups between a reader and the meter, and the
         // server's async threads never wait on the measurement); FFmpeg
         // decodes in its own process meanwhile, into a 1 MiB pipe.
-        let mut pipe = std::fs::File::from(stdout.into_owned_fd()?);
+        let pipe = std::fs::File::from(stdout.into_owned_fd()?);
         {
             use std::os::fd::AsRawFd;
             // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor
@@ -207,32 +239,7 @@ impl Engine {
             unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
         }
         let frame_bytes = channels as usize * 4;
-        let metering = tokio::task::spawn_blocking(move || -> Result<Meter, EngineError> {
-            use std::io::Read;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut filled = 0;
-            let mut samples: Vec<f32> = Vec::with_capacity(buf.len() / 4);
-            loop {
-                let n = match pipe.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                filled += n;
-                let whole = filled - filled % frame_bytes;
-                samples.clear();
-                samples.extend(
-                    buf[..whole]
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                );
-                meter.add(&samples).map_err(|e| EngineError::Failed(e.to_string()))?;
-                buf.copy_within(whole..filled, 0);
-                filled -= whole;
-            }
-            Ok(meter)
-        });
+        let metering = tokio::task::spawn_blocking(move || meter_pipe(pipe, meter, frame_bytes));
         // (If the meter stops early, the pipe closes and FFmpeg ends.)
         let meter = metering.await.map_err(|e| EngineError::Failed(e.to_string()))??;
         let status = child.wait().await?;
