@@ -31,7 +31,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use self::net::{HubSaid, Stopped, TokenRefused, Transient};
-use self::state::{write_atomically, Pending, Placed, State, TEMP_SUFFIX};
+use self::state::{write_atomically, Delivered, Pending, Placed, State, TEMP_SUFFIX};
 use self::template::Template;
 use crate::domain::file::parse_filename;
 
@@ -515,24 +515,7 @@ impl Agent {
             }
         }
         if program["can_download"] != true {
-            match program["unavailable_reason"].as_str() {
-                Some("not_yet_available") => {
-                    let opens = program["rights"]["available_from"]
-                        .as_str()
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                        .map(|t| t.with_timezone(&Utc))
-                        .unwrap_or_else(Utc::now);
-                    eprintln!(
-                        "not yet: {title} ({id}) opens {}; it will be fetched then",
-                        opens.to_rfc3339()
-                    );
-                    self.state.pending.insert(id.clone(), Pending { opens, roles, title });
-                }
-                why => {
-                    self.state.pending.remove(&id);
-                    eprintln!("closed: {title} ({id}): {}", why.unwrap_or("rights"));
-                }
-            }
+            self.not_downloadable(program, id, roles, title);
             return Ok(());
         }
         self.state.pending.remove(&id);
@@ -542,69 +525,117 @@ impl Agent {
             let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
                 continue;
             };
-            let sha256 = file["sha256"]
-                .as_str()
-                .context("a file without its SHA-256")?
-                .to_owned();
-            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("{id}: the hub sent a SHA-256 that is not one");
-            }
-            let size = file["size"].as_u64().context("a file without its size")?;
-            let filename = file["filename"].as_str().unwrap_or("");
-            let rel = self.place(program, &id, role, filename).join("/");
-            let target = self.abs(&rel);
-            if let Some(parent) = target.parent() {
-                tokio::fs::create_dir_all(parent).await?;
-            }
-            let before = entry.files.get(role).cloned();
-            let in_place = match &before {
-                Some(p) if p.sha256 == sha256 && tokio::fs::try_exists(self.abs(&p.path)).await? => {
-                    if p.path != rel {
-                        // Renamed (its metadata changed): moved, not fetched again.
-                        tokio::fs::rename(self.abs(&p.path), &target).await?;
-                        eprintln!("renamed: {} -> {rel}", p.path);
-                    }
-                    true
-                }
-                // In place from a run killed before it said so.
-                _ => tokio::fs::try_exists(&target).await? && hash_file(&target).await? == sha256,
-            };
-            if !in_place {
-                let partial = self.dir.join("partial").join(&sha256);
-                self.download(&id, role, &sha256, size, &partial).await?;
-                tokio::fs::rename(&partial, &target).await?;
-                eprintln!("delivered: {rel} ({size} bytes, SHA-256 verified)");
-            }
-            if let Some(old) = before.filter(|p| p.path != rel) {
-                let _ = tokio::fs::remove_file(self.abs(&old.path)).await;
-            }
+            let (rel, sha256) = self.place_file(program, &id, role, file, &entry).await?;
             entry.files.insert(role.clone(), Placed { path: rel, sha256 });
             self.state.delivered.insert(id.clone(), entry.clone());
             self.state.save(&self.dir).await?;
         }
         if let Some(master) = entry.files.get("master").map(|p| p.path.clone()) {
-            let sidecars = self.sidecars(&master);
-            let ebucore = self.get_ebucore(&id).await?;
-            if let Some(xml) = ebucore {
-                write_atomically(&self.abs(&sidecars[1]), &xml).await?;
-            }
-            write_atomically(
-                &self.abs(&sidecars[0]),
-                serde_json::to_string_pretty(program)?.as_bytes(),
-            )
-            .await?;
-            for old in &entry.sidecars {
-                if !sidecars.contains(old) {
-                    let _ = tokio::fs::remove_file(self.abs(old)).await;
-                }
-            }
-            entry.sidecars = sidecars.to_vec();
+            entry.sidecars = self.write_sidecars(program, &id, &master, &entry.sidecars).await?;
         }
         if !entry.files.is_empty() {
             self.state.delivered.insert(id.clone(), entry);
             self.state.save(&self.dir).await?;
         }
         Ok(())
+    }
+
+    /// A program the station may not take now: waited for when its window
+    /// opens later, forgotten when it is closed for good.
+    fn not_downloadable(&mut self, program: &Value, id: String, roles: Vec<String>, title: String) {
+        match program["unavailable_reason"].as_str() {
+            Some("not_yet_available") => {
+                let opens = program["rights"]["available_from"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_else(Utc::now);
+                eprintln!(
+                    "not yet: {title} ({id}) opens {}; it will be fetched then",
+                    opens.to_rfc3339()
+                );
+                self.state.pending.insert(id.clone(), Pending { opens, roles, title });
+            }
+            why => {
+                self.state.pending.remove(&id);
+                eprintln!("closed: {title} ({id}): {}", why.unwrap_or("rights"));
+            }
+        }
+    }
+
+    /// Puts one file of `program` in its place (fetched, or renamed when only
+    /// its name changed, or found whole where a killed run left it); returns
+    /// where, and its SHA-256.
+    async fn place_file(
+        &mut self,
+        program: &Value,
+        id: &str,
+        role: &str,
+        file: &Value,
+        entry: &Delivered,
+    ) -> anyhow::Result<(String, String)> {
+        let sha256 = file["sha256"]
+            .as_str()
+            .context("a file without its SHA-256")?
+            .to_owned();
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{id}: the hub sent a SHA-256 that is not one");
+        }
+        let size = file["size"].as_u64().context("a file without its size")?;
+        let filename = file["filename"].as_str().unwrap_or("");
+        let rel = self.place(program, id, role, filename).join("/");
+        let target = self.abs(&rel);
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        let before = entry.files.get(role).cloned();
+        let in_place = match &before {
+            Some(p) if p.sha256 == sha256 && tokio::fs::try_exists(self.abs(&p.path)).await? => {
+                if p.path != rel {
+                    // Renamed (its metadata changed): moved, not fetched again.
+                    tokio::fs::rename(self.abs(&p.path), &target).await?;
+                    eprintln!("renamed: {} -> {rel}", p.path);
+                }
+                true
+            }
+            // In place from a run killed before it said so.
+            _ => tokio::fs::try_exists(&target).await? && hash_file(&target).await? == sha256,
+        };
+        if !in_place {
+            let partial = self.dir.join("partial").join(&sha256);
+            self.download(id, role, &sha256, size, &partial).await?;
+            tokio::fs::rename(&partial, &target).await?;
+            eprintln!("delivered: {rel} ({size} bytes, SHA-256 verified)");
+        }
+        if let Some(old) = before.filter(|p| p.path != rel) {
+            let _ = tokio::fs::remove_file(self.abs(&old.path)).await;
+        }
+        Ok((rel, sha256))
+    }
+
+    /// Writes the program's JSON and EBUcore beside its master, removes the
+    /// `old` ones named otherwise; returns the new ones.
+    async fn write_sidecars(
+        &mut self,
+        program: &Value,
+        id: &str,
+        master: &str,
+        old: &[String],
+    ) -> anyhow::Result<Vec<String>> {
+        let sidecars = self.sidecars(master);
+        let ebucore = self.get_ebucore(id).await?;
+        if let Some(xml) = ebucore {
+            write_atomically(&self.abs(&sidecars[1]), &xml).await?;
+        }
+        write_atomically(
+            &self.abs(&sidecars[0]),
+            serde_json::to_string_pretty(program)?.as_bytes(),
+        )
+        .await?;
+        for gone in old.iter().filter(|o| !sidecars.contains(o)) {
+            let _ = tokio::fs::remove_file(self.abs(gone)).await;
+        }
+        Ok(sidecars.to_vec())
     }
 
     async fn get_ebucore(&mut self, id: &str) -> anyhow::Result<Option<bytes::Bytes>> {
