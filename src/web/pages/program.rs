@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::{form, program_id, station_names, FieldErrors};
+use super::{form, program_id, station_names, FieldErrors, StationNames};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::follow::Rule;
 use crate::domain::{AnalysisState, FileAnalysis, FileRole, FollowKind, Program, ProgramStatus};
@@ -17,6 +17,7 @@ use crate::exchange::error::code;
 use crate::exchange::programs::IfMatch;
 use crate::exchange::rights::{may_take, owns};
 use crate::exchange::{ExchangeError, NewFollow, NewRebroadcast};
+use crate::web::i18n::Tr;
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
 use crate::web::{format, page, page_with, see_other, Visit, WebError};
@@ -182,7 +183,6 @@ struct ProgramPage {
 async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) -> Result<ProgramPage, WebError> {
     let s = v.signed_in()?;
     let t = v.t();
-    let lang = t.lang;
     let caller = &s.caller;
     let p: Program = v.hub.program(caller, id).await.map_err(|e| v.fail(e))?;
     let names = station_names(v).await?;
@@ -192,14 +192,57 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     let now = Utc::now();
     let take = may_take(&viewer, &p, now);
     let m = &p.meta;
+    let facts = facts(&t, &p);
+    let rights = rights(&t, &m.rights, &names);
+    let files = file_views(v, caller, &p).await;
+    let (takes, rebroadcasts) = match owner || caller.is_admin() {
+        true => ledger_views(v, id, &names).await?,
+        false => (Vec::new(), Vec::new()),
+    };
+    let taker = !owner && v.hub.has_taken(caller, id).await.map_err(|e| v.fail(e))?;
+    let actions = action_views(v, id, &names).await?;
+    let follow = match &caller.station {
+        Some(_) if !owner => Some(follow_offer(v, &p, &names).await?),
+        _ => None,
+    };
+    Ok(ProgramPage {
+        c: v.chrome(),
+        id: p.id.to_string(),
+        title: m.title.clone(),
+        status: words::status(&t, p.status),
+        is_draft: p.status == ProgramStatus::Draft,
+        is_published: p.status == ProgramStatus::Published,
+        station: name(p.station.as_str()),
+        facts,
+        summary: m.summary.clone().unwrap_or_default(),
+        description: m.description.clone().unwrap_or_default(),
+        rights,
+        badge: words::badge(&t, &p, take, now),
+        files,
+        why_not: take.err().map(|why| words::why_not(&t, why, &p)),
+        owner,
+        may_offer: caller.may_offer(),
+        takes,
+        rebroadcasts,
+        taker,
+        actions,
+        follow,
+        errors,
+        now_local: format::input_date_time(now),
+    })
+}
+
+/// What the program is, as label and value rows.
+fn facts(t: &Tr, p: &Program) -> Vec<(String, String)> {
+    let (m, lang) = (&p.meta, t.lang);
     let mut facts = vec![
-        (t.get("field-kind"), words::kind(&t, m.kind)),
-        (t.get("field-genre"), words::genre(&t, m.genre)),
+        (t.get("field-kind"), words::kind(t, m.kind)),
+        (t.get("field-genre"), words::genre(t, m.genre)),
         (
             t.get("field-languages"),
             m.languages
                 .iter()
-                .map(|l| words::language(&t, l.as_str()))
+                .map(|l| words::language(t, l.as_str()))
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
@@ -230,8 +273,13 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         };
         facts.push((role, c.name.clone()));
     }
-    let r = &m.rights;
-    let mut rights = vec![(t.get("field-audience"), words::audience(&t, r.audience))];
+    facts
+}
+
+/// The program's rights, as label and value rows.
+fn rights(t: &Tr, r: &crate::domain::Rights, names: &StationNames) -> Vec<(String, String)> {
+    let (lang, name) = (t.lang, |id: &str| names.of(id));
+    let mut rights = vec![(t.get("field-audience"), words::audience(t, r.audience))];
     if !r.stations.is_empty() {
         rights.push((
             t.get("field-stations"),
@@ -261,6 +309,14 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     if let Some(terms) = &r.terms {
         rights.push((t.get("field-terms"), terms.clone()));
     }
+    rights
+}
+
+/// The program's files, each with its preview and poster when the analysis
+/// made them.
+async fn file_views(v: &Visit, caller: &crate::exchange::Caller, p: &Program) -> Vec<FileView> {
+    let (t, id) = (v.t(), p.id);
+    let lang = t.lang;
     let mut files = Vec::new();
     for f in &p.files {
         let base = format!("/api/v1/programs/{}/files/{}", p.id, f.role.as_str());
@@ -295,31 +351,49 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
             analysis: f.analysis.as_ref().map(|a| analysis_view(&t, a)),
         });
     }
-    let (takes, rebroadcasts) = if owner || caller.is_admin() {
-        let tk = v.hub.takes(caller, id).await.map_err(|e| v.fail(e))?;
-        (
-            tk.takes
-                .iter()
-                .map(|x| TakeView {
-                    station: name(x.station.as_str()),
-                    role: words::file_role(&t, x.role),
-                    at: format::date_time(x.taken_at, lang),
-                })
-                .collect(),
-            tk.rebroadcasts
-                .iter()
-                .map(|x| RebroadcastView {
-                    station: name(x.station.as_str()),
-                    channel: x.channel.clone(),
-                    aired_at: format::date_time(x.aired_at, lang),
-                    note: x.note.clone().unwrap_or_default(),
-                })
-                .collect(),
-        )
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let taker = !owner && v.hub.has_taken(caller, id).await.map_err(|e| v.fail(e))?;
+    files
+}
+
+/// Who took the program and who rebroadcast it (for its owner and the operator).
+async fn ledger_views(
+    v: &Visit,
+    id: crate::domain::ProgramId,
+    names: &StationNames,
+) -> Result<(Vec<TakeView>, Vec<RebroadcastView>), WebError> {
+    let (t, name) = (v.t(), |id: &str| names.of(id));
+    let lang = t.lang;
+    let caller = &v.signed_in()?.caller;
+    let tk = v.hub.takes(caller, id).await.map_err(|e| v.fail(e))?;
+    Ok((
+        tk.takes
+            .iter()
+            .map(|x| TakeView {
+                station: name(x.station.as_str()),
+                role: words::file_role(&t, x.role),
+                at: format::date_time(x.taken_at, lang),
+            })
+            .collect(),
+        tk.rebroadcasts
+            .iter()
+            .map(|x| RebroadcastView {
+                station: name(x.station.as_str()),
+                channel: x.channel.clone(),
+                aired_at: format::date_time(x.aired_at, lang),
+                note: x.note.clone().unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+/// What people did to the program, in words.
+async fn action_views(
+    v: &Visit,
+    id: crate::domain::ProgramId,
+    names: &StationNames,
+) -> Result<Vec<ActionView>, WebError> {
+    let (t, name) = (v.t(), |id: &str| names.of(id));
+    let lang = t.lang;
+    let caller = &v.signed_in()?.caller;
     let actions = v
         .hub
         .program_actions(caller, id)
@@ -344,50 +418,27 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
             },
         })
         .collect();
-    let follow = match &caller.station {
-        Some(_) if !owner => {
-            let (kind, value) = follow_of(&p);
-            let key = Rule::parse(kind, &value).ok().map(|r| r.key());
-            let following = v
-                .hub
-                .follows(caller)
-                .await
-                .map_err(|e| v.fail(e))?
-                .iter()
-                .any(|f| f.kind == kind && f.rule().map(|r| r.key()) == key);
-            let what = match kind {
-                FollowKind::Series => t.arg("follow-series", "name", &value),
-                _ => t.arg("follow-station", "name", name(&value)),
-            };
-            Some(FollowOffer { what, following })
-        }
-        _ => None,
+    Ok(actions)
+}
+
+/// Following what the program belongs to (its series, or else its station).
+async fn follow_offer(v: &Visit, p: &Program, names: &StationNames) -> Result<FollowOffer, WebError> {
+    let (t, name) = (v.t(), |id: &str| names.of(id));
+    let caller = &v.signed_in()?.caller;
+    let (kind, value) = follow_of(p);
+    let key = Rule::parse(kind, &value).ok().map(|r| r.key());
+    let following = v
+        .hub
+        .follows(caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .iter()
+        .any(|f| f.kind == kind && f.rule().map(|r| r.key()) == key);
+    let what = match kind {
+        FollowKind::Series => t.arg("follow-series", "name", &value),
+        _ => t.arg("follow-station", "name", name(&value)),
     };
-    Ok(ProgramPage {
-        c: v.chrome(),
-        id: p.id.to_string(),
-        title: m.title.clone(),
-        status: words::status(&t, p.status),
-        is_draft: p.status == ProgramStatus::Draft,
-        is_published: p.status == ProgramStatus::Published,
-        station: name(p.station.as_str()),
-        facts,
-        summary: m.summary.clone().unwrap_or_default(),
-        description: m.description.clone().unwrap_or_default(),
-        rights,
-        badge: words::badge(&t, &p, take, now),
-        files,
-        why_not: take.err().map(|why| words::why_not(&t, why, &p)),
-        owner,
-        may_offer: caller.may_offer(),
-        takes,
-        rebroadcasts,
-        taker,
-        actions,
-        follow,
-        errors,
-        now_local: format::input_date_time(now),
-    })
+    Ok(FollowOffer { what, following })
 }
 
 pub async fn program(v: Visit, path: web::Path<String>) -> Result<HttpResponse, WebError> {
