@@ -2,18 +2,19 @@
 //! (htmx), facets with counts as filters, sorts, and cursor paging, all in
 //! the page's URL (the search API's parameters), so Back and bookmarks work.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::station_names;
+use super::{station_names, StationNames};
 use crate::domain::SearchFilter;
-use crate::domain::{Genre, LanguageTag, ProgramKind, StationId};
+use crate::domain::{Facets, Genre, LanguageTag, Program, ProgramId, ProgramKind, StationId, Viewer};
 use crate::exchange::rights::may_take;
 use crate::exchange::{SearchRequest, Sort};
+use crate::web::i18n::Tr;
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
 use crate::web::{format, page, Visit, WebError};
@@ -159,6 +160,89 @@ struct Results {
     first_page: Option<String>,
 }
 
+/// The programs found, as the list shows them.
+fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<ProgramId>, viewer: &Viewer) -> Vec<Row> {
+    let now = Utc::now();
+    items
+        .iter()
+        .map(|p| Row {
+            href: format!("/programs/{}", p.id),
+            title: p.meta.title.clone(),
+            station: names.of(p.station.as_str()),
+            kind: words::kind(t, p.meta.kind),
+            genre: words::genre(t, p.meta.genre),
+            duration: p
+                .meta
+                .duration_seconds
+                .map(|d| format::duration(d, t.lang))
+                .unwrap_or_default(),
+            date: p
+                .meta
+                .first_aired_at
+                .or(p.published_at)
+                .map(|d| format::date(d, t.lang))
+                .unwrap_or_default(),
+            badge: words::badge(t, p, may_take(viewer, p, now), now),
+            taken: taken.contains(&p.id),
+        })
+        .collect()
+}
+
+/// The facets of a search: each value with its count, and the link that
+/// adds it to the search (or, when chosen, takes it away).
+fn facets(t: &Tr, pairs: &[(&'static str, String)], counts: &Facets, names: &StationNames) -> Vec<Facet> {
+    let facet = |title: &str, name: &'static str, counts: &BTreeMap<String, u64>, label: &dyn Fn(&str) -> String| {
+        let values = counts
+            .iter()
+            .map(|(value, n)| {
+                let chosen = pairs.iter().any(|(k, v)| *k == name && v == value);
+                let toggled: Vec<(&str, String)> = if chosen {
+                    pairs
+                        .iter()
+                        .filter(|(k, v)| !(*k == name && v == value))
+                        .cloned()
+                        .collect()
+                } else {
+                    let mut p = pairs.to_vec();
+                    p.push((name, value.clone()));
+                    p
+                };
+                FacetValue {
+                    label: label(value),
+                    count: format::integer(*n, t.lang),
+                    chosen,
+                    href: url(&toggled),
+                }
+            })
+            .collect();
+        Facet {
+            title: t.get(title),
+            values,
+        }
+    };
+    vec![
+        facet("facet-station", "station", &counts.station, &|s| names.of(s)),
+        facet("facet-kind", "kind", &counts.kind, &|k| {
+            ProgramKind::parse(k).map_or_else(|| k.to_owned(), |k| words::kind(t, k))
+        }),
+        facet("facet-genre", "genre", &counts.genre, &|g| {
+            Genre::parse(g).map_or_else(|| g.to_owned(), |g| words::genre(t, g))
+        }),
+        facet("facet-language", "language", &counts.language, &|l| {
+            words::language(t, l)
+        }),
+        facet(
+            "facet-available",
+            "available",
+            &BTreeMap::from([("now".to_owned(), counts.available_now)])
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            &|_| t.get("facet-available-now"),
+        ),
+    ]
+}
+
 pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebError> {
     let session = v.signed_in()?;
     let t = v.t();
@@ -181,83 +265,9 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         .taken_among(caller, found.items.iter().map(|p| p.id).collect())
         .await
         .map_err(|e| v.fail(e))?;
-    let now = Utc::now();
-    let viewer = caller.viewer();
-    let rows = found
-        .items
-        .iter()
-        .map(|p| Row {
-            href: format!("/programs/{}", p.id),
-            title: p.meta.title.clone(),
-            station: names.of(p.station.as_str()),
-            kind: words::kind(&t, p.meta.kind),
-            genre: words::genre(&t, p.meta.genre),
-            duration: p
-                .meta
-                .duration_seconds
-                .map(|d| format::duration(d, t.lang))
-                .unwrap_or_default(),
-            date: p
-                .meta
-                .first_aired_at
-                .or(p.published_at)
-                .map(|d| format::date(d, t.lang))
-                .unwrap_or_default(),
-            badge: words::badge(&t, p, may_take(&viewer, p, now), now),
-            taken: taken.contains(&p.id),
-        })
-        .collect();
+    let rows = rows(&t, &found.items, &names, &taken, &caller.viewer());
     let pairs = q.pairs();
-    let facet = |title: &str, name: &'static str, counts: &BTreeMap<String, u64>, label: &dyn Fn(&str) -> String| {
-        let values = counts
-            .iter()
-            .map(|(value, n)| {
-                let chosen = pairs.iter().any(|(k, v)| *k == name && v == value);
-                let toggled: Vec<(&str, String)> = if chosen {
-                    pairs
-                        .iter()
-                        .filter(|(k, v)| !(*k == name && v == value))
-                        .cloned()
-                        .collect()
-                } else {
-                    let mut p = pairs.clone();
-                    p.push((name, value.clone()));
-                    p
-                };
-                FacetValue {
-                    label: label(value),
-                    count: format::integer(*n, t.lang),
-                    chosen,
-                    href: url(&toggled),
-                }
-            })
-            .collect();
-        Facet {
-            title: t.get(title),
-            values,
-        }
-    };
-    let facets = vec![
-        facet("facet-station", "station", &found.facets.station, &|s| names.of(s)),
-        facet("facet-kind", "kind", &found.facets.kind, &|k| {
-            ProgramKind::parse(k).map_or_else(|| k.to_owned(), |k| words::kind(&t, k))
-        }),
-        facet("facet-genre", "genre", &found.facets.genre, &|g| {
-            Genre::parse(g).map_or_else(|| g.to_owned(), |g| words::genre(&t, g))
-        }),
-        facet("facet-language", "language", &found.facets.language, &|l| {
-            words::language(&t, l)
-        }),
-        facet(
-            "facet-available",
-            "available",
-            &BTreeMap::from([("now".to_owned(), found.facets.available_now)])
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .collect(),
-            &|_| t.get("facet-available-now"),
-        ),
-    ];
+    let facets = facets(&t, &pairs, &found.facets, &names);
     let next = found.next_cursor.map(|cur| {
         let mut p = pairs.clone();
         p.push(("cursor", cur));
