@@ -6,9 +6,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{form, station_names};
+use super::{form, station_names, StationNames};
 use crate::domain::SearchFilter;
-use crate::domain::{FollowKind, ProgramStatus};
+use crate::domain::{FollowKind, ProgramStatus, StationId};
 use crate::exchange::SearchRequest;
 use crate::web::visit::Chrome;
 use crate::web::{format, page, see_other, words, Visit, WebError};
@@ -47,15 +47,10 @@ struct StationPage {
     follows: Vec<FollowLine>,
 }
 
-pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
-    let s = v.signed_in()?;
-    let Some(mine) = s.caller.station.clone() else {
-        return Err(v.refuse(StatusCode::NOT_FOUND, "error-no-station"));
-    };
-    let t = v.t();
+/// The station's programs, by status.
+async fn program_groups(v: &Visit, mine: &StationId) -> Result<Vec<Group>, WebError> {
+    let (t, caller) = (v.t(), &v.signed_in()?.caller);
     let lang = t.lang;
-    let names = station_names(&v).await?;
-    let name = |id: &str| names.of(id);
     let mut groups = Vec::new();
     for (status, id) in [
         (ProgramStatus::Draft, "drafts"),
@@ -65,7 +60,7 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
         let found = v
             .hub
             .search(
-                &s.caller,
+                caller,
                 SearchRequest {
                     filter: SearchFilter {
                         stations: vec![mine.clone()],
@@ -93,27 +88,15 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
                 .collect(),
         });
     }
-    let lines = |takes: Vec<crate::exchange::StationTake>| {
-        takes
-            .into_iter()
-            .map(|x| Line {
-                href: format!("/programs/{}", x.program),
-                title: x.title,
-                other: name(x.other.as_str()),
-                date: format::date_time(x.taken_at, lang),
-            })
-            .collect::<Vec<_>>()
-    };
-    let given = lines(v.hub.station_takes(&s.caller, true, 100).await.map_err(|e| v.fail(e))?);
-    let taken = lines(
-        v.hub
-            .station_takes(&s.caller, false, 100)
-            .await
-            .map_err(|e| v.fail(e))?,
-    );
-    let follows = v
-        .hub
-        .follows(&s.caller)
+    Ok(groups)
+}
+
+/// What the station follows, in words.
+async fn follow_lines(v: &Visit, names: &StationNames) -> Result<Vec<FollowLine>, WebError> {
+    let (t, caller, name) = (v.t(), &v.signed_in()?.caller, |id: &str| names.of(id));
+    let lang = t.lang;
+    Ok(v.hub
+        .follows(caller)
         .await
         .map_err(|e| v.fail(e))?
         .into_iter()
@@ -133,7 +116,38 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
             created: format::date(f.created_at, lang),
             id: f.id,
         })
-        .collect();
+        .collect())
+}
+
+pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
+    let s = v.signed_in()?;
+    let Some(mine) = s.caller.station.clone() else {
+        return Err(v.refuse(StatusCode::NOT_FOUND, "error-no-station"));
+    };
+    let t = v.t();
+    let lang = t.lang;
+    let names = station_names(&v).await?;
+    let name = |id: &str| names.of(id);
+    let groups = program_groups(&v, &mine).await?;
+    let lines = |takes: Vec<crate::exchange::StationTake>| {
+        takes
+            .into_iter()
+            .map(|x| Line {
+                href: format!("/programs/{}", x.program),
+                title: x.title,
+                other: name(x.other.as_str()),
+                date: format::date_time(x.taken_at, lang),
+            })
+            .collect::<Vec<_>>()
+    };
+    let given = lines(v.hub.station_takes(&s.caller, true, 100).await.map_err(|e| v.fail(e))?);
+    let taken = lines(
+        v.hub
+            .station_takes(&s.caller, false, 100)
+            .await
+            .map_err(|e| v.fail(e))?,
+    );
+    let follows = follow_lines(&v, &names).await?;
     page(&StationPage {
         c: v.chrome(),
         station: name(mine.as_str()),
