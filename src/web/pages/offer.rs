@@ -72,48 +72,56 @@ fn opt(s: &str) -> Value {
     }
 }
 
+/// A whole number typed in a field; `None` when empty, or when it is not
+/// one (said in `errors`).
+fn number(s: &str, field: &str, errors: &mut Vec<(String, String)>) -> Option<i64> {
+    match s.trim() {
+        "" => None,
+        s => match s.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push((field.to_owned(), "number".to_owned()));
+                None
+            }
+        },
+    }
+}
+
+/// A date typed in a field (its start, or with `end` its last instant);
+/// null when empty, or when it is not one (said in `errors`).
+fn input_date(s: &str, end: bool, field: &str, errors: &mut Vec<(String, String)>) -> Value {
+    match s.trim() {
+        "" => Value::Null,
+        s => match format::parse_input_date(s, end) {
+            Some(d) => json!(d),
+            None => {
+                errors.push((field.to_owned(), "date".to_owned()));
+                Value::Null
+            }
+        },
+    }
+}
+
 impl OfferForm {
     /// The program as the API's JSON would carry it, and the errors of what
     /// does not even have the shape (a date that is not a date).
     fn to_json(&self) -> (Value, Vec<(String, String)>) {
         let mut errors = Vec::new();
-        let int = |s: &str, field: &str, errors: &mut Vec<(String, String)>| match s.trim() {
-            "" => None,
-            s => match s.parse::<i64>() {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    errors.push((field.to_owned(), "number".to_owned()));
-                    None
-                }
-            },
-        };
-        let episode = int(&self.episode, "episode", &mut errors);
-        let minutes = int(&self.duration_minutes, "duration_seconds", &mut errors);
-        let seconds = int(&self.duration_seconds, "duration_seconds", &mut errors);
+        let episode = number(&self.episode, "episode", &mut errors);
+        let minutes = number(&self.duration_minutes, "duration_seconds", &mut errors);
+        let seconds = number(&self.duration_seconds, "duration_seconds", &mut errors);
         let duration = match (minutes, seconds) {
             (None, None) => None,
             (m, s) => Some(m.unwrap_or(0).saturating_mul(60).saturating_add(s.unwrap_or(0))),
         };
-        let date = |s: &str, end: bool, field: &str, errors: &mut Vec<(String, String)>| match s.trim() {
-            "" => Value::Null,
-            s => match format::parse_input_date(s, end) {
-                Some(d) => json!(d),
-                None => {
-                    errors.push((field.to_owned(), "date".to_owned()));
-                    Value::Null
-                }
-            },
-        };
         let first_aired = match self.first_aired_at.trim() {
-            "" => Value::Null,
-            s => match format::parse_input_date_time(s) {
-                Some(d) => json!(d),
-                None => {
-                    errors.push(("first_aired_at".to_owned(), "date".to_owned()));
-                    Value::Null
-                }
-            },
+            "" => None,
+            s => format::parse_input_date_time(s).map(|d| json!(d)),
         };
+        if first_aired.is_none() && !self.first_aired_at.trim().is_empty() {
+            errors.push(("first_aired_at".to_owned(), "date".to_owned()));
+        }
+        let first_aired = first_aired.unwrap_or(Value::Null);
         let mut languages: Vec<String> = self.languages.clone();
         languages.extend(
             self.other_languages
@@ -148,8 +156,8 @@ impl OfferForm {
             "rights": {
                 "audience": if self.audience.is_empty() { "cluster" } else { self.audience.as_str() },
                 "stations": self.rights_stations,
-                "available_from": date(&self.available_from, false, "rights.available_from", &mut errors),
-                "available_until": date(&self.available_until, true, "rights.available_until", &mut errors),
+                "available_from": input_date(&self.available_from, false, "rights.available_from", &mut errors),
+                "available_until": input_date(&self.available_until, true, "rights.available_until", &mut errors),
                 "credit_required": self.credit_required.is_some(),
                 "terms": opt(&self.terms),
             }
