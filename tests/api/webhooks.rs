@@ -416,3 +416,61 @@ async fn deliveries_do_not_follow_redirects() {
     assert_eq!(d["last_error"], "answered 307 Temporary Redirect", "{detail}");
     assert!(reached.got.lock().unwrap().is_empty(), "the redirect was followed");
 }
+
+/// The webhook channel reads the event log from its own cursor: events a
+/// crash left between their change and the channel are taken when the hub
+/// starts again, and a hub that never ran the channel starts it at the end
+/// of the log (what came before was carried out by the hub that wrote it).
+#[tokio::test]
+async fn the_webhook_channel_takes_what_a_crash_left_from_its_cursor() {
+    let mut app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let vtv = app.station("vtv", "national").await;
+    subscribe(&app, &vtv, "http://127.0.0.1:9/hook").await;
+    app.published(&tn, &program("Trước khi sập")).await;
+    assert_eq!(app.count("deliveries"), 1, "taken when the change answers");
+
+    // As if the hub died after the change and before the channel took it.
+    let path = app.catalog_path();
+    let cursor = || {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row(
+            "SELECT value FROM hub_settings WHERE key = 'cursor.webhooks'",
+            [],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .unwrap()
+    };
+    let taken = cursor();
+    {
+        let c = rusqlite::Connection::open(app.catalog_path()).unwrap();
+        c.execute("DELETE FROM deliveries", []).unwrap();
+        c.execute(
+            "UPDATE hub_settings SET value = ?1 WHERE key = 'cursor.webhooks'",
+            [&0i64.to_be_bytes()[..]],
+        )
+        .unwrap();
+    }
+    app.restart().await;
+    let mut waited = 0;
+    while app.count("deliveries") == 0 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(app.count("deliveries"), 1, "taken again, once, after the restart");
+    assert_eq!(cursor(), taken);
+
+    // A hub whose channel never ran (one from before the channel had a
+    // cursor) starts at the end: nothing old is sent twice.
+    {
+        let c = rusqlite::Connection::open(app.catalog_path()).unwrap();
+        c.execute("DELETE FROM hub_settings WHERE key = 'cursor.webhooks'", [])
+            .unwrap();
+    }
+    app.restart().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.count("deliveries"), 1);
+    assert_eq!(cursor(), taken);
+    app.published(&tn, &program("Sau khi dậy")).await;
+    assert_eq!(app.count("deliveries"), 2);
+}
