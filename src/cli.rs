@@ -375,7 +375,7 @@ async fn add_person(
 
 async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     let settings = settings_for_serve(dir, &args)?;
-    crate::init_tracing(&settings.log);
+    crate::init_logs(&settings.log, settings.log_format()?);
     crate::Application::build(settings).await?.run().await?;
     Ok(())
 }

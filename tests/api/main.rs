@@ -18,6 +18,7 @@ mod layers;
 mod limits;
 #[path = "../../benches/common/link.rs"]
 mod link;
+mod logs;
 mod openapi;
 mod preview_leftovers;
 mod procs;
