@@ -20,6 +20,9 @@ use serde::Deserialize;
 pub use crate::domain::Secret;
 use crate::media::S3Bucket;
 
+mod conffile;
+pub use conffile::{package_conffile, PACKAGE_DATA_DIR};
+
 /// How a default reads in the help text and the README.
 pub trait ShowDefault {
     fn show(&self) -> String;
