@@ -14,6 +14,7 @@ mod faults;
 mod feed;
 mod files;
 mod follows;
+mod handover;
 mod layers;
 mod limits;
 #[path = "../../benches/common/link.rs"]
