@@ -42,8 +42,8 @@ fi
 # for the test; a release is `cargo deb` alone (a release build). --fast:
 # xz's quick level (6 s instead of 30 s here; the file is a little larger).
 rm -rf target/debian
-DEB=$(cargo deb --no-build --profile dev --fast --quiet 2>/dev/null | tail -n 1)
-[ -f "$DEB" ] || fail "cargo deb made no package (got '$DEB')"
+DEB=$(cargo deb --no-build --profile dev --fast --quiet 2>target/cargo-deb.log | tail -n 1) || true
+[ -f "$DEB" ] || { cat target/cargo-deb.log >&2; fail "cargo deb made no package"; }
 say "built $DEB ($(du -h "$DEB" | cut -f1))"
 
 # Errors fail; warnings are printed.
