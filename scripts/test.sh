@@ -42,6 +42,11 @@ fi
 
 cargo test --locked "$@"
 
+# The Debian package, from the debug binary cargo test just built (no second
+# build): lintian, then install, serve, remove, purge on this machine as root.
+# Installs cargo-deb and lintian (pinned) if missing. See the script.
+scripts/package.sh
+
 # One quick run of every benchmark, so the bench code cannot rot: it checks
 # that each scenario ran, found its files byte-exact, and printed a table
 # that parses (not the timings). Dev profile, to reuse the build above

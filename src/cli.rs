@@ -466,7 +466,7 @@ async fn add_person(hub: &Hub, new: NewPerson) -> anyhow::Result<()> {
 
 async fn serve(dir: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<()> {
     let settings = settings_for_serve(dir, &args)?;
-    crate::init_tracing(&settings.log);
+    crate::init_logs(&settings.log, settings.log_format()?);
     crate::app::Application::build(settings).await?.run().await?;
     Ok(())
 }

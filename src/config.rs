@@ -20,6 +20,9 @@ use serde::Deserialize;
 pub use crate::domain::Secret;
 use crate::media::S3Bucket;
 
+mod conffile;
+pub use conffile::{package_conffile, PACKAGE_DATA_DIR};
+
 /// How a default reads in the help text and the README.
 pub trait ShowDefault {
     fn show(&self) -> String;
@@ -232,6 +235,8 @@ settings! {
         "HTTP worker threads (0: one per core)";
     log: String = "info".into(), "PXHUB_LOG", "FILTER",
         "log filter (`RUST_LOG` syntax; `RUST_LOG` itself wins)";
+    log_format: String = "text".into(), "PXHUB_LOG_FORMAT", "FORMAT",
+        "`text`: plain lines, coloured only on a terminal; `json`: one JSON object per line, for a log collector";
 }
 
 /// The media store: a local folder, or an S3-compatible bucket.
@@ -366,6 +371,7 @@ impl Settings {
             }
         }
         self.exchange()?;
+        self.log_format()?;
         if !self.public_url.is_empty() {
             let url =
                 url::Url::parse(&self.public_url).context("public_url must be a URL such as https://hub.example.vn")?;
@@ -377,6 +383,11 @@ impl Settings {
             anyhow::bail!("presign_downloads needs the s3 storage backend");
         }
         Ok(())
+    }
+
+    /// How the hub's log lines are written.
+    pub fn log_format(&self) -> anyhow::Result<LogFormat> {
+        self.log_format.parse().map_err(|e: String| anyhow::anyhow!(e))
     }
 
     /// The hub's address for links: `public_url`, or `http://` and `bound`.
@@ -518,6 +529,28 @@ impl Settings {
         }
         out.push_str("A flag beats its environment variable, which beats the file, which beats the default.");
         out
+    }
+}
+
+/// How `pxhub serve` writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per event; colours only when standard error is a
+    /// terminal, so a log file or the journal gets no escape sequences.
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log_format must be `text` or `json`, not `{other}`")),
+        }
     }
 }
 

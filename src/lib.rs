@@ -17,15 +17,28 @@ pub mod metrics;
 pub mod pull;
 pub mod web;
 
+use config::LogFormat;
+
 /// Logs to standard error, filtered by `filter` (`RUST_LOG` syntax);
-/// `RUST_LOG` itself wins when set.
+/// `RUST_LOG` itself wins when set. Plain text.
 pub fn init_tracing(filter: &str) {
+    init_logs(filter, LogFormat::Text);
+}
+
+/// Logs to standard error as `format` says, filtered by `filter` (`RUST_LOG`
+/// syntax); `RUST_LOG` itself wins when set.
+pub fn init_logs(filter: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(quiet_store_retries(filter)));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// object_store logs each retry of a failed request at `info`: dozens of

@@ -106,7 +106,7 @@ impl Catalog {
         let mut writer = open_connection(path, false)?;
         // Only the writer commits, so only its setting matters.
         writer.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint)?;
-        migrate(&mut writer)?;
+        migrate(&mut writer, path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -215,35 +215,86 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite:
 }
 
 /// Applies the embedded migrations that `user_version` says are missing.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), rusqlite::Error> {
+    migrate_with(conn, path, MIGRATIONS).map(drop)
+}
+
+/// Applies those of `migrations` that `user_version` says are missing, all in
+/// one transaction: they all apply, or the catalog is left as it was (and a
+/// hub of the old version still opens it). Before any of them, a catalog
+/// that holds data is copied beside itself with SQLite's backup API (a
+/// consistent copy even while others read it); the log says where, and so
+/// does the error of a migration that failed. Returns that copy.
+///
 /// Foreign keys are off while they run (SQLite's way to rebuild a table that
 /// others refer to), and checked before they are on again.
-fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+fn migrate_with(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<Option<PathBuf>, rusqlite::Error> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if applied >= MIGRATIONS.len() {
-        return Ok(());
+    if applied >= migrations.len() {
+        return Ok(None);
     }
+    // A new catalog has nothing to lose.
+    let backup = match applied {
+        0 => None,
+        _ => {
+            let to = backup_path(path, applied);
+            conn.backup(rusqlite::DatabaseName::Main, &to, None)?;
+            tracing::warn!(
+                from = applied,
+                to = migrations.len(),
+                backup = %to.display(),
+                "upgrading the catalog; a copy of it as it was is at {}",
+                to.display()
+            );
+            Some(to)
+        }
+    };
     conn.pragma_update(None, "foreign_keys", false)?;
     let result = (|| {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
+        let tx = conn.transaction()?;
+        for (i, sql) in migrations.iter().enumerate().skip(applied) {
+            let failed = |e: rusqlite::Error| migration_failed(i + 1, e, backup.as_deref());
+            tx.execute_batch(sql).map_err(failed)?;
             let broken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM pragma_foreign_key_check)", [], |r| {
                 r.get(0)
             })?;
             if broken {
-                return Err(rusqlite::Error::SqliteFailure(
+                return Err(failed(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-                    Some(format!("migration {} breaks a foreign key", i + 1)),
-                ));
+                    Some("it breaks a foreign key".into()),
+                )));
             }
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-            tracing::info!(migration = i + 1, "applied catalog migration");
         }
+        tx.pragma_update(None, "user_version", migrations.len())?;
+        tx.commit()?;
+        tracing::info!(from = applied, to = migrations.len(), "applied catalog migrations");
         Ok(())
     })();
     conn.pragma_update(None, "foreign_keys", true)?;
-    result
+    result.map(|()| backup)
+}
+
+/// `catalog.db` at version 7 → `catalog.db.v7-20261202T190512Z.bak`, beside it.
+fn backup_path(catalog: &Path, version: usize) -> PathBuf {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let mut name = catalog.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".v{version}-{stamp}.bak"));
+    catalog.with_file_name(name)
+}
+
+/// The error of migration `number`, saying that nothing changed and where the
+/// copy taken before it is.
+fn migration_failed(number: usize, e: rusqlite::Error, backup: Option<&Path>) -> rusqlite::Error {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+        _ => rusqlite::ffi::SQLITE_ERROR,
+    };
+    let copy = backup.map_or(String::new(), |b| {
+        format!("; a copy taken before is at {}", b.display())
+    });
+    let message = format!("catalog migration {number} failed ({e}); the catalog was left as it was{copy}");
+    tracing::error!("{message}");
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message))
 }
 
 /// Timestamps are stored as microseconds since the epoch.
@@ -270,6 +321,9 @@ pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
     )
 }
+
+#[cfg(test)]
+mod upgrade_tests;
 
 #[cfg(test)]
 mod tests {

@@ -21,14 +21,14 @@ use crate::helpers::{bytes, id, program, strict, TestApp, PART};
 use crate::procs::{download_master, free_port, tus_upload};
 
 /// The provinces the three nodes stand in (their Garage zones).
-const ZONES: [&str; 3] = ["thai-nguyen", "cao-bang", "ha-giang"];
+pub(crate) const ZONES: [&str; 3] = ["thai-nguyen", "cao-bang", "ha-giang"];
 const BUCKET: &str = "pxhub";
 const KEY_ID: &str = "GK89abcdef0123456789abcdef";
 const SECRET: &str = "89abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567";
 
 /// The Garage binary: `PXHUB_TEST_GARAGE` (scripts/test.sh sets it), the
 /// PATH, or cargo's bin folder, where scripts/garage.sh installs it.
-fn garage_bin() -> Option<PathBuf> {
+pub(crate) fn garage_bin() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("PXHUB_TEST_GARAGE").map(PathBuf::from),
         Some(PathBuf::from("garage")),
@@ -53,33 +53,24 @@ fn garage_bin() -> Option<PathBuf> {
     found
 }
 
-struct Node {
+pub(crate) struct Node {
     config: PathBuf,
     data: PathBuf,
     s3_port: u16,
     process: Option<Child>,
 }
 
-struct Cluster {
-    bin: PathBuf,
-    nodes: Vec<Node>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    /// Three nodes, one per zone, replication factor 3, a bucket and a key.
-    fn start(bin: PathBuf) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let nodes = (0..3usize)
-            .map(|k| {
-                let root = dir.path().join(format!("node-{}", ZONES[k]));
-                let (s3_port, rpc_port, admin_port) = (free_port(), free_port(), free_port());
-                std::fs::create_dir_all(&root).unwrap();
-                let config = root.join("garage.toml");
-                std::fs::write(
-                    &config,
-                    format!(
-                        r#"metadata_dir = "{root}/meta"
+impl Node {
+    /// A node's folder and configuration under `root`, on free ports (the
+    /// same RPC secret for every node of the test).
+    fn new(root: &Path) -> Self {
+        let (s3_port, rpc_port, admin_port) = (free_port(), free_port(), free_port());
+        std::fs::create_dir_all(root).unwrap();
+        let config = root.join("garage.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"metadata_dir = "{root}/meta"
 data_dir = "{root}/data"
 db_engine = "sqlite"
 replication_factor = 3
@@ -96,18 +87,32 @@ root_domain = ".s3.garage.localhost"
 [admin]
 api_bind_addr = "127.0.0.1:{admin_port}"
 "#,
-                        root = root.display(),
-                        secret = 16,
-                    ),
-                )
-                .unwrap();
-                Node {
-                    config,
-                    data: root.join("data"),
-                    s3_port,
-                    process: None,
-                }
-            })
+                root = root.display(),
+                secret = 16,
+            ),
+        )
+        .unwrap();
+        Node {
+            config,
+            data: root.join("data"),
+            s3_port,
+            process: None,
+        }
+    }
+}
+
+pub(crate) struct Cluster {
+    bin: PathBuf,
+    pub(crate) nodes: Vec<Node>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Three nodes, one per zone, replication factor 3, a bucket and a key.
+    pub(crate) fn start(bin: PathBuf) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = (0..3usize)
+            .map(|k| Node::new(&dir.path().join(format!("node-{}", ZONES[k]))))
             .collect();
         let mut cluster = Self { bin, nodes, _dir: dir };
         for k in 0..3 {
@@ -142,7 +147,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
     }
 
     /// `garage ARGS…` against node `k`; must succeed.
-    fn garage(&self, k: usize, args: &[&str]) -> String {
+    pub(crate) fn garage(&self, k: usize, args: &[&str]) -> String {
         let o = self.command(k, args).output().unwrap();
         assert!(
             o.status.success(),
@@ -154,7 +159,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
 
     /// The same, tried again for up to 60 s while the node starts or the
     /// layout spreads.
-    fn retry(&self, k: usize, args: &[&str]) -> String {
+    pub(crate) fn retry(&self, k: usize, args: &[&str]) -> String {
         let started = Instant::now();
         loop {
             let o = self.command(k, args).output().unwrap();
@@ -170,7 +175,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
         }
     }
 
-    fn start_node(&mut self, k: usize) {
+    pub(crate) fn start_node(&mut self, k: usize) {
         let node = &mut self.nodes[k];
         let log = std::fs::File::create(node.config.with_file_name("garage.log")).unwrap();
         node.process = Some(
@@ -187,8 +192,18 @@ api_bind_addr = "127.0.0.1:{admin_port}"
         self.retry(k, &["status"]);
     }
 
+    /// A new node (a new machine) named `name`, started but not yet in the
+    /// layout; returns its index.
+    pub(crate) fn add_node(&mut self, name: &str) -> usize {
+        self.nodes
+            .push(Node::new(&self._dir.path().join(format!("node-{name}"))));
+        let k = self.nodes.len() - 1;
+        self.start_node(k);
+        k
+    }
+
     /// Kills node `k` at once, as a province losing power would.
-    fn kill_node(&mut self, k: usize) {
+    pub(crate) fn kill_node(&mut self, k: usize) {
         if let Some(mut p) = self.nodes[k].process.take() {
             let _ = p.kill();
             let _ = p.wait();
@@ -196,7 +211,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
     }
 
     /// The S3 settings of a hub that speaks to node `k`.
-    fn storage(&self, k: usize) -> StorageSettings {
+    pub(crate) fn storage(&self, k: usize) -> StorageSettings {
         StorageSettings::S3(S3Bucket {
             endpoint: format!("http://127.0.0.1:{}", self.nodes[k].s3_port),
             bucket: BUCKET.into(),
@@ -208,7 +223,7 @@ api_bind_addr = "127.0.0.1:{admin_port}"
     }
 
     /// The blocks node `k` holds on its disk (files named by their hash).
-    fn blocks(&self, k: usize) -> BTreeSet<String> {
+    pub(crate) fn blocks(&self, k: usize) -> BTreeSet<String> {
         fn walk(dir: &Path, out: &mut BTreeSet<String>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();

@@ -15,10 +15,12 @@ mod faults;
 mod feed;
 mod files;
 mod follows;
+mod handover;
 mod layers;
 mod limits;
 #[path = "../../benches/common/link.rs"]
 mod link;
+mod logs;
 mod openapi;
 mod preview_leftovers;
 mod procs;

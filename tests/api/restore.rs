@@ -47,7 +47,7 @@ const SYNC_INTERVAL: &str = "1s";
 /// A `litestream.yml` that replicates the catalog at `db` into `path`
 /// of the media bucket (beside the hub's `blobs/`, which the sweeper alone
 /// looks at).
-fn litestream_config(db: &Path, bucket: &S3Bucket, path: &str) -> String {
+pub(crate) fn litestream_config(db: &Path, bucket: &S3Bucket, path: &str) -> String {
     format!(
         "dbs:
   - path: {db}
@@ -73,14 +73,14 @@ fn litestream_config(db: &Path, bucket: &S3Bucket, path: &str) -> String {
 
 /// `litestream ARGS…` (never with the CA bundle variable some machines
 /// set for other tools: Litestream would refuse a file it cannot parse).
-fn litestream_cmd(bin: &Path, args: &[&str]) -> Command {
+pub(crate) fn litestream_cmd(bin: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.args(args).env_remove("AWS_CA_BUNDLE");
     cmd
 }
 
 /// `litestream restore -config CONFIG -o OUT DB`: the replica's latest state.
-fn restore(bin: &Path, config: &Path, db: &Path, out: &Path, check: bool) {
+pub(crate) fn restore(bin: &Path, config: &Path, db: &Path, out: &Path, check: bool) {
     let mut args = vec![
         "restore",
         "-config",
