@@ -12,6 +12,7 @@ pub mod follows;
 mod ledger;
 mod maintenance;
 mod pace;
+pub mod password_gate;
 pub mod people;
 pub mod programs;
 pub mod report;
@@ -84,6 +85,8 @@ pub struct Hub {
     active: files::ActiveUploads,
     upload_slots: pace::UploadSlots,
     tus_locks: tus::Locks,
+    /// Bounds the Argon2id checks running and waiting.
+    password_gate: password_gate::PasswordGate,
     dispatch: webhooks::Dispatch,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: webhooks::guard::Guard,
@@ -107,6 +110,7 @@ impl Hub {
             active: Default::default(),
             upload_slots: Default::default(),
             tus_locks: Default::default(),
+            password_gate: Default::default(),
             dispatch: Default::default(),
             webhook_guard: webhooks::guard::Guard::new(
                 settings.webhooks.clone(),
