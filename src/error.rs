@@ -149,6 +149,12 @@ impl From<ExchangeError> for ApiError {
                 "withdrawn",
                 "the program was withdrawn and can no longer be downloaded",
             ),
+            E::AnalysisPending { retry_after_secs } => Self::new(
+                StatusCode::CONFLICT,
+                "analysis_pending",
+                "the master is still being analysed; publish it once its analysis is done",
+            )
+            .with_header(header::RETRY_AFTER, retry_after_secs),
             E::PreviewNotReady => Self::new(
                 StatusCode::NOT_FOUND,
                 "preview_not_ready",

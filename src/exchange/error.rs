@@ -34,6 +34,9 @@ pub enum ExchangeError {
     RightsWindowClosed,
     #[error("the program was withdrawn")]
     Gone,
+    /// The master's analysis has not ended: publishing waits for it.
+    #[error("the master is still being analysed")]
+    AnalysisPending { retry_after_secs: u64 },
     #[error("the preview is not made yet")]
     PreviewNotReady,
     #[error("the upload expired")]

@@ -262,6 +262,7 @@ impl Hub {
         let viewer = caller.viewer();
         let index = self.index.clone();
         let person = caller.person_id();
+        let analysing = self.analysis.workers > 0;
         self.catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
@@ -281,7 +282,9 @@ impl Hub {
                         "upload the program's master file before publishing it",
                     ));
                 }
-                // QC warnings do not block; a master that is no media does.
+                // Its analysis must have ended; QC warnings do not block,
+                // a master that is no media does.
+                Hub::master_analysed(tx, &s.program.files, analysing)?;
                 if Hub::master_not_media(tx, &s.program.files)? {
                     return Err(ExchangeError::conflict(
                         "master_not_media",

@@ -104,6 +104,7 @@ impl WebError {
             ExchangeError::Gone => (StatusCode::GONE, "error-withdrawn"),
             ExchangeError::RightsWindowClosed => (StatusCode::FORBIDDEN, "error-window-closed"),
             ExchangeError::Conflict { .. } => (StatusCode::CONFLICT, "error-conflict"),
+            ExchangeError::AnalysisPending { .. } => (StatusCode::CONFLICT, "error-analysis-pending"),
             ExchangeError::Invalid(_) | ExchangeError::BadRequest { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "error-invalid")
             }
