@@ -86,6 +86,12 @@ pub enum PersonCommand {
         #[arg(long, value_enum, default_value = "editor", conflicts_with = "operator")]
         role: PersonRole,
     },
+    /// Let a login locked by failed sign-ins sign in again at once.
+    Unlock {
+        /// The login, as people type it
+        #[arg(long)]
+        login: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -304,6 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             role,
         }) => add_person(dir, station, operator, login, name, role).await,
+        Command::Person(PersonCommand::Unlock { login }) => unlock_login(dir, login).await,
         Command::Analyze(args) => analyze(dir, args).await,
     }
 }
@@ -369,6 +376,17 @@ async fn add_person(
     );
     if let Some(password) = added.generated_password {
         println!("{password}");
+    }
+    Ok(())
+}
+
+async fn unlock_login(dir: Option<PathBuf>, login: String) -> anyhow::Result<()> {
+    let hub = operator_hub(dir)?;
+    let was_locked = hub.unlock_login(&Caller::operator(), &login).await.map_err(explain)?;
+    if was_locked {
+        eprintln!("unlocked {login}: it may sign in again");
+    } else {
+        eprintln!("{login} was not locked; its failed sign-ins are forgotten");
     }
     Ok(())
 }

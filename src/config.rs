@@ -208,6 +208,8 @@ settings! {
         "failed sign-ins for one login before it locks (each failure past the second is answered more slowly)";
     sign_in_lock_secs: u64 = 900, "PXHUB_SIGN_IN_LOCK_SECS", "SECS",
         "how long a login stays locked after too many failed sign-ins";
+    sign_in_address_limit: u32 = 30, "PXHUB_SIGN_IN_ADDRESS_LIMIT", "N",
+        "failed sign-ins from one client address (an IPv6 /64) within sign_in_lock_secs before it is refused, whatever login it tries (0: no limit)";
     web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
     analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
@@ -447,6 +449,7 @@ impl Settings {
                 session_max: Duration::from_secs(self.session_max_secs.max(1)),
                 lock_after: self.sign_in_lock_after.max(1),
                 lock_for: Duration::from_secs(self.sign_in_lock_secs),
+                address_limit: self.sign_in_address_limit,
             },
             engine: crate::analysis::EngineSettings {
                 ffmpeg: self.ffmpeg.clone(),

@@ -4,6 +4,7 @@
 //! nothing here speaks HTTP or reads the settings file (each setting comes
 //! in `ExchangeSettings`).
 
+mod address_limit;
 pub mod analysis;
 mod error;
 pub mod feed;
@@ -87,6 +88,8 @@ pub struct Hub {
     tus_locks: tus::Locks,
     /// Bounds the Argon2id checks running and waiting.
     password_gate: password_gate::PasswordGate,
+    /// Failed sign-ins per client address.
+    sign_in_addresses: address_limit::AddressLimit,
     dispatch: webhooks::Dispatch,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: webhooks::guard::Guard,
@@ -111,6 +114,7 @@ impl Hub {
             upload_slots: Default::default(),
             tus_locks: Default::default(),
             password_gate: Default::default(),
+            sign_in_addresses: Default::default(),
             dispatch: Default::default(),
             webhook_guard: webhooks::guard::Guard::new(
                 settings.webhooks.clone(),

@@ -35,6 +35,9 @@ pub struct PeopleSettings {
     pub lock_after: u32,
     /// How long a locked login stays locked.
     pub lock_for: Duration,
+    /// Failed sign-ins from one address within `lock_for` before it is
+    /// refused for the rest of that time (0: no limit).
+    pub address_limit: u32,
 }
 
 impl Default for PeopleSettings {
@@ -44,6 +47,7 @@ impl Default for PeopleSettings {
             session_max: Duration::from_secs(12 * 3600),
             lock_after: 5,
             lock_for: Duration::from_secs(900),
+            address_limit: 30,
         }
     }
 }
@@ -243,8 +247,36 @@ impl Hub {
     /// Signs a person in: a new session, or `Unauthorized` (whether the
     /// login exists or not), or `TooManyRequests` while the login is locked
     /// (code `sign_in_locked`) or too many checks run at once (`busy`).
-    #[tracing::instrument(skip_all)]
     pub async fn sign_in(&self, login: &str, password: &str) -> Result<NewSession, ExchangeError> {
+        self.sign_in_from(login, password, None).await
+    }
+
+    /// [`Hub::sign_in`] from `client`'s address, whose failures are counted
+    /// too: past `address_limit` of them it is refused (`sign_in_locked`)
+    /// whatever login it tries.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_from(
+        &self,
+        login: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<NewSession, ExchangeError> {
+        let (limit, window) = (self.settings.people.address_limit, self.settings.people.lock_for);
+        self.sign_in_addresses.check(client, limit, window)?;
+        let signed_in = self.sign_in_checked(login, password).await;
+        if let Err(
+            ExchangeError::Unauthorized
+            | ExchangeError::TooManyRequests {
+                code: "sign_in_locked", ..
+            },
+        ) = &signed_in
+        {
+            self.sign_in_addresses.failed(client, window);
+        }
+        signed_in
+    }
+
+    async fn sign_in_checked(&self, login: &str, password: &str) -> Result<NewSession, ExchangeError> {
         let key = failure_key(login);
         let settings = self.settings.people.clone();
         let now = catalog::now();
@@ -371,6 +403,28 @@ impl Hub {
             csrf: self.csrf_token(session_id),
             person,
         })
+    }
+
+    /// Lets `login` sign in again at once (the operator may): its failed
+    /// sign-ins are forgotten. `Ok(false)` when it was not locked.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
+    pub async fn unlock_login(&self, caller: &Caller, login: &str) -> Result<bool, ExchangeError> {
+        require_admin(caller)?;
+        let key = failure_key(login);
+        if key.is_empty() {
+            return Err(ExchangeError::invalid("login", "name the login to unlock"));
+        }
+        let now = catalog::now();
+        let was_locked = self
+            .catalog
+            .write(move |tx| {
+                let locked = people::failures(tx, &key)?.locked_until.is_some_and(|u| u > now);
+                people::clear_failures(tx, &key)?;
+                Ok::<_, rusqlite::Error>(locked)
+            })
+            .await?;
+        tracing::info!(locked = was_locked, "login unlocked by the operator");
+        Ok(was_locked)
     }
 
     /// The CSRF token of a session: a MAC of its id, so nothing more is kept.

@@ -253,3 +253,83 @@ async fn answers_that_carry_secrets_are_not_cached() {
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
+
+/// Locks `login` with three wrong passwords (sign_in_lock_after = 3).
+async fn lock(client: &reqwest::Client, app: &TestApp, pre: &(String, String), login: &str) {
+    for _ in 0..3 {
+        post_sign_in(client, &app.address, pre, login, "wrong password").await;
+    }
+    let (status, _, _) = post_sign_in(client, &app.address, pre, login, "mật khẩu thật dài").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{login} is locked");
+}
+
+#[tokio::test]
+async fn the_operator_unlocks_a_login_on_the_admin_page_and_the_command_line() {
+    use crate::web::{person_add, Browser};
+    let app = TestApp::spawn_with(|s| s.sign_in_lock_after = 3).await;
+    app.station("thai-nguyen", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Hoa", "editor", "mật khẩu thật dài");
+    let (ok, _, err) = person_add(
+        &app,
+        &["--operator", "--login", "mai", "--name", "Mai"],
+        Some("mật khẩu của mai\n"),
+    );
+    assert!(ok, "{err}");
+    let client = no_redirects();
+    let pre = pre_session(&client, &app.address).await;
+
+    lock(&client, &app, &pre, "hoa").await;
+    let mut mai = Browser::new(&app);
+    mai.sign_in("mai", "mật khẩu của mai").await;
+    let token = mai.session_csrf().await;
+    let r = mai
+        .post("/admin/people/unlock", &[("csrf", token.as_str()), ("login", "Hoa")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Hoa có thể đăng nhập lại"));
+    let (status, _, _) = post_sign_in(&client, &app.address, &pre, "hoa", "mật khẩu thật dài").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "unlocked on the page");
+    // Only the operator may.
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", "mật khẩu thật dài").await;
+    let token = hoa.session_csrf().await;
+    let r = hoa
+        .post("/admin/people/unlock", &[("csrf", token.as_str()), ("login", "hoa")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    lock(&client, &app, &pre, "hoa").await;
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .args(["person", "unlock", "--login", "hoa"])
+        .env_remove("PXHUB_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unlocked hoa"));
+    let (status, _, _) = post_sign_in(&client, &app.address, &pre, "hoa", "mật khẩu thật dài").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "unlocked on the command line");
+}
+
+#[tokio::test]
+async fn one_address_trying_many_logins_is_refused_after_its_limit() {
+    let app = TestApp::spawn_with(|s| {
+        s.sign_in_lock_after = 5;
+        s.sign_in_address_limit = 4;
+    })
+    .await;
+    app.station("thai-nguyen", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Hoa", "editor", "mật khẩu thật dài");
+    let client = no_redirects();
+    let pre = pre_session(&client, &app.address).await;
+    // One try each at four logins: no login locks, the address does.
+    for login in ["an", "binh", "chi", "dung"] {
+        let (status, _, _) = post_sign_in(&client, &app.address, &pre, login, "1234567890").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{login}");
+    }
+    let (status, retry, page) = post_sign_in(&client, &app.address, &pre, "hoa", "mật khẩu thật dài").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry.unwrap() > 60);
+    assert!(page.contains("sai quá nhiều lần"));
+}

@@ -20,6 +20,10 @@ password = Password
 sign-in-failed = Wrong login or password.
 sign-in-locked = Too many failed sign-ins. Please try again in a few minutes.
 sign-in-busy = Many people are signing in right now. Please try again in a moment.
+unlock-login = Login locked by failed sign-ins
+unlock = Unlock
+login-unlocked = { $name } may sign in again.
+login-not-locked = { $name } was not locked; its failed sign-ins are forgotten.
 
 ## Account
 account-title = My account

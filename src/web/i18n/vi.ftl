@@ -21,6 +21,10 @@ password = Mật khẩu
 sign-in-failed = Tên đăng nhập hoặc mật khẩu không đúng.
 sign-in-locked = Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau ít phút.
 sign-in-busy = Đang có nhiều người đăng nhập cùng lúc. Vui lòng thử lại sau giây lát.
+unlock-login = Tên đăng nhập bị khóa vì đăng nhập sai
+unlock = Mở khóa
+login-unlocked = { $name } có thể đăng nhập lại.
+login-not-locked = { $name } không bị khóa; các lần đăng nhập sai đã được xóa.
 
 ## Account
 account-title = Tài khoản của tôi

@@ -98,7 +98,7 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+pub async fn sign_in(v: Visit, req: actix_web::HttpRequest, body: web::Bytes) -> Result<HttpResponse, WebError> {
     let f: SignInForm = form(&v, &body)?;
     let secret = v.pre_session.clone().unwrap_or_default();
     let csrf_ok = !secret.is_empty() && v.hub.csrf_ok(&format!("pre:{secret}"), f.csrf.as_deref().unwrap_or(""));
@@ -107,7 +107,8 @@ pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErro
     }
     let next = safe_next(f.next.as_deref());
     let mut retry_after = None;
-    let (status, message) = match v.hub.sign_in(&f.login, &f.password).await {
+    let client = req.peer_addr().map(|a| a.ip());
+    let (status, message) = match v.hub.sign_in_from(&f.login, &f.password, client).await {
         Ok(s) => {
             let mut res = see_other(&next);
             res.add_cookie(&v.cookie(SESSION_COOKIE, s.session_id))
