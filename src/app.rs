@@ -80,6 +80,7 @@ impl Application {
                         res
                     })
                 })
+                .wrap(actix_web::middleware::from_fn(api::problems))
                 .wrap(actix_web::middleware::from_fn(api::docs_headers))
                 .wrap(actix_web::middleware::from_fn(api::slow_bodies::body_deadline))
                 .wrap(actix_web::middleware::from_fn(api::limits::request_head))

@@ -16,6 +16,8 @@ pub mod limits;
 pub mod log;
 mod ops;
 pub mod params;
+mod problems;
+pub use problems::problems;
 mod previews;
 mod programs;
 mod routing;
