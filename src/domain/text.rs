@@ -170,4 +170,70 @@ mod tests {
             ["phong", "su", "duong", "len", "mau", "son", "tap", "2"]
         );
     }
+
+    /// One character of each kind that matters: letters and marks
+    /// (Vietnamese among them), spaces and separators, controls, format
+    /// characters, noncharacters, private use, anything.
+    fn any_kind() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::sample::select(VIETNAMESE.chars().collect::<Vec<_>>()),
+            proptest::sample::select(vec![
+                '\u{0300}', '\u{0301}', '\u{0303}', '\u{0309}', '\u{0323}', ' ', '\n', '\t', '\r'
+            ]),
+            (0u32..0x20).prop_map(|n| char::from_u32(n).unwrap()),
+            (0x7Fu32..0xA0).prop_map(|n| char::from_u32(n).unwrap()),
+            proptest::sample::select(vec![
+                '\u{00AD}',
+                '\u{061C}',
+                '\u{180B}',
+                '\u{180E}',
+                '\u{17B4}',
+                '\u{200B}',
+                '\u{200D}',
+                '\u{202E}',
+                '\u{2028}',
+                '\u{2029}',
+                '\u{2066}',
+                '\u{FE0F}',
+                '\u{FEFF}',
+                '\u{FFF9}',
+                '\u{FFFC}',
+                '\u{FDD0}',
+                '\u{FFFE}',
+                '\u{FFFF}',
+                '\u{1BCA0}',
+                '\u{1D173}',
+                '\u{E0041}',
+                '\u{E0100}',
+                '\u{1FFFE}',
+                '\u{10FFFF}',
+            ]),
+            (0xE000u32..0xF900).prop_map(|n| char::from_u32(n).unwrap()),
+            any::<char>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
+
+        /// Whatever text comes in, what is kept holds nothing hidden, no
+        /// control (but line breaks where allowed), nothing XML refuses.
+        #[test]
+        fn kept_text_holds_nothing_hidden_or_xml_forbidden(
+            chars in proptest::collection::vec(any_kind(), 0..30),
+            multiline in proptest::prelude::any::<bool>(),
+        ) {
+            let raw: String = chars.into_iter().collect();
+            if let Ok(kept) = tidy(&raw, multiline) {
+                for c in kept.chars() {
+                    proptest::prop_assert!(!is_hidden_or_bidi(c), "{raw:?}: U+{:04X}", c as u32);
+                    proptest::prop_assert!(!c.is_control() || (multiline && matches!(c, '\n' | '\t' | '\r')), "{raw:?}");
+                    let n = c as u32;
+                    proptest::prop_assert!(!(0xFDD0..=0xFDEF).contains(&n) && n & 0xFFFE != 0xFFFE, "{raw:?}");
+                }
+                proptest::prop_assert_eq!(tidy(&kept, multiline), Ok(kept.clone()), "tidy is idempotent");
+            }
+        }
+    }
 }

@@ -302,3 +302,24 @@ async fn previews_stop_once_the_window_has_closed_but_for_the_owner_and_the_oper
         assert_problem(r, StatusCode::FORBIDDEN, "rights_window_closed").await;
     }
 }
+
+#[tokio::test]
+async fn refusals_from_the_framework_are_problem_documents_too() {
+    let app = TestApp::spawn_with(|s| s.max_json_bytes = 64 * 1024).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    // A form body over the limit.
+    let r = app
+        .request(Method::POST, None, "/sign-in")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("login=a&password={}", "x".repeat(200 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // A JSON body over the limit.
+    let mut big = program("Lớn");
+    big["description"] = json!("x".repeat(200 * 1024));
+    let r = app.post(&tn, "/api/v1/programs", &big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}

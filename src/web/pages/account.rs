@@ -289,4 +289,31 @@ mod tests {
         assert_eq!(safe_next(Some("/report#x")), "/report");
         assert_eq!(safe_next(Some("/../../x")), "/x");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Any `next` leads to a path of this site that is a valid header
+        /// value, and never panics.
+        #[test]
+        fn any_next_stays_on_this_site_and_is_a_valid_location(
+            chars in proptest::collection::vec(proptest::prelude::any::<char>(), 0..40),
+            lead in proptest::sample::select(vec!["", "/", "//", "/\\", "http://", "/%0A", "/\t/"]),
+        ) {
+            let next: String = lead.chars().chain(chars).collect();
+            let to = safe_next(Some(&next));
+            proptest::prop_assert!(to.starts_with('/') && !to.starts_with("//"), "{next:?} -> {to:?}");
+            proptest::prop_assert!(!to.chars().any(|c| c.is_control() || c == '\\'), "{next:?} -> {to:?}");
+            proptest::prop_assert!(actix_web::http::header::HeaderValue::from_str(&to).is_ok(), "{to:?}");
+            let here = url::Url::parse("http://hub.invalid/").unwrap();
+            let resolved = here.join(&to).unwrap();
+            proptest::prop_assert_eq!(resolved.host_str(), Some("hub.invalid"), "{:?}", to);
+        }
+
+        /// Any form body parses or is refused; never a panic.
+        #[test]
+        fn any_form_body_parses_or_is_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = serde_html_form::from_bytes::<SignInForm>(&body);
+        }
+    }
 }
