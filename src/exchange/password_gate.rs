@@ -1,6 +1,6 @@
 //! The gate every Argon2id check and hash goes through. Each takes ~19 MiB
-//! and a core for a while, so only about as many run at once as the machine
-//! has cores (at most [`MAX_RUNNING`]); a few more wait their turn (at most
+//! and a core for a while, so only as many run at once as the machine has
+//! cores but one (at least one, at most [`MAX_RUNNING`]); a few more wait their turn (at most
 //! [`MAX_WAITING`]) and anything beyond is refused at once with 429 and
 //! `Retry-After`, so that a burst of sign-ins can neither exhaust memory nor
 //! starve the rest of the hub. On glibc the big blocks are also made to be
@@ -30,8 +30,9 @@ pub struct PasswordGate {
 
 impl Default for PasswordGate {
     fn default() -> Self {
+        // One core is left to the rest of the hub (searches, downloads).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(cores.clamp(1, MAX_RUNNING), MAX_WAITING)
+        Self::new(cores.saturating_sub(1).clamp(1, MAX_RUNNING), MAX_WAITING)
     }
 }
 
