@@ -564,6 +564,26 @@ impl Client {
             .map_err(|e: std::num::ParseIntError| e.to_string())
     }
 
+    /// Publishes `program`: `Some(true)` done, `Some(false)` refused while
+    /// its master's analysis runs (409 `analysis_pending`: still a draft),
+    /// `None` not acknowledged.
+    async fn publish(&self, program: &str) -> Option<bool> {
+        let r = self
+            .req(reqwest::Method::POST, &format!("/api/v1/programs/{program}/publish"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .ok()?;
+        if r.status().is_success() {
+            return Some(true);
+        }
+        let pending = r.status().as_u16() == 409
+            && r.json::<serde_json::Value>()
+                .await
+                .is_ok_and(|b| b["code"] == "analysis_pending");
+        pending.then_some(false)
+    }
+
     async fn post(&self, path: &str, body: serde_json::Value) -> bool {
         matches!(self.req(reqwest::Method::POST, path).json(&body).send().await, Ok(r) if r.status().is_success())
     }
@@ -697,7 +717,9 @@ async fn work(
                 counts.lock().unwrap().acked_files += 1;
             }
             // Publish a draft whose master is media (webhook deliveries
-            // follow; a master found to be no media may not be published).
+            // follow; a master found to be no media may not be published,
+            // nor one whose analysis has not ended: 409 analysis_pending
+            // puts it back among the drafts to try later).
             7 | 8 => {
                 let draft = {
                     let mut l = ledger.lock().unwrap();
@@ -709,15 +731,18 @@ async fn work(
                     pick
                 };
                 let Some(p) = draft else { continue };
-                if client
-                    .post(&format!("/api/v1/programs/{p}/publish"), serde_json::json!({}))
-                    .await
-                {
-                    ledger.lock().unwrap().published.insert(p);
-                    counts.lock().unwrap().acked_states += 1;
-                } else {
+                match client.publish(&p).await {
+                    Some(true) => {
+                        ledger.lock().unwrap().published.insert(p);
+                        counts.lock().unwrap().acked_states += 1;
+                    }
+                    Some(false) => {
+                        let mut l = ledger.lock().unwrap();
+                        l.drafts.push(p.clone());
+                        l.media_drafts.push(p);
+                    }
                     // Not acknowledged: it may or may not be published.
-                    return;
+                    None => return,
                 }
             }
             // Withdraw a published program.

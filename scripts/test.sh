@@ -40,6 +40,21 @@ if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     fi
 fi
 
+# Every EBUCore sidecar the tests produce is validated against the EBUCore
+# 1.10 schema (../shared/ebucore) with xmllint: Debian bookworm's
+# libxml2-utils, pinned, installed only when missing.
+LIBXML2_UTILS_VERSION=2.9.14+dfsg-1.3~deb12u6
+if ! command -v xmllint >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing libxml2-utils $LIBXML2_UTILS_VERSION…" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "libxml2-utils=$LIBXML2_UTILS_VERSION" >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "libxml2-utils=$LIBXML2_UTILS_VERSION" >/dev/null; }
+    else
+        echo "scripts/test.sh: please install xmllint (apt-get install libxml2-utils=$LIBXML2_UTILS_VERSION)" >&2
+        exit 1
+    fi
+fi
+
 cargo test --locked "$@"
 
 # The Debian package, from the debug binary cargo test just built (no second

@@ -59,6 +59,7 @@ impl Application {
             TcpListener::bind(&settings.listen).with_context(|| format!("listening on {}", settings.listen))?;
         let address = listener.local_addr()?;
         let json_limit = settings.max_json_bytes;
+        let body_deadline = api::slow_bodies::BodyDeadline(Duration::from_secs(settings.body_timeout_secs.max(1)));
         let tus = web::Data::new(TusLimits {
             max_size: settings.max_upload_bytes,
         });
@@ -88,6 +89,9 @@ impl Application {
                         res
                     })
                 })
+                .wrap(actix_web::middleware::from_fn(api::problems))
+                .wrap(actix_web::middleware::from_fn(api::docs_headers))
+                .wrap(actix_web::middleware::from_fn(api::slow_bodies::body_deadline))
                 .wrap(actix_web::middleware::from_fn(api::limits::request_head))
                 .wrap(
                     actix_web::middleware::DefaultHeaders::new()
@@ -101,6 +105,7 @@ impl Application {
                 .app_data(site.clone())
                 .app_data(pages.clone())
                 .app_data(web::PayloadConfig::new(json_limit))
+                .app_data(body_deadline)
                 .configure(api::routes)
                 .configure(crate::web::routes)
                 .default_service(web::to(api::not_found))

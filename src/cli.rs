@@ -86,6 +86,12 @@ pub enum PersonCommand {
         #[arg(long, value_enum, default_value = "editor", conflicts_with = "operator")]
         role: PersonRole,
     },
+    /// Let a login locked by failed sign-ins sign in again at once.
+    Unlock {
+        /// The login, as people type it
+        #[arg(long)]
+        login: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -281,6 +287,7 @@ enum Operation {
         before: Option<chrono::DateTime<chrono::Utc>>,
     },
     AddPerson(NewPerson),
+    UnlockLogin(String),
     Analyze(Option<crate::domain::ProgramId>),
 }
 
@@ -359,6 +366,7 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
                 password: password_from_stdin()?,
             })
         }
+        Command::Person(PersonCommand::Unlock { login }) => Operation::UnlockLogin(login),
         Command::Analyze(args) => Operation::Analyze(match &args.program {
             Some(id) => Some(
                 crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?,
@@ -440,6 +448,7 @@ async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
             Ok(())
         }
         Operation::AddPerson(new) => add_person(hub, new).await,
+        Operation::UnlockLogin(login) => unlock_login(hub, login).await,
         Operation::Analyze(program) => {
             let queued = hub.requeue_analysis(&me, program).await.map_err(explain)?;
             eprintln!("queued {queued} file(s) for analysis");
@@ -460,6 +469,16 @@ async fn add_person(hub: &Hub, new: NewPerson) -> anyhow::Result<()> {
     );
     if let Some(password) = added.generated_password {
         println!("{password}");
+    }
+    Ok(())
+}
+
+async fn unlock_login(hub: &Hub, login: String) -> anyhow::Result<()> {
+    let was_locked = hub.unlock_login(&Caller::operator(), &login).await.map_err(explain)?;
+    if was_locked {
+        eprintln!("unlocked {login}: it may sign in again");
+    } else {
+        eprintln!("{login} was not locked; its failed sign-ins are forgotten");
     }
     Ok(())
 }

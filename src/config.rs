@@ -201,12 +201,18 @@ settings! {
         "S3: tries after the first for a request the store failed (refused, timed out, 5xx); after them the client gets 503 `storage_unavailable`";
     behind_tls: bool = false, "PXHUB_BEHIND_TLS", "BOOL",
         "the hub is reached over HTTPS (a TLS proxy in front): the web page's session cookie is marked `Secure`";
+    body_timeout_secs: u64 = 20, "PXHUB_BODY_TIMEOUT_SECS", "SECS",
+        "the body of a form or a JSON request (not a file upload) must arrive within this, else 408 and the connection is closed";
     session_idle_secs: u64 = 8 * 3600, "PXHUB_SESSION_IDLE_SECS", "SECS",
         "a web session unused for this long ends (8 hours)";
+    session_max_secs: u64 = 12 * 3600, "PXHUB_SESSION_MAX_SECS", "SECS",
+        "a web session ends this long after sign-in, however much it is used (12 hours)";
     sign_in_lock_after: u32 = 5, "PXHUB_SIGN_IN_LOCK_AFTER", "N",
         "failed sign-ins for one login before it locks (each failure past the second is answered more slowly)";
     sign_in_lock_secs: u64 = 900, "PXHUB_SIGN_IN_LOCK_SECS", "SECS",
         "how long a login stays locked after too many failed sign-ins";
+    sign_in_address_limit: u32 = 30, "PXHUB_SIGN_IN_ADDRESS_LIMIT", "N",
+        "failed sign-ins from one client address (an IPv6 /64) within sign_in_lock_secs before it is refused, whatever login it tries (0: no limit)";
     web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
     analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
@@ -458,8 +464,10 @@ impl Settings {
             max_open_uploads_per_station: self.max_open_uploads_per_station,
             people: crate::exchange::PeopleSettings {
                 session_idle: Duration::from_secs(self.session_idle_secs.max(1)),
+                session_max: Duration::from_secs(self.session_max_secs.max(1)),
                 lock_after: self.sign_in_lock_after.max(1),
                 lock_for: Duration::from_secs(self.sign_in_lock_secs),
+                address_limit: self.sign_in_address_limit,
             },
             engine: crate::analysis::EngineSettings {
                 ffmpeg: self.ffmpeg.clone(),

@@ -141,14 +141,14 @@ fn publisher_and_dates(x: &mut String, p: &Program, origin: &Station) {
 fn formats(x: &mut String, p: &Program) {
     let m = &p.meta;
     let has_master = p.files.iter().any(|f| f.role == crate::domain::FileRole::Master);
-    for f in &p.files {
+    for (n, f) in p.files.iter().enumerate() {
         *x += &format!("    <ebucore:format formatName=\"{}\">\n", f.role.as_str());
         if let Some(a) = f
             .analysis
             .as_ref()
             .filter(|a| a.state == crate::domain::AnalysisState::Done)
         {
-            technical(x, a);
+            technical(x, a, n);
         }
         if let (Some(d), "master") = (m.duration_seconds, f.role.as_str()) {
             *x += &format!(
@@ -175,7 +175,7 @@ fn formats(x: &mut String, p: &Program) {
 
 /// What the analysis found, as EBUCore's video, audio and container
 /// formats (in the order of its formatType; each one's children in theirs).
-fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
+fn technical(x: &mut String, a: &crate::domain::FileAnalysis, n: usize) {
     for s in a.streams.iter().filter(|s| s.is_video()) {
         *x += "      <ebucore:videoFormat>";
         if let (Some(w), Some(h)) = (s.width, s.height) {
@@ -206,7 +206,7 @@ fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
         }
         *x += "</ebucore:videoFormat>\n";
     }
-    for (i, s) in a.streams.iter().filter(|s| s.is_audio()).enumerate() {
+    for s in a.streams.iter().filter(|s| s.is_audio()) {
         *x += "      <ebucore:audioFormat>";
         if let Some(c) = &s.codec {
             *x += &format!("<ebucore:audioEncoding typeLabel=\"{}\"/>", esc(c));
@@ -223,29 +223,48 @@ fn technical(x: &mut String, a: &crate::domain::FileAnalysis) {
         if let Some(c) = s.channels {
             *x += &format!("<ebucore:channels>{c}</ebucore:channels>");
         }
-        // The loudness is of the first audio stream.
-        if let (0, Some(l)) = (i, &a.loudness) {
-            let figures = [
-                ("integratedLoudness", l.integrated_lufs),
-                ("loudnessRange", l.range_lu),
-                ("truePeak", l.true_peak_dbtp),
-            ];
-            for (label, v) in figures {
-                if let Some(v) = v {
-                    *x += &format!(
-                        "<ebucore:technicalAttributeReal typeLabel=\"{label}\">{v}</ebucore:technicalAttributeReal>"
-                    );
-                }
-            }
-        }
         *x += "</ebucore:audioFormat>\n";
+    }
+    if let Some(l) = &a.loudness {
+        loudness(x, l, n);
     }
     if let Some(c) = &a.container {
         *x += &format!(
-            "      <ebucore:containerFormat><ebucore:containerEncoding typeLabel=\"{}\"/></ebucore:containerFormat>\n",
+            "      <ebucore:containerFormat><ebucore:containerEncoding formatLabel=\"{}\"/></ebucore:containerFormat>\n",
             esc(c)
         );
     }
+}
+
+/// The loudness (of the first audio stream: the programme's) in EBUCore's
+/// own loudness elements, which live in the extended audio format: the
+/// programme, its one content and that content's one object, tied by IDs
+/// unique to the file (`n`, its place in the document).
+fn loudness(x: &mut String, l: &crate::domain::analysis::Loudness, n: usize) {
+    let figures = [
+        ("integratedLoudness", l.integrated_lufs),
+        ("loudnessRange", l.range_lu),
+        ("maxTruePeak", l.true_peak_dbtp),
+    ];
+    if figures.iter().all(|(_, v)| v.is_none()) {
+        return;
+    }
+    let id = format!("{:04x}", 0x1000 + n % 0xf000);
+    *x += &format!(
+        "      <ebucore:audioFormatExtended><ebucore:audioProgramme audioProgrammeID=\"APR_{id}\">\
+         <ebucore:audioContentIDRef>ACO_{id}</ebucore:audioContentIDRef>\
+         <ebucore:loudnessMetadata loudnessMethod=\"ITU-R BS.1770-4\">"
+    );
+    for (element, v) in figures {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            *x += &format!("<ebucore:{element}>{v}</ebucore:{element}>");
+        }
+    }
+    *x += &format!(
+        "</ebucore:loudnessMetadata></ebucore:audioProgramme>\
+         <ebucore:audioContent audioContentID=\"ACO_{id}\"><ebucore:audioObjectIDRef>AO_{id}</ebucore:audioObjectIDRef></ebucore:audioContent>\
+         <ebucore:audioObject audioObjectID=\"AO_{id}\"/></ebucore:audioFormatExtended>\n"
+    );
 }
 
 /// The exchange terms in words: audience, window, credit, the station's own.

@@ -81,7 +81,7 @@ pub struct FollowedPrograms {
 #[utoipa::path(post, path = "/api/v1/follows", tag = "follows", operation_id = "create_follow", request_body = FollowInput,
     responses((status = 201, body = FollowView, headers(("Location" = String))),
         (status = 400, body = Problem, description = "malformed JSON"), (status = 401, body = Problem),
-        (status = 403, body = Problem, description = "the operator follows nothing"),
+        (status = 403, body = Problem, description = "the operator follows nothing; a viewer may not set `deliver`"),
         (status = 409, body = Problem,
             description = "`already_following`: the station follows this already; `too_many_follows`: it has 200"),
         (status = 422, body = Problem,

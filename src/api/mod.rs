@@ -3,6 +3,8 @@
 //! the OpenAPI derives). No rule lives here, and nothing here touches the
 //! catalog or the media store: only `exchange` does.
 
+mod docs;
+pub use docs::docs_headers;
 pub mod ebucore;
 pub mod extract;
 pub mod feed;
@@ -14,9 +16,12 @@ pub mod limits;
 pub mod log;
 mod ops;
 pub mod params;
+mod problems;
+pub use problems::problems;
 mod previews;
 mod programs;
 mod routing;
+pub mod slow_bodies;
 pub mod spec;
 mod stations;
 pub mod uploads;

@@ -384,11 +384,12 @@ pub async fn delete_program(
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
 }
 
-/// Publish a draft; it needs a `master` file. Publishing again changes nothing.
+/// Publish a draft; it needs a `master` file whose analysis has ended (when
+/// the hub analyses files) and found media. Publishing again changes nothing.
 #[utoipa::path(post, path = "/api/v1/programs/{id}/publish", tag = "programs",
     params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ProgramView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "`master_required` or `invalid_status`"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`master_required`, `invalid_status`, `master_not_media`, or `analysis_pending` (with `Retry-After`: publish again once the master's analysis has ended)"),
         (status = 412, body = Problem)),
     security(("bearer" = [])))]
 pub async fn publish_program(

@@ -1,6 +1,6 @@
 //! `/api/v1/stations`, their tokens, and `/api/v1/me`.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -200,7 +200,9 @@ pub async fn issue_token(
     let station = station_id(&path)?;
     let body = body.parsed()?;
     let issued = hub.issue_token(&caller, Some(station), body.role, body.label).await?;
-    Ok(HttpResponse::Created().json(TokenIssued::from(issued)))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(TokenIssued::from(issued)))
 }
 
 /// Revoke a token (admin).
@@ -229,10 +231,13 @@ pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse,
         None => None,
     };
     let feed_url = Some(format!("/api/v1/feed.atom?key={}", hub.feed_key(&caller.token_id)));
-    Ok(HttpResponse::Ok().json(Me {
-        station,
-        role: caller.role,
-        token_id: caller.token_id,
-        feed_url,
-    }))
+    // The feed key is a secret: no cache keeps it.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Me {
+            station,
+            role: caller.role,
+            token_id: caller.token_id,
+            feed_url,
+        }))
 }

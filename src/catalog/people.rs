@@ -113,13 +113,26 @@ pub fn insert_session(
     Ok(())
 }
 
-/// The session's person and when it was last used.
-pub fn session(conn: &Connection, id_sha256: &[u8]) -> rusqlite::Result<Option<(PersonRow, DateTime<Utc>)>> {
+/// A live session as kept: its person, when it was last used and made.
+pub struct SessionRow {
+    pub person: PersonRow,
+    pub last_seen: DateTime<Utc>,
+    pub created: DateTime<Utc>,
+}
+
+/// The session's person, when it was last used and when it was made.
+pub fn session(conn: &Connection, id_sha256: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
     conn.prepare_cached(
-        "SELECT p.id, p.login, p.name, p.station_id, p.role, p.language, p.password_hash, s.last_seen_at
+        "SELECT p.id, p.login, p.name, p.station_id, p.role, p.language, p.password_hash, s.last_seen_at, s.created_at
          FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_sha256 = ?1",
     )?
-    .query_row([id_sha256], |r| Ok((from_row(r)?, from_micros(r.get(7)?))))
+    .query_row([id_sha256], |r| {
+        Ok(SessionRow {
+            person: from_row(r)?,
+            last_seen: from_micros(r.get(7)?),
+            created: from_micros(r.get(8)?),
+        })
+    })
     .optional()
 }
 

@@ -158,12 +158,36 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// The longest (hashing cost stays bounded).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Whether `p` may be a password.
-pub fn check_password(p: &str) -> Result<(), &'static str> {
+/// The common passwords refused (lowercased), kept in the repository.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+fn is_common(p: &str) -> bool {
+    let folded = p.trim().to_lowercase();
+    COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l == folded)
+}
+
+/// Whether `p` may be the password of the person signing in as `login`:
+/// long enough, not blank, not one character repeated, not the login, not
+/// one of the most common passwords.
+pub fn check_password(p: &str, login: &str) -> Result<(), &'static str> {
+    let mut chars = p.chars();
+    let first = chars.next();
     if p.chars().count() < MIN_PASSWORD_CHARS {
         Err("must be at least 10 characters")
     } else if p.len() > MAX_PASSWORD_BYTES {
         Err("must be at most 1024 bytes")
+    } else if p.trim().is_empty() {
+        Err("must not be blank")
+    } else if chars.all(|c| Some(c) == first) {
+        Err("must not be one character repeated")
+    } else if !login.trim().is_empty() && p.trim().to_lowercase() == login.trim().to_lowercase() {
+        Err("must not be the login")
+    } else if is_common(p) {
+        Err("is one of the most common passwords; choose another")
     } else {
         Ok(())
     }
@@ -182,6 +206,37 @@ mod tests {
     }
 
     #[test]
+    fn passwords_that_are_guessed_first_are_refused() {
+        assert!(check_password("mật khẩu thật dài", "hoa").is_ok());
+        assert!(check_password("correct horse battery", "hoa").is_ok());
+        for (bad, login) in [
+            ("short", "hoa"),
+            ("          ", "hoa"),
+            ("\t\t\t\t\t\t\t\t\t\t", "hoa"),
+            ("aaaaaaaaaaaa", "hoa"),
+            ("ĐĐĐĐĐĐĐĐĐĐ", "hoa"),
+            ("1234567890", "hoa"),
+            ("Password123", "hoa"),
+            (" QWERTYUIOP ", "hoa"),
+            ("matkhau123", "hoa"),
+            ("hoa.nguyen.tn", "hoa.nguyen.tn"),
+            ("Hoa.Nguyen.TN", "hoa.nguyen.tn"),
+        ] {
+            assert!(check_password(bad, login).is_err(), "{bad:?}");
+        }
+        // The list is read: every entry is refused, none is short.
+        let entries: Vec<&str> = COMMON_PASSWORDS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert!(entries.len() > 50);
+        for e in entries {
+            assert!(e.chars().count() >= MIN_PASSWORD_CHARS, "{e}");
+            assert!(check_password(e, "hoa").is_err(), "{e}");
+        }
+    }
+
+    #[test]
     fn person_ids_are_16_hex() {
         assert!(PersonId::parse("0123456789abcdef").is_some());
         assert!(PersonId::parse("0123456789ABCDEF").is_none());
@@ -190,8 +245,8 @@ mod tests {
 
     #[test]
     fn passwords_have_bounds() {
-        assert!(check_password("short").is_err());
-        assert!(check_password("mật khẩu dài đủ").is_ok());
-        assert!(check_password(&"x".repeat(2000)).is_err());
+        assert!(check_password("short", "hoa").is_err());
+        assert!(check_password("mật khẩu dài đủ", "hoa").is_ok());
+        assert!(check_password(&"xy".repeat(1000), "hoa").is_err());
     }
 }

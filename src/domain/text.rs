@@ -29,25 +29,26 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// Characters that change how text around them is shown without being seen
-/// themselves: bidirectional embeddings, overrides, isolates and marks
-/// (`invoice\u{202E}pm3.exe` shows as `invoiceexe.3mp`), and zero-width
-/// characters that make two names look alike.
+/// What no kept text may hold, by Unicode property rather than by list:
+/// format characters (Cf: bidirectional embeddings, overrides, isolates and
+/// marks, so that `invoice\u{202E}pm3.exe` cannot show as `invoiceexe.3mp`;
+/// zero-width joiners; soft hyphens; tags), line and paragraph separators
+/// (Zl, Zp), noncharacters (U+FDD0…, U+FFFE, U+FFFF, which XML 1.0 forbids
+/// or discourages), default-ignorable code points (variation selectors,
+/// fillers, invisible vowels: shown as nothing, they make two names look
+/// alike) and the object replacement character. Vietnamese needs none of
+/// these: its letters, and combining marks when decomposed, pass.
+fn hidden() -> &'static regex::Regex {
+    static HIDDEN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    HIDDEN.get_or_init(|| {
+        regex::Regex::new(r"[\p{Cf}\p{Zl}\p{Zp}\p{Noncharacter_Code_Point}\p{Default_Ignorable_Code_Point}\x{FFFC}]")
+            .expect("a valid pattern")
+    })
+}
+
+/// Whether `c` is one of the characters [`hidden`] describes.
 pub fn is_hidden_or_bidi(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}'               // soft hyphen
-        | '\u{034F}'             // combining grapheme joiner
-        | '\u{061C}'             // Arabic letter mark
-        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
-        | '\u{180E}'             // Mongolian vowel separator
-        | '\u{200B}'..='\u{200F}' // zero-width space, non-joiner, joiner; LRM, RLM
-        | '\u{202A}'..='\u{202E}' // embeddings and overrides
-        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-        | '\u{2066}'..='\u{206F}' // isolates, deprecated format characters
-        | '\u{FEFF}'             // zero-width no-break space (BOM)
-        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
-        | '\u{E0000}'..='\u{E007F}' // tag characters (text hidden in plain sight)
-    )
+    !c.is_ascii() && hidden().is_match(c.encode_utf8(&mut [0; 4]))
 }
 
 /// Text a person typed, made fit to keep and show: trimmed, NFC; control
@@ -60,7 +61,7 @@ pub fn tidy(raw: &str, multiline: bool) -> Result<String, &'static str> {
     {
         return Err("must not contain control characters");
     }
-    if s.chars().any(is_hidden_or_bidi) {
+    if !s.is_ascii() && hidden().is_match(&s) {
         return Err("must not contain invisible or direction-changing characters");
     }
     Ok(s)
@@ -120,12 +121,45 @@ mod tests {
             "a\u{061C}",
             "so\u{00AD}ft",
             "x\u{E0041}",
+            // Whole categories, not a list: Cf, Zl, Zp, noncharacters,
+            // default-ignorables (variation selectors, invisible vowels).
+            "a\u{180B}",
+            "a\u{17B4}b",
+            "a\u{1BCA0}",
+            "a\u{1D173}",
+            "a\u{FE0F}",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{FFFC}",
+            "a\u{FDD0}",
+            "a\u{FFFE}",
+            "a\u{FFFF}",
+            "a\u{10FFFF}",
+            "a\u{1FFFE}",
+            "a\u{110BD}",
         ] {
             assert!(tidy(bad, true).is_err(), "{bad:?}");
         }
         assert!(tidy("a\nb", false).is_err());
         assert_eq!(tidy("a\nb", true).unwrap(), "a\nb");
         assert!(tidy("a\u{7}b", true).is_err());
+        assert!(tidy("a\u{85}b", true).is_err());
+    }
+
+    #[test]
+    fn tidy_keeps_everything_vietnamese_needs() {
+        for text in [
+            VIETNAMESE.to_owned(),
+            VIETNAMESE.to_uppercase(),
+            VIETNAMESE.nfd().collect(),
+        ] {
+            let kept = tidy(&text, false).unwrap();
+            assert_eq!(kept, text.nfc().collect::<String>());
+        }
+        // Punctuation, quotes, dashes, currency and digits of everyday titles.
+        let title = "Phóng sự: “Đường lên Mẫu Sơn” – tập 2 (50.000₫) … ‘ok’";
+        assert_eq!(tidy(title, false).unwrap(), title);
+        assert_eq!(tidy("Dòng 1\nDòng 2\tx", true).unwrap(), "Dòng 1\nDòng 2\tx");
     }
 
     #[test]
@@ -135,5 +169,71 @@ mod tests {
             words(&f).collect::<Vec<_>>(),
             ["phong", "su", "duong", "len", "mau", "son", "tap", "2"]
         );
+    }
+
+    /// One character of each kind that matters: letters and marks
+    /// (Vietnamese among them), spaces and separators, controls, format
+    /// characters, noncharacters, private use, anything.
+    fn any_kind() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::sample::select(VIETNAMESE.chars().collect::<Vec<_>>()),
+            proptest::sample::select(vec![
+                '\u{0300}', '\u{0301}', '\u{0303}', '\u{0309}', '\u{0323}', ' ', '\n', '\t', '\r'
+            ]),
+            (0u32..0x20).prop_map(|n| char::from_u32(n).unwrap()),
+            (0x7Fu32..0xA0).prop_map(|n| char::from_u32(n).unwrap()),
+            proptest::sample::select(vec![
+                '\u{00AD}',
+                '\u{061C}',
+                '\u{180B}',
+                '\u{180E}',
+                '\u{17B4}',
+                '\u{200B}',
+                '\u{200D}',
+                '\u{202E}',
+                '\u{2028}',
+                '\u{2029}',
+                '\u{2066}',
+                '\u{FE0F}',
+                '\u{FEFF}',
+                '\u{FFF9}',
+                '\u{FFFC}',
+                '\u{FDD0}',
+                '\u{FFFE}',
+                '\u{FFFF}',
+                '\u{1BCA0}',
+                '\u{1D173}',
+                '\u{E0041}',
+                '\u{E0100}',
+                '\u{1FFFE}',
+                '\u{10FFFF}',
+            ]),
+            (0xE000u32..0xF900).prop_map(|n| char::from_u32(n).unwrap()),
+            any::<char>(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
+
+        /// Whatever text comes in, what is kept holds nothing hidden, no
+        /// control (but line breaks where allowed), nothing XML refuses.
+        #[test]
+        fn kept_text_holds_nothing_hidden_or_xml_forbidden(
+            chars in proptest::collection::vec(any_kind(), 0..30),
+            multiline in proptest::prelude::any::<bool>(),
+        ) {
+            let raw: String = chars.into_iter().collect();
+            if let Ok(kept) = tidy(&raw, multiline) {
+                for c in kept.chars() {
+                    proptest::prop_assert!(!is_hidden_or_bidi(c), "{raw:?}: U+{:04X}", c as u32);
+                    proptest::prop_assert!(!c.is_control() || (multiline && matches!(c, '\n' | '\t' | '\r')), "{raw:?}");
+                    let n = c as u32;
+                    proptest::prop_assert!(!(0xFDD0..=0xFDEF).contains(&n) && n & 0xFFFE != 0xFFFE, "{raw:?}");
+                }
+                proptest::prop_assert_eq!(tidy(&kept, multiline), Ok(kept.clone()), "tidy is idempotent");
+            }
+        }
     }
 }

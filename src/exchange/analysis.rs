@@ -49,6 +49,9 @@ pub struct AnalysisSettings {
     pub retry: Duration,
 }
 
+/// The seconds a publisher is told to wait for a master's analysis.
+pub const ANALYSIS_RETRY_AFTER_SECS: u64 = 10;
+
 /// Which preview a request names.
 pub use crate::domain::analysis::PreviewKind as Preview;
 
@@ -424,8 +427,9 @@ impl Hub {
     }
 
     /// The preview `kind` of file `role` of program `id`, for anyone who may
-    /// see the program (the rebroadcast window does not apply: hearing before
-    /// taking is the point).
+    /// see the program, before its rebroadcast window opens too (hearing
+    /// before taking is the point), but not once it has closed (the owner
+    /// and the operator aside).
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn preview(
         &self,
@@ -441,6 +445,11 @@ impl Hub {
                 let s = visible(c, &viewer, id)?;
                 if s.program.status == ProgramStatus::Withdrawn {
                     return Err(ExchangeError::Gone);
+                }
+                if super::rights::may_take(&viewer, &s.program, catalog::now())
+                    == Err(super::rights::NotNow::NoLongerAvailable)
+                {
+                    return Err(ExchangeError::RightsWindowClosed);
                 }
                 let file = s
                     .program
@@ -470,6 +479,32 @@ impl Hub {
         let stream = self.media.read(&preview.key, range).await?;
         self.metrics.bytes_out.fetch_add(length, Ordering::Relaxed);
         Ok(stream.map(|r| r.map_err(std::io::Error::other)).boxed())
+    }
+
+    /// `Ok` when the analysis of the master among `files` has ended (or
+    /// the hub analyses nothing: `analysing` false); `AnalysisPending`
+    /// while it waits or runs; `master_not_media` when it was given up, as
+    /// nothing then says the master is media.
+    pub(super) fn master_analysed(
+        c: &crate::catalog::Connection,
+        files: &[crate::domain::FileRecord],
+        analysing: bool,
+    ) -> Result<(), ExchangeError> {
+        use crate::domain::analysis::AnalysisState;
+        let Some(master) = files.iter().find(|f| f.role == FileRole::Master) else {
+            return Ok(());
+        };
+        match jobs::of(c, &master.sha256)?.map(|a| a.state) {
+            _ if !analysing => Ok(()),
+            Some(AnalysisState::Done) => Ok(()),
+            Some(AnalysisState::Failed) => Err(ExchangeError::conflict(
+                "master_not_media",
+                "the master could not be analysed (see files[].analysis.error); upload another",
+            )),
+            Some(AnalysisState::Pending | AnalysisState::Running) | None => Err(ExchangeError::AnalysisPending {
+                retry_after_secs: ANALYSIS_RETRY_AFTER_SECS,
+            }),
+        }
     }
 
     /// Whether the master among `files` was found to hold no media.

@@ -37,6 +37,9 @@ pub enum ExchangeError {
     RightsWindowClosed,
     #[error("the program was withdrawn")]
     Gone,
+    /// The master's analysis has not ended: publishing waits for it.
+    #[error("the master is still being analysed")]
+    AnalysisPending { retry_after_secs: u64 },
     #[error("the preview is not made yet")]
     PreviewNotReady,
     #[error("the upload expired")]
@@ -146,6 +149,7 @@ pub mod code {
     pub const INVALID_STATUS: &str = "invalid_status";
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
     pub const LOGIN_TAKEN: &str = "login_taken";
+    pub const ANALYSIS_PENDING: &str = "analysis_pending";
     pub const MASTER_NOT_MEDIA: &str = "master_not_media";
     pub const MASTER_REQUIRED: &str = "master_required";
     pub const NOT_A_DRAFT: &str = "not_a_draft";
@@ -244,6 +248,10 @@ impl ExchangeError {
                 ..row(code::STORAGE_UNAVAILABLE, 503, "Service Unavailable")
             },
             E::StorageFull(_) => row(code::STORAGE_FULL, 507, "Insufficient Storage"),
+            E::AnalysisPending { retry_after_secs } => Answer {
+                retry_after_secs: Some(*retry_after_secs),
+                ..row(code::ANALYSIS_PENDING, 409, "Conflict")
+            },
         }
     }
 }

@@ -4,6 +4,7 @@
 //! nothing here speaks HTTP or reads the settings file (each setting comes
 //! in `ExchangeSettings`).
 
+mod address_limit;
 pub mod analysis;
 pub mod delivery;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod files;
 mod ledger;
 mod maintenance;
 mod pace;
+pub mod password_gate;
 pub mod people;
 pub mod programs;
 pub mod report;
@@ -85,6 +87,10 @@ pub struct Hub {
     tus_locks: tus::Locks,
     /// The delivery channels this hub runs.
     channels: Arc<[Channel]>,
+    /// Bounds the Argon2id checks running and waiting.
+    password_gate: password_gate::PasswordGate,
+    /// Failed sign-ins per client address.
+    sign_in_addresses: address_limit::AddressLimit,
     dispatch: delivery::webhooks::Dispatch,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: delivery::webhooks::guard::Guard,
@@ -110,6 +116,8 @@ impl Hub {
             upload_slots: Default::default(),
             tus_locks: Default::default(),
             channels: settings.channels.clone().into(),
+            password_gate: Default::default(),
+            sign_in_addresses: Default::default(),
             dispatch: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),

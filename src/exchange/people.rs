@@ -17,6 +17,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::password_gate::PasswordGate;
 use super::tokens::{require_admin, Caller, PersonRef};
 use super::{ExchangeError, Hub};
 use crate::catalog::DbError;
@@ -30,18 +31,25 @@ use crate::exchange::error::code;
 pub struct PeopleSettings {
     /// A session unused for this long ends.
     pub session_idle: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_max: Duration,
     /// Failed sign-ins for one login before it locks.
     pub lock_after: u32,
     /// How long a locked login stays locked.
     pub lock_for: Duration,
+    /// Failed sign-ins from one address within `lock_for` before it is
+    /// refused for the rest of that time (0: no limit).
+    pub address_limit: u32,
 }
 
 impl Default for PeopleSettings {
     fn default() -> Self {
         Self {
             session_idle: Duration::from_secs(8 * 3600),
+            session_max: Duration::from_secs(12 * 3600),
             lock_after: 5,
             lock_for: Duration::from_secs(900),
+            address_limit: 30,
         }
     }
 }
@@ -125,13 +133,6 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password(&random_text(16)).expect("hashing a random password"))
 }
 
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// The name a failed sign-in is counted under: what was typed, folded, cut.
 fn failure_key(login: &str) -> String {
     login.trim().to_lowercase().chars().take(64).collect()
@@ -194,7 +195,7 @@ impl Hub {
             )),
         }
         if let Some(p) = &new.password {
-            if let Err(why) = check_password(p) {
+            if let Err(why) = check_password(p, &new.login) {
                 errors.push(crate::domain::FieldError::new("password", why));
             }
         }
@@ -203,7 +204,7 @@ impl Hub {
         };
         let generated = new.password.is_none().then(|| random_text(12));
         let password = new.password.clone().or_else(|| generated.clone()).unwrap_or_default();
-        let hash = blocking(move || hash_password(&password)).await?;
+        let hash = self.password_gate.run(move || hash_password(&password)).await??;
         let mut id = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let person = Person {
@@ -249,9 +250,38 @@ impl Hub {
     }
 
     /// Signs a person in: a new session, or `Unauthorized` (whether the
-    /// login exists or not), or `TooManyRequests` while the login is locked.
-    #[tracing::instrument(skip_all)]
+    /// login exists or not), or `TooManyRequests` while the login is locked
+    /// (code `sign_in_locked`) or too many checks run at once (`busy`).
     pub async fn sign_in(&self, login: &str, password: &str) -> Result<NewSession, ExchangeError> {
+        self.sign_in_from(login, password, None).await
+    }
+
+    /// [`Hub::sign_in`] from `client`'s address, whose failures are counted
+    /// too: past `address_limit` of them it is refused (`sign_in_locked`)
+    /// whatever login it tries.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_from(
+        &self,
+        login: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<NewSession, ExchangeError> {
+        let (limit, window) = (self.settings.people.address_limit, self.settings.people.lock_for);
+        self.sign_in_addresses.check(client, limit, window)?;
+        let signed_in = self.sign_in_checked(login, password).await;
+        if let Err(
+            ExchangeError::Unauthorized
+            | ExchangeError::TooManyRequests {
+                code: "sign_in_locked", ..
+            },
+        ) = &signed_in
+        {
+            self.sign_in_addresses.failed(client, window);
+        }
+        signed_in
+    }
+
+    async fn sign_in_checked(&self, login: &str, password: &str) -> Result<NewSession, ExchangeError> {
         let key = failure_key(login);
         let settings = self.settings.people.clone();
         let now = catalog::now();
@@ -260,6 +290,10 @@ impl Hub {
         if let Some(until) = failures.locked_until.filter(|u| *u > now) {
             return Err(locked(until, now));
         }
+        let turn = self.password_gate.turn().await?;
+        // Counted before the check, in one write, so that attempts at the
+        // same time cannot verify more than `lock_after` passwords.
+        let attempt = self.count_attempt(key.clone(), &settings, now).await?;
         let parsed = Login::parse(login).ok();
         let row = match parsed {
             Some(l) => self.catalog.read(move |c| people::by_login(c, &l)).await?,
@@ -267,13 +301,13 @@ impl Hub {
         };
         let (pw, stored) = (password.to_owned(), row.as_ref().map(|r| r.password_hash.clone()));
         let ok = password.len() <= crate::domain::person::MAX_PASSWORD_BYTES
-            && blocking(move || {
+            && PasswordGate::run_in(turn, move || {
                 let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
                 verify_password(&pw, hash) && stored.is_some()
             })
             .await;
         let Some(row) = row.filter(|_| ok) else {
-            return Err(self.failed_sign_in(key, &settings, now).await);
+            return Err(failed_sign_in(attempt, now).await);
         };
         let session_id = random_text(32);
         let hashed = session_hash(&session_id);
@@ -293,17 +327,34 @@ impl Hub {
         })
     }
 
-    async fn failed_sign_in(&self, key: String, settings: &PeopleSettings, now: DateTime<Utc>) -> ExchangeError {
+    /// Counts a sign-in attempt for `key` as failed until it succeeds; the
+    /// one that reaches `lock_after` locks the login for the others, and
+    /// any past it is refused without a check.
+    async fn count_attempt(
+        &self,
+        key: String,
+        settings: &PeopleSettings,
+        now: DateTime<Utc>,
+    ) -> Result<people::Failures, ExchangeError> {
         let lock_after = settings.lock_after;
         let lock_for = chrono::Duration::from_std(settings.lock_for).unwrap_or(chrono::Duration::MAX);
         let keep = chrono::Duration::from_std(settings.lock_for).unwrap_or_default();
-        // Counted in the write itself, so that failures at the same time
-        // are all counted.
-        let written = self
-            .catalog
+        self.catalog
             .write(move |tx| {
                 people::prune_failures(tx, now - keep)?;
                 let before = people::failures(tx, &key)?;
+                if let Some(until) = before.locked_until.filter(|u| *u > now) {
+                    return Ok(Err(locked(until, now)));
+                }
+                if before.count >= lock_after {
+                    let f = people::Failures {
+                        locked_until: Some(now + lock_for),
+                        last: Some(now),
+                        ..before
+                    };
+                    people::set_failures(tx, &key, &f)?;
+                    return Ok(Err(locked(now + lock_for, now)));
+                }
                 let count = before.count.saturating_add(1);
                 let f = people::Failures {
                     count,
@@ -311,23 +362,9 @@ impl Hub {
                     locked_until: (count >= lock_after).then(|| now + lock_for),
                 };
                 people::set_failures(tx, &key, &f)?;
-                Ok::<_, DbError>(f)
+                Ok::<_, DbError>(Ok(f))
             })
-            .await;
-        let (count, locked_until) = match written {
-            Ok(f) => (f.count, f.locked_until),
-            Err(e) => return ExchangeError::from(e),
-        };
-        tracing::info!(failures = count, locked = locked_until.is_some(), "sign-in refused");
-        if let Some(until) = locked_until {
-            return locked(until, now);
-        }
-        // Each failure past the first few holds the answer back longer.
-        if count > SLOW_AFTER {
-            let wait = Duration::from_millis(250 << (count - SLOW_AFTER).min(8)).min(MAX_SLOWDOWN);
-            tokio::time::sleep(wait).await;
-        }
-        ExchangeError::Unauthorized
+            .await?
     }
 
     /// Who session `session_id` is, if it is live; its use is noted.
@@ -337,24 +374,25 @@ impl Hub {
         }
         let hashed = session_hash(session_id);
         let idle = chrono::Duration::from_std(self.settings.people.session_idle).unwrap_or(chrono::Duration::MAX);
+        let max = chrono::Duration::from_std(self.settings.people.session_max).unwrap_or(chrono::Duration::MAX);
         let now = catalog::now();
         let found = self
             .catalog
             .read(move |c| {
-                let Some((row, last_seen)) = people::session(c, &hashed)? else {
+                let Some(row) = people::session(c, &hashed)? else {
                     return Ok(None);
                 };
-                let kind = match &row.person.station {
+                let kind = match &row.person.person.station {
                     Some(s) => stations::get(c, s)?.map(|s| s.kind),
                     None => None,
                 };
-                Ok::<_, DbError>(Some((row.person, last_seen, kind)))
+                Ok::<_, DbError>(Some((row.person.person, row.last_seen, row.created, kind)))
             })
             .await?;
-        let Some((person, last_seen, kind)) = found else {
+        let Some((person, last_seen, created, kind)) = found else {
             return Err(ExchangeError::Unauthorized);
         };
-        if last_seen + idle < now {
+        if last_seen + idle < now || created.checked_add_signed(max).is_some_and(|end| end < now) {
             self.catalog
                 .write(move |tx| people::delete_session(tx, &hashed))
                 .await?;
@@ -370,6 +408,28 @@ impl Hub {
             csrf: self.csrf_token(session_id),
             person,
         })
+    }
+
+    /// Lets `login` sign in again at once (the operator may): its failed
+    /// sign-ins are forgotten. `Ok(false)` when it was not locked.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
+    pub async fn unlock_login(&self, caller: &Caller, login: &str) -> Result<bool, ExchangeError> {
+        require_admin(caller)?;
+        let key = failure_key(login);
+        if key.is_empty() {
+            return Err(ExchangeError::invalid("login", "name the login to unlock"));
+        }
+        let now = catalog::now();
+        let was_locked = self
+            .catalog
+            .write(move |tx| {
+                let locked = people::failures(tx, &key)?.locked_until.is_some_and(|u| u > now);
+                people::clear_failures(tx, &key)?;
+                Ok::<_, DbError>(locked)
+            })
+            .await?;
+        tracing::info!(locked = was_locked, "login unlocked by the operator");
+        Ok(was_locked)
     }
 
     /// The CSRF token of a session: a MAC of its id, so nothing more is kept.
@@ -407,21 +467,21 @@ impl Hub {
         let Some(me) = caller.person.clone() else {
             return Err(ExchangeError::Forbidden("only a person has a password"));
         };
-        check_password(new).map_err(|why| ExchangeError::invalid("new_password", why))?;
         let id = me.id.clone();
         let row = self
             .catalog
             .read(move |c| people::by_id(c, &id))
             .await?
             .ok_or(ExchangeError::Unauthorized)?;
+        check_password(new, row.person.login.as_str()).map_err(|why| ExchangeError::invalid("new_password", why))?;
         let (cur, stored) = (current.to_owned(), row.password_hash.clone());
         if current.len() > crate::domain::person::MAX_PASSWORD_BYTES
-            || !blocking(move || verify_password(&cur, &stored)).await
+            || !self.password_gate.run(move || verify_password(&cur, &stored)).await?
         {
             return Err(ExchangeError::invalid("current_password", "is not your password"));
         }
         let new = new.to_owned();
-        let hash = blocking(move || hash_password(&new)).await?;
+        let hash = self.password_gate.run(move || hash_password(&new)).await??;
         let session_id = random_text(32);
         let hashed = session_hash(&session_id);
         let id = me.id.clone();
@@ -454,6 +514,26 @@ impl Hub {
             .await?;
         Ok(())
     }
+}
+
+/// The answer to a failed check counted as `attempt`: locked when it was
+/// the last one allowed, else `Unauthorized`, later the more have failed.
+async fn failed_sign_in(attempt: people::Failures, now: DateTime<Utc>) -> ExchangeError {
+    let count = attempt.count;
+    tracing::info!(
+        failures = count,
+        locked = attempt.locked_until.is_some(),
+        "sign-in refused"
+    );
+    if let Some(until) = attempt.locked_until {
+        return locked(until, now);
+    }
+    // Each failure past the first few holds the answer back longer.
+    if count > SLOW_AFTER {
+        let wait = Duration::from_millis(250 << (count - SLOW_AFTER).min(8)).min(MAX_SLOWDOWN);
+        tokio::time::sleep(wait).await;
+    }
+    ExchangeError::Unauthorized
 }
 
 fn locked(until: DateTime<Utc>, now: DateTime<Utc>) -> ExchangeError {

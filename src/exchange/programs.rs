@@ -285,6 +285,7 @@ impl Hub {
         let viewer = caller.viewer();
         let index = self.index.clone();
         let person = caller.person_id();
+        let analysing = self.analysis.workers > 0;
         let done = self
             .catalog
             .write(move |tx| {
@@ -305,7 +306,9 @@ impl Hub {
                         "upload the program's master file before publishing it",
                     ));
                 }
-                // QC warnings do not block; a master that is no media does.
+                // Its analysis must have ended; QC warnings do not block,
+                // a master that is no media does.
+                Hub::master_analysed(tx, &s.program.files, analysing)?;
                 if Hub::master_not_media(tx, &s.program.files)? {
                     return Err(ExchangeError::conflict(
                         code::MASTER_NOT_MEDIA,

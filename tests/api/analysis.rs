@@ -161,13 +161,13 @@ async fn a_file_is_analysed_and_its_preview_heard_before_taking(app: TestApp) {
         "available_from": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339(),
     });
     let p = upload(&app, &owner, &body, "audio/wav", "phong-su.wav", wav(dir.path())).await;
+    let a = analysis_of(&app, &owner, &p, "master").await;
+    assert_eq!(a["state"], "done", "{a}");
     let r = app
         .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
-    let a = analysis_of(&app, &owner, &p, "master").await;
-    assert_eq!(a["state"], "done", "{a}");
     assert!(a["container"].as_str().unwrap().contains("wav"), "{a}");
     assert!((a["duration_seconds"].as_f64().unwrap() - 6.0).abs() < 0.05, "{a}");
     let s = &a["streams"][0];
@@ -284,23 +284,21 @@ async fn the_feed_tells_of_analyses_with_their_verdict() {
     let mut body = program("Dân ca");
     body["duration_seconds"] = json!(600);
     let p = upload(&app, &owner, &body, "audio/wav", "dan-ca.wav", wav(dir.path())).await;
+    let a = analysis_of(&app, &owner, &p, "master").await;
     let r = app
         .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let a = analysis_of(&app, &owner, &p, "master").await;
     // Declared 600 s, measured 6 s: flagged, not blocked.
     assert_eq!(a["qc"]["verdict"], "warn", "{a}");
     assert!(a["qc"]["reasons"][0].as_str().unwrap().contains("600"), "{a}");
+    // Publishing waited for the analysis: partners learn of the program
+    // with its verdict (its `file.analyzed` came while it was a draft).
     let feed: Value = app.get(&national, "/api/v1/feed?limit=100").await.json().await.unwrap();
-    let analysed: Vec<&Value> = feed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "file.analyzed")
-        .collect();
-    assert_eq!(analysed.len(), 1, "{feed}");
-    assert_eq!(analysed[0]["program"]["files"][0]["analysis"]["qc"]["verdict"], "warn");
+    let events: Vec<&Value> = feed["items"].as_array().unwrap().iter().collect();
+    assert_eq!(events.len(), 1, "{feed}");
+    assert_eq!(events[0]["type"], "program.published");
+    assert_eq!(events[0]["program"]["files"][0]["analysis"]["qc"]["verdict"], "warn");
 }
 
 #[tokio::test]
@@ -573,6 +571,9 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
         ],
     );
 
+    let flac_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&master));
+    let job = |sql: &str| db(&data, &sql.replace("JOB", &format!("sha256 = '{flac_sha}'")));
+
     let mut server = serve(&data).await;
     let client = reqwest::Client::new();
     let p: Value = client
@@ -586,26 +587,40 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
         .await
         .unwrap();
     let p = id(&p).to_owned();
-    let r = client
-        .put(format!(
-            "{}/api/v1/programs/{p}/files/master?filename=long.flac",
-            server.base
-        ))
-        .bearer_auth(&token)
-        .header("Content-Type", "audio/flac")
-        .body(master)
-        .send()
-        .await
-        .unwrap();
+    let put_master = |name: &str, media_type: &str, body: Vec<u8>| {
+        client
+            .put(format!(
+                "{}/api/v1/programs/{p}/files/master?filename={name}",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .header("Content-Type", media_type.to_owned())
+            .body(body)
+            .send()
+    };
+    // Published with a short master (publishing waits for its analysis)…
+    let r = put_master("short.wav", "audio/wav", wav(dir.path())).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = client
-        .post(format!("{}/api/v1/programs/{p}/publish", server.base))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let publish = || {
+        client
+            .post(format!("{}/api/v1/programs/{p}/publish", server.base))
+            .bearer_auth(&token)
+            .json(&json!({}))
+            .send()
+    };
+    let r = publish().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "not before its analysis has ended");
+    assert!(r.headers().contains_key("retry-after"));
+    for _ in 0..600 {
+        if state(&server, &token, &p).await == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(publish().await.unwrap().status(), StatusCode::OK);
+    // …then the long one in its place, whose analysis partners hear of.
+    let r = put_master("long.flac", "audio/flac", master).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
     let mut caught = false;
     for _ in 0..400 {
         match state(&server, &token, &p).await.as_str() {
@@ -622,7 +637,7 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     assert_eq!(
-        db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'running'"),
+        job("SELECT count(*) FROM analysis_jobs WHERE JOB AND state = 'running'"),
         1
     );
 
@@ -637,7 +652,7 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(done, "the job was not finished after the restart");
-    assert_eq!(db(&data, "SELECT attempts FROM analysis_jobs"), 2);
+    assert_eq!(job("SELECT attempts FROM analysis_jobs WHERE JOB"), 2);
     let feed = get(&server, &national, "/api/v1/feed?limit=100").await;
     let analysed = feed["items"]
         .as_array()
@@ -649,14 +664,17 @@ async fn a_job_cut_by_kill_9_is_finished_after_restart_once() {
 
     // `pxhub analyze` queues it again; the running hub picks it up.
     output(pxhub(&data).args(["analyze", "--program", &p]));
-    assert_eq!(db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'done'"), 0);
+    assert_eq!(
+        job("SELECT count(*) FROM analysis_jobs WHERE JOB AND state = 'done'"),
+        0
+    );
     for _ in 0..3000 {
-        if db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'done'") == 1 {
+        if job("SELECT count(*) FROM analysis_jobs WHERE JOB AND state = 'done'") == 1 {
             let o = pxhub(&data).args(["analyze"]).output().unwrap();
             assert!(!o.status.success(), "--program or --all is required");
             output(pxhub(&data).args(["analyze", "--all"]));
             assert_eq!(
-                db(&data, "SELECT count(*) FROM analysis_jobs WHERE state = 'pending'"),
+                job("SELECT count(*) FROM analysis_jobs WHERE JOB AND state = 'pending'"),
                 1
             );
             return;
@@ -744,6 +762,7 @@ async fn search_filters_on_what_was_measured() {
         .text()
         .await
         .unwrap();
+    crate::probes::assert_valid_ebucore(&xml);
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let text = |name: &str| {
         doc.descendants()
@@ -763,7 +782,20 @@ async fn search_filters_on_what_was_measured() {
     assert_eq!(label("videoEncoding").as_deref(), Some("h264"));
     assert_eq!(label("audioEncoding").as_deref(), Some("aac"));
     assert_eq!(text("channels").as_deref(), Some("1"));
-    assert!(label("containerEncoding").unwrap().contains("mp4"));
+    let format_label = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "containerEncoding")
+        .and_then(|n| n.attribute("formatLabel"));
+    assert!(format_label.unwrap().contains("mp4"));
+    // The loudness, in EBUCore's own loudness elements.
+    let loudness = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "loudnessMetadata")
+        .unwrap();
+    for figure in ["integratedLoudness", "maxTruePeak"] {
+        let v = loudness.children().find(|n| n.tag_name().name() == figure).unwrap();
+        assert!(v.text().unwrap().parse::<f64>().unwrap() < 0.0, "{figure}");
+    }
     // Elements in the order of EBUCore's formatType.
     let format = doc.descendants().find(|n| n.tag_name().name() == "format").unwrap();
     let order: Vec<&str> = format

@@ -184,9 +184,9 @@ async fn a_stations_agent_delivers_what_it_follows_by_its_template() {
     let sidecar: Value =
         serde_json::from_slice(&std::fs::read(folder.join(format!("{stem}.program.json"))).unwrap()).unwrap();
     assert_eq!(sidecar["id"], a["id"]);
-    assert!(std::fs::read_to_string(folder.join(format!("{stem}.ebucore.xml")))
-        .unwrap()
-        .contains("urn:ebu:metadata-schema:ebucore"));
+    let ebucore = std::fs::read_to_string(folder.join(format!("{stem}.ebucore.xml"))).unwrap();
+    assert!(ebucore.contains("urn:ebu:metadata-schema:ebucore"));
+    crate::probes::assert_valid_ebucore(&ebucore);
     let mut names: Vec<String> = std::fs::read_dir(&into)
         .unwrap()
         .flatten()

@@ -42,6 +42,7 @@ fn every_variant() -> Vec<ExchangeError> {
         ExchangeError::Media(MediaError::NotFound),
         ExchangeError::StorageUnavailable(MediaError::Unavailable("down".into())),
         ExchangeError::StorageFull(MediaError::Full(io())),
+        ExchangeError::AnalysisPending { retry_after_secs: 5 },
     ]
 }
 
@@ -72,6 +73,7 @@ fn which(e: &ExchangeError) -> usize {
         E::Media(_) => 19,
         E::StorageUnavailable(_) => 20,
         E::StorageFull(_) => 21,
+        E::AnalysisPending { .. } => 22,
     }
 }
 
@@ -79,7 +81,7 @@ fn which(e: &ExchangeError) -> usize {
 fn every_variant_is_walked() {
     let seen: Vec<usize> = every_variant().iter().map(which).collect();
     assert_eq!(seen, (0..seen.len()).collect::<Vec<_>>());
-    assert_eq!(seen.len(), 22, "every variant is listed once, in order");
+    assert_eq!(seen.len(), 23, "every variant is listed once, in order");
 }
 
 #[actix_web::test]

@@ -445,6 +445,7 @@ async fn the_ebucore_sidecar_describes_the_program() {
     let r = app.get(&cb, &format!("/api/v1/programs/{}/ebucore.xml", id(&p))).await;
     assert_eq!(r.status(), StatusCode::OK);
     let xml = r.text().await.unwrap();
+    crate::probes::assert_valid_ebucore(&xml);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let ns = "urn:ebu:metadata-schema:ebucore";
     let root = doc.root_element();

@@ -50,6 +50,10 @@ pub fn serve_env(data: &Path, port: u16, storage: &StorageSettings) -> Vec<(&'st
         ("PXHUB_MAX_UPLOAD_BYTES", (64 << 20).to_string()),
         ("PXHUB_LOG", "warn".into()),
         ("PXHUB_WORKERS", "2".into()),
+        // No analysis: these hubs keep made-up bytes as masters and publish
+        // them at once, which a hub that analyses refuses until the
+        // analysis has ended (tests/api/analysis.rs turns it on).
+        ("PXHUB_ANALYSIS_WORKERS", "0".into()),
     ];
     env.extend(storage_env(storage));
     env
@@ -90,6 +94,11 @@ impl HubProcess {
         }
         hub.kill();
         panic!("the hub did not answer: {}", hub.log_text());
+    }
+
+    /// The process id of the group's leader.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log_text(&self) -> String {

@@ -49,9 +49,9 @@ async fn the_pull_agent_takes_replaces_and_withdraws() {
     assert!(std::fs::read(home.join("Thời sự tối.mp4")).unwrap() == first);
     let sidecar: Value = serde_json::from_slice(&std::fs::read(home.join("program.json")).unwrap()).unwrap();
     assert_eq!(sidecar["id"], a["id"]);
-    assert!(std::fs::read_to_string(home.join("ebucore.xml"))
-        .unwrap()
-        .contains("Thời sự tối"));
+    let ebucore = std::fs::read_to_string(home.join("ebucore.xml")).unwrap();
+    assert!(ebucore.contains("Thời sự tối"));
+    crate::probes::assert_valid_ebucore(&ebucore);
     assert!(
         !into.join("thai-nguyen").join(id(&b)).join("sau.mp4").exists(),
         "outside its window: not taken"

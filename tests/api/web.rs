@@ -1268,12 +1268,12 @@ async fn the_program_page_plays_the_preview_and_tells_the_analysis() {
         crate::analysis::wav(dir.path()),
     )
     .await;
+    let a = crate::analysis::analysis_of(&app, &tn, &p, "master").await;
+    assert_eq!(a["state"], "done", "{a}");
     let r = app
         .post(&tn, &format!("/api/v1/programs/{p}/publish"), &json!({}))
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let a = crate::analysis::analysis_of(&app, &tn, &p, "master").await;
-    assert_eq!(a["state"], "done", "{a}");
     let preview = format!("/api/v1/programs/{p}/files/master/preview");
     let mut ready = false;
     for _ in 0..600 {

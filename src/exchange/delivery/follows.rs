@@ -60,6 +60,9 @@ impl Hub {
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn follow(&self, caller: &Caller, new: NewFollow) -> Result<Follow, ExchangeError> {
         let station = follower(caller)?.clone();
+        if new.deliver && !caller.may_offer() {
+            return Err(ExchangeError::Forbidden("delivery settings belong to editors"));
+        }
         let mut errors = Vec::new();
         let value = match crate::domain::text::tidy(&new.value, false) {
             Ok(v) => v,

@@ -19,6 +19,11 @@ login-name = Login
 password = Password
 sign-in-failed = Wrong login or password.
 sign-in-locked = Too many failed sign-ins. Please try again in a few minutes.
+sign-in-busy = Many people are signing in right now. Please try again in a moment.
+unlock-login = Login locked by failed sign-ins
+unlock = Unlock
+login-unlocked = { $name } may sign in again.
+login-not-locked = { $name } was not locked; its failed sign-ins are forgotten.
 
 ## Account
 account-title = My account
@@ -54,6 +59,7 @@ error-csrf = The form has expired or is not valid. Please reload the page and tr
 error-date = Not a valid date and time.
 error-number = Must be a number.
 error-master-required = Upload the master file before publishing.
+error-analysis-pending = The master is still being checked; publish it in a minute, once its analysis is done.
 error-no-station = This account belongs to no station.
 
 ## Catalog

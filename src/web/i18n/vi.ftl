@@ -20,6 +20,11 @@ login-name = Tên đăng nhập
 password = Mật khẩu
 sign-in-failed = Tên đăng nhập hoặc mật khẩu không đúng.
 sign-in-locked = Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau ít phút.
+sign-in-busy = Đang có nhiều người đăng nhập cùng lúc. Vui lòng thử lại sau giây lát.
+unlock-login = Tên đăng nhập bị khóa vì đăng nhập sai
+unlock = Mở khóa
+login-unlocked = { $name } có thể đăng nhập lại.
+login-not-locked = { $name } không bị khóa; các lần đăng nhập sai đã được xóa.
 
 ## Account
 account-title = Tài khoản của tôi
@@ -55,6 +60,7 @@ error-csrf = Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng t
 error-date = Ngày giờ không hợp lệ.
 error-number = Phải là một số.
 error-master-required = Cần tải lên bản gốc trước khi đăng.
+error-analysis-pending = Bản gốc đang được kiểm tra; vui lòng đăng lại sau ít phút, khi kiểm tra xong.
 error-no-station = Tài khoản này không thuộc đài nào.
 
 ## Catalog

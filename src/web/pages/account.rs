@@ -23,11 +23,29 @@ struct SignInPage {
     error: Option<String>,
 }
 
-/// Where to go after signing in: a path of this site only.
+/// Where to go after signing in: a path (and query) this site serves, as
+/// the URL parser reads it, with no control character anywhere and no
+/// host; else `/`. What is given back is the parsed path, percent-encoded,
+/// so it is always a valid `Location`.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2000 => {
-            n.to_owned()
+    const HERE: &str = "http://hub.invalid/";
+    let Some(n) = next else {
+        return "/".to_owned();
+    };
+    let shaped = n.len() < 2000
+        && n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.contains('\\')
+        && !n.chars().any(char::is_control);
+    let here = url::Url::parse(HERE).expect("a valid base");
+    match here.join(n) {
+        Ok(u) if shaped && u.as_str().starts_with(HERE) => {
+            let mut to = u.path().to_owned();
+            if let Some(q) = u.query() {
+                to.push('?');
+                to.push_str(q);
+            }
+            to
         }
         _ => "/".to_owned(),
     }
@@ -80,7 +98,7 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+pub async fn sign_in(v: Visit, req: actix_web::HttpRequest, body: web::Bytes) -> Result<HttpResponse, WebError> {
     let f: SignInForm = form(&v, &body)?;
     let secret = v.pre_session.clone().unwrap_or_default();
     let csrf_ok = !secret.is_empty() && v.hub.csrf_ok(&format!("pre:{secret}"), f.csrf.as_deref().unwrap_or(""));
@@ -88,7 +106,9 @@ pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErro
         return Err(v.refuse(StatusCode::FORBIDDEN, "error-csrf"));
     }
     let next = safe_next(f.next.as_deref());
-    let (status, message) = match v.hub.sign_in(&f.login, &f.password).await {
+    let mut retry_after = None;
+    let client = req.peer_addr().map(|a| a.ip());
+    let (status, message) = match v.hub.sign_in_from(&f.login, &f.password, client).await {
         Ok(s) => {
             let mut res = see_other(&next);
             res.add_cookie(&v.cookie(SESSION_COOKIE, s.session_id))
@@ -97,7 +117,17 @@ pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErro
         }
         // The same words whether the login exists or not.
         Err(ExchangeError::Unauthorized) => (StatusCode::UNAUTHORIZED, v.t().get("sign-in-failed")),
-        Err(ExchangeError::TooManyRequests { .. }) => (StatusCode::TOO_MANY_REQUESTS, v.t().get("sign-in-locked")),
+        Err(ExchangeError::TooManyRequests {
+            code, retry_after_secs, ..
+        }) => {
+            retry_after = Some(retry_after_secs);
+            let words = if code == "busy" {
+                "sign-in-busy"
+            } else {
+                "sign-in-locked"
+            };
+            (StatusCode::TOO_MANY_REQUESTS, v.t().get(words))
+        }
         Err(e) => return Err(v.fail(e)),
     };
     let body = SignInPage {
@@ -109,7 +139,14 @@ pub async fn sign_in(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErro
     }
     .render()
     .map_err(WebError::internal)?;
-    Ok(html(status, body))
+    let mut res = html(status, body);
+    if let Some(secs) = retry_after {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+    }
+    Ok(res)
 }
 
 #[derive(Deserialize)]
@@ -238,5 +275,45 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
+        // Control characters, which URL parsers skip or headers refuse.
+        for c in ['\t', '\n', '\r', '\u{b}', '\u{7f}', '\u{85}', '\0'] {
+            let bad = format!("/{c}/evil.example");
+            assert_eq!(safe_next(Some(&bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/a\\b")), "/");
+        // What is kept is a valid header value: non-ASCII percent-encoded.
+        assert_eq!(
+            safe_next(Some("/programs/Thời sự")),
+            "/programs/Th%E1%BB%9Di%20s%E1%BB%B1"
+        );
+        assert_eq!(safe_next(Some("/report#x")), "/report");
+        assert_eq!(safe_next(Some("/../../x")), "/x");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Any `next` leads to a path of this site that is a valid header
+        /// value, and never panics.
+        #[test]
+        fn any_next_stays_on_this_site_and_is_a_valid_location(
+            chars in proptest::collection::vec(proptest::prelude::any::<char>(), 0..40),
+            lead in proptest::sample::select(vec!["", "/", "//", "/\\", "http://", "/%0A", "/\t/"]),
+        ) {
+            let next: String = lead.chars().chain(chars).collect();
+            let to = safe_next(Some(&next));
+            proptest::prop_assert!(to.starts_with('/') && !to.starts_with("//"), "{next:?} -> {to:?}");
+            proptest::prop_assert!(!to.chars().any(|c| c.is_control() || c == '\\'), "{next:?} -> {to:?}");
+            proptest::prop_assert!(actix_web::http::header::HeaderValue::from_str(&to).is_ok(), "{to:?}");
+            let here = url::Url::parse("http://hub.invalid/").unwrap();
+            let resolved = here.join(&to).unwrap();
+            proptest::prop_assert_eq!(resolved.host_str(), Some("hub.invalid"), "{:?}", to);
+        }
+
+        /// Any form body parses or is refused; never a panic.
+        #[test]
+        fn any_form_body_parses_or_is_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = serde_html_form::from_bytes::<SignInForm>(&body);
+        }
     }
 }

@@ -221,6 +221,33 @@ pub async fn add_person(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebE
 }
 
 #[derive(Deserialize)]
+pub struct UnlockForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    login: String,
+}
+
+/// Lets a login locked by failed sign-ins sign in again.
+pub async fn unlock_login(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: UnlockForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    match v.hub.unlock_login(&s.caller, &f.login).await {
+        Ok(was_locked) => {
+            let id = if was_locked {
+                "login-unlocked"
+            } else {
+                "login-not-locked"
+            };
+            let login: String = f.login.trim().chars().take(64).collect();
+            let msg = v.t().arg(id, "name", &login);
+            render(&v, StatusCode::OK, Some(msg), None, None).await
+        }
+        Err(e) => refused(&v, e).await,
+    }
+}
+
+#[derive(Deserialize)]
 pub struct TokenForm {
     csrf: Option<String>,
     #[serde(default)]

@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin", web::get().to(admin::admin))
         .route("/admin/stations", web::post().to(admin::add_station))
         .route("/admin/people", web::post().to(admin::add_person))
+        .route("/admin/people/unlock", web::post().to(admin::unlock_login))
         .route("/admin/tokens", web::post().to(admin::issue_token))
         .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
         .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
