@@ -49,6 +49,9 @@ pub struct ExchangeSettings {
     pub max_upload_bytes: u64,
     /// With S3: whole downloads by a presigned redirect, not through the hub.
     pub presign_downloads: bool,
+    /// Behind nginx with the local store: the prefix of nginx's internal
+    /// location, for downloads answered with `X-Accel-Redirect`.
+    pub accel_redirect: Option<String>,
     /// Where webhooks may go, and how many one subscriber may have.
     pub webhooks: webhooks::WebhookPolicy,
     /// The first wait before a failed webhook delivery is retried.
