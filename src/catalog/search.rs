@@ -111,12 +111,12 @@ impl<'a> Resolved<'a> {
     }
 
     /// The rights rule of `exchange::rights`, and the filters.
-    fn keeps(&self, h: &Hot, e: &Option<Entry>) -> bool {
+    fn keeps(&self, h: &Hot, e: Cold<'_>) -> bool {
         self.visible(h, e) && self.filters_keep(h, e)
     }
 
     /// The rights rule, with the statuses asked for.
-    fn visible(&self, h: &Hot, e: &Option<Entry>) -> bool {
+    fn visible(&self, h: &Hot, e: Cold<'_>) -> bool {
         if !self.statuses.contains(&h.status) {
             return false;
         }
@@ -129,12 +129,12 @@ impl<'a> Resolved<'a> {
         let audience = match h.audience {
             Audience::Cluster => true,
             Audience::National => national,
-            Audience::Stations => me.is_some_and(|m| e.as_ref().is_some_and(|e| e.audience_stations.contains(&m))),
+            Audience::Stations => me.is_some_and(|m| e.get().is_some_and(|e| e.audience_stations.contains(&m))),
         };
         h.status == ProgramStatus::Published && audience && self.available_at.is_none_or(|at| open(h, at))
     }
 
-    fn filters_keep(&self, h: &Hot, e: &Option<Entry>) -> bool {
+    fn filters_keep(&self, h: &Hot, e: Cold<'_>) -> bool {
         let f = self.f;
         let hot = self.stations.as_ref().is_none_or(|s| s.contains(&h.station))
             && (f.kinds.is_empty() || f.kinds.contains(&h.kind))
@@ -146,7 +146,7 @@ impl<'a> Resolved<'a> {
         if !hot || !self.cold_filters {
             return hot;
         }
-        let Some(e) = e else {
+        let Some(e) = e.get() else {
             return false;
         };
         self.aired_from
@@ -161,10 +161,27 @@ impl<'a> Resolved<'a> {
     }
 }
 
+/// Where a program's full entry is, read only when a filter, a count or a
+/// key needs what [`Hot`] does not hold.
+#[derive(Clone, Copy)]
+struct Cold<'t> {
+    entries: &'t [Option<Entry>],
+    at: usize,
+}
+
+impl<'t> Cold<'t> {
+    /// Not inlined: a reference the compiler could read ahead of the branch
+    /// that needs it would bring every program's entry into the cache.
+    #[inline(never)]
+    fn get(self) -> Option<&'t Entry> {
+        self.entries.get(self.at)?.as_ref()
+    }
+}
+
 /// A program's languages.
-fn languages<'t>(h: &'t Hot, e: &'t Option<Entry>) -> &'t [NameId] {
+fn languages<'t>(h: &'t Hot, e: Cold<'t>) -> &'t [NameId] {
     if h.flags & MORE_LANGUAGES != 0 {
-        e.as_ref().map_or(&[], |e| &e.languages)
+        e.get().map_or(&[], |e| &e.languages)
     } else if h.language == NO_LANGUAGE {
         &[]
     } else {
@@ -225,7 +242,7 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, h: &Hot, e: &Option<Entry>) {
+    fn add(&mut self, h: &Hot, e: Cold<'_>) {
         // Names the index gave are below the table's length; a count of a
         // number it never gave is dropped (`get_mut`), never a panic.
         if let Some(n) = self.station.get_mut(h.station as usize) {
@@ -320,12 +337,12 @@ struct Paging<'p> {
 }
 
 impl Paging<'_> {
-    fn key<'t>(&self, h: &Hot, e: &'t Option<Entry>, seq: i64) -> Key<'t> {
+    fn key<'t>(&self, h: &Hot, e: Cold<'t>, seq: i64) -> Key<'t> {
         match (self.sort, &self.in_title) {
             (Sort::Relevance, Some(ids)) => Key::Tiered(u8::from(ids.binary_search(&seq).is_err()), h.listed_at),
             (Sort::Newest | Sort::Relevance, _) => Key::Desc(h.listed_at),
-            (Sort::Aired, _) => Key::Desc(e.as_ref().map_or(super::index::NEVER_AIRED, |e| e.aired)),
-            (Sort::Title, _) => Key::Text(e.as_ref().map_or("", |e| &e.title_key)),
+            (Sort::Aired, _) => Key::Desc(e.get().map_or(super::index::NEVER_AIRED, |e| e.aired)),
+            (Sort::Title, _) => Key::Text(e.get().map_or("", |e| &e.title_key)),
         }
     }
 
@@ -359,7 +376,7 @@ struct Visit<'t, 'r> {
 }
 
 impl<'t> Visit<'t, '_> {
-    fn see(&mut self, seq: i64, h: &Hot, e: &'t Option<Entry>) {
+    fn see(&mut self, seq: i64, h: &Hot, e: Cold<'t>) {
         if !self.r.keeps(h, e) {
             return;
         }
@@ -393,16 +410,30 @@ fn visit(
     match matched {
         Some(ids) => {
             for &seq in ids.iter().rev() {
-                let Ok(i) = usize::try_from(seq) else { continue };
-                if let (Some(Some(h)), Some(e)) = (t.hot.get(i), t.entries.get(i)) {
-                    v.see(seq, h, e);
+                let Ok(at) = usize::try_from(seq) else { continue };
+                if let Some(Some(h)) = t.hot.get(at) {
+                    v.see(
+                        seq,
+                        h,
+                        Cold {
+                            entries: &t.entries,
+                            at,
+                        },
+                    );
                 }
             }
         }
         None => {
-            for (seq, (h, e)) in t.hot.iter().zip(&t.entries).enumerate().rev() {
+            for (at, h) in t.hot.iter().enumerate().rev() {
                 if let Some(h) = h {
-                    v.see(seq as i64, h, e);
+                    v.see(
+                        at as i64,
+                        h,
+                        Cold {
+                            entries: &t.entries,
+                            at,
+                        },
+                    );
                 }
             }
         }
@@ -528,7 +559,8 @@ mod tests {
             let input = serde_json::json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"]});
             ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
         };
-        let write = |f: Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64> + Send>| {
+        type Change = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64> + Send>;
+        let write = |f: Change| {
             let (c, index) = (c.clone(), index.clone());
             async move {
                 c.write(move |tx| {
