@@ -43,8 +43,8 @@ pub struct Entry {
     pub codecs: Box<[Box<str>]>,
 }
 
-/// What every search reads of a program, packed in 40 bytes: a pass over a
-/// million programs streams 40 MB, not the whole entries (about 140 bytes
+/// What every search reads of a program, packed in 48 bytes: a pass over a
+/// million programs streams 48 MB, not the whole entries (about 140 bytes
 /// each, and their titles and lists elsewhere on the heap). The rest is
 /// read from the [`Entry`] only for the programs and filters that need it.
 #[derive(Debug, Clone, Copy)]
@@ -54,8 +54,8 @@ pub struct Hot {
     pub from: i64,
     pub until: i64,
     pub station: NameId,
-    /// The first language, or [`NO_LANGUAGE`].
-    pub language: NameId,
+    /// The first two languages, [`NO_LANGUAGE`] where there is none.
+    pub languages: [NameId; 2],
     pub status: ProgramStatus,
     pub kind: ProgramKind,
     pub genre: Genre,
@@ -64,9 +64,9 @@ pub struct Hot {
     pub flags: u8,
 }
 
-/// [`Hot::language`] of a program without languages.
+/// An empty place of [`Hot::languages`].
 pub const NO_LANGUAGE: NameId = NameId::MAX;
-/// The program has more than one language (the entry lists them).
+/// The program has more than two languages (the entry lists them).
 pub const MORE_LANGUAGES: u8 = 1;
 
 impl Hot {
@@ -76,12 +76,12 @@ impl Hot {
             from: e.available_from.unwrap_or(i64::MIN),
             until: e.available_until.unwrap_or(i64::MAX),
             station: e.station,
-            language: e.languages.first().copied().unwrap_or(NO_LANGUAGE),
+            languages: [0, 1].map(|i| e.languages.get(i).copied().unwrap_or(NO_LANGUAGE)),
             status: e.status,
             kind: e.kind,
             genre: e.genre,
             audience: e.audience,
-            flags: if e.languages.len() > 1 { MORE_LANGUAGES } else { 0 },
+            flags: if e.languages.len() > 2 { MORE_LANGUAGES } else { 0 },
         }
     }
 }

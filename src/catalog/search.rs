@@ -182,10 +182,9 @@ impl<'t> Cold<'t> {
 fn languages<'t>(h: &'t Hot, e: Cold<'t>) -> &'t [NameId] {
     if h.flags & MORE_LANGUAGES != 0 {
         e.get().map_or(&[], |e| &e.languages)
-    } else if h.language == NO_LANGUAGE {
-        &[]
     } else {
-        std::slice::from_ref(&h.language)
+        let n = h.languages.iter().position(|l| *l == NO_LANGUAGE).unwrap_or(2);
+        &h.languages[..n]
     }
 }
 
@@ -532,6 +531,41 @@ mod tests {
             assert_eq!(*g as usize, i);
         }
         assert_eq!((ProgramKind::ALL.len(), Genre::ALL.len()), (2, 12));
+    }
+
+    /// Languages past the two the hot row holds are counted and filtered on
+    /// from the full entry.
+    #[test]
+    fn a_third_language_is_counted_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = catalog(dir.path(), 1);
+        let index = c
+            .write_blocking(|tx| {
+                let input = serde_json::json!({
+                    "title": "Ba thứ tiếng", "kind": "radio", "genre": "news", "languages": ["vi", "tyz", "nut"]
+                });
+                let meta = ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap();
+                let station = StationId::parse("thai-nguyen").unwrap();
+                programs::insert(tx, ProgramId::generate(), &station, &meta, crate::catalog::now())?;
+                SearchIndex::load(tx)
+            })
+            .unwrap();
+        let find = |languages: &[&str]| {
+            let f = Filters {
+                languages: languages.iter().map(|l| LanguageTag::parse(l).unwrap()).collect(),
+                statuses: vec![ProgramStatus::Draft],
+                ..Filters::default()
+            };
+            c.write_blocking(|tx| search(tx, &index, &Viewer::Admin, &f, Sort::Newest, None, 10))
+                .unwrap()
+        };
+        let all = find(&[]);
+        assert_eq!(all.total, 2);
+        let counts: Vec<(&str, u64)> = all.facets.language.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(counts, [("nut", 1), ("tyz", 1), ("vi", 2)]);
+        assert_eq!(find(&["nut"]).total, 1);
+        assert_eq!(find(&["tyz"]).total, 1);
+        assert_eq!(find(&["vi"]).total, 2);
     }
 
     /// Every write that changes the text is seen by the next search of the
