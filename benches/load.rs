@@ -15,6 +15,15 @@
 //! answer before it is loaded, and wrk must see no error and no non-2xx
 //! answer. The order is healthz, by id, search, healthz; the baseline is the
 //! mean of the two healthz runs. `--quick`: 300 programs, 2 s per run.
+//!
+//! Then broad searches on the search bench's realistic catalog
+//! (`--catalog N`, default 100,000, a copy of the cached one; `--quick`:
+//! 2,000 generated here; 0: skipped), served by a second `pxhub serve` as
+//! station `cao-bang`: `--search-connections` (16) connections, each request
+//! one of the catalog's 25 commonest words (each matches thousands of
+//! programs), between two `/healthz` runs. The server's private memory
+//! (`RssAnon`, and PSS from `smaps_rollup`) is read before and after the
+//! load: RSS would count the catalog file mapped by every read connection.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -30,6 +39,10 @@ struct Opts {
     secs: u32,
     connections: u32,
     keep: bool,
+    quick: bool,
+    /// Programs of the realistic catalog for the broad searches (0: none).
+    catalog: usize,
+    search_connections: u32,
 }
 
 impl Opts {
@@ -39,7 +52,11 @@ impl Opts {
             secs: 10,
             connections: 64,
             keep: false,
+            quick: false,
+            catalog: 100_000,
+            search_connections: 16,
         };
+        let mut catalog = None;
         let (mut programs, mut secs) = (None, None);
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -51,13 +68,18 @@ impl Opts {
                 "--quick" => {
                     o.programs = 300;
                     o.secs = 2;
+                    o.quick = true;
+                    o.catalog = 2_000;
                 }
+                "--catalog" => catalog = Some(value(&a).parse().expect("--catalog N")),
+                "--search-connections" => o.search_connections = value(&a).parse().expect("--search-connections N"),
                 "--keep" => o.keep = true,
                 "--bench" => {}
                 other => panic!("unknown argument {other}; see the top of benches/load.rs"),
             }
         }
         o.programs = programs.unwrap_or(o.programs);
+        o.catalog = catalog.unwrap_or(o.catalog);
         o.secs = secs.unwrap_or(o.secs);
         o
     }
@@ -137,6 +159,158 @@ fn duration_ms(v: &str) -> Option<f64> {
         "m" => n * 60_000.0,
         _ => return None,
     })
+}
+
+/// One wrk run of `connections` against `hub`'s `path` (with a Lua script).
+fn run_wrk(
+    hub: &Hub,
+    connections: u32,
+    secs: u32,
+    what: &str,
+    path: &str,
+    script: Option<&Path>,
+) -> Result<Wrk, String> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t", "2", "-c", &connections.to_string()])
+        .args(["-d", &format!("{secs}s"), "--latency", "--timeout", "10s"])
+        .args(["-H", &format!("Authorization: {}", hub.auth())]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    cmd.arg(format!("{}{path}", hub.base));
+    let out = cmd.output().map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let w = parse_wrk(&text)?;
+    eprintln!(
+        "  {what}: {:.0} requests/s, p99 {:.2} ms ({} requests)",
+        w.rps, w.p99_ms, w.requests
+    );
+    Ok(w)
+}
+
+/// The server's private memory: (`RssAnon`, PSS, RSS) in MiB.
+fn memory(pid: u32) -> Option<(f64, f64, f64)> {
+    let kib = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|k| k / 1024.0)
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    Some((
+        kib(&status, "RssAnon:")?,
+        kib(&rollup, "Pss:")?,
+        kib(&status, "VmRSS:")?,
+    ))
+}
+
+/// The data folder of the broad searches: the realistic catalog of `n`
+/// programs (generated here with `--quick`, else a copy of the cache).
+fn realistic_catalog(dir: &Path, n: usize, quick: bool) {
+    std::fs::create_dir_all(dir).expect("hub folder");
+    let db = pxhub::config::catalog_path(dir);
+    if quick {
+        eprintln!("generating a catalog of {n} programs…");
+        let c = pxhub::catalog::Catalog::open(&db).expect("open the catalog");
+        common::catalog::generate(&c, n).expect("generate the catalog");
+        return;
+    }
+    let (c, cached, _tmp) = common::catalog::catalog(n, false);
+    drop(c);
+    let name = db.file_name().expect("a file name").to_string_lossy().into_owned();
+    for file in [name.clone(), format!("{name}-wal")] {
+        let from = cached.with_file_name(&file);
+        if from.exists() {
+            std::fs::copy(&from, dir.join(&file)).expect("copy the cached catalog");
+        }
+    }
+}
+
+/// Broad searches over HTTP on the realistic catalog, against `/healthz`
+/// in the same run, and the server's memory before and after.
+fn broad_search(opts: &Opts, root: &Path, problems: &mut Vec<String>) -> Vec<Row> {
+    let n = opts.catalog;
+    let dir = root.join("catalog-hub");
+    realistic_catalog(&dir, n, opts.quick);
+    let token = common::issue_token(&dir, "cao-bang");
+    let hub = Hub::serve(&dir, token, &[]);
+    let words: Vec<String> = common::catalog::common_words(25)
+        .iter()
+        .map(|w| url::form_urlencoded::byte_serialize(w.as_bytes()).collect())
+        .collect();
+    let script = root.join("lua/broad.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "local qs = {{{}}}\nrequest = function()\n  return wrk.format(\"GET\", \"/api/v1/programs?q=\" .. qs[math.random(#qs)])\nend\n",
+            lua_list(&words)
+        ),
+    )
+    .expect("broad.lua");
+    let before = memory(hub.proc.pid());
+    let c = opts.search_connections;
+    eprintln!("broad searches: {n} programs, {c} connections, {} s per run", opts.secs);
+    let runs = [
+        run_wrk(&hub, c, opts.secs, "healthz", "/healthz", None),
+        run_wrk(
+            &hub,
+            c,
+            opts.secs,
+            "broad search",
+            "/api/v1/programs?q=x",
+            Some(&script),
+        ),
+        run_wrk(&hub, c, opts.secs, "healthz", "/healthz", None),
+    ];
+    let after = memory(hub.proc.pid());
+    hub.print_log();
+    let mut got = Vec::new();
+    for r in runs {
+        match r {
+            Ok(w) => got.push(w),
+            Err(e) => problems.push(e),
+        }
+    }
+    let mut rows = Vec::new();
+    if let [h1, s, h2] = &got[..] {
+        let (base_rps, base_p99) = ((h1.rps + h2.rps) / 2.0, (h1.p99_ms + h2.p99_ms) / 2.0);
+        let what = format!("L. search, broad queries (25 commonest words), {n} programs, {c} connections");
+        rows.push(Row {
+            scenario: format!("{what}: requests/s (vs /healthz)"),
+            hub: format!("{:.0} req/s", s.rps),
+            baseline: format!("{base_rps:.0} req/s"),
+            ratio: Some(s.rps / base_rps),
+            target: "≥ 300 req/s".into(),
+            result: if s.rps >= 300.0 { "PASS" } else { "MISS" }.into(),
+        });
+        rows.push(Row {
+            scenario: format!("{what}: p99 latency (vs /healthz p99)"),
+            hub: format!("{:.2} ms", s.p99_ms),
+            baseline: format!("{base_p99:.2} ms"),
+            ratio: Some(s.p99_ms / base_p99),
+            target: "p99 < 100 ms".into(),
+            result: if s.p99_ms < 100.0 { "PASS" } else { "MISS" }.into(),
+        });
+    }
+    match (before, after) {
+        (Some((a0, p0, r0)), Some((a1, p1, r1))) => rows.push(Row {
+            scenario: format!(
+                "L. server private memory (RssAnon) after the broad searches, {n} programs (vs before them; PSS {p0:.0} → {p1:.0} MiB, RSS {r0:.0} → {r1:.0} MiB)"
+            ),
+            hub: format!("{a1:.0} MiB"),
+            baseline: format!("{a0:.0} MiB"),
+            ratio: Some(a1 / a0),
+            target: "< 400 MiB".into(),
+            result: if a1 < 400.0 { "PASS" } else { "MISS" }.into(),
+        }),
+        _ => problems.push("the server's /proc/<pid>/status or smaps_rollup could not be read".into()),
+    }
+    rows
 }
 
 fn lua_list(items: &[String]) -> String {
@@ -230,27 +404,8 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
     )
     .expect("search.lua");
 
-    let wrk = |what: &str, path: &str, script: Option<&Path>| -> Result<Wrk, String> {
-        let mut cmd = Command::new("wrk");
-        cmd.args(["-t", "2", "-c", &opts.connections.to_string()])
-            .args(["-d", &format!("{}s", opts.secs), "--latency", "--timeout", "10s"])
-            .args(["-H", &format!("Authorization: {}", hub.auth())]);
-        if let Some(s) = script {
-            cmd.arg("-s").arg(s);
-        }
-        cmd.arg(format!("{}{path}", hub.base));
-        let out = cmd.output().map_err(|e| format!("wrk: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            return Err(format!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let w = parse_wrk(&text)?;
-        eprintln!(
-            "  {what}: {:.0} requests/s, p99 {:.2} ms ({} requests)",
-            w.rps, w.p99_ms, w.requests
-        );
-        Ok(w)
-    };
+    let wrk =
+        |what: &str, path: &str, script: Option<&Path>| run_wrk(&hub, opts.connections, opts.secs, what, path, script);
     eprintln!(
         "load: {} connections, {} s per run (wrk, 2 threads)",
         opts.connections, opts.secs
@@ -302,6 +457,10 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         }
     }
     hub.print_log();
+    drop(hub);
+    if opts.catalog > 0 {
+        rows.extend(broad_search(opts, root, &mut problems));
+    }
     print_table(
         &format!(
             "Catalog read load: wrk, 2 threads, {} connections, {} s per run; baseline: the hub's /healthz (mean of a run before and after).",

@@ -24,7 +24,10 @@
 //!    cache (the object is re-read right before each download), same curl;
 //! 4. download, S3 store, vs an object_store GET of the hub's very object;
 //! 5. four parallel uploads, local store, vs four parallel `dd`; and the
-//!    server's peak resident memory (`VmHWM` of a fresh server process).
+//!    server's peak resident memory (`VmHWM` of a fresh server process);
+//! 6. download, local store, through nginx in front of a hub with
+//!    `accel_redirect` (X-Accel-Redirect: nginx sends the file with
+//!    sendfile), vs nginx alone serving the same stored file.
 //!
 //! Every figure is the median of `--reps` runs, hub and baseline interleaved
 //! (order alternating), after a warm-up round of each that is not counted;
@@ -227,6 +230,18 @@ impl Hub {
         Hub { proc, base, token, dir }
     }
 
+    /// A local hub behind nginx: downloads answered with `X-Accel-Redirect`.
+    fn start_accel(dir: &Path) -> Self {
+        let env = [
+            ("PXHUB_PART_SIZE", PART_SIZE.to_string()),
+            ("PXHUB_ACCEL_REDIRECT", "/_objects/".to_owned()),
+        ];
+        let common::Hub {
+            proc, base, token, dir, ..
+        } = common::Hub::start_with(dir, &env);
+        Hub { proc, base, token, dir }
+    }
+
     fn curl(&self) -> Command {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "-H", &format!("Authorization: Bearer {}", self.token)]);
@@ -315,9 +330,14 @@ impl Hub {
 
     /// Downloads once and checks the bytes against the digest.
     fn verify_download(&self, program: &str, size: u64, sha256: &str) {
+        self.verify_download_at(&self.file_url(program), size, sha256)
+    }
+
+    /// The same, at `url` (the hub's file through a proxy).
+    fn verify_download_at(&self, url: &str, size: u64, sha256: &str) {
         let mut child = self
             .curl()
-            .args(["-f", &self.file_url(program)])
+            .args(["-f", url])
             .stdout(Stdio::piped())
             .spawn()
             .expect("curl");
@@ -367,6 +387,11 @@ fn dd_cmd(src: &Path, out: &Path) -> Command {
 // nginx
 
 fn start_nginx(dir: &Path, root: &Path) -> Result<(Proc, String), String> {
+    start_nginx_with(dir, &format!("root {};", root.display()))
+}
+
+/// nginx with `server` as its one server's configuration (after `listen`).
+fn start_nginx_with(dir: &Path, server: &str) -> Result<(Proc, String), String> {
     let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -386,9 +411,8 @@ fn start_nginx(dir: &Path, root: &Path) -> Result<(Proc, String), String> {
          http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  default_type application/octet-stream;\n\
          \x20 client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n\
          \x20 uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
-         \x20 server {{ listen 127.0.0.1:{port}; root {root}; }}\n}}\n",
+         \x20 server {{ listen 127.0.0.1:{port}; {server} }}\n}}\n",
         user = if root_user { "user root;\n" } else { "" },
-        root = root.display(),
     );
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
@@ -506,6 +530,11 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                 "local store: {left} object(s) left after every file was deleted"
             ));
         }
+    }
+
+    // ---- 6: local store behind nginx
+    if opts.runs(6) {
+        rows.push(accel_download(opts, root, opts.size));
     }
 
     // ---- 2 and 4: S3 store (Garage)
@@ -830,6 +859,84 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
         &h,
         &b,
         0.8,
+    )
+}
+
+/// Scenario 6: the same stored file through nginx in front of the hub with
+/// `accel_redirect` (the hub checks the rights and records the take, nginx
+/// sends the bytes with sendfile) against nginx alone serving it from a
+/// plain location; rounds as in scenario 3.
+fn accel_download(opts: &Opts, root: &Path, size: u64) -> Row {
+    eprintln!(
+        "6. download {} MiB, local store, through nginx with X-Accel-Redirect vs nginx alone (both in the page cache)",
+        size / MIB
+    );
+    let hub = Hub::start_accel(&root.join("hub-accel"));
+    let media = hub.dir.join("media");
+    let hub_addr = hub.base.trim_start_matches("http://").to_owned();
+    let server = format!(
+        "location / {{ proxy_pass http://{hub_addr}; proxy_set_header Host $host; }} \
+         location /_objects/ {{ internal; alias {m}/; etag off; if_modified_since off; add_header ETag $upstream_http_etag; }} \
+         location /plain/ {{ alias {m}/blobs/; }}",
+        m = media.display()
+    );
+    let (_nginx, nginx_base) = start_nginx_with(&root.join("nginx-accel"), &server).expect("nginx");
+    let source = root.join("src/accel.bin");
+    let (mut h, mut b) = (Vec::new(), Vec::new());
+    for round in 0..=opts.reps {
+        let sha256 = generate(&source, size, 600 + round as u64);
+        let program = hub.new_program("download");
+        hub.upload(&program, &source, size, &sha256);
+        std::fs::remove_file(&source).expect("remove the download's source");
+        let stored: Vec<PathBuf> = std::fs::read_dir(media.join("blobs"))
+            .expect("the store's folder")
+            .map(|e| e.expect("an entry of the store").path())
+            .collect();
+        assert_eq!(stored.len(), 1, "the store should hold one object: {stored:?}");
+        let object = &stored[0];
+        let plain = format!(
+            "{nginx_base}/plain/{}",
+            object.file_name().expect("a name").to_string_lossy()
+        );
+        let proxied = format!("{nginx_base}/api/v1/programs/{program}/files/master");
+        hub.verify_download_at(&proxied, size, &sha256);
+        let nginx = || {
+            warm(object);
+            download_timed(Command::new("curl").args(["-sS", &plain]), size)
+        };
+        let accel = || {
+            warm(object);
+            download_timed(hub.curl().arg(&proxied), size)
+        };
+        let (n, x) = if round % 2 == 0 {
+            let n = nginx();
+            (n, accel())
+        } else {
+            let x = accel();
+            (nginx(), x)
+        };
+        eprintln!(
+            "  {}: nginx + X-Accel-Redirect {x:.0} MB/s, nginx alone {n:.0} MB/s",
+            if round == 0 {
+                "warm-up (not counted)".to_owned()
+            } else {
+                format!("rep {round}")
+            },
+        );
+        if round > 0 {
+            h.push(x);
+            b.push(n);
+        }
+        hub.delete(&program);
+    }
+    Row::paired(
+        format!(
+            "6. Download {} MiB, local store, through nginx with `accel_redirect` (X-Accel-Redirect, sendfile) (vs nginx alone serving the same file; both in the page cache, curl to /dev/null)",
+            size / MIB
+        ),
+        &h,
+        &b,
+        0.95,
     )
 }
 

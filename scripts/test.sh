@@ -55,6 +55,20 @@ if ! command -v xmllint >/dev/null; then
     fi
 fi
 
+# Downloads behind nginx (accel_redirect) are tested end to end with
+# Debian bookworm's nginx, pinned, installed only when missing.
+NGINX_VERSION=1.22.1-9+deb12u11
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "installing nginx $NGINX_VERSION…" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "nginx=$NGINX_VERSION" >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "nginx=$NGINX_VERSION" >/dev/null; }
+    else
+        echo "scripts/test.sh: please install nginx (apt-get install nginx=$NGINX_VERSION)" >&2
+        exit 1
+    fi
+fi
+
 cargo test --locked "$@"
 
 # The Debian package, from the debug binary cargo test just built (no second

@@ -173,6 +173,8 @@ settings! {
         "leftovers younger than this are left alone";
     presign_downloads: bool = false, "PXHUB_PRESIGN_DOWNLOADS", "BOOL",
         "with S3: full downloads get a 5-minute presigned redirect instead of being proxied (the ledger then counts the redirect as the take)";
+    accel_redirect: String = String::new(), "PXHUB_ACCEL_REDIRECT", "PREFIX",
+        "with the local store behind nginx: permitted downloads answer `X-Accel-Redirect: <this><object key>` and nginx sends the bytes from its `internal` location of this prefix, e.g. `/_objects/` (README, \"Behind nginx\"; the ledger counts the take when the redirect is handed out); empty: off";
     upload_idle_secs: u64 = 120, "PXHUB_UPLOAD_IDLE_SECS", "SECS",
         "an upload that sends no byte for this long is dropped (a resumable one keeps what arrived, and is free to resume at once)";
     upload_min_rate: u64 = 1024, "PXHUB_UPLOAD_MIN_RATE", "BYTES_PER_S",
@@ -388,6 +390,16 @@ impl Settings {
         if self.presign_downloads && matches!(self.storage, StorageSettings::Local { .. }) {
             anyhow::bail!("presign_downloads needs the s3 storage backend");
         }
+        if !self.accel_redirect.is_empty() {
+            if !matches!(self.storage, StorageSettings::Local { .. }) {
+                anyhow::bail!("accel_redirect needs the local storage backend");
+            }
+            let p = &self.accel_redirect;
+            let safe = p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+            if !(p.starts_with('/') && p.ends_with('/') && p.len() > 2 && safe && !p.contains("..")) {
+                anyhow::bail!("accel_redirect must be a path prefix such as /_objects/ (letters, digits, / _ - .)");
+            }
+        }
         Ok(())
     }
 
@@ -457,6 +469,7 @@ impl Settings {
             channels: Vec::new(),
             max_upload_bytes: self.max_upload_bytes,
             presign_downloads: self.presign_downloads,
+            accel_redirect: (!self.accel_redirect.is_empty()).then(|| self.accel_redirect.clone()),
             upload_idle: Duration::from_secs(self.upload_idle_secs.max(1)),
             upload_min_rate: self.upload_min_rate,
             upload_rate_grace: Duration::from_secs(self.upload_rate_grace_secs),

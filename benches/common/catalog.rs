@@ -44,6 +44,12 @@ pub const STATIONS: &[(&str, &str, &str, StationKind, u32)] = &[
     ("vov", "Đài Tiếng nói Việt Nam", "Hà Nội", StationKind::National, 5),
 ];
 
+/// The `k` commonest words (or phrases) of summaries and descriptions:
+/// queries that match many programs.
+pub fn common_words(k: usize) -> &'static [&'static str] {
+    &WORDS[..k.min(WORDS.len())]
+}
+
 /// Words of summaries and descriptions, most frequent first (sampled with a
 /// Zipf-like law, so the first few are everywhere and the tail is rare).
 #[rustfmt::skip]

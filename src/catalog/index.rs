@@ -7,8 +7,8 @@
 //! It is loaded from the catalog at start and refreshed, program by program,
 //! after every write that changes a searchable field.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -41,6 +41,49 @@ pub struct Entry {
     pub has_video: bool,
     /// The codecs of the analysed master's streams.
     pub codecs: Box<[Box<str>]>,
+}
+
+/// What every search reads of a program, packed in 48 bytes: a pass over a
+/// million programs streams 48 MB, not the whole entries (about 140 bytes
+/// each, and their titles and lists elsewhere on the heap). The rest is
+/// read from the [`Entry`] only for the programs and filters that need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Hot {
+    pub listed_at: i64,
+    /// The availability window: from (`i64::MIN`: always) until (`i64::MAX`: ever).
+    pub from: i64,
+    pub until: i64,
+    pub station: NameId,
+    /// The first two languages, [`NO_LANGUAGE`] where there is none.
+    pub languages: [NameId; 2],
+    pub status: ProgramStatus,
+    pub kind: ProgramKind,
+    pub genre: Genre,
+    pub audience: Audience,
+    /// [`MORE_LANGUAGES`].
+    pub flags: u8,
+}
+
+/// An empty place of [`Hot::languages`].
+pub const NO_LANGUAGE: NameId = NameId::MAX;
+/// The program has more than two languages (the entry lists them).
+pub const MORE_LANGUAGES: u8 = 1;
+
+impl Hot {
+    fn of(e: &Entry) -> Self {
+        Self {
+            listed_at: e.listed_at,
+            from: e.available_from.unwrap_or(i64::MIN),
+            until: e.available_until.unwrap_or(i64::MAX),
+            station: e.station,
+            languages: [0, 1].map(|i| e.languages.get(i).copied().unwrap_or(NO_LANGUAGE)),
+            status: e.status,
+            kind: e.kind,
+            genre: e.genre,
+            audience: e.audience,
+            flags: if e.languages.len() > 2 { MORE_LANGUAGES } else { 0 },
+        }
+    }
 }
 
 /// A name's number in [`Names`].
@@ -124,6 +167,15 @@ impl Names {
         Ok(id)
     }
 
+    /// How many names are numbered.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     pub fn get(&self, name: &str) -> Option<NameId> {
         self.ids.get(name).copied()
     }
@@ -141,6 +193,8 @@ impl Names {
 pub struct Tables {
     /// By `programs.seq`; `None` where there is no program.
     pub entries: Vec<Option<Entry>>,
+    /// The same programs' [`Hot`] parts, at the same places.
+    pub hot: Vec<Option<Hot>>,
     pub stations: Names,
     pub languages: Names,
 }
@@ -155,6 +209,7 @@ impl Default for Tables {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
+            hot: Vec::new(),
             stations: Names::new(NameKind::Stations),
             languages: Names::new(NameKind::Languages),
         }
@@ -169,7 +224,9 @@ impl Tables {
             usize::try_from(seq).map_err(|_| IndexError::Catalog(super::stations::bad_column(0, seq.to_string())))?;
         if self.entries.len() <= i {
             self.entries.resize(i + 1, None);
+            self.hot.resize(i + 1, None);
         }
+        self.hot[i] = entry.as_ref().map(Hot::of);
         self.entries[i] = entry;
         Ok(())
     }
@@ -178,6 +235,77 @@ impl Tables {
 #[derive(Debug, Default)]
 pub struct SearchIndex {
     tables: RwLock<Tables>,
+    matches: Mutex<MatchCache>,
+}
+
+/// The rowids an FTS5 expression matched, ascending.
+pub type Matched = Arc<[i64]>;
+
+/// Full-text queries whose match sets are kept.
+const CACHED_QUERIES: usize = 64;
+/// Rowids kept over all of them (8 bytes each: 16 MiB), so a few common
+/// words of a large catalog cannot grow memory without bound.
+const CACHED_ROWIDS: usize = 2 << 20;
+
+/// The match sets of the last full-text queries, each with the version of
+/// the full-text index it was read from (FTS5's structure record, rewritten
+/// by every transaction that changes the index): a set is only ever handed
+/// out for the very index it came from, so a write anywhere in the catalog's
+/// text simply makes the old sets unreachable (they age out).
+#[derive(Debug, Default)]
+pub struct MatchCache {
+    /// Newest last: (expression, index version, rowids).
+    sets: VecDeque<(Box<str>, Box<[u8]>, Matched)>,
+    rowids: usize,
+}
+
+impl MatchCache {
+    /// The set `expr` matched in the index at `version`, if kept.
+    fn get(&mut self, expr: &str, version: &[u8]) -> Option<Matched> {
+        let i = self.sets.iter().position(|(e, v, _)| &**e == expr && &**v == version)?;
+        let hit = self.sets.remove(i)?;
+        let ids = hit.2.clone();
+        self.sets.push_back(hit);
+        Some(ids)
+    }
+
+    fn put(&mut self, expr: &str, version: &[u8], ids: Matched) {
+        if ids.len() > CACHED_ROWIDS / 4 {
+            return;
+        }
+        // A set of another version of the index is never read again.
+        self.sets.retain(|(e, v, _)| &**e != expr && &**v == version);
+        self.rowids = self.sets.iter().map(|(_, _, ids)| ids.len()).sum();
+        while self.sets.len() >= CACHED_QUERIES || self.rowids + ids.len() > CACHED_ROWIDS {
+            let Some((_, _, old)) = self.sets.pop_front() else {
+                break;
+            };
+            self.rowids -= old.len();
+        }
+        self.rowids += ids.len();
+        self.sets.push_back((expr.into(), version.into(), ids));
+    }
+}
+
+/// The version of the full-text index as this connection sees it.
+fn fts_version(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
+    // FTS5 keeps its structure record (segments, tombstones and a write
+    // counter) at id 10 of its data table.
+    Ok(conn
+        .prepare_cached("SELECT block FROM program_fts_data WHERE id = 10")?
+        .query_row([], |r| r.get::<_, Vec<u8>>(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// The rowids of the programs whose folded text matches `expr`.
+fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Matched> {
+    let mut ids: Vec<i64> = conn
+        .prepare_cached("SELECT rowid FROM program_fts WHERE program_fts MATCH ?1")?
+        .query_map([expr], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    Ok(ids.into())
 }
 
 const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.audience, p.available_from,
@@ -276,7 +404,10 @@ impl SearchIndex {
         // What the catalog holds is always loaded; past the cap, only new
         // tags are refused.
         t.languages.cap = t.languages.cap.min(MAX_LANGUAGE_TAGS);
-        Ok(Self { tables: RwLock::new(t) })
+        Ok(Self {
+            tables: RwLock::new(t),
+            matches: Mutex::default(),
+        })
     }
 
     /// Re-reads program `seq` (gone from the index if gone from the catalog).
@@ -292,6 +423,30 @@ impl SearchIndex {
             .transpose()?
             .map(|(_, e)| e);
         t.set(seq, entry)
+    }
+
+    /// The rowids of the programs whose folded text matches the FTS5
+    /// expression `expr`, ascending: from the cache while the full-text index
+    /// is the one they were read from, else from SQLite.
+    pub fn matching(&self, conn: &Connection, expr: &str) -> rusqlite::Result<Matched> {
+        // Inside a transaction, FTS5 answers with its pending changes while
+        // the structure record still names the last commit: no caching there.
+        if !conn.is_autocommit() {
+            return fts_rowids(conn, expr);
+        }
+        let cache = || self.matches.lock().unwrap_or_else(|e| e.into_inner());
+        let version = fts_version(conn)?;
+        if let Some(ids) = cache().get(expr, &version) {
+            return Ok(ids);
+        }
+        let ids = fts_rowids(conn, expr)?;
+        // Each statement reads the latest commit: the set belongs to
+        // `version` only if no commit came between the two reads (the
+        // structure record never returns to an earlier state).
+        if fts_version(conn)? == version {
+            cache().put(expr, &version, ids.clone());
+        }
+        Ok(ids)
     }
 
     /// Reads the tables under the lock.

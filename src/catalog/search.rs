@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{Entry, NameId, Names, SearchIndex, Tables};
+use super::index::{Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MORE_LANGUAGES, NO_LANGUAGE};
 use super::programs::{self, Stored};
 use super::to_micros;
 use crate::domain::{Audience, Facets, Genre, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
@@ -43,16 +43,6 @@ pub struct Page {
     pub facets: Facets,
 }
 
-/// The rowids of the programs whose folded text matches `expr`, ascending.
-fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Vec<i64>> {
-    let mut ids: Vec<i64> = conn
-        .prepare_cached("SELECT rowid FROM program_fts WHERE program_fts MATCH ?1")?
-        .query_map([expr], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    ids.sort_unstable();
-    Ok(ids)
-}
-
 /// The filters, as ids of the index.
 struct Resolved<'a> {
     f: &'a Filters,
@@ -65,6 +55,8 @@ struct Resolved<'a> {
     now: i64,
     aired_from: Option<i64>,
     aired_to: Option<i64>,
+    /// Whether a filter reads what only the entry holds.
+    cold_filters: bool,
 }
 
 impl<'a> Resolved<'a> {
@@ -81,59 +73,73 @@ impl<'a> Resolved<'a> {
             } else {
                 f.statuses.clone()
             },
-            stations: (!f.filter.stations.is_empty())
-                .then(|| ids(&mut f.filter.stations.iter().map(|s| t.stations.get(s.as_str())))),
+            stations: (!f.filter.stations.is_empty()).then(|| ids(&mut f.filter.stations.iter().map(|s| t.stations.get(s.as_str())))),
             languages: (!f.filter.languages.is_empty())
                 .then(|| ids(&mut f.filter.languages.iter().map(|l| t.languages.get(l.as_str())))),
             available_at: f.available_at.map(to_micros),
             now: to_micros(f.available_at.unwrap_or_else(chrono::Utc::now)),
             aired_from: f.filter.aired_from.map(to_micros),
             aired_to: f.filter.aired_to.map(to_micros),
+            cold_filters: f.filter.aired_from.is_some()
+                || f.filter.aired_to.is_some()
+                || f.filter.min_duration.is_some()
+                || f.filter.max_duration.is_some()
+                || f.filter.has_video.is_some()
+                || !f.filter.codecs.is_empty(),
         }
     }
 
-    /// Whether a kept entry passes the "available now" filter (what that
+    /// Whether a kept program passes the "available now" filter (what that
     /// filter keeps: the viewer's own, and others' with an open window; the
     /// operator's view has no such filter).
-    fn available_now(&self, e: &Entry) -> bool {
+    fn available_now(&self, h: &Hot) -> bool {
         match self.me {
             None => true,
-            Some((me, _)) => me == Some(e.station) || open_at(e, self.now),
+            Some((me, _)) => me == Some(h.station) || open(h, self.now),
         }
     }
 
     /// The rights rule of `exchange::rights`, and the filters.
-    fn keeps(&self, e: &Entry) -> bool {
-        if !self.statuses.contains(&e.status) {
+    fn keeps(&self, h: &Hot, e: Cold<'_>) -> bool {
+        self.visible(h, e) && self.filters_keep(h, e)
+    }
+
+    /// The rights rule, with the statuses asked for.
+    fn visible(&self, h: &Hot, e: Cold<'_>) -> bool {
+        if !self.statuses.contains(&h.status) {
             return false;
         }
-        if let Some((me, national)) = self.me {
-            let own = me == Some(e.station);
-            let audience = match e.audience {
-                Audience::Cluster => true,
-                Audience::National => national,
-                Audience::Stations => me.is_some_and(|m| e.audience_stations.contains(&m)),
-            };
-            if !(own || (e.status == ProgramStatus::Published && audience)) {
-                return false;
-            }
-            if let Some(at) = self.available_at {
-                if !(own || open_at(e, at)) {
-                    return false;
-                }
-            }
+        let Some((me, national)) = self.me else {
+            return true;
+        };
+        if me == Some(h.station) {
+            return true;
         }
+        let audience = match h.audience {
+            Audience::Cluster => true,
+            Audience::National => national,
+            Audience::Stations => me.is_some_and(|m| e.get().is_some_and(|e| e.audience_stations.contains(&m))),
+        };
+        h.status == ProgramStatus::Published && audience && self.available_at.is_none_or(|at| open(h, at))
+    }
+
+    fn filters_keep(&self, h: &Hot, e: Cold<'_>) -> bool {
         let f = &self.f.filter;
-        self.stations.as_ref().is_none_or(|s| s.contains(&e.station))
-            && (f.kinds.is_empty() || f.kinds.contains(&e.kind))
-            && (f.genres.is_empty() || f.genres.contains(&e.genre))
+        let hot = self.stations.as_ref().is_none_or(|s| s.contains(&h.station))
+            && (f.kinds.is_empty() || f.kinds.contains(&h.kind))
+            && (f.genres.is_empty() || f.genres.contains(&h.genre))
             && self
                 .languages
                 .as_ref()
-                .is_none_or(|ls| e.languages.iter().any(|l| ls.contains(l)))
-            && self
-                .aired_from
-                .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired >= t)
+                .is_none_or(|ls| languages(h, e).iter().any(|l| ls.contains(l)));
+        if !hot || !self.cold_filters {
+            return hot;
+        }
+        let Some(e) = e.get() else {
+            return false;
+        };
+        self.aired_from
+            .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired >= t)
             && self
                 .aired_to
                 .is_none_or(|t| e.aired != super::index::NEVER_AIRED && e.aired <= t)
@@ -144,9 +150,36 @@ impl<'a> Resolved<'a> {
     }
 }
 
-/// Whether `e`'s window is open at `at`.
-fn open_at(e: &Entry, at: i64) -> bool {
-    e.available_from.is_none_or(|from| from <= at) && e.available_until.is_none_or(|u| u > at)
+/// Where a program's full entry is, read only when a filter, a count or a
+/// key needs what [`Hot`] does not hold.
+#[derive(Clone, Copy)]
+struct Cold<'t> {
+    entries: &'t [Option<Entry>],
+    at: usize,
+}
+
+impl<'t> Cold<'t> {
+    /// Not inlined: a reference the compiler could read ahead of the branch
+    /// that needs it would bring every program's entry into the cache.
+    #[inline(never)]
+    fn get(self) -> Option<&'t Entry> {
+        self.entries.get(self.at)?.as_ref()
+    }
+}
+
+/// A program's languages.
+fn languages<'t>(h: &'t Hot, e: Cold<'t>) -> &'t [NameId] {
+    if h.flags & MORE_LANGUAGES != 0 {
+        e.get().map_or(&[], |e| &e.languages)
+    } else {
+        let n = h.languages.iter().position(|l| *l == NO_LANGUAGE).unwrap_or(2);
+        &h.languages[..n]
+    }
+}
+
+/// Whether the program's window (if it has one) is open at `at`.
+fn open(h: &Hot, at: i64) -> bool {
+    h.from <= at && at < h.until
 }
 
 /// A sort key; the order is given by the sort.
@@ -178,7 +211,6 @@ fn after(k: &(Key<'_>, i64), from: &Position) -> bool {
     }
 }
 
-#[derive(Default)]
 struct Counts {
     station: Vec<u64>,
     kind: [u64; 2],
@@ -188,20 +220,33 @@ struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, e: &Entry) {
-        let s = e.station as usize;
-        if self.station.len() <= s {
-            self.station.resize(s + 1, 0);
+    fn new(t: &Tables) -> Self {
+        Self {
+            station: vec![0; t.stations.len()],
+            kind: [0; 2],
+            genre: [0; 12],
+            language: vec![0; t.languages.len()],
+            available_now: 0,
         }
-        self.station[s] += 1;
-        self.kind[ProgramKind::ALL.iter().position(|k| *k == e.kind).unwrap_or(0)] += 1;
-        self.genre[Genre::ALL.iter().position(|g| *g == e.genre).unwrap_or(0)] += 1;
-        for l in e.languages.iter() {
-            let l = *l as usize;
-            if self.language.len() <= l {
-                self.language.resize(l + 1, 0);
+    }
+
+    fn add(&mut self, h: &Hot, e: Cold<'_>) {
+        // Names the index gave are below the table's length; a count of a
+        // number it never gave is dropped (`get_mut`), never a panic.
+        if let Some(n) = self.station.get_mut(h.station as usize) {
+            *n += 1;
+        }
+        // The enums' variants are in the order of their ALL lists.
+        if let Some(n) = self.kind.get_mut(h.kind as usize) {
+            *n += 1;
+        }
+        if let Some(n) = self.genre.get_mut(h.genre as usize) {
+            *n += 1;
+        }
+        for l in languages(h, e) {
+            if let Some(n) = self.language.get_mut(*l as usize) {
+                *n += 1;
             }
-            self.language[l] += 1;
         }
     }
 
@@ -226,6 +271,165 @@ impl Counts {
     }
 }
 
+/// The first `want` keys, in order, of all those offered, without keeping
+/// or sorting them all: a key that comes after the worst of a full set is
+/// turned away with one comparison.
+struct Best<'a> {
+    want: usize,
+    keys: Vec<(Key<'a>, i64)>,
+    worst: Option<(Key<'a>, i64)>,
+}
+
+impl<'a> Best<'a> {
+    fn new(want: usize) -> Self {
+        Self {
+            want: want.max(1),
+            keys: Vec::new(),
+            worst: None,
+        }
+    }
+
+    fn offer(&mut self, k: (Key<'a>, i64)) {
+        if self.worst.is_some_and(|w| order(&k, &w) != Ordering::Less) {
+            return;
+        }
+        self.keys.push(k);
+        if self.keys.len() >= self.want.saturating_mul(2).max(64) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        if self.keys.len() > self.want {
+            self.keys.select_nth_unstable_by(self.want - 1, order);
+            self.keys.truncate(self.want);
+            self.worst = self.keys.last().copied();
+        }
+    }
+
+    fn sorted(mut self) -> Vec<(Key<'a>, i64)> {
+        self.trim();
+        self.keys.sort_unstable_by(order);
+        self.keys
+    }
+}
+
+/// How the page is ordered and where it starts.
+struct Paging<'p> {
+    sort: Sort,
+    /// With relevance: the programs whose title has the words.
+    in_title: Option<Matched>,
+    from: Option<&'p Position>,
+    offset: usize,
+    limit: usize,
+}
+
+impl Paging<'_> {
+    fn key<'t>(&self, h: &Hot, e: Cold<'t>, seq: i64) -> Key<'t> {
+        match (self.sort, &self.in_title) {
+            (Sort::Relevance, Some(ids)) => Key::Tiered(u8::from(ids.binary_search(&seq).is_err()), h.listed_at),
+            (Sort::Newest | Sort::Relevance, _) => Key::Desc(h.listed_at),
+            (Sort::Aired, _) => Key::Desc(e.get().map_or(super::index::NEVER_AIRED, |e| e.aired)),
+            (Sort::Title, _) => Key::Text(e.get().map_or("", |e| &e.title_key)),
+        }
+    }
+
+    /// The page's rowids and the position after it, from the best keys.
+    fn page(&self, best: Best<'_>) -> (Vec<i64>, Option<Position>) {
+        let end = self.offset.saturating_add(self.limit);
+        let keys = best.sorted();
+        let more = keys.len() > end;
+        let page: Vec<(Key<'_>, i64)> = keys.into_iter().skip(self.offset).take(self.limit).collect();
+        let next = match (more, page.last()) {
+            (true, Some(&(key, seq))) => Some(match key {
+                Key::Tiered(..) => Position::Offset {
+                    n: u64::try_from(end).unwrap_or(u64::MAX),
+                },
+                Key::Desc(k) => Position::AfterInt { key: k, seq },
+                Key::Text(k) => Position::AfterText { key: k.to_owned(), seq },
+            }),
+            _ => None,
+        };
+        (page.into_iter().map(|(_, seq)| seq).collect(), next)
+    }
+}
+
+/// What one pass over the candidates gathers.
+struct Visit<'t, 'r> {
+    r: &'r Resolved<'r>,
+    paging: &'r Paging<'r>,
+    counts: Counts,
+    best: Best<'t>,
+    total: u64,
+}
+
+impl<'t> Visit<'t, '_> {
+    fn see(&mut self, seq: i64, h: &Hot, e: Cold<'t>) {
+        if !self.r.keeps(h, e) {
+            return;
+        }
+        self.total += 1;
+        self.counts.add(h, e);
+        self.counts.available_now += u64::from(self.r.available_now(h));
+        let k = (self.paging.key(h, e, seq), seq);
+        if self.paging.from.is_none_or(|p| after(&k, p)) {
+            self.best.offer(k);
+        }
+    }
+}
+
+/// The total, the facets, the page's rowids and the next position, in one
+/// pass over the matched programs (every program when `matched` is `None`).
+fn visit(
+    t: &Tables,
+    r: &Resolved<'_>,
+    matched: Option<&[i64]>,
+    paging: &Paging<'_>,
+) -> (u64, Facets, Vec<i64>, Option<Position>) {
+    let mut v = Visit {
+        r,
+        paging,
+        counts: Counts::new(t),
+        best: Best::new(paging.offset.saturating_add(paging.limit).saturating_add(1)),
+        total: 0,
+    };
+    // Newest first: the page of the commonest sorts fills at once, and
+    // the rest mostly comes after its worst key (one comparison each).
+    match matched {
+        Some(ids) => {
+            for &seq in ids.iter().rev() {
+                let Ok(at) = usize::try_from(seq) else { continue };
+                if let Some(Some(h)) = t.hot.get(at) {
+                    v.see(
+                        seq,
+                        h,
+                        Cold {
+                            entries: &t.entries,
+                            at,
+                        },
+                    );
+                }
+            }
+        }
+        None => {
+            for (at, h) in t.hot.iter().enumerate().rev() {
+                if let Some(h) = h {
+                    v.see(
+                        at as i64,
+                        h,
+                        Cold {
+                            entries: &t.entries,
+                            at,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let (chosen, next) = paging.page(v.best);
+    (v.total, v.counts.facets(t), chosen, next)
+}
+
 /// One page of what `viewer` may see of the programs matching `f`, with the
 /// total and the facets of the whole match.
 pub fn search(
@@ -237,14 +441,14 @@ pub fn search(
     from: Option<&Position>,
     limit: usize,
 ) -> rusqlite::Result<Page> {
-    let matched = f.matching.as_deref().map(|m| fts_rowids(conn, m)).transpose()?;
+    let matched = f.matching.as_deref().map(|m| index.matching(conn, m)).transpose()?;
     let sort = if sort == Sort::Relevance && matched.is_none() {
         Sort::Newest
     } else {
         sort
     };
     let in_title = match (&f.matching, sort) {
-        (Some(m), Sort::Relevance) => Some(fts_rowids(conn, &format!("title : ({m})"))?),
+        (Some(m), Sort::Relevance) => Some(index.matching(conn, &format!("title : ({m})"))?),
         _ => None,
     };
     // A cursor's offset is checked where it is opened; here it only must
@@ -253,67 +457,15 @@ pub fn search(
         Some(Position::Offset { n }) if sort == Sort::Relevance => usize::try_from(*n).unwrap_or(usize::MAX),
         _ => 0,
     };
-    let (total, facets, chosen, next) = index.with(|t| {
-        let r = Resolved::new(t, viewer, f);
-        let mut counts = Counts::default();
-        let mut keys: Vec<(Key<'_>, i64)> = Vec::new();
-        let mut total = 0u64;
-        let candidates: Box<dyn Iterator<Item = i64>> = match &matched {
-            Some(ids) => Box::new(ids.iter().copied()),
-            None => Box::new(0..t.entries.len() as i64),
-        };
-        for seq in candidates {
-            let Some(Some(e)) = t.entries.get(seq as usize) else {
-                continue;
-            };
-            if !r.keeps(e) {
-                continue;
-            }
-            total += 1;
-            counts.add(e);
-            counts.available_now += u64::from(r.available_now(e));
-            let key = match sort {
-                Sort::Newest | Sort::Relevance if in_title.is_none() => Key::Desc(e.listed_at),
-                Sort::Relevance => {
-                    let tier = u8::from(in_title.as_ref().is_some_and(|ids| ids.binary_search(&seq).is_err()));
-                    Key::Tiered(tier, e.listed_at)
-                }
-                Sort::Newest => Key::Desc(e.listed_at),
-                Sort::Aired => Key::Desc(e.aired),
-                Sort::Title => Key::Text(&e.title_key),
-            };
-            let k = (key, seq);
-            if from.is_none_or(|p| after(&k, p)) {
-                keys.push(k);
-            }
-        }
-        // The first offset + limit + 1 in order, without sorting them all.
-        let end = offset.saturating_add(limit);
-        let want = end.saturating_add(1);
-        if keys.len() > want {
-            keys.select_nth_unstable_by(want - 1, order);
-            keys.truncate(want);
-        }
-        keys.sort_unstable_by(order);
-        let more = keys.len() > end;
-        let page: Vec<(Key<'_>, i64)> = keys.into_iter().skip(offset).take(limit).collect();
-        let next = match (more, page.last()) {
-            (true, Some(&(key, seq))) => Some(match key {
-                Key::Tiered(..) => Position::Offset {
-                    n: u64::try_from(end).unwrap_or(u64::MAX),
-                },
-                Key::Desc(k) => Position::AfterInt { key: k, seq },
-                Key::Text(k) => Position::AfterText { key: k.to_owned(), seq },
-            }),
-            _ => None,
-        };
-        (
-            total,
-            counts.facets(t),
-            page.into_iter().map(|(_, seq)| seq).collect::<Vec<i64>>(),
-            next,
-        )
-    });
+    let paging = Paging {
+        sort,
+        in_title,
+        from,
+        offset,
+        limit,
+    };
+    let (total, facets, chosen, next) =
+        index.with(|t| visit(t, &Resolved::new(t, viewer, f), matched.as_deref(), &paging));
     let items = programs::get_many(conn, &chosen)?;
     Ok(Page {
         items,
@@ -327,14 +479,14 @@ pub fn search(
 mod tests {
     use super::*;
     use crate::catalog::{programs, stations, Catalog};
-    use crate::domain::{ProgramId, ProgramMetadata, Station, StationKind};
+    use crate::domain::{LanguageTag, ProgramId, ProgramMetadata, Station, StationId, StationKind};
 
     /// A catalog with `n` drafts titled "Bản tin", and its index.
     fn catalog(dir: &std::path::Path, n: usize) -> (Catalog, SearchIndex) {
         let c = Catalog::open(&dir.join("c.db")).unwrap();
         let index = c
             .write_blocking(|tx| {
-                let id = crate::domain::StationId::parse("thai-nguyen").unwrap();
+                let id = StationId::parse("thai-nguyen").unwrap();
                 stations::insert(
                     tx,
                     &Station {
@@ -356,6 +508,114 @@ mod tests {
             })
             .unwrap();
         (c, index)
+    }
+
+    #[test]
+    fn enums_count_at_their_place_in_all() {
+        // Counts index the facets' arrays with `as usize`.
+        for (i, k) in ProgramKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+        for (i, g) in Genre::ALL.iter().enumerate() {
+            assert_eq!(*g as usize, i);
+        }
+        assert_eq!((ProgramKind::ALL.len(), Genre::ALL.len()), (2, 12));
+    }
+
+    /// Languages past the two the hot row holds are counted and filtered on
+    /// from the full entry.
+    #[test]
+    fn a_third_language_is_counted_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = catalog(dir.path(), 1);
+        let index = c
+            .write_blocking(|tx| {
+                let input = serde_json::json!({
+                    "title": "Ba thứ tiếng", "kind": "radio", "genre": "news", "languages": ["vi", "tyz", "nut"]
+                });
+                let meta = ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap();
+                let station = StationId::parse("thai-nguyen").unwrap();
+                programs::insert(tx, ProgramId::generate(), &station, &meta, crate::catalog::now())?;
+                SearchIndex::load(tx)
+            })
+            .unwrap();
+        let find = |languages: &[&str]| {
+            let f = Filters {
+                filter: SearchFilter {
+                    languages: languages.iter().map(|l| LanguageTag::parse(l).unwrap()).collect(),
+                    ..SearchFilter::default()
+                },
+                statuses: vec![ProgramStatus::Draft],
+                ..Filters::default()
+            };
+            c.write_blocking(|tx| search(tx, &index, &Viewer::Admin, &f, Sort::Newest, None, 10))
+                .unwrap()
+        };
+        let all = find(&[]);
+        assert_eq!(all.total, 2);
+        let counts: Vec<(&str, u64)> = all.facets.language.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(counts, [("nut", 1), ("tyz", 1), ("vi", 2)]);
+        assert_eq!(find(&["nut"]).total, 1);
+        assert_eq!(find(&["tyz"]).total, 1);
+        assert_eq!(find(&["vi"]).total, 2);
+    }
+
+    /// Every write that changes the text is seen by the next search of the
+    /// same words, though the match sets of repeated words are kept.
+    #[tokio::test]
+    async fn kept_match_sets_never_outlive_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 3);
+        let index = std::sync::Arc::new(index);
+        let total = |words: &'static str| {
+            let (c, index) = (c.clone(), index.clone());
+            async move {
+                let f = Filters {
+                    matching: Some(words.into()),
+                    statuses: vec![ProgramStatus::Draft],
+                    ..Filters::default()
+                };
+                c.read(move |conn| search(conn, &index, &Viewer::Admin, &f, Sort::Relevance, None, 10))
+                    .await
+                    .unwrap()
+                    .total
+            }
+        };
+        let meta = |title: &str| {
+            let input = serde_json::json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"]});
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        };
+        type Change = Box<dyn FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64> + Send>;
+        let write = |f: Change| {
+            let (c, index) = (c.clone(), index.clone());
+            async move {
+                c.write(move |tx| {
+                    let seq = f(tx)?;
+                    index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!((total("\"ban\"*").await, total("\"ban\"*").await), (3, 3));
+        assert_eq!(total("\"thoi\"*").await, 0);
+        let station = StationId::parse("thai-nguyen").unwrap();
+        let m = meta("Bản tin sáng");
+        write(Box::new(move |tx| {
+            programs::insert(tx, ProgramId::generate(), &station, &m, crate::catalog::now())
+        }))
+        .await;
+        assert_eq!(total("\"ban\"*").await, 4, "an insert");
+        let m = meta("Thời sự");
+        write(Box::new(move |tx| {
+            programs::update_metadata(tx, 1, &m, crate::catalog::now())?;
+            Ok(1)
+        }))
+        .await;
+        assert_eq!((total("\"ban\"*").await, total("\"thoi\"*").await), (3, 1), "an edit");
+        write(Box::new(|tx| programs::delete(tx, 2).map(|()| 2))).await;
+        assert_eq!(total("\"ban\"*").await, 2, "a deletion");
+        assert_eq!(total("\"ban\"*").await, 2);
     }
 
     #[test]

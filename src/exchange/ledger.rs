@@ -53,18 +53,29 @@ pub enum Sending {
     /// Straight from the store, at this short-lived address (presigned
     /// downloads); the ledger counted the take when it was handed out.
     Redirect(String),
+    /// By nginx, from the internal location at this path (the settings'
+    /// `accel_redirect` and the object's key); the ledger counted what was
+    /// asked for when the path was handed out.
+    Accel(String),
 }
 
 /// How long a presigned download address lives.
 const PRESIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Hub {
-    /// The bytes of `download` (all, or `range`). With presigned downloads,
-    /// a whole file goes from the store by redirect, and counts as taken
-    /// when the address is handed out; otherwise they stream through the
+    /// The bytes of `download` (all, or `range`). Behind nginx
+    /// (`accel_redirect`), nginx sends them from the local store; with
+    /// presigned downloads, a whole file goes from the store by redirect;
+    /// both count as taken when the address is handed out; otherwise they stream through the
     /// hub and count as they arrive ([`Hub::open`]).
     #[tracing::instrument(skip_all)]
     pub async fn send(&self, download: &Download, range: Option<Range<u64>>) -> Result<Sending, ExchangeError> {
+        if let (Some(prefix), true) = (&self.settings.accel_redirect, self.media.is_local()) {
+            let asked = range.clone().unwrap_or(0..download.file.size);
+            self.record_received(download.clone(), asked).await?;
+            // Object keys are the hub's own (`blobs/<hex>`), never a client's text.
+            return Ok(Sending::Accel(format!("{prefix}{}", download.key)));
+        }
         if self.settings.presign_downloads && range.is_none() {
             if let Some(url) = self.media.presigned_url(&download.key, PRESIGNED_FOR).await? {
                 self.record_received(download.clone(), 0..download.file.size).await?;

@@ -54,6 +54,9 @@ pub struct ExchangeSettings {
     pub delivery: DeliverySettings,
     /// The channels this hub runs (`app.rs` registers them).
     pub channels: Vec<Channel>,
+    /// Behind nginx with the local store: the prefix of nginx's internal
+    /// location, for downloads answered with `X-Accel-Redirect`.
+    pub accel_redirect: Option<String>,
     /// How long an upload may go without a byte.
     pub upload_idle: std::time::Duration,
     /// After `upload_rate_grace`, an upload slower than this on average

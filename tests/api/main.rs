@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod helpers;
+mod accel;
 mod analysis;
 mod browser;
 mod cli;
