@@ -73,7 +73,8 @@ impl<'a> Resolved<'a> {
             } else {
                 f.statuses.clone()
             },
-            stations: (!f.filter.stations.is_empty()).then(|| ids(&mut f.filter.stations.iter().map(|s| t.stations.get(s.as_str())))),
+            stations: (!f.filter.stations.is_empty())
+                .then(|| ids(&mut f.filter.stations.iter().map(|s| t.stations.get(s.as_str())))),
             languages: (!f.filter.languages.is_empty())
                 .then(|| ids(&mut f.filter.languages.iter().map(|l| t.languages.get(l.as_str())))),
             available_at: f.available_at.map(to_micros),
