@@ -42,6 +42,11 @@ fn stepped_sine(dir: &Path, name: &str, steps: &[(f64, f64)]) -> std::path::Path
     )
 }
 
+/// FFmpeg arguments written as one line (no argument holds a space).
+fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 #[tokio::test]
 async fn tech_3341_cases_1_to_5_read_their_loudness() {
     if !ffmpeg_or_skip() {
@@ -89,16 +94,7 @@ async fn true_peak_between_samples_is_found() {
     let file = make(
         dir.path(),
         "tp.wav",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=0.5*sin(2*PI*12000*t+PI/4):s=48000:d=5",
-            "-af",
-            "pan=stereo|c0=c0|c1=c0",
-            "-c:a",
-            "pcm_f32le",
-        ],
+        &args("-f lavfi -i aevalsrc=0.5*sin(2*PI*12000*t+PI/4):s=48000:d=5 -af pan=stereo|c0=c0|c1=c0 -c:a pcm_f32le"),
     );
     let m = e.measure(&file, 2, None).await.unwrap();
     let tp = m.loudness.true_peak_dbtp.unwrap();
@@ -121,14 +117,7 @@ async fn mono_counts_as_dual_mono() {
     let file = make(
         dir.path(),
         "mono.flac",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=20",
-            "-c:a",
-            "flac",
-        ],
+        &args("-f lavfi -i aevalsrc=pow(10\\,-23/20)*sin(2*PI*1000*t):s=48000:d=20 -c:a flac"),
     );
     let probe = e.probe(&file).await.unwrap().unwrap();
     assert_eq!(probe.streams[0].channels, Some(1));
@@ -156,71 +145,23 @@ async fn formats_get_duration_codec_and_channels() {
     let wav = make(
         dir.path(),
         "a.wav",
-        &["-f", "lavfi", "-i", tone, "-ac", "2", "-c:a", "pcm_s16le"],
+        &args(&format!("-f lavfi -i {tone} -ac 2 -c:a pcm_s16le")),
     );
     let mp3 = make(
         dir.path(),
         "a.mp3",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            tone,
-            "-ac",
-            "1",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            "64k",
-        ],
+        &args(&format!("-f lavfi -i {tone} -ac 1 -c:a libmp3lame -b:a 64k")),
     );
+    let with_video = format!("-f lavfi -i {video} -f lavfi -i {tone} -ac 2 -c:v libx264 -preset ultrafast");
     let mp4 = make(
         dir.path(),
         "v.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            video,
-            "-f",
-            "lavfi",
-            "-i",
-            tone,
-            "-ac",
-            "2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ],
+        &args(&format!("{with_video} -pix_fmt yuv420p -c:a aac -shortest")),
     );
     let mkv = make(
         dir.path(),
         "v.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            video,
-            "-f",
-            "lavfi",
-            "-i",
-            tone,
-            "-ac",
-            "2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "libopus",
-            "-shortest",
-        ],
+        &args(&format!("{with_video} -c:a libopus -shortest")),
     );
     let cases = [
         (&wav, "audio/wav", "wav", "pcm_s16le", 2, false),
@@ -276,25 +217,7 @@ async fn previews_play() {
     let mp4 = make(
         dir.path(),
         "v.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x480:rate=25:duration=8",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=8",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ],
+        &args("-f lavfi -i testsrc2=size=640x480:rate=25:duration=8 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=8 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest"),
     );
     let work = tempfile::tempdir().unwrap();
     let r = e.analyze(&mp4, "video/mp4", work.path()).await.unwrap();
@@ -324,14 +247,7 @@ async fn previews_play() {
     let wav = make(
         dir.path(),
         "a.wav",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100:duration=7.5",
-            "-c:a",
-            "pcm_s16le",
-        ],
+        &args("-f lavfi -i sine=frequency=440:sample_rate=44100:duration=7.5 -c:a pcm_s16le"),
     );
     let work = tempfile::tempdir().unwrap();
     let r = e.analyze(&wav, "audio/wav", work.path()).await.unwrap();
@@ -368,27 +284,7 @@ async fn bad_files_fail_with_reasons() {
     let mp4 = make(
         dir.path(),
         "v.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=10",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=10",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-        ],
+        &args("-f lavfi -i testsrc2=size=320x240:rate=25:duration=10 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest -movflags +faststart"),
     );
     let all = std::fs::read(&mp4).unwrap();
     let cut = dir.path().join("cut.mp4");
@@ -407,14 +303,7 @@ async fn bad_files_fail_with_reasons() {
     let late = make(
         dir.path(),
         "late.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=10",
-            "-c:a",
-            "aac",
-        ],
+        &args("-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:a aac"),
     );
     let all = std::fs::read(&late).unwrap();
     std::fs::write(&cut, &all[..all.len() / 2]).unwrap();
@@ -426,14 +315,7 @@ async fn bad_files_fail_with_reasons() {
     let wav = make(
         dir.path(),
         "a.wav",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=2",
-            "-c:a",
-            "pcm_s16le",
-        ],
+        &args("-f lavfi -i sine=frequency=440:sample_rate=48000:duration=2 -c:a pcm_s16le"),
     );
     let r = e.analyze(&wav, "audio/mpeg", work.path()).await.unwrap();
     let qc = r.findings.qc.unwrap();
@@ -452,16 +334,9 @@ async fn a_forty_minute_file_finishes() {
     let file = make(
         dir.path(),
         "long.m4a",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=if(lt(mod(t\\,60)\\,5)\\,0.1*sin(2*PI*1000*t)\\,0):s=8000:d=2400",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "16k",
-        ],
+        &args(
+            "-f lavfi -i aevalsrc=if(lt(mod(t\\,60)\\,5)\\,0.1*sin(2*PI*1000*t)\\,0):s=8000:d=2400 -c:a aac -b:a 16k",
+        ),
     );
     let work = tempfile::tempdir().unwrap();
     let r = e.analyze(&file, "audio/mp4", work.path()).await.unwrap();
