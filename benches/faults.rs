@@ -425,12 +425,15 @@ impl Target {
     }
 
     /// The analysis jobs the (killed) hub held: `(sha256, attempt)`.
-    fn running_jobs(&self) -> Vec<(String, i64)> {
+    /// The jobs a killed hub held: content, attempt, and the row's
+    /// `created_at` (a job that went with its file and was queued anew for
+    /// the same content later is another job).
+    fn running_jobs(&self) -> Vec<(String, i64, i64)> {
         let conn = rusqlite::Connection::open(self.dir.join("catalog.db")).unwrap();
         let mut st = conn
-            .prepare("SELECT sha256, attempts FROM analysis_jobs WHERE state = 'running'")
+            .prepare("SELECT sha256, attempts, created_at FROM analysis_jobs WHERE state = 'running'")
             .unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
@@ -1142,7 +1145,7 @@ async fn run_target(
         drop(proc);
     }
     // Analysis jobs the killed hubs held: (content, attempt).
-    let mut interrupted: HashSet<(String, i64)> = HashSet::new();
+    let mut interrupted: HashSet<(String, i64, i64)> = HashSet::new();
     for point in 0..points {
         let (proc, base) = target.start(point + 1);
         let client = Arc::new(Client {
@@ -1264,7 +1267,7 @@ async fn check_analysis(
     client: &Client,
     ledger: &Mutex<Ledger>,
     counts: &Mutex<Counts>,
-    interrupted: &HashSet<(String, i64)>,
+    interrupted: &HashSet<(String, i64, i64)>,
     pool: &[PoolFile],
 ) {
     let db = || rusqlite::Connection::open(target.dir.join("catalog.db")).unwrap();
@@ -1297,13 +1300,24 @@ async fn check_analysis(
         Option<String>,
         Option<String>,
         Option<String>,
+        i64,
     );
     let job = |sha: &str| -> Option<Job> {
         conn.query_row(
-            "SELECT state, attempts, error, preview_sha256, poster_sha256, waveform_sha256
+            "SELECT state, attempts, error, preview_sha256, poster_sha256, waveform_sha256, created_at
              FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze'",
             [sha],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .ok()
     };
@@ -1333,7 +1347,7 @@ async fn check_analysis(
     for (p, sha) in &files {
         let first = seen.insert(sha.clone());
         match job(sha) {
-            Some((state, _, _, preview, poster, waveform)) if state == "done" => {
+            Some((state, _, _, preview, poster, waveform, _)) if state == "done" => {
                 done += usize::from(first);
                 // The previews, through the API (a withdrawn program's
                 // answer 410), each once per content.
@@ -1379,8 +1393,12 @@ async fn check_analysis(
     // Each interrupted job: taken again, and ended (or went with its file).
     let (mut i_done, mut i_failed, mut i_gone) = (0, 0, 0);
     let media: HashSet<String> = pool.iter().map(|f| sha(&f.bytes)).collect();
-    let i_media = interrupted.iter().filter(|(s, _)| media.contains(s)).count();
-    for (sha, attempt) in interrupted {
+    let i_media = interrupted.iter().filter(|(s, ..)| media.contains(s)).count();
+    for (sha, attempt, created) in interrupted {
+        // The interrupted job went with its file, and the same content was
+        // uploaded again since: its new job is not the one interrupted.
+        let replaced = job(sha).is_some_and(|j| j.6 != *created);
+        let job = |sha: &str| job(sha).filter(|j| j.6 == *created);
         match job(sha) {
             Some((state, attempts, ..)) if attempts > *attempt && (state == "done" || state == "failed") => {
                 if state == "done" {
@@ -1389,6 +1407,7 @@ async fn check_analysis(
                     i_failed += 1;
                 }
             }
+            None if replaced => i_gone += 1,
             None => {
                 let owned: bool = conn
                     .query_row(
