@@ -49,19 +49,12 @@ done
 wants() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 # ---- what the benches need
-apt_install() { # package[=version]
-    if [ "$(id -u)" = 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
-    else
-        echo "scripts/bench.sh: please install $* (apt-get install $*)" >&2; return 1
-    fi
-}
+source scripts/apt.sh
 if wants media && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    echo "installing nginx…" >&2; apt_install nginx
+    apt_install nginx
 fi
 if wants load && ! dpkg-query -W -f='${Version}' wrk 2>/dev/null | grep -qx "$WRK_VERSION"; then
-    echo "installing wrk $WRK_VERSION…" >&2; apt_install "wrk=$WRK_VERSION"
+    apt_install "wrk=$WRK_VERSION"
 fi
 RUSTUS_BIN=${CARGO_HOME:-$HOME/.cargo}/bin/rustus
 if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | grep -q "$RUSTUS_VERSION"; then
@@ -69,12 +62,12 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
 if { wants analysis || wants faults; } && ! command -v ffmpeg >/dev/null; then
-    echo "installing ffmpeg…" >&2; apt_install "ffmpeg=7:5.1.9-0+deb12u1"
+    apt_install "ffmpeg=7:5.1.9-0+deb12u1"
 fi
 # The pull bench's lossy link: tc netem where the kernel has sch_netem,
 # otherwise an nftables rule (in a namespace the bench makes; root only).
 if wants pull && [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Version}' nftables 2>/dev/null | grep -qx "$NFTABLES_VERSION"; then
-    echo "installing nftables $NFTABLES_VERSION…" >&2; apt_install "nftables=$NFTABLES_VERSION"
+    apt_install "nftables=$NFTABLES_VERSION"
 fi
 # The web bench uploads through the page in Debian's Chromium driven by
 # Playwright, against tuspy: the test command's venv (scripts/pyenv.sh).

@@ -21,10 +21,7 @@ BIN=target/debug/pxhub
 say() { echo "package: $*" >&2; }
 fail() { echo "package: FAILED: $*" >&2; exit 1; }
 
-apt_install() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
-        || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
-}
+source scripts/apt.sh
 
 [ -x "$BIN" ] || fail "$BIN is missing: run cargo build (or cargo test) first"
 
@@ -33,9 +30,7 @@ if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DEB_VERS
     cargo install --quiet cargo-deb --version "$CARGO_DEB_VERSION" --locked
 fi
 if ! command -v lintian >/dev/null; then
-    [ "$(id -u)" = 0 ] || fail "please install lintian (apt-get install lintian=$LINTIAN_VERSION)"
-    say "installing lintian $LINTIAN_VERSION…"
-    apt_install "lintian=$LINTIAN_VERSION"
+    apt_install "lintian=$LINTIAN_VERSION" || fail "lintian is missing"
 fi
 
 # cargo-deb warns that dev builds are not for releases: this package is

@@ -26,48 +26,18 @@ chromium_install
 export PXHUB_TEST_PYTHON="$PWD/$PY_ENV/bin/python"
 export PXHUB_TEST_LITESTREAM="$PWD/$PY_ENV/bin/litestream"
 
-# File analysis (probe, loudness, previews) runs FFmpeg: Debian bookworm's
-# package, pinned, installed only when missing.
+# Debian bookworm's packages, pinned, installed only when missing:
+# - ffmpeg: file analysis (probe, loudness, previews);
+# - libxml2-utils: xmllint validates every EBUCore sidecar the tests produce
+#   against the EBUCore 1.10 schema (../shared/ebucore);
+# - nginx: downloads behind nginx (accel_redirect), tested end to end.
+source scripts/apt.sh
 FFMPEG_VERSION=7:5.1.9-0+deb12u1
-if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "installing ffmpeg $FFMPEG_VERSION…" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "ffmpeg=$FFMPEG_VERSION" >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "ffmpeg=$FFMPEG_VERSION" >/dev/null; }
-    else
-        echo "scripts/test.sh: please install ffmpeg (apt-get install ffmpeg=$FFMPEG_VERSION)" >&2
-        exit 1
-    fi
-fi
-
-# Every EBUCore sidecar the tests produce is validated against the EBUCore
-# 1.10 schema (../shared/ebucore) with xmllint: Debian bookworm's
-# libxml2-utils, pinned, installed only when missing.
 LIBXML2_UTILS_VERSION=2.9.14+dfsg-1.3~deb12u6
-if ! command -v xmllint >/dev/null; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "installing libxml2-utils $LIBXML2_UTILS_VERSION…" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "libxml2-utils=$LIBXML2_UTILS_VERSION" >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "libxml2-utils=$LIBXML2_UTILS_VERSION" >/dev/null; }
-    else
-        echo "scripts/test.sh: please install xmllint (apt-get install libxml2-utils=$LIBXML2_UTILS_VERSION)" >&2
-        exit 1
-    fi
-fi
-
-# Downloads behind nginx (accel_redirect) are tested end to end with
-# Debian bookworm's nginx, pinned, installed only when missing.
 NGINX_VERSION=1.22.1-9+deb12u11
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        echo "installing nginx $NGINX_VERSION…" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "nginx=$NGINX_VERSION" >/dev/null 2>&1 \
-            || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "nginx=$NGINX_VERSION" >/dev/null; }
-    else
-        echo "scripts/test.sh: please install nginx (apt-get install nginx=$NGINX_VERSION)" >&2
-        exit 1
-    fi
-fi
+{ command -v ffmpeg && command -v ffprobe; } >/dev/null || apt_install "ffmpeg=$FFMPEG_VERSION"
+command -v xmllint >/dev/null || apt_install "libxml2-utils=$LIBXML2_UTILS_VERSION"
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install "nginx=$NGINX_VERSION"
 
 cargo test --locked "$@"
 
