@@ -63,6 +63,27 @@ pub struct SettingDoc {
     pub help: &'static str,
 }
 
+impl SettingDoc {
+    /// The key inside its TOML table, and whether that table is `[storage]`.
+    pub fn toml_key(&self) -> (&str, bool) {
+        match self.key.strip_prefix("[storage] ") {
+            Some(key) => (key, true),
+            None => (&self.key, false),
+        }
+    }
+
+    /// The default as a TOML value; `None` when there is none, or when it
+    /// depends on another setting (`<…>`).
+    pub fn toml_default(&self) -> Option<String> {
+        let d = &self.default;
+        if d.is_empty() || d.contains('<') {
+            return None;
+        }
+        let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
+        Some(if bare { d.clone() } else { format!("{d:?}") })
+    }
+}
+
 /// Writes the settings' structs from one table. Each row:
 /// `name: Type = default, "PXHUB_NAME", "VALUE_NAME", "help";`
 macro_rules! settings {
@@ -524,29 +545,18 @@ impl Settings {
         let mut out = String::from("Every setting can also be given in a TOML file (--config), with the same names:\n");
         let mut in_storage = false;
         for row in Self::docs() {
-            let key = match row.key.strip_prefix("[storage] ") {
-                Some(key) => {
-                    if !in_storage {
-                        out.push_str("  [storage]\n");
-                        in_storage = true;
-                    }
-                    key.to_owned()
-                }
-                None => row.key.clone(),
-            };
+            let (key, storage) = row.toml_key();
+            if storage && !in_storage {
+                out.push_str("  [storage]\n");
+                in_storage = true;
+            }
             // Settings without a default (or with one that depends on
             // another) are shown commented out.
-            if row.default.is_empty() || row.default.contains('<') {
-                let _ = writeln!(out, "  # {key} = \"…\"    ({})", row.help);
-                continue;
+            match row.toml_default() {
+                Some(value) => writeln!(out, "  {key} = {value}"),
+                None => writeln!(out, "  # {key} = \"…\"    ({})", row.help),
             }
-            let bare = row.default.parse::<f64>().is_ok() || row.default == "true" || row.default == "false";
-            let value = if bare {
-                row.default.clone()
-            } else {
-                format!("{:?}", row.default)
-            };
-            let _ = writeln!(out, "  {key} = {value}");
+            .expect("writing to a String");
         }
         out.push_str("A flag beats its environment variable, which beats the file, which beats the default.");
         out

@@ -28,16 +28,11 @@ pub fn package_conffile() -> String {
     );
     let mut in_storage = false;
     for row in Settings::docs() {
-        let key = match row.key.strip_prefix("[storage] ") {
-            Some(key) => {
-                if !in_storage {
-                    out.push_str("\n# Where media objects are stored: `local` (a folder) or `s3`.\n[storage]\n");
-                    in_storage = true;
-                }
-                key.to_owned()
-            }
-            None => row.key.clone(),
-        };
+        let (key, storage) = row.toml_key();
+        if storage && !in_storage {
+            out.push_str("\n# Where media objects are stored: `local` (a folder) or `s3`.\n[storage]\n");
+            in_storage = true;
+        }
         out.push('\n');
         for line in wrap(&row.help.replace('`', ""), 76) {
             let _ = writeln!(out, "# {line}");
@@ -46,21 +41,18 @@ pub fn package_conffile() -> String {
             let _ = writeln!(out, "data_dir = {PACKAGE_DATA_DIR:?}");
             continue;
         }
-        // No default, or one that depends on another setting.
-        if row.default.is_empty() || row.default.contains('<') {
-            if !row.default.is_empty() {
-                let _ = writeln!(out, "# (default: {})", row.default);
+        match row.toml_default() {
+            Some(value) => {
+                let _ = writeln!(out, "#{key} = {value}");
             }
-            let _ = writeln!(out, "#{key} = \"\"");
-            continue;
+            // No default, or one that depends on another setting.
+            None => {
+                if !row.default.is_empty() {
+                    let _ = writeln!(out, "# (default: {})", row.default);
+                }
+                let _ = writeln!(out, "#{key} = \"\"");
+            }
         }
-        let bare = row.default.parse::<f64>().is_ok() || row.default == "true" || row.default == "false";
-        let value = if bare {
-            row.default.clone()
-        } else {
-            format!("{:?}", row.default)
-        };
-        let _ = writeln!(out, "#{key} = {value}");
     }
     out
 }
