@@ -233,6 +233,18 @@ fn realistic_catalog(dir: &Path, n: usize, quick: bool) {
 
 /// Broad searches over HTTP on the realistic catalog, against `/healthz`
 /// in the same run, and the server's memory before and after.
+/// The runs that worked; each failure goes to `problems`.
+fn succeeded<T>(runs: impl IntoIterator<Item = Result<T, String>>, problems: &mut Vec<String>) -> Vec<T> {
+    let mut got = Vec::new();
+    for r in runs {
+        match r {
+            Ok(w) => got.push(w),
+            Err(e) => problems.push(e),
+        }
+    }
+    got
+}
+
 fn broad_search(opts: &Opts, root: &Path, problems: &mut Vec<String>) -> Vec<Row> {
     let n = opts.catalog;
     let dir = root.join("catalog-hub");
@@ -269,13 +281,7 @@ fn broad_search(opts: &Opts, root: &Path, problems: &mut Vec<String>) -> Vec<Row
     ];
     let after = memory(hub.proc.pid());
     hub.print_log();
-    let mut got = Vec::new();
-    for r in runs {
-        match r {
-            Ok(w) => got.push(w),
-            Err(e) => problems.push(e),
-        }
-    }
+    let got = succeeded(runs, problems);
     let mut rows = Vec::new();
     if let [h1, s, h2] = &got[..] {
         let (base_rps, base_p99) = ((h1.rps + h2.rps) / 2.0, (h1.p99_ms + h2.p99_ms) / 2.0);
@@ -416,13 +422,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         wrk("search", "/api/v1/programs?q=x", Some(&search)),
         wrk("healthz", "/healthz", None),
     ];
-    let mut got = Vec::new();
-    for r in runs {
-        match r {
-            Ok(w) => got.push(w),
-            Err(e) => problems.push(e),
-        }
-    }
+    let got = succeeded(runs, &mut problems);
     let mut rows = Vec::new();
     if got.len() == 4 {
         let base_rps = (got[0].rps + got[3].rps) / 2.0;

@@ -192,6 +192,37 @@ fn interleaved(reps: usize, mut baseline: impl FnMut() -> f64, mut hub: impl FnM
     (h, b)
 }
 
+/// One round of a comparison whose sides are made anew each round: the
+/// baseline goes first in even rounds, the hub in odd ones; `(baseline, hub)`.
+fn in_turn<T>(round: usize, baseline: impl FnOnce() -> T, hub: impl FnOnce() -> T) -> (T, T) {
+    if round % 2 == 0 {
+        let b = baseline();
+        (b, hub())
+    } else {
+        let h = hub();
+        (baseline(), h)
+    }
+}
+
+/// A round's name in the progress lines: round 0 is the warm-up.
+fn round_name(round: usize) -> String {
+    if round == 0 {
+        "warm-up (not counted)".to_owned()
+    } else {
+        format!("rep {round}")
+    }
+}
+
+/// The one object a local store's folder `blobs` holds.
+fn only_object(blobs: &Path) -> PathBuf {
+    let stored: Vec<PathBuf> = std::fs::read_dir(blobs)
+        .expect("the store's folder")
+        .map(|e| e.expect("an entry of the store").path())
+        .collect();
+    assert_eq!(stored.len(), 1, "the store should hold one object: {stored:?}");
+    stored.into_iter().next().expect("one object")
+}
+
 // ---------------------------------------------------------------------------
 // The hub, driven with curl
 
@@ -809,12 +840,7 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
         let program = hub.new_program("download");
         hub.upload(&program, &source, size, &sha256);
         std::fs::remove_file(&source).expect("remove the download's source");
-        let stored: Vec<PathBuf> = std::fs::read_dir(&blobs)
-            .expect("the store's folder")
-            .map(|e| e.expect("an entry of the store").path())
-            .collect();
-        assert_eq!(stored.len(), 1, "the store should hold one object: {stored:?}");
-        let object = &stored[0];
+        let object = &only_object(&blobs);
         let url = format!("{nginx_base}/{}", object.file_name().expect("a name").to_string_lossy());
         hub.verify_download(&program, size, &sha256);
         let nginx = || {
@@ -827,20 +853,10 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
             let cached = resident(object);
             (hub.download(&program, size), cached)
         };
-        let ((n, n_cached), (x, x_cached)) = if round % 2 == 0 {
-            let n = nginx();
-            (n, hub_side())
-        } else {
-            let x = hub_side();
-            (nginx(), x)
-        };
+        let ((n, n_cached), (x, x_cached)) = in_turn(round, nginx, hub_side);
         eprintln!(
             "  {}: hub {x:.0} MB/s, nginx {n:.0} MB/s ({} first; in the page cache before each: hub {}, nginx {})",
-            if round == 0 {
-                "warm-up (not counted)".to_owned()
-            } else {
-                format!("rep {round}")
-            },
+            round_name(round),
             if round % 2 == 0 { "nginx" } else { "hub" },
             x_cached.map_or("?".to_owned(), |c| format!("{:.1} %", 100.0 * c as f64 / size as f64)),
             n_cached.map_or("?".to_owned(), |c| format!("{:.1} %", 100.0 * c as f64 / size as f64)),
@@ -888,12 +904,7 @@ fn accel_download(opts: &Opts, root: &Path, size: u64) -> Row {
         let program = hub.new_program("download");
         hub.upload(&program, &source, size, &sha256);
         std::fs::remove_file(&source).expect("remove the download's source");
-        let stored: Vec<PathBuf> = std::fs::read_dir(media.join("blobs"))
-            .expect("the store's folder")
-            .map(|e| e.expect("an entry of the store").path())
-            .collect();
-        assert_eq!(stored.len(), 1, "the store should hold one object: {stored:?}");
-        let object = &stored[0];
+        let object = &only_object(&media.join("blobs"));
         let plain = format!(
             "{nginx_base}/plain/{}",
             object.file_name().expect("a name").to_string_lossy()
@@ -908,20 +919,10 @@ fn accel_download(opts: &Opts, root: &Path, size: u64) -> Row {
             warm(object);
             download_timed(hub.curl().arg(&proxied), size)
         };
-        let (n, x) = if round % 2 == 0 {
-            let n = nginx();
-            (n, accel())
-        } else {
-            let x = accel();
-            (nginx(), x)
-        };
+        let (n, x) = in_turn(round, nginx, accel);
         eprintln!(
             "  {}: nginx + X-Accel-Redirect {x:.0} MB/s, nginx alone {n:.0} MB/s",
-            if round == 0 {
-                "warm-up (not counted)".to_owned()
-            } else {
-                format!("rep {round}")
-            },
+            round_name(round)
         );
         if round > 0 {
             h.push(x);
