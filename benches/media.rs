@@ -195,7 +195,7 @@ fn interleaved(reps: usize, mut baseline: impl FnMut() -> f64, mut hub: impl FnM
 /// One round of a comparison whose sides are made anew each round: the
 /// baseline goes first in even rounds, the hub in odd ones; `(baseline, hub)`.
 fn in_turn<T>(round: usize, baseline: impl FnOnce() -> T, hub: impl FnOnce() -> T) -> (T, T) {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         let b = baseline();
         (b, hub())
     } else {
