@@ -10,20 +10,24 @@ use actix_web::middleware::Next;
 use actix_web::ResponseError;
 
 use crate::error::ApiError;
+use crate::exchange::error::code;
 
 /// The code and words of a refusal that came without its own.
 fn problem_for(status: StatusCode) -> ApiError {
     let (code, detail) = match status {
-        StatusCode::BAD_REQUEST => ("bad_request", "the request could not be read"),
-        StatusCode::NOT_FOUND => ("not_found", "nothing here"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed here"),
-        StatusCode::REQUEST_TIMEOUT => ("body_timeout", "the request's body did not arrive in time"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request's body is larger than this hub reads"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "this content type is not read here"),
-        StatusCode::URI_TOO_LONG => ("uri_too_long", "the request's path and query are too long"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("headers_too_large", "the request's headers are too long"),
-        s if s.is_server_error() => ("internal", "the hub failed to answer; try again later"),
-        _ => ("refused", "the request was refused"),
+        StatusCode::BAD_REQUEST => (code::BAD_REQUEST, "the request could not be read"),
+        StatusCode::NOT_FOUND => (code::NOT_FOUND, "nothing here"),
+        StatusCode::METHOD_NOT_ALLOWED => (code::METHOD_NOT_ALLOWED, "this method is not allowed here"),
+        StatusCode::REQUEST_TIMEOUT => (code::BODY_TIMEOUT, "the request's body did not arrive in time"),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            code::PAYLOAD_TOO_LARGE,
+            "the request's body is larger than this hub reads",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (code::UNSUPPORTED_MEDIA_TYPE, "this content type is not read here"),
+        StatusCode::URI_TOO_LONG => (code::URI_TOO_LONG, "the request's path and query are too long"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (code::HEADERS_TOO_LARGE, "the request's headers are too long"),
+        s if s.is_server_error() => (code::INTERNAL, "the hub failed to answer; try again later"),
+        _ => (code::REFUSED, "the request was refused"),
     };
     ApiError::new(status, code, detail)
 }

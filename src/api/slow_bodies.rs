@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use crate::error::ApiError;
+use crate::exchange::error::code;
 
 /// How long a form's or a JSON document's whole body may take to arrive
 /// (`body_timeout_secs`), as the app's data.
@@ -34,7 +35,7 @@ fn is_upload(req: &ServiceRequest) -> bool {
 fn timed_out(within: Duration) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        code::BODY_TIMEOUT,
         format!("the request's body did not arrive within {} seconds", within.as_secs()),
     )
 }

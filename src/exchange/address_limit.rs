@@ -48,7 +48,7 @@ impl AddressLimit {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(&key(ip)) {
             Some(e) if e.failures >= limit && e.since.elapsed() < window => Err(ExchangeError::TooManyRequests {
-                code: "sign_in_locked",
+                code: super::error::code::SIGN_IN_LOCKED,
                 detail: "too many failed sign-ins from this address; try again later".into(),
                 retry_after_secs: window.saturating_sub(e.since.elapsed()).as_secs().max(1),
             }),

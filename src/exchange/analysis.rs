@@ -498,7 +498,7 @@ impl Hub {
             _ if !analysing => Ok(()),
             Some(AnalysisState::Done) => Ok(()),
             Some(AnalysisState::Failed) => Err(ExchangeError::conflict(
-                "master_not_media",
+                super::error::code::MASTER_NOT_MEDIA,
                 "the master could not be analysed (see files[].analysis.error); upload another",
             )),
             Some(AnalysisState::Pending | AnalysisState::Running) | None => Err(ExchangeError::AnalysisPending {

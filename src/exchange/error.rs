@@ -165,8 +165,11 @@ pub mod code {
     pub const UNREADABLE_BODY: &str = "unreadable_body";
     pub const UNSUPPORTED_TUS_VERSION: &str = "unsupported_tus_version";
     pub const CSRF_REFUSED: &str = "csrf_refused";
+    pub const BAD_REQUEST: &str = "bad_request";
     // Too many requests (429).
     pub const SIGN_IN_LOCKED: &str = "sign_in_locked";
+    /// More sign-ins at once than the password checks can take.
+    pub const BUSY: &str = "busy";
     pub const TOO_MANY_UPLOADS: &str = "too_many_uploads";
     pub const TOO_MANY_OPEN_UPLOADS: &str = "too_many_open_uploads";
     // Answers of the HTTP layer itself.
@@ -175,6 +178,9 @@ pub mod code {
     pub const NOT_READY: &str = "not_ready";
     pub const RANGE_NOT_SATISFIABLE: &str = "range_not_satisfiable";
     pub const URI_TOO_LONG: &str = "uri_too_long";
+    pub const BODY_TIMEOUT: &str = "body_timeout";
+    /// A refusal of the HTTP layer that says no more.
+    pub const REFUSED: &str = "refused";
 }
 
 /// What a `503 storage_unavailable` asks the client to wait, in seconds.

@@ -100,7 +100,7 @@ impl PasswordGate {
 /// The answer when too many checks are running and waiting.
 pub fn busy() -> ExchangeError {
     ExchangeError::TooManyRequests {
-        code: "busy",
+        code: super::error::code::BUSY,
         detail: "too many sign-ins at once; try again in a moment".into(),
         retry_after_secs: RETRY_AFTER_SECS,
     }

@@ -272,7 +272,8 @@ impl Hub {
         if let Err(
             ExchangeError::Unauthorized
             | ExchangeError::TooManyRequests {
-                code: "sign_in_locked", ..
+                code: code::SIGN_IN_LOCKED,
+                ..
             },
         ) = &signed_in
         {
