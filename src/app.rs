@@ -4,8 +4,11 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, Service};
-use actix_web::{web, App, HttpServer};
+use actix_http::{HttpService, Request, Response};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, Service};
+use actix_web::{web, App};
 use anyhow::Context;
 use futures_util::FutureExt;
 use tracing_actix_web::TracingLogger;
@@ -29,6 +32,50 @@ pub struct Application {
 /// settings (`ExchangeSettings::delivery`) and worker. A new way out is a
 /// new channel, registered here.
 const CHANNELS: &[Channel] = &[Channel::Feed, Channel::Agent, Channel::Webhooks];
+
+/// Serves the application `app` makes on `listener`, as actix-web's
+/// `HttpServer` does with its defaults (keep-alive 5 s, a head within 5 s),
+/// with each connection's heads watched by [`api::head_guard`] so that the
+/// heads actix-http refuses on its own get problem documents too.
+fn serve<F, I, S, B>(listener: TcpListener, workers: usize, app: F) -> std::io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as Service<Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let address = listener.local_addr()?;
+    let mut builder = actix_server::Server::build();
+    if workers > 0 {
+        builder = builder.workers(workers);
+    }
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen("pxhub", listener, move || {
+        let shutdown = shutdown.clone();
+        let http = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(address)
+            .h1(map_config(
+                app().into_factory().map_err(|e| e.into().error_response()),
+                |_| AppConfig::default(),
+            ));
+        fn_service(|io: tokio::net::TcpStream| {
+            let peer = io.peer_addr().ok();
+            std::future::ready(Ok((api::head_guard::HeadGuard::new(io), peer)))
+        })
+        .and_then(http)
+    })?;
+    Ok(builder.run())
+}
 
 /// Opens the catalog and the media store of `settings`.
 pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {
@@ -75,7 +122,7 @@ impl Application {
             upload_chunk_bytes: settings.web_upload_chunk_bytes,
         });
         let data = web::Data::new(hub.clone());
-        let mut server = HttpServer::new(move || {
+        let server = serve(listener, settings.workers, move || {
             let metrics = data.clone();
             App::new()
                 .wrap_fn(move |req, srv| {
@@ -109,14 +156,10 @@ impl Application {
                 .configure(api::routes)
                 .configure(crate::web::routes)
                 .default_service(web::to(api::not_found))
-        })
-        .listen(listener)?;
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
+        })?;
         tracing::info!(%address, data_dir = %settings.data_dir.display(), "pxhub listening");
         Ok(Self {
-            server: server.run(),
+            server,
             address,
             hub,
             sweep_interval: Duration::from_secs(settings.sweep_interval_secs.max(1)),

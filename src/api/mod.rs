@@ -10,6 +10,7 @@ pub mod extract;
 pub mod feed;
 pub mod files;
 mod follows;
+pub mod head_guard;
 mod http_headers;
 pub mod ledger;
 pub mod limits;

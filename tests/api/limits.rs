@@ -107,6 +107,90 @@ async fn an_oversized_head_gets_a_problem_document() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// Sends `head` raw on a new connection (after `before`, a request answered
+/// first on the same connection) and reads every answer until the hub closes.
+async fn raw_exchange(app: &TestApp, before: &str, head: &[u8]) -> String {
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(before.as_bytes()).await.unwrap();
+    // The whole head may not be read before the answer: a write cut short
+    // by the hub's close is part of the test.
+    let _ = s.write_all(head).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Heads that actix-http would refuse on its own, with a bare status and no
+/// body, are refused with a problem document, after the answers before them.
+#[tokio::test]
+async fn heads_past_the_http_layer_get_problem_documents() {
+    let app = TestApp::spawn().await;
+    let first = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+        // A request line of 80 KB: actix-http's URI type holds 64 KiB.
+        (
+            format!(
+                "GET /api/v1/programs?q={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                "a".repeat(80_000)
+            )
+            .into_bytes(),
+            "414",
+            "uri_too_long",
+        ),
+        // 130 KB of headers: past actix-http's 128 KiB buffer.
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nx-filler: {}\r\n\r\n",
+                "b".repeat(130_000)
+            )
+            .into_bytes(),
+            "431",
+            "headers_too_large",
+        ),
+        // 120 headers: actix-http reads 96.
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\n{}\r\n",
+                (0..120).map(|i| format!("x-{i}: 1\r\n")).collect::<String>()
+            )
+            .into_bytes(),
+            "431",
+            "headers_too_large",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\nno colon\r\n\r\n".to_vec(),
+            "400",
+            "bad_request",
+        ),
+        (
+            b"G\x01T /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+            "400",
+            "bad_request",
+        ),
+        // HTTP/1.1 without Host, which actix-http refuses on its own.
+        (b"GET /healthz HTTP/1.1\r\n\r\n".to_vec(), "400", "bad_request"),
+    ];
+    for (head, status, code) in cases {
+        let answer = raw_exchange(&app, first, &head).await;
+        let (ok, refusal) = answer.split_once("\r\n\r\n").expect("two answers");
+        assert!(ok.starts_with("HTTP/1.1 200"), "{answer}");
+        let refusal = &refusal[refusal.find("HTTP/1.1").expect("a second answer")..];
+        assert!(refusal.starts_with(&format!("HTTP/1.1 {status}")), "{refusal}");
+        assert!(refusal.contains("application/problem+json"), "{refusal}");
+        assert!(refusal.contains(&format!("\"code\":\"{code}\"")), "{refusal}");
+        assert!(refusal.contains("x-content-type-options: nosniff"), "{refusal}");
+    }
+    // The guard lets a body that looks like a head pass as bytes.
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Đầu giả")).await;
+    let body = format!("GET /{} HTTP/1.1\r\n\r\n", "c".repeat(100_000)).into_bytes();
+    let r = app.put_master(&tn, id(&p), "a.mp4", body.clone()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app.get(&tn, &format!("/api/v1/programs/{}/files/master", id(&p))).await;
+    assert_eq!(r.bytes().await.unwrap().to_vec(), body);
+}
+
 /// Downloads (and every other answer) tell browsers not to guess types.
 #[tokio::test]
 async fn answers_carry_nosniff() {
