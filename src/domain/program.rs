@@ -36,10 +36,23 @@ impl fmt::Display for ProgramId {
 }
 
 macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+    (#[doc = $doc:literal] $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        // Written out, not derived: the derive does not see the renames a
+        // macro writes, and would list the variants' Rust names.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($doc.trim()))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+        impl ToSchema for $name {}
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -519,6 +532,23 @@ fn parse_rights(c: &mut Checker, r: RightsInput) -> Rights {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The OpenAPI document lists the words the API reads and writes.
+    #[test]
+    fn the_schema_of_each_word_list_is_its_words() {
+        fn words<T: utoipa::PartialSchema>() -> serde_json::Value {
+            serde_json::to_value(T::schema()).unwrap()["enum"].clone()
+        }
+        fn texts<T: Serialize>(all: &[T]) -> serde_json::Value {
+            serde_json::to_value(all).unwrap()
+        }
+        assert_eq!(words::<ProgramKind>(), texts(ProgramKind::ALL));
+        assert_eq!(words::<Genre>(), texts(Genre::ALL));
+        assert_eq!(words::<ProgramStatus>(), texts(ProgramStatus::ALL));
+        assert_eq!(words::<Audience>(), texts(Audience::ALL));
+        assert_eq!(words::<FileRole>(), texts(FileRole::ALL));
+        assert_eq!(words::<Genre>()[5], "ethnic_affairs");
+    }
 
     #[test]
     fn the_cluster_languages_are_real_iso_639_languages() {
