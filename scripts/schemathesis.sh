@@ -3,6 +3,9 @@
 # roles (the operator's admin token, a provincial station's, a national
 # station's); prints what it found and the 5xx answers the hub gave
 # (counted from its own /metrics). Builds the debug binary first.
+# schemathesis.toml and scripts/schemathesis_hooks.py say what it is told
+# beyond the OpenAPI document, and why (tus's 412, opaque cursors, no address
+# but loopback in a webhook).
 #   scripts/schemathesis.sh [MAX_EXAMPLES]   (default 20 per operation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,8 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && 
 status=0
 for role in ADMIN STATION NATIONAL; do
     echo "== schemathesis as $role" >&2
-    "$PY_ENV/bin/schemathesis" run openapi/openapi.json --url "http://127.0.0.1:$PORT" --checks all \
+    SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=scripts \
+        "$PY_ENV/bin/schemathesis" --config-file schemathesis.toml run openapi/openapi.json --url "http://127.0.0.1:$PORT" --checks all \
         --max-examples "$MAX" --header "Authorization: Bearer ${!role}" --no-color \
         || status=1
 done

@@ -27,6 +27,7 @@ pub struct FollowInput {
     /// The series name (case and diacritics ignored), a station id, a genre,
     /// or a search's query string as `GET /api/v1/programs` takes it
     /// (`q=nong+nghiep&genre=agriculture`); 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000)]
     pub value: String,
     /// Whether the station's pull agent delivers what this follow matches.
     #[serde(default)]

@@ -24,7 +24,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct RebroadcastInput {
     /// When it aired (RFC 3339).
     pub aired_at: DateTime<Utc>,
-    /// The channel it aired on, e.g. `TNTV1`, `FM 97.5`.
+    /// The channel it aired on, e.g. `TNTV1`, `FM 97.5` (1 to 200 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub channel: String,
     #[serde(default)]
     pub note: Option<String>,
@@ -155,8 +160,8 @@ pub enum ReportFormat {
 
 /// The exchange report: per station, and the station-by-station matrix of takes.
 #[utoipa::path(get, path = "/api/v1/reports/exchange", tag = "ledger", params(ReportParams),
-    responses((status = 200, body = ReportView),
-        (status = 200, content_type = "text/csv", body = String, description = "with format=csv"),
+    responses((status = 200, description = "JSON, or CSV with format=csv",
+            content((ReportView = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn exchange_report(

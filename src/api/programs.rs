@@ -119,6 +119,11 @@ fn program_response(status: StatusCode, p: Program, caller: &Caller) -> HttpResp
 #[serde(deny_unknown_fields)]
 pub struct Withdrawal {
     /// Why the program is withdrawn (1 to 1000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub reason: String,
 }
 
@@ -348,7 +353,7 @@ pub async fn get_program(
 /// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
 #[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programs",
     params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
-    request_body(content = serde_json::Value, content_type = "application/merge-patch+json",
+    request_body(content = std::collections::BTreeMap<String, serde_json::Value>, content_type = "application/merge-patch+json",
         description = "fields of ProgramInput to change; null removes an optional field"),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),

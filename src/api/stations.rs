@@ -54,8 +54,21 @@ pub struct StationList {
 #[serde(deny_unknown_fields)]
 pub struct CreateStation {
     /// A slug such as `thai-nguyen`.
+    #[schema(min_length = 2, max_length = 64, pattern = "^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,63}$")]
     pub id: String,
+    /// 1 to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
+    /// 1 to 100 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub province: String,
     #[serde(default = "provincial")]
     pub kind: StationKind,
@@ -71,7 +84,9 @@ pub struct IssueToken {
     #[serde(default)]
     pub label: String,
     /// `station` or `national`; by default what the station's kind implies.
+    /// (An `admin` token belongs to the operator, never to a station.)
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(station|national)$")]
     pub role: Option<Role>,
 }
 
@@ -134,7 +149,7 @@ pub async fn list_stations(
 ) -> Result<HttpResponse, ApiError> {
     let ListParams { limit, cursor } = query.parsed()?;
     let limit = Limit::or_default(limit);
-    let after = match cursor {
+    let after = match cursor.filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             URL_SAFE_NO_PAD

@@ -76,7 +76,7 @@ pub async fn options(limits: web::Data<TusLimits>) -> HttpResponse {
 
 /// The same answer for an upload's URL: browsers ask before a PATCH or DELETE.
 #[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "tus_options_upload",
-    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location")),
+    params(("id" = String, Path, description = "upload id: the last segment of the creation's Location; the answer is the same for any")),
     responses((status = 204, headers(("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64),
         ("Tus-Checksum-Algorithm" = String)))))]
 pub async fn options_upload(limits: web::Data<TusLimits>) -> HttpResponse {
@@ -184,7 +184,7 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
 /// `Upload-Metadata` with `program`, `role`, `filename`, optional `filetype`).
 /// With a body of type application/offset+octet-stream, its first bytes too.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", operation_id = "create_upload",
-    params(("Tus-Resumable" = String, Header), ("Upload-Length" = Option<u64>, Header),
+    params(("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version"), ("Upload-Length" = Option<u64>, Header),
         ("Upload-Defer-Length" = Option<u8>, Header),
         ("Upload-Metadata" = String, Header, description = "program <base64 id>,role <base64>,filename <base64>[,filetype <base64>]")),
     responses((status = 201, headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String))),
@@ -253,7 +253,7 @@ pub async fn create(
 
 /// Where an upload stands: `Upload-Offset` is where to resume.
 #[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "upload_status",
-    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header)),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version")),
     responses((status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Metadata" = String),
         ("Upload-Expires" = String))), (status = 401), (status = 404), (status = 410, description = "expired"),
         (status = 412, description = "`unsupported_tus_version`", headers(("Tus-Version" = String)))),
@@ -278,7 +278,7 @@ pub async fn status(
 /// Append bytes at `Upload-Offset`. A chunk that does not match its
 /// `Upload-Checksum` is discarded (460). One writer at a time (423).
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "append_upload",
-    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header), ("Upload-Offset" = u64, Header),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version"), ("Upload-Offset" = u64, Header),
         ("Upload-Length" = Option<u64>, Header, description = "once, for a deferred length"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 <base64> or sha1 <base64>")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
@@ -325,7 +325,7 @@ pub async fn append(
 
 /// Terminate an upload: what it received is removed.
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "terminate_upload",
-    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header)),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version")),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 412, body = Problem, description = "`unsupported_tus_version`", headers(("Tus-Version" = String))),
         (status = 423, body = Problem),

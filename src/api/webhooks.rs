@@ -28,14 +28,16 @@ pub struct WebhookInput {
     /// loopback, private, link-local, shared, multicast and reserved
     /// addresses (and names resolving to one) are refused unless the
     /// operator allows them.
+    #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+")]
     pub url: String,
     /// The event types to receive: `program.published`, `program.updated`,
     /// `program.withdrawn`, `file.replaced`.
+    #[schema(value_type = Vec<EventType>, min_items = 1)]
     pub events: Vec<String>,
     /// Keys the `X-Hub-Signature-256` HMAC (16 to 256 characters); made by
     /// the hub and shown once when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
     pub secret: Option<Secret>,
 }
 
@@ -164,6 +166,7 @@ pub async fn subscribe(
 pub struct WebhookListParams {
     /// Only this station's subscriptions. The operator may name any station,
     /// and sees everyone's without it; others may name only their own.
+    #[param(min_length = 2, max_length = 64, pattern = "^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,63}$")]
     station: Option<String>,
 }
 

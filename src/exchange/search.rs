@@ -157,6 +157,8 @@ impl Hub {
         };
         let from = req
             .cursor
+            // `cursor=` (an empty field of a form) is the first page.
+            .filter(|c| !c.is_empty())
             .as_deref()
             .map(|c| Signer(&self.cursor_key).open(c, &fingerprint, sort))
             .transpose()?;

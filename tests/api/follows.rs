@@ -126,8 +126,10 @@ async fn a_station_follows_unfollows_and_bad_follows_change_nothing() {
         )
         .await;
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
+    // Nor has a feed of follows: refused as a station asking for the whole
+    // feed is.
     let r = app.get(&app.admin, "/api/v1/feed?scope=follows").await;
-    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 #[tokio::test]

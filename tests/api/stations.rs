@@ -303,3 +303,26 @@ async fn oversized_json_bodies_get_413() {
     let body: Value = app.get(&app.admin, "/api/v1/stations").await.json().await.unwrap();
     assert_eq!(body["items"], json!([]));
 }
+
+/// An empty cursor (`cursor=`, as an empty form field sends it) is the first
+/// page, in every paged list; a cursor the hub never wrote is still refused.
+#[tokio::test]
+async fn an_empty_cursor_is_the_first_page() {
+    let app = TestApp::spawn().await;
+    let vtv = app.station("vtv", "national").await;
+    for (path, empty) in [
+        ("/api/v1/stations", "/api/v1/stations?cursor="),
+        ("/api/v1/programs", "/api/v1/programs?cursor="),
+        ("/api/v1/feed", "/api/v1/feed?after="),
+    ] {
+        let first: Value = app.get(&vtv, path).await.json().await.unwrap();
+        let r = app.get(&vtv, empty).await;
+        assert_eq!(r.status(), StatusCode::OK, "{empty}");
+        let again: Value = r.json().await.unwrap();
+        assert_eq!(again["items"], first["items"], "{empty}");
+    }
+    let r = app.get(&vtv, "/api/v1/stations?cursor=%21%21").await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let r = app.get(&vtv, "/api/v1/feed?after=nope").await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}

@@ -59,9 +59,9 @@ fn scope_for(caller: &Caller, asked: Option<FeedScope>) -> Result<FeedScope, Exc
         )),
         (Role::National, asked) => Ok(asked.unwrap_or(FeedScope::All)),
         (Role::Admin, None | Some(FeedScope::All)) => Ok(FeedScope::All),
-        (Role::Admin, Some(FeedScope::Follows)) => {
-            Err(ExchangeError::invalid("scope", "the hub operator follows nothing"))
-        }
+        (Role::Admin, Some(FeedScope::Follows)) => Err(ExchangeError::Forbidden(
+            "the hub operator follows nothing; its feed is the whole feed",
+        )),
     }
 }
 
@@ -142,7 +142,8 @@ impl Hub {
         scope: Option<FeedScope>,
     ) -> Result<FeedPage, ExchangeError> {
         self.read_feed(caller, scope, move |c, reader, scan| {
-            let mut seq = match after.as_deref() {
+            // `after=` (empty) is the start, as no `after` is.
+            let mut seq = match after.as_deref().filter(|a| !a.is_empty()) {
                 None => 0,
                 Some(cursor) => {
                     decode(cursor).ok_or_else(|| ExchangeError::invalid("after", "not a cursor this feed returned"))?
