@@ -27,7 +27,10 @@
 //!    server's peak resident memory (`VmHWM` of a fresh server process);
 //! 6. download, local store, through nginx in front of a hub with
 //!    `accel_redirect` (X-Accel-Redirect: nginx sends the file with
-//!    sendfile), vs nginx alone serving the same stored file.
+//!    sendfile), vs nginx alone serving the same stored file;
+//! 7. download, S3 store, with `presign_downloads` (the hub answers with a
+//!    redirect to a presigned URL, curl -L follows it to Garage), vs an
+//!    object_store GET of the same object.
 //!
 //! Every figure is the median of `--reps` runs, hub and baseline interleaved
 //! (order alternating), after a warm-up round of each that is not counted;
@@ -273,6 +276,17 @@ impl Hub {
         Hub { proc, base, token, dir }
     }
 
+    /// Stops the hub and serves the same data again with `env`.
+    fn restart_with(self, env: &[(&str, String)]) -> Self {
+        let Hub { proc, token, dir, .. } = self;
+        // The old process stops before the new one opens the catalog.
+        drop(proc);
+        let common::Hub {
+            proc, base, token, dir, ..
+        } = common::Hub::serve(&dir, token, env);
+        Hub { proc, base, token, dir }
+    }
+
     fn curl(&self) -> Command {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "-H", &format!("Authorization: Bearer {}", self.token)]);
@@ -366,8 +380,14 @@ impl Hub {
 
     /// The same, at `url` (the hub's file through a proxy).
     fn verify_download_at(&self, url: &str, size: u64, sha256: &str) {
+        self.verify_download_at_with(url, size, sha256, &[])
+    }
+
+    /// The same, with more arguments to curl.
+    fn verify_download_at_with(&self, url: &str, size: u64, sha256: &str, args: &[&str]) {
         let mut child = self
             .curl()
+            .args(args)
             .args(["-f", url])
             .stdout(Stdio::piped())
             .spawn()
@@ -568,8 +588,8 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         rows.push(accel_download(opts, root, opts.size));
     }
 
-    // ---- 2 and 4: S3 store (Garage)
-    if opts.runs(2) || opts.runs(4) {
+    // ---- 2, 4 and 7: S3 store (Garage)
+    if opts.runs(2) || opts.runs(4) || opts.runs(7) {
         let src = one.as_ref().expect("source");
         match Garage::start(&root.join("garage"), GARAGE_PORTS) {
             Err(e) => {
@@ -578,7 +598,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
             }
             Ok(garage) => {
                 let store = garage.env.store();
-                let hub = Hub::start(&root.join("hub-s3"), Some(&garage.env));
+                let mut hub = Hub::start(&root.join("hub-s3"), Some(&garage.env));
                 let hub_objects = || {
                     rt.block_on(async {
                         let mut list = store.list(Some(&ObjectPath::from(format!("{HUB_PREFIX}/blobs"))));
@@ -682,6 +702,44 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         &h,
                         &b,
                         0.8,
+                    ));
+                }
+                if opts.runs(7) {
+                    eprintln!(
+                        "7. download {} MiB, S3 store, presigned, vs object_store GET",
+                        mib(src.size)
+                    );
+                    let mut env = garage.env.hub_env(HUB_PREFIX).to_vec();
+                    env.push(("PXHUB_PRESIGN_DOWNLOADS", "true".to_owned()));
+                    env.push(("PXHUB_PART_SIZE", PART_SIZE.to_string()));
+                    hub = hub.restart_with(&env);
+                    let program = hub.new_program("presigned");
+                    hub.upload(&program, &src.path, src.size, &src.sha256);
+                    let objects = hub_objects();
+                    assert_eq!(objects.len(), 1, "the hub's prefix should hold one object: {objects:?}");
+                    let path = objects[0].location.clone();
+                    // Byte-exact through the redirect; curl does not carry the
+                    // hub's token to Garage's port.
+                    hub.verify_download_at_with(&hub.file_url(&program), src.size, &src.sha256, &["-L"]);
+                    let (h, b) = interleaved(
+                        opts.reps,
+                        || {
+                            let started = Instant::now();
+                            let got = rt.block_on(s3_get(&store, &path));
+                            assert_eq!(got, src.size, "bytes of the direct GET");
+                            mb_per_s(src.size, started.elapsed())
+                        },
+                        || download_timed(hub.curl().args(["-L", &hub.file_url(&program)]), src.size),
+                    );
+                    hub.delete(&program);
+                    rows.push(Row::paired(
+                        format!(
+                            "7. Download {} MiB, S3 store on Garage, `presign_downloads` (the hub's redirect, then Garage; curl -L) (vs object_store GET)",
+                            mib(src.size)
+                        ),
+                        &h,
+                        &b,
+                        0.95,
                     ));
                 }
                 // The hub deletes an unused object before it answers DELETE.

@@ -240,7 +240,12 @@ pub enum SearchSort {
 
 impl SearchParams {
     /// The search these parameters ask for; what their types cannot say is checked here.
-    fn into_request(self) -> Result<SearchRequest, ApiError> {
+    fn into_request(mut self) -> Result<SearchRequest, ApiError> {
+        // An empty value (`language=`, as a form's unchosen list sends it)
+        // asks for nothing, as no value does.
+        for list in [&mut self.station, &mut self.language, &mut self.codec] {
+            list.retain(|v| !v.is_empty());
+        }
         let mut errors = Vec::new();
         let stations = each(&mut errors, "station", &self.station, StationId::parse);
         let languages = each(&mut errors, "language", &self.language, LanguageTag::parse);

@@ -279,6 +279,12 @@ async fn bad_search_parameters_are_named() {
     }
     let r = app.get(&tn, &format!("/api/v1/programs?limit=1&cursor={cursor}")).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // Empty values (a form's unchosen lists) ask for nothing.
+    let all: Value = app.get(&tn, "/api/v1/programs").await.json().await.unwrap();
+    let r = app.get(&tn, "/api/v1/programs?language=&codec=&station=&cursor=").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let same: Value = r.json().await.unwrap();
+    assert_eq!(same["items"], all["items"]);
 }
 
 /// A cursor whose body says `body`, with a one-byte tag: each of the 256
