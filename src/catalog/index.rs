@@ -195,6 +195,9 @@ pub struct Tables {
     pub entries: Vec<Option<Entry>>,
     /// The same programs' [`Hot`] parts, at the same places.
     pub hot: Vec<Option<Hot>>,
+    /// The places of each genre's programs (by `Genre as usize`), ascending:
+    /// a search filtered by genre visits only these.
+    pub by_genre: Vec<Vec<u32>>,
     pub stations: Names,
     pub languages: Names,
 }
@@ -210,6 +213,7 @@ impl Default for Tables {
         Self {
             entries: Vec::new(),
             hot: Vec::new(),
+            by_genre: vec![Vec::new(); Genre::ALL.len()],
             stations: Names::new(NameKind::Stations),
             languages: Names::new(NameKind::Languages),
         }
@@ -222,9 +226,29 @@ impl Tables {
         // Program seqs are SQLite rowids, positive; anything else is a broken row.
         let i =
             usize::try_from(seq).map_err(|_| IndexError::Catalog(super::stations::bad_column(0, seq.to_string())))?;
+        // Places are u32: the hot row's names are, and four billion
+        // programs is past any catalog.
+        let place =
+            u32::try_from(i).map_err(|_| IndexError::Catalog(super::stations::bad_column(0, seq.to_string())))?;
         if self.entries.len() <= i {
             self.entries.resize(i + 1, None);
             self.hot.resize(i + 1, None);
+        }
+        let (was, is) = (self.hot[i].map(|h| h.genre), entry.as_ref().map(|e| e.genre));
+        if was != is {
+            if let Some(g) = was {
+                let list = &mut self.by_genre[g as usize];
+                if let Ok(at) = list.binary_search(&place) {
+                    list.remove(at);
+                }
+            }
+            if let Some(g) = is {
+                let list = &mut self.by_genre[g as usize];
+                // New programs come last: a push, nearly always.
+                if let Err(at) = list.binary_search(&place) {
+                    list.insert(at, place);
+                }
+            }
         }
         self.hot[i] = entry.as_ref().map(Hot::of);
         self.entries[i] = entry;

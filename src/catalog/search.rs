@@ -412,6 +412,32 @@ fn visit(
                 }
             }
         }
+        // Filtered by genre: only that genre's programs, newest first.
+        None if !r.f.filter.genres.is_empty() => {
+            let mut genres: Vec<usize> = r.f.filter.genres.iter().map(|&g| g as usize).collect();
+            genres.sort_unstable();
+            genres.dedup();
+            let mut lists: Vec<&[u32]> = genres.iter().map(|&g| &t.by_genre[g][..]).collect();
+            while let Some(list) = lists
+                .iter_mut()
+                .filter(|l| !l.is_empty())
+                .max_by_key(|l| l[l.len() - 1])
+            {
+                let (&last, rest) = list.split_last().expect("not empty");
+                *list = rest;
+                let at = last as usize;
+                if let Some(Some(h)) = t.hot.get(at) {
+                    v.see(
+                        i64::from(last),
+                        h,
+                        Cold {
+                            entries: &t.entries,
+                            at,
+                        },
+                    );
+                }
+            }
+        }
         None => {
             for (at, h) in t.hot.iter().enumerate().rev() {
                 if let Some(h) = h {
@@ -521,6 +547,72 @@ mod tests {
             assert_eq!(*g as usize, i);
         }
         assert_eq!((ProgramKind::ALL.len(), Genre::ALL.len()), (2, 12));
+    }
+
+    /// A search filtered by genre visits each genre's list of places, which
+    /// inserts, edits and deletions keep equal to the hot rows' genres.
+    #[test]
+    fn genre_lists_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 3);
+        let meta = |genre: &str| {
+            let input = serde_json::json!({"title": "Tin", "kind": "radio", "genre": genre, "languages": ["vi"]});
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        };
+        let station = StationId::parse("thai-nguyen").unwrap();
+        let find = |genres: &[Genre]| {
+            let f = Filters {
+                filter: SearchFilter {
+                    genres: genres.to_vec(),
+                    ..SearchFilter::default()
+                },
+                statuses: vec![ProgramStatus::Draft],
+                ..Filters::default()
+            };
+            let found = c
+                .write_blocking(|tx| search(tx, &index, &Viewer::Admin, &f, Sort::Newest, None, 10))
+                .unwrap();
+            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
+            (found.total, seqs)
+        };
+        let lists_match_rows = || {
+            index.with(|t| {
+                for (g, list) in t.by_genre.iter().enumerate() {
+                    let rows: Vec<u32> = (0..t.hot.len())
+                        .filter(|&i| t.hot[i].is_some_and(|h| h.genre as usize == g))
+                        .map(|i| i as u32)
+                        .collect();
+                    assert_eq!(*list, rows, "genre {g}");
+                }
+            })
+        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
+            c.write_blocking(|tx| {
+                let seq = f(tx)?;
+                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+            })
+            .unwrap()
+        };
+        lists_match_rows();
+        write(&|tx| {
+            programs::insert(
+                tx,
+                ProgramId::generate(),
+                &station,
+                &meta("culture"),
+                crate::catalog::now(),
+            )
+        });
+        lists_match_rows();
+        assert_eq!(find(&[Genre::News]), (3, vec![3, 2, 1]));
+        assert_eq!(find(&[Genre::Culture]), (1, vec![4]));
+        assert_eq!(find(&[Genre::News, Genre::Culture, Genre::News]), (4, vec![4, 3, 2, 1]));
+        write(&|tx| programs::update_metadata(tx, 1, &meta("culture"), crate::catalog::now()).map(|_| 1));
+        write(&|tx| programs::delete(tx, 2).map(|()| 2));
+        lists_match_rows();
+        assert_eq!(find(&[Genre::Culture]), (2, vec![4, 1]));
+        assert_eq!(find(&[Genre::News]), (1, vec![3]));
+        assert_eq!(find(&[Genre::Health]), (0, vec![]));
     }
 
     /// Languages past the two the hot row holds are counted and filtered on
