@@ -61,6 +61,9 @@ const MIGRATIONS: &[&str] = &[
 
 /// The most idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
+/// SQLite's page cache per connection, in KiB (as `cache_size` takes it: negative).
+const READER_CACHE_KIB: i64 = -8192;
+const WRITER_CACHE_KIB: i64 = -65536;
 
 /// The catalog database: one writer at a time (SQLite's rule), many readers
 /// in parallel (WAL). Every call runs on tokio's blocking pool, never on the
@@ -203,9 +206,17 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite:
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
-         PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 1073741824;",
+    )?;
+    // The database file is read through the map, not the page cache; a
+    // reader's cache holds mostly pages of the write-ahead log. Up to 16
+    // readers with 64 MiB each grew the server's private memory by 500 MiB
+    // under search load at a million programs; the writer keeps 64 MiB.
+    conn.pragma_update(
+        None,
+        "cache_size",
+        if read_only { READER_CACHE_KIB } else { WRITER_CACHE_KIB },
     )?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
