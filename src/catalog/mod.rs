@@ -62,7 +62,7 @@ const MIGRATIONS: &[&str] = &[
 /// The most idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
 /// SQLite's page cache per connection, in KiB (as `cache_size` takes it: negative).
-const READER_CACHE_KIB: i64 = -8192;
+const READER_CACHE_KIB: i64 = -2048;
 const WRITER_CACHE_KIB: i64 = -65536;
 
 /// The catalog database: one writer at a time (SQLite's rule), many readers
@@ -212,7 +212,8 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, rusqlite:
     // The database file is read through the map, not the page cache; a
     // reader's cache holds mostly pages of the write-ahead log. Up to 16
     // readers with 64 MiB each grew the server's private memory by 500 MiB
-    // under search load at a million programs; the writer keeps 64 MiB.
+    // under search load at a million programs (8 MiB each: 150 MiB, see
+    // BENCHMARKS.md); the writer keeps 64 MiB.
     conn.pragma_update(
         None,
         "cache_size",

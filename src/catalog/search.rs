@@ -328,7 +328,10 @@ struct Paging<'p> {
 impl Paging<'_> {
     fn key<'t>(&self, h: &Hot, e: Cold<'t>, seq: i64) -> Key<'t> {
         match (self.sort, &self.in_title) {
-            (Sort::Relevance, Some(ids)) => Key::Tiered(u8::from(ids.binary_search(&seq).is_err()), h.listed_at),
+            (Sort::Relevance, Some(ids)) => Key::Tiered(
+                u8::from(u32::try_from(seq).map_or(true, |s| ids.binary_search(&s).is_err())),
+                h.listed_at,
+            ),
             (Sort::Newest | Sort::Relevance, _) => Key::Desc(h.listed_at),
             (Sort::Aired, _) => Key::Desc(e.get().map_or(super::index::NEVER_AIRED, |e| e.aired)),
             (Sort::Title, _) => Key::Text(e.get().map_or("", |e| &e.title_key)),
@@ -384,7 +387,7 @@ impl<'t> Visit<'t, '_> {
 fn visit(
     t: &Tables,
     r: &Resolved<'_>,
-    matched: Option<&[i64]>,
+    matched: Option<&[u32]>,
     paging: &Paging<'_>,
 ) -> (u64, Facets, Vec<i64>, Option<Position>) {
     let mut v = Visit {
@@ -399,10 +402,10 @@ fn visit(
     match matched {
         Some(ids) => {
             for &seq in ids.iter().rev() {
-                let Ok(at) = usize::try_from(seq) else { continue };
+                let at = seq as usize;
                 if let Some(Some(h)) = t.hot.get(at) {
                     v.see(
-                        seq,
+                        i64::from(seq),
                         h,
                         Cold {
                             entries: &t.entries,
