@@ -522,7 +522,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
         let sha256 = generate(&path, size, seed);
         Source { path, size, sha256 }
     };
-    let single = opts.runs(1) || opts.runs(2) || opts.runs(3) || opts.runs(4);
+    let single = opts.runs(1) || opts.runs(2) || opts.runs(3) || opts.runs(4) || opts.runs(7);
     let one = single.then(|| source(opts.size, 1));
     let par = opts.runs(5).then(|| match &one {
         Some(s) if s.size == opts.parallel => Source {
