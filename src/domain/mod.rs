@@ -21,10 +21,10 @@ pub use follow::{Follow, FollowKind};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
 pub use person::{Action, ActionKind, Login, Person, PersonId, PersonRole};
 pub use program::{
-    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
-pub use search::{DateOrTime, Facets, SearchFilter, Sort};
+pub use search::{DateOrTime, Facets, OriginFilter, SearchFilter, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 

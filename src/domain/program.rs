@@ -73,8 +73,9 @@ string_enum!(
     ProgramStatus { Draft = "draft", Published = "published", Withdrawn = "withdrawn" }
 );
 string_enum!(
-    /// Who may take a program.
-    Audience { Cluster = "cluster", National = "national", Stations = "stations" }
+    /// Who may take a program: `all` is every station of this hub and of
+    /// the peer hubs that follow it.
+    Audience { Cluster = "cluster", National = "national", Stations = "stations", All = "all" }
 );
 string_enum!(
     /// What a file is to its program.
@@ -239,6 +240,22 @@ pub struct Program {
     /// Bumped by every change; the program's `ETag`.
     pub version: i64,
     pub files: Vec<FileRecord>,
+    /// Where it comes from, when this hub mirrors it from a peer hub.
+    pub origin: Option<Origin>,
+}
+
+/// A program mirrored from a peer hub: the peer, and the station and the
+/// program's id there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Origin {
+    /// The peer hub's id on this hub.
+    #[schema(value_type = String)]
+    pub peer: StationId,
+    /// The origin station's id on the peer hub.
+    pub station: String,
+    pub station_name: String,
+    /// The program's id on the peer hub.
+    pub program_id: String,
 }
 
 impl Program {
@@ -496,7 +513,7 @@ fn parse_rights(c: &mut Checker, r: RightsInput) -> Rights {
             "rights.stations",
             "must name at least one station when audience is `stations`",
         ),
-        Audience::Cluster | Audience::National if !r.stations.is_empty() => {
+        Audience::Cluster | Audience::National | Audience::All if !r.stations.is_empty() => {
             c.fail("rights.stations", "must be empty unless audience is `stations`")
         }
         _ => {}

@@ -383,6 +383,11 @@ impl Hub {
 
 /// Refuses a person whose role does not let them offer programs.
 pub(super) fn require_offer(caller: &Caller) -> Result<(), ExchangeError> {
+    if caller.is_peer() {
+        return Err(ExchangeError::Forbidden(
+            "a peer hub reads what it may see and reports takes; it offers nothing",
+        ));
+    }
     if caller.may_offer() {
         Ok(())
     } else {

@@ -58,6 +58,11 @@ fn scope_for(caller: &Caller, asked: Option<FeedScope>) -> Result<FeedScope, Exc
             "the whole feed is for national broadcasters; a station's feed holds what it follows",
         )),
         (Role::National, asked) => Ok(asked.unwrap_or(FeedScope::All)),
+        (Role::Peer, None | Some(FeedScope::All)) => Ok(FeedScope::All),
+        (Role::Peer, Some(FeedScope::Follows)) => Err(ExchangeError::invalid(
+            "scope",
+            "a peer hub reads every event it may see and follows nothing",
+        )),
         (Role::Admin, None | Some(FeedScope::All)) => Ok(FeedScope::All),
         (Role::Admin, Some(FeedScope::Follows)) => {
             Err(ExchangeError::invalid("scope", "the hub operator follows nothing"))

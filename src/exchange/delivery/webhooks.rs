@@ -139,10 +139,13 @@ fn subscriber(conn: &Connection, station: Option<&StationId>) -> DbResult<Viewer
     let Some(id) = station else {
         return Ok(Viewer::Admin);
     };
-    let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
+    let kind = stations::get(conn, id)?.map(|s| s.kind);
+    if kind == Some(StationKind::Peer) {
+        return Ok(Viewer::Peer { id: id.clone() });
+    }
     Ok(Viewer::Station {
         id: id.clone(),
-        national,
+        national: kind == Some(StationKind::National),
     })
 }
 

@@ -1,0 +1,45 @@
+-- Hubs that follow each other (issue 26).
+--
+-- A station of kind `peer` is another cluster's hub; its tokens have role
+-- `peer`; a program whose audience is `all` reaches the stations of peer
+-- hubs too. SQLite cannot alter a CHECK constraint, and rebuilding these
+-- tables would have to name every column other migrations add, so the
+-- constraint's text is edited in place (SQLite's documented way for a
+-- change that no stored row breaks: every value allowed before still is),
+-- and the schema is reloaded before anything else runs.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema
+   SET sql = replace(sql, 'CHECK (kind IN (''provincial'', ''national''))',
+                          'CHECK (kind IN (''provincial'', ''national'', ''peer''))')
+ WHERE type = 'table' AND name = 'stations';
+UPDATE sqlite_schema
+   SET sql = replace(sql, 'CHECK (role IN (''station'', ''national'', ''admin''))',
+                          'CHECK (role IN (''station'', ''national'', ''admin'', ''peer''))')
+ WHERE type = 'table' AND name = 'tokens';
+UPDATE sqlite_schema
+   SET sql = replace(sql, 'CHECK (audience IN (''cluster'', ''national'', ''stations''))',
+                          'CHECK (audience IN (''cluster'', ''national'', ''stations'', ''all''))')
+ WHERE type = 'table' AND name = 'programs';
+PRAGMA writable_schema = RESET;
+
+-- The hubs this hub follows. `token` is the one the peer's operator issued
+-- for this hub (kept to call the peer; never shown). `cursor` is where the
+-- peer's feed is read from next.
+CREATE TABLE peers (
+    id          TEXT PRIMARY KEY REFERENCES stations (id),
+    name        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    cursor      TEXT,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+-- A program mirrored from a peer: the peer (whose station row owns it
+-- here), the origin station there, and its id there.
+ALTER TABLE programs ADD COLUMN origin_peer TEXT REFERENCES peers (id);
+ALTER TABLE programs ADD COLUMN origin_station TEXT;
+ALTER TABLE programs ADD COLUMN origin_station_name TEXT;
+ALTER TABLE programs ADD COLUMN origin_program_id TEXT;
+CREATE UNIQUE INDEX programs_by_origin ON programs (origin_peer, origin_program_id)
+    WHERE origin_peer IS NOT NULL;
