@@ -10,6 +10,7 @@ pub mod follows;
 pub mod index;
 pub mod ledger;
 pub mod media;
+pub mod peers;
 pub mod people;
 pub mod programs;
 pub mod search;

@@ -32,7 +32,7 @@ impl IfMatch {
 
 /// Parses metadata and checks what only the catalog knows (the stations a
 /// rights block names exist).
-fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMetadata, ExchangeError> {
+pub(super) fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMetadata, ExchangeError> {
     let meta = ProgramMetadata::parse(input).map_err(ExchangeError::Invalid)?;
     let missing = stations::missing(tx, &meta.rights.stations)?;
     if missing.is_empty() {

@@ -217,3 +217,402 @@ async fn a_peer_hub_offers_nothing_and_holds_peer_tokens_only() {
     )
     .await;
 }
+
+/// A hub that reads its peers' feeds every 100 ms.
+async fn following_hub() -> TestApp {
+    TestApp::spawn_with(|s| s.peer_poll_ms = 100).await
+}
+
+/// `hub` follows `origin` as peer `id`, with a token `origin` issued for a
+/// station of kind peer named `as_station`.
+async fn follow(hub: &TestApp, id: &str, name: &str, origin: &TestApp, as_station: &str) {
+    let token = origin.station(as_station, "peer").await;
+    let r = hub
+        .post(
+            &hub.admin,
+            "/api/v1/peers",
+            &json!({"id": id, "name": name, "url": origin.address, "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+}
+
+/// Polls `check` on `token`'s search of `hub` for `query` until it holds (10 s).
+async fn search_until(hub: &TestApp, token: &str, query: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let found = hub.search(token, query).await;
+        if check(&found) {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{query}: never matched: {}", hub.search(token, query).await);
+}
+
+fn items(found: &Value) -> &Vec<Value> {
+    found["items"].as_array().unwrap()
+}
+
+#[tokio::test]
+async fn the_operator_adds_lists_and_removes_peers_and_never_sees_their_token() {
+    let b = TestApp::spawn().await;
+    let station = b.station("thai-nguyen", "provincial").await;
+    let good = json!({"id": "cum-2", "name": "Cụm 2 — Đông Bắc", "url": "http://127.0.0.1:9/", "token": "pxh_0123456789abcdef_sEcReT"});
+    assert_problem(
+        b.post(&station, "/api/v1/peers", &good).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        b.get(&station, "/api/v1/peers").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    let r = b.post(&b.admin, "/api/v1/peers", &good).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["location"], "/api/v1/peers/cum-2");
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("sEcReT"), "{text}");
+    let listed = b.get(&b.admin, "/api/v1/peers").await.text().await.unwrap();
+    assert!(!listed.contains("sEcReT"), "{listed}");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["items"][0]["id"], "cum-2");
+    assert_eq!(listed["items"][0]["name"], "Cụm 2 — Đông Bắc");
+    // The peer's station row owns its programs here.
+    let stations = b.get(&b.admin, "/api/v1/stations").await.text().await.unwrap();
+    assert!(stations.contains("\"kind\":\"peer\""), "{stations}");
+
+    assert_problem(
+        b.post(&b.admin, "/api/v1/peers", &good).await,
+        StatusCode::CONFLICT,
+        "station_exists",
+    )
+    .await;
+    let mut local = good.clone();
+    local["id"] = json!("thai-nguyen");
+    assert_problem(
+        b.post(&b.admin, "/api/v1/peers", &local).await,
+        StatusCode::CONFLICT,
+        "station_exists",
+    )
+    .await;
+    for (field, value) in [
+        ("id", json!("local")),
+        ("id", json!("Cụm 2")),
+        ("name", json!("")),
+        ("url", json!("ftp://127.0.0.1/")),
+        ("url", json!("http://10.1.2.3/")),
+        ("url", json!("http://user:pw@127.0.0.1/")),
+        ("token", json!("")),
+        ("token", json!("two words")),
+    ] {
+        let mut bad = good.clone();
+        bad["id"] = json!("cum-9");
+        bad[field] = value.clone();
+        let p = assert_problem(
+            b.post(&b.admin, "/api/v1/peers", &bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(crate::helpers::fields(&p), [field], "{field} = {value}");
+    }
+    assert_eq!(b.count("peers"), 1, "nothing stored from bad input");
+
+    assert_eq!(
+        b.delete(&station, "/api/v1/peers/cum-2").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        b.delete(&b.admin, "/api/v1/peers/cum-2").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        b.delete(&b.admin, "/api/v1/peers/cum-2").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(b.count("peers"), 0);
+}
+
+#[tokio::test]
+async fn programs_for_all_clusters_cross_to_the_following_hub_and_no_further() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let c = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let vov = b.station("vov", "national").await;
+
+    let shared = with_rights(&a, &cao_bang, "Then Tày mọi cụm", json!({"audience": "all"}), b"then").await;
+    let cluster = with_rights(
+        &a,
+        &cao_bang,
+        "Then Tày trong cụm",
+        json!({"audience": "cluster"}),
+        b"x",
+    )
+    .await;
+    follow(&b, "cum-2", "Cụm 2 — Đông Bắc", &a, "cum-3").await;
+    follow(&c, "cum-3", "Cụm 3 — Tây Bắc", &b, "cum-4").await;
+
+    // B's station finds A's program, marked with its origin.
+    let found = search_until(&b, &lang_son, "q=then+tay", |f| !items(f).is_empty()).await;
+    assert_eq!(items(&found).len(), 1, "{found}");
+    let mirror = &items(&found)[0];
+    assert_eq!(
+        mirror["origin"],
+        json!({"peer": "cum-2", "station": "cao-bang", "station_name": "Đài cao-bang", "program_id": id(&shared)})
+    );
+    assert_eq!(mirror["station"], "cum-2");
+    assert_eq!(mirror["title"], "Then Tày mọi cụm");
+    assert_eq!(mirror["files"][0]["sha256"], shared["files"][0]["sha256"]);
+    assert_eq!(mirror["rights"]["audience"], "all");
+    assert_ne!(mirror["id"], shared["id"], "a mirror has its own id here");
+    assert_eq!(found["facets"]["origin"], json!({"cum-2": 1}));
+    assert_eq!(b.find(&lang_son, "q=then+tay&origin=cum-2").await, [id(mirror)]);
+    assert!(b.find(&lang_son, "q=then+tay&origin=local").await.is_empty());
+    assert!(b.find(&lang_son, "q=then+tay&origin=cum-9").await.is_empty());
+    assert_problem(
+        b.get(&lang_son, "/api/v1/programs?origin=C%E1%BB%A5m").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    // B's national broadcaster reads it in B's feed.
+    assert!(program_ids(&feed_events(&b, &vov).await).contains(id(mirror)));
+    // Nobody here changes it.
+    let path = format!("/api/v1/programs/{}", id(mirror));
+    assert_eq!(
+        b.patch(&lang_son, &path, &json!({"title": "x"})).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // A's change reaches B within a poll.
+    let r = a
+        .patch(
+            &cao_bang,
+            &format!("/api/v1/programs/{}", id(&shared)),
+            &json!({"title": "Hát then mọi cụm"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    search_until(&b, &lang_son, "q=hat+then", |f| items(f).len() == 1).await;
+    assert!(
+        b.find(&lang_son, "q=then+tay").await.is_empty(),
+        "the old title is gone"
+    );
+
+    // C follows B: B's own programs for all reach it, A's never.
+    let b_own = b.station("bac-giang", "provincial").await;
+    let own = with_rights(&b, &b_own, "Quan họ mọi cụm", json!({"audience": "all"}), b"quan ho").await;
+    let c_station = c.station("son-la", "provincial").await;
+    let at_c = search_until(&c, &c_station, "q=quan+ho", |f| items(f).len() == 1).await;
+    assert_eq!(items(&at_c)[0]["origin"]["program_id"], id(&own));
+    assert!(c.find(&c_station, "").await.len() == 1, "C holds B's own program alone");
+    assert!(c.find(&c_station, "q=then").await.is_empty());
+
+    // The cluster-only program never reached B, at any door.
+    assert!(b.find(&b.admin, "q=trong+cum").await.is_empty());
+    assert!(!program_ids(&feed_events(&b, &vov).await).contains(id(&cluster)));
+    assert_eq!(b.count("programs"), 2, "A's shared one and B's own");
+
+    // Withdrawn on A: withdrawn on B within a poll, its file gone.
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&shared)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    search_until(&b, &lang_son, "q=hat+then", |f| items(f).is_empty()).await;
+    let got: Value = b.get(&lang_son, &path).await.json().await.unwrap();
+    assert_eq!(got["status"], "withdrawn");
+    assert_eq!(got["can_download"], false);
+    assert!(program_ids(&feed_events(&b, &vov).await).contains(id(mirror)));
+    let withdrawn = feed_events(&b, &vov).await;
+    assert!(withdrawn
+        .iter()
+        .any(|e| e["type"] == "program.withdrawn" && e["program_id"] == id(mirror)));
+
+    // Removing the peer withdraws what was mirrored from it.
+    let on_c = id(&items(&at_c)[0]).to_owned();
+    assert_eq!(
+        c.delete(&c.admin, "/api/v1/peers/cum-3").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let got: Value = c
+        .get(&c_station, &format!("/api/v1/programs/{on_c}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "withdrawn");
+}
+
+/// A made-up peer hub: its feed's pages by cursor (none: page 0), each
+/// pointing at the next; past the last, an empty page.
+#[derive(Clone, Default)]
+struct FakePeer {
+    pages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn fake_peer_answer(
+    req: actix_web::HttpRequest,
+    state: actix_web::web::Data<FakePeer>,
+) -> actix_web::HttpResponse {
+    if req.path() == "/api/v1/stations" {
+        return actix_web::HttpResponse::Ok()
+            .json(json!({"items": [{"id": "ha-giang", "name": "Đài Hà Giang"}], "next_cursor": null}));
+    }
+    let page: usize = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "after")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let pages = state.pages.lock().unwrap();
+    let body = pages
+        .get(page)
+        .cloned()
+        .unwrap_or_else(|| json!({"items": [], "next_cursor": page.to_string()}).to_string());
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+fn remote_program(id: &str, title: &str, rights: Value, origin: Value) -> Value {
+    json!({
+        "id": id, "station": "ha-giang", "status": "published", "title": title, "summary": null,
+        "description": null, "tags": [], "kind": "radio", "genre": "culture", "languages": ["vi"],
+        "series": null, "episode": null, "first_aired_at": null, "duration_seconds": 60, "credits": [],
+        "rights": rights, "origin": origin, "withdrawal_reason": null,
+        "files": [{"role": "master", "filename": "a.mp3", "media_type": "audio/mpeg", "size": 3,
+                   "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}]
+    })
+}
+
+fn page(events: Vec<(&str, Value)>, next: usize) -> String {
+    let items: Vec<Value> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (program_id, program))| {
+            json!({"seq": i + 1, "type": "program.published", "at": "2026-01-01T00:00:00Z",
+                   "program_id": program_id, "program": program, "follows": []})
+        })
+        .collect();
+    json!({"items": items, "next_cursor": next.to_string()}).to_string()
+}
+
+async fn peer_state(hub: &TestApp) -> Value {
+    hub.get(&hub.admin, "/api/v1/peers")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["items"][0]
+        .clone()
+}
+
+#[tokio::test]
+async fn nonsense_from_a_peer_stores_nothing_and_says_why() {
+    let fake = FakePeer::default();
+    fake.pages.lock().unwrap().push("{\"items\": [tru".into());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let data = actix_web::web::Data::new(fake.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .default_service(actix_web::web::to(fake_peer_answer))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+
+    let b = following_hub().await;
+    let station = b.station("lang-son", "provincial").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-5", "name": "Cụm 5", "url": url, "token": "pxh_x"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Bad JSON: nothing stored, the reason kept, the cursor where it was.
+    for _ in 0..200 {
+        if peer_state(&b).await["last_error"].as_str().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let state = peer_state(&b).await;
+    assert!(state["last_error"].as_str().unwrap().contains("bad JSON"), "{state}");
+    assert_eq!(b.count("programs"), 0);
+
+    // Events for what a peer may not show: refused one by one; the one it
+    // may show is kept.
+    let all = json!({"audience": "all"});
+    let ok_id = "0b0e5c8e-0000-4000-8000-000000000003";
+    *fake.pages.lock().unwrap() = vec![
+        page(
+            vec![
+                (
+                    "0b0e5c8e-0000-4000-8000-000000000001",
+                    remote_program(
+                        "0b0e5c8e-0000-4000-8000-000000000001",
+                        "Trong cụm",
+                        json!({"audience": "cluster"}),
+                        Value::Null,
+                    ),
+                ),
+                (
+                    "0b0e5c8e-0000-4000-8000-000000000002",
+                    remote_program(
+                        "0b0e5c8e-0000-4000-8000-000000000002",
+                        "Của cụm khác",
+                        all.clone(),
+                        json!({"peer": "cum-1", "station": "x", "station_name": "x", "program_id": "y"}),
+                    ),
+                ),
+                (
+                    "0b0e5c8e-0000-4000-8000-000000000009",
+                    remote_program(
+                        "0b0e5c8e-0000-4000-8000-000000000004",
+                        "Lệch mã",
+                        all.clone(),
+                        Value::Null,
+                    ),
+                ),
+                (
+                    "0b0e5c8e-0000-4000-8000-000000000005",
+                    remote_program("0b0e5c8e-0000-4000-8000-000000000005", "", all.clone(), Value::Null),
+                ),
+            ],
+            1,
+        ),
+        page(
+            vec![(ok_id, remote_program(ok_id, "Khèn Mông", all.clone(), Value::Null))],
+            2,
+        ),
+    ];
+    let found = search_until(&b, &station, "", |f| !items(f).is_empty()).await;
+    assert_eq!(items(&found).len(), 1, "{found}");
+    assert_eq!(items(&found)[0]["title"], "Khèn Mông");
+    assert_eq!(items(&found)[0]["origin"]["station_name"], "Đài Hà Giang");
+    assert_eq!(b.count("programs"), 1, "nothing of the refused events is stored");
+    assert_eq!(b.count("program_files"), 1);
+    for _ in 0..100 {
+        if peer_state(&b).await["last_error"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(peer_state(&b).await["last_error"].is_null());
+}

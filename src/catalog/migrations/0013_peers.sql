@@ -36,8 +36,9 @@ CREATE TABLE peers (
 ) STRICT;
 
 -- A program mirrored from a peer: the peer (whose station row owns it
--- here), the origin station there, and its id there.
-ALTER TABLE programs ADD COLUMN origin_peer TEXT REFERENCES peers (id);
+-- here, so it stays when the peer is removed and its mirrors withdrawn),
+-- the origin station there, and its id there.
+ALTER TABLE programs ADD COLUMN origin_peer TEXT;
 ALTER TABLE programs ADD COLUMN origin_station TEXT;
 ALTER TABLE programs ADD COLUMN origin_station_name TEXT;
 ALTER TABLE programs ADD COLUMN origin_program_id TEXT;

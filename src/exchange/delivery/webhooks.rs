@@ -123,7 +123,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn check_url(raw: &str) -> Result<url::Url, String> {
+pub(super) fn check_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute http or https URL".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("must be an absolute http or https URL".into());
