@@ -357,7 +357,7 @@ async fn programs_for_all_clusters_cross_to_the_following_hub_and_no_further() {
         b"x",
     )
     .await;
-    follow(&b, "cum-2", "Cụm 2 — Đông Bắc", &a, "cum-3").await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
     follow(&c, "cum-3", "Cụm 3 — Tây Bắc", &b, "cum-4").await;
 
     // B's station finds A's program, marked with its origin.
@@ -406,6 +406,15 @@ async fn programs_for_all_clusters_cross_to_the_following_hub_and_no_further() {
         b.find(&lang_son, "q=then+tay").await.is_empty(),
         "the old title is gone"
     );
+
+    // B's pages say where it comes from.
+    crate::web::add_person(&b, "lang-son", "mai", "Hoàng Thị Mai", "editor", "mật khẩu thật dài");
+    let mut browser = crate::web::Browser::new(&b);
+    browser.sign_in("mai", "mật khẩu thật dài").await;
+    for page in [format!("/programs/{}", id(mirror)), "/?q=hat+then".to_owned()] {
+        let html = browser.text(&page).await;
+        assert!(html.contains("Cụm 2 — Đài cao-bang"), "{page}: {html}");
+    }
 
     // C follows B: B's own programs for all reach it, A's never.
     let b_own = b.station("bac-giang", "provincial").await;

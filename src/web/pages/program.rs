@@ -212,7 +212,7 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         status: words::status(&t, p.status),
         is_draft: p.status == ProgramStatus::Draft,
         is_published: p.status == ProgramStatus::Published,
-        station: name(p.station.as_str()),
+        station: names.of_program(&p),
         facts,
         summary: m.summary.clone().unwrap_or_default(),
         description: m.description.clone().unwrap_or_default(),
