@@ -97,6 +97,8 @@ pub struct Hub {
     dispatch: delivery::webhooks::Dispatch,
     /// Wakes the peer worker (a peer added).
     peer_wake: Arc<tokio::sync::Notify>,
+    /// The fetches of mirrored files from their origins, one per content.
+    peer_fetches: delivery::peer_files::Fetches,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: delivery::webhooks::guard::Guard,
     metrics: Arc<Metrics>,
@@ -125,6 +127,7 @@ impl Hub {
             sign_in_addresses: Default::default(),
             dispatch: Default::default(),
             peer_wake: Default::default(),
+            peer_fetches: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),
                 Arc::new(delivery::webhooks::guard::SystemLookup),

@@ -469,6 +469,8 @@ async fn programs_for_all_clusters_cross_to_the_following_hub_and_no_further() {
 #[derive(Clone, Default)]
 struct FakePeer {
     pages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// What it sends for any program's master.
+    file: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 async fn fake_peer_answer(
@@ -478,6 +480,10 @@ async fn fake_peer_answer(
     if req.path() == "/api/v1/stations" {
         return actix_web::HttpResponse::Ok()
             .json(json!({"items": [{"id": "ha-giang", "name": "Đài Hà Giang"}], "next_cursor": null}));
+    }
+    if req.path().ends_with("/files/master") {
+        let body = state.file.lock().unwrap().clone();
+        return actix_web::HttpResponse::Ok().content_type("audio/mpeg").body(body);
     }
     let page: usize = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "after")
@@ -624,4 +630,116 @@ async fn nonsense_from_a_peer_stores_nothing_and_says_why() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(peer_state(&b).await["last_error"].is_null());
+}
+
+#[tokio::test]
+async fn a_mirrored_file_is_fetched_from_its_origin_once_whoever_takes_it() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let takers = [
+        b.station("lang-son", "provincial").await,
+        b.station("bac-giang", "provincial").await,
+        b.station("ha-nam", "provincial").await,
+    ];
+    let master = crate::helpers::bytes(3 * 1024 * 1024 + 17, 26);
+    let shared = with_rights(&a, &cao_bang, "Chợ phiên mọi cụm", json!({"audience": "all"}), &master).await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let found = search_until(&b, &takers[0], "q=cho+phien", |f| items(f).len() == 1).await;
+    let file = format!("/api/v1/programs/{}/files/master", id(&items(&found)[0]));
+    assert!(b.stored_keys().await.is_empty(), "metadata only until a take");
+    let sent_before = a.metric("pxhub_bytes_sent_total").await;
+
+    // Three stations of B take it at once: A sends its bytes once.
+    let gets = takers.iter().map(|t| async {
+        let r = b.get(t, &file).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.bytes().await.unwrap()
+    });
+    for got in futures_util::future::join_all(gets).await {
+        assert!(got[..] == master[..], "byte-exact");
+    }
+    assert_eq!(
+        a.metric("pxhub_bytes_sent_total").await - sent_before,
+        master.len() as u64
+    );
+    // Later takes, and ranges, are served from B's store.
+    let r = b
+        .request(Method::GET, Some(&takers[1]), &file)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(r.bytes().await.unwrap()[..] == master[100..200]);
+    assert_eq!(
+        a.metric("pxhub_bytes_sent_total").await - sent_before,
+        master.len() as u64
+    );
+    assert_eq!(b.stored_keys().await.len(), 1);
+    // A peer download is no take at A; B's ledger has its stations' takes.
+    let at_a: Value = a
+        .get(&cao_bang, &format!("/api/v1/programs/{}/takes", id(&shared)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(at_a["takes"], json!([]), "{at_a}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_what_its_origin_declared_is_not_stored() {
+    let fake = FakePeer::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let data = actix_web::web::Data::new(fake.clone());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .default_service(actix_web::web::to(fake_peer_answer))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    // It declares "abc" (3 bytes, its SHA-256).
+    let remote = "0b0e5c8e-0000-4000-8000-000000000007";
+    fake.pages.lock().unwrap().push(page(
+        vec![(
+            remote,
+            remote_program(remote, "Sli Nùng", json!({"audience": "all"}), Value::Null),
+        )],
+        1,
+    ));
+    let b = following_hub().await;
+    let station = b.station("lang-son", "provincial").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-5", "name": "Cụm 5", "url": url, "token": "pxh_x"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let found = search_until(&b, &station, "q=sli", |f| items(f).len() == 1).await;
+    let file = format!("/api/v1/programs/{}/files/master", id(&items(&found)[0]));
+
+    for (sent, why) in [(&b"abd"[..], "other bytes"), (b"abcd", "larger"), (b"ab", "shorter")] {
+        *fake.file.lock().unwrap() = sent.to_vec();
+        assert_problem(
+            b.get(&station, &file).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "origin_unavailable",
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(b.stored_keys().await.is_empty(), "{why}: nothing stored");
+        assert_eq!(b.count("media_objects"), 0, "{why}");
+    }
+    *fake.file.lock().unwrap() = b"abc".to_vec();
+    let r = b.get(&station, &file).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(&r.bytes().await.unwrap()[..], b"abc");
+    assert_eq!(b.count("media_objects"), 1);
 }

@@ -15,6 +15,7 @@
 pub mod agent;
 pub mod feed;
 pub mod follows;
+pub(super) mod peer_files;
 pub mod peers;
 pub mod webhooks;
 

@@ -562,7 +562,7 @@ fn withdraw_mirror(tx: &Transaction<'_>, index: &SearchIndex, seq: i64, reason: 
 }
 
 /// A transport error in words, without what sits behind the URL.
-fn describe(e: &reqwest::Error) -> String {
+pub(super) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
@@ -572,7 +572,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn join(base: &url::Url, path: &str) -> Result<url::Url, PeerError> {
+pub(super) fn join(base: &url::Url, path: &str) -> Result<url::Url, PeerError> {
     let mut base = base.clone();
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));

@@ -55,6 +55,7 @@ error-invalid = What was sent is not valid.
 error-too-many = Too many requests; please try again later.
 error-internal = The hub ran into an error; it has been logged.
 error-storage = The hub's storage is not available; nothing was recorded. Please try again shortly.
+error-origin = This program comes from another cluster's hub, which cannot give its file just now. Please try again later.
 error-csrf = The form has expired or is not valid. Please reload the page and try again.
 error-date = Not a valid date and time.
 error-number = Must be a number.

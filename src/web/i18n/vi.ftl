@@ -56,6 +56,7 @@ error-invalid = Dữ liệu gửi lên không hợp lệ.
 error-too-many = Quá nhiều yêu cầu, vui lòng thử lại sau.
 error-internal = Hệ thống gặp lỗi; lỗi đã được ghi lại.
 error-storage = Kho lưu trữ của hệ thống chưa sẵn sàng; chưa có gì được ghi lại. Vui lòng thử lại sau ít phút.
+error-origin = Chương trình này đến từ hệ thống của cụm khác, hiện chưa lấy được tệp từ đó. Vui lòng thử lại sau.
 error-csrf = Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại.
 error-date = Ngày giờ không hợp lệ.
 error-number = Phải là một số.

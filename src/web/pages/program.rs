@@ -186,7 +186,6 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     let caller = &s.caller;
     let p: Program = v.hub.program(caller, id).await.map_err(|e| v.fail(e))?;
     let names = station_names(v).await?;
-    let name = |id: &str| names.of(id);
     let viewer = caller.viewer();
     let owner = owns(&viewer, &p);
     let now = Utc::now();
