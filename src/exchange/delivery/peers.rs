@@ -295,7 +295,7 @@ impl Hub {
     /// The hubs this hub follows (the operator's).
     pub async fn peers(&self, caller: &Caller) -> Result<Vec<Peer>, ExchangeError> {
         self.require_operator(caller)?;
-        Ok(self.catalog.read(|c| peers::list(c)).await?)
+        Ok(self.catalog.read(peers::list).await?)
     }
 
     /// Stops following a peer: its mirrored programs are withdrawn here.
@@ -337,7 +337,7 @@ impl Hub {
             .build()
             .expect("an HTTP client");
         loop {
-            match self.catalog.read(|c| peers::list(c)).await {
+            match self.catalog.read(peers::list).await {
                 Ok(list) => {
                     for peer in list {
                         self.poll_peer(&client, &peer).await;
