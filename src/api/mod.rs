@@ -66,7 +66,7 @@ pub struct Site {
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::head_file, files::delete_file,
         previews::get_preview, previews::head_preview, previews::get_poster, previews::get_waveform,
-        ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
+        ledger::report_rebroadcast, ledger::report_take, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
         webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::programs::{self, Stored};
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{FileRecord, Origin, Peer, ProgramId, ProgramMetadata, Secret, StationId};
+use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, StationId};
 
 const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at";
 
@@ -147,4 +147,144 @@ pub fn replace_files(conn: &Connection, seq: i64, files: &[FileRecord]) -> rusql
         ])?;
     }
     Ok(())
+}
+
+/// A report to a peer waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: String,
+    pub peer: StationId,
+    pub program_id: String,
+    pub kind: String,
+    pub body: String,
+}
+
+/// Queues a report to `peer` (in the transaction of what it reports).
+pub fn queue_report(conn: &Connection, r: &Outgoing) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO peer_outbox (id, peer, program_id, kind, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        r.id,
+        r.peer.as_str(),
+        r.program_id,
+        r.kind,
+        r.body,
+        to_micros(super::now())
+    ])?;
+    Ok(())
+}
+
+/// Reports not acknowledged yet, oldest first.
+pub fn unsent_reports(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Outgoing>> {
+    conn.prepare_cached(
+        "SELECT id, peer, program_id, kind, body FROM peer_outbox WHERE sent_at IS NULL
+         ORDER BY created_at LIMIT ?1",
+    )?
+    .query_map([limit as i64], |r| {
+        let peer: String = r.get(1)?;
+        Ok(Outgoing {
+            id: r.get(0)?,
+            peer: StationId::parse(&peer).map_err(|e| bad_column(1, e))?,
+            program_id: r.get(2)?,
+            kind: r.get(3)?,
+            body: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// The peer acknowledged the report (`error: None`), or did not.
+pub fn report_tried(conn: &Connection, id: &str, error: Option<&str>) -> rusqlite::Result<()> {
+    match error {
+        None => conn.execute(
+            "UPDATE peer_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            params![id, to_micros(super::now())],
+        )?,
+        Some(e) => conn.execute(
+            "UPDATE peer_outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            params![id, e],
+        )?,
+    };
+    Ok(())
+}
+
+/// Records a peer's report of a use of program `seq`; `Ok(false)` when
+/// its key was recorded before.
+pub fn record_use(conn: &Connection, seq: i64, u: &PeerUse) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO peer_uses
+                 (peer, key, program_seq, kind, station, station_name, role, aired_at, channel, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            u.peer.as_str(),
+            u.key,
+            seq,
+            u.kind,
+            u.station,
+            u.station_name,
+            u.role,
+            u.aired_at.map(to_micros),
+            u.channel,
+            to_micros(u.at)
+        ])?;
+    Ok(n > 0)
+}
+
+fn use_from_row(r: &Row<'_>) -> rusqlite::Result<PeerUse> {
+    let peer: String = r.get(0)?;
+    let kind: String = r.get(2)?;
+    Ok(PeerUse {
+        peer: StationId::parse(&peer).map_err(|e| bad_column(0, e))?,
+        key: r.get(1)?,
+        kind: if kind == "take" { "take" } else { "rebroadcast" },
+        station: r.get(3)?,
+        station_name: r.get(4)?,
+        role: r.get(5)?,
+        aired_at: r.get::<_, Option<i64>>(6)?.map(from_micros),
+        channel: r.get(7)?,
+        at: from_micros(r.get(8)?),
+    })
+}
+
+/// The uses of program `seq` by peers' stations, oldest first.
+pub fn uses_of(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<PeerUse>> {
+    conn.prepare_cached(
+        "SELECT peer, key, kind, station, station_name, role, aired_at, channel, at FROM peer_uses
+         WHERE program_seq = ?1 ORDER BY at, key",
+    )?
+    .query_map([seq], use_from_row)?
+    .collect()
+}
+
+/// Per peer and station there: takes and rebroadcasts of the programs of
+/// `owner` (every station's when `None`) within `[from, to)`.
+pub fn uses_report(
+    conn: &Connection,
+    owner: Option<&StationId>,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<Vec<(String, String, String, u64, u64)>> {
+    conn.prepare_cached(
+        "SELECT u.peer, u.station, max(u.station_name),
+                sum(u.kind = 'take'), sum(u.kind = 'rebroadcast')
+         FROM peer_uses u JOIN programs p ON p.seq = u.program_seq
+         WHERE u.at >= ?1 AND u.at < ?2 AND (?3 IS NULL OR p.station_id = ?3)
+         GROUP BY u.peer, u.station ORDER BY u.peer, u.station",
+    )?
+    .query_map(
+        params![to_micros(from), to_micros(to), owner.map(StationId::as_str)],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+            ))
+        },
+    )?
+    .collect()
 }

@@ -21,3 +21,24 @@ pub struct Peer {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+/// A take or a rebroadcast of one of this hub's programs by a station of a
+/// peer hub, as the peer reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerUse {
+    /// The peer hub (its station here).
+    pub peer: StationId,
+    /// The peer's idempotency key: one use per key.
+    pub key: String,
+    /// `take` or `rebroadcast`.
+    pub kind: &'static str,
+    /// The station there, by its id and name there.
+    pub station: String,
+    pub station_name: String,
+    /// A take's file role.
+    pub role: Option<String>,
+    /// A rebroadcast's time and channel.
+    pub aired_at: Option<DateTime<Utc>>,
+    pub channel: Option<String>,
+    pub at: DateTime<Utc>,
+}

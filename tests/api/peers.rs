@@ -225,7 +225,7 @@ async fn following_hub() -> TestApp {
 
 /// `hub` follows `origin` as peer `id`, with a token `origin` issued for a
 /// station of kind peer named `as_station`.
-async fn follow(hub: &TestApp, id: &str, name: &str, origin: &TestApp, as_station: &str) {
+async fn follow(hub: &TestApp, id: &str, name: &str, origin: &TestApp, as_station: &str) -> String {
     let token = origin.station(as_station, "peer").await;
     let r = hub
         .post(
@@ -235,6 +235,7 @@ async fn follow(hub: &TestApp, id: &str, name: &str, origin: &TestApp, as_statio
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    token
 }
 
 /// Polls `check` on `token`'s search of `hub` for `query` until it holds (10 s).
@@ -742,4 +743,101 @@ async fn a_file_that_is_not_what_its_origin_declared_is_not_stored() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(&r.bytes().await.unwrap()[..], b"abc");
     assert_eq!(b.count("media_objects"), 1);
+}
+
+/// The takes of a program as its owner sees them, once `check` holds (10 s).
+async fn takes_until(app: &TestApp, token: &str, program: &Value, check: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/api/v1/programs/{}/takes", id(program));
+    for _ in 0..200 {
+        let t: Value = app.get(token, &path).await.json().await.unwrap();
+        if check(&t) {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never matched: {}", app.get(token, &path).await.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn takes_and_rebroadcasts_in_another_cluster_reach_the_origins_ledger_once() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let shared = with_rights(&a, &cao_bang, "Lượn Tày mọi cụm", json!({"audience": "all"}), b"luon").await;
+    let peer_token = follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let found = search_until(&b, &lang_son, "q=luon", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+
+    // A take and a rebroadcast on B.
+    let r = b
+        .get(&lang_son, &format!("/api/v1/programs/{mirror}/files/master"))
+        .await;
+    assert_eq!(&r.bytes().await.unwrap()[..], b"luon");
+    takes_until(&b, &b.admin, &json!({"id": mirror}), |t| {
+        t["takes"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let r = b
+        .post(
+            &lang_son,
+            &format!("/api/v1/programs/{mirror}/rebroadcasts"),
+            &json!({"aired_at": "2026-11-30T12:00:00Z", "channel": "LSTV1"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+
+    // A's ledger has both, naming B's station, once.
+    let t = takes_until(&a, &cao_bang, &shared, |t| {
+        t["other_clusters"].as_array().unwrap().len() == 2
+    })
+    .await;
+    let uses = t["other_clusters"].as_array().unwrap();
+    assert_eq!(t["takes"], json!([]), "B's fetch is not a take at A");
+    assert!(uses
+        .iter()
+        .all(|u| u["peer"] == "cum-3" && u["station"] == "lang-son" && u["station_name"] == "Đài lang-son"));
+    assert!(uses.iter().any(|u| u["kind"] == "take" && u["role"] == "master"));
+    assert!(uses
+        .iter()
+        .any(|u| u["kind"] == "rebroadcast" && u["channel"] == "LSTV1"));
+    let report: Value = a.get(&a.admin, "/api/v1/reports/exchange").await.json().await.unwrap();
+    assert_eq!(
+        report["other_clusters"],
+        json!([{"peer": "cum-3", "station": "lang-son", "station_name": "Đài lang-son", "takes": 1, "rebroadcasts": 1}])
+    );
+
+    // A report sent again (its key) counts nothing more.
+    let takes = format!("/api/v1/programs/{}/takes", id(&shared));
+    let again =
+        json!({"station": "lang-son", "station_name": "Đài lang-son", "role": "master", "idempotency_key": "k-1"});
+    assert_eq!(a.post(&peer_token, &takes, &again).await.status(), StatusCode::CREATED);
+    assert_eq!(a.post(&peer_token, &takes, &again).await.status(), StatusCode::OK);
+    let t: Value = a.get(&cao_bang, &takes).await.json().await.unwrap();
+    assert_eq!(t["other_clusters"].as_array().unwrap().len(), 3);
+    // Only a peer token reports takes; a report names a station.
+    assert_problem(
+        a.post(&cao_bang, &takes, &again).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let mut bad = again.clone();
+    bad["station_name"] = json!("");
+    bad["idempotency_key"] = json!("k-2");
+    assert_problem(
+        a.post(&peer_token, &takes, &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let hidden = with_rights(&a, &cao_bang, "Trong cụm", json!({"audience": "cluster"}), b"x").await;
+    assert_problem(
+        a.post(&peer_token, &format!("/api/v1/programs/{}/takes", id(&hidden)), &again)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(a.count("peer_uses"), 3);
 }

@@ -44,3 +44,38 @@ ALTER TABLE programs ADD COLUMN origin_station_name TEXT;
 ALTER TABLE programs ADD COLUMN origin_program_id TEXT;
 CREATE UNIQUE INDEX programs_by_origin ON programs (origin_peer, origin_program_id)
     WHERE origin_peer IS NOT NULL;
+
+-- On the hub that follows: takes and rebroadcasts of peers' programs by
+-- this hub's stations, written with the take or the rebroadcast, sent to
+-- the origin until it acknowledges. `id` is the idempotency key the origin
+-- counts each once by.
+CREATE TABLE peer_outbox (
+    id          TEXT PRIMARY KEY,
+    peer        TEXT NOT NULL,
+    program_id  TEXT NOT NULL,   -- the program's id at the peer
+    kind        TEXT NOT NULL CHECK (kind IN ('take', 'rebroadcast')),
+    body        TEXT NOT NULL,   -- the JSON sent
+    created_at  INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    sent_at     INTEGER
+) STRICT;
+CREATE INDEX peer_outbox_unsent ON peer_outbox (created_at) WHERE sent_at IS NULL;
+
+-- On the hub that shares: its programs' takes and rebroadcasts by the
+-- stations of peer hubs, as the peers report them, once per key.
+CREATE TABLE peer_uses (
+    peer          TEXT NOT NULL REFERENCES stations (id),
+    key           TEXT NOT NULL,
+    program_seq   INTEGER NOT NULL REFERENCES programs (seq),
+    kind          TEXT NOT NULL CHECK (kind IN ('take', 'rebroadcast')),
+    station       TEXT NOT NULL,
+    station_name  TEXT NOT NULL,
+    role          TEXT,
+    aired_at      INTEGER,
+    channel       TEXT,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (peer, key)
+) STRICT;
+CREATE INDEX peer_uses_by_program ON peer_uses (program_seq);
+CREATE INDEX peer_uses_by_time ON peer_uses (at);

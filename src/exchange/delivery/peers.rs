@@ -326,7 +326,13 @@ impl Hub {
         }
     }
 
-    /// Reads every peer's feed, forever: every `poll`, or at once when woken.
+    /// Wakes the peer worker (a report to send, a peer added).
+    pub(in crate::exchange) fn wake_peers(&self) {
+        self.peer_wake.notify_one();
+    }
+
+    /// Reads every peer's feed and sends the reports waiting for them,
+    /// forever: every `poll`, or at once when woken.
     pub async fn run_peers(self) {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
@@ -345,6 +351,7 @@ impl Hub {
                 }
                 Err(e) => tracing::error!(error = %e, "could not list the peer hubs"),
             }
+            self.send_reports(&client).await;
             let poll = self.settings.delivery.peers.poll;
             tokio::select! {
                 () = tokio::time::sleep(poll) => {}
