@@ -841,3 +841,55 @@ async fn takes_and_rebroadcasts_in_another_cluster_reach_the_origins_ledger_once
     .await;
     assert_eq!(a.count("peer_uses"), 3);
 }
+
+#[tokio::test]
+async fn a_national_pull_agent_on_the_following_hub_gets_the_origins_programs_once() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let vov = b.station("vov", "national").await;
+    let first = crate::helpers::bytes(400_000, 7);
+    let second = crate::helpers::bytes(250_000, 8);
+    with_rights(&a, &cao_bang, "Hát lượn một", json!({"audience": "all"}), &first).await;
+    with_rights(&a, &cao_bang, "Hát lượn hai", json!({"audience": "all"}), &second).await;
+    with_rights(
+        &a,
+        &cao_bang,
+        "Hát lượn trong cụm",
+        json!({"audience": "cluster"}),
+        b"x",
+    )
+    .await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let found = search_until(&b, &vov, "q=hat+luon", |f| items(f).len() == 2).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pull = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
+            .args(["pull", "--hub", &b.address, "--into"])
+            .arg(dir.path())
+            .env("PXHUB_TOKEN", &vov)
+            .output()
+            .unwrap()
+    };
+    let o = pull();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for p in items(&found) {
+        let want = if p["title"] == "Hát lượn một" {
+            &first
+        } else {
+            &second
+        };
+        let got = std::fs::read(dir.path().join("cum-2").join(id(p)).join("bản tin.mp3")).unwrap();
+        assert!(got == *want, "{} byte-exact", p["title"]);
+    }
+    let folders = std::fs::read_dir(dir.path().join("cum-2")).unwrap().count();
+    assert_eq!(folders, 2, "the cluster-only program is not there");
+    let sent = (first.len() + second.len()) as u64;
+    assert_eq!(a.metric("pxhub_bytes_sent_total").await, sent, "A sent each once");
+    // Again: nothing new, nothing sent by either hub.
+    let at_b = b.metric("pxhub_bytes_sent_total").await;
+    assert!(pull().status.success());
+    assert_eq!(a.metric("pxhub_bytes_sent_total").await, sent);
+    assert_eq!(b.metric("pxhub_bytes_sent_total").await, at_b);
+}
