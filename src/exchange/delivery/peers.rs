@@ -365,13 +365,14 @@ impl Hub {
     /// saved cursor.
     async fn poll_peer(&self, client: &reqwest::Client, peer: &Peer) {
         let outcome = self.read_peer(client, peer).await;
-        let error = match &outcome {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(peer = %peer.id, "{e}");
-                Some(e.to_string())
-            }
-        };
+        let error = outcome.err().map(|e| e.to_string());
+        // One line when it starts going wrong (or wrong differently), one
+        // when it is well again; not one per poll.
+        match (&error, &peer.last_error) {
+            (Some(e), last) if Some(e) != last.as_ref() => tracing::warn!(peer = %peer.id, "{e}"),
+            (None, Some(_)) => tracing::info!(peer = %peer.id, "the peer answers again"),
+            _ => {}
+        }
         if error != peer.last_error {
             let id = peer.id.clone();
             if let Err(e) = self
