@@ -65,7 +65,11 @@ impl Opts {
         if quick {
             (o.programs, o.poll_ms, o.size, o.takers) = (20, 500, 8 * MIB, 3);
         }
-        let num = |k: &str| asked.get(k).map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{k} N")));
+        let num = |k: &str| {
+            asked
+                .get(k)
+                .map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{k} N")))
+        };
         o.programs = num("--programs").map_or(o.programs, |n| n as usize);
         o.poll_ms = num("--poll-ms").unwrap_or(o.poll_ms);
         o.size = num("--size-mib").map_or(o.size, |n| n * MIB);
@@ -83,7 +87,18 @@ fn main() {
 fn add_station(dir: &Path, id: &str, kind: &str) {
     std::fs::create_dir_all(dir).expect("hub folder");
     run(pxhub(dir)
-        .args(["station", "add", "--id", id, "--name", &format!("Đài {id}"), "--province", id, "--kind", kind])
+        .args([
+            "station",
+            "add",
+            "--id",
+            id,
+            "--name",
+            &format!("Đài {id}"),
+            "--province",
+            id,
+            "--kind",
+            kind,
+        ])
         .stderr(Stdio::null()));
 }
 
@@ -140,7 +155,13 @@ async fn bench(root: &Path, o: &Opts) -> Vec<String> {
     let mut rows = vec![searchable(&client, &a, &b, o, &mut problems).await];
     rows.push(taken_once(&client, &a, &b, &takers, o, &mut problems).await);
     print_table(
-        &format!("Peer hubs: B polls A every {} ms; {} programs; {} MiB taken by {} stations", o.poll_ms, o.programs, o.size / MIB, o.takers),
+        &format!(
+            "Peer hubs: B polls A every {} ms; {} programs; {} MiB taken by {} stations",
+            o.poll_ms,
+            o.programs,
+            o.size / MIB,
+            o.takers
+        ),
         &rows,
     );
     print_problems(&problems);
@@ -155,7 +176,10 @@ async fn searchable(client: &reqwest::Client, a: &Hub, b: &Hub, o: &Opts, proble
     let (client2, b_base, b_auth) = (client.clone(), b.base.clone(), b.auth());
     let n = o.programs;
     let watcher = tokio::spawn(async move {
-        let b = Hub2 { base: b_base, auth: b_auth };
+        let b = Hub2 {
+            base: b_base,
+            auth: b_auth,
+        };
         let mut seen: HashMap<String, Duration> = HashMap::new();
         let deadline = Instant::now() + Duration::from_secs(600);
         while seen.len() < n && Instant::now() < deadline {
@@ -193,7 +217,12 @@ async fn searchable(client: &reqwest::Client, a: &Hub, b: &Hub, o: &Opts, proble
         }
     }
     delays.sort_by(f64::total_cmp);
-    let pick = |q: f64| delays.get(((delays.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let pick = |q: f64| {
+        delays
+            .get(((delays.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     let (p50, p95) = (pick(0.5), pick(0.95));
     let poll = o.poll_ms as f64 / 1000.0;
     let ratio = p95 / poll;
@@ -222,7 +251,12 @@ impl Hub2 {
         let body: Value = r.json().await.unwrap_or_default();
         body["items"]
             .as_array()
-            .map(|items| items.iter().filter_map(|p| p["title"].as_str().map(str::to_owned)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|p| p["title"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -245,7 +279,9 @@ async fn taken_once(
         .send()
         .await
         .expect("PATCH rights");
-    let body: Vec<u8> = (0..o.size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let body: Vec<u8> = (0..o.size)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let want = hex::encode(Sha256::digest(&body));
     let r = client
         .put(format!("{}?filename=big.mp4", a.file_url(&id)))
@@ -260,7 +296,15 @@ async fn taken_once(
     let mut mirror = None;
     for _ in 0..3000 {
         let url = format!("{}/api/v1/programs?origin=cum-2&q=phong+su+lon", b.base);
-        let found: Value = client.get(url).header("Authorization", b.auth()).send().await.expect("search").json().await.unwrap_or_default();
+        let found: Value = client
+            .get(url)
+            .header("Authorization", b.auth())
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .unwrap_or_default();
         if let Some(id) = found["items"][0]["id"].as_str() {
             mirror = Some(id.to_owned());
             break;

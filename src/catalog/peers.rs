@@ -259,6 +259,9 @@ pub fn uses_of(conn: &Connection, seq: i64) -> rusqlite::Result<Vec<PeerUse>> {
     .collect()
 }
 
+/// A peer, a station there, its name there, its takes and rebroadcasts.
+pub type UsesRow = (String, String, String, u64, u64);
+
 /// Per peer and station there: takes and rebroadcasts of the programs of
 /// `owner` (every station's when `None`) within `[from, to)`.
 pub fn uses_report(
@@ -266,7 +269,7 @@ pub fn uses_report(
     owner: Option<&StationId>,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
-) -> rusqlite::Result<Vec<(String, String, String, u64, u64)>> {
+) -> rusqlite::Result<Vec<UsesRow>> {
     conn.prepare_cached(
         "SELECT u.peer, u.station, max(u.station_name),
                 sum(u.kind = 'take'), sum(u.kind = 'rebroadcast')
