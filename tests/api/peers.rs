@@ -893,3 +893,93 @@ async fn a_national_pull_agent_on_the_following_hub_gets_the_origins_programs_on
     assert_eq!(a.metric("pxhub_bytes_sent_total").await, sent);
     assert_eq!(b.metric("pxhub_bytes_sent_total").await, at_b);
 }
+
+#[tokio::test]
+async fn windows_previews_and_a_revoked_token_hold_on_the_following_hub() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let later = with_rights(
+        &a,
+        &cao_bang,
+        "Sắp phát mọi cụm",
+        json!({"audience": "all", "available_from": "2999-01-01T00:00:00Z"}),
+        b"later",
+    )
+    .await;
+    let now = with_rights(
+        &a,
+        &cao_bang,
+        "Nghe thử mọi cụm",
+        json!({"audience": "all"}),
+        b"preview me",
+    )
+    .await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let found = search_until(&b, &lang_son, "q=moi+cum", |f| items(f).len() == 2).await;
+    let mirror_of = |p: &Value| {
+        items(&found)
+            .iter()
+            .find(|m| m["origin"]["program_id"] == p["id"])
+            .unwrap()
+            .clone()
+    };
+
+    // A closed window on A is closed on B: seen, not taken, nothing fetched.
+    let closed = mirror_of(&later);
+    assert_eq!(closed["can_download"], false);
+    assert_eq!(closed["unavailable_reason"], "not_yet_available");
+    let r = b
+        .get(&lang_son, &format!("/api/v1/programs/{}/files/master", id(&closed)))
+        .await;
+    assert_problem(r, StatusCode::FORBIDDEN, "rights_window_closed").await;
+    assert!(b.find(&lang_son, "q=moi+cum&available=now").await.len() == 1);
+    assert_eq!(a.metric("pxhub_bytes_sent_total").await, 0);
+
+    // Asking for a preview fetches the master, to be looked into here.
+    let open = mirror_of(&now);
+    let r = b
+        .get(
+            &lang_son,
+            &format!("/api/v1/programs/{}/files/master/preview", id(&open)),
+        )
+        .await;
+    assert_problem(r, StatusCode::NOT_FOUND, "preview_not_ready").await;
+    for _ in 0..200 {
+        if b.count("media_objects") == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.count("media_objects"), 1);
+    assert_eq!(a.metric("pxhub_bytes_sent_total").await, b"preview me".len() as u64);
+
+    // A revokes B's token: B says so, once, and keeps what it has.
+    let peer_token_id: String = rusqlite::Connection::open(a.catalog_path())
+        .unwrap()
+        .query_row("SELECT id FROM tokens WHERE station_id = 'cum-3'", [], |r| r.get(0))
+        .unwrap();
+    let r = a
+        .delete(&a.admin, &format!("/api/v1/stations/cum-3/tokens/{peer_token_id}"))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for _ in 0..200 {
+        if peer_state(&b).await["last_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let state = peer_state(&b).await;
+    assert!(
+        state["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("refused this hub's token (401)"),
+        "{state}"
+    );
+    let r = b
+        .get(&lang_son, &format!("/api/v1/programs/{}/files/master", id(&open)))
+        .await;
+    assert_eq!(&r.bytes().await.unwrap()[..], b"preview me", "B serves what it has");
+}
