@@ -983,3 +983,98 @@ async fn windows_previews_and_a_revoked_token_hold_on_the_following_hub() {
         .await;
     assert_eq!(&r.bytes().await.unwrap()[..], b"preview me", "B serves what it has");
 }
+
+/// B as a process of its own on `data`, following nothing yet (its poll
+/// every 100 ms; loopback peers allowed).
+async fn hub_process(data: &std::path::Path, log: &std::path::Path) -> crate::procs::HubProcess {
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let port = crate::procs::free_port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    cmd.arg("serve")
+        .envs(crate::procs::serve_env(data, port, &storage))
+        .env("PXHUB_PEER_POLL_MS", "100")
+        .env("PXHUB_WEBHOOK_ALLOW", "127.0.0.0/8");
+    crate::procs::HubProcess::start(cmd, port, log).await
+}
+
+/// A column of B's catalog, read beside the running hub.
+fn outbox(data: &std::path::Path) -> (i64, i64) {
+    rusqlite::Connection::open(data.join("catalog.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*), coalesce(sum(attempts), 0) FROM peer_outbox WHERE sent_at IS NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_take_killed_before_its_report_is_reported_once_after_a_restart() {
+    let a = TestApp::spawn().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let shared = with_rights(
+        &a,
+        &cao_bang,
+        "Đàn tính mọi cụm",
+        json!({"audience": "all"}),
+        b"dan tinh",
+    )
+    .await;
+    let peer_token = a.station("cum-3", "peer").await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    let proxy = crate::fault_proxy::FaultProxy::start(upstream, 26).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("b");
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let admin = crate::procs::admin_token(&data, &storage);
+    let mut b = hub_process(&data, &dir.path().join("b1.log")).await;
+    let app = b.app(&admin, &data, &storage);
+    let lang_son = app.station("lang-son", "provincial").await;
+    let r = app
+        .post(
+            &admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": proxy.endpoint(), "token": peer_token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let found = search_until(&app, &lang_son, "q=dan+tinh", |f| items(f).len() == 1).await;
+    let file = format!("/api/v1/programs/{}/files/master", id(&items(&found)[0]));
+
+    // The take's file is fetched; then A cannot be reached, so the take is
+    // recorded on B and its report waits.
+    let r = app.get(&lang_son, &file).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    proxy.set(crate::fault_proxy::Mode::Down).await;
+    assert_eq!(&r.bytes().await.unwrap()[..], b"dan tinh");
+    for _ in 0..200 {
+        if outbox(&data).1 > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outbox(&data).0, 1, "the report waits in B's outbox");
+    assert!(outbox(&data).1 > 0, "and was tried");
+
+    // B dies; A comes back; B starts again and reports it, once.
+    b.kill();
+    proxy.set(crate::fault_proxy::Mode::Pass).await;
+    let _b = hub_process(&data, &dir.path().join("b2.log")).await;
+    let t = takes_until(&a, &cao_bang, &shared, |t| {
+        !t["other_clusters"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(t["other_clusters"].as_array().unwrap().len(), 1, "{t}");
+    assert_eq!(t["other_clusters"][0]["station"], "lang-son");
+    for _ in 0..100 {
+        if outbox(&data).0 == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outbox(&data).0, 0, "acknowledged");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(a.count("peer_uses"), 1, "never twice");
+}
