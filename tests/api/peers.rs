@@ -1077,4 +1077,101 @@ async fn a_take_killed_before_its_report_is_reported_once_after_a_restart() {
     assert_eq!(outbox(&data).0, 0, "acknowledged");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(a.count("peer_uses"), 1, "never twice");
+    // The peer's token is never in B's log.
+    for log in ["b1.log", "b2.log"] {
+        let text = std::fs::read_to_string(dir.path().join(log)).unwrap();
+        assert!(!text.contains(&peer_token), "{log}");
+    }
+}
+
+/// `pxhub ARGS…` on `data`, with `stdin` as its standard input.
+fn cli(data: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_operators_commands_add_list_and_remove_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // On the hub that shares: a station of kind peer (no province) and its token.
+    let o = cli(
+        data,
+        &["station", "add", "--id", "cum-3", "--name", "Cụm 3", "--kind", "peer"],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = cli(data, &["token", "issue", "--station", "cum-3"], "");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("role peer"));
+    let o = cli(data, &["station", "add", "--id", "lang-son", "--name", "Lạng Sơn"], "");
+    assert!(!o.status.success(), "a provincial station names its province");
+
+    // On the hub that follows.
+    let secret = "pxh_0123456789abcdef_tOkEnFrOmCuM2";
+    let add = [
+        "peer",
+        "add",
+        "--id",
+        "cum-2",
+        "--name",
+        "Cụm 2",
+        "--url",
+        "http://127.0.0.1:9/",
+        "--token-stdin",
+    ];
+    let o = cli(data, &add, &format!("{secret}\n"));
+    // The command line has no webhook_allow: loopback is refused…
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("url"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // …unless the operator allows it.
+    let ok = |args: &[&str], stdin: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
+        cmd.arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .env("PXHUB_WEBHOOK_ALLOW", "127.0.0.0/8");
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = ok(&add, &format!("{secret}\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!said.contains(secret), "{said}");
+    let o = ok(&add[..add.len() - 1], "");
+    assert!(!o.status.success(), "--token-stdin is required");
+    let o = ok(&add, "");
+    assert!(!o.status.success(), "an empty standard input is no token");
+    let o = ok(&["peer", "list"], "");
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(listed.starts_with("cum-2\tCụm 2\thttp://127.0.0.1:9/\tok"), "{listed}");
+    assert!(!listed.contains(secret));
+    let o = ok(&["peer", "remove", "cum-2"], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout), "");
+    assert!(!ok(&["peer", "remove", "cum-2"], "").status.success());
 }
