@@ -149,6 +149,27 @@ pub fn replace_files(conn: &Connection, seq: i64, files: &[FileRecord]) -> rusql
     Ok(())
 }
 
+/// Marks program `seq` as no longer shared with other clusters (`true`),
+/// or shared again (`false`).
+pub fn set_unshared(conn: &Connection, seq: i64, unshared: bool) -> rusqlite::Result<()> {
+    if unshared {
+        conn.prepare_cached("INSERT OR REPLACE INTO unshared (program_seq, at) VALUES (?1, ?2)")?
+            .execute(params![seq, to_micros(super::now())])?;
+    } else {
+        conn.prepare_cached("DELETE FROM unshared WHERE program_seq = ?1")?
+            .execute([seq])?;
+    }
+    Ok(())
+}
+
+/// Whether program `seq` was shared with other clusters and is no more.
+pub fn is_unshared(conn: &Connection, seq: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM unshared WHERE program_seq = ?1")?
+        .query_row([seq], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
 /// A report to a peer waiting in the outbox.
 #[derive(Debug, Clone)]
 pub struct Outgoing {

@@ -76,7 +76,8 @@ fn fixtures(n: usize) -> &'static str {
              VALUES (3, 'prg3', 'cum-3', 'published', 'Xòe', 'xoe', '[]', 'radio', 'culture', '[]',
                  'all', 1, 49, 50, 51, 1, 'cum-3', 'son-la', 'Đài Sơn La', 'remote-1');
              INSERT INTO peer_outbox VALUES ('k1', 'cum-3', 'remote-1', 'take', '{}', 52, 1, 'down', NULL);
-             INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);"
+             INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);
+             INSERT INTO unshared VALUES (2, 55);"
         }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }

@@ -1175,3 +1175,32 @@ fn the_operators_commands_add_list_and_remove_peers() {
     assert_eq!(String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout), "");
     assert!(!ok(&["peer", "remove", "cum-2"], "").status.success());
 }
+
+#[tokio::test]
+async fn a_program_no_longer_shared_with_other_clusters_leaves_the_following_hub() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let p = with_rights(&a, &cao_bang, "Sli mọi cụm", json!({"audience": "all"}), b"sli").await;
+    with_rights(&a, &cao_bang, "Chỉ cụm từ đầu", json!({"audience": "cluster"}), b"x").await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let found = search_until(&b, &lang_son, "q=sli", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+
+    let path = format!("/api/v1/programs/{}", id(&p));
+    let r = a
+        .patch(&cao_bang, &path, &json!({"rights": {"audience": "cluster"}}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    search_until(&b, &lang_son, "q=sli", |f| items(f).is_empty()).await;
+    let got: Value = b
+        .get(&lang_son, &format!("/api/v1/programs/{mirror}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "withdrawn");
+    // What was never shared is still never heard of.
+    assert!(b.find(&b.admin, "q=tu+dau").await.is_empty());
+}

@@ -79,3 +79,10 @@ CREATE TABLE peer_uses (
 ) STRICT;
 CREATE INDEX peer_uses_by_program ON peer_uses (program_seq);
 CREATE INDEX peer_uses_by_time ON peer_uses (at);
+
+-- Programs once shared with every cluster whose audience was narrowed
+-- since: their events still reach peer hubs, which withdraw their mirrors.
+CREATE TABLE unshared (
+    program_seq  INTEGER PRIMARY KEY REFERENCES programs (seq),
+    at           INTEGER NOT NULL
+) STRICT;

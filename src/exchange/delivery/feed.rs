@@ -9,7 +9,7 @@ use super::follows::Following;
 use crate::catalog::events;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{Connection, DbResult};
-use crate::domain::{Event, Program, Role, Viewer};
+use crate::domain::{Event, Program, ProgramStatus, Role, Viewer};
 use crate::exchange::rights::may_see;
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
@@ -105,10 +105,18 @@ impl Reader {
 
     /// The event as this reader gets it, if it gets it at all.
     fn take(&self, c: &Connection, e: Event) -> DbResult<Option<FeedItem>> {
-        let Some(Stored { program, .. }) = programs::get(c, e.program_id)? else {
+        let Some(Stored { program, seq }) = programs::get(c, e.program_id)? else {
             return Ok(None);
         };
-        if !may_see(&self.viewer, &program) {
+        // A peer hub also hears of what it saw and may see no more (its
+        // audience narrowed from `all`), to withdraw its mirror.
+        let unshared = || -> DbResult<bool> {
+            Ok(matches!(self.viewer, Viewer::Peer { .. })
+                && program.status != ProgramStatus::Draft
+                && program.origin.is_none()
+                && crate::catalog::peers::is_unshared(c, seq)?)
+        };
+        if !may_see(&self.viewer, &program) && !unshared()? {
             return Ok(None);
         }
         let follows = self.following.matching(&program);

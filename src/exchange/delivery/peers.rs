@@ -462,6 +462,17 @@ fn apply(
     event: &RemoteEvent,
 ) -> Result<bool, String> {
     let p = &event.program;
+    if p.rights.audience != Audience::All && p.id == event.program_id {
+        // No longer shared with other clusters: a mirror of it goes.
+        if let Some(s) = peers::mirror(tx, peer, &p.id).map_err(|e| e.to_string())? {
+            if s.program.status == ProgramStatus::Published {
+                let why = "no longer shared with other clusters by its origin";
+                withdraw_mirror(tx, index, s.seq, why).map_err(|e| e.to_string())?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+    }
     if let Some(why) = p.refusal(event) {
         return Err(why);
     }
