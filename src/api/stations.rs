@@ -56,7 +56,10 @@ pub struct CreateStation {
     /// A slug such as `thai-nguyen`.
     pub id: String,
     pub name: String,
+    /// Required, but for a peer hub's station (kind `peer`).
+    #[serde(default)]
     pub province: String,
+    /// `provincial` (default), `national`, or `peer` (another cluster's hub).
     #[serde(default = "provincial")]
     pub kind: StationKind,
 }
