@@ -1204,3 +1204,40 @@ async fn a_program_no_longer_shared_with_other_clusters_leaves_the_following_hub
     // What was never shared is still never heard of.
     assert!(b.find(&b.admin, "q=tu+dau").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_fetch_from_the_origin_resumes_over_a_link_that_cuts() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let master = crate::helpers::bytes(3 * 1024 * 1024, 31);
+    with_rights(&a, &cao_bang, "Qua đèo mọi cụm", json!({"audience": "all"}), &master).await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    // 2 MB/s, every connection reset 700 ms after it opened.
+    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_millis(700)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let found = search_until(&b, &lang_son, "q=qua+deo", |f| items(f).len() == 1).await;
+    let cuts_before = link.cuts.load(std::sync::atomic::Ordering::Relaxed);
+    let r = b
+        .get(
+            &lang_son,
+            &format!("/api/v1/programs/{}/files/master", id(&items(&found)[0])),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap()[..] == master[..], "byte-exact after resuming");
+    assert!(
+        link.cuts.load(std::sync::atomic::Ordering::Relaxed) > cuts_before,
+        "the link cut the fetch"
+    );
+    assert_eq!(b.count("media_objects"), 1);
+}
