@@ -57,6 +57,37 @@ pub enum Command {
     /// Queue files for analysis (probe, loudness, previews) again; a
     /// running hub picks them up within seconds.
     Analyze(AnalyzeArgs),
+    /// The hubs of other clusters this hub follows.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PeerCommand {
+    /// Follow a peer hub; its token (issued by its operator with `pxhub
+    /// token issue --station ID` for a station of kind peer) is read from
+    /// standard input, never from the command line.
+    Add {
+        /// A slug such as cum-2
+        #[arg(long)]
+        id: String,
+        /// How it is shown, e.g. "Cụm 2 — Đông Bắc"
+        #[arg(long)]
+        name: String,
+        /// The peer hub's base URL
+        #[arg(long)]
+        url: String,
+        /// Read the token from standard input (one line)
+        #[arg(long, required = true)]
+        token_stdin: bool,
+    },
+    /// List the peers: id, name, URL, and the last read's error.
+    List,
+    /// Stop following a peer; its mirrored programs are withdrawn here.
+    Remove {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,8 +227,9 @@ pub enum StationCommand {
         id: String,
         #[arg(long)]
         name: String,
+        /// Required but for a peer hub's station
         #[arg(long)]
-        province: String,
+        province: Option<String>,
         #[arg(long, value_enum, default_value = "provincial")]
         kind: StationKind,
     },
@@ -289,6 +321,9 @@ enum Operation {
     AddPerson(NewPerson),
     UnlockLogin(String),
     Analyze(Option<crate::domain::ProgramId>),
+    AddPeer(crate::exchange::delivery::peers::NewPeer),
+    ListPeers,
+    RemovePeer(StationId),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -322,9 +357,25 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
         }) => Operation::AddStation(NewStation {
             id,
             name,
-            province,
+            province: match (province, kind) {
+                (Some(p), _) => p,
+                (None, StationKind::Peer) => String::new(),
+                (None, _) => anyhow::bail!("give --province PROVINCE"),
+            },
             kind,
         }),
+        Command::Peer(PeerCommand::Add { id, name, url, .. }) => {
+            Operation::AddPeer(crate::exchange::delivery::peers::NewPeer {
+                id,
+                name,
+                url,
+                token: crate::domain::Secret::new(token_from_stdin()?),
+            })
+        }
+        Command::Peer(PeerCommand::List) => Operation::ListPeers,
+        Command::Peer(PeerCommand::Remove { id }) => {
+            Operation::RemovePeer(StationId::parse(&id).map_err(|e| anyhow::anyhow!("ID: {e}"))?)
+        }
         Command::Token(TokenCommand::Issue { station, role, label }) => Operation::IssueToken {
             station: match (station, role) {
                 (Some(s), _) => Some(station_arg(&s)?),
@@ -377,6 +428,17 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
             unreachable!("run answers these itself")
         }
     })
+}
+
+/// A peer's token: the first line of standard input.
+fn token_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
+    let token = line.trim().to_owned();
+    if token.is_empty() {
+        anyhow::bail!("--token-stdin: standard input holds no token");
+    }
+    Ok(token)
 }
 
 /// A person's password from standard input when it is not a terminal; `None`
@@ -448,6 +510,23 @@ async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
             Ok(())
         }
         Operation::AddPerson(new) => add_person(hub, new).await,
+        Operation::AddPeer(new) => {
+            let peer = hub.add_peer(&me, new).await.map_err(explain)?;
+            eprintln!("following peer {} ({}) at {}", peer.id, peer.name, peer.url);
+            Ok(())
+        }
+        Operation::ListPeers => {
+            for p in hub.peers(&me).await.map_err(explain)? {
+                let state = p.last_error.as_deref().unwrap_or("ok");
+                println!("{}\t{}\t{}\t{}", p.id, p.name, p.url, state);
+            }
+            Ok(())
+        }
+        Operation::RemovePeer(id) => {
+            hub.remove_peer(&me, id.clone()).await.map_err(explain)?;
+            eprintln!("no longer following peer {id}; its programs are withdrawn here");
+            Ok(())
+        }
         Operation::UnlockLogin(login) => unlock_login(hub, login).await,
         Operation::Analyze(program) => {
             let queued = hub.requeue_analysis(&me, program).await.map_err(explain)?;

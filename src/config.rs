@@ -216,6 +216,8 @@ settings! {
         "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    peer_poll_ms: u64 = 30_000, "PXHUB_PEER_POLL_MS", "MS",
+        "how often the feeds of the peer hubs this hub follows are read (`pxhub peer add`)";
     storage_connect_timeout_ms: u64 = 2_000, "PXHUB_STORAGE_CONNECT_TIMEOUT_MS", "MS",
         "S3: a store that does not take the connection within this is unavailable (the request tries again, then answers 503)";
     storage_timeout_secs: u64 = 30, "PXHUB_STORAGE_TIMEOUT_SECS", "SECS",
@@ -483,6 +485,9 @@ impl Settings {
                         max_per_subscriber: self.max_webhooks_per_subscriber,
                     },
                     retry: Duration::from_millis(self.webhook_retry_ms),
+                },
+                peers: crate::exchange::delivery::peers::PeerSettings {
+                    poll: Duration::from_millis(self.peer_poll_ms.max(10)),
                 },
                 ..Default::default()
             },

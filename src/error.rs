@@ -159,6 +159,10 @@ fn detail(e: ExchangeError) -> String {
         E::StorageFull(_) => {
             "the hub's storage is full; nothing was recorded, try again once the operator has made room".into()
         }
+        E::OriginUnavailable => {
+            "the program comes from a peer hub that could not give its file now; nothing was stored, try again later"
+                .into()
+        }
         E::Invalid(_) | E::Broken(_) | E::Catalog(_) | E::Media(_) => INTERNAL_DETAIL.into(),
     }
 }

@@ -8,14 +8,19 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{program_id, Auth, Json, Query};
 use super::params::DateOrTime;
-use crate::domain::{FileRole, Rebroadcast, Take};
+use crate::domain::{FileRole, PeerUse, Rebroadcast, Take};
 use crate::error::{ApiError, Problem};
+use crate::exchange::delivery::peer_reports::PeerReport;
 use crate::exchange::report::{Period, ReportView};
 use crate::exchange::{Hub, NewRebroadcast};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::routing::resource("/programs/{id}/rebroadcasts").post(report_rebroadcast))
-        .service(super::routing::resource("/programs/{id}/takes").get(takes))
+        .service(
+            super::routing::resource("/programs/{id}/takes")
+                .get(takes)
+                .post(report_take),
+        )
         .service(super::routing::resource("/reports/exchange").get(exchange_report));
 }
 
@@ -33,6 +38,93 @@ pub struct RebroadcastInput {
     pub channel: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// From a peer hub only: its station that aired it (id there).
+    #[serde(default)]
+    pub station: Option<String>,
+    /// From a peer hub only: that station's name.
+    #[serde(default)]
+    pub station_name: Option<String>,
+    /// From a peer hub only: the report counts once by this key.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A take by a station of a peer hub, as the peer reports it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerTakeInput {
+    /// The station there that took it (its id there).
+    pub station: String,
+    pub station_name: String,
+    /// Which file.
+    pub role: FileRole,
+    /// The take counts once by this key.
+    pub idempotency_key: String,
+}
+
+/// A take or rebroadcast by a station of a peer hub.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerUseView {
+    /// The peer hub (its station id here).
+    pub peer: String,
+    /// `take` or `rebroadcast`.
+    pub kind: String,
+    pub station: String,
+    pub station_name: String,
+    pub role: Option<String>,
+    pub aired_at: Option<DateTime<Utc>>,
+    pub channel: Option<String>,
+    /// When the peer reported it.
+    pub reported_at: DateTime<Utc>,
+}
+
+impl From<PeerUse> for PeerUseView {
+    fn from(u: PeerUse) -> Self {
+        Self {
+            peer: u.peer.to_string(),
+            kind: u.kind.to_owned(),
+            station: u.station,
+            station_name: u.station_name,
+            role: u.role,
+            aired_at: u.aired_at,
+            channel: u.channel,
+            reported_at: u.at,
+        }
+    }
+}
+
+/// The answer to a peer's report: 201 the first time, 200 for its key again.
+fn peer_use_answer((u, new): (PeerUse, bool)) -> HttpResponse {
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    HttpResponse::build(status).json(PeerUseView::from(u))
+}
+
+/// A peer hub reports a take of this hub's program by one of its stations
+/// (peer tokens only); the same `idempotency_key` again counts nothing.
+#[utoipa::path(post, path = "/api/v1/programs/{id}/takes", tag = "ledger", request_body = PeerTakeInput,
+    params(("id" = uuid::Uuid, Path, description = "program id")),
+    responses((status = 201, body = PeerUseView), (status = 200, body = PeerUseView, description = "reported before"),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "not a peer token"), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn report_take(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    body: Json<PeerTakeInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = program_id(&path)?;
+    let b = body.parsed()?;
+    let report = PeerReport {
+        station: b.station,
+        station_name: b.station_name,
+        idempotency_key: b.idempotency_key,
+        role: Some(b.role.as_str().to_owned()),
+        aired_at: None,
+        channel: None,
+    };
+    Ok(peer_use_answer(hub.record_peer_use(&caller, id, "take", report).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,6 +181,8 @@ impl From<Take> for TakeView {
 pub struct TakesView {
     pub takes: Vec<TakeView>,
     pub rebroadcasts: Vec<RebroadcastView>,
+    /// Takes and rebroadcasts by the stations of peer hubs (other clusters).
+    pub other_clusters: Vec<PeerUseView>,
 }
 
 /// Report a rebroadcast of a program the caller's station has downloaded.
@@ -106,6 +200,19 @@ pub async fn report_rebroadcast(
 ) -> Result<HttpResponse, ApiError> {
     let id = program_id(&path)?;
     let b = body.parsed()?;
+    if caller.is_peer() {
+        let report = PeerReport {
+            station: b.station.unwrap_or_default(),
+            station_name: b.station_name.unwrap_or_default(),
+            idempotency_key: b.idempotency_key.unwrap_or_default(),
+            role: None,
+            aired_at: Some(b.aired_at),
+            channel: Some(b.channel),
+        };
+        return Ok(peer_use_answer(
+            hub.record_peer_use(&caller, id, "rebroadcast", report).await?,
+        ));
+    }
     let r = hub
         .report_rebroadcast(
             &caller,
@@ -131,6 +238,7 @@ pub async fn takes(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<Stri
     Ok(HttpResponse::Ok().json(TakesView {
         takes: t.takes.into_iter().map(Into::into).collect(),
         rebroadcasts: t.rebroadcasts.into_iter().map(Into::into).collect(),
+        other_clusters: t.other_clusters.into_iter().map(Into::into).collect(),
     }))
 }
 

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod log;
 mod ops;
 pub mod params;
+mod peers;
 mod problems;
 pub use problems::problems;
 mod previews;
@@ -66,10 +67,11 @@ pub struct Site {
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::head_file, files::delete_file,
         previews::get_preview, previews::head_preview, previews::get_poster, previews::get_waveform,
-        ledger::report_rebroadcast, ledger::takes, ledger::exchange_report,
+        ledger::report_rebroadcast, ledger::report_take, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
         webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
+        peers::add, peers::list, peers::remove,
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
@@ -82,6 +84,7 @@ pub struct Site {
         (name = "uploads", description = "Resumable uploads: the tus 1.0.0 protocol"),
         (name = "feed", description = "The change feed (whole for national broadcasters, what it follows for every station), Atom, webhooks"),
         (name = "follows", description = "What a station follows, and what its pull agent delivers"),
+        (name = "peers", description = "The hubs of other clusters this hub follows"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -113,6 +116,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(feed::routes)
                 .configure(follows::routes)
                 .configure(webhooks::routes)
+                .configure(peers::routes)
                 .configure(ebucore::routes),
         )
         .route(

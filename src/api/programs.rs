@@ -11,11 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{if_match, program_id, Auth, Json, Query};
 use super::params::{DateOrTime, Limit, Seconds};
-use crate::domain::SearchFilter;
 use crate::domain::{
     Credit, FieldError, FileRecord, Genre, LanguageTag, Program, ProgramInput, ProgramKind, ProgramStatus, RightsInput,
     StationId, Viewer,
 };
+use crate::domain::{Origin, OriginFilter, SearchFilter};
 use crate::error::{ApiError, Problem};
 use crate::exchange::rights::may_take;
 use crate::exchange::{Caller, Hub, SearchPage, SearchRequest};
@@ -68,6 +68,9 @@ pub struct ProgramView {
     pub can_download: bool,
     /// Why not: `withdrawn`, `not_yet_available` or `no_longer_available`.
     pub unavailable_reason: Option<String>,
+    /// Where a program mirrored from a peer hub comes from; `null` for this
+    /// hub's own.
+    pub origin: Option<Origin>,
 }
 
 impl ProgramView {
@@ -100,6 +103,7 @@ impl ProgramView {
             withdrawal_reason: p.withdrawal_reason,
             can_download: access.is_ok(),
             unavailable_reason: access.err().map(|why| why.as_str().to_owned()),
+            origin: p.origin,
         }
     }
 }
@@ -143,6 +147,8 @@ pub struct FacetCounts {
     pub kind: BTreeMap<String, u64>,
     pub genre: BTreeMap<String, u64>,
     pub language: BTreeMap<String, u64>,
+    /// `local` for this hub's own programs, and each peer hub's id.
+    pub origin: BTreeMap<String, u64>,
 }
 
 impl From<Facets> for FacetCounts {
@@ -152,6 +158,7 @@ impl From<Facets> for FacetCounts {
             kind: f.kind,
             genre: f.genre,
             language: f.language,
+            origin: f.origin,
         }
     }
 }
@@ -219,6 +226,9 @@ pub struct SearchParams {
     limit: Option<Limit>,
     /// `next_cursor` of the previous page, with the same other parameters.
     cursor: Option<String>,
+    /// `local`: only this hub's own programs; a peer hub's id: only those
+    /// mirrored from it.
+    origin: Option<String>,
 }
 
 /// `available`'s one value.
@@ -257,6 +267,14 @@ impl SearchParams {
                 ));
             }
         }
+        let origin = match self.origin.as_deref().map(OriginFilter::parse) {
+            None => None,
+            Some(Ok(o)) => Some(o),
+            Some(Err(e)) => {
+                errors.push(FieldError::new("origin", e));
+                None
+            }
+        };
         if self.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
             errors.push(FieldError::new("q", "must be at most 500 characters"));
         }
@@ -276,6 +294,7 @@ impl SearchParams {
                 max_duration: self.max_duration.map(|s| s.0),
                 has_video: self.has_video,
                 codecs: self.codec,
+                origin,
             },
             available_now: matches!(self.available, Some(Available::Now)),
             statuses: self.status,

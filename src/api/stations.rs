@@ -63,13 +63,14 @@ pub struct CreateStation {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     pub name: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters; required, but for a peer hub's station (kind `peer`).
+    #[serde(default)]
     #[schema(
-        min_length = 1,
         max_length = 100,
-        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+        pattern = "^([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*)?$"
     )]
     pub province: String,
+    /// `provincial` (default), `national`, or `peer` (another cluster's hub).
     #[serde(default = "provincial")]
     pub kind: StationKind,
 }

@@ -41,6 +41,8 @@ pub struct Entry {
     pub has_video: bool,
     /// The codecs of the analysed master's streams.
     pub codecs: Box<[Box<str>]>,
+    /// Mirrored from a peer hub (its station is the peer's).
+    pub mirrored: bool,
 }
 
 /// What every search reads of a program, packed in 48 bytes: a pass over a
@@ -68,6 +70,8 @@ pub struct Hot {
 pub const NO_LANGUAGE: NameId = NameId::MAX;
 /// The program has more than two languages (the entry lists them).
 pub const MORE_LANGUAGES: u8 = 1;
+/// The program is mirrored from a peer hub.
+pub const MIRRORED: u8 = 2;
 
 impl Hot {
     fn of(e: &Entry) -> Self {
@@ -81,7 +85,7 @@ impl Hot {
             kind: e.kind,
             genre: e.genre,
             audience: e.audience,
-            flags: if e.languages.len() > 2 { MORE_LANGUAGES } else { 0 },
+            flags: if e.languages.len() > 2 { MORE_LANGUAGES } else { 0 } | if e.mirrored { MIRRORED } else { 0 },
         }
     }
 }
@@ -346,7 +350,8 @@ const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.a
     json_extract(mj.result, '$.duration_seconds'),
     (SELECT group_concat(json_extract(s.value, '$.kind') || ':' || coalesce(json_extract(s.value, '$.codec'), '')
         || ':' || coalesce(json_extract(s.value, '$.attached_picture'), 0), ' ')
-     FROM json_each(mj.result, '$.streams') s)
+     FROM json_each(mj.result, '$.streams') s),
+    p.origin_peer IS NOT NULL
     FROM programs p
     LEFT JOIN program_files mf ON mf.program_seq = p.seq AND mf.role = 'master'
     LEFT JOIN analysis_jobs mj ON mj.sha256 = mf.sha256 AND mj.kind = 'analyze' AND mj.state = 'done'";
@@ -413,6 +418,7 @@ fn read(r: &rusqlite::Row<'_>, t: &mut Tables) -> rusqlite::Result<Result<(i64, 
         title_key: r.get::<_, String>(11)?.into_boxed_str(),
         has_video,
         codecs: codecs.into_boxed_slice(),
+        mirrored: r.get(16)?,
     };
     Ok(Ok((r.get(0)?, entry)))
 }

@@ -10,6 +10,7 @@ pub mod follows;
 pub mod index;
 pub mod ledger;
 pub mod media;
+pub mod peers;
 pub mod people;
 pub mod programs;
 pub mod search;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_people.sql"),
     include_str!("migrations/0008_analysis.sql"),
     include_str!("migrations/0009_follows.sql"),
+    include_str!("migrations/0013_peers.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -7,8 +7,8 @@ use super::stations::bad_column;
 use super::{from_micros, to_micros};
 use crate::domain::text::fold;
 use crate::domain::{
-    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramKind, ProgramMetadata,
-    ProgramStatus, Rights, StationId,
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramKind,
+    ProgramMetadata, ProgramStatus, Rights, StationId,
 };
 
 /// A program with its rowid, which the index and child tables refer to.
@@ -27,7 +27,8 @@ pub const COLUMNS: &str = "p.seq, p.id, p.station_id, p.status, p.title, p.summa
     (SELECT json_group_array(lang) FROM (SELECT lang FROM program_languages
         WHERE program_seq = p.seq ORDER BY position)),
     (SELECT json_group_array(station_id) FROM (SELECT station_id FROM program_audience
-        WHERE program_seq = p.seq ORDER BY station_id))";
+        WHERE program_seq = p.seq ORDER BY station_id)),
+    p.origin_peer, p.origin_station, p.origin_station_name, p.origin_program_id";
 
 fn json<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
     let s: String = r.get(i)?;
@@ -89,8 +90,22 @@ pub fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
             withdrawal_reason: r.get(24)?,
             version: r.get(25)?,
             files: Vec::new(),
+            origin: origin(r)?,
         },
     })
+}
+
+/// The origin of a mirrored program (columns 28..=31), `None` for this hub's own.
+fn origin(r: &Row<'_>) -> rusqlite::Result<Option<Origin>> {
+    let Some(peer) = r.get::<_, Option<String>>(28)? else {
+        return Ok(None);
+    };
+    Ok(Some(Origin {
+        peer: StationId::parse(&peer).map_err(|e| bad_column(28, e))?,
+        station: r.get(29)?,
+        station_name: r.get(30)?,
+        program_id: r.get(31)?,
+    }))
 }
 
 /// The program with `id`, with its files.

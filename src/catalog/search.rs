@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MORE_LANGUAGES, NO_LANGUAGE};
+use super::index::{Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MIRRORED, MORE_LANGUAGES, NO_LANGUAGE};
 use super::programs::{self, Stored};
 use super::to_micros;
-use crate::domain::{Audience, Facets, Genre, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
+use crate::domain::{Audience, Facets, Genre, OriginFilter, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
 
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
@@ -43,10 +43,29 @@ pub struct Page {
     pub facets: Facets,
 }
 
+/// A station looking: its number in the index, whether it is a national
+/// broadcaster, whether it is a peer hub.
+#[derive(Clone, Copy)]
+struct Me {
+    station: Option<NameId>,
+    national: bool,
+    peer: bool,
+}
+
+/// The origin filter: any, this hub's own, or one peer's (`None`: a peer
+/// the index has never seen, so nothing).
+#[derive(Clone, Copy)]
+enum OriginIs {
+    Any,
+    Local,
+    Peer(Option<NameId>),
+}
+
 /// The filters, as ids of the index.
 struct Resolved<'a> {
     f: &'a Filters,
-    me: Option<(Option<NameId>, bool)>,
+    me: Option<Me>,
+    origin: OriginIs,
     statuses: Vec<ProgramStatus>,
     stations: Option<Vec<NameId>>,
     languages: Option<Vec<NameId>>,
@@ -66,7 +85,21 @@ impl<'a> Resolved<'a> {
             f,
             me: match viewer {
                 Viewer::Admin => None,
-                Viewer::Station { id, national } => Some((t.stations.get(id.as_str()), *national)),
+                Viewer::Station { id, national } => Some(Me {
+                    station: t.stations.get(id.as_str()),
+                    national: *national,
+                    peer: false,
+                }),
+                Viewer::Peer { id } => Some(Me {
+                    station: t.stations.get(id.as_str()),
+                    national: false,
+                    peer: true,
+                }),
+            },
+            origin: match &f.filter.origin {
+                None => OriginIs::Any,
+                Some(OriginFilter::Local) => OriginIs::Local,
+                Some(OriginFilter::Peer(p)) => OriginIs::Peer(t.stations.get(p.as_str())),
             },
             statuses: if f.statuses.is_empty() {
                 vec![ProgramStatus::Published]
@@ -96,7 +129,7 @@ impl<'a> Resolved<'a> {
     fn available_now(&self, h: &Hot) -> bool {
         match self.me {
             None => true,
-            Some((me, _)) => me == Some(h.station) || open(h, self.now),
+            Some(me) => (!me.peer && me.station == Some(h.station) && h.flags & MIRRORED == 0) || open(h, self.now),
         }
     }
 
@@ -110,14 +143,23 @@ impl<'a> Resolved<'a> {
         if !self.statuses.contains(&h.status) {
             return false;
         }
-        let Some((me, national)) = self.me else {
+        let Some(Me {
+            station: me,
+            national,
+            peer,
+        }) = self.me
+        else {
             return true;
         };
+        if peer {
+            let shared = h.audience == Audience::All && h.flags & MIRRORED == 0;
+            return h.status == ProgramStatus::Published && shared && self.available_at.is_none_or(|at| open(h, at));
+        }
         if me == Some(h.station) {
             return true;
         }
         let audience = match h.audience {
-            Audience::Cluster => true,
+            Audience::Cluster | Audience::All => true,
             Audience::National => national,
             Audience::Stations => me.is_some_and(|m| e.get().is_some_and(|e| e.audience_stations.contains(&m))),
         };
@@ -126,7 +168,14 @@ impl<'a> Resolved<'a> {
 
     fn filters_keep(&self, h: &Hot, e: Cold<'_>) -> bool {
         let f = &self.f.filter;
-        let hot = self.stations.as_ref().is_none_or(|s| s.contains(&h.station))
+        let mirrored = h.flags & MIRRORED != 0;
+        let origin = match self.origin {
+            OriginIs::Any => true,
+            OriginIs::Local => !mirrored,
+            OriginIs::Peer(p) => mirrored && p == Some(h.station),
+        };
+        let hot = origin
+            && self.stations.as_ref().is_none_or(|s| s.contains(&h.station))
             && (f.kinds.is_empty() || f.kinds.contains(&h.kind))
             && (f.genres.is_empty() || f.genres.contains(&h.genre))
             && self
@@ -214,6 +263,9 @@ fn after(k: &(Key<'_>, i64), from: &Position) -> bool {
 
 struct Counts {
     station: Vec<u64>,
+    /// This hub's own programs, and by peer (numbered as stations).
+    local: u64,
+    peer: Vec<u64>,
     kind: [u64; 2],
     genre: [u64; 12],
     language: Vec<u64>,
@@ -224,6 +276,8 @@ impl Counts {
     fn new(t: &Tables) -> Self {
         Self {
             station: vec![0; t.stations.len()],
+            local: 0,
+            peer: vec![0; t.stations.len()],
             kind: [0; 2],
             genre: [0; 12],
             language: vec![0; t.languages.len()],
@@ -235,6 +289,11 @@ impl Counts {
         // Names the index gave are below the table's length; a count of a
         // number it never gave is dropped (`get_mut`), never a panic.
         if let Some(n) = self.station.get_mut(h.station as usize) {
+            *n += 1;
+        }
+        if h.flags & MIRRORED == 0 {
+            self.local += 1;
+        } else if let Some(n) = self.peer.get_mut(h.station as usize) {
             *n += 1;
         }
         // The enums' variants are in the order of their ALL lists.
@@ -267,6 +326,13 @@ impl Counts {
             kind: named(&self.kind, &|i| ProgramKind::ALL[i].as_str().to_owned()),
             genre: named(&self.genre, &|i| Genre::ALL[i].as_str().to_owned()),
             language: named(&self.language, &|i| of(&t.languages, i)),
+            origin: {
+                let mut o = named(&self.peer, &|i| of(&t.stations, i));
+                if self.local > 0 {
+                    o.insert("local".to_owned(), self.local);
+                }
+                o
+            },
             available_now: self.available_now,
         }
     }

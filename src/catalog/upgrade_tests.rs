@@ -65,6 +65,20 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO events (type, program_seq, at) VALUES ('file.analyzed', 1, 44);"
         }
         9 => "INSERT INTO follows VALUES ('f1', 'vtv', 'series', 'Núi', 'nui', 1, '[\"master\"]', 0, 45);",
+        // 0013_peers (numbered by its place in MIGRATIONS).
+        10 => {
+            "INSERT INTO stations VALUES ('cum-3', 'Cụm 3', '', 'peer', 46);
+             INSERT INTO tokens VALUES ('tok3', 'cum-3', 'peer', 'cụm 3', X'0506', 47, NULL);
+             INSERT INTO peers VALUES ('cum-3', 'Cụm 3 — Tây Bắc', 'http://127.0.0.1:9/', 'pxh_x', 'e1', 'down', 48);
+             INSERT INTO programs (seq, id, station_id, status, title, title_key, tags, kind, genre, credits,
+                 audience, credit_required, created_at, updated_at, listed_at, version,
+                 origin_peer, origin_station, origin_station_name, origin_program_id)
+             VALUES (3, 'prg3', 'cum-3', 'published', 'Xòe', 'xoe', '[]', 'radio', 'culture', '[]',
+                 'all', 1, 49, 50, 51, 1, 'cum-3', 'son-la', 'Đài Sơn La', 'remote-1');
+             INSERT INTO peer_outbox VALUES ('k1', 'cum-3', 'remote-1', 'take', '{}', 52, 1, 'down', NULL);
+             INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);
+             INSERT INTO unshared VALUES (2, 55);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

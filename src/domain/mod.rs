@@ -7,6 +7,7 @@ mod feed;
 pub mod file;
 pub mod follow;
 mod ledger;
+mod peer;
 pub mod person;
 mod program;
 mod search;
@@ -19,12 +20,13 @@ pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use follow::{Follow, FollowKind};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
+pub use peer::{Peer, PeerUse};
 pub use person::{Action, ActionKind, Login, Person, PersonId, PersonRole};
 pub use program::{
-    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
+    Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
-pub use search::{DateOrTime, Facets, SearchFilter, Sort};
+pub use search::{DateOrTime, Facets, OriginFilter, SearchFilter, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};
 

@@ -35,9 +35,14 @@ impl fmt::Display for ProgramId {
     }
 }
 
+/// A doc comment's lines as one description.
+fn doc_text(lines: &[&str]) -> String {
+    lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join("\n")
+}
+
 macro_rules! string_enum {
-    (#[doc = $doc:literal] $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        #[doc = $doc]
+    ($(#[doc = $doc:literal])+ $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])+
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name { $(#[serde(rename = $text)] $variant),+ }
 
@@ -47,7 +52,7 @@ macro_rules! string_enum {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
-                    .description(Some($doc.trim()))
+                    .description(Some(doc_text(&[$($doc),+])))
                     .enum_values(Some([$($text),+]))
                     .into()
             }
@@ -86,8 +91,9 @@ string_enum!(
     ProgramStatus { Draft = "draft", Published = "published", Withdrawn = "withdrawn" }
 );
 string_enum!(
-    /// Who may take a program.
-    Audience { Cluster = "cluster", National = "national", Stations = "stations" }
+    /// Who may take a program: `all` is every station of this hub and of
+    /// the peer hubs that follow it.
+    Audience { Cluster = "cluster", National = "national", Stations = "stations", All = "all" }
 );
 string_enum!(
     /// What a file is to its program.
@@ -252,6 +258,22 @@ pub struct Program {
     /// Bumped by every change; the program's `ETag`.
     pub version: i64,
     pub files: Vec<FileRecord>,
+    /// Where it comes from, when this hub mirrors it from a peer hub.
+    pub origin: Option<Origin>,
+}
+
+/// A program mirrored from a peer hub: the peer, and the station and the
+/// program's id there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Origin {
+    /// The peer hub's id on this hub.
+    #[schema(value_type = String)]
+    pub peer: StationId,
+    /// The origin station's id on the peer hub.
+    pub station: String,
+    pub station_name: String,
+    /// The program's id on the peer hub.
+    pub program_id: String,
 }
 
 impl Program {
@@ -509,7 +531,7 @@ fn parse_rights(c: &mut Checker, r: RightsInput) -> Rights {
             "rights.stations",
             "must name at least one station when audience is `stations`",
         ),
-        Audience::Cluster | Audience::National if !r.stations.is_empty() => {
+        Audience::Cluster | Audience::National | Audience::All if !r.stations.is_empty() => {
             c.fail("rights.stations", "must be empty unless audience is `stations`")
         }
         _ => {}

@@ -27,6 +27,34 @@ pub struct SearchFilter {
     pub has_video: Option<bool>,
     /// Only programs whose analysed master has a stream in one of these codecs.
     pub codecs: Vec<String>,
+    /// Only this hub's own programs, or only those mirrored from one peer.
+    pub origin: Option<OriginFilter>,
+}
+
+/// Which hub a program comes from: this one, or a peer it mirrors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginFilter {
+    Local,
+    Peer(StationId),
+}
+
+impl OriginFilter {
+    /// `local`, or a peer's id.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(Self::Local),
+            _ => StationId::parse(s)
+                .map(Self::Peer)
+                .map_err(|_| "must be `local` or a peer hub's id".to_owned()),
+        }
+    }
+
+    pub fn keeps(&self, p: &Program) -> bool {
+        match self {
+            Self::Local => p.origin.is_none(),
+            Self::Peer(id) => p.origin.as_ref().is_some_and(|o| o.peer == *id),
+        }
+    }
 }
 
 impl SearchFilter {
@@ -49,6 +77,7 @@ impl SearchFilter {
             && self.aired_to.is_none_or(|t| aired.is_some_and(|a| a <= t))
             && self.min_duration.is_none_or(|x| d.is_some_and(|d| d >= x))
             && self.max_duration.is_none_or(|x| d.is_some_and(|d| d <= x))
+            && self.origin.as_ref().is_none_or(|o| o.keeps(p))
     }
 }
 
@@ -74,6 +103,8 @@ pub struct Facets {
     pub kind: BTreeMap<String, u64>,
     pub genre: BTreeMap<String, u64>,
     pub language: BTreeMap<String, u64>,
+    /// `local`, and each peer hub's id: where the matching programs come from.
+    pub origin: BTreeMap<String, u64>,
     /// How many of the matching programs the viewer may take now (its own,
     /// and others' whose window is open): the "available now" filter's count.
     pub available_now: u64,

@@ -42,6 +42,8 @@ impl fmt::Display for StationId {
 pub enum StationKind {
     Provincial,
     National,
+    /// Another cluster's hub, following this one.
+    Peer,
 }
 
 impl StationKind {
@@ -49,6 +51,7 @@ impl StationKind {
         match self {
             Self::Provincial => "provincial",
             Self::National => "national",
+            Self::Peer => "peer",
         }
     }
 
@@ -56,6 +59,7 @@ impl StationKind {
         match s {
             "provincial" => Some(Self::Provincial),
             "national" => Some(Self::National),
+            "peer" => Some(Self::Peer),
             _ => None,
         }
     }
@@ -65,6 +69,7 @@ impl StationKind {
         match self {
             Self::Provincial => Role::Station,
             Self::National => Role::National,
+            Self::Peer => Role::Peer,
         }
     }
 }
@@ -76,6 +81,9 @@ pub enum Role {
     Station,
     National,
     Admin,
+    /// Another cluster's hub: reads what the rights allow a peer, reports
+    /// its stations' takes and rebroadcasts, offers nothing.
+    Peer,
 }
 
 impl Role {
@@ -84,6 +92,7 @@ impl Role {
             Self::Station => "station",
             Self::National => "national",
             Self::Admin => "admin",
+            Self::Peer => "peer",
         }
     }
 
@@ -92,6 +101,7 @@ impl Role {
             "station" => Some(Self::Station),
             "national" => Some(Self::National),
             "admin" => Some(Self::Admin),
+            "peer" => Some(Self::Peer),
             _ => None,
         }
     }
@@ -103,6 +113,9 @@ impl Role {
             (Role::Admin, None) => Ok(()),
             (Role::Admin, Some(_)) => Err("an admin token belongs to the hub operator, not to a station"),
             (_, None) => Err("a station or national token needs a station"),
+            (Role::Peer, Some(StationKind::Peer)) => Ok(()),
+            (Role::Peer, Some(_)) => Err("only a peer hub's station can hold a peer token"),
+            (_, Some(StationKind::Peer)) => Err("a peer hub's station holds peer tokens only"),
             (Role::National, Some(StationKind::Provincial)) => Err("only a national station can hold a national token"),
             (Role::Station | Role::National, Some(_)) => Ok(()),
         }
@@ -151,6 +164,11 @@ mod tests {
         assert!(Role::National.fits(Some(StationKind::Provincial)).is_err());
         assert!(Role::National.fits(Some(StationKind::National)).is_ok());
         assert!(Role::Station.fits(Some(StationKind::National)).is_ok());
+        assert!(Role::Peer.fits(Some(StationKind::Peer)).is_ok());
+        assert!(Role::Peer.fits(Some(StationKind::Provincial)).is_err());
+        assert!(Role::Station.fits(Some(StationKind::Peer)).is_err());
+        assert!(Role::National.fits(Some(StationKind::Peer)).is_err());
+        assert_eq!(StationKind::Peer.default_role(), Role::Peer);
     }
 }
 
@@ -163,5 +181,10 @@ pub enum Viewer {
     Station {
         id: StationId,
         national: bool,
+    },
+    /// Another cluster's hub (a station of kind `peer`): sees only what the
+    /// rights allow a peer, and never what this hub mirrored from a peer.
+    Peer {
+        id: StationId,
     },
 }

@@ -17,7 +17,7 @@ use super::tokens::Caller;
 use super::{ExchangeError, Hub};
 use crate::analysis::{EngineError, Report};
 use crate::catalog::analysis::{self as jobs, Claimed, Classes, PreviewObject, Previews};
-use crate::catalog::{self, programs};
+use crate::catalog::{self, media, programs};
 use crate::catalog::{Connection, DbError, DbResult};
 use crate::domain::analysis::PreviewKind;
 use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
@@ -439,7 +439,7 @@ impl Hub {
         kind: PreviewKind,
     ) -> Result<PreviewDownload, ExchangeError> {
         let viewer = caller.viewer();
-        let object = self
+        let found = self
             .catalog
             .read(move |c| {
                 let s = visible(c, &viewer, id)?;
@@ -457,9 +457,33 @@ impl Hub {
                     .iter()
                     .find(|f| f.role == role)
                     .ok_or(ExchangeError::NotFound)?;
-                jobs::preview(c, &file.sha256, kind)?.ok_or(ExchangeError::PreviewNotReady)
+                if let Some(preview) = jobs::preview(c, &file.sha256, kind)? {
+                    return Ok(Ok(preview));
+                }
+                // A mirrored file not fetched yet: fetched now, looked into
+                // here, and its preview made.
+                Ok(Err(match (&s.program.origin, media::object(c, &file.sha256)?) {
+                    (Some(origin), None) => Some(super::files::Wanted {
+                        origin: origin.clone(),
+                        file: file.clone(),
+                    }),
+                    _ => None,
+                }))
             })
             .await?;
+        let object = match found {
+            Ok(object) => object,
+            Err(wanted) => {
+                if let Some(w) = wanted {
+                    let hub = self.clone();
+                    tokio::spawn(async move {
+                        // Its failure is logged where it happens.
+                        let _ = hub.fetch_from_origin(&w).await;
+                    });
+                }
+                return Err(ExchangeError::PreviewNotReady);
+            }
+        };
         let size = self.media.size(&object.key).await?;
         Ok(PreviewDownload {
             key: object.key,

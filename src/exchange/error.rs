@@ -70,6 +70,11 @@ pub enum ExchangeError {
     /// The local store's disk is full: nothing was recorded.
     #[error("the media store is full")]
     StorageFull(MediaError),
+    /// A program mirrored from a peer hub waits for its origin: the file
+    /// could not be fetched from it now (down, refusing, or sending what
+    /// does not match); nothing was stored. The cause is logged.
+    #[error("the program's origin hub did not give its file")]
+    OriginUnavailable,
 }
 
 impl From<MediaError> for ExchangeError {
@@ -143,6 +148,7 @@ pub mod code {
     pub const INTERNAL: &str = "internal";
     pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
     pub const STORAGE_FULL: &str = "storage_full";
+    pub const ORIGIN_UNAVAILABLE: &str = "origin_unavailable";
     // Conflicts (409).
     pub const ALREADY_FOLLOWING: &str = "already_following";
     pub const INDEX_FULL: &str = "index_full";
@@ -185,6 +191,8 @@ pub mod code {
 
 /// What a `503 storage_unavailable` asks the client to wait, in seconds.
 pub const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+/// What a `503 origin_unavailable` asks the client to wait, in seconds.
+pub const ORIGIN_RETRY_AFTER_SECS: u64 = 30;
 
 /// How every door answers an [`ExchangeError`]: one row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +262,10 @@ impl ExchangeError {
                 ..row(code::STORAGE_UNAVAILABLE, 503, "Service Unavailable")
             },
             E::StorageFull(_) => row(code::STORAGE_FULL, 507, "Insufficient Storage"),
+            E::OriginUnavailable => Answer {
+                retry_after_secs: Some(ORIGIN_RETRY_AFTER_SECS),
+                ..row(code::ORIGIN_UNAVAILABLE, 503, "Service Unavailable")
+            },
             E::AnalysisPending { retry_after_secs } => Answer {
                 retry_after_secs: Some(*retry_after_secs),
                 ..row(code::ANALYSIS_PENDING, 409, "Conflict")

@@ -92,16 +92,16 @@ impl Drop for ActiveKey {
 /// row, so a failed or interrupted upload leaves nothing behind. When the
 /// store cannot be reached, the row stays: it names the key and the
 /// multipart upload, and the sweeper tries again.
-struct UploadGuard {
+pub(super) struct UploadGuard {
     hub: Hub,
-    key: String,
+    pub(super) key: String,
     /// The S3 multipart upload writing the key, once there is one.
-    multipart: Option<String>,
+    pub(super) multipart: Option<String>,
     done: bool,
 }
 
 impl UploadGuard {
-    async fn start(hub: &Hub) -> Result<Self, ExchangeError> {
+    pub(super) async fn start(hub: &Hub) -> Result<Self, ExchangeError> {
         let key = MediaStore::new_key();
         hub.active
             .0
@@ -119,7 +119,7 @@ impl UploadGuard {
         Ok(guard)
     }
 
-    fn done(mut self) {
+    pub(super) fn done(mut self) {
         self.done = true;
     }
 }
@@ -158,6 +158,20 @@ impl Drop for UploadGuard {
             }
         }
     }
+}
+
+/// Where a file the caller may download is.
+enum Found {
+    Here(Download),
+    /// At the origin of a mirrored program, not fetched yet.
+    AtOrigin(Wanted),
+}
+
+/// A mirrored program's file, to fetch from its origin.
+#[derive(Debug, Clone)]
+pub(super) struct Wanted {
+    pub(super) origin: crate::domain::Origin,
+    pub(super) file: FileRecord,
 }
 
 /// A file the caller may download, and where its bytes are.
@@ -433,9 +447,24 @@ impl Hub {
         Ok(())
     }
 
-    /// The file `role` of program `id`, if the caller may take it now.
+    /// The file `role` of program `id`, if the caller may take it now. A
+    /// program mirrored from a peer hub has its file fetched from its
+    /// origin on first need (once, whoever asks at the same time).
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]
     pub async fn download(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<Download, ExchangeError> {
+        match self.find_download(caller, id, role).await? {
+            Found::Here(d) => Ok(d),
+            Found::AtOrigin(wanted) => {
+                self.fetch_from_origin(&wanted).await?;
+                match self.find_download(caller, id, role).await? {
+                    Found::Here(d) => Ok(d),
+                    Found::AtOrigin(_) => Err(ExchangeError::Broken("a file fetched from its origin is not recorded")),
+                }
+            }
+        }
+    }
+
+    async fn find_download(&self, caller: &Caller, id: ProgramId, role: FileRole) -> Result<Found, ExchangeError> {
         let viewer = caller.viewer();
         let person = caller.person_id();
         self.catalog
@@ -455,21 +484,30 @@ impl Hub {
                         return Err(ExchangeError::RightsWindowClosed)
                     }
                 }
-                // A file row always has its object (same transaction).
-                let object =
-                    media::object(c, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
+                // A file row always has its object (same transaction), but
+                // a mirror's, whose object is fetched from its origin.
+                let object = match (media::object(c, &file.sha256)?, &s.program.origin) {
+                    (Some(o), _) => o,
+                    (None, Some(origin)) => {
+                        return Ok(Found::AtOrigin(Wanted {
+                            origin: origin.clone(),
+                            file,
+                        }))
+                    }
+                    (None, None) => return Err(ExchangeError::Broken("a file row without its object")),
+                };
                 // Downloads by other stations go to the ledger.
                 let taker = match viewer {
                     Viewer::Station { id, .. } if id != s.program.station => Some(id),
                     _ => None,
                 };
-                Ok(Download {
+                Ok(Found::Here(Download {
                     file,
                     key: object.key,
                     program: id,
                     taker_person: taker.as_ref().and(person),
                     taker,
-                })
+                }))
             })
             .await
     }

@@ -34,6 +34,8 @@ pub struct NewRebroadcast {
 pub struct Takes {
     pub takes: Vec<Take>,
     pub rebroadcasts: Vec<Rebroadcast>,
+    /// Takes and rebroadcasts by the stations of peer hubs, as they reported.
+    pub other_clusters: Vec<crate::domain::PeerUse>,
 }
 
 /// A take seen from one station.
@@ -122,6 +124,8 @@ impl Hub {
                 let now = catalog::now();
                 let taken = ledger::receive(tx, &taker, seq, &file, range.start, range.end, now)?;
                 if taken {
+                    // A mirrored program's take goes back to its origin.
+                    super::delivery::peer_reports::queue_take(tx, program, &taker, &file)?;
                     super::programs::record_action(
                         tx,
                         seq,
@@ -136,6 +140,7 @@ impl Hub {
             .await?;
         if taken {
             tracing::info!(program = %download.program, role = download.file.role.as_str(), "take recorded");
+            self.wake_peers();
         }
         Ok(())
     }
@@ -198,6 +203,8 @@ impl Hub {
                     reported_at: catalog::now(),
                 };
                 ledger::insert_rebroadcast(tx, s.seq, &r)?;
+                // A mirrored program's rebroadcast goes back to its origin.
+                super::delivery::peer_reports::queue_rebroadcast(tx, &s.program, &station, &r)?;
                 super::programs::record_action(
                     tx,
                     s.seq,
@@ -209,6 +216,7 @@ impl Hub {
                 Ok(r)
             })
             .await
+            .inspect(|_| self.wake_peers())
     }
 
     /// The latest takes of the caller station's programs by others
@@ -287,6 +295,7 @@ impl Hub {
                 Ok(Takes {
                     takes: ledger::takes(c, s.seq)?,
                     rebroadcasts: ledger::rebroadcasts(c, s.seq)?,
+                    other_clusters: crate::catalog::peers::uses_of(c, s.seq)?,
                 })
             })
             .await

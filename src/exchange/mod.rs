@@ -95,6 +95,10 @@ pub struct Hub {
     /// Failed sign-ins per client address.
     sign_in_addresses: address_limit::AddressLimit,
     dispatch: delivery::webhooks::Dispatch,
+    /// Wakes the peer worker (a peer added).
+    peer_wake: Arc<tokio::sync::Notify>,
+    /// The fetches of mirrored files from their origins, one per content.
+    peer_fetches: delivery::peer_files::Fetches,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: delivery::webhooks::guard::Guard,
     metrics: Arc<Metrics>,
@@ -122,6 +126,8 @@ impl Hub {
             password_gate: Default::default(),
             sign_in_addresses: Default::default(),
             dispatch: Default::default(),
+            peer_wake: Default::default(),
+            peer_fetches: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),
                 Arc::new(delivery::webhooks::guard::SystemLookup),

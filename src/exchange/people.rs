@@ -144,6 +144,7 @@ fn caller_of(person: &Person, kind: Option<StationKind>) -> Caller {
     let role = match (&person.station, kind) {
         (None, _) => Role::Admin,
         (Some(_), Some(StationKind::National)) => Role::National,
+        (Some(_), Some(StationKind::Peer)) => Role::Peer,
         (Some(_), _) => Role::Station,
     };
     Caller {
@@ -219,7 +220,11 @@ impl Hub {
         self.catalog
             .write(move |tx| {
                 if let Some(s) = &p.station {
-                    stations::get(tx, s)?.ok_or_else(|| ExchangeError::invalid("station", "no such station"))?;
+                    let s =
+                        stations::get(tx, s)?.ok_or_else(|| ExchangeError::invalid("station", "no such station"))?;
+                    if s.kind == StationKind::Peer {
+                        return Err(ExchangeError::invalid("station", "a peer hub has no people here"));
+                    }
                 }
                 if !people::insert(tx, &p, &hash, catalog::now())? {
                     return Err(ExchangeError::conflict(

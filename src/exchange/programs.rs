@@ -13,7 +13,7 @@ use crate::catalog::index::SearchIndex;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{self, media, stations};
 use crate::catalog::{Connection, Transaction};
-use crate::domain::{Action, ActionKind, EventType, PersonId};
+use crate::domain::{Action, ActionKind, Audience, EventType, PersonId};
 use crate::domain::{FieldError, Program, ProgramId, ProgramInput, ProgramMetadata, ProgramStatus, StationId, Viewer};
 use crate::exchange::error::code;
 
@@ -32,7 +32,7 @@ impl IfMatch {
 
 /// Parses metadata and checks what only the catalog knows (the stations a
 /// rights block names exist).
-fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMetadata, ExchangeError> {
+pub(super) fn parse_metadata(tx: &Transaction<'_>, input: ProgramInput) -> Result<ProgramMetadata, ExchangeError> {
     let meta = ProgramMetadata::parse(input).map_err(ExchangeError::Invalid)?;
     let missing = stations::missing(tx, &meta.rights.stations)?;
     if missing.is_empty() {
@@ -198,6 +198,11 @@ impl Hub {
                 merge_patch(&mut doc, &patch);
                 let meta = parse_metadata(tx, from_json(doc)?)?;
                 if meta != s.program.meta {
+                    let (was, is) = (s.program.meta.rights.audience, meta.rights.audience);
+                    if (was == Audience::All) != (is == Audience::All) && s.program.origin.is_none() {
+                        // Peer hubs still hear of it, to withdraw their mirrors.
+                        crate::catalog::peers::set_unshared(tx, s.seq, is != Audience::All)?;
+                    }
                     programs::update_metadata(tx, s.seq, &meta, catalog::now())?;
                     index.refresh(tx, s.seq)?;
                     if s.program.status != ProgramStatus::Draft {
@@ -383,6 +388,11 @@ impl Hub {
 
 /// Refuses a person whose role does not let them offer programs.
 pub(super) fn require_offer(caller: &Caller) -> Result<(), ExchangeError> {
+    if caller.is_peer() {
+        return Err(ExchangeError::Forbidden(
+            "a peer hub reads what it may see and reports takes; it offers nothing",
+        ));
+    }
     if caller.may_offer() {
         Ok(())
     } else {

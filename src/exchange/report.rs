@@ -59,6 +59,21 @@ pub struct ExchangeReport {
     pub totals: StationNumbers,
     /// `(origin, taker) → programs taken`; for a station, the cells it is in.
     pub matrix: BTreeMap<(StationId, StationId), u64>,
+    /// Uses of this hub's programs (a station's own, for a station) by the
+    /// stations of peer hubs, as the peers reported them.
+    pub other_clusters: Vec<ClusterRow>,
+}
+
+/// What one station of a peer hub took and rebroadcast of this hub's programs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClusterRow {
+    /// The peer hub (its station id here).
+    pub peer: String,
+    /// The station there: its id and name there.
+    pub station: String,
+    pub station_name: String,
+    pub takes: u64,
+    pub rebroadcasts: u64,
 }
 
 impl Hub {
@@ -68,14 +83,26 @@ impl Hub {
     pub async fn exchange_report(&self, caller: &Caller, period: Period) -> Result<ExchangeReport, ExchangeError> {
         let Period { from, to } = period;
         let only = caller.station.clone();
-        let (numbers, names, mut matrix) = self
+        let mine = only.clone();
+        let (numbers, names, mut matrix, other_clusters) = self
             .catalog
             .read(move |c| {
                 let (numbers, matrix) = ledger::report(c, from, to)?;
                 let names = stations::names(c)?;
-                Ok::<_, ExchangeError>((numbers, names, matrix))
+                let clusters = crate::catalog::peers::uses_report(c, mine.as_ref(), from, to)?;
+                Ok::<_, ExchangeError>((numbers, names, matrix, clusters))
             })
             .await?;
+        let other_clusters = other_clusters
+            .into_iter()
+            .map(|(peer, station, station_name, takes, rebroadcasts)| ClusterRow {
+                peer,
+                station,
+                station_name,
+                takes,
+                rebroadcasts,
+            })
+            .collect();
         let mut totals = StationNumbers::default();
         for n in numbers.values() {
             totals += *n;
@@ -98,6 +125,7 @@ impl Hub {
             stations,
             totals,
             matrix,
+            other_clusters,
         })
     }
 }
@@ -130,6 +158,9 @@ pub struct ReportView {
     pub totals: StationNumbers,
     /// Programs taken, station by station (a station sees the cells it is in).
     pub matrix: Vec<MatrixCell>,
+    /// By peer hub and its station: takes and rebroadcasts of this hub's
+    /// programs in other clusters.
+    pub other_clusters: Vec<ClusterRow>,
 }
 
 impl ExchangeReport {
@@ -158,6 +189,7 @@ impl ExchangeReport {
                     programs: *n,
                 })
                 .collect(),
+            other_clusters: r.other_clusters.clone(),
         }
     }
 }

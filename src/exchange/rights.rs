@@ -9,13 +9,22 @@ use crate::domain::{Audience, Program, ProgramStatus, Viewer};
 /// Whether `viewer` may see `program` at all. Others' drafts are never seen;
 /// a station outside the audience never sees it; a withdrawn program stays
 /// visible to its audience (its downloads answer 410) but leaves search.
+///
+/// A peer hub sees exactly this hub's own programs whose audience is `all`,
+/// never a draft, and never what this hub mirrored from a peer (no
+/// transitive hops); it owns nothing, not even programs mirrored from it.
 pub fn may_see(viewer: &Viewer, program: &Program) -> bool {
     match viewer {
         Viewer::Admin => true,
+        Viewer::Peer { .. } => {
+            program.status != ProgramStatus::Draft
+                && program.meta.rights.audience == Audience::All
+                && program.origin.is_none()
+        }
         Viewer::Station { id, .. } if *id == program.station => true,
         Viewer::Station { .. } if program.status == ProgramStatus::Draft => false,
         Viewer::Station { id, national } => match program.meta.rights.audience {
-            Audience::Cluster => true,
+            Audience::Cluster | Audience::All => true,
             Audience::National => *national,
             Audience::Stations => program.meta.rights.stations.contains(id),
         },
@@ -23,8 +32,9 @@ pub fn may_see(viewer: &Viewer, program: &Program) -> bool {
 }
 
 /// Whether `viewer` may change `program` (its metadata, files, life cycle).
+/// A mirrored program belongs to its origin, and no one here changes it.
 pub fn owns(viewer: &Viewer, program: &Program) -> bool {
-    matches!(viewer, Viewer::Station { id, .. } if *id == program.station)
+    program.origin.is_none() && matches!(viewer, Viewer::Station { id, .. } if *id == program.station)
 }
 
 /// Why a program that can be seen cannot be taken now.

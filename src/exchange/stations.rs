@@ -34,7 +34,11 @@ impl NewStation {
             s
         };
         let name = text("name", &self.name, 200);
-        let province = text("province", &self.province, 100);
+        // Another cluster's hub is in no one province.
+        let province = match self.kind {
+            StationKind::Peer if self.province.trim().is_empty() => String::new(),
+            _ => text("province", &self.province, 100),
+        };
         match id {
             Ok(id) if errors.is_empty() => Ok(Station {
                 id,

@@ -49,7 +49,12 @@ impl Caller {
     /// Whether the caller may offer programs: tokens may, and people whose
     /// role says so (a viewer finds and takes only).
     pub fn may_offer(&self) -> bool {
-        self.person.as_ref().is_none_or(|p| p.role.may_offer())
+        !self.is_peer() && self.person.as_ref().is_none_or(|p| p.role.may_offer())
+    }
+
+    /// Whether the caller is another cluster's hub.
+    pub fn is_peer(&self) -> bool {
+        self.role == Role::Peer || self.station_kind == Some(StationKind::Peer)
     }
 
     /// The acting person's id, if a person acts.
@@ -59,6 +64,7 @@ impl Caller {
 
     pub fn viewer(&self) -> Viewer {
         match (&self.station, self.role) {
+            (Some(id), _) if self.is_peer() => Viewer::Peer { id: id.clone() },
             (Some(id), Role::Station | Role::National) => Viewer::Station {
                 id: id.clone(),
                 national: self.station_kind == Some(StationKind::National),

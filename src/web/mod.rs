@@ -129,6 +129,7 @@ fn message_id(e: &ExchangeError) -> &'static str {
         E::AnalysisPending { .. } => "error-analysis-pending",
         E::TooManyRequests { .. } => "error-too-many",
         E::StorageUnavailable(_) | E::StorageFull(_) => "error-storage",
+        E::OriginUnavailable => "error-origin",
         E::Invalid(_)
         | E::BadRequest { .. }
         | E::TooLarge { .. }

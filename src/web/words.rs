@@ -101,6 +101,10 @@ pub fn badge(t: &Tr, p: &Program, may_take: Result<(), NotNow>, now: DateTime<Ut
             class: "badge-ok",
             text: t.get("badge-stations"),
         },
+        Audience::All => Badge {
+            class: "badge-ok",
+            text: t.get("badge-all"),
+        },
     }
 }
 

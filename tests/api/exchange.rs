@@ -20,7 +20,9 @@ async fn one_rights_rule_decides_every_endpoint() {
     let listed = app.station("cao-bang", "provincial").await;
     let other = app.station("bac-kan", "provincial").await;
     let national = app.station("vtv", "national").await;
+    let peer = app.station("cum-3", "peer").await;
     let viewers = [
+        ("peer", &peer),
         ("owner", &owner),
         ("listed", &listed),
         ("other", &other),
@@ -32,6 +34,7 @@ async fn one_rights_rule_decides_every_endpoint() {
         ("cluster", json!({"audience": "cluster"})),
         ("national", json!({"audience": "national"})),
         ("stations", json!({"audience": "stations", "stations": ["cao-bang"]})),
+        ("all", json!({"audience": "all"})),
     ];
     let windows = [
         ("inside", json!({"available_from": "2020-01-01T00:00:00Z"}), None),
@@ -57,10 +60,15 @@ async fn one_rights_rule_decides_every_endpoint() {
             body["rights"] = rights;
             let p = publish_with_master(&app, &owner, &body, b"abc".to_vec()).await;
             for (who, token) in &viewers {
-                let sees = matches!(
-                    (*who, *audience),
-                    ("owner" | "admin", _) | (_, "cluster") | ("national", "national") | ("listed", "stations")
-                );
+                // A peer hub sees `all` alone; every station of the hub sees it too.
+                let sees = match (*who, *audience) {
+                    ("peer", a) => a == "all",
+                    ("owner" | "admin", _)
+                    | (_, "cluster" | "all")
+                    | ("national", "national")
+                    | ("listed", "stations") => true,
+                    _ => false,
+                };
                 let takes = sees && (matches!(*who, "owner" | "admin") || *window == "inside");
                 let case = format!("{who} on {audience}/{window}");
 

@@ -23,6 +23,7 @@ mod limits;
 mod link;
 mod logs;
 mod openapi;
+mod peers;
 mod preview_leftovers;
 mod probes;
 mod procs;

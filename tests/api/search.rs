@@ -194,7 +194,7 @@ async fn filters_narrow_the_match_and_facets_count_it() {
     assert_eq!(body["total"], 2);
     assert_eq!(
         body["facets"],
-        json!({"station": {"thai-nguyen": 1, "cao-bang": 1}, "kind": {"radio": 2}, "genre": {"news": 2}, "language": {"vi": 2}})
+        json!({"station": {"thai-nguyen": 1, "cao-bang": 1}, "kind": {"radio": 2}, "genre": {"news": 2}, "language": {"vi": 2}, "origin": {"local": 2}})
     );
     let body = app.search(&tn, "").await;
     assert_eq!(body["total"], 5);
@@ -204,7 +204,8 @@ async fn filters_narrow_the_match_and_facets_count_it() {
             "station": {"thai-nguyen": 2, "cao-bang": 3},
             "kind": {"radio": 3, "tv": 2},
             "genre": {"news": 2, "documentary": 1, "culture": 2},
-            "language": {"vi": 4, "tyz": 1, "nut": 2}
+            "language": {"vi": 4, "tyz": 1, "nut": 2},
+            "origin": {"local": 5}
         })
     );
 }

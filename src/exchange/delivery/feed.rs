@@ -9,7 +9,7 @@ use super::follows::Following;
 use crate::catalog::events;
 use crate::catalog::programs::{self, Stored};
 use crate::catalog::{Connection, DbResult};
-use crate::domain::{Event, Program, Role, Viewer};
+use crate::domain::{Event, Program, ProgramStatus, Role, Viewer};
 use crate::exchange::rights::may_see;
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
@@ -58,6 +58,11 @@ fn scope_for(caller: &Caller, asked: Option<FeedScope>) -> Result<FeedScope, Exc
             "the whole feed is for national broadcasters; a station's feed holds what it follows",
         )),
         (Role::National, asked) => Ok(asked.unwrap_or(FeedScope::All)),
+        (Role::Peer, None | Some(FeedScope::All)) => Ok(FeedScope::All),
+        (Role::Peer, Some(FeedScope::Follows)) => Err(ExchangeError::invalid(
+            "scope",
+            "a peer hub reads every event it may see and follows nothing",
+        )),
         (Role::Admin, None | Some(FeedScope::All)) => Ok(FeedScope::All),
         (Role::Admin, Some(FeedScope::Follows)) => Err(ExchangeError::Forbidden(
             "the hub operator follows nothing; its feed is the whole feed",
@@ -100,10 +105,18 @@ impl Reader {
 
     /// The event as this reader gets it, if it gets it at all.
     fn take(&self, c: &Connection, e: Event) -> DbResult<Option<FeedItem>> {
-        let Some(Stored { program, .. }) = programs::get(c, e.program_id)? else {
+        let Some(Stored { program, seq }) = programs::get(c, e.program_id)? else {
             return Ok(None);
         };
-        if !may_see(&self.viewer, &program) {
+        // A peer hub also hears of what it saw and may see no more (its
+        // audience narrowed from `all`), to withdraw its mirror.
+        let unshared = || -> DbResult<bool> {
+            Ok(matches!(self.viewer, Viewer::Peer { .. })
+                && program.status != ProgramStatus::Draft
+                && program.origin.is_none()
+                && crate::catalog::peers::is_unshared(c, seq)?)
+        };
+        if !may_see(&self.viewer, &program) && !unshared()? {
             return Ok(None);
         }
         let follows = self.following.matching(&program);

@@ -15,6 +15,9 @@
 pub mod agent;
 pub mod feed;
 pub mod follows;
+pub(super) mod peer_files;
+pub mod peer_reports;
+pub mod peers;
 pub mod webhooks;
 
 use super::{ExchangeError, Hub};
@@ -32,6 +35,9 @@ pub enum Channel {
     /// Webhooks: a cursor over the log, the deliveries as outbox, and the
     /// dispatcher as worker.
     Webhooks,
+    /// Peer hubs: this hub reads theirs (each peer's cursor is kept with
+    /// it) and mirrors what they share; its worker polls them.
+    Peers,
 }
 
 impl Channel {
@@ -40,6 +46,7 @@ impl Channel {
             Self::Feed => "feed",
             Self::Agent => "agent",
             Self::Webhooks => "webhooks",
+            Self::Peers => "peers",
         }
     }
 
@@ -56,6 +63,7 @@ pub struct DeliverySettings {
     pub feed: feed::FeedSettings,
     pub agent: agent::AgentSettings,
     pub webhooks: webhooks::WebhookSettings,
+    pub peers: peers::PeerSettings,
 }
 
 /// Records `kind` for the program in the transaction of the change: the
@@ -101,7 +109,7 @@ impl Hub {
                         };
                         match channel {
                             Channel::Webhooks => hub.enqueue_webhooks(tx, &batch)?,
-                            Channel::Feed | Channel::Agent => {}
+                            Channel::Feed | Channel::Agent | Channel::Peers => {}
                         }
                         events::set_cursor(tx, channel.name(), last)?;
                         Ok(batch.len() == CATCH_UP_BATCH)
@@ -129,6 +137,7 @@ impl Hub {
     pub async fn run_channel(self, channel: Channel, render: webhooks::Render) {
         match channel {
             Channel::Webhooks => self.run_deliveries(render).await,
+            Channel::Peers => self.run_peers().await,
             Channel::Feed | Channel::Agent => {}
         }
     }

@@ -123,7 +123,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn check_url(raw: &str) -> Result<url::Url, String> {
+pub(super) fn check_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute http or https URL".to_owned())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("must be an absolute http or https URL".into());
@@ -139,10 +139,13 @@ fn subscriber(conn: &Connection, station: Option<&StationId>) -> DbResult<Viewer
     let Some(id) = station else {
         return Ok(Viewer::Admin);
     };
-    let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
+    let kind = stations::get(conn, id)?.map(|s| s.kind);
+    if kind == Some(StationKind::Peer) {
+        return Ok(Viewer::Peer { id: id.clone() });
+    }
     Ok(Viewer::Station {
         id: id.clone(),
-        national,
+        national: kind == Some(StationKind::National),
     })
 }
 

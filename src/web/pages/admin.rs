@@ -153,10 +153,10 @@ pub async fn add_station(v: Visit, body: web::Bytes) -> Result<HttpResponse, Web
     v.signed_in()?;
     let f: StationForm = form(&v, &body)?;
     let s = v.check_csrf(f.csrf.as_deref())?;
-    let kind = if f.kind == "national" {
-        StationKind::National
-    } else {
-        StationKind::Provincial
+    let kind = match f.kind.as_str() {
+        "national" => StationKind::National,
+        "peer" => StationKind::Peer,
+        _ => StationKind::Provincial,
     };
     let new = NewStation {
         id: f.id,

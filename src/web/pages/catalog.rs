@@ -168,7 +168,7 @@ fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<Program
         .map(|p| Row {
             href: format!("/programs/{}", p.id),
             title: p.meta.title.clone(),
-            station: names.of(p.station.as_str()),
+            station: names.of_program(p),
             kind: words::kind(t, p.meta.kind),
             genre: words::genre(t, p.meta.genre),
             duration: p

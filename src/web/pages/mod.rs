@@ -56,6 +56,16 @@ impl StationNames {
     pub(super) fn of(&self, id: &str) -> String {
         self.0.get(id).cloned().unwrap_or_else(|| id.to_owned())
     }
+
+    /// Where a program comes from: its station's name, or for one mirrored
+    /// from a peer hub, the peer's and its origin station's ("Cụm 2 — Đài
+    /// PT-TH Cao Bằng").
+    pub(super) fn of_program(&self, p: &crate::domain::Program) -> String {
+        match &p.origin {
+            Some(o) => format!("{} — {}", self.of(o.peer.as_str()), o.station_name),
+            None => self.of(p.station.as_str()),
+        }
+    }
 }
 
 pub(super) async fn station_names(v: &Visit) -> Result<StationNames, WebError> {

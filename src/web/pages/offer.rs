@@ -191,12 +191,12 @@ async fn offer_page(v: &Visit, f: OfferForm, errors: FieldErrors) -> Result<Offe
     let stations = stations(v)
         .await?
         .into_iter()
-        .filter(|s| Some(&s.id) != mine.as_ref())
+        .filter(|s| Some(&s.id) != mine.as_ref() && s.kind != StationKind::Peer)
         .map(|s| Choice {
             chosen: f.rights_stations.iter().any(|x| x == s.id.as_str()),
             label: match s.kind {
                 StationKind::National => format!("{} ({})", s.name, t.get("national-broadcaster")),
-                StationKind::Provincial => s.name,
+                StationKind::Provincial | StationKind::Peer => s.name,
             },
             value: s.id.to_string(),
         })

@@ -186,7 +186,6 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
     let caller = &s.caller;
     let p: Program = v.hub.program(caller, id).await.map_err(|e| v.fail(e))?;
     let names = station_names(v).await?;
-    let name = |id: &str| names.of(id);
     let viewer = caller.viewer();
     let owner = owns(&viewer, &p);
     let now = Utc::now();
@@ -212,7 +211,7 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         status: words::status(&t, p.status),
         is_draft: p.status == ProgramStatus::Draft,
         is_published: p.status == ProgramStatus::Published,
-        station: name(p.station.as_str()),
+        station: names.of_program(&p),
         facts,
         summary: m.summary.clone().unwrap_or_default(),
         description: m.description.clone().unwrap_or_default(),

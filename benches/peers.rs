@@ -1,0 +1,343 @@
+//! Hubs that follow each other: two `pxhub serve` processes on loopback,
+//! hub B following hub A as a peer (README, "Liên cụm / between clusters").
+//!
+//! ```text
+//! cargo bench --bench peers -- [--programs 100] [--poll-ms 2000]
+//!                              [--size-mib 64] [--takers 10] [--quick] [--keep]
+//! ```
+//!
+//! 1. Publish on A → searchable on B: `--programs` programs published on A
+//!    one after the other (a tiny master each); a watcher asks B's search
+//!    every 20 ms and notes when each appears. Figures: the p50 and p95 of
+//!    the delays, against B's poll interval (`--poll-ms`, polling only: no
+//!    webhook wakes B); target p95 ≤ 1.2 × the interval.
+//! 2. Bytes A sends for a program taken by `--takers` stations of B at
+//!    once: A's `pxhub_bytes_sent_total` over the file's size; target 1.00
+//!    (one transfer, whoever takes it); every take byte-exact.
+//!
+//! `--quick` (20 programs, 500 ms poll, 8 MiB taken by 3 stations) runs in
+//! well under a minute.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{print_problems, print_table, pxhub, run, Hub, Row, MIB};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+struct Opts {
+    programs: usize,
+    poll_ms: u64,
+    size: u64,
+    takers: usize,
+    keep: bool,
+}
+
+impl Opts {
+    fn parse() -> Self {
+        let mut o = Opts {
+            programs: 100,
+            poll_ms: 2000,
+            size: 64 * MIB,
+            takers: 10,
+            keep: false,
+        };
+        let mut quick = false;
+        let mut asked: HashMap<String, String> = HashMap::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--quick" => quick = true,
+                "--keep" => o.keep = true,
+                "--bench" => {}
+                "--programs" | "--poll-ms" | "--size-mib" | "--takers" => {
+                    let v = args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+                    asked.insert(a, v);
+                }
+                other => panic!("unknown argument {other}; see the top of benches/peers.rs"),
+            }
+        }
+        if quick {
+            (o.programs, o.poll_ms, o.size, o.takers) = (20, 500, 8 * MIB, 3);
+        }
+        let num = |k: &str| {
+            asked
+                .get(k)
+                .map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{k} N")))
+        };
+        o.programs = num("--programs").map_or(o.programs, |n| n as usize);
+        o.poll_ms = num("--poll-ms").unwrap_or(o.poll_ms);
+        o.size = num("--size-mib").map_or(o.size, |n| n * MIB);
+        o.takers = num("--takers").map_or(o.takers, |n| n as usize);
+        o
+    }
+}
+
+fn main() {
+    let o = Opts::parse();
+    common::main_with("bench-peers", o.keep, |root, rt| rt.block_on(bench(root, &o)));
+}
+
+/// `pxhub station add` on a hub's folder (before it serves).
+fn add_station(dir: &Path, id: &str, kind: &str) {
+    std::fs::create_dir_all(dir).expect("hub folder");
+    run(pxhub(dir)
+        .args([
+            "station",
+            "add",
+            "--id",
+            id,
+            "--name",
+            &format!("Đài {id}"),
+            "--province",
+            id,
+            "--kind",
+            kind,
+        ])
+        .stderr(Stdio::null()));
+}
+
+fn token(dir: &Path, args: &[&str]) -> String {
+    run(pxhub(dir).args(["token", "issue"]).args(args).stderr(Stdio::null()))
+        .trim()
+        .to_owned()
+}
+
+/// A's `pxhub_bytes_sent_total`.
+async fn bytes_sent(client: &reqwest::Client, hub: &Hub) -> u64 {
+    let text = client
+        .get(format!("{}/metrics", hub.base))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("pxhub_bytes_sent_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("pxhub_bytes_sent_total")
+}
+
+async fn bench(root: &Path, o: &Opts) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let (dir_a, dir_b) = (root.join("a"), root.join("b"));
+    add_station(&dir_a, "bench", "provincial");
+    add_station(&dir_a, "cum-3", "peer");
+    let peer_token = token(&dir_a, &["--station", "cum-3"]);
+    let a = Hub::serve(&dir_a, token(&dir_a, &["--station", "bench"]), &[]);
+    let mut takers = Vec::new();
+    for i in 0..o.takers {
+        add_station(&dir_b, &format!("dai-{i}"), "provincial");
+        takers.push(token(&dir_b, &["--station", &format!("dai-{i}")]));
+    }
+    let admin = token(&dir_b, &["--role", "admin"]);
+    let env = [
+        ("PXHUB_PEER_POLL_MS", o.poll_ms.to_string()),
+        ("PXHUB_WEBHOOK_ALLOW", "127.0.0.0/8".to_owned()),
+    ];
+    let b = Hub::serve(&dir_b, takers[0].clone(), &env);
+    let r = client
+        .post(format!("{}/api/v1/peers", b.base))
+        .bearer_auth(&admin)
+        .json(&json!({"id": "cum-2", "name": "Cụm 2", "url": a.base, "token": peer_token}))
+        .send()
+        .await
+        .expect("POST /api/v1/peers");
+    assert_eq!(r.status().as_u16(), 201, "adding the peer");
+
+    let mut problems = Vec::new();
+    let mut rows = vec![searchable(&client, &a, &b, o, &mut problems).await];
+    rows.push(taken_once(&client, &a, &b, &takers, o, &mut problems).await);
+    print_table(
+        &format!(
+            "Peer hubs: B polls A every {} ms; {} programs; {} MiB taken by {} stations",
+            o.poll_ms,
+            o.programs,
+            o.size / MIB,
+            o.takers
+        ),
+        &rows,
+    );
+    print_problems(&problems);
+    a.print_log();
+    b.print_log();
+    problems
+}
+
+/// Scenario 1: publish on A, searchable on B.
+async fn searchable(client: &reqwest::Client, a: &Hub, b: &Hub, o: &Opts, problems: &mut Vec<String>) -> Row {
+    let start = Instant::now();
+    let (client2, b_base, b_auth) = (client.clone(), b.base.clone(), b.auth());
+    let n = o.programs;
+    let watcher = tokio::spawn(async move {
+        let b = Hub2 {
+            base: b_base,
+            auth: b_auth,
+        };
+        let mut seen: HashMap<String, Duration> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while seen.len() < n && Instant::now() < deadline {
+            for t in b.titles(&client2).await {
+                seen.entry(t).or_insert_with(|| start.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen
+    });
+    let mut published = HashMap::new();
+    for i in 0..n {
+        let title = format!("Tin số {i}");
+        let id = a.new_program(client, &title, &[]).await;
+        // Each "all clusters": only those reach B.
+        let r = client
+            .patch(format!("{}/api/v1/programs/{id}", a.base))
+            .header("Authorization", a.auth())
+            .json(&json!({"rights": {"audience": "all"}}))
+            .send()
+            .await
+            .expect("PATCH rights");
+        assert!(r.status().is_success(), "PATCH rights: {}", r.status());
+        a.publish_small(client, &id).await;
+        published.insert(title, start.elapsed());
+        // Spread over about two poll intervals.
+        tokio::time::sleep(Duration::from_millis(2 * o.poll_ms / n.max(1) as u64)).await;
+    }
+    let seen = watcher.await.expect("the watcher");
+    let mut delays: Vec<f64> = Vec::new();
+    for (title, at) in &published {
+        match seen.get(title) {
+            Some(s) => delays.push(s.saturating_sub(*at).as_secs_f64()),
+            None => problems.push(format!("{title} never became searchable on B")),
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+    let pick = |q: f64| {
+        delays
+            .get(((delays.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let (p50, p95) = (pick(0.5), pick(0.95));
+    let poll = o.poll_ms as f64 / 1000.0;
+    let ratio = p95 / poll;
+    Row {
+        scenario: format!("publish on A → searchable on B, {n} programs (polling)"),
+        hub: format!("p50 {p50:.2} s, p95 {p95:.2} s"),
+        baseline: format!("poll interval {poll:.2} s"),
+        ratio: Some(ratio),
+        target: "p95 ≤ 1.20".into(),
+        result: if ratio <= 1.2 { "PASS" } else { "MISS" }.into(),
+    }
+}
+
+/// B's base and auth, for the watcher task.
+struct Hub2 {
+    base: String,
+    auth: String,
+}
+
+impl Hub2 {
+    async fn titles(&self, client: &reqwest::Client) -> Vec<String> {
+        let url = format!("{}/api/v1/programs?origin=cum-2&limit=100&sort=newest", self.base);
+        let Ok(r) = client.get(url).header("Authorization", &self.auth).send().await else {
+            return Vec::new();
+        };
+        let body: Value = r.json().await.unwrap_or_default();
+        body["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|p| p["title"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Scenario 2: one program of A taken by every taker of B at once.
+async fn taken_once(
+    client: &reqwest::Client,
+    a: &Hub,
+    b: &Hub,
+    takers: &[String],
+    o: &Opts,
+    problems: &mut Vec<String>,
+) -> Row {
+    let title = "Phóng sự lớn";
+    let id = a.new_program(client, title, &[]).await;
+    client
+        .patch(format!("{}/api/v1/programs/{id}", a.base))
+        .header("Authorization", a.auth())
+        .json(&json!({"rights": {"audience": "all"}}))
+        .send()
+        .await
+        .expect("PATCH rights");
+    let body: Vec<u8> = (0..o.size)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let want = hex::encode(Sha256::digest(&body));
+    let r = client
+        .put(format!("{}?filename=big.mp4", a.file_url(&id)))
+        .header("Authorization", a.auth())
+        .header("Content-Type", "video/mp4")
+        .body(body)
+        .send()
+        .await
+        .expect("PUT the master");
+    assert!(r.status().is_success(), "PUT the master: {}", r.status());
+    a.publish(client, &id).await;
+    let mut mirror = None;
+    for _ in 0..3000 {
+        let url = format!("{}/api/v1/programs?origin=cum-2&q=phong+su+lon", b.base);
+        let found: Value = client
+            .get(url)
+            .header("Authorization", b.auth())
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .unwrap_or_default();
+        if let Some(id) = found["items"][0]["id"].as_str() {
+            mirror = Some(id.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mirror = mirror.expect("the program reaches B");
+    let before = bytes_sent(client, a).await;
+    let url = format!("{}/api/v1/programs/{mirror}/files/master", b.base);
+    let gets = takers.iter().map(|t| {
+        let (client, url, t) = (client.clone(), url.clone(), t.clone());
+        tokio::spawn(async move {
+            let mut r = client.get(url).bearer_auth(t).send().await.expect("GET the mirror");
+            let mut h = Sha256::new();
+            while let Some(c) = r.chunk().await.expect("a chunk") {
+                h.update(&c);
+            }
+            hex::encode(h.finalize())
+        })
+    });
+    for got in futures_util::future::join_all(gets).await {
+        if got.expect("a take") != want {
+            problems.push("a take on B is not byte-exact".into());
+        }
+    }
+    let sent = bytes_sent(client, a).await - before;
+    let ratio = sent as f64 / o.size as f64;
+    Row {
+        scenario: format!("bytes A sends for a program taken by {} stations of B", takers.len()),
+        hub: format!("{:.1} MiB", sent as f64 / MIB as f64),
+        baseline: format!("file {:.1} MiB", o.size as f64 / MIB as f64),
+        ratio: Some(ratio),
+        target: "≤ 1.00".into(),
+        result: if ratio <= 1.0 { "PASS" } else { "MISS" }.into(),
+    }
+}

@@ -1,0 +1,117 @@
+//! `/api/v1/peers`: the hubs this hub follows (the operator's). A peer's
+//! token is taken once and never shown again.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{Auth, Json};
+use crate::domain::{Peer, Secret, StationId};
+use crate::error::{ApiError, Problem};
+use crate::exchange::delivery::peers::NewPeer;
+use crate::exchange::Hub;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::routing::resource("/peers").get(list).post(add))
+        .service(super::routing::resource("/peers/{id}").delete(remove));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInput {
+    /// A slug such as `cum-2`; also the id its programs carry here as their
+    /// `origin.peer` (and the station that owns them). Not `local`.
+    pub id: String,
+    /// How the peer is shown: "Cụm 2 — Đông Bắc".
+    pub name: String,
+    /// The peer hub's base URL; it passes the webhook address guard.
+    pub url: String,
+    /// The token the peer's operator issued for this hub (a station of kind
+    /// `peer` there); kept to call the peer, never shown again.
+    #[schema(value_type = String)]
+    pub token: Secret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerView {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    /// What went wrong at the last read of its feed; null when it went well.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Peer> for PeerView {
+    fn from(p: Peer) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name,
+            url: p.url,
+            last_error: p.last_error,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeerList {
+    pub items: Vec<PeerView>,
+}
+
+/// Follow a peer hub (the operator's): its programs for all clusters are
+/// mirrored here from its feed.
+#[utoipa::path(post, path = "/api/v1/peers", tag = "peers", operation_id = "add_peer", request_body = PeerInput,
+    responses((status = 201, body = PeerView, headers(("Location" = String))),
+        (status = 400, body = Problem, description = "malformed JSON"), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "not the hub operator"),
+        (status = 409, body = Problem, description = "`station_exists`: a station or peer has this id"),
+        (status = 422, body = Problem,
+            description = "`validation_failed`: a bad id, name or token, a URL that is not http(s) or whose address the guard refuses")),
+    security(("bearer" = [])))]
+pub async fn add(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<PeerInput>) -> Result<HttpResponse, ApiError> {
+    let b = body.parsed()?;
+    let peer = hub
+        .add_peer(
+            &caller,
+            NewPeer {
+                id: b.id,
+                name: b.name,
+                url: b.url,
+                token: b.token,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/peers/{}", peer.id)))
+        .json(PeerView::from(peer)))
+}
+
+/// The hubs this hub follows (the operator's).
+#[utoipa::path(get, path = "/api/v1/peers", tag = "peers", operation_id = "list_peers",
+    responses((status = 200, body = PeerList), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
+    let items = hub.peers(&caller).await?;
+    Ok(HttpResponse::Ok().json(PeerList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Stop following a peer hub (the operator's): the programs mirrored from
+/// it are withdrawn here.
+#[utoipa::path(delete, path = "/api/v1/peers/{id}", tag = "peers", operation_id = "remove_peer",
+    params(("id" = String, Path, description = "peer id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = StationId::parse(&path.into_inner()).map_err(|_| ApiError::not_found())?;
+    hub.remove_peer(&caller, id).await?;
+    Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,44 @@
+//! A hub this hub follows: another cluster's, read through its public API
+//! with a token its operator issued for this hub.
+
+use chrono::{DateTime, Utc};
+
+use super::{Secret, StationId};
+
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Also the id of the station row that owns its programs here.
+    pub id: StationId,
+    /// "Cụm 2 — Đông Bắc".
+    pub name: String,
+    /// Its base URL (`http://hub.example/`), checked by the address guard.
+    pub url: String,
+    /// Sent to it only, never shown or logged.
+    pub token: Secret,
+    /// Where its feed is read from next (its own opaque cursor).
+    pub cursor: Option<String>,
+    /// What went wrong at the last read, in words; `None` when it went well.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A take or a rebroadcast of one of this hub's programs by a station of a
+/// peer hub, as the peer reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerUse {
+    /// The peer hub (its station here).
+    pub peer: StationId,
+    /// The peer's idempotency key: one use per key.
+    pub key: String,
+    /// `take` or `rebroadcast`.
+    pub kind: &'static str,
+    /// The station there, by its id and name there.
+    pub station: String,
+    pub station_name: String,
+    /// A take's file role.
+    pub role: Option<String>,
+    /// A rebroadcast's time and channel.
+    pub aired_at: Option<DateTime<Utc>>,
+    pub channel: Option<String>,
+    pub at: DateTime<Utc>,
+}
