@@ -108,7 +108,7 @@ impl Application {
                 .app_data(body_deadline)
                 .configure(api::routes)
                 .configure(crate::web::routes)
-                .default_service(web::to(api::not_found))
+                .default_service(web::to(unknown_address))
         })
         .listen(listener)?;
         if settings.workers > 0 {
@@ -157,5 +157,18 @@ impl Application {
         channels.iter().for_each(|c| c.abort());
         analysis.abort();
         result
+    }
+}
+
+/// An address that names nothing: a page in words for a person's browser,
+/// the API's problem document for everyone else.
+async fn unknown_address(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    if crate::web::wants_page(&req) {
+        return crate::web::not_found_page(req).await;
+    }
+    match api::not_found().await {
+        Ok(r) => r,
+        Err(e) => e.error_response(),
     }
 }

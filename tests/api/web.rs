@@ -854,6 +854,11 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    // The report is confirmed on the page it leads back to.
+    let back = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/programs/{program_id}?done=rebroadcast#rebroadcast"));
+    let page = binh.text(back.split('#').next().unwrap()).await;
+    assert!(page.contains("id=\"notice\">Đã ghi nhận báo cáo phát lại"), "{page}");
 
     // Thái Nguyên's page: the take, the rebroadcast, who did what when.
     let page = hoa.text(&format!("/programs/{program_id}")).await;
@@ -1195,7 +1200,7 @@ async fn a_program_page_follows_its_series_and_my_station_unfollows() {
 
     // My station lists both, in words.
     let station = b.text("/station").await;
-    assert!(station.contains("Loạt chương trình"), "{station}");
+    assert!(station.contains("Chuyên mục"), "{station}");
     assert!(station.contains("Nông nghiệp xanh"));
     assert!(station.contains("Bản gốc"), "{station}");
     assert!(station.contains(&format!("value=\"{follow_id}\"")));

@@ -4,13 +4,15 @@
 //! file through the API's tus endpoint, and the publish button.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{form, program_id, stations, FieldErrors};
-use crate::domain::{Genre, ProgramKind, ProgramStatus, StationKind, CLUSTER_LANGUAGES};
+use crate::domain::{
+    Audience, Genre, ProgramInput, ProgramKind, ProgramMetadata, ProgramStatus, StationKind, CLUSTER_LANGUAGES,
+};
 use crate::exchange::programs::from_json;
 use crate::exchange::ExchangeError;
 use crate::web::visit::Chrome;
@@ -140,13 +142,30 @@ impl OfferForm {
         .map(|(role, name)| json!({"role": role, "name": name.trim()}))
         .collect();
         let tags: Vec<&str> = self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        // A choice that names nothing (the empty "— Chọn —") is said here,
+        // next to its field; a stand-in keeps the rest of the form checked,
+        // so that every bad field is named at once.
+        let mut choice = |value: &str, field: &str, ok: bool, stand_in: &str| -> String {
+            if ok {
+                value.to_owned()
+            } else {
+                errors.push((field.to_owned(), "choose".to_owned()));
+                stand_in.to_owned()
+            }
+        };
+        let kind = choice(&self.kind, "kind", ProgramKind::parse(&self.kind).is_some(), "radio");
+        let genre = choice(&self.genre, "genre", Genre::parse(&self.genre).is_some(), "other");
+        let audience = match self.audience.as_str() {
+            "" => "cluster".to_owned(),
+            a => choice(a, "rights.audience", Audience::parse(a).is_some(), "cluster"),
+        };
         let body = json!({
             "title": self.title,
             "summary": opt(&self.summary),
             "description": opt(&self.description),
             "tags": tags,
-            "kind": self.kind,
-            "genre": self.genre,
+            "kind": kind,
+            "genre": genre,
             "languages": languages,
             "series": opt(&self.series),
             "episode": episode,
@@ -154,7 +173,7 @@ impl OfferForm {
             "duration_seconds": duration,
             "credits": credits,
             "rights": {
-                "audience": if self.audience.is_empty() { "cluster" } else { self.audience.as_str() },
+                "audience": audience,
                 "stations": self.rights_stations,
                 "available_from": input_date(&self.available_from, false, "rights.available_from", &mut errors),
                 "available_until": input_date(&self.available_until, true, "rights.available_until", &mut errors),
@@ -170,6 +189,14 @@ pub struct Choice {
     pub value: String,
     pub label: String,
     pub chosen: bool,
+}
+
+/// A file role to upload as, and what files it takes, in words.
+pub struct RoleChoice {
+    pub value: String,
+    pub label: String,
+    pub chosen: bool,
+    pub expects: String,
 }
 
 #[derive(Template)]
@@ -269,34 +296,32 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     let f: OfferForm = form(&v, &body)?;
     let s = v.check_csrf(f.csrf.as_deref())?;
     let t = v.t();
-    let (json, shape_errors) = f.to_json();
-    let words_of = |e: Vec<(String, String)>| {
-        FieldErrors(
-            e.into_iter()
-                .map(|(field, why)| {
-                    let m = match why.as_str() {
-                        "date" => t.get("error-date"),
-                        "number" => t.get("error-number"),
-                        other => other.to_owned(),
-                    };
-                    (field, m)
-                })
-                .collect(),
-        )
+    let (json, mut errors) = f.to_json();
+    // The form's own shape (a choice, a date) and the metadata's rules, all
+    // at once, each next to its field in words.
+    let input: Option<ProgramInput> = match from_json(json) {
+        Ok(input) => Some(input),
+        Err(ExchangeError::Invalid(e)) => {
+            errors.extend(e.into_iter().map(|e| (e.field, e.message)));
+            None
+        }
+        Err(e) => return Err(v.fail(e)),
     };
-    if !shape_errors.is_empty() {
-        let p = offer_page(&v, f, words_of(shape_errors)).await?;
-        return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
+    if let Some(Err(e)) = input.clone().map(ProgramMetadata::parse) {
+        errors.extend(e.into_iter().map(|e| (e.field, e.message)));
     }
-    let created = match from_json(json) {
-        Ok(input) => v.hub.create_program(&s.caller, input).await,
-        Err(e) => Err(e),
+    let input = match input {
+        Some(input) if errors.is_empty() => input,
+        _ => {
+            let p = offer_page(&v, f, FieldErrors::words(&t, errors)).await?;
+            return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
     };
-    match created {
-        Ok(p) => Ok(see_other(&format!("/programs/{}/upload", p.id))),
+    match v.hub.create_program(&s.caller, input).await {
+        Ok(p) => Ok(see_other(&format!("/programs/{}/upload?saved=1", p.id))),
         Err(ExchangeError::Invalid(errors)) => {
-            let e = words_of(errors.into_iter().map(|e| (e.field, e.message)).collect());
-            let p = offer_page(&v, f, e).await?;
+            let e = errors.into_iter().map(|e| (e.field, e.message)).collect();
+            let p = offer_page(&v, f, FieldErrors::words(&t, e)).await?;
             page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         Err(e) => Err(v.fail(e)),
@@ -312,10 +337,12 @@ struct UploadPage {
     is_draft: bool,
     has_master: bool,
     chunk_size: u64,
-    roles: Vec<Choice>,
+    roles: Vec<RoleChoice>,
+    /// Just saved from the offer form: say so.
+    saved: bool,
 }
 
-pub async fn upload_page(v: Visit, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+pub async fn upload_page(v: Visit, path: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, WebError> {
     let s = v.signed_in()?;
     let id = program_id(&v, &path)?;
     let p = v.hub.program(&s.caller, id).await.map_err(|e| v.fail(e))?;
@@ -325,10 +352,11 @@ pub async fn upload_page(v: Visit, path: web::Path<String>) -> Result<HttpRespon
     let t = v.t();
     let roles = crate::domain::FileRole::ALL
         .iter()
-        .map(|r| Choice {
+        .map(|r| RoleChoice {
             value: r.as_str().to_owned(),
             label: words::file_role(&t, *r),
             chosen: *r == crate::domain::FileRole::Master,
+            expects: t.get(&format!("expects-{}", r.as_str())),
         })
         .collect();
     page(&UploadPage {
@@ -339,5 +367,6 @@ pub async fn upload_page(v: Visit, path: web::Path<String>) -> Result<HttpRespon
         has_master: p.has_master(),
         chunk_size: v.site.upload_chunk_bytes,
         roles,
+        saved: url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, v)| k == "saved" && v == "1"),
     })
 }
