@@ -73,6 +73,8 @@ impl Application {
         let pages = web::Data::new(crate::web::WebSite {
             secure_cookies: settings.behind_tls,
             upload_chunk_bytes: settings.web_upload_chunk_bytes,
+            default_lang: crate::web::i18n::Lang::parse(&settings.web_default_language)
+                .unwrap_or(crate::web::i18n::Lang::Vi),
         });
         let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {

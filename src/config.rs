@@ -238,6 +238,8 @@ settings! {
         "failed sign-ins from one client address (an IPv6 /64) within sign_in_lock_secs before it is refused, whatever login it tries (0: no limit)";
     web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
+    web_default_language: String = "vi".into(), "PXHUB_WEB_DEFAULT_LANGUAGE", "LANG",
+        "the web page's language (`vi` or `en`) for whoever has not chosen one on the page, whatever the browser asks";
     analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
         "files analysed at once (FFmpeg at low priority: probe, loudness, previews); 0: files are queued, not analysed";
     analysis_audio_workers: usize = 1, "PXHUB_ANALYSIS_AUDIO_WORKERS", "N",
@@ -401,6 +403,9 @@ impl Settings {
         }
         self.exchange()?;
         self.log_format()?;
+        if !matches!(self.web_default_language.as_str(), "vi" | "en") {
+            anyhow::bail!("web_default_language must be `vi` or `en`");
+        }
         if !self.public_url.is_empty() {
             let url =
                 url::Url::parse(&self.public_url).context("public_url must be a URL such as https://hub.example.vn")?;

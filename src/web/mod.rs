@@ -29,6 +29,9 @@ pub struct WebSite {
     pub secure_cookies: bool,
     /// The size of each request of a browser's resumable upload.
     pub upload_chunk_bytes: u64,
+    /// The pages' language for whoever has not chosen one (`?lang=` or
+    /// their account's): the browser's own languages are not asked.
+    pub default_lang: Lang,
 }
 
 /// Every page's route.
@@ -50,7 +53,7 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         // Pages hold what a person may see; no shared cache keeps them.
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::VARY, "Cookie, Accept-Language, HX-Request"))
+        .insert_header((header::VARY, "Cookie, HX-Request"))
         .body(body)
 }
 

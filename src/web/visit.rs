@@ -47,11 +47,6 @@ impl FromRequest for Visit {
         let asked = url::form_urlencoded::parse(req.query_string().as_bytes())
             .find(|(k, _)| k == "lang")
             .and_then(|(_, v)| Lang::parse(&v));
-        let accepted = req
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Lang::from_accept_language);
         let here = match req.query_string() {
             "" => req.path().to_owned(),
             q => format!("{}?{q}", req.path()),
@@ -74,10 +69,13 @@ impl FromRequest for Visit {
                 .as_ref()
                 .and_then(|(_, s)| s.person.language.as_deref())
                 .and_then(Lang::parse);
+            // The hub's language unless the person chose another: a browser
+            // set to English still reads the stations' language.
+            let lang = asked.or(chosen).unwrap_or(site.default_lang);
             Ok(Visit {
                 hub,
                 site,
-                lang: asked.or(chosen).or(accepted).unwrap_or(Lang::Vi),
+                lang,
                 session,
                 here,
                 pre_session,

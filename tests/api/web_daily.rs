@@ -222,7 +222,101 @@ async fn publishing_a_broken_master_says_what_to_fix() {
     assert!(page.contains("bản gốc không phải tệp âm thanh hay video"), "{page}");
     assert!(page.contains("Hãy tải lên lại bản gốc"), "{page}");
     assert!(!page.contains("Thao tác không phù hợp"), "{page}");
+    // What the technical check found reads in Vietnamese too.
+    let reasons = page.split("class=\"qc-reasons\"").nth(1).expect("the check's findings");
+    let reasons = reasons.split("</ul>").next().unwrap();
+    assert!(reasons.contains("<li>") && english_in(reasons).is_empty(), "{reasons}");
+    assert!(
+        !reasons.contains("the file") && !reasons.contains("the audio"),
+        "{reasons}"
+    );
     // The page still shows the program, its analysis and the way to a new master.
     assert!(page.contains("<h1>Tiếng ồn</h1>") && page.contains("qc-fail"), "{page}");
     assert!(page.contains(&format!("href=\"/programs/{p}/upload\"")));
+}
+
+/// The hub's language is the page's, whatever the browser asks, until the
+/// person chooses another; the setting makes it English for a whole hub.
+#[tokio::test]
+async fn the_pages_speak_the_hubs_language_not_the_browsers() {
+    for (setting, expected) in [(None, "vi"), (Some("en"), "en")] {
+        let app = crate::helpers::TestApp::spawn_with(|s| {
+            if let Some(l) = setting {
+                s.web_default_language = l.into();
+            }
+        })
+        .await;
+        let page = |lang: Option<&'static str>, query: &'static str| {
+            let mut r = reqwest::Client::new().get(format!("{}/sign-in{query}", app.address));
+            if let Some(l) = lang {
+                r = r.header("Accept-Language", l);
+            }
+            async move { r.send().await.unwrap().text().await.unwrap() }
+        };
+        for accept in [None, Some("en-US,en;q=0.9"), Some("vi-VN")] {
+            let p = page(accept, "").await;
+            assert!(
+                p.contains(&format!("<html lang=\"{expected}\">")),
+                "{setting:?} {accept:?}"
+            );
+        }
+        // The person's choice wins.
+        assert!(page(Some("vi"), "?lang=en").await.contains("<html lang=\"en\">"));
+        assert!(page(Some("en"), "?lang=vi").await.contains("<html lang=\"vi\">"));
+    }
+}
+
+/// Facets list their values in the order of their Vietnamese words, not
+/// of their codes; the languages and roles read as the glossary says.
+#[tokio::test]
+async fn facets_follow_the_vietnamese_words_and_names_read_as_the_glossary_says() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    add_person(&app, "thai-nguyen", "xem", "Người xem", "viewer", PASSWORD);
+    // By code: agriculture, culture, news, report; by word: Nông nghiệp,
+    // Phóng sự, Thời sự, Văn hóa.
+    for (title, genre) in [
+        ("Một", "news"),
+        ("Hai", "culture"),
+        ("Ba", "agriculture"),
+        ("Bốn", "report"),
+    ] {
+        let mut p = program(title);
+        p["genre"] = serde_json::json!(genre);
+        p["languages"] = serde_json::json!(["tyz", "hnj"]);
+        app.published(&tn, &p).await;
+    }
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let page = hoa.text("/").await;
+    let at = |w: &str| {
+        page.find(&format!(">{w} <span class=\"count\">"))
+            .unwrap_or_else(|| panic!("{w}: {page}"))
+    };
+    let genres = ["Nông nghiệp", "Phóng sự", "Thời sự", "Văn hóa"].map(at);
+    assert!(genres.windows(2).all(|w| w[0] < w[1]), "{genres:?}");
+    assert!(at("Tiếng Mông") < at("Tiếng Tày"));
+    let p = hoa
+        .text(&format!("/programs/{}", app.find(&tn, "q=mot").await[0]))
+        .await;
+    assert!(p.contains("Tiếng Tày, Tiếng Mông"), "{p}");
+    let mut xem = Browser::new(&app);
+    xem.sign_in("xem", PASSWORD).await;
+    assert!(xem.text("/account").await.contains("<dd>Chỉ xem và tải</dd>"));
+}
+
+/// "hmong" finds "H'Mông": the index keeps a word written with an
+/// apostrophe whole as well as in its parts.
+#[tokio::test]
+async fn a_search_without_the_apostrophe_finds_hmong() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.published(&tn, &program("Dân ca H'Mông mùa xuân")).await;
+    let k = app.published(&tn, &program("Tiếng K\u{2019}Ho trên sóng")).await;
+    for q in ["hmong", "H'Mông", "h mong", "dan+ca+hmong"] {
+        assert_eq!(app.find(&tn, &format!("q={q}")).await, [crate::helpers::id(&p)], "{q}");
+    }
+    assert_eq!(app.find(&tn, "q=kho").await, [crate::helpers::id(&k)]);
+    assert_eq!(app.find(&tn, "q=K%27Ho").await, [crate::helpers::id(&k)]);
 }

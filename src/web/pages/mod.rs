@@ -103,7 +103,7 @@ pub(super) async fn token_lines(v: &Visit, caller: &crate::exchange::Caller) -> 
             id: k.id,
             station: k.station.map(|s| s.to_string()).unwrap_or_default(),
             label: k.label,
-            role: k.role.as_str().to_owned(),
+            role: t.get(&format!("token-role-{}", k.role.as_str())),
             created: crate::web::format::date(k.created_at, t.lang),
             live: !k.revoked,
         })

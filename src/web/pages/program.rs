@@ -102,13 +102,18 @@ fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
     AnalysisView {
         state: t.get(&format!("analysis-{}", a.state.as_str())),
         state_class: a.state.as_str(),
-        error: a.error.clone().unwrap_or_default(),
+        // The analysis's own error is for the operator's log, not the page.
+        error: a.error.as_ref().map(|_| t.get("analysis-error")).unwrap_or_default(),
         facts,
         verdict: a
             .qc
             .as_ref()
             .map(|q| (t.get(&format!("qc-{}", q.verdict.as_str())), q.verdict.as_str())),
-        reasons: a.qc.as_ref().map(|q| q.reasons.clone()).unwrap_or_default(),
+        reasons: a
+            .qc
+            .as_ref()
+            .map(|q| q.reasons.iter().map(|r| words::qc_reason(t, r)).collect())
+            .unwrap_or_default(),
     }
 }
 
