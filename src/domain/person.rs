@@ -114,6 +114,8 @@ pub enum ActionKind {
     Withdrew,
     Took,
     Rebroadcast,
+    /// Changed the metadata or rights; the detail names what (`title,rights`).
+    Edited,
 }
 
 impl ActionKind {
@@ -125,6 +127,7 @@ impl ActionKind {
             Self::Withdrew => "withdrew",
             Self::Took => "took",
             Self::Rebroadcast => "rebroadcast",
+            Self::Edited => "edited",
         }
     }
 
@@ -136,6 +139,7 @@ impl ActionKind {
             Self::Withdrew,
             Self::Took,
             Self::Rebroadcast,
+            Self::Edited,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

@@ -320,3 +320,182 @@ async fn a_search_without_the_apostrophe_finds_hmong() {
     assert_eq!(app.find(&tn, "q=kho").await, [crate::helpers::id(&k)]);
     assert_eq!(app.find(&tn, "q=K%27Ho").await, [crate::helpers::id(&k)]);
 }
+
+/// The owner edits a program's metadata and rights on the page: the form
+/// shows it as it is, saving changes it (credits the form has no field for
+/// stay), the history says who changed what; a change made by someone else
+/// in between is said and kept, never overwritten.
+#[tokio::test]
+async fn the_owner_edits_a_program_and_a_change_made_first_is_kept() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    let mut body = program("Bản tin sáng");
+    body["languages"] = serde_json::json!(["vi", "tyz", "fr"]);
+    body["credits"] = serde_json::json!([
+        {"role": "producer", "name": "Nguyễn Văn A"},
+        {"role": "producer", "name": "Trần B"},
+        {"role": "camera", "name": "Lò Văn C"}
+    ]);
+    body["rights"] = serde_json::json!({"audience": "stations", "stations": ["cao-bang"], "terms": "Ghi nguồn"});
+    let p = app.published(&tn, &body).await;
+    let id = crate::helpers::id(&p).to_owned();
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let form = hoa.text(&format!("/programs/{id}/edit")).await;
+    assert!(form.contains("value=\"Bản tin sáng\""), "{form}");
+    assert!(form.contains("value=\"Nguyễn Văn A; Trần B\""), "{form}");
+    assert!(form.contains("value=\"fr\""), "other languages kept: {form}");
+    assert!(form.contains("value=\"cao-bang\" checked"), "{form}");
+    let token = crate::web::csrf_of(&form);
+    let version = {
+        let at = form.find("name=\"version\" value=\"").unwrap() + 22;
+        form[at..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+    };
+    let fields = |title: &'static str, version: String, token: String| {
+        vec![
+            ("csrf", token),
+            ("version", version),
+            ("title", title.to_owned()),
+            ("kind", "radio".to_owned()),
+            ("genre", "news".to_owned()),
+            ("languages", "vi".to_owned()),
+            ("languages", "tyz".to_owned()),
+            ("other_languages", "fr".to_owned()),
+            ("producer", "Nguyễn Văn A; Trần B".to_owned()),
+            ("audience", "stations".to_owned()),
+            ("rights_stations", "cao-bang".to_owned()),
+            ("terms", "Ghi nguồn: Đài Thái Nguyên".to_owned()),
+        ]
+    };
+    let path = format!("/programs/{id}/edit");
+    let r = post_owned(
+        &mut hoa,
+        &path,
+        fields("Bản tin sáng thứ Hai", version.clone(), token.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/programs/{id}?done=edited"));
+    let page = hoa.text(&back).await;
+    assert!(page.contains("<h1>Bản tin sáng thứ Hai</h1>") && page.contains("Đã lưu các thay đổi."));
+    assert!(
+        page.contains("<td>Sửa thông tin</td><td>Quyền khai thác, Tên chương trình</td>"),
+        "{page}"
+    );
+    let now: serde_json::Value = app
+        .get(&tn, &format!("/api/v1/programs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["rights"]["terms"], "Ghi nguồn: Đài Thái Nguyên");
+    assert_eq!(now["languages"], serde_json::json!(["vi", "tyz", "fr"]));
+    let credits: Vec<&str> = now["credits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(credits, ["Nguyễn Văn A", "Trần B", "Lò Văn C"], "{now}");
+
+    // The same old form again: someone changed it first (this very edit).
+    let r = post_owned(&mut hoa, &path, fields("Bản tin đè lên", version, token)).await;
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("id=\"stale\"") && page.contains("Người khác vừa sửa"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"Bản tin đè lên\""),
+        "what was typed stays in the form"
+    );
+    let now: serde_json::Value = app
+        .get(&tn, &format!("/api/v1/programs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["title"], "Bản tin sáng thứ Hai", "nothing overwritten");
+
+    // Another station's person may see it but not edit it.
+    let mut binh = Browser::new(&app);
+    binh.sign_in("binh", PASSWORD).await;
+    assert_eq!(
+        binh.get(&format!("/programs/{id}/edit")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let token = binh.session_csrf().await;
+    let mut theirs = fields("Của đài khác", "*".into(), token);
+    theirs.truncate(12);
+    let r = post_owned(&mut binh, &path, theirs).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let _ = cb;
+}
+
+/// "Xóa bản nháp": a draft goes, with the version it showed; a published
+/// program is not a draft.
+#[tokio::test]
+async fn the_owner_deletes_a_draft_on_the_page() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    let draft = app.create_program(&tn, &program("Bản nháp bỏ đi")).await;
+    let id = crate::helpers::id(&draft).to_owned();
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let page = hoa.text(&format!("/programs/{id}")).await;
+    assert!(page.contains(&format!("action=\"/programs/{id}/delete\"")), "{page}");
+    let token = crate::web::meta_csrf(&page);
+    // A stale version is refused in words; the draft stays.
+    let r = hoa
+        .post(
+            &format!("/programs/{id}/delete"),
+            &[("csrf", &token), ("version", "\"0\"")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert!(r.text().await.unwrap().contains("Người khác vừa sửa"));
+    let r = app.get(&tn, &format!("/api/v1/programs/{id}")).await;
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let r = hoa
+        .post(
+            &format!("/programs/{id}/delete"),
+            &[("csrf", &token), ("version", &etag)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/station?done=deleted");
+    assert!(hoa.text("/station?done=deleted").await.contains("Đã xóa bản nháp."));
+    assert_eq!(
+        app.get(&tn, &format!("/api/v1/programs/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // A published program offers no delete, and refuses one in words.
+    let p = app.published(&tn, &program("Đã đăng")).await;
+    let pid = crate::helpers::id(&p);
+    let page = hoa.text(&format!("/programs/{pid}")).await;
+    assert!(!page.contains("/delete\""), "{page}");
+    let r = hoa
+        .post(
+            &format!("/programs/{pid}/delete"),
+            &[("csrf", &token), ("version", "*")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Chỉ xóa được bản nháp"));
+}
+
+async fn post_owned(b: &mut Browser, path: &str, pairs: Vec<(&'static str, String)>) -> reqwest::Response {
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &refs).await
+}

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod catalog;
+mod edit;
 mod offer;
 mod program;
 mod report;
@@ -27,6 +28,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/publish", web::post().to(program::publish))
         .route("/programs/{id}/withdraw", web::post().to(program::withdraw))
         .route("/programs/{id}/upload", web::get().to(offer::upload_page))
+        .route("/programs/{id}/edit", web::get().to(edit::edit_form))
+        .route("/programs/{id}/edit", web::post().to(edit::edit))
+        .route("/programs/{id}/delete", web::post().to(edit::delete))
         .route("/offer", web::get().to(offer::offer_form))
         .route("/offer", web::post().to(offer::offer))
         .route("/programs/{id}/follow", web::post().to(program::follow))
@@ -157,7 +161,7 @@ impl FieldErrors {
 
 /// The form field (its element id) and its label, for a field the use-case
 /// names (`title`, `rights.available_until`, `languages[2]`).
-fn field_label(t: &Tr, field: &str) -> (String, String) {
+pub(super) fn field_label(t: &Tr, field: &str) -> (String, String) {
     let base = field.split(['[', '.']).next().unwrap_or(field);
     let (id, label) = match field {
         f if f.starts_with("rights.stations") => ("rights_stations", "field-stations"),
@@ -182,6 +186,7 @@ fn field_label(t: &Tr, field: &str) -> (String, String) {
             "channel" => ("channel", "channel"),
             "note" => ("note", "note"),
             "reason" => ("reason", "withdraw-reason"),
+            "rights" => ("audience", "rights"),
             _ => ("", "field-other"),
         },
     };

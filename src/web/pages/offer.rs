@@ -20,7 +20,7 @@ use crate::web::{format, page, page_with, see_other, words, Visit, WebError};
 
 /// The offer form as posted (and as shown again with its errors).
 #[derive(Debug, Default, Deserialize)]
-pub struct OfferForm {
+pub(super) struct OfferForm {
     csrf: Option<String>,
     #[serde(default)]
     title: String,
@@ -65,6 +65,9 @@ pub struct OfferForm {
     credit_required: Option<String>,
     #[serde(default)]
     terms: String,
+    /// The version being edited (its ETag), sent back as `If-Match`.
+    #[serde(default)]
+    pub(super) version: String,
 }
 
 fn opt(s: &str) -> Value {
@@ -104,10 +107,76 @@ fn input_date(s: &str, end: bool, field: &str, errors: &mut Vec<(String, String)
     }
 }
 
+/// The credit roles the form has a field for.
+const FORM_CREDITS: [&str; 3] = ["producer", "editor", "reporter"];
+
 impl OfferForm {
+    pub(super) fn csrf_field(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    /// The form filled with `p` as it is (to edit it).
+    pub(super) fn from_program(p: &crate::domain::Program, csrf: &str) -> Self {
+        let m = &p.meta;
+        let r = &m.rights;
+        let credits = |role: &str| {
+            m.credits
+                .iter()
+                .filter(|c| c.role == role)
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let (cluster, other): (Vec<String>, Vec<String>) = m
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .partition(|l| CLUSTER_LANGUAGES.contains(&l.as_str()));
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        Self {
+            csrf: Some(csrf.to_owned()),
+            title: m.title.clone(),
+            summary: text(&m.summary),
+            description: text(&m.description),
+            tags: m.tags.join(", "),
+            kind: m.kind.as_str().to_owned(),
+            genre: m.genre.as_str().to_owned(),
+            languages: cluster,
+            other_languages: other.join(", "),
+            series: text(&m.series),
+            episode: m.episode.map(|e| e.to_string()).unwrap_or_default(),
+            first_aired_at: m.first_aired_at.map(format::input_date_time).unwrap_or_default(),
+            duration_minutes: m.duration_seconds.map(|d| (d / 60).to_string()).unwrap_or_default(),
+            duration_seconds: m.duration_seconds.map(|d| (d % 60).to_string()).unwrap_or_default(),
+            producer: credits("producer"),
+            editor: credits("editor"),
+            reporter: credits("reporter"),
+            audience: r.audience.as_str().to_owned(),
+            rights_stations: r.stations.iter().map(|s| s.to_string()).collect(),
+            available_from: r.available_from.map(format::input_date).unwrap_or_default(),
+            available_until: r.available_until.map(format::input_date).unwrap_or_default(),
+            credit_required: r.credit_required.then(|| "on".to_owned()),
+            terms: text(&r.terms),
+            version: p.etag(),
+        }
+    }
+
+    /// `json` (this form's program) with the credits of `p` that the form
+    /// has no field for kept as they are.
+    pub(super) fn keep_other_credits(json: &mut Value, p: &crate::domain::Program) {
+        let others = p
+            .meta
+            .credits
+            .iter()
+            .filter(|c| !FORM_CREDITS.contains(&c.role.as_str()));
+        if let Some(list) = json.get_mut("credits").and_then(Value::as_array_mut) {
+            list.extend(others.map(|c| json!({"role": c.role, "name": c.name})));
+        }
+    }
+
     /// The program as the API's JSON would carry it, and the errors of what
     /// does not even have the shape (a date that is not a date).
-    fn to_json(&self) -> (Value, Vec<(String, String)>) {
+    pub(super) fn to_json(&self) -> (Value, Vec<(String, String)>) {
         let mut errors = Vec::new();
         let episode = number(&self.episode, "episode", &mut errors);
         let minutes = number(&self.duration_minutes, "duration_seconds", &mut errors);
@@ -132,15 +201,15 @@ impl OfferForm {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
         );
-        let credits: Vec<Value> = [
-            ("producer", &self.producer),
-            ("editor", &self.editor),
-            ("reporter", &self.reporter),
-        ]
-        .into_iter()
-        .filter(|(_, n)| !n.trim().is_empty())
-        .map(|(role, name)| json!({"role": role, "name": name.trim()}))
-        .collect();
+        let credits: Vec<Value> = FORM_CREDITS
+            .into_iter()
+            .zip([&self.producer, &self.editor, &self.reporter])
+            .into_iter()
+            // Several people in one role: names apart by ";".
+            .flat_map(|(role, names)| names.split(';').map(move |n| (role, n.trim())))
+            .filter(|(_, n)| !n.is_empty())
+            .map(|(role, name)| json!({"role": role, "name": name}))
+            .collect();
         let tags: Vec<&str> = self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
         // A choice that names nothing (the empty "— Chọn —") is said here,
         // next to its field; a stand-in keeps the rest of the form checked,
@@ -199,10 +268,47 @@ pub struct RoleChoice {
     pub expects: String,
 }
 
+/// What the form is for: offering a new program, or editing one.
+pub(super) struct FormMode {
+    pub action: String,
+    pub heading: String,
+    pub submit: String,
+    /// Someone else changed the program since this form was loaded.
+    pub stale: bool,
+    /// Where "Hủy" leads (editing: back to the program).
+    pub cancel: Option<String>,
+}
+
+impl FormMode {
+    /// Editing the program `id`.
+    pub(super) fn edit(v: &Visit, id: &str, stale: bool) -> Self {
+        let t = v.t();
+        Self {
+            action: format!("/programs/{id}/edit"),
+            heading: t.get("edit-title"),
+            submit: t.get("save"),
+            stale,
+            cancel: Some(format!("/programs/{id}")),
+        }
+    }
+
+    fn offer(v: &Visit) -> Self {
+        let t = v.t();
+        Self {
+            action: "/offer".into(),
+            heading: t.get("offer-title"),
+            submit: t.get("offer-next"),
+            stale: false,
+            cancel: None,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "offer.html")]
-struct OfferPage {
+pub(super) struct OfferPage {
     c: Chrome,
+    m: FormMode,
     f: OfferForm,
     kinds: Vec<Choice>,
     genres: Vec<Choice>,
@@ -212,7 +318,12 @@ struct OfferPage {
     errors: FieldErrors,
 }
 
-async fn offer_page(v: &Visit, f: OfferForm, errors: FieldErrors) -> Result<OfferPage, WebError> {
+pub(super) async fn offer_page(
+    v: &Visit,
+    m: FormMode,
+    f: OfferForm,
+    errors: FieldErrors,
+) -> Result<OfferPage, WebError> {
     let t = v.t();
     let mine = v.signed_in()?.caller.station.clone();
     let stations = stations(v)
@@ -269,6 +380,7 @@ async fn offer_page(v: &Visit, f: OfferForm, errors: FieldErrors) -> Result<Offe
         .collect();
     Ok(OfferPage {
         c: v.chrome(),
+        m,
         f,
         kinds,
         genres,
@@ -288,7 +400,7 @@ pub async fn offer_form(v: Visit) -> Result<HttpResponse, WebError> {
         credit_required: Some("on".into()),
         ..Default::default()
     };
-    page(&offer_page(&v, f, FieldErrors::default()).await?)
+    page(&offer_page(&v, FormMode::offer(&v), f, FieldErrors::default()).await?)
 }
 
 pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
@@ -296,10 +408,34 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     let f: OfferForm = form(&v, &body)?;
     let s = v.check_csrf(f.csrf.as_deref())?;
     let t = v.t();
-    let (json, mut errors) = f.to_json();
-    // The form's own shape (a choice, a date) and the metadata's rules, all
-    // at once, each next to its field in words.
-    let input: Option<ProgramInput> = match from_json(json) {
+    let (json, errors) = f.to_json();
+    let input = match checked(&v, json, errors)? {
+        Ok((input, _)) => input,
+        Err(errors) => {
+            let p = offer_page(&v, FormMode::offer(&v), f, FieldErrors::words(&t, errors)).await?;
+            return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
+    };
+    match v.hub.create_program(&s.caller, input).await {
+        Ok(p) => Ok(see_other(&format!("/programs/{}/upload?saved=1", p.id))),
+        Err(ExchangeError::Invalid(errors)) => {
+            let e = errors.into_iter().map(|e| (e.field, e.message)).collect();
+            let p = offer_page(&v, FormMode::offer(&v), f, FieldErrors::words(&t, e)).await?;
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        Err(e) => Err(v.fail(e)),
+    }
+}
+
+/// The form's program as the use-case takes it (and its JSON), or every
+/// field in error at once: the form's own shape (a choice, a date) and the
+/// metadata's rules.
+pub(super) fn checked(
+    v: &Visit,
+    json: Value,
+    mut errors: Vec<(String, String)>,
+) -> Result<Result<(ProgramInput, Value), Vec<(String, String)>>, WebError> {
+    let input: Option<ProgramInput> = match from_json(json.clone()) {
         Ok(input) => Some(input),
         Err(ExchangeError::Invalid(e)) => {
             errors.extend(e.into_iter().map(|e| (e.field, e.message)));
@@ -310,22 +446,10 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     if let Some(Err(e)) = input.clone().map(ProgramMetadata::parse) {
         errors.extend(e.into_iter().map(|e| (e.field, e.message)));
     }
-    let input = match input {
-        Some(input) if errors.is_empty() => input,
-        _ => {
-            let p = offer_page(&v, f, FieldErrors::words(&t, errors)).await?;
-            return page_with(StatusCode::UNPROCESSABLE_ENTITY, &p);
-        }
-    };
-    match v.hub.create_program(&s.caller, input).await {
-        Ok(p) => Ok(see_other(&format!("/programs/{}/upload?saved=1", p.id))),
-        Err(ExchangeError::Invalid(errors)) => {
-            let e = errors.into_iter().map(|e| (e.field, e.message)).collect();
-            let p = offer_page(&v, f, FieldErrors::words(&t, e)).await?;
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
-        }
-        Err(e) => Err(v.fail(e)),
-    }
+    Ok(match input {
+        Some(input) if errors.is_empty() => Ok((input, json)),
+        _ => Err(errors),
+    })
 }
 
 #[derive(Template)]

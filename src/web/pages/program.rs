@@ -176,6 +176,8 @@ struct ProgramPage {
     notice: Option<String>,
     /// Why publishing was refused, and what to do.
     publish_error: Option<String>,
+    /// The version shown (its ETag), sent back by the delete form.
+    version: String,
     /// Why it was withdrawn, for whoever may still see it and take it
     /// (its owner: `why_not` says it to the others).
     withdrawn_reason: Option<String>,
@@ -244,6 +246,7 @@ async fn render_with(
         rights,
         badge: (p.status != ProgramStatus::Withdrawn).then(|| words::badge(&t, &p, take, now)),
         has_master: p.has_master(),
+        version: p.etag(),
         withdrawn_reason: match (p.status, take) {
             (ProgramStatus::Withdrawn, Ok(())) => {
                 Some(words::why_not(&t, crate::exchange::rights::NotNow::Withdrawn, &p))
@@ -448,6 +451,15 @@ async fn action_views(
                     .and_then(FileRole::parse)
                     .map(|r| words::file_role(&t, r))
                     .unwrap_or_default(),
+                crate::domain::ActionKind::Edited => a
+                    .detail
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(|f| super::field_label(&t, f).1)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 _ => a.detail.clone().unwrap_or_default(),
             },
         })
@@ -494,6 +506,7 @@ fn done_notice(v: &Visit, req: &HttpRequest) -> Option<String> {
         "withdrawn" => "done-withdrawn",
         "rebroadcast" => "done-rebroadcast",
         "followed" => "done-followed",
+        "edited" => "done-edited",
         _ => return None,
     };
     Some(v.t().get(id))
