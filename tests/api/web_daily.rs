@@ -233,6 +233,20 @@ async fn publishing_a_broken_master_says_what_to_fix() {
     // The page still shows the program, its analysis and the way to a new master.
     assert!(page.contains("<h1>Tiếng ồn</h1>") && page.contains("qc-fail"), "{page}");
     assert!(page.contains(&format!("href=\"/programs/{p}/upload\"")));
+    // The upload page's list says the master must be uploaded again.
+    let part = hoa
+        .api(reqwest::Method::GET, &format!("/programs/{p}/files"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        part.contains("id=\"fix-master\"") && part.contains("tải lên lại tệp đúng"),
+        "{part}"
+    );
 }
 
 /// The hub's language is the page's, whatever the browser asks, until the
@@ -498,4 +512,69 @@ async fn the_owner_deletes_a_draft_on_the_page() {
 async fn post_owned(b: &mut Browser, path: &str, pairs: Vec<(&'static str, String)>) -> reqwest::Response {
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     b.post(path, &refs).await
+}
+
+/// The upload page lists the program's files with their analysis, and
+/// htmx asks for the list again every 2 s while an analysis waits or runs;
+/// once done, the verdict and what the check found show in Vietnamese
+/// (−3,0 LUFS: a real minus sign, a decimal comma) and the asking stops.
+#[tokio::test]
+async fn the_upload_page_shows_the_analysis_as_it_goes() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("to.wav");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=1000:duration=3,volume=8")
+        .arg(&wav)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let loud = std::fs::read(&wav).unwrap();
+    for workers in [0, 1] {
+        let app = crate::helpers::TestApp::spawn_with(|s| s.analysis_workers = workers).await;
+        let tn = app.station("thai-nguyen", "provincial").await;
+        add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+        let p = upload(&app, &tn, &program("Quá to"), "audio/wav", "qua-to.wav", loud.clone()).await;
+        let mut hoa = Browser::new(&app);
+        hoa.sign_in("hoa", PASSWORD).await;
+        let page = hoa.text(&format!("/programs/{p}/upload")).await;
+        assert!(
+            page.contains("<section id=\"files\"") && page.contains("qua-to.wav"),
+            "{page}"
+        );
+        let part = || async {
+            let r = hoa
+                .api(reqwest::Method::GET, &format!("/programs/{p}/files"))
+                .header("HX-Request", "true")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        };
+        if workers == 0 {
+            // Never analysed here: it keeps asking, and says it is waiting.
+            assert!(page.contains("hx-trigger=\"every 2s, refresh\""), "{page}");
+            let part = part().await;
+            assert!(
+                part.starts_with("<section id=\"files\"") && !part.contains("<html"),
+                "{part}"
+            );
+            assert!(
+                part.contains("đang chờ phân tích") && part.contains("every 2s"),
+                "{part}"
+            );
+            continue;
+        }
+        analysis_of(&app, &tn, &p, "master").await;
+        let part = part().await;
+        assert!(part.contains("hx-trigger=\"refresh\""), "the asking stops: {part}");
+        assert!(part.contains("Kiểm tra kỹ thuật: cần lưu ý"), "{part}");
+        assert!(part.contains("ngoài mức chuẩn \u{2212}23,0 ±1,0 LU"), "{part}");
+        assert!(english_in(&part).is_empty(), "{part}");
+        assert!(!part.contains("id=\"fix-master\""), "a loud master is usable");
+    }
 }

@@ -104,6 +104,8 @@
       onSuccess: function () {
         bar.value = 100;
         say(root.dataset.msgDone);
+        // The file's analysis shows as it goes (htmx asks for the list).
+        if (window.htmx && $("files")) window.htmx.trigger($("files"), "refresh");
         // A master is in: the program may be published now.
         var publish = $("publish"), note = $("publish-note");
         if (metadata.role === "master" && publish) {

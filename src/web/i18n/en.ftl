@@ -386,3 +386,6 @@ delete-draft = Delete draft
 done-edited = Changes saved.
 done-deleted = Draft deleted.
 action-edited = Edited
+program-files = The program's files
+analysis-live = Technical check under way; the result shows here.
+fix-master = This master cannot be used. Choose the role "Master" and upload the right file again (see the check below).

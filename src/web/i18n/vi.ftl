@@ -387,3 +387,6 @@ delete-draft = Xóa bản nháp
 done-edited = Đã lưu các thay đổi.
 done-deleted = Đã xóa bản nháp.
 action-edited = Sửa thông tin
+program-files = Tệp của chương trình
+analysis-live = Đang kiểm tra kỹ thuật; kết quả sẽ hiện ở đây.
+fix-master = Bản gốc này không dùng được. Hãy chọn Loại tệp «Bản gốc» và tải lên lại tệp đúng (xem kết quả kiểm tra bên dưới).

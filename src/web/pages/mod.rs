@@ -28,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/publish", web::post().to(program::publish))
         .route("/programs/{id}/withdraw", web::post().to(program::withdraw))
         .route("/programs/{id}/upload", web::get().to(offer::upload_page))
+        .route("/programs/{id}/files", web::get().to(offer::files_part))
         .route("/programs/{id}/edit", web::get().to(edit::edit_form))
         .route("/programs/{id}/edit", web::post().to(edit::edit))
         .route("/programs/{id}/delete", web::post().to(edit::delete))

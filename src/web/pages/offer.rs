@@ -452,6 +452,75 @@ pub(super) fn checked(
     })
 }
 
+/// One of the program's files as the upload page lists it.
+pub struct UploadedFile {
+    pub role: String,
+    pub filename: String,
+    pub size: String,
+    pub analysis: Option<super::program::AnalysisView>,
+}
+
+/// The program's files and where their analysis stands: the part of the
+/// upload page that htmx asks for again every 2 s while an analysis runs.
+pub struct FilesStatus {
+    pub id: String,
+    pub files: Vec<UploadedFile>,
+    /// An analysis waits or runs: ask again.
+    pub polling: bool,
+    /// The master's check failed: it must be uploaded again.
+    pub master_unusable: bool,
+}
+
+fn files_status(t: &crate::web::i18n::Tr, p: &crate::domain::Program) -> FilesStatus {
+    use crate::domain::{AnalysisState, FileRole, Verdict};
+    let files = p
+        .files
+        .iter()
+        .map(|f| UploadedFile {
+            role: words::file_role(t, f.role),
+            filename: f.filename.clone(),
+            size: format::size(f.size, t.lang),
+            analysis: f.analysis.as_ref().map(|a| super::program::analysis_view(t, a)),
+        })
+        .collect();
+    let analyses = || p.files.iter().filter_map(|f| f.analysis.as_ref().map(|a| (f.role, a)));
+    FilesStatus {
+        id: p.id.to_string(),
+        files,
+        polling: analyses().any(|(_, a)| matches!(a.state, AnalysisState::Pending | AnalysisState::Running)),
+        master_unusable: analyses().any(|(role, a)| {
+            role == FileRole::Master
+                && (a.state == AnalysisState::Failed || a.qc.as_ref().is_some_and(|q| q.verdict == Verdict::Fail))
+        }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "files_part.html")]
+struct FilesPart {
+    c: Chrome,
+    s: FilesStatus,
+}
+
+/// The program's files and their analysis, for htmx (the upload page asks
+/// again while an analysis runs); a browser that asks itself goes to the
+/// upload page.
+pub async fn files_part(v: Visit, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+    let s = v.signed_in()?;
+    let id = program_id(&v, &path)?;
+    if !v.htmx {
+        return Ok(see_other(&format!("/programs/{id}/upload")));
+    }
+    let p = v.hub.program(&s.caller, id).await.map_err(|e| v.fail(e))?;
+    if !crate::exchange::rights::owns(&s.caller.viewer(), &p) {
+        return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
+    }
+    page(&FilesPart {
+        c: v.chrome(),
+        s: files_status(&v.t(), &p),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "upload.html")]
 struct UploadPage {
@@ -464,6 +533,7 @@ struct UploadPage {
     roles: Vec<RoleChoice>,
     /// Just saved from the offer form: say so.
     saved: bool,
+    s: FilesStatus,
 }
 
 pub async fn upload_page(v: Visit, path: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, WebError> {
@@ -491,6 +561,7 @@ pub async fn upload_page(v: Visit, path: web::Path<String>, req: HttpRequest) ->
         has_master: p.has_master(),
         chunk_size: v.site.upload_chunk_bytes,
         roles,
+        s: files_status(&t, &p),
         saved: url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, v)| k == "saved" && v == "1"),
     })
 }

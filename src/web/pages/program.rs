@@ -49,7 +49,7 @@ pub struct AnalysisView {
     pub reasons: Vec<String>,
 }
 
-fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
+pub(super) fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
     let lang = t.lang;
     let mut facts = Vec::new();
     if let Some(c) = &a.container {
