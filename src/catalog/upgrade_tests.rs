@@ -65,6 +65,10 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO events (type, program_seq, at) VALUES ('file.analyzed', 1, 44);"
         }
         9 => "INSERT INTO follows VALUES ('f1', 'vtv', 'series', 'Núi', 'nui', 1, '[\"master\"]', 0, 45);",
+        10 => {
+            "INSERT INTO people VALUES ('p3', 'lan', 'Hà Thị Lan', 'thai-nguyen', 'editor', '$argon2id$z', NULL, 46, 47, 48, NULL, 1);
+             INSERT INTO people VALUES ('p4', 'removed.p4', 'Cũ', 'thai-nguyen', 'viewer', '$argon2id$w', NULL, 49, 50, 51, 52, 0);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

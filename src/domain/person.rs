@@ -103,6 +103,10 @@ pub struct Person {
     pub role: PersonRole,
     /// The page language the person chose (`vi`, `en`), if any.
     pub language: Option<String>,
+    /// May not sign in (kept with what they did).
+    pub disabled: bool,
+    /// A station's editor in charge: manages the station's people.
+    pub in_charge: bool,
 }
 
 /// What a person did to a program, for "who did what when".

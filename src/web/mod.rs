@@ -155,6 +155,7 @@ fn code_message(code: &str) -> Option<&'static str> {
         code::NOT_A_DRAFT => "error-not-a-draft",
         code::INVALID_STATUS => "error-invalid-status",
         code::LOGIN_TAKEN => "error-login-taken",
+        code::LAST_OPERATOR => "error-last-operator",
         code::STATION_EXISTS => "error-station-exists",
         code::ALREADY_FOLLOWING => "error-already-following",
         code::TOO_MANY_FOLLOWS => "error-too-many-follows",

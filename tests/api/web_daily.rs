@@ -578,3 +578,185 @@ async fn the_upload_page_shows_the_analysis_as_it_goes() {
         assert!(!part.contains("id=\"fix-master\""), "a loud master is usable");
     }
 }
+
+/// Runs `pxhub person …` on the app's data folder; (success, stdout, stderr).
+fn person(app: &crate::helpers::TestApp, args: &[&str]) -> (bool, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .arg("person")
+        .args(args)
+        .env_remove("PXHUB_DATA_DIR")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
+/// `pxhub person disable|enable|reset-password|role|remove`: a disabled
+/// person cannot sign in and their session ends; a reset gives a one-time
+/// password printed alone; a viewer may not offer; the last operator who
+/// can sign in cannot be disabled or removed.
+#[tokio::test]
+async fn the_command_line_manages_people_and_keeps_an_operator() {
+    let app = crate::helpers::TestApp::spawn().await;
+    app.station("thai-nguyen", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    let (ok, _, err) = crate::web::person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let (ok, out, err) = person(&app, &["disable", "--login", "hoa"]);
+    assert!(ok && out.is_empty(), "{err}");
+    assert_eq!(
+        hoa.get("/station").await.status(),
+        StatusCode::SEE_OTHER,
+        "the session ended"
+    );
+    let r = Browser::new(&app).try_sign_in("hoa", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a disabled person is refused like a wrong password"
+    );
+    assert!(person(&app, &["enable", "--login", "hoa"]).0);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let (ok, out, err) = person(&app, &["reset-password", "--login", "hoa"]);
+    assert!(ok, "{err}");
+    let one_time = out.trim();
+    assert!(
+        out.ends_with('\n') && out.lines().count() == 1 && one_time.len() >= 12,
+        "{out:?}"
+    );
+    assert_eq!(
+        hoa.get("/station").await.status(),
+        StatusCode::SEE_OTHER,
+        "a reset ends the sessions"
+    );
+    assert_eq!(
+        Browser::new(&app).try_sign_in("hoa", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    hoa.sign_in("hoa", one_time).await;
+    assert!(person(&app, &["role", "--login", "hoa", "--role", "viewer"]).0);
+    assert_eq!(
+        hoa.get("/offer").await.status(),
+        StatusCode::FORBIDDEN,
+        "a viewer offers nothing"
+    );
+    let (ok, _, err) = person(&app, &["role", "--login", "admin", "--role", "viewer"]);
+    assert!(!ok && err.contains("validation_failed"), "{err}");
+    // The last operator stays.
+    for what in ["disable", "remove"] {
+        let (ok, _, err) = person(&app, &[what, "--login", "admin"]);
+        assert!(!ok && err.contains("409 last_operator"), "{what}: {err}");
+    }
+    let (ok, _, err) = crate::web::person_add(&app, &["--operator", "--login", "admin2", "--name", "Quản trị 2"], None);
+    assert!(ok, "{err}");
+    assert!(person(&app, &["disable", "--login", "admin"]).0);
+    let (ok, _, err) = person(&app, &["remove", "--login", "admin2"]);
+    assert!(
+        !ok && err.contains("last_operator"),
+        "the disabled one does not count: {err}"
+    );
+    // Removing frees the login; what the person did stays in the history.
+    assert!(person(&app, &["remove", "--login", "hoa"]).0);
+    assert_eq!(
+        Browser::new(&app).try_sign_in("hoa", one_time).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    add_person(&app, "thai-nguyen", "hoa", "Hoa mới", "editor", PASSWORD);
+    let (ok, _, err) = person(&app, &["disable", "--login", "khong-co-ai"]);
+    assert!(!ok && err.contains("404"), "{err}");
+}
+
+/// On the page: the operator resets a password (shown once) and disables
+/// people on /admin; a station's editor in charge manages the station's
+/// own people on "Đài của tôi", and no one else's.
+#[tokio::test]
+async fn people_are_managed_on_the_page_by_the_operator_and_the_editor_in_charge() {
+    let app = crate::helpers::TestApp::spawn().await;
+    app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    add_person(&app, "thai-nguyen", "lan", "Hà Thị Lan", "viewer", PASSWORD);
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    let (ok, admin_pw, err) =
+        crate::web::person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut admin = Browser::new(&app);
+    admin.sign_in("admin", admin_pw.trim()).await;
+    let page = admin.text("/admin").await;
+    assert!(
+        page.contains("id=\"person-binh\"") && page.contains("Khóa tài khoản"),
+        "{page}"
+    );
+    let token = crate::web::meta_csrf(&page);
+    let manage = |login: &'static str, action: &'static str, token: String| {
+        vec![
+            ("csrf", token),
+            ("login", login.to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let r = post_owned(&mut admin, "/people/manage", manage("binh", "reset", token.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = r.text().await.unwrap();
+    let at = done.find("id=\"one-time\"").expect("the one-time password");
+    let one_time = done[at..]
+        .split("<code>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    Browser::new(&app).sign_in("binh", &one_time).await;
+    assert!(!admin.text("/admin").await.contains(&one_time), "shown once");
+    let r = post_owned(&mut admin, "/people/manage", manage("binh", "disable", token.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Đã khóa tài khoản binh"));
+    assert_eq!(
+        Browser::new(&app).try_sign_in("binh", &one_time).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(admin.text("/admin").await.contains("Đã khóa"));
+    // Oneself: no buttons; the last operator: refused in words.
+    let r = post_owned(&mut admin, "/people/manage", manage("admin", "disable", token.clone())).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Quản trị cuối cùng"));
+    // Hoa becomes Thái Nguyên's editor in charge.
+    let mut form = manage("hoa", "role", token.clone());
+    form.extend([("role", "editor".to_owned()), ("in_charge", "on".to_owned())]);
+    assert_eq!(
+        post_owned(&mut admin, "/people/manage", form).await.status(),
+        StatusCode::OK
+    );
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    let station = hoa.text("/station").await;
+    assert!(
+        station.contains("id=\"person-lan\"") && !station.contains("id=\"person-binh\""),
+        "{station}"
+    );
+    let token = crate::web::meta_csrf(&station);
+    let r = post_owned(&mut hoa, "/people/manage", manage("lan", "disable", token.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(hoa.text("/station").await.contains("Đã khóa"));
+    for other in ["binh", "admin", "hoa"] {
+        let r = post_owned(&mut hoa, "/people/manage", manage(other, "reset", token.clone())).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{other}");
+    }
+    // Lan, not in charge, manages no one and sees no list.
+    post_owned(&mut hoa, "/people/manage", manage("lan", "enable", token)).await;
+    let mut lan = Browser::new(&app);
+    lan.sign_in("lan", PASSWORD).await;
+    assert!(!lan.text("/station").await.contains("id=\"people\""));
+    let token = lan.session_csrf().await;
+    let r = post_owned(&mut lan, "/people/manage", manage("hoa", "disable", token)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

@@ -158,3 +158,47 @@ def test_the_report_chart_keeps_names_clear_of_bars_and_fits(sized, base_url, hu
     assert right <= width + 0.5, (right, width)
     cut = [b for b in geometry["bars"] + geometry["values"] + [box for _, box in geometry["labels"]] if b[2] > right + 0.5]
     assert cut == [], (right, cut)
+
+
+def test_the_owner_edits_on_the_page_and_the_new_pages_pass_axe(sized, base_url, hub):
+    """Editing a program on the page, at both sizes; the edit form, the
+    offer form with its errors, the upload page's file list and the page of
+    a mistyped address have nothing serious for axe and fit the screen."""
+    from test_journeys import serious
+
+    page = sized.new_page()
+    sign_in(page, base_url, "hoa", hub["people"]["hoa"])
+    program_id = offer(page, base_url, "Sửa trên trang: bản đầu", "news", "Tày")
+    found, wide = {}, {}
+
+    def check(name):
+        found[name] = serious(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > page.viewport_size["width"]:
+            wide[name] = width
+
+    check("upload")
+    page.goto(f"{base_url}/programs/{program_id}")
+    page.get_by_role("link", name="Sửa", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sửa thông tin chương trình")
+    expect(page.get_by_label("Tên chương trình")).to_have_value("Sửa trên trang: bản đầu")
+    check("edit")
+    page.get_by_label("Tên chương trình").fill("Sửa trên trang: bản hai")
+    page.get_by_label("Điều kiện").fill("Ghi nguồn Đài Thái Nguyên")
+    page.get_by_role("button", name="Lưu", exact=True).click()
+    expect(page.locator("#notice")).to_have_text("Đã lưu các thay đổi.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sửa trên trang: bản hai")
+    expect(page.locator("#history")).to_contain_text("Sửa thông tin")
+    page.goto(f"{base_url}/offer")
+    page.get_by_role("button", name="Lưu và tải tệp lên").click()
+    expect(page.locator("#form-errors")).to_be_visible()
+    check("offer with errors")
+    page.goto(f"{base_url}/khong-co-trang-nay")
+    check("404")
+    # The draft goes with "Xóa bản nháp".
+    page.goto(f"{base_url}/programs/{program_id}")
+    page.get_by_role("button", name="Xóa bản nháp").click()
+    expect(page.locator("#notice")).to_have_text("Đã xóa bản nháp.")
+    assert page.goto(f"{base_url}/programs/{program_id}").status == 404
+    assert found == {n: [] for n in found}, found
+    assert wide == {}, wide

@@ -5,6 +5,7 @@ mod admin;
 mod catalog;
 mod edit;
 mod offer;
+mod people;
 mod program;
 mod report;
 mod station;
@@ -43,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/stations", web::post().to(admin::add_station))
         .route("/admin/people", web::post().to(admin::add_person))
         .route("/admin/people/unlock", web::post().to(admin::unlock_login))
+        .route("/people/manage", web::post().to(people::manage))
         .route("/admin/tokens", web::post().to(admin::issue_token))
         .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
         .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
@@ -187,6 +189,11 @@ pub(super) fn field_label(t: &Tr, field: &str) -> (String, String) {
             "channel" => ("channel", "channel"),
             "note" => ("note", "note"),
             "reason" => ("reason", "withdraw-reason"),
+            "login" => ("login", "login-name"),
+            "name" => ("name", "name"),
+            "station" => ("station", "station"),
+            "role" => ("role", "person-role"),
+            "province" => ("province", "province"),
             "rights" => ("audience", "rights"),
             _ => ("", "field-other"),
         },

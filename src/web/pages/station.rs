@@ -47,6 +47,8 @@ struct StationPage {
     follows: Vec<FollowLine>,
     /// A draft was just deleted: say so.
     deleted: bool,
+    /// The station's people, for its editor in charge (else none).
+    people: Vec<super::people::PersonLine>,
 }
 
 /// The station's programs, by status.
@@ -158,6 +160,7 @@ pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpRes
         taken,
         follows,
         deleted: req.query_string() == "done=deleted",
+        people: super::people::lines(&v).await?,
     })
 }
 
