@@ -75,6 +75,10 @@ impl Application {
             upload_chunk_bytes: settings.web_upload_chunk_bytes,
             default_lang: crate::web::i18n::Lang::parse(&settings.web_default_language)
                 .unwrap_or(crate::web::i18n::Lang::Vi),
+            hub_name: Some(settings.hub_name.trim().to_owned()).filter(|n| !n.is_empty()),
+            favicon: settings
+                .favicon()?
+                .map(|(bytes, kind)| (std::sync::Arc::from(bytes), kind)),
         });
         let data = web::Data::new(hub.clone());
         let mut server = HttpServer::new(move || {

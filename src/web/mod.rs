@@ -32,11 +32,32 @@ pub struct WebSite {
     /// The pages' language for whoever has not chosen one (`?lang=` or
     /// their account's): the browser's own languages are not asked.
     pub default_lang: Lang,
+    /// The hub's name on every page, when set (else the catalogs' words).
+    pub hub_name: Option<String>,
+    /// The pages' icon and its media type, when set (else the built-in one).
+    pub favicon: Option<(std::sync::Arc<[u8]>, &'static str)>,
+}
+
+/// The built-in icon: a radio mast, in the pages' blue.
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+
+/// `/favicon.ico`: the configured icon, or the built-in one.
+async fn favicon(site: web::Data<WebSite>) -> HttpResponse {
+    let (body, kind): (Vec<u8>, &str) = match &site.favicon {
+        Some((bytes, kind)) => (bytes.to_vec(), kind),
+        None => (FAVICON_SVG.as_bytes().to_vec(), "image/svg+xml"),
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, kind))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(body)
 }
 
 /// Every page's route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(assets::routes).configure(pages::routes);
+    cfg.configure(assets::routes)
+        .configure(pages::routes)
+        .route("/favicon.ico", web::get().to(favicon));
 }
 
 /// The Content-Security-Policy of every page: nothing from another host, no

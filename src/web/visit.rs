@@ -160,6 +160,7 @@ impl Visit {
             Lang::En => Lang::Vi,
         };
         Chrome {
+            hub_name: self.site.hub_name.clone().unwrap_or_else(|| self.t().get("hub-name")),
             t: self.t(),
             lang: self.lang.code(),
             person,
@@ -187,6 +188,8 @@ fn with_lang(here: &str, lang: Lang) -> String {
 /// The frame of every page: language, person, CSRF token, asset URLs.
 #[derive(Debug, Clone)]
 pub struct Chrome {
+    /// The hub's name (the `hub_name` setting, or the catalogs' words).
+    pub hub_name: String,
     pub t: Tr,
     pub lang: &'static str,
     pub person: Option<Person>,
@@ -200,6 +203,7 @@ impl Chrome {
     /// The frame for a visitor not known (error pages).
     pub fn plain(lang: Lang) -> Self {
         Self {
+            hub_name: Tr::new(lang).get("hub-name"),
             t: Tr::new(lang),
             lang: lang.code(),
             person: None,

@@ -760,3 +760,54 @@ async fn people_are_managed_on_the_page_by_the_operator_and_the_editor_in_charge
     let r = post_owned(&mut lan, "/people/manage", manage("hoa", "disable", token)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// A new hub: the sign-in page says how to make the first operator, until
+/// there is one who can sign in. The hub's name and icon come from the
+/// settings.
+#[tokio::test]
+async fn a_new_hub_says_how_to_make_its_first_operator_and_wears_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let icon = dir.path().join("icon.png");
+    let png = b"\x89PNG\r\n\x1a\n not really a picture".to_vec();
+    std::fs::write(&icon, &png).unwrap();
+    let app = crate::helpers::TestApp::spawn_with(|s| {
+        s.hub_name = "Kho chương trình cụm Đông Bắc".into();
+        s.favicon = icon.clone();
+    })
+    .await;
+    let mut b = Browser::new(&app);
+    let page = b.text("/sign-in").await;
+    assert!(page.contains("id=\"first-run\""), "{page}");
+    assert!(page.contains("pxhub person add --operator --login admin"), "{page}");
+    assert!(
+        page.contains("<title>Đăng nhập · Kho chương trình cụm Đông Bắc</title>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("class=\"brand\" href=\"/\">Kho chương trình cụm Đông Bắc<"),
+        "{page}"
+    );
+    assert!(page.contains("<link rel=\"icon\" href=\"/favicon.ico\">"));
+    let r = b.get("/favicon.ico").await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    // An operator who cannot sign in does not count; one who can does.
+    let (ok, _, err) = crate::web::person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    assert!(!b.text("/sign-in").await.contains("id=\"first-run\""));
+    // Without the settings: the catalogs' name and the built-in icon.
+    let plain = crate::helpers::TestApp::spawn().await;
+    let mut b = Browser::new(&plain);
+    assert!(b
+        .text("/sign-in")
+        .await
+        .contains("<title>Đăng nhập · Kho trao đổi chương trình</title>"));
+    let r = b.get("/favicon.ico").await;
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    // A favicon that is not a picture file is refused at start.
+    let mut s = pxhub::config::Settings::default();
+    s.favicon = dir.path().join("icon.exe");
+    assert!(format!("{:#}", s.favicon().unwrap_err()).contains(".ico, .png or .svg"));
+    s.favicon = dir.path().join("missing.png");
+    assert!(s.favicon().is_err());
+}

@@ -408,3 +408,5 @@ back-to-people = Back to the people
 error-role-change = A station's person is an editor or a viewer; an operator's role is not changed here.
 error-last-operator = This is the last operator who can sign in; add another operator first.
 station-people = The station's people
+first-run = This hub has no operator yet. On the server, make the first one with the command below (with the same --data-dir as pxhub serve); it prints a one-time password:
+first-run-then = Then sign in with that login and password, and add stations and people on the administration page.

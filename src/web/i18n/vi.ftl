@@ -409,3 +409,5 @@ back-to-people = Về danh sách người dùng
 error-role-change = Người dùng của đài chỉ là Biên tập viên hoặc Chỉ xem và tải; không đổi được vai trò Quản trị.
 error-last-operator = Đây là tài khoản Quản trị cuối cùng còn đăng nhập được; hãy thêm một Quản trị khác trước.
 station-people = Người dùng của đài
+first-run = Hệ thống chưa có tài khoản Quản trị nào. Trên máy chủ, tạo tài khoản Quản trị đầu tiên bằng lệnh dưới đây (cùng thư mục dữ liệu --data-dir với pxhub serve); mật khẩu tạm sẽ được in ra:
+first-run-then = Rồi đăng nhập bằng tên đăng nhập đó và mật khẩu vừa in ra, và thêm đài, người dùng ở trang Quản trị.
