@@ -40,7 +40,7 @@ impl Hub {
     /// Whether any operator can sign in: when none can (a new hub), the
     /// sign-in page says how to make one.
     pub async fn has_operator(&self) -> Result<bool, ExchangeError> {
-        Ok(self.catalog.read(|c| people::active_operators(c)).await? > 0)
+        Ok(self.catalog.read(people::active_operators).await? > 0)
     }
 
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]

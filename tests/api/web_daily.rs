@@ -127,7 +127,9 @@ async fn every_bad_field_of_the_offer_form_is_named_in_vietnamese() {
     hoa.sign_in("hoa", PASSWORD).await;
     let token = hoa.csrf("/offer").await;
     let long = "Đ".repeat(301);
-    let cases: Vec<(Vec<(&str, &str)>, &[&str])> = vec![
+    // Each: the form's fields, and the fields that must be flagged.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [&'a str]);
+    let cases: Vec<Case> = vec![
         // Nothing typed, nothing chosen: the title, the genre, the languages.
         (vec![("kind", "radio"), ("genre", "")], &["title", "genre", "languages"]),
         (
@@ -805,8 +807,10 @@ async fn a_new_hub_says_how_to_make_its_first_operator_and_wears_its_name() {
     let r = b.get("/favicon.ico").await;
     assert_eq!(r.headers()["content-type"], "image/svg+xml");
     // A favicon that is not a picture file is refused at start.
-    let mut s = pxhub::config::Settings::default();
-    s.favicon = dir.path().join("icon.exe");
+    let mut s = pxhub::config::Settings {
+        favicon: dir.path().join("icon.exe"),
+        ..Default::default()
+    };
     assert!(format!("{:#}", s.favicon().unwrap_err()).contains(".ico, .png or .svg"));
     s.favicon = dir.path().join("missing.png");
     assert!(s.favicon().is_err());

@@ -204,7 +204,6 @@ impl OfferForm {
         let credits: Vec<Value> = FORM_CREDITS
             .into_iter()
             .zip([&self.producer, &self.editor, &self.reporter])
-            .into_iter()
             // Several people in one role: names apart by ";".
             .flat_map(|(role, names)| names.split(';').map(move |n| (role, n.trim())))
             .filter(|(_, n)| !n.is_empty())
@@ -427,14 +426,14 @@ pub async fn offer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError>
     }
 }
 
+/// The form's program as the use-case takes it and its JSON, or the
+/// fields in error with why.
+pub(super) type Checked = Result<(ProgramInput, Value), Vec<(String, String)>>;
+
 /// The form's program as the use-case takes it (and its JSON), or every
 /// field in error at once: the form's own shape (a choice, a date) and the
 /// metadata's rules.
-pub(super) fn checked(
-    v: &Visit,
-    json: Value,
-    mut errors: Vec<(String, String)>,
-) -> Result<Result<(ProgramInput, Value), Vec<(String, String)>>, WebError> {
+pub(super) fn checked(v: &Visit, json: Value, mut errors: Vec<(String, String)>) -> Result<Checked, WebError> {
     let input: Option<ProgramInput> = match from_json(json.clone()) {
         Ok(input) => Some(input),
         Err(ExchangeError::Invalid(e)) => {
