@@ -877,7 +877,14 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
     assert!(report.contains("<svg class=\"chart\"") && report.contains("Đài thai-nguyen"));
     let r = hoa.get(&format!("/report.csv?year={year}")).await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    assert!(r.text().await.unwrap().contains("thai-nguyen"));
+    let csv = r.text().await.unwrap();
+    assert!(csv.contains("thai-nguyen"));
+    // The page's download says its columns in the page's words.
+    assert!(
+        csv.starts_with("\u{feff}Mã đài,Tên đài,Chương trình đã chia sẻ,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\r\nTỔNG,") && !csv.contains("taken_by_others"), "{csv}");
     // Withdrawing with a reason; the taker then sees why, and no download.
     let token = hoa.session_csrf().await;
     let r = hoa

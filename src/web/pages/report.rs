@@ -154,5 +154,14 @@ pub async fn report_csv(v: Visit, q: web::Query<YearQuery>) -> Result<HttpRespon
             format!("attachment; filename=\"exchange-{year}.csv\""),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(r.to_csv()))
+        .body(csv_in_words(&v.t(), &r)))
+}
+
+/// The report's CSV with its column names in the page's words.
+fn csv_in_words(t: &crate::web::i18n::Tr, r: &crate::exchange::report::ExchangeReport) -> String {
+    let header: Vec<String> = crate::exchange::report::COLUMNS
+        .iter()
+        .map(|c| t.get(&format!("csv-{}", c.replace('_', "-"))))
+        .collect();
+    r.to_csv_with(&header, &t.get("csv-total"), &t.get("csv-corner"))
 }
