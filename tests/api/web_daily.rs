@@ -572,12 +572,19 @@ async fn the_upload_page_shows_the_analysis_as_it_goes() {
             continue;
         }
         analysis_of(&app, &tn, &p, "master").await;
+        let done = part().await;
+        assert!(done.contains("hx-trigger=\"refresh\""), "the asking stops: {done}");
+        assert!(done.contains("Kiểm tra kỹ thuật: cần lưu ý"), "{done}");
+        assert!(done.contains("ngoài mức chuẩn \u{2212}23,0 ±1,0 LU"), "{done}");
+        assert!(english_in(&done).is_empty(), "{done}");
+        assert!(!done.contains("id=\"fix-master\""), "a loud master is usable");
+        // A new master replaces it; the list shows the new one.
+        let r = app
+            .put_file(&tn, &p, "master", "audio/wav", "ban-moi.wav", loud.clone())
+            .await;
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         let part = part().await;
-        assert!(part.contains("hx-trigger=\"refresh\""), "the asking stops: {part}");
-        assert!(part.contains("Kiểm tra kỹ thuật: cần lưu ý"), "{part}");
-        assert!(part.contains("ngoài mức chuẩn \u{2212}23,0 ±1,0 LU"), "{part}");
-        assert!(english_in(&part).is_empty(), "{part}");
-        assert!(!part.contains("id=\"fix-master\""), "a loud master is usable");
+        assert!(part.contains("ban-moi.wav") && !part.contains("qua-to.wav"), "{part}");
     }
 }
 
