@@ -120,6 +120,12 @@ impl Application {
         let pages = web::Data::new(crate::web::WebSite {
             secure_cookies: settings.behind_tls,
             upload_chunk_bytes: settings.web_upload_chunk_bytes,
+            default_lang: crate::web::i18n::Lang::parse(&settings.web_default_language)
+                .unwrap_or(crate::web::i18n::Lang::Vi),
+            hub_name: Some(settings.hub_name.trim().to_owned()).filter(|n| !n.is_empty()),
+            favicon: settings
+                .favicon()?
+                .map(|(bytes, kind)| (std::sync::Arc::from(bytes), kind)),
         });
         let data = web::Data::new(hub.clone());
         let server = serve(listener, settings.workers, move || {
@@ -155,7 +161,7 @@ impl Application {
                 .app_data(body_deadline)
                 .configure(api::routes)
                 .configure(crate::web::routes)
-                .default_service(web::to(api::not_found))
+                .default_service(web::to(unknown_address))
         })?;
         tracing::info!(%address, data_dir = %settings.data_dir.display(), "pxhub listening");
         Ok(Self {
@@ -200,5 +206,18 @@ impl Application {
         channels.iter().for_each(|c| c.abort());
         analysis.abort();
         result
+    }
+}
+
+/// An address that names nothing: a page in words for a person's browser,
+/// the API's problem document for everyone else.
+async fn unknown_address(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    if crate::web::wants_page(&req) {
+        return crate::web::not_found_page(req).await;
+    }
+    match api::not_found().await {
+        Ok(r) => r,
+        Err(e) => e.error_response(),
     }
 }

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
 use crate::domain::{PersonRole, Role, StationId, StationKind};
+use crate::exchange::people_manage::PersonChange;
 use crate::exchange::report::Period;
 use crate::exchange::{Caller, ExchangeError, Hub, NewPerson, NewStation};
 
@@ -116,6 +117,38 @@ pub enum PersonCommand {
         /// editor (offers and takes programs) or viewer (finds and takes)
         #[arg(long, value_enum, default_value = "editor", conflicts_with = "operator")]
         role: PersonRole,
+    },
+    /// Stop a person signing in (their sessions end; what they did stays).
+    Disable {
+        #[arg(long)]
+        login: String,
+    },
+    /// Let a disabled person sign in again.
+    Enable {
+        #[arg(long)]
+        login: String,
+    },
+    /// Remove a person (kept only for the history of what they did).
+    Remove {
+        #[arg(long)]
+        login: String,
+    },
+    /// Give a person a new one-time password, printed alone on standard
+    /// output (their sessions end).
+    ResetPassword {
+        #[arg(long)]
+        login: String,
+    },
+    /// Change a station person's role; --in-charge makes an editor the
+    /// station's editor in charge (who manages its people on the page).
+    Role {
+        #[arg(long)]
+        login: String,
+        /// editor or viewer
+        #[arg(long, value_enum)]
+        role: PersonRole,
+        #[arg(long)]
+        in_charge: bool,
     },
     /// Let a login locked by failed sign-ins sign in again at once.
     Unlock {
@@ -320,6 +353,7 @@ enum Operation {
     },
     AddPerson(NewPerson),
     UnlockLogin(String),
+    ManagePerson(String, crate::exchange::people_manage::PersonChange),
     Analyze(Option<crate::domain::ProgramId>),
     AddPeer(crate::exchange::delivery::peers::NewPeer),
     ListPeers,
@@ -418,6 +452,15 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
             })
         }
         Command::Person(PersonCommand::Unlock { login }) => Operation::UnlockLogin(login),
+        Command::Person(PersonCommand::Disable { login }) => Operation::ManagePerson(login, PersonChange::Disable),
+        Command::Person(PersonCommand::Enable { login }) => Operation::ManagePerson(login, PersonChange::Enable),
+        Command::Person(PersonCommand::Remove { login }) => Operation::ManagePerson(login, PersonChange::Remove),
+        Command::Person(PersonCommand::ResetPassword { login }) => {
+            Operation::ManagePerson(login, PersonChange::ResetPassword)
+        }
+        Command::Person(PersonCommand::Role { login, role, in_charge }) => {
+            Operation::ManagePerson(login, PersonChange::Role { role, in_charge })
+        }
         Command::Analyze(args) => Operation::Analyze(match &args.program {
             Some(id) => Some(
                 crate::domain::ProgramId::parse(id).ok_or_else(|| anyhow::anyhow!("--program: not a program id"))?,
@@ -528,6 +571,7 @@ async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
             Ok(())
         }
         Operation::UnlockLogin(login) => unlock_login(hub, login).await,
+        Operation::ManagePerson(login, change) => manage_person(hub, login, change).await,
         Operation::Analyze(program) => {
             let queued = hub.requeue_analysis(&me, program).await.map_err(explain)?;
             eprintln!("queued {queued} file(s) for analysis");
@@ -547,6 +591,31 @@ async fn add_person(hub: &Hub, new: NewPerson) -> anyhow::Result<()> {
         p.station.as_ref().map_or("none", StationId::as_str)
     );
     if let Some(password) = added.generated_password {
+        println!("{password}");
+    }
+    Ok(())
+}
+
+async fn manage_person(hub: &Hub, login: String, change: PersonChange) -> anyhow::Result<()> {
+    let done = hub
+        .manage_person(&Caller::operator(), &login, change)
+        .await
+        .map_err(explain)?;
+    let what = match change {
+        PersonChange::Disable => "disabled: it can no longer sign in".to_owned(),
+        PersonChange::Enable => "enabled: it can sign in again".to_owned(),
+        PersonChange::Remove => "removed".to_owned(),
+        PersonChange::ResetPassword => "given a new one-time password (on standard output)".to_owned(),
+        PersonChange::Role { role, in_charge } => {
+            format!(
+                "now {}{}",
+                role.as_str(),
+                if in_charge { ", in charge of its station" } else { "" }
+            )
+        }
+    };
+    eprintln!("{login} {what}");
+    if let Some(password) = done.password {
         println!("{password}");
     }
     Ok(())

@@ -240,6 +240,12 @@ settings! {
         "failed sign-ins from one client address (an IPv6 /64) within sign_in_lock_secs before it is refused, whatever login it tries (0: no limit)";
     web_upload_chunk_bytes: u64 = 8 * 1024 * 1024, "PXHUB_WEB_UPLOAD_CHUNK_BYTES", "BYTES",
         "the size of each request of an upload from the web page (tus PATCH), 8 MiB; a dropped link resends at most this much";
+    web_default_language: String = "vi".into(), "PXHUB_WEB_DEFAULT_LANGUAGE", "LANG",
+        "the web page's language (`vi` or `en`) for whoever has not chosen one on the page, whatever the browser asks";
+    hub_name: String = String::new(), "PXHUB_HUB_NAME", "NAME",
+        "the hub's name in every page's title and header (empty: «Kho trao đổi chương trình», in the page's language)";
+    favicon: PathBuf = PathBuf::new(), "PXHUB_FAVICON", "PATH",
+        "an .ico, .png or .svg file (at most 256 kB) the pages show as their icon, read at start (empty: the built-in one)";
     analysis_workers: usize = 1, "PXHUB_ANALYSIS_WORKERS", "N",
         "files analysed at once (FFmpeg at low priority: probe, loudness, previews); 0: files are queued, not analysed";
     analysis_audio_workers: usize = 1, "PXHUB_ANALYSIS_AUDIO_WORKERS", "N",
@@ -403,6 +409,13 @@ impl Settings {
         }
         self.exchange()?;
         self.log_format()?;
+        if !matches!(self.web_default_language.as_str(), "vi" | "en") {
+            anyhow::bail!("web_default_language must be `vi` or `en`");
+        }
+        if self.hub_name.chars().count() > 100 || self.hub_name.chars().any(char::is_control) {
+            anyhow::bail!("hub_name must be at most 100 characters, none of them control characters");
+        }
+        self.favicon()?;
         if !self.public_url.is_empty() {
             let url =
                 url::Url::parse(&self.public_url).context("public_url must be a URL such as https://hub.example.vn")?;
@@ -424,6 +437,31 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The pages' icon, read from `favicon`, and its media type; `None`
+    /// when none is set.
+    pub fn favicon(&self) -> anyhow::Result<Option<(Vec<u8>, &'static str)>> {
+        if self.favicon.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let kind = match self
+            .favicon
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
+            Some(e) if e == "ico" => "image/x-icon",
+            Some(e) if e == "png" => "image/png",
+            Some(e) if e == "svg" => "image/svg+xml",
+            _ => anyhow::bail!("favicon must be an .ico, .png or .svg file"),
+        };
+        let bytes = std::fs::read(&self.favicon)
+            .with_context(|| format!("favicon {} cannot be read", self.favicon.display()))?;
+        if bytes.len() > 256 * 1024 {
+            anyhow::bail!("favicon {} is larger than 256 kB", self.favicon.display());
+        }
+        Ok(Some((bytes, kind)))
     }
 
     /// How the hub's log lines are written.

@@ -23,6 +23,7 @@ pub use loudness::{Measured, Waveform};
 pub use probe::Probe;
 
 use crate::domain::analysis::container_fits;
+use crate::domain::finding::Finding;
 use crate::domain::{Findings, Qc, QcProfile, Verdict};
 
 /// The demuxers FFmpeg may use on a stored file: media formats only, none
@@ -211,7 +212,7 @@ impl Engine {
         let probe = match self.probe(input).await? {
             Some(p) => p,
             None => {
-                qc.flag(Verdict::Fail, "the file is not audio or video the hub can read");
+                qc.flag(Verdict::Fail, Finding::NotMedia.text());
                 report.findings.qc = Some(qc);
                 return Ok(report);
             }
@@ -221,7 +222,7 @@ impl Engine {
         f.duration_seconds = probe.duration_seconds;
         f.streams = probe.streams.clone();
         if !f.has_audio() && !f.has_video() {
-            qc.flag(Verdict::Fail, "the file holds no audio or video");
+            qc.flag(Verdict::Fail, Finding::NoStreams.text());
             f.qc = Some(qc);
             return Ok(report);
         }
@@ -260,7 +261,7 @@ impl Engine {
 
         if let Some((preview, poster)) = previews.filter(|_| f.media && qc.verdict != Verdict::Fail) {
             if preview.is_none() {
-                qc.flag(Verdict::Warn, "no preview could be made of the file");
+                qc.flag(Verdict::Warn, Finding::NoPreview.text());
             }
             report.preview = preview;
             report.poster = poster;
@@ -303,16 +304,20 @@ fn judge_declared_type(declared_type: &str, container: &str, has_video: bool, qc
     if container_fits(declared_type, container) == Some(false) {
         qc.flag(
             Verdict::Fail,
-            format!(
-                "the file was sent as {declared_type}, but it is {}",
-                container.split(',').next().unwrap_or("")
-            ),
+            Finding::SentAs {
+                declared: declared_type.to_owned(),
+                actual: container.split(',').next().unwrap_or("").to_owned(),
+            }
+            .text(),
         );
     }
     if declared_type.starts_with("video/") && !has_video {
         qc.flag(
             Verdict::Fail,
-            format!("the file was sent as {declared_type}, but it holds no video"),
+            Finding::SentAsVideoWithout {
+                declared: declared_type.to_owned(),
+            }
+            .text(),
         );
     }
 }
@@ -332,14 +337,15 @@ impl Engine {
         let decoded = measured.decoded_seconds;
         let expected = announced.unwrap_or(decoded);
         if !measured.decoded_cleanly {
-            qc.flag(
-                Verdict::Fail,
-                "the audio cannot be decoded to its end: the file is damaged or truncated",
-            );
+            qc.flag(Verdict::Fail, Finding::Damaged.text());
         } else if decoded + 1.0 < expected * 0.98 {
             qc.flag(
                 Verdict::Fail,
-                format!("the file is truncated: {decoded:.1} s of audio where it announces {expected:.1} s"),
+                Finding::Truncated {
+                    decoded,
+                    announced: expected,
+                }
+                .text(),
             );
         }
         if decoded == 0.0 && !has_video {
@@ -356,20 +362,26 @@ impl Engine {
 
 fn judge_loudness(profile: &QcProfile, l: &crate::domain::Loudness, qc: &mut Qc) {
     match l.integrated_lufs {
-        None => qc.flag(Verdict::Warn, "the audio is silent"),
+        None => qc.flag(Verdict::Warn, Finding::Silent.text()),
         Some(i) if (i - profile.target_lufs).abs() > profile.tolerance_lu => qc.flag(
             Verdict::Warn,
-            format!(
-                "integrated loudness {i:.1} LUFS is outside {:.1} ±{:.1} LU",
-                profile.target_lufs, profile.tolerance_lu
-            ),
+            Finding::Loudness {
+                integrated: i,
+                target: profile.target_lufs,
+                tolerance: profile.tolerance_lu,
+            }
+            .text(),
         ),
         Some(_) => {}
     }
     if let Some(tp) = l.true_peak_dbtp.filter(|tp| *tp > profile.max_true_peak_dbtp) {
         qc.flag(
             Verdict::Warn,
-            format!("true peak {tp:.1} dBTP is above {:.1} dBTP", profile.max_true_peak_dbtp),
+            Finding::TruePeak {
+                peak: tp,
+                max: profile.max_true_peak_dbtp,
+            }
+            .text(),
         );
     }
 }

@@ -58,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_people.sql"),
     include_str!("migrations/0008_analysis.sql"),
     include_str!("migrations/0009_follows.sql"),
+    include_str!("migrations/0010_people_manage.sql"),
     include_str!("migrations/0013_peers.sql"),
 ];
 

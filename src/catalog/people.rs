@@ -16,7 +16,8 @@ pub struct PersonRow {
     pub password_hash: String,
 }
 
-const COLUMNS: &str = "id, login, name, station_id, role, language, password_hash";
+const COLUMNS: &str =
+    "id, login, name, station_id, role, language, password_hash, disabled_at IS NOT NULL, in_charge = 1";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<PersonRow> {
     let id: String = r.get(0)?;
@@ -33,6 +34,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<PersonRow> {
                 .transpose()?,
             role: PersonRole::parse(&role).ok_or_else(|| bad_column(4, role))?,
             language: r.get(5)?,
+            disabled: r.get(7)?,
+            in_charge: r.get(8)?,
         },
         password_hash: r.get(6)?,
     })
@@ -41,8 +44,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<PersonRow> {
 /// Inserts a person; `Ok(false)` when the login is taken.
 pub fn insert(conn: &Connection, p: &Person, password_hash: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
     let r = conn.execute(
-        "INSERT INTO people (id, login, name, station_id, role, password_hash, language, created_at, password_changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO people (id, login, name, station_id, role, password_hash, language, created_at, password_changed_at,
+             in_charge)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
         params![
             p.id.as_str(),
             p.login.as_str(),
@@ -51,7 +55,8 @@ pub fn insert(conn: &Connection, p: &Person, password_hash: &str, now: DateTime<
             p.role.as_str(),
             password_hash,
             p.language,
-            to_micros(now)
+            to_micros(now),
+            p.in_charge
         ],
     );
     match r {
@@ -76,7 +81,7 @@ pub fn by_id(conn: &Connection, id: &PersonId) -> rusqlite::Result<Option<Person
 /// The people of `station` (every person when `None`), by login.
 pub fn list(conn: &Connection, station: Option<&StationId>) -> rusqlite::Result<Vec<Person>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM people WHERE ?1 IS NULL OR station_id = ?1 ORDER BY login"
+        "SELECT {COLUMNS} FROM people WHERE (?1 IS NULL OR station_id = ?1) AND removed_at IS NULL ORDER BY login"
     ))?;
     let rows = stmt.query_map([station.map(StationId::as_str)], |r| from_row(r).map(|p| p.person))?;
     rows.collect()
@@ -88,6 +93,54 @@ pub fn set_password(conn: &Connection, id: &PersonId, hash: &str, now: DateTime<
         params![id.as_str(), hash, to_micros(now)],
     )?;
     Ok(())
+}
+
+/// Disables (`Some(now)`) or enables (`None`) a person.
+pub fn set_disabled(conn: &Connection, id: &PersonId, at: Option<DateTime<Utc>>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE people SET disabled_at = ?2 WHERE id = ?1",
+        params![id.as_str(), at.map(to_micros)],
+    )?;
+    Ok(())
+}
+
+/// A station person's role, and whether they are its editor in charge.
+pub fn set_role(conn: &Connection, id: &PersonId, role: PersonRole, in_charge: bool) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE people SET role = ?2, in_charge = ?3 WHERE id = ?1",
+        params![id.as_str(), role.as_str(), in_charge],
+    )?;
+    Ok(())
+}
+
+/// Removes a person: gone when they did nothing; otherwise kept for the
+/// history of what they did only (hidden, disabled, their login free).
+pub fn remove(conn: &Connection, id: &PersonId, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    delete_sessions_of(conn, id)?;
+    let acted: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM program_actions WHERE person_id = ?1)",
+        [id.as_str()],
+        |r| r.get(0),
+    )?;
+    if acted {
+        conn.execute(
+            "UPDATE people SET removed_at = ?2, disabled_at = coalesce(disabled_at, ?2), in_charge = 0,
+                 login = 'removed.' || id WHERE id = ?1",
+            params![id.as_str(), to_micros(now)],
+        )?;
+    } else {
+        conn.execute("DELETE FROM people WHERE id = ?1", [id.as_str()])?;
+    }
+    Ok(())
+}
+
+/// How many operators may sign in.
+pub fn active_operators(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM people WHERE role = 'operator' AND disabled_at IS NULL AND removed_at IS NULL",
+        [],
+        |r| r.get(0),
+    )
 }
 
 pub fn set_language(conn: &Connection, id: &PersonId, language: Option<&str>) -> rusqlite::Result<()> {
@@ -123,14 +176,15 @@ pub struct SessionRow {
 /// The session's person, when it was last used and when it was made.
 pub fn session(conn: &Connection, id_sha256: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
     conn.prepare_cached(
-        "SELECT p.id, p.login, p.name, p.station_id, p.role, p.language, p.password_hash, s.last_seen_at, s.created_at
+        "SELECT p.id, p.login, p.name, p.station_id, p.role, p.language, p.password_hash,
+             p.disabled_at IS NOT NULL, p.in_charge = 1, s.last_seen_at, s.created_at
          FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_sha256 = ?1",
     )?
     .query_row([id_sha256], |r| {
         Ok(SessionRow {
             person: from_row(r)?,
-            last_seen: from_micros(r.get(7)?),
-            created: from_micros(r.get(8)?),
+            last_seen: from_micros(r.get(9)?),
+            created: from_micros(r.get(10)?),
         })
     })
     .optional()

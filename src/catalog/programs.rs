@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::text::fold;
+use crate::domain::text::{fold, fold_for_index};
 use crate::domain::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, StationId,
@@ -265,12 +265,12 @@ fn write_metadata(conn: &Connection, seq: i64, m: &ProgramMetadata, now: i64) ->
     )?
     .execute(params![
         seq,
-        fold(&m.title),
-        fold(m.summary.as_deref().unwrap_or("")),
-        fold(m.description.as_deref().unwrap_or("")),
-        fold(&m.tags.join(" \u{1f} ")),
-        fold(m.series.as_deref().unwrap_or("")),
-        fold(&names.join(" \u{1f} ")),
+        fold_for_index(&m.title),
+        fold_for_index(m.summary.as_deref().unwrap_or("")),
+        fold_for_index(m.description.as_deref().unwrap_or("")),
+        fold_for_index(&m.tags.join(" \u{1f} ")),
+        fold_for_index(m.series.as_deref().unwrap_or("")),
+        fold_for_index(&names.join(" \u{1f} ")),
     ])?;
     Ok(())
 }

@@ -65,8 +65,12 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO events (type, program_seq, at) VALUES ('file.analyzed', 1, 44);"
         }
         9 => "INSERT INTO follows VALUES ('f1', 'vtv', 'series', 'Núi', 'nui', 1, '[\"master\"]', 0, 45);",
-        // 0013_peers (numbered by its place in MIGRATIONS).
         10 => {
+            "INSERT INTO people VALUES ('p3', 'lan', 'Hà Thị Lan', 'thai-nguyen', 'editor', '$argon2id$z', NULL, 46, 47, 48, NULL, 1);
+             INSERT INTO people VALUES ('p4', 'removed.p4', 'Cũ', 'thai-nguyen', 'viewer', '$argon2id$w', NULL, 49, 50, 51, 52, 0);"
+        }
+        // 0013_peers (numbered by its place in MIGRATIONS).
+        11 => {
             "INSERT INTO stations VALUES ('cum-3', 'Cụm 3', '', 'peer', 46);
              INSERT INTO tokens VALUES ('tok3', 'cum-3', 'peer', 'cụm 3', X'0506', 47, NULL);
              INSERT INTO peers VALUES ('cum-3', 'Cụm 3 — Tây Bắc', 'http://127.0.0.1:9/', 'pxh_x', 'e1', 'down', 48);

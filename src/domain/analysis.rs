@@ -227,7 +227,7 @@ impl FileAnalysis {
         if (measured - f64::from(declared)).abs() > DURATION_SLACK_SECONDS {
             qc.flag(
                 Verdict::Warn,
-                format!("the program says it lasts {declared} s, the master lasts {measured:.1} s"),
+                super::finding::Finding::Duration { declared, measured }.text(),
             );
         }
     }

@@ -5,6 +5,7 @@ pub mod analysis;
 mod digest;
 mod feed;
 pub mod file;
+pub mod finding;
 pub mod follow;
 mod ledger;
 mod peer;

@@ -103,6 +103,10 @@ pub struct Person {
     pub role: PersonRole,
     /// The page language the person chose (`vi`, `en`), if any.
     pub language: Option<String>,
+    /// May not sign in (kept with what they did).
+    pub disabled: bool,
+    /// A station's editor in charge: manages the station's people.
+    pub in_charge: bool,
 }
 
 /// What a person did to a program, for "who did what when".
@@ -114,6 +118,8 @@ pub enum ActionKind {
     Withdrew,
     Took,
     Rebroadcast,
+    /// Changed the metadata or rights; the detail names what (`title,rights`).
+    Edited,
 }
 
 impl ActionKind {
@@ -125,6 +131,7 @@ impl ActionKind {
             Self::Withdrew => "withdrew",
             Self::Took => "took",
             Self::Rebroadcast => "rebroadcast",
+            Self::Edited => "edited",
         }
     }
 
@@ -136,6 +143,7 @@ impl ActionKind {
             Self::Withdrew,
             Self::Took,
             Self::Rebroadcast,
+            Self::Edited,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)

@@ -29,6 +29,27 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// The apostrophes that join a word's parts (`H'Mông`, `K’Ho`): typed
+/// straight, curly or as a modifier letter.
+const APOSTROPHES: [char; 4] = ['\'', '\u{2019}', '\u{2018}', '\u{2bc}'];
+
+/// [`fold`] for the search index: each word written with an apostrophe is
+/// kept as written (its parts: `h`, `mong`) and also joined (`hmong`), so
+/// that a search typed either way finds it.
+pub fn fold_for_index(s: &str) -> String {
+    let mut out = fold(s);
+    let joined: Vec<String> = out
+        .split(|c: char| !(c.is_alphanumeric() || APOSTROPHES.contains(&c)))
+        .filter(|w| w.contains(APOSTROPHES) && w.chars().any(char::is_alphanumeric))
+        .map(|w| w.chars().filter(|c| !APOSTROPHES.contains(c)).collect())
+        .collect();
+    for w in joined {
+        out.push(' ');
+        out.push_str(&w);
+    }
+    out
+}
+
 /// What no kept text may hold, by Unicode property rather than by list:
 /// format characters (Cf: bidirectional embeddings, overrides, isolates and
 /// marks, so that `invoice\u{202E}pm3.exe` cannot show as `invoiceexe.3mp`;
@@ -94,6 +115,17 @@ mod tests {
         let expected = "aaaaaa aaaaaa aaaaaa b c d d eeeeee eeeeee g h iiiiii k l m n oooooo oooooo oooooo p q r s t uuuuuu uuuuuu v x yyyyyy";
         assert_eq!(fold(VIETNAMESE), expected);
         assert_eq!(fold(&VIETNAMESE.to_uppercase()), expected);
+    }
+
+    #[test]
+    fn the_index_keeps_words_with_apostrophes_whole_too() {
+        assert_eq!(fold_for_index("Dân ca H'Mông"), "dan ca h'mong hmong");
+        assert_eq!(
+            fold_for_index("Tiếng K\u{2019}Ho, H\u{2bc}Mông"),
+            "tieng k\u{2019}ho, h\u{2bc}mong kho hmong"
+        );
+        assert_eq!(fold_for_index("Thời sự"), "thoi su");
+        assert_eq!(fold_for_index("' lẻ '"), "' le '");
     }
 
     #[test]

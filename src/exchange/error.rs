@@ -155,6 +155,7 @@ pub mod code {
     pub const INVALID_STATUS: &str = "invalid_status";
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
     pub const LOGIN_TAKEN: &str = "login_taken";
+    pub const LAST_OPERATOR: &str = "last_operator";
     pub const ANALYSIS_PENDING: &str = "analysis_pending";
     pub const MASTER_NOT_MEDIA: &str = "master_not_media";
     pub const MASTER_REQUIRED: &str = "master_required";

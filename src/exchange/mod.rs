@@ -14,6 +14,7 @@ mod maintenance;
 mod pace;
 pub mod password_gate;
 pub mod people;
+pub mod people_manage;
 pub mod programs;
 pub mod report;
 pub mod rights;

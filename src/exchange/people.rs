@@ -104,7 +104,7 @@ fn session_hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-fn random_text(bytes: usize) -> String {
+pub(super) fn random_text(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
@@ -112,7 +112,7 @@ fn random_text(bytes: usize) -> String {
 
 /// The Argon2id hash of `password`, as a PHC string. Slow on purpose: call
 /// it off the async workers.
-fn hash_password(password: &str) -> Result<String, ExchangeError> {
+pub(super) fn hash_password(password: &str) -> Result<String, ExchangeError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -134,7 +134,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// The name a failed sign-in is counted under: what was typed, folded, cut.
-fn failure_key(login: &str) -> String {
+pub(super) fn failure_key(login: &str) -> String {
     login.trim().to_lowercase().chars().take(64).collect()
 }
 
@@ -215,6 +215,8 @@ impl Hub {
             station: new.station,
             role: new.role,
             language: None,
+            disabled: false,
+            in_charge: false,
         };
         let p = person.clone();
         self.catalog
@@ -312,7 +314,7 @@ impl Hub {
                 verify_password(&pw, hash) && stored.is_some()
             })
             .await;
-        let Some(row) = row.filter(|_| ok) else {
+        let Some(row) = row.filter(|r| ok && !r.person.disabled) else {
             return Err(failed_sign_in(attempt, now).await);
         };
         let session_id = random_text(32);
@@ -395,7 +397,7 @@ impl Hub {
                 Ok::<_, DbError>(Some((row.person.person, row.last_seen, row.created, kind)))
             })
             .await?;
-        let Some((person, last_seen, created, kind)) = found else {
+        let Some((person, last_seen, created, kind)) = found.filter(|(p, ..)| !p.disabled) else {
             return Err(ExchangeError::Unauthorized);
         };
         if last_seen + idle < now || created.checked_add_signed(max).is_some_and(|end| end < now) {

@@ -190,11 +190,13 @@ impl Hub {
         require_offer(caller)?;
         let viewer = caller.viewer();
         let index = self.index.clone();
+        let person = caller.person_id();
         let done = self
             .catalog
             .write(move |tx| {
                 let s = owned(tx, &viewer, id, &if_match)?;
-                let mut doc = serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
+                let before = serde_json::to_value(s.program.meta.to_input()).expect("metadata serialises");
+                let mut doc = before.clone();
                 merge_patch(&mut doc, &patch);
                 let meta = parse_metadata(tx, from_json(doc)?)?;
                 if meta != s.program.meta {
@@ -203,7 +205,11 @@ impl Hub {
                         // Peer hubs still hear of it, to withdraw their mirrors.
                         crate::catalog::peers::set_unshared(tx, s.seq, is != Audience::All)?;
                     }
-                    programs::update_metadata(tx, s.seq, &meta, catalog::now())?;
+                    let now = catalog::now();
+                    programs::update_metadata(tx, s.seq, &meta, now)?;
+                    let after = serde_json::to_value(meta.to_input()).expect("metadata serialises");
+                    let changed = changed_fields(&before, &after);
+                    record_action(tx, s.seq, person.as_ref(), ActionKind::Edited, Some(&changed), now)?;
                     index.refresh(tx, s.seq)?;
                     if s.program.status != ProgramStatus::Draft {
                         emit(tx, EventType::Updated, id)?;
@@ -403,6 +409,19 @@ pub(super) fn require_offer(caller: &Caller) -> Result<(), ExchangeError> {
 }
 
 /// Notes what a person did to a program (machines' tokens leave no name).
+/// The top-level fields that differ between two metadata documents, as
+/// `title,rights` (what an edit changed, for the program's history).
+fn changed_fields(before: &Value, after: &Value) -> String {
+    let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
+        return String::new();
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(super) fn record_action(
     tx: &Connection,
     seq: i64,

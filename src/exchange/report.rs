@@ -194,7 +194,7 @@ impl ExchangeReport {
     }
 }
 
-const COLUMNS: &[&str] = &[
+pub const COLUMNS: &[&str] = &[
     "station",
     "name",
     "contributed",
@@ -245,21 +245,29 @@ impl ExchangeReport {
     /// per-station table (and a total row), a blank line, then the matrix:
     /// one row per origin station, one column per taking station.
     pub fn to_csv(&self) -> String {
+        let header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+        self.to_csv_with(&header, "TOTAL", "origin \\ taker")
+    }
+
+    /// The column names (the eight of [`COLUMNS`], in its order), the total
+    /// row's label and the matrix's corner cell in another language's words
+    /// (the web page's download, in the page's language).
+    pub fn to_csv_with(&self, header: &[String], total: &str, corner: &str) -> String {
         let mut out = String::from("\u{feff}");
-        out += &line(&COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+        out += &line(header);
         for row in &self.stations {
             let mut f = vec![row.station.to_string(), row.name.clone()];
             f.extend(numbers(&row.numbers));
             out += &line(&f);
         }
-        let mut f = vec!["TOTAL".to_owned(), String::new()];
+        let mut f = vec![total.to_owned(), String::new()];
         f.extend(numbers(&self.totals));
         out += &line(&f);
         out += "\r\n";
         let mut stations: Vec<&StationId> = self.matrix.keys().flat_map(|(o, t)| [o, t]).collect();
         stations.sort();
         stations.dedup();
-        let mut header = vec!["origin \\ taker".to_owned()];
+        let mut header = vec![corner.to_owned()];
         header.extend(stations.iter().map(|s| s.to_string()));
         out += &line(&header);
         for origin in &stations {

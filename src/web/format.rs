@@ -74,8 +74,9 @@ pub fn number(value: f64, decimals: usize, lang: Lang) -> String {
     let text = format!("{:.*}", decimals, value.abs());
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
     let mut out = String::new();
+    // A real minus sign (U+2212), as print writes it: −19,2 LUFS.
     if value < 0.0 && text.bytes().any(|b| b.is_ascii_digit() && b != b'0') {
-        out.push('-');
+        out.push('\u{2212}');
     }
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -161,7 +162,8 @@ mod tests {
         assert_eq!(number(1234.5, 1, Lang::Vi), "1.234,5");
         assert_eq!(number(1234.5, 1, Lang::En), "1,234.5");
         assert_eq!(number(1234567.0, 0, Lang::Vi), "1.234.567");
-        assert_eq!(number(-12.25, 1, Lang::Vi), "-12,2");
+        assert_eq!(number(-12.25, 1, Lang::Vi), "\u{2212}12,2");
+        assert_eq!(number(-0.01, 1, Lang::Vi), "0,0");
         assert_eq!(number(0.0, 0, Lang::Vi), "0");
         assert_eq!(size(1_234_500_000, Lang::Vi), "1.234,5 MB");
         assert_eq!(size(12_300, Lang::Vi), "12,3 kB");

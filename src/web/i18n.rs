@@ -97,6 +97,15 @@ impl Tr {
         self.format(id, Some(&args))
     }
 
+    /// Message `id` with several arguments.
+    pub fn args(&self, id: &str, values: &[(&str, String)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in values {
+            args.set((*name).to_owned(), FluentValue::from(value.clone()));
+        }
+        self.format(id, Some(&args))
+    }
+
     fn format(&self, id: &str, args: Option<&FluentArgs<'_>>) -> String {
         let b = bundle(self.lang);
         let Some(pattern) = b.get_message(id).and_then(|m| m.value()) else {
@@ -146,7 +155,24 @@ mod tests {
                 let pattern = m.value().unwrap_or_else(|| panic!("{id} has a value"));
                 let mut args = FluentArgs::new();
                 for name in [
-                    "n", "name", "date", "year", "station", "size", "count", "minutes", "reason",
+                    "n",
+                    "name",
+                    "date",
+                    "year",
+                    "station",
+                    "size",
+                    "count",
+                    "minutes",
+                    "reason",
+                    "declared",
+                    "actual",
+                    "decoded",
+                    "announced",
+                    "value",
+                    "target",
+                    "tolerance",
+                    "max",
+                    "measured",
                 ] {
                     args.set(name, FluentValue::from("1"));
                 }

@@ -29,11 +29,35 @@ pub struct WebSite {
     pub secure_cookies: bool,
     /// The size of each request of a browser's resumable upload.
     pub upload_chunk_bytes: u64,
+    /// The pages' language for whoever has not chosen one (`?lang=` or
+    /// their account's): the browser's own languages are not asked.
+    pub default_lang: Lang,
+    /// The hub's name on every page, when set (else the catalogs' words).
+    pub hub_name: Option<String>,
+    /// The pages' icon and its media type, when set (else the built-in one).
+    pub favicon: Option<(std::sync::Arc<[u8]>, &'static str)>,
+}
+
+/// The built-in icon: a radio mast, in the pages' blue.
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+
+/// `/favicon.ico`: the configured icon, or the built-in one.
+async fn favicon(site: web::Data<WebSite>) -> HttpResponse {
+    let (body, kind): (Vec<u8>, &str) = match &site.favicon {
+        Some((bytes, kind)) => (bytes.to_vec(), kind),
+        None => (FAVICON_SVG.as_bytes().to_vec(), "image/svg+xml"),
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, kind))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(body)
 }
 
 /// Every page's route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(assets::routes).configure(pages::routes);
+    cfg.configure(assets::routes)
+        .configure(pages::routes)
+        .route("/favicon.ico", web::get().to(favicon));
 }
 
 /// The Content-Security-Policy of every page: nothing from another host, no
@@ -50,7 +74,7 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
         .insert_header((header::REFERRER_POLICY, "same-origin"))
         // Pages hold what a person may see; no shared cache keeps them.
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::VARY, "Cookie, Accept-Language, HX-Request"))
+        .insert_header((header::VARY, "Cookie, HX-Request"))
         .body(body)
 }
 
@@ -63,6 +87,27 @@ pub fn page(t: &impl Template) -> Result<HttpResponse, WebError> {
 /// its errors: 422).
 pub fn page_with(status: StatusCode, t: &impl Template) -> Result<HttpResponse, WebError> {
     Ok(html(status, t.render().map_err(WebError::internal)?))
+}
+
+/// Whether an address that names nothing was asked for by a person's
+/// browser (who should read a page in words) rather than by a program
+/// (which reads the API's problem document).
+pub fn wants_page(req: &actix_web::HttpRequest) -> bool {
+    !req.path().starts_with("/api/")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+/// The page a browser gets for a mistyped address: 404, in its words.
+pub async fn not_found_page(req: actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::{FromRequest, ResponseError};
+    match Visit::extract(&req).await {
+        Ok(v) => v.refuse(StatusCode::NOT_FOUND, "error-no-such-page").error_response(),
+        Err(e) => e.error_response(),
+    }
 }
 
 /// A 303 to `to` (after a form's POST, or to sign in).
@@ -110,33 +155,56 @@ impl WebError {
         Self::Page {
             status,
             lang,
-            message: Tr::new(lang).get(message_id(&e)),
+            message: refusal_words(&Tr::new(lang), &e),
             retry_after_secs: answer.retry_after_secs,
         }
     }
+}
+
+/// A refusal in the page's words: the message of its code when the
+/// catalogs have one, else of its kind. Never the use-case's own text.
+pub fn refusal_words(t: &Tr, e: &ExchangeError) -> String {
+    t.get(message_id(e))
+}
+
+/// The message of a problem code that says more than its kind.
+fn code_message(code: &str) -> Option<&'static str> {
+    use crate::exchange::error::code;
+    Some(match code {
+        code::MASTER_NOT_MEDIA => "error-master-not-media",
+        code::MASTER_REQUIRED => "error-master-required",
+        code::NOT_A_DRAFT => "error-not-a-draft",
+        code::INVALID_STATUS => "error-invalid-status",
+        code::LOGIN_TAKEN => "error-login-taken",
+        code::LAST_OPERATOR => "error-last-operator",
+        code::STATION_EXISTS => "error-station-exists",
+        code::ALREADY_FOLLOWING => "error-already-following",
+        code::TOO_MANY_FOLLOWS => "error-too-many-follows",
+        code::INDEX_FULL => "error-index-full",
+        _ => return None,
+    })
 }
 
 /// The message a page shows for a refusal.
 fn message_id(e: &ExchangeError) -> &'static str {
     use ExchangeError as E;
     match e {
+        E::Conflict { code, .. } => code_message(code).unwrap_or("error-conflict"),
+        E::PreconditionFailed => "error-changed-first",
+        E::TooLarge { .. } => "error-too-large",
+        E::UnsupportedMediaType(_) => "error-media-type",
+        E::Expired => "error-upload-expired",
         E::Unauthorized => "error-unauthorized",
         E::Forbidden(_) => "error-forbidden",
         E::NotFound | E::PreviewNotReady => "error-not-found",
         E::Gone => "error-withdrawn",
         E::RightsWindowClosed => "error-window-closed",
-        E::Conflict { .. } | E::PreconditionFailed | E::Locked => "error-conflict",
+        E::Locked => "error-conflict",
         E::AnalysisPending { .. } => "error-analysis-pending",
         E::TooManyRequests { .. } => "error-too-many",
         E::StorageUnavailable(_) | E::StorageFull(_) => "error-storage",
         E::OriginUnavailable => "error-origin",
-        E::Invalid(_)
-        | E::BadRequest { .. }
-        | E::TooLarge { .. }
-        | E::UnsupportedMediaType(_)
-        | E::DigestMismatch
-        | E::Expired
-        | E::ChecksumMismatch => "error-invalid",
+        E::Invalid(_) | E::BadRequest { .. } | E::DigestMismatch | E::ChecksumMismatch => "error-invalid",
         E::Broken(_) | E::Catalog(_) | E::Media(_) => "error-internal",
     }
 }

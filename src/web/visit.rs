@@ -6,7 +6,6 @@ use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 
@@ -47,11 +46,6 @@ impl FromRequest for Visit {
         let asked = url::form_urlencoded::parse(req.query_string().as_bytes())
             .find(|(k, _)| k == "lang")
             .and_then(|(_, v)| Lang::parse(&v));
-        let accepted = req
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Lang::from_accept_language);
         let here = match req.query_string() {
             "" => req.path().to_owned(),
             q => format!("{}?{q}", req.path()),
@@ -74,10 +68,13 @@ impl FromRequest for Visit {
                 .as_ref()
                 .and_then(|(_, s)| s.person.language.as_deref())
                 .and_then(Lang::parse);
+            // The hub's language unless the person chose another: a browser
+            // set to English still reads the stations' language.
+            let lang = asked.or(chosen).unwrap_or(site.default_lang);
             Ok(Visit {
                 hub,
                 site,
-                lang: asked.or(chosen).or(accepted).unwrap_or(Lang::Vi),
+                lang,
                 session,
                 here,
                 pre_session,
@@ -163,6 +160,7 @@ impl Visit {
             Lang::En => Lang::Vi,
         };
         Chrome {
+            hub_name: self.site.hub_name.clone().unwrap_or_else(|| self.t().get("hub-name")),
             t: self.t(),
             lang: self.lang.code(),
             person,
@@ -190,6 +188,8 @@ fn with_lang(here: &str, lang: Lang) -> String {
 /// The frame of every page: language, person, CSRF token, asset URLs.
 #[derive(Debug, Clone)]
 pub struct Chrome {
+    /// The hub's name (the `hub_name` setting, or the catalogs' words).
+    pub hub_name: String,
     pub t: Tr,
     pub lang: &'static str,
     pub person: Option<Person>,
@@ -203,6 +203,7 @@ impl Chrome {
     /// The frame for a visitor not known (error pages).
     pub fn plain(lang: Lang) -> Self {
         Self {
+            hub_name: Tr::new(lang).get("hub-name"),
             t: Tr::new(lang),
             lang: lang.code(),
             person: None,

@@ -62,6 +62,26 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
     let national = app.published(&tn, &national).await;
     let script_title = "<script>alert(\"x\")</script> 'Đêm' & \"ngày\"";
     let script = app.published(&tn, &program(script_title)).await;
+    let withdrawn = app.published(&tn, &program("Đã thu hồi vì sai số liệu")).await;
+    let r = app
+        .post(
+            &tn,
+            &format!("/api/v1/programs/{}/withdraw", id(&withdrawn)),
+            &json!({"reason": "Sai số liệu"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // A station whose name is longer than the report chart's label room.
+    let long_name = "Đài Phát thanh và Truyền hình tỉnh Bắc Kạn – Kênh vùng cao phía Bắc";
+    let r = app
+        .post(
+            &app.admin,
+            "/api/v1/stations",
+            &json!({"id": "bac-kan", "name": long_name, "province": "Bắc Kạn", "kind": "provincial"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    add_person(&app, "bac-kan", "lan", "Hà Thị Lan", "editor", password);
 
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("hub.json");
@@ -70,12 +90,14 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         "admin_token": app.admin,
         "chunk_bytes": chunk,
         "lock_after": lock_after,
-        "people": {"hoa": password, "binh": password, "khoa": password, "admin": admin.trim()},
+        "people": {"hoa": password, "binh": password, "khoa": password, "lan": password, "admin": admin.trim()},
         "mine": id(&mine),
         "closed": id(&closed),
         "national": id(&national),
         "script": id(&script),
         "script_title": script_title,
+        "withdrawn": id(&withdrawn),
+        "long_station_name": long_name,
     });
     std::fs::write(&fixture, doc.to_string()).unwrap();
     let out = tokio::task::spawn_blocking(move || {

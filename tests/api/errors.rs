@@ -13,7 +13,7 @@ use pxhub::web::WebError;
 use serde_json::Value;
 
 /// One of each variant; `which` makes sure none is left out.
-fn every_variant() -> Vec<ExchangeError> {
+pub(crate) fn every_variant() -> Vec<ExchangeError> {
     let io = || std::io::Error::other("disk");
     vec![
         ExchangeError::Unauthorized,

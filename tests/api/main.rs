@@ -35,4 +35,5 @@ mod sign_in;
 mod stations;
 mod tus;
 mod web;
+mod web_daily;
 mod webhooks;

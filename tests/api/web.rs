@@ -854,6 +854,11 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    // The report is confirmed on the page it leads back to.
+    let back = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/programs/{program_id}?done=rebroadcast#rebroadcast"));
+    let page = binh.text(back.split('#').next().unwrap()).await;
+    assert!(page.contains("id=\"notice\">Đã ghi nhận báo cáo phát lại"), "{page}");
 
     // Thái Nguyên's page: the take, the rebroadcast, who did what when.
     let page = hoa.text(&format!("/programs/{program_id}")).await;
@@ -872,7 +877,14 @@ async fn offer_upload_publish_take_and_rebroadcast_through_the_pages() {
     assert!(report.contains("<svg class=\"chart\"") && report.contains("Đài thai-nguyen"));
     let r = hoa.get(&format!("/report.csv?year={year}")).await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    assert!(r.text().await.unwrap().contains("thai-nguyen"));
+    let csv = r.text().await.unwrap();
+    assert!(csv.contains("thai-nguyen"));
+    // The page's download says its columns in the page's words.
+    assert!(
+        csv.starts_with("\u{feff}Mã đài,Tên đài,Chương trình đã chia sẻ,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\r\nTỔNG,") && !csv.contains("taken_by_others"), "{csv}");
     // Withdrawing with a reason; the taker then sees why, and no download.
     let token = hoa.session_csrf().await;
     let r = hoa
@@ -1195,7 +1207,7 @@ async fn a_program_page_follows_its_series_and_my_station_unfollows() {
 
     // My station lists both, in words.
     let station = b.text("/station").await;
-    assert!(station.contains("Loạt chương trình"), "{station}");
+    assert!(station.contains("Chuyên mục"), "{station}");
     assert!(station.contains("Nông nghiệp xanh"));
     assert!(station.contains("Bản gốc"), "{station}");
     assert!(station.contains(&format!("value=\"{follow_id}\"")));

@@ -62,7 +62,7 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     page.get_by_label("Tày").check()
     page.get_by_label("Phút").fill("25")
     page.get_by_role("button", name="Lưu và tải tệp lên").click()
-    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload\?saved=1$"))
     program_id = page.url.split("/")[-2]
 
     # A file of several MiB; the link drops half-way through the second
@@ -126,7 +126,7 @@ def test_offer_upload_resume_publish_then_take_and_rebroadcast(browser, base_url
     p2.get_by_label("Thời điểm phát").fill("2026-01-02T19:00")
     p2.get_by_label("Kênh").fill("CBTV1")
     p2.get_by_role("button", name="Báo cáo phát lại").click()
-    p2.wait_for_load_state()
+    expect(p2.locator("#notice")).to_have_text("Đã ghi nhận báo cáo phát lại. Cảm ơn đài!")
 
     # Thái Nguyên sees the take and the rebroadcast, and who did what.
     page.goto(f"{tn_url}/programs/{program_id}")
@@ -147,7 +147,7 @@ def offer(page, base_url, title, genre, language):
     page.get_by_label("Thể loại").select_option(genre)
     page.get_by_label(language).check()
     page.get_by_role("button", name="Lưu và tải tệp lên").click()
-    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload$"))
+    expect(page).to_have_url(re.compile(r"/programs/[0-9a-f-]+/upload\?saved=1$"))
     return page.url.split("/")[-2]
 
 

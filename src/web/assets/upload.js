@@ -104,6 +104,14 @@
       onSuccess: function () {
         bar.value = 100;
         say(root.dataset.msgDone);
+        // The file's analysis shows as it goes (htmx asks for the list).
+        if (window.htmx && $("files")) window.htmx.trigger($("files"), "refresh");
+        // A master is in: the program may be published now.
+        var publish = $("publish"), note = $("publish-note");
+        if (metadata.role === "master" && publish) {
+          publish.disabled = false;
+          if (note) note.textContent = root.dataset.msgPublishReady;
+        }
         root.dataset.state = "done";
         unfinished.hidden = true;
         upload = null;
@@ -115,8 +123,14 @@
         if (err && err.originalRequest && retryable(err)) return waitForLink();
         // The session ended (signed out elsewhere, or idle too long while
         // the link was down): what arrived stays, after signing in again.
-        var signedOut = err && err.originalResponse && err.originalResponse.getStatus() === 401;
-        say(signedOut ? root.dataset.msgSignedOut : root.dataset.msgFailed);
+        // A refusal says why, and what the hub takes instead: trying the
+        // same file again cannot work.
+        var s = err && err.originalResponse ? err.originalResponse.getStatus() : 0;
+        var chosen = role.querySelector('option[value="' + metadata.role + '"]');
+        if (s === 401) say(root.dataset.msgSignedOut);
+        else if (s === 415) say(root.dataset.msgWrongType + " " + (chosen ? chosen.dataset.expects : ""));
+        else if (s === 413) say(root.dataset.msgTooLarge);
+        else say(root.dataset.msgFailed);
         root.dataset.state = "failed";
         buttons(false);
       }

@@ -21,6 +21,8 @@ struct SignInPage {
     next: String,
     login: String,
     error: Option<String>,
+    /// No operator can sign in yet: say how to make the first one.
+    first_run: bool,
 }
 
 /// Where to go after signing in: a path (and query) this site serves, as
@@ -77,6 +79,7 @@ pub async fn sign_in_form(v: Visit, q: web::Query<NextQuery>) -> Result<HttpResp
         next,
         login: String::new(),
         error: None,
+        first_run: !v.hub.has_operator().await.map_err(|e| v.fail(e))?,
     }
     .render()
     .map_err(WebError::internal)?;
@@ -136,6 +139,7 @@ pub async fn sign_in(v: Visit, req: actix_web::HttpRequest, body: web::Bytes) ->
         next,
         login: f.login.chars().take(64).collect(),
         error: Some(message),
+        first_run: !v.hub.has_operator().await.map_err(|e| v.fail(e))?,
     }
     .render()
     .map_err(WebError::internal)?;

@@ -19,13 +19,6 @@ pub struct StationLine {
     pub kind: String,
 }
 
-pub struct PersonLine {
-    pub login: String,
-    pub name: String,
-    pub station: String,
-    pub role: String,
-}
-
 pub struct WebhookLine {
     pub id: String,
     pub subscriber: String,
@@ -40,7 +33,7 @@ pub struct WebhookLine {
 struct AdminPage {
     c: Chrome,
     stations: Vec<StationLine>,
-    people: Vec<PersonLine>,
+    people: Vec<super::people::PersonLine>,
     tokens: Vec<super::TokenLine>,
     webhooks: Vec<WebhookLine>,
     /// What the last action says (a new token or password, shown once).
@@ -71,19 +64,7 @@ async fn render(
             kind: t.get(&format!("station-kind-{}", s.kind.as_str())),
         })
         .collect();
-    let people = v
-        .hub
-        .people(&s.caller)
-        .await
-        .map_err(|e| v.fail(e))?
-        .into_iter()
-        .map(|p| PersonLine {
-            login: p.login.to_string(),
-            name: p.name,
-            station: p.station.map(|s| s.to_string()).unwrap_or_default(),
-            role: t.get(&format!("person-role-{}", p.role.as_str())),
-        })
-        .collect();
+    let people = super::people::lines(v).await?;
     let tokens = super::token_lines(v, &s.caller).await?;
     let mut webhooks = Vec::new();
     for h in v.hub.webhooks(&s.caller, None).await.map_err(|e| v.fail(e))? {
@@ -123,14 +104,16 @@ pub async fn admin(v: Visit) -> Result<HttpResponse, WebError> {
 
 /// The refusal of an operator's form, said on the page.
 async fn refused(v: &Visit, e: ExchangeError) -> Result<HttpResponse, WebError> {
+    let t = v.t();
     let why = match e {
-        ExchangeError::Invalid(errors) => errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        ExchangeError::Conflict { detail, .. } => detail,
-        ExchangeError::NotFound => v.t().get("error-not-found"),
+        ExchangeError::Invalid(errors) => {
+            let e = super::FieldErrors::words(&t, errors.into_iter().map(|e| (e.field, e.message)).collect());
+            e.0.iter()
+                .map(|(field, m)| format!("{}: {m}", super::field_label(&t, field).1))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        e @ (ExchangeError::Conflict { .. } | ExchangeError::NotFound) => crate::web::refusal_words(&t, &e),
         other => return Err(v.fail(other)),
     };
     render(v, StatusCode::UNPROCESSABLE_ENTITY, None, None, Some(why)).await

@@ -192,7 +192,7 @@ fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<Program
 /// adds it to the search (or, when chosen, takes it away).
 fn facets(t: &Tr, pairs: &[(&'static str, String)], counts: &Facets, names: &StationNames) -> Vec<Facet> {
     let facet = |title: &str, name: &'static str, counts: &BTreeMap<String, u64>, label: &dyn Fn(&str) -> String| {
-        let values = counts
+        let mut values: Vec<FacetValue> = counts
             .iter()
             .map(|(value, n)| {
                 let chosen = pairs.iter().any(|(k, v)| *k == name && v == value);
@@ -215,6 +215,9 @@ fn facets(t: &Tr, pairs: &[(&'static str, String)], counts: &Facets, names: &Sta
                 }
             })
             .collect();
+        // In the order of their words, as a reader looks for them (not of
+        // their codes).
+        values.sort_by_cached_key(|v| words::sort_key(&v.label));
         Facet {
             title: t.get(title),
             values,

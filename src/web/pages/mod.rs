@@ -3,7 +3,9 @@
 mod account;
 mod admin;
 mod catalog;
+mod edit;
 mod offer;
+mod people;
 mod program;
 mod report;
 mod station;
@@ -11,6 +13,7 @@ mod station;
 use actix_web::web;
 use serde::de::DeserializeOwned;
 
+use super::i18n::Tr;
 use super::{Visit, WebError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -26,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/publish", web::post().to(program::publish))
         .route("/programs/{id}/withdraw", web::post().to(program::withdraw))
         .route("/programs/{id}/upload", web::get().to(offer::upload_page))
+        .route("/programs/{id}/files", web::get().to(offer::files_part))
+        .route("/programs/{id}/edit", web::get().to(edit::edit_form))
+        .route("/programs/{id}/edit", web::post().to(edit::edit))
+        .route("/programs/{id}/delete", web::post().to(edit::delete))
         .route("/offer", web::get().to(offer::offer_form))
         .route("/offer", web::post().to(offer::offer))
         .route("/programs/{id}/follow", web::post().to(program::follow))
@@ -37,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/stations", web::post().to(admin::add_station))
         .route("/admin/people", web::post().to(admin::add_person))
         .route("/admin/people/unlock", web::post().to(admin::unlock_login))
+        .route("/people/manage", web::post().to(people::manage))
         .route("/admin/tokens", web::post().to(admin::issue_token))
         .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
         .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
@@ -112,7 +120,7 @@ pub(super) async fn token_lines(v: &Visit, caller: &crate::exchange::Caller) -> 
             id: k.id,
             station: k.station.map(|s| s.to_string()).unwrap_or_default(),
             label: k.label,
-            role: k.role.as_str().to_owned(),
+            role: t.get(&format!("token-role-{}", k.role.as_str())),
             created: crate::web::format::date(k.created_at, t.lang),
             live: !k.revoked,
         })
@@ -135,4 +143,106 @@ impl FieldErrors {
     pub fn any(&self) -> bool {
         !self.0.is_empty()
     }
+
+    /// The use-case's field errors (its own words, English for the API) in
+    /// the page's words: never the parser's or the API's text.
+    pub fn words(t: &Tr, errors: Vec<(String, String)>) -> Self {
+        Self(
+            errors
+                .into_iter()
+                .map(|(field, why)| {
+                    let m = field_message(t, &field, &why);
+                    (field, m)
+                })
+                .collect(),
+        )
+    }
+
+    /// The labels of the fields in error, each once, in order, with the id
+    /// of its field (for the list at the top of a form).
+    pub fn labels(&self, t: &Tr) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (field, _) in &self.0 {
+            let (id, label) = field_label(t, field);
+            if !out.iter().any(|(i, _)| *i == id) {
+                out.push((id, label));
+            }
+        }
+        out
+    }
+}
+
+/// The form field (its element id) and its label, for a field the use-case
+/// names (`title`, `rights.available_until`, `languages[2]`).
+pub(super) fn field_label(t: &Tr, field: &str) -> (String, String) {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    let (id, label) = match field {
+        f if f.starts_with("rights.stations") => ("rights_stations", "field-stations"),
+        f if f.starts_with("rights.available_from") => ("available_from", "field-available-from"),
+        f if f.starts_with("rights.available_until") => ("available_until", "field-available-until"),
+        f if f.starts_with("rights.terms") => ("terms", "field-terms"),
+        f if f.starts_with("rights.audience") => ("audience", "field-audience"),
+        _ => match base {
+            "title" => ("title", "field-title"),
+            "summary" => ("summary", "field-summary"),
+            "description" => ("description", "field-description"),
+            "tags" => ("tags", "field-tags"),
+            "kind" => ("kind", "field-kind"),
+            "genre" => ("genre", "field-genre"),
+            "languages" => ("languages", "field-languages"),
+            "series" => ("series", "field-series"),
+            "episode" => ("episode", "field-episode"),
+            "first_aired_at" => ("first_aired_at", "field-first-aired"),
+            "duration_seconds" => ("duration_minutes", "field-duration"),
+            "credits" => ("producer", "credit-producer"),
+            "aired_at" => ("aired_at", "aired-at"),
+            "channel" => ("channel", "channel"),
+            "note" => ("note", "note"),
+            "reason" => ("reason", "withdraw-reason"),
+            "login" => ("login", "login-name"),
+            "name" => ("name", "name"),
+            "station" => ("station", "station"),
+            "role" => ("role", "person-role"),
+            "province" => ("province", "province"),
+            "rights" => ("audience", "rights"),
+            _ => ("", "field-other"),
+        },
+    };
+    (id.to_owned(), t.get(label))
+}
+
+/// One field error in the page's words. The use-case's messages are
+/// matched by their fixed shapes; anything else reads as "not valid",
+/// never as the use-case's own (English) text.
+fn field_message(t: &Tr, field: &str, why: &str) -> String {
+    let number_after =
+        |prefix: &str| -> Option<String> { why.strip_prefix(prefix)?.split_whitespace().next().map(str::to_owned) };
+    if let Some(id) = match why {
+        "date" => Some("error-date"),
+        "number" => Some("error-number"),
+        "choose" => Some("error-choose"),
+        "must not be empty" => Some("error-empty"),
+        "must name at least one language" => Some("error-no-language"),
+        "must be after available_from" => Some("error-until-before-from"),
+        _ if why.starts_with("must name at least one station") => Some("error-no-station-chosen"),
+        _ if why.starts_with("must be empty unless") => Some("error-stations-unless"),
+        _ if why.starts_with("no station") => Some("error-unknown-station"),
+        _ if why.starts_with("must not contain") => Some("error-hidden-characters"),
+        _ if field.starts_with("languages[") => Some("error-language-tag"),
+        _ => None,
+    } {
+        return t.get(id);
+    }
+    if let Some(n) = number_after("must be at most ") {
+        return t.arg("error-too-long", "n", n);
+    }
+    if let Some(n) = number_after("at most ") {
+        return t.arg("error-too-many-items", "n", n);
+    }
+    if let Some(range) = why.strip_prefix("must be between ") {
+        if let Some((a, b)) = range.split_once(" and ") {
+            return t.arg("error-range", "n", format!("{a}–{b}"));
+        }
+    }
+    t.get("error-field-invalid")
 }

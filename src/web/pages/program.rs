@@ -4,7 +4,7 @@
 //! station that took it, the rebroadcast form; and who did what when.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
@@ -49,7 +49,7 @@ pub struct AnalysisView {
     pub reasons: Vec<String>,
 }
 
-fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
+pub(super) fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
     let lang = t.lang;
     let mut facts = Vec::new();
     if let Some(c) = &a.container {
@@ -102,13 +102,18 @@ fn analysis_view(t: &crate::web::i18n::Tr, a: &FileAnalysis) -> AnalysisView {
     AnalysisView {
         state: t.get(&format!("analysis-{}", a.state.as_str())),
         state_class: a.state.as_str(),
-        error: a.error.clone().unwrap_or_default(),
+        // The analysis's own error is for the operator's log, not the page.
+        error: a.error.as_ref().map(|_| t.get("analysis-error")).unwrap_or_default(),
         facts,
         verdict: a
             .qc
             .as_ref()
             .map(|q| (t.get(&format!("qc-{}", q.verdict.as_str())), q.verdict.as_str())),
-        reasons: a.qc.as_ref().map(|q| q.reasons.clone()).unwrap_or_default(),
+        reasons: a
+            .qc
+            .as_ref()
+            .map(|q| q.reasons.iter().map(|r| words::qc_reason(t, r)).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -163,7 +168,19 @@ struct ProgramPage {
     summary: String,
     description: String,
     rights: Vec<(String, String)>,
-    badge: Badge,
+    /// The rights badge; none on a withdrawn program (its status says it).
+    badge: Option<Badge>,
+    /// The master is uploaded: the program may be published.
+    has_master: bool,
+    /// What was just done, confirmed ("Đã đăng chương trình").
+    notice: Option<String>,
+    /// Why publishing was refused, and what to do.
+    publish_error: Option<String>,
+    /// The version shown (its ETag), sent back by the delete form.
+    version: String,
+    /// Why it was withdrawn, for whoever may still see it and take it
+    /// (its owner: `why_not` says it to the others).
+    withdrawn_reason: Option<String>,
     files: Vec<FileView>,
     /// Why the files may not be taken now, if they may not.
     why_not: Option<String>,
@@ -181,6 +198,16 @@ struct ProgramPage {
 }
 
 async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) -> Result<ProgramPage, WebError> {
+    render_with(v, id, errors, None, None).await
+}
+
+async fn render_with(
+    v: &Visit,
+    id: crate::domain::ProgramId,
+    errors: FieldErrors,
+    notice: Option<String>,
+    publish_error: Option<String>,
+) -> Result<ProgramPage, WebError> {
     let s = v.signed_in()?;
     let t = v.t();
     let caller = &s.caller;
@@ -216,7 +243,17 @@ async fn render(v: &Visit, id: crate::domain::ProgramId, errors: FieldErrors) ->
         summary: m.summary.clone().unwrap_or_default(),
         description: m.description.clone().unwrap_or_default(),
         rights,
-        badge: words::badge(&t, &p, take, now),
+        badge: (p.status != ProgramStatus::Withdrawn).then(|| words::badge(&t, &p, take, now)),
+        has_master: p.has_master(),
+        version: p.etag(),
+        withdrawn_reason: match (p.status, take) {
+            (ProgramStatus::Withdrawn, Ok(())) => {
+                Some(words::why_not(&t, crate::exchange::rights::NotNow::Withdrawn, &p))
+            }
+            _ => None,
+        },
+        notice,
+        publish_error,
         files,
         why_not: take.err().map(|why| words::why_not(&t, why, &p)),
         owner,
@@ -413,6 +450,15 @@ async fn action_views(
                     .and_then(FileRole::parse)
                     .map(|r| words::file_role(&t, r))
                     .unwrap_or_default(),
+                crate::domain::ActionKind::Edited => a
+                    .detail
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(|f| super::field_label(&t, f).1)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 _ => a.detail.clone().unwrap_or_default(),
             },
         })
@@ -440,11 +486,29 @@ async fn follow_offer(v: &Visit, p: &Program, names: &StationNames) -> Result<Fo
     Ok(FollowOffer { what, following })
 }
 
-pub async fn program(v: Visit, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+pub async fn program(v: Visit, path: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, WebError> {
     v.signed_in()?;
     let id = program_id(&v, &path)?;
-    let p = render(&v, id, FieldErrors::default()).await?;
+    let notice = done_notice(&v, &req);
+    let p = render_with(&v, id, FieldErrors::default(), notice, None).await?;
     page(&p)
+}
+
+/// The confirmation of what a form just did, named by the `done` of the
+/// address it sent the browser to (only these words, never the address's).
+fn done_notice(v: &Visit, req: &HttpRequest) -> Option<String> {
+    let done = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "done")?
+        .1;
+    let id = match done.as_ref() {
+        "published" => "done-published",
+        "withdrawn" => "done-withdrawn",
+        "rebroadcast" => "done-rebroadcast",
+        "followed" => "done-followed",
+        "edited" => "done-edited",
+        _ => return None,
+    };
+    Some(v.t().get(id))
 }
 
 #[derive(Deserialize)]
@@ -474,9 +538,9 @@ pub async fn rebroadcast(v: Visit, path: web::Path<String>, body: web::Bytes) ->
         note: Some(f.note).filter(|n| !n.trim().is_empty()),
     };
     match v.hub.report_rebroadcast(&s.caller, id, new).await {
-        Ok(_) => Ok(see_other(&format!("/programs/{id}#rebroadcast"))),
+        Ok(_) => Ok(see_other(&format!("/programs/{id}?done=rebroadcast#rebroadcast"))),
         Err(ExchangeError::Invalid(errors)) => {
-            let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
+            let errors = FieldErrors::words(&t, errors.into_iter().map(|e| (e.field, e.message)).collect());
             let p = render(&v, id, errors).await?;
             page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
@@ -497,11 +561,15 @@ pub async fn publish(v: Visit, path: web::Path<String>, body: web::Bytes) -> Res
     let s = v.check_csrf(f.csrf.as_deref())?;
     let id = program_id(&v, &path)?;
     match v.hub.publish_program(&s.caller, id, IfMatch::default()).await {
-        Ok(_) => Ok(see_other(&format!("/programs/{id}"))),
-        Err(ExchangeError::Conflict {
-            code: code::MASTER_REQUIRED,
-            ..
-        }) => Err(v.refuse(StatusCode::CONFLICT, "error-master-required")),
+        Ok(_) => Ok(see_other(&format!("/programs/{id}?done=published"))),
+        // Not publishable yet: the program's page, saying why and what to
+        // do, next to the button and above the master's analysis.
+        Err(e @ (ExchangeError::Conflict { .. } | ExchangeError::AnalysisPending { .. })) => {
+            let status = StatusCode::from_u16(e.answer().status).unwrap_or(StatusCode::CONFLICT);
+            let why = crate::web::refusal_words(&v.t(), &e);
+            let p = render_with(&v, id, FieldErrors::default(), None, Some(why)).await?;
+            page_with(status, &p)
+        }
         Err(e) => Err(v.fail(e)),
     }
 }
@@ -516,9 +584,9 @@ pub async fn withdraw(v: Visit, path: web::Path<String>, body: web::Bytes) -> Re
         .withdraw_program(&s.caller, id, f.reason, IfMatch::default())
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/programs/{id}"))),
+        Ok(_) => Ok(see_other(&format!("/programs/{id}?done=withdrawn"))),
         Err(ExchangeError::Invalid(errors)) => {
-            let errors = FieldErrors(errors.into_iter().map(|e| (e.field, e.message)).collect());
+            let errors = FieldErrors::words(&v.t(), errors.into_iter().map(|e| (e.field, e.message)).collect());
             let p = render(&v, id, errors).await?;
             page_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
@@ -548,7 +616,7 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
         | Err(ExchangeError::Conflict {
             code: code::ALREADY_FOLLOWING,
             ..
-        }) => Ok(see_other(&format!("/programs/{id}#follow"))),
+        }) => Ok(see_other(&format!("/programs/{id}?done=followed#follow"))),
         Err(e) => Err(v.fail(e)),
     }
 }

@@ -26,17 +26,20 @@ pub struct ReportRow {
     pub rebroadcasts: String,
 }
 
-/// One bar pair of the chart.
+/// One bar pair of the chart: the station's name on its own line, then
+/// its two bars below it, as long as a share of the chart's width (in
+/// percent, so that the chart fits any screen at its words' own size).
 pub struct Bar {
     pub name: String,
-    pub y: u32,
-    pub text_y: u32,
-    pub given_w: u32,
-    pub taken_w: u32,
-    pub given: u64,
-    pub taken: u64,
-    pub given_x: u32,
-    pub taken_x: u32,
+    pub name_y: u32,
+    pub given_y: u32,
+    pub taken_y: u32,
+    pub given_w: String,
+    pub taken_w: String,
+    pub given_x: String,
+    pub taken_x: String,
+    pub given: String,
+    pub taken: String,
 }
 
 #[derive(Template)]
@@ -51,9 +54,23 @@ struct ReportPage {
     csv: String,
 }
 
-const BAR_AREA: u32 = 360;
-const LABEL_W: u32 = 200;
-const ROW_H: u32 = 44;
+/// The longest bar, in percent of the chart's width (the rest holds its
+/// number).
+const BAR_AREA: f64 = 80.0;
+/// A station's rows: its name (18 px), two bars of 16 px, and a gap.
+const ROW_H: u32 = 64;
+/// A name longer than this is cut with "…" in the chart (the table above
+/// has it whole).
+const NAME_MAX: usize = 40;
+
+/// A station's name as the chart writes it.
+fn chart_name(name: &str) -> String {
+    if name.chars().count() <= NAME_MAX {
+        return name.to_owned();
+    }
+    let cut: String = name.chars().take(NAME_MAX - 1).collect();
+    format!("{}…", cut.trim_end())
+}
 
 fn year_of(v: &Visit, q: &YearQuery) -> Result<(i32, Period), WebError> {
     let year = q.year.unwrap_or_else(|| chrono::Utc::now().year());
@@ -91,27 +108,26 @@ pub async fn report(v: Visit, q: web::Query<YearQuery>) -> Result<HttpResponse, 
         .max()
         .unwrap_or(0)
         .max(1);
-    let width = |x: u64| ((x as f64 / max as f64) * BAR_AREA as f64).round() as u32;
+    let share = |x: u64| x as f64 / max as f64 * BAR_AREA;
+    let pct = |x: f64| format!("{x:.1}%");
     let bars: Vec<Bar> = r
         .stations
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let y = 10 + i as u32 * ROW_H;
+            let y = 4 + i as u32 * ROW_H;
+            let (given, taken) = (s.numbers.taken_by_others, s.numbers.taken_from_others);
             Bar {
-                name: if s.name.is_empty() {
-                    s.station.to_string()
-                } else {
-                    s.name.clone()
-                },
-                y,
-                text_y: y + 16,
-                given_w: width(s.numbers.taken_by_others),
-                taken_w: width(s.numbers.taken_from_others),
-                given: s.numbers.taken_by_others,
-                taken: s.numbers.taken_from_others,
-                given_x: LABEL_W + width(s.numbers.taken_by_others) + 4,
-                taken_x: LABEL_W + width(s.numbers.taken_from_others) + 4,
+                name: chart_name(if s.name.is_empty() { s.station.as_str() } else { &s.name }),
+                name_y: y + 14,
+                given_y: y + 20,
+                taken_y: y + 38,
+                given_w: pct(share(given)),
+                taken_w: pct(share(taken)),
+                given_x: pct(share(given) + 1.0),
+                taken_x: pct(share(taken) + 1.0),
+                given: n(given),
+                taken: n(taken),
             }
         })
         .collect();
@@ -121,7 +137,7 @@ pub async fn report(v: Visit, q: web::Query<YearQuery>) -> Result<HttpResponse, 
         year,
         years: (2020..=this.max(year)).rev().collect(),
         rows,
-        chart_height: 20 + bars.len() as u32 * ROW_H,
+        chart_height: 8 + bars.len() as u32 * ROW_H,
         bars,
         csv: format!("/report.csv?year={year}"),
     })
@@ -138,5 +154,14 @@ pub async fn report_csv(v: Visit, q: web::Query<YearQuery>) -> Result<HttpRespon
             format!("attachment; filename=\"exchange-{year}.csv\""),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(r.to_csv()))
+        .body(csv_in_words(&v.t(), &r)))
+}
+
+/// The report's CSV with its column names in the page's words.
+fn csv_in_words(t: &crate::web::i18n::Tr, r: &crate::exchange::report::ExchangeReport) -> String {
+    let header: Vec<String> = crate::exchange::report::COLUMNS
+        .iter()
+        .map(|c| t.get(&format!("csv-{}", c.replace('_', "-"))))
+        .collect();
+    r.to_csv_with(&header, &t.get("csv-total"), &t.get("csv-corner"))
 }

@@ -45,6 +45,10 @@ struct StationPage {
     given: Vec<Line>,
     taken: Vec<Line>,
     follows: Vec<FollowLine>,
+    /// A draft was just deleted: say so.
+    deleted: bool,
+    /// The station's people, for its editor in charge (else none).
+    people: Vec<super::people::PersonLine>,
 }
 
 /// The station's programs, by status.
@@ -119,7 +123,7 @@ async fn follow_lines(v: &Visit, names: &StationNames) -> Result<Vec<FollowLine>
         .collect())
 }
 
-pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
+pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpResponse, WebError> {
     let s = v.signed_in()?;
     let Some(mine) = s.caller.station.clone() else {
         return Err(v.refuse(StatusCode::NOT_FOUND, "error-no-station"));
@@ -155,6 +159,8 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
         given,
         taken,
         follows,
+        deleted: req.query_string() == "done=deleted",
+        people: super::people::lines(&v).await?,
     })
 }
 
