@@ -39,6 +39,14 @@ pub struct FollowInput {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 50)]
     pub backfill: u32,
+    /// The delivery profile (`GET /api/v1/profiles`) the agent fetches for
+    /// this follow; default: the station's `default_profile`, else the master.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The station's playout number for what this follow brings (1 to 12
+    /// digits, e.g. `"4501"`): the agent's `{cut_id}` and the `cart` chunk's.
+    #[serde(default)]
+    pub cut_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +57,8 @@ pub struct FollowView {
     pub deliver: bool,
     pub roles: Vec<FileRole>,
     pub backfill: u32,
+    pub profile: Option<String>,
+    pub cut_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -61,6 +71,8 @@ impl From<Follow> for FollowView {
             deliver: f.deliver,
             roles: f.roles,
             backfill: f.backfill,
+            profile: f.profile,
+            cut_id: f.cut_id,
             created_at: f.created_at,
         }
     }
@@ -102,6 +114,8 @@ pub async fn create(
                 deliver: b.deliver,
                 roles: b.roles,
                 backfill: b.backfill,
+                profile: b.profile,
+                cut_id: b.cut_id,
             },
         )
         .await?;

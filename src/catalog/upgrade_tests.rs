@@ -65,6 +65,14 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO events (type, program_seq, at) VALUES ('file.analyzed', 1, 44);"
         }
         9 => "INSERT INTO follows VALUES ('f1', 'vtv', 'series', 'Núi', 'nui', 1, '[\"master\"]', 0, 45);",
+        // Migration 0011 (renditions); the 10th here until 0010 is merged.
+        10 => {
+            "INSERT INTO profiles VALUES ('bwf-r128', 'BWF R128', '{\"id\":\"bwf-r128\"}', 46);
+             UPDATE follows SET profile = 'bwf-r128', cut_id = '4501' WHERE id = 'f1';
+             UPDATE stations SET default_profile = 'bwf-r128' WHERE id = 'vtv';
+             INSERT INTO renditions VALUES ('cc', 'bwf-r128', 'done', 1, 47, NULL, NULL, 'previews/cc/rendition-ab',
+                 'audio/wav', 1000, X'00', '{}', 48, 49);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

@@ -2,6 +2,7 @@
 //! Nothing here does I/O.
 
 pub mod analysis;
+pub mod bwf;
 mod digest;
 mod feed;
 pub mod file;
@@ -9,6 +10,7 @@ pub mod follow;
 mod ledger;
 pub mod person;
 mod program;
+pub mod profile;
 mod search;
 mod secret;
 mod station;

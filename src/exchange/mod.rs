@@ -15,6 +15,7 @@ mod pace;
 pub mod password_gate;
 pub mod people;
 pub mod programs;
+pub mod renditions;
 pub mod report;
 pub mod rights;
 mod search;

@@ -43,6 +43,7 @@ fn every_variant() -> Vec<ExchangeError> {
         ExchangeError::StorageUnavailable(MediaError::Unavailable("down".into())),
         ExchangeError::StorageFull(MediaError::Full(io())),
         ExchangeError::AnalysisPending { retry_after_secs: 5 },
+        ExchangeError::RenditionFailed("the master holds no audio".into()),
     ]
 }
 
@@ -74,6 +75,7 @@ fn which(e: &ExchangeError) -> usize {
         E::StorageUnavailable(_) => 20,
         E::StorageFull(_) => 21,
         E::AnalysisPending { .. } => 22,
+        E::RenditionFailed(_) => 23,
     }
 }
 
@@ -81,7 +83,7 @@ fn which(e: &ExchangeError) -> usize {
 fn every_variant_is_walked() {
     let seen: Vec<usize> = every_variant().iter().map(which).collect();
     assert_eq!(seen, (0..seen.len()).collect::<Vec<_>>());
-    assert_eq!(seen.len(), 23, "every variant is listed once, in order");
+    assert_eq!(seen.len(), 24, "every variant is listed once, in order");
 }
 
 #[actix_web::test]

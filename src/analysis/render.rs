@@ -1,0 +1,354 @@
+//! Renditions: the master made over to a delivery profile by FFmpeg, its
+//! loudness corrected from the analysis's measurement (a plain gain where
+//! the true peak allows it, else FFmpeg's two-pass `loudnorm` fed the
+//! measured values), then measured again by the hub's own meter: a
+//! rendition that misses its target fails, saying why.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use super::{Engine, EngineError};
+use crate::domain::profile::{Container, LoudnessTarget, Profile};
+use crate::domain::{Findings, Loudness, Verdict};
+
+/// How far the rendition's integrated loudness may land from the target.
+pub const TOLERANCE_LU: f64 = 0.5;
+
+/// What a rendition made: the file in the work folder and its measurement.
+#[derive(Debug)]
+pub struct Rendered {
+    pub path: PathBuf,
+    pub loudness: Option<Loudness>,
+    /// Seconds of audio the hub's meter decoded of it.
+    pub seconds: f64,
+}
+
+/// How the loudness is brought to the target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Correction {
+    None,
+    /// A plain gain, dB.
+    Gain(f64),
+    /// FFmpeg's `loudnorm` (linear where it can) with the values its first
+    /// pass measured.
+    Loudnorm(String),
+}
+
+/// The headroom a lossy encoder is given under the true-peak ceiling: its
+/// decoded peaks overshoot the samples it was fed.
+fn headroom(profile: &Profile) -> f64 {
+    match profile.audio_codec.as_deref() {
+        Some("pcm") | None => 0.1,
+        _ => 0.6,
+    }
+}
+
+/// Whether the master can be made into `profile`, from its analysis.
+pub fn refuse(profile: &Profile, findings: Option<&Findings>) -> Option<String> {
+    let Some(f) = findings.filter(|f| f.media) else {
+        return Some("FFmpeg cannot decode the master: it holds no audio or video the hub can read".into());
+    };
+    if let Some(qc) = f.qc.as_ref().filter(|q| q.verdict == Verdict::Fail) {
+        let why = qc.reasons.first().cloned().unwrap_or_default();
+        return Some(format!("the master failed its analysis: {why}"));
+    }
+    if !f.has_audio() {
+        return Some("the master has no audio".into());
+    }
+    if profile.container.is_video() && !f.has_video() {
+        return Some(format!("the master has no video to make {} of", profile.container.as_str()));
+    }
+    if profile.loudness.is_some() && f.loudness.as_ref().and_then(|l| l.integrated_lufs).is_none() {
+        return Some("the master is silent: its loudness cannot be brought to a target".into());
+    }
+    None
+}
+
+/// The output options of `profile` (after the input and filters).
+fn output_args(p: &Profile) -> Vec<String> {
+    let rate = p.sample_rate.unwrap_or(48000).to_string();
+    let channels = p.channels.unwrap_or(2);
+    let lossy = |stereo: &str, mono: &str| if channels == 1 { mono } else { stereo }.to_owned();
+    let pcm = if p.bit_depth == Some(16) { "pcm_s16le" } else { "pcm_s24le" };
+    let mut a: Vec<String> = vec!["-ar".into(), rate, "-ac".into(), channels.to_string()];
+    let mut add = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
+    match (p.container, p.audio_codec.as_deref()) {
+        (Container::Bwf, Some("mp2")) => {
+            add(&["-c:a", "mp2", "-b:a", &lossy("256k", "128k"), "-f", "wav"]);
+        }
+        (Container::Bwf, _) => add(&["-c:a", pcm, "-f", "wav"]),
+        (Container::Mp3, _) => add(&["-c:a", "libmp3lame", "-b:a", &lossy("192k", "96k"), "-f", "mp3"]),
+        (Container::M4a, _) => add(&["-c:a", "aac", "-b:a", &lossy("192k", "96k"), "-movflags", "+faststart", "-f", "mp4"]),
+        (Container::Mp4, _) => add(&[
+            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a",
+            &lossy("192k", "96k"), "-movflags", "+faststart", "-f", "mp4",
+        ]),
+        // XDCAM HD422: 1080i25, MPEG-2 4:2:2 at 50 Mbit/s constant, long GOP
+        // of 12, top field first; PCM audio, in MXF OP1a.
+        (Container::Mxf, _) => add(&[
+            "-vf", "scale=1920:1080,fps=25,format=yuv422p", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-b:v",
+            "50M", "-minrate", "50M", "-maxrate", "50M", "-bufsize", "17825792", "-rc_init_occupancy", "17825792",
+            "-g", "12", "-bf", "2", "-flags", "+ildct+ilme", "-top", "1", "-dc", "10", "-intra_vlc", "1",
+            "-non_linear_quant", "1", "-qmin", "1", "-qmax", "12", "-c:a", pcm, "-f", "mxf",
+        ]),
+        (Container::Keep, _) => {}
+    }
+    a
+}
+
+/// The file name (in the work folder) of `profile`'s output.
+fn output_name(p: &Profile) -> String {
+    format!("rendition.{}", p.container.media_type().1)
+}
+
+impl Engine {
+    /// Makes `input` (whose analysis found `findings`) into `profile`, in
+    /// `workdir`, within the engine's timeout.
+    pub async fn render(
+        &self,
+        input: &Path,
+        profile: &Profile,
+        findings: Option<&Findings>,
+        workdir: &Path,
+    ) -> Result<Rendered, EngineError> {
+        if self.version().is_none() {
+            return Err(EngineError::Unavailable);
+        }
+        if let Some(why) = refuse(profile, findings) {
+            return Err(EngineError::Refused(why));
+        }
+        let timeout = self.settings.timeout;
+        tokio::time::timeout(timeout, self.render_now(input, profile, findings, workdir))
+            .await
+            .map_err(|_| EngineError::Timeout(timeout))?
+    }
+
+    async fn render_now(
+        &self,
+        input: &Path,
+        profile: &Profile,
+        findings: Option<&Findings>,
+        workdir: &Path,
+    ) -> Result<Rendered, EngineError> {
+        let measured = findings.and_then(|f| f.loudness.clone());
+        let correction = match (&profile.loudness, &measured) {
+            (Some(t), Some(m)) => self.correction(input, profile, t, m).await?,
+            _ => Correction::None,
+        };
+        let out = workdir.join(output_name(profile));
+        let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-y"].map(Into::into).to_vec();
+        args.extend(Self::input_args(input));
+        args.extend(["-map", "0:a:0", "-sn", "-dn", "-map_metadata", "-1"].map(Into::into));
+        if profile.container.is_video() {
+            args.extend(["-map", "0:v:0"].map(Into::into));
+        } else {
+            args.push("-vn".into());
+        }
+        match &correction {
+            Correction::None => {}
+            Correction::Gain(db) => args.extend(["-af".into(), format!("volume={db:.2}dB").into()]),
+            Correction::Loudnorm(filter) => args.extend(["-af".into(), filter.into()]),
+        }
+        args.extend(output_args(profile).into_iter().map(Into::into));
+        args.push(super::preview::output(&out));
+        self.run(&args, "make the rendition").await?;
+        let channels = u32::from(profile.channels.unwrap_or(2));
+        let seconds = findings.and_then(|f| f.duration_seconds);
+        let m = self.measure(&out, channels, seconds).await?;
+        if let Some(t) = &profile.loudness {
+            judge(t, &m.loudness)?;
+        }
+        tracing::info!(?correction, loudness = ?m.loudness, "rendition made");
+        Ok(Rendered {
+            path: out,
+            loudness: Some(m.loudness),
+            seconds: m.decoded_seconds,
+        })
+    }
+
+    /// How to bring the master (measured `m`) to target `t`.
+    async fn correction(
+        &self,
+        input: &Path,
+        profile: &Profile,
+        t: &LoudnessTarget,
+        m: &Loudness,
+    ) -> Result<Correction, EngineError> {
+        let Some(i) = m.integrated_lufs else {
+            return Ok(Correction::None);
+        };
+        let gain = t.target_lufs - i;
+        let ceiling = t.max_true_peak_dbtp - headroom(profile);
+        if m.true_peak_dbtp.is_none_or(|tp| tp + gain <= ceiling) {
+            return Ok(Correction::Gain(gain));
+        }
+        // The gain would push the peaks over the ceiling: loudnorm, given
+        // what its own first pass measures.
+        let lra = m.range_lu.unwrap_or(7.0).clamp(7.0, 19.0) + 1.0;
+        let first = format!(
+            "loudnorm=I={:.1}:TP={ceiling:.1}:LRA={lra:.1}:print_format=json",
+            t.target_lufs
+        );
+        let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "info"].map(Into::into).to_vec();
+        args.extend(Self::input_args(input));
+        args.extend(["-map", "0:a:0", "-vn", "-sn", "-dn", "-af", &first, "-f", "null", "-"].map(Into::into));
+        let stderr = self.run(&args, "measure the master for loudnorm").await?;
+        let p = LoudnormPass::parse(&stderr)
+            .ok_or_else(|| EngineError::Failed("loudnorm's first pass printed no measurement".into()))?;
+        Ok(Correction::Loudnorm(format!(
+            "loudnorm=I={:.1}:TP={ceiling:.1}:LRA={lra:.1}:measured_I={}:measured_TP={}:measured_LRA={}:\
+             measured_thresh={}:offset={}:linear=true:print_format=none",
+            t.target_lufs, p.input_i, p.input_tp, p.input_lra, p.input_thresh, p.target_offset
+        )))
+    }
+
+    /// Runs FFmpeg with `args`; its standard error when it succeeds.
+    async fn run(&self, args: &[OsString], what: &str) -> Result<String, EngineError> {
+        let out = self
+            .command(&self.settings.ffmpeg)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+            tracing::info!(stderr = %tail, "ffmpeg could not {what}");
+            return Err(EngineError::Refused(format!("FFmpeg could not {what} from the master")));
+        }
+        Ok(stderr)
+    }
+}
+
+/// Whether measurement `l` of a rendition meets target `t`.
+pub fn judge(t: &LoudnessTarget, l: &Loudness) -> Result<(), EngineError> {
+    let i = l.integrated_lufs.unwrap_or(f64::NEG_INFINITY);
+    let tp = l.true_peak_dbtp.unwrap_or(f64::NEG_INFINITY);
+    if (i - t.target_lufs).abs() > TOLERANCE_LU {
+        return Err(EngineError::Refused(format!(
+            "the rendition measures {i:.1} LUFS, outside {:.1} ±{TOLERANCE_LU} LU",
+            t.target_lufs
+        )));
+    }
+    if tp > t.max_true_peak_dbtp {
+        return Err(EngineError::Refused(format!(
+            "the rendition's true peak is {tp:.1} dBTP, above {:.1} dBTP",
+            t.max_true_peak_dbtp
+        )));
+    }
+    Ok(())
+}
+
+/// What loudnorm's first pass prints (as JSON, numbers as strings).
+#[derive(Debug, serde::Deserialize)]
+struct LoudnormPass {
+    input_i: String,
+    input_tp: String,
+    input_lra: String,
+    input_thresh: String,
+    target_offset: String,
+}
+
+impl LoudnormPass {
+    /// The last `{…}` block of `stderr`, read; each value must be a number
+    /// (it goes into a filter argument).
+    fn parse(stderr: &str) -> Option<Self> {
+        let start = stderr.rfind('{')?;
+        let end = stderr[start..].find('}')? + start + 1;
+        let p: Self = serde_json::from_str(&stderr[start..end]).ok()?;
+        let numbers = [&p.input_i, &p.input_tp, &p.input_lra, &p.input_thresh, &p.target_offset];
+        numbers
+            .iter()
+            .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))
+            .then_some(p)
+    }
+}
+
+/// Rewrites FFmpeg's WAV `from` as the hub serves it, into `to`: `RIFF`,
+/// `fmt ` (and `fact`), `data`, each as FFmpeg wrote it, nothing else; the
+/// RIFF size counts `trailer` bytes more, the `bext` and `cart` chunks
+/// written after the data for each taker. The audio is copied, never held.
+pub fn relayout_wav(from: &Path, to: &Path, trailer: u64) -> Result<(), EngineError> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let bad = |why: &str| EngineError::Failed(format!("FFmpeg's WAV: {why}"));
+    let mut input = std::io::BufReader::new(std::fs::File::open(from)?);
+    let mut riff = [0u8; 12];
+    input.read_exact(&mut riff)?;
+    if &riff[..4] != b"RIFF" || &riff[8..] != b"WAVE" {
+        return Err(bad("not a RIFF WAVE file"));
+    }
+    let mut kept = Vec::new();
+    let data = loop {
+        let mut head = [0u8; 8];
+        input.read_exact(&mut head).map_err(|_| bad("no data chunk"))?;
+        let size = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+        match &head[..4] {
+            b"data" => break size,
+            b"fmt " | b"fact" => {
+                kept.extend_from_slice(&head);
+                let mut body = vec![0u8; (size + size % 2) as usize];
+                input.read_exact(&mut body)?;
+                kept.extend_from_slice(&body);
+            }
+            _ => {
+                input.seek(SeekFrom::Current((size + size % 2) as i64))?;
+            }
+        }
+    };
+    let padded = data + data % 2;
+    let riff_size = 4 + kept.len() as u64 + 8 + padded + trailer;
+    let riff_size = u32::try_from(riff_size)
+        .map_err(|_| EngineError::Refused("the rendition is longer than a WAV file can hold (4 GiB)".into()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(to)?);
+    out.write_all(b"RIFF")?;
+    out.write_all(&riff_size.to_le_bytes())?;
+    out.write_all(b"WAVE")?;
+    out.write_all(&kept)?;
+    out.write_all(b"data")?;
+    out.write_all(&(data as u32).to_le_bytes())?;
+    let copied = std::io::copy(&mut input.take(data), &mut out)?;
+    if copied != data {
+        return Err(bad("the data chunk is cut short"));
+    }
+    if data % 2 == 1 {
+        out.write_all(&[0])?;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loudnorms_first_pass_is_read_and_only_numbers_pass() {
+        let stderr = "[Parsed_loudnorm_0 @ 0x1] \n{\n\t\"input_i\" : \"-30.02\",\n\t\"input_tp\" : \"-4.10\",\n\t\
+                      \"input_lra\" : \"0.00\",\n\t\"input_thresh\" : \"-40.02\",\n\t\"output_i\" : \"-23.1\",\n\t\
+                      \"target_offset\" : \"0.10\"\n}\n";
+        let p = LoudnormPass::parse(stderr).unwrap();
+        assert_eq!((p.input_i.as_str(), p.target_offset.as_str()), ("-30.02", "0.10"));
+        assert!(LoudnormPass::parse(&stderr.replace("-4.10", "-inf:x=1")).is_none());
+        assert!(LoudnormPass::parse("no json").is_none());
+    }
+
+    #[test]
+    fn a_rendition_off_target_fails_saying_why() {
+        let t = LoudnessTarget {
+            target_lufs: -23.0,
+            max_true_peak_dbtp: -1.0,
+        };
+        let l = |i: f64, tp: f64| Loudness {
+            integrated_lufs: Some(i),
+            range_lu: None,
+            true_peak_dbtp: Some(tp),
+        };
+        assert!(judge(&t, &l(-23.4, -1.0)).is_ok());
+        let e = judge(&t, &l(-22.4, -3.0)).unwrap_err().to_string();
+        assert!(e.contains("-22.4 LUFS"), "{e}");
+        let e = judge(&t, &l(-23.0, -0.8)).unwrap_err().to_string();
+        assert!(e.contains("-0.8 dBTP"), "{e}");
+    }
+}
