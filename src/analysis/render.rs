@@ -139,12 +139,13 @@ impl Engine {
         let out = workdir.join(output_name(profile));
         let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-y"].map(Into::into).to_vec();
         args.extend(Self::input_args(input));
-        args.extend(["-map", "0:a:0", "-sn", "-dn", "-map_metadata", "-1"].map(Into::into));
+        // Video first: MXF OP1a wants it so.
         if profile.container.is_video() {
             args.extend(["-map", "0:v:0"].map(Into::into));
         } else {
             args.push("-vn".into());
         }
+        args.extend(["-map", "0:a:0", "-sn", "-dn", "-map_metadata", "-1"].map(Into::into));
         match &correction {
             Correction::None => {}
             Correction::Gain(db) => args.extend(["-af".into(), format!("volume={db:.2}dB").into()]),
