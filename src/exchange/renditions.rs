@@ -122,6 +122,12 @@ impl Hub {
             .await
     }
 
+    /// Station `id`'s default profile.
+    pub async fn default_profile(&self, id: &StationId) -> Result<Option<String>, ExchangeError> {
+        let id = id.clone();
+        Ok(self.catalog.read(move |c| jobs::default_profile(c, &id)).await?)
+    }
+
     /// The rendition of file `role` of program `id` to `profile`, for the
     /// caller: the same rights as the master's download; asking starts it.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id, program = %id))]

@@ -591,3 +591,52 @@ async fn peaks_that_a_plain_gain_would_clip_go_through_loudnorm() {
     assert!((i + 23.0).abs() <= 0.5, "{i} LUFS");
     assert!(tp <= -1.0, "{tp} dBTP");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = analysed_app(|_| {}).await;
+    let owner = app.station("thai-nguyen", "provincial").await;
+    let taker = app.station("cao-bang", "provincial").await;
+    add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
+    // The station's default profile; the follow names only its cut ID.
+    let r = app
+        .patch(&taker, "/api/v1/stations/cao-bang", &json!({"default_profile": "bwf-r128"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let me: Value = app.get(&taker, "/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["default_profile"], "bwf-r128");
+    let r = app
+        .post(
+            &taker,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Nông nghiệp xanh", "deliver": true, "cut_id": "4501"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut body = program("Số 12");
+    body["series"] = json!("Nông nghiệp xanh");
+    let p = upload(&app, &owner, &body, "audio/wav", "so-12.wav", tone(dir.path(), "m.wav", -11.94, 6)).await;
+    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
+    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let into = dir.path().join("playout");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
+        .args(["pull", "--hub", &app.address, "--template", "{cut_id}/{profile} {title}.{ext}", "--into"])
+        .arg(&into)
+        .env("PXHUB_TOKEN", &taker)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let delivered = std::fs::read(into.join("4501").join("bwf-r128 Số 12.wav")).unwrap();
+    let served = rendition(&app, &taker, &p, "bwf-r128").await.bytes().await.unwrap();
+    assert!(delivered == served, "the agent delivered the rendition, byte for byte");
+    let (i, _) = ebur128(dir.path(), &delivered);
+    assert!((i + 23.0).abs() <= 0.5, "{i}");
+    assert!(delivered.windows(4).any(|w| w == b"4501"), "the cart chunk carries the cut ID");
+}
