@@ -456,6 +456,20 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
         .await;
     }
     assert_eq!(app.count("renditions"), 1);
+
+    // A new master: the old one's rendition goes with it, object and row,
+    // and the new one is made afresh.
+    let r = app
+        .put_file(&owner, &p, "master", "audio/wav", "ban-tin.wav", tone(dir.path(), "n.wav", -8.0, 4))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.count("renditions"), 0);
+    assert_eq!(renditions_stored(&app).await, Vec::<String>::new());
+    let r = app.get(&stations[0], &path).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = rendition(&app, &stations[0], &p, "bwf-r128").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().len() < whole.len());
 }
 
 #[tokio::test]
