@@ -97,6 +97,37 @@ fn output_args(p: &Profile) -> Vec<String> {
     a
 }
 
+/// The demuxer that reads `profile`'s output as FFmpeg streams it, for the
+/// containers written front to back (no seeking back).
+fn streamed(p: &Profile) -> Option<&'static str> {
+    match p.container {
+        Container::Bwf => Some("wav"),
+        Container::Mp3 => Some("mp3"),
+        _ => None,
+    }
+}
+
+/// Copies the encoder's output into `path` and into the decoder, in 1 MiB
+/// blocks, to its end.
+fn tee(mut from: std::fs::File, path: &Path, mut decoder: std::fs::File) -> Result<(), EngineError> {
+    use std::io::{Read, Write};
+    let mut file = std::fs::File::create(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        file.write_all(&buf[..n])?;
+        decoder
+            .write_all(&buf[..n])
+            .map_err(|e| EngineError::Failed(format!("the rendition's decoder stopped: {e}")))?;
+    }
+    Ok(())
+}
+
 /// The file name (in the work folder) of `profile`'s output.
 fn output_name(p: &Profile) -> String {
     format!("rendition.{}", p.container.media_type().1)
@@ -152,11 +183,20 @@ impl Engine {
             Correction::Loudnorm(filter) => args.extend(["-af".into(), filter.into()]),
         }
         args.extend(output_args(profile).into_iter().map(Into::into));
-        args.push(super::preview::output(&out));
-        self.run(&args, "make the rendition").await?;
         let channels = u32::from(profile.channels.unwrap_or(2));
         let seconds = findings.and_then(|f| f.duration_seconds);
-        let m = self.measure(&out, channels, seconds).await?;
+        let m = match streamed(profile) {
+            // Written as a stream: measured as it is made, from the bytes
+            // the encoder writes.
+            Some(demuxer) => self.encode_measuring(args, demuxer, &out, channels, seconds).await?,
+            // Containers that seek back (MP4's index, MXF's footer): made,
+            // then measured.
+            None => {
+                args.push(super::preview::output(&out));
+                self.run(&args, "make the rendition").await?;
+                self.measure(&out, channels, seconds).await?
+            }
+        };
         if let Some(t) = &profile.loudness {
             judge(t, &m.loudness)?;
         }
@@ -202,6 +242,55 @@ impl Engine {
              measured_thresh={}:offset={}:linear=true:print_format=none",
             t.target_lufs, p.input_i, p.input_tp, p.input_lra, p.input_thresh, p.target_offset
         )))
+    }
+
+    /// Runs the encoder (`args`, its output a pipe) into `out` and, from the
+    /// same bytes, a decoder into the meter, side by side: one pass over the
+    /// master, and the rendition's own audio measured.
+    async fn encode_measuring(
+        &self,
+        mut args: Vec<OsString>,
+        demuxer: &str,
+        out: &Path,
+        channels: u32,
+        expected: Option<f64>,
+    ) -> Result<super::Measured, EngineError> {
+        let mut decoder = self.command(&self.settings.ffmpeg);
+        decoder
+            .args(["-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "pipe", "-f", demuxer])
+            .args(["-i", "pipe:0"])
+            .args(Self::decode_args(channels))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut decoder = decoder.spawn()?;
+        let to_decoder = decoder.stdin.take().ok_or_else(|| EngineError::Failed("no stdin".into()))?;
+        args.push("pipe:1".into());
+        let mut encoder = self
+            .command(&self.settings.ffmpeg)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let from = encoder.stdout.take().ok_or_else(|| EngineError::Failed("no stdout".into()))?;
+        let stderr = encoder.stderr.take().ok_or_else(|| EngineError::Failed("no stderr".into()))?;
+        let complaints = tokio::spawn(super::loudness::first_bytes(stderr, 4096));
+        let from = std::fs::File::from(from.into_owned_fd()?);
+        let to_decoder = std::fs::File::from(to_decoder.into_owned_fd()?);
+        let path = out.to_owned();
+        let teeing = tokio::task::spawn_blocking(move || tee(from, &path, to_decoder));
+        let (teed, measured) = tokio::join!(teeing, self.measure_child(decoder, channels, expected));
+        let status = encoder.wait().await?;
+        let complaints = complaints.await.unwrap_or_default();
+        if !status.success() {
+            let text = String::from_utf8_lossy(&complaints);
+            tracing::info!(stderr = %text, "ffmpeg could not make the rendition");
+            return Err(EngineError::Refused(
+                "FFmpeg could not make the rendition from the master".into(),
+            ));
+        }
+        teed.map_err(|e| EngineError::Failed(e.to_string()))??;
+        measured
     }
 
     /// Runs FFmpeg with `args`; its standard error when it succeeds.
@@ -271,9 +360,14 @@ impl LoudnormPass {
 /// `fmt ` (and `fact`), `data`, each as FFmpeg wrote it, nothing else; the
 /// RIFF size counts `trailer` bytes more, the `bext` and `cart` chunks
 /// written after the data for each taker. The audio is copied, never held.
-pub fn relayout_wav(from: &Path, to: &Path, trailer: u64) -> Result<(), EngineError> {
+///
+/// FFmpeg writing to a pipe leaves the sizes unknown (`0xFFFFFFFF`): the
+/// data then runs to the end of the file. Compressed data (MPEG) gets the
+/// `fact` chunk it needs, of `frames` samples, when FFmpeg wrote none.
+pub fn relayout_wav(from: &Path, to: &Path, trailer: u64, frames: u64) -> Result<(), EngineError> {
     use std::io::{Read, Seek, SeekFrom, Write};
     let bad = |why: &str| EngineError::Failed(format!("FFmpeg's WAV: {why}"));
+    let length = std::fs::metadata(from)?.len();
     let mut input = std::io::BufReader::new(std::fs::File::open(from)?);
     let mut riff = [0u8; 12];
     input.read_exact(&mut riff)?;
@@ -281,13 +375,18 @@ pub fn relayout_wav(from: &Path, to: &Path, trailer: u64) -> Result<(), EngineEr
         return Err(bad("not a RIFF WAVE file"));
     }
     let mut kept = Vec::new();
+    let mut has_fact = false;
     let data = loop {
         let mut head = [0u8; 8];
         input.read_exact(&mut head).map_err(|_| bad("no data chunk"))?;
         let size = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
         match &head[..4] {
-            b"data" => break size,
+            b"data" => {
+                let rest = length - input.stream_position()?;
+                break if size == u64::from(u32::MAX) || size > rest { rest } else { size };
+            }
             b"fmt " | b"fact" => {
+                has_fact |= &head[..4] == b"fact";
                 kept.extend_from_slice(&head);
                 let mut body = vec![0u8; (size + size % 2) as usize];
                 input.read_exact(&mut body)?;
@@ -298,6 +397,12 @@ pub fn relayout_wav(from: &Path, to: &Path, trailer: u64) -> Result<(), EngineEr
             }
         }
     };
+    let pcm = kept.get(8..10).is_some_and(|tag| tag == [1, 0] || tag == [0xFE, 0xFF]);
+    if !pcm && !has_fact {
+        kept.extend_from_slice(b"fact");
+        kept.extend_from_slice(&4u32.to_le_bytes());
+        kept.extend_from_slice(&u32::try_from(frames).unwrap_or(u32::MAX).to_le_bytes());
+    }
     let padded = data + data % 2;
     let riff_size = 4 + kept.len() as u64 + 8 + padded + trailer;
     let riff_size = u32::try_from(riff_size)

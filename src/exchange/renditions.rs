@@ -446,7 +446,9 @@ impl Hub {
             let (from, to) = (rendered.path.clone(), dir.join("served.wav"));
             let trailer = bwf::trailer_len(history(&job.profile).len());
             let to2 = to.clone();
-            tokio::task::spawn_blocking(move || relayout_wav(&from, &to2, trailer))
+            let rate = f64::from(job.profile.sample_rate.unwrap_or(48000));
+            let frames = (rendered.seconds * rate).round() as u64;
+            tokio::task::spawn_blocking(move || relayout_wav(&from, &to2, trailer, frames))
                 .await
                 .map_err(|e| RenderError::Io(std::io::Error::other(e)))??;
             to

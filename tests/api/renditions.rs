@@ -484,6 +484,7 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let early = app.station("cao-bang", "provincial").await;
     add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
     add_profile(&app, &json!({"id": "mp4-h264", "name": "MP4", "container": "mp4"})).await;
+    add_profile(&app, &json!({"id": "mp3-mono", "name": "MP3", "container": "mp3", "channels": 1, "sample_rate": 44100})).await;
 
     // Not media at all: the analysis finds nothing, the rendition fails
     // saying so, and nothing is stored for it.
@@ -511,6 +512,18 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "rendition_failed").await;
     assert!(problem["detail"].as_str().unwrap().contains("no video"), "{problem}");
     assert_eq!(renditions_stored(&app).await, Vec::<String>::new());
+    // The owner takes its own: an MP3 as the profile says (no loudness target).
+    let r = rendition(&app, &owner, &q, "mp3-mono").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "audio/mpeg");
+    let mp3 = dir.path().join("q.mp3");
+    std::fs::write(&mp3, r.bytes().await.unwrap()).unwrap();
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name,channels,sample_rate", "-of", "csv=p=0"])
+        .arg(&mp3)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "mp3,44100,1");
     let r = app.post(&owner, &format!("/api/v1/programs/{q}/publish"), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Rights as for the master: outside the audience nothing is there;
@@ -518,7 +531,7 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let path = format!("/api/v1/programs/{q}/files/master/renditions/bwf-r128");
     assert_problem(app.get(&outside, &path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_problem(app.get(&early, &path).await, StatusCode::FORBIDDEN, "rights_window_closed").await;
-    assert_eq!(app.count("renditions"), 2);
+    assert_eq!(app.count("renditions"), 3);
 }
 
 #[tokio::test]
