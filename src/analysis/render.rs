@@ -65,8 +65,9 @@ pub fn refuse(profile: &Profile, findings: Option<&Findings>) -> Option<String> 
     None
 }
 
-/// The output options of `profile` (after the input and filters).
-fn output_args(p: &Profile) -> Vec<String> {
+/// The output options of `profile` (after the input and filters; the
+/// output's name follows).
+pub fn output_args(p: &Profile) -> Vec<String> {
     let rate = p.sample_rate.unwrap_or(48000).to_string();
     let channels = p.channels.unwrap_or(2);
     let lossy = |stereo: &str, mono: &str| if channels == 1 { mono } else { stereo }.to_owned();
@@ -95,6 +96,19 @@ fn output_args(p: &Profile) -> Vec<String> {
         (Container::Keep, _) => {}
     }
     a
+}
+
+/// FFmpeg's name of the usual layout of `n` channels.
+fn layout(n: u32) -> Option<&'static str> {
+    match n {
+        1 => Some("mono"),
+        2 => Some("stereo"),
+        3 => Some("2.1"),
+        4 => Some("quad"),
+        6 => Some("5.1"),
+        8 => Some("7.1"),
+        _ => None,
+    }
 }
 
 /// The demuxer that reads `profile`'s output as FFmpeg streams it, for the
@@ -162,11 +176,7 @@ impl Engine {
         findings: Option<&Findings>,
         workdir: &Path,
     ) -> Result<Rendered, EngineError> {
-        let measured = findings.and_then(|f| f.loudness.clone());
-        let correction = match (&profile.loudness, &measured) {
-            (Some(t), Some(m)) => self.correction(input, profile, t, m).await?,
-            _ => Correction::None,
-        };
+        let (filters, correction) = self.plan(input, profile, findings).await?;
         let out = workdir.join(output_name(profile));
         let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-y"].map(Into::into).to_vec();
         args.extend(Self::input_args(input));
@@ -177,10 +187,8 @@ impl Engine {
             args.push("-vn".into());
         }
         args.extend(["-map", "0:a:0", "-sn", "-dn", "-map_metadata", "-1"].map(Into::into));
-        match &correction {
-            Correction::None => {}
-            Correction::Gain(db) => args.extend(["-af".into(), format!("volume={db:.2}dB").into()]),
-            Correction::Loudnorm(filter) => args.extend(["-af".into(), filter.into()]),
+        if !filters.is_empty() {
+            args.extend(["-af".into(), filters.join(",").into()]);
         }
         args.extend(output_args(profile).into_iter().map(Into::into));
         let channels = u32::from(profile.channels.unwrap_or(2));
@@ -208,11 +216,56 @@ impl Engine {
         })
     }
 
-    /// How to bring the master (measured `m`) to target `t`.
+    /// The audio filters of the rendition (channels, then loudness), and the
+    /// loudness correction among them.
+    async fn plan(
+        &self,
+        input: &Path,
+        profile: &Profile,
+        findings: Option<&Findings>,
+    ) -> Result<(Vec<String>, Correction), EngineError> {
+        let from = findings
+            .and_then(|f| f.streams.iter().find(|s| s.is_audio()))
+            .and_then(|s| s.channels)
+            .unwrap_or(2);
+        let to = u32::from(profile.channels.unwrap_or(2));
+        let mut filters = Vec::new();
+        let mut measured = findings.and_then(|f| f.loudness.clone());
+        match (from, to) {
+            _ if from == to => {}
+            // Mono heard on both loudspeakers, as BS.1770 measured it
+            // (FFmpeg's own upmix would lower it by 3 dB).
+            (1, 2) => filters.push("pan=stereo|c0=c0|c1=c0".to_owned()),
+            // A downmix changes the loudness by what the channels hold:
+            // measured as it will be made.
+            _ => {
+                if let Some(layout) = layout(to) {
+                    filters.push(format!("aformat=channel_layouts={layout}"));
+                }
+                if profile.loudness.is_some() {
+                    let seconds = findings.and_then(|f| f.duration_seconds);
+                    measured = Some(self.measure(input, to, seconds).await?.loudness);
+                }
+            }
+        }
+        let correction = match (&profile.loudness, &measured) {
+            (Some(t), Some(m)) => self.correction(input, profile, &filters, t, m).await?,
+            _ => Correction::None,
+        };
+        match &correction {
+            Correction::None => {}
+            Correction::Gain(db) => filters.push(format!("volume={db:.2}dB")),
+            Correction::Loudnorm(filter) => filters.push(filter.clone()),
+        }
+        Ok((filters, correction))
+    }
+
+    /// How to bring the master (measured `m`, after `filters`) to target `t`.
     async fn correction(
         &self,
         input: &Path,
         profile: &Profile,
+        filters: &[String],
         t: &LoudnessTarget,
         m: &Loudness,
     ) -> Result<Correction, EngineError> {
@@ -227,10 +280,12 @@ impl Engine {
         // The gain would push the peaks over the ceiling: loudnorm, given
         // what its own first pass measures.
         let lra = m.range_lu.unwrap_or(7.0).clamp(7.0, 19.0) + 1.0;
-        let first = format!(
+        let mut first: Vec<String> = filters.to_vec();
+        first.push(format!(
             "loudnorm=I={:.1}:TP={ceiling:.1}:LRA={lra:.1}:print_format=json",
             t.target_lufs
-        );
+        ));
+        let first = first.join(",");
         let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "info"].map(Into::into).to_vec();
         args.extend(Self::input_args(input));
         args.extend(["-map", "0:a:0", "-vn", "-sn", "-dn", "-af", &first, "-f", "null", "-"].map(Into::into));

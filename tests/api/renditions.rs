@@ -174,14 +174,15 @@ fn tone(dir: &Path, name: &str, gain_db: f64, seconds: u32) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-/// FFmpeg's `ebur128` reading of `bytes`: (integrated LUFS, true peak dBTP).
+/// FFmpeg's `ebur128` reading of `bytes`: (integrated LUFS, true peak dBTP);
+/// mono as heard on two loudspeakers (`dualmono`, as BS.1770 and the hub count it).
 fn ebur128(dir: &Path, bytes: &[u8]) -> (f64, f64) {
     let path = dir.join(format!("m-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, bytes).unwrap();
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
         .arg(&path)
-        .args(["-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"])
+        .args(["-af", "ebur128=peak=true:dualmono=true:framelog=verbose", "-f", "null", "-"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
@@ -666,4 +667,40 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     let (i, _) = ebur128(dir.path(), &delivered);
     assert!((i + 23.0).abs() <= 0.5, "{i}");
     assert!(delivered.windows(4).any(|w| w == b"4501"), "the cart chunk carries the cut ID");
+}
+
+#[tokio::test]
+async fn a_mono_master_keeps_its_loudness_in_stereo_and_a_downmix_is_measured() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = analysed_app(|_| {}).await;
+    let owner = app.station("thai-nguyen", "provincial").await;
+    add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
+    let mut mono = r128("bwf-mono-r128", "bwf", "pcm");
+    mono["channels"] = json!(1);
+    add_profile(&app, &mono).await;
+    // A mono master (−18.06 dBFS, as BS.1770 hears it on two loudspeakers:
+    // −18.06 LUFS) made stereo; a stereo master of one signal on both
+    // channels made mono (FFmpeg's downmix adds them: 3 dB louder).
+    let masters = [
+        ("mono.wav", "sine=f=1000:r=48000:d=8", "anull", "bwf-r128"),
+        ("both.wav", "sine=f=1000:r=48000:d=8", "pan=stereo|c0=c0|c1=c0", "bwf-mono-r128"),
+    ];
+    for (name, source, filter, profile) in masters {
+        let out = dir.path().join(name);
+        let status = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source, "-af", filter, "-c:a", "pcm_s16le"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let p = upload(&app, &owner, &program(name), "audio/wav", name, std::fs::read(&out).unwrap()).await;
+        assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
+        let r = rendition(&app, &owner, &p, profile).await;
+        assert_eq!(r.status(), StatusCode::OK, "{name}: {}", r.text().await.unwrap());
+        let (i, tp) = ebur128(dir.path(), &r.bytes().await.unwrap());
+        assert!((i + 23.0).abs() <= 0.5 && tp <= -1.0, "{name}: {i} LUFS, {tp} dBTP");
+    }
 }
