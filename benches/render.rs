@@ -95,8 +95,14 @@ fn program(hub: &Hub, caller: &Caller, rt: &tokio::runtime::Runtime, master: &Pa
         length: Some(bytes.len() as u64),
         sha256: None,
     };
-    rt.block_on(hub.put_file(caller, p.id, FileRole::Master, incoming, futures_util::stream::iter(chunks)))
-        .expect("master stored");
+    rt.block_on(hub.put_file(
+        caller,
+        p.id,
+        FileRole::Master,
+        incoming,
+        futures_util::stream::iter(chunks),
+    ))
+    .expect("master stored");
     eprintln!("analysing the master…");
     while rt.block_on(hub.analyze_next()).expect("analysis") {}
     p.id
@@ -111,13 +117,24 @@ fn fresh_profile(hub: &Hub, rt: &tokio::runtime::Runtime, input: &ProfileInput) 
 }
 
 /// One rendition made by the hub: seconds, and the stored size.
-fn hub_round(hub: &Hub, caller: &Caller, rt: &tokio::runtime::Runtime, id: ProgramId, input: &ProfileInput) -> (f64, u64) {
+fn hub_round(
+    hub: &Hub,
+    caller: &Caller,
+    rt: &tokio::runtime::Runtime,
+    id: ProgramId,
+    input: &ProfileInput,
+) -> (f64, u64) {
     fresh_profile(hub, rt, input);
     let station = caller.station.clone().unwrap();
-    let asked = rt.block_on(hub.source(&station, id, FileRole::Master, &input.id)).expect("asked");
+    let asked = rt
+        .block_on(hub.source(&station, id, FileRole::Master, &input.id))
+        .expect("asked");
     assert!(matches!(asked, Rendition::Making(_)));
     let started = Instant::now();
-    assert!(rt.block_on(hub.render_next()).expect("rendition"), "a rendition was due");
+    assert!(
+        rt.block_on(hub.render_next()).expect("rendition"),
+        "a rendition was due"
+    );
     let secs = started.elapsed().as_secs_f64();
     match rt.block_on(hub.source(&station, id, FileRole::Master, &input.id)) {
         Ok(Rendition::Ready(r)) => (secs, r.download.file.size),
@@ -131,7 +148,8 @@ fn hub_round(hub: &Hub, caller: &Caller, rt: &tokio::runtime::Runtime, id: Progr
 fn ffmpeg_round(master: &Path, input: &ProfileInput, gain_db: f64, video: bool, out: &Path) -> f64 {
     let profile = input.clone().parse().expect("profile");
     let mut cmd = Command::new("nice");
-    cmd.args(["-n", "10", "ffmpeg", "-nostdin", "-v", "error", "-y", "-i"]).arg(master);
+    cmd.args(["-n", "10", "ffmpeg", "-nostdin", "-v", "error", "-y", "-i"])
+        .arg(master);
     if video {
         cmd.args(["-map", "0:v:0"]);
     } else {
@@ -175,7 +193,9 @@ fn compare(
         let alone = ffmpeg_round(master, input, gain, video, &out);
         let (secs, size) = hub_round(&hub, &caller, rt, id, input);
         let alone_size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        eprintln!("{name} round {round}: hub {secs:.2} s ({size} bytes), FFmpeg alone {alone:.2} s ({alone_size} bytes)");
+        eprintln!(
+            "{name} round {round}: hub {secs:.2} s ({size} bytes), FFmpeg alone {alone:.2} s ({alone_size} bytes)"
+        );
         // The same encode: sizes within the chunks the hub writes around it.
         if size.abs_diff(alone_size) > 64 * 1024 {
             problems.push(format!("{name}: the hub made {size} bytes, FFmpeg alone {alone_size}"));
@@ -216,7 +236,10 @@ fn main() {
                 "-f",
                 "lavfi",
                 "-i",
-                &format!("anoisesrc=color=pink:amplitude=0.05:sample_rate=48000:duration={}", minutes * 60),
+                &format!(
+                    "anoisesrc=color=pink:amplitude=0.05:sample_rate=48000:duration={}",
+                    minutes * 60
+                ),
                 "-af",
                 "pan=stereo|c0=c0|c1=0.8*c0",
                 "-c:a",
@@ -235,7 +258,18 @@ fn main() {
             ..Default::default()
         };
         let name = format!("{minutes}-min stereo MP3 to MP2 broadcast WAV at -23 LUFS");
-        compare(&name, root, rt, &mp3, "audio/mpeg", &bwf, false, 3, &mut rows, &mut problems);
+        compare(
+            &name,
+            root,
+            rt,
+            &mp3,
+            "audio/mpeg",
+            &bwf,
+            false,
+            3,
+            &mut rows,
+            &mut problems,
+        );
 
         let seconds = if quick { 10 } else { 60 };
         eprintln!("making a {seconds}-second 720p video…");
@@ -268,7 +302,18 @@ fn main() {
             ..Default::default()
         };
         let name = format!("{seconds}-s 720p H.264 to XDCAM HD422 MXF at -23 LUFS");
-        compare(&name, root, rt, &mp4, "video/mp4", &mxf, true, 2, &mut rows, &mut problems);
+        compare(
+            &name,
+            root,
+            rt,
+            &mp4,
+            "video/mp4",
+            &mxf,
+            true,
+            2,
+            &mut rows,
+            &mut problems,
+        );
         print_table("Renditions", &rows);
         print_problems(&problems);
         problems

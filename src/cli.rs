@@ -94,7 +94,13 @@ pub enum ProfileCommand {
         #[arg(long, value_name = "LUFS", allow_hyphen_values = true)]
         target_lufs: Option<f64>,
         /// True-peak ceiling with --target-lufs, dBTP
-        #[arg(long, value_name = "DBTP", allow_hyphen_values = true, default_value = "-1", requires = "target_lufs")]
+        #[arg(
+            long,
+            value_name = "DBTP",
+            allow_hyphen_values = true,
+            default_value = "-1",
+            requires = "target_lufs"
+        )]
         max_true_peak_dbtp: f64,
     },
     /// List the delivery profiles, one JSON object a line.

@@ -57,7 +57,10 @@ pub fn refuse(profile: &Profile, findings: Option<&Findings>) -> Option<String> 
         return Some("the master has no audio".into());
     }
     if profile.container.is_video() && !f.has_video() {
-        return Some(format!("the master has no video to make {} of", profile.container.as_str()));
+        return Some(format!(
+            "the master has no video to make {} of",
+            profile.container.as_str()
+        ));
     }
     if profile.loudness.is_some() && f.loudness.as_ref().and_then(|l| l.integrated_lufs).is_none() {
         return Some("the master is silent: its loudness cannot be brought to a target".into());
@@ -71,7 +74,11 @@ pub fn output_args(p: &Profile) -> Vec<String> {
     let rate = p.sample_rate.unwrap_or(48000).to_string();
     let channels = p.channels.unwrap_or(2);
     let lossy = |stereo: &str, mono: &str| if channels == 1 { mono } else { stereo }.to_owned();
-    let pcm = if p.bit_depth == Some(16) { "pcm_s16le" } else { "pcm_s24le" };
+    let pcm = if p.bit_depth == Some(16) {
+        "pcm_s16le"
+    } else {
+        "pcm_s24le"
+    };
     let mut a: Vec<String> = vec!["-ar".into(), rate, "-ac".into(), channels.to_string()];
     let mut add = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
     match (p.container, p.audio_codec.as_deref()) {
@@ -80,18 +87,75 @@ pub fn output_args(p: &Profile) -> Vec<String> {
         }
         (Container::Bwf, _) => add(&["-c:a", pcm, "-f", "wav"]),
         (Container::Mp3, _) => add(&["-c:a", "libmp3lame", "-b:a", &lossy("192k", "96k"), "-f", "mp3"]),
-        (Container::M4a, _) => add(&["-c:a", "aac", "-b:a", &lossy("192k", "96k"), "-movflags", "+faststart", "-f", "mp4"]),
+        (Container::M4a, _) => add(&[
+            "-c:a",
+            "aac",
+            "-b:a",
+            &lossy("192k", "96k"),
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+        ]),
         (Container::Mp4, _) => add(&[
-            "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a",
-            &lossy("192k", "96k"), "-movflags", "+faststart", "-f", "mp4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "medium",
+            "-crf",
+            "20",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            &lossy("192k", "96k"),
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
         ]),
         // XDCAM HD422: 1080i25, MPEG-2 4:2:2 at 50 Mbit/s constant, long GOP
         // of 12, top field first; PCM audio, in MXF OP1a.
         (Container::Mxf, _) => add(&[
-            "-vf", "scale=1920:1080,fps=25,format=yuv422p", "-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-b:v",
-            "50M", "-minrate", "50M", "-maxrate", "50M", "-bufsize", "17825792", "-rc_init_occupancy", "17825792",
-            "-g", "12", "-bf", "2", "-flags", "+ildct+ilme", "-top", "1", "-dc", "10", "-intra_vlc", "1",
-            "-non_linear_quant", "1", "-qmin", "1", "-qmax", "12", "-c:a", pcm, "-f", "mxf",
+            "-vf",
+            "scale=1920:1080,fps=25,format=yuv422p",
+            "-c:v",
+            "mpeg2video",
+            "-pix_fmt",
+            "yuv422p",
+            "-b:v",
+            "50M",
+            "-minrate",
+            "50M",
+            "-maxrate",
+            "50M",
+            "-bufsize",
+            "17825792",
+            "-rc_init_occupancy",
+            "17825792",
+            "-g",
+            "12",
+            "-bf",
+            "2",
+            "-flags",
+            "+ildct+ilme",
+            "-top",
+            "1",
+            "-dc",
+            "10",
+            "-intra_vlc",
+            "1",
+            "-non_linear_quant",
+            "1",
+            "-qmin",
+            "1",
+            "-qmax",
+            "12",
+            "-c:a",
+            pcm,
+            "-f",
+            "mxf",
         ]),
         (Container::Keep, _) => {}
     }
@@ -178,7 +242,9 @@ impl Engine {
     ) -> Result<Rendered, EngineError> {
         let (filters, correction) = self.plan(input, profile, findings).await?;
         let out = workdir.join(output_name(profile));
-        let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-y"].map(Into::into).to_vec();
+        let mut args: Vec<OsString> = ["-nostdin", "-hide_banner", "-v", "error", "-y"]
+            .map(Into::into)
+            .to_vec();
         args.extend(Self::input_args(input));
         // Video first: MXF OP1a wants it so.
         if profile.container.is_video() {
@@ -312,14 +378,26 @@ impl Engine {
     ) -> Result<super::Measured, EngineError> {
         let mut decoder = self.command(&self.settings.ffmpeg);
         decoder
-            .args(["-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "pipe", "-f", demuxer])
+            .args([
+                "-nostdin",
+                "-hide_banner",
+                "-v",
+                "error",
+                "-protocol_whitelist",
+                "pipe",
+                "-f",
+                demuxer,
+            ])
             .args(["-i", "pipe:0"])
             .args(Self::decode_args(channels))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut decoder = decoder.spawn()?;
-        let to_decoder = decoder.stdin.take().ok_or_else(|| EngineError::Failed("no stdin".into()))?;
+        let to_decoder = decoder
+            .stdin
+            .take()
+            .ok_or_else(|| EngineError::Failed("no stdin".into()))?;
         args.push("pipe:1".into());
         let mut encoder = self
             .command(&self.settings.ffmpeg)
@@ -327,8 +405,14 @@ impl Engine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let from = encoder.stdout.take().ok_or_else(|| EngineError::Failed("no stdout".into()))?;
-        let stderr = encoder.stderr.take().ok_or_else(|| EngineError::Failed("no stderr".into()))?;
+        let from = encoder
+            .stdout
+            .take()
+            .ok_or_else(|| EngineError::Failed("no stdout".into()))?;
+        let stderr = encoder
+            .stderr
+            .take()
+            .ok_or_else(|| EngineError::Failed("no stderr".into()))?;
         let complaints = tokio::spawn(super::loudness::first_bytes(stderr, 4096));
         let from = std::fs::File::from(from.into_owned_fd()?);
         let to_decoder = std::fs::File::from(to_decoder.into_owned_fd()?);
@@ -359,7 +443,14 @@ impl Engine {
             .await?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
-            let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = stderr
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             tracing::info!(stderr = %tail, "ffmpeg could not {what}");
             return Err(EngineError::Refused(format!("FFmpeg could not {what} from the master")));
         }
@@ -438,7 +529,11 @@ pub fn relayout_wav(from: &Path, to: &Path, trailer: u64, frames: u64) -> Result
         match &head[..4] {
             b"data" => {
                 let rest = length - input.stream_position()?;
-                break if size == u64::from(u32::MAX) || size > rest { rest } else { size };
+                break if size == u64::from(u32::MAX) || size > rest {
+                    rest
+                } else {
+                    size
+                };
             }
             b"fmt " | b"fact" => {
                 has_fact |= &head[..4] == b"fact";

@@ -70,7 +70,11 @@ pub async fn create(
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`profile_in_use`: a follow or a station's default names it")),
     security(("bearer" = [])))]
-pub async fn remove(Auth(caller): Auth, hub: web::Data<Hub>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn remove(
+    Auth(caller): Auth,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     hub.remove_profile(&caller, &path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -26,7 +26,8 @@ fn follow(r: &Row<'_>) -> rusqlite::Result<Follow> {
     })
 }
 
-const FOLLOW: &str = "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at, profile, cut_id FROM follows";
+const FOLLOW: &str =
+    "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at, profile, cut_id FROM follows";
 
 /// Inserts `f`; `Ok(false)` when the station follows the same thing already.
 pub fn insert(conn: &Connection, f: &Follow, match_key: &str) -> rusqlite::Result<bool> {

@@ -57,7 +57,10 @@ pub fn delete_profile(conn: &Connection, id: &str) -> rusqlite::Result<(bool, Ve
         .query_map([id], |r| r.get::<_, Option<String>>(0))?
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
-    let gone = conn.prepare_cached("DELETE FROM profiles WHERE id = ?1")?.execute([id])? == 1;
+    let gone = conn
+        .prepare_cached("DELETE FROM profiles WHERE id = ?1")?
+        .execute([id])?
+        == 1;
     Ok((gone, keys))
 }
 
@@ -112,20 +115,22 @@ pub fn find_or_queue(conn: &Connection, sha256: &Sha256, profile: &str) -> rusql
     )?
     .query_row(params![sha256.hex(), profile], |r| {
         let state: String = r.get(0)?;
-        Ok(match AnalysisState::parse(&state).ok_or_else(|| bad_column(0, state))? {
-            AnalysisState::Done => Found::Done(Made {
-                key: r.get(2)?,
-                media_type: r.get(3)?,
-                size: r.get(4)?,
-                head: r.get(5)?,
-                loudness: r
-                    .get::<_, Option<String>>(6)?
-                    .map(|j| serde_json::from_str(&j).map_err(|e| bad_column(6, e.to_string())))
-                    .transpose()?,
-            }),
-            AnalysisState::Failed => Found::Failed(r.get::<_, Option<String>>(1)?.unwrap_or_default()),
-            s => Found::Waiting(s),
-        })
+        Ok(
+            match AnalysisState::parse(&state).ok_or_else(|| bad_column(0, state))? {
+                AnalysisState::Done => Found::Done(Made {
+                    key: r.get(2)?,
+                    media_type: r.get(3)?,
+                    size: r.get(4)?,
+                    head: r.get(5)?,
+                    loudness: r
+                        .get::<_, Option<String>>(6)?
+                        .map(|j| serde_json::from_str(&j).map_err(|e| bad_column(6, e.to_string())))
+                        .transpose()?,
+                }),
+                AnalysisState::Failed => Found::Failed(r.get::<_, Option<String>>(1)?.unwrap_or_default()),
+                s => Found::Waiting(s),
+            },
+        )
     })
 }
 
@@ -200,7 +205,12 @@ pub fn renew(conn: &Connection, job: &Claimed, lease_until: DateTime<Utc>) -> ru
             "UPDATE renditions SET lease_until = ?4
              WHERE sha256 = ?1 AND profile_id = ?2 AND state = 'running' AND attempts = ?3",
         )?
-        .execute(params![job.sha256.hex(), job.profile.id, job.attempt, to_micros(lease_until)])?
+        .execute(params![
+            job.sha256.hex(),
+            job.profile.id,
+            job.attempt,
+            to_micros(lease_until)
+        ])?
         > 0)
 }
 

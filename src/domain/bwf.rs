@@ -34,7 +34,10 @@ pub fn coding_history(codec: &str, rate: u32, bits: Option<u8>, channels: u8) ->
         _ => "multichannel",
     };
     let mut line = match (codec, bits) {
-        ("mp2", _) => format!("A=MPEG1L2,F={rate},B={},M={mode},T=pxhub", if channels == 1 { 128 } else { 256 }),
+        ("mp2", _) => format!(
+            "A=MPEG1L2,F={rate},B={},M={mode},T=pxhub",
+            if channels == 1 { 128 } else { 256 }
+        ),
         (_, bits) => format!("A=PCM,F={rate},W={},M={mode},T=pxhub", bits.unwrap_or(24)),
     };
     line.push_str("\r\n");

@@ -118,7 +118,9 @@ pub struct ProfileInput {
 /// The rates MPEG audio (Layer II, Layer III) can take.
 const MPEG_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
 /// The rates AAC can take.
-const AAC_RATES: [u32; 12] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000];
+const AAC_RATES: [u32; 12] = [
+    8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
+];
 /// The rates the hub writes PCM at.
 const PCM_RATES: [u32; 7] = [16000, 22050, 32000, 44100, 48000, 88200, 96000];
 
@@ -169,7 +171,10 @@ impl ProfileInput {
             (Some(c), _) if audio_codecs.contains(&c.as_str()) => Some(c.clone()),
             (Some(_), _) if container == Container::Keep => None,
             (Some(_), _) => {
-                bad("audio_codec", format!("{} takes {}", container.as_str(), audio_codecs.join(" or ")));
+                bad(
+                    "audio_codec",
+                    format!("{} takes {}", container.as_str(), audio_codecs.join(" or ")),
+                );
                 None
             }
         };
@@ -182,7 +187,10 @@ impl ProfileInput {
                 None
             }
             (Some(_), _) => {
-                bad("video_codec", format!("{} takes {}", container.as_str(), video_codecs.join(" or ")));
+                bad(
+                    "video_codec",
+                    format!("{} takes {}", container.as_str(), video_codecs.join(" or ")),
+                );
                 None
             }
         };
@@ -199,7 +207,10 @@ impl ProfileInput {
             Some(r) if rates.contains(&r) => Some(r),
             Some(_) => {
                 let codec = audio.as_deref().unwrap_or_default();
-                bad("sample_rate", format!("{codec} in {} takes {} Hz", container.as_str(), list(rates)));
+                bad(
+                    "sample_rate",
+                    format!("{codec} in {} takes {} Hz", container.as_str(), list(rates)),
+                );
                 None
             }
         };
@@ -305,7 +316,10 @@ mod tests {
             (Some("pcm"), Some(48000), Some(24), Some(2))
         );
         let p = input("mxf").parse().unwrap();
-        assert_eq!((p.video_codec.as_deref(), p.audio_codec.as_deref()), (Some("mpeg2"), Some("pcm")));
+        assert_eq!(
+            (p.video_codec.as_deref(), p.audio_codec.as_deref()),
+            (Some("mpeg2"), Some("pcm"))
+        );
         let p = input("keep").parse().unwrap();
         assert_eq!((p.audio_codec, p.sample_rate, p.channels), (None, None, None));
     }

@@ -36,7 +36,7 @@ pub const RENDITION_RETRY_AFTER_SECS: u64 = 10;
 pub enum Rendition {
     /// Queued (`pending`) or being made (`running`).
     Making(AnalysisState),
-    Ready(RenditionFile),
+    Ready(Box<RenditionFile>),
 }
 
 /// A rendition the caller may take: the bytes of the object at
@@ -202,7 +202,9 @@ impl Hub {
             self.media.read(&r.download.key, Some(stored)).await?.boxed()
         };
         let tail = Bytes::copy_from_slice(&r.trailer[trailer.start as usize..trailer.end as usize]);
-        self.metrics.bytes_out.fetch_add(asked.end - asked.start, Ordering::Relaxed);
+        self.metrics
+            .bytes_out
+            .fetch_add(asked.end - asked.start, Ordering::Relaxed);
         let tail = futures_util::stream::iter((!tail.is_empty()).then_some(Ok(tail)));
         Ok(Sending::Stream(head.chain(tail).boxed()))
     }
@@ -243,13 +245,14 @@ fn find(
         taker: taker.clone(),
     };
     if profile.container == Container::Keep {
-        let object = catalog::media::object(tx, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
+        let object =
+            catalog::media::object(tx, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
         let size = file.size;
-        return Ok(Rendition::Ready(RenditionFile {
+        return Ok(Rendition::Ready(Box::new(RenditionFile {
             download: download(file, object.key),
             object_size: size,
             trailer: Vec::new(),
-        }));
+        })));
     }
     let made = match jobs::find_or_queue(tx, &file.sha256, &profile.id)? {
         Found::Waiting(state) => return Ok(Rendition::Making(state)),
@@ -259,7 +262,8 @@ fn find(
     let trailer = match profile.container {
         Container::Bwf => {
             let cut_id = viewer_cut_id(tx, viewer, &s.program, &profile.id)?;
-            let station = stations::get(tx, &s.program.station)?.map_or_else(|| s.program.station.to_string(), |st| st.name);
+            let station =
+                stations::get(tx, &s.program.station)?.map_or_else(|| s.program.station.to_string(), |st| st.name);
             let meta = BroadcastMeta {
                 title: s.program.meta.title.clone(),
                 station,
@@ -276,7 +280,10 @@ fn find(
     let mut sha = ResumableSha256::restore(&made.head).ok_or(ExchangeError::Broken("a rendition's hash state"))?;
     sha.update(&trailer);
     let (media_type, ext) = profile.container.media_type();
-    let stem = file.filename.rsplit_once('.').map_or(file.filename.as_str(), |(s, _)| s);
+    let stem = file
+        .filename
+        .rsplit_once('.')
+        .map_or(file.filename.as_str(), |(s, _)| s);
     let record = FileRecord {
         role,
         filename: format!("{stem}.{ext}"),
@@ -285,11 +292,11 @@ fn find(
         sha256: Sha256::from(sha.finalize()),
         analysis: None,
     };
-    Ok(Rendition::Ready(RenditionFile {
+    Ok(Rendition::Ready(Box::new(RenditionFile {
         download: download(record, made.key),
         object_size: made.size,
         trailer,
-    }))
+    })))
 }
 
 /// The cut ID the viewer's station gives the program: that of its first
@@ -382,7 +389,9 @@ impl Hub {
             Some(Err(e)) => {
                 tracing::warn!(sha256 = %job.sha256, attempt = job.attempt, error = %e, "rendition failed");
                 let public = match &e {
-                    RenderError::Engine(EngineError::Timeout(d)) => format!("the rendition took longer than {} s", d.as_secs()),
+                    RenderError::Engine(EngineError::Timeout(d)) => {
+                        format!("the rendition took longer than {} s", d.as_secs())
+                    }
                     RenderError::Engine(_) => "FFmpeg could not make the rendition".into(),
                     _ => "the hub could not read or store the rendition".into(),
                 };
@@ -488,7 +497,11 @@ impl Hub {
     async fn store_rendition(&self, key: &str, path: &Path) -> Result<(u64, Vec<u8>), RenderError> {
         let mut file = tokio::fs::File::open(path).await?;
         let _writing = self.active.hold(key);
-        let mut writer = self.media.rewriter(key).await.map_err(|e| RenderError::Store(e.into()))?;
+        let mut writer = self
+            .media
+            .rewriter(key)
+            .await
+            .map_err(|e| RenderError::Store(e.into()))?;
         let mut sha = ResumableSha256::default();
         let mut buf = vec![0u8; 1 << 20];
         loop {

@@ -663,7 +663,10 @@ impl Agent {
     /// `id`'s master, once the hub has made it (asking starts it; the agent
     /// waits as the hub says).
     async fn rendition_made(&mut self, id: &str, profile: &str) -> anyhow::Result<(String, u64, &'static str)> {
-        if !profile.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !profile
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             bail!("{id}: the hub named a profile that is not a slug");
         }
         let what = format!("the {profile} rendition of {id}");
@@ -803,7 +806,14 @@ impl Agent {
     /// Downloads a file into `partial`, resuming what is there and waiting
     /// out dropped links, and checks its SHA-256; a file that does not check
     /// out is started over.
-    async fn download(&mut self, id: &str, source: &str, sha256: &str, size: u64, partial: &Path) -> anyhow::Result<()> {
+    async fn download(
+        &mut self,
+        id: &str,
+        source: &str,
+        sha256: &str,
+        size: u64,
+        partial: &Path,
+    ) -> anyhow::Result<()> {
         let mut mismatches = 0;
         let mut wait = Duration::from_secs(1);
         loop {
@@ -855,10 +865,7 @@ impl Agent {
         size: u64,
         partial: &Path,
     ) -> anyhow::Result<()> {
-        let mut req = self
-            .client
-            .get(self.url(source))
-            .bearer_auth(self.opts.token.expose());
+        let mut req = self.client.get(self.url(source)).bearer_auth(self.opts.token.expose());
         if from > 0 {
             req = req
                 .header("Range", format!("bytes={from}-"))

@@ -314,7 +314,10 @@ mod tests {
             profile: Some("bwf-r128".into()),
             cut_id: Some("4501".into()),
         };
-        assert_eq!(t.render_with(&program(), "master", "a.wav", &choice), ["4501", "bwf-r128 12.wav"]);
+        assert_eq!(
+            t.render_with(&program(), "master", "a.wav", &choice),
+            ["4501", "bwf-r128 12.wav"]
+        );
         // A follow that names neither: the components are left out, never `..`.
         assert_eq!(t.render(&program(), "master", "a.wav"), ["12.wav"]);
     }

@@ -43,8 +43,22 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
     let listed: Value = app.get(&tn, "/api/v1/profiles").await.json().await.unwrap();
     let p = &listed["items"][0];
     assert_eq!(
-        (&p["id"], &p["container"], &p["audio_codec"], &p["sample_rate"], &p["bit_depth"], &p["channels"]),
-        (&json!("bwf-r128"), &json!("bwf"), &json!("pcm"), &json!(48000), &json!(24), &json!(2)),
+        (
+            &p["id"],
+            &p["container"],
+            &p["audio_codec"],
+            &p["sample_rate"],
+            &p["bit_depth"],
+            &p["channels"]
+        ),
+        (
+            &json!("bwf-r128"),
+            &json!("bwf"),
+            &json!("pcm"),
+            &json!(48000),
+            &json!(24),
+            &json!(2)
+        ),
         "{listed}"
     );
     assert_eq!(p["loudness"], json!({"target_lufs": -23.0, "max_true_peak_dbtp": -1.0}));
@@ -57,13 +71,31 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
 
     // What FFmpeg cannot make: each refused by field, nothing kept.
     let bad = [
-        (json!({"id": "x1", "name": "X", "container": "bwf", "audio_codec": "opus"}), "audio_codec"),
-        (json!({"id": "x2", "name": "X", "container": "bwf", "audio_codec": "mp2", "sample_rate": 96000}), "sample_rate"),
-        (json!({"id": "x3", "name": "X", "container": "mxf", "sample_rate": 44100}), "sample_rate"),
+        (
+            json!({"id": "x1", "name": "X", "container": "bwf", "audio_codec": "opus"}),
+            "audio_codec",
+        ),
+        (
+            json!({"id": "x2", "name": "X", "container": "bwf", "audio_codec": "mp2", "sample_rate": 96000}),
+            "sample_rate",
+        ),
+        (
+            json!({"id": "x3", "name": "X", "container": "mxf", "sample_rate": 44100}),
+            "sample_rate",
+        ),
         (json!({"id": "x4", "name": "X", "container": "flac"}), "container"),
-        (json!({"id": "x5", "name": "X", "container": "mp3", "channels": 6}), "channels"),
-        (json!({"id": "x6", "name": "X", "container": "m4a", "bit_depth": 24}), "bit_depth"),
-        (json!({"id": "x7", "name": "X", "container": "m4a", "video_codec": "h264"}), "video_codec"),
+        (
+            json!({"id": "x5", "name": "X", "container": "mp3", "channels": 6}),
+            "channels",
+        ),
+        (
+            json!({"id": "x6", "name": "X", "container": "m4a", "bit_depth": 24}),
+            "bit_depth",
+        ),
+        (
+            json!({"id": "x7", "name": "X", "container": "m4a", "video_codec": "h264"}),
+            "video_codec",
+        ),
         (json!({"id": "X 8", "name": "X", "container": "keep"}), "id"),
         (
             json!({"id": "x9", "name": "X", "container": "keep", "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}}),
@@ -82,9 +114,7 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
     assert_eq!(app.count("profiles"), 1);
 
     // Follows name a profile and a cut ID.
-    let follow = |profile: &str, cut: &str| {
-        json!({"kind": "series", "value": "Nông nghiệp xanh", "profile": profile, "cut_id": cut})
-    };
+    let follow = |profile: &str, cut: &str| json!({"kind": "series", "value": "Nông nghiệp xanh", "profile": profile, "cut_id": cut});
     let r = app.post(&tn, "/api/v1/follows", &follow("nope", "4501")).await;
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(fields(&problem), ["profile"]);
@@ -104,7 +134,12 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
         "profile_in_use",
     )
     .await;
-    assert_eq!(app.delete(&tn, &format!("/api/v1/follows/{}", f["id"].as_str().unwrap())).await.status(), 204);
+    assert_eq!(
+        app.delete(&tn, &format!("/api/v1/follows/{}", f["id"].as_str().unwrap()))
+            .await
+            .status(),
+        204
+    );
 
     // A station's default profile: its own editors or the operator set it.
     let r = app
@@ -113,21 +148,33 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(fields(&problem), ["default_profile"]);
     assert_problem(
-        app.patch(&cb, "/api/v1/stations/thai-nguyen", &json!({"default_profile": "bwf-r128"}))
-            .await,
+        app.patch(
+            &cb,
+            "/api/v1/stations/thai-nguyen",
+            &json!({"default_profile": "bwf-r128"}),
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
     assert_problem(
-        app.patch(&app.admin, "/api/v1/stations/ha-giang", &json!({"default_profile": "bwf-r128"}))
-            .await,
+        app.patch(
+            &app.admin,
+            "/api/v1/stations/ha-giang",
+            &json!({"default_profile": "bwf-r128"}),
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     let r = app
-        .patch(&tn, "/api/v1/stations/thai-nguyen", &json!({"default_profile": "bwf-r128"}))
+        .patch(
+            &tn,
+            "/api/v1/stations/thai-nguyen",
+            &json!({"default_profile": "bwf-r128"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["default_profile"], "bwf-r128");
@@ -182,7 +229,13 @@ fn ebur128(dir: &Path, bytes: &[u8]) -> (f64, f64) {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-nostats", "-i"])
         .arg(&path)
-        .args(["-af", "ebur128=peak=true:dualmono=true:framelog=verbose", "-f", "null", "-"])
+        .args([
+            "-af",
+            "ebur128=peak=true:dualmono=true:framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
@@ -250,7 +303,10 @@ print(json.dumps({
 /// The keys of the rendition objects in the store.
 async fn renditions_stored(app: &TestApp) -> Vec<String> {
     let keys = app.media().preview_keys().await.unwrap();
-    keys.into_iter().map(|(k, _)| k).filter(|k| k.contains("/rendition-")).collect()
+    keys.into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.contains("/rendition-"))
+        .collect()
 }
 
 fn sha256_b64(bytes: &[u8]) -> String {
@@ -289,7 +345,9 @@ async fn quiet_and_loud_masters_are_rendered_to_r128_broadcast_wav_with_bext_and
         let a = analysis_of(&app, &owner, &p, "master").await;
         let measured = a["loudness"]["integrated_lufs"].as_f64().unwrap();
         assert!((measured - (-18.06 + gain)).abs() < 0.3, "{a}");
-        let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+        let r = app
+            .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
         for profile in ["bwf-r128", "bwf-mp2-r128"] {
@@ -297,7 +355,10 @@ async fn quiet_and_loud_masters_are_rendered_to_r128_broadcast_wav_with_bext_and
             assert_eq!(r.status(), StatusCode::OK, "{profile}: {}", r.text().await.unwrap());
             let h = r.headers().clone();
             assert_eq!(h["content-type"], "audio/wav");
-            assert!(h["content-disposition"].to_str().unwrap().contains("nong-nghiep.wav"), "{h:?}");
+            assert!(
+                h["content-disposition"].to_str().unwrap().contains("nong-nghiep.wav"),
+                "{h:?}"
+            );
             let bytes = r.bytes().await.unwrap().to_vec();
             let digest = format!("sha-256=:{}:", sha256_b64(&bytes));
             assert_eq!(h["content-digest"], digest.as_str());
@@ -337,8 +398,18 @@ async fn quiet_and_loud_masters_are_rendered_to_r128_broadcast_wav_with_bext_and
                 "{w}"
             );
             assert_eq!(
-                (&cart["start_date"], &cart["start_time"], &cart["end_date"], &cart["end_time"]),
-                (&json!("2026-12-01"), &json!("00:00:00"), &json!("2027-06-30"), &json!("16:59:59")),
+                (
+                    &cart["start_date"],
+                    &cart["start_time"],
+                    &cart["end_date"],
+                    &cart["end_time"]
+                ),
+                (
+                    &json!("2026-12-01"),
+                    &json!("00:00:00"),
+                    &json!("2027-06-30"),
+                    &json!("16:59:59")
+                ),
                 "{w}"
             );
             if profile == "bwf-r128" {
@@ -362,9 +433,19 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
     add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
     let mut body = program("Bản tin nông thôn");
     body["series"] = json!("Bản tin nông thôn");
-    let p = upload(&app, &owner, &body, "audio/wav", "ban-tin.wav", tone(dir.path(), "m.wav", -5.0, 6)).await;
+    let p = upload(
+        &app,
+        &owner,
+        &body,
+        "audio/wav",
+        "ban-tin.wav",
+        tone(dir.path(), "m.wav", -5.0, 6),
+    )
+    .await;
     assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
-    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     let mut stations = Vec::new();
@@ -397,7 +478,9 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
     assert_eq!(app.count("renditions"), 1);
     let conn = rusqlite::Connection::open(app.catalog_path()).unwrap();
     let (attempts, size): (i64, usize) = conn
-        .query_row("SELECT attempts, size FROM renditions", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT attempts, size FROM renditions", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(attempts, 1);
     let made = renditions_stored(&app).await;
@@ -434,7 +517,11 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    let r = app.request(Method::HEAD, Some(&stations[3]), &path).send().await.unwrap();
+    let r = app
+        .request(Method::HEAD, Some(&stations[3]), &path)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-length"], whole.len().to_string().as_str());
     assert_eq!(r.headers()["etag"], etag.as_str());
@@ -450,7 +537,8 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
     // An unknown profile, a role without a file: nothing there.
     for what in ["master/renditions/nope", "script/renditions/bwf-r128"] {
         assert_problem(
-            app.get(&stations[0], &format!("/api/v1/programs/{p}/files/{what}")).await,
+            app.get(&stations[0], &format!("/api/v1/programs/{p}/files/{what}"))
+                .await,
             StatusCode::NOT_FOUND,
             "not_found",
         )
@@ -461,7 +549,14 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
     // A new master: the old one's rendition goes with it, object and row,
     // and the new one is made afresh.
     let r = app
-        .put_file(&owner, &p, "master", "audio/wav", "ban-tin.wav", tone(dir.path(), "n.wav", -8.0, 4))
+        .put_file(
+            &owner,
+            &p,
+            "master",
+            "audio/wav",
+            "ban-tin.wav",
+            tone(dir.path(), "n.wav", -8.0, 4),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.count("renditions"), 0);
@@ -485,11 +580,17 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let early = app.station("cao-bang", "provincial").await;
     add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
     add_profile(&app, &json!({"id": "mp4-h264", "name": "MP4", "container": "mp4"})).await;
-    add_profile(&app, &json!({"id": "mp3-mono", "name": "MP3", "container": "mp3", "channels": 1, "sample_rate": 44100})).await;
+    add_profile(
+        &app,
+        &json!({"id": "mp3-mono", "name": "MP3", "container": "mp3", "channels": 1, "sample_rate": 44100}),
+    )
+    .await;
 
     // Not media at all: the analysis finds nothing, the rendition fails
     // saying so, and nothing is stored for it.
-    let junk: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let p = upload(&app, &owner, &program("Hỏng"), "audio/wav", "hong.wav", junk).await;
     assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
     let r = rendition(&app, &owner, &p, "bwf-r128").await;
@@ -498,7 +599,11 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     assert!(detail.contains("FFmpeg cannot decode the master"), "{problem}");
     assert!(!detail.contains('/'), "no paths: {problem}");
     let r = app
-        .request(Method::HEAD, Some(&owner), &format!("/api/v1/programs/{p}/files/master/renditions/bwf-r128"))
+        .request(
+            Method::HEAD,
+            Some(&owner),
+            &format!("/api/v1/programs/{p}/files/master/renditions/bwf-r128"),
+        )
         .send()
         .await
         .unwrap();
@@ -507,7 +612,15 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let mut body = program("Tin");
     body["rights"] = json!({"audience": "stations", "stations": ["cao-bang"],
         "available_from": (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339()});
-    let q = upload(&app, &owner, &body, "audio/wav", "tin.wav", tone(dir.path(), "t.wav", -5.0, 3)).await;
+    let q = upload(
+        &app,
+        &owner,
+        &body,
+        "audio/wav",
+        "tin.wav",
+        tone(dir.path(), "t.wav", -5.0, 3),
+    )
+    .await;
     assert_eq!(analysis_of(&app, &owner, &q, "master").await["state"], "done");
     let r = rendition(&app, &owner, &q, "mp4-h264").await;
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "rendition_failed").await;
@@ -520,18 +633,32 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let mp3 = dir.path().join("q.mp3");
     std::fs::write(&mp3, r.bytes().await.unwrap()).unwrap();
     let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name,channels,sample_rate", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,channels,sample_rate",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&mp3)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "mp3,44100,1");
-    let r = app.post(&owner, &format!("/api/v1/programs/{q}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{q}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // Rights as for the master: outside the audience nothing is there;
     // before the window opens, not yet; and asking starts nothing.
     let path = format!("/api/v1/programs/{q}/files/master/renditions/bwf-r128");
     assert_problem(app.get(&outside, &path).await, StatusCode::NOT_FOUND, "not_found").await;
-    assert_problem(app.get(&early, &path).await, StatusCode::FORBIDDEN, "rights_window_closed").await;
+    assert_problem(
+        app.get(&early, &path).await,
+        StatusCode::FORBIDDEN,
+        "rights_window_closed",
+    )
+    .await;
     assert_eq!(app.count("renditions"), 3);
 }
 
@@ -540,7 +667,10 @@ async fn a_video_master_becomes_xdcam_hd422_mxf() {
     if !ffmpeg_or_skip() {
         return;
     }
-    let mediainfo = Command::new("mediainfo").arg("--version").output().is_ok_and(|o| o.status.success());
+    let mediainfo = Command::new("mediainfo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(mediainfo || !strict(), "scripts/test.sh installs mediainfo");
     if !mediainfo {
         eprintln!("mediainfo not installed: skipping the MXF test");
@@ -557,14 +687,42 @@ async fn a_video_master_becomes_xdcam_hd422_mxf() {
     .await;
     let src = dir.path().join("src.mp4");
     let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:d=3",
-            "-f", "lavfi", "-i", "sine=f=1000:r=48000:d=3", "-af", "pan=stereo|c0=c0|c1=c0",
-            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:d=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=1000:r=48000:d=3",
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
         .arg(&src)
         .status()
         .unwrap();
     assert!(status.success());
-    let p = upload(&app, &owner, &program("Phóng sự"), "video/mp4", "ps.mp4", std::fs::read(&src).unwrap()).await;
+    let p = upload(
+        &app,
+        &owner,
+        &program("Phóng sự"),
+        "video/mp4",
+        "ps.mp4",
+        std::fs::read(&src).unwrap(),
+    )
+    .await;
     assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
     let r = rendition(&app, &owner, &p, "xdcam").await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
@@ -572,13 +730,21 @@ async fn a_video_master_becomes_xdcam_hd422_mxf() {
     let bytes = r.bytes().await.unwrap().to_vec();
     let path = dir.path().join("out.mxf");
     std::fs::write(&path, &bytes).unwrap();
-    let out = Command::new("mediainfo").arg("--Output=JSON").arg(&path).output().unwrap();
+    let out = Command::new("mediainfo")
+        .arg("--Output=JSON")
+        .arg(&path)
+        .output()
+        .unwrap();
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tracks = info["media"]["track"].as_array().unwrap();
     let of = |kind: &str| tracks.iter().find(|t| t["@type"] == kind).unwrap();
     assert_eq!(of("General")["Format"], "MXF", "{info}");
     let v = of("Video");
-    assert_eq!((&v["Format"], &v["Width"], &v["Height"]), (&json!("MPEG Video"), &json!("1920"), &json!("1080")), "{info}");
+    assert_eq!(
+        (&v["Format"], &v["Width"], &v["Height"]),
+        (&json!("MPEG Video"), &json!("1920"), &json!("1080")),
+        "{info}"
+    );
     assert!(v["Format_Profile"].as_str().unwrap().starts_with("4:2:2"), "{info}");
     assert_eq!(v["ChromaSubsampling"], "4:2:2", "{info}");
     assert_eq!(of("Audio")["Format"], "PCM", "{info}");
@@ -599,20 +765,42 @@ async fn peaks_that_a_plain_gain_would_clip_go_through_loudnorm() {
     // +3.4 dB would put its peaks over −1 dBTP.
     let out = dir.path().join("peaky.wav");
     let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
             "aevalsrc=0.03*sin(2*PI*1000*t)+if(lt(mod(t\\,1)\\,0.002)\\,0.6*sin(2*PI*3000*t)\\,0):s=48000:d=20",
-            "-af", "pan=stereo|c0=c0|c1=c0", "-c:a", "pcm_s24le"])
+            "-af",
+            "pan=stereo|c0=c0|c1=c0",
+            "-c:a",
+            "pcm_s24le",
+        ])
         .arg(&out)
         .status()
         .unwrap();
     assert!(status.success());
-    let p = upload(&app, &owner, &program("Âm"), "audio/wav", "am.wav", std::fs::read(&out).unwrap()).await;
+    let p = upload(
+        &app,
+        &owner,
+        &program("Âm"),
+        "audio/wav",
+        "am.wav",
+        std::fs::read(&out).unwrap(),
+    )
+    .await;
     let a = analysis_of(&app, &owner, &p, "master").await;
     let (i, tp) = (
         a["loudness"]["integrated_lufs"].as_f64().unwrap(),
         a["loudness"]["true_peak_dbtp"].as_f64().unwrap(),
     );
-    assert!(tp + (-23.0 - i) > -1.0, "the test signal must need more than a gain: {a}");
+    assert!(
+        tp + (-23.0 - i) > -1.0,
+        "the test signal must need more than a gain: {a}"
+    );
     let r = rendition(&app, &owner, &p, "bwf-r128").await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let (i, tp) = ebur128(dir.path(), &r.bytes().await.unwrap());
@@ -632,7 +820,11 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
     // The station's default profile; the follow names only its cut ID.
     let r = app
-        .patch(&taker, "/api/v1/stations/cao-bang", &json!({"default_profile": "bwf-r128"}))
+        .patch(
+            &taker,
+            "/api/v1/stations/cao-bang",
+            &json!({"default_profile": "bwf-r128"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let me: Value = app.get(&taker, "/api/v1/me").await.json().await.unwrap();
@@ -647,14 +839,31 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let mut body = program("Số 12");
     body["series"] = json!("Nông nghiệp xanh");
-    let p = upload(&app, &owner, &body, "audio/wav", "so-12.wav", tone(dir.path(), "m.wav", -11.94, 6)).await;
+    let p = upload(
+        &app,
+        &owner,
+        &body,
+        "audio/wav",
+        "so-12.wav",
+        tone(dir.path(), "m.wav", -11.94, 6),
+    )
+    .await;
     assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
-    let r = app.post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({})).await;
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     let into = dir.path().join("playout");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
-        .args(["pull", "--hub", &app.address, "--template", "{cut_id}/{profile} {title}.{ext}", "--into"])
+        .args([
+            "pull",
+            "--hub",
+            &app.address,
+            "--template",
+            "{cut_id}/{profile} {title}.{ext}",
+            "--into",
+        ])
         .arg(&into)
         .env("PXHUB_TOKEN", &taker)
         .output()
@@ -666,7 +875,10 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     assert!(delivered == served, "the agent delivered the rendition, byte for byte");
     let (i, _) = ebur128(dir.path(), &delivered);
     assert!((i + 23.0).abs() <= 0.5, "{i}");
-    assert!(delivered.windows(4).any(|w| w == b"4501"), "the cart chunk carries the cut ID");
+    assert!(
+        delivered.windows(4).any(|w| w == b"4501"),
+        "the cart chunk carries the cut ID"
+    );
 }
 
 #[tokio::test]
@@ -686,17 +898,43 @@ async fn a_mono_master_keeps_its_loudness_in_stereo_and_a_downmix_is_measured() 
     // channels made mono (FFmpeg's downmix adds them: 3 dB louder).
     let masters = [
         ("mono.wav", "sine=f=1000:r=48000:d=8", "anull", "bwf-r128"),
-        ("both.wav", "sine=f=1000:r=48000:d=8", "pan=stereo|c0=c0|c1=c0", "bwf-mono-r128"),
+        (
+            "both.wav",
+            "sine=f=1000:r=48000:d=8",
+            "pan=stereo|c0=c0|c1=c0",
+            "bwf-mono-r128",
+        ),
     ];
     for (name, source, filter, profile) in masters {
         let out = dir.path().join(name);
         let status = Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source, "-af", filter, "-c:a", "pcm_s16le"])
+            .args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+                "-af",
+                filter,
+                "-c:a",
+                "pcm_s16le",
+            ])
             .arg(&out)
             .status()
             .unwrap();
         assert!(status.success());
-        let p = upload(&app, &owner, &program(name), "audio/wav", name, std::fs::read(&out).unwrap()).await;
+        let p = upload(
+            &app,
+            &owner,
+            &program(name),
+            "audio/wav",
+            name,
+            std::fs::read(&out).unwrap(),
+        )
+        .await;
         assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
         let r = rendition(&app, &owner, &p, profile).await;
         assert_eq!(r.status(), StatusCode::OK, "{name}: {}", r.text().await.unwrap());
