@@ -17,6 +17,58 @@ use sha2::Digest;
 use crate::analysis::{analysed_app, analysis_of, ffmpeg_or_skip, upload};
 use crate::helpers::{assert_problem, fields, program, strict, TestApp};
 
+storage_suite!(a_rendition_is_made_and_served_from_either_store);
+
+/// On the local store and on S3: the master copied out for FFmpeg, the
+/// rendition stored, served whole and in ranges across its chunks.
+async fn a_rendition_is_made_and_served_from_either_store(app: TestApp) {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = analysed_app(|s| {
+        s.storage = app.settings.storage.clone();
+        s.part_size = app.settings.part_size;
+        s.max_upload_bytes = app.settings.max_upload_bytes;
+    })
+    .await;
+    let owner = app.station("thai-nguyen", "provincial").await;
+    let taker = app.station("cao-bang", "provincial").await;
+    add_profile(&app, &r128("bwf-mp2-r128", "bwf", "mp2")).await;
+    let p = upload(
+        &app,
+        &owner,
+        &program("Tin sáng"),
+        "audio/wav",
+        "tin.wav",
+        tone(dir.path(), "t.wav", -3.0, 5),
+    )
+    .await;
+    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
+    let r = app
+        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = rendition(&app, &taker, &p, "bwf-mp2-r128").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let digest = r.headers()["content-digest"].to_str().unwrap().to_owned();
+    let whole = r.bytes().await.unwrap().to_vec();
+    assert_eq!(digest, format!("sha-256=:{}:", sha256_b64(&whole)));
+    let (i, tp) = ebur128(dir.path(), &whole);
+    assert!((i + 23.0).abs() <= 0.5 && tp <= -1.0, "{i} LUFS, {tp} dBTP");
+    let n = whole.len();
+    let path = format!("/api/v1/programs/{p}/files/master/renditions/bwf-mp2-r128");
+    let r = app
+        .request(Method::GET, Some(&taker), &path)
+        .header("Range", format!("bytes={}-", n - 3000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap(), whole[n - 3000..]);
+    assert_eq!(renditions_stored(&app).await.len(), 1);
+}
+
 fn r128(id: &str, container: &str, audio_codec: &str) -> Value {
     json!({"id": id, "name": format!("{id} R128"), "container": container, "audio_codec": audio_codec,
         "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}})
