@@ -590,6 +590,44 @@ mod tests {
         assert!(LoudnormPass::parse("no json").is_none());
     }
 
+    /// A WAV as FFmpeg writes it to a pipe: sizes unknown, a LIST chunk.
+    fn piped_wav(tag: u16, data: &[u8]) -> Vec<u8> {
+        let mut w = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
+        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&tag.to_le_bytes());
+        w.extend_from_slice(&[2, 0, 0x80, 0xbb, 0, 0, 0, 0, 0, 0, 4, 0, 16, 0]);
+        w.extend_from_slice(b"LIST\x04\0\0\0INFO");
+        w.extend_from_slice(b"data\xff\xff\xff\xff");
+        w.extend_from_slice(data);
+        w
+    }
+
+    #[test]
+    fn the_served_wav_has_true_sizes_room_for_its_chunks_and_a_fact_when_compressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("in.wav"), dir.path().join("out.wav"));
+        std::fs::write(&from, piped_wav(1, b"abc")).unwrap();
+        relayout_wav(&from, &to, 10, 1).unwrap();
+        let out = std::fs::read(&to).unwrap();
+        let u32_at = |i: usize| u32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+        // RIFF, fmt (8 + 16), data (8 + 3 + a pad byte); the trailer counted.
+        assert_eq!(out.len(), 12 + 24 + 8 + 4);
+        assert_eq!(u32_at(4) as usize, out.len() - 8 + 10);
+        assert_eq!(&out[36..40], b"data");
+        assert_eq!(u32_at(40), 3);
+        assert_eq!(&out[44..], b"abc\0");
+        // MPEG (0x50) without a fact chunk gets one, with the frames.
+        std::fs::write(&from, piped_wav(0x50, b"abcd")).unwrap();
+        relayout_wav(&from, &to, 0, 4242).unwrap();
+        let out = std::fs::read(&to).unwrap();
+        assert_eq!(&out[36..40], b"fact");
+        assert_eq!(u32::from_le_bytes(out[44..48].try_into().unwrap()), 4242);
+        assert_eq!(&out[48..52], b"data");
+        // Not a WAV: refused.
+        std::fs::write(&from, b"ID3 not a wave file at all").unwrap();
+        assert!(relayout_wav(&from, &to, 0, 0).is_err());
+    }
+
     #[test]
     fn a_rendition_off_target_fails_saying_why() {
         let t = LoudnessTarget {

@@ -637,6 +637,7 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
         &json!({"id": "mp3-mono", "name": "MP3", "container": "mp3", "channels": 1, "sample_rate": 44100}),
     )
     .await;
+    add_profile(&app, &json!({"id": "as-is", "name": "The master", "container": "keep"})).await;
 
     // Not media at all: the analysis finds nothing, the rendition fails
     // saying so, and nothing is stored for it.
@@ -697,6 +698,14 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "mp3,44100,1");
+    // `keep`: the master itself, as it was uploaded, nothing made.
+    let r = app
+        .get(&owner, &format!("/api/v1/programs/{q}/files/master/renditions/as-is"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let master = app.get(&owner, &format!("/api/v1/programs/{q}/files/master")).await;
+    assert_eq!(r.headers()["etag"], master.headers()["etag"]);
+    assert!(r.bytes().await.unwrap() == master.bytes().await.unwrap());
     let r = app
         .post(&owner, &format!("/api/v1/programs/{q}/publish"), &json!({}))
         .await;
