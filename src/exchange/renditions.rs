@@ -144,9 +144,10 @@ impl Hub {
 
     /// What to send station `station` for file `role` of program `id` in
     /// `profile` (the push channel): [`Rendition::Making`] until it is made
-    /// (asking starts it), then the file, its rights checked as for the
-    /// station's own download. Send it with [`Hub::send_rendition`] (its
-    /// bytes, counted into the ledger as a take).
+    /// (asking starts it), then the file (`download.file`: its name, type,
+    /// size and SHA-256), its rights checked as for the station's own
+    /// download. Its bytes: [`Hub::rendition_bytes`] (counted into the
+    /// ledger as a take).
     pub async fn source(
         &self,
         station: &StationId,
@@ -184,14 +185,29 @@ impl Hub {
         Ok(answer)
     }
 
-    /// The bytes of `r` in `range` (all when `None`), counted into the
-    /// ledger as the master's are.
+    /// How the bytes of `r` in `range` (all when `None`) reach the caller of
+    /// the API, counted into the ledger as the master's are (nginx or a
+    /// presigned address may send what is only stored).
     pub async fn send_rendition(&self, r: &RenditionFile, range: Option<Range<u64>>) -> Result<Sending, ExchangeError> {
         if r.trailer.is_empty() {
             return self.send(&r.download, range).await;
         }
-        // Part stored, part written for the taker: through the hub, counted
-        // when handed out (as nginx's sending is).
+        Ok(Sending::Stream(self.rendition_bytes(r, range).await?))
+    }
+
+    /// The bytes of `r` in `range` (all when `None`), always through the
+    /// hub (what the push channel writes to a station's server); the take
+    /// is recorded as for a download.
+    pub async fn rendition_bytes(
+        &self,
+        r: &RenditionFile,
+        range: Option<Range<u64>>,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, crate::media::MediaError>>, ExchangeError> {
+        if r.trailer.is_empty() {
+            return Ok(self.open(&r.download, range).await?.boxed());
+        }
+        // Part stored, part written for the taker: counted when handed out
+        // (as nginx's sending is).
         let asked = range.unwrap_or(0..r.download.file.size);
         self.record_received(r.download.clone(), asked.clone()).await?;
         let stored = asked.start.min(r.object_size)..asked.end.min(r.object_size);
@@ -206,7 +222,7 @@ impl Hub {
             .bytes_out
             .fetch_add(asked.end - asked.start, Ordering::Relaxed);
         let tail = futures_util::stream::iter((!tail.is_empty()).then_some(Ok(tail)));
-        Ok(Sending::Stream(head.chain(tail).boxed()))
+        Ok(head.chain(tail).boxed())
     }
 }
 

@@ -940,6 +940,41 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
         delivered.windows(4).any(|w| w == b"4501"),
         "the cart chunk carries the cut ID"
     );
+
+    // What the push channel asks for: the same file, the same bytes; a
+    // station outside the audience gets nothing.
+    let hub = pxhub::app::open_hub(&app.settings).unwrap();
+    let station = pxhub::domain::StationId::parse("cao-bang").unwrap();
+    let id = pxhub::domain::ProgramId::parse(&p).unwrap();
+    let master = pxhub::domain::FileRole::Master;
+    let source = hub.source(&station, id, master, "bwf-r128").await.unwrap();
+    let pxhub::exchange::renditions::Rendition::Ready(r) = source else {
+        panic!("made already");
+    };
+    assert_eq!(r.download.file.size, delivered.len() as u64);
+    assert_eq!(
+        r.download.file.sha256.hex(),
+        hex::encode(sha2::Sha256::digest(&delivered))
+    );
+    let mut stream = hub.rendition_bytes(&r, None).await.unwrap();
+    let mut pushed = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        pushed.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(pushed == delivered);
+    let mut body = program("Riêng");
+    body["rights"] = json!({"audience": "stations", "stations": ["thai-nguyen"]});
+    let q = upload(
+        &app,
+        &owner,
+        &body,
+        "audio/wav",
+        "r.wav",
+        tone(dir.path(), "r.wav", -5.0, 2),
+    )
+    .await;
+    let q = pxhub::domain::ProgramId::parse(&q).unwrap();
+    assert!(hub.source(&station, q, master, "bwf-r128").await.is_err());
 }
 
 #[tokio::test]
