@@ -1038,3 +1038,33 @@ async fn a_mono_master_keeps_its_loudness_in_stereo_and_a_downmix_is_measured() 
         assert!((i + 23.0).abs() <= 0.5 && tp <= -1.0, "{name}: {i} LUFS, {tp} dBTP");
     }
 }
+
+#[tokio::test]
+async fn the_sweeper_keeps_renditions_in_use_and_removes_a_removed_profiles() {
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = analysed_app(|_| {}).await;
+    let owner = app.station("thai-nguyen", "provincial").await;
+    add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
+    let p = upload(
+        &app,
+        &owner,
+        &program("Giữ"),
+        "audio/wav",
+        "g.wav",
+        tone(dir.path(), "g.wav", -5.0, 2),
+    )
+    .await;
+    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
+    assert_eq!(rendition(&app, &owner, &p, "bwf-r128").await.status(), StatusCode::OK);
+    let made = renditions_stored(&app).await;
+    assert_eq!(made.len(), 1);
+    let hub = pxhub::app::open_hub(&app.settings).unwrap();
+    hub.sweep(Duration::ZERO).await.unwrap();
+    assert_eq!(renditions_stored(&app).await, made, "a rendition a row names stays");
+    assert_eq!(app.delete(&app.admin, "/api/v1/profiles/bwf-r128").await.status(), 204);
+    hub.sweep(Duration::ZERO).await.unwrap();
+    assert_eq!(renditions_stored(&app).await, Vec::<String>::new());
+}
