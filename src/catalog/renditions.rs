@@ -109,6 +109,11 @@ pub fn find_or_queue(conn: &Connection, sha256: &Sha256, profile: &str) -> rusql
          VALUES (?1, ?2, 'pending', ?3, ?3, ?3) ON CONFLICT DO NOTHING",
     )?
     .execute(params![sha256.hex(), profile, at])?;
+    find(conn, sha256, profile)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
+/// The rendition of `sha256` to `profile`, if one was asked for.
+pub fn find(conn: &Connection, sha256: &Sha256, profile: &str) -> rusqlite::Result<Option<Found>> {
     conn.prepare_cached(
         "SELECT state, error, key, media_type, size, head, loudness FROM renditions
          WHERE sha256 = ?1 AND profile_id = ?2",
@@ -132,6 +137,7 @@ pub fn find_or_queue(conn: &Connection, sha256: &Sha256, profile: &str) -> rusql
             },
         )
     })
+    .optional()
 }
 
 /// A rendition job a worker holds.

@@ -174,10 +174,20 @@ impl Hub {
         profile: &str,
     ) -> Result<Rendition, ExchangeError> {
         let profile = profile.to_owned();
-        let answer = self
+        // Read first: a rendition asked for before needs no write.
+        let (v, p, pid) = (viewer.clone(), person.clone(), profile.clone());
+        let found = self
             .catalog
-            .write(move |tx| find(tx, &viewer, person, id, role, &profile))
+            .read(move |c| find(c, &v, p, id, role, &pid, false))
             .await?;
+        let answer = match found {
+            Some(answer) => answer,
+            None => self
+                .catalog
+                .write(move |tx| find(tx, &viewer, person, id, role, &profile, true))
+                .await?
+                .ok_or(ExchangeError::Broken("a rendition just queued"))?,
+        };
         if matches!(answer, Rendition::Making(_)) {
             // Queued now, perhaps: a worker waiting for work may take it.
             self.wake_analysis();
@@ -226,7 +236,8 @@ impl Hub {
     }
 }
 
-/// The rendition answer inside the request's transaction.
+/// The rendition answer; `None` when none was asked for and `queue` is
+/// false (with `queue`, in a write transaction, it is queued).
 fn find(
     tx: &Connection,
     viewer: &Viewer,
@@ -234,7 +245,8 @@ fn find(
     id: ProgramId,
     role: FileRole,
     profile_id: &str,
-) -> Result<Rendition, ExchangeError> {
+    queue: bool,
+) -> Result<Option<Rendition>, ExchangeError> {
     let s = visible(tx, viewer, id)?;
     let file = s
         .program
@@ -264,14 +276,21 @@ fn find(
         let object =
             catalog::media::object(tx, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
         let size = file.size;
-        return Ok(Rendition::Ready(Box::new(RenditionFile {
+        return Ok(Some(Rendition::Ready(Box::new(RenditionFile {
             download: download(file, object.key),
             object_size: size,
             trailer: Vec::new(),
-        })));
+        }))));
     }
-    let made = match jobs::find_or_queue(tx, &file.sha256, &profile.id)? {
-        Found::Waiting(state) => return Ok(Rendition::Making(state)),
+    let found = match queue {
+        true => Some(jobs::find_or_queue(tx, &file.sha256, &profile.id)?),
+        false => jobs::find(tx, &file.sha256, &profile.id)?,
+    };
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let made = match found {
+        Found::Waiting(state) => return Ok(Some(Rendition::Making(state))),
         Found::Failed(why) => return Err(ExchangeError::RenditionFailed(why)),
         Found::Done(made) => made,
     };
@@ -308,11 +327,11 @@ fn find(
         sha256: Sha256::from(sha.finalize()),
         analysis: None,
     };
-    Ok(Rendition::Ready(Box::new(RenditionFile {
+    Ok(Some(Rendition::Ready(Box::new(RenditionFile {
         download: download(record, made.key),
         object_size: made.size,
         trailer,
-    })))
+    }))))
 }
 
 /// The cut ID the viewer's station gives the program: that of its first
