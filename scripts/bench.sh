@@ -9,7 +9,7 @@
 # release (the test suite does, to reuse the `cargo test` build: figures are
 # then meaningless, only the run and its output are checked); --no-rustus
 # skips the rustus baseline of the tus bench (its row says SKIPPED);
-# --only media,tus,search,load,faults,pull picks benches; --search-sizes 100000 runs the
+# --only media,tus,search,load,faults,pull,render picks benches; --search-sizes 100000 runs the
 # search bench at those catalog sizes only (its 1M catalog takes about 20
 # minutes to generate on 2 cores the first time).
 #
@@ -31,7 +31,7 @@ NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults,pull,web,analysis,soak,peers
+ONLY=media,tus,search,load,faults,pull,web,analysis,soak,peers,render
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis,soak,peers] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis,soak,peers,render] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -61,7 +61,7 @@ if wants tus && [ "$RUSTUS" = 1 ] && ! "$RUSTUS_BIN" --version 2>/dev/null | gre
     echo "installing rustus $RUSTUS_VERSION (once per machine; a few minutes)…" >&2
     cargo install rustus --version "$RUSTUS_VERSION" --locked >&2
 fi
-if { wants analysis || wants faults; } && ! command -v ffmpeg >/dev/null; then
+if { wants analysis || wants faults || wants render; } && ! command -v ffmpeg >/dev/null; then
     apt_install "ffmpeg=7:5.1.9-0+deb12u1"
 fi
 # The pull bench's lossy link: tc netem where the kernel has sch_netem,
@@ -90,7 +90,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults pull web analysis soak peers; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull web analysis soak peers render; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -104,6 +104,7 @@ args_of() {
         analysis) if quick; then echo --quick; fi ;;
         soak) if quick; then echo --quick; fi ;;
         peers) if quick; then echo --quick; fi ;;
+        render) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

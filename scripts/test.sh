@@ -30,14 +30,17 @@ export PXHUB_TEST_LITESTREAM="$PWD/$PY_ENV/bin/litestream"
 # - ffmpeg: file analysis (probe, loudness, previews);
 # - libxml2-utils: xmllint validates every EBUCore sidecar the tests produce
 #   against the EBUCore 1.10 schema (../shared/ebucore);
-# - nginx: downloads behind nginx (accel_redirect), tested end to end.
+# - nginx: downloads behind nginx (accel_redirect), tested end to end;
+# - mediainfo: recognises the MXF (XDCAM HD422) renditions.
 source scripts/apt.sh
 FFMPEG_VERSION=7:5.1.9-0+deb12u1
 LIBXML2_UTILS_VERSION=2.9.14+dfsg-1.3~deb12u6
 NGINX_VERSION=1.22.1-9+deb12u11
+MEDIAINFO_VERSION=23.04-1
 { command -v ffmpeg && command -v ffprobe; } >/dev/null || apt_install "ffmpeg=$FFMPEG_VERSION"
 command -v xmllint >/dev/null || apt_install "libxml2-utils=$LIBXML2_UTILS_VERSION"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install "nginx=$NGINX_VERSION"
+command -v mediainfo >/dev/null || apt_install "mediainfo=$MEDIAINFO_VERSION"
 
 cargo test --locked "$@"
 

@@ -61,6 +61,9 @@ pub enum Command {
     /// The hubs of other clusters this hub follows.
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Delivery profiles: what stations' playouts take.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +90,56 @@ pub enum PeerCommand {
     /// Stop following a peer; its mirrored programs are withdrawn here.
     Remove {
         #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Add a delivery profile; what is left out takes the container's
+    /// defaults (PCM 24-bit, 48 kHz, stereo).
+    Add {
+        /// A slug, e.g. bwf-mp2-r128
+        #[arg(long)]
+        id: String,
+        /// The name shown to stations
+        #[arg(long)]
+        name: String,
+        /// keep, bwf, mp3, m4a, mp4 or mxf
+        #[arg(long, value_name = "C")]
+        container: String,
+        /// pcm, mp2, mp3 or aac
+        #[arg(long, value_name = "CODEC")]
+        audio_codec: Option<String>,
+        /// h264 or mpeg2
+        #[arg(long, value_name = "CODEC")]
+        video_codec: Option<String>,
+        /// Hz, e.g. 48000
+        #[arg(long, value_name = "HZ")]
+        sample_rate: Option<u32>,
+        /// 16 or 24 (PCM)
+        #[arg(long, value_name = "BITS")]
+        bit_depth: Option<u8>,
+        #[arg(long, value_name = "N")]
+        channels: Option<u8>,
+        /// Integrated loudness target, LUFS (e.g. -23); none: left as it is
+        #[arg(long, value_name = "LUFS", allow_hyphen_values = true)]
+        target_lufs: Option<f64>,
+        /// True-peak ceiling with --target-lufs, dBTP
+        #[arg(
+            long,
+            value_name = "DBTP",
+            allow_hyphen_values = true,
+            default_value = "-1",
+            requires = "target_lufs"
+        )]
+        max_true_peak_dbtp: f64,
+    },
+    /// List the delivery profiles, one JSON object a line.
+    List,
+    /// Remove a profile no follow and no station's default uses.
+    Remove {
+        /// The profile's id
         id: String,
     },
 }
@@ -358,6 +411,9 @@ enum Operation {
     AddPeer(crate::exchange::delivery::peers::NewPeer),
     ListPeers,
     RemovePeer(StationId),
+    AddProfile(crate::domain::profile::ProfileInput),
+    ListProfiles,
+    RemoveProfile(String),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -467,6 +523,33 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
             ),
             None => None,
         }),
+        Command::Profile(ProfileCommand::Add {
+            id,
+            name,
+            container,
+            audio_codec,
+            video_codec,
+            sample_rate,
+            bit_depth,
+            channels,
+            target_lufs,
+            max_true_peak_dbtp,
+        }) => Operation::AddProfile(crate::domain::profile::ProfileInput {
+            id,
+            name,
+            container,
+            audio_codec,
+            video_codec,
+            sample_rate,
+            bit_depth,
+            channels,
+            loudness: target_lufs.map(|target_lufs| crate::domain::profile::LoudnessTarget {
+                target_lufs,
+                max_true_peak_dbtp,
+            }),
+        }),
+        Command::Profile(ProfileCommand::List) => Operation::ListProfiles,
+        Command::Profile(ProfileCommand::Remove { id }) => Operation::RemoveProfile(id),
         Command::Serve(_) | Command::Openapi | Command::Pull(_) | Command::Scrub(_) => {
             unreachable!("run answers these itself")
         }
@@ -575,6 +658,22 @@ async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
         Operation::Analyze(program) => {
             let queued = hub.requeue_analysis(&me, program).await.map_err(explain)?;
             eprintln!("queued {queued} file(s) for analysis");
+            Ok(())
+        }
+        Operation::AddProfile(input) => {
+            let p = hub.create_profile(&me, input).await.map_err(explain)?;
+            eprintln!("added profile {} ({}, {})", p.id, p.name, p.container.as_str());
+            Ok(())
+        }
+        Operation::ListProfiles => {
+            for p in hub.profiles(&me).await.map_err(explain)? {
+                println!("{}", serde_json::to_string(&p)?);
+            }
+            Ok(())
+        }
+        Operation::RemoveProfile(id) => {
+            hub.remove_profile(&me, &id).await.map_err(explain)?;
+            eprintln!("removed profile {id}");
             Ok(())
         }
     }

@@ -150,6 +150,7 @@ fn detail(e: ExchangeError) -> String {
         E::Gone => "the program was withdrawn and can no longer be downloaded".into(),
         E::PreviewNotReady => "the file has not been analysed yet, or no preview could be made of it".into(),
         E::Expired => "the upload expired; start a new one".into(),
+        E::RenditionFailed(why) => format!("the rendition cannot be made: {why}"),
         E::AnalysisPending { .. } => "the master is still being analysed; publish it once its analysis is done".into(),
         E::Locked => "another request is writing this upload; retry later".into(),
         E::ChecksumMismatch => {

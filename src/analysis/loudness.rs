@@ -154,7 +154,7 @@ impl Meter {
 }
 
 /// The first `keep` bytes of `from`, read to its end.
-async fn first_bytes(mut from: tokio::process::ChildStderr, keep: usize) -> Vec<u8> {
+pub(super) async fn first_bytes(mut from: tokio::process::ChildStderr, keep: usize) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n) = from.read(&mut buf).await {
@@ -206,16 +206,32 @@ impl Engine {
         channels: u32,
         expected_seconds: Option<f64>,
     ) -> Result<Measured, EngineError> {
-        let meter = Meter::new(channels, expected_seconds).map_err(|e| EngineError::Failed(e.to_string()))?;
         let mut cmd = self.command(&self.settings.ffmpeg);
         cmd.args(["-nostdin", "-hide_banner", "-v", "error"])
             .args(Self::input_args(input))
-            .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac"])
-            .arg(channels.to_string())
-            .args(["-ar", "48000", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"])
+            .args(Self::decode_args(channels))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
+        self.measure_child(cmd.spawn()?, channels, expected_seconds).await
+    }
+
+    /// What FFmpeg is told after its input to decode for the meter.
+    pub(super) fn decode_args(channels: u32) -> Vec<String> {
+        let mut a: Vec<String> = ["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac"].map(Into::into).to_vec();
+        a.push(channels.to_string());
+        a.extend(["-ar", "48000", "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1"].map(Into::into));
+        a
+    }
+
+    /// Measures what `child` (an FFmpeg started with [`Engine::decode_args`],
+    /// its stdout and stderr piped) decodes.
+    pub(super) async fn measure_child(
+        &self,
+        mut child: tokio::process::Child,
+        channels: u32,
+        expected_seconds: Option<f64>,
+    ) -> Result<Measured, EngineError> {
+        let meter = Meter::new(channels, expected_seconds).map_err(|e| EngineError::Failed(e.to_string()))?;
         let stdout = child
             .stdout
             .take()

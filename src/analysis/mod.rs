@@ -10,6 +10,7 @@
 mod loudness;
 mod preview;
 mod probe;
+pub mod render;
 mod truepeak;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +73,11 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
     #[error("FFmpeg failed: {0}")]
     Failed(String),
+    /// The file cannot be made into what was asked, for a reason the
+    /// owner and the taker may read (no paths, no internals); trying again
+    /// changes nothing.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// What an analysis made: the findings, and preview files in the work folder.

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use super::{Engine, EngineError};
 
-fn output(path: &Path) -> OsString {
+pub(super) fn output(path: &Path) -> OsString {
     let mut s = OsString::from("file:");
     s.push(path.as_os_str());
     s

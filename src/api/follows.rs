@@ -40,6 +40,14 @@ pub struct FollowInput {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 50)]
     pub backfill: u32,
+    /// The delivery profile (`GET /api/v1/profiles`) the agent fetches for
+    /// this follow; default: the station's `default_profile`, else the master.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The station's playout number for what this follow brings (1 to 12
+    /// digits, e.g. `"4501"`): the agent's `{cut_id}` and the `cart` chunk's.
+    #[serde(default)]
+    pub cut_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,6 +58,8 @@ pub struct FollowView {
     pub deliver: bool,
     pub roles: Vec<FileRole>,
     pub backfill: u32,
+    pub profile: Option<String>,
+    pub cut_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -62,6 +72,8 @@ impl From<Follow> for FollowView {
             deliver: f.deliver,
             roles: f.roles,
             backfill: f.backfill,
+            profile: f.profile,
+            cut_id: f.cut_id,
             created_at: f.created_at,
         }
     }
@@ -103,6 +115,8 @@ pub async fn create(
                 deliver: b.deliver,
                 roles: b.roles,
                 backfill: b.backfill,
+                profile: b.profile,
+                cut_id: b.cut_id,
             },
         )
         .await?;

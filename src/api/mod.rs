@@ -21,6 +21,7 @@ mod peers;
 mod problems;
 pub use problems::problems;
 mod previews;
+mod profiles;
 mod programs;
 mod routing;
 pub mod slow_bodies;
@@ -67,6 +68,8 @@ pub struct Site {
         programs::delete_program, programs::publish_program, programs::withdraw_program,
         files::put_file, files::get_file, files::head_file, files::delete_file,
         previews::get_preview, previews::head_preview, previews::get_poster, previews::get_waveform,
+        profiles::list, profiles::create, profiles::remove, profiles::patch_station,
+        profiles::get_rendition, profiles::head_rendition,
         ledger::report_rebroadcast, ledger::report_take, ledger::takes, ledger::exchange_report,
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
@@ -80,6 +83,7 @@ pub struct Site {
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),
         (name = "files", description = "A program's files: streamed upload, ranged download"),
+        (name = "profiles", description = "Delivery profiles: what stations' playouts take"),
         (name = "ledger", description = "Takes, rebroadcasts and the exchange report"),
         (name = "uploads", description = "Resumable uploads: the tus 1.0.0 protocol"),
         (name = "feed", description = "The change feed (whole for national broadcasters, what it follows for every station), Atom, webhooks"),
@@ -111,6 +115,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(programs::routes)
                 .configure(files::routes)
                 .configure(previews::routes)
+                .configure(profiles::routes)
                 .configure(ledger::routes)
                 .configure(uploads::routes)
                 .configure(feed::routes)

@@ -122,6 +122,8 @@ pub struct Me {
     /// The Atom feed's URL with this token's key, for feed readers that
     /// cannot send headers (a provincial station's holds what it follows).
     pub feed_url: Option<String>,
+    /// The station's default delivery profile (`PATCH /api/v1/stations/{id}`).
+    pub default_profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -242,9 +244,12 @@ pub async fn revoke_token(
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse, ApiError> {
-    let station = match caller.station.clone() {
-        Some(id) => Some(StationView::from(hub.station(id).await?)),
-        None => None,
+    let (station, default_profile) = match caller.station.clone() {
+        Some(id) => (
+            Some(StationView::from(hub.station(id.clone()).await?)),
+            hub.default_profile(&id).await?,
+        ),
+        None => (None, None),
     };
     let feed_url = Some(format!("/api/v1/feed.atom?key={}", hub.feed_key(&caller.token_id)));
     // The feed key is a secret: no cache keeps it.
@@ -255,5 +260,6 @@ pub async fn me(Auth(caller): Auth, hub: web::Data<Hub>) -> Result<HttpResponse,
             role: caller.role,
             token_id: caller.token_id,
             feed_url,
+            default_profile,
         }))
 }

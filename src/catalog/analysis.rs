@@ -322,9 +322,12 @@ pub fn owns_preview(conn: &Connection, key: &str) -> rusqlite::Result<bool> {
     else {
         return Ok(false);
     };
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze'
+    let previews: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM analysis_jobs WHERE sha256 = ?1 AND kind = 'analyze'
              AND (state IN ('pending', 'running') OR ?2 IN (preview_key, poster_key, waveform_key)))",
-    )?
-    .query_row(params![sha.hex(), key], |r| r.get(0))
+        )?
+        .query_row(params![sha.hex(), key], |r| r.get(0))?;
+    // Renditions are kept beside the previews.
+    Ok(previews || super::renditions::owns(conn, &sha, key)?)
 }

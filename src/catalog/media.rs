@@ -61,6 +61,12 @@ pub fn release(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Vec<Strin
     if let Some((a, b, c)) = previews {
         keys.extend([a, b, c].into_iter().flatten());
     }
+    // Its renditions go with it.
+    let made: Vec<Option<String>> = conn
+        .prepare_cached("DELETE FROM renditions WHERE sha256 = ?1 RETURNING key")?
+        .query_map([&sha256], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    keys.extend(made.into_iter().flatten());
     Ok(keys)
 }
 

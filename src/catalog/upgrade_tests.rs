@@ -69,9 +69,17 @@ fn fixtures(n: usize) -> &'static str {
             "INSERT INTO people VALUES ('p3', 'lan', 'Hà Thị Lan', 'thai-nguyen', 'editor', '$argon2id$z', NULL, 46, 47, 48, NULL, 1);
              INSERT INTO people VALUES ('p4', 'removed.p4', 'Cũ', 'thai-nguyen', 'viewer', '$argon2id$w', NULL, 49, 50, 51, 52, 0);"
         }
-        // 0013_peers (numbered by its place in MIGRATIONS).
+        // 0011_renditions.
         11 => {
-            "INSERT INTO stations VALUES ('cum-3', 'Cụm 3', '', 'peer', 46);
+            "INSERT INTO profiles VALUES ('bwf-r128', 'BWF R128', '{\"id\":\"bwf-r128\"}', 46);
+             UPDATE follows SET profile = 'bwf-r128', cut_id = '4501' WHERE id = 'f1';
+             UPDATE stations SET default_profile = 'bwf-r128' WHERE id = 'vtv';
+             INSERT INTO renditions VALUES ('cc', 'bwf-r128', 'done', 1, 47, NULL, NULL, 'previews/cc/rendition-ab',
+                 'audio/wav', 1000, X'00', '{}', 48, 49);"
+        }
+        // 0013_peers (numbered by its place in MIGRATIONS).
+        12 => {
+            "INSERT INTO stations (id, name, province, kind, created_at) VALUES ('cum-3', 'Cụm 3', '', 'peer', 46);
              INSERT INTO tokens VALUES ('tok3', 'cum-3', 'peer', 'cụm 3', X'0506', 47, NULL);
              INSERT INTO peers VALUES ('cum-3', 'Cụm 3 — Tây Bắc', 'http://127.0.0.1:9/', 'pxh_x', 'e1', 'down', 48);
              INSERT INTO programs (seq, id, station_id, status, title, title_key, tags, kind, genre, credits,

@@ -56,6 +56,10 @@ pub struct Follow {
     /// How many of the latest programs already published the agent
     /// delivers when it first meets the follow.
     pub backfill: u32,
+    /// The delivery profile the agent fetches (else the station's default).
+    pub profile: Option<String>,
+    /// The station's playout number for what this follow brings (digits).
+    pub cut_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,6 +2,7 @@
 //! Nothing here does I/O.
 
 pub mod analysis;
+pub mod bwf;
 mod digest;
 mod feed;
 pub mod file;
@@ -10,6 +11,7 @@ pub mod follow;
 mod ledger;
 mod peer;
 pub mod person;
+pub mod profile;
 mod program;
 mod search;
 mod secret;

@@ -62,6 +62,29 @@ pub(super) struct Running {
     video: usize,
 }
 
+impl Running {
+    /// Whether an audio job, and a video job, may start now.
+    pub(super) fn free(&self, settings: &AnalysisSettings) -> (bool, bool) {
+        (self.audio < settings.audio_workers, self.video < settings.video_workers)
+    }
+
+    pub(super) fn take(&mut self, video: bool) {
+        if video {
+            self.video += 1;
+        } else {
+            self.audio += 1;
+        }
+    }
+
+    pub(super) fn give(&mut self, video: bool) {
+        if video {
+            self.video -= 1;
+        } else {
+            self.audio -= 1;
+        }
+    }
+}
+
 /// A preview the caller may fetch.
 #[derive(Debug, Clone)]
 pub struct PreviewDownload {
@@ -135,6 +158,12 @@ impl Hub {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "analysis worker"),
+            }
+            // No analysis due: a rendition, if one waits.
+            match self.render_next().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "rendition worker"),
             }
             let _ = tokio::time::timeout(idle, woken).await;
         }

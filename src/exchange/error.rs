@@ -42,6 +42,10 @@ pub enum ExchangeError {
     AnalysisPending { retry_after_secs: u64 },
     #[error("the preview is not made yet")]
     PreviewNotReady,
+    /// The rendition cannot be made, for this reason (public: no paths, no
+    /// internals).
+    #[error("{0}")]
+    RenditionFailed(String),
     #[error("the upload expired")]
     Expired,
     #[error("another request is writing this upload")]
@@ -149,8 +153,11 @@ pub mod code {
     pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
     pub const STORAGE_FULL: &str = "storage_full";
     pub const ORIGIN_UNAVAILABLE: &str = "origin_unavailable";
+    pub const RENDITION_FAILED: &str = "rendition_failed";
     // Conflicts (409).
     pub const ALREADY_FOLLOWING: &str = "already_following";
+    pub const PROFILE_EXISTS: &str = "profile_exists";
+    pub const PROFILE_IN_USE: &str = "profile_in_use";
     pub const INDEX_FULL: &str = "index_full";
     pub const INVALID_STATUS: &str = "invalid_status";
     pub const LENGTH_MISMATCH: &str = "length_mismatch";
@@ -246,6 +253,7 @@ impl ExchangeError {
             E::RightsWindowClosed => row(code::RIGHTS_WINDOW_CLOSED, 403, "Forbidden"),
             E::Gone => row(code::WITHDRAWN, 410, "Gone"),
             E::PreviewNotReady => row(code::PREVIEW_NOT_READY, 404, "Not Found"),
+            E::RenditionFailed(_) => row(code::RENDITION_FAILED, 422, "Unprocessable Entity"),
             E::Expired => row(code::UPLOAD_EXPIRED, 410, "Gone"),
             E::Locked => row(code::LOCKED, 423, "Locked"),
             // tus's status for a checksum that does not match; HTTP gives it

@@ -16,6 +16,7 @@ pub mod password_gate;
 pub mod people;
 pub mod people_manage;
 pub mod programs;
+pub mod renditions;
 pub mod report;
 pub mod rights;
 mod search;

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 
 use self::net::{HubSaid, Stopped, TokenRefused, Transient};
 use self::state::{write_atomically, Delivered, Pending, Placed, State, TEMP_SUFFIX};
-use self::template::Template;
+use self::template::{Choice, Template};
 use crate::domain::file::parse_filename;
 
 /// What the agent needs to run.
@@ -120,6 +120,8 @@ struct Wanted {
     backfill: u64,
     /// Events before it are not its to deliver (back-fill brings those).
     created_at: Option<DateTime<Utc>>,
+    /// The profile (else the station's default) and cut ID it names.
+    choice: Choice,
 }
 
 struct Agent {
@@ -134,6 +136,8 @@ struct Agent {
     follows: BTreeMap<String, Wanted>,
     /// Whether everything visible is taken (national broadcasters, operator).
     everything: bool,
+    /// The station's default delivery profile (`/api/v1/me`).
+    default_profile: Option<String>,
     state: State,
     /// The last "waiting" line, said once until it changes.
     last_wait: String,
@@ -185,6 +189,7 @@ pub async fn run(opts: PullOptions, stop: Stop) -> anyhow::Result<Ended> {
         layout: Layout::Folder,
         stop,
         follows: BTreeMap::new(),
+        default_profile: None,
         everything: true,
         state,
         last_wait: String::new(),
@@ -270,6 +275,7 @@ impl Agent {
         let me = self.get_json("/api/v1/me").await?;
         let role = me["role"].as_str().unwrap_or("").to_owned();
         self.everything = role != "station";
+        self.default_profile = me["default_profile"].as_str().map(str::to_owned);
         self.layout = match (template, self.everything) {
             (Some(t), _) => Layout::Template(t),
             (None, true) => Layout::Folder,
@@ -290,9 +296,9 @@ impl Agent {
             // The cursor moves only once the whole page is handled: a restart
             // handles the page again, and finds its finished work in place.
             for event in &items {
-                let roles = self.roles_for(event);
+                let (roles, choice) = self.roles_for(event);
                 let handled = self
-                    .handle(&event["program"], &roles, event["type"] == "program.withdrawn")
+                    .handle(&event["program"], &roles, &choice, event["type"] == "program.withdrawn")
                     .await;
                 skip_refusal(handled).with_context(|| format!("event {}", event["seq"]))?;
             }
@@ -358,6 +364,13 @@ impl Agent {
                         roles,
                         backfill: f["backfill"].as_u64().unwrap_or(0),
                         created_at: rfc3339(&f["created_at"]),
+                        choice: Choice {
+                            profile: f["profile"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .or_else(|| self.default_profile.clone()),
+                            cut_id: f["cut_id"].as_str().map(str::to_owned),
+                        },
                     },
                 ))
             })
@@ -370,12 +383,15 @@ impl Agent {
     /// of those made by the time of the event (a new agent reads the whole
     /// feed, and a new follow would otherwise bring a series' every past
     /// episode: `backfill` says how many of those it wants).
-    fn roles_for(&self, event: &Value) -> Vec<String> {
+    /// The first of those follows that names a profile or a cut ID says
+    /// which rendition and cut ID.
+    fn roles_for(&self, event: &Value) -> (Vec<String>, Choice) {
         if self.everything {
-            return vec!["master".into()];
+            return (vec!["master".into()], Choice::default());
         }
         let at = rfc3339(&event["at"]);
         let mut roles = BTreeSet::new();
+        let mut choice: Option<Choice> = None;
         for id in event["follows"].as_array().into_iter().flatten() {
             if let Some(w) = id
                 .as_str()
@@ -383,9 +399,12 @@ impl Agent {
                 .filter(|w| w.deliver && w.created_at.is_some_and(|made| at.is_some_and(|at| at >= made)))
             {
                 roles.extend(w.roles.iter().cloned());
+                if choice.is_none() || choice.as_ref() == Some(&Choice::default()) {
+                    choice = Some(w.choice.clone());
+                }
             }
         }
-        roles.into_iter().collect()
+        (roles.into_iter().collect(), choice.unwrap_or_default())
     }
 
     /// Late joiners: the latest programs of each delivering follow with a
@@ -409,7 +428,7 @@ impl Agent {
             let items = page["items"].as_array().cloned().unwrap_or_default();
             eprintln!("back-fill: {} program(s) of follow {id}", items.len());
             for p in items.iter().rev() {
-                skip_refusal(self.handle(p, &w.roles, false).await)?;
+                skip_refusal(self.handle(p, &w.roles, &w.choice, false).await)?;
             }
             self.state.backfilled.insert(id);
             self.state.save(&self.dir).await?;
@@ -429,7 +448,7 @@ impl Agent {
             .collect();
         for (id, pending) in due {
             match self.get_json(&format!("/api/v1/programs/{id}")).await {
-                Ok(program) => skip_refusal(self.handle(&program, &pending.roles, false).await)?,
+                Ok(program) => skip_refusal(self.handle(&program, &pending.roles, &pending.choice, false).await)?,
                 Err(e) if e.downcast_ref::<HubSaid>().is_some_and(|h| h.status == 404) => {
                     eprintln!("gone: {} is no longer visible to this station", pending.title);
                     self.state.pending.remove(&id);
@@ -442,7 +461,7 @@ impl Agent {
     }
 
     /// Where `role`'s file of `program` goes, relative to the delivery folder.
-    fn place(&self, program: &Value, id: &str, role: &str, filename: &str) -> Vec<String> {
+    fn place(&self, program: &Value, id: &str, role: &str, filename: &str, choice: &Choice) -> Vec<String> {
         match &self.layout {
             Layout::Folder => vec![
                 component(program["station"].as_str().unwrap_or(""), "unknown-station"),
@@ -454,7 +473,7 @@ impl Agent {
                 },
             ],
             Layout::Template(t) => {
-                let mut parts = t.render(program, role, filename);
+                let mut parts = t.render_with(program, role, filename, choice);
                 let joined = parts.join("/");
                 // Two programs rendered alike: the later one's name carries
                 // its id.
@@ -493,7 +512,13 @@ impl Agent {
     }
 
     /// Handles `program` as it is now, delivering `roles` of it.
-    async fn handle(&mut self, program: &Value, roles: &[String], withdrawn_event: bool) -> anyhow::Result<()> {
+    async fn handle(
+        &mut self,
+        program: &Value,
+        roles: &[String],
+        choice: &Choice,
+        withdrawn_event: bool,
+    ) -> anyhow::Result<()> {
         let id = program["id"].as_str().context("an event without a program id")?;
         let id = component(id, "unknown-program");
         let title = program["title"].as_str().unwrap_or("").to_owned();
@@ -515,7 +540,7 @@ impl Agent {
             }
         }
         if program["can_download"] != true {
-            self.not_downloadable(program, id, roles, title);
+            self.not_downloadable(program, id, roles, choice.clone(), title);
             return Ok(());
         }
         self.state.pending.remove(&id);
@@ -525,7 +550,7 @@ impl Agent {
             let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
                 continue;
             };
-            let (rel, sha256) = self.place_file(program, &id, role, file, &entry).await?;
+            let (rel, sha256) = self.place_file(program, &id, role, choice, file, &entry).await?;
             entry.files.insert(role.clone(), Placed { path: rel, sha256 });
             self.state.delivered.insert(id.clone(), entry.clone());
             self.state.save(&self.dir).await?;
@@ -542,7 +567,7 @@ impl Agent {
 
     /// A program the station may not take now: waited for when its window
     /// opens later, forgotten when it is closed for good.
-    fn not_downloadable(&mut self, program: &Value, id: String, roles: Vec<String>, title: String) {
+    fn not_downloadable(&mut self, program: &Value, id: String, roles: Vec<String>, choice: Choice, title: String) {
         match program["unavailable_reason"].as_str() {
             Some("not_yet_available") => {
                 let opens = program["rights"]["available_from"]
@@ -554,7 +579,15 @@ impl Agent {
                     "not yet: {title} ({id}) opens {}; it will be fetched then",
                     opens.to_rfc3339()
                 );
-                self.state.pending.insert(id.clone(), Pending { opens, roles, title });
+                self.state.pending.insert(
+                    id.clone(),
+                    Pending {
+                        opens,
+                        roles,
+                        title,
+                        choice,
+                    },
+                );
             }
             why => {
                 self.state.pending.remove(&id);
@@ -571,19 +604,32 @@ impl Agent {
         program: &Value,
         id: &str,
         role: &str,
+        choice: &Choice,
         file: &Value,
         entry: &Delivered,
     ) -> anyhow::Result<(String, String)> {
-        let sha256 = file["sha256"]
-            .as_str()
-            .context("a file without its SHA-256")?
-            .to_owned();
+        let filename = file["filename"].as_str().unwrap_or("");
+        let (sha256, size, filename, source) = match choice.profile.as_deref().filter(|_| role == "master") {
+            Some(profile) => {
+                let (sha256, size, ext) = self.rendition_made(id, profile).await?;
+                let stem = filename.rsplit_once('.').map_or(filename, |(s, _)| s);
+                let path = format!("/api/v1/programs/{id}/files/master/renditions/{profile}");
+                (sha256, size, format!("{stem}.{ext}"), path)
+            }
+            None => (
+                file["sha256"]
+                    .as_str()
+                    .context("a file without its SHA-256")?
+                    .to_owned(),
+                file["size"].as_u64().context("a file without its size")?,
+                filename.to_owned(),
+                format!("/api/v1/programs/{id}/files/{role}"),
+            ),
+        };
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("{id}: the hub sent a SHA-256 that is not one");
         }
-        let size = file["size"].as_u64().context("a file without its size")?;
-        let filename = file["filename"].as_str().unwrap_or("");
-        let rel = self.place(program, id, role, filename).join("/");
+        let rel = self.place(program, id, role, &filename, choice).join("/");
         let target = self.abs(&rel);
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;
@@ -603,7 +649,7 @@ impl Agent {
         };
         if !in_place {
             let partial = self.dir.join("partial").join(&sha256);
-            self.download(id, role, &sha256, size, &partial).await?;
+            self.download(id, &source, &sha256, size, &partial).await?;
             tokio::fs::rename(&partial, &target).await?;
             eprintln!("delivered: {rel} ({size} bytes, SHA-256 verified)");
         }
@@ -611,6 +657,57 @@ impl Agent {
             let _ = tokio::fs::remove_file(self.abs(&old.path)).await;
         }
         Ok((rel, sha256))
+    }
+
+    /// The SHA-256, size and file extension of the `profile` rendition of
+    /// `id`'s master, once the hub has made it (asking starts it; the agent
+    /// waits as the hub says).
+    async fn rendition_made(&mut self, id: &str, profile: &str) -> anyhow::Result<(String, u64, &'static str)> {
+        if !profile
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("{id}: the hub named a profile that is not a slug");
+        }
+        let what = format!("the {profile} rendition of {id}");
+        loop {
+            let path = format!("/api/v1/programs/{id}/files/master/renditions/{profile}");
+            let r = self
+                .client
+                .head(self.url(&path))
+                .bearer_auth(self.opts.token.expose())
+                .send()
+                .await;
+            let r = match r {
+                Err(e) => {
+                    self.waiting(format!("{what}: {e}"));
+                    self.stop.sleep(Duration::from_secs(5)).await?;
+                    continue;
+                }
+                Ok(r) => net::check(r, &what).await?,
+            };
+            let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            if r.status().as_u16() == 202 {
+                let secs = header("retry-after").and_then(|s| s.parse().ok()).unwrap_or(10u64);
+                self.waiting(format!("{what}: the hub is making it"));
+                self.stop.sleep(Duration::from_secs(secs.clamp(1, 60))).await?;
+                continue;
+            }
+            let sha256 = header("etag").unwrap_or_default().trim_matches('"').to_owned();
+            let size = header("content-length")
+                .and_then(|s| s.parse().ok())
+                .context("a rendition without its length")?;
+            let ext = match header("content-type").as_deref().unwrap_or("") {
+                "audio/wav" => "wav",
+                "audio/mpeg" => "mp3",
+                "audio/mp4" => "m4a",
+                "video/mp4" => "mp4",
+                "application/mxf" => "mxf",
+                _ => "bin",
+            };
+            self.last_wait.clear();
+            return Ok((sha256, size, ext));
+        }
     }
 
     /// Writes the program's JSON and EBUcore beside its master, removes the
@@ -709,7 +806,14 @@ impl Agent {
     /// Downloads a file into `partial`, resuming what is there and waiting
     /// out dropped links, and checks its SHA-256; a file that does not check
     /// out is started over.
-    async fn download(&mut self, id: &str, role: &str, sha256: &str, size: u64, partial: &Path) -> anyhow::Result<()> {
+    async fn download(
+        &mut self,
+        id: &str,
+        source: &str,
+        sha256: &str,
+        size: u64,
+        partial: &Path,
+    ) -> anyhow::Result<()> {
         let mut mismatches = 0;
         let mut wait = Duration::from_secs(1);
         loop {
@@ -719,7 +823,7 @@ impl Agent {
                 have = 0;
             }
             if have < size {
-                match self.fetch(id, role, sha256, have, size, partial).await {
+                match self.fetch(id, source, sha256, have, size, partial).await {
                     Ok(()) => {}
                     Err(e) if net::is_transient(&e) => {
                         let now = tokio::fs::metadata(partial).await.map(|m| m.len()).unwrap_or(0);
@@ -746,7 +850,7 @@ impl Agent {
             mismatches += 1;
             tokio::fs::remove_file(partial).await?;
             if mismatches == 3 {
-                bail!("{id}: the {role} never matched its SHA-256 in three downloads");
+                bail!("{id}: {source} never matched its SHA-256 in three downloads");
             }
             eprintln!("SHA-256 mismatch for {id}; starting over (attempt {mismatches})");
         }
@@ -755,22 +859,19 @@ impl Agent {
     async fn fetch(
         &self,
         id: &str,
-        role: &str,
+        source: &str,
         sha256: &str,
         from: u64,
         size: u64,
         partial: &Path,
     ) -> anyhow::Result<()> {
-        let mut req = self
-            .client
-            .get(self.url(&format!("/api/v1/programs/{id}/files/{role}")))
-            .bearer_auth(self.opts.token.expose());
+        let mut req = self.client.get(self.url(source)).bearer_auth(self.opts.token.expose());
         if from > 0 {
             req = req
                 .header("Range", format!("bytes={from}-"))
                 .header("If-Range", format!("\"{sha256}\""));
         }
-        let r = net::check(req.send().await?, &format!("downloading the {role} of {id}")).await?;
+        let r = net::check(req.send().await?, &format!("downloading {source}")).await?;
         let (mut file, mut done) = match r.status().as_u16() {
             206 => (tokio::fs::OpenOptions::new().append(true).open(partial).await?, from),
             200 => (tokio::fs::File::create(partial).await?, 0),

@@ -15,6 +15,9 @@ pub struct Pending {
     pub opens: DateTime<Utc>,
     pub roles: Vec<String>,
     pub title: String,
+    /// The rendition and cut ID its follow asked for.
+    #[serde(default)]
+    pub choice: super::template::Choice,
 }
 
 /// One file the agent put in place.

@@ -47,6 +47,16 @@ enum Field {
     Role,
     Filename,
     Ext,
+    CutId,
+    Profile,
+}
+
+/// What a station's follow (or its default) asks for a program beyond the
+/// master: a delivery profile's rendition, and the playout's cut ID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Choice {
+    pub profile: Option<String>,
+    pub cut_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,8 +73,8 @@ pub struct Template {
     has_role: bool,
 }
 
-const FIELDS: &str =
-    "series, title, station, id, episode, genre, kind, role, filename, ext, first_aired:FORMAT, published:FORMAT";
+const FIELDS: &str = "series, title, station, id, episode, genre, kind, role, filename, ext, cut_id, profile, \
+                      first_aired:FORMAT, published:FORMAT";
 
 impl Template {
     /// Parses `raw`, refusing what could leave the delivery folder (`..`,
@@ -115,6 +125,12 @@ impl Template {
     /// The relative path (components joined by `/`) of `program`'s `role`
     /// file, named `filename` by its station.
     pub fn render(&self, program: &Value, role: &str, filename: &str) -> Vec<String> {
+        self.render_with(program, role, filename, &Choice::default())
+    }
+
+    /// The same, with the follow's cut ID and profile for `{cut_id}` and
+    /// `{profile}` (empty when it names none).
+    pub fn render_with(&self, program: &Value, role: &str, filename: &str, choice: &Choice) -> Vec<String> {
         let text = |k: &str| program[k].as_str().unwrap_or("").to_owned();
         let (stem, ext) = split_ext(filename);
         let ext = if ext.is_empty() { "bin".to_owned() } else { ext };
@@ -136,6 +152,8 @@ impl Template {
                     Field::Role => role.to_owned(),
                     Field::Filename => stem.clone(),
                     Field::Ext => ext.clone(),
+                    Field::CutId => choice.cut_id.clone().unwrap_or_default(),
+                    Field::Profile => choice.profile.clone().unwrap_or_default(),
                 },
                 Part::Date(d, format) => {
                     let key = match d {
@@ -209,6 +227,8 @@ fn parse_field(inner: &str) -> Result<Part, String> {
         "role" => Field::Role,
         "filename" => Field::Filename,
         "ext" => Field::Ext,
+        "cut_id" => Field::CutId,
+        "profile" => Field::Profile,
         _ => return Err(format!("`{{{inner}}}` is not a field; the fields are {FIELDS}")),
     };
     Ok(Part::Field(f))
@@ -285,6 +305,21 @@ mod tests {
             "episode": 12, "genre": "agriculture", "kind": "radio",
             "first_aired_at": "2024-03-12T20:30:00Z", "published_at": "2024-03-10T01:00:00Z",
         })
+    }
+
+    #[test]
+    fn a_cut_id_and_a_profile_name_the_file_for_the_playout() {
+        let t = Template::parse("{cut_id}/{profile} {episode}.{ext}").unwrap();
+        let choice = Choice {
+            profile: Some("bwf-r128".into()),
+            cut_id: Some("4501".into()),
+        };
+        assert_eq!(
+            t.render_with(&program(), "master", "a.wav", &choice),
+            ["4501", "bwf-r128 12.wav"]
+        );
+        // A follow that names neither: the components are left out, never `..`.
+        assert_eq!(t.render(&program(), "master", "a.wav"), ["12.wav"]);
     }
 
     #[test]

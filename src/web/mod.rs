@@ -201,6 +201,7 @@ fn message_id(e: &ExchangeError) -> &'static str {
         E::RightsWindowClosed => "error-window-closed",
         E::Locked => "error-conflict",
         E::AnalysisPending { .. } => "error-analysis-pending",
+        E::RenditionFailed(_) => "error-rendition-failed",
         E::TooManyRequests { .. } => "error-too-many",
         E::StorageUnavailable(_) | E::StorageFull(_) => "error-storage",
         E::OriginUnavailable => "error-origin",

@@ -44,6 +44,7 @@ pub(crate) fn every_variant() -> Vec<ExchangeError> {
         ExchangeError::StorageFull(MediaError::Full(io())),
         ExchangeError::AnalysisPending { retry_after_secs: 5 },
         ExchangeError::OriginUnavailable,
+        ExchangeError::RenditionFailed("the master holds no audio".into()),
     ]
 }
 
@@ -76,6 +77,7 @@ fn which(e: &ExchangeError) -> usize {
         E::StorageFull(_) => 21,
         E::AnalysisPending { .. } => 22,
         E::OriginUnavailable => 23,
+        E::RenditionFailed(_) => 24,
     }
 }
 
@@ -83,7 +85,7 @@ fn which(e: &ExchangeError) -> usize {
 fn every_variant_is_walked() {
     let seen: Vec<usize> = every_variant().iter().map(which).collect();
     assert_eq!(seen, (0..seen.len()).collect::<Vec<_>>());
-    assert_eq!(seen.len(), 24, "every variant is listed once, in order");
+    assert_eq!(seen.len(), 25, "every variant is listed once, in order");
 }
 
 #[actix_web::test]

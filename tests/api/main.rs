@@ -29,6 +29,7 @@ mod probes;
 mod procs;
 mod programs;
 mod pull;
+mod renditions;
 mod restore;
 mod search;
 mod sign_in;

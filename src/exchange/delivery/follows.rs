@@ -23,6 +23,10 @@ pub struct NewFollow {
     /// `master` when absent.
     pub roles: Option<Vec<FileRole>>,
     pub backfill: u32,
+    /// A delivery profile's id.
+    pub profile: Option<String>,
+    /// Digits.
+    pub cut_id: Option<String>,
 }
 
 /// A station's follows, as rules, to judge programs by.
@@ -91,6 +95,14 @@ impl Hub {
         if new.backfill > MAX_BACKFILL {
             errors.push(FieldError::new("backfill", format!("must be at most {MAX_BACKFILL}")));
         }
+        let cut_id = match new.cut_id.as_deref().map(crate::domain::profile::parse_cut_id) {
+            Some(Err(why)) => {
+                errors.push(FieldError::new("cut_id", why));
+                None
+            }
+            Some(Ok(c)) => Some(c),
+            None => None,
+        };
         let Some(rule) = rule.filter(|_| errors.is_empty()) else {
             return Err(ExchangeError::Invalid(errors));
         };
@@ -102,6 +114,8 @@ impl Hub {
             deliver: new.deliver,
             roles,
             backfill: new.backfill,
+            profile: new.profile,
+            cut_id,
             created_at: catalog::now(),
         };
         let stored = f.clone();
@@ -110,6 +124,11 @@ impl Hub {
                 if let Rule::Station(id) = &rule {
                     if stations::get(tx, id)?.is_none() {
                         return Err(ExchangeError::invalid("value", "no station has this id"));
+                    }
+                }
+                if let Some(p) = &stored.profile {
+                    if catalog::renditions::profile(tx, p)?.is_none() {
+                        return Err(ExchangeError::invalid("profile", "no profile has this id"));
                     }
                 }
                 if follows::count(tx, &stored.station)? >= MAX_FOLLOWS {

@@ -61,6 +61,7 @@ error-date = Not a valid date and time.
 error-number = Must be a number.
 error-master-required = Upload the master file before publishing.
 error-analysis-pending = The master is still being checked; publish it in a minute, once its analysis is done.
+error-rendition-failed = This file cannot be made into the delivery profile asked for.
 error-no-station = This account belongs to no station.
 
 ## Catalog

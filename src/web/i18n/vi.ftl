@@ -62,6 +62,7 @@ error-date = Ngày giờ không hợp lệ.
 error-number = Phải là một số.
 error-master-required = Cần tải lên bản gốc trước khi đăng.
 error-analysis-pending = Bản gốc đang được kiểm tra; vui lòng đăng lại sau ít phút, khi kiểm tra xong.
+error-rendition-failed = Không thể chuyển tệp này sang định dạng phát sóng đã chọn.
 error-no-station = Tài khoản này không thuộc đài nào.
 
 ## Catalog

@@ -610,6 +610,8 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
         deliver: false,
         roles: None,
         backfill: 0,
+        profile: None,
+        cut_id: None,
     };
     match v.hub.follow(&s.caller, new).await {
         Ok(_)
