@@ -28,7 +28,7 @@ pub struct Application {
 /// Every way a program leaves the hub, each with its own cursor or outbox,
 /// settings (`ExchangeSettings::delivery`) and worker. A new way out is a
 /// new channel, registered here.
-const CHANNELS: &[Channel] = &[Channel::Feed, Channel::Agent, Channel::Webhooks];
+const CHANNELS: &[Channel] = &[Channel::Feed, Channel::Agent, Channel::Webhooks, Channel::Push];
 
 /// Opens the catalog and the media store of `settings`.
 pub fn open_hub(settings: &Settings) -> anyhow::Result<Hub> {

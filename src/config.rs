@@ -216,6 +216,8 @@ settings! {
         "live webhooks one subscriber (a station, or the operator) may have (0: no cap)";
     webhook_retry_ms: u64 = 5_000, "PXHUB_WEBHOOK_RETRY_MS", "MS",
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
+    push_retry_ms: u64 = 30_000, "PXHUB_PUSH_RETRY_MS", "MS",
+        "first wait before a failed push to a station's server (SFTP, FTP, S3) is tried again; doubled each time, at most an hour";
     storage_connect_timeout_ms: u64 = 2_000, "PXHUB_STORAGE_CONNECT_TIMEOUT_MS", "MS",
         "S3: a store that does not take the connection within this is unavailable (the request tries again, then answers 503)";
     storage_timeout_secs: u64 = 30, "PXHUB_STORAGE_TIMEOUT_SECS", "SECS",
@@ -483,6 +485,10 @@ impl Settings {
                         max_per_subscriber: self.max_webhooks_per_subscriber,
                     },
                     retry: Duration::from_millis(self.webhook_retry_ms),
+                },
+                push: crate::exchange::delivery::push::PushSettings {
+                    retry: Duration::from_millis(self.push_retry_ms),
+                    ..Default::default()
                 },
                 ..Default::default()
             },

@@ -39,6 +39,11 @@ pub struct FollowInput {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 50)]
     pub backfill: u32,
+    /// With `deliver: true`: the id of one of the station's push targets
+    /// (`/api/v1/deliveries/targets`) where the hub writes what this follow
+    /// matches.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +54,8 @@ pub struct FollowView {
     pub deliver: bool,
     pub roles: Vec<FileRole>,
     pub backfill: u32,
+    /// The push target, if the hub pushes what this follow matches.
+    pub target: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -61,6 +68,7 @@ impl From<Follow> for FollowView {
             deliver: f.deliver,
             roles: f.roles,
             backfill: f.backfill,
+            target: f.target,
             created_at: f.created_at,
         }
     }
@@ -102,6 +110,7 @@ pub async fn create(
                 deliver: b.deliver,
                 roles: b.roles,
                 backfill: b.backfill,
+                target: b.target,
             },
         )
         .await?;

@@ -5,6 +5,7 @@
 
 mod docs;
 pub use docs::docs_headers;
+mod deliveries;
 pub mod ebucore;
 pub mod extract;
 pub mod feed;
@@ -69,6 +70,7 @@ pub struct Site {
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
         webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
+        deliveries::add_target, deliveries::targets, deliveries::remove_target, deliveries::list, deliveries::redeliver,
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
@@ -112,6 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(feed::routes)
                 .configure(follows::routes)
                 .configure(webhooks::routes)
+                .configure(deliveries::routes)
                 .configure(ebucore::routes),
         )
         .route(

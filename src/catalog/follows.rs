@@ -21,17 +21,18 @@ fn follow(r: &Row<'_>) -> rusqlite::Result<Follow> {
             .collect::<Result<_, _>>()?,
         backfill: r.get(6)?,
         created_at: from_micros(r.get(7)?),
+        target: r.get(8)?,
     })
 }
 
-const FOLLOW: &str = "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at FROM follows";
+const FOLLOW: &str = "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at, target_id FROM follows";
 
 /// Inserts `f`; `Ok(false)` when the station follows the same thing already.
 pub fn insert(conn: &Connection, f: &Follow, match_key: &str) -> rusqlite::Result<bool> {
     let roles: Vec<&str> = f.roles.iter().map(|r| r.as_str()).collect();
     let n = conn.execute(
-        "INSERT INTO follows (id, station_id, kind, value, match_key, deliver, roles, backfill, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (station_id, kind, match_key) DO NOTHING",
+        "INSERT INTO follows (id, station_id, kind, value, match_key, deliver, roles, backfill, created_at, target_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (station_id, kind, match_key) DO NOTHING",
         params![
             f.id,
             f.station.as_str(),
@@ -42,6 +43,7 @@ pub fn insert(conn: &Connection, f: &Follow, match_key: &str) -> rusqlite::Resul
             serde_json::to_string(&roles).expect("strings"),
             f.backfill,
             to_micros(f.created_at),
+            f.target,
         ],
     )?;
     Ok(n == 1)

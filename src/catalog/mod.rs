@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod media;
 pub mod people;
 pub mod programs;
+pub mod push;
 pub mod search;
 pub mod stations;
 pub mod tokens;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_people.sql"),
     include_str!("migrations/0008_analysis.sql"),
     include_str!("migrations/0009_follows.sql"),
+    include_str!("migrations/0012_push.sql"),
 ];
 
 /// The most idle read connections kept open.

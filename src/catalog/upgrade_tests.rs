@@ -65,6 +65,14 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO events (type, program_seq, at) VALUES ('file.analyzed', 1, 44);"
         }
         9 => "INSERT INTO follows VALUES ('f1', 'vtv', 'series', 'Núi', 'nui', 1, '[\"master\"]', 0, 45);",
+        // 0012_push (the tenth on this branch; the lead renumbers on merge).
+        10 => {
+            "INSERT INTO push_targets VALUES ('t1', 'vtv', 'sftp', 'sftp://127.0.0.1:2222', 'vtv', 'pw', 'in', 'bwf-mp2-r128',
+                 'SHA256:abc', 46, NULL);
+             UPDATE follows SET target_id = 't1' WHERE id = 'f1';
+             INSERT INTO push_deliveries VALUES ('pd1', 'vtv', 't1', 'prg1', 'master', 'aa', 1000, 'prg1-master.mxf',
+                 'pending', 0, 0, NULL, 47, NULL, 48, 49);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

@@ -56,6 +56,9 @@ pub struct Follow {
     /// How many of the latest programs already published the agent
     /// delivers when it first meets the follow.
     pub backfill: u32,
+    /// The push target (a station's own server) a delivering follow
+    /// writes what it matches to.
+    pub target: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -9,6 +9,7 @@ pub mod follow;
 mod ledger;
 pub mod person;
 mod program;
+pub mod push;
 mod search;
 mod secret;
 mod station;
@@ -24,6 +25,7 @@ pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
+pub use push::{PushDelivery, PushState, PushTarget, TargetKind};
 pub use search::{DateOrTime, Facets, SearchFilter, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};

@@ -95,6 +95,8 @@ pub struct Hub {
     /// Failed sign-ins per client address.
     sign_in_addresses: address_limit::AddressLimit,
     dispatch: delivery::webhooks::Dispatch,
+    /// Wakes the push worker; the targets being pushed to.
+    push_work: delivery::push::PushWork,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: delivery::webhooks::guard::Guard,
     metrics: Arc<Metrics>,
@@ -122,6 +124,7 @@ impl Hub {
             password_gate: Default::default(),
             sign_in_addresses: Default::default(),
             dispatch: Default::default(),
+            push_work: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),
                 Arc::new(delivery::webhooks::guard::SystemLookup),

@@ -28,6 +28,7 @@ mod probes;
 mod procs;
 mod programs;
 mod pull;
+mod push;
 mod restore;
 mod search;
 mod sign_in;

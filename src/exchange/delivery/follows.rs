@@ -23,6 +23,8 @@ pub struct NewFollow {
     /// `master` when absent.
     pub roles: Option<Vec<FileRole>>,
     pub backfill: u32,
+    /// A push target of the station's, for a delivering follow.
+    pub target: Option<String>,
 }
 
 /// A station's follows, as rules, to judge programs by.
@@ -88,6 +90,9 @@ impl Hub {
         if roles.is_empty() {
             errors.push(FieldError::new("roles", "name at least one file role"));
         }
+        if new.target.is_some() && !new.deliver {
+            errors.push(FieldError::new("target", "a push target needs `deliver: true`"));
+        }
         if new.backfill > MAX_BACKFILL {
             errors.push(FieldError::new("backfill", format!("must be at most {MAX_BACKFILL}")));
         }
@@ -102,6 +107,7 @@ impl Hub {
             deliver: new.deliver,
             roles,
             backfill: new.backfill,
+            target: new.target,
             created_at: catalog::now(),
         };
         let stored = f.clone();
@@ -110,6 +116,14 @@ impl Hub {
                 if let Rule::Station(id) = &rule {
                     if stations::get(tx, id)?.is_none() {
                         return Err(ExchangeError::invalid("value", "no station has this id"));
+                    }
+                }
+                if let Some(target) = &stored.target {
+                    if crate::catalog::push::target_of(tx, Some(&stored.station), target)?.is_none() {
+                        return Err(ExchangeError::invalid(
+                            "target",
+                            "no push target of the station has this id",
+                        ));
                     }
                 }
                 if follows::count(tx, &stored.station)? >= MAX_FOLLOWS {

@@ -9,12 +9,15 @@
 //!   feed, and the back-fill of a new follow).
 //! - [`webhooks`]: pushes, from its cursor over the log into an outbox of
 //!   deliveries that its dispatcher sends.
+//! - [`push`]: files written into stations' own SFTP, FTP or S3 servers,
+//!   from its cursor over the log into an outbox that its worker sends.
 //! - [`follows`]: what a station follows, and which programs that matches;
 //!   the channels judge by it.
 
 pub mod agent;
 pub mod feed;
 pub mod follows;
+pub mod push;
 pub mod webhooks;
 
 use super::{ExchangeError, Hub};
@@ -32,6 +35,9 @@ pub enum Channel {
     /// Webhooks: a cursor over the log, the deliveries as outbox, and the
     /// dispatcher as worker.
     Webhooks,
+    /// Push delivery: a cursor over the log, the pushes as outbox, and
+    /// their sender as worker.
+    Push,
 }
 
 impl Channel {
@@ -40,13 +46,14 @@ impl Channel {
             Self::Feed => "feed",
             Self::Agent => "agent",
             Self::Webhooks => "webhooks",
+            Self::Push => "push",
         }
     }
 
     /// Whether the hub keeps this channel's place in the log (the others'
     /// readers keep their own).
     fn has_cursor(self) -> bool {
-        matches!(self, Self::Webhooks)
+        matches!(self, Self::Webhooks | Self::Push)
     }
 }
 
@@ -56,6 +63,7 @@ pub struct DeliverySettings {
     pub feed: feed::FeedSettings,
     pub agent: agent::AgentSettings,
     pub webhooks: webhooks::WebhookSettings,
+    pub push: push::PushSettings,
 }
 
 /// Records `kind` for the program in the transaction of the change: the
@@ -101,6 +109,7 @@ impl Hub {
                         };
                         match channel {
                             Channel::Webhooks => hub.enqueue_webhooks(tx, &batch)?,
+                            Channel::Push => hub.enqueue_pushes(tx, &batch)?,
                             Channel::Feed | Channel::Agent => {}
                         }
                         events::set_cursor(tx, channel.name(), last)?;
@@ -123,12 +132,14 @@ impl Hub {
             tracing::error!(error = %e, "could not carry events to the channels; the workers will");
         }
         self.wake_deliveries();
+        self.wake_pushes();
     }
 
     /// Runs `channel`'s worker, forever; channels without one return at once.
     pub async fn run_channel(self, channel: Channel, render: webhooks::Render) {
         match channel {
             Channel::Webhooks => self.run_deliveries(render).await,
+            Channel::Push => self.run_pushes().await,
             Channel::Feed | Channel::Agent => {}
         }
     }

@@ -319,3 +319,16 @@ webhook-removed = Webhook { $name } removed.
 
 facet-available = Availability
 facet-available-now = Available now
+
+# Push delivery (on "My station")
+pushes-title = Pushed to our servers
+push-file = File
+push-state = State
+push-progress = Sent
+push-error = Error
+redeliver = Send again
+push-state-pending = pending
+push-state-sending = sending
+push-state-done = done
+push-state-failed = failed
+push-state-waiting_window = waiting for the rights window

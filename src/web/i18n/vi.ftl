@@ -320,3 +320,16 @@ webhook-removed = Đã gỡ webhook { $name }.
 
 facet-available = Thời hạn
 facet-available-now = Khai thác được ngay
+
+# Push delivery (on "My station")
+pushes-title = Chuyển thẳng vào máy chủ của đài
+push-file = Tệp
+push-state = Trạng thái
+push-progress = Đã chuyển
+push-error = Lỗi
+redeliver = Chuyển lại
+push-state-pending = đang chờ
+push-state-sending = đang chuyển
+push-state-done = đã xong
+push-state-failed = thất bại
+push-state-waiting_window = chờ đến thời hạn khai thác

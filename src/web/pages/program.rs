@@ -543,6 +543,7 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
         deliver: false,
         roles: None,
         backfill: 0,
+        target: None,
     };
     match v.hub.follow(&s.caller, new).await {
         Ok(_)

@@ -36,6 +36,17 @@ pub struct FollowLine {
     pub created: String,
 }
 
+/// One file pushed to the station's own server, in words.
+pub struct PushLine {
+    pub id: String,
+    pub href: String,
+    pub name: String,
+    pub state: String,
+    pub progress: String,
+    pub error: String,
+    pub updated: String,
+}
+
 #[derive(Template)]
 #[template(path = "station.html")]
 struct StationPage {
@@ -45,6 +56,28 @@ struct StationPage {
     given: Vec<Line>,
     taken: Vec<Line>,
     follows: Vec<FollowLine>,
+    pushes: Vec<PushLine>,
+}
+
+/// What the hub pushed, or is pushing, to the station's servers.
+async fn push_lines(v: &Visit) -> Result<Vec<PushLine>, WebError> {
+    let (t, caller) = (v.t(), &v.signed_in()?.caller);
+    let lang = t.lang;
+    Ok(v.hub
+        .pushes(caller, 100)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|d| PushLine {
+            href: format!("/programs/{}", d.program_id),
+            state: t.get(&format!("push-state-{}", d.state.as_str())),
+            progress: format!("{} / {}", format::size(d.bytes, lang), format::size(d.size, lang)),
+            error: d.error.unwrap_or_default(),
+            updated: format::date_time(d.updated_at, lang),
+            name: d.name,
+            id: d.id,
+        })
+        .collect())
 }
 
 /// The station's programs, by status.
@@ -148,6 +181,7 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
             .map_err(|e| v.fail(e))?,
     );
     let follows = follow_lines(&v, &names).await?;
+    let pushes = push_lines(&v).await?;
     page(&StationPage {
         c: v.chrome(),
         station: name(mine.as_str()),
@@ -155,6 +189,7 @@ pub async fn my_station(v: Visit) -> Result<HttpResponse, WebError> {
         given,
         taken,
         follows,
+        pushes,
     })
 }
 
@@ -163,6 +198,15 @@ pub struct UnfollowForm {
     csrf: Option<String>,
     #[serde(default)]
     id: String,
+}
+
+/// Sends one of the station's pushes again (someone else's is not found).
+pub async fn redeliver(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: UnfollowForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    v.hub.redeliver(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
+    Ok(see_other("/station#pushes"))
 }
 
 /// Stops one of the station's follows (someone else's is not found).
