@@ -134,11 +134,12 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<PushDelivery> {
         next_attempt_at: from_micros(r.get(12)?),
         created_at: from_micros(r.get(13)?),
         updated_at: from_micros(r.get(14)?),
+        stalls: r.get(15)?,
     })
 }
 
 const DELIVERY: &str = "SELECT id, station_id, target_id, program_id, role, sha256, size, name, state, bytes, attempts,
-    error, next_attempt_at, created_at, updated_at FROM push_deliveries";
+    error, next_attempt_at, created_at, updated_at, stalls FROM push_deliveries";
 
 pub fn insert_delivery(conn: &Connection, d: &PushDelivery) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -263,21 +264,31 @@ pub fn progress(
     Ok(n == 1)
 }
 
-/// Ends an attempt in `state` (with `error`, and when to try again),
-/// unless the push was stopped meanwhile.
-pub fn attempted(
-    conn: &Connection,
-    id: &str,
-    state: PushState,
-    error: Option<&str>,
-    next: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+/// How an attempt ended.
+pub struct Attempt<'a> {
+    pub state: PushState,
+    pub error: Option<&'a str>,
+    /// When to try again.
+    pub next: DateTime<Utc>,
+    /// Attempts in a row without progress, this one counted.
+    pub stalls: u32,
+}
+
+/// Ends an attempt, unless the push was stopped meanwhile.
+pub fn attempted(conn: &Connection, id: &str, a: &Attempt<'_>, now: DateTime<Utc>) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE push_deliveries SET state = ?2, error = ?3, next_attempt_at = ?4, lease_until = NULL, updated_at = ?5
+        "UPDATE push_deliveries SET state = ?2, error = ?3, next_attempt_at = ?4, stalls = ?5, lease_until = NULL,
+             updated_at = ?6
          WHERE id = ?1 AND state = 'sending'",
     )?
-    .execute(params![id, state.as_str(), error, to_micros(next), to_micros(now)])?;
+    .execute(params![
+        id,
+        a.state.as_str(),
+        a.error,
+        to_micros(a.next),
+        a.stalls,
+        to_micros(now)
+    ])?;
     Ok(())
 }
 
@@ -287,7 +298,7 @@ pub fn attempted(
 pub fn redeliver(conn: &Connection, station: &StationId, id: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
     let n = conn
         .prepare_cached(
-            "UPDATE push_deliveries SET state = 'pending', attempts = 0, error = NULL, next_attempt_at = ?3,
+            "UPDATE push_deliveries SET state = 'pending', attempts = 0, stalls = 0, error = NULL, next_attempt_at = ?3,
                  lease_until = NULL, updated_at = ?3
              WHERE id = ?1 AND station_id = ?2 AND state != 'sending'",
         )?

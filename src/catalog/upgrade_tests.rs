@@ -71,7 +71,7 @@ fn fixtures(n: usize) -> &'static str {
                  'SHA256:abc', 46, NULL);
              UPDATE follows SET target_id = 't1' WHERE id = 'f1';
              INSERT INTO push_deliveries VALUES ('pd1', 'vtv', 't1', 'prg1', 'master', 'aa', 1000, 'prg1-master.mxf',
-                 'pending', 0, 0, NULL, 47, NULL, 48, 49);"
+                 'pending', 0, 0, NULL, 47, NULL, 48, 49, 0);"
         }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }

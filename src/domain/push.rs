@@ -126,6 +126,8 @@ pub struct PushDelivery {
     /// Bytes on the target so far.
     pub bytes: u64,
     pub attempts: u32,
+    /// Attempts in a row that moved no byte forward.
+    pub stalls: u32,
     pub error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,

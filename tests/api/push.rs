@@ -144,7 +144,7 @@ fn md5_line(data: &[u8], name: &str) -> String {
 fn watch(dir: PathBuf, size: u64) -> (tokio::task::JoinHandle<Vec<String>>, tokio::sync::watch::Sender<bool>) {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        let mut wrong = Vec::new();
+        let mut wrong: Vec<String> = Vec::new();
         while !*stopped.borrow() {
             for e in std::fs::read_dir(&dir).unwrap().flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -154,10 +154,16 @@ fn watch(dir: PathBuf, size: u64) -> (tokio::task::JoinHandle<Vec<String>>, toki
                 }
                 if let Some(file) = name.strip_suffix(".md5") {
                     if std::fs::metadata(dir.join(file)).map(|m| m.len()).ok() != Some(size) {
-                        wrong.push(format!("{name} before its file was whole"));
+                        let what = format!("{name} before its file was whole");
+                        if !wrong.contains(&what) {
+                            wrong.push(what);
+                        }
                     }
                 } else if len != size {
-                    wrong.push(format!("{name} had {len} of {size} bytes"));
+                    let what = format!("{name} had {len} of {size} bytes");
+                    if !wrong.contains(&what) {
+                        wrong.push(what);
+                    }
                 }
             }
             tokio::select! {
@@ -268,6 +274,26 @@ async fn targets_belong_to_their_station_and_never_show_their_secret() {
         .await;
     assert!(r.status().is_client_error());
     assert_eq!(app.count("push_targets"), 1);
+
+    // At most 20 a station.
+    for _ in 1..20 {
+        add_target(&app, &tn, &good).await;
+    }
+    let r = app.post(&tn, "/api/v1/deliveries/targets", &good).await;
+    assert_problem(r, StatusCode::CONFLICT, "too_many_targets").await;
+    assert_eq!(app.count("push_targets"), 20);
+    let all: Value = app.get(&tn, "/api/v1/deliveries/targets").await.json().await.unwrap();
+    for other in all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"] != t.as_str())
+    {
+        let r = app
+            .delete(&tn, &format!("/api/v1/deliveries/targets/{}", id(other)))
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
 
     // Removed: gone from the list, and a second time not found.
     let r = app.delete(&tn, &format!("/api/v1/deliveries/targets/{t}")).await;
@@ -543,6 +569,59 @@ async fn a_withdrawn_program_stops_its_pending_pushes_and_a_closed_window_waits(
     let w = items.iter().find(|d| d["program_id"] == id(&q)).expect("queued");
     assert_eq!(w["state"], "waiting_window");
     assert_eq!(w["next_attempt_at"], "2099-01-01T00:00:00Z");
+}
+
+#[tokio::test]
+async fn a_transfer_under_way_is_not_redelivered_and_stops_when_withdrawn() {
+    let Some(py) = python() else { return };
+    let sftp = server(&py, "sftp", &[]).await;
+    // 20 kB/s: the push is still under way when the station asks.
+    let link = start_link(
+        format!("127.0.0.1:{}", sftp.port).parse().unwrap(),
+        20_000.0,
+        Duration::from_secs(3600),
+    )
+    .await;
+    let (app, hg, tn) = hub().await;
+    let url = format!("sftp://{}", link.addr);
+    let t = add_target(
+        &app,
+        &tn,
+        &json!({"kind": "sftp", "url": url, "username": USER, "secret": PASSWORD, "path": "in"}),
+    )
+    .await;
+    follow_into(&app, &tn, &t).await;
+    let p = app
+        .publish_with_master(&hg, &program("Tin dài"), bytes(2_000_000, 34))
+        .await;
+    let d = wait_for(&app, &tn, 30, |d| {
+        d["state"] == "sending" && d["bytes"].as_u64() > Some(0)
+    })
+    .await;
+    let r = app
+        .post(&tn, &format!("/api/v1/deliveries/{}/redeliver", id(&d)), &json!({}))
+        .await;
+    assert_problem(r, StatusCode::CONFLICT, "delivery_sending").await;
+    let r = app
+        .post(
+            &hg,
+            &format!("/api/v1/programs/{}/withdraw", id(&p)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let d = wait_for(&app, &tn, 10, |d| d["state"] == "failed").await;
+    assert_eq!(d["error"], "stopped: the program was withdrawn");
+    // The sender sees it within its next tick and lets go; nothing ever
+    // takes the final name.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names: Vec<String> = std::fs::read_dir(sftp.inbox())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".part")), "{names:?}");
+    assert_eq!(deliveries(&app, &tn).await[0]["state"], "failed");
 }
 
 trait WithTwo {

@@ -36,7 +36,10 @@ CREATE TABLE push_deliveries (
     next_attempt_at  INTEGER NOT NULL,
     lease_until      INTEGER,
     created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL
+    updated_at       INTEGER NOT NULL,
+    -- Attempts in a row that moved no byte forward: what backs off, and
+    -- gives up (a long file over a link that drops keeps going).
+    stalls           INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX push_deliveries_due ON push_deliveries (state, next_attempt_at);
 CREATE INDEX push_deliveries_by_station ON push_deliveries (station_id, updated_at);

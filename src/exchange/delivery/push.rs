@@ -358,6 +358,7 @@ impl Hub {
                         state,
                         bytes: 0,
                         attempts: 0,
+                        stalls: 0,
                         error: None,
                         next_attempt_at: at,
                         created_at: now,
@@ -435,21 +436,29 @@ impl Hub {
         Ok(wait)
     }
 
-    /// One attempt at push `d` (claimed), recorded.
+    /// One attempt at push `d` (claimed), recorded. An attempt that moved
+    /// the file forward on the target before it failed is tried again soon
+    /// and never counts towards giving up: a long file over a link that
+    /// drops keeps going; attempts in a row that moved nothing back off and,
+    /// after `max_attempts`, give up.
     async fn push_one(&self, d: PushDelivery) {
-        let outcome = self.attempt(&d).await;
+        let mut moved = false;
+        let outcome = self.attempt(&d, &mut moved).await;
         let now = Utc::now();
+        let stalls = if moved { 0 } else { d.stalls + 1 };
         let (state, error, next) = match outcome {
             Ok(()) => (PushState::Done, None, now),
             Err(send::Failure::Wait(at)) => (PushState::WaitingWindow, None, at),
             Err(send::Failure::Final(why)) => (PushState::Failed, Some(why), now),
-            Err(send::Failure::Retry(why)) if d.attempts >= self.settings.delivery.push.max_attempts => (
+            Err(send::Failure::Retry(why)) if stalls >= self.settings.delivery.push.max_attempts => (
                 PushState::Failed,
-                Some(format!("{why} (gave up after {} attempts)", d.attempts)),
+                Some(format!(
+                    "{why} (gave up after {stalls} attempts in a row that sent nothing)"
+                )),
                 now,
             ),
             Err(send::Failure::Retry(why)) => {
-                let wait = super::webhooks::backoff(d.attempts.saturating_sub(1), self.settings.delivery.push.retry);
+                let wait = super::webhooks::backoff(stalls.saturating_sub(1), self.settings.delivery.push.retry);
                 (
                     PushState::Pending,
                     Some(why),
@@ -460,7 +469,15 @@ impl Hub {
         let id = d.id.clone();
         let recorded = self
             .catalog
-            .write(move |tx| push::attempted(tx, &id, state, error.as_deref(), next, now))
+            .write(move |tx| {
+                let a = push::Attempt {
+                    state,
+                    error: error.as_deref(),
+                    next,
+                    stalls,
+                };
+                push::attempted(tx, &id, &a, now)
+            })
             .await;
         if let Err(e) = recorded {
             tracing::error!(error = %e, delivery = %d.id, "could not record a push attempt");
@@ -468,7 +485,7 @@ impl Hub {
     }
 
     /// Checks that push `d` may still go, then sends it.
-    async fn attempt(&self, d: &PushDelivery) -> Result<(), send::Failure> {
+    async fn attempt(&self, d: &PushDelivery, moved: &mut bool) -> Result<(), send::Failure> {
         let (station, target_id, program_id) = (d.station.clone(), d.target_id.clone(), d.program_id);
         let loaded = self
             .catalog
@@ -513,6 +530,44 @@ impl Hub {
             .ok()
             .flatten()
             .ok_or_else(|| send::Failure::Retry("the hub could not find the file".into()))?;
-        self.push_file(d, &target, &object.key).await
+        self.push_file(d, &target, &object.key, moved).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_each_kind() {
+        assert!(check_url(TargetKind::Sftp, "sftp://sftp.station.example:2222").is_ok());
+        assert!(check_url(TargetKind::Ftp, "ftp://ftp.station.example").is_ok());
+        assert!(check_url(TargetKind::S3, "https://s3.station.example?region=vn-north").is_ok());
+        for (kind, bad) in [
+            (TargetKind::Sftp, "ftp://x"),
+            (TargetKind::Sftp, "sftp://user:pw@x"),
+            (TargetKind::Sftp, "sftp://x/in"),
+            (TargetKind::Sftp, "sftp://x?region=a"),
+            (TargetKind::Ftp, "ftp://x#frag"),
+            (TargetKind::S3, "https://x?acl=public"),
+            (TargetKind::S3, "s3://bucket"),
+            (TargetKind::Sftp, "not a url"),
+        ] {
+            assert!(check_url(kind, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_stay_inside_and_s3_names_its_bucket() {
+        for ok in ["", "in", "/srv/playout/in", "Thư mục/vào"] {
+            assert!(check_path(TargetKind::Sftp, ok).is_ok(), "{ok}");
+        }
+        for bad in ["../x", "in/../../etc", "in\\x", "a\u{7}b"] {
+            assert!(check_path(TargetKind::Ftp, bad).is_err(), "{bad}");
+        }
+        assert!(check_path(TargetKind::S3, "playout-bucket/in").is_ok());
+        for bad in ["", "B", "ab", "a_b/in"] {
+            assert!(check_path(TargetKind::S3, bad).is_err(), "{bad}");
+        }
     }
 }

@@ -66,6 +66,8 @@ async fn address(guard: &Guard, url: &Url, kind: TargetKind) -> Result<SocketAdd
     let ip: IpAddr = match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        // Non-special schemes (sftp, ftp) keep IPv4 literals as names.
+        Some(url::Host::Domain(name)) if name.parse::<IpAddr>().is_ok() => name.parse().map_err(|_| refused())?,
         Some(url::Host::Domain(name)) => match guard.addresses(name).await {
             Ok(found) => found[0],
             Err(Refusal::Internal) => return Err(refused()),
@@ -90,15 +92,24 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 /// Records the bytes on the target now and then (and keeps the lease); says
-/// when the push was stopped meanwhile.
+/// when the push was stopped meanwhile, and whether the target kept more of
+/// the file than it held when the attempt began.
 struct Progress<'a> {
     hub: &'a Hub,
     id: String,
     last: Instant,
+    /// What the target held at the attempt's first tick.
+    first: Option<u64>,
+    moved: &'a mut bool,
 }
 
 impl Progress<'_> {
     async fn tick(&mut self, bytes: u64, now: bool) -> Result<(), Failure> {
+        match self.first {
+            None => self.first = Some(bytes),
+            Some(first) if bytes > first => *self.moved = true,
+            Some(_) => {}
+        }
         if !now && self.last.elapsed() < TICK {
             return Ok(());
         }
@@ -208,13 +219,25 @@ impl Remote {
 
 impl Hub {
     /// Sends push `d` of the file at `key` in the hub's store to `target`.
-    pub(super) async fn push_file(&self, d: &PushDelivery, target: &PushTarget, key: &str) -> Result<(), Failure> {
+    /// `moved`: whether the target kept more of the file than before (S3
+    /// keeps nothing of an upload that failed).
+    pub(super) async fn push_file(
+        &self,
+        d: &PushDelivery,
+        target: &PushTarget,
+        key: &str,
+        moved: &mut bool,
+    ) -> Result<(), Failure> {
         let url = Url::parse(&target.url).map_err(|_| Failure::Final("the target's address is not a URL".into()))?;
         let addr = address(&self.webhook_guard, &url, target.kind).await?;
+        let mut s3_moved = false;
+        let keeps = target.kind != TargetKind::S3;
         let mut progress = Progress {
             hub: self,
             id: d.id.clone(),
             last: Instant::now(),
+            first: None,
+            moved: if keeps { moved } else { &mut s3_moved },
         };
         let mut remote = match target.kind {
             TargetKind::S3 => return self.send_s3(d, target, &url, key, &mut progress).await,
@@ -373,5 +396,100 @@ fn s3_failure(e: MediaError) -> Failure {
     } else {
         tracing::warn!(error = %e, "a push to a bucket failed");
         Failure::Retry("the bucket refused the write (does the bucket exist?)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::exchange::delivery::webhooks::guard::Lookup;
+    use crate::exchange::delivery::webhooks::WebhookPolicy;
+
+    /// Knows a few names; sends nothing anywhere.
+    struct Stub;
+
+    impl Lookup for Stub {
+        fn lookup(&self, host: &str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send>> {
+            let found: Option<Vec<IpAddr>> = match host {
+                "sftp.station.example" => Some(vec!["93.184.215.14".parse().unwrap()]),
+                "inside.example" => Some(vec!["93.184.215.14".parse().unwrap(), "10.0.0.7".parse().unwrap()]),
+                "loopback.example" => Some(vec!["127.0.0.1".parse().unwrap()]),
+                _ => None,
+            };
+            Box::pin(async move { found.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such name")) })
+        }
+    }
+
+    fn guard(allow: &str) -> Guard {
+        let policy = WebhookPolicy {
+            allow: WebhookPolicy::parse_allow(allow).unwrap(),
+            ..Default::default()
+        };
+        Guard::new(policy, Arc::new(Stub))
+    }
+
+    async fn judged(g: &Guard, url: &str, kind: TargetKind) -> Result<SocketAddr, String> {
+        address(g, &Url::parse(url).unwrap(), kind).await.map_err(|f| match f {
+            Failure::Final(w) => format!("final: {w}"),
+            Failure::Retry(w) => format!("retry: {w}"),
+            Failure::Wait(_) => "wait".into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn targets_are_reached_only_where_the_guard_allows() {
+        let g = guard("");
+        assert_eq!(
+            judged(&g, "sftp://sftp.station.example", TargetKind::Sftp).await,
+            Ok("93.184.215.14:22".parse().unwrap())
+        );
+        assert_eq!(
+            judged(&g, "ftp://sftp.station.example:2121", TargetKind::Ftp).await,
+            Ok("93.184.215.14:2121".parse().unwrap())
+        );
+        assert_eq!(
+            judged(&g, "http://sftp.station.example", TargetKind::S3).await,
+            Ok("93.184.215.14:80".parse().unwrap())
+        );
+        for refused in [
+            "sftp://inside.example",
+            "sftp://loopback.example",
+            "sftp://127.0.0.1:22",
+            "sftp://[::1]:22",
+            "sftp://169.254.169.254",
+            "sftp://[::ffff:10.0.0.1]",
+        ] {
+            let judged = judged(&g, refused, TargetKind::Sftp).await;
+            assert!(
+                judged.as_ref().is_err_and(|e| e.starts_with("final: refused")),
+                "{refused}: {judged:?}"
+            );
+        }
+        // A name that does not resolve may tomorrow: tried again.
+        assert_eq!(
+            judged(&g, "sftp://nowhere.example", TargetKind::Sftp).await,
+            Err("retry: the host name does not resolve".into())
+        );
+        // The operator's allow list lets loopback through (as in tests).
+        let g = guard("127.0.0.0/8");
+        assert_eq!(
+            judged(&g, "sftp://loopback.example:2222", TargetKind::Sftp).await,
+            Ok("127.0.0.1:2222".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn paths_join_and_md5_lines_read_as_md5sum_writes_them() {
+        assert_eq!(join("in/", "a.mp3"), "in/a.mp3");
+        assert_eq!(join("", "a.mp3"), "a.mp3");
+        assert_eq!(join("/srv/in", "a.mp3"), "/srv/in/a.mp3");
+        let mut md5 = Md5::new();
+        md5.update(b"abc");
+        assert_eq!(md5_line(md5, "a.mp3"), "900150983cd24fb0d6963f7d28e17f72  a.mp3\n");
     }
 }
