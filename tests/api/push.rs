@@ -430,7 +430,12 @@ async fn a_refused_password_and_a_full_disk_show_in_the_list_and_on_the_page() {
     let mut b = Browser::new(&app);
     b.sign_in("hoa", "mật khẩu thật dài").await;
     let page = b.text("/station").await;
-    assert!(page.contains("the server refused the user name or password"), "{page}");
+    assert!(
+        page.contains("Máy chủ không nhận tên đăng nhập hoặc mật khẩu."),
+        "{page}"
+    );
+    let page = b.text("/station?lang=en").await;
+    assert!(page.contains("The server refused the user name or password."), "{page}");
     assert!(page.contains("action=\"/station/redeliver\""));
     assert!(page.contains(&format!("value=\"{}\"", id(&d))));
 

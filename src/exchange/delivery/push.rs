@@ -51,6 +51,34 @@ impl Default for PushSettings {
     }
 }
 
+/// How a push's `error` begins, for each kind of fault a station can act
+/// on, and a key the pages say it by in their own language (the API says
+/// the words).
+pub const ERROR_KEYS: &[(&str, &str)] = &[
+    ("the server refused the user name or password", "password"),
+    ("the bucket refused the access key or secret", "password"),
+    ("the server could not write the file (is its disk full?)", "full"),
+    ("the server is full", "full"),
+    ("the server refused to write there", "denied"),
+    ("could not connect", "connect"),
+    ("could not reach the bucket", "connect"),
+    ("the connection dropped", "dropped"),
+    ("the server stopped", "dropped"),
+    ("the server's host key", "host-key"),
+    ("refused: the address", "address"),
+    ("stopped: the program was withdrawn", "withdrawn"),
+    ("stopped: the program changed", "changed"),
+    ("the target was removed", "removed"),
+];
+
+/// The key of `error` in [`ERROR_KEYS`], if it is one of those.
+pub fn error_key(error: &str) -> Option<&'static str> {
+    ERROR_KEYS
+        .iter()
+        .find(|(start, _)| error.starts_with(start))
+        .map(|(_, key)| *key)
+}
+
 /// The most targets one station may have.
 pub const MAX_TARGETS: usize = 20;
 
@@ -537,6 +565,19 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_have_keys_the_pages_translate() {
+        assert_eq!(
+            error_key("the server refused the user name or password"),
+            Some("password")
+        );
+        assert_eq!(
+            error_key("the connection dropped (gave up after 10 attempts in a row that sent nothing)"),
+            Some("dropped")
+        );
+        assert_eq!(error_key("something else"), None);
+    }
 
     #[test]
     fn urls_of_each_kind() {

@@ -72,7 +72,13 @@ async fn push_lines(v: &Visit) -> Result<Vec<PushLine>, WebError> {
             href: format!("/programs/{}", d.program_id),
             state: t.get(&format!("push-state-{}", d.state.as_str())),
             progress: format!("{} / {}", format::size(d.bytes, lang), format::size(d.size, lang)),
-            error: d.error.unwrap_or_default(),
+            error: match d.error {
+                Some(e) => match crate::exchange::delivery::push::error_key(&e) {
+                    Some(key) => t.get(&format!("push-error-{key}")),
+                    None => e,
+                },
+                None => String::new(),
+            },
             updated: format::date_time(d.updated_at, lang),
             name: d.name,
             id: d.id,
@@ -216,4 +222,16 @@ pub async fn unfollow(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErr
     let s = v.check_csrf(f.csrf.as_deref())?;
     v.hub.unfollow(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
     Ok(see_other("/station#follows"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_push_error_is_said_in_both_languages() {
+        let (vi, en) = (include_str!("../i18n/vi.ftl"), include_str!("../i18n/en.ftl"));
+        for (_, key) in crate::exchange::delivery::push::ERROR_KEYS {
+            let id = format!("\npush-error-{key} = ");
+            assert!(vi.contains(&id) && en.contains(&id), "{key}");
+        }
+    }
 }
