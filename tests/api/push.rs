@@ -663,11 +663,12 @@ async fn s3_push_into_a_second_bucket() {
     let d = wait_for(&app, &tn, 120, |d| d["state"] == "done").await;
     let name = format!("{}-master.mp3", id(&p));
     assert_eq!(d["name"], name.as_str());
+    let (bucket_name, theirs_prefix) = (bucket.clone(), prefix.clone());
     let theirs = pxhub::media::MediaStore::open(&pxhub::media::MediaSettings {
         store: pxhub::media::StoreLocation::S3(pxhub::media::S3Bucket {
             bucket,
             prefix,
-            ..store
+            ..store.clone()
         }),
         part_size: crate::helpers::PART,
         spool_root: app.dir.path().join("spool"),
@@ -691,4 +692,44 @@ async fn s3_push_into_a_second_bucket() {
     assert_eq!(read(format!("{name}.md5")).await, md5_line(&data, &name).into_bytes());
     // No upload left open in the bucket.
     assert_eq!(theirs.pending_multiparts().await.unwrap().len(), 0);
+
+    // A wrong secret: said, and nothing written.
+    let wrong = add_target(
+        &app,
+        &tn,
+        &json!({"kind": "s3", "url": format!("{}?region={}", store.endpoint, store.region),
+            "username": store.access_key_id, "secret": "not-the-secret",
+            "path": format!("{}/{}", bucket_name, theirs_prefix)}),
+    )
+    .await;
+    let r = app
+        .post(
+            &tn,
+            "/api/v1/follows",
+            &json!({"kind": "genre", "value": "news", "deliver": true, "target": wrong}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let q = app
+        .publish_with_master(&hg, &program("Thời sự tối"), bytes(1000, 35))
+        .await;
+    let refused = async {
+        for _ in 0..600 {
+            let items = deliveries(&app, &tn).await;
+            if let Some(d) = items
+                .iter()
+                .find(|d| d["target"] == wrong.as_str() && !d["error"].is_null())
+            {
+                return d.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no attempt with the wrong secret");
+    }
+    .await;
+    assert_eq!(
+        refused["error"], "the bucket refused the access key or secret",
+        "{refused}"
+    );
+    assert_ne!(refused["state"], "done");
 }
