@@ -710,8 +710,7 @@ async fn s3_push_into_a_second_bucket() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let q = app
-        .publish_with_master(&hg, &program("Thời sự tối"), bytes(1000, 35))
+    app.publish_with_master(&hg, &program("Thời sự tối"), bytes(1000, 35))
         .await;
     let refused = async {
         for _ in 0..600 {
