@@ -124,8 +124,10 @@ impl From<PushDelivery> for DeliveryView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryList {
-    /// Latest change first.
+    /// Newest first.
     pub items: Vec<DeliveryView>,
+    /// The next page's `cursor`; null at the end.
+    pub next_cursor: Option<String>,
 }
 
 /// Add a push target: a server of the caller's station where the hub writes
@@ -196,19 +198,22 @@ pub struct ListParams {
     /// 1 to 100, default 20.
     #[param(inline)]
     limit: Option<Limit>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
-/// The caller station's push deliveries, latest change first.
+/// The caller station's push deliveries, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "follows", operation_id = "list_push_deliveries",
     params(ListParams),
     responses((status = 200, body = DeliveryList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list(Auth(caller): Auth, hub: web::Data<Hub>, query: Query<ListParams>) -> Result<HttpResponse, ApiError> {
-    let ListParams { limit } = query.parsed()?;
-    let items = hub.pushes(&caller, Limit::or_default(limit)).await?;
+    let ListParams { limit, cursor } = query.parsed()?;
+    let (items, next_cursor) = hub.pushes(&caller, cursor, Limit::or_default(limit)).await?;
     Ok(HttpResponse::Ok().json(DeliveryList {
         items: items.into_iter().map(Into::into).collect(),
+        next_cursor,
     }))
 }
 

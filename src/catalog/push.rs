@@ -195,12 +195,20 @@ pub fn stop_program(conn: &Connection, program: ProgramId, why: &str, now: DateT
     .execute(params![program.to_string(), why, to_micros(now)])
 }
 
-/// `station`'s pushes, latest change first.
-pub fn of_station(conn: &Connection, station: &StationId, limit: usize) -> rusqlite::Result<Vec<PushDelivery>> {
+/// `station`'s pushes, newest first; after `before` (the `created_at` and id
+/// of the last one of the page before), when given.
+pub fn of_station(
+    conn: &Connection,
+    station: &StationId,
+    before: Option<(DateTime<Utc>, &str)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<PushDelivery>> {
+    let (at, id) = before.map_or((i64::MAX, ""), |(at, id)| (to_micros(at), id));
     conn.prepare_cached(&format!(
-        "{DELIVERY} WHERE station_id = ?1 ORDER BY updated_at DESC, id LIMIT ?2"
+        "{DELIVERY} WHERE station_id = ?1 AND (created_at < ?2 OR (created_at = ?2 AND id < ?3))
+         ORDER BY created_at DESC, id DESC LIMIT ?4"
     ))?
-    .query_map(params![station.as_str(), limit as i64], delivery)?
+    .query_map(params![station.as_str(), at, id, limit as i64], delivery)?
     .collect()
 }
 

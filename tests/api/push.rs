@@ -574,6 +574,25 @@ async fn a_withdrawn_program_stops_its_pending_pushes_and_a_closed_window_waits(
     let w = items.iter().find(|d| d["program_id"] == id(&q)).expect("queued");
     assert_eq!(w["state"], "waiting_window");
     assert_eq!(w["next_attempt_at"], "2099-01-01T00:00:00Z");
+
+    // A page at a time, newest first.
+    let page: Value = app.get(&tn, "/api/v1/deliveries?limit=1").await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["program_id"], id(&q));
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let page: Value = app
+        .get(&tn, &format!("/api/v1/deliveries?limit=1&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["program_id"], id(&p));
+    assert_eq!(page["next_cursor"], Value::Null);
+    for bad in ["nope", "bm9wZQ", "MTIzLnh5eg"] {
+        let r = app.get(&tn, &format!("/api/v1/deliveries?cursor={bad}")).await;
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(fields(&p), vec!["cursor"]);
+    }
 }
 
 #[tokio::test]

@@ -168,6 +168,20 @@ fn check_path(kind: TargetKind, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A page's cursor: where the next begins (opaque to clients).
+fn write_cursor(at: DateTime<Utc>, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}.{id}", catalog::to_micros(at)))
+}
+
+fn read_cursor(cursor: &str) -> Option<(DateTime<Utc>, String)> {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let (at, id) = std::str::from_utf8(&text).ok()?.split_once('.')?;
+    let id = uuid::Uuid::parse_str(id).ok()?;
+    Some((catalog::from_micros(at.parse().ok()?), id.to_string()))
+}
+
 /// Who a station is, for the rights rule.
 fn station_viewer(conn: &Connection, id: &StationId) -> DbResult<Viewer> {
     let national = stations::get(conn, id)?.is_some_and(|s| s.kind == StationKind::National);
@@ -268,11 +282,34 @@ impl Hub {
         gone.then_some(()).ok_or(ExchangeError::NotFound)
     }
 
-    /// The caller station's pushes, latest change first.
+    /// A page of the caller station's pushes, newest first, and the cursor
+    /// of the next page (none at the end). `cursor`: the previous page's.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
-    pub async fn pushes(&self, caller: &Caller, limit: usize) -> Result<Vec<PushDelivery>, ExchangeError> {
+    pub async fn pushes(
+        &self,
+        caller: &Caller,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<PushDelivery>, Option<String>), ExchangeError> {
         let station = owner(caller)?.clone();
-        Ok(self.catalog.read(move |c| push::of_station(c, &station, limit)).await?)
+        let before = match cursor.as_deref() {
+            Some(c) => {
+                Some(read_cursor(c).ok_or_else(|| ExchangeError::invalid("cursor", "not a cursor of this list"))?)
+            }
+            None => None,
+        };
+        let mut page = self
+            .catalog
+            .read(move |c| {
+                let before = before.as_ref().map(|(at, id)| (*at, id.as_str()));
+                push::of_station(c, &station, before, limit + 1)
+            })
+            .await?;
+        let next = (page.len() > limit).then(|| {
+            page.truncate(limit);
+            page.last().map(|d| write_cursor(d.created_at, &d.id))
+        });
+        Ok((page, next.flatten()))
     }
 
     /// Sends push `id` of the caller's station again, from what the target

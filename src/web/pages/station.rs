@@ -64,9 +64,10 @@ async fn push_lines(v: &Visit) -> Result<Vec<PushLine>, WebError> {
     let (t, caller) = (v.t(), &v.signed_in()?.caller);
     let lang = t.lang;
     Ok(v.hub
-        .pushes(caller, 100)
+        .pushes(caller, None, 100)
         .await
         .map_err(|e| v.fail(e))?
+        .0
         .into_iter()
         .map(|d| PushLine {
             href: format!("/programs/{}", d.program_id),
