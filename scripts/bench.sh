@@ -31,7 +31,7 @@ NFTABLES_VERSION=1.0.6-2+deb12u2
 MODE=
 PROFILE=release
 RUSTUS=1
-ONLY=media,tus,search,load,faults,pull,web,analysis,soak,peers,render
+ONLY=media,tus,search,load,faults,pull,web,analysis,soak,peers,render,push
 SEARCH_SIZES=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
         --no-rustus) RUSTUS=0 ;;
         --only) ONLY=$2; shift ;;
         --search-sizes) SEARCH_SIZES=$2; shift ;;
-        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis,soak,peers,render] [--search-sizes N,…]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh all|--quick [--dev] [--no-rustus] [--only media,tus,search,load,faults,pull,web,analysis,soak,peers,render,push] [--search-sizes N,…]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -71,11 +71,11 @@ if wants pull && [ "$(id -u)" = 0 ] && ! dpkg-query -W -f='${Version}' nftables 
 fi
 # The web bench uploads through the page in Debian's Chromium driven by
 # Playwright, against tuspy: the test command's venv (scripts/pyenv.sh).
-if wants web; then
+if wants web || wants push; then
     # shellcheck source=scripts/pyenv.sh
     source scripts/pyenv.sh
     pyenv_install
-    chromium_install
+    if wants web; then chromium_install; fi
     export PXHUB_BENCH_PYTHON="$PWD/$PY_ENV/bin/python"
 fi
 if wants media || wants faults; then
@@ -90,7 +90,7 @@ PROFILE_ARGS=()
 [ "$PROFILE" = dev ] && PROFILE_ARGS=(--profile dev)
 quick() { [ "$MODE" = quick ]; }
 BENCHES=()
-for b in media tus search load faults pull web analysis soak peers render; do wants "$b" && BENCHES+=("$b"); done
+for b in media tus search load faults pull web analysis soak peers render push; do wants "$b" && BENCHES+=("$b"); done
 args_of() {
     case "$1" in
         media) if quick; then echo --quick; fi ;;
@@ -105,6 +105,7 @@ args_of() {
         soak) if quick; then echo --quick; fi ;;
         peers) if quick; then echo --quick; fi ;;
         render) if quick; then echo --quick; fi ;;
+        push) if quick; then echo --quick; fi ;;
     esac
 }
 # One build for the whole run: the bench executables are run directly, so

@@ -92,6 +92,9 @@ TOML
     garage bucket create "$GARAGE_BUCKET" > /dev/null
     garage key import --yes -n pxhub-test "$GARAGE_KEY_ID" "$GARAGE_SECRET" > /dev/null
     garage bucket allow --read --write --owner "$GARAGE_BUCKET" --key pxhub-test > /dev/null
+    # A second bucket: a station's own, which push delivery writes into.
+    garage bucket create "$GARAGE_BUCKET-station" > /dev/null
+    garage bucket allow --read --write --owner "$GARAGE_BUCKET-station" --key pxhub-test > /dev/null
     # Wait until the S3 API answers.
     for i in $(seq 1 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$GARAGE_S3_PORT") 2>/dev/null && break
@@ -99,6 +102,7 @@ TOML
     done
     export PXHUB_TEST_S3_ENDPOINT="http://127.0.0.1:$GARAGE_S3_PORT"
     export PXHUB_TEST_S3_BUCKET=$GARAGE_BUCKET
+    export PXHUB_TEST_S3_STATION_BUCKET=$GARAGE_BUCKET-station
     export PXHUB_TEST_S3_REGION=garage
     export PXHUB_TEST_S3_ACCESS_KEY_ID=$GARAGE_KEY_ID
     export PXHUB_TEST_S3_SECRET_ACCESS_KEY=$GARAGE_SECRET

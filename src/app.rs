@@ -31,7 +31,13 @@ pub struct Application {
 /// Every way a program leaves the hub, each with its own cursor or outbox,
 /// settings (`ExchangeSettings::delivery`) and worker. A new way out is a
 /// new channel, registered here.
-const CHANNELS: &[Channel] = &[Channel::Feed, Channel::Agent, Channel::Webhooks, Channel::Peers];
+const CHANNELS: &[Channel] = &[
+    Channel::Feed,
+    Channel::Agent,
+    Channel::Webhooks,
+    Channel::Peers,
+    Channel::Push,
+];
 
 /// Serves the application `app` makes on `listener`, as actix-web's
 /// `HttpServer` does with its defaults (keep-alive 5 s, a head within 5 s),

@@ -218,6 +218,8 @@ settings! {
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
     peer_poll_ms: u64 = 30_000, "PXHUB_PEER_POLL_MS", "MS",
         "how often the feeds of the peer hubs this hub follows are read (`pxhub peer add`)";
+    push_retry_ms: u64 = 30_000, "PXHUB_PUSH_RETRY_MS", "MS",
+        "first wait before a failed push to a station's server (SFTP, FTP, S3) is tried again; doubled each time, at most an hour";
     storage_connect_timeout_ms: u64 = 2_000, "PXHUB_STORAGE_CONNECT_TIMEOUT_MS", "MS",
         "S3: a store that does not take the connection within this is unavailable (the request tries again, then answers 503)";
     storage_timeout_secs: u64 = 30, "PXHUB_STORAGE_TIMEOUT_SECS", "SECS",
@@ -526,6 +528,10 @@ impl Settings {
                 },
                 peers: crate::exchange::delivery::peers::PeerSettings {
                     poll: Duration::from_millis(self.peer_poll_ms.max(10)),
+                },
+                push: crate::exchange::delivery::push::PushSettings {
+                    retry: Duration::from_millis(self.push_retry_ms),
+                    ..Default::default()
                 },
                 ..Default::default()
             },

@@ -48,6 +48,11 @@ pub struct FollowInput {
     /// digits, e.g. `"4501"`): the agent's `{cut_id}` and the `cart` chunk's.
     #[serde(default)]
     pub cut_id: Option<String>,
+    /// With `deliver: true`: the id of one of the station's push targets
+    /// (`/api/v1/deliveries/targets`) where the hub writes what this follow
+    /// matches.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,6 +65,8 @@ pub struct FollowView {
     pub backfill: u32,
     pub profile: Option<String>,
     pub cut_id: Option<String>,
+    /// The push target, if the hub pushes what this follow matches.
+    pub target: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -74,6 +81,7 @@ impl From<Follow> for FollowView {
             backfill: f.backfill,
             profile: f.profile,
             cut_id: f.cut_id,
+            target: f.target,
             created_at: f.created_at,
         }
     }
@@ -117,6 +125,7 @@ pub async fn create(
                 backfill: b.backfill,
                 profile: b.profile,
                 cut_id: b.cut_id,
+                target: b.target,
             },
         )
         .await?;

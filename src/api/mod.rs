@@ -5,6 +5,7 @@
 
 mod docs;
 pub use docs::docs_headers;
+mod deliveries;
 pub mod ebucore;
 pub mod extract;
 pub mod feed;
@@ -75,6 +76,7 @@ pub struct Site {
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
         webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
         peers::add, peers::list, peers::remove,
+        deliveries::add_target, deliveries::targets, deliveries::remove_target, deliveries::list, deliveries::redeliver,
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
@@ -122,6 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .configure(follows::routes)
                 .configure(webhooks::routes)
                 .configure(peers::routes)
+                .configure(deliveries::routes)
                 .configure(ebucore::routes),
         )
         .route(

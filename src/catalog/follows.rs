@@ -23,18 +23,20 @@ fn follow(r: &Row<'_>) -> rusqlite::Result<Follow> {
         created_at: from_micros(r.get(7)?),
         profile: r.get(8)?,
         cut_id: r.get(9)?,
+        target: r.get(10)?,
     })
 }
 
 const FOLLOW: &str =
-    "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at, profile, cut_id FROM follows";
+    "SELECT id, station_id, kind, value, deliver, roles, backfill, created_at, profile, cut_id, target_id FROM follows";
 
 /// Inserts `f`; `Ok(false)` when the station follows the same thing already.
 pub fn insert(conn: &Connection, f: &Follow, match_key: &str) -> rusqlite::Result<bool> {
     let roles: Vec<&str> = f.roles.iter().map(|r| r.as_str()).collect();
     let n = conn.execute(
-        "INSERT INTO follows (id, station_id, kind, value, match_key, deliver, roles, backfill, created_at, profile, cut_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (station_id, kind, match_key) DO NOTHING",
+        "INSERT INTO follows (id, station_id, kind, value, match_key, deliver, roles, backfill, created_at, profile, cut_id,
+             target_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (station_id, kind, match_key) DO NOTHING",
         params![
             f.id,
             f.station.as_str(),
@@ -47,6 +49,7 @@ pub fn insert(conn: &Connection, f: &Follow, match_key: &str) -> rusqlite::Resul
             to_micros(f.created_at),
             f.profile,
             f.cut_id,
+            f.target,
         ],
     )?;
     Ok(n == 1)

@@ -13,6 +13,7 @@ pub mod media;
 pub mod peers;
 pub mod people;
 pub mod programs;
+pub mod push;
 pub mod renditions;
 pub mod search;
 pub mod stations;
@@ -61,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_follows.sql"),
     include_str!("migrations/0010_people_manage.sql"),
     include_str!("migrations/0011_renditions.sql"),
+    include_str!("migrations/0012_push.sql"),
     include_str!("migrations/0013_peers.sql"),
 ];
 

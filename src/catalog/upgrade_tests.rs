@@ -77,8 +77,16 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO renditions VALUES ('cc', 'bwf-r128', 'done', 1, 47, NULL, NULL, 'previews/cc/rendition-ab',
                  'audio/wav', 1000, X'00', '{}', 48, 49);"
         }
-        // 0013_peers (numbered by its place in MIGRATIONS).
+        // 0012_push.
         12 => {
+            "INSERT INTO push_targets VALUES ('t1', 'vtv', 'sftp', 'sftp://127.0.0.1:2222', 'vtv', 'pw', 'in', 'bwf-mp2-r128',
+                 'SHA256:abc', 46, NULL);
+             UPDATE follows SET target_id = 't1' WHERE id = 'f1';
+             INSERT INTO push_deliveries VALUES ('pd1', 'vtv', 't1', 'prg1', 'master', 'aa', 1000, 'prg1-master.mxf',
+                 'pending', 0, 0, NULL, 47, NULL, 48, 49, 0);"
+        }
+        // 0013_peers (numbered by its place in MIGRATIONS).
+        13 => {
             "INSERT INTO stations (id, name, province, kind, created_at) VALUES ('cum-3', 'Cụm 3', '', 'peer', 46);
              INSERT INTO tokens VALUES ('tok3', 'cum-3', 'peer', 'cụm 3', X'0506', 47, NULL);
              INSERT INTO peers VALUES ('cum-3', 'Cụm 3 — Tây Bắc', 'http://127.0.0.1:9/', 'pxh_x', 'e1', 'down', 48);

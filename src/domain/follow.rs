@@ -60,6 +60,9 @@ pub struct Follow {
     pub profile: Option<String>,
     /// The station's playout number for what this follow brings (digits).
     pub cut_id: Option<String>,
+    /// The push target (a station's own server) a delivering follow
+    /// writes what it matches to.
+    pub target: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -13,6 +13,7 @@ mod peer;
 pub mod person;
 pub mod profile;
 mod program;
+pub mod push;
 mod search;
 mod secret;
 mod station;
@@ -29,6 +30,7 @@ pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramInput, ProgramKind,
     ProgramMetadata, ProgramStatus, Rights, RightsInput, CLUSTER_LANGUAGES,
 };
+pub use push::{PushDelivery, PushState, PushTarget, TargetKind};
 pub use search::{DateOrTime, Facets, OriginFilter, SearchFilter, Sort};
 pub use secret::Secret;
 pub use station::{Role, Station, StationId, StationKind, Viewer};

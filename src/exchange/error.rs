@@ -171,6 +171,8 @@ pub mod code {
     pub const STATION_EXISTS: &str = "station_exists";
     pub const TOO_MANY_FOLLOWS: &str = "too_many_follows";
     pub const TOO_MANY_WEBHOOKS: &str = "too_many_webhooks";
+    pub const TOO_MANY_TARGETS: &str = "too_many_targets";
+    pub const DELIVERY_SENDING: &str = "delivery_sending";
     pub const UPLOAD_INCOMPLETE: &str = "upload_incomplete";
     // Bad requests (400).
     pub const LENGTH_EXCEEDED: &str = "length_exceeded";

@@ -101,6 +101,8 @@ pub struct Hub {
     peer_wake: Arc<tokio::sync::Notify>,
     /// The fetches of mirrored files from their origins, one per content.
     peer_fetches: delivery::peer_files::Fetches,
+    /// Wakes the push worker; the targets being pushed to.
+    push_work: delivery::push::PushWork,
     /// Where webhooks may go, and how many a subscriber may have.
     webhook_guard: delivery::webhooks::guard::Guard,
     metrics: Arc<Metrics>,
@@ -130,6 +132,7 @@ impl Hub {
             dispatch: Default::default(),
             peer_wake: Default::default(),
             peer_fetches: Default::default(),
+            push_work: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),
                 Arc::new(delivery::webhooks::guard::SystemLookup),

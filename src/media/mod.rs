@@ -98,6 +98,14 @@ impl MediaError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// Whether the store refused the credentials (401, 403).
+    pub fn is_denied(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
+        )
+    }
 }
 
 /// Whether `e` says the disk (or the user's quota) is full.

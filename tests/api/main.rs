@@ -29,6 +29,7 @@ mod probes;
 mod procs;
 mod programs;
 mod pull;
+mod push;
 mod renditions;
 mod restore;
 mod search;

@@ -147,9 +147,14 @@ fn errors_are_problems_and_json_bodies_list_their_errors() {
 fn program_webhook_and_follow_ids_are_uuids() {
     let doc: Value = serde_json::from_str(&pxhub::api::openapi_json()).unwrap();
     for (path, method, op) in operations(&doc) {
-        let id_is_uuid = ["/api/v1/programs/{id}", "/api/v1/webhooks/{id}", "/api/v1/follows/{id}"]
-            .iter()
-            .any(|p| path.starts_with(p));
+        let id_is_uuid = [
+            "/api/v1/programs/{id}",
+            "/api/v1/webhooks/{id}",
+            "/api/v1/follows/{id}",
+            "/api/v1/deliveries/",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p));
         for p in op["parameters"].as_array().into_iter().flatten() {
             if p["in"] == "path" && p["name"] == "id" {
                 assert_eq!(p["schema"]["format"] == "uuid", id_is_uuid, "{method} {path}");

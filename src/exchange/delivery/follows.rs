@@ -27,6 +27,8 @@ pub struct NewFollow {
     pub profile: Option<String>,
     /// Digits.
     pub cut_id: Option<String>,
+    /// A push target of the station's, for a delivering follow.
+    pub target: Option<String>,
 }
 
 /// A station's follows, as rules, to judge programs by.
@@ -92,6 +94,9 @@ impl Hub {
         if roles.is_empty() {
             errors.push(FieldError::new("roles", "name at least one file role"));
         }
+        if new.target.is_some() && !new.deliver {
+            errors.push(FieldError::new("target", "a push target needs `deliver: true`"));
+        }
         if new.backfill > MAX_BACKFILL {
             errors.push(FieldError::new("backfill", format!("must be at most {MAX_BACKFILL}")));
         }
@@ -116,6 +121,7 @@ impl Hub {
             backfill: new.backfill,
             profile: new.profile,
             cut_id,
+            target: new.target,
             created_at: catalog::now(),
         };
         let stored = f.clone();
@@ -129,6 +135,14 @@ impl Hub {
                 if let Some(p) = &stored.profile {
                     if catalog::renditions::profile(tx, p)?.is_none() {
                         return Err(ExchangeError::invalid("profile", "no profile has this id"));
+                    }
+                }
+                if let Some(target) = &stored.target {
+                    if crate::catalog::push::target_of(tx, Some(&stored.station), target)?.is_none() {
+                        return Err(ExchangeError::invalid(
+                            "target",
+                            "no push target of the station has this id",
+                        ));
                     }
                 }
                 if follows::count(tx, &stored.station)? >= MAX_FOLLOWS {

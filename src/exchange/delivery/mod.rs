@@ -9,6 +9,8 @@
 //!   feed, and the back-fill of a new follow).
 //! - [`webhooks`]: pushes, from its cursor over the log into an outbox of
 //!   deliveries that its dispatcher sends.
+//! - [`push`]: files written into stations' own SFTP, FTP or S3 servers,
+//!   from its cursor over the log into an outbox that its worker sends.
 //! - [`follows`]: what a station follows, and which programs that matches;
 //!   the channels judge by it.
 
@@ -18,6 +20,7 @@ pub mod follows;
 pub(super) mod peer_files;
 pub mod peer_reports;
 pub mod peers;
+pub mod push;
 pub mod webhooks;
 
 use super::{ExchangeError, Hub};
@@ -38,6 +41,9 @@ pub enum Channel {
     /// Peer hubs: this hub reads theirs (each peer's cursor is kept with
     /// it) and mirrors what they share; its worker polls them.
     Peers,
+    /// Push delivery: a cursor over the log, the pushes as outbox, and
+    /// their sender as worker.
+    Push,
 }
 
 impl Channel {
@@ -47,13 +53,14 @@ impl Channel {
             Self::Agent => "agent",
             Self::Webhooks => "webhooks",
             Self::Peers => "peers",
+            Self::Push => "push",
         }
     }
 
     /// Whether the hub keeps this channel's place in the log (the others'
     /// readers keep their own).
     fn has_cursor(self) -> bool {
-        matches!(self, Self::Webhooks)
+        matches!(self, Self::Webhooks | Self::Push)
     }
 }
 
@@ -64,6 +71,7 @@ pub struct DeliverySettings {
     pub agent: agent::AgentSettings,
     pub webhooks: webhooks::WebhookSettings,
     pub peers: peers::PeerSettings,
+    pub push: push::PushSettings,
 }
 
 /// Records `kind` for the program in the transaction of the change: the
@@ -109,6 +117,7 @@ impl Hub {
                         };
                         match channel {
                             Channel::Webhooks => hub.enqueue_webhooks(tx, &batch)?,
+                            Channel::Push => hub.enqueue_pushes(tx, &batch)?,
                             Channel::Feed | Channel::Agent | Channel::Peers => {}
                         }
                         events::set_cursor(tx, channel.name(), last)?;
@@ -131,6 +140,7 @@ impl Hub {
             tracing::error!(error = %e, "could not carry events to the channels; the workers will");
         }
         self.wake_deliveries();
+        self.wake_pushes();
     }
 
     /// Runs `channel`'s worker, forever; channels without one return at once.
@@ -138,6 +148,7 @@ impl Hub {
         match channel {
             Channel::Webhooks => self.run_deliveries(render).await,
             Channel::Peers => self.run_peers().await,
+            Channel::Push => self.run_pushes().await,
             Channel::Feed | Channel::Agent => {}
         }
     }

@@ -424,3 +424,26 @@ csv-rebroadcasts-of-its-programs = Rebroadcasts of its programs
 csv-rebroadcasts-made = Rebroadcasts made
 csv-total = TOTAL
 csv-corner = Origin \ Taker
+
+# Push delivery (on "My station")
+pushes-title = Pushed to our servers
+push-file = File
+push-state = State
+push-progress = Sent
+push-error = Error
+redeliver = Send again
+push-state-pending = pending
+push-state-sending = sending
+push-state-done = done
+push-state-failed = failed
+push-state-waiting_window = waiting for the rights window
+push-error-password = The server refused the user name or password.
+push-error-full = The server is full: no space left for the file.
+push-error-denied = The server refused to write in that folder.
+push-error-connect = Could not connect to the server.
+push-error-dropped = The connection dropped; the next try goes on from where it stopped.
+push-error-host-key = The server's host key is not the one it showed first; if the station changed its server, remove the target and add it again.
+push-error-address = Deliveries may not go to this address.
+push-error-withdrawn = Stopped: the program was withdrawn.
+push-error-changed = Stopped: the program changed and is sent again.
+push-error-removed = The target was removed.

@@ -425,3 +425,26 @@ csv-rebroadcasts-of-its-programs = Lượt phát lại chương trình của đ�
 csv-rebroadcasts-made = Lượt phát lại đã thực hiện
 csv-total = TỔNG
 csv-corner = Đài gốc \ Đài khai thác
+
+# Push delivery (on "My station")
+pushes-title = Chuyển thẳng vào máy chủ của đài
+push-file = Tệp
+push-state = Trạng thái
+push-progress = Đã chuyển
+push-error = Lỗi
+redeliver = Chuyển lại
+push-state-pending = đang chờ
+push-state-sending = đang chuyển
+push-state-done = đã xong
+push-state-failed = thất bại
+push-state-waiting_window = chờ đến thời hạn khai thác
+push-error-password = Máy chủ không nhận tên đăng nhập hoặc mật khẩu.
+push-error-full = Máy chủ đã đầy, không còn chỗ cho tệp.
+push-error-denied = Máy chủ không cho ghi vào thư mục này.
+push-error-connect = Không kết nối được tới máy chủ.
+push-error-dropped = Kết nối bị đứt giữa chừng; sẽ chuyển tiếp từ chỗ đã dừng.
+push-error-host-key = Khóa máy chủ (host key) khác lần đầu; nếu đài đã đổi máy chủ, hãy xóa rồi thêm lại đích chuyển.
+push-error-address = Địa chỉ này không được phép chuyển tới.
+push-error-withdrawn = Đã dừng: chương trình bị rút.
+push-error-changed = Đã dừng: chương trình đã thay đổi và sẽ được chuyển lại.
+push-error-removed = Đích chuyển đã bị xóa.

@@ -612,6 +612,7 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
         backfill: 0,
         profile: None,
         cut_id: None,
+        target: None,
     };
     match v.hub.follow(&s.caller, new).await {
         Ok(_)

@@ -36,6 +36,17 @@ pub struct FollowLine {
     pub created: String,
 }
 
+/// One file pushed to the station's own server, in words.
+pub struct PushLine {
+    pub id: String,
+    pub href: String,
+    pub name: String,
+    pub state: String,
+    pub progress: String,
+    pub error: String,
+    pub updated: String,
+}
+
 #[derive(Template)]
 #[template(path = "station.html")]
 struct StationPage {
@@ -49,6 +60,35 @@ struct StationPage {
     deleted: bool,
     /// The station's people, for its editor in charge (else none).
     people: Vec<super::people::PersonLine>,
+    pushes: Vec<PushLine>,
+}
+
+/// What the hub pushed, or is pushing, to the station's servers.
+async fn push_lines(v: &Visit) -> Result<Vec<PushLine>, WebError> {
+    let (t, caller) = (v.t(), &v.signed_in()?.caller);
+    let lang = t.lang;
+    Ok(v.hub
+        .pushes(caller, None, 100)
+        .await
+        .map_err(|e| v.fail(e))?
+        .0
+        .into_iter()
+        .map(|d| PushLine {
+            href: format!("/programs/{}", d.program_id),
+            state: t.get(&format!("push-state-{}", d.state.as_str())),
+            progress: format!("{} / {}", format::size(d.bytes, lang), format::size(d.size, lang)),
+            error: match d.error {
+                Some(e) => match crate::exchange::delivery::push::error_key(&e) {
+                    Some(key) => t.get(&format!("push-error-{key}")),
+                    None => e,
+                },
+                None => String::new(),
+            },
+            updated: format::date_time(d.updated_at, lang),
+            name: d.name,
+            id: d.id,
+        })
+        .collect())
 }
 
 /// The station's programs, by status.
@@ -152,6 +192,7 @@ pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpRes
             .map_err(|e| v.fail(e))?,
     );
     let follows = follow_lines(&v, &names).await?;
+    let pushes = push_lines(&v).await?;
     page(&StationPage {
         c: v.chrome(),
         station: name(mine.as_str()),
@@ -161,6 +202,7 @@ pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpRes
         follows,
         deleted: req.query_string() == "done=deleted",
         people: super::people::lines(&v).await?,
+        pushes,
     })
 }
 
@@ -171,6 +213,15 @@ pub struct UnfollowForm {
     id: String,
 }
 
+/// Sends one of the station's pushes again (someone else's is not found).
+pub async fn redeliver(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: UnfollowForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    v.hub.redeliver(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
+    Ok(see_other("/station#pushes"))
+}
+
 /// Stops one of the station's follows (someone else's is not found).
 pub async fn unfollow(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
     v.signed_in()?;
@@ -178,4 +229,16 @@ pub async fn unfollow(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErr
     let s = v.check_csrf(f.csrf.as_deref())?;
     v.hub.unfollow(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
     Ok(see_other("/station#follows"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_push_error_is_said_in_both_languages() {
+        let (vi, en) = (include_str!("../i18n/vi.ftl"), include_str!("../i18n/en.ftl"));
+        for (_, key) in crate::exchange::delivery::push::ERROR_KEYS {
+            let id = format!("\npush-error-{key} = ");
+            assert!(vi.contains(&id) && en.contains(&id), "{key}");
+        }
+    }
 }
