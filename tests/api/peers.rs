@@ -1203,6 +1203,15 @@ async fn a_program_no_longer_shared_with_other_clusters_leaves_the_following_hub
     assert_eq!(got["status"], "withdrawn");
     // What was never shared is still never heard of.
     assert!(b.find(&b.admin, "q=tu+dau").await.is_empty());
+    // A's peers hear of the narrowed program by its id and audience alone:
+    // its words stay in its cluster.
+    let peer = a.station("cum-9", "peer").await;
+    let feed = a.get(&peer, "/api/v1/feed").await.text().await.unwrap();
+    assert!(feed.contains(id(&p)), "{feed}");
+    assert!(feed.contains("\"audience\":\"cluster\""), "{feed}");
+    assert!(!feed.contains("Sli"), "{feed}");
+    let atom = a.get(&peer, "/api/v1/feed.atom").await.text().await.unwrap();
+    assert!(!atom.contains("Sli"), "{atom}");
 }
 
 #[tokio::test]

@@ -116,15 +116,36 @@ impl Reader {
                 && program.origin.is_none()
                 && crate::catalog::peers::is_unshared(c, seq)?)
         };
-        if !may_see(&self.viewer, &program) && !unshared()? {
+        let program = if may_see(&self.viewer, &program) {
+            program
+        } else if unshared()? {
+            // What it may see no more is told by its id, status and audience
+            // alone: enough to withdraw a mirror, nothing of what it holds.
+            only_its_rights(program)
+        } else {
             return Ok(None);
-        }
+        };
         let follows = self.following.matching(&program);
         if self.scope == FeedScope::Follows && follows.is_empty() {
             return Ok(None);
         }
         Ok(Some((e, program, follows)))
     }
+}
+
+/// `program` without its words, people, files or named stations.
+fn only_its_rights(mut program: Program) -> Program {
+    let m = &mut program.meta;
+    m.title.clear();
+    (m.summary, m.description, m.series, m.episode) = (None, None, None, None);
+    (m.first_aired_at, m.duration_seconds) = (None, None);
+    m.tags.clear();
+    m.credits.clear();
+    m.rights.stations.clear();
+    m.rights.terms = None;
+    program.withdrawal_reason = None;
+    program.files.clear();
+    program
 }
 
 impl Hub {
