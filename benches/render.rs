@@ -127,7 +127,7 @@ fn hub_round(
     fresh_profile(hub, rt, input);
     let station = caller.station.clone().unwrap();
     let asked = rt
-        .block_on(hub.source(&station, id, FileRole::Master, &input.id))
+        .block_on(hub.source(&station, id, FileRole::Master, Some(&input.id)))
         .expect("asked");
     assert!(matches!(asked, Rendition::Making(_)));
     let started = Instant::now();
@@ -136,7 +136,7 @@ fn hub_round(
         "a rendition was due"
     );
     let secs = started.elapsed().as_secs_f64();
-    match rt.block_on(hub.source(&station, id, FileRole::Master, &input.id)) {
+    match rt.block_on(hub.source(&station, id, FileRole::Master, Some(&input.id))) {
         Ok(Rendition::Ready(r)) => (secs, r.download.file.size),
         Ok(Rendition::Making(s)) => panic!("not made: {s:?}"),
         Err(e) => panic!("not made: {e}"),

@@ -41,9 +41,17 @@ pub struct TargetInput {
     pub secret: Secret,
     /// The folder files go to; for `s3`, `bucket/prefix`.
     pub path: String,
-    /// The delivery profile's id (a slug) the station's playout takes.
+    /// The delivery profile's id the station's playout takes: what is sent
+    /// unless the follow names its own profile (else the station's
+    /// default; with none, the file as uploaded).
     #[serde(default)]
     pub profile: Option<String>,
+    /// How files are named there, with the pull agent's fields (`{cut_id}`,
+    /// `{title}`, `{ext}`, …; no `/`). Default: `{cut_id}.{ext}` for a
+    /// follow with a cut ID, else `PROGRAM-ID-ROLE.ext`.
+    #[serde(default)]
+    #[schema(max_length = 200, example = "{cut_id} {title}.{ext}")]
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,6 +62,7 @@ pub struct TargetView {
     pub username: String,
     pub path: String,
     pub profile: Option<String>,
+    pub template: Option<String>,
     /// SFTP: the server's host key (SHA-256 fingerprint), learnt at the
     /// first delivery; another key later is refused.
     pub host_key: Option<String>,
@@ -69,6 +78,7 @@ impl From<PushTarget> for TargetView {
             username: t.username,
             path: t.path,
             profile: t.profile,
+            template: t.template,
             host_key: t.host_key,
             created_at: t.created_at,
         }
@@ -89,6 +99,8 @@ pub struct DeliveryView {
     pub role: FileRole,
     /// The file's name on the target (`NAME.md5` follows it once whole).
     pub name: String,
+    /// The delivery profile it is sent in; null: the file as uploaded.
+    pub profile: Option<String>,
     pub state: PushState,
     /// Bytes on the target so far.
     pub bytes: u64,
@@ -112,6 +124,7 @@ impl From<PushDelivery> for DeliveryView {
             target: d.target_id,
             role: d.role,
             name: d.name,
+            profile: d.profile,
             state: d.state,
             bytes: d.bytes,
             size: d.size,
@@ -139,7 +152,7 @@ pub struct DeliveryList {
         (status = 403, body = Problem, description = "the operator has no targets; a viewer may not add one"),
         (status = 409, body = Problem, description = "`too_many_targets`: the station has 20"),
         (status = 422, body = Problem,
-            description = "`validation_failed`: a URL not of its kind or refused by the address rule, an empty user name or secret, a path with `..`, a profile that is not a slug")),
+            description = "`validation_failed`: a URL not of its kind or refused by the address rule, an empty user name or secret, a path with `..`, a profile that is not a profile's id, a template that does not parse or names a folder")),
     security(("bearer" = [])))]
 pub async fn add_target(
     Auth(caller): Auth,
@@ -157,6 +170,7 @@ pub async fn add_target(
                 secret: b.secret,
                 path: b.path,
                 profile: b.profile,
+                template: b.template,
             },
         )
         .await?;

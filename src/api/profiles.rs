@@ -68,7 +68,7 @@ pub async fn create(
     params(("id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`profile_in_use`: a follow or a station's default names it")),
+        (status = 409, body = Problem, description = "`profile_in_use`: a follow, a station's default or a push target names it")),
     security(("bearer" = [])))]
 pub async fn remove(
     Auth(caller): Auth,

@@ -21,16 +21,18 @@ fn target(r: &Row<'_>) -> rusqlite::Result<PushTarget> {
         profile: r.get(7)?,
         host_key: r.get(8)?,
         created_at: from_micros(r.get(9)?),
+        template: r.get(10)?,
     })
 }
 
 const TARGET: &str =
-    "SELECT id, station_id, kind, url, username, secret, path, profile, host_key, created_at FROM push_targets";
+    "SELECT id, station_id, kind, url, username, secret, path, profile, host_key, created_at, template FROM push_targets";
 
 pub fn insert_target(conn: &Connection, t: &PushTarget) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO push_targets (id, station_id, kind, url, username, secret, path, profile, host_key, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO push_targets (id, station_id, kind, url, username, secret, path, profile, host_key, created_at,
+             template)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             t.id,
             t.station.as_str(),
@@ -42,6 +44,7 @@ pub fn insert_target(conn: &Connection, t: &PushTarget) -> rusqlite::Result<()> 
             t.profile,
             t.host_key,
             to_micros(t.created_at),
+            t.template,
         ],
     )?;
     Ok(())
@@ -135,17 +138,19 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<PushDelivery> {
         created_at: from_micros(r.get(13)?),
         updated_at: from_micros(r.get(14)?),
         stalls: r.get(15)?,
+        master_sha256: sha256_at(r, 16)?,
+        profile: r.get(17)?,
     })
 }
 
 const DELIVERY: &str = "SELECT id, station_id, target_id, program_id, role, sha256, size, name, state, bytes, attempts,
-    error, next_attempt_at, created_at, updated_at, stalls FROM push_deliveries";
+    error, next_attempt_at, created_at, updated_at, stalls, master_sha256, profile FROM push_deliveries";
 
 pub fn insert_delivery(conn: &Connection, d: &PushDelivery) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO push_deliveries (id, station_id, target_id, program_id, role, sha256, size, name, state, bytes,
-             attempts, error, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             attempts, error, next_attempt_at, created_at, updated_at, master_sha256, profile)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
     .execute(params![
         d.id,
@@ -163,12 +168,26 @@ pub fn insert_delivery(conn: &Connection, d: &PushDelivery) -> rusqlite::Result<
         to_micros(d.next_attempt_at),
         to_micros(d.created_at),
         to_micros(d.updated_at),
+        d.master_sha256.hex(),
+        d.profile,
     ])?;
     Ok(())
 }
 
+/// What push `id` sends, once known (a rendition's content and size): a
+/// different content starts again from its first byte.
+pub fn set_content(conn: &Connection, id: &str, sha256: &str, size: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE push_deliveries SET bytes = CASE WHEN sha256 = ?2 THEN bytes ELSE 0 END, sha256 = ?2, size = ?3
+         WHERE id = ?1",
+    )?
+    .execute(params![id, sha256, size])?;
+    Ok(())
+}
+
 /// Whether the same content of the same file goes, or went, to the target
-/// already (anything but a failed or stopped push).
+/// already (anything but a failed or stopped push); `sha256`: the file's
+/// content as uploaded.
 pub fn already(
     conn: &Connection,
     target: &str,
@@ -177,7 +196,7 @@ pub fn already(
     sha256: &str,
 ) -> rusqlite::Result<bool> {
     conn.prepare_cached(
-        "SELECT 1 FROM push_deliveries WHERE target_id = ?1 AND program_id = ?2 AND role = ?3 AND sha256 = ?4
+        "SELECT 1 FROM push_deliveries WHERE target_id = ?1 AND program_id = ?2 AND role = ?3 AND master_sha256 = ?4
          AND state != 'failed' LIMIT 1",
     )?
     .query_row(params![target, program.to_string(), role.as_str(), sha256], |_| Ok(()))

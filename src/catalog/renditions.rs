@@ -40,11 +40,13 @@ pub fn profile(conn: &Connection, id: &str) -> rusqlite::Result<Option<Profile>>
         .transpose()
 }
 
-/// Whether a follow or a station's default names profile `id`.
+/// Whether a follow, a station's default or a push target names profile
+/// `id`.
 pub fn profile_in_use(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM follows WHERE profile = ?1)
-             OR EXISTS (SELECT 1 FROM stations WHERE default_profile = ?1)",
+             OR EXISTS (SELECT 1 FROM stations WHERE default_profile = ?1)
+             OR EXISTS (SELECT 1 FROM push_targets WHERE profile = ?1 AND deleted_at IS NULL)",
     )?
     .query_row([id], |r| r.get(0))
 }

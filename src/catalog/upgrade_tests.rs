@@ -99,6 +99,12 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);
              INSERT INTO unshared VALUES (2, 55);"
         }
+        // 0014_push_renditions.
+        14 => {
+            "UPDATE push_targets SET template = '{cut_id}.{ext}' WHERE id = 't1';
+             INSERT INTO push_deliveries VALUES ('pd2', 'vtv', 't1', 'prg1', 'master', 'bb', 2000, '4501.wav',
+                 'pending', 0, 0, NULL, 56, NULL, 57, 58, 0, 'aa', 'bwf-r128');"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

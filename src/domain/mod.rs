@@ -17,6 +17,7 @@ pub mod push;
 mod search;
 mod secret;
 mod station;
+pub mod template;
 pub mod text;
 
 pub use analysis::{AnalysisState, FileAnalysis, Findings, Loudness, Qc, QcProfile, StreamInfo, Verdict};

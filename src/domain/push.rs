@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{FileRole, ProgramId, Secret, Sha256, StationId};
+use super::template::{Choice, Template};
+use super::{FileRole, Program, ProgramId, Secret, Sha256, StationId};
 
 /// How the hub reaches a station's server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -63,8 +64,12 @@ pub struct PushTarget {
     pub secret: Secret,
     /// The folder files go to; for S3, `bucket/prefix`.
     pub path: String,
-    /// The delivery profile (a slug), as the station gave it.
+    /// The delivery profile (a slug) the station's playout takes: what is
+    /// sent unless the follow names its own.
     pub profile: Option<String>,
+    /// How files are named there (see [`crate::domain::template`]); `None`:
+    /// [`DEFAULT_PUSH_TEMPLATE`], or the follow's cut ID when it has one.
+    pub template: Option<String>,
     /// SFTP: the server's host key fingerprint, learnt at the first
     /// connection.
     pub host_key: Option<String>,
@@ -117,7 +122,13 @@ pub struct PushDelivery {
     pub target_id: String,
     pub program_id: ProgramId,
     pub role: FileRole,
-    /// The content pushed.
+    /// The master's (or other file's) content this delivery is made from: a
+    /// changed file is another delivery.
+    pub master_sha256: Sha256,
+    /// The profile it is sent in; `None`: the file as uploaded.
+    pub profile: Option<String>,
+    /// What the target receives: the file's content, or once it is made the
+    /// rendition's.
     pub sha256: Sha256,
     pub size: u64,
     /// Its name on the target.
@@ -146,10 +157,11 @@ pub fn is_slug(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// The name a pushed file takes on the target: made by the hub from the
-/// program's id, the file's role and an extension kept from the original
-/// name only when it is short and plain, so that nothing a station typed
-/// becomes a path on another station's server.
+/// The name of a pushed file when its target names none and its follow
+/// sets no cut ID: the hub's own, from the program's id, the file's role and
+/// an extension kept from the original name only when it is short and
+/// plain, so that nothing a station typed becomes a path on another
+/// station's server.
 pub fn push_name(program: ProgramId, role: FileRole, original: &str) -> String {
     let ext = original
         .rsplit_once('.')
@@ -159,6 +171,50 @@ pub fn push_name(program: ProgramId, role: FileRole, original: &str) -> String {
         Some(ext) => format!("{program}-{}.{ext}", role.as_str()),
         None => format!("{program}-{}", role.as_str()),
     }
+}
+
+/// How a target without a template names what a follow with a cut ID
+/// brings: the playout's cut number (`4501.wav`), as automation systems
+/// watch for it; the next episode replaces the last under the same name.
+pub const CUT_ID_TEMPLATE: &str = "{cut_id}.{ext}";
+
+/// Checks a target's template: one that parses, and names a file in the
+/// target's folder (no `/` or `\\`: its values never separate folders).
+pub fn check_push_template(raw: &str) -> Result<Template, String> {
+    if raw.chars().count() > 200 {
+        return Err("must be at most 200 characters".into());
+    }
+    if raw.contains(['/', '\\']) {
+        return Err("names a file in the target's folder: no `/` or `\\`".into());
+    }
+    Template::parse(raw)
+}
+
+/// The name `program`'s `role` file (`filename`: the name it is sent
+/// under, its extension the rendition's) takes on the target: by the
+/// target's `template`, else by the follow's cut ID, else [`push_name`].
+/// Always one component that Windows and Linux both take.
+pub fn pushed_name(
+    program: &Program,
+    role: FileRole,
+    filename: &str,
+    template: Option<&str>,
+    choice: &Choice,
+) -> String {
+    let parsed = match template {
+        Some(t) => check_push_template(t).ok(),
+        None if choice.cut_id.is_some() => Template::parse(CUT_ID_TEMPLATE).ok(),
+        None => None,
+    };
+    // A cut number the follow does not set names nothing.
+    let unnamed = choice.cut_id.is_none() && template.is_some_and(|t| t.contains("{cut_id}"));
+    let Some(t) = parsed.filter(|_| !unnamed) else {
+        return push_name(program.id, role, filename);
+    };
+    let parts = t.render_with(&super::template::fields_of(program), role.as_str(), filename, choice);
+    // Values never separate folders; should a template still give more
+    // than one component, they are one name.
+    super::template::safe_component(&parts.join(" "))
 }
 
 #[cfg(test)]
@@ -178,6 +234,57 @@ mod tests {
             push_name(id, FileRole::Master, "a.tar.verylongext"),
             format!("{id}-master")
         );
+    }
+
+    #[test]
+    fn pushed_names_follow_the_template_then_the_cut_id() {
+        let meta = serde_json::json!({"title": "Tiếng nói/Hà Giang: số 1", "kind": "radio", "genre": "news",
+            "languages": ["vi"]});
+        let p = Program {
+            id: ProgramId::generate(),
+            station: StationId::parse("ha-giang").unwrap(),
+            status: super::super::ProgramStatus::Published,
+            meta: super::super::ProgramMetadata::parse(serde_json::from_value(meta).unwrap()).unwrap(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            published_at: Some(Utc::now()),
+            withdrawn_at: None,
+            withdrawal_reason: None,
+            version: 1,
+            files: Vec::new(),
+            origin: None,
+        };
+        let cut = Choice {
+            profile: Some("bwf-mp2".into()),
+            cut_id: Some("4501".into()),
+        };
+        assert_eq!(pushed_name(&p, FileRole::Master, "tin.wav", None, &cut), "4501.wav");
+        assert_eq!(
+            pushed_name(&p, FileRole::Script, "tin.txt", None, &cut),
+            "4501.script.txt"
+        );
+        assert_eq!(
+            pushed_name(&p, FileRole::Master, "tin.wav", Some("{cut_id} {title}.{ext}"), &cut),
+            "4501 Tiếng nói_Hà Giang_ số 1.wav"
+        );
+        assert_eq!(
+            pushed_name(&p, FileRole::Master, "tin.mp3", None, &Choice::default()),
+            format!("{}-master.mp3", p.id)
+        );
+        // Without a cut ID, a template naming it gives the hub's own name.
+        assert_eq!(
+            pushed_name(
+                &p,
+                FileRole::Master,
+                "tin.wav",
+                Some("{cut_id}.{ext}"),
+                &Choice::default()
+            ),
+            format!("{}-master.wav", p.id)
+        );
+        for bad in ["in/{title}", "a\\b", "{nope}", "../x", ""] {
+            assert!(check_push_template(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

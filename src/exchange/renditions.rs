@@ -3,7 +3,9 @@
 //! per (content, profile) by the analysis workers, on first request, stored
 //! beside the previews, and served like the master (rights, ranges, a take).
 //!
-//! The push channel asks [`Hub::source`] what to send.
+//! The push channel asks [`Hub::source`] what to send, and reads it with
+//! [`Hub::rendition_raw`] (its take is recorded once the file is whole on
+//! the station's server).
 
 use std::ops::Range;
 use std::path::Path;
@@ -83,7 +85,7 @@ impl Hub {
                 if jobs::profile_in_use(tx, &id)? {
                     return Err(ExchangeError::conflict(
                         code::PROFILE_IN_USE,
-                        "a follow or a station's default uses this profile",
+                        "a follow, a station's default or a push target uses this profile",
                     ));
                 }
                 jobs::delete_profile(tx, &id)?;
@@ -138,22 +140,22 @@ impl Hub {
         role: FileRole,
         profile: &str,
     ) -> Result<Rendition, ExchangeError> {
-        self.rendition_as(caller.viewer(), caller.person_id(), id, role, profile)
+        self.rendition_as(caller.viewer(), caller.person_id(), id, role, Some(profile))
             .await
     }
 
     /// What to send station `station` for file `role` of program `id` in
-    /// `profile` (the push channel): [`Rendition::Making`] until it is made
-    /// (asking starts it), then the file (`download.file`: its name, type,
-    /// size and SHA-256), its rights checked as for the station's own
-    /// download. Its bytes: [`Hub::rendition_bytes`] (counted into the
-    /// ledger as a take).
+    /// `profile` (the push channel; `None`: the file as uploaded):
+    /// [`Rendition::Making`] until it is made (asking starts it), then the
+    /// file (`download.file`: its name, type, size and SHA-256), its rights
+    /// checked as for the station's own download. Its bytes:
+    /// [`Hub::rendition_bytes`] (counted into the ledger as a take).
     pub async fn source(
         &self,
         station: &StationId,
         id: ProgramId,
         role: FileRole,
-        profile: &str,
+        profile: Option<&str>,
     ) -> Result<Rendition, ExchangeError> {
         let s = station.clone();
         let found = self.catalog.read(move |c| stations::get(c, &s)).await?;
@@ -171,20 +173,20 @@ impl Hub {
         person: Option<PersonId>,
         id: ProgramId,
         role: FileRole,
-        profile: &str,
+        profile: Option<&str>,
     ) -> Result<Rendition, ExchangeError> {
-        let profile = profile.to_owned();
+        let profile = profile.map(str::to_owned);
         // Read first: a rendition asked for before needs no write.
         let (v, p, pid) = (viewer.clone(), person.clone(), profile.clone());
         let found = self
             .catalog
-            .read(move |c| find(c, &v, p, id, role, &pid, false))
+            .read(move |c| find(c, &v, p, id, role, pid.as_deref(), false))
             .await?;
         let answer = match found {
             Some(answer) => answer,
             None => self
                 .catalog
-                .write(move |tx| find(tx, &viewer, person, id, role, &profile, true))
+                .write(move |tx| find(tx, &viewer, person, id, role, profile.as_deref(), true))
                 .await?
                 .ok_or(ExchangeError::Broken("a rendition just queued"))?,
         };
@@ -206,8 +208,7 @@ impl Hub {
     }
 
     /// The bytes of `r` in `range` (all when `None`), always through the
-    /// hub (what the push channel writes to a station's server); the take
-    /// is recorded as for a download.
+    /// hub; the take is recorded as for a download.
     pub async fn rendition_bytes(
         &self,
         r: &RenditionFile,
@@ -218,8 +219,23 @@ impl Hub {
         }
         // Part stored, part written for the taker: counted when handed out
         // (as nginx's sending is).
-        let asked = range.unwrap_or(0..r.download.file.size);
+        let asked = range.clone().unwrap_or(0..r.download.file.size);
         self.record_received(r.download.clone(), asked.clone()).await?;
+        self.metrics
+            .bytes_out
+            .fetch_add(asked.end - asked.start, Ordering::Relaxed);
+        self.rendition_raw(r, range).await
+    }
+
+    /// The bytes of `r` in `range` (all when `None`) as the hub holds them,
+    /// counting nothing (what a resumed push hashes again of what the
+    /// station's server already holds).
+    pub(in crate::exchange) async fn rendition_raw(
+        &self,
+        r: &RenditionFile,
+        range: Option<Range<u64>>,
+    ) -> Result<futures_util::stream::BoxStream<'static, Result<Bytes, crate::media::MediaError>>, ExchangeError> {
+        let asked = range.unwrap_or(0..r.download.file.size);
         let stored = asked.start.min(r.object_size)..asked.end.min(r.object_size);
         let trailer = asked.start.max(r.object_size) - r.object_size..asked.end.max(r.object_size) - r.object_size;
         let head = if stored.is_empty() {
@@ -228,9 +244,6 @@ impl Hub {
             self.media.read(&r.download.key, Some(stored)).await?.boxed()
         };
         let tail = Bytes::copy_from_slice(&r.trailer[trailer.start as usize..trailer.end as usize]);
-        self.metrics
-            .bytes_out
-            .fetch_add(asked.end - asked.start, Ordering::Relaxed);
         let tail = futures_util::stream::iter((!tail.is_empty()).then_some(Ok(tail)));
         Ok(head.chain(tail).boxed())
     }
@@ -244,7 +257,7 @@ fn find(
     person: Option<PersonId>,
     id: ProgramId,
     role: FileRole,
-    profile_id: &str,
+    profile_id: Option<&str>,
     queue: bool,
 ) -> Result<Option<Rendition>, ExchangeError> {
     let s = visible(tx, viewer, id)?;
@@ -260,7 +273,10 @@ fn find(
         Err(NotNow::Withdrawn) => return Err(ExchangeError::Gone),
         Err(NotNow::NotYetAvailable | NotNow::NoLongerAvailable) => return Err(ExchangeError::RightsWindowClosed),
     }
-    let profile = jobs::profile(tx, profile_id)?.ok_or(ExchangeError::NotFound)?;
+    let profile = match profile_id {
+        Some(p) => Some(jobs::profile(tx, p)?.ok_or(ExchangeError::NotFound)?),
+        None => None,
+    };
     let taker = match viewer {
         Viewer::Station { id, .. } if *id != s.program.station => Some(id.clone()),
         _ => None,
@@ -272,7 +288,7 @@ fn find(
         taker_person: taker.as_ref().and(person.clone()),
         taker: taker.clone(),
     };
-    if profile.container == Container::Keep {
+    let Some(profile) = profile.filter(|p| p.container != Container::Keep) else {
         let object =
             catalog::media::object(tx, &file.sha256)?.ok_or(ExchangeError::Broken("a file row without its object"))?;
         let size = file.size;
@@ -281,7 +297,7 @@ fn find(
             object_size: size,
             trailer: Vec::new(),
         }))));
-    }
+    };
     let found = match queue {
         true => Some(jobs::find_or_queue(tx, &file.sha256, &profile.id)?),
         false => jobs::find(tx, &file.sha256, &profile.id)?,
@@ -510,6 +526,8 @@ impl Hub {
         };
         let j = job.clone();
         let ours = self.catalog.write(move |tx| jobs::finish(tx, &j, &made)).await?;
+        // A push may be waiting for it.
+        self.wake_pushes();
         if !ours {
             tracing::warn!("rendition finished after its lease was lost; the other worker's result stands");
         }

@@ -13,7 +13,7 @@
 
 mod net;
 mod state;
-pub mod template;
+pub use crate::domain::template;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};

@@ -14,8 +14,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
+use crate::analysis::{analysed_app, analysis_of, ffmpeg_or_skip, upload};
 use crate::helpers::{assert_problem, bytes, fields, id, program, strict, TestApp};
 use crate::link::start_link;
+use crate::renditions::{add_profile, ebur128, r128, rendition, tone, wavinfo};
 use crate::web::{add_person, Browser};
 
 /// The Python with asyncssh and pyftpdlib, or `None` (a skip, unless strict).
@@ -195,6 +197,7 @@ fn assert_delivered(dir: &Path, name: &str, data: &[u8]) {
 #[tokio::test]
 async fn targets_belong_to_their_station_and_never_show_their_secret() {
     let (app, hg, tn) = hub().await;
+    add_profile(&app, &r128("bwf-mp2-r128", "bwf", "mp2")).await;
     let good = json!({"kind": "sftp", "url": "sftp://127.0.0.1:2222", "username": USER, "secret": "bí mật của đài",
         "path": "in", "profile": "bwf-mp2-r128"});
     let t = add_target(&app, &tn, &good).await;
@@ -248,6 +251,9 @@ async fn targets_belong_to_their_station_and_never_show_their_secret() {
         (json!({"path": "in/../../etc"}), "path"),
         (json!({"path": "in\u{0}x"}), "path"),
         (json!({"profile": "Bad Profile"}), "profile"),
+        (json!({"profile": "no-such-profile"}), "profile"),
+        (json!({"template": "in/{cut_id}.{ext}"}), "template"),
+        (json!({"template": "{colour}.{ext}"}), "template"),
         (
             json!({"kind": "s3", "url": "http://127.0.0.1:3900", "path": "B"}),
             "path",
@@ -750,4 +756,83 @@ async fn s3_push_into_a_second_bucket() {
         "{refused}"
     );
     assert_ne!(refused["state"], "done");
+}
+
+/// The station's house format reaches its playout's folder: Thái Nguyên's
+/// target takes MPEG-1 Layer II broadcast WAV at −23 LUFS, its follow sets
+/// cut 4501; a quiet master of Hà Giang's arrives rendered, as `4501.wav`
+/// with `bext` and `cart`, byte for byte what the rendition's API serves
+/// the station, and the push is the station's take.
+#[tokio::test]
+async fn a_push_sends_the_rendition_in_the_targets_profile_named_by_its_cut_id() {
+    let Some(py) = python() else { return };
+    if !ffmpeg_or_skip() {
+        return;
+    }
+    let sftp = server(&py, "sftp", &[]).await;
+    let app = analysed_app(|s| s.push_retry_ms = 50).await;
+    let hg = app.station("ha-giang", "provincial").await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    add_profile(&app, &r128("bwf-mp2-r128", "bwf", "mp2")).await;
+    let url = format!("sftp://127.0.0.1:{}", sftp.port);
+    let t = add_target(
+        &app,
+        &tn,
+        &json!({"kind": "sftp", "url": url, "username": USER, "secret": PASSWORD, "path": "in",
+            "profile": "bwf-mp2-r128"}),
+    )
+    .await;
+    // The profile is in use while the target names it.
+    let r = app.delete(&app.admin, "/api/v1/profiles/bwf-mp2-r128").await;
+    assert_problem(r, StatusCode::CONFLICT, "profile_in_use").await;
+    let r = app
+        .post(
+            &tn,
+            "/api/v1/follows",
+            &json!({"kind": "station", "value": "ha-giang", "deliver": true, "target": t, "cut_id": "4501"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let p = upload(
+        &app,
+        &hg,
+        &program("Tin Ha Giang"),
+        "audio/wav",
+        "tin.wav",
+        tone(dir.path(), "t.wav", -12.0, 6),
+    )
+    .await;
+    assert_eq!(analysis_of(&app, &hg, &p, "master").await["state"], "done");
+    let r = app
+        .post(&hg, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let d = wait_for(&app, &tn, 120, |d| d["state"] == "done").await;
+    assert_eq!(d["name"], "4501.wav", "{d}");
+    assert_eq!(d["profile"], "bwf-mp2-r128", "{d}");
+    // Delivered whole: one take, the push's.
+    assert_eq!(app.count("takes"), 1);
+    let delivered = std::fs::read(sftp.inbox().join("4501.wav")).unwrap();
+    assert_eq!(d["size"], delivered.len());
+    assert_eq!(
+        std::fs::read_to_string(sftp.inbox().join("4501.wav.md5")).unwrap(),
+        md5_line(&delivered, "4501.wav")
+    );
+    let served = rendition(&app, &tn, &p, "bwf-mp2-r128").await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(
+        served.bytes().await.unwrap(),
+        delivered,
+        "what the API serves the station"
+    );
+    let (i, tp) = ebur128(dir.path(), &delivered);
+    assert!((i + 23.0).abs() <= 0.5 && tp <= -1.0, "{i} LUFS, {tp} dBTP");
+    let path = dir.path().join("4501.wav");
+    std::fs::write(&path, &delivered).unwrap();
+    let w = wavinfo(&py, &path);
+    assert_eq!(w["bext"]["description"], "Tin Ha Giang", "{w}");
+    assert_eq!(w["cart"]["cut_id"], "4501", "{w}");
+    assert_eq!(w["fmt"]["rate"], 48000, "{w}");
 }

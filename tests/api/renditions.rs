@@ -69,12 +69,12 @@ async fn a_rendition_is_made_and_served_from_either_store(app: TestApp) {
     assert_eq!(renditions_stored(&app).await.len(), 1);
 }
 
-fn r128(id: &str, container: &str, audio_codec: &str) -> Value {
+pub(crate) fn r128(id: &str, container: &str, audio_codec: &str) -> Value {
     json!({"id": id, "name": format!("{id} R128"), "container": container, "audio_codec": audio_codec,
         "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}})
 }
 
-async fn add_profile(app: &TestApp, body: &Value) {
+pub(crate) async fn add_profile(app: &TestApp, body: &Value) {
     let r = app.post(&app.admin, "/api/v1/profiles", body).await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 }
@@ -258,7 +258,7 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
 
 /// A Tech 3341-style stereo 1 kHz tone (lavfi's sine is −18.06 dBFS; the
 /// same signal on both channels reads that in LUFS), `gain_db` louder.
-fn tone(dir: &Path, name: &str, gain_db: f64, seconds: u32) -> Vec<u8> {
+pub(crate) fn tone(dir: &Path, name: &str, gain_db: f64, seconds: u32) -> Vec<u8> {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
@@ -275,7 +275,7 @@ fn tone(dir: &Path, name: &str, gain_db: f64, seconds: u32) -> Vec<u8> {
 
 /// FFmpeg's `ebur128` reading of `bytes`: (integrated LUFS, true peak dBTP);
 /// mono as heard on two loudspeakers (`dualmono`, as BS.1770 and the hub count it).
-fn ebur128(dir: &Path, bytes: &[u8]) -> (f64, f64) {
+pub(crate) fn ebur128(dir: &Path, bytes: &[u8]) -> (f64, f64) {
     let path = dir.join(format!("m-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, bytes).unwrap();
     let out = Command::new("ffmpeg")
@@ -300,7 +300,7 @@ fn ebur128(dir: &Path, bytes: &[u8]) -> (f64, f64) {
 }
 
 /// Asks for a rendition until it is made (a minute at most); the answer.
-async fn rendition(app: &TestApp, token: &str, program: &str, profile: &str) -> reqwest::Response {
+pub(crate) async fn rendition(app: &TestApp, token: &str, program: &str, profile: &str) -> reqwest::Response {
     let path = format!("/api/v1/programs/{program}/files/master/renditions/{profile}");
     for _ in 0..600 {
         let r = app.get(token, &path).await;
@@ -316,7 +316,7 @@ async fn rendition(app: &TestApp, token: &str, program: &str, profile: &str) -> 
 }
 
 /// The Python with wavinfo that the test command installed.
-fn python() -> Option<String> {
+pub(crate) fn python() -> Option<String> {
     let p = std::env::var("PXHUB_TEST_PYTHON").ok();
     assert!(p.is_some() || !strict(), "scripts/test.sh installs wavinfo");
     if p.is_none() {
@@ -327,7 +327,7 @@ fn python() -> Option<String> {
 
 /// `bext` as wavinfo reads it, and the `cart` chunk's fields (wavinfo finds
 /// the chunk; AES46's fixed layout is read here).
-fn wavinfo(python: &str, path: &Path) -> Value {
+pub(crate) fn wavinfo(python: &str, path: &Path) -> Value {
     let script = r#"
 import json, sys, struct, wavinfo
 from wavinfo.riff_parser import parse_chunk
@@ -947,7 +947,7 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     let station = pxhub::domain::StationId::parse("cao-bang").unwrap();
     let id = pxhub::domain::ProgramId::parse(&p).unwrap();
     let master = pxhub::domain::FileRole::Master;
-    let source = hub.source(&station, id, master, "bwf-r128").await.unwrap();
+    let source = hub.source(&station, id, master, Some("bwf-r128")).await.unwrap();
     let pxhub::exchange::renditions::Rendition::Ready(r) = source else {
         panic!("made already");
     };
@@ -974,7 +974,7 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     )
     .await;
     let q = pxhub::domain::ProgramId::parse(&q).unwrap();
-    assert!(hub.source(&station, q, master, "bwf-r128").await.is_err());
+    assert!(hub.source(&station, q, master, Some("bwf-r128")).await.is_err());
 }
 
 #[tokio::test]

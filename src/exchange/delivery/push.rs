@@ -19,12 +19,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::catalog::{self, follows, programs, push, stations};
+use crate::catalog::{self, follows, programs, push, renditions as profiles, stations};
 use crate::catalog::{Connection, DbResult, Transaction};
-use crate::domain::push::{is_slug, push_name};
-use crate::domain::{Event, EventType, FieldError, FileRole, Program, PushDelivery, PushState};
+use crate::domain::profile::Container;
+use crate::domain::push::{check_push_template, is_slug, pushed_name};
+use crate::domain::template::Choice;
+use crate::domain::{Event, EventType, FieldError, FileRole, Follow, Program, PushDelivery, PushState};
 use crate::domain::{PushTarget, Secret, StationId, StationKind, TargetKind, Viewer};
 use crate::exchange::error::code;
+use crate::exchange::renditions::{Rendition, RENDITION_RETRY_AFTER_SECS};
 use crate::exchange::rights::{may_see, may_take, NotNow};
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
@@ -69,6 +72,11 @@ pub const ERROR_KEYS: &[(&str, &str)] = &[
     ("stopped: the program was withdrawn", "withdrawn"),
     ("stopped: the program changed", "changed"),
     ("the target was removed", "removed"),
+    ("waiting for the file in the station's delivery profile", "rendering"),
+    (
+        "the file could not be made in the station's delivery profile",
+        "rendition",
+    ),
 ];
 
 /// The key of `error` in [`ERROR_KEYS`], if it is one of those.
@@ -91,6 +99,7 @@ pub struct NewTarget {
     pub secret: Secret,
     pub path: String,
     pub profile: Option<String>,
+    pub template: Option<String>,
 }
 
 /// Wakes the push worker; the targets whose push is being sent.
@@ -100,15 +109,14 @@ pub struct PushWork {
     busy: Arc<Mutex<HashSet<String>>>,
 }
 
-/// What the target's file is made from: today the file as uploaded (the
-/// master's object for `role` master). The one place that chooses; a
-/// delivery profile's rendition will be chosen here.
-pub(in crate::exchange) fn source<'a>(
-    program: &'a Program,
-    role: FileRole,
-    _profile: Option<&str>,
-) -> Option<&'a crate::domain::FileRecord> {
-    program.files.iter().find(|f| f.role == role)
+/// What a follow's delivery to `target` sends of a file in role `role`:
+/// the follow's profile, else the target's, else the station's default
+/// (`default`); `None`, the file as uploaded. Only a master is rendered.
+fn profile_of(follow: &Follow, target: &PushTarget, default: Option<String>, role: FileRole) -> Option<String> {
+    if role != FileRole::Master {
+        return None;
+    }
+    follow.profile.clone().or_else(|| target.profile.clone()).or(default)
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
@@ -229,6 +237,13 @@ impl Hub {
                 "profile",
                 "must be a profile's id: a slug of lowercase letters, digits and single hyphens",
             ));
+        } else if let Some(p) = new.profile.clone() {
+            if self.catalog.read(move |c| profiles::profile(c, &p)).await?.is_none() {
+                errors.push(FieldError::new("profile", "no profile has this id"));
+            }
+        }
+        if let Some(Err(why)) = new.template.as_deref().map(check_push_template) {
+            errors.push(FieldError::new("template", why));
         }
         if !errors.is_empty() {
             return Err(ExchangeError::Invalid(errors));
@@ -242,6 +257,7 @@ impl Hub {
             secret: new.secret,
             path: new.path,
             profile: new.profile,
+            template: new.template,
             host_key: None,
             created_at: catalog::now(),
         };
@@ -402,13 +418,34 @@ impl Hub {
             let Some(target) = push::target_of(tx, Some(station), target_id)? else {
                 continue;
             };
+            let default = profiles::default_profile(tx, station)?;
             for role in &follow.roles {
-                let Some(file) = source(program, *role, target.profile.as_deref()) else {
+                let Some(file) = program.files.iter().find(|f| f.role == *role) else {
                     continue;
                 };
                 if push::already(tx, target_id, program.id, *role, &file.sha256.hex())? {
                     continue;
                 }
+                let profile = profile_of(&follow, &target, default.clone(), *role);
+                // The name carries the extension of what is sent.
+                let container = match &profile {
+                    Some(p) => profiles::profile(tx, p)?.map(|p| p.container),
+                    None => None,
+                };
+                let filename = match container.filter(|c| *c != Container::Keep) {
+                    Some(c) => {
+                        let stem = file
+                            .filename
+                            .rsplit_once('.')
+                            .map_or(file.filename.as_str(), |(s, _)| s);
+                        format!("{stem}.{}", c.media_type().1)
+                    }
+                    None => file.filename.clone(),
+                };
+                let choice = Choice {
+                    profile: profile.clone(),
+                    cut_id: follow.cut_id.clone(),
+                };
                 push::insert_delivery(
                     tx,
                     &PushDelivery {
@@ -417,9 +454,11 @@ impl Hub {
                         target_id: target_id.clone(),
                         program_id: program.id,
                         role: *role,
+                        master_sha256: file.sha256,
+                        name: pushed_name(program, *role, &filename, target.template.as_deref(), &choice),
+                        profile,
                         sha256: file.sha256,
                         size: file.size,
-                        name: push_name(program.id, *role, &file.filename),
                         state,
                         bytes: 0,
                         attempts: 0,
@@ -510,9 +549,14 @@ impl Hub {
         let mut moved = false;
         let outcome = self.attempt(&d, &mut moved).await;
         let now = Utc::now();
-        let stalls = if moved { 0 } else { d.stalls + 1 };
+        let mut stalls = if moved { 0 } else { d.stalls + 1 };
         let (state, error, next) = match outcome {
             Ok(()) => (PushState::Done, None, now),
+            Err(send::Failure::Later(why, at)) => {
+                // Waiting for the hub itself is no stall of the link.
+                stalls = d.stalls;
+                (PushState::Pending, Some(why), at)
+            }
             Err(send::Failure::Wait(at)) => (PushState::WaitingWindow, None, at),
             Err(send::Failure::Final(why)) => (PushState::Failed, Some(why), now),
             Err(send::Failure::Retry(why)) if stalls >= self.settings.delivery.push.max_attempts => (
@@ -582,20 +626,60 @@ impl Hub {
             Err(NotNow::Withdrawn) => return Err(send::Failure::Final("the program was withdrawn".into())),
             Err(_) => return Err(send::Failure::Final("the program's rights window has closed".into())),
         }
-        let file = source(&program, d.role, target.profile.as_deref())
-            .filter(|f| f.sha256 == d.sha256)
-            .ok_or_else(|| {
-                send::Failure::Final("the file changed; its new content is sent as its own delivery".into())
-            })?;
-        let sha = file.sha256;
-        let object = self
-            .catalog
-            .read(move |c| crate::catalog::media::object(c, &sha))
+        if !program
+            .files
+            .iter()
+            .any(|f| f.role == d.role && f.sha256 == d.master_sha256)
+        {
+            return Err(send::Failure::Final(
+                "the file changed; its new content is sent as its own delivery".into(),
+            ));
+        }
+        let r = self.what_to_send(d).await?;
+        let mut d = d.clone();
+        let (sha, size) = (r.download.file.sha256, r.download.file.size);
+        if (sha, size) != (d.sha256, d.size) {
+            let id = d.id.clone();
+            self.catalog
+                .write(move |tx| push::set_content(tx, &id, &sha.hex(), size))
+                .await
+                .map_err(|_| send::Failure::Retry("the hub could not record the delivery".into()))?;
+            (d.sha256, d.size) = (sha, size);
+        }
+        self.push_file(&d, &target, &r, moved).await?;
+        // Delivered whole: the station took it.
+        if let Err(e) = self.record_received(r.download.clone(), 0..size).await {
+            tracing::error!(error = %e, delivery = %d.id, "could not record a push's take");
+        }
+        Ok(())
+    }
+
+    /// The file push `d` sends: as uploaded, or its rendition in the
+    /// delivery's profile once made (asking starts it).
+    async fn what_to_send(
+        &self,
+        d: &PushDelivery,
+    ) -> Result<crate::exchange::renditions::RenditionFile, send::Failure> {
+        match self
+            .source(&d.station, d.program_id, d.role, d.profile.as_deref())
             .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| send::Failure::Retry("the hub could not find the file".into()))?;
-        self.push_file(d, &target, &object.key, moved).await
+        {
+            Ok(Rendition::Ready(r)) => Ok(*r),
+            Ok(Rendition::Making(_)) => Err(send::Failure::Later(
+                "waiting for the file in the station's delivery profile to be made".into(),
+                Utc::now() + chrono::Duration::seconds(RENDITION_RETRY_AFTER_SECS as i64),
+            )),
+            Err(ExchangeError::RenditionFailed(why)) => Err(send::Failure::Final(format!(
+                "the file could not be made in the station's delivery profile: {why}"
+            ))),
+            Err(ExchangeError::NotFound) => Err(send::Failure::Final(
+                "the program, its file or the delivery profile is gone".into(),
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, delivery = %d.id, "could not prepare a push");
+                Err(send::Failure::Retry("the hub could not prepare the delivery".into()))
+            }
+        }
     }
 }
 

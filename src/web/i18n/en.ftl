@@ -447,3 +447,5 @@ push-error-address = Deliveries may not go to this address.
 push-error-withdrawn = Stopped: the program was withdrawn.
 push-error-changed = Stopped: the program changed and is sent again.
 push-error-removed = The target was removed.
+push-error-rendering = Waiting for the file in the station's delivery profile to be made; it is sent as soon as it is.
+push-error-rendition = The file could not be made in the station's delivery profile; the master may be broken.

@@ -448,3 +448,5 @@ push-error-address = Địa chỉ này không được phép chuyển tới.
 push-error-withdrawn = Đã dừng: chương trình bị rút.
 push-error-changed = Đã dừng: chương trình đã thay đổi và sẽ được chuyển lại.
 push-error-removed = Đích chuyển đã bị xóa.
+push-error-rendering = Đang chờ tạo tệp theo định dạng nhận của đài; sẽ chuyển ngay khi xong.
+push-error-rendition = Không tạo được tệp theo định dạng nhận của đài; tệp gốc có thể bị hỏng.

@@ -23,7 +23,8 @@ use super::{ftp, sftp};
 use crate::catalog::push;
 use crate::domain::{PushDelivery, PushTarget, TargetKind};
 use crate::exchange::delivery::webhooks::guard::{Guard, Refusal};
-use crate::exchange::Hub;
+use crate::exchange::renditions::RenditionFile;
+use crate::exchange::{ExchangeError, Hub};
 use crate::media::{MediaError, MediaSettings, MediaStore, S3Bucket, StoreLocation, StoreTimeouts};
 
 /// How an attempt ended, if not with the file delivered.
@@ -35,6 +36,9 @@ pub(in crate::exchange::delivery) enum Failure {
     Final(String),
     /// The rights window opens at this time.
     Wait(DateTime<Utc>),
+    /// The hub itself is not ready (a rendition being made): try at this
+    /// time, without counting it against the link.
+    Later(String, DateTime<Utc>),
 }
 
 /// A connection that broke or went silent.
@@ -130,6 +134,12 @@ impl Progress<'_> {
     }
 }
 
+/// A failure of the hub's own store, while opening the file.
+fn open_failure(e: ExchangeError) -> Failure {
+    tracing::error!(error = %e, "could not open a file to push");
+    Failure::Retry("the hub could not read the file; it tries again".into())
+}
+
 /// A failure of the hub's own store, while reading the file.
 fn store_failure(e: MediaError) -> Failure {
     tracing::error!(error = %e, "could not read a file to push");
@@ -218,14 +228,14 @@ impl Remote {
 }
 
 impl Hub {
-    /// Sends push `d` of the file at `key` in the hub's store to `target`.
+    /// Sends push `d` of `file` (as the hub holds it) to `target`.
     /// `moved`: whether the target kept more of the file than before (S3
     /// keeps nothing of an upload that failed).
     pub(super) async fn push_file(
         &self,
         d: &PushDelivery,
         target: &PushTarget,
-        key: &str,
+        file: &RenditionFile,
         moved: &mut bool,
     ) -> Result<(), Failure> {
         let url = Url::parse(&target.url).map_err(|_| Failure::Final("the target's address is not a URL".into()))?;
@@ -240,7 +250,7 @@ impl Hub {
             moved: if keeps { moved } else { &mut s3_moved },
         };
         let mut remote = match target.kind {
-            TargetKind::S3 => return self.send_s3(d, target, &url, key, &mut progress).await,
+            TargetKind::S3 => return self.send_s3(d, target, &url, file, &mut progress).await,
             TargetKind::Ftp => Remote::Ftp(ftp::connect(addr, &target.username, target.secret.expose()).await?),
             TargetKind::Sftp => {
                 let (conn, seen) = sftp::connect(
@@ -257,7 +267,7 @@ impl Hub {
                 Remote::Sftp(conn)
             }
         };
-        let sent = self.send_file(d, &target.path, &mut remote, key, &mut progress).await;
+        let sent = self.send_file(d, &target.path, &mut remote, file, &mut progress).await;
         remote.close().await;
         sent
     }
@@ -267,7 +277,7 @@ impl Hub {
         d: &PushDelivery,
         dir: &str,
         remote: &mut Remote,
-        key: &str,
+        file: &RenditionFile,
         progress: &mut Progress<'_>,
     ) -> Result<(), Failure> {
         let whole = join(dir, &d.name);
@@ -282,7 +292,7 @@ impl Hub {
         // the hub's own copy, not read back.
         let mut md5 = Md5::new();
         if have > 0 {
-            let mut before = self.media.read(key, Some(0..have)).await.map_err(store_failure)?;
+            let mut before = self.rendition_raw(file, Some(0..have)).await.map_err(open_failure)?;
             while let Some(chunk) = before.next().await {
                 md5.update(&chunk.map_err(store_failure)?);
             }
@@ -292,7 +302,10 @@ impl Hub {
             let mut w = remote.writer(&part, have).await?;
             let mut sent = have;
             if have < d.size {
-                let mut rest = self.media.read(key, Some(have..d.size)).await.map_err(store_failure)?;
+                let mut rest = self
+                    .rendition_raw(file, Some(have..d.size))
+                    .await
+                    .map_err(open_failure)?;
                 while let Some(chunk) = rest.next().await {
                     let chunk = chunk.map_err(store_failure)?;
                     md5.update(&chunk);
@@ -327,7 +340,7 @@ impl Hub {
         d: &PushDelivery,
         target: &PushTarget,
         url: &Url,
-        key: &str,
+        file: &RenditionFile,
         progress: &mut Progress<'_>,
     ) -> Result<(), Failure> {
         let path = target.path.trim_matches('/');
@@ -360,8 +373,8 @@ impl Hub {
             MediaStore::open(&settings).map_err(|_| Failure::Final("the bucket's settings are not usable".into()))?;
         let mut w = bucket.writer(&d.name).await.map_err(s3_failure)?;
         let mut md5 = Md5::new();
-        let mut file = self.media.read(key, None).await.map_err(store_failure)?;
-        while let Some(chunk) = file.next().await {
+        let mut bytes = self.rendition_raw(file, None).await.map_err(open_failure)?;
+        while let Some(chunk) = bytes.next().await {
             let chunk = chunk.map_err(store_failure)?;
             md5.update(&chunk);
             if let Err(e) = w.write(chunk).await {
@@ -437,7 +450,7 @@ mod tests {
         address(g, &Url::parse(url).unwrap(), kind).await.map_err(|f| match f {
             Failure::Final(w) => format!("final: {w}"),
             Failure::Retry(w) => format!("retry: {w}"),
-            Failure::Wait(_) => "wait".into(),
+            Failure::Wait(_) | Failure::Later(..) => "wait".into(),
         })
     }
 

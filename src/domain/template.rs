@@ -1,6 +1,6 @@
-//! Where a delivered file goes: a template the station chooses, rendered
-//! into a relative path that Windows and Linux file systems both take, with
-//! Vietnamese kept as it is.
+//! Where a delivered file goes (the pull agent's folder, a push target): a
+//! template the station chooses, rendered into a relative path that Windows
+//! and Linux file systems both take, with Vietnamese kept as it is.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
@@ -192,6 +192,24 @@ impl Template {
         }
         components
     }
+}
+
+/// The fields of `program` a template reads, as the API's JSON names them
+/// (what the pull agent renders from).
+pub fn fields_of(program: &super::Program) -> Value {
+    let at = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    serde_json::json!({
+        "id": program.id.to_string(),
+        "station": program.station.as_str(),
+        "title": program.meta.title,
+        "series": program.meta.series,
+        "episode": program.meta.episode,
+        "genre": program.meta.genre.as_str(),
+        "kind": program.meta.kind.as_str(),
+        "first_aired_at": at(program.meta.first_aired_at),
+        "published_at": at(program.published_at),
+        "created_at": at(Some(program.created_at)),
+    })
 }
 
 fn parse_field(inner: &str) -> Result<Part, String> {
