@@ -1,11 +1,12 @@
 //! A poor link on loopback: a TCP proxy that paces each connection to a rate
 //! in each direction and resets it (no flush, no FIN) a fixed time after it
-//! opened, counting the bytes it carried each way. The tus bench uploads
-//! through it, the pull bench and the pull agent's test download through it.
+//! opened (or when the test takes the link down), counting the bytes it
+//! carried each way. The tus bench uploads through it, the pull bench and
+//! the pull agent's test download through it, pushes go through it.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,16 @@ pub struct Link {
     pub connections: Arc<AtomicU64>,
     /// Connections the link reset.
     pub cuts: Arc<AtomicU64>,
+    /// While set, the link is down: its connections are reset and new ones
+    /// refused (accepted and reset at once).
+    pub down: Arc<AtomicBool>,
+}
+
+/// Resolves once `down` is set (polled).
+async fn went_down(down: &AtomicBool) {
+    while !down.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// How far ahead of its rate a connection may send after it sat idle: a
@@ -67,19 +78,26 @@ pub async fn start_link(upstream: SocketAddr, rate_bytes: f64, cut: Duration) ->
         returned: Arc::default(),
         connections: Arc::default(),
         cuts: Arc::default(),
+        down: Arc::default(),
     };
-    let (forwarded, returned, connections, cuts) = (
+    let (forwarded, returned, connections, cuts, is_down) = (
         link.forwarded.clone(),
         link.returned.clone(),
         link.connections.clone(),
         link.cuts.clone(),
+        link.down.clone(),
     );
     tokio::spawn(async move {
         loop {
             let Ok((down, _)) = listener.accept().await else {
                 continue;
             };
-            let (forwarded, returned, cuts) = (forwarded.clone(), returned.clone(), cuts.clone());
+            if is_down.load(Ordering::Relaxed) {
+                let _ = down.set_zero_linger();
+                continue;
+            }
+            let (forwarded, returned, cuts, is_down) =
+                (forwarded.clone(), returned.clone(), cuts.clone(), is_down.clone());
             connections.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
@@ -98,6 +116,7 @@ pub async fn start_link(upstream: SocketAddr, rate_bytes: f64, cut: Duration) ->
                 tokio::select! {
                     _ = async { tokio::join!(to_hub, to_client) } => {}
                     _ = tokio::time::sleep_until(opened + cut) => { cuts.fetch_add(1, Ordering::Relaxed); }
+                    _ = went_down(&is_down) => { cuts.fetch_add(1, Ordering::Relaxed); }
                 }
                 // Dropping the halves resets both connections.
             });

@@ -140,11 +140,12 @@ fn delivery(r: &Row<'_>) -> rusqlite::Result<PushDelivery> {
         stalls: r.get(15)?,
         master_sha256: sha256_at(r, 16)?,
         profile: r.get(17)?,
+        resume: r.get(18)?,
     })
 }
 
 const DELIVERY: &str = "SELECT id, station_id, target_id, program_id, role, sha256, size, name, state, bytes, attempts,
-    error, next_attempt_at, created_at, updated_at, stalls, master_sha256, profile FROM push_deliveries";
+    error, next_attempt_at, created_at, updated_at, stalls, master_sha256, profile, resume FROM push_deliveries";
 
 pub fn insert_delivery(conn: &Connection, d: &PushDelivery) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -178,10 +179,18 @@ pub fn insert_delivery(conn: &Connection, d: &PushDelivery) -> rusqlite::Result<
 /// different content starts again from its first byte.
 pub fn set_content(conn: &Connection, id: &str, sha256: &str, size: u64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE push_deliveries SET bytes = CASE WHEN sha256 = ?2 THEN bytes ELSE 0 END, sha256 = ?2, size = ?3
+        "UPDATE push_deliveries SET bytes = CASE WHEN sha256 = ?2 THEN bytes ELSE 0 END,
+             resume = CASE WHEN sha256 = ?2 THEN resume END, sha256 = ?2, size = ?3
          WHERE id = ?1",
     )?
     .execute(params![id, sha256, size])?;
+    Ok(())
+}
+
+/// Keeps what push `id`'s next attempt resumes from (`None`: nothing).
+pub fn set_resume(conn: &Connection, id: &str, resume: Option<&str>) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE push_deliveries SET resume = ?2 WHERE id = ?1")?
+        .execute(params![id, resume])?;
     Ok(())
 }
 

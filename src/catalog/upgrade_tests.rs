@@ -103,7 +103,7 @@ fn fixtures(n: usize) -> &'static str {
         14 => {
             "UPDATE push_targets SET template = '{cut_id}.{ext}' WHERE id = 't1';
              INSERT INTO push_deliveries VALUES ('pd2', 'vtv', 't1', 'prg1', 'master', 'bb', 2000, '4501.wav',
-                 'pending', 0, 0, NULL, 56, NULL, 57, 58, 0, 'aa', 'bwf-r128');"
+                 'pending', 0, 0, NULL, 56, NULL, 57, 58, 0, 'aa', 'bwf-r128', '{}');"
         }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }

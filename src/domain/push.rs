@@ -143,6 +143,9 @@ pub struct PushDelivery {
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A push into a bucket: what the next attempt resumes from (the
+    /// sender's own record, opaque here).
+    pub resume: Option<String>,
 }
 
 /// Whether `s` is a slug as profile ids are (`bwf-mp2-r128`): 1 to 64

@@ -7,6 +7,7 @@
 
 mod local_file;
 mod multipart_list;
+mod parts;
 mod resumable;
 pub mod sha256;
 mod writer;

@@ -666,6 +666,38 @@ impl WithTwo for TestApp {
     }
 }
 
+/// The station's bucket `bucket/prefix` on the test Garage, as the test
+/// reads it.
+fn station_bucket(
+    app: &TestApp,
+    store: &pxhub::media::S3Bucket,
+    bucket: String,
+    prefix: String,
+) -> pxhub::media::MediaStore {
+    pxhub::media::MediaStore::open(&pxhub::media::MediaSettings {
+        store: pxhub::media::StoreLocation::S3(pxhub::media::S3Bucket {
+            bucket,
+            prefix,
+            ..store.clone()
+        }),
+        part_size: crate::helpers::PART,
+        spool_root: app.dir.path().join("spool"),
+        timeouts: Default::default(),
+    })
+    .unwrap()
+}
+
+async fn read_all(store: &pxhub::media::MediaStore, key: &str) -> Vec<u8> {
+    use futures_util::TryStreamExt;
+    let s = store.read(key, None).await.unwrap();
+    s.try_fold(Vec::new(), |mut v, b| async move {
+        v.extend_from_slice(&b);
+        Ok(v)
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn s3_push_into_a_second_bucket() {
     let Some(pxhub::config::StorageSettings::S3(store)) = crate::helpers::s3_storage() else {
@@ -689,32 +721,12 @@ async fn s3_push_into_a_second_bucket() {
     let name = format!("{}-master.mp3", id(&p));
     assert_eq!(d["name"], name.as_str());
     let (bucket_name, theirs_prefix) = (bucket.clone(), prefix.clone());
-    let theirs = pxhub::media::MediaStore::open(&pxhub::media::MediaSettings {
-        store: pxhub::media::StoreLocation::S3(pxhub::media::S3Bucket {
-            bucket,
-            prefix,
-            ..store.clone()
-        }),
-        part_size: crate::helpers::PART,
-        spool_root: app.dir.path().join("spool"),
-        timeouts: Default::default(),
-    })
-    .unwrap();
-    let read = |key: String| {
-        let theirs = theirs.clone();
-        async move {
-            use futures_util::TryStreamExt;
-            let s = theirs.read(&key, None).await.unwrap();
-            s.try_fold(Vec::new(), |mut v, b| async move {
-                v.extend_from_slice(&b);
-                Ok(v)
-            })
-            .await
-            .unwrap()
-        }
-    };
-    assert_eq!(read(name.clone()).await, data, "byte-exact");
-    assert_eq!(read(format!("{name}.md5")).await, md5_line(&data, &name).into_bytes());
+    let theirs = station_bucket(&app, &store, bucket, prefix);
+    assert_eq!(read_all(&theirs, &name).await, data, "byte-exact");
+    assert_eq!(
+        read_all(&theirs, &format!("{name}.md5")).await,
+        md5_line(&data, &name).into_bytes()
+    );
     // No upload left open in the bucket.
     assert_eq!(theirs.pending_multiparts().await.unwrap().len(), 0);
 
@@ -835,4 +847,115 @@ async fn a_push_sends_the_rendition_in_the_targets_profile_named_by_its_cut_id()
     assert_eq!(w["bext"]["description"], "Tin Ha Giang", "{w}");
     assert_eq!(w["cart"]["cut_id"], "4501", "{w}");
     assert_eq!(w["fmt"]["rate"], 48000, "{w}");
+}
+
+/// A target's template names the file; a master replaced after its push is
+/// pushed again as a new delivery and replaces the file under the same name
+/// (the first delivery stays done, the new one carries the new content).
+#[tokio::test]
+async fn a_replaced_master_is_pushed_again_under_the_targets_template_name() {
+    let Some(py) = python() else { return };
+    let sftp = server(&py, "sftp", &[]).await;
+    let (app, hg, tn) = hub().await;
+    let url = format!("sftp://127.0.0.1:{}", sftp.port);
+    let t = add_target(
+        &app,
+        &tn,
+        &json!({"kind": "sftp", "url": url, "username": USER, "secret": PASSWORD, "path": "in",
+            "template": "{station} {title}.{ext}"}),
+    )
+    .await;
+    follow_into(&app, &tn, &t).await;
+    let first = bytes(700_000, 27);
+    let p = app
+        .publish_with_master(&hg, &program("Bản tin: sáng/thứ hai"), first.clone())
+        .await;
+    let name = "ha-giang Bản tin_ sáng_thứ hai.mp3";
+    let d = wait_for(&app, &tn, 60, |d| d["state"] == "done").await;
+    assert_eq!(d["name"], name);
+    assert_delivered(&sftp.inbox(), name, &first);
+
+    let second = bytes(900_000, 28);
+    let r = app.put_master(&hg, id(&p), "bản tin (sửa).mp3", second.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let mut items = Vec::new();
+    for _ in 0..1200 {
+        items = deliveries(&app, &tn).await;
+        if items.len() == 2 && items[0]["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(
+        (&items[0]["state"], &items[0]["name"], &items[0]["size"]),
+        (&json!("done"), &json!(name), &json!(second.len())),
+        "the new content: {items:?}"
+    );
+    assert_eq!(items[1]["state"], "done", "the first push stands: {items:?}");
+    assert_delivered(&sftp.inbox(), name, &second);
+}
+
+/// A push into a bucket whose link goes down for longer than the store
+/// client's retries: the parts the bucket holds are kept with the delivery,
+/// and once the link is back the push goes on from the part after them
+/// (what crosses the link afterwards is less than what was left), whole and
+/// byte-exact, no upload left open.
+#[tokio::test]
+async fn s3_push_resumes_from_the_parts_the_bucket_holds() {
+    let Some(pxhub::config::StorageSettings::S3(store)) = crate::helpers::s3_storage() else {
+        return;
+    };
+    let bucket = std::env::var("PXHUB_TEST_S3_STATION_BUCKET").expect("scripts/garage.sh makes the station's bucket");
+    let garage = url::Url::parse(&store.endpoint).unwrap();
+    let upstream = format!("127.0.0.1:{}", garage.port().unwrap()).parse().unwrap();
+    let link = start_link(upstream, 16_000_000.0, Duration::from_secs(600)).await;
+    let (app, hg, tn) = hub().await;
+    let prefix = format!("vao-{}", uuid::Uuid::new_v4().simple());
+    let t = add_target(
+        &app,
+        &tn,
+        &json!({"kind": "s3", "url": format!("http://{}?region={}", link.addr, store.region),
+            "username": store.access_key_id, "secret": store.secret_access_key.expose(),
+            "path": format!("{bucket}/{prefix}")}),
+    )
+    .await;
+    follow_into(&app, &tn, &t).await;
+    const PART: usize = 8 * 1024 * 1024;
+    let data = bytes(3 * PART + 1000, 36);
+    let p = app.publish_with_master(&hg, &program("Phóng sự"), data.clone()).await;
+    // The first part is in the bucket: the link goes down.
+    wait_for(&app, &tn, 60, |d| d["bytes"].as_u64().unwrap() >= PART as u64).await;
+    link.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let failed = wait_for(&app, &tn, 60, |d| !d["error"].is_null()).await;
+    assert_ne!(failed["state"], "done", "{failed}");
+    let kept: Value = {
+        let conn = rusqlite::Connection::open(app.catalog_path()).unwrap();
+        let json: String = conn
+            .query_row("SELECT resume FROM push_deliveries", [], |r| r.get(0))
+            .unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let held = kept["parts"].as_array().unwrap().len();
+    assert!(held >= 1, "{kept}");
+    let sent_before = link.forwarded.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    link.down.store(false, std::sync::atomic::Ordering::Relaxed);
+    let d = wait_for(&app, &tn, 120, |d| d["state"] == "done").await;
+    let after = link.forwarded.load(std::sync::atomic::Ordering::Relaxed) - sent_before;
+    let left = (data.len() - held * PART) as u64;
+    assert!(
+        after < left + 1_000_000,
+        "{after} bytes crossed after the outage for the {left} the bucket lacked"
+    );
+    let name = format!("{}-master.mp3", id(&p));
+    assert_eq!(d["name"], name.as_str());
+    let theirs = station_bucket(&app, &store, bucket, prefix);
+    assert!(read_all(&theirs, &name).await == data, "byte-exact");
+    assert_eq!(
+        read_all(&theirs, &format!("{name}.md5")).await,
+        md5_line(&data, &name).into_bytes()
+    );
+    assert_eq!(theirs.pending_multiparts().await.unwrap().len(), 0);
+    assert_eq!(app.count("push_deliveries WHERE resume IS NOT NULL"), 0);
 }

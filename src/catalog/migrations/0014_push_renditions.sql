@@ -7,4 +7,7 @@ ALTER TABLE push_targets ADD COLUMN template TEXT;
 ALTER TABLE push_deliveries ADD COLUMN master_sha256 TEXT NOT NULL DEFAULT '';
 UPDATE push_deliveries SET master_sha256 = sha256;
 ALTER TABLE push_deliveries ADD COLUMN profile TEXT;
+-- A push into a bucket: its multipart upload and the parts the bucket holds
+-- (JSON), resumed by the next attempt.
+ALTER TABLE push_deliveries ADD COLUMN resume TEXT;
 CREATE INDEX push_deliveries_by_content ON push_deliveries (target_id, program_id, role, master_sha256);

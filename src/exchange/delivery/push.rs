@@ -467,6 +467,7 @@ impl Hub {
                         next_attempt_at: at,
                         created_at: now,
                         updated_at: now,
+                        resume: None,
                     },
                 )?;
             }

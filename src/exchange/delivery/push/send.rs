@@ -8,8 +8,10 @@
 //!   renamed to `NAME` once the server holds every byte, then `NAME.md5`
 //!   (`md5sum`'s line), itself written under a `.part` name and renamed.
 //! - S3: a multipart upload, which appears under `NAME` only when
-//!   complete (a cut part is sent again by the store client), then
-//!   `NAME.md5`.
+//!   complete, then `NAME.md5`. A part cut short is sent again by the
+//!   store client; beyond its retries, the upload's id and the ETags of the
+//!   parts the bucket holds are kept with the delivery, and the next
+//!   attempt goes on from the part after them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -229,8 +231,7 @@ impl Remote {
 
 impl Hub {
     /// Sends push `d` of `file` (as the hub holds it) to `target`.
-    /// `moved`: whether the target kept more of the file than before (S3
-    /// keeps nothing of an upload that failed).
+    /// `moved`: whether the target kept more of the file than before.
     pub(super) async fn push_file(
         &self,
         d: &PushDelivery,
@@ -240,14 +241,12 @@ impl Hub {
     ) -> Result<(), Failure> {
         let url = Url::parse(&target.url).map_err(|_| Failure::Final("the target's address is not a URL".into()))?;
         let addr = address(&self.webhook_guard, &url, target.kind).await?;
-        let mut s3_moved = false;
-        let keeps = target.kind != TargetKind::S3;
         let mut progress = Progress {
             hub: self,
             id: d.id.clone(),
             last: Instant::now(),
             first: None,
-            moved: if keeps { moved } else { &mut s3_moved },
+            moved,
         };
         let mut remote = match target.kind {
             TargetKind::S3 => return self.send_s3(d, target, &url, file, &mut progress).await,
@@ -371,32 +370,173 @@ impl Hub {
         };
         let bucket =
             MediaStore::open(&settings).map_err(|_| Failure::Final("the bucket's settings are not usable".into()))?;
-        let mut w = bucket.writer(&d.name).await.map_err(s3_failure)?;
+        let mut upload = match S3Resume::of(d) {
+            Some(kept) => kept,
+            None => {
+                let id = bucket.parts_start(&d.name).await.map_err(s3_failure)?;
+                let fresh = S3Resume {
+                    sha256: d.sha256.hex(),
+                    upload: id,
+                    parts: Vec::new(),
+                };
+                self.keep_resume(d, Some(&fresh)).await?;
+                fresh
+            }
+        };
+        match self.send_parts(d, &bucket, file, &mut upload, progress).await {
+            Ok(md5) => {
+                self.keep_resume(d, None).await?;
+                let mut sum = bucket.writer(&format!("{}.md5", d.name)).await.map_err(s3_failure)?;
+                sum.write(md5_line(md5, &d.name).into_bytes().into())
+                    .await
+                    .map_err(s3_failure)?;
+                sum.finish().await.map_err(s3_failure)?;
+                Ok(())
+            }
+            Err(PartsFailure::Gone) => {
+                // Aborted in the bucket meanwhile: the next attempt starts
+                // a new upload.
+                self.keep_resume(d, None).await?;
+                Err(Failure::Retry(
+                    "the bucket no longer held the upload; it starts again".into(),
+                ))
+            }
+            Err(PartsFailure::Failed(f @ Failure::Final(_))) => {
+                // Stopped, or no use going on: nothing stays half-sent in
+                // the station's bucket.
+                if let Err(e) = bucket.abort_multipart(&d.name, &upload.upload).await {
+                    tracing::warn!(error = %e, "could not abort a push's upload in a station's bucket");
+                }
+                self.keep_resume(d, None).await?;
+                Err(f)
+            }
+            Err(PartsFailure::Failed(f)) => Err(f),
+        }
+    }
+
+    /// Sends what the bucket does not hold yet of `file`, part by part, each
+    /// full part kept in the catalog as sent, then completes the upload;
+    /// the MD5 of the whole file.
+    async fn send_parts(
+        &self,
+        d: &PushDelivery,
+        bucket: &MediaStore,
+        file: &RenditionFile,
+        upload: &mut S3Resume,
+        progress: &mut Progress<'_>,
+    ) -> Result<Md5, PartsFailure> {
+        let part = S3_PART as u64;
+        let mut held = upload.parts.len() as u64 * part;
         let mut md5 = Md5::new();
-        let mut bytes = self.rendition_raw(file, None).await.map_err(open_failure)?;
-        while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(store_failure)?;
-            md5.update(&chunk);
-            if let Err(e) = w.write(chunk).await {
-                w.abort().await;
-                return Err(s3_failure(e));
-            }
-            if let Err(stop) = progress.tick(w.size(), false).await {
-                w.abort().await;
-                return Err(stop);
+        if held > 0 {
+            let mut before = self.rendition_raw(file, Some(0..held)).await.map_err(open_failure)?;
+            while let Some(chunk) = before.next().await {
+                md5.update(&chunk.map_err(store_failure)?);
             }
         }
-        if let Err(stop) = progress.tick(d.size, true).await {
-            w.abort().await;
-            return Err(stop);
-        }
-        w.finish().await.map_err(s3_failure)?;
-        let mut sum = bucket.writer(&format!("{}.md5", d.name)).await.map_err(s3_failure)?;
-        sum.write(md5_line(md5, &d.name).into_bytes().into())
+        progress.tick(held, true).await?;
+        let mut rest = self
+            .rendition_raw(file, Some(held..d.size))
             .await
-            .map_err(s3_failure)?;
-        sum.finish().await.map_err(s3_failure)?;
-        Ok(())
+            .map_err(open_failure)?;
+        let mut buf = bytes::BytesMut::with_capacity(S3_PART);
+        loop {
+            let chunk = rest.next().await.transpose().map_err(store_failure)?;
+            let end = chunk.is_none();
+            if let Some(chunk) = chunk {
+                md5.update(&chunk);
+                buf.extend_from_slice(&chunk);
+            }
+            // Full parts while more follows; the last (of any size) at the
+            // end, not kept: completing it is the next step.
+            while buf.len() >= S3_PART && held + part < d.size {
+                let body = buf.split_to(S3_PART).freeze();
+                let etag = self.put_part(bucket, d, upload, body).await?;
+                upload.parts.push(etag);
+                held += part;
+                self.keep_resume(d, Some(upload)).await?;
+                progress.tick(held, false).await?;
+            }
+            progress.tick(held, false).await?;
+            if end {
+                break;
+            }
+        }
+        let mut parts = upload.parts.clone();
+        if !buf.is_empty() || parts.is_empty() {
+            parts.push(self.put_part(bucket, d, upload, buf.freeze()).await?);
+        }
+        // Stopped meanwhile: the file never takes its name.
+        progress.tick(d.size, true).await?;
+        bucket
+            .parts_complete(&d.name, &upload.upload, &parts)
+            .await
+            .map_err(parts_failure)?;
+        Ok(md5)
+    }
+
+    async fn put_part(
+        &self,
+        bucket: &MediaStore,
+        d: &PushDelivery,
+        upload: &S3Resume,
+        body: bytes::Bytes,
+    ) -> Result<String, PartsFailure> {
+        let index = upload.parts.len();
+        bucket
+            .parts_put(&d.name, &upload.upload, index, body)
+            .await
+            .map_err(parts_failure)
+    }
+
+    /// Records what push `d` resumes from (`None`: nothing).
+    async fn keep_resume(&self, d: &PushDelivery, upload: Option<&S3Resume>) -> Result<(), Failure> {
+        let (id, json) = (
+            d.id.clone(),
+            upload.map(|u| serde_json::to_string(u).unwrap_or_default()),
+        );
+        self.catalog
+            .write(move |tx| push::set_resume(tx, &id, json.as_deref()))
+            .await
+            .map_err(|_| Failure::Retry("the hub could not record the delivery's progress".into()))
+    }
+}
+
+/// What a push into a bucket keeps between attempts: its multipart upload
+/// for the content it sends, and the ETags of the full parts the bucket
+/// holds, in order.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct S3Resume {
+    sha256: String,
+    upload: String,
+    parts: Vec<String>,
+}
+
+impl S3Resume {
+    /// What `d` kept, if it is for the content it sends now.
+    fn of(d: &PushDelivery) -> Option<Self> {
+        let kept: Self = serde_json::from_str(d.resume.as_deref()?).ok()?;
+        (kept.sha256 == d.sha256.hex() && (kept.parts.len() as u64) * (S3_PART as u64) < d.size).then_some(kept)
+    }
+}
+
+/// Why sending the parts stopped.
+enum PartsFailure {
+    /// The upload is no longer in the bucket.
+    Gone,
+    Failed(Failure),
+}
+
+impl From<Failure> for PartsFailure {
+    fn from(f: Failure) -> Self {
+        Self::Failed(f)
+    }
+}
+
+fn parts_failure(e: MediaError) -> PartsFailure {
+    match e {
+        MediaError::NotFound => PartsFailure::Gone,
+        e => PartsFailure::Failed(s3_failure(e)),
     }
 }
 
