@@ -251,6 +251,16 @@ pub fn finish(conn: &Connection, job: &Claimed, made: &Made) -> rusqlite::Result
 }
 
 /// Gives a job back: tried again at `retry_at`, or failed for good when `None`.
+/// Queues the failed renditions of content `sha256` again (`pxhub
+/// analyze`, once what made them fail is mended).
+pub fn requeue_failed(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE renditions SET state = 'pending', attempts = 0, error = NULL, next_attempt_at = ?2, updated_at = ?2
+         WHERE sha256 = ?1 AND state = 'failed'",
+    )?
+    .execute(params![sha256.hex(), to_micros(now())])
+}
+
 pub fn give_back(
     conn: &Connection,
     job: &Claimed,

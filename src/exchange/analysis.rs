@@ -425,7 +425,7 @@ impl Hub {
     }
 
     /// Queues the files of program `id` (or of every program) for analysis
-    /// again. Only the hub operator may.
+    /// again, and their failed renditions. Only the hub operator may.
     pub async fn requeue_analysis(&self, caller: &Caller, id: Option<ProgramId>) -> Result<usize, ExchangeError> {
         if caller.viewer() != Viewer::Admin {
             return Err(ExchangeError::Forbidden("only the hub operator may queue analyses"));
@@ -446,6 +446,7 @@ impl Hub {
                 for hex in &shas {
                     if let Some(sha) = crate::domain::Sha256::parse_hex(hex) {
                         jobs::requeue(tx, &sha)?;
+                        crate::catalog::renditions::requeue_failed(tx, &sha)?;
                     }
                 }
                 Ok::<_, ExchangeError>(shas.len())

@@ -679,6 +679,38 @@ async fn rights_and_a_master_ffmpeg_cannot_decode_are_answered() {
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "rendition_failed").await;
     assert!(problem["detail"].as_str().unwrap().contains("no video"), "{problem}");
     assert_eq!(renditions_stored(&app).await, Vec::<String>::new());
+    // `pxhub analyze` (once the cause is mended) queues a failed rendition
+    // again: the running hub makes it again (and here it fails again, as it
+    // must); the other program's stays as it was.
+    let when = |program: &str| -> (i64, String) {
+        let conn = rusqlite::Connection::open(app.catalog_path()).unwrap();
+        conn.query_row(
+            "SELECT r.updated_at, r.state FROM renditions r JOIN program_files f ON f.sha256 = r.sha256
+             JOIN programs p ON p.seq = f.program_seq WHERE p.id = ?1",
+            [program],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (before, _) = when(&q);
+    let junk_before = when(&p);
+    let out = Command::new(env!("CARGO_BIN_EXE_pxhub"))
+        .args(["analyze", "--program", &q])
+        .env("PXHUB_DATA_DIR", app.catalog_path().parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut again = false;
+    for _ in 0..600 {
+        let (at, state) = when(&q);
+        if at > before && state == "failed" {
+            again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again, "the failed rendition was not made again");
+    assert_eq!(when(&p), junk_before);
     // The owner takes its own: an MP3 as the profile says (no loudness target).
     let r = rendition(&app, &owner, &q, "mp3-mono").await;
     assert_eq!(r.status(), StatusCode::OK);
