@@ -181,6 +181,8 @@ fn code_message(code: &str) -> Option<&'static str> {
         code::ALREADY_FOLLOWING => "error-already-following",
         code::TOO_MANY_FOLLOWS => "error-too-many-follows",
         code::INDEX_FULL => "error-index-full",
+        code::PROFILE_EXISTS => "error-profile-exists",
+        code::PROFILE_IN_USE => "error-profile-in-use",
         _ => return None,
     })
 }

@@ -1434,3 +1434,129 @@ async fn the_available_now_filter_shows_its_count() {
         "{page}"
     );
 }
+
+/// `/admin/profiles`: the operator lists, adds and removes the delivery
+/// profiles in Vietnamese; what FFmpeg cannot make is refused field by
+/// field in the page's words and changes nothing; a profile in use stays;
+/// a station's people may not come in.
+#[tokio::test]
+async fn the_operator_keeps_the_delivery_profiles_on_the_page() {
+    let (app, tn, _) = two_stations().await;
+    let (ok, out, err) = person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut b = Browser::new(&app);
+    b.sign_in("admin", out.trim()).await;
+    let page = b.text("/admin").await;
+    assert!(page.contains("href=\"/admin/profiles\""), "linked from /admin");
+    let page = b.text("/admin/profiles").await;
+    assert!(
+        page.contains("Định dạng nhận") && page.contains("WAV phát sóng"),
+        "{page}"
+    );
+    let token = b.session_csrf().await;
+    let good = [
+        ("csrf", token.as_str()),
+        ("id", "bwf-mp2-r128"),
+        ("name", "MP2 phát sóng R128"),
+        ("container", "bwf"),
+        ("audio_codec", "mp2"),
+        ("sample_rate", ""),
+        ("bit_depth", ""),
+        ("channels", ""),
+        ("loudness", "target"),
+        ("target_lufs", "−23"),
+        ("max_true_peak_dbtp", "-1"),
+    ];
+    let r = b.post("/admin/profiles", &good).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Đã thêm định dạng nhận “MP2 phát sóng R128”"), "{page}");
+    assert!(
+        page.contains("MPEG-1 Layer II 48000 Hz, hai kênh") && page.contains("−23,0 LUFS, đỉnh thực ≤ −1,0 dBTP"),
+        "{page}"
+    );
+    let listed: serde_json::Value = app.get(&tn, "/api/v1/profiles").await.json().await.unwrap();
+    assert_eq!(
+        listed["items"][0]["loudness"],
+        json!({"target_lufs": -23.0, "max_true_peak_dbtp": -1.0})
+    );
+
+    // What FFmpeg cannot make: each said in the page's words, nothing kept.
+    let with = |changes: &[(&'static str, &'static str)]| {
+        let mut f: Vec<(&str, &str)> = good.to_vec();
+        for (k, v) in changes {
+            f.iter_mut().find(|(name, _)| name == k).unwrap().1 = v;
+        }
+        f
+    };
+    for (changes, says) in [
+        (
+            vec![("id", "x1"), ("sample_rate", "96000")],
+            "Tần số lấy mẫu (Hz): chỉ nhận 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000.",
+        ),
+        (
+            vec![("id", "x2"), ("bit_depth", "16")],
+            "Số bit (PCM): chỉ PCM mới có số bit",
+        ),
+        (
+            vec![("id", "x3"), ("container", "keep")],
+            "Giữ nguyên tệp gốc thì không chọn mã hóa",
+        ),
+        (
+            vec![("id", "x4"), ("audio_codec", "aac")],
+            "Mã hóa âm thanh: chỉ nhận pcm / mp2.",
+        ),
+        (vec![("id", "x5"), ("target_lufs", "to")], "Độ lớn đích (LUFS): "),
+        (vec![("id", "X 6")], "Mã định dạng: phải là chữ thường không dấu"),
+    ] {
+        let r = b.post("/admin/profiles", &with(&changes)).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{changes:?}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(says), "{changes:?}: {page}");
+    }
+    assert_eq!(app.count("profiles"), 1);
+    let r = b.post("/admin/profiles", &good).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Đã có định dạng nhận mang mã này."));
+
+    // In use as a station's default: it stays until unset there.
+    let r = app
+        .patch(
+            &app.admin,
+            "/api/v1/stations/thai-nguyen",
+            &json!({"default_profile": "bwf-mp2-r128"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let remove = [("csrf", token.as_str()), ("id", "bwf-mp2-r128")];
+    let r = b.post("/admin/profiles/remove", &remove).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("Định dạng này đang được dùng"));
+    assert_eq!(app.count("profiles"), 1);
+    let r = app
+        .patch(
+            &app.admin,
+            "/api/v1/stations/thai-nguyen",
+            &json!({"default_profile": null}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = b.post("/admin/profiles/remove", &remove).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Đã xóa định dạng nhận bwf-mp2-r128."));
+    assert_eq!(app.count("profiles"), 0);
+
+    // A station's editor may not come in.
+    let mut hoa = Browser::new(&app);
+    hoa.sign_in("hoa", PASSWORD).await;
+    assert_eq!(hoa.get("/admin/profiles").await.status(), StatusCode::FORBIDDEN);
+    let t = hoa.session_csrf().await;
+    let r = hoa
+        .post(
+            "/admin/profiles",
+            &[("csrf", &t), ("id", "x"), ("name", "x"), ("container", "mp3")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("profiles"), 0);
+}

@@ -6,6 +6,7 @@ mod catalog;
 mod edit;
 mod offer;
 mod people;
+mod profiles;
 mod program;
 mod report;
 mod station;
@@ -48,7 +49,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/people/manage", web::post().to(people::manage))
         .route("/admin/tokens", web::post().to(admin::issue_token))
         .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
-        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
+        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook))
+        .route("/admin/profiles", web::get().to(profiles::profiles))
+        .route("/admin/profiles", web::post().to(profiles::add_profile))
+        .route("/admin/profiles/remove", web::post().to(profiles::remove_profile));
 }
 
 /// Every station of the cluster.
