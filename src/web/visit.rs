@@ -99,6 +99,15 @@ impl Visit {
         }
     }
 
+    /// The session of one of the hub's operators: off to sign in, or 403.
+    pub fn operator(&self) -> Result<&Session, WebError> {
+        let s = self.signed_in()?;
+        if !s.caller.is_admin() {
+            return Err(self.refuse(actix_web::http::StatusCode::FORBIDDEN, "error-forbidden"));
+        }
+        Ok(s)
+    }
+
     /// The use-case's refusal, in this visitor's words.
     pub fn fail(&self, e: ExchangeError) -> WebError {
         WebError::from_exchange(e, self.lang)

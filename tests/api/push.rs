@@ -687,6 +687,18 @@ fn station_bucket(
     .unwrap()
 }
 
+/// A target of station `token` in the test Garage's bucket `path`, through
+/// `endpoint`.
+async fn s3_target(app: &TestApp, token: &str, store: &pxhub::media::S3Bucket, endpoint: &str, path: &str) -> String {
+    add_target(
+        app,
+        token,
+        &json!({"kind": "s3", "url": format!("{endpoint}?region={}", store.region),
+            "username": store.access_key_id, "secret": store.secret_access_key.expose(), "path": path}),
+    )
+    .await
+}
+
 async fn read_all(store: &pxhub::media::MediaStore, key: &str) -> Vec<u8> {
     use futures_util::TryStreamExt;
     let s = store.read(key, None).await.unwrap();
@@ -706,14 +718,7 @@ async fn s3_push_into_a_second_bucket() {
     let bucket = std::env::var("PXHUB_TEST_S3_STATION_BUCKET").expect("scripts/garage.sh makes the station's bucket");
     let (app, hg, tn) = hub().await;
     let prefix = format!("vao-{}", uuid::Uuid::new_v4().simple());
-    let t = add_target(
-        &app,
-        &tn,
-        &json!({"kind": "s3", "url": format!("{}?region={}", store.endpoint, store.region),
-            "username": store.access_key_id, "secret": store.secret_access_key.expose(),
-            "path": format!("{bucket}/{prefix}")}),
-    )
-    .await;
+    let t = s3_target(&app, &tn, &store, &store.endpoint, &format!("{bucket}/{prefix}")).await;
     follow_into(&app, &tn, &t).await;
     let data = bytes(12 * 1024 * 1024 + 5, 33);
     let p = app.publish_with_master(&hg, &program("Thời sự"), data.clone()).await;
@@ -912,12 +917,12 @@ async fn s3_push_resumes_from_the_parts_the_bucket_holds() {
     let link = start_link(upstream, 16_000_000.0, Duration::from_secs(600)).await;
     let (app, hg, tn) = hub().await;
     let prefix = format!("vao-{}", uuid::Uuid::new_v4().simple());
-    let t = add_target(
+    let t = s3_target(
         &app,
         &tn,
-        &json!({"kind": "s3", "url": format!("http://{}?region={}", link.addr, store.region),
-            "username": store.access_key_id, "secret": store.secret_access_key.expose(),
-            "path": format!("{bucket}/{prefix}")}),
+        &store,
+        &format!("http://{}", link.addr),
+        &format!("{bucket}/{prefix}"),
     )
     .await;
     follow_into(&app, &tn, &t).await;

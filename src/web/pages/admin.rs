@@ -49,10 +49,7 @@ async fn render(
     secret: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
-    let s = v.signed_in()?;
-    if !s.caller.is_admin() {
-        return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
-    }
+    let s = v.operator()?;
     let t = v.t();
     let stations = stations(v)
         .await?

@@ -77,10 +77,7 @@ async fn render(
     errors: Vec<(String, String)>,
     refusal: Option<String>,
 ) -> Result<HttpResponse, WebError> {
-    let s = v.signed_in()?;
-    if !s.caller.is_admin() {
-        return Err(v.refuse(StatusCode::FORBIDDEN, "error-forbidden"));
-    }
+    let s = v.operator()?;
     let t = v.t();
     let profiles = v.hub.profiles(&s.caller).await.map_err(|e| v.fail(e))?;
     let page = ProfilesPage {
