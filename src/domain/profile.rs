@@ -157,10 +157,17 @@ impl ProfileInput {
         if let Err(why) = super::StationId::parse(&self.id) {
             bad("id", why.replace("(e.g. thai-nguyen)", "(e.g. bwf-mp2-r128)"));
         }
-        let name = super::text::tidy(&self.name, false).unwrap_or_default();
-        if name.is_empty() || name.chars().count() > 200 {
-            bad("name", "must be 1 to 200 characters".into());
-        }
+        let name = match super::text::tidy(&self.name, false) {
+            Ok(n) if (1..=200).contains(&n.chars().count()) => n,
+            Ok(_) => {
+                bad("name", "must be 1 to 200 characters".into());
+                String::new()
+            }
+            Err(why) => {
+                bad("name", why.into());
+                String::new()
+            }
+        };
         let Some(container) = Container::parse(&self.container) else {
             let all: Vec<&str> = Container::ALL.iter().map(|c| c.as_str()).collect();
             bad("container", format!("must be one of {}", all.join(", ")));
