@@ -68,7 +68,7 @@ RULES = [
     # default-ignorable characters by Unicode property (`domain::text::tidy`);
     # the tools' regex dialect (Python's `re`) has no `\p{..}` to say so, so
     # the document's patterns exclude the control characters only.
-    (ANY, 422, "validation_failed", ANY, r"must not contain invisible or direction-changing characters"),
+    (ANY, 422, "validation_failed", ANY, r"invisible or direction-changing characters"),
     # A language tag's shape is in the pattern; that its language is one of
     # ISO 639's ~8 000 would take a pattern of some 100 KB.
     (ANY, 422, "validation_failed", r"(language|languages\[\d+\])", r"known language"),
@@ -93,7 +93,7 @@ RULES = [
     (r"PUT /api/v1/programs/\{id\}/files/\{role\}$", 415, "unsupported_media_type", ANY, ANY),
     # A rebroadcast has aired: `aired_at` is not in the future (the hub's
     # clock; a schema has no "now").
-    (r"POST /api/v1/programs/\{id\}/rebroadcasts$", 422, "validation_failed", r"aired_at", ANY),
+    (r"POST /api/v1/programs/\{id\}/rebroadcasts$", 422, "validation_failed", r"aired_at", r"once it has aired"),
     # Rights: `stations` is named exactly when `audience` is `stations`, each
     # an existing station; `available_until` comes after `available_from`
     # (for a patch, after the merge with what is stored).

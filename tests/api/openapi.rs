@@ -346,6 +346,12 @@ async fn the_document_refuses_what_the_hub_refuses() {
         crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     }
 
+    // A rebroadcast's note: up to 2000 characters, tabs and line breaks
+    // the only control characters.
+    let note = &schemas["RebroadcastInput"]["properties"]["note"];
+    assert_eq!(note["maxLength"], 2000);
+    assert!(note["pattern"].as_str().unwrap().contains("\\x0e-\\x1f"));
+
     // Search filters: a station id, a language tag, a codec name, or empty.
     let params = doc["paths"]["/api/v1/programs"]["get"]["parameters"]
         .as_array()
