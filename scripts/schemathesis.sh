@@ -5,7 +5,8 @@
 # (counted from its own /metrics). Builds the debug binary first.
 # schemathesis.toml and scripts/schemathesis_hooks.py say what it is told
 # beyond the OpenAPI document, and why (tus's 412, opaque cursors, no address
-# but loopback in a webhook).
+# but loopback in a webhook, and the refusals of rules JSON Schema cannot
+# state, each named by operation, status, code and field).
 #   scripts/schemathesis.sh [MAX_EXAMPLES]   (default 20 per operation)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -138,14 +138,41 @@ async fn parse<T: DeserializeOwned>(is_json: bool, body: Result<Bytes, actix_web
             )
         }
     })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let mut value: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             code::MALFORMED_JSON,
             format!("the body is not valid JSON: {e}"),
         )
     })?;
+    integral_numbers(&mut value);
     Ok(from_json(value)?)
+}
+
+/// Writes every integral number of `v` written with a fraction or an
+/// exponent (`6.0`, `1e3`) as the integer it is: JSON Schema's `integer` is
+/// any number whose fractional part is zero, so `6.0` is a valid episode
+/// number, while serde reads only `6` into an integer field. `6.5` stays a
+/// float (and is refused where an integer is wanted); so does an integral
+/// number beyond 64 bits, which no integer field holds.
+fn integral_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^64 and -2^63 are exact in f64; every integral f64 between
+            // them fits the integer type it is cast to.
+            const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+            const MINUS_TWO_63: f64 = -9_223_372_036_854_775_808.0;
+            if f.fract() == 0.0 && (0.0..TWO_64).contains(&f) {
+                *v = Value::from(f as u64);
+            } else if f.fract() == 0.0 && (MINUS_TWO_63..0.0).contains(&f) {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 fn too_large() -> ApiError {
@@ -218,4 +245,21 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
 /// A program id from a path; one that is not a program id names nothing.
 pub fn program_id(raw: &str) -> Result<ProgramId, ApiError> {
     ProgramId::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::integral_numbers;
+
+    #[test]
+    fn integral_floats_become_integers_and_fractions_stay() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(r#"{"a": 6.0, "b": [-2.0, 1e3, 6.5, -0.0], "c": {"d": 1e300, "e": 7}}"#).unwrap();
+        integral_numbers(&mut v);
+        assert_eq!(v, json!({"a": 6, "b": [-2, 1000, 6.5, 0], "c": {"d": 1e300, "e": 7}}));
+        assert!(v["a"].is_u64() && v["b"][0].is_i64() && v["b"][3].is_u64());
+        assert!(v["b"][2].is_f64() && v["c"]["d"].is_f64());
+    }
 }

@@ -26,14 +26,20 @@ pub struct FollowInput {
     pub kind: FollowKind,
     /// The series name (case and diacritics ignored), a station id, a genre,
     /// or a search's query string as `GET /api/v1/programs` takes it
-    /// (`q=nong+nghiep&genre=agriculture`); 1 to 1000 characters.
-    #[schema(min_length = 1, max_length = 1000)]
+    /// (`q=nong+nghiep&genre=agriculture`); 1 to 1000 characters on one
+    /// line. Which values a kind takes the hub says (422 naming `value`).
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub value: String,
     /// Whether the station's pull agent delivers what this follow matches.
     #[serde(default)]
     pub deliver: bool,
-    /// The files the agent delivers; default `["master"]`.
+    /// The files the agent delivers (at least one); default `["master"]`.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<FileRole>>,
     /// How many of the latest matching programs still available the agent
     /// delivers when it first meets this follow (0 to 50, default 0).
@@ -47,6 +53,7 @@ pub struct FollowInput {
     /// The station's playout number for what this follow brings (1 to 12
     /// digits, e.g. `"4501"`): the agent's `{cut_id}` and the `cart` chunk's.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{1,12}$")]
     pub cut_id: Option<String>,
     /// With `deliver: true`: the id of one of the station's push targets
     /// (`/api/v1/deliveries/targets`) where the hub writes what this follow

@@ -36,7 +36,9 @@ pub struct RebroadcastInput {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     pub channel: String,
+    /// Up to 2000 characters, on several lines; empty means none.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     pub note: Option<String>,
     /// From a peer hub only: its station that aired it (id there).
     #[serde(default)]

@@ -35,7 +35,7 @@ mod xml;
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use self::spec::{BearerAuth, Links, ProblemResponses};
+use self::spec::{BearerAuth, Links, ParametersAreNeverNull, ProblemResponses};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::domain::Secret;
@@ -80,7 +80,7 @@ pub struct Site {
         ebucore::ebucore,
     ),
     components(schemas(crate::error::Problem, crate::domain::FieldError)),
-    modifiers(&BearerAuth, &ProblemResponses, &Links),
+    modifiers(&BearerAuth, &ProblemResponses, &Links, &ParametersAreNeverNull),
     tags(
         (name = "stations", description = "Stations, their tokens, and the caller"),
         (name = "programs", description = "Programs and the catalog search"),

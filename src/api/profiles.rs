@@ -83,6 +83,7 @@ pub async fn remove(
 #[serde(deny_unknown_fields)]
 pub struct StationPatch {
     /// A profile's id, or `null` for none (the agent fetches masters).
+    #[schema(value_type = Option<crate::domain::StationId>, inline)]
     pub default_profile: Option<String>,
 }
 

@@ -7,7 +7,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{AnyOfBuilder, Object, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::extract::{if_match, program_id, Auth, Json, Query};
 use super::params::{DateOrTime, Limit, Seconds};
@@ -173,9 +175,9 @@ pub struct SearchParams {
     /// case and Vietnamese diacritics ignored, word prefixes match.
     #[param(max_length = 500)]
     q: Option<String>,
-    /// Owner station id (repeatable).
+    /// Owner station id (repeatable; an empty one asks for nothing).
     #[serde(default)]
-    #[param(required = false)]
+    #[param(required = false, value_type = Vec<StationFilter>, inline)]
     station: Vec<String>,
     /// `radio` or `tv` (repeatable).
     #[serde(default)]
@@ -185,9 +187,10 @@ pub struct SearchParams {
     #[serde(default)]
     #[param(required = false)]
     genre: Vec<Genre>,
-    /// BCP 47 language tag (repeatable).
+    /// BCP 47 language tag of a known language (repeatable; an empty one
+    /// asks for nothing).
     #[serde(default)]
-    #[param(required = false)]
+    #[param(required = false, value_type = Vec<LanguageFilter>, inline)]
     language: Vec<String>,
     /// First aired at or after (RFC 3339 date-time, or a date: from its start).
     #[param(inline)]
@@ -205,9 +208,10 @@ pub struct SearchParams {
     /// (`false`).
     has_video: Option<bool>,
     /// Codec of a stream of the analysed master, as FFmpeg names it (`mp3`,
-    /// `aac`, `h264`, `pcm_s16le`…; repeatable: any of them).
+    /// `aac`, `h264`, `pcm_s16le`…; repeatable: any of them; an empty one
+    /// asks for nothing).
     #[serde(default)]
-    #[param(required = false)]
+    #[param(required = false, value_type = Vec<CodecFilter>, inline)]
     codec: Vec<String>,
     /// `now`: only what the caller may download right now.
     #[param(inline)]
@@ -228,7 +232,106 @@ pub struct SearchParams {
     cursor: Option<String>,
     /// `local`: only this hub's own programs; a peer hub's id: only those
     /// mirrored from it.
+    #[param(value_type = Option<StationId>, inline)]
     origin: Option<String>,
+}
+
+/// Schema-only: a JSON merge patch (RFC 7396) of a program's metadata,
+/// made from [`ProgramInput`]'s own schema: the hub applies the patch to the
+/// program's metadata and parses the result as a `ProgramInput`.
+pub struct ProgramPatch;
+
+impl PartialSchema for ProgramPatch {
+    fn schema() -> RefOr<Schema> {
+        let mut doc = patch_of(ProgramInput::schema());
+        doc.properties
+            .insert("rights".to_owned(), nullable(patch_of(RightsInput::schema()).into()));
+        doc.description = Some(
+            "A JSON merge patch (RFC 7396) of the program's metadata: any fields of ProgramInput. \
+             `null` removes an optional field (its default returns); the required ones \
+             (title, kind, genre, languages) cannot be removed. `rights` is merged field by \
+             field; an array is replaced whole. Unknown fields are refused, in `rights` too."
+                .to_owned(),
+        );
+        doc.into()
+    }
+}
+impl ToSchema for ProgramPatch {}
+
+/// The object `schema` as a merge patch of it: every field optional, an
+/// optional one also `null` (which removes it); no example.
+fn patch_of(schema: RefOr<Schema>) -> Object {
+    let RefOr::T(Schema::Object(mut o)) = schema else {
+        panic!("a merge patch is of an object's schema");
+    };
+    let required = std::mem::take(&mut o.required);
+    o.example = None;
+    o.examples.clear();
+    o.description = None;
+    for (name, prop) in o.properties.iter_mut() {
+        if !required.contains(name) {
+            *prop = nullable(prop.clone());
+        }
+    }
+    o
+}
+
+/// `schema`, or `null`.
+fn nullable(schema: RefOr<Schema>) -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(schema)
+        .into()
+}
+
+/// Schema-only: a search's station filter, a station id or empty (as a
+/// form's unchosen list sends it).
+struct StationFilter;
+
+/// Schema-only: a search's language filter, a language tag or empty.
+struct LanguageFilter;
+
+/// Schema-only: a search's codec filter, an FFmpeg codec name or empty.
+struct CodecFilter;
+
+/// The string `schema`, or the empty string.
+fn or_empty(schema: RefOr<Schema>) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut o)) = schema else {
+        panic!("a string's schema");
+    };
+    o.pattern = o.pattern.map(|p| {
+        let inner = p.strip_prefix('^').and_then(|p| p.strip_suffix('$')).unwrap_or(&p);
+        format!("^({inner})?$")
+    });
+    o.min_length = None;
+    o.into()
+}
+
+impl PartialSchema for StationFilter {
+    fn schema() -> RefOr<Schema> {
+        or_empty(StationId::schema())
+    }
+}
+
+impl PartialSchema for LanguageFilter {
+    fn schema() -> RefOr<Schema> {
+        or_empty(LanguageTag::schema())
+    }
+}
+
+/// What [`SearchParams::into_request`] takes for a codec.
+const CODEC_PATTERN: &str = "^[A-Za-z0-9_]{1,32}$";
+
+impl PartialSchema for CodecFilter {
+    fn schema() -> RefOr<Schema> {
+        or_empty(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(32))
+                .pattern(Some(CODEC_PATTERN))
+                .into(),
+        )
+    }
 }
 
 /// `available`'s one value.
@@ -260,7 +363,7 @@ impl SearchParams {
         let stations = each(&mut errors, "station", &self.station, StationId::parse);
         let languages = each(&mut errors, "language", &self.language, LanguageTag::parse);
         for c in &self.codec {
-            if c.is_empty() || c.len() > 32 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if !codec_name(c) {
                 errors.push(FieldError::new(
                     "codec",
                     "must be a codec name such as `mp3`, `aac` or `h264`",
@@ -308,6 +411,11 @@ impl SearchParams {
             cursor: self.cursor,
         })
     }
+}
+
+/// Whether `c` is a codec name as FFmpeg writes them ([`CODEC_PATTERN`]).
+fn codec_name(c: &str) -> bool {
+    (1..=32).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Every value of a repeatable parameter, parsed.
@@ -377,8 +485,7 @@ pub async fn get_program(
 /// Change a program's metadata with a JSON merge patch (RFC 7396). `If-Match` is honoured.
 #[utoipa::path(patch, path = "/api/v1/programs/{id}", tag = "programs",
     params(("id" = uuid::Uuid, Path, description = "program id"), ("If-Match" = Option<String>, Header)),
-    request_body(content = std::collections::BTreeMap<String, serde_json::Value>, content_type = "application/merge-patch+json",
-        description = "fields of ProgramInput to change; null removes an optional field"),
+    request_body(content = ProgramPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, body = ProgramView, headers(("ETag" = String))), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),

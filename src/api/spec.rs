@@ -6,6 +6,7 @@
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 use utoipa::Modify;
@@ -107,6 +108,29 @@ impl Modify for ProblemResponses {
                     .responses
                     .entry(status.to_owned())
                     .or_insert_with(|| problem(description).into());
+            }
+        }
+    }
+}
+
+/// A parameter is there or not: none is ever `null` (which a client would
+/// send as the text `null`). An optional one (an `Option` in the handler's
+/// declaration, which utoipa writes as "or null") is just not required.
+pub struct ParametersAreNeverNull;
+
+impl Modify for ParametersAreNeverNull {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (_, op) in operations(openapi) {
+            for p in op.parameters.iter_mut().flatten() {
+                let Some(RefOr::T(Schema::Object(o))) = p.schema.as_mut() else {
+                    continue;
+                };
+                if let SchemaType::Array(types) = &mut o.schema_type {
+                    types.retain(|t| *t != Type::Null);
+                    if let [only] = types.as_slice() {
+                        o.schema_type = SchemaType::Type(only.clone());
+                    }
+                }
             }
         }
     }

@@ -82,7 +82,9 @@ fn provincial() -> StationKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueToken {
+    /// Up to 200 characters on one line (what the token is for).
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub label: String,
     /// `station` or `national`; by default what the station's kind implies.
     /// (An `admin` token belongs to the operator, never to a station.)

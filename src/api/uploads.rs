@@ -185,7 +185,7 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
 /// With a body of type application/offset+octet-stream, its first bytes too.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", operation_id = "create_upload",
     params(("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version"), ("Upload-Length" = Option<u64>, Header),
-        ("Upload-Defer-Length" = Option<u8>, Header),
+        ("Upload-Defer-Length" = Option<u8>, Header, minimum = 1, maximum = 1, description = "`1`: the length is told later"),
         ("Upload-Metadata" = String, Header, description = "program <base64 id>,role <base64>,filename <base64>[,filetype <base64>]")),
     responses((status = 201, headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -280,7 +280,8 @@ pub async fn status(
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads", operation_id = "append_upload",
     params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id: the last segment of the creation's Location"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`, the tus version"), ("Upload-Offset" = u64, Header),
         ("Upload-Length" = Option<u64>, Header, description = "once, for a deferred length"),
-        ("Upload-Checksum" = Option<String>, Header, description = "sha256 <base64> or sha1 <base64>")),
+        ("Upload-Checksum" = Option<String>, Header, description = "sha256 <base64> or sha1 <base64> (padded, canonical) of the chunk",
+            pattern = "^(sha1 [A-Za-z0-9+/]{26}[AEIMQUYcgkosw048]=|sha256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)$")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses((status = 204, headers(("Upload-Offset" = u64), ("Upload-Expires" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
@@ -346,6 +347,52 @@ pub async fn terminate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document's pattern for `Upload-Checksum` takes what
+    /// [`parse_checksum`] takes: a known algorithm, one space, the digest's
+    /// canonical padded base64 of the algorithm's length.
+    #[test]
+    fn the_checksum_pattern_is_the_parser_s_rule() {
+        let doc: serde_json::Value = serde_json::from_str(&crate::api::openapi_json()).unwrap();
+        let params = doc["paths"]["/api/v1/uploads/{id}"]["patch"]["parameters"]
+            .as_array()
+            .unwrap();
+        let param = params.iter().find(|p| p["name"] == "Upload-Checksum").unwrap();
+        let pattern = regex::Regex::new(param["schema"]["pattern"].as_str().unwrap()).unwrap();
+        let parses = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::HeaderName::from_static("upload-checksum"),
+                header::HeaderValue::from_str(v).unwrap(),
+            );
+            matches!(parse_checksum(&h), Ok(Some(_)))
+        };
+        let mut values = Vec::new();
+        for (alg, n) in [("sha1", 20), ("sha256", 32), ("md5", 16), ("sha1", 32), ("sha256", 20)] {
+            for fill in [0u8, 1, 0x7f, 0xff] {
+                let digest: Vec<u8> = (0..n).map(|i| fill ^ (i as u8).wrapping_mul(37)).collect();
+                let b64 = STANDARD.encode(&digest);
+                let flipped = {
+                    // The last letter before `=` with a low bit set: not canonical.
+                    let mut c: Vec<char> = b64.chars().collect();
+                    let at = c.len() - 2;
+                    c[at] = if c[at] == 'B' { 'C' } else { 'B' };
+                    c.into_iter().collect::<String>()
+                };
+                values.push(format!("{alg} {b64}"));
+                values.push(format!("{alg} {}", b64.trim_end_matches('=')));
+                values.push(format!("{alg} {flipped}"));
+                values.push(format!("{alg}{b64}"));
+            }
+        }
+        values.extend(["X".to_owned(), "sha1".to_owned(), "sha1 ".to_owned(), String::new()]);
+        let mut taken = 0;
+        for v in &values {
+            assert_eq!(pattern.is_match(v), parses(v), "{v:?}");
+            taken += usize::from(parses(v));
+        }
+        assert_eq!(taken, 8, "every canonical sha1 and sha256 digest of the right length");
+    }
 
     #[test]
     fn reads_upload_metadata() {

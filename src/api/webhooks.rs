@@ -34,10 +34,10 @@ pub struct WebhookInput {
     /// `program.withdrawn`, `file.replaced`.
     #[schema(value_type = Vec<EventType>, min_items = 1)]
     pub events: Vec<String>,
-    /// Keys the `X-Hub-Signature-256` HMAC (16 to 256 characters); made by
-    /// the hub and shown once when absent.
+    /// Keys the `X-Hub-Signature-256` HMAC (16 to 256 characters, no
+    /// control character); made by the hub and shown once when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub secret: Option<Secret>,
 }
 

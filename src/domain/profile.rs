@@ -67,8 +67,10 @@ impl Container {
 #[serde(deny_unknown_fields)]
 pub struct LoudnessTarget {
     /// Integrated loudness, LUFS (−40 to −5).
+    #[schema(minimum = -40, maximum = -5)]
     pub target_lufs: f64,
     /// The highest true peak allowed, dBTP (−9 to 0).
+    #[schema(minimum = -9, maximum = 0)]
     pub max_true_peak_dbtp: f64,
 }
 
@@ -97,23 +99,42 @@ pub struct Profile {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
+    /// A slug (`bwf-mp2-r128`), as a station's id is.
+    #[schema(value_type = super::StationId, inline)]
     pub id: String,
+    #[schema(value_type = ProfileName, inline)]
     pub name: String,
     /// `keep`, `bwf`, `mp3`, `m4a`, `mp4` or `mxf`.
+    #[schema(value_type = Container)]
     pub container: String,
+    /// Which of them a container takes, and the rates, depths and channels
+    /// each codec takes, the hub says field by field (422).
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(pcm|mp2|mp3|aac)$")]
     pub audio_codec: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = "^(h264|mpeg2)$")]
     pub video_codec: Option<String>,
+    /// Hz: one of the rates its codec takes.
     #[serde(default)]
+    #[schema(minimum = 8000, maximum = 96000)]
     pub sample_rate: Option<u32>,
+    /// 16 or 24, for PCM only.
     #[serde(default)]
+    #[schema(minimum = 16, maximum = 24)]
     pub bit_depth: Option<u8>,
+    /// 1 to 8 (MPEG audio: 1 or 2).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 8)]
     pub channels: Option<u8>,
     #[serde(default)]
     pub loudness: Option<LoudnessTarget>,
 }
+
+super::text::text_schema!(
+    /// How the profile is shown: 1 to 200 characters.
+    ProfileName, 1, 200, super::text::LINE_PATTERN
+);
 
 /// The rates MPEG audio (Layer II, Layer III) can take.
 const MPEG_RATES: [u32; 9] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
@@ -136,10 +157,17 @@ impl ProfileInput {
         if let Err(why) = super::StationId::parse(&self.id) {
             bad("id", why.replace("(e.g. thai-nguyen)", "(e.g. bwf-mp2-r128)"));
         }
-        let name = super::text::tidy(&self.name, false).unwrap_or_default();
-        if name.is_empty() || name.chars().count() > 200 {
-            bad("name", "must be 1 to 200 characters".into());
-        }
+        let name = match super::text::tidy(&self.name, false) {
+            Ok(n) if (1..=200).contains(&n.chars().count()) => n,
+            Ok(_) => {
+                bad("name", "must be 1 to 200 characters".into());
+                String::new()
+            }
+            Err(why) => {
+                bad("name", why.into());
+                String::new()
+            }
+        };
         let Some(container) = Container::parse(&self.container) else {
             let all: Vec<&str> = Container::ALL.iter().map(|c| c.as_str()).collect();
             bad("container", format!("must be one of {}", all.join(", ")));

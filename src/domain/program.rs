@@ -190,11 +190,46 @@ impl LanguageTag {
     }
 }
 
+/// [`LanguageTag::parse`]'s shape as a pattern: a language of two or three
+/// letters, a script of four, a region of two letters or three digits, in
+/// any case. That the language is a real ISO 639 one (of some 8 000 codes)
+/// the document says in words: no pattern of a sane size can.
+pub const LANGUAGE_TAG_PATTERN: &str = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$";
+
+impl utoipa::PartialSchema for LanguageTag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A BCP 47 language tag of a known ISO 639 language (`vi`, `tyz`, `en-US`, `zh-Hant`), any case.",
+            ))
+            .max_length(Some(16))
+            .pattern(Some(LANGUAGE_TAG_PATTERN))
+            .into()
+    }
+}
+impl ToSchema for LanguageTag {}
+
+super::text::text_schema!(
+    /// A tag: 1 to 100 characters on one line.
+    Tag, 1, TAG_MAX, super::text::LINE_PATTERN
+);
+super::text::text_schema!(
+    /// What the person did: `producer`, `editor`, `reporter`, … (free text, 1 to 100 characters).
+    CreditRole, 1, 100, super::text::LINE_PATTERN
+);
+super::text::text_schema!(
+    /// The person's name, 1 to 300 characters.
+    CreditName, 1, SHORT_TEXT_MAX, super::text::LINE_PATTERN
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credit {
     /// What the person did: `producer`, `editor`, `reporter`, … (free text).
+    #[schema(value_type = CreditRole, inline)]
     pub role: String,
+    #[schema(value_type = CreditName, inline)]
     pub name: String,
 }
 
@@ -300,26 +335,46 @@ impl Program {
 }))]
 pub struct ProgramInput {
     /// 1 to 300 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub title: String,
+    /// Up to 1000 characters, on several lines; empty means none.
     #[serde(default)]
+    #[schema(max_length = 1000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     pub summary: Option<String>,
+    /// Up to 50 000 characters, on several lines; empty means none.
     #[serde(default)]
+    #[schema(max_length = 50000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     pub description: Option<String>,
+    /// Up to 50 tags (a tag given twice counts once).
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, inline, max_items = 50)]
     pub tags: Vec<String>,
     pub kind: ProgramKind,
     pub genre: Genre,
-    /// One or more BCP 47 tags: `vi`, `tyz` (Tày), `nut` (Nùng), `hnj` (Hmong), `ium` (Dao).
+    /// One to ten BCP 47 tags: `vi`, `tyz` (Tày), `nut` (Nùng), `hnj` (Hmong), `ium` (Dao).
+    #[schema(value_type = Vec<LanguageTag>, inline, min_items = 1, max_items = 10)]
     pub languages: Vec<String>,
+    /// Up to 300 characters; empty means none.
     #[serde(default)]
+    #[schema(max_length = 300, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub series: Option<String>,
+    /// 1 to 1 000 000.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub episode: Option<i64>,
     #[serde(default)]
     pub first_aired_at: Option<DateTime<Utc>>,
+    /// 1 to 604 800 (a week).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 604_800)]
     pub duration_seconds: Option<i64>,
+    /// Up to 100.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub credits: Vec<Credit>,
     #[serde(default)]
     pub rights: RightsInput,
@@ -330,8 +385,9 @@ pub struct ProgramInput {
 pub struct RightsInput {
     #[serde(default)]
     pub audience: Audience,
-    /// Station ids, when `audience` is `stations`.
+    /// Station ids, when `audience` is `stations` (and only then).
     #[serde(default)]
+    #[schema(value_type = Vec<StationId>, inline)]
     pub stations: Vec<String>,
     /// Start of the rebroadcast window; empty means "from publication".
     #[serde(default)]
@@ -341,7 +397,9 @@ pub struct RightsInput {
     pub available_until: Option<DateTime<Utc>>,
     #[serde(default = "yes")]
     pub credit_required: bool,
+    /// Up to 5000 characters, on several lines; empty means none.
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     pub terms: Option<String>,
 }
 
@@ -655,6 +713,80 @@ mod tests {
         ] {
             assert!(LanguageTag::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The document's pattern is the parser's shape: what parses matches
+    /// it, and what matches it parses unless its language is no ISO 639 one.
+    #[test]
+    fn the_language_pattern_is_the_parser_s_shape() {
+        let re = regex::Regex::new(LANGUAGE_TAG_PATTERN).unwrap();
+        for s in [
+            "vi",
+            "VI",
+            "tyz",
+            "vie",
+            "en-US",
+            "en-us",
+            "zh-Hant",
+            "zh-hant-tw",
+            "es-419",
+            "qq",
+            "zzz",
+            "xyz-Latn",
+            "",
+            "v",
+            "vietnamese",
+            "vi_VN",
+            "vi-",
+            "12",
+            "-vi",
+            "vi--VN",
+            "vi-abcdefgh",
+            "vi-VN-Latn",
+            "vi-Latn-V",
+            "en-US-1234",
+            "vi-1234",
+            "aa-x1234",
+            "vi-Latn-VN-x-foo",
+        ] {
+            let known = isolang::Language::from_639_1(&s.split('-').next().unwrap().to_ascii_lowercase())
+                .or_else(|| isolang::Language::from_639_3(&s.split('-').next().unwrap().to_ascii_lowercase()))
+                .is_some();
+            assert_eq!(re.is_match(s) && known, LanguageTag::parse(s).is_ok(), "{s:?}");
+        }
+    }
+
+    /// The document's limits for a program's metadata are the parser's.
+    #[test]
+    fn the_schema_of_the_metadata_is_the_parser_s_limits() {
+        use crate::domain::text::{LINES_OR_NONE_PATTERN, LINE_OR_NONE_PATTERN, LINE_PATTERN};
+        let doc = serde_json::to_value(<ProgramInput as utoipa::PartialSchema>::schema()).unwrap();
+        let p = &doc["properties"];
+        let text = |v: &serde_json::Value| (v["maxLength"].as_u64().unwrap() as usize, v["pattern"].clone());
+        assert_eq!(text(&p["title"]), (TITLE_MAX, LINE_PATTERN.into()));
+        assert_eq!(text(&p["summary"]), (SUMMARY_MAX, LINES_OR_NONE_PATTERN.into()));
+        assert_eq!(text(&p["description"]), (DESCRIPTION_MAX, LINES_OR_NONE_PATTERN.into()));
+        assert_eq!(text(&p["series"]), (SHORT_TEXT_MAX, LINE_OR_NONE_PATTERN.into()));
+        assert_eq!(text(&p["tags"]["items"]), (TAG_MAX, LINE_PATTERN.into()));
+        assert_eq!(p["tags"]["items"]["minLength"], 1);
+        assert_eq!(p["tags"]["maxItems"], TAGS_MAX);
+        assert_eq!(p["languages"]["maxItems"], LANGUAGES_MAX);
+        assert_eq!(p["languages"]["minItems"], 1);
+        assert_eq!(p["languages"]["items"]["pattern"], LANGUAGE_TAG_PATTERN);
+        assert_eq!(p["credits"]["maxItems"], CREDITS_MAX);
+        assert_eq!(
+            (&p["episode"]["minimum"], &p["episode"]["maximum"]),
+            (&1.into(), &EPISODE_MAX.into())
+        );
+        assert_eq!(
+            (&p["duration_seconds"]["minimum"], &p["duration_seconds"]["maximum"]),
+            (&1.into(), &DURATION_MAX.into())
+        );
+        let rights = serde_json::to_value(<RightsInput as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(
+            text(&rights["properties"]["terms"]),
+            (TERMS_MAX, LINES_OR_NONE_PATTERN.into())
+        );
     }
 
     #[test]

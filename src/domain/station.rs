@@ -31,6 +31,24 @@ impl StationId {
     }
 }
 
+/// [`StationId::parse`]'s rule as a pattern (with lengths 2 to 64).
+pub const SLUG_PATTERN: &str = "^[a-z](-?[a-z0-9])+$";
+
+impl utoipa::PartialSchema for StationId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A slug: 2 to 64 lowercase letters, digits and single hyphens, starting with a letter (`thai-nguyen`).",
+            ))
+            .min_length(Some(2))
+            .max_length(Some(64))
+            .pattern(Some(SLUG_PATTERN))
+            .into()
+    }
+}
+impl utoipa::ToSchema for StationId {}
+
 impl fmt::Display for StationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -133,6 +151,33 @@ pub struct Station {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document's pattern says what the parser takes.
+    #[test]
+    fn the_slug_pattern_is_the_parser_s_rule() {
+        let re = regex::Regex::new(SLUG_PATTERN).unwrap();
+        let long = format!("a{}", "b".repeat(63));
+        for s in [
+            "thai-nguyen",
+            "a0",
+            "vtv",
+            "a-b-c",
+            "a",
+            "",
+            "0a",
+            "-a",
+            "a-",
+            "a--b",
+            "Ab",
+            "ab_c",
+            "ă",
+            &long,
+            &format!("{long}c"),
+        ] {
+            let by_pattern = re.is_match(s) && (2..=64).contains(&s.chars().count());
+            assert_eq!(by_pattern, StationId::parse(s).is_ok(), "{s:?}");
+        }
+    }
 
     #[test]
     fn slugs_parse() {

@@ -88,6 +88,41 @@ pub fn tidy(raw: &str, multiline: bool) -> Result<String, &'static str> {
     Ok(s)
 }
 
+/// The OpenAPI document's patterns for what [`tidy`] keeps: no control
+/// character (C0, DEL, C1), and for a required text at least one that is
+/// not white space (it is trimmed). The hidden and direction-changing
+/// characters it also refuses are left to the parser's message.
+pub const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+/// An optional one-line text: empty or blank means none.
+pub const LINE_OR_NONE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+/// An optional text of several lines: tabs and line breaks allowed.
+pub const LINES_OR_NONE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+
+/// A type that exists for the OpenAPI document only: a string of `$min` to
+/// `$max` characters matching `$pattern`, described by its doc comment.
+/// The parser's own limits are the arguments, so the two cannot differ.
+macro_rules! text_schema {
+    ($(#[doc = $doc:literal])+ $name:ident, $min:expr, $max:expr, $pattern:expr) => {
+        $(#[doc = $doc])+
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let min: usize = $min;
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some([$($doc.trim()),+].join("\n")))
+                    .min_length((min > 0).then_some(min))
+                    .max_length(Some($max))
+                    .pattern(Some($pattern))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use text_schema;
+
 /// The words of a folded text, as FTS5's unicode61 tokenizer sees them.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
     folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())

@@ -303,3 +303,70 @@ async fn the_served_document_passes_a_maintained_validator() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// What schema-driven testing met (issue 23): values the document let
+/// through and the hub refused. The document now refuses them too, and the
+/// hub still does.
+#[tokio::test]
+async fn the_document_refuses_what_the_hub_refuses() {
+    let doc: Value = serde_json::from_str(&pxhub::api::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+
+    // An empty tag.
+    assert_eq!(schemas["ProgramInput"]["properties"]["tags"]["items"]["minLength"], 1);
+    let mut p = crate::helpers::program("Thời sự");
+    p["tags"] = serde_json::json!(["nông nghiệp", ""]);
+    let r = app.post(&tn, "/api/v1/programs", &p).await;
+    let problem = crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(crate::helpers::fields(&problem), ["tags[1]"]);
+
+    // A merge patch is ProgramInput's fields, each optional, and no other.
+    let body =
+        &doc["paths"]["/api/v1/programs/{id}"]["patch"]["requestBody"]["content"]["application/merge-patch+json"];
+    assert_eq!(body["schema"]["$ref"], "#/components/schemas/ProgramPatch");
+    let patch = &schemas["ProgramPatch"];
+    assert_eq!(patch["additionalProperties"], false);
+    assert!(patch.get("required").is_none());
+    let input = schemas["ProgramInput"]["properties"].as_object().unwrap();
+    let fields: Vec<&String> = patch["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(fields, input.keys().collect::<Vec<_>>());
+    assert_eq!(patch["properties"]["rights"]["anyOf"][1]["additionalProperties"], false);
+    // The required fields cannot be removed (null); the optional ones can.
+    assert_eq!(patch["properties"]["title"]["type"], "string");
+    assert_eq!(patch["properties"]["summary"]["anyOf"][0]["type"], "null");
+    let created = app.create_program(&tn, &crate::helpers::program("Thời sự")).await;
+    let path = format!("/api/v1/programs/{}", crate::helpers::id(&created));
+    for bad in [
+        serde_json::json!({"": {}}),
+        serde_json::json!({"rights": {"colour": "red"}}),
+    ] {
+        let r = app.patch(&tn, &path, &bad).await;
+        crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+
+    // A rebroadcast's note: up to 2000 characters, tabs and line breaks
+    // the only control characters.
+    let note = &schemas["RebroadcastInput"]["properties"]["note"];
+    assert_eq!(note["maxLength"], 2000);
+    assert!(note["pattern"].as_str().unwrap().contains("\\x0e-\\x1f"));
+
+    // Search filters: a station id, a language tag, a codec name, or empty.
+    let params = doc["paths"]["/api/v1/programs"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
+    assert_eq!(param("origin")["pattern"], "^[a-z](-?[a-z0-9])+$");
+    assert!(param("station")["items"]["pattern"].as_str().unwrap().ends_with(")?$"));
+    assert!(param("language")["items"]["pattern"]
+        .as_str()
+        .unwrap()
+        .starts_with("^([A-Za-z]{2,3}"));
+    for query in ["origin=", "station=Th%C3%A1i", "language=vi_VN", "codec=h.264"] {
+        let r = app.get(&tn, &format!("/api/v1/programs?{query}")).await;
+        crate::helpers::assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+    let r = app.get(&tn, "/api/v1/programs?station=&language=&codec=").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -288,6 +288,36 @@ async fn merge_patch_changes_metadata_and_honours_if_match() {
     assert_eq!(after, before);
 }
 
+/// JSON Schema's `integer` is any number without a fractional part: `6.0`
+/// and `1.5e3` are integers the hub takes, `6.5` is none.
+#[tokio::test]
+async fn integral_numbers_written_with_a_fraction_are_integers() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let mut p = program("Tập 6");
+    p["episode"] = json!(6.0);
+    p["duration_seconds"] = json!(1.5e3);
+    let r = app.post(&tn, "/api/v1/programs", &p).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["episode"], json!(6));
+    assert_eq!(created["duration_seconds"], json!(1500));
+    let path = format!("/api/v1/programs/{}", id(&created));
+    let r = app.patch(&tn, &path, &json!({"episode": 7.0})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["episode"], json!(7));
+
+    for (field, value) in [("episode", json!(6.5)), ("duration_seconds", json!(1e300))] {
+        let mut p = program("Tập 6,5");
+        p[field] = value;
+        let r = app.post(&tn, "/api/v1/programs", &p).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(fields(&problem), [field]);
+    }
+    let r = app.patch(&tn, &path, &json!({"episode": 7.5})).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
 #[tokio::test]
 async fn only_the_owner_changes_a_visible_program() {
     let app = TestApp::spawn().await;

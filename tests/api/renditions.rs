@@ -163,6 +163,24 @@ async fn profiles_are_the_operators_and_bad_ones_change_nothing() {
         let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(fields(&problem), [field], "{body}: {problem}");
     }
+    // A name is refused with its reason.
+    for (name, why) in [
+        (
+            "Đài\u{200B}",
+            "must not contain invisible or direction-changing characters",
+        ),
+        ("Đài\u{7}", "must not contain control characters"),
+        (" ", "must be 1 to 200 characters"),
+    ] {
+        let body = json!({"id": "x11", "name": name, "container": "keep"});
+        let r = app.post(&app.admin, "/api/v1/profiles", &body).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(
+            problem["errors"],
+            json!([{"field": "name", "message": why}]),
+            "{name:?}"
+        );
+    }
     assert_eq!(app.count("profiles"), 1);
 
     // Follows name a profile and a cut ID.

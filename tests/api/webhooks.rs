@@ -89,6 +89,29 @@ fn stored_webhook(app: &TestApp, station: &str, url: &str) -> String {
     id
 }
 
+/// A secret is 16 to 256 characters without control characters, as the
+/// OpenAPI document says: characters, not bytes.
+#[tokio::test]
+async fn a_webhook_secret_is_counted_in_characters() {
+    let app = TestApp::spawn().await;
+    let vtv = app.station("vtv", "national").await;
+    let ask =
+        |secret: String| json!({"url": "http://127.0.0.1:9/hook", "events": ["program.published"], "secret": secret});
+    // 256 letters of two bytes each.
+    let r = app.post(&vtv, "/api/v1/webhooks", &ask("đ".repeat(256))).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    for bad in [
+        "đ".repeat(257),
+        "a".repeat(15),
+        format!("{}\u{7}", "a".repeat(20)),
+        format!("{}\u{85}", "a".repeat(20)),
+    ] {
+        let r = app.post(&vtv, "/api/v1/webhooks", &ask(bad.clone())).await;
+        let p = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(fields(&p), ["secret"], "{bad:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_webhook_the_policy_no_longer_allows_is_not_delivered() {
     let app = strict_app().await;

@@ -218,9 +218,17 @@ impl Hub {
             }
         }
         let secret = match new.secret {
-            Some(s) if (16..=256).contains(&s.expose().len()) && !s.expose().chars().any(char::is_control) => s,
+            // Characters, as the OpenAPI document counts them, not bytes.
+            Some(s)
+                if (16..=256).contains(&s.expose().chars().count()) && !s.expose().chars().any(char::is_control) =>
+            {
+                s
+            }
             Some(_) => {
-                errors.push(FieldError::new("secret", "must be 16 to 256 characters"));
+                errors.push(FieldError::new(
+                    "secret",
+                    "must be 16 to 256 characters, without control characters",
+                ));
                 Secret::default()
             }
             None => {
