@@ -5,9 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::programs::{self, Stored};
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, StationId};
+use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, Sha256, StationId};
 
-const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at";
+const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at, polled_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
     let id: String = r.get(0)?;
@@ -19,6 +19,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
         cursor: r.get(4)?,
         last_error: r.get(5)?,
         created_at: from_micros(r.get(6)?),
+        polled_at: r.get::<_, Option<i64>>(7)?.map(from_micros),
     })
 }
 
@@ -62,13 +63,59 @@ pub fn set_cursor(conn: &Connection, id: &StationId, cursor: &str) -> rusqlite::
     Ok(())
 }
 
-/// What went wrong at the last read (`None`: it went well).
-pub fn set_error(conn: &Connection, id: &StationId, error: Option<&str>) -> rusqlite::Result<()> {
+/// The peer's feed was read (or tried) `at`; `error` says what went wrong
+/// (`None`: it went well).
+pub fn polled(
+    conn: &Connection,
+    id: &StationId,
+    error: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE peers SET last_error = ?2 WHERE id = ?1",
-        params![id.as_str(), error],
+        "UPDATE peers SET last_error = ?2, polled_at = ?3 WHERE id = ?1",
+        params![id.as_str(), error, to_micros(at)],
     )?;
     Ok(())
+}
+
+/// How many published programs are mirrored from each peer, by peer id.
+pub fn mirror_counts(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<String, u64>> {
+    conn.prepare_cached(
+        "SELECT origin_peer, count(*) FROM programs
+          WHERE origin_peer IS NOT NULL AND status = 'published' GROUP BY origin_peer",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// A mirrored file could not be fetched from `peer` `at`: it waits for
+/// its origin.
+pub fn set_wait(
+    conn: &Connection,
+    sha256: &Sha256,
+    peer: &StationId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO peer_waits (sha256, peer, tried_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (sha256) DO UPDATE SET peer = excluded.peer, tried_at = excluded.tried_at",
+        params![sha256.hex(), peer.as_str(), to_micros(at)],
+    )?;
+    Ok(())
+}
+
+/// The file is here now (or no longer wanted): it waits no more.
+pub fn clear_wait(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM peer_waits WHERE sha256 = ?1", [sha256.hex()])?;
+    Ok(())
+}
+
+/// When a fetch of the file from its origin last failed, if it waits.
+pub fn wait_of(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    conn.prepare_cached("SELECT tried_at FROM peer_waits WHERE sha256 = ?1")?
+        .query_row([sha256.hex()], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|t| t.map(from_micros))
 }
 
 /// The program mirrored from `peer` whose id there is `remote_id`.

@@ -99,6 +99,12 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);
              INSERT INTO unshared VALUES (2, 55);"
         }
+        // 0016_peer_waits: its place in MIGRATIONS is 14 on branch `fed`, 16
+        // once 0014 and 0015 stand before it.
+        14 => {
+            "UPDATE peers SET polled_at = 56 WHERE id = 'cum-3';
+             INSERT INTO peer_waits VALUES ('aa', 'cum-3', 57);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

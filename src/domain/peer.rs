@@ -20,6 +20,8 @@ pub struct Peer {
     /// What went wrong at the last read, in words; `None` when it went well.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When its feed was last read (or tried); `None` before the first time.
+    pub polled_at: Option<DateTime<Utc>>,
 }
 
 /// A take or a rebroadcast of one of this hub's programs by a station of a

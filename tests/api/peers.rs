@@ -1250,3 +1250,426 @@ async fn a_fetch_from_the_origin_resumes_over_a_link_that_cuts() {
     );
     assert_eq!(b.count("media_objects"), 1);
 }
+
+const PASSWORD: &str = "mật khẩu thật dài";
+
+/// Posts `form` as `b`'s browser.
+async fn post(b: &mut crate::web::Browser, path: &str, form: Vec<(&str, String)>) -> reqwest::Response {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &pairs).await
+}
+
+/// `/admin` with the peers' table for `b`'s operator, once `check` holds (10 s).
+async fn admin_until(op: &mut crate::web::Browser, check: impl Fn(&str) -> bool) -> String {
+    for _ in 0..200 {
+        let page = op.text("/admin").await;
+        if check(&page) {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never matched: {}", op.text("/admin").await);
+}
+
+/// The operator follows hubs on `/admin` (the token taken once, never shown
+/// back), sees each with when it was last read, how it went and how many of
+/// its programs came here, and stops following one; a refused address, a
+/// taken id or an unknown peer is said in Vietnamese and changes nothing;
+/// only the operator, only with the CSRF token.
+#[tokio::test]
+async fn the_operator_follows_and_unfollows_hubs_on_the_admin_page() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    with_rights(&a, &cao_bang, "Lượn mọi cụm", json!({"audience": "all"}), b"luon").await;
+    with_rights(&a, &cao_bang, "Phong slư mọi cụm", json!({"audience": "all"}), b"slu").await;
+    with_rights(&a, &cao_bang, "Chỉ trong cụm", json!({"audience": "cluster"}), b"x").await;
+    let token = a.station("cum-3", "peer").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let (ok, out, err) = crate::web::person_add(&b, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut op = crate::web::Browser::new(&b);
+    op.sign_in("admin", out.trim()).await;
+    let page = op.text("/admin").await;
+    assert!(page.contains("Hub cụm khác mà hub này theo dõi (0)"), "{page}");
+    assert!(page.contains("action=\"/admin/peers\""));
+    let stations_before = b.count("stations");
+    let good = |csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("id", "cum-2".to_owned()),
+            ("name", "Cụm 2 — Đông Bắc".to_owned()),
+            ("url", a.address.clone()),
+            ("token", token.clone()),
+        ]
+    };
+
+    // Without the CSRF token, or as a station's editor: refused, nothing stored.
+    let mut no_csrf = good(String::new());
+    no_csrf.remove(0);
+    let r = post(&mut op, "/admin/peers", no_csrf).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    crate::web::add_person(&b, "lang-son", "mai", "Hoàng Thị Mai", "editor", PASSWORD);
+    let mut mai = crate::web::Browser::new(&b);
+    mai.sign_in("mai", PASSWORD).await;
+    let csrf = mai.session_csrf().await;
+    let r = post(&mut mai, "/admin/peers", good(csrf)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.count("peers"), 0);
+
+    // An address the guard refuses: said in Vietnamese, nothing stored.
+    let csrf = op.session_csrf().await;
+    for (field, value) in [
+        ("url", "http://10.1.2.3/"),
+        ("url", "ftp://127.0.0.1/"),
+        ("id", "Cụm 2"),
+    ] {
+        let mut bad = good(csrf.clone());
+        bad.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value.to_owned();
+        let r = post(&mut op, "/admin/peers", bad).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field} = {value}");
+        let html = r.text().await.unwrap();
+        let said = match field {
+            "url" => "Địa chỉ hub không được phép",
+            _ => "Mã hub phải viết thường",
+        };
+        assert!(html.contains(said), "{field} = {value}: {html}");
+        assert!(!html.contains(&token), "the token is never shown back");
+    }
+    assert_eq!(b.count("peers"), 0, "nothing stored from bad input");
+    assert_eq!(b.count("stations"), stations_before);
+
+    // Followed: said, listed, never its token.
+    let r = post(&mut op, "/admin/peers", good(csrf.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Đã theo dõi hub Cụm 2 — Đông Bắc."), "{html}");
+    assert!(!html.contains(&token));
+    // A taken id (the same peer again, or a station of this hub): said,
+    // nothing changed.
+    for (id, url) in [("cum-2", "http://127.0.0.1:9/"), ("lang-son", "http://127.0.0.1:9/")] {
+        let mut dup = good(csrf.clone());
+        dup[1].1 = id.to_owned();
+        dup[3].1 = url.to_owned();
+        let r = post(&mut op, "/admin/peers", dup).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{id}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Mã này đã dùng cho một đài hoặc một hub đang theo dõi"),
+            "{html}"
+        );
+    }
+    let listed: Value = b.get(&b.admin, "/api/v1/peers").await.json().await.unwrap();
+    assert_eq!(items(&listed).len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["url"], format!("{}/", a.address), "unchanged");
+    assert_eq!(b.count("stations"), stations_before + 1);
+
+    // A hub nobody answers for, beside it.
+    let mut down = good(csrf.clone());
+    down[1].1 = "cum-5".to_owned();
+    down[2].1 = "Cụm 5 — Tây Nguyên".to_owned();
+    down[3].1 = "http://127.0.0.1:9/".to_owned();
+    assert_eq!(post(&mut op, "/admin/peers", down).await.status(), StatusCode::OK);
+
+    // Each with when it was read, how it went, how many programs came.
+    let page = admin_until(&mut op, |p| {
+        p.contains("<td class=\"peer-mirrored\">2</td>") && p.contains("Không kết nối được tới hub kia.")
+    })
+    .await;
+    let row = |id: &str| -> String {
+        let start = page.find(&format!("<tr id=\"peer-{id}\">")).unwrap();
+        page[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    let (cum2, cum5) = (row("cum-2"), row("cum-5"));
+    assert!(cum2.contains("Cụm 2 — Đông Bắc") && cum2.contains(&a.address), "{cum2}");
+    assert!(cum2.contains("<td class=\"peer-state\">Bình thường</td>"), "{cum2}");
+    assert!(!cum2.contains("Chưa đọc lần nào"), "{cum2}");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .format("%Y")
+        .to_string();
+    assert!(cum2.contains(&format!("/{today} ")), "the last read's date: {cum2}");
+    assert!(cum5.contains("<td class=\"peer-mirrored\">0</td>"), "{cum5}");
+    assert!(!page.contains(&token));
+    assert!(b.count("stations") == stations_before + 2);
+
+    // Unfollowed: said; what came from it is withdrawn.
+    let csrf = op.session_csrf().await;
+    let remove = |id: &str| vec![("csrf", csrf.clone()), ("peer_id", id.to_owned())];
+    let r = post(&mut op, "/admin/peers/remove", remove("cum-2")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Đã thôi theo dõi hub cum-2"), "{html}");
+    assert!(!html.contains("<tr id=\"peer-cum-2\">"));
+    assert!(b.find(&lang_son, "q=moi+cum").await.is_empty());
+    // An unknown one: said, nothing changed.
+    let r = post(&mut op, "/admin/peers/remove", remove("cum-2")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Hub này không có trong danh sách theo dõi."));
+    assert_eq!(b.count("peers"), 1);
+    let r = post(&mut mai, "/admin/peers/remove", remove("cum-5")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.count("peers"), 1);
+}
+
+/// A as a process of its own on `data` and `port`, to stop, kill and start
+/// again on the same address.
+async fn origin_process(data: &std::path::Path, port: u16, log: &std::path::Path) -> crate::procs::HubProcess {
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    cmd.arg("serve").envs(crate::procs::serve_env(data, port, &storage));
+    crate::procs::HubProcess::start(cmd, port, log).await
+}
+
+/// The peers `hub` follows, once `check` holds of them (10 s).
+async fn peers_until(hub: &TestApp, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let listed: Value = hub.get(&hub.admin, "/api/v1/peers").await.json().await.unwrap();
+        if check(&listed) {
+            return listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never matched");
+}
+
+/// The date and time the page gives after `label` (`dd/mm/yyyy HH:MM`,
+/// station time), as UTC.
+fn time_after(page: &str, label: &str) -> chrono::DateTime<chrono::Utc> {
+    let at = page.split(label).nth(1).unwrap_or_else(|| panic!("no {label}: {page}"));
+    let local = chrono::NaiveDateTime::parse_from_str(&at[..16], "%d/%m/%Y %H:%M").unwrap();
+    (local - chrono::Duration::hours(7)).and_utc()
+}
+
+/// The origin hub stops: a mirror's page says it waits for its origin, and
+/// when the origin was last tried, instead of offering a download that
+/// would fail (the API answers 503 and stores nothing); once the origin is
+/// back, the download is offered again and gives the bytes.
+#[tokio::test]
+async fn a_mirror_whose_origin_hub_is_stopped_says_it_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let admin = crate::procs::admin_token(&data, &storage);
+    let port = crate::procs::free_port();
+    let mut origin = origin_process(&data, port, &dir.path().join("a1.log")).await;
+    let a = origin.app(&admin, &data, &storage);
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(64 * 1024 + 5, 44);
+    with_rights(&a, &cao_bang, "Khắp mọi cụm", json!({"audience": "all"}), &master).await;
+    follow(&b, "cum-2", "Cụm 2 — Đông Bắc", &a, "cum-3").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=khap", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+    let (page, file) = (
+        format!("/programs/{mirror}"),
+        format!("/api/v1/programs/{mirror}/files/master"),
+    );
+    let download = format!("href=\"{file}\"");
+    crate::web::add_person(&b, "lang-son", "mai", "Hoàng Thị Mai", "editor", PASSWORD);
+    let mut mai = crate::web::Browser::new(&b);
+    mai.sign_in("mai", PASSWORD).await;
+    let html = mai.text(&page).await;
+    assert!(html.contains(&download), "{html}");
+    assert!(!html.contains("Đang chờ hub gốc"));
+
+    // A stops: the page says the program waits for it.
+    origin.stop();
+    let stopped = chrono::Utc::now();
+    peers_until(&b, |l| !l["items"][0]["last_error"].is_null()).await;
+    let html = mai.text(&page).await;
+    assert!(
+        html.contains("Đang chờ hub gốc: chưa lấy được tệp từ Cụm 2 — Đông Bắc. Lần thử gần nhất: "),
+        "{html}"
+    );
+    assert!(!html.contains(&download), "no download that would fail: {html}");
+    // A take tries, fails, stores nothing; the page gives that try's time.
+    assert_problem(
+        b.get(&lang_son, &file).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "origin_unavailable",
+    )
+    .await;
+    assert!(b.stored_keys().await.is_empty());
+    assert_eq!(b.count("media_objects"), 0);
+    assert_eq!(b.count("peer_waits"), 1);
+    let html = mai.text(&page).await;
+    let tried = time_after(&html, "Lần thử gần nhất: ");
+    let minute = chrono::Duration::minutes(1);
+    assert!(
+        tried > stopped - minute * 2 && tried <= chrono::Utc::now(),
+        "{tried} vs {stopped}"
+    );
+    assert!(!html.contains(&download));
+    // In English too.
+    let en = mai.text(&format!("{page}?lang=en")).await;
+    assert!(en.contains("Waiting for the originating hub"), "{en}");
+
+    // A comes back: the download is offered again, and gives the bytes.
+    let _origin = origin_process(&data, port, &dir.path().join("a2.log")).await;
+    peers_until(&b, |l| l["items"][0]["last_error"].is_null()).await;
+    let html = mai.text(&page).await;
+    assert!(html.contains(&download), "{html}");
+    assert!(!html.contains("Đang chờ hub gốc"));
+    let r = b.get(&lang_son, &file).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap()[..] == master[..]);
+    assert_eq!(b.count("peer_waits"), 0, "fetched: it waits no more");
+}
+
+/// A is killed in the middle of sending a large master to B, and started
+/// again: B's fetch goes on from where it broke (a Range), the taker gets
+/// the exact bytes, and A sent little more than the file once.
+#[tokio::test]
+async fn a_fetch_goes_on_after_the_origin_is_killed_and_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let admin = crate::procs::admin_token(&data, &storage);
+    let port = crate::procs::free_port();
+    let mut origin = origin_process(&data, port, &dir.path().join("a1.log")).await;
+    let a = origin.app(&admin, &data, &storage);
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(12 * 1024 * 1024 + 3, 45);
+    with_rights(&a, &cao_bang, "Sông Gâm mọi cụm", json!({"audience": "all"}), &master).await;
+    // 4 MB/s, never cut by the link itself.
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let link = crate::link::start_link(upstream, 4e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=song+gam", |f| items(f).len() == 1).await;
+    let file = format!("{}/api/v1/programs/{}/files/master", b.address, id(&items(&found)[0]));
+
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = link.returned.load(Relaxed);
+    let take = tokio::spawn({
+        let (client, token) = (reqwest::Client::new(), lang_son.clone());
+        async move {
+            let r = client.get(file).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.bytes().await.unwrap())
+        }
+    });
+    // A dies with about a third of the file sent, and starts again.
+    let third = master.len() as u64 / 3;
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) - before >= third {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    origin.kill();
+    let at_kill = link.returned.load(Relaxed) - before;
+    assert!(at_kill >= third && at_kill < master.len() as u64, "{at_kill}");
+    let _origin = origin_process(&data, port, &dir.path().join("a2.log")).await;
+
+    let (status, got) = take.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(got[..] == master[..], "byte-exact");
+    // What A sent (the feed's polls included): the file once, give or take
+    // 5 %; a fetch started again from the start would have sent 1.33×.
+    let sent = link.returned.load(Relaxed) - before;
+    assert!(
+        sent as f64 <= 1.05 * master.len() as f64,
+        "A sent {sent} for {} bytes",
+        master.len()
+    );
+    assert_eq!(b.count("media_objects"), 1);
+    assert_eq!(b.stored_keys().await.len(), 1, "nothing half-stored beside it");
+}
+
+/// A withdraws a program while B is fetching its master for a taker: B's
+/// mirror is withdrawn within a poll, the fetch stops, the taker and every
+/// later one get 410, and nothing of it stays in B's store.
+#[tokio::test]
+async fn a_withdrawal_at_the_origin_stops_a_fetch_under_way() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(8 * 1024 * 1024, 46);
+    let p = with_rights(
+        &a,
+        &cao_bang,
+        "Thác Bản Giốc mọi cụm",
+        json!({"audience": "all"}),
+        &master,
+    )
+    .await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    // 2 MB/s: the whole file would take 4 s.
+    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=ban+gioc", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+    let file = format!("/api/v1/programs/{mirror}/files/master");
+
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = link.returned.load(Relaxed);
+    let take = tokio::spawn({
+        let (client, token, url) = (reqwest::Client::new(), lang_son.clone(), format!("{}{file}", b.address));
+        async move {
+            let r = client.get(url).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.bytes().await.unwrap())
+        }
+    });
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) - before >= 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&p)),
+            &json!({"reason": "sai bản quyền"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let (status, _) = take.await.unwrap();
+    assert_eq!(status, StatusCode::GONE, "the taker gets nothing");
+    let got: Value = b
+        .get(&lang_son, &format!("/api/v1/programs/{mirror}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "withdrawn");
+    assert_eq!(b.get(&lang_son, &file).await.status(), StatusCode::GONE);
+    // The fetch stopped: A did not send the rest, and B kept nothing of it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sent = link.returned.load(Relaxed) - before;
+    assert!(sent < master.len() as u64 * 3 / 4, "the fetch went on: {sent}");
+    for _ in 0..100 {
+        if b.stored_keys().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(b.stored_keys().await.is_empty(), "{:?}", b.stored_keys().await);
+    assert_eq!(b.count("media_objects"), 0);
+    assert_eq!(b.count("peer_waits"), 0, "a withdrawn program waits for nothing");
+}

@@ -18,8 +18,8 @@ use super::emit;
 use crate::catalog::index::SearchIndex;
 use crate::catalog::{self, peers, programs, stations, Transaction};
 use crate::domain::{
-    Audience, Credit, EventType, FileRecord, FileRole, Genre, Origin, Peer, ProgramId, ProgramInput, ProgramKind,
-    ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
+    Audience, Credit, EventType, FileRecord, FileRole, Genre, Origin, Peer, Program, ProgramId, ProgramInput,
+    ProgramKind, ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
 };
 use crate::exchange::error::code;
 use crate::exchange::programs::parse_metadata;
@@ -49,6 +49,14 @@ pub struct NewPeer {
     pub token: Secret,
 }
 
+/// A peer as the operator's page lists it.
+#[derive(Debug, Clone)]
+pub struct PeerSummary {
+    pub peer: Peer,
+    /// Its programs mirrored here and published.
+    pub mirrored: u64,
+}
+
 /// Events asked for in one read of a peer's feed.
 const PAGE: usize = 100;
 /// The largest answer read from a peer.
@@ -71,6 +79,38 @@ pub enum PeerError {
     Address(&'static str),
     #[error(transparent)]
     Local(#[from] ExchangeError),
+}
+
+/// What kind of failure a peer's stored `last_error` (a [`PeerError`]'s
+/// words) tells of, for the pages to say in their language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerErrorKind {
+    Refused,
+    Status(u16),
+    Unreachable,
+    Nonsense,
+    Address,
+    Other,
+}
+
+/// The kind of a stored `last_error`, read back from [`PeerError`]'s words.
+pub fn error_kind(stored: &str) -> PeerErrorKind {
+    if stored.starts_with("the peer refused this hub's token") {
+        PeerErrorKind::Refused
+    } else if let Some(code) = stored.strip_prefix("the peer answered ") {
+        code.trim()
+            .parse()
+            .map(PeerErrorKind::Status)
+            .unwrap_or(PeerErrorKind::Other)
+    } else if stored.starts_with("the peer could not be reached") {
+        PeerErrorKind::Unreachable
+    } else if stored.starts_with("the peer sent what is not its feed") {
+        PeerErrorKind::Nonsense
+    } else if stored.starts_with("the peer's address is refused") {
+        PeerErrorKind::Address
+    } else {
+        PeerErrorKind::Other
+    }
 }
 
 /// One page of a peer's feed, as far as this hub reads it.
@@ -256,6 +296,7 @@ impl Hub {
             cursor: None,
             last_error: None,
             created_at: catalog::now(),
+            polled_at: None,
         };
         let p = peer.clone();
         self.catalog
@@ -296,6 +337,58 @@ impl Hub {
     pub async fn peers(&self, caller: &Caller) -> Result<Vec<Peer>, ExchangeError> {
         self.require_operator(caller)?;
         Ok(self.catalog.read(peers::list).await?)
+    }
+
+    /// The hubs this hub follows, each with how many of its programs are
+    /// mirrored here and published (the operator's page).
+    pub async fn peer_summaries(&self, caller: &Caller) -> Result<Vec<PeerSummary>, ExchangeError> {
+        self.require_operator(caller)?;
+        self.catalog
+            .read(|c| {
+                let counts = peers::mirror_counts(c)?;
+                Ok::<_, ExchangeError>(
+                    peers::list(c)?
+                        .into_iter()
+                        .map(|peer| PeerSummary {
+                            mirrored: counts.get(peer.id.as_str()).copied().unwrap_or(0),
+                            peer,
+                        })
+                        .collect(),
+                )
+            })
+            .await
+    }
+
+    /// The files of `p` (a program the caller was shown) that wait for its
+    /// origin, each with when its origin was last tried: not stored here,
+    /// and the latest news of the origin is bad (a fetch of the file failed
+    /// since its feed was last read well, or its feed cannot be read).
+    pub async fn waiting_for_origin(&self, p: &Program) -> Result<Vec<(FileRole, DateTime<Utc>)>, ExchangeError> {
+        let Some(origin) = p.origin.clone() else {
+            return Ok(Vec::new());
+        };
+        let files: Vec<(FileRole, Sha256)> = p.files.iter().map(|f| (f.role, f.sha256)).collect();
+        self.catalog
+            .read(move |c| {
+                let Some(peer) = peers::get(c, &origin.peer)? else {
+                    return Ok(Vec::new());
+                };
+                let down = peer.last_error.is_some();
+                let polled = peer.polled_at.unwrap_or(peer.created_at);
+                let mut waiting = Vec::new();
+                for (role, sha) in files {
+                    if crate::catalog::media::object(c, &sha)?.is_some() {
+                        continue;
+                    }
+                    match peers::wait_of(c, &sha)? {
+                        Some(tried) if down || tried >= polled => waiting.push((role, tried)),
+                        _ if down => waiting.push((role, polled)),
+                        _ => {}
+                    }
+                }
+                Ok(waiting)
+            })
+            .await
     }
 
     /// Stops following a peer: its mirrored programs are withdrawn here.
@@ -373,15 +466,13 @@ impl Hub {
             (None, Some(_)) => tracing::info!(peer = %peer.id, "the peer answers again"),
             _ => {}
         }
-        if error != peer.last_error {
-            let id = peer.id.clone();
-            if let Err(e) = self
-                .catalog
-                .write(move |tx| peers::set_error(tx, &id, error.as_deref()))
-                .await
-            {
-                tracing::error!(peer = %peer.id, error = %e, "could not record the peer's state");
-            }
+        let (id, at) = (peer.id.clone(), catalog::now());
+        if let Err(e) = self
+            .catalog
+            .write(move |tx| peers::polled(tx, &id, error.as_deref(), at))
+            .await
+        {
+            tracing::error!(peer = %peer.id, error = %e, "could not record the peer's state");
         }
     }
 
@@ -648,4 +739,24 @@ async fn station_names(
         }
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_peer_error_reads_back_as_its_kind() {
+        let cases = [
+            (PeerError::Refused(401), PeerErrorKind::Refused),
+            (PeerError::Status(502), PeerErrorKind::Status(502)),
+            (PeerError::Unreachable("timed out".into()), PeerErrorKind::Unreachable),
+            (PeerError::Nonsense("bad JSON".into()), PeerErrorKind::Nonsense),
+            (PeerError::Address("loopback"), PeerErrorKind::Address),
+            (PeerError::Local(ExchangeError::NotFound), PeerErrorKind::Other),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(error_kind(&e.to_string()), kind, "{e}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod catalog;
 mod edit;
 mod offer;
+mod peers;
 mod people;
 mod program;
 mod report;
@@ -48,7 +49,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/people/manage", web::post().to(people::manage))
         .route("/admin/tokens", web::post().to(admin::issue_token))
         .route("/admin/tokens/revoke", web::post().to(admin::revoke_token))
-        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook));
+        .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook))
+        .route("/admin/peers", web::post().to(peers::add_peer))
+        .route("/admin/peers/remove", web::post().to(peers::remove_peer));
 }
 
 /// Every station of the cluster.

@@ -1,0 +1,16 @@
+-- Hubs that follow each other (issue 26): what the operator and the pages
+-- say about a peer that is down.
+--
+-- When the peer's feed was last read (or tried): `/admin` shows it beside
+-- `last_error`.
+ALTER TABLE peers ADD COLUMN polled_at INTEGER;
+
+-- A mirrored program's file that could not be fetched from its origin (the
+-- peer could not be reached, or answered with a failure): the program waits
+-- for its origin, and its page says so, with when it was last tried. The
+-- row goes when the file is fetched, or with its peer.
+CREATE TABLE peer_waits (
+    sha256    TEXT PRIMARY KEY,
+    peer      TEXT NOT NULL REFERENCES peers (id) ON DELETE CASCADE,
+    tried_at  INTEGER NOT NULL
+) STRICT;
