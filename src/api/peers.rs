@@ -15,7 +15,8 @@ use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::routing::resource("/peers").get(list).post(add))
-        .service(super::routing::resource("/peers/{id}").delete(remove));
+        .service(super::routing::resource("/peers/{id}").delete(remove))
+        .service(super::routing::resource("/peers/{id}/wake").post(wake));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,4 +115,25 @@ pub async fn remove(
     let id = StationId::parse(&path.into_inner()).map_err(|_| ApiError::not_found())?;
     hub.remove_peer(&caller, id).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+/// A webhook delivery of peer hub `{id}`, to which this hub subscribed (with
+/// its peer token there): signed with the secret this hub gave it, it makes
+/// this hub read its peers' feeds now. The body is never read; anything not
+/// signed so is refused with 401, whether the peer exists or not.
+#[utoipa::path(post, path = "/api/v1/peers/{id}/wake", tag = "peers", operation_id = "wake_for_peer",
+    params(("id" = String, Path, description = "peer id"),
+        ("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256 of the body>`, keyed with the secret this hub gave the peer")),
+    request_body(content = Object, description = "the peer's webhook delivery (not read)"),
+    responses((status = 202, description = "the peers' feeds are read now"),
+        (status = 401, body = Problem, description = "not signed by a peer this hub follows")))]
+pub async fn wake(
+    hub: web::Data<Hub>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req.headers().get("X-Hub-Signature-256").and_then(|v| v.to_str().ok());
+    hub.peer_woken(&path.into_inner(), signature, &body).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

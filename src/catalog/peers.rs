@@ -7,7 +7,7 @@ use super::stations::bad_column;
 use super::{from_micros, to_micros};
 use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, Sha256, StationId};
 
-const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at, polled_at";
+const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at, polled_at, wake_secret, wake_hook";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
     let id: String = r.get(0)?;
@@ -20,6 +20,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
         last_error: r.get(5)?,
         created_at: from_micros(r.get(6)?),
         polled_at: r.get::<_, Option<i64>>(7)?.map(from_micros),
+        wake_secret: r.get::<_, Option<String>>(8)?.map(Secret::new),
+        wake_hook: r.get(9)?,
     })
 }
 
@@ -74,6 +76,16 @@ pub fn polled(
     conn.execute(
         "UPDATE peers SET last_error = ?2, polled_at = ?3 WHERE id = ?1",
         params![id.as_str(), error, to_micros(at)],
+    )?;
+    Ok(())
+}
+
+/// The secret the peer's webhooks are signed with here, and the id of the
+/// subscription there (`None`: not subscribed yet).
+pub fn set_wake(conn: &Connection, id: &StationId, secret: &Secret, hook: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE peers SET wake_secret = ?2, wake_hook = ?3 WHERE id = ?1",
+        params![id.as_str(), secret.expose(), hook],
     )?;
     Ok(())
 }

@@ -22,6 +22,11 @@ pub struct Peer {
     pub created_at: DateTime<Utc>,
     /// When its feed was last read (or tried); `None` before the first time.
     pub polled_at: Option<DateTime<Utc>>,
+    /// What the peer's webhooks are signed with (made here, given to the
+    /// peer when this hub subscribed; never shown).
+    pub wake_secret: Option<Secret>,
+    /// This hub's webhook subscription at the peer, once made.
+    pub wake_hook: Option<String>,
 }
 
 /// A take or a rebroadcast of one of this hub's programs by a station of a

@@ -1673,3 +1673,121 @@ async fn a_withdrawal_at_the_origin_stops_a_fetch_under_way() {
     assert_eq!(b.count("media_objects"), 0);
     assert_eq!(b.count("peer_waits"), 0, "a withdrawn program waits for nothing");
 }
+
+/// One value of B's catalog, read beside the running hub.
+fn catalog_value<T: rusqlite::types::FromSql>(hub: &TestApp, sql: &str) -> T {
+    rusqlite::Connection::open(hub.catalog_path())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A's webhooks wake B at once: B reads A's feed once a minute only, yet a
+/// program published or withdrawn on A shows on B within seconds. B
+/// subscribed on A as its peer station (A sends it only what a peer may
+/// see); a delivery not signed with the secret B gave is refused, a signed
+/// one makes B read now; removing the peer ends the subscription on A.
+#[tokio::test]
+async fn the_origins_webhooks_wake_the_following_hub() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(|s| s.peer_poll_ms = 60_000).await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let hooks = {
+        let mut hooks = Value::Null;
+        for _ in 0..200 {
+            hooks = a.get(&a.admin, "/api/v1/webhooks").await.json().await.unwrap();
+            let polled: Option<i64> = catalog_value(&b, "SELECT polled_at FROM peers");
+            if items(&hooks).len() == 1 && polled.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        hooks
+    };
+    assert_eq!(items(&hooks).len(), 1, "{hooks}");
+    assert_eq!(hooks["items"][0]["station"], "cum-3", "B's peer station subscribed");
+    assert_eq!(
+        hooks["items"][0]["url"],
+        format!("{}/api/v1/peers/cum-2/wake", b.address)
+    );
+    // B's worker has read A once and sleeps for a minute now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    with_rights(&a, &cao_bang, "Chỉ trong cụm", json!({"audience": "cluster"}), b"x").await;
+    let shared = with_rights(&a, &cao_bang, "Khèn mọi cụm", json!({"audience": "all"}), b"khen").await;
+    search_until(&b, &lang_son, "q=khen", |f| items(f).len() == 1).await;
+    // A sent B's hook nothing of the cluster's own program.
+    let about: Vec<String> = rusqlite::Connection::open(a.catalog_path())
+        .unwrap()
+        .prepare(
+            "SELECT DISTINCT p.id FROM deliveries d JOIN events e ON e.seq = d.event_seq
+               JOIN programs p ON p.seq = e.program_seq",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(about, [id(&shared).to_owned()]);
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&shared)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    search_until(&b, &lang_son, "q=khen", |f| items(f).is_empty()).await;
+
+    // Only a delivery signed with B's secret wakes B.
+    let wake = format!("{}/api/v1/peers/cum-2/wake", b.address);
+    let body = br#"{"delivery":"x"}"#;
+    let secret: String = catalog_value(&b, "SELECT wake_secret FROM peers");
+    let signed = |secret: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let client = reqwest::Client::new();
+    for (path, signature) in [
+        (wake.clone(), None),
+        (wake.clone(), Some(signed("not the secret B gave"))),
+        (wake.clone(), Some("sha256=zz".to_owned())),
+        (wake.replace("cum-2", "cum-9"), Some(signed(&secret))),
+    ] {
+        let mut req = client.post(&path).body(&body[..]);
+        if let Some(s) = &signature {
+            req = req.header("X-Hub-Signature-256", s);
+        }
+        assert_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let before: i64 = catalog_value(&b, "SELECT polled_at FROM peers");
+    let r = client
+        .post(&wake)
+        .header("X-Hub-Signature-256", signed(&secret))
+        .body(&body[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mut after = before;
+    for _ in 0..100 {
+        after = catalog_value(&b, "SELECT polled_at FROM peers");
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(after > before, "a signed delivery makes B read A now");
+
+    // Unfollowed: B's subscription on A ends.
+    assert_eq!(
+        b.delete(&b.admin, "/api/v1/peers/cum-2").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let hooks: Value = a.get(&a.admin, "/api/v1/webhooks").await.json().await.unwrap();
+    assert!(items(&hooks).is_empty(), "{hooks}");
+}

@@ -5,6 +5,12 @@
 -- `last_error`.
 ALTER TABLE peers ADD COLUMN polled_at INTEGER;
 
+-- The peer's webhooks wake this hub's peer worker: this hub subscribed on
+-- the peer (with its peer token) as webhook `wake_hook` there, whose
+-- deliveries are signed with `wake_secret` (made here; never shown).
+ALTER TABLE peers ADD COLUMN wake_secret TEXT;
+ALTER TABLE peers ADD COLUMN wake_hook TEXT;
+
 -- A mirrored program's file that could not be fetched from its origin (the
 -- peer could not be reached, or answered with a failure): the program waits
 -- for its origin, and its page says so, with when it was last tried. The

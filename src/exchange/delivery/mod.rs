@@ -19,6 +19,7 @@ pub mod feed;
 pub mod follows;
 pub(super) mod peer_files;
 pub mod peer_reports;
+pub mod peer_wake;
 pub mod peers;
 pub mod push;
 pub mod webhooks;

@@ -30,12 +30,16 @@ use crate::exchange::{Caller, ExchangeError, Hub};
 pub struct PeerSettings {
     /// How long the worker waits between two reads of every peer's feed.
     pub poll: Duration,
+    /// Subscribe to each peer's webhooks, so that its changes wake the
+    /// worker at once (see [`super::peer_wake`]).
+    pub wake: bool,
 }
 
 impl Default for PeerSettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_secs(30),
+            wake: true,
         }
     }
 }
@@ -297,6 +301,8 @@ impl Hub {
             last_error: None,
             created_at: catalog::now(),
             polled_at: None,
+            wake_secret: None,
+            wake_hook: None,
         };
         let p = peer.clone();
         self.catalog
@@ -396,18 +402,21 @@ impl Hub {
     pub async fn remove_peer(&self, caller: &Caller, id: StationId) -> Result<(), ExchangeError> {
         self.require_operator(caller)?;
         let index = self.index.clone();
-        self.catalog
+        let gone = self
+            .catalog
             .write(move |tx| {
-                if !peers::delete(tx, &id)? {
+                let Some(gone) = peers::get(tx, &id)? else {
                     return Err(ExchangeError::NotFound);
-                }
+                };
+                peers::delete(tx, &id)?;
                 for seq in peers::published_mirrors(tx, &id)? {
                     withdraw_mirror(tx, &index, seq, "the hub no longer follows its origin")?;
                 }
-                Ok(())
+                Ok(gone)
             })
             .await?;
         self.delivered().await;
+        self.end_wake(&gone).await;
         Ok(())
     }
 
@@ -439,6 +448,7 @@ impl Hub {
             match self.catalog.read(peers::list).await {
                 Ok(list) => {
                     for peer in list {
+                        self.ensure_wake(&client, &peer).await;
                         self.poll_peer(&client, &peer).await;
                     }
                 }
