@@ -14,8 +14,12 @@ use crate::domain::{Peer, Sha256};
 use crate::exchange::files::{UploadGuard, Wanted};
 use crate::exchange::{ExchangeError, Hub};
 
-/// Tries of one fetch (the first, and resumptions after a broken link).
+/// Tries in a row that bring no byte before a fetch gives up: before its
+/// first byte (the origin is likely down: the taker hears so soon)…
 const ATTEMPTS: u32 = 6;
+/// …and once bytes came (a broken link, the origin restarting: worth
+/// waiting for, about 13 s in all, to go on from where it broke).
+const RESUME_ATTEMPTS: u32 = 12;
 /// How long one request to the origin may go without finishing.
 const TIMEOUT: Duration = Duration::from_secs(3600);
 /// How often a fetch under way looks whether its program was withdrawn.
@@ -154,6 +158,7 @@ impl Hub {
         loop {
             tries += 1;
             let from = writer.size();
+            let limit = if from > 0 { RESUME_ATTEMPTS } else { ATTEMPTS };
             let mut req = client.get(url.clone()).bearer_auth(peer.token.expose());
             if from > 0 {
                 req = req
@@ -162,9 +167,9 @@ impl Hub {
             }
             let mut r = match req.send().await {
                 Ok(r) => r,
-                Err(e) if tries < ATTEMPTS => {
+                Err(e) if tries < limit => {
                     tracing::info!(peer = %peer.id, "fetching from the origin: {}; trying again", describe(&e));
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries.min(10)))).await;
                     continue;
                 }
                 Err(e) => return Err(FetchError::Unreachable(describe(&e))),
@@ -182,9 +187,13 @@ impl Hub {
                     return Err(e);
                 }
             };
+            if writer.size() > from {
+                // Bytes came: the tries in a row start again.
+                tries = 0;
+            }
             match broken {
                 None => break,
-                Some(why) if tries < ATTEMPTS => {
+                Some(why) if tries < RESUME_ATTEMPTS => {
                     tracing::info!(peer = %peer.id, at = writer.size(), "fetching from the origin: {why}; resuming");
                 }
                 Some(why) => return Err(FetchError::Unreachable(why)),
