@@ -33,6 +33,16 @@ pub struct PeerInput {
     /// `peer` there); kept to call the peer, never shown again.
     #[schema(value_type = String)]
     pub token: Secret,
+    /// Which of its programs' files are fetched ahead of any need, so that
+    /// they are served while it is down: `none` (the default: each on first
+    /// need), `all`, or `followed` (those a station here follows).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "followed")]
+    pub eager: Option<String>,
+    /// The most bytes of its programs' files eager mirroring keeps here
+    /// (0, the default: no limit).
+    #[serde(default)]
+    pub eager_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +52,10 @@ pub struct PeerView {
     pub url: String,
     /// What went wrong at the last read of its feed; null when it went well.
     pub last_error: Option<String>,
+    /// `none`, `all` or `followed`.
+    pub eager: String,
+    /// 0: no limit.
+    pub eager_max_bytes: u64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -52,6 +66,8 @@ impl From<Peer> for PeerView {
             name: p.name,
             url: p.url,
             last_error: p.last_error,
+            eager: p.eager.as_str().to_owned(),
+            eager_max_bytes: p.eager_max_bytes,
             created_at: p.created_at,
         }
     }
@@ -70,7 +86,7 @@ pub struct PeerList {
         (status = 403, body = Problem, description = "not the hub operator"),
         (status = 409, body = Problem, description = "`station_exists`: a station or peer has this id"),
         (status = 422, body = Problem,
-            description = "`validation_failed`: a bad id, name or token, a URL that is not http(s) or whose address the guard refuses")),
+            description = "`validation_failed`: a bad id, name, token or `eager`, a URL that is not http(s) or whose address the guard refuses")),
     security(("bearer" = [])))]
 pub async fn add(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<PeerInput>) -> Result<HttpResponse, ApiError> {
     let b = body.parsed()?;
@@ -82,6 +98,8 @@ pub async fn add(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<PeerInput>)
                 name: b.name,
                 url: b.url,
                 token: b.token,
+                eager: b.eager.unwrap_or_default(),
+                eager_max_bytes: b.eager_max_bytes.unwrap_or(0),
             },
         )
         .await?;

@@ -5,9 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::programs::{self, Stored};
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, Sha256, StationId};
+use crate::domain::{
+    EagerMirror, FileRecord, FileRole, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, Sha256, StationId,
+};
 
-const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at, polled_at, wake_secret, wake_hook";
+const COLUMNS: &str =
+    "id, name, url, token, cursor, last_error, created_at, polled_at, wake_secret, wake_hook, eager, eager_max_bytes";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
     let id: String = r.get(0)?;
@@ -22,15 +25,26 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
         polled_at: r.get::<_, Option<i64>>(7)?.map(from_micros),
         wake_secret: r.get::<_, Option<String>>(8)?.map(Secret::new),
         wake_hook: r.get(9)?,
+        eager: EagerMirror::parse(&r.get::<_, String>(10)?)
+            .ok_or_else(|| bad_column(10, "not an eager mode".into()))?,
+        eager_max_bytes: r.get::<_, i64>(11)?.max(0) as u64,
     })
 }
 
 /// Inserts `p`; `Ok(false)` when a peer with that id exists already.
 pub fn insert(conn: &Connection, p: &Peer) -> rusqlite::Result<bool> {
     let r = conn.execute(
-        "INSERT INTO peers (id, name, url, token, cursor, last_error, created_at)
-         VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5)",
-        params![p.id.as_str(), p.name, p.url, p.token.expose(), to_micros(p.created_at)],
+        "INSERT INTO peers (id, name, url, token, cursor, last_error, created_at, eager, eager_max_bytes)
+         VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5, ?6, ?7)",
+        params![
+            p.id.as_str(),
+            p.name,
+            p.url,
+            p.token.expose(),
+            to_micros(p.created_at),
+            p.eager.as_str(),
+            i64::try_from(p.eager_max_bytes).unwrap_or(i64::MAX)
+        ],
     );
     match r {
         Ok(_) => Ok(true),
@@ -88,6 +102,46 @@ pub fn set_wake(conn: &Connection, id: &StationId, secret: &Secret, hook: Option
         params![id.as_str(), secret.expose(), hook],
     )?;
     Ok(())
+}
+
+/// The bytes stored here of the files of programs mirrored from `peer`
+/// (each content once).
+pub fn stored_bytes(conn: &Connection, peer: &StationId) -> rusqlite::Result<u64> {
+    conn.prepare_cached(
+        "SELECT coalesce(sum(m.size), 0) FROM media_objects m
+          WHERE m.sha256 IN (SELECT f.sha256 FROM program_files f JOIN programs p ON p.seq = f.program_seq
+                              WHERE p.origin_peer = ?1)",
+    )?
+    .query_row([peer.as_str()], |r| r.get::<_, i64>(0))
+    .map(|n| n.max(0) as u64)
+}
+
+/// Files of published programs mirrored from `peer` not stored here yet,
+/// newest program first (at most `limit`): the program's id here, the
+/// file's role and size and SHA-256.
+pub fn unfetched(
+    conn: &Connection,
+    peer: &StationId,
+    limit: usize,
+) -> rusqlite::Result<Vec<(ProgramId, FileRole, u64, Sha256)>> {
+    conn.prepare_cached(
+        "SELECT p.id, f.role, f.size, f.sha256 FROM programs p JOIN program_files f ON f.program_seq = p.seq
+          WHERE p.origin_peer = ?1 AND p.status = 'published'
+            AND NOT EXISTS (SELECT 1 FROM media_objects m WHERE m.sha256 = f.sha256)
+          ORDER BY p.published_at DESC, p.seq DESC, f.role LIMIT ?2",
+    )?
+    .query_map(params![peer.as_str(), limit as i64], |r| {
+        let id: String = r.get(0)?;
+        let role: String = r.get(1)?;
+        let sha: String = r.get(3)?;
+        Ok((
+            ProgramId::parse(&id).ok_or_else(|| bad_column(0, "not a program id".into()))?,
+            FileRole::parse(&role).ok_or_else(|| bad_column(1, "not a file role".into()))?,
+            r.get::<_, i64>(2)?.max(0) as u64,
+            Sha256::parse_hex(&sha).ok_or_else(|| bad_column(3, "not a SHA-256".into()))?,
+        ))
+    })?
+    .collect()
 }
 
 /// How many published programs are mirrored from each peer, by peer id.

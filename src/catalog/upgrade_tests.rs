@@ -102,7 +102,8 @@ fn fixtures(n: usize) -> &'static str {
         // 0016_peer_waits: its place in MIGRATIONS is 14 on branch `fed`, 16
         // once 0014 and 0015 stand before it.
         14 => {
-            "UPDATE peers SET polled_at = 56, wake_secret = 'w', wake_hook = 'wh9' WHERE id = 'cum-3';
+            "UPDATE peers SET polled_at = 56, wake_secret = 'w', wake_hook = 'wh9', eager = 'all', eager_max_bytes = 1000
+              WHERE id = 'cum-3';
              INSERT INTO peer_waits VALUES ('aa', 'cum-3', 57);"
         }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),

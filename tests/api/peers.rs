@@ -1168,8 +1168,26 @@ fn the_operators_commands_add_list_and_remove_peers() {
     assert!(!o.status.success(), "an empty standard input is no token");
     let o = ok(&["peer", "list"], "");
     let listed = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(listed.starts_with("cum-2\tCụm 2\thttp://127.0.0.1:9/\tok"), "{listed}");
+    assert_eq!(listed, "cum-2\tCụm 2\thttp://127.0.0.1:9/\tok\teager none\n");
     assert!(!listed.contains(secret));
+    // Eager mirroring, with its limit; a mode that is none of the three is
+    // refused and stores nothing.
+    let mut eager: Vec<&str> = add.to_vec();
+    eager[3] = "cum-5";
+    eager.extend(["--eager", "sometimes"]);
+    let o = ok(&eager, &format!("{secret}\n"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("eager"));
+    eager.truncate(eager.len() - 1);
+    eager.extend(["followed", "--eager-max-mib", "500"]);
+    let o = ok(&eager, &format!("{secret}\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed = String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout).to_string();
+    assert!(
+        listed.ends_with("cum-5\tCụm 2\thttp://127.0.0.1:9/\tok\teager followed, at most 500 MiB\n"),
+        "{listed}"
+    );
+    assert!(ok(&["peer", "remove", "cum-5"], "").status.success());
     let o = ok(&["peer", "remove", "cum-2"], "");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout), "");
@@ -1364,11 +1382,23 @@ async fn the_operator_follows_and_unfollows_hubs_on_the_admin_page() {
     assert_eq!(listed["items"][0]["url"], format!("{}/", a.address), "unchanged");
     assert_eq!(b.count("stations"), stations_before + 1);
 
-    // A hub nobody answers for, beside it.
+    // A hub nobody answers for, beside it, its files to come ahead of need.
     let mut down = good(csrf.clone());
     down[1].1 = "cum-5".to_owned();
     down[2].1 = "Cụm 5 — Tây Nguyên".to_owned();
     down[3].1 = "http://127.0.0.1:9/".to_owned();
+    down.push(("eager", "followed".to_owned()));
+    let mut too_much = down.clone();
+    too_much.push(("eager_max_mib", "nhiều".to_owned()));
+    let r = post(&mut op, "/admin/peers", too_much).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Cách đưa tệp về trước hoặc dung lượng tối đa không hợp lệ."));
+    assert_eq!(b.count("peers"), 1);
+    down.push(("eager_max_mib", "100".to_owned()));
     assert_eq!(post(&mut op, "/admin/peers", down).await.status(), StatusCode::OK);
 
     // Each with when it was read, how it went, how many programs came.
@@ -1390,6 +1420,14 @@ async fn the_operator_follows_and_unfollows_hubs_on_the_admin_page() {
         .to_string();
     assert!(cum2.contains(&format!("/{today} ")), "the last read's date: {cum2}");
     assert!(cum5.contains("<td class=\"peer-mirrored\">0</td>"), "{cum5}");
+    assert!(
+        cum5.contains("<td class=\"peer-eager\">Chương trình các đài ở đây theo dõi (tối đa 104,9 MB)</td>"),
+        "{cum5}"
+    );
+    assert!(
+        cum2.contains("<td class=\"peer-eager\">Không: lấy tệp khi có người cần</td>"),
+        "{cum2}"
+    );
     assert!(!page.contains(&token));
     assert!(b.count("stations") == stations_before + 2);
 
@@ -1792,4 +1830,154 @@ async fn the_origins_webhooks_wake_the_following_hub() {
     );
     let hooks: Value = a.get(&a.admin, "/api/v1/webhooks").await.json().await.unwrap();
     assert!(items(&hooks).is_empty(), "{hooks}");
+}
+
+/// B follows A through a proxy that can take A away, with this eager mode
+/// and limit; returns the proxy.
+async fn follow_eagerly(
+    b: &TestApp,
+    a: &TestApp,
+    eager: &str,
+    max: u64,
+) -> std::sync::Arc<crate::fault_proxy::FaultProxy> {
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    let proxy = crate::fault_proxy::FaultProxy::start(upstream, 47).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": proxy.endpoint(), "token": token,
+                    "eager": eager, "eager_max_bytes": max}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(
+        (made["eager"].as_str(), made["eager_max_bytes"].as_u64()),
+        (Some(eager), Some(max))
+    );
+    proxy
+}
+
+/// The SHA-256s of B's stored objects, once there are `n` of them (10 s),
+/// and still `n` a moment later.
+async fn stored_until(b: &TestApp, n: i64) -> BTreeSet<String> {
+    for _ in 0..200 {
+        if b.count("media_objects") >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(b.count("media_objects"), n);
+    rusqlite::Connection::open(b.catalog_path())
+        .unwrap()
+        .prepare("SELECT sha256 FROM media_objects")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A peer mirrored eagerly: its programs' files come to B before anyone
+/// asks, newest first, within its size limit (no take at A or B), and B
+/// serves them while A is down; what did not fit waits for its origin.
+#[tokio::test]
+async fn a_peer_mirrored_eagerly_is_served_while_it_is_down_within_its_limit() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let (old, new) = (crate::helpers::bytes(80_000, 48), crate::helpers::bytes(90_000, 49));
+    let p_old = with_rights(&a, &cao_bang, "Hội Lồng Tồng cũ", json!({"audience": "all"}), &old).await;
+    let p_new = with_rights(&a, &cao_bang, "Hội Lồng Tồng mới", json!({"audience": "all"}), &new).await;
+    with_rights(
+        &a,
+        &cao_bang,
+        "Lồng Tồng trong cụm",
+        json!({"audience": "cluster"}),
+        b"x",
+    )
+    .await;
+    // Room for one of the two.
+    let proxy = follow_eagerly(&b, &a, "all", 100_000).await;
+    let stored = stored_until(&b, 1).await;
+    assert_eq!(
+        stored,
+        BTreeSet::from([p_new["files"][0]["sha256"].as_str().unwrap().to_owned()])
+    );
+    assert_eq!(a.count("peer_uses"), 0, "no take at A");
+    assert_eq!(b.count("takes"), 0, "nor at B");
+
+    // A goes away: B serves what it holds; the other waits for its origin.
+    proxy.set(crate::fault_proxy::Mode::Down).await;
+    let found = search_until(&b, &lang_son, "q=long+tong", |f| items(f).len() == 2).await;
+    let mirror = |title: &str| {
+        items(&found)
+            .iter()
+            .find(|p| p["title"] == title)
+            .map(|p| id(p).to_owned())
+            .unwrap()
+    };
+    let file = |m: String| format!("/api/v1/programs/{m}/files/master");
+    let r = b.get(&lang_son, &file(mirror("Hội Lồng Tồng mới"))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap()[..] == new[..]);
+    assert_problem(
+        b.get(&lang_son, &file(mirror("Hội Lồng Tồng cũ"))).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "origin_unavailable",
+    )
+    .await;
+    let _ = p_old;
+}
+
+/// `followed`: only what a station of B follows comes ahead of need; a
+/// bad mode is refused and stores nothing.
+#[tokio::test]
+async fn a_peer_mirrored_eagerly_for_what_is_followed_brings_only_that() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let r = b
+        .post(
+            &lang_son,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Sli lượn"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let mut body = program("Sli lượn số 1");
+    body["series"] = json!("Sli lượn");
+    body["rights"] = json!({"audience": "all"});
+    let followed = a.publish_with_master(&cao_bang, &body, b"sli luon".to_vec()).await;
+    with_rights(
+        &a,
+        &cao_bang,
+        "Chợ tình mọi cụm",
+        json!({"audience": "all"}),
+        b"cho tinh",
+    )
+    .await;
+
+    let bad = json!({"id": "cum-2", "name": "Cụm 2", "url": a.address, "token": "pxh_x_y", "eager": "some"});
+    let p = assert_problem(
+        b.post(&b.admin, "/api/v1/peers", &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(crate::helpers::fields(&p), ["eager"]);
+    assert_eq!(b.count("peers"), 0);
+
+    let _proxy = follow_eagerly(&b, &a, "followed", 0).await;
+    search_until(&b, &lang_son, "q=cho+tinh", |f| items(f).len() == 1).await;
+    let stored = stored_until(&b, 1).await;
+    assert_eq!(
+        stored,
+        BTreeSet::from([followed["files"][0]["sha256"].as_str().unwrap().to_owned()])
+    );
 }

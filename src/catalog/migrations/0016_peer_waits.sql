@@ -20,3 +20,11 @@ CREATE TABLE peer_waits (
     peer      TEXT NOT NULL REFERENCES peers (id) ON DELETE CASCADE,
     tried_at  INTEGER NOT NULL
 ) STRICT;
+
+-- Eager mirroring: the peer's files are fetched ahead of any need (`all`
+-- its mirrored programs, or those a station here `followed`), newest first,
+-- while the files stored here of its programs stay within
+-- `eager_max_bytes` (0: no limit), so that they are served while it is down.
+ALTER TABLE peers ADD COLUMN eager TEXT NOT NULL DEFAULT 'none'
+    CHECK (eager IN ('none', 'all', 'followed'));
+ALTER TABLE peers ADD COLUMN eager_max_bytes INTEGER NOT NULL DEFAULT 0;

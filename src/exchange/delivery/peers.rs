@@ -18,8 +18,8 @@ use super::emit;
 use crate::catalog::index::SearchIndex;
 use crate::catalog::{self, peers, programs, stations, Transaction};
 use crate::domain::{
-    Audience, Credit, EventType, FileRecord, FileRole, Genre, Origin, Peer, Program, ProgramId, ProgramInput,
-    ProgramKind, ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
+    Audience, Credit, EagerMirror, EventType, FileRecord, FileRole, Genre, Origin, Peer, Program, ProgramId,
+    ProgramInput, ProgramKind, ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
 };
 use crate::exchange::error::code;
 use crate::exchange::programs::parse_metadata;
@@ -51,6 +51,11 @@ pub struct NewPeer {
     pub name: String,
     pub url: String,
     pub token: Secret,
+    /// `none` (or empty), `all` or `followed`: which of its programs' files
+    /// are fetched ahead of need.
+    pub eager: String,
+    /// The most bytes eager mirroring stores of its programs (0: no limit).
+    pub eager_max_bytes: u64,
 }
 
 /// A peer as the operator's page lists it.
@@ -239,7 +244,7 @@ impl RemoteProgram {
 }
 
 /// Checks what the operator gave, before anything is stored.
-fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url), ExchangeError> {
+fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url, EagerMirror), ExchangeError> {
     let mut errors = Vec::new();
     let id = match StationId::parse(new.id.trim()) {
         Ok(id) if id.as_str() == "local" => {
@@ -275,8 +280,18 @@ fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url), ExchangeErr
             "must be the token the peer's operator issued (1 to 512 printable characters)",
         ));
     }
-    match (id, url, errors.is_empty()) {
-        (Some(id), Some(url), true) => Ok((id, name, url)),
+    let eager = match new.eager.trim() {
+        "" => Some(EagerMirror::None),
+        e => EagerMirror::parse(e),
+    };
+    if eager.is_none() {
+        errors.push(crate::domain::FieldError::new("eager", "must be none, all or followed"));
+    }
+    if new.eager_max_bytes > i64::MAX as u64 {
+        errors.push(crate::domain::FieldError::new("eager_max_bytes", "is too large"));
+    }
+    match (id, url, eager, errors.is_empty()) {
+        (Some(id), Some(url), Some(eager), true) => Ok((id, name, url, eager)),
         _ => Err(ExchangeError::Invalid(errors)),
     }
 }
@@ -288,7 +303,7 @@ impl Hub {
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn add_peer(&self, caller: &Caller, new: NewPeer) -> Result<Peer, ExchangeError> {
         self.require_operator(caller)?;
-        let (id, name, url) = check_new(&new)?;
+        let (id, name, url, eager) = check_new(&new)?;
         if let Err(refusal) = self.webhook_guard.check(&url).await {
             return Err(ExchangeError::invalid("url", refusal.shown()));
         }
@@ -303,6 +318,8 @@ impl Hub {
             polled_at: None,
             wake_secret: None,
             wake_hook: None,
+            eager,
+            eager_max_bytes: new.eager_max_bytes,
         };
         let p = peer.clone();
         self.catalog
@@ -449,7 +466,9 @@ impl Hub {
                 Ok(list) => {
                     for peer in list {
                         self.ensure_wake(&client, &peer).await;
-                        self.poll_peer(&client, &peer).await;
+                        if self.poll_peer(&client, &peer).await {
+                            self.mirror_eagerly(&peer).await;
+                        }
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "could not list the peer hubs"),
@@ -463,12 +482,13 @@ impl Hub {
         }
     }
 
-    /// Reads one peer's feed to its end; a failure is logged once and kept
-    /// as the peer's `last_error`, and the next poll tries again from the
-    /// saved cursor.
-    async fn poll_peer(&self, client: &reqwest::Client, peer: &Peer) {
+    /// Reads one peer's feed to its end (`true`: it went well); a failure
+    /// is logged once and kept as the peer's `last_error`, and the next poll
+    /// tries again from the saved cursor.
+    async fn poll_peer(&self, client: &reqwest::Client, peer: &Peer) -> bool {
         let outcome = self.read_peer(client, peer).await;
         let error = outcome.err().map(|e| e.to_string());
+        let well = error.is_none();
         // One line when it starts going wrong (or wrong differently), one
         // when it is well again; not one per poll.
         match (&error, &peer.last_error) {
@@ -484,6 +504,7 @@ impl Hub {
         {
             tracing::error!(peer = %peer.id, error = %e, "could not record the peer's state");
         }
+        well
     }
 
     async fn read_peer(&self, client: &reqwest::Client, peer: &Peer) -> Result<(), PeerError> {

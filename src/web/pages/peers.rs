@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::admin::render;
 use super::form;
-use crate::domain::{Secret, StationId};
+use crate::domain::{EagerMirror, Secret, StationId};
 use crate::exchange::delivery::peers::{error_kind, NewPeer, PeerErrorKind};
 use crate::exchange::ExchangeError;
 use crate::web::i18n::Tr;
@@ -27,6 +27,8 @@ pub struct PeerLine {
     pub ok: bool,
     /// How many of its programs are mirrored here.
     pub mirrored: String,
+    /// Which of its files are fetched ahead of need, and the limit.
+    pub eager: String,
 }
 
 /// The hubs this hub follows (the operator's; nobody else's page shows them).
@@ -48,10 +50,23 @@ pub(super) async fn lines(v: &Visit) -> Result<Vec<PeerLine>, WebError> {
                 Some(e) => error_words(&t, e),
             },
             mirrored: format::integer(p.mirrored, t.lang),
+            eager: eager_words(&t, p.peer.eager, p.peer.eager_max_bytes),
             name: p.peer.name,
             url: p.peer.url,
         })
         .collect())
+}
+
+/// A peer's eager mirroring, in words.
+fn eager_words(t: &Tr, mode: EagerMirror, max: u64) -> String {
+    let mode_words = t.get(&format!("peer-eager-{}", mode.as_str()));
+    match (mode, max) {
+        (EagerMirror::None, _) | (_, 0) => mode_words,
+        (_, max) => format!(
+            "{mode_words} ({})",
+            t.arg("peer-eager-limit", "size", format::size(max, t.lang))
+        ),
+    }
 }
 
 /// What went wrong at a peer's last read, in the page's words (the stored
@@ -79,6 +94,7 @@ async fn refused(v: &Visit, e: ExchangeError) -> Result<HttpResponse, WebError> 
                     "name" => "peer-bad-name",
                     "url" => "peer-bad-url",
                     "token" => "peer-bad-token",
+                    "eager" | "eager_max_bytes" => "peer-bad-eager",
                     _ => "error-field-invalid",
                 })
             })
@@ -104,6 +120,10 @@ pub struct PeerForm {
     token: String,
     #[serde(default)]
     peer_id: String,
+    #[serde(default)]
+    eager: String,
+    #[serde(default)]
+    eager_max_mib: String,
 }
 
 /// Follows a hub, as `POST /api/v1/peers` does.
@@ -111,11 +131,20 @@ pub async fn add_peer(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebErr
     v.signed_in()?;
     let f: PeerForm = form(&v, &body)?;
     let s = v.check_csrf(f.csrf.as_deref())?;
+    let eager_max_bytes = match f.eager_max_mib.trim() {
+        "" => 0,
+        n => match n.parse::<u64>() {
+            Ok(mib) if mib <= 1 << 40 => mib << 20,
+            _ => return refused(&v, ExchangeError::invalid("eager_max_bytes", "a number of MiB")).await,
+        },
+    };
     let new = NewPeer {
         id: f.id,
         name: f.name,
         url: f.url.trim().to_owned(),
         token: Secret::new(f.token.trim()),
+        eager: f.eager,
+        eager_max_bytes,
     };
     match v.hub.add_peer(&s.caller, new).await {
         Ok(peer) => {
