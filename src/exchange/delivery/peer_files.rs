@@ -69,6 +69,18 @@ impl From<crate::catalog::DbError> for FetchError {
     }
 }
 
+/// The GET of `w`'s file at its origin, from byte `from` on (then only
+/// while it is the same file, by its SHA-256 as ETag).
+fn request(client: &reqwest::Client, url: &url::Url, peer: &Peer, w: &Wanted, from: u64) -> reqwest::RequestBuilder {
+    let req = client.get(url.clone()).bearer_auth(peer.token.expose());
+    match from {
+        0 => req,
+        from => req
+            .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            .header(reqwest::header::IF_RANGE, format!("\"{}\"", w.file.sha256.hex())),
+    }
+}
+
 impl Hub {
     /// Fetches `w` from its origin unless it is stored here already; once
     /// at a time per content.
@@ -159,13 +171,7 @@ impl Hub {
             tries += 1;
             let from = writer.size();
             let limit = if from > 0 { RESUME_ATTEMPTS } else { ATTEMPTS };
-            let mut req = client.get(url.clone()).bearer_auth(peer.token.expose());
-            if from > 0 {
-                req = req
-                    .header(reqwest::header::RANGE, format!("bytes={from}-"))
-                    .header(reqwest::header::IF_RANGE, format!("\"{}\"", w.file.sha256.hex()));
-            }
-            let mut r = match req.send().await {
+            let mut r = match request(&client, &url, peer, w, from).send().await {
                 Ok(r) => r,
                 Err(e) if tries < limit => {
                     tracing::info!(peer = %peer.id, "fetching from the origin: {}; trying again", describe(&e));

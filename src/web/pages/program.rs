@@ -224,22 +224,9 @@ async fn render_with(
     let m = &p.meta;
     let facts = facts(&t, &p);
     let rights = rights(&t, &m.rights, &names);
-    let waiting = match (&p.origin, take.is_ok()) {
-        (Some(o), true) => {
-            let peer = names.of(o.peer.as_str());
-            let waits = v.hub.waiting_for_origin(&p).await.map_err(|e| v.fail(e))?;
-            waits
-                .into_iter()
-                .map(|(role, at)| {
-                    let when = format::date_time(at, t.lang);
-                    (
-                        role,
-                        t.args("waiting-for-origin", &[("name", peer.clone()), ("date", when)]),
-                    )
-                })
-                .collect()
-        }
-        _ => Vec::new(),
+    let waiting = match take {
+        Ok(()) => waiting_views(v, &p, &names).await?,
+        Err(_) => Vec::new(),
     };
     let files = file_views(v, caller, &p, &waiting).await;
     let (takes, rebroadcasts) = match owner || caller.is_admin() {
@@ -287,6 +274,26 @@ async fn render_with(
         errors,
         now_local: format::input_date_time(now),
     })
+}
+
+/// For a mirrored program, what its files that wait for their origin hub
+/// say instead of a download, by role.
+async fn waiting_views(v: &Visit, p: &Program, names: &StationNames) -> Result<Vec<(FileRole, String)>, WebError> {
+    let Some(o) = &p.origin else {
+        return Ok(Vec::new());
+    };
+    let (t, peer) = (v.t(), names.of(o.peer.as_str()));
+    let waits = v.hub.waiting_for_origin(p).await.map_err(|e| v.fail(e))?;
+    Ok(waits
+        .into_iter()
+        .map(|(role, at)| {
+            let when = format::date_time(at, t.lang);
+            (
+                role,
+                t.args("waiting-for-origin", &[("name", peer.clone()), ("date", when)]),
+            )
+        })
+        .collect())
 }
 
 /// What the program is, as label and value rows.
