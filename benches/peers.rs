@@ -17,6 +17,13 @@
 //! 2. Bytes A sends for a program taken by `--takers` stations of B at
 //!    once: A's `pxhub_bytes_sent_total` over the file's size; target 1.00
 //!    (one transfer, whoever takes it); every take byte-exact.
+//! 3. The same program taken on a fourth hub, L, that reaches A through a
+//!    link paced so that the file takes 5 s, which cuts every connection 2 s
+//!    after it opened (so the fetch resumes with ranges): the bytes the link
+//!    carried (both ways, as the pull bench counts them) over the file's
+//!    size; target ≤ 1.05; byte-exact. A's own `pxhub_bytes_sent_total` is
+//!    shown beside: it also counts what sat in loopback's socket buffers
+//!    when the link cut.
 //!
 //! `--quick` (20 programs, 500 ms poll, 8 MiB taken by 3 stations) runs in
 //! well under a minute.
@@ -129,10 +136,15 @@ async fn bytes_sent(client: &reqwest::Client, hub: &Hub) -> u64 {
 
 /// `hub` (whose operator's token is `admin`) follows A as `cum-2`.
 async fn follow(client: &reqwest::Client, hub: &Hub, admin: &str, a: &Hub, peer_token: &str) {
+    follow_at(client, hub, admin, &a.base, peer_token).await;
+}
+
+/// `hub` follows the hub at `url` as `cum-2`.
+async fn follow_at(client: &reqwest::Client, hub: &Hub, admin: &str, url: &str, peer_token: &str) {
     let r = client
         .post(format!("{}/api/v1/peers", hub.base))
         .bearer_auth(admin)
-        .json(&json!({"id": "cum-2", "name": "Cụm 2", "url": a.base, "token": peer_token}))
+        .json(&json!({"id": "cum-2", "name": "Cụm 2", "url": url, "token": peer_token}))
         .send()
         .await
         .expect("POST /api/v1/peers");
@@ -162,12 +174,14 @@ async fn subscribed(client: &reqwest::Client, a: &Hub, admin: &str, n: usize) {
 
 async fn bench(root: &Path, o: &Opts) -> Vec<String> {
     let client = reqwest::Client::new();
-    let (dir_a, dir_b, dir_w) = (root.join("a"), root.join("b"), root.join("w"));
+    let (dir_a, dir_b, dir_w, dir_l) = (root.join("a"), root.join("b"), root.join("w"), root.join("l"));
     add_station(&dir_a, "bench", "provincial");
     add_station(&dir_a, "cum-3", "peer");
     add_station(&dir_a, "cum-4", "peer");
+    add_station(&dir_a, "cum-5", "peer");
     let peer_token = token(&dir_a, &["--station", "cum-3"]);
     let w_peer_token = token(&dir_a, &["--station", "cum-4"]);
+    let l_peer_token = token(&dir_a, &["--station", "cum-5"]);
     let a_admin = token(&dir_a, &["--role", "admin"]);
     // A's webhooks may reach W on loopback.
     let a_env = [("PXHUB_WEBHOOK_ALLOW", "127.0.0.0/8".to_owned())];
@@ -196,6 +210,17 @@ async fn bench(root: &Path, o: &Opts) -> Vec<String> {
     let mut problems = Vec::new();
     let mut rows = searchable(&client, &a, [&b, &w], o, &mut problems).await;
     rows.push(taken_once(&client, &a, &b, &takers, o, &mut problems).await);
+    // L: polling only, reaching A through a link that cuts every 2 s.
+    add_station(&dir_l, "dai-l", "provincial");
+    let l_admin = token(&dir_l, &["--role", "admin"]);
+    let l = Hub::serve(&dir_l, token(&dir_l, &["--station", "dai-l"]), &env(false));
+    let upstream = a.base.trim_start_matches("http://").parse().expect("A's address");
+    // A whole take would last 5 s: two cuts at least.
+    let rate = o.size as f64 / 5.0;
+    let link = common::link::start_link(upstream, rate, Duration::from_secs(2)).await;
+    let through = format!("http://{}", link.addr);
+    follow_at(&client, &l, &l_admin, &through, &l_peer_token).await;
+    rows.push(taken_over_cuts(&client, &a, &l, o, (&link, rate), &mut problems).await);
     print_table(
         &format!(
             "Peer hubs: B polls A every {} ms (W too, and A's webhooks wake it); {} programs; {} MiB taken by {} stations",
@@ -210,6 +235,7 @@ async fn bench(root: &Path, o: &Opts) -> Vec<String> {
     a.print_log();
     b.print_log();
     w.print_log();
+    l.print_log();
     problems
 }
 
@@ -424,5 +450,89 @@ async fn taken_once(
         ratio: Some(ratio),
         target: "≤ 1.00".into(),
         result: if ratio <= 1.0 { "PASS" } else { "MISS" }.into(),
+    }
+}
+
+/// The mirror on `hub` of A's program found by `q`, once there (60 s).
+async fn mirror_on(client: &reqwest::Client, hub: &Hub, q: &str) -> String {
+    for _ in 0..3000 {
+        let url = format!("{}/api/v1/programs?origin=cum-2&q={q}", hub.base);
+        let found: Value = client
+            .get(url)
+            .header("Authorization", hub.auth())
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .unwrap_or_default();
+        if let Some(id) = found["items"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the program never reached {}", hub.base);
+}
+
+/// Scenario 3: scenario 2's program taken on L, whose link to A cuts every
+/// 2 s: the fetch resumes with ranges; A's bytes over the file's.
+async fn taken_over_cuts(
+    client: &reqwest::Client,
+    a: &Hub,
+    l: &Hub,
+    o: &Opts,
+    (link, rate): (&common::link::Link, f64),
+    problems: &mut Vec<String>,
+) -> Row {
+    let mirror = mirror_on(client, l, "phong+su+lon").await;
+    let want: String = {
+        let body: Vec<u8> = (0..o.size)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        hex::encode(Sha256::digest(&body))
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    let carried = || link.forwarded.load(Relaxed) + link.returned.load(Relaxed);
+    let (cuts, carried_before) = (link.cuts.load(Relaxed), carried());
+    let before = bytes_sent(client, a).await;
+    let url = format!("{}/api/v1/programs/{mirror}/files/master", l.base);
+    let mut r = client
+        .get(url)
+        .header("Authorization", l.auth())
+        .send()
+        .await
+        .expect("GET the mirror");
+    if !r.status().is_success() {
+        problems.push(format!("the take through the cutting link answered {}", r.status()));
+    }
+    let mut h = Sha256::new();
+    while let Some(c) = r.chunk().await.expect("a chunk") {
+        h.update(&c);
+    }
+    if hex::encode(h.finalize()) != want {
+        problems.push("the take through the cutting link is not byte-exact".into());
+    }
+    let sent = bytes_sent(client, a).await - before;
+    let (cuts, carried) = (link.cuts.load(Relaxed) - cuts, carried() - carried_before);
+    if cuts == 0 {
+        problems.push("the link never cut a connection during the take".into());
+    }
+    // What crossed the link (both ways, as the pull bench counts it); A's
+    // own count also has what sat in loopback's socket buffers at a cut.
+    let ratio = carried as f64 / o.size as f64;
+    Row {
+        scenario: format!(
+            "bytes carried from A for a program taken on L over a link of {:.1} MB/s cut every 2 s ({cuts} cuts)",
+            rate / 1e6
+        ),
+        hub: format!(
+            "{:.1} MiB (A's bytes_sent {:.1} MiB)",
+            carried as f64 / MIB as f64,
+            sent as f64 / MIB as f64
+        ),
+        baseline: format!("file {:.1} MiB", o.size as f64 / MIB as f64),
+        ratio: Some(ratio),
+        target: "≤ 1.05".into(),
+        result: if ratio <= 1.05 { "PASS" } else { "MISS" }.into(),
     }
 }
