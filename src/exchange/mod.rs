@@ -106,6 +106,8 @@ pub struct Hub {
     public_base: Arc<std::sync::OnceLock<String>>,
     /// When each peer's webhooks were last subscribed to, and failed.
     peer_wake_tries: delivery::peer_wake::Tries,
+    /// The peers whose eager mirroring is fetching now.
+    peer_eager_rounds: delivery::peer_eager::Rounds,
     /// Wakes the push worker; the targets being pushed to.
     push_work: delivery::push::PushWork,
     /// Where webhooks may go, and how many a subscriber may have.
@@ -139,6 +141,7 @@ impl Hub {
             peer_fetches: Default::default(),
             public_base: Default::default(),
             peer_wake_tries: Default::default(),
+            peer_eager_rounds: Default::default(),
             push_work: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),

@@ -1981,3 +1981,65 @@ async fn a_peer_mirrored_eagerly_for_what_is_followed_brings_only_that() {
         BTreeSet::from([followed["files"][0]["sha256"].as_str().unwrap().to_owned()])
     );
 }
+
+/// An eager fetch under way holds up nothing: a program A publishes
+/// meanwhile reaches B at its next read, and A's withdrawal of the program
+/// being fetched stops the fetch, leaving nothing of it.
+#[tokio::test]
+async fn an_eager_fetch_under_way_holds_up_neither_reads_nor_withdrawals() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let master = crate::helpers::bytes(8 * 1024 * 1024, 50);
+    let big = with_rights(
+        &a,
+        &cao_bang,
+        "Phóng sự dài mọi cụm",
+        json!({"audience": "all"}),
+        &master,
+    )
+    .await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    // 2 MB/s: the eager fetch takes 4 s.
+    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token, "eager": "all"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    use std::sync::atomic::Ordering::Relaxed;
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) >= 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(link.returned.load(Relaxed) >= 1024 * 1024, "the eager fetch started");
+
+    with_rights(&a, &cao_bang, "Tin nhanh mọi cụm", json!({"audience": "all"}), b"tin").await;
+    search_until(&b, &lang_son, "q=tin+nhanh", |f| items(f).len() == 1).await;
+    assert_eq!(b.count("media_objects"), 0, "found while the eager fetch goes on");
+
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&big)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    search_until(&b, &lang_son, "q=phong+su+dai", |f| items(f).is_empty()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let carried = link.returned.load(Relaxed);
+    assert!(carried < master.len() as u64, "the fetch stopped: {carried}");
+    let stored = stored_until(&b, 1).await;
+    assert!(
+        !stored.contains(big["files"][0]["sha256"].as_str().unwrap()),
+        "nothing of the withdrawn program is kept"
+    );
+}

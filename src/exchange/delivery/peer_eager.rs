@@ -7,6 +7,7 @@
 //! content), and no take: the ledgers count only stations' downloads.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 
@@ -77,13 +78,48 @@ fn picks(c: &Connection, peer: &StationId, mode: EagerMirror, max: u64) -> Resul
     Ok(wanted)
 }
 
+/// The peers whose eager round is running: one at a time for each.
+pub type Rounds = Arc<Mutex<HashSet<StationId>>>;
+
+/// A running round; its peer is free for the next when it ends (even by a
+/// panic).
+struct Round {
+    rounds: Rounds,
+    peer: StationId,
+}
+
+impl Drop for Round {
+    fn drop(&mut self) {
+        self.rounds.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.peer);
+    }
+}
+
 impl Hub {
-    /// Fetches what `peer`'s eager mirroring wants and lacks; stops at the
-    /// first failure (the next good read tries again).
-    pub(super) async fn mirror_eagerly(&self, peer: &Peer) {
+    /// Starts a round of `peer`'s eager mirroring beside the worker (a
+    /// long fetch must not hold up the reads of the feeds, through which a
+    /// withdrawal stops it), unless one is running.
+    pub(super) fn mirror_eagerly(&self, peer: &Peer) {
         if peer.eager == EagerMirror::None {
             return;
         }
+        let rounds = self.peer_eager_rounds.clone();
+        if !rounds.lock().unwrap_or_else(|e| e.into_inner()).insert(peer.id.clone()) {
+            return;
+        }
+        let round = Round {
+            rounds,
+            peer: peer.id.clone(),
+        };
+        let (hub, peer) = (self.clone(), peer.clone());
+        tokio::spawn(async move {
+            hub.eager_round(&peer).await;
+            drop(round);
+        });
+    }
+
+    /// Fetches what `peer`'s eager mirroring wants and lacks; stops at the
+    /// first failure (the next good read tries again).
+    async fn eager_round(&self, peer: &Peer) {
         let (id, mode, max) = (peer.id.clone(), peer.eager, peer.eager_max_bytes);
         let wanted = match self.catalog.read(move |c| picks(c, &id, mode, max)).await {
             Ok(w) => w,

@@ -467,7 +467,7 @@ impl Hub {
                     for peer in list {
                         self.ensure_wake(&client, &peer).await;
                         if self.poll_peer(&client, &peer).await {
-                            self.mirror_eagerly(&peer).await;
+                            self.mirror_eagerly(&peer);
                         }
                     }
                 }
