@@ -120,6 +120,7 @@ impl Application {
             public_base: settings.public_base(address),
             metrics_token: Some(settings.metrics_token.clone()).filter(|t| !t.expose().is_empty()),
         });
+        hub.set_public_base(settings.public_base(address));
         if settings.public_url.is_empty() && address.ip().is_unspecified() {
             tracing::warn!(%address, "listening on every address without public_url: feed links will name {address}; set public_url");
         }

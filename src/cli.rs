@@ -84,6 +84,14 @@ pub enum PeerCommand {
         /// Read the token from standard input (one line)
         #[arg(long, required = true)]
         token_stdin: bool,
+        /// Fetch its programs' files ahead of need: none, all, or followed
+        /// (those a station here follows)
+        #[arg(long, default_value = "none")]
+        eager: String,
+        /// The most MiB of its programs' files eager mirroring keeps here
+        /// (0: no limit)
+        #[arg(long, default_value_t = 0)]
+        eager_max_mib: u64,
     },
     /// List the peers: id, name, URL, and the last read's error.
     List,
@@ -454,14 +462,21 @@ fn operation(command: Command) -> anyhow::Result<Operation> {
             },
             kind,
         }),
-        Command::Peer(PeerCommand::Add { id, name, url, .. }) => {
-            Operation::AddPeer(crate::exchange::delivery::peers::NewPeer {
-                id,
-                name,
-                url,
-                token: crate::domain::Secret::new(token_from_stdin()?),
-            })
-        }
+        Command::Peer(PeerCommand::Add {
+            id,
+            name,
+            url,
+            eager,
+            eager_max_mib,
+            ..
+        }) => Operation::AddPeer(crate::exchange::delivery::peers::NewPeer {
+            id,
+            name,
+            url,
+            token: crate::domain::Secret::new(token_from_stdin()?),
+            eager,
+            eager_max_bytes: eager_max_mib.saturating_mul(1 << 20),
+        }),
         Command::Peer(PeerCommand::List) => Operation::ListPeers,
         Command::Peer(PeerCommand::Remove { id }) => {
             Operation::RemovePeer(StationId::parse(&id).map_err(|e| anyhow::anyhow!("ID: {e}"))?)
@@ -644,7 +659,12 @@ async fn operate(hub: &Hub, operation: Operation) -> anyhow::Result<()> {
         Operation::ListPeers => {
             for p in hub.peers(&me).await.map_err(explain)? {
                 let state = p.last_error.as_deref().unwrap_or("ok");
-                println!("{}\t{}\t{}\t{}", p.id, p.name, p.url, state);
+                let limit = match p.eager_max_bytes {
+                    0 => String::new(),
+                    n => format!(", at most {} MiB", n >> 20),
+                };
+                let eager = format!("eager {}{limit}", p.eager.as_str());
+                println!("{}\t{}\t{}\t{}\t{}", p.id, p.name, p.url, state, eager);
             }
             Ok(())
         }

@@ -218,6 +218,8 @@ settings! {
         "first wait before a failed webhook delivery is retried; doubled each time, at most an hour";
     peer_poll_ms: u64 = 30_000, "PXHUB_PEER_POLL_MS", "MS",
         "how often the feeds of the peer hubs this hub follows are read (`pxhub peer add`)";
+    peer_wake: bool = true, "PXHUB_PEER_WAKE", "BOOL",
+        "subscribe to each peer hub's webhooks (with this hub's peer token, to `public_url`/api/v1/peers/ID/wake) so that a change there wakes this hub's peer worker at once; the feed is still read every `peer_poll_ms`";
     push_retry_ms: u64 = 30_000, "PXHUB_PUSH_RETRY_MS", "MS",
         "first wait before a failed push to a station's server (SFTP, FTP, S3) is tried again; doubled each time, at most an hour";
     storage_connect_timeout_ms: u64 = 2_000, "PXHUB_STORAGE_CONNECT_TIMEOUT_MS", "MS",
@@ -528,6 +530,7 @@ impl Settings {
                 },
                 peers: crate::exchange::delivery::peers::PeerSettings {
                     poll: Duration::from_millis(self.peer_poll_ms.max(10)),
+                    wake: self.peer_wake,
                 },
                 push: crate::exchange::delivery::push::PushSettings {
                     retry: Duration::from_millis(self.push_retry_ms),

@@ -75,7 +75,7 @@ pub struct Site {
         uploads::options, uploads::options_upload, uploads::create, uploads::status, uploads::append, uploads::terminate,
         feed::feed, feed::atom, follows::create, follows::list, follows::remove, follows::programs,
         webhooks::subscribe, webhooks::list, webhooks::show, webhooks::unsubscribe,
-        peers::add, peers::list, peers::remove,
+        peers::add, peers::list, peers::remove, peers::wake,
         deliveries::add_target, deliveries::targets, deliveries::remove_target, deliveries::list, deliveries::redeliver,
         ebucore::ebucore,
     ),

@@ -15,7 +15,8 @@ use crate::exchange::Hub;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::routing::resource("/peers").get(list).post(add))
-        .service(super::routing::resource("/peers/{id}").delete(remove));
+        .service(super::routing::resource("/peers/{id}").delete(remove))
+        .service(super::routing::resource("/peers/{id}/wake").post(wake));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -32,6 +33,16 @@ pub struct PeerInput {
     /// `peer` there); kept to call the peer, never shown again.
     #[schema(value_type = String)]
     pub token: Secret,
+    /// Which of its programs' files are fetched ahead of any need, so that
+    /// they are served while it is down: `none` (the default: each on first
+    /// need), `all`, or `followed` (those a station here follows).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "followed")]
+    pub eager: Option<String>,
+    /// The most bytes of its programs' files eager mirroring keeps here
+    /// (0, the default: no limit).
+    #[serde(default)]
+    pub eager_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +52,10 @@ pub struct PeerView {
     pub url: String,
     /// What went wrong at the last read of its feed; null when it went well.
     pub last_error: Option<String>,
+    /// `none`, `all` or `followed`.
+    pub eager: String,
+    /// 0: no limit.
+    pub eager_max_bytes: u64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +66,8 @@ impl From<Peer> for PeerView {
             name: p.name,
             url: p.url,
             last_error: p.last_error,
+            eager: p.eager.as_str().to_owned(),
+            eager_max_bytes: p.eager_max_bytes,
             created_at: p.created_at,
         }
     }
@@ -69,7 +86,7 @@ pub struct PeerList {
         (status = 403, body = Problem, description = "not the hub operator"),
         (status = 409, body = Problem, description = "`station_exists`: a station or peer has this id"),
         (status = 422, body = Problem,
-            description = "`validation_failed`: a bad id, name or token, a URL that is not http(s) or whose address the guard refuses")),
+            description = "`validation_failed`: a bad id, name, token or `eager`, a URL that is not http(s) or whose address the guard refuses")),
     security(("bearer" = [])))]
 pub async fn add(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<PeerInput>) -> Result<HttpResponse, ApiError> {
     let b = body.parsed()?;
@@ -81,6 +98,8 @@ pub async fn add(Auth(caller): Auth, hub: web::Data<Hub>, body: Json<PeerInput>)
                 name: b.name,
                 url: b.url,
                 token: b.token,
+                eager: b.eager.unwrap_or_default(),
+                eager_max_bytes: b.eager_max_bytes.unwrap_or(0),
             },
         )
         .await?;
@@ -114,4 +133,25 @@ pub async fn remove(
     let id = StationId::parse(&path.into_inner()).map_err(|_| ApiError::not_found())?;
     hub.remove_peer(&caller, id).await?;
     Ok(HttpResponse::new(StatusCode::NO_CONTENT))
+}
+
+/// A webhook delivery of peer hub `{id}`, to which this hub subscribed (with
+/// its peer token there): signed with the secret this hub gave it, it makes
+/// this hub read its peers' feeds now. The body is never read; anything not
+/// signed so is refused with 401, whether the peer exists or not.
+#[utoipa::path(post, path = "/api/v1/peers/{id}/wake", tag = "peers", operation_id = "wake_for_peer",
+    params(("id" = String, Path, description = "peer id"),
+        ("X-Hub-Signature-256" = String, Header, description = "`sha256=<hex HMAC-SHA256 of the body>`, keyed with the secret this hub gave the peer")),
+    request_body(content = Object, description = "the peer's webhook delivery (not read)"),
+    responses((status = 202, description = "the peers' feeds are read now"),
+        (status = 401, body = Problem, description = "not signed by a peer this hub follows")))]
+pub async fn wake(
+    hub: web::Data<Hub>,
+    req: actix_web::HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req.headers().get("X-Hub-Signature-256").and_then(|v| v.to_str().ok());
+    hub.peer_woken(&path.into_inner(), signature, &body).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_push.sql"),
     include_str!("migrations/0013_peers.sql"),
     include_str!("migrations/0014_push_renditions.sql"),
+    include_str!("migrations/0016_peer_waits.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -5,9 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::programs::{self, Stored};
 use super::stations::bad_column;
 use super::{from_micros, to_micros};
-use crate::domain::{FileRecord, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, StationId};
+use crate::domain::{
+    EagerMirror, FileRecord, FileRole, Origin, Peer, PeerUse, ProgramId, ProgramMetadata, Secret, Sha256, StationId,
+};
 
-const COLUMNS: &str = "id, name, url, token, cursor, last_error, created_at";
+const COLUMNS: &str =
+    "id, name, url, token, cursor, last_error, created_at, polled_at, wake_secret, wake_hook, eager, eager_max_bytes";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
     let id: String = r.get(0)?;
@@ -19,15 +22,29 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Peer> {
         cursor: r.get(4)?,
         last_error: r.get(5)?,
         created_at: from_micros(r.get(6)?),
+        polled_at: r.get::<_, Option<i64>>(7)?.map(from_micros),
+        wake_secret: r.get::<_, Option<String>>(8)?.map(Secret::new),
+        wake_hook: r.get(9)?,
+        eager: EagerMirror::parse(&r.get::<_, String>(10)?)
+            .ok_or_else(|| bad_column(10, "not an eager mode".into()))?,
+        eager_max_bytes: r.get::<_, i64>(11)?.max(0) as u64,
     })
 }
 
 /// Inserts `p`; `Ok(false)` when a peer with that id exists already.
 pub fn insert(conn: &Connection, p: &Peer) -> rusqlite::Result<bool> {
     let r = conn.execute(
-        "INSERT INTO peers (id, name, url, token, cursor, last_error, created_at)
-         VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5)",
-        params![p.id.as_str(), p.name, p.url, p.token.expose(), to_micros(p.created_at)],
+        "INSERT INTO peers (id, name, url, token, cursor, last_error, created_at, eager, eager_max_bytes)
+         VALUES (?1, ?2, ?3, ?4, NULL, NULL, ?5, ?6, ?7)",
+        params![
+            p.id.as_str(),
+            p.name,
+            p.url,
+            p.token.expose(),
+            to_micros(p.created_at),
+            p.eager.as_str(),
+            i64::try_from(p.eager_max_bytes).unwrap_or(i64::MAX)
+        ],
     );
     match r {
         Ok(_) => Ok(true),
@@ -62,13 +79,109 @@ pub fn set_cursor(conn: &Connection, id: &StationId, cursor: &str) -> rusqlite::
     Ok(())
 }
 
-/// What went wrong at the last read (`None`: it went well).
-pub fn set_error(conn: &Connection, id: &StationId, error: Option<&str>) -> rusqlite::Result<()> {
+/// The peer's feed was read (or tried) `at`; `error` says what went wrong
+/// (`None`: it went well).
+pub fn polled(
+    conn: &Connection,
+    id: &StationId,
+    error: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE peers SET last_error = ?2 WHERE id = ?1",
-        params![id.as_str(), error],
+        "UPDATE peers SET last_error = ?2, polled_at = ?3 WHERE id = ?1",
+        params![id.as_str(), error, to_micros(at)],
     )?;
     Ok(())
+}
+
+/// The secret the peer's webhooks are signed with here, and the id of the
+/// subscription there (`None`: not subscribed yet).
+pub fn set_wake(conn: &Connection, id: &StationId, secret: &Secret, hook: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE peers SET wake_secret = ?2, wake_hook = ?3 WHERE id = ?1",
+        params![id.as_str(), secret.expose(), hook],
+    )?;
+    Ok(())
+}
+
+/// The bytes stored here of the files of programs mirrored from `peer`
+/// (each content once).
+pub fn stored_bytes(conn: &Connection, peer: &StationId) -> rusqlite::Result<u64> {
+    conn.prepare_cached(
+        "SELECT coalesce(sum(m.size), 0) FROM media_objects m
+          WHERE m.sha256 IN (SELECT f.sha256 FROM program_files f JOIN programs p ON p.seq = f.program_seq
+                              WHERE p.origin_peer = ?1)",
+    )?
+    .query_row([peer.as_str()], |r| r.get::<_, i64>(0))
+    .map(|n| n.max(0) as u64)
+}
+
+/// Files of published programs mirrored from `peer` not stored here yet,
+/// newest program first (at most `limit`): the program's id here, the
+/// file's role and size and SHA-256.
+pub fn unfetched(
+    conn: &Connection,
+    peer: &StationId,
+    limit: usize,
+) -> rusqlite::Result<Vec<(ProgramId, FileRole, u64, Sha256)>> {
+    conn.prepare_cached(
+        "SELECT p.id, f.role, f.size, f.sha256 FROM programs p JOIN program_files f ON f.program_seq = p.seq
+          WHERE p.origin_peer = ?1 AND p.status = 'published'
+            AND NOT EXISTS (SELECT 1 FROM media_objects m WHERE m.sha256 = f.sha256)
+          ORDER BY p.published_at DESC, p.seq DESC, f.role LIMIT ?2",
+    )?
+    .query_map(params![peer.as_str(), limit as i64], |r| {
+        let id: String = r.get(0)?;
+        let role: String = r.get(1)?;
+        let sha: String = r.get(3)?;
+        Ok((
+            ProgramId::parse(&id).ok_or_else(|| bad_column(0, "not a program id".into()))?,
+            FileRole::parse(&role).ok_or_else(|| bad_column(1, "not a file role".into()))?,
+            r.get::<_, i64>(2)?.max(0) as u64,
+            Sha256::parse_hex(&sha).ok_or_else(|| bad_column(3, "not a SHA-256".into()))?,
+        ))
+    })?
+    .collect()
+}
+
+/// How many published programs are mirrored from each peer, by peer id.
+pub fn mirror_counts(conn: &Connection) -> rusqlite::Result<std::collections::HashMap<String, u64>> {
+    conn.prepare_cached(
+        "SELECT origin_peer, count(*) FROM programs
+          WHERE origin_peer IS NOT NULL AND status = 'published' GROUP BY origin_peer",
+    )?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
+/// A mirrored file could not be fetched from `peer` `at`: it waits for
+/// its origin.
+pub fn set_wait(
+    conn: &Connection,
+    sha256: &Sha256,
+    peer: &StationId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO peer_waits (sha256, peer, tried_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (sha256) DO UPDATE SET peer = excluded.peer, tried_at = excluded.tried_at",
+        params![sha256.hex(), peer.as_str(), to_micros(at)],
+    )?;
+    Ok(())
+}
+
+/// The file is here now (or no longer wanted): it waits no more.
+pub fn clear_wait(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM peer_waits WHERE sha256 = ?1", [sha256.hex()])?;
+    Ok(())
+}
+
+/// When a fetch of the file from its origin last failed, if it waits.
+pub fn wait_of(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    conn.prepare_cached("SELECT tried_at FROM peer_waits WHERE sha256 = ?1")?
+        .query_row([sha256.hex()], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|t| t.map(from_micros))
 }
 
 /// The program mirrored from `peer` whose id there is `remote_id`.

@@ -25,7 +25,7 @@ pub use digest::Sha256;
 pub use feed::{Delivery, DeliveryState, Event, EventType, Webhook};
 pub use follow::{Follow, FollowKind};
 pub use ledger::{Rebroadcast, StationNumbers, Take};
-pub use peer::{Peer, PeerUse};
+pub use peer::{EagerMirror, Peer, PeerUse};
 pub use person::{Action, ActionKind, Login, Person, PersonId, PersonRole};
 pub use program::{
     Audience, Credit, FileRecord, FileRole, Genre, LanguageTag, Origin, Program, ProgramId, ProgramInput, ProgramKind,

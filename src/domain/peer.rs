@@ -20,6 +20,47 @@ pub struct Peer {
     /// What went wrong at the last read, in words; `None` when it went well.
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When its feed was last read (or tried); `None` before the first time.
+    pub polled_at: Option<DateTime<Utc>>,
+    /// What the peer's webhooks are signed with (made here, given to the
+    /// peer when this hub subscribed; never shown).
+    pub wake_secret: Option<Secret>,
+    /// This hub's webhook subscription at the peer, once made.
+    pub wake_hook: Option<String>,
+    /// Which of its programs' files are fetched ahead of any need.
+    pub eager: EagerMirror,
+    /// At most this many bytes of its programs' files are stored here by
+    /// eager mirroring (0: no limit).
+    pub eager_max_bytes: u64,
+}
+
+/// Which of a peer's mirrored programs have their files fetched before
+/// anyone asks (so that they are served while the peer is down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EagerMirror {
+    /// None: each file is fetched on first need.
+    #[default]
+    None,
+    /// Every program mirrored from the peer.
+    All,
+    /// The programs a station of this hub follows.
+    Followed,
+}
+
+impl EagerMirror {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::All => "all",
+            Self::Followed => "followed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::None, Self::All, Self::Followed]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+    }
 }
 
 /// A take or a rebroadcast of one of this hub's programs by a station of a

@@ -101,6 +101,13 @@ pub struct Hub {
     peer_wake: Arc<tokio::sync::Notify>,
     /// The fetches of mirrored files from their origins, one per content.
     peer_fetches: delivery::peer_files::Fetches,
+    /// This hub's address as others reach it, once it listens (peers'
+    /// webhooks are sent there).
+    public_base: Arc<std::sync::OnceLock<String>>,
+    /// When each peer's webhooks were last subscribed to, and failed.
+    peer_wake_tries: delivery::peer_wake::Tries,
+    /// The peers whose eager mirroring is fetching now.
+    peer_eager_rounds: delivery::peer_eager::Rounds,
     /// Wakes the push worker; the targets being pushed to.
     push_work: delivery::push::PushWork,
     /// Where webhooks may go, and how many a subscriber may have.
@@ -132,6 +139,9 @@ impl Hub {
             dispatch: Default::default(),
             peer_wake: Default::default(),
             peer_fetches: Default::default(),
+            public_base: Default::default(),
+            peer_wake_tries: Default::default(),
+            peer_eager_rounds: Default::default(),
             push_work: Default::default(),
             webhook_guard: delivery::webhooks::guard::Guard::new(
                 settings.delivery.webhooks.policy.clone(),

@@ -1168,8 +1168,26 @@ fn the_operators_commands_add_list_and_remove_peers() {
     assert!(!o.status.success(), "an empty standard input is no token");
     let o = ok(&["peer", "list"], "");
     let listed = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(listed.starts_with("cum-2\tCụm 2\thttp://127.0.0.1:9/\tok"), "{listed}");
+    assert_eq!(listed, "cum-2\tCụm 2\thttp://127.0.0.1:9/\tok\teager none\n");
     assert!(!listed.contains(secret));
+    // Eager mirroring, with its limit; a mode that is none of the three is
+    // refused and stores nothing.
+    let mut eager: Vec<&str> = add.to_vec();
+    eager[3] = "cum-5";
+    eager.extend(["--eager", "sometimes"]);
+    let o = ok(&eager, &format!("{secret}\n"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("eager"));
+    eager.truncate(eager.len() - 1);
+    eager.extend(["followed", "--eager-max-mib", "500"]);
+    let o = ok(&eager, &format!("{secret}\n"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listed = String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout).to_string();
+    assert!(
+        listed.ends_with("cum-5\tCụm 2\thttp://127.0.0.1:9/\tok\teager followed, at most 500 MiB\n"),
+        "{listed}"
+    );
+    assert!(ok(&["peer", "remove", "cum-5"], "").status.success());
     let o = ok(&["peer", "remove", "cum-2"], "");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&ok(&["peer", "list"], "").stdout), "");
@@ -1249,4 +1267,779 @@ async fn a_fetch_from_the_origin_resumes_over_a_link_that_cuts() {
         "the link cut the fetch"
     );
     assert_eq!(b.count("media_objects"), 1);
+}
+
+const PASSWORD: &str = "mật khẩu thật dài";
+
+/// Posts `form` as `b`'s browser.
+async fn post(b: &mut crate::web::Browser, path: &str, form: Vec<(&str, String)>) -> reqwest::Response {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &pairs).await
+}
+
+/// `/admin` with the peers' table for `b`'s operator, once `check` holds (10 s).
+async fn admin_until(op: &mut crate::web::Browser, check: impl Fn(&str) -> bool) -> String {
+    for _ in 0..200 {
+        let page = op.text("/admin").await;
+        if check(&page) {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never matched: {}", op.text("/admin").await);
+}
+
+/// The operator follows hubs on `/admin` (the token taken once, never shown
+/// back), sees each with when it was last read, how it went and how many of
+/// its programs came here, and stops following one; a refused address, a
+/// taken id or an unknown peer is said in Vietnamese and changes nothing;
+/// only the operator, only with the CSRF token.
+#[tokio::test]
+async fn the_operator_follows_and_unfollows_hubs_on_the_admin_page() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    with_rights(&a, &cao_bang, "Lượn mọi cụm", json!({"audience": "all"}), b"luon").await;
+    with_rights(&a, &cao_bang, "Phong slư mọi cụm", json!({"audience": "all"}), b"slu").await;
+    with_rights(&a, &cao_bang, "Chỉ trong cụm", json!({"audience": "cluster"}), b"x").await;
+    let token = a.station("cum-3", "peer").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let (ok, out, err) = crate::web::person_add(&b, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
+    assert!(ok, "{err}");
+    let mut op = crate::web::Browser::new(&b);
+    op.sign_in("admin", out.trim()).await;
+    let page = op.text("/admin").await;
+    assert!(page.contains("Hub cụm khác mà hub này theo dõi (0)"), "{page}");
+    assert!(page.contains("action=\"/admin/peers\""));
+    let stations_before = b.count("stations");
+    let good = |csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("id", "cum-2".to_owned()),
+            ("name", "Cụm 2 — Đông Bắc".to_owned()),
+            ("url", a.address.clone()),
+            ("token", token.clone()),
+        ]
+    };
+
+    // Without the CSRF token, or as a station's editor: refused, nothing stored.
+    let mut no_csrf = good(String::new());
+    no_csrf.remove(0);
+    let r = post(&mut op, "/admin/peers", no_csrf).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    crate::web::add_person(&b, "lang-son", "mai", "Hoàng Thị Mai", "editor", PASSWORD);
+    let mut mai = crate::web::Browser::new(&b);
+    mai.sign_in("mai", PASSWORD).await;
+    let csrf = mai.session_csrf().await;
+    let r = post(&mut mai, "/admin/peers", good(csrf)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.count("peers"), 0);
+
+    // An address the guard refuses: said in Vietnamese, nothing stored.
+    let csrf = op.session_csrf().await;
+    for (field, value) in [
+        ("url", "http://10.1.2.3/"),
+        ("url", "ftp://127.0.0.1/"),
+        ("id", "Cụm 2"),
+    ] {
+        let mut bad = good(csrf.clone());
+        bad.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value.to_owned();
+        let r = post(&mut op, "/admin/peers", bad).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field} = {value}");
+        let html = r.text().await.unwrap();
+        let said = match field {
+            "url" => "Địa chỉ hub không được phép",
+            _ => "Mã hub phải viết thường",
+        };
+        assert!(html.contains(said), "{field} = {value}: {html}");
+        assert!(!html.contains(&token), "the token is never shown back");
+    }
+    assert_eq!(b.count("peers"), 0, "nothing stored from bad input");
+    assert_eq!(b.count("stations"), stations_before);
+
+    // Followed: said, listed, never its token.
+    let r = post(&mut op, "/admin/peers", good(csrf.clone())).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Đã theo dõi hub Cụm 2 — Đông Bắc."), "{html}");
+    assert!(!html.contains(&token));
+    // A taken id (the same peer again, or a station of this hub): said,
+    // nothing changed.
+    for (id, url) in [("cum-2", "http://127.0.0.1:9/"), ("lang-son", "http://127.0.0.1:9/")] {
+        let mut dup = good(csrf.clone());
+        dup[1].1 = id.to_owned();
+        dup[3].1 = url.to_owned();
+        let r = post(&mut op, "/admin/peers", dup).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{id}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Mã này đã dùng cho một đài hoặc một hub đang theo dõi"),
+            "{html}"
+        );
+    }
+    let listed: Value = b.get(&b.admin, "/api/v1/peers").await.json().await.unwrap();
+    assert_eq!(items(&listed).len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["url"], format!("{}/", a.address), "unchanged");
+    assert_eq!(b.count("stations"), stations_before + 1);
+
+    // A hub nobody answers for, beside it, its files to come ahead of need.
+    let mut down = good(csrf.clone());
+    down[1].1 = "cum-5".to_owned();
+    down[2].1 = "Cụm 5 — Tây Nguyên".to_owned();
+    down[3].1 = "http://127.0.0.1:9/".to_owned();
+    down.push(("eager", "followed".to_owned()));
+    let mut too_much = down.clone();
+    too_much.push(("eager_max_mib", "nhiều".to_owned()));
+    let r = post(&mut op, "/admin/peers", too_much).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Cách đưa tệp về trước hoặc dung lượng tối đa không hợp lệ."));
+    assert_eq!(b.count("peers"), 1);
+    down.push(("eager_max_mib", "100".to_owned()));
+    assert_eq!(post(&mut op, "/admin/peers", down).await.status(), StatusCode::OK);
+
+    // Each with when it was read, how it went, how many programs came.
+    let page = admin_until(&mut op, |p| {
+        p.contains("<td class=\"peer-mirrored\">2</td>") && p.contains("Không kết nối được tới hub kia.")
+    })
+    .await;
+    let row = |id: &str| -> String {
+        let start = page.find(&format!("<tr id=\"peer-row-{id}\">")).unwrap();
+        page[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    let (cum2, cum5) = (row("cum-2"), row("cum-5"));
+    assert!(cum2.contains("Cụm 2 — Đông Bắc") && cum2.contains(&a.address), "{cum2}");
+    assert!(cum2.contains("<td class=\"peer-state\">Bình thường</td>"), "{cum2}");
+    assert!(!cum2.contains("Chưa đọc lần nào"), "{cum2}");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(7 * 3600).unwrap())
+        .format("%Y")
+        .to_string();
+    assert!(cum2.contains(&format!("/{today} ")), "the last read's date: {cum2}");
+    assert!(cum5.contains("<td class=\"peer-mirrored\">0</td>"), "{cum5}");
+    assert!(
+        cum5.contains("<td class=\"peer-eager\">Chương trình các đài ở đây theo dõi (tối đa 104,9 MB)</td>"),
+        "{cum5}"
+    );
+    assert!(
+        cum2.contains("<td class=\"peer-eager\">Không: lấy tệp khi có người cần</td>"),
+        "{cum2}"
+    );
+    assert!(!page.contains(&token));
+    assert!(b.count("stations") == stations_before + 2);
+
+    // Unfollowed: said; what came from it is withdrawn.
+    let csrf = op.session_csrf().await;
+    let remove = |id: &str| vec![("csrf", csrf.clone()), ("peer_id", id.to_owned())];
+    let r = post(&mut op, "/admin/peers/remove", remove("cum-2")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Đã thôi theo dõi hub cum-2"), "{html}");
+    assert!(!html.contains("<tr id=\"peer-row-cum-2\">"));
+    assert!(b.find(&lang_son, "q=moi+cum").await.is_empty());
+    // An unknown one: said, nothing changed.
+    let r = post(&mut op, "/admin/peers/remove", remove("cum-2")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Hub này không có trong danh sách theo dõi."));
+    assert_eq!(b.count("peers"), 1);
+    let r = post(&mut mai, "/admin/peers/remove", remove("cum-5")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.count("peers"), 1);
+}
+
+/// A as a process of its own on `data` and `port`, to stop, kill and start
+/// again on the same address.
+async fn origin_process(data: &std::path::Path, port: u16, log: &std::path::Path) -> crate::procs::HubProcess {
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pxhub"));
+    cmd.arg("serve").envs(crate::procs::serve_env(data, port, &storage));
+    crate::procs::HubProcess::start(cmd, port, log).await
+}
+
+/// The peers `hub` follows, once `check` holds of them (10 s).
+async fn peers_until(hub: &TestApp, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..200 {
+        let listed: Value = hub.get(&hub.admin, "/api/v1/peers").await.json().await.unwrap();
+        if check(&listed) {
+            return listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never matched");
+}
+
+/// The date and time the page gives after `label` (`dd/mm/yyyy HH:MM`,
+/// station time), as UTC.
+fn time_after(page: &str, label: &str) -> chrono::DateTime<chrono::Utc> {
+    let at = page.split(label).nth(1).unwrap_or_else(|| panic!("no {label}: {page}"));
+    let local = chrono::NaiveDateTime::parse_from_str(&at[..16], "%d/%m/%Y %H:%M").unwrap();
+    (local - chrono::Duration::hours(7)).and_utc()
+}
+
+/// The origin hub stops: a mirror's page says it waits for its origin, and
+/// when the origin was last tried, instead of offering a download that
+/// would fail (the API answers 503 and stores nothing); once the origin is
+/// back, the download is offered again and gives the bytes.
+#[tokio::test]
+async fn a_mirror_whose_origin_hub_is_stopped_says_it_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let admin = crate::procs::admin_token(&data, &storage);
+    let port = crate::procs::free_port();
+    let mut origin = origin_process(&data, port, &dir.path().join("a1.log")).await;
+    let a = origin.app(&admin, &data, &storage);
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(64 * 1024 + 5, 44);
+    with_rights(&a, &cao_bang, "Khắp mọi cụm", json!({"audience": "all"}), &master).await;
+    follow(&b, "cum-2", "Cụm 2 — Đông Bắc", &a, "cum-3").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=khap", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+    let (page, file) = (
+        format!("/programs/{mirror}"),
+        format!("/api/v1/programs/{mirror}/files/master"),
+    );
+    let download = format!("href=\"{file}\"");
+    crate::web::add_person(&b, "lang-son", "mai", "Hoàng Thị Mai", "editor", PASSWORD);
+    let mut mai = crate::web::Browser::new(&b);
+    mai.sign_in("mai", PASSWORD).await;
+    let html = mai.text(&page).await;
+    assert!(html.contains(&download), "{html}");
+    assert!(!html.contains("Đang chờ hub gốc"));
+
+    // A stops: the page says the program waits for it.
+    origin.stop();
+    let stopped = chrono::Utc::now();
+    peers_until(&b, |l| !l["items"][0]["last_error"].is_null()).await;
+    let html = mai.text(&page).await;
+    assert!(
+        html.contains("Đang chờ hub gốc: chưa lấy được tệp từ Cụm 2 — Đông Bắc. Lần thử gần nhất: "),
+        "{html}"
+    );
+    assert!(!html.contains(&download), "no download that would fail: {html}");
+    // A take tries, fails, stores nothing; the page gives that try's time.
+    assert_problem(
+        b.get(&lang_son, &file).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "origin_unavailable",
+    )
+    .await;
+    assert!(b.stored_keys().await.is_empty());
+    assert_eq!(b.count("media_objects"), 0);
+    assert_eq!(b.count("peer_waits"), 1);
+    let html = mai.text(&page).await;
+    let tried = time_after(&html, "Lần thử gần nhất: ");
+    let minute = chrono::Duration::minutes(1);
+    assert!(
+        tried > stopped - minute * 2 && tried <= chrono::Utc::now(),
+        "{tried} vs {stopped}"
+    );
+    assert!(!html.contains(&download));
+    // In English too.
+    let en = mai.text(&format!("{page}?lang=en")).await;
+    assert!(en.contains("Waiting for the originating hub"), "{en}");
+
+    // A comes back: the download is offered again, and gives the bytes.
+    let _origin = origin_process(&data, port, &dir.path().join("a2.log")).await;
+    peers_until(&b, |l| l["items"][0]["last_error"].is_null()).await;
+    let html = mai.text(&page).await;
+    assert!(html.contains(&download), "{html}");
+    assert!(!html.contains("Đang chờ hub gốc"));
+    let r = b.get(&lang_son, &file).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap()[..] == master[..]);
+    assert_eq!(b.count("peer_waits"), 0, "fetched: it waits no more");
+}
+
+/// A is killed in the middle of sending a large master to B, and started
+/// again seconds later: B's fetch goes on from where it broke (a Range), the taker gets
+/// the exact bytes, and A sent little more than the file once.
+#[tokio::test]
+async fn a_fetch_goes_on_after_the_origin_is_killed_and_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let storage = pxhub::config::StorageSettings::Local { path: None };
+    let admin = crate::procs::admin_token(&data, &storage);
+    let port = crate::procs::free_port();
+    let mut origin = origin_process(&data, port, &dir.path().join("a1.log")).await;
+    let a = origin.app(&admin, &data, &storage);
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(12 * 1024 * 1024 + 3, 45);
+    with_rights(&a, &cao_bang, "Sông Gâm mọi cụm", json!({"audience": "all"}), &master).await;
+    // 4 MB/s, never cut by the link itself.
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let link = crate::link::start_link(upstream, 4e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=song+gam", |f| items(f).len() == 1).await;
+    let file = format!("{}/api/v1/programs/{}/files/master", b.address, id(&items(&found)[0]));
+
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = link.returned.load(Relaxed);
+    let take = tokio::spawn({
+        let (client, token) = (reqwest::Client::new(), lang_son.clone());
+        async move {
+            let r = client.get(file).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.bytes().await.unwrap())
+        }
+    });
+    // A dies with about a third of the file sent, and starts again.
+    let third = master.len() as u64 / 3;
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) - before >= third {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    origin.kill();
+    let at_kill = link.returned.load(Relaxed) - before;
+    assert!(at_kill >= third && at_kill < master.len() as u64, "{at_kill}");
+    // Down for a while, as a machine that restarts is.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let _origin = origin_process(&data, port, &dir.path().join("a2.log")).await;
+
+    let (status, got) = take.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(got[..] == master[..], "byte-exact");
+    // What A sent (the feed's polls included): the file once, give or take
+    // 5 %; a fetch started again from the start would have sent 1.33×.
+    let sent = link.returned.load(Relaxed) - before;
+    assert!(
+        sent as f64 <= 1.05 * master.len() as f64,
+        "A sent {sent} for {} bytes",
+        master.len()
+    );
+    assert_eq!(b.count("media_objects"), 1);
+    assert_eq!(b.stored_keys().await.len(), 1, "nothing half-stored beside it");
+}
+
+/// A withdraws a program while B is fetching its master for a taker: B's
+/// mirror is withdrawn within a poll, the fetch stops, the taker and every
+/// later one get 410, and nothing of it stays in B's store.
+#[tokio::test]
+async fn a_withdrawal_at_the_origin_stops_a_fetch_under_way() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let master = crate::helpers::bytes(8 * 1024 * 1024, 46);
+    let p = with_rights(
+        &a,
+        &cao_bang,
+        "Thác Bản Giốc mọi cụm",
+        json!({"audience": "all"}),
+        &master,
+    )
+    .await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    // 2 MB/s: the whole file would take 4 s.
+    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let lang_son = b.station("lang-son", "provincial").await;
+    let found = search_until(&b, &lang_son, "q=ban+gioc", |f| items(f).len() == 1).await;
+    let mirror = id(&items(&found)[0]).to_owned();
+    let file = format!("/api/v1/programs/{mirror}/files/master");
+
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = link.returned.load(Relaxed);
+    let take = tokio::spawn({
+        let (client, token, url) = (reqwest::Client::new(), lang_son.clone(), format!("{}{file}", b.address));
+        async move {
+            let r = client.get(url).bearer_auth(token).send().await.unwrap();
+            (r.status(), r.bytes().await.unwrap())
+        }
+    });
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) - before >= 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&p)),
+            &json!({"reason": "sai bản quyền"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let (status, _) = take.await.unwrap();
+    assert_eq!(status, StatusCode::GONE, "the taker gets nothing");
+    let got: Value = b
+        .get(&lang_son, &format!("/api/v1/programs/{mirror}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "withdrawn");
+    assert_eq!(b.get(&lang_son, &file).await.status(), StatusCode::GONE);
+    // The fetch stopped: A did not send the rest, and B kept nothing of it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sent = link.returned.load(Relaxed) - before;
+    assert!(sent < master.len() as u64 * 3 / 4, "the fetch went on: {sent}");
+    for _ in 0..100 {
+        if b.stored_keys().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(b.stored_keys().await.is_empty(), "{:?}", b.stored_keys().await);
+    assert_eq!(b.count("media_objects"), 0);
+    assert_eq!(b.count("peer_waits"), 0, "a withdrawn program waits for nothing");
+}
+
+/// One value of B's catalog, read beside the running hub.
+fn catalog_value<T: rusqlite::types::FromSql>(hub: &TestApp, sql: &str) -> T {
+    rusqlite::Connection::open(hub.catalog_path())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A's webhooks wake B at once: B reads A's feed once a minute only, yet a
+/// program published or withdrawn on A shows on B within seconds. B
+/// subscribed on A as its peer station (A sends it only what a peer may
+/// see); a delivery not signed with the secret B gave is refused, a signed
+/// one makes B read now; removing the peer ends the subscription on A.
+#[tokio::test]
+async fn the_origins_webhooks_wake_the_following_hub() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(|s| s.peer_poll_ms = 60_000).await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    follow(&b, "cum-2", "Cụm 2", &a, "cum-3").await;
+    let hooks = {
+        let mut hooks = Value::Null;
+        for _ in 0..200 {
+            hooks = a.get(&a.admin, "/api/v1/webhooks").await.json().await.unwrap();
+            let polled: Option<i64> = catalog_value(&b, "SELECT polled_at FROM peers");
+            if items(&hooks).len() == 1 && polled.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        hooks
+    };
+    assert_eq!(items(&hooks).len(), 1, "{hooks}");
+    assert_eq!(hooks["items"][0]["station"], "cum-3", "B's peer station subscribed");
+    assert_eq!(
+        hooks["items"][0]["url"],
+        format!("{}/api/v1/peers/cum-2/wake", b.address)
+    );
+    // B's worker has read A once and sleeps for a minute now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    with_rights(&a, &cao_bang, "Chỉ trong cụm", json!({"audience": "cluster"}), b"x").await;
+    let shared = with_rights(&a, &cao_bang, "Khèn mọi cụm", json!({"audience": "all"}), b"khen").await;
+    search_until(&b, &lang_son, "q=khen", |f| items(f).len() == 1).await;
+    // A sent B's hook nothing of the cluster's own program.
+    let about: Vec<String> = rusqlite::Connection::open(a.catalog_path())
+        .unwrap()
+        .prepare(
+            "SELECT DISTINCT p.id FROM deliveries d JOIN events e ON e.seq = d.event_seq
+               JOIN programs p ON p.seq = e.program_seq",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(about, [id(&shared).to_owned()]);
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&shared)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    search_until(&b, &lang_son, "q=khen", |f| items(f).is_empty()).await;
+
+    // Only a delivery signed with B's secret wakes B.
+    let wake = format!("{}/api/v1/peers/cum-2/wake", b.address);
+    let body = br#"{"delivery":"x"}"#;
+    let secret: String = catalog_value(&b, "SELECT wake_secret FROM peers");
+    let signed = |secret: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let client = reqwest::Client::new();
+    for (path, signature) in [
+        (wake.clone(), None),
+        (wake.clone(), Some(signed("not the secret B gave"))),
+        (wake.clone(), Some("sha256=zz".to_owned())),
+        (wake.replace("cum-2", "cum-9"), Some(signed(&secret))),
+    ] {
+        let mut req = client.post(&path).body(&body[..]);
+        if let Some(s) = &signature {
+            req = req.header("X-Hub-Signature-256", s);
+        }
+        assert_problem(req.send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let before: i64 = catalog_value(&b, "SELECT polled_at FROM peers");
+    let r = client
+        .post(&wake)
+        .header("X-Hub-Signature-256", signed(&secret))
+        .body(&body[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mut after = before;
+    for _ in 0..100 {
+        after = catalog_value(&b, "SELECT polled_at FROM peers");
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(after > before, "a signed delivery makes B read A now");
+
+    // Unfollowed: B's subscription on A ends.
+    assert_eq!(
+        b.delete(&b.admin, "/api/v1/peers/cum-2").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let hooks: Value = a.get(&a.admin, "/api/v1/webhooks").await.json().await.unwrap();
+    assert!(items(&hooks).is_empty(), "{hooks}");
+}
+
+/// B follows A through a proxy that can take A away, with this eager mode
+/// and limit; returns the proxy.
+async fn follow_eagerly(
+    b: &TestApp,
+    a: &TestApp,
+    eager: &str,
+    max: u64,
+) -> std::sync::Arc<crate::fault_proxy::FaultProxy> {
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    let proxy = crate::fault_proxy::FaultProxy::start(upstream, 47).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": proxy.endpoint(), "token": token,
+                    "eager": eager, "eager_max_bytes": max}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(
+        (made["eager"].as_str(), made["eager_max_bytes"].as_u64()),
+        (Some(eager), Some(max))
+    );
+    proxy
+}
+
+/// The SHA-256s of B's stored objects, once there are `n` of them (10 s),
+/// and still `n` a moment later.
+async fn stored_until(b: &TestApp, n: i64) -> BTreeSet<String> {
+    for _ in 0..200 {
+        if b.count("media_objects") >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(b.count("media_objects"), n);
+    rusqlite::Connection::open(b.catalog_path())
+        .unwrap()
+        .prepare("SELECT sha256 FROM media_objects")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A peer mirrored eagerly: its programs' files come to B before anyone
+/// asks, newest first, within its size limit (no take at A or B), and B
+/// serves them while A is down; what did not fit waits for its origin.
+#[tokio::test]
+async fn a_peer_mirrored_eagerly_is_served_while_it_is_down_within_its_limit() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let (old, new) = (crate::helpers::bytes(80_000, 48), crate::helpers::bytes(90_000, 49));
+    let p_old = with_rights(&a, &cao_bang, "Hội Lồng Tồng cũ", json!({"audience": "all"}), &old).await;
+    let p_new = with_rights(&a, &cao_bang, "Hội Lồng Tồng mới", json!({"audience": "all"}), &new).await;
+    with_rights(
+        &a,
+        &cao_bang,
+        "Lồng Tồng trong cụm",
+        json!({"audience": "cluster"}),
+        b"x",
+    )
+    .await;
+    // Room for one of the two.
+    let proxy = follow_eagerly(&b, &a, "all", 100_000).await;
+    let stored = stored_until(&b, 1).await;
+    assert_eq!(
+        stored,
+        BTreeSet::from([p_new["files"][0]["sha256"].as_str().unwrap().to_owned()])
+    );
+    assert_eq!(a.count("peer_uses"), 0, "no take at A");
+    assert_eq!(b.count("takes"), 0, "nor at B");
+
+    // A goes away: B serves what it holds; the other waits for its origin.
+    proxy.set(crate::fault_proxy::Mode::Down).await;
+    let found = search_until(&b, &lang_son, "q=long+tong", |f| items(f).len() == 2).await;
+    let mirror = |title: &str| {
+        items(&found)
+            .iter()
+            .find(|p| p["title"] == title)
+            .map(|p| id(p).to_owned())
+            .unwrap()
+    };
+    let file = |m: String| format!("/api/v1/programs/{m}/files/master");
+    let r = b.get(&lang_son, &file(mirror("Hội Lồng Tồng mới"))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap()[..] == new[..]);
+    assert_problem(
+        b.get(&lang_son, &file(mirror("Hội Lồng Tồng cũ"))).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "origin_unavailable",
+    )
+    .await;
+    let _ = p_old;
+}
+
+/// `followed`: only what a station of B follows comes ahead of need; a
+/// bad mode is refused and stores nothing.
+#[tokio::test]
+async fn a_peer_mirrored_eagerly_for_what_is_followed_brings_only_that() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let r = b
+        .post(
+            &lang_son,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Sli lượn"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let mut body = program("Sli lượn số 1");
+    body["series"] = json!("Sli lượn");
+    body["rights"] = json!({"audience": "all"});
+    let followed = a.publish_with_master(&cao_bang, &body, b"sli luon".to_vec()).await;
+    with_rights(
+        &a,
+        &cao_bang,
+        "Chợ tình mọi cụm",
+        json!({"audience": "all"}),
+        b"cho tinh",
+    )
+    .await;
+
+    let bad = json!({"id": "cum-2", "name": "Cụm 2", "url": a.address, "token": "pxh_x_y", "eager": "some"});
+    let p = assert_problem(
+        b.post(&b.admin, "/api/v1/peers", &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(crate::helpers::fields(&p), ["eager"]);
+    assert_eq!(b.count("peers"), 0);
+
+    let _proxy = follow_eagerly(&b, &a, "followed", 0).await;
+    search_until(&b, &lang_son, "q=cho+tinh", |f| items(f).len() == 1).await;
+    let stored = stored_until(&b, 1).await;
+    assert_eq!(
+        stored,
+        BTreeSet::from([followed["files"][0]["sha256"].as_str().unwrap().to_owned()])
+    );
+}
+
+/// An eager fetch under way holds up nothing: a program A publishes
+/// meanwhile reaches B at its next read, and A's withdrawal of the program
+/// being fetched stops the fetch, leaving nothing of it.
+#[tokio::test]
+async fn an_eager_fetch_under_way_holds_up_neither_reads_nor_withdrawals() {
+    let a = TestApp::spawn().await;
+    let b = following_hub().await;
+    let cao_bang = a.station("cao-bang", "provincial").await;
+    let lang_son = b.station("lang-son", "provincial").await;
+    let master = crate::helpers::bytes(8 * 1024 * 1024, 50);
+    let big = with_rights(
+        &a,
+        &cao_bang,
+        "Phóng sự dài mọi cụm",
+        json!({"audience": "all"}),
+        &master,
+    )
+    .await;
+    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
+    // 2 MB/s: the eager fetch takes 4 s.
+    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let token = a.station("cum-3", "peer").await;
+    let r = b
+        .post(
+            &b.admin,
+            "/api/v1/peers",
+            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token, "eager": "all"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    use std::sync::atomic::Ordering::Relaxed;
+    for _ in 0..1000 {
+        if link.returned.load(Relaxed) >= 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(link.returned.load(Relaxed) >= 1024 * 1024, "the eager fetch started");
+
+    with_rights(&a, &cao_bang, "Tin nhanh mọi cụm", json!({"audience": "all"}), b"tin").await;
+    search_until(&b, &lang_son, "q=tin+nhanh", |f| items(f).len() == 1).await;
+    assert_eq!(b.count("media_objects"), 0, "found while the eager fetch goes on");
+
+    let r = a
+        .post(
+            &cao_bang,
+            &format!("/api/v1/programs/{}/withdraw", id(&big)),
+            &json!({"reason": "sai"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    search_until(&b, &lang_son, "q=phong+su+dai", |f| items(f).is_empty()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let carried = link.returned.load(Relaxed);
+    assert!(carried < master.len() as u64, "the fetch stopped: {carried}");
+    let stored = stored_until(&b, 1).await;
+    assert!(
+        !stored.contains(big["files"][0]["sha256"].as_str().unwrap()),
+        "nothing of the withdrawn program is kept"
+    );
 }

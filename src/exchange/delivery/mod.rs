@@ -17,8 +17,10 @@
 pub mod agent;
 pub mod feed;
 pub mod follows;
+pub(super) mod peer_eager;
 pub(super) mod peer_files;
 pub mod peer_reports;
+pub mod peer_wake;
 pub mod peers;
 pub mod push;
 pub mod webhooks;

@@ -14,10 +14,16 @@ use crate::domain::{Peer, Sha256};
 use crate::exchange::files::{UploadGuard, Wanted};
 use crate::exchange::{ExchangeError, Hub};
 
-/// Tries of one fetch (the first, and resumptions after a broken link).
+/// Tries in a row that bring no byte before a fetch gives up: before its
+/// first byte (the origin is likely down: the taker hears so soon)…
 const ATTEMPTS: u32 = 6;
+/// …and once bytes came (a broken link, the origin restarting: worth
+/// waiting for, about 13 s in all, to go on from where it broke).
+const RESUME_ATTEMPTS: u32 = 12;
 /// How long one request to the origin may go without finishing.
 const TIMEOUT: Duration = Duration::from_secs(3600);
+/// How often a fetch under way looks whether its program was withdrawn.
+const CHECK_EVERY: Duration = Duration::from_millis(300);
 
 /// One fetch per content at a time: takers of the same file wait on it.
 pub(in crate::exchange) type Fetches =
@@ -45,6 +51,8 @@ enum FetchError {
     Mismatch,
     #[error("the peer did not resume at byte {0}")]
     NoResume(u64),
+    #[error("the program was withdrawn while its file was fetched")]
+    Withdrawn,
     #[error(transparent)]
     Local(#[from] ExchangeError),
 }
@@ -58,6 +66,18 @@ impl From<crate::media::MediaError> for FetchError {
 impl From<crate::catalog::DbError> for FetchError {
     fn from(e: crate::catalog::DbError) -> Self {
         Self::Local(e.into())
+    }
+}
+
+/// The GET of `w`'s file at its origin, from byte `from` on (then only
+/// while it is the same file, by its SHA-256 as ETag).
+fn request(client: &reqwest::Client, url: &url::Url, peer: &Peer, w: &Wanted, from: u64) -> reqwest::RequestBuilder {
+    let req = client.get(url.clone()).bearer_auth(peer.token.expose());
+    match from {
+        0 => req,
+        from => req
+            .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            .header(reqwest::header::IF_RANGE, format!("\"{}\"", w.file.sha256.hex())),
     }
 }
 
@@ -83,7 +103,12 @@ impl Hub {
         match result {
             Ok(()) => Ok(()),
             Err(FetchError::Local(e)) => Err(e),
+            Err(FetchError::Withdrawn) => {
+                tracing::info!(peer = %w.origin.peer, program = %w.origin.program_id, "stopped fetching a mirrored file: its program was withdrawn");
+                Err(ExchangeError::Gone)
+            }
             Err(e) => {
+                self.record_wait(w, matches!(e, FetchError::NoPeer)).await;
                 tracing::warn!(
                     peer = %w.origin.peer,
                     program = %w.origin.program_id,
@@ -93,6 +118,27 @@ impl Hub {
                 Err(ExchangeError::OriginUnavailable)
             }
         }
+    }
+
+    /// Notes that `w` waits for its origin (its page says so, with when it
+    /// was tried), unless the hub no longer follows its peer.
+    async fn record_wait(&self, w: &Wanted, no_peer: bool) {
+        if no_peer {
+            return;
+        }
+        let (sha, peer) = (w.file.sha256, w.origin.peer.clone());
+        let at = crate::catalog::now();
+        if let Err(e) = self.catalog.write(move |tx| peers::set_wait(tx, &sha, &peer, at)).await {
+            tracing::error!(error = %e, "could not record that a mirrored file waits for its origin");
+        }
+    }
+
+    /// Whether the mirror `w` belongs to is still published here (its
+    /// origin's withdrawal reaches it with the next read of the peer's feed).
+    async fn still_wanted(&self, w: &Wanted) -> Result<bool, FetchError> {
+        let (peer, remote) = (w.origin.peer.clone(), w.origin.program_id.clone());
+        let mirror = self.catalog.read(move |c| peers::mirror(c, &peer, &remote)).await?;
+        Ok(mirror.is_some_and(|s| s.program.status == crate::domain::ProgramStatus::Published))
     }
 
     /// Streams the file from the peer into a new object, resuming with a
@@ -105,6 +151,9 @@ impl Hub {
         }
         let path = format!("api/v1/programs/{}/files/{}", w.origin.program_id, w.file.role.as_str());
         let url = join(&base, &path).map_err(|_| FetchError::Address)?;
+        if !self.still_wanted(w).await? {
+            return Err(FetchError::Withdrawn);
+        }
         let client = self.peer_client();
         let mut guard = UploadGuard::start(self).await?;
         let mut writer = self.media.writer(&guard.key).await?;
@@ -117,20 +166,16 @@ impl Hub {
         }
         let want = w.file.size;
         let mut tries = 0;
+        let mut checked = tokio::time::Instant::now();
         loop {
             tries += 1;
             let from = writer.size();
-            let mut req = client.get(url.clone()).bearer_auth(peer.token.expose());
-            if from > 0 {
-                req = req
-                    .header(reqwest::header::RANGE, format!("bytes={from}-"))
-                    .header(reqwest::header::IF_RANGE, format!("\"{}\"", w.file.sha256.hex()));
-            }
-            let mut r = match req.send().await {
+            let limit = if from > 0 { RESUME_ATTEMPTS } else { ATTEMPTS };
+            let mut r = match request(&client, &url, peer, w, from).send().await {
                 Ok(r) => r,
-                Err(e) if tries < ATTEMPTS => {
+                Err(e) if tries < limit => {
                     tracing::info!(peer = %peer.id, "fetching from the origin: {}; trying again", describe(&e));
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries.min(10)))).await;
                     continue;
                 }
                 Err(e) => return Err(FetchError::Unreachable(describe(&e))),
@@ -141,22 +186,20 @@ impl Hub {
                 (s @ (401 | 403), _) => return Err(FetchError::Refused(s)),
                 (s, _) => return Err(FetchError::Status(s)),
             }
-            let broken = loop {
-                match r.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if writer.size() + chunk.len() as u64 > want {
-                            writer.abort().await;
-                            return Err(FetchError::Larger(want));
-                        }
-                        writer.write(chunk).await?;
-                    }
-                    Ok(None) => break None,
-                    Err(e) => break Some(describe(&e)),
+            let broken = match self.read_body(&mut r, &mut writer, w, &mut checked).await {
+                Ok(broken) => broken,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(e);
                 }
             };
+            if writer.size() > from {
+                // Bytes came: the tries in a row start again.
+                tries = 0;
+            }
             match broken {
                 None => break,
-                Some(why) if tries < ATTEMPTS => {
+                Some(why) if tries < RESUME_ATTEMPTS => {
                     tracing::info!(peer = %peer.id, at = writer.size(), "fetching from the origin: {why}; resuming");
                 }
                 Some(why) => return Err(FetchError::Unreachable(why)),
@@ -172,8 +215,48 @@ impl Hub {
             return Err(FetchError::Mismatch);
         }
         self.metrics.bytes_in.fetch_add(stored.size, Ordering::Relaxed);
-        let unused = self
-            .catalog
+        let unused = self.record_fetched(stored).await?;
+        tracing::info!(peer = %peer.id, program = %w.origin.program_id, size = want, "fetched a mirrored file from its origin");
+        guard.done();
+        self.delete_objects(unused).await;
+        self.wake_analysis();
+        Ok(())
+    }
+
+    /// Writes the answer's body on; `Some(why)` when the link broke before
+    /// its end. Stops (the caller aborts the object) when the file turns out larger
+    /// than declared, or its program was withdrawn meanwhile.
+    async fn read_body(
+        &self,
+        r: &mut reqwest::Response,
+        writer: &mut crate::media::ObjectWriter,
+        w: &Wanted,
+        checked: &mut tokio::time::Instant,
+    ) -> Result<Option<String>, FetchError> {
+        loop {
+            match r.chunk().await {
+                Ok(Some(chunk)) => {
+                    if writer.size() + chunk.len() as u64 > w.file.size {
+                        return Err(FetchError::Larger(w.file.size));
+                    }
+                    writer.write(chunk).await?;
+                    if checked.elapsed() >= CHECK_EVERY {
+                        *checked = tokio::time::Instant::now();
+                        if !self.still_wanted(w).await? {
+                            return Err(FetchError::Withdrawn);
+                        }
+                    }
+                }
+                Ok(None) => return Ok(None),
+                Err(e) => return Ok(Some(describe(&e))),
+            }
+        }
+    }
+
+    /// Records a fetched object (unless the same content came meanwhile);
+    /// returns the keys no longer needed.
+    async fn record_fetched(&self, stored: crate::media::StoredObject) -> Result<Vec<String>, ExchangeError> {
+        self.catalog
             .write(move |tx| {
                 let mut unused = Vec::new();
                 match media::object(tx, &stored.sha256)? {
@@ -188,16 +271,12 @@ impl Hub {
                     )?,
                 }
                 media::end_upload(tx, &stored.key)?;
+                peers::clear_wait(tx, &stored.sha256)?;
                 // Looked into here too: previews, loudness, the search's facts.
                 analysis::enqueue(tx, &stored.sha256)?;
-                Ok::<_, ExchangeError>(unused)
+                Ok(unused)
             })
-            .await?;
-        tracing::info!(peer = %peer.id, program = %w.origin.program_id, size = want, "fetched a mirrored file from its origin");
-        guard.done();
-        self.delete_objects(unused).await;
-        self.wake_analysis();
-        Ok(())
+            .await
     }
 
     /// The client every call to a peer goes through: the webhook address

@@ -18,8 +18,8 @@ use super::emit;
 use crate::catalog::index::SearchIndex;
 use crate::catalog::{self, peers, programs, stations, Transaction};
 use crate::domain::{
-    Audience, Credit, EventType, FileRecord, FileRole, Genre, Origin, Peer, ProgramId, ProgramInput, ProgramKind,
-    ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
+    Audience, Credit, EagerMirror, EventType, FileRecord, FileRole, Genre, Origin, Peer, Program, ProgramId,
+    ProgramInput, ProgramKind, ProgramStatus, RightsInput, Secret, Sha256, Station, StationId, StationKind,
 };
 use crate::exchange::error::code;
 use crate::exchange::programs::parse_metadata;
@@ -30,12 +30,16 @@ use crate::exchange::{Caller, ExchangeError, Hub};
 pub struct PeerSettings {
     /// How long the worker waits between two reads of every peer's feed.
     pub poll: Duration,
+    /// Subscribe to each peer's webhooks, so that its changes wake the
+    /// worker at once (see [`super::peer_wake`]).
+    pub wake: bool,
 }
 
 impl Default for PeerSettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_secs(30),
+            wake: true,
         }
     }
 }
@@ -47,6 +51,19 @@ pub struct NewPeer {
     pub name: String,
     pub url: String,
     pub token: Secret,
+    /// `none` (or empty), `all` or `followed`: which of its programs' files
+    /// are fetched ahead of need.
+    pub eager: String,
+    /// The most bytes eager mirroring stores of its programs (0: no limit).
+    pub eager_max_bytes: u64,
+}
+
+/// A peer as the operator's page lists it.
+#[derive(Debug, Clone)]
+pub struct PeerSummary {
+    pub peer: Peer,
+    /// Its programs mirrored here and published.
+    pub mirrored: u64,
 }
 
 /// Events asked for in one read of a peer's feed.
@@ -71,6 +88,38 @@ pub enum PeerError {
     Address(&'static str),
     #[error(transparent)]
     Local(#[from] ExchangeError),
+}
+
+/// What kind of failure a peer's stored `last_error` (a [`PeerError`]'s
+/// words) tells of, for the pages to say in their language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerErrorKind {
+    Refused,
+    Status(u16),
+    Unreachable,
+    Nonsense,
+    Address,
+    Other,
+}
+
+/// The kind of a stored `last_error`, read back from [`PeerError`]'s words.
+pub fn error_kind(stored: &str) -> PeerErrorKind {
+    if stored.starts_with("the peer refused this hub's token") {
+        PeerErrorKind::Refused
+    } else if let Some(code) = stored.strip_prefix("the peer answered ") {
+        code.trim()
+            .parse()
+            .map(PeerErrorKind::Status)
+            .unwrap_or(PeerErrorKind::Other)
+    } else if stored.starts_with("the peer could not be reached") {
+        PeerErrorKind::Unreachable
+    } else if stored.starts_with("the peer sent what is not its feed") {
+        PeerErrorKind::Nonsense
+    } else if stored.starts_with("the peer's address is refused") {
+        PeerErrorKind::Address
+    } else {
+        PeerErrorKind::Other
+    }
 }
 
 /// One page of a peer's feed, as far as this hub reads it.
@@ -195,7 +244,7 @@ impl RemoteProgram {
 }
 
 /// Checks what the operator gave, before anything is stored.
-fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url), ExchangeError> {
+fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url, EagerMirror), ExchangeError> {
     let mut errors = Vec::new();
     let id = match StationId::parse(new.id.trim()) {
         Ok(id) if id.as_str() == "local" => {
@@ -231,8 +280,18 @@ fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url), ExchangeErr
             "must be the token the peer's operator issued (1 to 512 printable characters)",
         ));
     }
-    match (id, url, errors.is_empty()) {
-        (Some(id), Some(url), true) => Ok((id, name, url)),
+    let eager = match new.eager.trim() {
+        "" => Some(EagerMirror::None),
+        e => EagerMirror::parse(e),
+    };
+    if eager.is_none() {
+        errors.push(crate::domain::FieldError::new("eager", "must be none, all or followed"));
+    }
+    if new.eager_max_bytes > i64::MAX as u64 {
+        errors.push(crate::domain::FieldError::new("eager_max_bytes", "is too large"));
+    }
+    match (id, url, eager, errors.is_empty()) {
+        (Some(id), Some(url), Some(eager), true) => Ok((id, name, url, eager)),
         _ => Err(ExchangeError::Invalid(errors)),
     }
 }
@@ -244,7 +303,7 @@ impl Hub {
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn add_peer(&self, caller: &Caller, new: NewPeer) -> Result<Peer, ExchangeError> {
         self.require_operator(caller)?;
-        let (id, name, url) = check_new(&new)?;
+        let (id, name, url, eager) = check_new(&new)?;
         if let Err(refusal) = self.webhook_guard.check(&url).await {
             return Err(ExchangeError::invalid("url", refusal.shown()));
         }
@@ -256,6 +315,11 @@ impl Hub {
             cursor: None,
             last_error: None,
             created_at: catalog::now(),
+            polled_at: None,
+            wake_secret: None,
+            wake_hook: None,
+            eager,
+            eager_max_bytes: new.eager_max_bytes,
         };
         let p = peer.clone();
         self.catalog
@@ -298,23 +362,78 @@ impl Hub {
         Ok(self.catalog.read(peers::list).await?)
     }
 
+    /// The hubs this hub follows, each with how many of its programs are
+    /// mirrored here and published (the operator's page).
+    pub async fn peer_summaries(&self, caller: &Caller) -> Result<Vec<PeerSummary>, ExchangeError> {
+        self.require_operator(caller)?;
+        self.catalog
+            .read(|c| {
+                let counts = peers::mirror_counts(c)?;
+                Ok::<_, ExchangeError>(
+                    peers::list(c)?
+                        .into_iter()
+                        .map(|peer| PeerSummary {
+                            mirrored: counts.get(peer.id.as_str()).copied().unwrap_or(0),
+                            peer,
+                        })
+                        .collect(),
+                )
+            })
+            .await
+    }
+
+    /// The files of `p` (a program the caller was shown) that wait for its
+    /// origin, each with when its origin was last tried: not stored here,
+    /// and the latest news of the origin is bad (a fetch of the file failed
+    /// since its feed was last read well, or its feed cannot be read).
+    pub async fn waiting_for_origin(&self, p: &Program) -> Result<Vec<(FileRole, DateTime<Utc>)>, ExchangeError> {
+        let Some(origin) = p.origin.clone() else {
+            return Ok(Vec::new());
+        };
+        let files: Vec<(FileRole, Sha256)> = p.files.iter().map(|f| (f.role, f.sha256)).collect();
+        self.catalog
+            .read(move |c| {
+                let Some(peer) = peers::get(c, &origin.peer)? else {
+                    return Ok(Vec::new());
+                };
+                let down = peer.last_error.is_some();
+                let polled = peer.polled_at.unwrap_or(peer.created_at);
+                let mut waiting = Vec::new();
+                for (role, sha) in files {
+                    if crate::catalog::media::object(c, &sha)?.is_some() {
+                        continue;
+                    }
+                    match peers::wait_of(c, &sha)? {
+                        Some(tried) if down || tried >= polled => waiting.push((role, tried)),
+                        _ if down => waiting.push((role, polled)),
+                        _ => {}
+                    }
+                }
+                Ok(waiting)
+            })
+            .await
+    }
+
     /// Stops following a peer: its mirrored programs are withdrawn here.
     #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
     pub async fn remove_peer(&self, caller: &Caller, id: StationId) -> Result<(), ExchangeError> {
         self.require_operator(caller)?;
         let index = self.index.clone();
-        self.catalog
+        let gone = self
+            .catalog
             .write(move |tx| {
-                if !peers::delete(tx, &id)? {
+                let Some(gone) = peers::get(tx, &id)? else {
                     return Err(ExchangeError::NotFound);
-                }
+                };
+                peers::delete(tx, &id)?;
                 for seq in peers::published_mirrors(tx, &id)? {
                     withdraw_mirror(tx, &index, seq, "the hub no longer follows its origin")?;
                 }
-                Ok(())
+                Ok(gone)
             })
             .await?;
         self.delivered().await;
+        self.end_wake(&gone).await;
         Ok(())
     }
 
@@ -346,7 +465,10 @@ impl Hub {
             match self.catalog.read(peers::list).await {
                 Ok(list) => {
                     for peer in list {
-                        self.poll_peer(&client, &peer).await;
+                        self.ensure_wake(&client, &peer).await;
+                        if self.poll_peer(&client, &peer).await {
+                            self.mirror_eagerly(&peer);
+                        }
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "could not list the peer hubs"),
@@ -360,12 +482,13 @@ impl Hub {
         }
     }
 
-    /// Reads one peer's feed to its end; a failure is logged once and kept
-    /// as the peer's `last_error`, and the next poll tries again from the
-    /// saved cursor.
-    async fn poll_peer(&self, client: &reqwest::Client, peer: &Peer) {
+    /// Reads one peer's feed to its end (`true`: it went well); a failure
+    /// is logged once and kept as the peer's `last_error`, and the next poll
+    /// tries again from the saved cursor.
+    async fn poll_peer(&self, client: &reqwest::Client, peer: &Peer) -> bool {
         let outcome = self.read_peer(client, peer).await;
         let error = outcome.err().map(|e| e.to_string());
+        let well = error.is_none();
         // One line when it starts going wrong (or wrong differently), one
         // when it is well again; not one per poll.
         match (&error, &peer.last_error) {
@@ -373,16 +496,15 @@ impl Hub {
             (None, Some(_)) => tracing::info!(peer = %peer.id, "the peer answers again"),
             _ => {}
         }
-        if error != peer.last_error {
-            let id = peer.id.clone();
-            if let Err(e) = self
-                .catalog
-                .write(move |tx| peers::set_error(tx, &id, error.as_deref()))
-                .await
-            {
-                tracing::error!(peer = %peer.id, error = %e, "could not record the peer's state");
-            }
+        let (id, at) = (peer.id.clone(), catalog::now());
+        if let Err(e) = self
+            .catalog
+            .write(move |tx| peers::polled(tx, &id, error.as_deref(), at))
+            .await
+        {
+            tracing::error!(peer = %peer.id, error = %e, "could not record the peer's state");
         }
+        well
     }
 
     async fn read_peer(&self, client: &reqwest::Client, peer: &Peer) -> Result<(), PeerError> {
@@ -648,4 +770,24 @@ async fn station_names(
         }
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_peer_error_reads_back_as_its_kind() {
+        let cases = [
+            (PeerError::Refused(401), PeerErrorKind::Refused),
+            (PeerError::Status(502), PeerErrorKind::Status(502)),
+            (PeerError::Unreachable("timed out".into()), PeerErrorKind::Unreachable),
+            (PeerError::Nonsense("bad JSON".into()), PeerErrorKind::Nonsense),
+            (PeerError::Address("loopback"), PeerErrorKind::Address),
+            (PeerError::Local(ExchangeError::NotFound), PeerErrorKind::Other),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(error_kind(&e.to_string()), kind, "{e}");
+        }
+    }
 }

@@ -36,13 +36,14 @@ struct AdminPage {
     people: Vec<super::people::PersonLine>,
     tokens: Vec<super::TokenLine>,
     webhooks: Vec<WebhookLine>,
+    peers: Vec<super::peers::PeerLine>,
     /// What the last action says (a new token or password, shown once).
     message: Option<String>,
     secret: Option<String>,
     error: Option<String>,
 }
 
-async fn render(
+pub(super) async fn render(
     v: &Visit,
     status: StatusCode,
     message: Option<String>,
@@ -82,12 +83,14 @@ async fn render(
             id: h.id,
         });
     }
+    let peers = super::peers::lines(v).await?;
     let page = AdminPage {
         c: v.chrome(),
         stations,
         people,
         tokens,
         webhooks,
+        peers,
         message,
         secret,
         error,

@@ -5,6 +5,7 @@ mod admin;
 mod catalog;
 mod edit;
 mod offer;
+mod peers;
 mod people;
 mod profiles;
 mod program;
@@ -52,7 +53,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/webhooks/remove", web::post().to(admin::remove_webhook))
         .route("/admin/profiles", web::get().to(profiles::profiles))
         .route("/admin/profiles", web::post().to(profiles::add_profile))
-        .route("/admin/profiles/remove", web::post().to(profiles::remove_profile));
+        .route("/admin/profiles/remove", web::post().to(profiles::remove_profile))
+        .route("/admin/peers", web::post().to(peers::add_peer))
+        .route("/admin/peers/remove", web::post().to(peers::remove_peer));
 }
 
 /// Every station of the cluster.

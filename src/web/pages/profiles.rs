@@ -54,7 +54,7 @@ fn line(t: &Tr, p: Profile) -> ProfileLine {
             let n = |x: f64| crate::web::format::number(x, 1, t.lang);
             t.args(
                 "loudness-target",
-                &[("lufs", n(l.target_lufs)), ("peak", n(l.max_true_peak_dbtp))],
+                &[("value", n(l.target_lufs)), ("max", n(l.max_true_peak_dbtp))],
             )
         }
         None if p.container == Container::Keep => dash(),
@@ -205,7 +205,7 @@ fn field_words(t: &Tr, field: &str, why: &str) -> (String, String) {
             .trim_end_matches(" channels")
             .replace(" or ", " / ")
             .replace(" to ", "–");
-        t.arg("profile-error-takes", "values", values)
+        t.arg("profile-error-takes", "value", values)
     };
     let message = if why == "number" {
         t.get("error-number")

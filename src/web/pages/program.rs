@@ -35,6 +35,10 @@ pub struct FileView {
     /// The video poster's URL, when there is one.
     pub poster: Option<String>,
     pub analysis: Option<AnalysisView>,
+    /// For a mirrored program's file not fetched yet while its origin hub
+    /// cannot give it: that it waits for its origin, and since when it was
+    /// last tried (said instead of a download that would fail).
+    pub waiting: Option<String>,
 }
 
 /// A file's analysis in words.
@@ -220,7 +224,11 @@ async fn render_with(
     let m = &p.meta;
     let facts = facts(&t, &p);
     let rights = rights(&t, &m.rights, &names);
-    let files = file_views(v, caller, &p).await;
+    let waiting = match take {
+        Ok(()) => waiting_views(v, &p, &names).await?,
+        Err(_) => Vec::new(),
+    };
+    let files = file_views(v, caller, &p, &waiting).await;
     let (takes, rebroadcasts) = match owner || caller.is_admin() {
         true => ledger_views(v, id, &names).await?,
         false => (Vec::new(), Vec::new()),
@@ -266,6 +274,26 @@ async fn render_with(
         errors,
         now_local: format::input_date_time(now),
     })
+}
+
+/// For a mirrored program, what its files that wait for their origin hub
+/// say instead of a download, by role.
+async fn waiting_views(v: &Visit, p: &Program, names: &StationNames) -> Result<Vec<(FileRole, String)>, WebError> {
+    let Some(o) = &p.origin else {
+        return Ok(Vec::new());
+    };
+    let (t, peer) = (v.t(), names.of(o.peer.as_str()));
+    let waits = v.hub.waiting_for_origin(p).await.map_err(|e| v.fail(e))?;
+    Ok(waits
+        .into_iter()
+        .map(|(role, at)| {
+            let when = format::date_time(at, t.lang);
+            (
+                role,
+                t.args("waiting-for-origin", &[("name", peer.clone()), ("date", when)]),
+            )
+        })
+        .collect())
 }
 
 /// What the program is, as label and value rows.
@@ -350,7 +378,12 @@ fn rights(t: &Tr, r: &crate::domain::Rights, names: &StationNames) -> Vec<(Strin
 
 /// The program's files, each with its preview and poster when the analysis
 /// made them.
-async fn file_views(v: &Visit, caller: &crate::exchange::Caller, p: &Program) -> Vec<FileView> {
+async fn file_views(
+    v: &Visit,
+    caller: &crate::exchange::Caller,
+    p: &Program,
+    waiting: &[(FileRole, String)],
+) -> Vec<FileView> {
     let (t, id) = (v.t(), p.id);
     let lang = t.lang;
     let mut files = Vec::new();
@@ -385,6 +418,7 @@ async fn file_views(v: &Visit, caller: &crate::exchange::Caller, p: &Program) ->
             preview,
             poster,
             analysis: f.analysis.as_ref().map(|a| analysis_view(&t, a)),
+            waiting: waiting.iter().find(|(r, _)| *r == f.role).map(|(_, m)| m.clone()),
         });
     }
     files
