@@ -120,6 +120,19 @@ RULES = [
     # Its host name must pass IDNA (UTS 46) processing, which no pattern
     # states; the document's pattern says the scheme and that a host follows.
     (r"POST /api/v1/webhooks$", 422, "validation_failed", r"url", r"must be an absolute http or https URL"),
+    # A peer hub: its id is a station's id but `local` (which names this
+    # hub's own programs in `origin=`); its address passes the same rule and
+    # the same IDNA processing as a webhook's.
+    (r"POST /api/v1/peers$", 422, "validation_failed", r"id", r"`local` names"),
+    (r"POST /api/v1/peers$", 422, "validation_failed", r"url", ANY),
+    # A push target: its URL's scheme and shape depend on its `kind` (and
+    # the address passes the webhook rule); the path may not climb out with
+    # `..` and for `s3` starts with a bucket's name; the profile is one that
+    # exists; the template is parsed with the pull agent's fields.
+    (r"POST /api/v1/deliveries/targets$", 422, "validation_failed", r"url", ANY),
+    (r"POST /api/v1/deliveries/targets$", 422, "validation_failed", r"path", r"(\.\.|bucket)"),
+    (r"POST /api/v1/deliveries/targets$", 422, "validation_failed", r"profile", r"no profile has this id"),
+    (r"POST /api/v1/deliveries/targets$", 422, "validation_failed", r"template", ANY),
 ]
 
 

@@ -33,18 +33,22 @@ pub struct TargetInput {
     /// `https://host[:port]` (optionally `?region=NAME`). Loopback, private,
     /// link-local, shared, multicast and reserved addresses (and names
     /// resolving to one) are refused unless the operator allows them.
+    #[schema(pattern = "^([Ss][Ff][Tt][Pp]|[Ff][Tt][Pp]|[Hh][Tt][Tt][Pp][Ss]?)://[^/?#\\s@]+")]
     pub url: String,
     /// The user name; for `s3` the access key id.
+    #[schema(min_length = 1, max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$")]
     pub username: String,
     /// The password; for `s3` the secret key. Never shown again.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 1024, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]+$")]
     pub secret: Secret,
     /// The folder files go to; for `s3`, `bucket/prefix`.
+    #[schema(max_length = 500, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\\\]*$")]
     pub path: String,
     /// The delivery profile's id the station's playout takes: what is sent
     /// unless the follow names its own profile (else the station's
     /// default; with none, the file as uploaded).
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub profile: Option<String>,
     /// How files are named there, with the pull agent's fields (`{cut_id}`,
     /// `{title}`, `{ext}`, …; no `/`). Default: `{cut_id}.{ext}` for a

@@ -24,24 +24,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct PeerInput {
     /// A slug such as `cum-2`; also the id its programs carry here as their
     /// `origin.peer` (and the station that owns them). Not `local`.
+    #[schema(value_type = crate::domain::StationId, inline)]
     pub id: String,
     /// How the peer is shown: "Cụm 2 — Đông Bắc".
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub name: String,
     /// The peer hub's base URL; it passes the webhook address guard.
+    #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+")]
     pub url: String,
     /// The token the peer's operator issued for this hub (a station of kind
     /// `peer` there); kept to call the peer, never shown again.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[!-~]{1,512}$")]
     pub token: Secret,
     /// Which of its programs' files are fetched ahead of any need, so that
     /// they are served while it is down: `none` (the default: each on first
     /// need), `all`, or `followed` (those a station here follows).
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "followed")]
+    #[schema(value_type = Option<String>, example = "followed", pattern = "^(none|all|followed)?$")]
     pub eager: Option<String>,
     /// The most bytes of its programs' files eager mirroring keeps here
     /// (0, the default: no limit).
     #[serde(default)]
+    #[schema(maximum = 9223372036854775807_u64)]
     pub eager_max_bytes: Option<u64>,
 }
 
