@@ -27,7 +27,11 @@ pub struct PeerInput {
     #[schema(value_type = crate::domain::StationId, inline)]
     pub id: String,
     /// How the peer is shown: "Cụm 2 — Đông Bắc".
-    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     /// The peer hub's base URL; it passes the webhook address guard.
     #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+")]

@@ -321,6 +321,17 @@ async fn the_operator_adds_lists_and_removes_peers_and_never_sees_their_token() 
         .await;
         assert_eq!(crate::helpers::fields(&p), [field], "{field} = {value}");
     }
+    // A name refused for what hides in it says so.
+    let mut bad = good.clone();
+    bad["id"] = json!("cum-9");
+    bad["name"] = json!("Cụm\u{200B}2");
+    let p = assert_problem(
+        b.post(&b.admin, "/api/v1/peers", &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains("invisible"), "{p}");
     assert_eq!(b.count("peers"), 1, "nothing stored from bad input");
 
     assert_eq!(

@@ -262,7 +262,12 @@ fn check_new(new: &NewPeer) -> Result<(StationId, String, url::Url, EagerMirror)
     };
     let name = match crate::domain::text::tidy(&new.name, false) {
         Ok(n) if (1..=200).contains(&n.chars().count()) => n,
-        _ => {
+        // Why the text itself is refused (an invisible character, say).
+        Err(why) => {
+            errors.push(crate::domain::FieldError::new("name", why));
+            String::new()
+        }
+        Ok(_) => {
             errors.push(crate::domain::FieldError::new(
                 "name",
                 "must be 1 to 200 characters of text",
