@@ -306,6 +306,7 @@ impl SearchParams {
             }),
             limit: Limit::or_default(self.limit),
             cursor: self.cursor,
+            ..Default::default()
         })
     }
 }

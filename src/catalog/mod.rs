@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_renditions.sql"),
     include_str!("migrations/0012_push.sql"),
     include_str!("migrations/0013_peers.sql"),
+    include_str!("migrations/0015_last_visit.sql"),
 ];
 
 /// The most idle read connections kept open.

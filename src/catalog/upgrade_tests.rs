@@ -99,6 +99,9 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO peer_uses VALUES ('cum-3', 'k2', 1, 'rebroadcast', 'son-la', 'Đài Sơn La', NULL, 53, 'VTV1', 54);
              INSERT INTO unshared VALUES (2, 55);"
         }
+        // 0015_last_visit (numbered by its place in MIGRATIONS: 14 until
+        // 0014 comes, then 15).
+        14 => "UPDATE people SET seen_at = 56, previous_visit_at = 55 WHERE id = 'p1';",
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

@@ -447,3 +447,16 @@ push-error-address = Deliveries may not go to this address.
 push-error-withdrawn = Stopped: the program was withdrawn.
 push-error-changed = Stopped: the program changed and is sent again.
 push-error-removed = The target was removed.
+
+# Issue 24 (branch news): what is new, the results list, follows, first run
+nav-news = New since last visit
+news-title = New since last visit
+news-since = Programs published since { $when }, when you last left the pages.
+news-first-visit = Your first visit: programs published in the last { $n } days.
+news-followed = What your station follows
+news-followed-none = Nothing new matches what your station follows.
+news-followed-badge = Followed by your station
+news-all = Everything new ({ $n })
+news-none = Nothing new yet.
+news-more = { $n } more new programs; search the catalog to see them all.
+news-atom = Your station's Atom feed

@@ -448,3 +448,16 @@ push-error-address = Địa chỉ này không được phép chuyển tới.
 push-error-withdrawn = Đã dừng: chương trình bị rút.
 push-error-changed = Đã dừng: chương trình đã thay đổi và sẽ được chuyển lại.
 push-error-removed = Đích chuyển đã bị xóa.
+
+# Issue 24 (branch news): what is new, the results list, follows, first run
+nav-news = Mới từ lần trước
+news-title = Mới từ lần trước
+news-since = Các chương trình đăng từ { $when }, lúc bạn rời trang lần trước.
+news-first-visit = Lần đầu bạn vào trang: các chương trình đăng trong { $n } ngày qua.
+news-followed = Đài bạn theo dõi
+news-followed-none = Không có chương trình mới nào khớp với những gì đài theo dõi.
+news-followed-badge = Đài đang theo dõi
+news-all = Mọi chương trình mới ({ $n })
+news-none = Chưa có chương trình mới nào.
+news-more = Còn { $n } chương trình mới nữa; hãy tìm trong kho để xem hết.
+news-atom = Nguồn tin Atom của đài

@@ -131,6 +131,8 @@ pub struct Row {
     pub date: String,
     pub badge: Badge,
     pub taken: bool,
+    /// Matches one of the station's follows (the page of what is new).
+    pub followed: bool,
 }
 
 #[derive(Template)]
@@ -161,7 +163,7 @@ struct Results {
 }
 
 /// The programs found, as the list shows them.
-fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<ProgramId>, viewer: &Viewer) -> Vec<Row> {
+pub(super) fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<ProgramId>, viewer: &Viewer) -> Vec<Row> {
     let now = Utc::now();
     items
         .iter()
@@ -184,6 +186,7 @@ fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<Program
                 .unwrap_or_default(),
             badge: words::badge(t, p, may_take(viewer, p, now), now),
             taken: taken.contains(&p.id),
+            followed: false,
         })
         .collect()
 }

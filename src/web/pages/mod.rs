@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod catalog;
 mod edit;
+mod news;
 mod offer;
 mod people;
 mod program;
@@ -18,6 +19,8 @@ use super::{Visit, WebError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::catalog))
+        .route("/news", web::get().to(news::news))
+        .route("/news/count", web::get().to(news::news_count))
         .route("/sign-in", web::get().to(account::sign_in_form))
         .route("/sign-in", web::post().to(account::sign_in))
         .route("/sign-out", web::post().to(account::sign_out))
