@@ -42,14 +42,21 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
     let app = TestApp::spawn_with(|s| {
         s.web_upload_chunk_bytes = chunk;
         s.sign_in_lock_after = lock_after;
+        // "Mới từ lần trước": a new visit after 2 s away.
+        s.visit_gap_secs = 2;
     })
     .await;
     let tn = app.station("thai-nguyen", "provincial").await;
-    app.station("cao-bang", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    let r = app
+        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let password = "mật khẩu đủ dài 1";
     add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", password);
     add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", password);
     add_person(&app, "cao-bang", "khoa", "Khoa", "viewer", password);
+    add_person(&app, "cao-bang", "mai", "Đỗ Thị Mai", "viewer", password);
     let (ok, admin, err) = person_add(&app, &["--operator", "--login", "admin", "--name", "Quản trị"], None);
     assert!(ok, "{err}");
 
@@ -90,7 +97,9 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         "admin_token": app.admin,
         "chunk_bytes": chunk,
         "lock_after": lock_after,
-        "people": {"hoa": password, "binh": password, "khoa": password, "lan": password, "admin": admin.trim()},
+        "people": {"hoa": password, "binh": password, "khoa": password, "lan": password, "mai": password,
+                   "admin": admin.trim()},
+        "tn_token": tn,
         "mine": id(&mine),
         "closed": id(&closed),
         "national": id(&national),
