@@ -58,6 +58,8 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     let mine = between(&again, "id=\"news-followed\"", "</section>");
     assert!(mine.contains(id(&followed)) && !mine.contains(id(&other)), "{mine}");
     assert!(again.contains("Mọi chương trình mới (2)"), "{again}");
+    // Masters not analysed (no analysis here): no player, no waveform.
+    assert!(!again.contains("<audio") && !again.contains("data-waveform"), "{again}");
     assert_eq!(
         b.text("/news/count").await,
         "<span id=\"news-count\" class=\"count-badge\">(2)</span>"
@@ -81,4 +83,194 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     let mut out = Browser::new(&app);
     assert_eq!(out.text("/news/count").await, "<span id=\"news-count\"></span>");
     assert_eq!(out.get("/news").await.status(), StatusCode::SEE_OTHER);
+}
+
+/// An MP4 of 4 s: a test picture and a tone.
+fn mp4(dir: &std::path::Path) -> Vec<u8> {
+    crate::analysis::make(
+        dir,
+        "v.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    )
+}
+
+/// Uploads `bytes` as the master of a new program of `token`'s, waits for
+/// its analysis and its preview, and publishes it.
+async fn analysed_and_published(app: &TestApp, token: &str, body: serde_json::Value, kind: &str, bytes: Vec<u8>) -> String {
+    let (media_type, name) = match kind {
+        "video" => ("video/mp4", "v.mp4"),
+        _ => ("audio/wav", "tin.wav"),
+    };
+    let p = crate::analysis::upload(app, token, &body, media_type, name, bytes).await;
+    let a = crate::analysis::analysis_of(app, token, &p, "master").await;
+    assert_eq!(a["state"], "done", "{a}");
+    let preview = format!("/api/v1/programs/{p}/files/master/preview");
+    let mut ready = false;
+    for _ in 0..600 {
+        if app.get(token, &preview).await.status() == StatusCode::OK {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the preview was not made");
+    let r = app
+        .post(token, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    p
+}
+
+#[tokio::test]
+async fn each_result_plays_its_preview_in_place_with_its_waveform_or_poster() {
+    if !crate::analysis::ffmpeg_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::analysis::analysed_app(|_| {}).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", PASSWORD);
+    let wav = crate::analysis::wav(dir.path());
+    let mut body = program("A: bản tin có tiếng");
+    body["series"] = json!("Nông nghiệp xanh");
+    // Declared ten minutes; the master lasts six seconds.
+    body["duration_seconds"] = json!(600);
+    let audio = analysed_and_published(&app, &tn, body, "audio", wav.clone()).await;
+    let video = analysed_and_published(&app, &tn, program("B: phóng sự có hình"), "video", mp4(dir.path())).await;
+    let mut closed = program("C: đã hết hạn khai thác");
+    closed["rights"] = json!({"available_until": "2020-01-01T00:00:00Z"});
+    let closed = analysed_and_published(&app, &tn, closed, "audio", wav).await;
+    let withdrawn = analysed_and_published(&app, &tn, program("D: đã thu hồi"), "audio", crate::analysis::wav(dir.path())).await;
+    let r = app
+        .post(&tn, &format!("/api/v1/programs/{withdrawn}/withdraw"), &json!({"reason": "Sai"}))
+        .await;
+    assert!(r.status().is_success());
+
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text("/?sort=title").await;
+    let item = |p: &str| between(&page, &format!("href=\"/programs/{p}\""), "</li>").to_owned();
+    let a = item(&audio);
+    assert!(
+        a.contains(&format!("<audio controls preload=\"none\" src=\"/api/v1/programs/{audio}/files/master/preview\"")),
+        "{a}"
+    );
+    assert!(a.contains(&format!("data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\"")), "{a}");
+    assert!(a.contains("Chuyên mục: Nông nghiệp xanh"), "{a}");
+    assert!(a.contains("6 giây") && !a.contains("10 phút"), "the measured duration: {a}");
+    let v = item(&video);
+    assert!(
+        v.contains(&format!(
+            "<video controls preload=\"none\" src=\"/api/v1/programs/{video}/files/master/preview\" \
+             poster=\"/api/v1/programs/{video}/files/master/poster.jpg\""
+        )),
+        "{v}"
+    );
+    assert!(!v.contains("data-waveform"), "{v}");
+    // Past its window Cao Bằng may no longer hear it (as the preview
+    // itself answers).
+    let c = item(&closed);
+    assert!(!c.contains("<audio") && !c.contains("preview"), "{c}");
+    let r = b.api(reqwest::Method::GET, &format!("/api/v1/programs/{closed}/files/master/preview")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(!page.contains(&withdrawn), "withdrawn: not found");
+    // The waveform the script draws is the caller's to fetch.
+    let r = b
+        .api(reqwest::Method::GET, &format!("/api/v1/programs/{audio}/files/master/waveform.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let w: serde_json::Value = r.json().await.unwrap();
+    assert!(w["peaks"].as_array().is_some_and(|p| !p.is_empty()), "{w}");
+    // The owner still hears what has closed.
+    let mut owner = Browser::new(&app);
+    owner.sign_in("hoa", PASSWORD).await;
+    let mine = owner.text("/?sort=title").await;
+    assert!(mine.contains(&format!("src=\"/api/v1/programs/{closed}/files/master/preview\"")));
+    // The page of what is new lists the same way.
+    let news = b.text("/news").await;
+    assert!(news.contains(&format!("data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\"")));
+}
+
+#[tokio::test]
+async fn the_catalog_numbers_its_pages_and_goes_back() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    for i in 0..45 {
+        app.published(&tn, &program(&format!("Bản tin số {i:02}"))).await;
+    }
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let links = |page: &str| -> Vec<String> {
+        between(page, "class=\"page-numbers\"", "</ul>")
+            .split("href=\"")
+            .skip(1)
+            .map(|h| h.split('"').next().unwrap().replace("&#38;", "&"))
+            .collect()
+    };
+    let first = b.text("/?q=ban+tin&sort=title").await;
+    assert!(first.contains("Bản tin số 00") && !first.contains("Bản tin số 20"));
+    assert_eq!(
+        links(&first),
+        ["/?q=ban+tin&sort=title", "/?q=ban+tin&sort=title&page=2", "/?q=ban+tin&sort=title&page=3"]
+    );
+    assert!(first.contains("aria-current=\"page\">1<"), "{first}");
+    assert!(!first.contains("rel=\"prev\""), "no page before the first");
+    assert!(first.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"next\""), "{first}");
+    let third = b.text("/?q=ban+tin&sort=title&page=3").await;
+    assert!(third.contains("Bản tin số 40") && third.contains("Bản tin số 44") && !third.contains("Bản tin số 39"));
+    assert!(!third.contains("rel=\"next\""), "the last page");
+    assert!(third.contains("aria-current=\"page\">3<"));
+    assert!(third.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"prev\""), "{third}");
+    let second = b.text("/?q=ban+tin&sort=title&page=2").await;
+    assert!(second.contains("Bản tin số 20") && second.contains("Bản tin số 39"));
+    assert!(second.contains("href=\"/?q=ban+tin&#38;sort=title\" rel=\"prev\""), "{second}");
+    // Every sort numbers its pages: the newest first.
+    let newest = b.text("/?page=2").await;
+    assert!(newest.contains("Bản tin số 24") && newest.contains("Bản tin số 05"), "{newest}");
+    assert!(!newest.contains("Bản tin số 25") && !newest.contains("Bản tin số 04"));
+    // Words out of range: the first page; far past the end: nothing, and
+    // the way back.
+    assert!(b.text("/?q=ban+tin&sort=title&page=abc").await.contains("Bản tin số 00"));
+    let far = b.text("/?q=ban+tin&sort=title&page=999999").await;
+    assert!(!far.contains("Bản tin số") && far.contains("rel=\"prev\""), "{far}");
+    // A cursor (the API's) still pages on, by cursor.
+    let api: serde_json::Value = app
+        .get(&tn, "/api/v1/programs?q=ban+tin&sort=title&limit=20")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = api["next_cursor"].as_str().unwrap();
+    let by_cursor = b
+        .text(&format!("/?q=ban+tin&sort=title&cursor={}", urlencoding(cursor)))
+        .await;
+    assert!(by_cursor.contains("Bản tin số 20") && by_cursor.contains("Trang đầu"));
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

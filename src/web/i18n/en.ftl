@@ -460,3 +460,5 @@ news-all = Everything new ({ $n })
 news-none = Nothing new yet.
 news-more = { $n } more new programs; search the catalog to see them all.
 news-atom = Your station's Atom feed
+prev-page = Previous page
+page-n = Page { $n }

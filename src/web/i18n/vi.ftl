@@ -461,3 +461,5 @@ news-all = Mọi chương trình mới ({ $n })
 news-none = Chưa có chương trình mới nào.
 news-more = Còn { $n } chương trình mới nữa; hãy tìm trong kho để xem hết.
 news-atom = Nguồn tin Atom của đài
+prev-page = Trang trước
+page-n = Trang { $n }

@@ -92,7 +92,12 @@ pub async fn news(v: Visit) -> Result<HttpResponse, WebError> {
         .await
         .map_err(|e| v.fail(e))?;
     let followed_ids = followed_among(&v, s, &found.items).await?;
-    let mut all = rows(&t, &found.items, &names, &taken, &s.caller.viewer());
+    let previews = v
+        .hub
+        .list_previews(&s.caller, &found.items)
+        .await
+        .map_err(|e| v.fail(e))?;
+    let mut all = rows(&t, &found.items, &names, &taken, &s.caller.viewer(), &previews);
     for (row, p) in all.iter_mut().zip(&found.items) {
         row.followed = followed_ids.contains(&p.id);
     }
@@ -102,7 +107,7 @@ pub async fn news(v: Visit) -> Result<HttpResponse, WebError> {
         .filter(|p| followed_ids.contains(&p.id))
         .cloned()
         .collect();
-    let mut followed = rows(&t, &followed_items, &names, &taken, &s.caller.viewer());
+    let mut followed = rows(&t, &followed_items, &names, &taken, &s.caller.viewer(), &previews);
     followed.iter_mut().for_each(|r| r.followed = true);
     let listed = found.items.len() as u64;
     page(&NewsPage {
