@@ -90,8 +90,6 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     add_person(&app, "bac-kan", "lan", "Hà Thị Lan", "editor", password);
 
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = dir.path().join("hub.json");
     let doc = json!({
         "base_url": app.address,
         "admin_token": app.admin,
@@ -108,7 +106,19 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         "withdrawn": id(&withdrawn),
         "long_station_name": long_name,
     });
+    // The journeys with analysed media have a hub of their own.
+    pytest(python, doc, &["--ignore", MEDIA, "."]).await;
+}
+
+/// The journeys that need masters analysed (FFmpeg): their hub analyses.
+const MEDIA: &str = "test_results_media.py";
+
+/// Runs pytest with `args` (its last: what to run) in tests/browser against the hub `doc` describes.
+async fn pytest(python: String, doc: serde_json::Value, args: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("hub.json");
     std::fs::write(&fixture, doc.to_string()).unwrap();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .args([
@@ -122,7 +132,7 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
             ])
             .arg("--output")
             .arg(dir.path().join("traces"))
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
+            .args(&args)
             .env("PXHUB_BROWSER_FIXTURE", &fixture)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"))
             .output()
@@ -134,4 +144,35 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
     println!("{text}");
     assert!(out.status.success(), "the browser journeys failed:\n{text}");
     assert!(text.contains(" passed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_results_list_plays_previews_in_a_real_browser() {
+    let Some(python) = tools() else { return };
+    assert!(crate::analysis::ffmpeg_or_skip(), "the media journeys need FFmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let app = crate::analysis::analysed_app(|_| {}).await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    let password = "mật khẩu đủ dài 1";
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", password);
+    let mut body = program("Bản tin nông nghiệp có tiếng");
+    body["series"] = json!("Nông nghiệp xanh");
+    let audio = crate::web_news::analysed_and_published(&app, &tn, body, "audio", crate::analysis::wav(dir.path())).await;
+    let video = crate::web_news::analysed_and_published(
+        &app,
+        &tn,
+        program("Phóng sự có hình Mẫu Sơn"),
+        "video",
+        crate::web_news::mp4(dir.path()),
+    )
+    .await;
+    let doc = json!({
+        "base_url": app.address,
+        "people": {"binh": password},
+        "audio": audio,
+        "video": video,
+    });
+    // Only the media journeys: the others' hub has what they need.
+    pytest(python, doc, &[MEDIA]).await;
 }

@@ -86,7 +86,7 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
 }
 
 /// An MP4 of 4 s: a test picture and a tone.
-fn mp4(dir: &std::path::Path) -> Vec<u8> {
+pub(crate) fn mp4(dir: &std::path::Path) -> Vec<u8> {
     crate::analysis::make(
         dir,
         "v.mp4",
@@ -114,7 +114,7 @@ fn mp4(dir: &std::path::Path) -> Vec<u8> {
 
 /// Uploads `bytes` as the master of a new program of `token`'s, waits for
 /// its analysis and its preview, and publishes it.
-async fn analysed_and_published(app: &TestApp, token: &str, body: serde_json::Value, kind: &str, bytes: Vec<u8>) -> String {
+pub(crate) async fn analysed_and_published(app: &TestApp, token: &str, body: serde_json::Value, kind: &str, bytes: Vec<u8>) -> String {
     let (media_type, name) = match kind {
         "video" => ("video/mp4", "v.mp4"),
         _ => ("audio/wav", "tin.wav"),
