@@ -274,3 +274,99 @@ async fn the_catalog_numbers_its_pages_and_goes_back() {
 fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// Cao Bằng's follows as the API lists them: id → (deliver, profile).
+async fn follows_of(app: &TestApp, token: &str) -> Vec<(String, bool, serde_json::Value)> {
+    let list: serde_json::Value = app.get(token, "/api/v1/follows").await.json().await.unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["deliver"].as_bool().unwrap(), f["profile"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_editor_switches_a_follows_delivery_and_its_profile_on_the_page() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    add_person(&app, "cao-bang", "khoa", "Khoa", "viewer", PASSWORD);
+    let r = app
+        .post(
+            &app.admin,
+            "/api/v1/profiles",
+            &json!({"id": "bwf-mp2-r128", "name": "BWF MP2 (R128)", "container": "bwf", "audio_codec": "mp2",
+                "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let r = app
+        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app
+        .post(&tn, "/api/v1/follows", &json!({"kind": "genre", "value": "news"}))
+        .await;
+    let theirs: serde_json::Value = r.json().await.unwrap();
+    let theirs = id(&theirs).to_owned();
+    let mine = follows_of(&app, &cb).await[0].0.clone();
+
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let page = b.text("/station").await;
+    let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
+    assert!(row.contains("name=\"deliver\" value=\"on\" >") || row.contains("name=\"deliver\" value=\"on\"> "), "{row}");
+    assert!(!row.contains("checked"), "{row}");
+    assert!(row.contains("<option value=\"bwf-mp2-r128\">BWF MP2 (R128)</option>"), "{row}");
+    let csrf = crate::web::csrf_of(&row);
+    // On, with the profile.
+    let r = b
+        .post(
+            "/station/follows/delivery",
+            &[("csrf", &csrf), ("id", &mine), ("deliver", "on"), ("profile", "bwf-mp2-r128")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/station?done=follow#follows");
+    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), true, json!("bwf-mp2-r128"))]);
+    let page = b.text("/station?done=follow").await;
+    assert!(page.contains("Đã lưu cách nhận."));
+    let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
+    assert!(row.contains("checked") && row.contains("value=\"bwf-mp2-r128\" selected"), "{row}");
+    // Refusals change nothing: a profile the hub has not, no CSRF token,
+    // another station's follow.
+    for (form, status) in [
+        (vec![("csrf", csrf.as_str()), ("id", mine.as_str()), ("profile", "no-such")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("id", mine.as_str()), ("profile", "")], StatusCode::FORBIDDEN),
+        (vec![("csrf", csrf.as_str()), ("id", theirs.as_str()), ("profile", "")], StatusCode::NOT_FOUND),
+    ] {
+        let r = b.post("/station/follows/delivery", &form).await;
+        assert_eq!(r.status(), status, "{form:?}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("<html lang=\"vi\">"), "a page in words: {text}");
+    }
+    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), true, json!("bwf-mp2-r128"))]);
+    let (_, deliver, _) = follows_of(&app, &tn).await[0].clone();
+    assert!(!deliver, "Thái Nguyên's follow is untouched");
+    // Off, back to the station's default.
+    let r = b
+        .post("/station/follows/delivery", &[("csrf", &csrf), ("id", &mine), ("profile", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), false, serde_json::Value::Null)]);
+
+    // A viewer reads how it delivers, and may not change it.
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in("khoa", PASSWORD).await;
+    let page = viewer.text("/station").await;
+    let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
+    assert!(!row.contains("/station/follows/delivery") && row.contains("Không · Mặc định của đài"), "{row}");
+    let csrf = viewer.session_csrf().await;
+    let r = viewer
+        .post("/station/follows/delivery", &[("csrf", &csrf), ("id", &mine), ("deliver", "on"), ("profile", "")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(follows_of(&app, &cb).await, [(mine, false, serde_json::Value::Null)]);
+}

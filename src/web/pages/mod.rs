@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/follow", web::post().to(program::follow))
         .route("/station", web::get().to(station::my_station))
         .route("/station/unfollow", web::post().to(station::unfollow))
+        .route("/station/follows/delivery", web::post().to(station::follow_delivery))
         .route("/station/redeliver", web::post().to(station::redeliver))
         .route("/report", web::get().to(report::report))
         .route("/report.csv", web::get().to(report::report_csv))
