@@ -52,6 +52,15 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = app
+        .post(
+            &app.admin,
+            "/api/v1/profiles",
+            &json!({"id": "bwf-mp2-r128", "name": "BWF MP2 (R128)", "container": "bwf", "audio_codec": "mp2",
+                "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let password = "mật khẩu đủ dài 1";
     add_person(&app, "thai-nguyen", "hoa", "Nguyễn Thị Hoa", "editor", password);
     add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", password);
@@ -107,11 +116,13 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         "long_station_name": long_name,
     });
     // The journeys with analysed media have a hub of their own.
-    pytest(python, doc, &["--ignore", MEDIA, "."]).await;
+    pytest(python, doc, &["--ignore", MEDIA, "--ignore", FIRST_RUN, "."]).await;
 }
 
 /// The journeys that need masters analysed (FFmpeg): their hub analyses.
 const MEDIA: &str = "test_results_media.py";
+/// The first run: a hub with no operator yet.
+const FIRST_RUN: &str = "test_first_run.py";
 
 /// Runs pytest with `args` (its last: what to run) in tests/browser against the hub `doc` describes.
 async fn pytest(python: String, doc: serde_json::Value, args: &[&str]) {
@@ -175,4 +186,16 @@ async fn the_results_list_plays_previews_in_a_real_browser() {
     });
     // Only the media journeys: the others' hub has what they need.
     pytest(python, doc, &[MEDIA]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_makes_the_first_operator_from_the_sign_in_page_in_a_real_browser() {
+    let Some(python) = tools() else { return };
+    let app = TestApp::spawn_with(|s| s.hub_name = "Kho chương trình cụm Đông Bắc".into()).await;
+    let doc = json!({
+        "base_url": app.address,
+        "pxhub": env!("CARGO_BIN_EXE_pxhub"),
+        "data_dir": app.dir.path().join("data"),
+    });
+    pytest(python, doc, &[FIRST_RUN]).await;
 }

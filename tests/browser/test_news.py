@@ -78,3 +78,29 @@ def test_what_is_new_since_the_last_visit(sized, base_url, hub, request):
     assert feed.ok and f"Nông nghiệp xanh ({size})" in feed.text()
     assert serious(page) == []
     assert fits(page)
+
+
+def test_an_editor_switches_a_follows_delivery_and_profile(sized, base_url, hub):
+    page = sized.new_page()
+    sign_in(page, base_url, "binh", hub["people"]["binh"])
+    page.goto(f"{base_url}/station")
+    row = page.locator("#follows tbody tr").filter(has_text="Nông nghiệp xanh")
+    deliver = row.get_by_label("Tự động nhận")
+    profile = row.get_by_label("Định dạng nhận")
+    deliver.check()
+    profile.select_option(label="BWF MP2 (R128)")
+    row.get_by_role("button", name="Lưu cách nhận: Nông nghiệp xanh").click()
+    expect(page.locator("#notice")).to_have_text("Đã lưu cách nhận.")
+    row = page.locator("#follows tbody tr").filter(has_text="Nông nghiệp xanh")
+    expect(row.get_by_label("Tự động nhận")).to_be_checked()
+    expect(row.get_by_label("Định dạng nhận")).to_have_value("bwf-mp2-r128")
+    assert serious(page) == []
+    assert fits(page)
+    # And off again, back to the station's default.
+    row.get_by_label("Tự động nhận").uncheck()
+    row.get_by_label("Định dạng nhận").select_option(label="Mặc định của đài")
+    row.get_by_role("button", name="Lưu cách nhận: Nông nghiệp xanh").click()
+    expect(page.locator("#notice")).to_have_text("Đã lưu cách nhận.")
+    row = page.locator("#follows tbody tr").filter(has_text="Nông nghiệp xanh")
+    expect(row.get_by_label("Tự động nhận")).not_to_be_checked()
+    expect(row.get_by_label("Định dạng nhận")).to_have_value("")
