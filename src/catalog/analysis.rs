@@ -266,13 +266,13 @@ pub fn preview(conn: &Connection, sha256: &Sha256, kind: PreviewKind) -> rusqlit
         .optional()
 }
 
-/// What the analysis made of each of `shas` (hex) that it is done with:
-/// the preview's media type (when it made one), and whether it made a
-/// poster and a waveform. One query for a page of results.
-pub fn made_previews(
-    conn: &Connection,
-    shas: &[String],
-) -> rusqlite::Result<std::collections::HashMap<String, (Option<String>, bool, bool)>> {
+/// What the analysis made of one content: the preview's media type (when
+/// it made one), and whether it made a poster and a waveform.
+pub type Made = (Option<String>, bool, bool);
+
+/// What the analysis made of each of `shas` (hex) that it is done with.
+/// One query for a page of results.
+pub fn made_previews(conn: &Connection, shas: &[String]) -> rusqlite::Result<std::collections::HashMap<String, Made>> {
     if shas.is_empty() {
         return Ok(Default::default());
     }

@@ -635,14 +635,23 @@ mod tests {
 
     #[test]
     fn a_visit_counts_from_when_the_previous_one_ended() {
-        let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z").unwrap().to_utc();
-        let (min, gap, touch) = (chrono::Duration::minutes, chrono::Duration::hours(1), chrono::Duration::minutes(1));
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let (min, gap, touch) = (
+            chrono::Duration::minutes,
+            chrono::Duration::hours(1),
+            chrono::Duration::minutes(1),
+        );
         // The first visit ever: nothing before it; noted.
         assert_eq!(visit_at(None, None, t0, gap, touch), (None, true));
         // Within the visit: still since the previous visit; noted each minute.
         let before = Some(t0 - chrono::Duration::days(1));
         assert_eq!(visit_at(Some(t0), before, t0 + min(5), gap, touch), (before, true));
-        assert_eq!(visit_at(Some(t0), before, t0 + chrono::Duration::seconds(30), gap, touch), (before, false));
+        assert_eq!(
+            visit_at(Some(t0), before, t0 + chrono::Duration::seconds(30), gap, touch),
+            (before, false)
+        );
         // Back after more than the gap: since the last time seen.
         assert_eq!(visit_at(Some(t0), before, t0 + min(61), gap, touch), (Some(t0), true));
     }

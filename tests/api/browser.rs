@@ -49,7 +49,11 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
     let tn = app.station("thai-nguyen", "provincial").await;
     let cb = app.station("cao-bang", "provincial").await;
     let r = app
-        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
+        .post(
+            &cb,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Nông nghiệp xanh"}),
+        )
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let r = app
@@ -169,7 +173,8 @@ async fn the_results_list_plays_previews_in_a_real_browser() {
     add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", password);
     let mut body = program("Bản tin nông nghiệp có tiếng");
     body["series"] = json!("Nông nghiệp xanh");
-    let audio = crate::web_news::analysed_and_published(&app, &tn, body, "audio", crate::analysis::wav(dir.path())).await;
+    let audio =
+        crate::web_news::analysed_and_published(&app, &tn, body, "audio", crate::analysis::wav(dir.path())).await;
     let video = crate::web_news::analysed_and_published(
         &app,
         &tn,

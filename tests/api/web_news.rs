@@ -28,7 +28,11 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     national["rights"] = json!({"audience": "national"});
     app.published(&tn, &national).await;
     let r = app
-        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
+        .post(
+            &cb,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Nông nghiệp xanh"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 
@@ -74,7 +78,10 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     let r = reqwest::get(format!("{}{href}", app.address)).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let feed = r.text().await.unwrap();
-    assert!(feed.contains("Nông nghiệp xanh số 12") && !feed.contains("Thời sự chiều"), "{feed}");
+    assert!(
+        feed.contains("Nông nghiệp xanh số 12") && !feed.contains("Thời sự chiều"),
+        "{feed}"
+    );
     // A key made up for a person is no key.
     let forged = href.replace("key=person:", "key=person:0");
     let r = reqwest::get(format!("{}{forged}", app.address)).await.unwrap();
@@ -114,7 +121,13 @@ pub(crate) fn mp4(dir: &std::path::Path) -> Vec<u8> {
 
 /// Uploads `bytes` as the master of a new program of `token`'s, waits for
 /// its analysis and its preview, and publishes it.
-pub(crate) async fn analysed_and_published(app: &TestApp, token: &str, body: serde_json::Value, kind: &str, bytes: Vec<u8>) -> String {
+pub(crate) async fn analysed_and_published(
+    app: &TestApp,
+    token: &str,
+    body: serde_json::Value,
+    kind: &str,
+    bytes: Vec<u8>,
+) -> String {
     let (media_type, name) = match kind {
         "video" => ("video/mp4", "v.mp4"),
         _ => ("audio/wav", "tin.wav"),
@@ -160,9 +173,20 @@ async fn each_result_plays_its_preview_in_place_with_its_waveform_or_poster() {
     let mut closed = program("C: đã hết hạn khai thác");
     closed["rights"] = json!({"available_until": "2020-01-01T00:00:00Z"});
     let closed = analysed_and_published(&app, &tn, closed, "audio", wav).await;
-    let withdrawn = analysed_and_published(&app, &tn, program("D: đã thu hồi"), "audio", crate::analysis::wav(dir.path())).await;
+    let withdrawn = analysed_and_published(
+        &app,
+        &tn,
+        program("D: đã thu hồi"),
+        "audio",
+        crate::analysis::wav(dir.path()),
+    )
+    .await;
     let r = app
-        .post(&tn, &format!("/api/v1/programs/{withdrawn}/withdraw"), &json!({"reason": "Sai"}))
+        .post(
+            &tn,
+            &format!("/api/v1/programs/{withdrawn}/withdraw"),
+            &json!({"reason": "Sai"}),
+        )
         .await;
     assert!(r.status().is_success());
 
@@ -172,12 +196,22 @@ async fn each_result_plays_its_preview_in_place_with_its_waveform_or_poster() {
     let item = |p: &str| between(&page, &format!("href=\"/programs/{p}\""), "</li>").to_owned();
     let a = item(&audio);
     assert!(
-        a.contains(&format!("<audio controls preload=\"none\" src=\"/api/v1/programs/{audio}/files/master/preview\"")),
+        a.contains(&format!(
+            "<audio controls preload=\"none\" src=\"/api/v1/programs/{audio}/files/master/preview\""
+        )),
         "{a}"
     );
-    assert!(a.contains(&format!("data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\"")), "{a}");
+    assert!(
+        a.contains(&format!(
+            "data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\""
+        )),
+        "{a}"
+    );
     assert!(a.contains("Chuyên mục: Nông nghiệp xanh"), "{a}");
-    assert!(a.contains("6 giây") && !a.contains("10 phút"), "the measured duration: {a}");
+    assert!(
+        a.contains("6 giây") && !a.contains("10 phút"),
+        "the measured duration: {a}"
+    );
     let v = item(&video);
     assert!(
         v.contains(&format!(
@@ -191,12 +225,22 @@ async fn each_result_plays_its_preview_in_place_with_its_waveform_or_poster() {
     // itself answers).
     let c = item(&closed);
     assert!(!c.contains("<audio") && !c.contains("preview"), "{c}");
-    let r = b.api(reqwest::Method::GET, &format!("/api/v1/programs/{closed}/files/master/preview")).send().await.unwrap();
+    let r = b
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/programs/{closed}/files/master/preview"),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(!page.contains(&withdrawn), "withdrawn: not found");
     // The waveform the script draws is the caller's to fetch.
     let r = b
-        .api(reqwest::Method::GET, &format!("/api/v1/programs/{audio}/files/master/waveform.json"))
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/programs/{audio}/files/master/waveform.json"),
+        )
         .send()
         .await
         .unwrap();
@@ -210,7 +254,9 @@ async fn each_result_plays_its_preview_in_place_with_its_waveform_or_poster() {
     assert!(mine.contains(&format!("src=\"/api/v1/programs/{closed}/files/master/preview\"")));
     // The page of what is new lists the same way.
     let news = b.text("/news").await;
-    assert!(news.contains(&format!("data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\"")));
+    assert!(news.contains(&format!(
+        "data-waveform=\"/api/v1/programs/{audio}/files/master/waveform.json\""
+    )));
 }
 
 #[tokio::test]
@@ -235,26 +281,45 @@ async fn the_catalog_numbers_its_pages_and_goes_back() {
     assert!(first.contains("Bản tin số 00") && !first.contains("Bản tin số 20"));
     assert_eq!(
         links(&first),
-        ["/?q=ban+tin&sort=title", "/?q=ban+tin&sort=title&page=2", "/?q=ban+tin&sort=title&page=3"]
+        [
+            "/?q=ban+tin&sort=title",
+            "/?q=ban+tin&sort=title&page=2",
+            "/?q=ban+tin&sort=title&page=3"
+        ]
     );
     assert!(first.contains("aria-current=\"page\">1<"), "{first}");
     assert!(!first.contains("rel=\"prev\""), "no page before the first");
-    assert!(first.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"next\""), "{first}");
+    assert!(
+        first.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"next\""),
+        "{first}"
+    );
     let third = b.text("/?q=ban+tin&sort=title&page=3").await;
     assert!(third.contains("Bản tin số 40") && third.contains("Bản tin số 44") && !third.contains("Bản tin số 39"));
     assert!(!third.contains("rel=\"next\""), "the last page");
     assert!(third.contains("aria-current=\"page\">3<"));
-    assert!(third.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"prev\""), "{third}");
+    assert!(
+        third.contains("href=\"/?q=ban+tin&#38;sort=title&#38;page=2\" rel=\"prev\""),
+        "{third}"
+    );
     let second = b.text("/?q=ban+tin&sort=title&page=2").await;
     assert!(second.contains("Bản tin số 20") && second.contains("Bản tin số 39"));
-    assert!(second.contains("href=\"/?q=ban+tin&#38;sort=title\" rel=\"prev\""), "{second}");
+    assert!(
+        second.contains("href=\"/?q=ban+tin&#38;sort=title\" rel=\"prev\""),
+        "{second}"
+    );
     // Every sort numbers its pages: the newest first.
     let newest = b.text("/?page=2").await;
-    assert!(newest.contains("Bản tin số 24") && newest.contains("Bản tin số 05"), "{newest}");
+    assert!(
+        newest.contains("Bản tin số 24") && newest.contains("Bản tin số 05"),
+        "{newest}"
+    );
     assert!(!newest.contains("Bản tin số 25") && !newest.contains("Bản tin số 04"));
     // Words out of range: the first page; far past the end: nothing, and
     // the way back.
-    assert!(b.text("/?q=ban+tin&sort=title&page=abc").await.contains("Bản tin số 00"));
+    assert!(b
+        .text("/?q=ban+tin&sort=title&page=abc")
+        .await
+        .contains("Bản tin số 00"));
     let far = b.text("/?q=ban+tin&sort=title&page=999999").await;
     assert!(!far.contains("Bản tin số") && far.contains("rel=\"prev\""), "{far}");
     // A cursor (the API's) still pages on, by cursor.
@@ -282,7 +347,13 @@ async fn follows_of(app: &TestApp, token: &str) -> Vec<(String, bool, serde_json
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["deliver"].as_bool().unwrap(), f["profile"].clone()))
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["deliver"].as_bool().unwrap(),
+                f["profile"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -303,7 +374,11 @@ async fn an_editor_switches_a_follows_delivery_and_its_profile_on_the_page() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     let r = app
-        .post(&cb, "/api/v1/follows", &json!({"kind": "series", "value": "Nông nghiệp xanh"}))
+        .post(
+            &cb,
+            "/api/v1/follows",
+            &json!({"kind": "series", "value": "Nông nghiệp xanh"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = app
@@ -317,55 +392,93 @@ async fn an_editor_switches_a_follows_delivery_and_its_profile_on_the_page() {
     b.sign_in("binh", PASSWORD).await;
     let page = b.text("/station").await;
     let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
-    assert!(row.contains("name=\"deliver\" value=\"on\" >") || row.contains("name=\"deliver\" value=\"on\"> "), "{row}");
+    assert!(
+        row.contains("name=\"deliver\" value=\"on\" >") || row.contains("name=\"deliver\" value=\"on\"> "),
+        "{row}"
+    );
     assert!(!row.contains("checked"), "{row}");
-    assert!(row.contains("<option value=\"bwf-mp2-r128\">BWF MP2 (R128)</option>"), "{row}");
+    assert!(
+        row.contains("<option value=\"bwf-mp2-r128\">BWF MP2 (R128)</option>"),
+        "{row}"
+    );
     let csrf = crate::web::csrf_of(&row);
     // On, with the profile.
     let r = b
         .post(
             "/station/follows/delivery",
-            &[("csrf", &csrf), ("id", &mine), ("deliver", "on"), ("profile", "bwf-mp2-r128")],
+            &[
+                ("csrf", &csrf),
+                ("id", &mine),
+                ("deliver", "on"),
+                ("profile", "bwf-mp2-r128"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/station?done=follow#follows");
-    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), true, json!("bwf-mp2-r128"))]);
+    assert_eq!(
+        follows_of(&app, &cb).await,
+        [(mine.clone(), true, json!("bwf-mp2-r128"))]
+    );
     let page = b.text("/station?done=follow").await;
     assert!(page.contains("Đã lưu cách nhận."));
     let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
-    assert!(row.contains("checked") && row.contains("value=\"bwf-mp2-r128\" selected"), "{row}");
+    assert!(
+        row.contains("checked") && row.contains("value=\"bwf-mp2-r128\" selected"),
+        "{row}"
+    );
     // Refusals change nothing: a profile the hub has not, no CSRF token,
     // another station's follow.
     for (form, status) in [
-        (vec![("csrf", csrf.as_str()), ("id", mine.as_str()), ("profile", "no-such")], StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            vec![("csrf", csrf.as_str()), ("id", mine.as_str()), ("profile", "no-such")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (vec![("id", mine.as_str()), ("profile", "")], StatusCode::FORBIDDEN),
-        (vec![("csrf", csrf.as_str()), ("id", theirs.as_str()), ("profile", "")], StatusCode::NOT_FOUND),
+        (
+            vec![("csrf", csrf.as_str()), ("id", theirs.as_str()), ("profile", "")],
+            StatusCode::NOT_FOUND,
+        ),
     ] {
         let r = b.post("/station/follows/delivery", &form).await;
         assert_eq!(r.status(), status, "{form:?}");
         let text = r.text().await.unwrap();
         assert!(text.contains("<html lang=\"vi\">"), "a page in words: {text}");
     }
-    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), true, json!("bwf-mp2-r128"))]);
+    assert_eq!(
+        follows_of(&app, &cb).await,
+        [(mine.clone(), true, json!("bwf-mp2-r128"))]
+    );
     let (_, deliver, _) = follows_of(&app, &tn).await[0].clone();
     assert!(!deliver, "Thái Nguyên's follow is untouched");
     // Off, back to the station's default.
     let r = b
-        .post("/station/follows/delivery", &[("csrf", &csrf), ("id", &mine), ("profile", "")])
+        .post(
+            "/station/follows/delivery",
+            &[("csrf", &csrf), ("id", &mine), ("profile", "")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(follows_of(&app, &cb).await, [(mine.clone(), false, serde_json::Value::Null)]);
+    assert_eq!(
+        follows_of(&app, &cb).await,
+        [(mine.clone(), false, serde_json::Value::Null)]
+    );
 
     // A viewer reads how it delivers, and may not change it.
     let mut viewer = Browser::new(&app);
     viewer.sign_in("khoa", PASSWORD).await;
     let page = viewer.text("/station").await;
     let row = between(&page, &format!("id=\"follow-{mine}\""), "</tr>").to_owned();
-    assert!(!row.contains("/station/follows/delivery") && row.contains("Không · Mặc định của đài"), "{row}");
+    assert!(
+        !row.contains("/station/follows/delivery") && row.contains("Không · Mặc định của đài"),
+        "{row}"
+    );
     let csrf = viewer.session_csrf().await;
     let r = viewer
-        .post("/station/follows/delivery", &[("csrf", &csrf), ("id", &mine), ("deliver", "on"), ("profile", "")])
+        .post(
+            "/station/follows/delivery",
+            &[("csrf", &csrf), ("id", &mine), ("deliver", "on"), ("profile", "")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(follows_of(&app, &cb).await, [(mine, false, serde_json::Value::Null)]);

@@ -377,11 +377,7 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         .taken_among(caller, found.items.iter().map(|p| p.id).collect())
         .await
         .map_err(|e| v.fail(e))?;
-    let previews = v
-        .hub
-        .list_previews(caller, &found.items)
-        .await
-        .map_err(|e| v.fail(e))?;
+    let previews = v.hub.list_previews(caller, &found.items).await.map_err(|e| v.fail(e))?;
     let rows = rows(&t, &found.items, &names, &taken, &caller.viewer(), &previews);
     let pairs = q.pairs();
     let facets = facets(&t, &pairs, &found.facets, &names);
