@@ -132,12 +132,24 @@ pub async fn news_count(v: Visit) -> Result<HttpResponse, WebError> {
     let Some((_, s)) = &v.session else {
         return Ok(html(StatusCode::OK, "<span id=\"news-count\"></span>".into()));
     };
-    let found = v
-        .hub
-        .search(&s.caller, request(since(s), 0))
-        .await
-        .map_err(|e| v.fail(e))?;
-    let body = match found.total {
+    let from = since(s);
+    // Since the previous visit: the same for the whole visit, so counted
+    // once a while, not on every page.
+    let key = (s.person.id.to_string(), s.since);
+    let total = match counted(&key) {
+        Some(n) => n,
+        None => {
+            let n = v
+                .hub
+                .search(&s.caller, request(from, 0))
+                .await
+                .map_err(|e| v.fail(e))?
+                .total;
+            remember(key, n);
+            n
+        }
+    };
+    let body = match total {
         0 => "<span id=\"news-count\"></span>".to_owned(),
         n => format!(
             "<span id=\"news-count\" class=\"count-badge\">({})</span>",
@@ -145,4 +157,36 @@ pub async fn news_count(v: Visit) -> Result<HttpResponse, WebError> {
         ),
     };
     Ok(html(StatusCode::OK, body))
+}
+
+/// How long a count of what is new is reused (a program published meanwhile
+/// shows at most this late in the header; the page itself is never late).
+const COUNT_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+/// The most counts kept (one per person in a visit).
+const COUNTS_KEPT: usize = 10_000;
+
+type CountKey = (String, Option<DateTime<Utc>>);
+
+fn counts() -> &'static std::sync::Mutex<std::collections::HashMap<CountKey, (std::time::Instant, u64)>> {
+    static COUNTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<CountKey, (std::time::Instant, u64)>>,
+    > = std::sync::OnceLock::new();
+    COUNTS.get_or_init(Default::default)
+}
+
+/// The count for `key` made less than [`COUNT_FOR`] ago.
+fn counted(key: &CountKey) -> Option<u64> {
+    let map = counts().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.get(key).filter(|(at, _)| at.elapsed() < COUNT_FOR).map(|(_, n)| *n)
+}
+
+fn remember(key: CountKey, n: u64) {
+    let mut map = counts().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if map.len() >= COUNTS_KEPT {
+        map.retain(|_, (at, _)| at.elapsed() < COUNT_FOR);
+        if map.len() >= COUNTS_KEPT {
+            map.clear();
+        }
+    }
+    map.insert(key, (std::time::Instant::now(), n));
 }
