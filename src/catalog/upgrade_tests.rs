@@ -101,7 +101,10 @@ fn fixtures(n: usize) -> &'static str {
         }
         // 0015_last_visit (numbered by its place in MIGRATIONS: 14 until
         // 0014 comes, then 15).
-        14 => "UPDATE people SET seen_at = 56, previous_visit_at = 55 WHERE id = 'p1';",
+        14 => {
+            "UPDATE people SET seen_at = 56, previous_visit_at = 55 WHERE id = 'p1';
+             INSERT INTO download_lists VALUES ('p1', 1, 57);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

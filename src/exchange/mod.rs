@@ -7,6 +7,7 @@
 mod address_limit;
 pub mod analysis;
 pub mod delivery;
+pub mod download_list;
 pub mod error;
 pub mod files;
 mod ledger;

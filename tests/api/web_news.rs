@@ -483,3 +483,118 @@ async fn an_editor_switches_a_follows_delivery_and_its_profile_on_the_page() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(follows_of(&app, &cb).await, [(mine, false, serde_json::Value::Null)]);
 }
+
+#[tokio::test]
+async fn a_person_keeps_a_download_list_and_sees_what_lacks_a_rebroadcast_report() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    add_person(&app, "cao-bang", "khoa", "Khoa", "viewer", PASSWORD);
+    let first = app.published(&tn, &program("Thời sự sáng")).await;
+    let second = app.published(&tn, &program("Phóng sự chiều")).await;
+    let mut national = program("Chỉ cho đài quốc gia");
+    national["rights"] = json!({"audience": "national"});
+    let national = app.published(&tn, &national).await;
+    let (first, second, national) = (id(&first).to_owned(), id(&second).to_owned(), id(&national).to_owned());
+
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    assert!(b.text("/list").await.contains("id=\"list-empty\""));
+    let results = b.text("/").await;
+    assert!(
+        results.contains("action=\"/list/add\""),
+        "each result can go on the list"
+    );
+    let csrf = b.session_csrf().await;
+    for p in [&first, &second, &first] {
+        let r = b.post("/list/add", &[("csrf", &csrf), ("id", p)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/list?done=added");
+    }
+    // What the rights hide cannot go on it, nor can anything without the token.
+    let r = b.post("/list/add", &[("csrf", &csrf), ("id", &national)]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = b.post("/list/add", &[("id", &second)]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // From a results list (htmx) the button becomes a note.
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("csrf", csrf.as_str()), ("id", second.as_str())])
+        .finish();
+    let r = b
+        .api(reqwest::Method::POST, "/list/add")
+        .header("HX-Request", "true")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "<p class=\"badge badge-ok\" role=\"status\">Đã có trong danh sách tải</p>"
+    );
+
+    let page = b.text("/list?done=added").await;
+    assert!(page.contains("Đã thêm vào danh sách tải."));
+    assert!(page.contains("2 chương trình"), "each program once: {page}");
+    let (a, bb) = (
+        page.find(&format!("listed-{first}")).unwrap(),
+        page.find(&format!("listed-{second}")).unwrap(),
+    );
+    assert!(a < bb, "in the order they were added");
+    assert!(!page.contains(&national));
+    let row = between(&page, &format!("id=\"listed-{first}\""), "</tr>").to_owned();
+    assert!(
+        row.contains(&format!("href=\"/api/v1/programs/{first}/files/master\" download")),
+        "{row}"
+    );
+    assert!(row.contains("Chưa khai thác"), "{row}");
+
+    // Taken (the download from the list), then reported.
+    let r = b
+        .api(reqwest::Method::GET, &format!("/api/v1/programs/{first}/files/master"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.bytes().await.unwrap();
+    let page = b.text("/list").await;
+    let row = between(&page, &format!("id=\"listed-{first}\""), "</tr>").to_owned();
+    assert!(
+        row.contains(&format!("href=\"/programs/{first}#rebroadcast\"")) && row.contains("chưa báo phát lại"),
+        "{row}"
+    );
+    let page_csrf = crate::web::csrf_of(&b.text(&format!("/programs/{first}")).await);
+    let r = b
+        .post(
+            &format!("/programs/{first}/rebroadcasts"),
+            &[
+                ("csrf", &page_csrf),
+                ("aired_at", "2026-12-02T19:00"),
+                ("channel", "CBTV"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let page = b.text("/list").await;
+    let row = between(&page, &format!("id=\"listed-{first}\""), "</tr>").to_owned();
+    assert!(row.contains("Đã khai thác và báo phát lại"), "{row}");
+
+    // The list is the person's own: a colleague's is empty.
+    let mut other = Browser::new(&app);
+    other.sign_in("khoa", PASSWORD).await;
+    assert!(other.text("/list").await.contains("id=\"list-empty\""));
+    let other_csrf = other.session_csrf().await;
+    let r = other
+        .post("/list/remove", &[("csrf", &other_csrf), ("id", &first)])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Removed.
+    let r = b.post("/list/remove", &[("csrf", &csrf), ("id", &first)]).await;
+    assert_eq!(r.headers()["location"], "/list?done=removed");
+    let page = b.text("/list?done=removed").await;
+    assert!(page.contains("Đã bỏ khỏi danh sách tải.") && !page.contains(&format!("listed-{first}")));
+    assert!(page.contains("1 chương trình"));
+}

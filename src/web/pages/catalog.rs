@@ -143,6 +143,7 @@ pub struct Facet {
 
 /// One result.
 pub struct Row {
+    pub id: String,
     pub href: String,
     pub title: String,
     pub station: String,
@@ -231,6 +232,7 @@ pub(super) fn rows(
     items
         .iter()
         .map(|p| Row {
+            id: p.id.to_string(),
             series: p.meta.series.clone().unwrap_or_default(),
             preview: RowPreview::of(p, previews.get(&p.id)),
             href: format!("/programs/{}", p.id),

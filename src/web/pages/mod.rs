@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod catalog;
+mod download_list;
 mod edit;
 mod news;
 mod offer;
@@ -20,6 +21,9 @@ use super::{Visit, WebError};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::catalog))
         .route("/news", web::get().to(news::news))
+        .route("/list", web::get().to(download_list::list))
+        .route("/list/add", web::post().to(download_list::add))
+        .route("/list/remove", web::post().to(download_list::remove))
         .route("/news/count", web::get().to(news::news_count))
         .route("/sign-in", web::get().to(account::sign_in_form))
         .route("/sign-in", web::post().to(account::sign_in))
