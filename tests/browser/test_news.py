@@ -104,3 +104,32 @@ def test_an_editor_switches_a_follows_delivery_and_profile(sized, base_url, hub)
     row = page.locator("#follows tbody tr").filter(has_text="Nông nghiệp xanh")
     expect(row.get_by_label("Tự động nhận")).not_to_be_checked()
     expect(row.get_by_label("Định dạng nhận")).to_have_value("")
+
+
+def test_the_download_list(sized, base_url, hub, request):
+    size = request.node.callspec.params["sized"]
+    title = f"Danh sách tải ({size})"
+    program = publish(base_url, hub["tn_token"], title)
+    page = sized.new_page()
+    sign_in(page, base_url, "mai", hub["people"]["mai"])
+    page.goto(f"{base_url}/?q={urllib.parse.quote(title)}")
+    item = page.locator("li.program").filter(has=page.locator(f"a[href='/programs/{program}']"))
+    item.get_by_role("button", name=f"Thêm vào danh sách tải: {title}").click()
+    expect(item.get_by_role("status")).to_have_text("Đã có trong danh sách tải")
+    page.get_by_role("link", name="Danh sách tải", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Danh sách tải")
+    row = page.locator(f"#listed-{program}")
+    expect(row).to_contain_text("Chưa khai thác")
+    assert serious(page) == []
+    assert fits(page)
+    with page.expect_download() as got:
+        row.get_by_role("link", name=f"Tải về: {title}").click()
+    assert got.value.suggested_filename == "bản tin.mp3"
+    assert got.value.failure() is None
+    page.reload()
+    row = page.locator(f"#listed-{program}")
+    expect(row.get_by_role("link", name="Đã khai thác, chưa báo phát lại")).to_have_attribute(
+        "href", f"/programs/{program}#rebroadcast")
+    row.get_by_role("button", name=f"Bỏ khỏi danh sách: {title}").click()
+    expect(page.locator("#notice")).to_have_text("Đã bỏ khỏi danh sách tải.")
+    expect(page.locator(f"#listed-{program}")).to_have_count(0)
