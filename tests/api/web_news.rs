@@ -503,8 +503,12 @@ async fn a_person_keeps_a_download_list_and_sees_what_lacks_a_rebroadcast_report
     assert!(b.text("/list").await.contains("id=\"list-empty\""));
     let results = b.text("/").await;
     assert!(
-        results.contains("action=\"/list/add\""),
-        "each result can go on the list"
+        results.contains("<form id=\"list-form\" method=\"post\" action=\"/list/add\""),
+        "{results}"
+    );
+    assert!(
+        results.contains(&format!("form=\"list-form\" name=\"id\" value=\"{first}\"")),
+        "each result can go on the list: {results}"
     );
     let csrf = b.session_csrf().await;
     for p in [&first, &second, &first] {
