@@ -503,11 +503,11 @@ async fn a_person_keeps_a_download_list_and_sees_what_lacks_a_rebroadcast_report
     assert!(b.text("/list").await.contains("id=\"list-empty\""));
     let results = b.text("/").await;
     assert!(
-        results.contains("<form id=\"list-form\" method=\"post\" action=\"/list/add\""),
+        results.contains("<form id=\"list\" method=\"post\" action=\"/list/add\""),
         "{results}"
     );
     assert!(
-        results.contains(&format!("form=\"list-form\" name=\"id\" value=\"{first}\"")),
+        results.contains(&format!("form=\"list\" name=\"id\" value=\"{first}\"")),
         "each result can go on the list: {results}"
     );
     let csrf = b.session_csrf().await;

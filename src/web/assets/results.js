@@ -44,6 +44,36 @@
     });
   }
 
+  // "Thêm vào danh sách tải": each result's button submits the one list
+  // form with its program's id; here it is sent in place, and the button
+  // becomes the hub's note. Without this script the form goes to the list.
+  document.addEventListener("submit", function (e) {
+    var form = e.target, button = e.submitter;
+    // (Not `form.id`: the buttons named `id` belong to the form.)
+    if (form.getAttribute("id") !== "list" || !button || !button.value || !window.fetch) return;
+    e.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    body.set("id", button.value);
+    button.disabled = true;
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "HX-Request": "true", "Content-Type": "application/x-www-form-urlencoded" },
+      body: body
+    }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      return r.text();
+    }).then(function (html) {
+      button.insertAdjacentHTML("afterend", html);
+      button.remove();
+    }).catch(function () {
+      // Refused or unreachable: the list page says why.
+      button.disabled = false;
+      HTMLFormElement.prototype.submit.call(Object.assign(form.appendChild(document.createElement("input")),
+        { type: "hidden", name: "id", value: button.value }).form);
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   // htmx swaps in new results as one types.
   document.addEventListener("htmx:afterSettle", function (e) { scan(e.target); });

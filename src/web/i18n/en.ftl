@@ -461,7 +461,6 @@ news-none = Nothing new yet.
 news-more = { $n } more new programs; search the catalog to see them all.
 news-atom = Your station's Atom feed
 prev-page = Previous page
-page-n = Page { $n }
 follow-deliver-auto = Deliver automatically
 follow-profile = Delivery profile
 follow-profile-default = The station's default

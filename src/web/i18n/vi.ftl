@@ -462,7 +462,6 @@ news-none = Chưa có chương trình mới nào.
 news-more = Còn { $n } chương trình mới nữa; hãy tìm trong kho để xem hết.
 news-atom = Nguồn tin Atom của đài
 prev-page = Trang trước
-page-n = Trang { $n }
 follow-deliver-auto = Tự động nhận
 follow-profile = Định dạng nhận
 follow-profile-default = Mặc định của đài
