@@ -56,7 +56,14 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     let followed = app.published(&tn, &followed).await;
     let other = app.published(&tn, &program("Thời sự chiều")).await;
     let again = b.text("/news").await;
-    assert!(again.contains("Các chương trình đăng từ"), "{again}");
+    let since = between(&again, "id=\"news-since\"", "</p>");
+    assert!(since.contains("Các chương trình đăng từ"), "{again}");
+    // The date and time of the previous visit's end, in words (no
+    // placeholder left).
+    assert!(
+        since.contains(':') && since.contains('/') && !since.contains('{'),
+        "{since}"
+    );
     assert!(again.contains(id(&followed)) && again.contains(id(&other)), "{again}");
     assert!(!again.contains(id(&before)), "seen on the previous visit: {again}");
     let mine = between(&again, "id=\"news-followed\"", "</section>");

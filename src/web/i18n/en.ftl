@@ -451,7 +451,7 @@ push-error-removed = The target was removed.
 # Issue 24 (branch news): what is new, the results list, follows, first run
 nav-news = New since last visit
 news-title = New since last visit
-news-since = Programs published since { $when }, when you last left the pages.
+news-since = Programs published since { $date }, when you last left the pages.
 news-first-visit = Your first visit: programs published in the last { $n } days.
 news-followed = What your station follows
 news-followed-none = Nothing new matches what your station follows.

@@ -452,7 +452,7 @@ push-error-removed = Đích chuyển đã bị xóa.
 # Issue 24 (branch news): what is new, the results list, follows, first run
 nav-news = Mới từ lần trước
 news-title = Mới từ lần trước
-news-since = Các chương trình đăng từ { $when }, lúc bạn rời trang lần trước.
+news-since = Các chương trình đăng từ { $date }, lúc bạn rời trang lần trước.
 news-first-visit = Lần đầu bạn vào trang: các chương trình đăng trong { $n } ngày qua.
 news-followed = Đài bạn theo dõi
 news-followed-none = Không có chương trình mới nào khớp với những gì đài theo dõi.

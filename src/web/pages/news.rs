@@ -112,7 +112,7 @@ pub async fn news(v: Visit) -> Result<HttpResponse, WebError> {
     let listed = found.items.len() as u64;
     page(&NewsPage {
         since: match s.since {
-            Some(when) => t.arg("news-since", "when", format::date_time(when, t.lang)),
+            Some(when) => t.arg("news-since", "date", format::date_time(when, t.lang)),
             None => t.arg("news-first-visit", "n", FIRST_VISIT_DAYS),
         },
         has_station: s.caller.station.is_some(),
