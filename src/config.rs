@@ -236,6 +236,8 @@ settings! {
         "a web session unused for this long ends (8 hours)";
     session_max_secs: u64 = 12 * 3600, "PXHUB_SESSION_MAX_SECS", "SECS",
         "a web session ends this long after sign-in, however much it is used (12 hours)";
+    visit_gap_secs: u64 = 3600, "PXHUB_VISIT_GAP_SECS", "SECS",
+        "a person away from the pages this long comes back for a new visit: the page of what is new lists what was published since they left";
     sign_in_lock_after: u32 = 5, "PXHUB_SIGN_IN_LOCK_AFTER", "N",
         "failed sign-ins for one login before it locks (each failure past the second is answered more slowly)";
     sign_in_lock_secs: u64 = 900, "PXHUB_SIGN_IN_LOCK_SECS", "SECS",
@@ -554,6 +556,7 @@ impl Settings {
                 lock_after: self.sign_in_lock_after.max(1),
                 lock_for: Duration::from_secs(self.sign_in_lock_secs),
                 address_limit: self.sign_in_address_limit,
+                visit_gap: Duration::from_secs(self.visit_gap_secs.max(1)),
             },
             engine: crate::analysis::EngineSettings {
                 ffmpeg: self.ffmpeg.clone(),

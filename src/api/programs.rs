@@ -409,6 +409,7 @@ impl SearchParams {
             }),
             limit: Limit::or_default(self.limit),
             cursor: self.cursor,
+            ..Default::default()
         })
     }
 }

@@ -266,6 +266,29 @@ pub fn preview(conn: &Connection, sha256: &Sha256, kind: PreviewKind) -> rusqlit
         .optional()
 }
 
+/// What the analysis made of one content: the preview's media type (when
+/// it made one), and whether it made a poster and a waveform.
+pub type Made = (Option<String>, bool, bool);
+
+/// What the analysis made of each of `shas` (hex) that it is done with.
+/// One query for a page of results.
+pub fn made_previews(conn: &Connection, shas: &[String]) -> rusqlite::Result<std::collections::HashMap<String, Made>> {
+    if shas.is_empty() {
+        return Ok(Default::default());
+    }
+    let marks = vec!["?"; shas.len()].join(", ");
+    let sql = format!(
+        "SELECT sha256, CASE WHEN preview_key IS NULL THEN NULL ELSE preview_type END, poster_key IS NOT NULL,
+             waveform_key IS NOT NULL
+         FROM analysis_jobs WHERE kind = 'analyze' AND state = 'done' AND sha256 IN ({marks})"
+    );
+    conn.prepare(&sql)?
+        .query_map(rusqlite::params_from_iter(shas), |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+        })?
+        .collect()
+}
+
 /// The ids of published programs with a file of content `sha256`.
 pub fn published_programs_with(conn: &Connection, sha256: &Sha256) -> rusqlite::Result<Vec<i64>> {
     conn.prepare_cached(

@@ -81,3 +81,18 @@ pub fn delete(conn: &Connection, station: &StationId, id: &str) -> rusqlite::Res
         [station.as_str(), id],
     )? == 1)
 }
+
+/// Sets whether follow `id` of `station` delivers, and with which profile;
+/// whether there was one.
+pub fn set_delivery(
+    conn: &Connection,
+    station: &StationId,
+    id: &str,
+    deliver: bool,
+    profile: Option<&str>,
+) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE follows SET deliver = ?3, profile = ?4 WHERE station_id = ?1 AND id = ?2",
+        params![station.as_str(), id, deliver, profile],
+    )? == 1)
+}

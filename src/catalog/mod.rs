@@ -5,6 +5,7 @@
 //! what is `exchange`'s).
 
 pub mod analysis;
+pub mod download_lists;
 pub mod events;
 pub mod follows;
 pub mod index;
@@ -65,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_push.sql"),
     include_str!("migrations/0013_peers.sql"),
     include_str!("migrations/0014_push_renditions.sql"),
+    include_str!("migrations/0015_last_visit.sql"),
     include_str!("migrations/0016_peer_waits.sql"),
 ];
 

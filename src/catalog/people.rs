@@ -171,13 +171,18 @@ pub struct SessionRow {
     pub person: PersonRow,
     pub last_seen: DateTime<Utc>,
     pub created: DateTime<Utc>,
+    /// When the person was last seen on the pages (any session).
+    pub person_seen: Option<DateTime<Utc>>,
+    /// When the person's previous visit ended.
+    pub previous_visit: Option<DateTime<Utc>>,
 }
 
 /// The session's person, when it was last used and when it was made.
 pub fn session(conn: &Connection, id_sha256: &[u8]) -> rusqlite::Result<Option<SessionRow>> {
     conn.prepare_cached(
         "SELECT p.id, p.login, p.name, p.station_id, p.role, p.language, p.password_hash,
-             p.disabled_at IS NOT NULL, p.in_charge = 1, s.last_seen_at, s.created_at
+             p.disabled_at IS NOT NULL, p.in_charge = 1, s.last_seen_at, s.created_at, p.seen_at,
+             p.previous_visit_at
          FROM sessions s JOIN people p ON p.id = s.person_id WHERE s.id_sha256 = ?1",
     )?
     .query_row([id_sha256], |r| {
@@ -185,6 +190,8 @@ pub fn session(conn: &Connection, id_sha256: &[u8]) -> rusqlite::Result<Option<S
             person: from_row(r)?,
             last_seen: from_micros(r.get(9)?),
             created: from_micros(r.get(10)?),
+            person_seen: r.get::<_, Option<i64>>(11)?.map(from_micros),
+            previous_visit: r.get::<_, Option<i64>>(12)?.map(from_micros),
         })
     })
     .optional()
@@ -194,6 +201,21 @@ pub fn touch_session(conn: &Connection, id_sha256: &[u8], now: DateTime<Utc>) ->
     conn.execute(
         "UPDATE sessions SET last_seen_at = ?2 WHERE id_sha256 = ?1",
         params![id_sha256, to_micros(now)],
+    )?;
+    Ok(())
+}
+
+/// Notes that `person` was seen at `now`, and that their previous visit
+/// ended at `previous` (unchanged within a visit).
+pub fn note_seen(
+    conn: &Connection,
+    person: &PersonId,
+    now: DateTime<Utc>,
+    previous: Option<DateTime<Utc>>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE people SET seen_at = ?2, previous_visit_at = ?3 WHERE id = ?1",
+        params![person.as_str(), to_micros(now), previous.map(to_micros)],
     )?;
     Ok(())
 }

@@ -23,6 +23,8 @@ pub struct Filters {
     pub available_at: Option<DateTime<Utc>>,
     /// Which statuses to list; others' programs only ever show when published.
     pub statuses: Vec<ProgramStatus>,
+    /// Only what was listed (published) after this instant.
+    pub published_after: Option<DateTime<Utc>>,
 }
 
 /// Where a page starts: after a row of the previous page (keyset), or, for
@@ -74,6 +76,7 @@ struct Resolved<'a> {
     now: i64,
     aired_from: Option<i64>,
     aired_to: Option<i64>,
+    listed_after: Option<i64>,
     /// Whether a filter reads what only the entry holds.
     cold_filters: bool,
 }
@@ -114,6 +117,7 @@ impl<'a> Resolved<'a> {
             now: to_micros(f.available_at.unwrap_or_else(chrono::Utc::now)),
             aired_from: f.filter.aired_from.map(to_micros),
             aired_to: f.filter.aired_to.map(to_micros),
+            listed_after: f.published_after.map(to_micros),
             cold_filters: f.filter.aired_from.is_some()
                 || f.filter.aired_to.is_some()
                 || f.filter.min_duration.is_some()
@@ -175,6 +179,7 @@ impl<'a> Resolved<'a> {
             OriginIs::Peer(p) => mirrored && p == Some(h.station),
         };
         let hot = origin
+            && self.listed_after.is_none_or(|t| h.listed_at > t)
             && self.stations.as_ref().is_none_or(|s| s.contains(&h.station))
             && (f.kinds.is_empty() || f.kinds.contains(&h.kind))
             && (f.genres.is_empty() || f.genres.contains(&h.genre))
@@ -550,7 +555,8 @@ pub fn search(
     // A cursor's offset is checked where it is opened; here it only must
     // not overflow (past the end, the page is empty).
     let offset = match from {
-        Some(Position::Offset { n }) if sort == Sort::Relevance => usize::try_from(*n).unwrap_or(usize::MAX),
+        // Relevance's cursors, and any sort's numbered pages.
+        Some(Position::Offset { n }) => usize::try_from(*n).unwrap_or(usize::MAX),
         _ => 0,
     };
     let paging = Paging {

@@ -105,8 +105,13 @@ fn fixtures(n: usize) -> &'static str {
              INSERT INTO push_deliveries VALUES ('pd2', 'vtv', 't1', 'prg1', 'master', 'bb', 2000, '4501.wav',
                  'pending', 0, 0, NULL, 56, NULL, 57, 58, 0, 'aa', 'bwf-r128', '{}');"
         }
-        // 0016_peer_waits: place 15 until 0015 (branch `news`) stands before it.
+        // 0015_last_visit.
         15 => {
+            "UPDATE people SET seen_at = 56, previous_visit_at = 55 WHERE id = 'p1';
+             INSERT INTO download_lists VALUES ('p1', 1, 57);"
+        }
+        // 0016_peer_waits.
+        16 => {
             "UPDATE peers SET polled_at = 56, wake_secret = 'w', wake_hook = 'wh9', eager = 'all', eager_max_bytes = 1000
               WHERE id = 'cum-3';
              INSERT INTO peer_waits VALUES ('aa', 'cum-3', 57);"

@@ -3,6 +3,7 @@
 //! and record what was found. Previews are shown to whoever may see the
 //! program, and are never a take.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -20,7 +21,7 @@ use crate::catalog::analysis::{self as jobs, Claimed, Classes, PreviewObject, Pr
 use crate::catalog::{self, media, programs};
 use crate::catalog::{Connection, DbError, DbResult};
 use crate::domain::analysis::PreviewKind;
-use crate::domain::{EventType, FileRole, Findings, ProgramId, ProgramStatus, Viewer};
+use crate::domain::{EventType, FileRole, Findings, Program, ProgramId, ProgramStatus, Viewer};
 
 /// Attempts before a job is given up. Not a setting: a file that fails five
 /// times in a row (doubling waits) fails for what it is, not for the moment.
@@ -83,6 +84,32 @@ impl Running {
             self.audio -= 1;
         }
     }
+}
+
+/// Whether a preview is heard or seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewMedia {
+    Audio,
+    Video,
+}
+
+/// What the results list shows of a program's master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListPreview {
+    pub kind: PreviewMedia,
+    pub poster: bool,
+    pub waveform: bool,
+}
+
+/// Why `viewer`, who may see `program`, may not hear its previews at `now`:
+/// withdrawn, or its rights window closed (before it opens, hearing before
+/// taking is the point; the owner and the operator always may).
+fn preview_refused(viewer: &Viewer, program: &Program, now: chrono::DateTime<chrono::Utc>) -> Option<ExchangeError> {
+    if program.status == ProgramStatus::Withdrawn {
+        return Some(ExchangeError::Gone);
+    }
+    (super::rights::may_take(viewer, program, now) == Err(super::rights::NotNow::NoLongerAvailable))
+        .then_some(ExchangeError::RightsWindowClosed)
 }
 
 /// A preview the caller may fetch.
@@ -456,6 +483,41 @@ impl Hub {
         Ok(n)
     }
 
+    /// What the analysis made of the masters of `programs` (which the
+    /// caller may see: a search's), for the results list: the preview's
+    /// media type, and whether there is a poster and a waveform. Only what
+    /// [`Hub::preview`] would serve the caller is named.
+    #[tracing::instrument(skip_all, fields(caller = %caller.token_id))]
+    pub async fn list_previews(
+        &self,
+        caller: &Caller,
+        programs: &[Program],
+    ) -> Result<HashMap<ProgramId, ListPreview>, ExchangeError> {
+        let (viewer, now) = (caller.viewer(), catalog::now());
+        let masters: Vec<(ProgramId, String)> = programs
+            .iter()
+            .filter(|p| preview_refused(&viewer, p, now).is_none())
+            .filter_map(|p| {
+                let master = p.files.iter().find(|f| f.role == FileRole::Master)?;
+                Some((p.id, master.sha256.hex()))
+            })
+            .collect();
+        let shas: Vec<String> = masters.iter().map(|(_, s)| s.clone()).collect();
+        let made = self.catalog.read(move |c| jobs::made_previews(c, &shas)).await?;
+        Ok(masters
+            .into_iter()
+            .filter_map(|(id, sha)| {
+                let (media_type, poster, waveform) = made.get(&sha)?.clone();
+                let kind = match media_type?.split('/').next()? {
+                    "video" => PreviewMedia::Video,
+                    "audio" => PreviewMedia::Audio,
+                    _ => return None,
+                };
+                Some((id, ListPreview { kind, poster, waveform }))
+            })
+            .collect())
+    }
+
     /// The preview `kind` of file `role` of program `id`, for anyone who may
     /// see the program, before its rebroadcast window opens too (hearing
     /// before taking is the point), but not once it has closed (the owner
@@ -473,13 +535,8 @@ impl Hub {
             .catalog
             .read(move |c| {
                 let s = visible(c, &viewer, id)?;
-                if s.program.status == ProgramStatus::Withdrawn {
-                    return Err(ExchangeError::Gone);
-                }
-                if super::rights::may_take(&viewer, &s.program, catalog::now())
-                    == Err(super::rights::NotNow::NoLongerAvailable)
-                {
-                    return Err(ExchangeError::RightsWindowClosed);
+                if let Some(refused) = preview_refused(&viewer, &s.program, catalog::now()) {
+                    return Err(refused);
                 }
                 let file = s
                     .program

@@ -7,6 +7,7 @@
 mod address_limit;
 pub mod analysis;
 pub mod delivery;
+pub mod download_list;
 pub mod error;
 pub mod files;
 mod ledger;
@@ -33,7 +34,7 @@ pub use ledger::{NewRebroadcast, Sending, StationTake, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
 pub use people::{NewPerson, NewSession, PeopleSettings, Session};
 pub use report::{ExchangeReport, StationRow};
-pub use search::{Facets, SearchPage, SearchRequest, Sort};
+pub use search::{Facets, SearchPage, SearchRequest, Sort, MAX_SKIP};
 pub use stations::NewStation;
 pub use tokens::{Caller, IssuedToken, PersonRef};
 

@@ -40,6 +40,9 @@ pub struct PeopleSettings {
     /// Failed sign-ins from one address within `lock_for` before it is
     /// refused for the rest of that time (0: no limit).
     pub address_limit: u32,
+    /// A person away from the pages for longer than this comes back for a
+    /// new visit: "new since last visit" then counts from when they left.
+    pub visit_gap: Duration,
 }
 
 impl Default for PeopleSettings {
@@ -50,6 +53,7 @@ impl Default for PeopleSettings {
             lock_after: 5,
             lock_for: Duration::from_secs(900),
             address_limit: 30,
+            visit_gap: Duration::from_secs(3600),
         }
     }
 }
@@ -98,6 +102,26 @@ pub struct Session {
     pub caller: Caller,
     pub person: Person,
     pub csrf: String,
+    /// When the person's previous visit ended (`None`: this is their
+    /// first): what "new since last visit" counts from.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// What a person's visits are at `now`, seen last at `seen` with their
+/// previous visit ended at `previous`: since when "new" counts, and whether
+/// to write that down (on a new visit, and then at most every `touch`).
+pub fn visit_at(
+    seen: Option<DateTime<Utc>>,
+    previous: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    gap: chrono::Duration,
+    touch: chrono::Duration,
+) -> (Option<DateTime<Utc>>, bool) {
+    match seen {
+        None => (previous, true),
+        Some(seen) if now - seen > gap => (Some(seen), true),
+        Some(seen) => (previous, now - seen > touch),
+    }
 }
 
 fn session_hash(id: &str) -> [u8; 32] {
@@ -394,10 +418,11 @@ impl Hub {
                     Some(s) => stations::get(c, s)?.map(|s| s.kind),
                     None => None,
                 };
-                Ok::<_, DbError>(Some((row.person.person, row.last_seen, row.created, kind)))
+                let visits = (row.person_seen, row.previous_visit);
+                Ok::<_, DbError>(Some((row.person.person, row.last_seen, row.created, kind, visits)))
             })
             .await?;
-        let Some((person, last_seen, created, kind)) = found.filter(|(p, ..)| !p.disabled) else {
+        let Some((person, last_seen, created, kind, (seen, previous))) = found.filter(|(p, ..)| !p.disabled) else {
             return Err(ExchangeError::Unauthorized);
         };
         if last_seen + idle < now || created.checked_add_signed(max).is_some_and(|end| end < now) {
@@ -406,16 +431,53 @@ impl Hub {
                 .await?;
             return Err(ExchangeError::Unauthorized);
         }
-        if now - last_seen > TOUCH_EVERY {
+        let gap = chrono::Duration::from_std(self.settings.people.visit_gap).unwrap_or(chrono::Duration::MAX);
+        // Written often enough that a visit's end is known to within a
+        // quarter of the gap that ends it.
+        let (since, note) = visit_at(seen, previous, now, gap, TOUCH_EVERY.min(gap / 4));
+        if now - last_seen > TOUCH_EVERY || note {
+            let (touch, who) = (now - last_seen > TOUCH_EVERY, person.id.clone());
             self.catalog
-                .write(move |tx| people::touch_session(tx, &hashed, now))
+                .write(move |tx| {
+                    if touch {
+                        people::touch_session(tx, &hashed, now)?;
+                    }
+                    if note {
+                        people::note_seen(tx, &who, now, since)?;
+                    }
+                    Ok::<_, DbError>(())
+                })
                 .await?;
         }
         Ok(Session {
             caller: caller_of(&person, kind),
             csrf: self.csrf_token(session_id),
             person,
+            since,
         })
+    }
+
+    /// Who person `id` is as a caller, while they may sign in (their feed
+    /// key stands for them).
+    pub(super) async fn person_caller(&self, id: &str) -> Result<Caller, ExchangeError> {
+        let id = PersonId::parse(id).ok_or(ExchangeError::Unauthorized)?;
+        let found = self
+            .catalog
+            .read(move |c| {
+                let Some(row) = people::by_id(c, &id)? else {
+                    return Ok(None);
+                };
+                let kind = match &row.person.station {
+                    Some(s) => stations::get(c, s)?.map(|s| s.kind),
+                    None => None,
+                };
+                Ok::<_, DbError>(Some((row.person, kind)))
+            })
+            .await?;
+        match found {
+            Some((person, kind)) if !person.disabled => Ok(caller_of(&person, kind)),
+            _ => Err(ExchangeError::Unauthorized),
+        }
     }
 
     /// Lets `login` sign in again at once (the operator may): its failed
@@ -569,5 +631,28 @@ mod tests {
     fn failures_count_under_the_typed_login_folded() {
         assert_eq!(failure_key("  Hoa.Nguyen "), "hoa.nguyen");
         assert_eq!(failure_key(&"x".repeat(500)).len(), 64);
+    }
+
+    #[test]
+    fn a_visit_counts_from_when_the_previous_one_ended() {
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        let (min, gap, touch) = (
+            chrono::Duration::minutes,
+            chrono::Duration::hours(1),
+            chrono::Duration::minutes(1),
+        );
+        // The first visit ever: nothing before it; noted.
+        assert_eq!(visit_at(None, None, t0, gap, touch), (None, true));
+        // Within the visit: still since the previous visit; noted each minute.
+        let before = Some(t0 - chrono::Duration::days(1));
+        assert_eq!(visit_at(Some(t0), before, t0 + min(5), gap, touch), (before, true));
+        assert_eq!(
+            visit_at(Some(t0), before, t0 + chrono::Duration::seconds(30), gap, touch),
+            (before, false)
+        );
+        // Back after more than the gap: since the last time seen.
+        assert_eq!(visit_at(Some(t0), before, t0 + min(61), gap, touch), (Some(t0), true));
     }
 }

@@ -28,7 +28,16 @@ pub struct SearchRequest {
     pub sort: Option<Sort>,
     pub limit: usize,
     pub cursor: Option<String>,
+    /// Only what was published (listed) after this instant.
+    pub published_after: Option<chrono::DateTime<Utc>>,
+    /// Without a cursor: the results to skip (the pages' numbered pages),
+    /// at most [`MAX_SKIP`].
+    pub skip: usize,
 }
+
+/// The most results a numbered page may skip: 500 pages of 20. The one pass
+/// of a search visits every match anyway; skipping only keeps more keys.
+pub const MAX_SKIP: usize = 10_000;
 
 pub struct SearchPage {
     pub items: Vec<Program>,
@@ -144,6 +153,7 @@ impl Hub {
             filter: req.filter,
             available_at: req.available_now.then(Utc::now),
             statuses: req.statuses,
+            published_after: req.published_after,
         };
         // Identifies this search (not the page or the clock), so a cursor is
         // only good for the search that returned it.
@@ -161,7 +171,12 @@ impl Hub {
             .filter(|c| !c.is_empty())
             .as_deref()
             .map(|c| Signer(&self.cursor_key).open(c, &fingerprint, sort))
-            .transpose()?;
+            .transpose()?
+            .or_else(|| {
+                (req.skip > 0).then(|| Position::Offset {
+                    n: req.skip.min(MAX_SKIP) as u64,
+                })
+            });
         let viewer = caller.viewer();
         let limit = req.limit;
         let index = self.index.clone();

@@ -205,6 +205,10 @@ impl Hub {
         if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
             return Err(ExchangeError::Unauthorized);
         }
+        // A person's key (the page's Atom link): theirs while they may sign in.
+        if let Some(person) = id.strip_prefix("person:") {
+            return self.person_caller(person).await;
+        }
         let id = id.to_owned();
         match self.catalog.read(move |c| tokens::get(c, &id)).await? {
             Some(r) if !r.revoked => Ok(Caller {

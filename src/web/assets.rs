@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// One embedded file.
 pub struct Asset {
-    /// `htmx`, `tus`, `app`, `upload`.
+    /// `htmx`, `tus`, `app`, `upload`, `results`.
     pub name: &'static str,
     pub ext: &'static str,
     pub content_type: &'static str,
@@ -37,6 +37,12 @@ const ASSETS: &[Asset] = &[
         ext: "css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("assets/app.css"),
+    },
+    Asset {
+        name: "results",
+        ext: "js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("assets/results.js"),
     },
     Asset {
         name: "upload",
@@ -88,6 +94,7 @@ pub struct Urls {
     pub htmx: &'static str,
     pub tus: &'static str,
     pub upload: &'static str,
+    pub results: &'static str,
 }
 
 pub fn urls() -> Urls {
@@ -96,6 +103,7 @@ pub fn urls() -> Urls {
         htmx: url("htmx-2.0.11"),
         tus: url("tus-js-client-4.3.1"),
         upload: url("upload"),
+        results: url("results"),
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn ffmpeg_or_skip() -> bool {
 }
 
 /// Makes a file with FFmpeg's generators: `ffmpeg -v error -y <args> <out>`.
-fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+pub(crate) fn make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y"])

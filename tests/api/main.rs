@@ -38,4 +38,5 @@ mod stations;
 mod tus;
 mod web;
 mod web_daily;
+mod web_news;
 mod webhooks;

@@ -1121,11 +1121,11 @@ async fn the_catalog_pages_with_a_cursor_in_the_url() {
         .next()
         .unwrap()
         .replace("&#38;", "&");
-    assert!(next.starts_with("/?q=ban+tin&sort=title&cursor="), "{next}");
+    assert_eq!(next, "/?q=ban+tin&sort=title&page=2");
     let second = b.text(&next).await;
     assert!(second.contains("Bản tin số 22") && !second.contains("Bản tin số 00"));
     assert!(!second.contains("rel=\"next\""), "the last page");
-    assert!(second.contains("Trang đầu"));
+    assert!(second.contains("Trang trước"));
     // Facet links keep the search, drop the cursor, and never carry empty values.
     let facets = b.text("/?q=ban+tin&sort=&available=").await;
     let facets = facets.replace("&#38;", "&");

@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod feed;
+pub mod follow_settings;
 pub mod follows;
 pub(super) mod peer_eager;
 pub(super) mod peer_files;

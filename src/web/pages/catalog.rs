@@ -2,7 +2,7 @@
 //! (htmx), facets with counts as filters, sorts, and cursor paging, all in
 //! the page's URL (the search API's parameters), so Back and bookmarks work.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{station_names, StationNames};
 use crate::domain::SearchFilter;
-use crate::domain::{Facets, Genre, LanguageTag, Program, ProgramId, ProgramKind, StationId, Viewer};
+use crate::domain::{Facets, FileRole, Genre, LanguageTag, Program, ProgramId, ProgramKind, StationId, Viewer};
+use crate::exchange::analysis::{ListPreview, PreviewMedia};
 use crate::exchange::rights::may_take;
 use crate::exchange::{SearchRequest, Sort};
 use crate::web::i18n::Tr;
@@ -34,7 +35,14 @@ pub struct CatalogQuery {
     available: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
+    /// The numbered page (from 1), when no cursor is given.
+    page: Option<String>,
 }
+
+/// Results on one page of the catalog.
+const PER_PAGE: usize = 20;
+/// The last page a number reaches (the search skips at most `MAX_SKIP`).
+const LAST_PAGE: usize = crate::exchange::MAX_SKIP / PER_PAGE + 1;
 
 impl CatalogQuery {
     fn sort(&self) -> Option<Sort> {
@@ -64,9 +72,22 @@ impl CatalogQuery {
             },
             available_now: self.available.as_deref() == Some("now"),
             sort: self.sort(),
-            limit: 20,
+            limit: PER_PAGE,
             cursor: self.cursor.clone().filter(|c| !c.is_empty()),
+            skip: (self.page_number() - 1) * PER_PAGE,
             ..Default::default()
+        }
+    }
+
+    /// The numbered page asked for: 1 unless a number within reach.
+    fn page_number(&self) -> usize {
+        match self.cursor.as_deref() {
+            Some(c) if !c.is_empty() => 1,
+            _ => self
+                .page
+                .as_deref()
+                .and_then(|n| n.parse::<usize>().ok())
+                .map_or(1, |n| n.clamp(1, LAST_PAGE)),
         }
     }
 
@@ -122,6 +143,7 @@ pub struct Facet {
 
 /// One result.
 pub struct Row {
+    pub id: String,
     pub href: String,
     pub title: String,
     pub station: String,
@@ -131,6 +153,41 @@ pub struct Row {
     pub date: String,
     pub badge: Badge,
     pub taken: bool,
+    /// Matches one of the station's follows (the page of what is new).
+    pub followed: bool,
+    pub series: String,
+    /// The master's preview, to hear or see in place.
+    pub preview: Option<RowPreview>,
+}
+
+/// A result's preview: its URL, whether it is seen (`video`) or heard,
+/// and the poster's or the waveform's URL.
+pub struct RowPreview {
+    pub src: String,
+    pub video: bool,
+    pub poster: Option<String>,
+    pub waveform: Option<String>,
+}
+
+impl RowPreview {
+    fn of(p: &Program, made: Option<&ListPreview>) -> Option<Self> {
+        let made = made?;
+        let base = format!("/api/v1/programs/{}/files/master", p.id);
+        let video = made.kind == PreviewMedia::Video;
+        Some(Self {
+            src: format!("{base}/preview"),
+            video,
+            poster: (video && made.poster).then(|| format!("{base}/poster.jpg")),
+            waveform: (!video && made.waveform).then(|| format!("{base}/waveform.json")),
+        })
+    }
+}
+
+/// A numbered page's link.
+pub struct PageLink {
+    pub number: usize,
+    pub href: String,
+    pub current: bool,
 }
 
 #[derive(Template)]
@@ -157,25 +214,33 @@ struct Results {
     rows: Vec<Row>,
     facets: Vec<Facet>,
     next: Option<String>,
+    prev: Option<String>,
     first_page: Option<String>,
+    pages: Vec<Option<PageLink>>,
 }
 
 /// The programs found, as the list shows them.
-fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<ProgramId>, viewer: &Viewer) -> Vec<Row> {
+pub(super) fn rows(
+    t: &Tr,
+    items: &[Program],
+    names: &StationNames,
+    taken: &HashSet<ProgramId>,
+    viewer: &Viewer,
+    previews: &HashMap<ProgramId, ListPreview>,
+) -> Vec<Row> {
     let now = Utc::now();
     items
         .iter()
         .map(|p| Row {
+            id: p.id.to_string(),
+            series: p.meta.series.clone().unwrap_or_default(),
+            preview: RowPreview::of(p, previews.get(&p.id)),
             href: format!("/programs/{}", p.id),
             title: p.meta.title.clone(),
             station: names.of_program(p),
             kind: words::kind(t, p.meta.kind),
             genre: words::genre(t, p.meta.genre),
-            duration: p
-                .meta
-                .duration_seconds
-                .map(|d| format::duration(d, t.lang))
-                .unwrap_or_default(),
+            duration: duration(p).map(|d| format::duration(d, t.lang)).unwrap_or_default(),
             date: p
                 .meta
                 .first_aired_at
@@ -184,8 +249,54 @@ fn rows(t: &Tr, items: &[Program], names: &StationNames, taken: &HashSet<Program
                 .unwrap_or_default(),
             badge: words::badge(t, p, may_take(viewer, p, now), now),
             taken: taken.contains(&p.id),
+            followed: false,
         })
         .collect()
+}
+
+/// The master's measured duration once analysed, else the declared one
+/// (as search filters on it).
+fn duration(p: &Program) -> Option<u32> {
+    p.files
+        .iter()
+        .find(|f| f.role == FileRole::Master)
+        .and_then(|f| f.analysis.as_ref()?.duration_seconds)
+        .map(|d| d.round().clamp(0.0, f64::from(u32::MAX)) as u32)
+        .or(p.meta.duration_seconds)
+}
+
+/// The numbered pages around `current` (the first, the last, and two on
+/// each side), with the links to them; `None` where numbers are left out.
+fn page_links(pairs: &[(&'static str, String)], current: usize, total: u64) -> Vec<Option<PageLink>> {
+    let last = usize::try_from(total.div_ceil(PER_PAGE as u64))
+        .unwrap_or(usize::MAX)
+        .clamp(1, LAST_PAGE);
+    if last == 1 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for n in 1..=last {
+        let near = n == 1 || n == last || n.abs_diff(current) <= 2;
+        if near {
+            out.push(Some(PageLink {
+                number: n,
+                href: page_url(pairs, n),
+                current: n == current,
+            }));
+        } else if out.last().is_some_and(Option::is_some) {
+            out.push(None);
+        }
+    }
+    out
+}
+
+/// The URL of numbered page `n` of the search `pairs`.
+fn page_url(pairs: &[(&'static str, String)], n: usize) -> String {
+    let mut p = pairs.to_vec();
+    if n > 1 {
+        p.push(("page", n.to_string()));
+    }
+    url(&p)
 }
 
 /// The facets of a search: each value with its count, and the link that
@@ -268,14 +379,24 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         .taken_among(caller, found.items.iter().map(|p| p.id).collect())
         .await
         .map_err(|e| v.fail(e))?;
-    let rows = rows(&t, &found.items, &names, &taken, &caller.viewer());
+    let previews = v.hub.list_previews(caller, &found.items).await.map_err(|e| v.fail(e))?;
+    let rows = rows(&t, &found.items, &names, &taken, &caller.viewer(), &previews);
     let pairs = q.pairs();
     let facets = facets(&t, &pairs, &found.facets, &names);
-    let next = found.next_cursor.map(|cur| {
-        let mut p = pairs.clone();
-        p.push(("cursor", cur));
-        url(&p)
-    });
+    let by_cursor = q.cursor.as_deref().is_some_and(|c| !c.is_empty());
+    let n = q.page_number();
+    // Numbered pages; a cursor (a link from before numbers, or the API's)
+    // goes on by cursor.
+    let next = match (by_cursor, found.next_cursor) {
+        (true, Some(cur)) => {
+            let mut p = pairs.clone();
+            p.push(("cursor", cur));
+            Some(url(&p))
+        }
+        (false, Some(_)) if n < LAST_PAGE => Some(page_url(&pairs, n + 1)),
+        _ => None,
+    };
+    let prev = (!by_cursor && n > 1).then(|| page_url(&pairs, n - 1));
     let r = Results {
         q: q.q.clone().unwrap_or_default(),
         sort: q.sort().map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default(),
@@ -289,7 +410,13 @@ pub async fn catalog(v: Visit, req: HttpRequest) -> Result<HttpResponse, WebErro
         rows,
         facets,
         next,
-        first_page: q.cursor.is_some().then(|| url(&pairs)),
+        prev,
+        first_page: by_cursor.then(|| url(&pairs)),
+        pages: if by_cursor {
+            Vec::new()
+        } else {
+            page_links(&pairs, n, found.total)
+        },
     };
     if v.htmx {
         page(&ResultsOnly { c: v.chrome(), r })

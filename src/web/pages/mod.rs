@@ -3,7 +3,9 @@
 mod account;
 mod admin;
 mod catalog;
+mod download_list;
 mod edit;
+mod news;
 mod offer;
 mod peers;
 mod people;
@@ -20,6 +22,11 @@ use super::{Visit, WebError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::catalog))
+        .route("/news", web::get().to(news::news))
+        .route("/list", web::get().to(download_list::list))
+        .route("/list/add", web::post().to(download_list::add))
+        .route("/list/remove", web::post().to(download_list::remove))
+        .route("/news/count", web::get().to(news::news_count))
         .route("/sign-in", web::get().to(account::sign_in_form))
         .route("/sign-in", web::post().to(account::sign_in))
         .route("/sign-out", web::post().to(account::sign_out))
@@ -40,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/programs/{id}/follow", web::post().to(program::follow))
         .route("/station", web::get().to(station::my_station))
         .route("/station/unfollow", web::post().to(station::unfollow))
+        .route("/station/follows/delivery", web::post().to(station::follow_delivery))
         .route("/station/redeliver", web::post().to(station::redeliver))
         .route("/report", web::get().to(report::report))
         .route("/report.csv", web::get().to(report::report_csv))

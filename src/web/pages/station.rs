@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{form, station_names, StationNames};
 use crate::domain::SearchFilter;
 use crate::domain::{FollowKind, ProgramStatus, StationId};
+use crate::exchange::delivery::follow_settings::FollowDelivery;
 use crate::exchange::SearchRequest;
 use crate::web::visit::Chrome;
 use crate::web::{format, page, see_other, words, Visit, WebError};
@@ -32,6 +33,11 @@ pub struct FollowLine {
     pub kind: String,
     pub value: String,
     pub deliver: String,
+    pub deliver_on: bool,
+    /// The delivery profile's id (empty: the station's default).
+    pub profile: String,
+    /// The delivery profile in words.
+    pub profile_name: String,
     pub roles: String,
     pub created: String,
 }
@@ -56,8 +62,12 @@ struct StationPage {
     given: Vec<Line>,
     taken: Vec<Line>,
     follows: Vec<FollowLine>,
+    /// The hub's delivery profiles (id, name), to choose from.
+    profiles: Vec<(String, String)>,
     /// A draft was just deleted: say so.
     deleted: bool,
+    /// A follow's delivery was just saved: say so.
+    follow_saved: bool,
     /// The station's people, for its editor in charge (else none).
     people: Vec<super::people::PersonLine>,
     pushes: Vec<PushLine>,
@@ -135,8 +145,24 @@ async fn program_groups(v: &Visit, mine: &StationId) -> Result<Vec<Group>, WebEr
     Ok(groups)
 }
 
+/// The hub's delivery profiles: (id, name).
+async fn profiles(v: &Visit) -> Result<Vec<(String, String)>, WebError> {
+    let caller = &v.signed_in()?.caller;
+    Ok(v.hub
+        .profiles(caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect())
+}
+
 /// What the station follows, in words.
-async fn follow_lines(v: &Visit, names: &StationNames) -> Result<Vec<FollowLine>, WebError> {
+async fn follow_lines(
+    v: &Visit,
+    names: &StationNames,
+    profiles: &[(String, String)],
+) -> Result<Vec<FollowLine>, WebError> {
     let (t, caller, name) = (v.t(), &v.signed_in()?.caller, |id: &str| names.of(id));
     let lang = t.lang;
     Ok(v.hub
@@ -151,6 +177,15 @@ async fn follow_lines(v: &Visit, names: &StationNames) -> Result<Vec<FollowLine>
                 _ => f.value.clone(),
             },
             deliver: t.get(if f.deliver { "yes" } else { "no" }),
+            deliver_on: f.deliver,
+            profile_name: match &f.profile {
+                Some(id) => profiles
+                    .iter()
+                    .find(|(p, _)| p == id)
+                    .map_or_else(|| id.clone(), |(_, n)| n.clone()),
+                None => t.get("follow-profile-default"),
+            },
+            profile: f.profile.clone().unwrap_or_default(),
             roles: f
                 .roles
                 .iter()
@@ -191,7 +226,8 @@ pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpRes
             .await
             .map_err(|e| v.fail(e))?,
     );
-    let follows = follow_lines(&v, &names).await?;
+    let profiles = profiles(&v).await?;
+    let follows = follow_lines(&v, &names, &profiles).await?;
     let pushes = push_lines(&v).await?;
     page(&StationPage {
         c: v.chrome(),
@@ -200,7 +236,9 @@ pub async fn my_station(v: Visit, req: actix_web::HttpRequest) -> Result<HttpRes
         given,
         taken,
         follows,
+        profiles,
         deleted: req.query_string() == "done=deleted",
+        follow_saved: req.query_string() == "done=follow",
         people: super::people::lines(&v).await?,
         pushes,
     })
@@ -220,6 +258,34 @@ pub async fn redeliver(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebEr
     let s = v.check_csrf(f.csrf.as_deref())?;
     v.hub.redeliver(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
     Ok(see_other("/station#pushes"))
+}
+
+#[derive(Deserialize)]
+pub struct DeliveryForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    id: String,
+    /// A check box: present when checked.
+    deliver: Option<String>,
+    #[serde(default)]
+    profile: String,
+}
+
+/// Switches one of the station's follows' automatic delivery on or off and
+/// sets its delivery profile (empty: the station's default).
+pub async fn follow_delivery(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: DeliveryForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    let change = FollowDelivery {
+        deliver: f.deliver.is_some(),
+        profile: Some(f.profile).filter(|p| !p.is_empty()),
+    };
+    v.hub
+        .set_follow_delivery(&s.caller, f.id, change)
+        .await
+        .map_err(|e| v.fail(e))?;
+    Ok(see_other("/station?done=follow#follows"))
 }
 
 /// Stops one of the station's follows (someone else's is not found).
