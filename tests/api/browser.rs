@@ -56,6 +56,7 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         )
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    // A delivery profile: the follows on My station pick it, /admin/profiles lists it.
     let r = app
         .post(
             &app.admin,
@@ -102,16 +103,6 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     add_person(&app, "bac-kan", "lan", "Hà Thị Lan", "editor", password);
-    // A delivery profile, for /admin/profiles' table.
-    let r = app
-        .post(
-            &app.admin,
-            "/api/v1/profiles",
-            &json!({"id": "bwf-mp2-r128", "name": "MP2 phát sóng R128", "container": "bwf", "audio_codec": "mp2",
-                "loudness": {"target_lufs": -23, "max_true_peak_dbtp": -1}}),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     let doc = json!({
         "base_url": app.address,
