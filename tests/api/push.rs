@@ -89,7 +89,11 @@ impl Drop for Server {
 
 /// A hub that retries pushes at once, with a provider and a taker station.
 async fn hub() -> (TestApp, String, String) {
-    let app = TestApp::spawn_with(|s| s.push_retry_ms = 50).await;
+    let app = TestApp::spawn_with(|s| {
+        s.push_retry_ms = 50;
+        s.webhook_allow = crate::peers::NARROW_ALLOW.into();
+    })
+    .await;
     let hg = app.station("ha-giang", "provincial").await;
     let tn = app.station("thai-nguyen", "provincial").await;
     (app, hg, tn)
@@ -241,11 +245,10 @@ async fn targets_belong_to_their_station_and_never_show_their_secret() {
     // Bad input: each field named, nothing stored.
     for (patch, field) in [
         (json!({"url": "ftp://127.0.0.1:21"}), "url"),
-        (json!({"url": "sftp://user:pw@127.0.0.1"}), "url"),
+        (json!({"url": "sftp://:pw@127.0.0.1"}), "url"),
         (json!({"url": "sftp://127.0.0.1/in"}), "url"),
-        (json!({"url": "sftp://10.1.2.3:22"}), "url"),
-        (json!({"url": "sftp://[fe80::1]:22"}), "url"),
-        (json!({"url": "sftp://169.254.169.254"}), "url"),
+        (json!({"url": "sftp://127.0.0.2:22"}), "url"),
+        (json!({"url": "sftp://127.255.255.254"}), "url"),
         (json!({"username": ""}), "username"),
         (json!({"secret": ""}), "secret"),
         (json!({"path": "in/../../etc"}), "path"),
