@@ -49,6 +49,16 @@ impl Container {
         matches!(self, Self::Mp4 | Self::Mxf)
     }
 
+    /// The name of what it makes of a file named `original`: the same
+    /// stem with its own extension (`keep`: the name as it is).
+    pub fn file_name(self, original: &str) -> String {
+        if self == Self::Keep {
+            return original.to_owned();
+        }
+        let stem = original.rsplit_once('.').map_or(original, |(s, _)| s);
+        format!("{stem}.{}", self.media_type().1)
+    }
+
     /// The media type and file extension of what it makes.
     pub fn media_type(self) -> (&'static str, &'static str) {
         match self {

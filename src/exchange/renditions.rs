@@ -330,15 +330,10 @@ fn find(
     };
     let mut sha = ResumableSha256::restore(&made.head).ok_or(ExchangeError::Broken("a rendition's hash state"))?;
     sha.update(&trailer);
-    let (media_type, ext) = profile.container.media_type();
-    let stem = file
-        .filename
-        .rsplit_once('.')
-        .map_or(file.filename.as_str(), |(s, _)| s);
     let record = FileRecord {
         role,
-        filename: format!("{stem}.{ext}"),
-        media_type: media_type.to_owned(),
+        filename: profile.container.file_name(&file.filename),
+        media_type: profile.container.media_type().0.to_owned(),
         size: made.size + trailer.len() as u64,
         sha256: Sha256::from(sha.finalize()),
         analysis: None,

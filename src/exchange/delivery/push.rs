@@ -21,7 +21,6 @@ use tokio::sync::Notify;
 
 use crate::catalog::{self, follows, programs, push, renditions as profiles, stations};
 use crate::catalog::{Connection, DbResult, Transaction};
-use crate::domain::profile::Container;
 use crate::domain::push::{check_push_template, is_slug, pushed_name};
 use crate::domain::template::Choice;
 use crate::domain::{Event, EventType, FieldError, FileRole, Follow, Program, PushDelivery, PushState};
@@ -432,16 +431,7 @@ impl Hub {
                     Some(p) => profiles::profile(tx, p)?.map(|p| p.container),
                     None => None,
                 };
-                let filename = match container.filter(|c| *c != Container::Keep) {
-                    Some(c) => {
-                        let stem = file
-                            .filename
-                            .rsplit_once('.')
-                            .map_or(file.filename.as_str(), |(s, _)| s);
-                        format!("{stem}.{}", c.media_type().1)
-                    }
-                    None => file.filename.clone(),
-                };
+                let filename = container.map_or_else(|| file.filename.clone(), |c| c.file_name(&file.filename));
                 let choice = Choice {
                     profile: profile.clone(),
                     cut_id: follow.cut_id.clone(),
