@@ -1,7 +1,7 @@
 //! Rendition benchmark.
 //!
 //! ```text
-//! cargo bench --bench render -- [--quick]
+//! cargo bench --bench render -- [--quick] [--audio-minutes M] [--video-seconds S]
 //! ```
 //!
 //! The hub's rendition job, whole (`Hub::render_next`: claim, the loudness
@@ -12,11 +12,13 @@
 //! same run. Target: at most 1.15×.
 //!
 //! 1. A 30-minute stereo MP3 master to MPEG-1 Layer II broadcast WAV at
-//!    −23 LUFS (`--quick`: 2 minutes).
+//!    −23 LUFS (`--quick`: 2 minutes); five rounds.
 //! 2. A 720p H.264 master to XDCAM HD422 MXF (1080i25 MPEG-2 4:2:2 at
 //!    50 Mbit/s, PCM) at −23 LUFS: 60 seconds (`--quick`: 10). Thirty
-//!    minutes of XDCAM is 11 GB per copy and hours of encoding on two shared
-//!    cores; the ratio does not depend on the length.
+//!    minutes of XDCAM is 11 GB per copy (the baseline's output, the hub's
+//!    work file and its stored rendition: 34 GB free at the peak) and about
+//!    nine minutes of encoding per side on two cores: `--video-seconds 1800`
+//!    asks for it when the disk and the time are there.
 //!
 //! Media is made by FFmpeg's generators; a Markdown table goes to stdout.
 
@@ -223,12 +225,23 @@ fn r128() -> Option<LoudnessTarget> {
     })
 }
 
+/// The number after `flag` on the command line, if given.
+fn arg(flag: &str) -> Option<u64> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == flag)?;
+    Some(
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} N")),
+    )
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     common::main_with("bench-render", false, |root, rt| {
         let mut rows = Vec::new();
         let mut problems = Vec::new();
-        let minutes = if quick { 2 } else { 30 };
+        let minutes = arg("--audio-minutes").unwrap_or(if quick { 2 } else { 30 });
         eprintln!("making a {minutes}-minute stereo MP3…");
         let mp3 = root.join("program.mp3");
         ffmpeg(
@@ -266,12 +279,12 @@ fn main() {
             "audio/mpeg",
             &bwf,
             false,
-            3,
+            5,
             &mut rows,
             &mut problems,
         );
 
-        let seconds = if quick { 10 } else { 60 };
+        let seconds = arg("--video-seconds").unwrap_or(if quick { 10 } else { 60 });
         eprintln!("making a {seconds}-second 720p video…");
         let mp4 = root.join("program.mp4");
         ffmpeg(
