@@ -231,15 +231,29 @@ async fn following_hub() -> TestApp {
 /// station of kind peer named `as_station`.
 async fn follow(hub: &TestApp, id: &str, name: &str, origin: &TestApp, as_station: &str) -> String {
     let token = origin.station(as_station, "peer").await;
-    let r = hub
-        .post(
-            &hub.admin,
-            "/api/v1/peers",
-            &json!({"id": id, "name": name, "url": origin.address, "token": token}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    add_peer(hub, id, name, &origin.address, &token, json!({})).await;
     token
+}
+
+/// `hub`'s operator adds peer `id` named `name` at `url` with `token`, and
+/// `extra`'s fields besides: 201, and the peer as answered.
+async fn add_peer(hub: &TestApp, id: &str, name: &str, url: &str, token: &str, extra: Value) -> Value {
+    let mut body = json!({"id": id, "name": name, "url": url, "token": token});
+    if let (Some(fields), Value::Object(more)) = (body.as_object_mut(), extra) {
+        fields.extend(more);
+    }
+    let r = hub.post(&hub.admin, "/api/v1/peers", &body).await;
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A link to the hub at `address`, `rate` bytes/s, each connection cut
+/// `cut` after it opened.
+async fn link_to(address: &str, rate: f64, cut: std::time::Duration) -> crate::link::Link {
+    let upstream: std::net::SocketAddr = address.trim_start_matches("http://").parse().unwrap();
+    crate::link::start_link(upstream, rate, cut).await
 }
 
 /// Polls `check` on `token`'s search of `hub` for `query` until it holds (10 s).
@@ -569,14 +583,7 @@ async fn nonsense_from_a_peer_stores_nothing_and_says_why() {
 
     let b = following_hub().await;
     let station = b.station("lang-son", "provincial").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-5", "name": "Cụm 5", "url": url, "token": "pxh_x"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    add_peer(&b, "cum-5", "Cụm 5", &url, "pxh_x", json!({})).await;
 
     // Bad JSON: nothing stored, the reason kept, the cursor where it was.
     for _ in 0..200 {
@@ -732,14 +739,7 @@ async fn a_file_that_is_not_what_its_origin_declared_is_not_stored() {
     ));
     let b = following_hub().await;
     let station = b.station("lang-son", "provincial").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-5", "name": "Cụm 5", "url": url, "token": "pxh_x"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    add_peer(&b, "cum-5", "Cụm 5", &url, "pxh_x", json!({})).await;
     let found = search_until(&b, &station, "q=sli", |f| items(f).len() == 1).await;
     let file = format!("/api/v1/programs/{}/files/master", id(&items(&found)[0]));
 
@@ -1049,14 +1049,7 @@ async fn a_take_killed_before_its_report_is_reported_once_after_a_restart() {
     let mut b = hub_process(&data, &dir.path().join("b1.log")).await;
     let app = b.app(&admin, &data, &storage);
     let lang_son = app.station("lang-son", "provincial").await;
-    let r = app
-        .post(
-            &admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": proxy.endpoint(), "token": peer_token}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    add_peer(&app, "cum-2", "Cụm 2", &proxy.endpoint(), &peer_token, json!({})).await;
     let found = search_until(&app, &lang_son, "q=dan+tinh", |f| items(f).len() == 1).await;
     let file = format!("/api/v1/programs/{}/files/master", id(&items(&found)[0]));
 
@@ -1257,18 +1250,11 @@ async fn a_fetch_from_the_origin_resumes_over_a_link_that_cuts() {
     let lang_son = b.station("lang-son", "provincial").await;
     let master = crate::helpers::bytes(3 * 1024 * 1024, 31);
     with_rights(&a, &cao_bang, "Qua đèo mọi cụm", json!({"audience": "all"}), &master).await;
-    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
     // 2 MB/s, every connection reset 700 ms after it opened.
-    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_millis(700)).await;
+    let link = link_to(&a.address, 2e6, std::time::Duration::from_millis(700)).await;
     let token = a.station("cum-3", "peer").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = format!("http://{}", link.addr);
+    add_peer(&b, "cum-2", "Cụm 2", &url, &token, json!({})).await;
     let found = search_until(&b, &lang_son, "q=qua+deo", |f| items(f).len() == 1).await;
     let cuts_before = link.cuts.load(std::sync::atomic::Ordering::Relaxed);
     let r = b
@@ -1598,17 +1584,17 @@ async fn a_fetch_goes_on_after_the_origin_is_killed_and_started_again() {
     let master = crate::helpers::bytes(12 * 1024 * 1024 + 3, 45);
     with_rights(&a, &cao_bang, "Sông Gâm mọi cụm", json!({"audience": "all"}), &master).await;
     // 4 MB/s, never cut by the link itself.
-    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let link = crate::link::start_link(upstream, 4e6, std::time::Duration::from_secs(3600)).await;
+    let link = link_to(&format!("127.0.0.1:{port}"), 4e6, std::time::Duration::from_secs(3600)).await;
     let token = a.station("cum-3", "peer").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    add_peer(
+        &b,
+        "cum-2",
+        "Cụm 2",
+        &format!("http://{}", link.addr),
+        &token,
+        json!({}),
+    )
+    .await;
     let lang_son = b.station("lang-son", "provincial").await;
     let found = search_until(&b, &lang_son, "q=song+gam", |f| items(f).len() == 1).await;
     let file = format!("{}/api/v1/programs/{}/files/master", b.address, id(&items(&found)[0]));
@@ -1669,18 +1655,11 @@ async fn a_withdrawal_at_the_origin_stops_a_fetch_under_way() {
         &master,
     )
     .await;
-    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
     // 2 MB/s: the whole file would take 4 s.
-    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let link = link_to(&a.address, 2e6, std::time::Duration::from_secs(3600)).await;
     let token = a.station("cum-3", "peer").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = format!("http://{}", link.addr);
+    add_peer(&b, "cum-2", "Cụm 2", &url, &token, json!({})).await;
     let lang_son = b.station("lang-son", "provincial").await;
     let found = search_until(&b, &lang_son, "q=ban+gioc", |f| items(f).len() == 1).await;
     let mirror = id(&items(&found)[0]).to_owned();
@@ -1864,16 +1843,8 @@ async fn follow_eagerly(
     let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
     let proxy = crate::fault_proxy::FaultProxy::start(upstream, 47).await;
     let token = a.station("cum-3", "peer").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": proxy.endpoint(), "token": token,
-                    "eager": eager, "eager_max_bytes": max}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-    let made: Value = r.json().await.unwrap();
+    let extra = json!({"eager": eager, "eager_max_bytes": max});
+    let made = add_peer(b, "cum-2", "Cụm 2", &proxy.endpoint(), &token, extra).await;
     assert_eq!(
         (made["eager"].as_str(), made["eager_max_bytes"].as_u64()),
         (Some(eager), Some(max))
@@ -2021,18 +1992,11 @@ async fn an_eager_fetch_under_way_holds_up_neither_reads_nor_withdrawals() {
         &master,
     )
     .await;
-    let upstream: std::net::SocketAddr = a.address.trim_start_matches("http://").parse().unwrap();
     // 2 MB/s: the eager fetch takes 4 s.
-    let link = crate::link::start_link(upstream, 2e6, std::time::Duration::from_secs(3600)).await;
+    let link = link_to(&a.address, 2e6, std::time::Duration::from_secs(3600)).await;
     let token = a.station("cum-3", "peer").await;
-    let r = b
-        .post(
-            &b.admin,
-            "/api/v1/peers",
-            &json!({"id": "cum-2", "name": "Cụm 2", "url": format!("http://{}", link.addr), "token": token, "eager": "all"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = format!("http://{}", link.addr);
+    add_peer(&b, "cum-2", "Cụm 2", &url, &token, json!({"eager": "all"})).await;
     use std::sync::atomic::Ordering::Relaxed;
     for _ in 0..1000 {
         if link.returned.load(Relaxed) >= 1024 * 1024 {
