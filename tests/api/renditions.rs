@@ -17,6 +17,18 @@ use sha2::Digest;
 use crate::analysis::{analysed_app, analysis_of, ffmpeg_or_skip, upload};
 use crate::helpers::{assert_problem, fields, program, strict, TestApp};
 
+/// Uploads the WAV `bytes` named `name` as the master of a new program
+/// `body`, waits for its analysis and publishes it: the program's id.
+async fn published(app: &TestApp, owner: &str, body: &Value, name: &str, bytes: Vec<u8>) -> String {
+    let p = upload(app, owner, body, "audio/wav", name, bytes).await;
+    assert_eq!(analysis_of(app, owner, &p, "master").await["state"], "done");
+    let r = app
+        .post(owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    p
+}
+
 storage_suite!(a_rendition_is_made_and_served_from_either_store);
 
 /// On the local store and on S3: the master copied out for FFmpeg, the
@@ -35,20 +47,14 @@ async fn a_rendition_is_made_and_served_from_either_store(app: TestApp) {
     let owner = app.station("thai-nguyen", "provincial").await;
     let taker = app.station("cao-bang", "provincial").await;
     add_profile(&app, &r128("bwf-mp2-r128", "bwf", "mp2")).await;
-    let p = upload(
+    let p = published(
         &app,
         &owner,
         &program("Tin sáng"),
-        "audio/wav",
         "tin.wav",
         tone(dir.path(), "t.wav", -3.0, 5),
     )
     .await;
-    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
-    let r = app
-        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
     let r = rendition(&app, &taker, &p, "bwf-mp2-r128").await;
     assert_eq!(r.status(), StatusCode::OK);
     let digest = r.headers()["content-digest"].to_str().unwrap().to_owned();
@@ -503,20 +509,7 @@ async fn a_rendition_is_ranged_and_one_encode_serves_twenty_stations() {
     add_profile(&app, &r128("bwf-r128", "bwf", "pcm")).await;
     let mut body = program("Bản tin nông thôn");
     body["series"] = json!("Bản tin nông thôn");
-    let p = upload(
-        &app,
-        &owner,
-        &body,
-        "audio/wav",
-        "ban-tin.wav",
-        tone(dir.path(), "m.wav", -5.0, 6),
-    )
-    .await;
-    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
-    let r = app
-        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let p = published(&app, &owner, &body, "ban-tin.wav", tone(dir.path(), "m.wav", -5.0, 6)).await;
 
     let mut stations = Vec::new();
     for n in 0..20 {
@@ -950,20 +943,7 @@ async fn the_pull_agent_fetches_the_followed_rendition_named_by_cut_id() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let mut body = program("Số 12");
     body["series"] = json!("Nông nghiệp xanh");
-    let p = upload(
-        &app,
-        &owner,
-        &body,
-        "audio/wav",
-        "so-12.wav",
-        tone(dir.path(), "m.wav", -11.94, 6),
-    )
-    .await;
-    assert_eq!(analysis_of(&app, &owner, &p, "master").await["state"], "done");
-    let r = app
-        .post(&owner, &format!("/api/v1/programs/{p}/publish"), &json!({}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let p = published(&app, &owner, &body, "so-12.wav", tone(dir.path(), "m.wav", -11.94, 6)).await;
 
     let into = dir.path().join("playout");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pxhub"))
