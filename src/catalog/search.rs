@@ -127,6 +127,18 @@ impl<'a> Resolved<'a> {
         }
     }
 
+    /// Which programs are turned away by their origin alone, whatever else
+    /// they are: `Some(true)` the mirrored ones (`origin=local`, or a peer
+    /// looking: it never sees what this hub mirrors), `Some(false)` this
+    /// hub's own (`origin=<peer>`), `None` neither.
+    fn skips_mirrored(&self) -> Option<bool> {
+        match (self.origin, self.me) {
+            (OriginIs::Local, _) | (_, Some(Me { peer: true, .. })) => Some(true),
+            (OriginIs::Peer(_), _) => Some(false),
+            (OriginIs::Any, _) => None,
+        }
+    }
+
     /// Whether a kept program passes the "available now" filter (what that
     /// filter keeps: the viewer's own, and others' with an open window; the
     /// operator's view has no such filter).
@@ -468,11 +480,14 @@ fn visit(
         best: Best::new(paging.offset.saturating_add(paging.limit).saturating_add(1)),
         total: 0,
     };
+    // What the origin turns away is told by one bit, not its row.
+    let skip = r.skips_mirrored();
+    let wanted = |at: usize| skip.is_none_or(|m| t.is_mirrored(at) != m);
     // Newest first: the page of the commonest sorts fills at once, and
     // the rest mostly comes after its worst key (one comparison each).
     match matched {
         Some(ids) => {
-            for &seq in ids.iter().rev() {
+            for &seq in ids.iter().rev().filter(|&&s| wanted(s as usize)) {
                 let at = seq as usize;
                 if let Some(Some(h)) = t.hot.get(at) {
                     v.see(
@@ -500,7 +515,7 @@ fn visit(
                 let (&last, rest) = list.split_last().expect("not empty");
                 *list = rest;
                 let at = last as usize;
-                if let Some(Some(h)) = t.hot.get(at) {
+                if let (true, Some(Some(h))) = (wanted(at), t.hot.get(at)) {
                     v.see(
                         i64::from(last),
                         h,
@@ -513,7 +528,7 @@ fn visit(
             }
         }
         None => {
-            for (at, h) in t.hot.iter().enumerate().rev() {
+            for (at, h) in t.hot.iter().enumerate().rev().filter(|(at, _)| wanted(*at)) {
                 if let Some(h) = h {
                     v.see(
                         at as i64,
@@ -581,6 +596,7 @@ pub fn search(
 mod tests {
     use super::*;
     use crate::catalog::{programs, stations, Catalog};
+    use crate::domain::OriginFilter;
     use crate::domain::{LanguageTag, ProgramId, ProgramMetadata, Station, StationId, StationKind};
 
     /// A catalog with `n` drafts titled "Bản tin", and its index.
@@ -688,6 +704,107 @@ mod tests {
         assert_eq!(find(&[Genre::Culture]), (2, vec![4, 1]));
         assert_eq!(find(&[Genre::News]), (1, vec![3]));
         assert_eq!(find(&[Genre::Health]), (0, vec![]));
+    }
+
+    /// A search kept to one origin, or a peer's, turns programs away by the
+    /// index's mirrored bits; every write keeps them equal to the hot rows'
+    /// flags, also where a deleted mirror's place is taken by this hub's own.
+    #[test]
+    fn origin_bits_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 2);
+        let peer = StationId::parse("cum-3").unwrap();
+        let meta = |audience: &str| {
+            let input = serde_json::json!({
+                "title": "Bản tin", "kind": "radio", "genre": "news", "languages": ["vi"],
+                "rights": {"audience": audience}
+            });
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
+            c.write_blocking(|tx| {
+                let seq = f(tx)?;
+                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+            })
+            .unwrap()
+        };
+        let mirror = |tx: &rusqlite::Transaction<'_>| {
+            let origin = crate::domain::Origin {
+                peer: peer.clone(),
+                station: "bac-ninh".into(),
+                station_name: "Bắc Ninh".into(),
+                program_id: ProgramId::generate().to_string(),
+            };
+            let now = crate::catalog::now();
+            let seq = crate::catalog::peers::insert_mirror(tx, ProgramId::generate(), &origin, &meta("all"), now)?;
+            programs::publish(tx, seq, now)?;
+            Ok(seq)
+        };
+        let local = |tx: &rusqlite::Transaction<'_>| {
+            let station = StationId::parse("thai-nguyen").unwrap();
+            let now = crate::catalog::now();
+            let seq = programs::insert(tx, ProgramId::generate(), &station, &meta("all"), now)?;
+            programs::publish(tx, seq, now)?;
+            Ok(seq)
+        };
+        let find = |viewer: &Viewer, origin: Option<OriginFilter>| {
+            let f = Filters {
+                matching: Some("\"ban\"*".into()),
+                filter: SearchFilter {
+                    origin,
+                    ..SearchFilter::default()
+                },
+                statuses: vec![ProgramStatus::Draft, ProgramStatus::Published],
+                ..Filters::default()
+            };
+            let found = c
+                .write_blocking(|tx| search(tx, &index, viewer, &f, Sort::Newest, None, 10))
+                .unwrap();
+            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
+            (found.total, seqs)
+        };
+        let bits_match_rows = || {
+            index.with(|t| {
+                for (at, h) in t.hot.iter().enumerate() {
+                    let flag = h.is_some_and(|h| h.flags & MIRRORED != 0);
+                    assert_eq!(t.is_mirrored(at), flag, "place {at}");
+                }
+            })
+        };
+        c.write_blocking(|tx| {
+            let s = Station {
+                id: peer.clone(),
+                name: "Cụm 3".into(),
+                province: String::new(),
+                kind: StationKind::Peer,
+            };
+            stations::insert(tx, &s)
+        })
+        .unwrap();
+        write(&mirror);
+        write(&local);
+        write(&mirror);
+        bits_match_rows();
+        let (admin, other_peer) = (
+            Viewer::Admin,
+            Viewer::Peer {
+                id: StationId::parse("cum-4").unwrap(),
+            },
+        );
+        let local_only = Some(OriginFilter::Local);
+        let from_peer = Some(OriginFilter::Peer(peer.clone()));
+        assert_eq!(find(&admin, None), (5, vec![5, 4, 3, 2, 1]));
+        assert_eq!(find(&admin, local_only.clone()), (3, vec![4, 2, 1]));
+        assert_eq!(find(&admin, from_peer.clone()), (2, vec![5, 3]));
+        assert_eq!(find(&other_peer, None), (1, vec![4]), "a peer never sees a mirror");
+        // The last mirror goes; this hub's next program takes its place.
+        write(&|tx| programs::delete(tx, 5).map(|()| 5));
+        bits_match_rows();
+        write(&local);
+        bits_match_rows();
+        assert_eq!(find(&admin, local_only), (4, vec![5, 4, 2, 1]));
+        assert_eq!(find(&admin, from_peer), (1, vec![3]));
+        assert_eq!(find(&other_peer, None), (2, vec![5, 4]));
     }
 
     /// Languages past the two the hot row holds are counted and filtered on
