@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench search -- [--sizes 100000,1000000] [--queries 200] [--fresh] [--mirrored M]
+//!     [--only WORDS]
 //! ```
 //!
 //! Generates a catalog of realistic Vietnamese program metadata (cached under
@@ -19,6 +20,9 @@
 //! peer worker stores them; cached too), against the catalog of N alone, in
 //! the same run, in alternating blocks, each hub with its own baseline; each
 //! query also with `origin=local` (a station searching its own cluster only).
+//! `--only WORDS` measures only the queries whose row (name and what it
+//! asks, as the table shows it) has those words, to profile one, e.g.
+//! `--only '(q=`tinh`)'` under `perf record`.
 
 mod common;
 
@@ -345,7 +349,7 @@ const ROUNDS: usize = 5;
 const MIXED_GOAL: f64 = 1.2;
 
 /// The catalog of `n` alone against the same with `m` mirrored programs.
-fn run_mixed(n: usize, m: usize, count: usize, fresh: bool) -> (Vec<PairRow>, [Stats; 2]) {
+fn run_mixed(n: usize, m: usize, count: usize, fresh: bool, only: &str) -> (Vec<PairRow>, [Stats; 2]) {
     let (alone, alone_db, _t1) = catalog(n, fresh);
     let (mixed, mixed_db, _t2) = common::catalog::mixed(n, m, &alone_db, fresh);
     let sides = [Side::open(alone, &alone_db, n), Side::open(mixed, &mixed_db, n)];
@@ -358,6 +362,7 @@ fn run_mixed(n: usize, m: usize, count: usize, fresh: bool) -> (Vec<PairRow>, [S
     let all: Vec<Query> = queries()
         .into_iter()
         .chain(queries().into_iter().map(Query::local_only))
+        .filter(|q| format!("{} ({})", q.name, q.shows).contains(only))
         .collect();
     for (k, query) in all.into_iter().enumerate() {
         let found = [0, 1].map(|s| sides[s].matches(&rt, &caller, &query, s));
@@ -476,6 +481,7 @@ fn main() {
     let mut count = 200;
     let mut fresh = false;
     let mut mirrored = None;
+    let mut only = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -489,6 +495,7 @@ fn main() {
             }
             "--queries" => count = args.next().expect("--queries N").parse().expect("N"),
             "--fresh" => fresh = true,
+            "--only" => only = args.next().expect("--only WORDS"),
             "--mirrored" => {
                 let m: usize = args.next().expect("--mirrored M").replace('_', "").parse().expect("M");
                 mirrored = Some(m).filter(|&m| m > 0);
@@ -501,7 +508,7 @@ fn main() {
         let per = (count / ROUNDS).max(1) * ROUNDS;
         let mut tables = Vec::new();
         for &n in &sizes {
-            tables.push((n, run_mixed(n, m, per, fresh)));
+            tables.push((n, run_mixed(n, m, per, fresh, &only)));
         }
         println!(
             "\nSearch on a hub with {m} programs mirrored from a peer against the same hub without them, {per} timed calls per query and hub in {ROUNDS} alternating blocks (page of {LIMIT}, with total and facets), caller: station cao-bang."

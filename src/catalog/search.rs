@@ -398,11 +398,31 @@ impl<'a> Best<'a> {
     }
 }
 
+/// Whether the ascending `ids` hold `s`. The pass asks for descending
+/// rowids, so each look walks down from where the last one stopped (`at`):
+/// a step or two instead of a binary search's dozen dependent reads. Asked
+/// out of that order, it searches.
+fn has_walking(ids: &[u32], at: &std::cell::Cell<usize>, s: u32) -> bool {
+    let mut i = at.get().min(ids.len());
+    if ids.get(i).is_some_and(|&above| above <= s) {
+        // Not below the last one asked: the walk says nothing about `s`.
+        return ids.binary_search(&s).is_ok();
+    }
+    // Everything from `i` on is above `s`.
+    while i > 0 && ids[i - 1] > s {
+        i -= 1;
+    }
+    at.set(i);
+    i > 0 && ids[i - 1] == s
+}
+
 /// How the page is ordered and where it starts.
 struct Paging<'p> {
     sort: Sort,
     /// With relevance: the programs whose title has the words.
     in_title: Option<Matched>,
+    /// Where the last look into `in_title` stopped (see [`has_walking`]).
+    title_at: std::cell::Cell<usize>,
     from: Option<&'p Position>,
     offset: usize,
     limit: usize,
@@ -412,7 +432,7 @@ impl Paging<'_> {
     fn key<'t>(&self, h: &Hot, e: Cold<'t>, seq: i64) -> Key<'t> {
         match (self.sort, &self.in_title) {
             (Sort::Relevance, Some(ids)) => Key::Tiered(
-                u8::from(u32::try_from(seq).map_or(true, |s| ids.binary_search(&s).is_err())),
+                u8::from(!u32::try_from(seq).is_ok_and(|s| has_walking(ids, &self.title_at, s))),
                 h.listed_at,
             ),
             (Sort::Newest | Sort::Relevance, _) => Key::Desc(h.listed_at),
@@ -577,6 +597,7 @@ pub fn search(
     let paging = Paging {
         sort,
         in_title,
+        title_at: std::cell::Cell::new(usize::MAX),
         from,
         offset,
         limit,
@@ -626,6 +647,28 @@ mod tests {
             })
             .unwrap();
         (c, index)
+    }
+
+    /// The walk through the title matches answers as a binary search does,
+    /// in the pass's descending order and out of it.
+    #[test]
+    fn the_title_walk_answers_as_a_search_does() {
+        let ids: Vec<u32> = vec![2, 3, 5, 8, 13, 21, 34];
+        let asks: Vec<u32> = (0..40).rev().collect();
+        let at = std::cell::Cell::new(usize::MAX);
+        for &s in &asks {
+            assert_eq!(has_walking(&ids, &at, s), ids.binary_search(&s).is_ok(), "{s} in order");
+        }
+        // Out of order: upwards, repeated, jumping about, and past the end.
+        let at = std::cell::Cell::new(usize::MAX);
+        for s in [13, 13, 14, 2, 34, 35, 0, 21, 8, 9, 40, 5, 1, 3] {
+            assert_eq!(
+                has_walking(&ids, &at, s),
+                ids.binary_search(&s).is_ok(),
+                "{s} out of order"
+            );
+        }
+        assert!(!has_walking(&[], &std::cell::Cell::new(usize::MAX), 1));
     }
 
     #[test]
