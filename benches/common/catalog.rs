@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pxhub::catalog::{programs, stations, Catalog};
+use pxhub::catalog::{peers, programs, stations, Catalog};
 use pxhub::domain::{
-    Audience, Credit, Genre, ProgramId, ProgramInput, ProgramKind, ProgramMetadata, RightsInput, Station, StationId,
-    StationKind,
+    Audience, Credit, EagerMirror, FileRecord, FileRole, Genre, Origin, Peer, ProgramId, ProgramInput, ProgramKind,
+    ProgramMetadata, RightsInput, Secret, Sha256, Station, StationId, StationKind,
 };
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
@@ -23,6 +23,9 @@ const GENERATOR_VERSION: u32 = 1;
 /// The schema the cached catalog was built with is part of its key too.
 const SCHEMA: &str = include_str!("../../src/catalog/migrations/0001_init.sql");
 const SEED: u64 = 0x5eed_2026;
+/// Bump when the mirrored programs' generator changes (see [`mixed`]).
+const MIRROR_VERSION: u32 = 1;
+const MIRROR_SEED: u64 = 0x5eed_2026_0003;
 const BATCH: usize = 10_000;
 
 // ---------------------------------------------------------------------------
@@ -42,6 +45,24 @@ pub const STATIONS: &[(&str, &str, &str, StationKind, u32)] = &[
     ("phu-tho", "Đài PT-TH Phú Thọ", "Phú Thọ", StationKind::Provincial, 9),
     ("vtv", "Đài Truyền hình Việt Nam", "Hà Nội", StationKind::National, 5),
     ("vov", "Đài Tiếng nói Việt Nam", "Hà Nội", StationKind::National, 5),
+];
+
+/// The peer hub the mixed catalog mirrors programs from, as this hub
+/// records it (`pxhub peer add --id cum-3 --name …`).
+pub const PEER: (&str, &str) = ("cum-3", "Cụm 3 — Đồng bằng sông Hồng");
+
+/// The peer's own stations (the mirrored programs' origin stations there).
+#[rustfmt::skip]
+pub const PEER_STATIONS: &[(&str, &str, &str, StationKind, u32)] = &[
+    ("bac-ninh", "Đài PT-TH Bắc Ninh", "Bắc Ninh", StationKind::Provincial, 12),
+    ("hai-duong", "Đài PT-TH Hải Dương", "Hải Dương", StationKind::Provincial, 11),
+    ("hung-yen", "Đài PT-TH Hưng Yên", "Hưng Yên", StationKind::Provincial, 9),
+    ("thai-binh", "Đài PT-TH Thái Bình", "Thái Bình", StationKind::Provincial, 11),
+    ("nam-dinh", "Đài PT-TH Nam Định", "Nam Định", StationKind::Provincial, 12),
+    ("ha-nam", "Đài PT-TH Hà Nam", "Hà Nam", StationKind::Provincial, 8),
+    ("ninh-binh", "Đài PT-TH Ninh Bình", "Ninh Bình", StationKind::Provincial, 10),
+    ("vinh-phuc", "Đài PT-TH Vĩnh Phúc", "Vĩnh Phúc", StationKind::Provincial, 10),
+    ("hai-phong", "Đài PT-TH Hải Phòng", "Hải Phòng", StationKind::Provincial, 17),
 ];
 
 /// The `k` commonest words (or phrases) of summaries and descriptions:
@@ -198,6 +219,10 @@ const GENRES: &[(Genre, u32)] = &[
 
 struct Generator {
     rng: StdRng,
+    /// Whose programs: this hub's stations, or a peer's.
+    list: &'static [(&'static str, &'static str, &'static str, StationKind, u32)],
+    /// Programs a peer shows other clusters: audience `all`.
+    shared: bool,
     words: WeightedIndex<f64>,
     rare: WeightedIndex<f64>,
     places: WeightedIndex<f64>,
@@ -221,12 +246,22 @@ fn capitalise(s: &str) -> String {
 
 impl Generator {
     fn new() -> Self {
+        Self::with(SEED, STATIONS, false)
+    }
+
+    fn with(
+        seed: u64,
+        list: &'static [(&'static str, &'static str, &'static str, StationKind, u32)],
+        shared: bool,
+    ) -> Self {
         Self {
-            rng: StdRng::seed_from_u64(SEED),
+            rng: StdRng::seed_from_u64(seed),
+            list,
+            shared,
             words: zipf(WORDS.len(), 1.0),
             rare: zipf(RARE_WORDS.len(), 1.0),
             places: zipf(PLACES.len(), 0.8),
-            stations: WeightedIndex::new(STATIONS.iter().map(|s| s.4)).expect("weights"),
+            stations: WeightedIndex::new(list.iter().map(|s| s.4)).expect("weights"),
             genres: WeightedIndex::new(GENRES.iter().map(|g| g.1)).expect("weights"),
             aired_from: Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap().timestamp(),
             aired_to: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap().timestamp(),
@@ -328,7 +363,7 @@ impl Generator {
     /// One program: its station, metadata, creation time, and what becomes
     /// of it (draft, published, withdrawn).
     fn program(&mut self) -> (StationId, ProgramMetadata, DateTime<Utc>, Fate) {
-        let (station, _, province, kind, _) = STATIONS[self.stations.sample(&mut self.rng)];
+        let (station, _, province, kind, _) = self.list[self.stations.sample(&mut self.rng)];
         let genre = GENRES[self.genres.sample(&mut self.rng)].0;
         let aired_secs = self.rng.gen_range(self.aired_from..self.aired_to);
         let aired = Utc.timestamp_opt(aired_secs, 0).unwrap();
@@ -380,10 +415,15 @@ impl Generator {
             _ => {
                 rights.audience = Audience::Stations;
                 for _ in 0..self.rng.gen_range(1..=3) {
-                    let s = STATIONS[self.rng.gen_range(0..STATIONS.len())].0;
+                    let s = self.list[self.rng.gen_range(0..self.list.len())].0;
                     rights.stations.push(s.to_string());
                 }
             }
+        }
+        if self.shared {
+            // Only what its audience lets other clusters see reaches a peer.
+            rights.audience = Audience::All;
+            rights.stations.clear();
         }
         if self.rng.gen_bool(0.08) {
             rights.available_until = Some(created + chrono::Duration::days(self.rng.gen_range(90..1_500)));
@@ -506,6 +546,139 @@ pub fn catalog(n: usize, fresh: bool) -> (Catalog, PathBuf, Option<tempfile::Tem
     generate(&catalog, n).expect("generate catalog");
     let secs = started.elapsed().as_secs_f64();
     eprintln!("catalog of {n}: generated in {secs:.1} s");
+    std::fs::write(&marker, format!("{secs:.1}")).expect("marker");
+    (catalog, db, tmp)
+}
+
+/// Adds `m` programs mirrored from the peer [`PEER`], stored as the peer
+/// worker stores them (`exchange::delivery::peers`): the peer's station row
+/// (kind `peer`) and its record, then for each program a mirror owned by
+/// that station with its origin (the station there, its name, its id
+/// there), the peer's file records, published at once; a few withdrawn
+/// later by their origin. The same vocabulary as this hub's programs, the
+/// peer's own stations, audience `all` (only such programs reach a peer).
+pub fn mirror(catalog: &Catalog, m: usize) -> rusqlite::Result<()> {
+    let peer = StationId::parse(PEER.0).unwrap();
+    catalog.write_blocking(|tx| {
+        let station = Station {
+            id: peer.clone(),
+            name: PEER.1.into(),
+            province: String::new(),
+            kind: StationKind::Peer,
+        };
+        stations::insert(tx, &station)?;
+        peers::insert(
+            tx,
+            &Peer {
+                id: peer.clone(),
+                name: PEER.1.into(),
+                url: "http://127.0.0.1:9/".into(),
+                token: Secret::new("bench-peer-token"),
+                cursor: None,
+                last_error: None,
+                created_at: Utc::now(),
+                polled_at: None,
+                wake_secret: None,
+                wake_hook: None,
+                eager: EagerMirror::None,
+                eager_max_bytes: 0,
+            },
+        )?;
+        Ok::<_, rusqlite::Error>(())
+    })?;
+    let mut g = Generator::with(MIRROR_SEED, PEER_STATIONS, true);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < m {
+        let batch = BATCH.min(m - done);
+        catalog.write_blocking(|tx| {
+            for _ in 0..batch {
+                let (station, meta, created, fate) = g.program();
+                // The worker mirrors a program when the peer's feed shows it
+                // published, and publishes the mirror in the same transaction.
+                let at = created + chrono::Duration::minutes(g.rng.gen_range(5..600));
+                let name = PEER_STATIONS
+                    .iter()
+                    .find(|s| s.0 == station.as_str())
+                    .map_or("", |s| s.1);
+                let origin = Origin {
+                    peer: peer.clone(),
+                    station: station.as_str().to_owned(),
+                    station_name: name.to_owned(),
+                    program_id: ProgramId::generate().to_string(),
+                };
+                let seq = peers::insert_mirror(tx, ProgramId::generate(), &origin, &meta, at)?;
+                let master = FileRecord {
+                    role: FileRole::Master,
+                    filename: format!("{}.mxf", origin.program_id),
+                    media_type: "application/mxf".into(),
+                    size: g.rng.gen_range(50_000_000..20_000_000_000),
+                    sha256: Sha256::of(origin.program_id.as_bytes()),
+                    analysis: None,
+                };
+                peers::replace_files(tx, seq, &[master])?;
+                programs::publish(tx, seq, at)?;
+                if matches!(fate, Fate::Withdrawn) {
+                    let later = at + chrono::Duration::days(g.rng.gen_range(1..60));
+                    programs::withdraw(tx, seq, "Đã rút tại nơi phát hành", later)?;
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })?;
+        done += batch;
+        if done % 100_000 == 0 || done == m {
+            eprintln!(
+                "  {done}/{m} mirrored programs ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Opens the catalog of `n` programs of this hub plus `m` mirrored from a
+/// peer: a copy of the catalog of `n` at `base` (the very same programs)
+/// with [`mirror`]'s programs added after them, as a hub that starts
+/// following a peer has. Cached beside the catalog of `n`, keyed by it, `m`
+/// and the mirror generator's version.
+pub fn mixed(n: usize, m: usize, base: &Path, fresh: bool) -> (Catalog, PathBuf, Option<tempfile::TempDir>) {
+    let (dir, tmp) = if fresh {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        (tmp.path().to_owned(), Some(tmp))
+    } else {
+        let alone = cache_dir(n);
+        let name = alone.file_name().expect("a name").to_string_lossy().into_owned();
+        (alone.with_file_name(format!("{name}-m{m}-r{MIRROR_VERSION}")), None)
+    };
+    let db = dir.join("catalog.db");
+    let marker = dir.join("complete");
+    if let Ok(secs) = std::fs::read_to_string(&marker) {
+        eprintln!(
+            "catalog of {n} + {m} mirrored: reusing {} (generated in {} s)",
+            dir.display(),
+            secs.trim()
+        );
+        return (Catalog::open(&db).expect("open catalog"), db, tmp);
+    }
+    if !fresh {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    std::fs::create_dir_all(&dir).expect("catalog directory");
+    eprintln!(
+        "catalog of {n} + {m} mirrored: copying {} into {}",
+        base.display(),
+        dir.display()
+    );
+    let started = Instant::now();
+    {
+        let conn = rusqlite::Connection::open(base).expect("open the catalog of n");
+        conn.execute("VACUUM INTO ?1", [db.to_str().expect("a UTF-8 path")])
+            .expect("copy the catalog of n");
+    }
+    let catalog = Catalog::open(&db).expect("open catalog");
+    mirror(&catalog, m).expect("mirror programs");
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("catalog of {n} + {m} mirrored: generated in {secs:.1} s");
     std::fs::write(&marker, format!("{secs:.1}")).expect("marker");
     (catalog, db, tmp)
 }

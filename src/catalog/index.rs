@@ -202,6 +202,11 @@ pub struct Tables {
     /// The places of each genre's programs (by `Genre as usize`), ascending:
     /// a search filtered by genre visits only these.
     pub by_genre: Vec<Vec<u32>>,
+    /// One bit a place, set where the program is mirrored from a peer (as
+    /// [`MIRRORED`] in its hot row): a search that keeps only one origin's
+    /// programs, or a peer's (which never sees mirrored ones), turns the
+    /// others away without reading their rows.
+    pub mirrored: Vec<u64>,
     pub stations: Names,
     pub languages: Names,
 }
@@ -218,6 +223,7 @@ impl Default for Tables {
             entries: Vec::new(),
             hot: Vec::new(),
             by_genre: vec![Vec::new(); Genre::ALL.len()],
+            mirrored: Vec::new(),
             stations: Names::new(NameKind::Stations),
             languages: Names::new(NameKind::Languages),
         }
@@ -254,9 +260,23 @@ impl Tables {
                 }
             }
         }
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if self.mirrored.len() <= word {
+            self.mirrored.resize(word + 1, 0);
+        }
+        if entry.as_ref().is_some_and(|e| e.mirrored) {
+            self.mirrored[word] |= bit;
+        } else {
+            self.mirrored[word] &= !bit;
+        }
         self.hot[i] = entry.as_ref().map(Hot::of);
         self.entries[i] = entry;
         Ok(())
+    }
+
+    /// Whether the program at `at` is mirrored from a peer.
+    pub fn is_mirrored(&self, at: usize) -> bool {
+        self.mirrored.get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0)
     }
 }
 

@@ -127,6 +127,18 @@ impl<'a> Resolved<'a> {
         }
     }
 
+    /// Which programs are turned away by their origin alone, whatever else
+    /// they are: `Some(true)` the mirrored ones (`origin=local`, or a peer
+    /// looking: it never sees what this hub mirrors), `Some(false)` this
+    /// hub's own (`origin=<peer>`), `None` neither.
+    fn skips_mirrored(&self) -> Option<bool> {
+        match (self.origin, self.me) {
+            (OriginIs::Local, _) | (_, Some(Me { peer: true, .. })) => Some(true),
+            (OriginIs::Peer(_), _) => Some(false),
+            (OriginIs::Any, _) => None,
+        }
+    }
+
     /// Whether a kept program passes the "available now" filter (what that
     /// filter keeps: the viewer's own, and others' with an open window; the
     /// operator's view has no such filter).
@@ -386,11 +398,31 @@ impl<'a> Best<'a> {
     }
 }
 
+/// Whether the ascending `ids` hold `s`. The pass asks for descending
+/// rowids, so each look walks down from where the last one stopped (`at`):
+/// a step or two instead of a binary search's dozen dependent reads. Asked
+/// out of that order, it searches.
+fn has_walking(ids: &[u32], at: &std::cell::Cell<usize>, s: u32) -> bool {
+    let mut i = at.get().min(ids.len());
+    if ids.get(i).is_some_and(|&above| above <= s) {
+        // Not below the last one asked: the walk says nothing about `s`.
+        return ids.binary_search(&s).is_ok();
+    }
+    // Everything from `i` on is above `s`.
+    while i > 0 && ids[i - 1] > s {
+        i -= 1;
+    }
+    at.set(i);
+    i > 0 && ids[i - 1] == s
+}
+
 /// How the page is ordered and where it starts.
 struct Paging<'p> {
     sort: Sort,
     /// With relevance: the programs whose title has the words.
     in_title: Option<Matched>,
+    /// Where the last look into `in_title` stopped (see [`has_walking`]).
+    title_at: std::cell::Cell<usize>,
     from: Option<&'p Position>,
     offset: usize,
     limit: usize,
@@ -400,7 +432,7 @@ impl Paging<'_> {
     fn key<'t>(&self, h: &Hot, e: Cold<'t>, seq: i64) -> Key<'t> {
         match (self.sort, &self.in_title) {
             (Sort::Relevance, Some(ids)) => Key::Tiered(
-                u8::from(u32::try_from(seq).map_or(true, |s| ids.binary_search(&s).is_err())),
+                u8::from(!u32::try_from(seq).is_ok_and(|s| has_walking(ids, &self.title_at, s))),
                 h.listed_at,
             ),
             (Sort::Newest | Sort::Relevance, _) => Key::Desc(h.listed_at),
@@ -468,11 +500,14 @@ fn visit(
         best: Best::new(paging.offset.saturating_add(paging.limit).saturating_add(1)),
         total: 0,
     };
+    // What the origin turns away is told by one bit, not its row.
+    let skip = r.skips_mirrored();
+    let wanted = |at: usize| skip.is_none_or(|m| t.is_mirrored(at) != m);
     // Newest first: the page of the commonest sorts fills at once, and
     // the rest mostly comes after its worst key (one comparison each).
     match matched {
         Some(ids) => {
-            for &seq in ids.iter().rev() {
+            for &seq in ids.iter().rev().filter(|&&s| wanted(s as usize)) {
                 let at = seq as usize;
                 if let Some(Some(h)) = t.hot.get(at) {
                     v.see(
@@ -500,7 +535,7 @@ fn visit(
                 let (&last, rest) = list.split_last().expect("not empty");
                 *list = rest;
                 let at = last as usize;
-                if let Some(Some(h)) = t.hot.get(at) {
+                if let (true, Some(Some(h))) = (wanted(at), t.hot.get(at)) {
                     v.see(
                         i64::from(last),
                         h,
@@ -513,7 +548,7 @@ fn visit(
             }
         }
         None => {
-            for (at, h) in t.hot.iter().enumerate().rev() {
+            for (at, h) in t.hot.iter().enumerate().rev().filter(|(at, _)| wanted(*at)) {
                 if let Some(h) = h {
                     v.see(
                         at as i64,
@@ -562,6 +597,7 @@ pub fn search(
     let paging = Paging {
         sort,
         in_title,
+        title_at: std::cell::Cell::new(usize::MAX),
         from,
         offset,
         limit,
@@ -581,6 +617,7 @@ pub fn search(
 mod tests {
     use super::*;
     use crate::catalog::{programs, stations, Catalog};
+    use crate::domain::OriginFilter;
     use crate::domain::{LanguageTag, ProgramId, ProgramMetadata, Station, StationId, StationKind};
 
     /// A catalog with `n` drafts titled "Bản tin", and its index.
@@ -610,6 +647,28 @@ mod tests {
             })
             .unwrap();
         (c, index)
+    }
+
+    /// The walk through the title matches answers as a binary search does,
+    /// in the pass's descending order and out of it.
+    #[test]
+    fn the_title_walk_answers_as_a_search_does() {
+        let ids: Vec<u32> = vec![2, 3, 5, 8, 13, 21, 34];
+        let asks: Vec<u32> = (0..40).rev().collect();
+        let at = std::cell::Cell::new(usize::MAX);
+        for &s in &asks {
+            assert_eq!(has_walking(&ids, &at, s), ids.binary_search(&s).is_ok(), "{s} in order");
+        }
+        // Out of order: upwards, repeated, jumping about, and past the end.
+        let at = std::cell::Cell::new(usize::MAX);
+        for s in [13, 13, 14, 2, 34, 35, 0, 21, 8, 9, 40, 5, 1, 3] {
+            assert_eq!(
+                has_walking(&ids, &at, s),
+                ids.binary_search(&s).is_ok(),
+                "{s} out of order"
+            );
+        }
+        assert!(!has_walking(&[], &std::cell::Cell::new(usize::MAX), 1));
     }
 
     #[test]
@@ -688,6 +747,107 @@ mod tests {
         assert_eq!(find(&[Genre::Culture]), (2, vec![4, 1]));
         assert_eq!(find(&[Genre::News]), (1, vec![3]));
         assert_eq!(find(&[Genre::Health]), (0, vec![]));
+    }
+
+    /// A search kept to one origin, or a peer's, turns programs away by the
+    /// index's mirrored bits; every write keeps them equal to the hot rows'
+    /// flags, also where a deleted mirror's place is taken by this hub's own.
+    #[test]
+    fn origin_bits_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 2);
+        let peer = StationId::parse("cum-3").unwrap();
+        let meta = |audience: &str| {
+            let input = serde_json::json!({
+                "title": "Bản tin", "kind": "radio", "genre": "news", "languages": ["vi"],
+                "rights": {"audience": audience}
+            });
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
+            c.write_blocking(|tx| {
+                let seq = f(tx)?;
+                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+            })
+            .unwrap()
+        };
+        let mirror = |tx: &rusqlite::Transaction<'_>| {
+            let origin = crate::domain::Origin {
+                peer: peer.clone(),
+                station: "bac-ninh".into(),
+                station_name: "Bắc Ninh".into(),
+                program_id: ProgramId::generate().to_string(),
+            };
+            let now = crate::catalog::now();
+            let seq = crate::catalog::peers::insert_mirror(tx, ProgramId::generate(), &origin, &meta("all"), now)?;
+            programs::publish(tx, seq, now)?;
+            Ok(seq)
+        };
+        let local = |tx: &rusqlite::Transaction<'_>| {
+            let station = StationId::parse("thai-nguyen").unwrap();
+            let now = crate::catalog::now();
+            let seq = programs::insert(tx, ProgramId::generate(), &station, &meta("all"), now)?;
+            programs::publish(tx, seq, now)?;
+            Ok(seq)
+        };
+        let find = |viewer: &Viewer, origin: Option<OriginFilter>| {
+            let f = Filters {
+                matching: Some("\"ban\"*".into()),
+                filter: SearchFilter {
+                    origin,
+                    ..SearchFilter::default()
+                },
+                statuses: vec![ProgramStatus::Draft, ProgramStatus::Published],
+                ..Filters::default()
+            };
+            let found = c
+                .write_blocking(|tx| search(tx, &index, viewer, &f, Sort::Newest, None, 10))
+                .unwrap();
+            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
+            (found.total, seqs)
+        };
+        let bits_match_rows = || {
+            index.with(|t| {
+                for (at, h) in t.hot.iter().enumerate() {
+                    let flag = h.is_some_and(|h| h.flags & MIRRORED != 0);
+                    assert_eq!(t.is_mirrored(at), flag, "place {at}");
+                }
+            })
+        };
+        c.write_blocking(|tx| {
+            let s = Station {
+                id: peer.clone(),
+                name: "Cụm 3".into(),
+                province: String::new(),
+                kind: StationKind::Peer,
+            };
+            stations::insert(tx, &s)
+        })
+        .unwrap();
+        write(&mirror);
+        write(&local);
+        write(&mirror);
+        bits_match_rows();
+        let (admin, other_peer) = (
+            Viewer::Admin,
+            Viewer::Peer {
+                id: StationId::parse("cum-4").unwrap(),
+            },
+        );
+        let local_only = Some(OriginFilter::Local);
+        let from_peer = Some(OriginFilter::Peer(peer.clone()));
+        assert_eq!(find(&admin, None), (5, vec![5, 4, 3, 2, 1]));
+        assert_eq!(find(&admin, local_only.clone()), (3, vec![4, 2, 1]));
+        assert_eq!(find(&admin, from_peer.clone()), (2, vec![5, 3]));
+        assert_eq!(find(&other_peer, None), (1, vec![4]), "a peer never sees a mirror");
+        // The last mirror goes; this hub's next program takes its place.
+        write(&|tx| programs::delete(tx, 5).map(|()| 5));
+        bits_match_rows();
+        write(&local);
+        bits_match_rows();
+        assert_eq!(find(&admin, local_only), (4, vec![5, 4, 2, 1]));
+        assert_eq!(find(&admin, from_peer), (1, vec![3]));
+        assert_eq!(find(&other_peer, None), (2, vec![5, 4]));
     }
 
     /// Languages past the two the hot row holds are counted and filtered on
