@@ -231,6 +231,15 @@ pub fn insert_mirror(
     Ok(seq)
 }
 
+/// A mirror's publication (and listing) time: its origin's.
+pub fn published_at(conn: &Connection, seq: i64, at: chrono::DateTime<chrono::Utc>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE programs SET published_at = ?2, listed_at = ?2 WHERE seq = ?1",
+        params![seq, to_micros(at)],
+    )?;
+    Ok(())
+}
+
 /// The origin station's name, as the peer now gives it.
 pub fn rename_origin(conn: &Connection, seq: i64, station: &str, name: &str) -> rusqlite::Result<()> {
     conn.execute(

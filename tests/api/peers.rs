@@ -405,6 +405,9 @@ async fn programs_for_all_clusters_cross_to_the_following_hub_and_no_further() {
     assert_eq!(mirror["files"][0]["sha256"], shared["files"][0]["sha256"]);
     assert_eq!(mirror["rights"]["audience"], "all");
     assert_ne!(mirror["id"], shared["id"], "a mirror has its own id here");
+    // Listed and published when its origin published it, not when B came
+    // to mirror it.
+    assert_eq!(mirror["published_at"], shared["published_at"]);
     assert_eq!(found["facets"]["origin"], json!({"cum-2": 1}));
     assert_eq!(b.find(&lang_son, "q=then+tay&origin=cum-2").await, [id(mirror)]);
     assert!(b.find(&lang_son, "q=then+tay&origin=local").await.is_empty());

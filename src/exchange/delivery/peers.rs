@@ -157,6 +157,9 @@ struct RemoteProgram {
     rights: RightsInput,
     files: Vec<RemoteFile>,
     withdrawal_reason: Option<String>,
+    /// When its origin published it: where it is listed here.
+    #[serde(default)]
+    published_at: Option<DateTime<Utc>>,
     #[serde(default)]
     origin: Option<serde_json::Value>,
 }
@@ -672,6 +675,12 @@ fn keep(
             let seq = peers::insert_mirror(tx, id, origin, &meta, now).map_err(db)?;
             peers::replace_files(tx, seq, &files).map_err(db)?;
             programs::publish(tx, seq, now).map_err(db)?;
+            // Listed when its origin published it (never later than now):
+            // a peer's whole back catalogue, mirrored at once when it is
+            // first followed, is not this hub's newest.
+            if let Some(at) = p.published_at.filter(|at| *at < now) {
+                peers::published_at(tx, seq, at).map_err(db)?;
+            }
             (seq, EventType::Published)
         }
         Some(seq) => {
