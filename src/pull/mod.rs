@@ -578,6 +578,13 @@ impl Agent {
         if roles.is_empty() && !self.state.delivered.contains_key(&id) {
             return Ok(());
         }
+        // An event that names no follow asking for a rendition or cut ID
+        // keeps those it was delivered with (else it would be renamed).
+        let kept = match self.state.delivered.get(&id) {
+            Some(d) if *choice == Choice::default() => d.choice.clone(),
+            _ => choice.clone(),
+        };
+        let choice = &kept;
         // What was delivered before stays what is delivered (a follow
         // removed later does not take back what the station has).
         let mut roles: Vec<String> = roles.to_vec();
@@ -595,6 +602,7 @@ impl Agent {
         self.state.pending.remove(&id);
         let files: Vec<Value> = program["files"].as_array().cloned().unwrap_or_default();
         let mut entry = self.state.delivered.get(&id).cloned().unwrap_or_default();
+        entry.choice = choice.clone();
         for role in &roles {
             let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
                 continue;

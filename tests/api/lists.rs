@@ -310,3 +310,42 @@ async fn a_list_follow_names_a_person_of_the_station_and_is_never_pushed() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(follows(&app, &cb).await.len(), 1, "nothing changed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_is_named_by_the_stations_template_and_the_follows_cut_id() {
+    let app = TestApp::spawn().await;
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let cb = app.station("cao-bang", "provincial").await;
+    add_person(&app, "cao-bang", "binh", "Lê Văn Bình", "editor", PASSWORD);
+    let master = bytes(70_000, 60);
+    let p = app
+        .publish_with_master(&tn, &program("Phóng sự Mẫu Sơn"), master.clone())
+        .await;
+    let mut b = Browser::new(&app);
+    b.sign_in("binh", PASSWORD).await;
+    let csrf = b.session_csrf().await;
+    let r = b.post("/list/add", &[("csrf", &csrf), ("id", id(&p))]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app
+        .post(
+            &cb,
+            "/api/v1/follows",
+            &json!({"kind": "list", "value": "binh", "deliver": true, "cut_id": "4501"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    // The page says the list is handed (the API made the follow).
+    assert!(b.text("/list").await.contains("id=\"hand-state\""));
+
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("playout");
+    let o = output(pull(&app, &cb, &into, &["--template", "{cut_id}/{title}.{ext}"])).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let folder = into.join("4501");
+    let got: Vec<PathBuf> = media(&into).into_iter().map(|(path, _)| path).collect();
+    assert_eq!(got, [folder.join("Phóng sự Mẫu Sơn.mp3")], "{}", stderr(&o));
+    assert!(std::fs::read(folder.join("Phóng sự Mẫu Sơn.mp3")).unwrap() == master);
+    let sidecar: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("Phóng sự Mẫu Sơn.program.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["id"], p["id"]);
+}
