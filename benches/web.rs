@@ -7,6 +7,10 @@
 //!   same without, a facet filter, and the second page through the cursor
 //!   (target: the page's p95 at most 1.5× the API's, i.e. API ÷ page ≥ 0.67,
 //!   and under 30 ms);
+//! - a visible program's page (`/programs/{id}`, as the station's editor)
+//!   against the API's `GET /api/v1/programs/{id}` of the same program, in
+//!   pairs the same way (for reference: the page reads much more than the
+//!   one program), and its p95 against the same 30 ms budget;
 //! - the bytes a browser fetches for the catalog page on a first visit (the
 //!   page and its assets, gzipped) and on a later one (assets cached),
 //!   against the budgets of 120 KB and 20 KB;
@@ -219,6 +223,93 @@ async fn timed(client: &reqwest::Client, url: String, header: (&str, &str)) -> (
     (status == 200 && !body.is_empty(), t.elapsed().as_secs_f64() * 1e3)
 }
 
+/// The p95s (ms) of `page` (with the session cookie) and `api` (with the
+/// token) over `pairs` timed pairs after 10 untimed ones, which of the two
+/// goes first alternating; `None` when either did not answer 200.
+async fn paired_p95(
+    client: &reqwest::Client,
+    (page, api): (String, String),
+    (cookie, auth): (&str, &str),
+    pairs: usize,
+) -> Option<(f64, f64)> {
+    let (mut page_ms, mut api_ms) = (Vec::new(), Vec::new());
+    for i in 0..pairs + 10 {
+        let p = timed(client, page.clone(), ("Cookie", cookie));
+        let a = timed(client, api.clone(), ("Authorization", auth));
+        let ((page_ok, page_took), (api_ok, api_took)) = if i % 2 == 0 {
+            let p = p.await;
+            (p, a.await)
+        } else {
+            let a = a.await;
+            (p.await, a)
+        };
+        if !(page_ok && api_ok) {
+            return None;
+        }
+        if i >= 10 {
+            page_ms.push(page_took);
+            api_ms.push(api_took);
+        }
+    }
+    Some((p95(page_ms), p95(api_ms)))
+}
+
+/// A visible program's page against the API's program, in pairs as the
+/// catalog's shapes: the program is the API search's first for `tinh`. The
+/// page reads more than the API's one program (its station names, files'
+/// analysis, history, follows), so their ratio is for reference; the page's
+/// p95 is held to the catalog page's 30 ms budget, and to its own earlier
+/// figure across commits (BENCHMARKS.md).
+fn program_rows(hub: &Hub, rt: &tokio::runtime::Runtime, cookie: &str, o: &Options) -> Result<Vec<Row>, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_gzip()
+        .build()
+        .expect("client");
+    let auth = hub.auth();
+    rt.block_on(async {
+        let search = format!("{}/api/v1/programs?q=tinh&limit=1", hub.base);
+        let (_, found) = get(&client, &search, ("Authorization", &auth)).await;
+        let found: serde_json::Value = serde_json::from_slice(&found).expect("a JSON page");
+        let id = found["items"][0]["id"].as_str().ok_or("no program found for `tinh`")?.to_owned();
+        let title = found["items"][0]["title"].as_str().unwrap_or_default().to_owned();
+        let (page, api) = (
+            format!("{}/programs/{id}", hub.base),
+            format!("{}/api/v1/programs/{id}", hub.base),
+        );
+        let (status, html) = get(&client, &page, ("Cookie", cookie)).await;
+        let shown = askama::filters::escape(&title, askama::filters::Html)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        if status != 200 || !String::from_utf8_lossy(&html).contains(&shown) {
+            return Err(format!("the program page ({status}) does not show the program's title"));
+        }
+        let (page_p95, api_p95) = paired_p95(&client, (page, api), (cookie, &auth), o.pairs)
+            .await
+            .ok_or("the program page or the API's program did not answer 200")?;
+        Ok(vec![
+            Row::ratio(
+                format!(
+                    "program page `/programs/{{id}}` vs API `GET /api/v1/programs/{{id}}`, p95 over {} pairs, {} programs (API ÷ page)",
+                    o.pairs, o.programs
+                ),
+                format!("{page_p95:.2} ms"),
+                format!("{api_p95:.2} ms"),
+                api_p95 / page_p95,
+                0.0,
+            )
+            .reference(),
+            Row::ratio(
+                format!("program page, p95, {} programs (budget 30 ms ÷ p95)", o.programs),
+                format!("{page_p95:.2} ms"),
+                "30 ms".into(),
+                30.0 / page_p95,
+                1.0,
+            ),
+        ])
+    })
+}
+
 /// The catalog page against the API search, shape by shape, in pairs
 /// (which of the two goes first alternates); returns the rows.
 fn catalog_rows(
@@ -285,30 +376,11 @@ fn catalog_rows(
                     continue;
                 }
             }
-            let (mut page_ms, mut api_ms) = (Vec::new(), Vec::new());
-            for i in 0..o.pairs + 10 {
-                let page = timed(&client, page(&shape.query), ("Cookie", cookie));
-                let api = timed(&client, api(&shape.query), ("Authorization", &auth));
-                let ((page_ok, page_took), (api_ok, api_took)) = if i % 2 == 0 {
-                    let p = page.await;
-                    (p, api.await)
-                } else {
-                    let a = api.await;
-                    (page.await, a)
-                };
-                if !(page_ok && api_ok) {
-                    problems.push(format!("{}: the page or the API did not answer 200", shape.name));
-                    break;
-                }
-                if i >= 10 {
-                    page_ms.push(page_took);
-                    api_ms.push(api_took);
-                }
-            }
-            if page_ms.len() < o.pairs {
+            let urls = (page(&shape.query), api(&shape.query));
+            let Some((page_p95, api_p95)) = paired_p95(&client, urls, (cookie, &auth), o.pairs).await else {
+                problems.push(format!("{}: the page or the API did not answer 200", shape.name));
                 continue;
-            }
-            let (page_p95, api_p95) = (p95(page_ms), p95(api_ms));
+            };
             slowest = slowest.max(page_p95);
             rows.push(Row::ratio(
                 format!(
@@ -706,6 +778,11 @@ fn main() {
         let cookie = format!("pxhub_session={}", rt.block_on(sign_in(&client, &hub.base)));
         eprintln!("the catalog page against the API…");
         let mut rows = catalog_rows(&hub, rt, &cookie, &o, &mut problems);
+        eprintln!("the program page against the API…");
+        match program_rows(&hub, rt, &cookie, &o) {
+            Ok(r) => rows.extend(r),
+            Err(why) => problems.push(why),
+        }
         rows.extend(bytes_rows(&hub, rt, &cookie));
         eprintln!("uploads: the page in Chromium against tuspy…");
         rows.extend(upload_rows(&hub, rt, root, &cookie, &o, &mut problems));

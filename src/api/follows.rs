@@ -25,9 +25,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct FollowInput {
     pub kind: FollowKind,
     /// The series name (case and diacritics ignored), a station id, a genre,
-    /// or a search's query string as `GET /api/v1/programs` takes it
-    /// (`q=nong+nghiep&genre=agriculture`); 1 to 1000 characters on one
-    /// line. Which values a kind takes the hub says (422 naming `value`).
+    /// a search's query string as `GET /api/v1/programs` takes it
+    /// (`q=nong+nghiep&genre=agriculture`), or, for `list`, the login of a
+    /// person of the caller's station whose download list ("Danh sách tải")
+    /// the station takes: the programs on it now and those put on it later;
+    /// 1 to 1000 characters on one line. Which values a kind takes the hub
+    /// says (422 naming `value`; a login of another station's person is
+    /// refused as one of nobody's).
     #[schema(
         min_length = 1,
         max_length = 1000,
@@ -57,7 +61,9 @@ pub struct FollowInput {
     pub cut_id: Option<String>,
     /// With `deliver: true`: the id of one of the station's push targets
     /// (`/api/v1/deliveries/targets`) where the hub writes what this follow
-    /// matches.
+    /// matches. Not for a `list` (422): a list is handed to the station's
+    /// pull agent, which reads it on each poll; a push goes with the
+    /// catalog's events, and putting a program on a list is none.
     #[serde(default)]
     pub target: Option<String>,
 }
@@ -101,11 +107,12 @@ pub struct FollowList {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FollowedPrograms {
-    /// Latest first aired first.
+    /// Latest first aired first (a list: in the order put on it).
     pub items: Vec<ProgramView>,
 }
 
-/// Follow a series, a station, a genre or a saved search (a station's token).
+/// Follow a series, a station, a genre, a saved search or a person's
+/// download list (a station's token).
 #[utoipa::path(post, path = "/api/v1/follows", tag = "follows", operation_id = "create_follow", request_body = FollowInput,
     responses((status = 201, body = FollowView, headers(("Location" = String))),
         (status = 400, body = Problem, description = "malformed JSON"), (status = 401, body = Problem),
@@ -113,7 +120,7 @@ pub struct FollowedPrograms {
         (status = 409, body = Problem,
             description = "`already_following`: the station follows this already; `too_many_follows`: it has 200"),
         (status = 422, body = Problem,
-            description = "`validation_failed`: an unknown kind, role or station, an empty or over-long value, a saved search the search API would refuse")),
+            description = "`validation_failed`: an unknown kind, role or station, an empty or over-long value, a saved search the search API would refuse, a `list` of a login no person of the station has, a `list` with a `target`")),
     security(("bearer" = [])))]
 pub async fn create(
     Auth(caller): Auth,
@@ -177,7 +184,10 @@ pub struct FollowedParams {
 
 /// The latest programs a follow matches that the caller may still take (now,
 /// or once their window opens), latest first aired first: what the pull
-/// agent back-fills for a late joiner.
+/// agent back-fills for a late joiner. For a `list`, the programs on the
+/// list that the caller may still take, in the order they were put on it
+/// (a list holds at most 100: one answer has it whole); the pull agent
+/// reads it on each poll.
 #[utoipa::path(get, path = "/api/v1/follows/{id}/programs", tag = "follows", operation_id = "followed_programs",
     params(("id" = uuid::Uuid, Path, description = "follow id"), FollowedParams),
     responses((status = 200, body = FollowedPrograms), (status = 401, body = Problem), (status = 403, body = Problem),

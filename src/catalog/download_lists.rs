@@ -1,10 +1,10 @@
 //! Each person's download list: the programs they picked to take.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::to_micros;
-use crate::domain::{PersonId, ProgramId};
+use crate::domain::{Login, PersonId, ProgramId, StationId};
 
 /// Adds program `seq` to `person`'s list; `Ok(false)` when it is there.
 pub fn add(conn: &Connection, person: &PersonId, seq: i64, now: DateTime<Utc>) -> rusqlite::Result<bool> {
@@ -39,4 +39,23 @@ pub fn list(conn: &Connection, person: &PersonId) -> rusqlite::Result<Vec<Progra
         ProgramId::parse(&id).ok_or_else(|| super::stations::bad_column(0, id))
     })?
     .collect()
+}
+
+/// The person of `station` (not removed) whose login is `login`: whose
+/// list a station's `list` follow names.
+pub fn owner(conn: &Connection, station: &StationId, login: &Login) -> rusqlite::Result<Option<PersonId>> {
+    conn.prepare_cached("SELECT id FROM people WHERE station_id = ?1 AND login = ?2 AND removed_at IS NULL")?
+        .query_row([station.as_str(), login.as_str()], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|id| PersonId::parse(&id).ok_or_else(|| super::stations::bad_column(0, id)))
+        .transpose()
+}
+
+/// The programs on the list of `station`'s person `login`, in the order
+/// they were added; none when no such person is there.
+pub fn of_login(conn: &Connection, station: &StationId, login: &Login) -> rusqlite::Result<Vec<ProgramId>> {
+    match owner(conn, station, login)? {
+        Some(person) => list(conn, &person),
+        None => Ok(Vec::new()),
+    }
 }

@@ -68,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_push_renditions.sql"),
     include_str!("migrations/0015_last_visit.sql"),
     include_str!("migrations/0016_peer_waits.sql"),
+    include_str!("migrations/0017_list_follows.sql"),
 ];
 
 /// The most idle read connections kept open.

@@ -116,6 +116,11 @@ fn fixtures(n: usize) -> &'static str {
               WHERE id = 'cum-3';
              INSERT INTO peer_waits VALUES ('aa', 'cum-3', 57);"
         }
+        // 0017_list_follows.
+        17 => {
+            "INSERT INTO follows VALUES ('f2', 'thai-nguyen', 'list', 'hoa', 'hoa', 1, '[\"master\"]', 0, 58, NULL, '4502',
+                 NULL);"
+        }
         _ => panic!("no fixtures for migration {n}: add rows for the tables and columns it brings"),
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::text::{fold, query_words, words};
-use super::{DateOrTime, FileRole, Genre, LanguageTag, Program, ProgramKind, SearchFilter, StationId};
+use super::{DateOrTime, FileRole, Genre, LanguageTag, Login, Program, ProgramKind, SearchFilter, StationId};
 
 /// What a follow names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -22,10 +22,14 @@ pub enum FollowKind {
     Genre,
     /// A saved search: a query string as the search API takes it.
     Search,
+    /// A person's download list ("Danh sách tải"), by the login of a person
+    /// of the following station: the programs on it, whenever they were
+    /// put there.
+    List,
 }
 
 impl FollowKind {
-    pub const ALL: [FollowKind; 4] = [Self::Series, Self::Station, Self::Genre, Self::Search];
+    pub const ALL: [FollowKind; 5] = [Self::Series, Self::Station, Self::Genre, Self::Search, Self::List];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,6 +37,7 @@ impl FollowKind {
             Self::Station => "station",
             Self::Genre => "genre",
             Self::Search => "search",
+            Self::List => "list",
         }
     }
 
@@ -91,6 +96,11 @@ pub enum Rule {
     Station(StationId),
     Genre(Genre),
     Search(SavedSearch),
+    /// The download list of the person with this login (of the follow's
+    /// station): which programs are on it is the catalog's to say, not the
+    /// program's, so [`Rule::matches`] says no and the hub's matcher
+    /// (`exchange::delivery::follows::Following`) asks the list.
+    List(Login),
 }
 
 impl Rule {
@@ -116,6 +126,9 @@ impl Rule {
                 format!("must be one of {}", all.join(", "))
             }),
             FollowKind::Search => SavedSearch::parse(value).map(Self::Search),
+            FollowKind::List => Login::parse(value)
+                .map(Self::List)
+                .map_err(|_| "must be the login of a person of the station".to_owned()),
         }
     }
 
@@ -127,13 +140,16 @@ impl Rule {
             Self::Station(s) => s.to_string(),
             Self::Genre(g) => g.as_str().to_owned(),
             Self::Search(s) => format!("{s:?}"),
+            Self::List(login) => login.to_string(),
         }
     }
 
     /// Whether `program` is one this rule follows (who may see it is the
-    /// rights rule's question, not this one's).
+    /// rights rule's question, not this one's). A list's programs are not
+    /// known from the program: no.
     pub fn matches(&self, program: &Program) -> bool {
         match self {
+            Self::List(_) => false,
             Self::Series(key) => program.meta.series.as_deref().is_some_and(|s| series_key(s) == *key),
             Self::Station(id) => program.station == *id,
             Self::Genre(g) => program.meta.genre == *g,
@@ -267,5 +283,10 @@ mod tests {
         assert!(Rule::parse(FollowKind::Genre, "gardening").is_err());
         assert_eq!(FollowKind::parse("series"), Some(FollowKind::Series));
         assert_eq!(FollowKind::parse("program"), None);
+        assert_eq!(FollowKind::parse("list"), Some(FollowKind::List));
+        assert_eq!(Rule::parse(FollowKind::List, " Binh ").unwrap().key(), "binh");
+        for bad in ["bi", "lê văn bình", "-binh", "a/b"] {
+            assert!(Rule::parse(FollowKind::List, bad).is_err(), "{bad}");
+        }
     }
 }

@@ -8,8 +8,10 @@ use super::{ExchangeError, Hub};
 use crate::catalog::{self, download_lists, ledger, programs, DbError};
 use crate::domain::{PersonId, Program, ProgramId};
 
-/// The most programs one list holds.
-pub const MAX_LISTED: usize = 200;
+/// The most programs one list holds: as many as one answer of a follow's
+/// programs (`GET /api/v1/follows/{id}/programs?limit=100`), so that the
+/// pull agent reads a list handed to it whole.
+pub const MAX_LISTED: usize = 100;
 
 /// A program on the list.
 #[derive(Debug, Clone)]

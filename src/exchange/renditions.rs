@@ -356,9 +356,10 @@ fn viewer_cut_id(
     let Viewer::Station { id, .. } = viewer else {
         return Ok(None);
     };
+    let ids = super::delivery::follows::Following::load(tx, id)?.matching(program);
     let matching: Vec<_> = follows::of_station(tx, id)?
         .into_iter()
-        .filter(|f| f.cut_id.is_some() && f.rule().is_some_and(|r| r.matches(program)))
+        .filter(|f| f.cut_id.is_some() && ids.contains(&f.id))
         .collect();
     let named = matching.iter().find(|f| f.profile.as_deref() == Some(profile));
     Ok(named.or(matching.first()).and_then(|f| f.cut_id.clone()))

@@ -116,6 +116,9 @@ const SIDECARS: [&str; 2] = ["program.json", "ebucore.xml"];
 #[derive(Debug, Clone)]
 struct Wanted {
     deliver: bool,
+    /// A person's download list handed to the agent (kind `list`): no feed
+    /// event says a program was put on it, so the agent reads it each poll.
+    list: bool,
     roles: Vec<String>,
     backfill: u64,
     /// Events before it are not its to deliver (back-fill brings those).
@@ -284,6 +287,7 @@ impl Agent {
         loop {
             self.load_follows().await?;
             self.backfill().await?;
+            self.lists().await?;
             self.due().await?;
             let after = self
                 .state
@@ -361,6 +365,7 @@ impl Agent {
                     f["id"].as_str()?.to_owned(),
                     Wanted {
                         deliver: f["deliver"] == true,
+                        list: f["kind"] == "list",
                         roles,
                         backfill: f["backfill"].as_u64().unwrap_or(0),
                         created_at: rfc3339(&f["created_at"]),
@@ -434,6 +439,50 @@ impl Agent {
             self.state.save(&self.dir).await?;
         }
         Ok(())
+    }
+
+    /// The programs on each delivering list follow's list that the agent
+    /// has not delivered yet (nor waits for): read on every poll, since
+    /// putting a program on a list is no feed event. What is in place is
+    /// not fetched again; a replaced file comes by the feed, as for any
+    /// follow.
+    async fn lists(&mut self) -> anyhow::Result<()> {
+        let lists: Vec<(String, Wanted)> = self
+            .follows
+            .iter()
+            .filter(|(_, w)| w.deliver && w.list)
+            .map(|(id, w)| (id.clone(), w.clone()))
+            .collect();
+        for (id, w) in lists {
+            let page = match self.get_json(&format!("/api/v1/follows/{id}/programs?limit=100")).await {
+                Ok(p) => p,
+                Err(e) if e.downcast_ref::<HubSaid>().is_some_and(|h| h.status == 404) => continue,
+                Err(e) => return Err(e),
+            };
+            for p in page["items"].as_array().into_iter().flatten() {
+                let Some(pid) = p["id"].as_str().map(|i| component(i, "unknown-program")) else {
+                    continue;
+                };
+                if self.state.pending.contains_key(&pid) || self.has_delivered(&pid, p, &w.roles) {
+                    continue;
+                }
+                eprintln!("list: {} ({pid}) of follow {id}", p["title"].as_str().unwrap_or(""));
+                skip_refusal(self.handle(p, &w.roles, &w.choice, false).await)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether each of `roles` that `program` has a file of is in place.
+    fn has_delivered(&self, id: &str, program: &Value, roles: &[String]) -> bool {
+        let Some(d) = self.state.delivered.get(id) else {
+            return false;
+        };
+        let files = program["files"].as_array().cloned().unwrap_or_default();
+        roles
+            .iter()
+            .filter(|r| files.iter().any(|f| f["role"] == r.as_str()))
+            .all(|r| d.files.contains_key(r))
     }
 
     /// Programs whose window has opened since they were met.
@@ -529,6 +578,13 @@ impl Agent {
         if roles.is_empty() && !self.state.delivered.contains_key(&id) {
             return Ok(());
         }
+        // An event that names no follow asking for a rendition or cut ID
+        // keeps those it was delivered with (else it would be renamed).
+        let kept = match self.state.delivered.get(&id) {
+            Some(d) if *choice == Choice::default() => d.choice.clone(),
+            _ => choice.clone(),
+        };
+        let choice = &kept;
         // What was delivered before stays what is delivered (a follow
         // removed later does not take back what the station has).
         let mut roles: Vec<String> = roles.to_vec();
@@ -546,6 +602,7 @@ impl Agent {
         self.state.pending.remove(&id);
         let files: Vec<Value> = program["files"].as_array().cloned().unwrap_or_default();
         let mut entry = self.state.delivered.get(&id).cloned().unwrap_or_default();
+        entry.choice = choice.clone();
         for role in &roles {
             let Some(file) = files.iter().find(|f| f["role"] == role.as_str()) else {
                 continue;

@@ -35,6 +35,11 @@ pub struct Delivered {
     pub files: BTreeMap<String, Placed>,
     /// The sidecars, relative paths.
     pub sidecars: Vec<String>,
+    /// The rendition and cut ID it was delivered with: kept when a later
+    /// event about it names no follow that asks for any (an event older
+    /// than the follow that brought it, by back-fill or from a list).
+    #[serde(default)]
+    pub choice: super::template::Choice,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -112,6 +112,7 @@ async fn the_journeys_of_station_staff_in_a_real_browser() {
         "people": {"hoa": password, "binh": password, "khoa": password, "lan": password, "mai": password,
                    "admin": admin.trim()},
         "tn_token": tn,
+        "cb_token": cb,
         "mine": id(&mine),
         "closed": id(&closed),
         "national": id(&national),

@@ -21,6 +21,7 @@ mod layers;
 mod limits;
 #[path = "../../benches/common/link.rs"]
 mod link;
+mod lists;
 mod logs;
 mod openapi;
 mod peers;

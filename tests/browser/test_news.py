@@ -133,3 +133,35 @@ def test_the_download_list(sized, base_url, hub, request):
     row.get_by_role("button", name=f"Bỏ khỏi danh sách: {title}").click()
     expect(page.locator("#notice")).to_have_text("Đã bỏ khỏi danh sách tải.")
     expect(page.locator(f"#listed-{program}")).to_have_count(0)
+
+
+def test_handing_the_download_list_to_the_stations_agent(sized, base_url, hub, request):
+    """An editor hands their list to the station's pull agent and stops it;
+    each state says so, and axe finds nothing serious in either."""
+    size = request.node.callspec.params["sized"]
+    title = f"Giao cho trình nhận ({size})"
+    program = publish(base_url, hub["tn_token"], title)
+    page = sized.new_page()
+    sign_in(page, base_url, "binh", hub["people"]["binh"])
+    page.goto(f"{base_url}/programs/{program}")
+    page.get_by_role("button", name="Thêm vào danh sách tải").click()
+    expect(page.get_by_text("Đã có trong danh sách tải")).to_be_visible()
+    page.goto(f"{base_url}/list")
+    hand = page.locator("#hand")
+    expect(hand.get_by_role("heading", level=2)).to_have_text("Tự động nhận danh sách này")
+    hand.get_by_role("button", name="Giao danh sách cho trình nhận tự động").click()
+    expect(page.locator("#notice")).to_have_text("Đã giao danh sách tải cho trình nhận tự động của đài.")
+    expect(page.locator("#hand-state")).to_contain_text("Đã giao")
+    assert serious(page) == []
+    assert fits(page)
+    follows = api(base_url, hub["cb_token"], "GET", "/api/v1/follows")["items"]
+    mine = [f for f in follows if f["kind"] == "list" and f["value"] == "binh"]
+    assert len(mine) == 1 and mine[0]["deliver"] is True, follows
+    listed = api(base_url, hub["cb_token"], "GET", f"/api/v1/follows/{mine[0]['id']}/programs?limit=100")
+    assert program in [p["id"] for p in listed["items"]]
+    page.locator("#hand").get_by_role("button", name="Thôi giao danh sách").click()
+    expect(page.locator("#notice")).to_have_text("Đã thôi giao danh sách tải; những gì đã tải về vẫn ở lại đài.")
+    expect(page.locator("#hand").get_by_role("button", name="Giao danh sách cho trình nhận tự động")).to_be_visible()
+    assert serious(page) == []
+    follows = api(base_url, hub["cb_token"], "GET", "/api/v1/follows")["items"]
+    assert not [f for f in follows if f["kind"] == "list"], follows

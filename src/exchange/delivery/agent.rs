@@ -6,9 +6,9 @@
 use chrono::Utc;
 
 use super::follows::follower;
-use crate::catalog::follows;
+use crate::catalog::{download_lists, follows, programs};
 use crate::domain::follow::{Rule, SavedSearch};
-use crate::domain::{Program, Sort, Viewer};
+use crate::domain::{Login, Program, Sort, StationId, Viewer};
 use crate::exchange::rights::{may_see, may_take, NotNow};
 use crate::exchange::search::SearchRequest;
 use crate::exchange::tokens::Caller;
@@ -27,8 +27,20 @@ impl Default for AgentSettings {
     }
 }
 
+/// Whether the viewer may take `p` now or once its window opens: what a
+/// follow delivers (a withdrawn program, one out of its window for good or
+/// one it may not see, is not).
+fn deliverable(viewer: &Viewer, p: &Program) -> bool {
+    let open = match may_take(viewer, p, Utc::now()) {
+        Ok(()) | Err(NotNow::NotYetAvailable) => true,
+        Err(_) => false,
+    };
+    open && may_see(viewer, p)
+}
+
 /// A search that finds at least the programs `rule` matches, so that
-/// back-filling looks through the index, not the whole catalog.
+/// back-filling looks through the index, not the whole catalog (a list is
+/// read from the list, never searched).
 fn search_for(rule: &Rule, value: &str) -> SearchRequest {
     let mut req = SearchRequest {
         sort: Some(Sort::Aired),
@@ -43,6 +55,7 @@ fn search_for(rule: &Rule, value: &str) -> SearchRequest {
             req.q = (!words.is_empty()).then(|| words.join(" "));
             req.filter = filter.clone();
         }
+        Rule::List(_) => {}
     }
     req
 }
@@ -59,26 +72,26 @@ impl Hub {
         limit: usize,
     ) -> Result<Vec<Program>, ExchangeError> {
         let station = follower(caller)?.clone();
+        let of = station.clone();
         let follow = self
             .catalog
-            .read(move |c| follows::get(c, &station, &id))
+            .read(move |c| follows::get(c, &of, &id))
             .await?
             .ok_or(ExchangeError::NotFound)?;
         let Some(rule) = follow.rule() else {
             return Ok(Vec::new());
         };
         let viewer: Viewer = caller.viewer();
+        if let Rule::List(login) = rule {
+            return self.listed_programs(viewer, station, login, limit).await;
+        }
         let mut req = search_for(&rule, &follow.value);
         let mut out = Vec::new();
         // A bounded look: a few pages of the index's candidates.
         for _ in 0..self.settings.delivery.agent.backfill_pages {
             let page = self.search(caller, req.clone()).await?;
             for p in page.items {
-                let open = match may_take(&viewer, &p, Utc::now()) {
-                    Ok(()) | Err(NotNow::NotYetAvailable) => true,
-                    Err(_) => false,
-                };
-                if out.len() < limit && open && may_see(&viewer, &p) && rule.matches(&p) {
+                if out.len() < limit && deliverable(&viewer, &p) && rule.matches(&p) {
                     out.push(p);
                 }
             }
@@ -88,5 +101,29 @@ impl Hub {
             }
         }
         Ok(out)
+    }
+
+    /// The programs on the download list of `station`'s person `login` that
+    /// `viewer` may take now or once their window opens, in the order they
+    /// were put on it; at most `limit`.
+    async fn listed_programs(
+        &self,
+        viewer: Viewer,
+        station: StationId,
+        login: Login,
+        limit: usize,
+    ) -> Result<Vec<Program>, ExchangeError> {
+        self.catalog
+            .read(move |c| {
+                let mut out = Vec::new();
+                for id in download_lists::of_login(c, &station, &login)? {
+                    match programs::get(c, id)? {
+                        Some(s) if out.len() < limit && deliverable(&viewer, &s.program) => out.push(s.program),
+                        _ => {}
+                    }
+                }
+                Ok(out)
+            })
+            .await
     }
 }

@@ -1,10 +1,12 @@
 //! Follows: a station says once what it carries; the feed, its webhooks and
 //! its pull agent then bring each new matching program by themselves.
 
-use crate::catalog::{self, follows, stations};
+use std::collections::HashSet;
+
+use crate::catalog::{self, download_lists, follows, stations};
 use crate::catalog::{Connection, DbResult};
 use crate::domain::follow::Rule;
-use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, StationId};
+use crate::domain::{FieldError, FileRole, Follow, FollowKind, Program, ProgramId, StationId};
 use crate::exchange::error::code;
 use crate::exchange::tokens::Caller;
 use crate::exchange::{ExchangeError, Hub};
@@ -31,25 +33,43 @@ pub struct NewFollow {
     pub target: Option<String>,
 }
 
-/// A station's follows, as rules, to judge programs by.
+/// What one follow matches: a rule judges the program; a list is asked.
+#[derive(Debug, Clone)]
+enum Matcher {
+    Rule(Rule),
+    /// The programs on the person's download list now.
+    Listed(HashSet<ProgramId>),
+}
+
+/// A station's follows, as rules (and lists), to judge programs by: the
+/// hub's one follow matcher, for the feed, webhooks and renditions' cut IDs.
 #[derive(Debug, Clone, Default)]
-pub struct Following(Vec<(String, Rule)>);
+pub struct Following(Vec<(String, Matcher)>);
 
 impl Following {
     pub(in crate::exchange) fn load(conn: &Connection, station: &StationId) -> DbResult<Self> {
-        Ok(Self(
-            follows::of_station(conn, station)?
-                .into_iter()
-                .filter_map(|f| Some((f.id.clone(), f.rule()?)))
-                .collect(),
-        ))
+        let mut all = Vec::new();
+        for f in follows::of_station(conn, station)? {
+            let matcher = match f.rule() {
+                Some(Rule::List(login)) => {
+                    Matcher::Listed(download_lists::of_login(conn, station, &login)?.into_iter().collect())
+                }
+                Some(rule) => Matcher::Rule(rule),
+                None => continue,
+            };
+            all.push((f.id, matcher));
+        }
+        Ok(Self(all))
     }
 
     /// The ids of the follows that match `program`.
     pub fn matching(&self, program: &Program) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(_, rule)| rule.matches(program))
+            .filter(|(_, m)| match m {
+                Matcher::Rule(rule) => rule.matches(program),
+                Matcher::Listed(ids) => ids.contains(&program.id),
+            })
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -96,6 +116,11 @@ impl Hub {
         }
         if new.target.is_some() && !new.deliver {
             errors.push(FieldError::new("target", "a push target needs `deliver: true`"));
+        } else if new.target.is_some() && new.kind == FollowKind::List {
+            errors.push(FieldError::new(
+                "target",
+                "a list is handed to the station's pull agent, not pushed: put it on a series, station, genre or search follow",
+            ));
         }
         if new.backfill > MAX_BACKFILL {
             errors.push(FieldError::new("backfill", format!("must be at most {MAX_BACKFILL}")));
@@ -127,10 +152,18 @@ impl Hub {
         let stored = f.clone();
         self.catalog
             .write(move |tx| {
-                if let Rule::Station(id) = &rule {
-                    if stations::get(tx, id)?.is_none() {
+                match &rule {
+                    Rule::Station(id) if stations::get(tx, id)?.is_none() => {
                         return Err(ExchangeError::invalid("value", "no station has this id"));
                     }
+                    // Another station's people are not told apart from nobody.
+                    Rule::List(login) if download_lists::owner(tx, &stored.station, login)?.is_none() => {
+                        return Err(ExchangeError::invalid(
+                            "value",
+                            "no person of the station has this login",
+                        ));
+                    }
+                    _ => {}
                 }
                 if let Some(p) = &stored.profile {
                     if catalog::renditions::profile(tx, p)?.is_none() {

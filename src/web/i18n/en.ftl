@@ -288,6 +288,7 @@ follow-kind-series = Series
 follow-kind-station = Station
 follow-kind-genre = Genre
 follow-kind-search = Saved search
+follow-kind-list = Download list
 unfollow = Unfollow
 
 # Analysis of each file
@@ -567,3 +568,10 @@ list-add = Add to the download list
 list-added = Added to the download list.
 list-added-short = On the download list
 list-removed = Removed from the download list.
+list-hand-title = Deliver this list automatically
+list-hand-intro = The station's pull agent (pxhub pull) can download every program on this list, each once, including programs added later, named by the station's template.
+list-hand = Hand the list to the pull agent
+list-handed = Handed: the station's pull agent downloads each program on the list once, including programs you add later. A withdrawn program or one outside its rights window is not downloaded.
+list-hand-stop = Stop handing the list
+list-handed-notice = The download list is handed to the station's pull agent.
+list-stopped = The download list is no longer handed; what was downloaded stays at the station.

@@ -289,6 +289,7 @@ follow-kind-series = Chuyên mục
 follow-kind-station = Đài
 follow-kind-genre = Thể loại
 follow-kind-search = Tìm kiếm đã lưu
+follow-kind-list = Danh sách tải
 unfollow = Bỏ theo dõi
 
 # Analysis of each file
@@ -568,3 +569,10 @@ list-add = Thêm vào danh sách tải
 list-added = Đã thêm vào danh sách tải.
 list-added-short = Đã có trong danh sách tải
 list-removed = Đã bỏ khỏi danh sách tải.
+list-hand-title = Tự động nhận danh sách này
+list-hand-intro = Trình nhận tự động của đài (pxhub pull) có thể tải về mọi chương trình trong danh sách này, mỗi chương trình một lần, kể cả những chương trình thêm vào sau, và đặt tên theo mẫu của đài.
+list-hand = Giao danh sách cho trình nhận tự động
+list-handed = Đã giao: trình nhận tự động của đài tải về mỗi chương trình trong danh sách một lần, kể cả những chương trình bạn thêm vào sau. Chương trình đã thu hồi hay hết hạn khai thác thì không được tải.
+list-hand-stop = Thôi giao danh sách
+list-handed-notice = Đã giao danh sách tải cho trình nhận tự động của đài.
+list-stopped = Đã thôi giao danh sách tải; những gì đã tải về vẫn ở lại đài.

@@ -1,7 +1,8 @@
 //! "Danh sách tải": the programs a person picked, to download one by one
 //! (the browser's download resumes with the file's Range and ETag), with
 //! what their station did with each: taken or not, and whether a taken one
-//! still lacks its rebroadcast report.
+//! still lacks its rebroadcast report. An editor hands the list to the
+//! station's pull agent (a follow of kind `list`), and stops it.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -10,8 +11,12 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::{form, program_id, station_names};
-use crate::domain::FileRole;
+use crate::domain::follow::Rule;
+use crate::domain::{FileRole, Follow, FollowKind};
+use crate::exchange::error::code;
 use crate::exchange::rights::may_take;
+use crate::exchange::tokens::Caller;
+use crate::exchange::{ExchangeError, NewFollow};
 use crate::web::visit::Chrome;
 use crate::web::words::{self, Badge};
 use crate::web::{html, page, see_other, Visit, WebError};
@@ -36,6 +41,19 @@ struct ListPage {
     lines: Vec<ListLine>,
     notice: Option<String>,
     has_station: bool,
+    /// For an editor of a station: whether the list is handed to the
+    /// station's pull agent.
+    hand: Option<bool>,
+}
+
+/// The station's follow of `login`'s list, if it has one.
+async fn list_follow(v: &Visit, caller: &Caller, login: &crate::domain::Login) -> Result<Option<Follow>, WebError> {
+    Ok(v.hub
+        .follows(caller)
+        .await
+        .map_err(|e| v.fail(e))?
+        .into_iter()
+        .find(|f| f.kind == FollowKind::List && f.rule() == Some(Rule::List(login.clone()))))
 }
 
 pub async fn list(v: Visit, req: actix_web::HttpRequest) -> Result<HttpResponse, WebError> {
@@ -68,13 +86,24 @@ pub async fn list(v: Visit, req: actix_web::HttpRequest) -> Result<HttpResponse,
     let notice = match req.query_string() {
         "done=added" => Some(t.get("list-added")),
         "done=removed" => Some(t.get("list-removed")),
+        "done=handed" => Some(t.get("list-handed-notice")),
+        "done=stopped" => Some(t.get("list-stopped")),
         _ => None,
+    };
+    let hand = match s.caller.station.is_some() && s.caller.may_offer() {
+        true => Some(
+            list_follow(&v, &s.caller, &s.person.login)
+                .await?
+                .is_some_and(|f| f.deliver),
+        ),
+        false => None,
     };
     page(&ListPage {
         c: v.chrome(),
         lines,
         notice,
         has_station: s.caller.station.is_some(),
+        hand,
     })
 }
 
@@ -113,4 +142,67 @@ pub async fn remove(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError
     let id = program_id(&v, &f.id)?;
     v.hub.list_remove(&s.caller, id).await.map_err(|e| v.fail(e))?;
     Ok(see_other("/list?done=removed"))
+}
+
+#[derive(Deserialize)]
+pub struct HandForm {
+    csrf: Option<String>,
+}
+
+/// Hands the person's list to their station's pull agent: the station
+/// follows it (kind `list`, delivering), once; a follow of it that had
+/// delivery switched off delivers again.
+pub async fn hand(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: HandForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    match list_follow(&v, &s.caller, &s.person.login).await? {
+        Some(f) if f.deliver => {}
+        Some(f) => {
+            let on = crate::exchange::delivery::follow_settings::FollowDelivery {
+                deliver: true,
+                profile: f.profile,
+            };
+            v.hub
+                .set_follow_delivery(&s.caller, f.id, on)
+                .await
+                .map_err(|e| v.fail(e))?;
+        }
+        None => {
+            let new = NewFollow {
+                kind: FollowKind::List,
+                value: s.person.login.to_string(),
+                deliver: true,
+                roles: None,
+                backfill: 0,
+                profile: None,
+                cut_id: None,
+                target: None,
+            };
+            match v.hub.follow(&s.caller, new).await {
+                Ok(_)
+                | Err(ExchangeError::Conflict {
+                    code: code::ALREADY_FOLLOWING,
+                    ..
+                }) => {}
+                Err(e) => return Err(v.fail(e)),
+            }
+        }
+    }
+    Ok(see_other("/list?done=handed#hand"))
+}
+
+/// Stops the station's agent taking the person's list (what it delivered
+/// stays at the station).
+pub async fn stop(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> {
+    v.signed_in()?;
+    let f: HandForm = form(&v, &body)?;
+    let s = v.check_csrf(f.csrf.as_deref())?;
+    if !s.caller.may_offer() {
+        return Err(v.fail(ExchangeError::Forbidden("delivery settings belong to editors")));
+    }
+    if let Some(f) = list_follow(&v, &s.caller, &s.person.login).await? {
+        v.hub.unfollow(&s.caller, f.id).await.map_err(|e| v.fail(e))?;
+    }
+    Ok(see_other("/list?done=stopped#hand"))
 }

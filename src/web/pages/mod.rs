@@ -26,6 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/list", web::get().to(download_list::list))
         .route("/list/add", web::post().to(download_list::add))
         .route("/list/remove", web::post().to(download_list::remove))
+        .route("/list/hand", web::post().to(download_list::hand))
+        .route("/list/stop", web::post().to(download_list::stop))
         .route("/news/count", web::get().to(news::news_count))
         .route("/sign-in", web::get().to(account::sign_in_form))
         .route("/sign-in", web::post().to(account::sign_in))
