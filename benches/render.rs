@@ -1,7 +1,7 @@
 //! Rendition benchmark.
 //!
 //! ```text
-//! cargo bench --bench render -- [--quick] [--audio-minutes M] [--video-seconds S]
+//! cargo bench --bench render -- [--quick] [--audio-minutes M] [--video-seconds S] [--video-rounds R]
 //! ```
 //!
 //! The hub's rendition job, whole (`Hub::render_next`: claim, the loudness
@@ -17,8 +17,8 @@
 //!    50 Mbit/s, PCM) at −23 LUFS: 60 seconds (`--quick`: 10). Thirty
 //!    minutes of XDCAM is 11 GB per copy (the baseline's output, the hub's
 //!    work file and its stored rendition: 34 GB free at the peak) and about
-//!    nine minutes of encoding per side on two cores: `--video-seconds 1800`
-//!    asks for it when the disk and the time are there.
+//!    nine minutes of encoding per side on two cores: `--video-seconds 1800
+//!    --video-rounds 1` asks for it when the disk and the time are there.
 //!
 //! Media is made by FFmpeg's generators; a Markdown table goes to stdout.
 
@@ -323,7 +323,7 @@ fn main() {
             "video/mp4",
             &mxf,
             true,
-            2,
+            arg("--video-rounds").map_or(2, |r| r.max(1) as usize),
             &mut rows,
             &mut problems,
         );
