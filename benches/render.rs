@@ -29,7 +29,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use bytes::Bytes;
 use common::{print_problems, print_table, Row};
 use pxhub::catalog::Catalog;
 use pxhub::config::Settings;
@@ -88,22 +87,18 @@ fn program(hub: &Hub, caller: &Caller, rt: &tokio::runtime::Runtime, master: &Pa
     }))
     .expect("input");
     let p = rt.block_on(hub.create_program(caller, input)).expect("program");
-    let bytes = std::fs::read(master).unwrap();
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        bytes.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
     let incoming = IncomingFile {
         filename: master.file_name().map(|n| n.to_string_lossy().into_owned()),
         media_type: Some(media_type.into()),
-        length: Some(bytes.len() as u64),
+        length: Some(std::fs::metadata(master).unwrap().len()),
         sha256: None,
     };
-    rt.block_on(hub.put_file(
-        caller,
-        p.id,
-        FileRole::Master,
-        incoming,
-        futures_util::stream::iter(chunks),
-    ))
+    // Streamed from the file (a 30-minute XDCAM master is 1.5 GB).
+    rt.block_on(async {
+        let file = tokio::fs::File::open(master).await.unwrap();
+        let chunks = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+        hub.put_file(caller, p.id, FileRole::Master, incoming, chunks).await
+    })
     .expect("master stored");
     eprintln!("analysing the master…");
     while rt.block_on(hub.analyze_next()).expect("analysis") {}
