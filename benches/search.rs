@@ -291,7 +291,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
+fn run(n: usize, count: usize, fresh: bool, only: &str, rows: &mut Vec<Row>) {
     let (catalog, db, _tmp) = catalog(n, fresh);
     let side = Side::open(catalog, &db, n);
     let caller = station_caller();
@@ -302,7 +302,10 @@ fn run(n: usize, count: usize, fresh: bool, rows: &mut Vec<Row>) {
     // machine touches both alike.
     let mut base_samples = baseline(&rt, 0);
     let mut measured = Vec::new();
-    for (k, query) in queries().into_iter().enumerate() {
+    let queries = queries()
+        .into_iter()
+        .filter(|q| format!("{} ({})", q.name, q.shows).contains(only));
+    for (k, query) in queries.enumerate() {
         // With words in turn: the mean match of the words.
         let (matches, first) = side.matches(&rt, &caller, &query, 0);
         eprintln!(
@@ -520,7 +523,7 @@ fn main() {
     }
     let mut rows = Vec::new();
     for &n in &sizes {
-        run(n, count, fresh, &mut rows);
+        run(n, count, fresh, &only, &mut rows);
     }
     println!(
         "\nSearch, {count} timed calls per query (page of {LIMIT}, with total and facets), caller: station cao-bang."

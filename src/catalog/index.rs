@@ -207,6 +207,11 @@ pub struct Tables {
     /// programs, or a peer's (which never sees mirrored ones), turns the
     /// others away without reading their rows.
     pub mirrored: Vec<u64>,
+    /// For each station (by its number), one bit a place, set where the
+    /// program's audience names that station: the rights rule answers for
+    /// programs shown to named stations without reading their entries (at
+    /// a million programs, two cache misses each, a third of a browse).
+    pub named: Vec<Vec<u64>>,
     pub stations: Names,
     pub languages: Names,
 }
@@ -224,6 +229,7 @@ impl Default for Tables {
             hot: Vec::new(),
             by_genre: vec![Vec::new(); Genre::ALL.len()],
             mirrored: Vec::new(),
+            named: Vec::new(),
             stations: Names::new(NameKind::Stations),
             languages: Names::new(NameKind::Languages),
         }
@@ -269,9 +275,31 @@ impl Tables {
         } else {
             self.mirrored[word] &= !bit;
         }
+        for &s in self.entries[i].iter().flat_map(|e| e.audience_stations.iter()) {
+            if let Some(w) = self.named.get_mut(s as usize).and_then(|bits| bits.get_mut(word)) {
+                *w &= !bit;
+            }
+        }
+        for &s in entry.iter().flat_map(|e| e.audience_stations.iter()) {
+            let s = s as usize;
+            if self.named.len() <= s {
+                self.named.resize(s + 1, Vec::new());
+            }
+            let bits = &mut self.named[s];
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            bits[word] |= bit;
+        }
         self.hot[i] = entry.as_ref().map(Hot::of);
         self.entries[i] = entry;
         Ok(())
+    }
+
+    /// The places whose audience names `station`, as bits (see
+    /// [`Tables::named`]).
+    pub fn named_bits(&self, station: NameId) -> &[u64] {
+        self.named.get(station as usize).map_or(&[], |bits| &bits[..])
     }
 
     /// Whether the program at `at` is mirrored from a peer.

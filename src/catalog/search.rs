@@ -79,12 +79,19 @@ struct Resolved<'a> {
     listed_after: Option<i64>,
     /// Whether a filter reads what only the entry holds.
     cold_filters: bool,
+    /// The places whose audience names the viewer's station, as bits.
+    named: &'a [u64],
 }
 
 impl<'a> Resolved<'a> {
-    fn new(t: &Tables, viewer: &Viewer, f: &'a Filters) -> Self {
+    fn new(t: &'a Tables, viewer: &Viewer, f: &'a Filters) -> Self {
         let ids = |names: &mut dyn Iterator<Item = Option<NameId>>| names.flatten().collect::<Vec<NameId>>();
+        let station = match viewer {
+            Viewer::Admin => None,
+            Viewer::Station { id, .. } | Viewer::Peer { id } => t.stations.get(id.as_str()),
+        };
         Self {
+            named: station.map_or(&[], |s| t.named_bits(s)),
             f,
             me: match viewer {
                 Viewer::Admin => None,
@@ -177,7 +184,7 @@ impl<'a> Resolved<'a> {
         let audience = match h.audience {
             Audience::Cluster | Audience::All => true,
             Audience::National => national,
-            Audience::Stations => me.is_some_and(|m| e.get().is_some_and(|e| e.audience_stations.contains(&m))),
+            Audience::Stations => me.is_some() && self.named.get(e.at / 64).is_some_and(|w| w >> (e.at % 64) & 1 != 0),
         };
         h.status == ProgramStatus::Published && audience && self.available_at.is_none_or(|at| open(h, at))
     }
@@ -647,6 +654,87 @@ mod tests {
             })
             .unwrap();
         (c, index)
+    }
+
+    /// The bits of the stations an audience names follow every write: a
+    /// program shown to named stations is found by them alone, by others
+    /// once an edit names those, by nobody once deleted; the bits always
+    /// say what the entries say.
+    #[test]
+    fn named_bits_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, index) = catalog(dir.path(), 1);
+        let station = |id: &str| Station {
+            id: StationId::parse(id).unwrap(),
+            name: id.into(),
+            province: String::new(),
+            kind: StationKind::Provincial,
+        };
+        c.write_blocking(|tx| {
+            stations::insert(tx, &station("cao-bang"))?;
+            stations::insert(tx, &station("lang-son"))
+        })
+        .unwrap();
+        let meta = |named: &[&str]| {
+            let input = serde_json::json!({
+                "title": "Bản tin", "kind": "radio", "genre": "news", "languages": ["vi"],
+                "rights": {"audience": "stations", "stations": named}
+            });
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
+            c.write_blocking(|tx| {
+                let seq = f(tx)?;
+                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+            })
+            .unwrap()
+        };
+        let find = |id: &str| {
+            let viewer = Viewer::Station {
+                id: StationId::parse(id).unwrap(),
+                national: false,
+            };
+            let f = Filters {
+                matching: Some("\"ban\"*".into()),
+                ..Filters::default()
+            };
+            let found = c
+                .write_blocking(|tx| search(tx, &index, &viewer, &f, Sort::Newest, None, 10))
+                .unwrap();
+            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
+            (found.total, seqs)
+        };
+        let bits_match_entries = || {
+            index.with(|t| {
+                for (at, e) in t.entries.iter().enumerate() {
+                    for s in 0..t.stations.len() as NameId {
+                        let named = e.as_ref().is_some_and(|e| e.audience_stations.contains(&s));
+                        let bit = t.named_bits(s).get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0);
+                        assert_eq!(bit, named, "place {at}, station {s}");
+                    }
+                }
+            })
+        };
+        let owner = StationId::parse("thai-nguyen").unwrap();
+        let now = crate::catalog::now();
+        write(&|tx| {
+            let seq = programs::insert(tx, ProgramId::generate(), &owner, &meta(&["cao-bang"]), now)?;
+            programs::publish(tx, seq, now)?;
+            Ok(seq)
+        });
+        bits_match_entries();
+        assert_eq!(find("cao-bang"), (1, vec![2]));
+        assert_eq!(find("lang-son"), (0, vec![]));
+        write(&|tx| programs::update_metadata(tx, 2, &meta(&["lang-son"]), now).map(|()| 2));
+        bits_match_entries();
+        assert_eq!(find("cao-bang"), (0, vec![]));
+        assert_eq!(find("lang-son"), (1, vec![2]));
+        write(&|tx| programs::update_metadata(tx, 2, &meta(&["cao-bang", "lang-son"]), now).map(|()| 2));
+        bits_match_entries();
+        assert_eq!((find("cao-bang").0, find("lang-son").0), (1, 1));
+        write(&|tx| programs::delete(tx, 2).map(|()| 2));
+        bits_match_entries();
+        assert_eq!((find("cao-bang").0, find("lang-son").0), (0, 0));
     }
 
     /// The walk through the title matches answers as a binary search does,
