@@ -656,6 +656,27 @@ mod tests {
         (c, index)
     }
 
+    /// Runs `f` in a write and refreshes the index at the program it names.
+    fn write_refreshed(
+        c: &Catalog,
+        index: &SearchIndex,
+        f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>,
+    ) {
+        c.write_blocking(|tx| {
+            let seq = f(tx)?;
+            index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
+        })
+        .unwrap()
+    }
+
+    /// The total and the page's places of `viewer`'s search `f`, newest first.
+    fn found(c: &Catalog, index: &SearchIndex, viewer: &Viewer, f: &Filters) -> (u64, Vec<i64>) {
+        let page = c
+            .write_blocking(|tx| search(tx, index, viewer, f, Sort::Newest, None, 10))
+            .unwrap();
+        (page.total, page.items.iter().map(|s| s.seq).collect())
+    }
+
     /// The bits of the stations an audience names follow every write: a
     /// program shown to named stations is found by them alone, by others
     /// once an edit names those, by nobody once deleted; the bits always
@@ -682,13 +703,7 @@ mod tests {
             });
             ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
         };
-        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
-            c.write_blocking(|tx| {
-                let seq = f(tx)?;
-                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
-            })
-            .unwrap()
-        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| write_refreshed(&c, &index, f);
         let find = |id: &str| {
             let viewer = Viewer::Station {
                 id: StationId::parse(id).unwrap(),
@@ -698,11 +713,7 @@ mod tests {
                 matching: Some("\"ban\"*".into()),
                 ..Filters::default()
             };
-            let found = c
-                .write_blocking(|tx| search(tx, &index, &viewer, &f, Sort::Newest, None, 10))
-                .unwrap();
-            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
-            (found.total, seqs)
+            found(&c, &index, &viewer, &f)
         };
         let bits_match_entries = || {
             index.with(|t| {
@@ -791,11 +802,7 @@ mod tests {
                 statuses: vec![ProgramStatus::Draft],
                 ..Filters::default()
             };
-            let found = c
-                .write_blocking(|tx| search(tx, &index, &Viewer::Admin, &f, Sort::Newest, None, 10))
-                .unwrap();
-            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
-            (found.total, seqs)
+            found(&c, &index, &Viewer::Admin, &f)
         };
         let lists_match_rows = || {
             index.with(|t| {
@@ -808,13 +815,7 @@ mod tests {
                 }
             })
         };
-        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
-            c.write_blocking(|tx| {
-                let seq = f(tx)?;
-                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
-            })
-            .unwrap()
-        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| write_refreshed(&c, &index, f);
         lists_match_rows();
         write(&|tx| {
             programs::insert(
@@ -852,13 +853,7 @@ mod tests {
             });
             ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
         };
-        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| {
-            c.write_blocking(|tx| {
-                let seq = f(tx)?;
-                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)
-            })
-            .unwrap()
-        };
+        let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| write_refreshed(&c, &index, f);
         let mirror = |tx: &rusqlite::Transaction<'_>| {
             let origin = crate::domain::Origin {
                 peer: peer.clone(),
@@ -888,11 +883,7 @@ mod tests {
                 statuses: vec![ProgramStatus::Draft, ProgramStatus::Published],
                 ..Filters::default()
             };
-            let found = c
-                .write_blocking(|tx| search(tx, &index, viewer, &f, Sort::Newest, None, 10))
-                .unwrap();
-            let seqs: Vec<i64> = found.items.iter().map(|s| s.seq).collect();
-            (found.total, seqs)
+            found(&c, &index, viewer, &f)
         };
         let bits_match_rows = || {
             index.with(|t| {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::{bytes, id, program, TestApp};
 use crate::link::start_link;
 
-fn pull(hub: &str, token: &str, into: &Path, extra: &[&str]) -> Command {
+pub(crate) fn pull(hub: &str, token: &str, into: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
     cmd.args(["pull", "--hub", hub, "--into"])
         .arg(into)
@@ -25,13 +25,13 @@ fn pull(hub: &str, token: &str, into: &Path, extra: &[&str]) -> Command {
 }
 
 /// Runs `cmd` to its end off the async workers (a proxy may run on them).
-async fn output(mut cmd: Command) -> Output {
+pub(crate) async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -4,35 +4,17 @@
 //! the station take.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::delivery::{output, pull, stderr};
 use crate::helpers::{assert_problem, bytes, fields, id, program, TestApp};
 use crate::web::{add_person, Browser};
 
 const PASSWORD: &str = "mật khẩu thật dài";
-
-fn pull(app: &TestApp, token: &str, into: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxhub"));
-    cmd.args(["pull", "--hub", &app.address, "--into"])
-        .arg(into)
-        .args(extra)
-        .env("PXHUB_TOKEN", token);
-    cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The media files under `into` (not the agent's own folder, not sidecars,
 /// not what was moved aside), by path.
@@ -169,14 +151,14 @@ async fn a_list_handed_to_the_agent_is_fetched_once_each_and_grows_by_the_next_p
     // The agent fetches exactly what is on the list, byte for byte.
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
-    let o = output(pull(&app, &cb, &into, &[])).await;
+    let o = output(pull(&app.address, &cb, &into, &[])).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(delivered(&into), sorted(masters[..2].to_vec()), "{}", stderr(&o));
 
     // Kept running, it gets what is put on the list later at its next poll,
     // and fetches nothing twice.
     let sent = app.metric("pxhub_bytes_sent_total").await;
-    let child = pull(&app, &cb, &into, &["--follow", "--interval", "1"])
+    let child = pull(&app.address, &cb, &into, &["--follow", "--interval", "1"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -196,7 +178,7 @@ async fn a_list_handed_to_the_agent_is_fetched_once_each_and_grows_by_the_next_p
         masters[2].len() as u64,
         "only the new program's bytes crossed"
     );
-    let o = output(pull(&app, &cb, &into, &[])).await;
+    let o = output(pull(&app.address, &cb, &into, &[])).await;
     assert!(
         o.status.success() && !stderr(&o).contains("delivered: "),
         "{}",
@@ -213,7 +195,7 @@ async fn a_list_handed_to_the_agent_is_fetched_once_each_and_grows_by_the_next_p
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let o = output(pull(&app, &cb, &into, &[])).await;
+    let o = output(pull(&app.address, &cb, &into, &[])).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(delivered(&into), sorted(masters[1..].to_vec()), "{}", stderr(&o));
     assert!(stderr(&o).contains("withdrawn: "), "{}", stderr(&o));
@@ -339,7 +321,13 @@ async fn a_list_is_named_by_the_stations_template_and_the_follows_cut_id() {
 
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("playout");
-    let o = output(pull(&app, &cb, &into, &["--template", "{cut_id}/{title}.{ext}"])).await;
+    let o = output(pull(
+        &app.address,
+        &cb,
+        &into,
+        &["--template", "{cut_id}/{title}.{ext}"],
+    ))
+    .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let folder = into.join("4501");
     let got: Vec<PathBuf> = media(&into).into_iter().map(|(path, _)| path).collect();

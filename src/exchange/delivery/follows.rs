@@ -33,6 +33,23 @@ pub struct NewFollow {
     pub target: Option<String>,
 }
 
+impl NewFollow {
+    /// A follow of the master, without profile, cut ID, target or back-fill:
+    /// what the pages make.
+    pub fn plain(kind: FollowKind, value: String, deliver: bool) -> Self {
+        Self {
+            kind,
+            value,
+            deliver,
+            roles: None,
+            backfill: 0,
+            profile: None,
+            cut_id: None,
+            target: None,
+        }
+    }
+}
+
 /// What one follow matches: a rule judges the program; a list is asked.
 #[derive(Debug, Clone)]
 enum Matcher {

@@ -169,16 +169,7 @@ pub async fn hand(v: Visit, body: web::Bytes) -> Result<HttpResponse, WebError> 
                 .map_err(|e| v.fail(e))?;
         }
         None => {
-            let new = NewFollow {
-                kind: FollowKind::List,
-                value: s.person.login.to_string(),
-                deliver: true,
-                roles: None,
-                backfill: 0,
-                profile: None,
-                cut_id: None,
-                target: None,
-            };
+            let new = NewFollow::plain(FollowKind::List, s.person.login.to_string(), true);
             match v.hub.follow(&s.caller, new).await {
                 Ok(_)
                 | Err(ExchangeError::Conflict {

@@ -638,16 +638,7 @@ pub async fn follow(v: Visit, path: web::Path<String>, body: web::Bytes) -> Resu
     let id = program_id(&v, &path)?;
     let p = v.hub.program(&s.caller, id).await.map_err(|e| v.fail(e))?;
     let (kind, value) = follow_of(&p);
-    let new = NewFollow {
-        kind,
-        value,
-        deliver: false,
-        roles: None,
-        backfill: 0,
-        profile: None,
-        cut_id: None,
-        target: None,
-    };
+    let new = NewFollow::plain(kind, value, false);
     match v.hub.follow(&s.caller, new).await {
         Ok(_)
         | Err(ExchangeError::Conflict {
