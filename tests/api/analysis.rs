@@ -106,6 +106,33 @@ pub(crate) async fn analysis_of(app: &TestApp, token: &str, program_id: &str, ro
     panic!("the analysis did not finish");
 }
 
+/// An MP4 of 4 s: a test picture and a tone.
+pub(crate) fn mp4(dir: &Path) -> Vec<u8> {
+    make(
+        dir,
+        "v.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    )
+}
+
 pub(crate) async fn upload(
     app: &TestApp,
     token: &str,
@@ -696,29 +723,7 @@ async fn search_filters_on_what_was_measured() {
     // Declared ten minutes; the master lasts six seconds.
     body["duration_seconds"] = json!(600);
     let audio = upload(&app, &owner, &body, "audio/wav", "a.wav", wav(dir.path())).await;
-    let video_bytes = make(
-        dir.path(),
-        "v.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=4",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ],
-    );
+    let video_bytes = mp4(dir.path());
     let mut body = program("Hình");
     body["kind"] = json!("tv");
     let video = upload(&app, &owner, &body, "video/mp4", "v.mp4", video_bytes).await;

@@ -182,7 +182,7 @@ async fn the_results_list_plays_previews_in_a_real_browser() {
         &tn,
         program("Phóng sự có hình Mẫu Sơn"),
         "video",
-        crate::web_news::mp4(dir.path()),
+        crate::analysis::mp4(dir.path()),
     )
     .await;
     let doc = json!({

@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::analysis::mp4;
 use crate::helpers::{id, program, TestApp};
 use crate::web::{add_person, Browser};
 
@@ -97,33 +98,6 @@ async fn what_is_new_counts_from_the_end_of_the_previous_visit() {
     let mut out = Browser::new(&app);
     assert_eq!(out.text("/news/count").await, "<span id=\"news-count\"></span>");
     assert_eq!(out.get("/news").await.status(), StatusCode::SEE_OTHER);
-}
-
-/// An MP4 of 4 s: a test picture and a tone.
-pub(crate) fn mp4(dir: &std::path::Path) -> Vec<u8> {
-    crate::analysis::make(
-        dir,
-        "v.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=4",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000:duration=4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-        ],
-    )
 }
 
 /// Uploads `bytes` as the master of a new program of `token`'s, waits for
