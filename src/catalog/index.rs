@@ -8,7 +8,8 @@
 //! after every write that changes a searchable field.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -312,6 +313,12 @@ impl Tables {
 pub struct SearchIndex {
     tables: RwLock<Tables>,
     matches: Mutex<MatchCache>,
+    /// The catalog's count of finished writes, once [`SearchIndex::follow`]
+    /// gave it: match sets are then mended after writes instead of dropped.
+    writes_done: OnceLock<Arc<AtomicU64>>,
+    /// Match sets read whole from the full-text index (not from the cache,
+    /// nor mended).
+    whole_reads: AtomicU64,
 }
 
 /// The rowids an FTS5 expression matched, ascending.
@@ -324,44 +331,152 @@ const CACHED_QUERIES: usize = 64;
 /// Rowids kept over all of them (4 bytes each: 8 MiB), so a few common
 /// words of a large catalog cannot grow memory without bound.
 const CACHED_ROWIDS: usize = 2 << 20;
+/// Programs written that a kept set can be mended for; a set further
+/// behind is read again whole. Mending costs one full-text lookup per
+/// program, a few microseconds: far less than reading a common word's
+/// hundreds of thousands of rowids again.
+const WRITE_LOG: usize = 4096;
 
 /// The match sets of the last full-text queries, each with the version of
 /// the full-text index it was read from (FTS5's structure record, rewritten
-/// by every transaction that changes the index): a set is only ever handed
-/// out for the very index it came from, so a write anywhere in the catalog's
-/// text simply makes the old sets unreachable (they age out).
+/// by every transaction that changes the index).
+///
+/// Without the catalog's write count ([`SearchIndex::follow`]), a set is only
+/// ever handed out for the very index it came from: a write anywhere in the
+/// catalog's text makes the old sets unreachable (they age out). With it,
+/// every program the index is refreshed at goes into a log, tagged with the
+/// write under way; a set read before a write is mended by asking the
+/// full-text index again about only the programs logged since (see
+/// [`SearchIndex::matching`]). On a hub that writes every few seconds, a
+/// common word then stays as cheap as when nothing writes.
 #[derive(Debug, Default)]
 pub struct MatchCache {
-    /// Newest last: (expression, index version, rowids).
-    sets: VecDeque<(Box<str>, Box<[u8]>, Matched)>,
+    /// Newest last.
+    sets: VecDeque<Kept>,
     rowids: usize,
+    /// The programs refreshed, oldest first, each with the number of writes
+    /// done when its write began (its write is the next one).
+    log: VecDeque<(u32, u64)>,
+    /// The position (counted since start) of the log's first item.
+    log_start: u64,
+}
+
+#[derive(Debug)]
+struct Kept {
+    expr: Box<str>,
+    /// The full-text index's version when the set was last read or mended.
+    version: Box<[u8]>,
+    /// The first position of the log not yet known to be in the set (every
+    /// position from here on is asked again when the version moves).
+    at: u64,
+    ids: Matched,
+}
+
+/// What [`MatchCache::get`] found.
+enum Found {
+    Hit(Matched),
+    /// A set to mend: the programs logged from position `from` to `end`.
+    Stale {
+        ids: Matched,
+        written: Vec<u32>,
+        from: u64,
+        end: u64,
+    },
+    Miss,
 }
 
 impl MatchCache {
-    /// The set `expr` matched in the index at `version`, if kept.
-    fn get(&mut self, expr: &str, version: &[u8]) -> Option<Matched> {
-        let i = self.sets.iter().position(|(e, v, _)| &**e == expr && &**v == version)?;
-        let hit = self.sets.remove(i)?;
-        let ids = hit.2.clone();
-        self.sets.push_back(hit);
-        Some(ids)
+    /// The set `expr` matched in the index at `version`, if kept; else
+    /// when `mending`, what mending it takes.
+    fn get(&mut self, expr: &str, version: &[u8], mending: bool) -> Found {
+        let Some(i) = self.sets.iter().position(|k| &*k.expr == expr) else {
+            return Found::Miss;
+        };
+        let Some(k) = self.sets.remove(i) else {
+            return Found::Miss;
+        };
+        if &*k.version == version {
+            let ids = k.ids.clone();
+            self.sets.push_back(k);
+            return Found::Hit(ids);
+        }
+        let end = self.log_end();
+        let written = match mending && k.at >= self.log_start {
+            true => self
+                .log
+                .range((k.at - self.log_start) as usize..)
+                .map(|w| w.0)
+                .collect(),
+            false => Vec::new(),
+        };
+        // The text changed, yet no program was logged: written by another
+        // process (the command line), which only a whole read sees.
+        if written.is_empty() {
+            self.rowids -= k.ids.len();
+            return Found::Miss;
+        }
+        let mut written: Vec<u32> = written;
+        written.sort_unstable();
+        written.dedup();
+        let (ids, from) = (k.ids.clone(), k.at);
+        self.sets.push_back(k);
+        Found::Stale {
+            ids,
+            written,
+            from,
+            end,
+        }
     }
 
-    fn put(&mut self, expr: &str, version: &[u8], ids: Matched) {
+    fn log_end(&self) -> u64 {
+        self.log_start + self.log.len() as u64
+    }
+
+    /// The first position of the log from `from` on whose write was not
+    /// yet done when `done` writes were, or `end` if none is before it.
+    /// `from` itself when the log no longer holds it (so that the set it
+    /// is for is read again whole).
+    fn first_pending(&self, from: u64, end: u64, done: u64) -> u64 {
+        if from < self.log_start {
+            return from;
+        }
+        let skip = (from - self.log_start) as usize;
+        self.log
+            .range(skip.min(self.log.len())..)
+            .position(|&(_, began)| began >= done)
+            .map_or(end, |p| from + p as u64)
+            .min(end)
+    }
+
+    fn put(&mut self, expr: &str, version: &[u8], at: u64, ids: Matched) {
+        self.sets.retain(|k| &*k.expr != expr);
+        self.rowids = self.sets.iter().map(|k| k.ids.len()).sum();
         if ids.len() > CACHED_ROWIDS / 4 {
             return;
         }
-        // A set of another version of the index is never read again.
-        self.sets.retain(|(e, v, _)| &**e != expr && &**v == version);
-        self.rowids = self.sets.iter().map(|(_, _, ids)| ids.len()).sum();
         while self.sets.len() >= CACHED_QUERIES || self.rowids + ids.len() > CACHED_ROWIDS {
-            let Some((_, _, old)) = self.sets.pop_front() else {
+            let Some(old) = self.sets.pop_front() else {
                 break;
             };
-            self.rowids -= old.len();
+            self.rowids -= old.ids.len();
         }
         self.rowids += ids.len();
-        self.sets.push_back((expr.into(), version.into(), ids));
+        self.sets.push_back(Kept {
+            expr: expr.into(),
+            version: version.into(),
+            at,
+            ids,
+        });
+    }
+
+    /// Logs that program `seq` was refreshed by the write that began after
+    /// `done` writes.
+    fn written(&mut self, seq: u32, done: u64) {
+        self.log.push_back((seq, done));
+        while self.log.len() > WRITE_LOG {
+            self.log.pop_front();
+            self.log_start += 1;
+        }
     }
 }
 
@@ -389,6 +504,37 @@ fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Matched> {
     }
     ids.sort_unstable();
     Ok(ids.into())
+}
+
+/// `ids` with each of `written` (ascending) in or out as the full-text index
+/// now says it matches `expr`.
+fn mend(conn: &Connection, expr: &str, ids: &[u32], written: &[u32]) -> rusqlite::Result<Matched> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM program_fts WHERE program_fts MATCH ?1 AND rowid = ?2")?;
+    let mut now_in = Vec::with_capacity(written.len());
+    for &seq in written {
+        if stmt.exists(rusqlite::params![expr, seq])? {
+            now_in.push(seq);
+        }
+    }
+    // Merge: the kept ids but the written ones, and the written ones that match.
+    let mut out = Vec::with_capacity(ids.len() + now_in.len());
+    let (mut w, mut n) = (written.iter().peekable(), now_in.iter().peekable());
+    for &id in ids {
+        while let Some(&&x) = n.peek() {
+            if x >= id {
+                break;
+            }
+            out.push(x);
+            n.next();
+        }
+        while w.next_if(|&&x| x < id).is_some() {}
+        if w.peek() != Some(&&id) {
+            out.push(id);
+        }
+    }
+    out.extend(n);
+    out.dedup();
+    Ok(out.into())
 }
 
 const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.audience, p.available_from,
@@ -492,7 +638,18 @@ impl SearchIndex {
         Ok(Self {
             tables: RwLock::new(t),
             matches: Mutex::default(),
+            writes_done: OnceLock::new(),
+            whole_reads: AtomicU64::new(0),
         })
+    }
+
+    /// Has the index mend its kept match sets after writes to `catalog`
+    /// instead of dropping them (see [`MatchCache`]): every write to the
+    /// catalog's text must then be followed, in its own transaction, by
+    /// [`SearchIndex::refresh`] at the programs it changed, as every write
+    /// of the hub's is.
+    pub fn follow(&self, catalog: &super::Catalog) {
+        let _ = self.writes_done.set(catalog.writes_done());
     }
 
     /// Re-reads program `seq` (gone from the index if gone from the catalog).
@@ -507,12 +664,22 @@ impl SearchIndex {
             .optional()?
             .transpose()?
             .map(|(_, e)| e);
-        t.set(seq, entry)
+        t.set(seq, entry)?;
+        if let (Some(done), Ok(seq)) = (self.writes_done.get(), u32::try_from(seq)) {
+            // Under way: the write after the `done`th.
+            let done = done.load(Ordering::Acquire);
+            self.matches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .written(seq, done);
+        }
+        Ok(())
     }
 
     /// The rowids of the programs whose folded text matches the FTS5
     /// expression `expr`, ascending: from the cache while the full-text index
-    /// is the one they were read from, else from SQLite.
+    /// is the one they were read from (or, following the catalog's writes,
+    /// mended for the programs written since), else from SQLite.
     pub fn matching(&self, conn: &Connection, expr: &str) -> rusqlite::Result<Matched> {
         // Inside a transaction, FTS5 answers with its pending changes while
         // the structure record still names the last commit: no caching there.
@@ -520,18 +687,61 @@ impl SearchIndex {
             return fts_rowids(conn, expr);
         }
         let cache = || self.matches.lock().unwrap_or_else(|e| e.into_inner());
+        let followed = self.writes_done.get();
+        // In this order: the version, then the writes done, then the log,
+        // then the full-text index. A write that changes the text after the
+        // version was read moves the version again, so the set is looked
+        // at again next time; a write done before the count was read is
+        // seen by the statements below; one still under way stays in the
+        // log, to be asked about again.
         let version = fts_version(conn)?;
-        if let Some(ids) = cache().get(expr, &version) {
-            return Ok(ids);
+        let done = followed.map(|d| d.load(Ordering::Acquire));
+        let found = cache().get(expr, &version, followed.is_some());
+        match found {
+            Found::Hit(ids) => Ok(ids),
+            Found::Stale {
+                ids,
+                written,
+                from,
+                end,
+            } => {
+                let ids = mend(conn, expr, &ids, &written)?;
+                let mut c = cache();
+                // Written by a write not yet done: asked about again.
+                let at = c.first_pending(from, end, done.unwrap_or(0));
+                c.put(expr, &version, at, ids.clone());
+                Ok(ids)
+            }
+            Found::Miss => {
+                self.whole_reads.fetch_add(1, Ordering::Relaxed);
+                let ids = fts_rowids(conn, expr)?;
+                match done {
+                    Some(done) => {
+                        // Whatever was logged by a write done before the count
+                        // was read is in `ids`; what a write still under way
+                        // logged (before or since) may not be.
+                        let mut c = cache();
+                        let (start, end) = (c.log_start, c.log_end());
+                        let at = c.first_pending(start, end, done);
+                        c.put(expr, &version, at, ids.clone());
+                    }
+                    // Each statement reads the latest commit: the set belongs to
+                    // `version` only if no commit came between the two reads (the
+                    // structure record never returns to an earlier state).
+                    None => {
+                        if fts_version(conn)? == version {
+                            cache().put(expr, &version, 0, ids.clone());
+                        }
+                    }
+                }
+                Ok(ids)
+            }
         }
-        let ids = fts_rowids(conn, expr)?;
-        // Each statement reads the latest commit: the set belongs to
-        // `version` only if no commit came between the two reads (the
-        // structure record never returns to an earlier state).
-        if fts_version(conn)? == version {
-            cache().put(expr, &version, ids.clone());
-        }
-        Ok(ids)
+    }
+
+    /// How many match sets were read whole from the full-text index.
+    pub fn whole_reads(&self) -> u64 {
+        self.whole_reads.load(Ordering::Relaxed)
     }
 
     /// Reads the tables under the lock.
@@ -565,5 +775,210 @@ mod tests {
             assert_eq!(names.id(&format!("l{i}")).unwrap(), i);
         }
         assert_eq!(names.name(65_536), "l65536");
+    }
+
+    mod mending {
+        use super::*;
+        use crate::catalog::{programs, stations, Catalog};
+        use crate::domain::{ProgramId, ProgramMetadata, Station, StationId, StationKind};
+        use rand::{Rng, SeedableRng};
+
+        const WORDS: [&str; 6] = ["Bản tin", "Thời sự", "Bản làng", "Tin sáng", "Sáng tác", "Làng nghề"];
+        const EXPRS: [&str; 6] = [
+            "\"ban\"*",
+            "\"tin\"*",
+            "\"sang\"*",
+            "\"ban\"* \"tin\"*",
+            "title : (\"lang\"*)",
+            "\"thoi\" \"su\"",
+        ];
+
+        fn meta(title: &str) -> ProgramMetadata {
+            let input = serde_json::json!({"title": title, "kind": "radio", "genre": "news", "languages": ["vi"],
+                "summary": "Chương trình phát thanh"});
+            ProgramMetadata::parse(serde_json::from_value(input).unwrap()).unwrap()
+        }
+
+        fn station() -> StationId {
+            StationId::parse("thai-nguyen").unwrap()
+        }
+
+        /// A catalog of `n` programs titled from [`WORDS`], its index
+        /// following its writes, and the catalog's file.
+        fn catalog(dir: &std::path::Path, n: usize) -> (Catalog, SearchIndex, std::path::PathBuf) {
+            let path = dir.join("c.db");
+            let c = Catalog::open(&path).unwrap();
+            let index = c
+                .write_blocking(|tx| {
+                    let s = Station {
+                        id: station(),
+                        name: "Thái Nguyên".into(),
+                        province: "Thái Nguyên".into(),
+                        kind: StationKind::Provincial,
+                    };
+                    stations::insert(tx, &s)?;
+                    for i in 0..n {
+                        let m = meta(WORDS[i % WORDS.len()]);
+                        programs::insert(tx, ProgramId::generate(), &station(), &m, crate::catalog::now())?;
+                    }
+                    SearchIndex::load(tx)
+                })
+                .unwrap();
+            index.follow(&c);
+            (c, index, path)
+        }
+
+        fn reader(path: &std::path::Path) -> Connection {
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+        }
+
+        /// Each expression's set, as the index answers and as a whole read does.
+        fn both(index: &SearchIndex, conn: &Connection) -> Vec<(Matched, Matched)> {
+            EXPRS
+                .iter()
+                .map(|e| (index.matching(conn, e).unwrap(), fts_rowids(conn, e).unwrap()))
+                .collect()
+        }
+
+        /// Writes in one transaction: `edits` programs inserted, retitled or
+        /// deleted at random, each refreshed.
+        fn write(c: &Catalog, index: &SearchIndex, rng: &mut rand::rngs::StdRng, edits: usize) {
+            c.write_blocking(|tx| {
+                for _ in 0..edits {
+                    let seqs: Vec<i64> = tx
+                        .prepare("SELECT seq FROM programs")?
+                        .query_map([], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?;
+                    let seq = seqs[rng.gen_range(0..seqs.len())];
+                    let m = meta(WORDS[rng.gen_range(0..WORDS.len())]);
+                    let seq = match rng.gen_range(0..4) {
+                        0 => programs::insert(tx, ProgramId::generate(), &station(), &m, crate::catalog::now())?,
+                        1 => {
+                            programs::delete(tx, seq)?;
+                            seq
+                        }
+                        _ => {
+                            programs::update_metadata(tx, seq, &m, crate::catalog::now())?;
+                            seq
+                        }
+                    };
+                    index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)?;
+                }
+                Ok::<_, rusqlite::Error>(())
+            })
+            .unwrap();
+        }
+
+        #[test]
+        fn kept_sets_are_mended_after_writes_and_answer_as_a_whole_read() {
+            let dir = tempfile::tempdir().unwrap();
+            let (c, index, path) = catalog(dir.path(), 60);
+            let conn = reader(&path);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(27);
+            for (got, whole) in both(&index, &conn) {
+                assert_eq!(got, whole);
+                assert!(!got.is_empty());
+            }
+            assert_eq!(index.whole_reads(), EXPRS.len() as u64);
+            for round in 0..150 {
+                let edits = rng.gen_range(1..4);
+                write(&c, &index, &mut rng, edits);
+                for (i, (got, whole)) in both(&index, &conn).into_iter().enumerate() {
+                    assert_eq!(got, whole, "{} after write {round}", EXPRS[i]);
+                }
+            }
+            assert_eq!(
+                index.whole_reads(),
+                EXPRS.len() as u64,
+                "every set was mended, none read again"
+            );
+
+            // Further behind than the log holds: read whole again, and right.
+            for _ in 0..WRITE_LOG / 4 + 1 {
+                write(&c, &index, &mut rng, 4);
+            }
+            for (got, whole) in both(&index, &conn) {
+                assert_eq!(got, whole);
+            }
+            assert_eq!(index.whole_reads(), 2 * EXPRS.len() as u64);
+        }
+
+        #[test]
+        fn a_write_still_under_way_is_asked_about_again() {
+            let dir = tempfile::tempdir().unwrap();
+            let (c, index, path) = catalog(dir.path(), 12);
+            let conn = reader(&path);
+            let ban = "\"ban\"*";
+            let before = index.matching(&conn, ban).unwrap();
+            let insert = |tx: &rusqlite::Transaction<'_>| {
+                let seq = programs::insert(
+                    tx,
+                    ProgramId::generate(),
+                    &station(),
+                    &meta("Bản tin"),
+                    crate::catalog::now(),
+                )?;
+                index.refresh(tx, seq).map_err(|_| rusqlite::Error::InvalidQuery)?;
+                Ok::<_, rusqlite::Error>(seq)
+            };
+            // A committed write, then one under way when the set is mended:
+            // the mend sees the first, not the second.
+            let first = c.write_blocking(insert).unwrap();
+            let (second, during) = c
+                .write_blocking(|tx| {
+                    let seq = insert(tx)?;
+                    Ok::<_, rusqlite::Error>((seq, index.matching(&conn, ban).unwrap()))
+                })
+                .unwrap();
+            assert!(during.contains(&(first as u32)) && !during.contains(&(second as u32)));
+            assert_eq!(during.len(), before.len() + 1);
+            let after = index.matching(&conn, ban).unwrap();
+            assert!(after.contains(&(second as u32)), "the second write, done since, is in");
+            assert_eq!(after, fts_rowids(&conn, ban).unwrap());
+
+            // The same for a set first read while a write is under way.
+            let tin = "\"tin\"*";
+            let (third, during) = c
+                .write_blocking(|tx| {
+                    let seq = insert(tx)?;
+                    Ok::<_, rusqlite::Error>((seq, index.matching(&conn, tin).unwrap()))
+                })
+                .unwrap();
+            assert!(!during.contains(&(third as u32)));
+            let after = index.matching(&conn, tin).unwrap();
+            assert!(after.contains(&(third as u32)));
+            assert_eq!(after, fts_rowids(&conn, tin).unwrap());
+            assert_eq!(index.whole_reads(), 2, "both sets were mended after their first read");
+
+            // A write rolled back is asked about and found absent.
+            let err = c.write_blocking(|tx| {
+                insert(tx)?;
+                Err::<(), _>(rusqlite::Error::InvalidQuery)
+            });
+            assert!(err.is_err());
+            let _ = c.write_blocking(insert).unwrap();
+            assert_eq!(index.matching(&conn, ban).unwrap(), fts_rowids(&conn, ban).unwrap());
+        }
+
+        #[test]
+        fn text_written_by_another_process_is_read_whole() {
+            let dir = tempfile::tempdir().unwrap();
+            let (c, index, path) = catalog(dir.path(), 12);
+            let conn = reader(&path);
+            let ban = "\"ban\"*";
+            let before = index.matching(&conn, ban).unwrap();
+            // Another process's write: the catalog's text changes, and this
+            // index is never refreshed.
+            let other = Catalog::open(&path).unwrap();
+            other
+                .write_blocking(|tx| {
+                    programs::update_metadata(tx, i64::from(before[0]), &meta("Thời sự"), crate::catalog::now())
+                })
+                .unwrap();
+            let _ = c;
+            let after = index.matching(&conn, ban).unwrap();
+            assert_eq!(after.len(), before.len() - 1);
+            assert_eq!(index.whole_reads(), 2);
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod tus;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -107,6 +108,9 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Writes finished (committed or rolled back) since the catalog was
+    /// opened: see [`Catalog::writes_done`].
+    writes_done: Arc<AtomicU64>,
 }
 
 impl Catalog {
@@ -127,6 +131,7 @@ impl Catalog {
                 path: path.to_owned(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                writes_done: Arc::default(),
             }),
         })
     }
@@ -176,6 +181,16 @@ impl Catalog {
         self.inner.write_now(f)
     }
 
+    /// How many writes ([`Catalog::write`], [`Catalog::write_blocking`]) have
+    /// finished, committed or rolled back: counted once each write's
+    /// connection has let go of it, so a reader that reads `n` here and then
+    /// starts a statement sees every write before the `n`th. Writes take
+    /// turns, so the write under way while this reads `n` is the `n + 1`th
+    /// (the search index tags what each write changed with it).
+    pub fn writes_done(&self) -> Arc<AtomicU64> {
+        self.inner.writes_done.clone()
+    }
+
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), rusqlite::Error> {
         self.read(|c| c.query_row("SELECT count(*) FROM stations", [], |_| Ok(())))
@@ -189,7 +204,16 @@ impl Inner {
         F: FnOnce(&Transaction<'_>) -> Result<R, E>,
         E: From<rusqlite::Error>,
     {
+        /// Counts the write as done when it ends, however it ends (a panic
+        /// in `f` included); declared after the lock, so dropped before it.
+        struct Done<'a>(&'a AtomicU64);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::Release);
+            }
+        }
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _done = Done(&self.writes_done);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let r = f(&tx)?;
         tx.commit()?;

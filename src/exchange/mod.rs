@@ -125,6 +125,7 @@ impl Hub {
     pub fn new(catalog: Catalog, media: MediaStore, settings: ExchangeSettings) -> Result<Self, ExchangeError> {
         let cursor_key = catalog.write_blocking(search::cursor_key)?;
         let index = Arc::new(catalog.write_blocking(|tx| SearchIndex::load(tx))?);
+        index.follow(&catalog);
         catalog.write_blocking(|tx| delivery::start_cursors(tx, &settings.channels))?;
         Ok(Self {
             catalog,
