@@ -30,7 +30,8 @@
 //!    sendfile), vs nginx alone serving the same stored file;
 //! 7. download, S3 store, with `presign_downloads` (the hub answers with a
 //!    redirect to a presigned URL, curl -L follows it to Garage), vs the same
-//!    curl on a presigned URL the bench makes, straight to Garage.
+//!    curl on a presigned URL the bench makes, straight to Garage; 7b. the
+//!    same download vs scenario 4's baseline, an object_store GET.
 //!
 //! Every figure is the median of `--reps` runs, hub and baseline interleaved
 //! (order alternating), after a warm-up round of each that is not counted;
@@ -738,10 +739,32 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                         || download_timed(Command::new("curl").args(["-sS", &direct]), src.size),
                         || download_timed(hub.curl().args(["-L", &hub.file_url(&program)]), src.size),
                     );
-                    hub.delete(&program);
                     rows.push(Row::paired(
                         format!(
                             "7. Download {} MiB, S3 store on Garage, `presign_downloads`: the hub's redirect, then Garage (vs the same curl on a presigned URL straight to Garage)",
+                            mib(src.size)
+                        ),
+                        &h,
+                        &b,
+                        0.95,
+                    ));
+                    // And against the baseline, scenario 4's: object_store's
+                    // own GET of the same object, in rounds of their own.
+                    eprintln!("7b. the same, vs object_store GET");
+                    let (h, b) = interleaved(
+                        opts.reps,
+                        || {
+                            let started = Instant::now();
+                            let got = rt.block_on(s3_get(&store, &path));
+                            assert_eq!(got, src.size, "bytes of the direct GET");
+                            mb_per_s(src.size, started.elapsed())
+                        },
+                        || download_timed(hub.curl().args(["-L", &hub.file_url(&program)]), src.size),
+                    );
+                    hub.delete(&program);
+                    rows.push(Row::paired(
+                        format!(
+                            "7b. Download {} MiB, S3 store on Garage, `presign_downloads`: the hub's redirect, then Garage (vs object_store GET, as scenario 4)",
                             mib(src.size)
                         ),
                         &h,
