@@ -41,6 +41,121 @@ pub use writer::{ObjectWriter, StoredObject};
 
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
 const LOCAL_READ_BLOCK: usize = 1024 * 1024;
+
+/// The bytes of the local file `path` in `range` (all of it when `None`;
+/// an end past the file's is the file's, as object_store has it), in blocks
+/// of [`LOCAL_READ_BLOCK`] read off the async threads.
+///
+/// Every block is read into the same buffer, taken back once the block
+/// before was let go, which the response does as soon as it has copied it:
+/// a fresh block each time cost a fresh mapping from malloc (blocks of 1 MiB
+/// are mapped on their own, see `exchange::password_gate`), faulted in page
+/// by page and unmapped once sent, and local downloads went at a third of
+/// nginx's speed (BENCHMARKS.md, scenario 3).
+async fn local_read(
+    path: PathBuf,
+    range: Option<Range<u64>>,
+) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
+    let (file, size) = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        let size = file.metadata()?.len();
+        Ok::<_, std::io::Error>((file, size))
+    })
+    .await
+    .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => MediaError::NotFound,
+        _ => MediaError::from(e),
+    })?;
+    let range = range.unwrap_or(0..size);
+    if range.start > range.end || (range.start >= size && range.start > 0) {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("range {range:?} of an object of {size} bytes"),
+        );
+        return Err(MediaError::Io(e));
+    }
+    struct Read {
+        file: Arc<std::fs::File>,
+        at: u64,
+        end: u64,
+        buf: bytes::BytesMut,
+    }
+    let state = Read {
+        file: Arc::new(file),
+        at: range.start,
+        end: range.end.min(size),
+        buf: bytes::BytesMut::new(),
+    };
+    Ok(futures_util::stream::unfold(state, |mut s| async move {
+        if s.at >= s.end {
+            return None;
+        }
+        let want = usize::try_from(s.end - s.at)
+            .unwrap_or(usize::MAX)
+            .min(LOCAL_READ_BLOCK);
+        let mut buf = std::mem::take(&mut s.buf);
+        // Takes the allocation back when the last block is gone.
+        buf.reserve(LOCAL_READ_BLOCK);
+        let (file, at) = (s.file.clone(), s.at);
+        let read = tokio::task::spawn_blocking(move || {
+            let n = pread(&file, &mut buf, want, at);
+            (buf, n)
+        })
+        .await;
+        let (mut buf, n) = match read {
+            Ok(done) => done,
+            Err(e) => return Some((Err(MediaError::Io(std::io::Error::other(e))), s)),
+        };
+        match n {
+            Ok(0) => {
+                // The file is shorter than it was when opened.
+                s.at = s.end;
+                let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                Some((Err(MediaError::Io(short)), s))
+            }
+            Ok(n) => {
+                s.at += n as u64;
+                let block = buf.split().freeze();
+                s.buf = buf;
+                Some((Ok(block), s))
+            }
+            Err(e) => {
+                s.at = s.end;
+                Some((Err(MediaError::from(e)), s))
+            }
+        }
+    })
+    .boxed())
+}
+
+/// Reads up to `want` bytes of `file` at `offset` into `buf`'s spare
+/// room (which has at least that much), retrying when interrupted; returns
+/// how many were read (0 at the end of the file).
+fn pread(file: &std::fs::File, buf: &mut bytes::BytesMut, want: usize, offset: u64) -> std::io::Result<usize> {
+    use bytes::BufMut;
+    use std::os::fd::AsRawFd;
+    let offset = libc::off_t::try_from(offset).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let spare = buf.chunk_mut();
+    let want = want.min(spare.len());
+    loop {
+        // SAFETY: the kernel writes at most `want` bytes at the pointer, and
+        // the spare room is valid for that many writes (uninitialised bytes
+        // may be written to); only the bytes it reports written are then
+        // counted as initialised.
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), want, offset) };
+        if n >= 0 {
+            let n = n as usize;
+            // SAFETY: `n` bytes were just written into the spare room.
+            unsafe { buf.advance_mut(n) };
+            return Ok(n);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
 /// Local writes go to disk in batches of this size: large enough for full
 /// disk speed, small enough that many parallel uploads stay light.
 const LOCAL_WRITE_BATCH: usize = 1024 * 1024;
@@ -418,6 +533,9 @@ impl MediaStore {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
+        if let Backend::Local { root } = &self.backend {
+            return local_read(root.join(key), range).await;
+        }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()
@@ -429,9 +547,6 @@ impl MediaStore {
             .map_err(MediaError::from_store)?;
         let (start, end) = (result.range.start, result.range.end);
         let first = result.into_stream().map_err(MediaError::from_store).boxed();
-        if self.is_local() {
-            return Ok(first);
-        }
         Ok(self.resuming(key, start..end, first))
     }
 
@@ -703,6 +818,89 @@ async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `local_read` gives for `range` of `path`, joined.
+    async fn local(path: &Path, range: Option<Range<u64>>) -> Result<Vec<u8>, MediaError> {
+        let mut stream = local_read(path.to_owned(), range).await?;
+        let mut out = Vec::new();
+        while let Some(block) = stream.next().await {
+            out.extend_from_slice(&block?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn local_reads_give_exactly_the_range_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("object");
+        let size = 2 * LOCAL_READ_BLOCK + 1234;
+        let bytes: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let b = LOCAL_READ_BLOCK as u64;
+        let n = size as u64;
+        assert_eq!(local(&path, None).await.unwrap(), bytes);
+        for r in [
+            0..1,
+            0..b,
+            b - 1..b + 1,
+            b..2 * b,
+            5..n,
+            n - 1..n,
+            7..n + 100,
+            3..3,
+            0..0,
+        ] {
+            let want = &bytes[r.start as usize..(r.end.min(n)) as usize];
+            assert_eq!(local(&path, Some(r.clone())).await.unwrap(), want, "{r:?}");
+        }
+        for r in [n..n + 1, n + 5..n + 9] {
+            assert!(
+                matches!(local(&path, Some(r.clone())).await, Err(MediaError::Io(_))),
+                "{r:?}"
+            );
+        }
+        assert!(matches!(
+            local(&dir.path().join("none"), None).await,
+            Err(MediaError::NotFound)
+        ));
+        // An empty object reads as nothing.
+        std::fs::write(&path, b"").unwrap();
+        assert!(local(&path, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn local_reads_use_one_buffer_when_each_block_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("object");
+        std::fs::write(&path, vec![7u8; 4 * LOCAL_READ_BLOCK]).unwrap();
+        let mut stream = local_read(path, None).await.unwrap();
+        let mut places = Vec::new();
+        while let Some(block) = stream.next().await {
+            let block = block.unwrap();
+            assert_eq!(block.len(), LOCAL_READ_BLOCK);
+            places.push(block.as_ptr() as usize);
+            // The response copies the block and lets it go, as here.
+        }
+        assert_eq!(places.len(), 4);
+        assert!(places.iter().all(|&p| p == places[0]), "{places:?}");
+
+        // A block still held is never written over.
+        let dir2 = tempfile::tempdir().unwrap();
+        let path = dir2.path().join("object");
+        let bytes: Vec<u8> = (0..3 * LOCAL_READ_BLOCK)
+            .map(|i| (i / LOCAL_READ_BLOCK) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let held: Vec<Bytes> = local_read(path, None)
+            .await
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect()
+            .await;
+        for (i, block) in held.iter().enumerate() {
+            assert!(block.iter().all(|&b| b == i as u8), "block {i}");
+        }
+    }
 
     #[test]
     fn a_full_disk_is_told_apart() {
