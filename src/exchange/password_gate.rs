@@ -110,26 +110,15 @@ pub fn busy() -> ExchangeError {
 /// block freed, so after the first Argon2 check its 19 MiB blocks come from
 /// the per-thread arenas and stay in the process after they are freed (the
 /// probe saw 2.5 GB kept idle). A fixed threshold keeps every block above
-/// it in its own mapping, unmapped when freed.
-///
-/// The threshold is above the blocks downloads are read in (1 MiB, see
-/// `media`): at 1 MiB each of them was a fresh mapping, faulted in page by
-/// page and unmapped once sent, and a local download went at a third of
-/// nginx's speed (BENCHMARKS.md, scenario 3). The trim threshold is what
-/// glibc's own rule would make it (twice the mmap threshold), so that the
-/// arenas keep that much free at their top instead of giving back, and
-/// faulting in again, the read block each time.
-pub const MMAP_THRESHOLD: usize = 4 << 20;
-
+/// 1 MiB in its own mapping, unmapped when freed.
 fn give_big_blocks_back() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only sets malloc tunables; setting them while other
+        // SAFETY: mallopt only sets a malloc tunable; setting it while other
         // threads allocate is allowed (glibc takes its own lock).
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as i32);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD as i32);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         }
     });
 }
