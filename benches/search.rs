@@ -303,7 +303,7 @@ impl Side {
         });
         let edit = |i: usize| {
             if let Some(id) = draft {
-                let title = if i % 2 == 0 {
+                let title = if i.is_multiple_of(2) {
                     format!("Tỉnh nhà {i}")
                 } else {
                     format!("Bản nháp {i}")
