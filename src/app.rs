@@ -39,6 +39,15 @@ const CHANNELS: &[Channel] = &[
     Channel::Push,
 ];
 
+/// How much of a response body actix-http gathers before it writes: a local
+/// read's block ([`crate::media::LOCAL_READ_BLOCK`]), handed on in eight
+/// parts. actix-http drops its write buffer after a write when it has grown
+/// past this (and past 128 KiB), and grows a new one for the next: with
+/// parts that add up to it exactly, the buffer (grown by doubling from the
+/// first part) is kept for the connection's life instead of being mapped
+/// and faulted in again for every megabyte sent.
+const WRITE_BUFFER: usize = crate::media::LOCAL_READ_BLOCK;
+
 /// Serves the application `app` makes on `listener`, as actix-web's
 /// `HttpServer` does with its defaults (keep-alive 5 s, a head within 5 s),
 /// with each connection's heads watched by [`api::head_guard`] so that the
@@ -69,6 +78,7 @@ where
                 async move { shutdown.notified().await }
             })
             .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_write_buffer_size(WRITE_BUFFER)
             .local_addr(address)
             .h1(map_config(
                 app().into_factory().map_err(|e| e.into().error_response()),

@@ -40,18 +40,26 @@ type PartTask = tokio::task::JoinHandle<Result<Option<object_store::multipart::P
 pub use writer::{ObjectWriter, StoredObject};
 
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
-const LOCAL_READ_BLOCK: usize = 1024 * 1024;
+pub const LOCAL_READ_BLOCK: usize = 1024 * 1024;
+
+/// What a local read hands on at once: an eighth of a block, so that the
+/// server's write buffer (`app::WRITE_BUFFER`, a block) fills with whole
+/// parts and is kept from one write to the next.
+pub const SEND_BLOCK: usize = LOCAL_READ_BLOCK / 8;
 
 /// The bytes of the local file `path` in `range` (all of it when `None`;
-/// an end past the file's is the file's, as object_store has it), in blocks
-/// of [`LOCAL_READ_BLOCK`] read off the async threads.
+/// an end past the file's is the file's, as object_store has it), read off
+/// the async threads in blocks of [`LOCAL_READ_BLOCK`] and handed on in
+/// parts of [`SEND_BLOCK`].
 ///
-/// Every block is read into the same buffer, taken back once the block
-/// before was let go, which the response does as soon as it has copied it:
-/// a fresh block each time cost a fresh mapping from malloc (blocks of 1 MiB
-/// are mapped on their own, see `exchange::password_gate`), faulted in page
-/// by page and unmapped once sent, and local downloads went at a third of
-/// nginx's speed (BENCHMARKS.md, scenario 3).
+/// Every block is read into the same buffer, taken back once the response
+/// has let go of the block before (it copies each part as it comes), and
+/// the parts fit the response's own buffer: neither side allocates per
+/// block. A fresh 1 MiB block each time was a fresh mapping from malloc
+/// (blocks of 1 MiB are mapped on their own, see `exchange::password_gate`),
+/// and so was the response buffer grown to hold it, each faulted in page by
+/// page and unmapped once sent: local downloads went at a third of nginx's
+/// speed (BENCHMARKS.md, scenario 3).
 async fn local_read(
     path: PathBuf,
     range: Option<Range<u64>>,
@@ -80,14 +88,21 @@ async fn local_read(
         at: u64,
         end: u64,
         buf: bytes::BytesMut,
+        /// What is read and not yet handed on.
+        block: Bytes,
     }
     let state = Read {
         file: Arc::new(file),
         at: range.start,
         end: range.end.min(size),
         buf: bytes::BytesMut::new(),
+        block: Bytes::new(),
     };
     Ok(futures_util::stream::unfold(state, |mut s| async move {
+        if !s.block.is_empty() {
+            let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
+            return Some((Ok(part), s));
+        }
         if s.at >= s.end {
             return None;
         }
@@ -95,7 +110,7 @@ async fn local_read(
             .unwrap_or(usize::MAX)
             .min(LOCAL_READ_BLOCK);
         let mut buf = std::mem::take(&mut s.buf);
-        // Takes the allocation back when the last block is gone.
+        // Takes the allocation back: every part of the last block is gone.
         buf.reserve(LOCAL_READ_BLOCK);
         let (file, at) = (s.file.clone(), s.at);
         let read = tokio::task::spawn_blocking(move || {
@@ -116,9 +131,10 @@ async fn local_read(
             }
             Ok(n) => {
                 s.at += n as u64;
-                let block = buf.split().freeze();
+                s.block = buf.split().freeze();
                 s.buf = buf;
-                Some((Ok(block), s))
+                let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
+                Some((Ok(part), s))
             }
             Err(e) => {
                 s.at = s.end;
@@ -869,22 +885,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn local_reads_use_one_buffer_when_each_block_is_let_go() {
+    async fn local_reads_use_one_buffer_when_each_part_is_let_go() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("object");
         std::fs::write(&path, vec![7u8; 4 * LOCAL_READ_BLOCK]).unwrap();
         let mut stream = local_read(path, None).await.unwrap();
-        let mut places = Vec::new();
-        while let Some(block) = stream.next().await {
-            let block = block.unwrap();
-            assert_eq!(block.len(), LOCAL_READ_BLOCK);
-            places.push(block.as_ptr() as usize);
-            // The response copies the block and lets it go, as here.
+        let mut parts = Vec::new();
+        while let Some(part) = stream.next().await {
+            let part = part.unwrap();
+            assert!(!part.is_empty() && part.len() <= SEND_BLOCK, "{}", part.len());
+            parts.push((part.as_ptr() as usize, part.len()));
+            // The response copies the part and lets it go, as here.
         }
-        assert_eq!(places.len(), 4);
-        assert!(places.iter().all(|&p| p == places[0]), "{places:?}");
+        assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), 4 * LOCAL_READ_BLOCK);
+        let first = parts[0].0;
+        assert!(
+            parts
+                .iter()
+                .all(|&(p, n)| p >= first && p + n <= first + LOCAL_READ_BLOCK),
+            "every part in the one buffer"
+        );
 
-        // A block still held is never written over.
+        // A part still held is never written over.
         let dir2 = tempfile::tempdir().unwrap();
         let path = dir2.path().join("object");
         let bytes: Vec<u8> = (0..3 * LOCAL_READ_BLOCK)
@@ -897,9 +919,7 @@ mod tests {
             .map(|b| b.unwrap())
             .collect()
             .await;
-        for (i, block) in held.iter().enumerate() {
-            assert!(block.iter().all(|&b| b == i as u8), "block {i}");
-        }
+        assert_eq!(held.concat(), bytes);
     }
 
     #[test]
