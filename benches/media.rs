@@ -196,6 +196,14 @@ fn interleaved(reps: usize, mut baseline: impl FnMut() -> f64, mut hub: impl FnM
     (h, b)
 }
 
+/// MB/s of an object_store GET of `path`, which must bring `size` bytes.
+fn timed_get(rt: &tokio::runtime::Runtime, store: &AmazonS3, path: &ObjectPath, size: u64) -> f64 {
+    let started = Instant::now();
+    let got = rt.block_on(s3_get(store, path));
+    assert_eq!(got, size, "bytes of the direct GET");
+    mb_per_s(size, started.elapsed())
+}
+
 /// One round of a comparison whose sides are made anew each round: the
 /// baseline goes first in even rounds, the hub in odd ones; `(baseline, hub)`.
 fn in_turn<T>(round: usize, baseline: impl FnOnce() -> T, hub: impl FnOnce() -> T) -> (T, T) {
@@ -686,12 +694,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                     hub.verify_download(&program, src.size, &src.sha256);
                     let (h, b) = interleaved(
                         opts.reps,
-                        || {
-                            let started = Instant::now();
-                            let got = rt.block_on(s3_get(&store, &path));
-                            assert_eq!(got, src.size, "bytes of the direct GET");
-                            mb_per_s(src.size, started.elapsed())
-                        },
+                        || timed_get(rt, &store, &path, src.size),
                         || hub.download(&program, src.size),
                     );
                     hub.delete(&program);
@@ -753,12 +756,7 @@ fn bench(opts: &Opts, root: &Path, rt: &tokio::runtime::Runtime) -> Vec<String> 
                     eprintln!("7b. the same, vs object_store GET");
                     let (h, b) = interleaved(
                         opts.reps,
-                        || {
-                            let started = Instant::now();
-                            let got = rt.block_on(s3_get(&store, &path));
-                            assert_eq!(got, src.size, "bytes of the direct GET");
-                            mb_per_s(src.size, started.elapsed())
-                        },
+                        || timed_get(rt, &store, &path, src.size),
                         || download_timed(hub.curl().args(["-L", &hub.file_url(&program)]), src.size),
                     );
                     hub.delete(&program);

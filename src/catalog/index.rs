@@ -963,7 +963,7 @@ mod tests {
         #[test]
         fn text_written_by_another_process_is_read_whole() {
             let dir = tempfile::tempdir().unwrap();
-            let (c, index, path) = catalog(dir.path(), 12);
+            let (_catalog, index, path) = catalog(dir.path(), 12);
             let conn = reader(&path);
             let ban = "\"ban\"*";
             let before = index.matching(&conn, ban).unwrap();
@@ -975,7 +975,6 @@ mod tests {
                     programs::update_metadata(tx, i64::from(before[0]), &meta("Thời sự"), crate::catalog::now())
                 })
                 .unwrap();
-            let _ = c;
             let after = index.matching(&conn, ban).unwrap();
             assert_eq!(after.len(), before.len() - 1);
             assert_eq!(index.whole_reads(), 2);
