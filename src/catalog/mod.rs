@@ -184,7 +184,7 @@ impl Catalog {
     /// How many writes ([`Catalog::write`], [`Catalog::write_blocking`]) have
     /// finished, committed or rolled back: counted once each write's
     /// connection has let go of it, so a reader that reads `n` here and then
-    /// starts a statement sees every write before the `n`th. Writes take
+    /// starts a statement sees what all `n` of them committed. Writes take
     /// turns, so the write under way while this reads `n` is the `n + 1`th
     /// (the search index tags what each write changed with it).
     pub fn writes_done(&self) -> Arc<AtomicU64> {
