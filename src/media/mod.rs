@@ -42,6 +42,20 @@ pub use writer::{ObjectWriter, StoredObject};
 /// Local reads go out in blocks of this size, not object_store's 8 KiB.
 pub const LOCAL_READ_BLOCK: usize = 1024 * 1024;
 
+/// Where `key` is under the local store's `root`. Keys are the hub's own,
+/// never a client's text; still, one that could leave the folder (absolute,
+/// or with an empty, `.` or `..` part) names nothing, as object_store's
+/// paths would not have either.
+fn local_path(root: &Path, key: &str) -> Result<PathBuf, MediaError> {
+    if key
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(MediaError::NotFound);
+    }
+    Ok(root.join(key))
+}
+
 /// What a local read hands on at once: an eighth of a block, so that the
 /// server's write buffer (`app::WRITE_BUFFER`, a block) fills with whole
 /// parts and is kept from one write to the next.
@@ -550,7 +564,7 @@ impl MediaStore {
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
         if let Backend::Local { root } = &self.backend {
-            return local_read(root.join(key), range).await;
+            return local_read(local_path(root, key)?, range).await;
         }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
@@ -843,6 +857,24 @@ mod tests {
             out.extend_from_slice(&block?);
         }
         Ok(out)
+    }
+
+    #[test]
+    fn a_local_key_never_leaves_the_store() {
+        let root = Path::new("/srv/pxhub/media");
+        assert_eq!(local_path(root, "blobs/ab/cd").unwrap(), root.join("blobs/ab/cd"));
+        for key in [
+            "/etc/passwd",
+            "../x",
+            "blobs/../../x",
+            "blobs//x",
+            "./x",
+            "blobs/.",
+            "",
+            "blobs/",
+        ] {
+            assert!(matches!(local_path(root, key), Err(MediaError::NotFound)), "{key:?}");
+        }
     }
 
     #[tokio::test]
