@@ -359,6 +359,8 @@ pub struct MatchCache {
     log: VecDeque<(u32, u64)>,
     /// The position (counted since start) of the log's first item.
     log_start: u64,
+    /// The tag of the last item dropped from the log's front, if any.
+    dropped_began: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -474,9 +476,24 @@ impl MatchCache {
     fn written(&mut self, seq: u32, done: u64) {
         self.log.push_back((seq, done));
         while self.log.len() > WRITE_LOG {
-            self.log.pop_front();
+            if let Some((_, began)) = self.log.pop_front() {
+                self.dropped_began = Some(began);
+            }
             self.log_start += 1;
         }
+    }
+
+    /// Where a set read whole after `done` writes were done starts in the
+    /// log: at its first program written by a write not yet done then. When
+    /// such a program may already have left the log (a write of thousands
+    /// of programs while the set was read), below the log's start, so that
+    /// the set is read whole again once the text moves.
+    fn whole_read_at(&self, done: u64) -> u64 {
+        // Tags never decrease: the last one dropped is the largest dropped.
+        if self.dropped_began.is_some_and(|began| began >= done) {
+            return self.log_start - 1;
+        }
+        self.first_pending(self.log_start, self.log_end(), done)
     }
 }
 
@@ -721,8 +738,7 @@ impl SearchIndex {
                         // was read is in `ids`; what a write still under way
                         // logged (before or since) may not be.
                         let mut c = cache();
-                        let (start, end) = (c.log_start, c.log_end());
-                        let at = c.first_pending(start, end, done);
+                        let at = c.whole_read_at(done);
                         c.put(expr, &version, at, ids.clone());
                     }
                     // Each statement reads the latest commit: the set belongs to
@@ -958,6 +974,33 @@ mod tests {
             assert!(err.is_err());
             let _ = c.write_blocking(insert).unwrap();
             assert_eq!(index.matching(&conn, ban).unwrap(), fts_rowids(&conn, ban).unwrap());
+        }
+
+        #[test]
+        fn a_write_under_way_that_left_the_log_has_its_sets_read_whole() {
+            let mut c = MatchCache::default();
+            // Write 1 (begun after 0 done) logs a program; then write 2 logs
+            // more than the log holds while a set is being read.
+            c.written(7, 0);
+            assert_eq!(
+                c.whole_read_at(0),
+                0,
+                "write 1 is under way: its program is asked about again"
+            );
+            assert_eq!(c.whole_read_at(1), 1, "write 1 is done: nothing is pending");
+            for seq in 0..=WRITE_LOG as u32 {
+                c.written(seq, 1);
+            }
+            // Write 1's program and write 2's first are gone from the log.
+            assert_eq!(c.log_start, 2);
+            // Read while write 2 was under way (1 done): its dropped program
+            // may be missing from the set, which is read whole next time.
+            assert!(c.whole_read_at(1) < c.log_start);
+            // Read once it was done: nothing pending.
+            assert_eq!(c.whole_read_at(2), c.log_end());
+            let ids: Matched = vec![1, 2].into();
+            c.put("x", b"v1", c.whole_read_at(1), ids.clone());
+            assert!(matches!(c.get("x", b"v2", true), Found::Miss));
         }
 
         #[test]

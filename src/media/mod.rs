@@ -80,8 +80,12 @@ async fn local_read(
 ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
     let (file, size) = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&path)?;
-        let size = file.metadata()?.len();
-        Ok::<_, std::io::Error>((file, size))
+        let meta = file.metadata()?;
+        // A folder where an object should be is no object (as object_store had it).
+        if !meta.is_file() {
+            return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+        }
+        Ok::<_, std::io::Error>((file, meta.len()))
     })
     .await
     .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
@@ -134,7 +138,10 @@ async fn local_read(
         .await;
         let (mut buf, n) = match read {
             Ok(done) => done,
-            Err(e) => return Some((Err(MediaError::Io(std::io::Error::other(e))), s)),
+            Err(e) => {
+                s.at = s.end;
+                return Some((Err(MediaError::Io(std::io::Error::other(e))), s));
+            }
         };
         match n {
             Ok(0) => {
@@ -909,6 +916,11 @@ mod tests {
         }
         assert!(matches!(
             local(&dir.path().join("none"), None).await,
+            Err(MediaError::NotFound)
+        ));
+        std::fs::create_dir(dir.path().join("folder")).unwrap();
+        assert!(matches!(
+            local(&dir.path().join("folder"), None).await,
             Err(MediaError::NotFound)
         ));
         // An empty object reads as nothing.
