@@ -44,8 +44,9 @@ const CHANNELS: &[Channel] = &[
 /// parts. actix-http drops its write buffer after a write when it has grown
 /// past this (and past 128 KiB), and grows a new one for the next: with
 /// parts that add up to it exactly, the buffer (grown by doubling from the
-/// first part) is kept for the connection's life instead of being mapped
-/// and faulted in again for every megabyte sent.
+/// first part) is kept from one write to the next instead of being mapped
+/// and faulted in again for every megabyte sent (the first write, which
+/// also carries the response head, outgrows it once).
 const WRITE_BUFFER: usize = crate::media::LOCAL_READ_BLOCK;
 
 /// Serves the application `app` makes on `listener`, as actix-web's
