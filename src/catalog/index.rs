@@ -305,8 +305,14 @@ impl Tables {
 
     /// Whether the program at `at` is mirrored from a peer.
     pub fn is_mirrored(&self, at: usize) -> bool {
-        self.mirrored.get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0)
+        has_bit(&self.mirrored, at)
     }
+}
+
+/// Whether place `at` is set in `bits` (one bit a place, as
+/// [`Tables::mirrored`] and [`Tables::named`] keep them).
+pub fn has_bit(bits: &[u64], at: usize) -> bool {
+    bits.get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0)
 }
 
 #[derive(Debug, Default)]
@@ -377,24 +383,29 @@ struct Kept {
 /// What [`MatchCache::get`] found.
 enum Found {
     Hit(Matched),
-    /// A set to mend: the programs logged from position `from` to `end`.
+    /// A set to mend: the programs logged from position `from` to `end`,
+    /// when `done` writes were finished.
     Stale {
         ids: Matched,
         written: Vec<u32>,
         from: u64,
         end: u64,
+        done: u64,
     },
     Miss,
 }
 
 impl MatchCache {
-    /// The set `expr` matched in the index at `version`, if kept; else
-    /// when `mending`, what mending it takes.
-    fn get(&mut self, expr: &str, version: &[u8], mending: bool) -> Found {
-        let Some(i) = self.sets.iter().position(|k| &*k.expr == expr) else {
-            return Found::Miss;
-        };
-        let Some(k) = self.sets.remove(i) else {
+    /// The set `expr` matched in the index at `version`, if kept; else,
+    /// following the catalog's writes (`done` of them finished), what
+    /// mending it takes.
+    fn get(&mut self, expr: &str, version: &[u8], done: Option<u64>) -> Found {
+        let Some(k) = self
+            .sets
+            .iter()
+            .position(|k| &*k.expr == expr)
+            .and_then(|i| self.sets.remove(i))
+        else {
             return Found::Miss;
         };
         if &*k.version == version {
@@ -402,31 +413,30 @@ impl MatchCache {
             self.sets.push_back(k);
             return Found::Hit(ids);
         }
-        let end = self.log_end();
-        let written = match mending && k.at >= self.log_start {
-            true => self
+        let mut written: Vec<u32> = match done {
+            Some(_) if k.at >= self.log_start => self
                 .log
                 .range((k.at - self.log_start) as usize..)
                 .map(|w| w.0)
                 .collect(),
-            false => Vec::new(),
+            _ => Vec::new(),
         };
         // The text changed, yet no program was logged: written by another
         // process (the command line), which only a whole read sees.
-        if written.is_empty() {
+        let (Some(done), false) = (done, written.is_empty()) else {
             self.rowids -= k.ids.len();
             return Found::Miss;
-        }
-        let mut written: Vec<u32> = written;
+        };
         written.sort_unstable();
         written.dedup();
-        let (ids, from) = (k.ids.clone(), k.at);
+        let (ids, from, end) = (k.ids.clone(), k.at, self.log_end());
         self.sets.push_back(k);
         Found::Stale {
             ids,
             written,
             from,
             end,
+            done,
         }
     }
 
@@ -704,7 +714,6 @@ impl SearchIndex {
             return fts_rowids(conn, expr);
         }
         let cache = || self.matches.lock().unwrap_or_else(|e| e.into_inner());
-        let followed = self.writes_done.get();
         // In this order: the version, then the writes done, then the log,
         // then the full-text index. A write that changes the text after the
         // version was read moves the version again, so the set is looked
@@ -712,8 +721,8 @@ impl SearchIndex {
         // seen by the statements below; one still under way stays in the
         // log, to be asked about again.
         let version = fts_version(conn)?;
-        let done = followed.map(|d| d.load(Ordering::Acquire));
-        let found = cache().get(expr, &version, followed.is_some());
+        let done = self.writes_done.get().map(|d| d.load(Ordering::Acquire));
+        let found = cache().get(expr, &version, done);
         match found {
             Found::Hit(ids) => Ok(ids),
             Found::Stale {
@@ -721,11 +730,12 @@ impl SearchIndex {
                 written,
                 from,
                 end,
+                done,
             } => {
                 let ids = mend(conn, expr, &ids, &written)?;
                 let mut c = cache();
                 // Written by a write not yet done: asked about again.
-                let at = c.first_pending(from, end, done.unwrap_or(0));
+                let at = c.first_pending(from, end, done);
                 c.put(expr, &version, at, ids.clone());
                 Ok(ids)
             }
@@ -1000,7 +1010,7 @@ mod tests {
             assert_eq!(c.whole_read_at(2), c.log_end());
             let ids: Matched = vec![1, 2].into();
             c.put("x", b"v1", c.whole_read_at(1), ids.clone());
-            assert!(matches!(c.get("x", b"v2", true), Found::Miss));
+            assert!(matches!(c.get("x", b"v2", Some(2)), Found::Miss));
         }
 
         #[test]

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MIRRORED, MORE_LANGUAGES, NO_LANGUAGE};
+use super::index::{
+    has_bit, Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MIRRORED, MORE_LANGUAGES, NO_LANGUAGE,
+};
 use super::programs::{self, Stored};
 use super::to_micros;
 use crate::domain::{Audience, Facets, Genre, OriginFilter, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
@@ -95,13 +97,13 @@ impl<'a> Resolved<'a> {
             f,
             me: match viewer {
                 Viewer::Admin => None,
-                Viewer::Station { id, national } => Some(Me {
-                    station: t.stations.get(id.as_str()),
+                Viewer::Station { national, .. } => Some(Me {
+                    station,
                     national: *national,
                     peer: false,
                 }),
-                Viewer::Peer { id } => Some(Me {
-                    station: t.stations.get(id.as_str()),
+                Viewer::Peer { .. } => Some(Me {
+                    station,
                     national: false,
                     peer: true,
                 }),
@@ -184,7 +186,8 @@ impl<'a> Resolved<'a> {
         let audience = match h.audience {
             Audience::Cluster | Audience::All => true,
             Audience::National => national,
-            Audience::Stations => me.is_some() && self.named.get(e.at / 64).is_some_and(|w| w >> (e.at % 64) & 1 != 0),
+            // Empty bits for a station the index has no number for.
+            Audience::Stations => has_bit(self.named, e.at),
         };
         h.status == ProgramStatus::Published && audience && self.available_at.is_none_or(|at| open(h, at))
     }
@@ -720,7 +723,7 @@ mod tests {
                 for (at, e) in t.entries.iter().enumerate() {
                     for s in 0..t.stations.len() as NameId {
                         let named = e.as_ref().is_some_and(|e| e.audience_stations.contains(&s));
-                        let bit = t.named_bits(s).get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0);
+                        let bit = has_bit(t.named_bits(s), at);
                         assert_eq!(bit, named, "place {at}, station {s}");
                     }
                 }
