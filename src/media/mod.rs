@@ -21,7 +21,6 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path as ObjectPath;
@@ -39,7 +38,7 @@ use writer::Target;
 type PartTask = tokio::task::JoinHandle<Result<Option<object_store::multipart::PartId>, MediaError>>;
 pub use writer::{ObjectWriter, StoredObject};
 
-/// Local reads go out in blocks of this size, not object_store's 8 KiB.
+/// Local reads ([`local_read`]) read blocks of this size, not object_store's 8 KiB.
 pub const LOCAL_READ_BLOCK: usize = 1024 * 1024;
 
 /// Where `key` is under the local store's `root`. Keys are the hub's own,
@@ -78,21 +77,17 @@ async fn local_read(
     path: PathBuf,
     range: Option<Range<u64>>,
 ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
-    let (file, size) = tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path)?;
-        let meta = file.metadata()?;
-        // A folder where an object should be is no object (as object_store had it).
-        if !meta.is_file() {
-            return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+    let (file, size) = blocking(move || {
+        let opened = std::fs::File::open(&path).and_then(|f| Ok((f.metadata()?, f)));
+        match opened {
+            // A folder where an object should be is no object (as object_store had it).
+            Ok((meta, file)) if meta.is_file() => Ok((file, meta.len())),
+            Ok(_) => Err(MediaError::NotFound),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MediaError::NotFound),
+            Err(e) => Err(e.into()),
         }
-        Ok::<_, std::io::Error>((file, meta.len()))
     })
-    .await
-    .map_err(|e| MediaError::Io(std::io::Error::other(e)))?
-    .map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => MediaError::NotFound,
-        _ => MediaError::from(e),
-    })?;
+    .await?;
     let range = range.unwrap_or(0..size);
     if range.start > range.end || (range.start >= size && range.start > 0) {
         let e = std::io::Error::new(
@@ -131,37 +126,25 @@ async fn local_read(
         // Takes the allocation back: every part of the last block is gone.
         buf.reserve(LOCAL_READ_BLOCK);
         let (file, at) = (s.file.clone(), s.at);
-        let read = tokio::task::spawn_blocking(move || {
-            let n = pread(&file, &mut buf, want, at);
-            (buf, n)
+        let read = blocking(move || {
+            let n = pread(&file, &mut buf, want, at)?;
+            Ok((buf, n))
         })
         .await;
-        let (mut buf, n) = match read {
-            Ok(done) => done,
-            Err(e) => {
-                s.at = s.end;
-                return Some((Err(MediaError::Io(std::io::Error::other(e))), s));
-            }
-        };
-        match n {
-            Ok(0) => {
-                // The file is shorter than it was when opened.
-                s.at = s.end;
-                let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-                Some((Err(MediaError::Io(short)), s))
-            }
-            Ok(n) => {
+        let failed = match read {
+            Ok((mut buf, n)) if n > 0 => {
                 s.at += n as u64;
                 s.block = buf.split().freeze();
                 s.buf = buf;
                 let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
-                Some((Ok(part), s))
+                return Some((Ok(part), s));
             }
-            Err(e) => {
-                s.at = s.end;
-                Some((Err(MediaError::from(e)), s))
-            }
-        }
+            // The file is shorter than it was when opened.
+            Ok(_) => MediaError::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+            Err(e) => e,
+        };
+        s.at = s.end;
+        Some((Err(failed), s))
     })
     .boxed())
 }
@@ -447,7 +430,8 @@ impl MediaStore {
                 let local = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
                 Ok(Self {
                     probe: local.clone(),
-                    store: Arc::new(ChunkedStore::new(local, LOCAL_READ_BLOCK)),
+                    // Reads go through `local_read`, not this.
+                    store: local,
                     backend: Backend::Local { root },
                     part_size,
                     spool_root: settings.spool_root.clone(),
