@@ -20,8 +20,9 @@
 //!    stores a block once, so bytes it holds already cost it no write), and
 //!    the CPU seconds of Garage, the hub, curl and this process are printed;
 //! 3. download, local store, vs nginx (sendfile) serving the very object the
-//!    hub stored, a fresh random file each round, both read from the page
-//!    cache (the object is re-read right before each download), same curl;
+//!    hub stored (which sends it with sendfile too, `api::direct_send`), a
+//!    fresh random file each round, both read from the page cache (the
+//!    object is re-read right before each download), same curl;
 //! 4. download, S3 store, vs an object_store GET of the hub's very object;
 //! 5. four parallel uploads, local store, vs four parallel `dd`; and the
 //!    server's peak resident memory (`VmHWM` of a fresh server process);
@@ -960,7 +961,7 @@ fn local_download(opts: &Opts, root: &Path, hub: &Hub, size: u64) -> Row {
         ),
         &h,
         &b,
-        0.8,
+        0.9,
     )
 }
 

@@ -49,6 +49,10 @@ const CHANNELS: &[Channel] = &[
 /// also carries the response head, outgrows it once).
 const WRITE_BUFFER: usize = crate::media::LOCAL_READ_BLOCK;
 
+/// A connection as the server reads it: its heads watched, its local files
+/// sent by the socket itself.
+type Guarded = api::head_guard::HeadGuard<api::direct_send::DirectSocket>;
+
 /// Serves the application `app` makes on `listener`, as actix-web's
 /// `HttpServer` does with its defaults (keep-alive 5 s, a head within 5 s),
 /// with each connection's heads watched by [`api::head_guard`] so that the
@@ -81,13 +85,17 @@ where
             .client_disconnect_timeout(Duration::from_secs(1))
             .h1_write_buffer_size(WRITE_BUFFER)
             .local_addr(address)
+            .on_connect_ext(|io: &Guarded, data: &mut actix_http::Extensions| {
+                data.insert(io.get_ref().direct());
+            })
             .h1(map_config(
                 app().into_factory().map_err(|e| e.into().error_response()),
                 |_| AppConfig::default(),
             ));
         fn_service(|io: tokio::net::TcpStream| {
             let peer = io.peer_addr().ok();
-            std::future::ready(Ok((api::head_guard::HeadGuard::new(io), peer)))
+            let io = api::head_guard::HeadGuard::new(api::direct_send::DirectSocket::new(io));
+            std::future::ready(Ok((io, peer)))
         })
         .and_then(http)
     })?;

@@ -152,6 +152,7 @@ pub async fn get_file(
             .insert_header((header::LOCATION, url))
             .finish()),
         Sending::Stream(bytes) => Ok(res.body(SizedStream::new(length, bytes))),
+        Sending::File(send) => Ok(super::direct_send::respond(res, &req, length, *send)),
         Sending::Accel(path) => Ok(accel(res, &path)),
     }
 }

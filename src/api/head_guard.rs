@@ -95,6 +95,11 @@ impl<S> HeadGuard<S> {
         }
     }
 
+    /// The connection under the guard.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
     /// Moves what can be classified from `inbox` to `out`.
     fn classify(&mut self) {
         loop {

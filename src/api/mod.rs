@@ -3,6 +3,7 @@
 //! the OpenAPI derives). No rule lives here, and nothing here touches the
 //! catalog or the media store: only `exchange` does.
 
+pub mod direct_send;
 mod docs;
 pub use docs::docs_headers;
 mod deliveries;

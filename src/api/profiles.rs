@@ -182,6 +182,7 @@ pub async fn get_rendition(
             .insert_header((header::LOCATION, url))
             .finish()),
         Sending::Stream(bytes) => Ok(res.body(SizedStream::new(length, bytes))),
+        Sending::File(send) => Ok(super::direct_send::respond(res, &req, length, *send)),
         Sending::Accel(path) => {
             let mut answer = res
                 .status(StatusCode::OK)

@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use crate::domain::text::tidy;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
 
 use super::files::Download;
 use super::programs::{owned_or_operated, visible, IfMatch};
@@ -19,7 +20,7 @@ use crate::catalog::ledger;
 use crate::catalog::DbError;
 use crate::catalog::{self, programs};
 use crate::domain::{ActionKind, FieldError, ProgramId, Rebroadcast, Take};
-use crate::media::MediaError;
+use crate::media::{LocalFile, MediaError};
 
 /// A rebroadcast as a station reports it.
 #[derive(Debug, Clone)]
@@ -51,7 +52,9 @@ pub struct StationTake {
 /// How the bytes of a download reach the caller.
 pub enum Sending {
     /// Through the hub, counted into the ledger as they go.
-    Stream(futures_util::stream::BoxStream<'static, Result<Bytes, MediaError>>),
+    Stream(BoxStream<'static, Result<Bytes, MediaError>>),
+    /// From the local store, counted into the ledger as they go.
+    File(Box<FileSend>),
     /// Straight from the store, at this short-lived address (presigned
     /// downloads); the ledger counted the take when it was handed out.
     Redirect(String),
@@ -84,6 +87,10 @@ impl Hub {
                 return Ok(Sending::Redirect(url.to_string()));
             }
         }
+        if let Some(local) = self.media.local_file(&download.key, range.clone()).await? {
+            let tally = self.tally(download, range.as_ref());
+            return Ok(Sending::File(Box::new(FileSend { local, tally })));
+        }
         Ok(Sending::Stream(Box::pin(self.open(download, range).await?)))
     }
 
@@ -96,15 +103,19 @@ impl Hub {
         download: &Download,
         range: Option<Range<u64>>,
     ) -> Result<impl Stream<Item = Result<Bytes, MediaError>> + 'static, ExchangeError> {
-        let start = range.as_ref().map_or(0, |r| r.start);
+        let tally = self.tally(download, range.as_ref());
         let inner = self.media.read(&download.key, range).await?;
-        Ok(Counted {
-            inner,
+        Ok(Counted { inner, tally })
+    }
+
+    /// A tally of what one response sends of `download` from `range`.
+    fn tally(&self, download: &Download, range: Option<&Range<u64>>) -> Tally {
+        Tally {
             hub: self.clone(),
             download: download.clone(),
-            start,
+            start: range.map_or(0, |r| r.start),
             sent: 0,
-        })
+        }
     }
 
     /// Records that `download.taker` received `range` of the file.
@@ -302,31 +313,24 @@ impl Hub {
     }
 }
 
-/// A download stream that counts what it hands out and tells the ledger
-/// when it ends, completed or not.
-struct Counted<S> {
-    inner: S,
+/// What one response has sent of a download: counted as it goes, told to
+/// the ledger when the response ends, completed or not.
+pub struct Tally {
     hub: Hub,
     download: Download,
     start: u64,
     sent: u64,
 }
 
-impl<S: Stream<Item = Result<Bytes, MediaError>> + Unpin> Stream for Counted<S> {
-    type Item = Result<Bytes, MediaError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &polled {
-            let n = chunk.len() as u64;
-            self.sent += n;
-            self.hub.metrics.bytes_out.fetch_add(n, Ordering::Relaxed);
-        }
-        polled
+impl Tally {
+    /// Counts `n` more bytes sent.
+    pub fn add(&mut self, n: u64) {
+        self.sent += n;
+        self.hub.metrics.bytes_out.fetch_add(n, Ordering::Relaxed);
     }
 }
 
-impl<S> Drop for Counted<S> {
+impl Drop for Tally {
     fn drop(&mut self) {
         if self.download.taker.is_none() || self.sent == 0 {
             return;
@@ -340,5 +344,42 @@ impl<S> Drop for Counted<S> {
                 }
             });
         }
+    }
+}
+
+/// A local file to send, with its tally: the server hands it to the socket
+/// itself when it can (`api::direct_send`), and reads it
+/// ([`FileSend::into_stream`]) when it cannot.
+pub struct FileSend {
+    pub local: LocalFile,
+    pub tally: Tally,
+}
+
+impl FileSend {
+    /// The file's bytes as a stream, counted as they are handed out.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, MediaError>> {
+        Counted {
+            inner: self.local.into_stream(),
+            tally: self.tally,
+        }
+        .boxed()
+    }
+}
+
+/// A download stream that counts what it hands out.
+struct Counted<S> {
+    inner: S,
+    tally: Tally,
+}
+
+impl<S: Stream<Item = Result<Bytes, MediaError>> + Unpin> Stream for Counted<S> {
+    type Item = Result<Bytes, MediaError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.tally.add(chunk.len() as u64);
+        }
+        polled
     }
 }

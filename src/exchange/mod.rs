@@ -30,7 +30,7 @@ pub use delivery::follows::NewFollow;
 pub use delivery::{Channel, DeliverySettings};
 pub use error::ExchangeError;
 pub use files::{Download, IncomingFile};
-pub use ledger::{NewRebroadcast, Sending, StationTake, Takes};
+pub use ledger::{FileSend, NewRebroadcast, Sending, StationTake, Takes};
 pub use maintenance::{ScrubReport, SweepReport};
 pub use people::{NewPerson, NewSession, PeopleSettings, Session};
 pub use report::{ExchangeReport, StationRow};

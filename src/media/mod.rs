@@ -38,7 +38,7 @@ use writer::Target;
 type PartTask = tokio::task::JoinHandle<Result<Option<object_store::multipart::PartId>, MediaError>>;
 pub use writer::{ObjectWriter, StoredObject};
 
-/// Local reads ([`local_read`]) read blocks of this size, not object_store's 8 KiB.
+/// Local reads ([`LocalFile::into_stream`]) read blocks of this size, not object_store's 8 KiB.
 pub const LOCAL_READ_BLOCK: usize = 1024 * 1024;
 
 /// Where `key` is under the local store's `root`. Keys are the hub's own,
@@ -60,42 +60,61 @@ fn local_path(root: &Path, key: &str) -> Result<PathBuf, MediaError> {
 /// parts and is kept from one write to the next.
 pub const SEND_BLOCK: usize = LOCAL_READ_BLOCK / 8;
 
-/// The bytes of the local file `path` in `range` (all of it when `None`;
-/// an end past the file's is the file's, as object_store has it), read off
-/// the async threads in blocks of [`LOCAL_READ_BLOCK`] and handed on in
-/// parts of [`SEND_BLOCK`].
-///
-/// Every block is read into the same buffer, taken back once the response
-/// has let go of the block before (it copies each part as it comes), and
-/// the parts fit the response's own buffer: neither side allocates per
-/// block. A fresh 1 MiB block each time was a fresh mapping from malloc
-/// (blocks of 1 MiB are mapped on their own, see `exchange::password_gate`),
-/// and so was the response buffer grown to hold it, each faulted in page by
-/// page and unmapped once sent: local downloads went at a third of nginx's
-/// speed (BENCHMARKS.md, scenario 3).
-async fn local_read(
-    path: PathBuf,
-    range: Option<Range<u64>>,
-) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
-    let (file, size) = blocking(move || {
-        let opened = std::fs::File::open(&path).and_then(|f| Ok((f.metadata()?, f)));
-        match opened {
-            // A folder where an object should be is no object (as object_store had it).
-            Ok((meta, file)) if meta.is_file() => Ok((file, meta.len())),
-            Ok(_) => Err(MediaError::NotFound),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MediaError::NotFound),
-            Err(e) => Err(e.into()),
+/// A local object opened for reading: the file and the part of it asked
+/// for, checked against its size when it was opened. The server may hand it
+/// to the socket itself (`sendfile`, see `api::direct_send`); otherwise
+/// [`LocalFile::into_stream`] reads it.
+pub struct LocalFile {
+    pub file: Arc<std::fs::File>,
+    pub range: Range<u64>,
+}
+
+impl LocalFile {
+    /// Opens `path` for `range` (all of it when `None`; an end past the
+    /// file's is the file's, as object_store has it), off the async threads.
+    async fn open(path: PathBuf, range: Option<Range<u64>>) -> Result<Self, MediaError> {
+        let (file, size) = blocking(move || {
+            let opened = std::fs::File::open(&path).and_then(|f| Ok((f.metadata()?, f)));
+            match opened {
+                // A folder where an object should be is no object (as object_store had it).
+                Ok((meta, file)) if meta.is_file() => Ok((file, meta.len())),
+                Ok(_) => Err(MediaError::NotFound),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MediaError::NotFound),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+        let range = range.unwrap_or(0..size);
+        if range.start > range.end || (range.start >= size && range.start > 0) {
+            let e = std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("range {range:?} of an object of {size} bytes"),
+            );
+            return Err(MediaError::Io(e));
         }
-    })
-    .await?;
-    let range = range.unwrap_or(0..size);
-    if range.start > range.end || (range.start >= size && range.start > 0) {
-        let e = std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("range {range:?} of an object of {size} bytes"),
-        );
-        return Err(MediaError::Io(e));
+        Ok(LocalFile {
+            file: Arc::new(file),
+            range: range.start..range.end.min(size),
+        })
     }
+
+    /// The bytes, read off the async threads in blocks of
+    /// [`LOCAL_READ_BLOCK`] and handed on in parts of [`SEND_BLOCK`].
+    ///
+    /// Every block is read into the same buffer, taken back once the
+    /// response has let go of the block before (it copies each part as it
+    /// comes), and the parts fit the response's own buffer: neither side
+    /// allocates per block. A fresh 1 MiB block each time was a fresh
+    /// mapping from malloc (blocks of 1 MiB are mapped on their own, see
+    /// `exchange::password_gate`), and so was the response buffer grown to
+    /// hold it, each faulted in page by page and unmapped once sent: local
+    /// downloads went at a third of nginx's speed (BENCHMARKS.md, scenario 3).
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, MediaError>> {
+        local_stream(self)
+    }
+}
+
+fn local_stream(local: LocalFile) -> BoxStream<'static, Result<Bytes, MediaError>> {
     struct Read {
         file: Arc<std::fs::File>,
         at: u64,
@@ -105,13 +124,13 @@ async fn local_read(
         block: Bytes,
     }
     let state = Read {
-        file: Arc::new(file),
-        at: range.start,
-        end: range.end.min(size),
+        file: local.file,
+        at: local.range.start,
+        end: local.range.end,
         buf: bytes::BytesMut::new(),
         block: Bytes::new(),
     };
-    Ok(futures_util::stream::unfold(state, |mut s| async move {
+    futures_util::stream::unfold(state, |mut s| async move {
         if !s.block.is_empty() {
             let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
             return Some((Ok(part), s));
@@ -146,7 +165,7 @@ async fn local_read(
         s.at = s.end;
         Some((Err(failed), s))
     })
-    .boxed())
+    .boxed()
 }
 
 /// Reads up to `want` bytes of `file` at `offset` into `buf`'s spare
@@ -430,7 +449,7 @@ impl MediaStore {
                 let local = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
                 Ok(Self {
                     probe: local.clone(),
-                    // Reads go through `local_read`, not this.
+                    // Reads go through `LocalFile`, not this.
                     store: local,
                     backend: Backend::Local { root },
                     part_size,
@@ -555,7 +574,7 @@ impl MediaStore {
         range: Option<Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, MediaError>>, MediaError> {
         if let Backend::Local { root } = &self.backend {
-            return local_read(local_path(root, key)?, range).await;
+            return Ok(LocalFile::open(local_path(root, key)?, range).await?.into_stream());
         }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
@@ -569,6 +588,15 @@ impl MediaStore {
         let (start, end) = (result.range.start, result.range.end);
         let first = result.into_stream().map_err(MediaError::from_store).boxed();
         Ok(self.resuming(key, start..end, first))
+    }
+
+    /// The local object `key`, opened for `range` (all of it when `None`),
+    /// for the server to send as it sees fit; `None` with an S3 store.
+    pub async fn local_file(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<LocalFile>, MediaError> {
+        match &self.backend {
+            Backend::Local { root } => Ok(Some(LocalFile::open(local_path(root, key)?, range).await?)),
+            _ => Ok(None),
+        }
     }
 
     /// An S3 read that outlives its request: each request is bounded by
@@ -840,9 +868,9 @@ async fn blocking<T: Send + 'static>(
 mod tests {
     use super::*;
 
-    /// What `local_read` gives for `range` of `path`, joined.
+    /// What a local read gives for `range` of `path`, joined.
     async fn local(path: &Path, range: Option<Range<u64>>) -> Result<Vec<u8>, MediaError> {
-        let mut stream = local_read(path.to_owned(), range).await?;
+        let mut stream = LocalFile::open(path.to_owned(), range).await?.into_stream();
         let mut out = Vec::new();
         while let Some(block) = stream.next().await {
             out.extend_from_slice(&block?);
@@ -917,7 +945,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("object");
         std::fs::write(&path, vec![7u8; 4 * LOCAL_READ_BLOCK]).unwrap();
-        let mut stream = local_read(path, None).await.unwrap();
+        let mut stream = LocalFile::open(path, None).await.unwrap().into_stream();
         let mut parts = Vec::new();
         while let Some(part) = stream.next().await {
             let part = part.unwrap();
@@ -941,9 +969,10 @@ mod tests {
             .map(|i| (i / LOCAL_READ_BLOCK) as u8)
             .collect();
         std::fs::write(&path, &bytes).unwrap();
-        let held: Vec<Bytes> = local_read(path, None)
+        let held: Vec<Bytes> = LocalFile::open(path, None)
             .await
             .unwrap()
+            .into_stream()
             .map(|b| b.unwrap())
             .collect()
             .await;

@@ -8,7 +8,7 @@ use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::{assert_problem, bytes, fields, id, program, TestApp, PART};
 
@@ -31,6 +31,7 @@ storage_suite!(
     scrub_finds_a_corrupted_object,
     uploads_are_checked_before_a_byte_is_stored,
     downloads_follow_the_rights,
+    answers_on_one_connection_keep_their_bounds,
 );
 
 fn digest_header(body: &[u8]) -> String {
@@ -791,4 +792,137 @@ async fn a_silent_upload_is_answered_incomplete_and_stores_nothing() {
     assert_eq!(app.count("program_files"), 0);
     assert_eq!(app.count("media_objects"), 0);
     assert_eq!(app.program_json(&tn, &p).await["files"], json!([]));
+}
+
+/// The head of an answer read off a connection: its status and `Content-Length`.
+async fn answer_head(conn: &mut BufReader<tokio::net::TcpStream>) -> (u16, usize) {
+    let mut status = String::new();
+    conn.read_line(&mut status).await.unwrap();
+    let code = status
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{status:?}"));
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).await.unwrap();
+        if line == "\r\n" {
+            return (code, length);
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+    }
+}
+
+/// One answer read off a connection: its status and body (none for a `HEAD`).
+async fn answer(conn: &mut BufReader<tokio::net::TcpStream>, head_only: bool) -> (u16, Vec<u8>) {
+    let (code, length) = answer_head(conn).await;
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    conn.read_exact(&mut body).await.unwrap();
+    (code, body)
+}
+
+/// Downloads sent straight from the file to the socket leave the connection
+/// as actix-http's own answers do: answers asked for together (pipelined)
+/// come whole and in order, and the connection serves the next requests (a
+/// HEAD among them, which carries no body; actix-http cannot answer a HEAD
+/// pipelined with another request, so it comes alone).
+async fn answers_on_one_connection_keep_their_bounds(app: TestApp) {
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Cùng một kết nối")).await;
+    let body = bytes(PART + 1000, 21);
+    app.upload_master(&tn, id(&p), body.clone()).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let path = format!("/api/v1/programs/{}/files/master", id(&p));
+    let ask = |method: &str, range: &str| {
+        let range = if range.is_empty() {
+            String::new()
+        } else {
+            format!("Range: {range}\r\n")
+        };
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {tn}\r\n{range}\r\n")
+    };
+    let mut conn = BufReader::new(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    let asked = [
+        ask("GET", ""),
+        ask("GET", "bytes=10-99"),
+        ask("GET", ""),
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".to_owned(),
+    ];
+    conn.get_mut().write_all(asked.concat().as_bytes()).await.unwrap();
+    let (code, got) = answer(&mut conn, false).await;
+    assert!(code == 200 && got == body, "{code}, {} bytes", got.len());
+    let (code, got) = answer(&mut conn, false).await;
+    assert!(code == 206 && got == body[10..100], "{code}, {} bytes", got.len());
+    let (code, got) = answer(&mut conn, false).await;
+    assert!(code == 200 && got == body, "{code}, {} bytes", got.len());
+    assert_eq!(answer(&mut conn, false).await.0, 200);
+    // And after a pause, more on the same connection.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.get_mut().write_all(ask("HEAD", "").as_bytes()).await.unwrap();
+    assert_eq!(answer(&mut conn, true).await.0, 200);
+    conn.get_mut()
+        .write_all(ask("GET", "bytes=-5").as_bytes())
+        .await
+        .unwrap();
+    let (code, got) = answer(&mut conn, false).await;
+    assert!(code == 206 && got == body[body.len() - 5..], "{code}, {got:?}");
+}
+
+/// A stored file cut short while it is being sent (by hand, or by a failing
+/// disk) breaks the download off: the connection closes, and the client
+/// never takes a short file, or the next answer's bytes, for a whole one.
+#[tokio::test]
+async fn a_file_cut_short_while_sent_breaks_the_download_off() {
+    let app = crate::helpers::local_app().await.unwrap();
+    let tn = app.station("thai-nguyen", "provincial").await;
+    let p = app.create_program(&tn, &program("Cắt ngắn")).await;
+    let size = 48 * MIB;
+    app.upload_master(&tn, id(&p), bytes(size, 22)).await;
+    let key = app.settle_to(1).await.remove(0);
+    let stored = app.settings.media_path().unwrap().join(key);
+
+    // The download and, behind it on the same connection, another request.
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut conn = BufReader::new(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    let asked = format!(
+        "GET /api/v1/programs/{}/files/master HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {tn}\r\n\r\nGET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+        id(&p)
+    );
+    conn.get_mut().write_all(asked.as_bytes()).await.unwrap();
+    assert_eq!(answer_head(&mut conn).await, (200, size));
+    let mut block = vec![0; 64 * 1024];
+    let mut got = 0;
+    while got < MIB {
+        got += conn.read(&mut block).await.unwrap();
+    }
+    // At most a few MiB are on their way (socket buffers): the hub is still sending.
+    let cut = 24 * MIB;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&stored)
+        .unwrap()
+        .set_len(cut as u64)
+        .unwrap();
+    let rest = async {
+        loop {
+            match conn.read(&mut block).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got += n,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), rest)
+        .await
+        .expect("the connection stayed open");
+    assert!(got <= cut, "{got} bytes came where the file had {cut}");
+
+    // A new download of the short file fails too; the hub still serves.
+    let r = app.download(&tn, id(&p), "master", &[]).await;
+    assert!(r.bytes().await.is_err());
+    assert_eq!(app.get(&tn, "/healthz").await.status(), StatusCode::OK);
 }
