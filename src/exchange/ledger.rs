@@ -71,8 +71,10 @@ impl Hub {
     /// The bytes of `download` (all, or `range`). Behind nginx
     /// (`accel_redirect`), nginx sends them from the local store; with
     /// presigned downloads, a whole file goes from the store by redirect;
-    /// both count as taken when the address is handed out; otherwise they stream through the
-    /// hub and count as they arrive ([`Hub::open`]).
+    /// both count as taken when the address is handed out. Otherwise the
+    /// hub sends them and they count as they go: a local file opened for
+    /// the server to send ([`FileSend`]), or a stream from S3
+    /// ([`Hub::open`]).
     #[tracing::instrument(skip_all)]
     pub async fn send(&self, download: &Download, range: Option<Range<u64>>) -> Result<Sending, ExchangeError> {
         if let (Some(prefix), true) = (&self.settings.accel_redirect, self.media.is_local()) {
