@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::bits;
+
 use crate::domain::{Audience, Genre, ProgramKind, ProgramStatus};
 
 /// Never-aired programs sort last under `aired`.
@@ -200,9 +202,12 @@ pub struct Tables {
     pub entries: Vec<Option<Entry>>,
     /// The same programs' [`Hot`] parts, at the same places.
     pub hot: Vec<Option<Hot>>,
-    /// The places of each genre's programs (by `Genre as usize`), ascending:
-    /// a search filtered by genre visits only these.
-    pub by_genre: Vec<Vec<u32>>,
+    /// Every program's place, in the order of its listing (`listed_at`,
+    /// then place): a search sorted by newest walks it from the end and
+    /// stops at its page, instead of ranking every match.
+    pub listed: Vec<u32>,
+    /// While loading: [`Tables::listed`] is put in order once, at the end.
+    loading: bool,
     /// One bit a place, set where the program is mirrored from a peer (as
     /// [`MIRRORED`] in its hot row): a search that keeps only one origin's
     /// programs, or a peer's (which never sees mirrored ones), turns the
@@ -213,8 +218,149 @@ pub struct Tables {
     /// programs shown to named stations without reading their entries (at
     /// a million programs, two cache misses each, a third of a browse).
     pub named: Vec<Vec<u64>>,
+    /// Every value's places as bits, for the searches answered by them.
+    pub values: ValueBits,
     pub stations: Names,
     pub languages: Names,
+}
+
+/// Languages (by number) that have bits in [`ValueBits::language`]; a
+/// catalog with programs in a language numbered past them is searched by
+/// the pass over its matches instead. Real catalogs use a few dozen; the
+/// cap bounds the memory (32 MB at a million programs).
+pub const LANGUAGE_BITS: usize = 256;
+
+/// For each value a program can be searched by, the places of the programs
+/// that have it, one bit a place (see [`super::bits`]): a search then
+/// counts its facets and applies its filters and the rights rule by and-ing
+/// and counting words of 64 places, instead of reading the row of every
+/// program it matched. Kept by every write with the rows.
+#[derive(Debug, Default)]
+pub struct ValueBits {
+    pub status: [Vec<u64>; ProgramStatus::ALL.len()],
+    pub kind: [Vec<u64>; ProgramKind::ALL.len()],
+    pub genre: [Vec<u64>; Genre::ALL.len()],
+    pub audience: [Vec<u64>; Audience::ALL.len()],
+    /// By station number: the programs it owns.
+    pub station: Vec<Vec<u64>>,
+    /// By language number, below [`LANGUAGE_BITS`]: every language of the
+    /// program, not only the two of its hot row.
+    pub language: Vec<Vec<u64>>,
+    /// How many programs have a language numbered past [`LANGUAGE_BITS`].
+    pub languages_past: usize,
+    /// Programs with an availability window (the others are always open).
+    pub windowed: Vec<u64>,
+    /// By station number: how many of its programs are mirrored.
+    pub mirrored_count: Vec<u32>,
+    /// Which windowed programs are open, as of an instant (see [`ValueBits::open_at`]).
+    open: Mutex<Option<OpenAt>>,
+}
+
+/// The windowed programs open at `at`, and the first instant after `at`
+/// at which one of them opens or closes.
+#[derive(Debug, Clone)]
+struct OpenAt {
+    at: i64,
+    until: i64,
+    bits: Arc<Vec<u64>>,
+}
+
+/// Whether the hot row has an availability window.
+fn windowed(h: &Hot) -> bool {
+    h.from != i64::MIN || h.until != i64::MAX
+}
+
+impl ValueBits {
+    /// Moves place `i` from `was` to `is` (either may be no program).
+    fn update(&mut self, i: usize, was: Option<(&Entry, &Hot)>, is: Option<(&Entry, &Hot)>) {
+        for (on, p) in [(false, was), (true, is)] {
+            let Some((e, h)) = p else { continue };
+            bits::put(&mut self.status[e.status as usize], i, on);
+            bits::put(&mut self.kind[e.kind as usize], i, on);
+            bits::put(&mut self.genre[e.genre as usize], i, on);
+            bits::put(&mut self.audience[e.audience as usize], i, on);
+            let s = e.station as usize;
+            if self.station.len() <= s {
+                self.station.resize(s + 1, Vec::new());
+                self.mirrored_count.resize(s + 1, 0);
+            }
+            bits::put(&mut self.station[s], i, on);
+            if e.mirrored {
+                let n = &mut self.mirrored_count[s];
+                *n = if on { n.saturating_add(1) } else { n.saturating_sub(1) };
+            }
+            let mut past = false;
+            for &l in e.languages.iter() {
+                let l = l as usize;
+                if l >= LANGUAGE_BITS {
+                    past = true;
+                    continue;
+                }
+                if self.language.len() <= l {
+                    self.language.resize(l + 1, Vec::new());
+                }
+                bits::put(&mut self.language[l], i, on);
+            }
+            if past {
+                self.languages_past = if on {
+                    self.languages_past + 1
+                } else {
+                    self.languages_past.saturating_sub(1)
+                };
+            }
+            bits::put(&mut self.windowed, i, on && windowed(h));
+        }
+        // The open set of an instant, kept right for the new row.
+        if let Some(o) = self.open.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            let h = is.map(|(_, h)| h).filter(|h| windowed(h));
+            bits::put(
+                Arc::make_mut(&mut o.bits),
+                i,
+                h.is_some_and(|h| h.from <= o.at && o.at < h.until),
+            );
+            if let Some(h) = h {
+                o.until = o.until.min(next_change(h, o.at));
+            }
+        }
+    }
+
+    /// The windowed programs open at `at`, as bits: kept from one search to
+    /// the next until a window opens or closes (writes keep it right).
+    pub fn open_at(&self, hot: &[Option<Hot>], at: i64) -> Arc<Vec<u64>> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = open.as_ref().filter(|o| o.at <= at && at < o.until) {
+            return o.bits.clone();
+        }
+        let mut bits = vec![0u64; self.windowed.len()];
+        let mut until = i64::MAX;
+        for i in bits::descending(&self.windowed) {
+            if let Some(Some(h)) = hot.get(i) {
+                if h.from <= at && at < h.until {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+                until = until.min(next_change(h, at));
+            }
+        }
+        let bits = Arc::new(bits);
+        *open = Some(OpenAt {
+            at,
+            until,
+            bits: bits.clone(),
+        });
+        bits
+    }
+}
+
+/// The first instant after `at` at which the window of `h` opens or closes.
+fn next_change(h: &Hot, at: i64) -> i64 {
+    let mut t = i64::MAX;
+    if h.from > at {
+        t = t.min(h.from);
+    }
+    if h.until > at {
+        t = t.min(h.until);
+    }
+    t
 }
 
 /// Distinct language tags the index numbers at most. Real catalogs use a
@@ -228,9 +374,11 @@ impl Default for Tables {
         Self {
             entries: Vec::new(),
             hot: Vec::new(),
-            by_genre: vec![Vec::new(); Genre::ALL.len()],
+            listed: Vec::new(),
+            loading: false,
             mirrored: Vec::new(),
             named: Vec::new(),
+            values: ValueBits::default(),
             stations: Names::new(NameKind::Stations),
             languages: Names::new(NameKind::Languages),
         }
@@ -239,7 +387,7 @@ impl Default for Tables {
 
 impl Tables {
     /// Puts `entry` (or its absence) at `seq`.
-    fn set(&mut self, seq: i64, entry: Option<Entry>) -> Result<(), IndexError> {
+    pub(crate) fn set(&mut self, seq: i64, entry: Option<Entry>) -> Result<(), IndexError> {
         // Program seqs are SQLite rowids, positive; anything else is a broken row.
         let i =
             usize::try_from(seq).map_err(|_| IndexError::Catalog(super::stations::bad_column(0, seq.to_string())))?;
@@ -251,20 +399,24 @@ impl Tables {
             self.entries.resize(i + 1, None);
             self.hot.resize(i + 1, None);
         }
-        let (was, is) = (self.hot[i].map(|h| h.genre), entry.as_ref().map(|e| e.genre));
-        if was != is {
-            if let Some(g) = was {
-                let list = &mut self.by_genre[g as usize];
-                if let Ok(at) = list.binary_search(&place) {
-                    list.remove(at);
+        let hot = entry.as_ref().map(Hot::of);
+        let (was, is) = (self.hot[i].map(|h| h.listed_at), hot.map(|h| h.listed_at));
+        if self.loading {
+            if was.is_none() && is.is_some() {
+                self.listed.push(place);
+            }
+        } else if was != is {
+            let hot = &self.hot;
+            let key = |p: &u32| (hot[*p as usize].map_or(i64::MIN, |h| h.listed_at), *p);
+            if let Some(l) = was {
+                if let Ok(at) = self.listed.binary_search_by(|p| key(p).cmp(&(l, place))) {
+                    self.listed.remove(at);
                 }
             }
-            if let Some(g) = is {
-                let list = &mut self.by_genre[g as usize];
-                // New programs come last: a push, nearly always.
-                if let Err(at) = list.binary_search(&place) {
-                    list.insert(at, place);
-                }
+            if let Some(l) = is {
+                // New programs are listed last: a push, nearly always.
+                let at = self.listed.partition_point(|p| key(p) < (l, place));
+                self.listed.insert(at, place);
             }
         }
         let (word, bit) = (i / 64, 1u64 << (i % 64));
@@ -292,9 +444,20 @@ impl Tables {
             }
             bits[word] |= bit;
         }
-        self.hot[i] = entry.as_ref().map(Hot::of);
+        let was = self.entries[i].as_ref().zip(self.hot[i].as_ref());
+        self.values.update(i, was, entry.as_ref().zip(hot.as_ref()));
+        self.hot[i] = hot;
         self.entries[i] = entry;
         Ok(())
+    }
+
+    /// Ends a load: puts [`Tables::listed`] in order, which every write
+    /// after keeps.
+    pub(crate) fn loaded(&mut self) {
+        let hot = &self.hot;
+        self.listed
+            .sort_unstable_by_key(|p| (hot[*p as usize].map_or(i64::MIN, |h| h.listed_at), *p));
+        self.loading = false;
     }
 
     /// The places whose audience names `station`, as bits (see
@@ -305,14 +468,8 @@ impl Tables {
 
     /// Whether the program at `at` is mirrored from a peer.
     pub fn is_mirrored(&self, at: usize) -> bool {
-        has_bit(&self.mirrored, at)
+        bits::has(&self.mirrored, at)
     }
-}
-
-/// Whether place `at` is set in `bits` (one bit a place, as
-/// [`Tables::mirrored`] and [`Tables::named`] keep them).
-pub fn has_bit(bits: &[u64], at: usize) -> bool {
-    bits.get(at / 64).is_some_and(|w| w >> (at % 64) & 1 != 0)
 }
 
 #[derive(Debug, Default)]
@@ -327,10 +484,40 @@ pub struct SearchIndex {
     whole_reads: AtomicU64,
 }
 
-/// The rowids an FTS5 expression matched, ascending.
+/// The rowids an FTS5 expression matched, ascending (see [`MatchSet`]).
+pub type Matched = Arc<MatchSet>;
+
+/// The rowids an FTS5 expression matched, ascending, and the same as bits.
 /// As `u32`: the index's places are (see [`Tables::set`]), and a match set of
-/// a common word at a million programs is 800 KB instead of 1.6 MB.
-pub type Matched = Arc<[u32]>;
+/// a common word at a million programs is 800 KB instead of 1.6 MB (and
+/// 125 KB more as bits).
+#[derive(Debug, PartialEq, Eq)]
+pub struct MatchSet {
+    ids: Box<[u32]>,
+    bits: Box<[u64]>,
+}
+
+impl MatchSet {
+    /// The places, as bits (a word past the end has none).
+    pub fn bits(&self) -> &[u64] {
+        &self.bits
+    }
+}
+
+impl std::ops::Deref for MatchSet {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.ids
+    }
+}
+
+/// A match set of ascending `ids`.
+pub fn matched(ids: Vec<u32>) -> Matched {
+    Arc::new(MatchSet {
+        bits: bits::of_ids(&ids),
+        ids: ids.into_boxed_slice(),
+    })
+}
 
 /// Full-text queries whose match sets are kept.
 const CACHED_QUERIES: usize = 64;
@@ -530,7 +717,7 @@ fn fts_rowids(conn: &Connection, expr: &str) -> rusqlite::Result<Matched> {
         }
     }
     ids.sort_unstable();
-    Ok(ids.into())
+    Ok(matched(ids))
 }
 
 /// `ids` with each of `written` (ascending) in or out as the full-text index
@@ -561,7 +748,7 @@ fn mend(conn: &Connection, expr: &str, ids: &[u32], written: &[u32]) -> rusqlite
     }
     out.extend(n);
     out.dedup();
-    Ok(out.into())
+    Ok(matched(out))
 }
 
 const SELECT: &str = "SELECT p.seq, p.status, p.station_id, p.kind, p.genre, p.audience, p.available_from,
@@ -649,7 +836,10 @@ impl SearchIndex {
     /// Fails (without panicking) only on a catalog that holds more names
     /// than ids can number, which no write lets it come to.
     pub fn load(conn: &Connection) -> rusqlite::Result<Self> {
-        let mut t = Tables::default();
+        let mut t = Tables {
+            loading: true,
+            ..Tables::default()
+        };
         let mut stmt = conn.prepare(SELECT)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -659,6 +849,7 @@ impl SearchIndex {
                 IndexError::TooManyNames(e) => rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
         }
+        t.loaded();
         // What the catalog holds is always loaded; past the cap, only new
         // tags are refused.
         t.languages.cap = t.languages.cap.min(MAX_LANGUAGE_TAGS);
@@ -1008,7 +1199,7 @@ mod tests {
             assert!(c.whole_read_at(1) < c.log_start);
             // Read once it was done: nothing pending.
             assert_eq!(c.whole_read_at(2), c.log_end());
-            let ids: Matched = vec![1, 2].into();
+            let ids: Matched = matched(vec![1, 2]);
             c.put("x", b"v1", c.whole_read_at(1), ids.clone());
             assert!(matches!(c.get("x", b"v2", Some(2)), Found::Miss));
         }

@@ -5,6 +5,7 @@
 //! what is `exchange`'s).
 
 pub mod analysis;
+pub mod bits;
 pub mod download_lists;
 pub mod events;
 pub mod follows;

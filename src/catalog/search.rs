@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::index::{
-    has_bit, Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MIRRORED, MORE_LANGUAGES, NO_LANGUAGE,
-};
+mod by_bits;
+
+use super::bits;
+use super::index::{Entry, Hot, Matched, NameId, Names, SearchIndex, Tables, MIRRORED, MORE_LANGUAGES, NO_LANGUAGE};
 use super::programs::{self, Stored};
 use super::to_micros;
 use crate::domain::{Audience, Facets, Genre, OriginFilter, ProgramKind, ProgramStatus, SearchFilter, Sort, Viewer};
@@ -187,7 +188,7 @@ impl<'a> Resolved<'a> {
             Audience::Cluster | Audience::All => true,
             Audience::National => national,
             // Empty bits for a station the index has no number for.
-            Audience::Stations => has_bit(self.named, e.at),
+            Audience::Stations => bits::has(self.named, e.at),
         };
         h.status == ProgramStatus::Published && audience && self.available_at.is_none_or(|at| open(h, at))
     }
@@ -451,10 +452,9 @@ impl Paging<'_> {
         }
     }
 
-    /// The page's rowids and the position after it, from the best keys.
-    fn page(&self, best: Best<'_>) -> (Vec<i64>, Option<Position>) {
+    /// The page's rowids and the position after it, from the best keys, in order.
+    fn page(&self, keys: Vec<(Key<'_>, i64)>) -> (Vec<i64>, Option<Position>) {
         let end = self.offset.saturating_add(self.limit);
-        let keys = best.sorted();
         let more = keys.len() > end;
         let page: Vec<(Key<'_>, i64)> = keys.into_iter().skip(self.offset).take(self.limit).collect();
         let next = match (more, page.last()) {
@@ -533,21 +533,14 @@ fn visit(
         }
         // Filtered by genre: only that genre's programs, newest first.
         None if !r.f.filter.genres.is_empty() => {
-            let mut genres: Vec<usize> = r.f.filter.genres.iter().map(|&g| g as usize).collect();
-            genres.sort_unstable();
-            genres.dedup();
-            let mut lists: Vec<&[u32]> = genres.iter().map(|&g| &t.by_genre[g][..]).collect();
-            while let Some(list) = lists
-                .iter_mut()
-                .filter(|l| !l.is_empty())
-                .max_by_key(|l| l[l.len() - 1])
-            {
-                let (&last, rest) = list.split_last().expect("not empty");
-                *list = rest;
-                let at = last as usize;
-                if let (true, Some(Some(h))) = (wanted(at), t.hot.get(at)) {
+            let mut genres = vec![0u64; bits::words_for(t.hot.len())];
+            for &g in &r.f.filter.genres {
+                bits::or(&mut genres, &t.values.genre[g as usize]);
+            }
+            for at in bits::descending(&genres).filter(|&at| wanted(at)) {
+                if let Some(Some(h)) = t.hot.get(at) {
                     v.see(
-                        i64::from(last),
+                        at as i64,
                         h,
                         Cold {
                             entries: &t.entries,
@@ -572,7 +565,7 @@ fn visit(
             }
         }
     }
-    let (chosen, next) = paging.page(v.best);
+    let (chosen, next) = paging.page(v.best.sorted());
     (v.total, v.counts.facets(t), chosen, next)
 }
 
@@ -612,8 +605,15 @@ pub fn search(
         offset,
         limit,
     };
-    let (total, facets, chosen, next) =
-        index.with(|t| visit(t, &Resolved::new(t, viewer, f), matched.as_deref(), &paging));
+    let (total, facets, chosen, next) = index.with(|t| {
+        let r = Resolved::new(t, viewer, f);
+        // By bits when the matches are more than one place in 32: below
+        // that, visiting each match costs less than a pass over the words.
+        let many = matched.as_ref().map_or(t.hot.len(), |m| m.len()) >= 2 * bits::words_for(t.hot.len());
+        many.then(|| by_bits::answer(t, &r, matched.as_deref(), &paging))
+            .flatten()
+            .unwrap_or_else(|| visit(t, &r, matched.as_deref().map(|m| &**m), &paging))
+    });
     let items = programs::get_many(conn, &chosen)?;
     Ok(Page {
         items,
@@ -723,7 +723,7 @@ mod tests {
                 for (at, e) in t.entries.iter().enumerate() {
                     for s in 0..t.stations.len() as NameId {
                         let named = e.as_ref().is_some_and(|e| e.audience_stations.contains(&s));
-                        let bit = has_bit(t.named_bits(s), at);
+                        let bit = bits::has(t.named_bits(s), at);
                         assert_eq!(bit, named, "place {at}, station {s}");
                     }
                 }
@@ -788,7 +788,7 @@ mod tests {
     /// A search filtered by genre visits each genre's list of places, which
     /// inserts, edits and deletions keep equal to the hot rows' genres.
     #[test]
-    fn genre_lists_follow_every_write() {
+    fn genre_bits_and_the_listing_follow_every_write() {
         let dir = tempfile::tempdir().unwrap();
         let (c, index) = catalog(dir.path(), 3);
         let meta = |genre: &str| {
@@ -809,13 +809,18 @@ mod tests {
         };
         let lists_match_rows = || {
             index.with(|t| {
-                for (g, list) in t.by_genre.iter().enumerate() {
-                    let rows: Vec<u32> = (0..t.hot.len())
+                for (g, list) in t.values.genre.iter().enumerate() {
+                    let rows: Vec<usize> = (0..t.hot.len())
+                        .rev()
                         .filter(|&i| t.hot[i].is_some_and(|h| h.genre as usize == g))
-                        .map(|i| i as u32)
                         .collect();
-                    assert_eq!(*list, rows, "genre {g}");
+                    assert_eq!(bits::descending(list).collect::<Vec<_>>(), rows, "genre {g}");
                 }
+                let mut listed: Vec<u32> = (0..t.hot.len() as u32)
+                    .filter(|&i| t.hot[i as usize].is_some())
+                    .collect();
+                listed.sort_by_key(|&i| (t.hot[i as usize].map(|h| h.listed_at), i));
+                assert_eq!(t.listed, listed, "the listing order");
             })
         };
         let write = |f: &dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<i64>| write_refreshed(&c, &index, f);

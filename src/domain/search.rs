@@ -97,7 +97,7 @@ pub enum Sort {
 }
 
 /// For each facet, the number of matching programs per value.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Facets {
     pub station: BTreeMap<String, u64>,
     pub kind: BTreeMap<String, u64>,
