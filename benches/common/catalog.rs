@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Bump when the generator changes, so cached catalogs are rebuilt.
-const GENERATOR_VERSION: u32 = 1;
+const GENERATOR_VERSION: u32 = 2;
 /// The schema the cached catalog was built with is part of its key too.
 const SCHEMA: &str = include_str!("../../src/catalog/migrations/0001_init.sql");
 const SEED: u64 = 0x5eed_2026;
@@ -485,8 +485,22 @@ pub fn generate(catalog: &Catalog, n: usize) -> rusqlite::Result<()> {
         catalog.write_blocking(|tx| {
             for _ in 0..batch {
                 let (station, meta, created, fate) = g.program();
-                let seq = programs::insert(tx, ProgramId::generate(), &station, &meta, created)?;
+                let id = ProgramId::generate();
+                let seq = programs::insert(tx, id, &station, &meta, created)?;
                 if matches!(fate, Fate::Published | Fate::Withdrawn) {
+                    // A program is only published with its master (as a
+                    // mirror has its own): the page of a search reads it.
+                    // Its size comes from its place, so that the programs
+                    // drawn stay those of earlier versions.
+                    let master = FileRecord {
+                        role: FileRole::Master,
+                        filename: format!("{id}.mxf"),
+                        media_type: "application/mxf".into(),
+                        size: 50_000_000 + (seq as u64).wrapping_mul(7_919_993) % 19_950_000_000,
+                        sha256: Sha256::of(id.to_string().as_bytes()),
+                        analysis: None,
+                    };
+                    programs::put_file(tx, seq, &master)?;
                     let published = created + chrono::Duration::minutes(g.rng.gen_range(5..600));
                     programs::publish(tx, seq, published)?;
                     if matches!(fate, Fate::Withdrawn) {
