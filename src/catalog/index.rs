@@ -487,20 +487,31 @@ pub struct SearchIndex {
 /// The rowids an FTS5 expression matched, ascending (see [`MatchSet`]).
 pub type Matched = Arc<MatchSet>;
 
-/// The rowids an FTS5 expression matched, ascending, and the same as bits.
+/// The rowids an FTS5 expression matched, ascending, and, when they are
+/// more than one place in 32 (where bits take no more room than the
+/// rowids), the same as bits.
 /// As `u32`: the index's places are (see [`Tables::set`]), and a match set of
 /// a common word at a million programs is 800 KB instead of 1.6 MB (and
 /// 125 KB more as bits).
 #[derive(Debug, PartialEq, Eq)]
 pub struct MatchSet {
     ids: Box<[u32]>,
-    bits: Box<[u64]>,
+    bits: Option<Box<[u64]>>,
 }
 
 impl MatchSet {
-    /// The places, as bits (a word past the end has none).
-    pub fn bits(&self) -> &[u64] {
-        &self.bits
+    /// The places, as bits (a word past the end has none): kept for a
+    /// dense set, made for a sparse one.
+    pub fn bits(&self) -> std::borrow::Cow<'_, [u64]> {
+        match &self.bits {
+            Some(b) => std::borrow::Cow::Borrowed(b),
+            None => std::borrow::Cow::Owned(bits::of_ids(&self.ids).into_vec()),
+        }
+    }
+
+    /// What the set holds, in units of 4 bytes.
+    fn size(&self) -> usize {
+        self.ids.len() + 2 * self.bits.as_ref().map_or(0, |b| b.len())
     }
 }
 
@@ -513,16 +524,20 @@ impl std::ops::Deref for MatchSet {
 
 /// A match set of ascending `ids`.
 pub fn matched(ids: Vec<u32>) -> Matched {
+    let dense = ids
+        .last()
+        .is_some_and(|&last| ids.len().saturating_mul(32) > last as usize);
     Arc::new(MatchSet {
-        bits: bits::of_ids(&ids),
+        bits: dense.then(|| bits::of_ids(&ids)),
         ids: ids.into_boxed_slice(),
     })
 }
 
 /// Full-text queries whose match sets are kept.
 const CACHED_QUERIES: usize = 64;
-/// Rowids kept over all of them (4 bytes each: 8 MiB), so a few common
-/// words of a large catalog cannot grow memory without bound.
+/// Rowids kept over all of them, with their bits (in units of 4 bytes:
+/// 8 MiB), so a few common words of a large catalog cannot grow memory
+/// without bound.
 const CACHED_ROWIDS: usize = 2 << 20;
 /// Programs written that a kept set can be mended for; a set further
 /// behind is read again whole. Mending costs one full-text lookup per
@@ -611,7 +626,7 @@ impl MatchCache {
         // The text changed, yet no program was logged: written by another
         // process (the command line), which only a whole read sees.
         let (Some(done), false) = (done, written.is_empty()) else {
-            self.rowids -= k.ids.len();
+            self.rowids -= k.ids.size();
             return Found::Miss;
         };
         written.sort_unstable();
@@ -649,17 +664,17 @@ impl MatchCache {
 
     fn put(&mut self, expr: &str, version: &[u8], at: u64, ids: Matched) {
         self.sets.retain(|k| &*k.expr != expr);
-        self.rowids = self.sets.iter().map(|k| k.ids.len()).sum();
-        if ids.len() > CACHED_ROWIDS / 4 {
+        self.rowids = self.sets.iter().map(|k| k.ids.size()).sum();
+        if ids.size() > CACHED_ROWIDS / 4 {
             return;
         }
-        while self.sets.len() >= CACHED_QUERIES || self.rowids + ids.len() > CACHED_ROWIDS {
+        while self.sets.len() >= CACHED_QUERIES || self.rowids + ids.size() > CACHED_ROWIDS {
             let Some(old) = self.sets.pop_front() else {
                 break;
             };
-            self.rowids -= old.ids.len();
+            self.rowids -= old.ids.size();
         }
-        self.rowids += ids.len();
+        self.rowids += ids.size();
         self.sets.push_back(Kept {
             expr: expr.into(),
             version: version.into(),

@@ -69,7 +69,7 @@ fn kept(t: &Tables, r: &Resolved<'_>, matched: Option<&MatchSet>, n: usize) -> V
     let published = &v.status[ProgramStatus::Published as usize];
     let mut x = union(n, r.statuses.iter().map(|s| &v.status[*s as usize][..]));
     if let Some(m) = matched {
-        bits::and(&mut x, m.bits());
+        bits::and(&mut x, &m.bits());
     }
     match r.me {
         None => {}
@@ -184,11 +184,12 @@ fn firsts<'t>(t: &Tables, x: &[u64], paging: &Paging<'_>) -> Vec<(Key<'t>, i64)>
     match (paging.sort, &paging.in_title) {
         // Relevance: the programs whose title has the words, then the others.
         (Sort::Relevance, Some(title)) => {
+            let title = title.bits();
             let mut tier = x.to_vec();
-            bits::and(&mut tier, title.bits());
+            bits::and(&mut tier, &title);
             newest(t, &tier, None, want, |l| Key::Tiered(0, l), &mut out);
             tier.copy_from_slice(x);
-            bits::and_not(&mut tier, title.bits());
+            bits::and_not(&mut tier, &title);
             newest(t, &tier, None, want - out.len(), |l| Key::Tiered(1, l), &mut out);
         }
         _ => {
