@@ -1,7 +1,10 @@
 //! The catalog search. SQLite's full-text index finds the programs that
-//! have the words; the in-memory [`SearchIndex`] decides, in one pass, which
-//! of them the viewer may see and the filters keep, counts the facets and
-//! picks the page; SQLite then reads just the page's programs.
+//! have the words; the in-memory [`SearchIndex`] decides which of them the
+//! viewer may see and the filters keep, counts the facets and picks the
+//! page; SQLite then reads just the page's programs. Many matches are
+//! answered by bits ([`by_bits`]: a cost that follows the catalog's size in
+//! words); few, or filters and sorts only the full entries answer, by one
+//! pass over the matches ([`visit`]). Both give the same answer.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -785,8 +788,9 @@ mod tests {
         assert_eq!((ProgramKind::ALL.len(), Genre::ALL.len()), (2, 12));
     }
 
-    /// A search filtered by genre visits each genre's list of places, which
-    /// inserts, edits and deletions keep equal to the hot rows' genres.
+    /// A search filtered by genre visits the places of each genre's bits,
+    /// which inserts, edits and deletions keep equal to the hot rows' genres,
+    /// as they keep the listing order.
     #[test]
     fn genre_bits_and_the_listing_follow_every_write() {
         let dir = tempfile::tempdir().unwrap();
