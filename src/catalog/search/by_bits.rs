@@ -1,9 +1,9 @@
 //! The same answer as the pass over the matches ([`super::visit`]), from
 //! the index's bits ([`ValueBits`]): the filters and the rights rule are
 //! and-ed into the match's bits, each facet is one count of bits, and the
-//! page is found by visiting words of 64 places, newest first, only while
-//! one of them may still hold a program that beats the page's worst. Its
-//! cost follows the catalog's size in words (a million programs: 15,625),
+//! page is found by walking the listing order down from the newest until it
+//! is full (or, for a set too sparse for the walk to pay, by ranking the
+//! set's programs). Its cost follows the catalog's size in words (a million programs: 15,625),
 //! not the number of matches, so a broad search of a catalog that mirrors a
 //! peer's programs costs about what it does without them.
 
