@@ -419,18 +419,10 @@ impl Tables {
                 self.listed.insert(at, place);
             }
         }
-        let (word, bit) = (i / 64, 1u64 << (i % 64));
-        if self.mirrored.len() <= word {
-            self.mirrored.resize(word + 1, 0);
-        }
-        if entry.as_ref().is_some_and(|e| e.mirrored) {
-            self.mirrored[word] |= bit;
-        } else {
-            self.mirrored[word] &= !bit;
-        }
+        bits::put(&mut self.mirrored, i, entry.as_ref().is_some_and(|e| e.mirrored));
         for &s in self.entries[i].iter().flat_map(|e| e.audience_stations.iter()) {
-            if let Some(w) = self.named.get_mut(s as usize).and_then(|bits| bits.get_mut(word)) {
-                *w &= !bit;
+            if let Some(named) = self.named.get_mut(s as usize) {
+                bits::put(named, i, false);
             }
         }
         for &s in entry.iter().flat_map(|e| e.audience_stations.iter()) {
@@ -438,11 +430,7 @@ impl Tables {
             if self.named.len() <= s {
                 self.named.resize(s + 1, Vec::new());
             }
-            let bits = &mut self.named[s];
-            if bits.len() <= word {
-                bits.resize(word + 1, 0);
-            }
-            bits[word] |= bit;
+            bits::put(&mut self.named[s], i, true);
         }
         let was = self.entries[i].as_ref().zip(self.hot[i].as_ref());
         self.values.update(i, was, entry.as_ref().zip(hot.as_ref()));
