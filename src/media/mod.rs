@@ -110,62 +110,58 @@ impl LocalFile {
     /// hold it, each faulted in page by page and unmapped once sent: local
     /// downloads went at a third of nginx's speed (BENCHMARKS.md, scenario 3).
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, MediaError>> {
-        local_stream(self)
-    }
-}
-
-fn local_stream(local: LocalFile) -> BoxStream<'static, Result<Bytes, MediaError>> {
-    struct Read {
-        file: Arc<std::fs::File>,
-        at: u64,
-        end: u64,
-        buf: bytes::BytesMut,
-        /// What is read and not yet handed on.
-        block: Bytes,
-    }
-    let state = Read {
-        file: local.file,
-        at: local.range.start,
-        end: local.range.end,
-        buf: bytes::BytesMut::new(),
-        block: Bytes::new(),
-    };
-    futures_util::stream::unfold(state, |mut s| async move {
-        if !s.block.is_empty() {
-            let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
-            return Some((Ok(part), s));
+        struct Read {
+            file: Arc<std::fs::File>,
+            at: u64,
+            end: u64,
+            buf: bytes::BytesMut,
+            /// What is read and not yet handed on.
+            block: Bytes,
         }
-        if s.at >= s.end {
-            return None;
-        }
-        let want = usize::try_from(s.end - s.at)
-            .unwrap_or(usize::MAX)
-            .min(LOCAL_READ_BLOCK);
-        let mut buf = std::mem::take(&mut s.buf);
-        // Takes the allocation back: every part of the last block is gone.
-        buf.reserve(LOCAL_READ_BLOCK);
-        let (file, at) = (s.file.clone(), s.at);
-        let read = blocking(move || {
-            let n = pread(&file, &mut buf, want, at)?;
-            Ok((buf, n))
-        })
-        .await;
-        let failed = match read {
-            Ok((mut buf, n)) if n > 0 => {
-                s.at += n as u64;
-                s.block = buf.split().freeze();
-                s.buf = buf;
+        let state = Read {
+            file: self.file,
+            at: self.range.start,
+            end: self.range.end,
+            buf: bytes::BytesMut::new(),
+            block: Bytes::new(),
+        };
+        futures_util::stream::unfold(state, |mut s| async move {
+            if !s.block.is_empty() {
                 let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
                 return Some((Ok(part), s));
             }
-            // The file is shorter than it was when opened.
-            Ok(_) => MediaError::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
-            Err(e) => e,
-        };
-        s.at = s.end;
-        Some((Err(failed), s))
-    })
-    .boxed()
+            if s.at >= s.end {
+                return None;
+            }
+            let want = usize::try_from(s.end - s.at)
+                .unwrap_or(usize::MAX)
+                .min(LOCAL_READ_BLOCK);
+            let mut buf = std::mem::take(&mut s.buf);
+            // Takes the allocation back: every part of the last block is gone.
+            buf.reserve(LOCAL_READ_BLOCK);
+            let (file, at) = (s.file.clone(), s.at);
+            let read = blocking(move || {
+                let n = pread(&file, &mut buf, want, at)?;
+                Ok((buf, n))
+            })
+            .await;
+            let failed = match read {
+                Ok((mut buf, n)) if n > 0 => {
+                    s.at += n as u64;
+                    s.block = buf.split().freeze();
+                    s.buf = buf;
+                    let part = s.block.split_to(s.block.len().min(SEND_BLOCK));
+                    return Some((Ok(part), s));
+                }
+                // The file is shorter than it was when opened.
+                Ok(_) => MediaError::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                Err(e) => e,
+            };
+            s.at = s.end;
+            Some((Err(failed), s))
+        })
+        .boxed()
+    }
 }
 
 /// Reads up to `want` bytes of `file` at `offset` into `buf`'s spare
