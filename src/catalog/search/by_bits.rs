@@ -34,10 +34,9 @@ pub(super) fn answer(
     }
     let n = bits::words_for(t.hot.len());
     let x = kept(t, r, matched, n);
-    let counts = counts(t, r, &x, n);
-    let (total, facets) = (counts.0, counts.1.facets(t));
+    let (total, counts) = counts(t, r, &x, n);
     let (chosen, next) = paging.page(firsts(t, &x, paging));
-    Some((total, facets, chosen, next))
+    Some((total, counts.facets(t), chosen, next))
 }
 
 /// One value's bits, or none.
